@@ -1,0 +1,132 @@
+"""Lexical helpers shared by the SIP parsers (RFC 3261 §25.1).
+
+Everything here works on already-unfolded header text. Functions raise
+:class:`SipSyntaxError` on input the grammar does not allow.
+"""
+
+from __future__ import annotations
+
+import string
+
+TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-.!%*_+`'~")
+WORD_CHARS = TOKEN_CHARS | frozenset('()<>:\\"/[]?{}')
+WHITESPACE = " \t"
+
+Params = list[tuple[str, str | None]]
+
+
+class SipSyntaxError(ValueError):
+    """Text that does not match the SIP grammar."""
+
+
+def is_token(text: str) -> bool:
+    """True if *text* is a non-empty RFC 3261 token."""
+    return bool(text) and all(c in TOKEN_CHARS for c in text)
+
+
+def split_outside_quotes(text: str, separator: str, *, angle: bool = True) -> list[str]:
+    """Split *text* on *separator* where it is not inside quotes (or <...> if *angle*)."""
+    parts: list[str] = []
+    start = 0
+    in_quotes = False
+    depth = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if in_quotes:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_quotes = False
+        elif c == '"':
+            in_quotes = True
+        elif angle and c == "<":
+            depth += 1
+        elif angle and c == ">" and depth:
+            depth -= 1
+        elif c == separator and not depth:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    if in_quotes:
+        raise SipSyntaxError("unbalanced quotes")
+    parts.append(text[start:])
+    return parts
+
+
+def parse_params(text: str) -> Params:
+    """Parse ``;a=b;c`` (text starts after the first ``;``) into pairs, strictly."""
+    params: Params = []
+    for raw in split_outside_quotes(text, ";", angle=False):
+        item = raw.strip(WHITESPACE)
+        if not item:
+            raise SipSyntaxError("empty parameter")
+        name, eq, value = item.partition("=")
+        name = name.rstrip(WHITESPACE)
+        if not is_token(name):
+            raise SipSyntaxError(f"bad parameter name {name!r}")
+        if not eq:
+            params.append((name, None))
+            continue
+        value = value.lstrip(WHITESPACE)
+        if value.startswith('"'):
+            if len(value) < 2 or not value.endswith('"'):
+                raise SipSyntaxError("bad quoted parameter")
+        elif not value or not all(c in WORD_CHARS for c in value):
+            raise SipSyntaxError(f"bad parameter value for {name!r}")
+        params.append((name, value))
+    return params
+
+
+def format_params(params: Params) -> str:
+    """Serialise parameter pairs as ``;a=b;c``."""
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params)
+
+
+def get_param(params: Params, name: str) -> str | None:
+    """The value of parameter *name* (case-insensitive); "" for a flag; None if absent."""
+    lname = name.lower()
+    for k, v in params:
+        if k.lower() == lname:
+            return "" if v is None else v
+    return None
+
+
+def set_param(params: Params, name: str, value: str | None) -> Params:
+    """A copy of *params* with *name* set to *value* (replacing any existing one)."""
+    lname = name.lower()
+    out = [(k, v) for k, v in params if k.lower() != lname]
+    out.append((name, value))
+    return out
+
+
+def unquote(text: str) -> str:
+    """Remove surrounding quotes and backslash escapes from a quoted-string."""
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        inner = text[1:-1]
+        out = []
+        i = 0
+        while i < len(inner):
+            if inner[i] == "\\" and i + 1 < len(inner):
+                i += 1
+            out.append(inner[i])
+            i += 1
+        return "".join(out)
+    return text
+
+
+def quote(text: str) -> str:
+    """Make a quoted-string of *text*."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_uint(text: str, limit: int, what: str) -> int:
+    """Parse a run of digits no greater than *limit*."""
+    text = text.strip(WHITESPACE)
+    if not text.isdigit() or not text.isascii():
+        raise SipSyntaxError(f"bad {what}")
+    value = int(text)
+    if value > limit:
+        raise SipSyntaxError(f"{what} out of range")
+    return value
