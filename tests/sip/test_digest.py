@@ -1,0 +1,70 @@
+"""Digest authentication, both sides (RFC 7616 / RFC 8760)."""
+
+from __future__ import annotations
+
+import pytest
+
+from calltape.sip.digest import DigestChallenger, Verdict, answer_challenge, digest_response, parse_auth_header
+
+REALM = "acme.example.com"
+
+
+def _answer(challenger: DigestChallenger, algorithm: str, password: str, now: float = 0.0, nc: int = 1) -> str:
+    challenge = next(c for c in challenger.challenges(REALM, now) if f"algorithm={algorithm}" in c)
+    return answer_challenge(challenge, "REGISTER", "sip:acme.example.com", "alice", password, nc=nc)
+
+
+@pytest.mark.parametrize("algorithm", ["SHA-256", "MD5"])
+def test_right_password_passes_wrong_fails(algorithm: str) -> None:
+    ch = DigestChallenger(b"secret")
+    good = parse_auth_header(_answer(ch, algorithm, "pw"))
+    assert ch.verify(good, "REGISTER", REALM, "pw", 1.0) is Verdict.OK
+    bad = parse_auth_header(_answer(ch, algorithm, "wrong"))
+    assert ch.verify(bad, "REGISTER", REALM, "pw", 1.0) is Verdict.FAILED
+    assert ch.verify(good, "INVITE", REALM, "pw", 1.0) is Verdict.FAILED  # method is covered by the hash
+
+
+def test_challenges_offer_sha256_before_md5_with_qop() -> None:
+    values = DigestChallenger(b"s").challenges(REALM, 0.0)
+    assert ["algorithm=SHA-256" in values[0], "algorithm=MD5" in values[1]] == [True, True]
+    assert all('qop="auth"' in v and f'realm="{REALM}"' in v for v in values)
+
+
+def test_expired_nonce_is_stale_not_failed() -> None:
+    ch = DigestChallenger(b"secret", nonce_lifetime=30)
+    creds = parse_auth_header(_answer(ch, "SHA-256", "pw", now=0.0))
+    assert ch.verify(creds, "REGISTER", REALM, "pw", 31.0) is Verdict.STALE
+    assert 'stale=true' in ch.challenges(REALM, 31.0, stale=True)[0]
+
+
+def test_nonce_count_replay_refused() -> None:
+    ch = DigestChallenger(b"secret")
+    challenge = ch.challenges(REALM, 0.0)[0]
+    first = parse_auth_header(answer_challenge(challenge, "REGISTER", "sip:x", "alice", "pw", nc=1))
+    assert ch.verify(first, "REGISTER", REALM, "pw", 1.0) is Verdict.OK
+    assert ch.verify(first, "REGISTER", REALM, "pw", 2.0) is Verdict.FAILED  # same nc again
+    second = parse_auth_header(answer_challenge(challenge, "REGISTER", "sip:x", "alice", "pw", nc=2))
+    assert ch.verify(second, "REGISTER", REALM, "pw", 3.0) is Verdict.OK
+
+
+def test_forged_nonce_and_other_node_secret() -> None:
+    ch = DigestChallenger(b"secret")
+    other = DigestChallenger(b"other-secret")
+    creds = parse_auth_header(_answer(other, "SHA-256", "pw"))
+    assert ch.verify(creds, "REGISTER", REALM, "pw", 1.0) is Verdict.FAILED
+    shared = DigestChallenger(b"secret")  # a second node with the same secret accepts it
+    assert shared.verify(parse_auth_header(_answer(ch, "MD5", "pw")), "REGISTER", REALM, "pw", 1.0) is Verdict.OK
+
+
+def test_unknown_user_fails() -> None:
+    ch = DigestChallenger(b"secret")
+    assert ch.verify(parse_auth_header(_answer(ch, "MD5", "pw")), "REGISTER", REALM, None, 1.0) is Verdict.FAILED
+
+
+def test_rfc2617_md5_vector() -> None:
+    # RFC 2617 §3.5 example, recomputed with qop=auth.
+    got = digest_response(
+        "MD5", "Mufasa", "testrealm@host.com", "Circle Of Life", "GET", "/dir/index.html",
+        "dcd98b7102dd2f0e8b11d0f600bfb0c093", "00000001", "0a4f113b",
+    )  # fmt: skip
+    assert got == "6629fae49393a05397450978507c4ef1"
