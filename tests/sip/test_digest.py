@@ -34,7 +34,7 @@ def test_expired_nonce_is_stale_not_failed() -> None:
     ch = DigestChallenger(b"secret", nonce_lifetime=30)
     creds = parse_auth_header(_answer(ch, "SHA-256", "pw", now=0.0))
     assert ch.verify(creds, "REGISTER", REALM, "pw", 31.0) is Verdict.STALE
-    assert 'stale=true' in ch.challenges(REALM, 31.0, stale=True)[0]
+    assert "stale=true" in ch.challenges(REALM, 31.0, stale=True)[0]
 
 
 def test_nonce_count_replay_refused() -> None:

@@ -17,7 +17,7 @@ def test_compact_names_folding_and_repeated_headers() -> None:
         b"INVITE sip:bob@example.com SIP/2.0\r\n"
         b"v: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
         b"Via: SIP/2.0/TCP b.example.com;branch=z9hG4bK2, SIP/2.0/UDP c.example.com\r\n"
-        b"f: \"Alice, A.\" <sip:alice@example.com>;tag=x\r\n"
+        b'f: "Alice, A." <sip:alice@example.com>;tag=x\r\n'
         b"t: sip:bob@example.com\r\n"
         b"i: abc@host\r\n"
         b"CSeq: 7\r\n   INVITE\r\n"

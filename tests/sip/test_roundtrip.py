@@ -12,9 +12,9 @@ from calltape.sip.message import Request, Response
 from calltape.sip.parser import parse_message
 
 token = st.text(string.ascii_letters + string.digits + "-.!%*_+`'~", min_size=1, max_size=12)
-value_text = st.text(string.ascii_letters + string.digits + " ;=<>@:.,/\"-", min_size=1, max_size=40).map(
-    str.strip
-).filter(bool)
+value_text = (
+    st.text(string.ascii_letters + string.digits + ' ;=<>@:.,/"-', min_size=1, max_size=40).map(str.strip).filter(bool)
+)
 other_headers = st.lists(
     st.tuples(st.sampled_from(["Subject", "User-Agent", "X-Custom", "Supported", "Accept", "Contact"]), value_text),
     max_size=6,
@@ -42,7 +42,9 @@ def test_request_roundtrip(method: str, branch: str, cseq: int, extra: list[tupl
 
 
 @given(st.integers(100, 699), value_text, token, other_headers, body)
-def test_response_roundtrip(status: int, reason: str, branch: str, extra: list[tuple[str, str]], payload: bytes) -> None:
+def test_response_roundtrip(
+    status: int, reason: str, branch: str, extra: list[tuple[str, str]], payload: bytes
+) -> None:
     headers = Headers([*_base_headers("INVITE", branch, 1), *extra, ("Content-Length", str(len(payload)))])
     response = Response(headers=headers, body=payload, status=status, reason=reason)
     assert parse_message(response.serialize()) == response

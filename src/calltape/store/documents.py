@@ -1,0 +1,125 @@
+"""Kazoo-style JSON documents (accounts, devices, system configs) with CRUD and uniqueness."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from calltape.store import schema
+from calltape.store.database import Database
+
+Doc = dict[str, Any]
+
+
+class NotFoundError(LookupError):
+    """No document with that id (in that account)."""
+
+
+class ConflictError(ValueError):
+    """A unique field is already taken; ``field`` is its path in the document."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    """How one kind of document maps onto its table."""
+
+    table: Table
+    #: column name → (document path for errors, function extracting the value from a document)
+    columns: dict[str, tuple[str, Callable[[Doc], Any]]]
+    scoped: bool = True  # has an account_id column
+
+
+def _sip_username(doc: Doc) -> Any:
+    sip = doc.get("sip")
+    return sip.get("username") if isinstance(sip, dict) else None
+
+
+ACCOUNTS = DocumentKind(schema.accounts, {"realm": ("realm", lambda d: str(d["realm"]).lower())}, scoped=False)
+DEVICES = DocumentKind(schema.devices, {"sip_username": ("sip.username", _sip_username)})
+
+
+class Documents:
+    """CRUD over one :class:`DocumentKind`; documents come back with their ``id``."""
+
+    def __init__(self, db: Database, kind: DocumentKind) -> None:
+        self.db = db
+        self.kind = kind
+        self.table = kind.table
+
+    def _values(self, doc: Doc) -> dict[str, Any]:
+        values = {col: extract(doc) for col, (_, extract) in self.kind.columns.items()}
+        values["doc"] = {k: v for k, v in doc.items() if k != "id"}
+        return values
+
+    def _where(self, doc_id: str, account_id: str | None) -> Any:
+        clause = self.table.c.id == doc_id
+        if self.kind.scoped:
+            clause = clause & (self.table.c.account_id == account_id)
+        return clause
+
+    def _conflict(self, exc: IntegrityError) -> Exception:
+        message = str(exc.orig).lower()
+        for col, (path, _) in self.kind.columns.items():
+            if col in message or "unique" in message:
+                return ConflictError(path, f"{path} is already in use")
+        return exc
+
+    async def create(self, doc: Doc, account_id: str | None = None) -> Doc:
+        """Insert *doc* with a new id."""
+        now = time.time()
+        doc_id = uuid.uuid4().hex
+        values = self._values(doc) | {"id": doc_id, "created": now, "modified": now}
+        if self.kind.scoped:
+            values["account_id"] = account_id
+        try:
+            async with self.db.engine.begin() as conn:
+                await conn.execute(insert(self.table).values(**values))
+        except IntegrityError as exc:
+            raise self._conflict(exc) from None
+        return {**values["doc"], "id": doc_id}
+
+    async def get(self, doc_id: str, account_id: str | None = None) -> Doc:
+        """The document, or NotFoundError."""
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(select(self.table.c.doc).where(self._where(doc_id, account_id)))).first()
+        if row is None:
+            raise NotFoundError(doc_id)
+        return {**row[0], "id": doc_id}
+
+    async def list(self, account_id: str | None = None) -> list[Doc]:
+        """Every document (of the account), oldest first."""
+        query = select(self.table.c.id, self.table.c.doc).order_by(self.table.c.created)
+        if self.kind.scoped:
+            query = query.where(self.table.c.account_id == account_id)
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [{**doc, "id": doc_id} for doc_id, doc in rows]
+
+    async def replace(self, doc_id: str, doc: Doc, account_id: str | None = None) -> Doc:
+        """Overwrite the document's content."""
+        values = self._values(doc) | {"modified": time.time()}
+        try:
+            async with self.db.engine.begin() as conn:
+                result = await conn.execute(update(self.table).where(self._where(doc_id, account_id)).values(**values))
+        except IntegrityError as exc:
+            raise self._conflict(exc) from None
+        if result.rowcount == 0:
+            raise NotFoundError(doc_id)
+        return {**values["doc"], "id": doc_id}
+
+    async def delete(self, doc_id: str, account_id: str | None = None) -> None:
+        """Remove the document, or NotFoundError."""
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(delete(self.table).where(self._where(doc_id, account_id)))
+        if result.rowcount == 0:
+            raise NotFoundError(doc_id)

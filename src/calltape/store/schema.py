@@ -1,0 +1,97 @@
+"""Tables and the ordered list of schema migrations.
+
+Documents (accounts, devices, configs, …) are stored Kazoo-style as JSON with the columns that
+need indexes or uniqueness pulled out. A migration is a list of SQL statements or a callable;
+the store records the highest version applied and runs only what is newer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("realm", String(255), nullable=False, unique=True),
+    Column("doc", JSON, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("modified", Float, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("sip_username", String(255)),
+    Column("doc", JSON, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("modified", Float, nullable=False),
+    UniqueConstraint("account_id", "sip_username", name="uq_devices_account_username"),
+)
+
+system_configs = Table(
+    "system_configs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("doc", JSON, nullable=False),
+    Column("modified", Float, nullable=False),
+)
+
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("aor", String(512), primary_key=True),
+    Column("contact", String(1024), primary_key=True),
+    Column("account_id", String(32), nullable=False),
+    Column("device_id", String(32), nullable=False),
+    Column("call_id", String(255), nullable=False),
+    Column("cseq", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("source", String(255), nullable=False),  # transport:host:port the REGISTER came from
+    Column("user_agent", String(255), nullable=False, default=""),
+    Column("node", String(64), nullable=False, default=""),
+    Index("ix_registrations_expires_at", "expires_at"),
+    Index("ix_registrations_device", "device_id"),
+)
+
+Migration = Sequence[str] | Callable[[Connection], None]
+
+
+def _initial(conn: Connection) -> None:
+    tables = [secrets, accounts, devices, system_configs, registrations]
+    metadata.create_all(conn, tables=tables)
+
+
+#: version → migration; append only, never edit a released entry.
+MIGRATIONS: dict[int, Migration] = {
+    1: _initial,
+}
+LATEST_VERSION = max(MIGRATIONS)
