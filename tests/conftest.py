@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from calltape.store.database import Database
+from tests.server import ServerProcess
 
 PG_ADMIN_URL = os.environ.get("CALLTAPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -58,3 +59,11 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     await db.open()
     yield db
     await db.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A running ``calltape serve`` on the default SQLite store, shared by a test module."""
+    proc = ServerProcess(tmp_path_factory.mktemp("calltape")).start()
+    yield proc
+    proc.stop()

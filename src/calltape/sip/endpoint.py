@@ -265,11 +265,16 @@ class SipEndpoint:
 
 
 def _server_key(request: Request, via: Via) -> tuple[str, ...]:
-    """RFC 3261 §17.2.3 matching; an ACK matches its INVITE, a CANCEL gets its own key."""
+    """RFC 3261 §17.2.3 matching; an ACK matches its INVITE, a CANCEL gets its own key.
+
+    Call-ID and CSeq number are part of the key too: they never differ within a transaction, and
+    keeping them stops clients that reuse a branch value from having new requests taken as
+    retransmissions of old ones.
+    """
     method = "INVITE" if request.method == "ACK" else request.method
     branch = via.branch
     if branch and branch.startswith(MAGIC_COOKIE):
-        return (branch, via.host.lower(), str(via.port or ""), method)
+        return (branch, via.host.lower(), str(via.port or ""), request.call_id, str(request.cseq.number), method)
     from_tag = request.from_.tag or ""
     return ("rfc2543", request.uri, from_tag, request.call_id, str(request.cseq.number), str(via), method)
 

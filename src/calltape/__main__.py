@@ -1,0 +1,7 @@
+"""``python -m calltape``."""
+
+import sys
+
+from calltape.cli import main
+
+sys.exit(main())

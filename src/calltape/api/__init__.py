@@ -1,0 +1,1 @@
+"""The REST API, in Kazoo crossbar's conventions."""

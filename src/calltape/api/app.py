@@ -1,0 +1,83 @@
+"""The FastAPI application: accounts, devices and system configs under ``/v2``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from calltape.api.auth import TokenAuth
+from calltape.api.documents import Doc, add_document_routes
+from calltape.api.envelope import merge_patch, read_data, success, validate
+from calltape.api.errors import ApiError, install_error_handlers
+from calltape.api.schemas import Account, Device, MediaConfig
+from calltape.store.database import Database
+from calltape.store.documents import ACCOUNTS, DEVICES, Documents
+from calltape.store.system_configs import SystemConfigs
+
+SYSTEM_CONFIG_MODELS = {"media": MediaConfig}
+
+
+def _without_password(doc: Doc) -> Doc:
+    sip = doc.get("sip")
+    if isinstance(sip, dict) and "password" in sip:
+        return {**doc, "sip": {k: v for k, v in sip.items() if k != "password"}}
+    return doc
+
+
+def create_app(db: Database, admin_token: str) -> FastAPI:
+    """Build the API for *db*, guarded by *admin_token*."""
+    app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    router = APIRouter(prefix="/v2", dependencies=[Depends(TokenAuth(admin_token))])
+    accounts = Documents(db, ACCOUNTS)
+    devices = Documents(db, DEVICES)
+    configs = SystemConfigs(db)
+
+    async def no_account(_: Request) -> None:
+        return None
+
+    async def account_in_path(request: Request) -> str:
+        account_id = str(request.path_params["account_id"])
+        await accounts.get(account_id)  # 404 for an unknown account
+        return account_id
+
+    add_document_routes(router, "/accounts", accounts, Account, account_of=no_account)
+    add_document_routes(
+        router, "/accounts/{account_id}/devices", devices, Device, account_of=account_in_path, hide=_without_password
+    )
+
+    def config_model(config_id: str) -> type[MediaConfig]:
+        model = SYSTEM_CONFIG_MODELS.get(config_id)
+        if model is None:
+            raise ApiError(404, "bad identifier", {"id": f"no system config {config_id!r}"})
+        return model
+
+    async def current_config(config_id: str) -> dict[str, Any]:
+        model = config_model(config_id)
+        stored = await configs.get(config_id) or {}
+        return validate(model, stored)
+
+    @router.get("/system_configs/{config_id}")
+    async def get_config(config_id: str) -> JSONResponse:
+        return success({**await current_config(config_id), "id": config_id})
+
+    @router.api_route("/system_configs/{config_id}", methods=["PUT", "POST"])
+    async def put_config(config_id: str, request: Request) -> JSONResponse:
+        data = await read_data(request)
+        data.pop("id", None)
+        doc = validate(config_model(config_id), data.get("default", data))
+        await configs.put(config_id, doc)
+        return success({**doc, "id": config_id})
+
+    @router.patch("/system_configs/{config_id}")
+    async def patch_config(config_id: str, request: Request) -> JSONResponse:
+        data = await read_data(request)
+        data.pop("id", None)
+        doc = validate(config_model(config_id), merge_patch(await current_config(config_id), data))
+        await configs.put(config_id, doc)
+        return success({**doc, "id": config_id})
+
+    app.include_router(router)
+    return app

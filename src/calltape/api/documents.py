@@ -1,0 +1,73 @@
+"""Routes for Kazoo-style document collections (accounts, devices).
+
+Both crossbar's verbs (PUT creates on a collection, POST replaces a document) and the plain
+REST ones (POST creates, PUT replaces) are accepted, so scripts written for either work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from calltape.api.envelope import merge_patch, read_data, success, validate
+from calltape.store.documents import Documents
+
+Doc = dict[str, Any]
+
+
+def add_document_routes(
+    router: APIRouter,
+    path: str,
+    store: Documents,
+    model: type[BaseModel],
+    *,
+    account_of: Callable[[Request], Any],
+    hide: Callable[[Doc], Doc] = lambda d: d,
+) -> None:
+    """GET list / GET one / create / replace / PATCH / DELETE for one collection at *path*.
+
+    ``account_of(request)`` is awaited and returns the account id the collection belongs to (or
+    None); it raises 404 for an unknown account. ``hide`` strips secrets from list entries.
+    """
+    item = path + "/{doc_id}"
+
+    async def list_docs(request: Request) -> JSONResponse:
+        account = await account_of(request)
+        return success([hide(d) for d in await store.list(account)])
+
+    async def create(request: Request) -> JSONResponse:
+        account = await account_of(request)
+        doc = validate(model, await read_data(request))
+        return success(await store.create(doc, account), 201)
+
+    async def get(request: Request, doc_id: str) -> JSONResponse:
+        account = await account_of(request)
+        return success(await store.get(doc_id, account))
+
+    async def replace(request: Request, doc_id: str) -> JSONResponse:
+        account = await account_of(request)
+        doc = validate(model, await read_data(request))
+        return success(await store.replace(doc_id, doc, account))
+
+    async def patch(request: Request, doc_id: str) -> JSONResponse:
+        account = await account_of(request)
+        current = await store.get(doc_id, account)
+        current.pop("id", None)
+        doc = validate(model, merge_patch(current, await read_data(request)))
+        return success(await store.replace(doc_id, doc, account))
+
+    async def delete(request: Request, doc_id: str) -> JSONResponse:
+        account = await account_of(request)
+        await store.delete(doc_id, account)
+        return success({"id": doc_id})
+
+    router.add_api_route(path, list_docs, methods=["GET"])
+    router.add_api_route(path, create, methods=["PUT", "POST"], status_code=201)
+    router.add_api_route(item, get, methods=["GET"])
+    router.add_api_route(item, replace, methods=["POST", "PUT"])
+    router.add_api_route(item, patch, methods=["PATCH"])
+    router.add_api_route(item, delete, methods=["DELETE"])

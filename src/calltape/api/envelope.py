@@ -1,0 +1,55 @@
+"""Reading ``{"data": {...}}`` request bodies and writing ``{"data": ..., "status": "success"}``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from calltape.api.errors import ApiError, field_errors
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def success(data: Any, status: int = 200) -> JSONResponse:
+    """A crossbar success envelope."""
+    return JSONResponse({"data": data, "status": "success"}, status_code=status)
+
+
+async def read_data(request: Request) -> dict[str, Any]:
+    """The ``data`` object of the request body, or a 400 naming what is wrong."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid JSON", {"body": f"not valid JSON: {exc}"}) from None
+    if not isinstance(body, dict) or "data" not in body:
+        raise ApiError(400, "invalid data", {"data": 'the body must be {"data": {...}}'})
+    data = body["data"]
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid data", {"data": "must be an object"})
+    return data
+
+
+def validate(model: type[ModelT], data: dict[str, Any]) -> dict[str, Any]:
+    """Validate *data* against *model*; return it as a JSON-ready dict (unknown keys kept)."""
+    try:
+        return model.model_validate(data).model_dump(mode="json", exclude_none=True)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid data", field_errors(exc)) from None
+
+
+def merge_patch(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge *patch* into *doc* (a null removes a key), as crossbar's PATCH does."""
+    out = dict(doc)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = value
+    return out

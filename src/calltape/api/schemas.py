@@ -1,0 +1,87 @@
+"""Request document models. Unknown keys are kept, as Kazoo keeps them."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_REALM = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+_SIP_USER = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/]{1,64}$")
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class Account(_Doc):
+    """An account: a tenant with its own SIP realm."""
+
+    name: NonEmpty
+    realm: str
+
+    @field_validator("realm")
+    @classmethod
+    def _realm_is_a_domain(cls, value: str) -> str:
+        if not _REALM.match(value):
+            raise ValueError("must be a domain name such as acme.example.com")
+        return value.lower()
+
+
+class DeviceSip(_Doc):
+    """A device's SIP credentials and how to reach it."""
+
+    username: str
+    password: Annotated[str, StringConstraints(min_length=6, max_length=128)]
+    invite_format: Literal["contact", "route"] = "contact"
+    route: str | None = None
+
+    @field_validator("username")
+    @classmethod
+    def _username_chars(cls, value: str) -> str:
+        if not _SIP_USER.match(value):
+            raise ValueError("must be 1-64 characters allowed in a SIP user part")
+        return value
+
+    @field_validator("route")
+    @classmethod
+    def _route_is_sip_uri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sip:", "sips:")):
+            raise ValueError("must be a sip: or sips: URI")
+        return value
+
+
+class Device(_Doc):
+    """A phone or softphone that registers with SIP credentials."""
+
+    name: NonEmpty
+    owner_id: str | None = None
+    enabled: bool = True
+    sip: DeviceSip
+
+    @field_validator("sip")
+    @classmethod
+    def _route_needs_uri(cls, value: DeviceSip) -> DeviceSip:
+        if value.invite_format == "route" and not value.route:
+            raise ValueError("invite_format 'route' needs sip.route")
+        return value
+
+
+class CallRecordingConfig(_Doc):
+    """system_config/media ``call_recording``."""
+
+    extension: Literal["mp3", "wav"] = "mp3"
+    workers: int = Field(1, ge=1, le=64)
+
+
+class MediaConfig(_Doc):
+    """system_config/media, with Kazoo's defaults."""
+
+    max_recording_time_limit: int = Field(10800, ge=5)
+    store_recordings: bool = False
+    record_min_sec: int = Field(0, ge=0)
+    storage_retry_times: int = Field(5, ge=0, le=100)
+    call_recording: CallRecordingConfig = Field(default_factory=CallRecordingConfig)

@@ -1,0 +1,77 @@
+"""The ``calltape`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from calltape.config import LOG_LEVELS, ConfigError, load_settings
+from calltape.store.database import StoreError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"calltape: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = _Parser(prog="calltape", description="SIP application server that records calls.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    serve = commands.add_parser("serve", help="run the SIP server, the API and the recording pipeline")
+    serve.add_argument("--config", type=Path, help="TOML file with the settings below")
+    serve.add_argument("--sip", metavar="HOST:PORT", help="SIP over UDP and TCP (default 0.0.0.0:5060)")
+    serve.add_argument("--http", metavar="HOST:PORT", help="the REST API (default 127.0.0.1:8000)")
+    serve.add_argument("--rtp-ports", metavar="LOW-HIGH", help="RTP port range (default 16384-32767)")
+    serve.add_argument(
+        "--data-dir", metavar="DIR", help="recordings, spool and the SQLite file (default ./calltape-data)"
+    )
+    serve.add_argument("--db", metavar="URL", help="sqlite:///PATH or postgresql://USER@HOST/DB")
+    serve.add_argument("--api-token", metavar="TOKEN", help="admin token for the API (default: generated once)")
+    serve.add_argument("--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)")
+    return parser
+
+
+def _install_event_loop_policy() -> None:
+    try:
+        import uvloop
+    except ImportError:  # non-Linux platforms: the default loop works, only slower
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``calltape`` console script."""
+    args = build_parser().parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    try:
+        settings = load_settings(flags, args.config)
+    except ConfigError as exc:
+        print(f"calltape: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    from calltape.service import serve
+
+    _install_event_loop_policy()
+    try:
+        asyncio.run(serve(settings))
+    except StoreError as exc:
+        print(f"calltape: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"calltape: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Settings: built-in defaults < TOML file (``--config``) < ``CALLTAPE_*`` environment < flags.
+
+Every value is checked here; a bad one raises :class:`ConfigError` with a one-line message that
+names the setting, which the CLI prints before exiting with status 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(ValueError):
+    """A setting has a bad value."""
+
+
+@dataclass(frozen=True)
+class HostPort:
+    """A listening address."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``calltape serve`` needs to start."""
+
+    sip: HostPort = HostPort("0.0.0.0", 5060)
+    http: HostPort = HostPort("127.0.0.1", 8000)
+    rtp_ports: tuple[int, int] = (16384, 32767)
+    data_dir: Path = Path("calltape-data")
+    db: str = ""  # empty: a SQLite file in data_dir
+    api_token: str = ""  # empty: generated once and kept in data_dir
+    log_level: str = "info"
+    trusted_networks: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL, defaulting to the SQLite file in the data directory."""
+        from calltape.store.database import default_sqlite_url
+
+        return self.db or default_sqlite_url(self.data_dir)
+
+
+def parse_host_port(text: str, name: str) -> HostPort:
+    """``HOST:PORT`` or ``[V6]:PORT``."""
+    text = text.strip()
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+    else:
+        host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name}: expected HOST:PORT with a port 0-65535, got {text!r}")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not all(part.isalnum() or "-" in part for part in host.split(".")):
+            raise ConfigError(f"{name}: {host!r} is not an IP address or host name") from None
+    return HostPort(host, int(port))
+
+
+def parse_port_range(text: str, name: str) -> tuple[int, int]:
+    """``LOW-HIGH``, even-aligned RTP ports above 1023."""
+    low, sep, high = str(text).partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise ConfigError(f"{name}: expected LOW-HIGH, got {text!r}")
+    lo, hi = int(low), int(high)
+    if not 1024 <= lo < hi <= 65535 or hi - lo < 2:
+        raise ConfigError(f"{name}: need 1024 <= LOW < HIGH <= 65535 with room for one RTP/RTCP pair, got {text!r}")
+    return lo, hi
+
+
+def _convert(name: str, value: Any) -> Any:
+    flag = "--" + name.replace("_", "-")
+    if name in ("sip", "http"):
+        return parse_host_port(str(value), flag)
+    if name == "rtp_ports":
+        return parse_port_range(str(value), flag)
+    if name == "data_dir":
+        return Path(str(value))
+    if name == "log_level":
+        level = str(value).lower()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"{flag}: expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return level
+    if name == "db":
+        url = str(value)
+        if url and not url.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+asyncpg://")):
+            raise ConfigError(f"{flag}: expected sqlite:///PATH or postgresql://…, got {url!r}")
+        return url
+    if name == "trusted_networks":
+        items = value.split(",") if isinstance(value, str) else list(value)
+        try:
+            return tuple(str(ipaddress.ip_network(i.strip(), strict=False)) for i in items if i.strip())
+        except ValueError as exc:
+            raise ConfigError(f"{flag}: {exc}") from None
+    return str(value)
+
+
+KEYS = tuple(f.name for f in fields(Settings))
+
+
+def load_settings(
+    flags: Mapping[str, Any], config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Merge the layers and validate every value."""
+    environ = os.environ if environ is None else environ
+    merged: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            with config_file.open("rb") as fh:
+                from_file = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"--config: cannot read {config_file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"--config: {config_file} is not valid TOML: {exc}") from None
+        unknown = sorted(set(from_file) - set(KEYS) - {"receiver"})
+        if unknown:
+            raise ConfigError(f"--config: unknown setting {unknown[0]!r} in {config_file}")
+        merged.update({k: v for k, v in from_file.items() if k in KEYS})
+    for key in KEYS:
+        env_value = environ.get("CALLTAPE_" + key.upper())
+        if env_value is not None:
+            merged[key] = env_value
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    return Settings(**{k: _convert(k, v) for k, v in merged.items()})

@@ -1,0 +1,129 @@
+"""Wiring for ``calltape serve``: store, SIP transport and service, and the API in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+
+import uvicorn
+
+from calltape.api.app import create_app
+from calltape.config import Settings
+from calltape.sip.digest import DigestChallenger
+from calltape.sip.endpoint import SipEndpoint
+from calltape.sip.events import Event
+from calltape.sip.transport import SipTransport
+from calltape.store.database import Database
+from calltape.store.directory import Directory
+from calltape.store.registrations import Registrations
+from calltape.switch.auth_throttle import FailureThrottle
+from calltape.switch.registrar import Registrar
+from calltape.switch.sip_service import CAPABILITIES, SipService
+
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL = 60.0
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: calltape owns the process's signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def api_token(settings: Settings, say: Callable[[str], None]) -> str:
+    """The admin token: from the settings, or generated once and kept (mode 0600) in the data dir."""
+    if settings.api_token:
+        return settings.api_token
+    path = settings.data_dir / "api-token"
+    if path.exists():
+        say(f"calltape: API token in {path}")
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    say(f"calltape: generated API token {token} (kept in {path})")
+    return token
+
+
+def _masked(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
+    return url
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def serve(settings: Settings, say: Callable[[str], None] = _say) -> None:
+    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    await db.open()
+    token = api_token(settings, say)
+    secret = await db.shared_secret("digest-nonce")
+    registrations = Registrations(db)
+    registrar = Registrar(
+        Directory(db), registrations, DigestChallenger(secret.encode()), FailureThrottle(), node=socket.gethostname()
+    )
+    service: SipService | None = None
+
+    def on_event(event: Event) -> None:
+        assert service is not None
+        service.handle_event(event)
+
+    transport = SipTransport(SipEndpoint(CAPABILITIES), on_event)
+    service = SipService(registrar, transport)
+    sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port)
+
+    api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
+    api_server = _EmbeddedUvicorn(
+        uvicorn.Config(create_app(db, token), log_level="warning", lifespan="off", access_log=False)
+    )
+    api_task = asyncio.create_task(api_server.serve(sockets=[api_socket]))
+    http_host, http_port = api_socket.getsockname()[:2]
+    say(f"calltape: SIP listening on udp+tcp {sip_host}:{sip_port}")
+    say(f"calltape: API listening on http://{http_host}:{http_port}")
+    say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(db.url)}")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    purge_task = asyncio.create_task(_purge_expired(registrations))
+    try:
+        await stop.wait()
+    finally:
+        say("calltape: shutting down")
+        purge_task.cancel()
+        api_server.should_exit = True
+        await transport.close()
+        await service.drain()
+        with contextlib.suppress(asyncio.CancelledError):
+            await api_task
+        await db.close()
+
+
+async def _purge_expired(registrations: Registrations) -> None:
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL)
+        try:
+            removed = await registrations.purge_expired(time.time())
+            if removed:
+                log.info("removed %d expired registrations", removed)
+        except Exception:
+            log.exception("purging expired registrations failed")

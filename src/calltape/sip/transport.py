@@ -1,0 +1,204 @@
+"""The asyncio adapter: UDP and TCP sockets and one timer feeding the sans-IO endpoint.
+
+All protocol decisions live in :class:`~calltape.sip.endpoint.SipEndpoint`; this file only moves
+bytes, keeps TCP connections, and calls ``handle_timer`` when the endpoint asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+
+from calltape.sip.endpoint import SipEndpoint
+from calltape.sip.events import Event, Peer
+from calltape.sip.framing import FramingError, KeepAlive, StreamFramer
+from calltape.sip.message import Response
+from calltape.sip.transaction import ServerTransaction
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Event], None]
+
+
+class SipTransport:
+    """Binds UDP and TCP on one port and pumps the endpoint."""
+
+    def __init__(self, endpoint: SipEndpoint, on_event: EventHandler) -> None:
+        self.endpoint = endpoint
+        self.on_event = on_event
+        self._loop = asyncio.get_running_loop()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp_server: asyncio.Server | None = None
+        self._tcp: dict[tuple[str, int], _TcpConnection] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self.address: tuple[str, int] = ("", 0)
+
+    def now(self) -> float:
+        """The loop's monotonic clock, the time base of every SIP timer."""
+        return self._loop.time()
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Listen on UDP and TCP *host:port* (port 0 picks one free for both)."""
+        for _ in range(20):
+            udp, _proto = await self._loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self), local_addr=(host, port), reuse_port=False
+            )
+            bound = udp.get_extra_info("sockname")[:2]
+            try:
+                self._tcp_server = await self._loop.create_server(
+                    lambda: _TcpConnection(self, None), host=host, port=bound[1], reuse_address=True
+                )
+            except OSError:
+                udp.close()
+                if port:
+                    raise
+                continue
+            self._udp = udp
+            _grow_buffers(udp.get_extra_info("socket"))
+            self.address = (bound[0], bound[1])
+            return self.address
+        raise OSError("could not find a port free for both UDP and TCP")
+
+    async def close(self) -> None:
+        """Stop listening and drop connections."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+        for conn in list(self._tcp.values()):
+            conn.close()
+        if self._tcp_server is not None:
+            await self._tcp_server.wait_closed()
+
+    # ---- pumping the endpoint --------------------------------------------------------------
+
+    def received(self, data: bytes, peer: Peer) -> None:
+        """Feed one message to the endpoint."""
+        self.endpoint.receive(data, peer, self.now())
+        self.flush()
+
+    def respond(self, transaction: ServerTransaction, response: Response) -> None:
+        """Send the TU's response and flush."""
+        self.endpoint.respond(transaction, response, self.now())
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what the endpoint queued, re-arm its timer, and hand its events on."""
+        for data, peer in self.endpoint.datagrams_to_send():
+            self._send(data, peer)
+        due = self.endpoint.get_timer()
+        if due != self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(due, self._on_timer) if due is not None else None
+            self._timer_at = due
+        while (event := self.endpoint.next_event()) is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("event handler failed on %s", type(event).__name__)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.endpoint.handle_timer(self.now())
+        self.flush()
+
+    def _send(self, data: bytes, peer: Peer) -> None:
+        if peer.transport == "udp":
+            if self._udp is not None:
+                self._udp.sendto(data, (peer.host, peer.port))
+            return
+        conn = self._tcp.get((peer.host, peer.port))
+        if conn is not None:
+            conn.write(data)
+        else:
+            self._loop.create_task(self._connect_and_send(data, peer))
+
+    async def _connect_and_send(self, data: bytes, peer: Peer) -> None:
+        try:
+            _transport, conn = await self._loop.create_connection(
+                lambda: _TcpConnection(self, (peer.host, peer.port)), peer.host, peer.port
+            )
+        except OSError as exc:
+            log.warning("cannot connect to %s:%d over TCP: %s", peer.host, peer.port, exc)
+            self.endpoint.transport_failed(peer, self.now())
+            self.flush()
+            return
+        conn.write(data)
+
+    def register_tcp(self, key: tuple[str, int], conn: _TcpConnection) -> None:
+        """A connection is up."""
+        self._tcp[key] = conn
+
+    def unregister_tcp(self, key: tuple[str, int], conn: _TcpConnection) -> None:
+        """A connection is gone."""
+        if self._tcp.get(key) is conn:
+            del self._tcp[key]
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, transport: SipTransport) -> None:
+        self.sip = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if data in (b"\r\n\r\n", b"\r\n", b"\x00\x00\x00\x00"):  # NAT keep-alives
+            return
+        self.sip.received(data, Peer("udp", str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class _TcpConnection(asyncio.Protocol):
+    def __init__(self, sip: SipTransport, key: tuple[str, int] | None) -> None:
+        self.sip = sip
+        self.key = key or ("", 0)
+        self.framer = StreamFramer()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.key = (str(peer[0]), int(peer[1]))
+        self.sip.register_tcp(self.key, self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            items = self.framer.feed(data)
+        except FramingError as exc:
+            log.info("closing TCP connection from %s:%d: %s", *self.key, exc)
+            self.close()
+            return
+        peer = Peer("tcp", *self.key)
+        for item in items:
+            if isinstance(item, KeepAlive):
+                self.write(b"\r\n")
+            else:
+                self.sip.received(item, peer)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.sip.unregister_tcp(self.key, self)
+
+
+def _grow_buffers(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, option, 4 * 1024 * 1024)

@@ -1,0 +1,148 @@
+"""The registrar (RFC 3261 §10.3): devices log in with their SIP credentials and bind contacts.
+
+Unknown users, unknown realms and wrong passwords get the same answer (a fresh 401 challenge)
+after the same amount of hashing, so responses reveal nothing about which extensions exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from email.utils import formatdate
+
+from calltape.sip.digest import DigestChallenger, Verdict, parse_auth_header
+from calltape.sip.events import Peer
+from calltape.sip.message import Request, Response
+from calltape.sip.responses import make_response
+from calltape.sip.syntax import WHITESPACE, SipSyntaxError
+from calltape.sip.uri import SipUri
+from calltape.store.directory import Directory, SipCredentials
+from calltape.store.registrations import Binding, BindingChange, OutOfOrderError, Registrations
+from calltape.switch.auth_throttle import FailureThrottle
+
+log = logging.getLogger(__name__)
+
+MAX_EXPIRES_VALUE = 2**32 - 1
+ReplyFn = Callable[..., Response]
+
+
+class Registrar:
+    """Answers REGISTER requests."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        registrations: Registrations,
+        challenger: DigestChallenger,
+        throttle: FailureThrottle,
+        *,
+        min_expires: int = 60,
+        max_expires: int = 3600,
+        default_expires: int = 3600,
+        node: str = "",
+    ) -> None:
+        self.directory = directory
+        self.registrations = registrations
+        self.challenger = challenger
+        self.throttle = throttle
+        self.min_expires = min_expires
+        self.max_expires = max_expires
+        self.default_expires = default_expires
+        self.node = node
+
+    async def handle(self, request: Request, peer: Peer, now: float, to_tag: str) -> Response:
+        """The response to one REGISTER."""
+
+        def reply(status: int, reason: str | None = None, headers: list[tuple[str, str]] | None = None) -> Response:
+            return make_response(request, status, reason, to_tag=to_tag, headers=headers)
+
+        call_id = request.call_id
+        to_uri = request.to.uri
+        if not isinstance(to_uri, SipUri) or not to_uri.user:
+            return reply(404, "Not Found (the To header must name sip:user@realm)")
+        realm = to_uri.host.lower()
+        if self.throttle.blocked(peer.host, now):
+            log.warning("call-id %s: REGISTER from blocked source %s", call_id, peer.host)
+            retry = [("Retry-After", str(int(self.throttle.block_for)))]
+            return reply(403, "Forbidden (too many failed attempts)", retry)
+        authorization = request.headers.get("Authorization")
+        if authorization is None:
+            return self._challenge(reply, realm, now)
+        device, verdict = await self._authenticate(request, authorization, realm, to_uri.user_unescaped or "", now)
+        if verdict is Verdict.STALE:
+            return self._challenge(reply, realm, now, stale=True)
+        if device is None or verdict is not Verdict.OK:
+            self.throttle.failure(peer.host, now)
+            log.info("call-id %s: REGISTER for %s@%s from %s failed authentication", call_id, to_uri.user, realm,
+                     peer.host)  # fmt: skip
+            return self._challenge(reply, realm, now)
+        self.throttle.success(peer.host)
+        return await self._update_bindings(request, reply, device, peer, now)
+
+    def _challenge(self, reply: ReplyFn, realm: str, now: float, *, stale: bool = False) -> Response:
+        values = self.challenger.challenges(realm, now, stale=stale)
+        return reply(401, headers=[("WWW-Authenticate", v) for v in values])
+
+    async def _authenticate(
+        self, request: Request, authorization: str, realm: str, aor_user: str, now: float
+    ) -> tuple[SipCredentials | None, Verdict]:
+        try:
+            credentials = parse_auth_header(authorization)
+        except SipSyntaxError:
+            return None, Verdict.FAILED
+        device = None
+        account_id = await self.directory.account_for_realm(realm)
+        if account_id is not None and credentials.username.lower() == aor_user.lower():
+            device = await self.directory.device_credentials(account_id, credentials.username)
+        password = device.password if device is not None else None
+        return device, self.challenger.verify(credentials, "REGISTER", realm, password, now)
+
+    async def _update_bindings(
+        self, request: Request, reply: ReplyFn, device: SipCredentials, peer: Peer, now: float
+    ) -> Response:
+        try:
+            header_expires = _expires(request.headers.get("Expires"))
+            contact_values = request.headers.get_all("Contact")
+            wildcard = [v for v in contact_values if v.strip(WHITESPACE) == "*"]
+            contacts = request.contacts
+        except SipSyntaxError as exc:
+            return reply(400, f"Bad Request ({exc})")
+        if wildcard and (len(contact_values) > 1 or header_expires != 0):
+            return reply(400, "Bad Request (Contact: * needs Expires: 0 and no other contact)")
+        changes: list[BindingChange] = []
+        for contact in contacts:
+            try:
+                expires = _expires(contact.param("expires"))
+            except SipSyntaxError as exc:
+                return reply(400, f"Bad Request ({exc})")
+            if expires is None:
+                expires = header_expires if header_expires is not None else self.default_expires
+            if 0 < expires < self.min_expires:
+                return reply(423, headers=[("Min-Expires", str(self.min_expires))])
+            changes.append(BindingChange(str(contact.uri), now + min(expires, self.max_expires) if expires else now))
+        aor = f"sip:{device.username}@{request.to.uri.host.lower()}"  # type: ignore[union-attr]
+        template = Binding(
+            aor=aor, contact="", account_id=device.account_id, device_id=device.device_id, call_id=request.call_id,
+            cseq=request.cseq.number, expires_at=0.0, source=f"{peer.transport}:{peer.host}:{peer.port}",
+            user_agent=(request.headers.get("User-Agent") or "")[:255], node=self.node,
+        )  # fmt: skip
+        if not wildcard and not changes:
+            bindings = await self.registrations.lookup(aor, now)
+        else:
+            try:
+                bindings = await self.registrations.apply(template, changes, remove_all=bool(wildcard), now=now)
+            except OutOfOrderError:
+                return reply(400, "Bad Request (CSeq out of order for this Call-ID)")
+        log.info("call-id %s: %s registered %d contact(s) from %s", request.call_id, aor, len(bindings), peer.host)
+        headers = [("Contact", f"<{b.contact}>;expires={max(0, int(b.expires_at - now))}") for b in bindings]
+        headers.append(("Date", formatdate(usegmt=True)))
+        return reply(200, headers=headers)
+
+
+def _expires(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip(WHITESPACE)
+    if not value.isdigit():
+        raise SipSyntaxError(f"bad expires value {value!r}")
+    return min(int(value), MAX_EXPIRES_VALUE)

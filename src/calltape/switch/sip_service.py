@@ -1,0 +1,94 @@
+"""The transaction user: what calltape answers to each SIP request it receives."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from calltape.sip.events import Event, InviteCancelled, RequestReceived
+from calltape.sip.message import Response
+from calltape.sip.responses import make_response
+from calltape.sip.transaction import ServerTransaction
+from calltape.sip.validation import Capabilities
+from calltape.switch.registrar import Registrar
+
+log = logging.getLogger(__name__)
+
+CAPABILITIES = Capabilities(allow=frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO"}))
+ACCEPT = "application/sdp"
+
+
+class Responder(Protocol):
+    """The transport side: send a response through its transaction, tell the time."""
+
+    def respond(self, transaction: ServerTransaction, response: Response) -> None: ...
+    def now(self) -> float: ...
+
+
+class SipService:
+    """Routes requests: OPTIONS, REGISTER, INVITE (to the callflow engine), in-dialog requests."""
+
+    def __init__(self, registrar: Registrar, responder: Responder, *, server_name: str = "calltape") -> None:
+        self.registrar = registrar
+        self.responder = responder
+        self.server_name = server_name
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def handle_event(self, event: Event) -> None:
+        """Called by the transport for every event the endpoint produces."""
+        if isinstance(event, RequestReceived):
+            self._on_request(event)
+        elif isinstance(event, InviteCancelled):
+            log.info("call-id %s: caller cancelled", event.transaction.request.call_id)
+
+    def _on_request(self, event: RequestReceived) -> None:
+        request = event.request
+        method = request.method
+        if method == "OPTIONS":
+            self._reply(event, 200, headers=[("Allow", CAPABILITIES.allow_header), ("Accept", ACCEPT),
+                                             ("Supported", ", ".join(sorted(CAPABILITIES.supported)))])  # fmt: skip
+        elif method == "REGISTER":
+            self._spawn(self._register(event))
+        elif method == "INVITE":
+            if request.to.tag is not None:
+                self._reply(event, 481)
+            else:
+                log.info("call-id %s: no callflow for %s", request.call_id, request.uri)
+                self._reply(event, 404, "Not Found (no callflow for this number)")
+        else:  # BYE, INFO: we hold no dialogs yet
+            self._reply(event, 481)
+
+    def _reply(
+        self,
+        event: RequestReceived,
+        status: int,
+        reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        all_headers = [*(headers or []), ("Server", self.server_name)]
+        response = make_response(event.request, status, reason, to_tag=event.transaction.to_tag, headers=all_headers)
+        self.responder.respond(event.transaction, response)
+
+    async def _register(self, event: RequestReceived) -> None:
+        try:
+            response = await self.registrar.handle(
+                event.request, event.peer, self.responder.now(), event.transaction.to_tag
+            )
+        except Exception:
+            log.exception("call-id %s: REGISTER failed", event.request.call_id)
+            self._reply(event, 500, "Server Internal Error", [("Retry-After", "5")])
+            return
+        response.headers.add("Server", self.server_name)
+        self.responder.respond(event.transaction, response)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for requests being handled (used at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
