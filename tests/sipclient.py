@@ -33,7 +33,7 @@ class UdpSipClient:
         try:
             message = parse_message(data)
         except SipParseError:
-            version, status, reason = data.split(b"\r\n", 1)[0].decode().split(" ", 2)
+            _version, status, reason = data.split(b"\r\n", 1)[0].decode().split(" ", 2)
             return StatusOnly(status=int(status), reason=reason)
         assert isinstance(message, Response)
         return message
