@@ -16,9 +16,10 @@ class StatusOnly(Response):
 class UdpSipClient:
     """One UDP socket on 127.0.0.1."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
+        self.host = host
         self.port = self.sock.getsockname()[1]
 
     def send(self, data: bytes, port: int) -> None:

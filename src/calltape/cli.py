@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
     from calltape.service import serve
 
     _install_event_loop_policy()

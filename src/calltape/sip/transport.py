@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable
+from typing import cast
 
 from calltape.sip.endpoint import SipEndpoint
 from calltape.sip.events import Event, Peer
@@ -164,8 +165,7 @@ class _TcpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
         peer = transport.get_extra_info("peername")
         self.key = (str(peer[0]), int(peer[1]))
         self.sip.register_tcp(self.key, self)

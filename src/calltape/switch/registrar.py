@@ -7,6 +7,7 @@ after the same amount of hashing, so responses reveal nothing about which extens
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from email.utils import formatdate
 
@@ -40,6 +41,7 @@ class Registrar:
         max_expires: int = 3600,
         default_expires: int = 3600,
         node: str = "",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.directory = directory
         self.registrations = registrations
@@ -49,9 +51,11 @@ class Registrar:
         self.max_expires = max_expires
         self.default_expires = default_expires
         self.node = node
+        self.clock = clock  # wall-clock: binding expiry and nonces are shared with other nodes
 
-    async def handle(self, request: Request, peer: Peer, now: float, to_tag: str) -> Response:
+    async def handle(self, request: Request, peer: Peer, to_tag: str) -> Response:
         """The response to one REGISTER."""
+        now = self.clock()
 
         def reply(status: int, reason: str | None = None, headers: list[tuple[str, str]] | None = None) -> Response:
             return make_response(request, status, reason, to_tag=to_tag, headers=headers)

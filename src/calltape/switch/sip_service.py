@@ -73,9 +73,7 @@ class SipService:
 
     async def _register(self, event: RequestReceived) -> None:
         try:
-            response = await self.registrar.handle(
-                event.request, event.peer, self.responder.now(), event.transaction.to_tag
-            )
+            response = await self.registrar.handle(event.request, event.peer, event.transaction.to_tag)
         except Exception:
             log.exception("call-id %s: REGISTER failed", event.request.call_id)
             self._reply(event, 500, "Server Internal Error", [("Retry-After", "5")])

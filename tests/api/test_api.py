@@ -1,0 +1,126 @@
+"""The REST API of a running server, through a real HTTP client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.server import TOKEN, ServerProcess
+
+
+@pytest.fixture
+def api(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=10) as client:
+        yield client
+
+
+def _realm() -> str:
+    return f"r{uuid.uuid4().hex[:8]}.example.com"
+
+
+def test_token_required(server: ServerProcess) -> None:
+    for headers in ({}, {"X-Auth-Token": "wrong"}):
+        r = httpx.get(f"{server.api_url}/v2/accounts", headers=headers)
+        assert r.status_code == 401
+        assert r.json()["status"] == "error" and r.json()["error"] == "401"
+
+
+def test_account_lifecycle(api: httpx.Client) -> None:
+    realm = _realm()
+    r = api.put("/v2/accounts", json={"data": {"name": "Acme", "realm": realm.upper()}})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["status"] == "success" and body["data"]["realm"] == realm
+    account_id = body["data"]["id"]
+    assert api.get(f"/v2/accounts/{account_id}").json()["data"]["name"] == "Acme"
+    assert any(a["id"] == account_id for a in api.get("/v2/accounts").json()["data"])
+    r = api.patch(f"/v2/accounts/{account_id}", json={"data": {"name": "Acme Inc", "notes": "kept"}})
+    assert r.json()["data"] == {"name": "Acme Inc", "realm": realm, "notes": "kept", "id": account_id}
+    r = api.post(f"/v2/accounts/{account_id}", json={"data": {"name": "Acme 2", "realm": realm}})
+    assert r.status_code == 200 and "notes" not in r.json()["data"]
+    assert api.delete(f"/v2/accounts/{account_id}").status_code == 200
+    r = api.get(f"/v2/accounts/{account_id}")
+    assert r.status_code == 404 and r.json()["error"] == "404"
+
+
+def test_duplicate_realm_is_409(api: httpx.Client) -> None:
+    realm = _realm()
+    assert api.post("/v2/accounts", json={"data": {"name": "A", "realm": realm}}).status_code == 201
+    r = api.post("/v2/accounts", json={"data": {"name": "B", "realm": realm}})
+    assert r.status_code == 409
+    assert r.json()["data"] == {"realm": "realm is already in use"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"data": {"realm": "x.example.com"}}, "name"),
+        ({"data": {"name": "A", "realm": "not a realm"}}, "realm"),
+        ({"data": {"name": 5, "realm": "x.example.com"}}, "name"),
+        ({"name": "A"}, "data"),
+        ({"data": []}, "data"),
+    ],
+)
+def test_invalid_account_is_400_with_field_path(api: httpx.Client, body: dict[str, object], field: str) -> None:
+    r = api.post("/v2/accounts", json=body)
+    assert r.status_code == 400
+    assert r.json()["status"] == "error" and field in r.json()["data"]
+
+
+def test_invalid_json_is_400(api: httpx.Client) -> None:
+    r = api.post("/v2/accounts", content=b"{nope", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "body" in r.json()["data"]
+
+
+def test_devices(api: httpx.Client) -> None:
+    account_id = api.post("/v2/accounts", json={"data": {"name": "A", "realm": _realm()}}).json()["data"]["id"]
+    base = f"/v2/accounts/{account_id}/devices"
+    device = {"name": "desk", "owner_id": "u1", "sip": {"username": "alice", "password": "s3cret-pw"}}
+    r = api.put(base, json={"data": device})
+    assert r.status_code == 201, r.text
+    device_id = r.json()["data"]["id"]
+    assert r.json()["data"]["sip"]["invite_format"] == "contact"
+    listed = api.get(base).json()["data"]
+    assert [d["id"] for d in listed] == [device_id]
+    assert "password" not in listed[0]["sip"] and "s3cret-pw" not in api.get(base).text
+    assert api.get(f"{base}/{device_id}").json()["data"]["sip"]["password"] == "s3cret-pw"
+    r = api.post(base, json={"data": {**device, "name": "other"}})
+    assert r.status_code == 409 and r.json()["data"] == {"sip.username": "sip.username is already in use"}
+    r = api.patch(f"{base}/{device_id}", json={"data": {"sip": {"password": "x"}}})
+    assert r.status_code == 400 and "sip.password" in r.json()["data"]
+    r = api.patch(f"{base}/{device_id}", json={"data": {"sip": {"invite_format": "route"}}})
+    assert r.status_code == 400 and "sip" in r.json()["data"]
+    r = api.patch(f"{base}/{device_id}", json={"data": {"sip": {"invite_format": "route", "route": "sip:a@b"}}})
+    assert r.status_code == 200 and r.json()["data"]["sip"]["username"] == "alice"
+    assert api.get(f"/v2/accounts/{uuid.uuid4().hex}/devices").status_code == 404
+    assert api.delete(f"{base}/{device_id}").status_code == 200
+    assert api.get(base).json()["data"] == []
+
+
+def test_media_system_config(api: httpx.Client) -> None:
+    r = api.get("/v2/system_configs/media")
+    assert r.status_code == 200
+    data = r.json()["data"]
+    assert data["max_recording_time_limit"] == 10800 and data["store_recordings"] is False
+    assert data["record_min_sec"] == 0 and data["storage_retry_times"] == 5
+    assert data["call_recording"] == {"extension": "mp3", "workers": 1}
+    r = api.patch(
+        "/v2/system_configs/media", json={"data": {"store_recordings": True, "call_recording": {"extension": "wav"}}}
+    )
+    assert r.status_code == 200
+    again = api.get("/v2/system_configs/media").json()["data"]
+    assert again["store_recordings"] is True and again["call_recording"] == {"extension": "wav", "workers": 1}
+    r = api.put("/v2/system_configs/media", json={"data": {"store_recordings": "yes"}})
+    assert r.status_code == 400 and "store_recordings" in r.json()["data"]
+    r = api.patch("/v2/system_configs/media", json={"data": {"call_recording": {"extension": "ogg"}}})
+    assert r.status_code == 400 and "call_recording.extension" in r.json()["data"]
+    assert api.put("/v2/system_configs/media", json={"data": {}}).json()["data"]["store_recordings"] is False
+    assert api.get("/v2/system_configs/nothing").status_code == 404
+
+
+def test_openapi(server: ServerProcess) -> None:
+    r = httpx.get(f"{server.api_url}/openapi.json")
+    assert r.status_code == 200 and "/v2/accounts" in r.json()["paths"]
