@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--db", metavar="URL", help="sqlite:///PATH or postgresql://USER@HOST/DB")
     serve.add_argument("--api-token", metavar="TOKEN", help="admin token for the API (default: generated once)")
+    serve.add_argument("--digest-algorithms", metavar="LIST", help="challenge order, default SHA-256,MD5")
     serve.add_argument("--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)")
     return parser
 

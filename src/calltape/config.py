@@ -44,6 +44,7 @@ class Settings:
     api_token: str = ""  # empty: generated once and kept in data_dir
     log_level: str = "info"
     trusted_networks: tuple[str, ...] = field(default_factory=tuple)
+    digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # challenge order: most preferred first
 
     @property
     def db_url(self) -> str:
@@ -99,6 +100,12 @@ def _convert(name: str, value: Any) -> Any:
         if url and not url.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise ConfigError(f"{flag}: expected sqlite:///PATH or postgresql://…, got {url!r}")
         return url
+    if name == "digest_algorithms":
+        items = value.split(",") if isinstance(value, str) else list(value)
+        algorithms = tuple(str(i).strip().upper() for i in items if str(i).strip())
+        if not algorithms or not set(algorithms) <= {"SHA-256", "MD5"}:
+            raise ConfigError(f"{flag}: expected SHA-256 and/or MD5 (comma-separated), got {value!r}")
+        return algorithms
     if name == "trusted_networks":
         items = value.split(",") if isinstance(value, str) else list(value)
         try:

@@ -78,7 +78,11 @@ async def serve(settings: Settings, say: Callable[[str], None] = _say) -> None:
     secret = await db.shared_secret("digest-nonce")
     registrations = Registrations(db)
     registrar = Registrar(
-        Directory(db), registrations, DigestChallenger(secret.encode()), FailureThrottle(), node=socket.gethostname()
+        Directory(db),
+        registrations,
+        DigestChallenger(secret.encode(), algorithms=settings.digest_algorithms),
+        FailureThrottle(),
+        node=socket.gethostname(),
     )
     service: SipService | None = None
 

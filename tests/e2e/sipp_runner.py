@@ -1,0 +1,56 @@
+"""Running SIPp (Debian's sip-tester) as a real peer and reading its verdict."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+SCENARIOS = Path(__file__).parent / "sipp"
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    """A port free on 127.0.0.1 for both UDP and TCP at the time of asking."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    successful: int
+    failed: int
+    output: str
+    errors: str
+
+
+def run_sipp(scenario: str, target_port: int, tmp: Path, *, calls: int, rate: int = 50, transport: str = "u1",
+             extra: list[str] | None = None, timeout: int = 60) -> SippResult:  # fmt: skip
+    """Run one scenario to completion against 127.0.0.1:*target_port*."""
+    sipp = shutil.which("sipp")
+    assert sipp, "sipp is missing: `make install` installs Debian's sip-tester"
+    error_file = tmp / f"{scenario}-{transport}-errors.log"
+    args = [sipp, f"127.0.0.1:{target_port}", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-m", str(calls),
+            "-r", str(rate), "-t", transport, "-i", "127.0.0.1", "-p", str(free_port()), "-nostdin",
+            "-timeout", f"{timeout}s", "-timeout_error", "-trace_err", "-error_file", str(error_file),
+            *(extra or [])]  # fmt: skip
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, cwd=tmp)
+    out = proc.stdout + proc.stderr
+
+    def count(label: str) -> int:
+        found = re.findall(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", out)
+        return int(found[-1]) if found else -1
+
+    errors = error_file.read_text(errors="replace") if error_file.exists() else ""
+    return SippResult(proc.returncode, count("Successful call"), count("Failed call"), out, errors)
