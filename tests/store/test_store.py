@@ -9,7 +9,14 @@ import pytest
 from calltape.store.database import Database
 from calltape.store.directory import Directory
 from calltape.store.documents import ACCOUNTS, DEVICES, ConflictError, Documents, NotFoundError
-from calltape.store.registrations import Binding, BindingChange, OutOfOrderError, Registrations
+from calltape.store.registrations import (
+    Binding,
+    BindingChange,
+    BindingWriter,
+    OutOfOrderError,
+    RegisterUpdate,
+    Registrations,
+)
 from calltape.store.schema import LATEST_VERSION
 
 
@@ -54,7 +61,7 @@ async def test_devices_scoped_to_account_and_directory(database: Database) -> No
     assert err.value.field == "sip.username"
     with pytest.raises(NotFoundError):
         await devices.get(dev["id"], b["id"])
-    directory = Directory(database)
+    directory = Directory(database, cache_ttl=0)
     assert await directory.account_for_realm("A.EXAMPLE.COM") == a["id"]
     creds = await directory.device_credentials(a["id"], "alice")
     assert creds is not None and (creds.device_id, creds.password) == (dev["id"], "pw")
@@ -65,29 +72,57 @@ def _template(call_id: str = "c1", cseq: int = 1) -> Binding:
     return Binding("sip:alice@a.example.com", "", "acct", "dev", call_id, cseq, 0.0, "udp:127.0.0.1:5070")
 
 
+def _update(cseq: int, *changes: tuple[str, float], remove_all: bool = False, now: float = 1000.0) -> RegisterUpdate:
+    return RegisterUpdate(_template(cseq=cseq), [BindingChange(c, e) for c, e in changes], remove_all, now)
+
+
 async def test_bindings_add_refresh_expire_and_remove_all(database: Database) -> None:
     regs = Registrations(database)
+    writer = BindingWriter(regs)
     now = 1000.0
-    out = await regs.apply(
-        _template(),
-        [BindingChange("sip:alice@10.0.0.1", now + 60), BindingChange("sip:alice@10.0.0.2", now + 120)],
-        remove_all=False,
-        now=now,
-    )
+    out = await writer.apply(_update(1, ("sip:alice@10.0.0.1", now + 60), ("sip:alice@10.0.0.2", now + 120)))
     assert [b.contact for b in out] == ["sip:alice@10.0.0.1", "sip:alice@10.0.0.2"]
     with pytest.raises(OutOfOrderError):
-        await regs.apply(_template(cseq=1), [BindingChange("sip:alice@10.0.0.1", now + 60)], remove_all=False, now=now)
-    out = await regs.apply(_template(cseq=2), [BindingChange("sip:alice@10.0.0.1", now)], remove_all=False, now=now)
+        await writer.apply(_update(1, ("sip:alice@10.0.0.1", now + 60)))
+    out = await writer.apply(_update(2, ("sip:alice@10.0.0.1", now)))
     assert [b.contact for b in out] == ["sip:alice@10.0.0.2"]
     assert [b.contact for b in await regs.for_device("dev", now + 100)] == ["sip:alice@10.0.0.2"]
     assert await regs.lookup("sip:alice@a.example.com", now + 121) == []
     assert await regs.purge_expired(now + 121) == 1
-    await regs.apply(_template(cseq=3), [BindingChange("sip:alice@10.0.0.3", now + 60)], remove_all=False, now=now)
-    assert await regs.apply(_template(cseq=4), [], remove_all=True, now=now) == []
+    await writer.apply(_update(3, ("sip:alice@10.0.0.3", now + 60)))
+    assert await writer.apply(_update(4, remove_all=True)) == []
     assert await regs.lookup("sip:alice@a.example.com", now) == []
+
+
+async def test_concurrent_registers_are_batched_in_order(database: Database) -> None:
+    regs = Registrations(database)
+    writer = BindingWriter(regs)
+    now = 1000.0
+    updates = [_update(i + 1, (f"sip:alice@10.0.1.{i % 5}", now + 60 + i)) for i in range(50)]
+    updates.append(_update(3, ("sip:alice@10.0.1.0", now + 999)))  # out of order: refused, the rest go on
+    results = await asyncio.gather(*(writer.apply(u) for u in updates), return_exceptions=True)
+    assert isinstance(results[-1], OutOfOrderError)
+    final = results[-2]
+    assert isinstance(final, list) and len(final) == 5
+    stored = await regs.lookup("sip:alice@a.example.com", now)
+    assert [(b.contact, b.expires_at, b.cseq) for b in stored] == [(b.contact, b.expires_at, b.cseq) for b in final]
+    assert {b.cseq for b in stored} == {46, 47, 48, 49, 50}
 
 
 async def test_shared_secret_is_created_once(database: Database) -> None:
     first = await database.shared_secret("digest")
     assert first == await database.shared_secret("digest")
     assert len(first) == 64
+
+
+async def test_directory_cache_expires(database: Database) -> None:
+    accounts, devices = Documents(database, ACCOUNTS), Documents(database, DEVICES)
+    a = await accounts.create({"name": "A", "realm": "c.example.com"})
+    now = [0.0]
+    directory = Directory(database, cache_ttl=5.0, clock=lambda: now[0])
+    assert await directory.device_credentials(a["id"], "carol") is None
+    await devices.create({"name": "desk", "sip": {"username": "carol", "password": "pw"}}, a["id"])
+    assert await directory.device_credentials(a["id"], "carol") is None  # remembered for cache_ttl
+    now[0] = 5.1
+    found = await directory.device_credentials(a["id"], "carol")
+    assert found is not None and found.password == "pw"

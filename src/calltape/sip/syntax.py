@@ -6,11 +6,14 @@ Everything here works on already-unfolded header text. Functions raise
 
 from __future__ import annotations
 
+import re
 import string
 
 TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-.!%*_+`'~")
 WORD_CHARS = TOKEN_CHARS | frozenset('()<>:\\"/[]?{}')
 WHITESPACE = " \t"
+_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_WORD = re.compile(r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+")
 
 Params = list[tuple[str, str | None]]
 
@@ -21,7 +24,7 @@ class SipSyntaxError(ValueError):
 
 def is_token(text: str) -> bool:
     """True if *text* is a non-empty RFC 3261 token."""
-    return bool(text) and all(c in TOKEN_CHARS for c in text)
+    return _TOKEN.fullmatch(text) is not None
 
 
 def split_outside_quotes(text: str, separator: str, *, angle: bool = True) -> list[str]:
@@ -73,7 +76,7 @@ def parse_params(text: str) -> Params:
         if value.startswith('"'):
             if len(value) < 2 or not value.endswith('"'):
                 raise SipSyntaxError("bad quoted parameter")
-        elif not value or not all(c in WORD_CHARS for c in value):
+        elif _WORD.fullmatch(value) is None:
             raise SipSyntaxError(f"bad parameter value for {name!r}")
         params.append((name, value))
     return params

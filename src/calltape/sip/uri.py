@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 from urllib.parse import unquote as pct_unquote
@@ -9,7 +10,7 @@ from urllib.parse import unquote as pct_unquote
 from calltape.sip.syntax import Params, SipSyntaxError, format_params, get_param, parse_params
 
 _SCHEME_CHARS = frozenset(string.ascii_letters + string.digits + "+-.")
-_HOST_CHARS = frozenset(string.ascii_letters + string.digits + "-.")
+_HOST = re.compile(r"[A-Za-z0-9\-.]+")
 _URI_FORBIDDEN = frozenset(' \t\r\n<>"')
 
 
@@ -105,7 +106,7 @@ def parse_hostport(text: str) -> tuple[str, int | None]:
     else:
         host, _, port_text = text.partition(":")
         rest = ":" + port_text if _ else ""
-        if not host or not all(c in _HOST_CHARS for c in host):
+        if _HOST.fullmatch(host) is None:
             raise SipSyntaxError(f"bad host {host!r}")
     if not rest:
         return host, None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import func, select
 
@@ -22,19 +25,49 @@ class SipCredentials:
 
 
 class Directory:
-    """Read-only queries over accounts and devices."""
+    """Read-only queries over accounts and devices, answers kept for ``cache_ttl`` seconds.
 
-    def __init__(self, db: Database) -> None:
+    The cache (which also remembers "no such user") spares the database on every REGISTER and
+    INVITE; a changed password or a new device is seen by every node within ``cache_ttl``.
+    """
+
+    MAX_CACHED = 100_000
+
+    def __init__(self, db: Database, cache_ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
+        self.cache_ttl = cache_ttl
+        self.clock = clock
+        self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+    async def _cached(self, key: tuple[str, ...], load: Callable[[], Awaitable[Any]]) -> Any:
+        now = self.clock()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = await load()
+        if len(self._cache) >= self.MAX_CACHED:
+            self._cache.clear()
+        self._cache[key] = (now + self.cache_ttl, value)
+        return value
 
     async def account_for_realm(self, realm: str) -> str | None:
         """The id of the account whose realm is *realm* (case-insensitive)."""
-        table = schema.accounts
-        async with self.db.engine.connect() as conn:
-            return (await conn.execute(select(table.c.id).where(table.c.realm == realm.lower()))).scalar()
+        realm = realm.lower()
+        value = await self._cached(("realm", realm), lambda: self._load_account(realm))
+        return cast(str | None, value)
 
     async def device_credentials(self, account_id: str, username: str) -> SipCredentials | None:
         """The device with SIP username *username* in the account, if any."""
+        key = ("device", account_id, username.lower())
+        value = await self._cached(key, lambda: self._load_device(account_id, username))
+        return cast(SipCredentials | None, value)
+
+    async def _load_account(self, realm: str) -> str | None:
+        table = schema.accounts
+        async with self.db.engine.connect() as conn:
+            return (await conn.execute(select(table.c.id).where(table.c.realm == realm))).scalar()
+
+    async def _load_device(self, account_id: str, username: str) -> SipCredentials | None:
         table = schema.devices
         query = select(table.c.id, table.c.doc).where(
             (table.c.account_id == account_id) & (func.lower(table.c.sip_username) == username.lower())

@@ -18,7 +18,14 @@ from calltape.sip.responses import make_response
 from calltape.sip.syntax import WHITESPACE, SipSyntaxError
 from calltape.sip.uri import SipUri
 from calltape.store.directory import Directory, SipCredentials
-from calltape.store.registrations import Binding, BindingChange, OutOfOrderError, Registrations
+from calltape.store.registrations import (
+    Binding,
+    BindingChange,
+    BindingWriter,
+    OutOfOrderError,
+    RegisterUpdate,
+    Registrations,
+)
 from calltape.switch.auth_throttle import FailureThrottle
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,7 @@ class Registrar:
     ) -> None:
         self.directory = directory
         self.registrations = registrations
+        self.writer = BindingWriter(registrations)
         self.challenger = challenger
         self.throttle = throttle
         self.min_expires = min_expires
@@ -134,7 +142,7 @@ class Registrar:
             bindings = await self.registrations.lookup(aor, now)
         else:
             try:
-                bindings = await self.registrations.apply(template, changes, remove_all=bool(wildcard), now=now)
+                bindings = await self.writer.apply(RegisterUpdate(template, changes, bool(wildcard), now))
             except OutOfOrderError:
                 return reply(400, "Bad Request (CSeq out of order for this Call-ID)")
         log.info("call-id %s: %s registered %d contact(s) from %s", request.call_id, aor, len(bindings), peer.host)
