@@ -7,10 +7,7 @@ Everything here works on already-unfolded header text. Functions raise
 from __future__ import annotations
 
 import re
-import string
 
-TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-.!%*_+`'~")
-WORD_CHARS = TOKEN_CHARS | frozenset('()<>:\\"/[]?{}')
 WHITESPACE = " \t"
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _WORD = re.compile(r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+")
