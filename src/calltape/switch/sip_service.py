@@ -17,7 +17,14 @@ from calltape.switch.registrar import Registrar
 log = logging.getLogger(__name__)
 
 CAPABILITIES = Capabilities(allow=frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO"}))
-ACCEPT = "application/sdp"
+#: What an OPTIONS answer advertises (RFC 3261 §11.2).
+OPTIONS_HEADERS = [
+    ("Allow", CAPABILITIES.allow_header),
+    ("Accept", "application/sdp"),
+    ("Accept-Encoding", "identity"),
+    ("Accept-Language", "en"),
+    ("Supported", ", ".join(sorted(CAPABILITIES.supported))),
+]
 
 
 class Responder(Protocol):
@@ -47,8 +54,7 @@ class SipService:
         request = event.request
         method = request.method
         if method == "OPTIONS":
-            self._reply(event, 200, headers=[("Allow", CAPABILITIES.allow_header), ("Accept", ACCEPT),
-                                             ("Supported", ", ".join(sorted(CAPABILITIES.supported)))])  # fmt: skip
+            self._reply(event, 200, headers=OPTIONS_HEADERS)
         elif method == "REGISTER":
             self._spawn(self._register(event))
         elif method == "INVITE":
