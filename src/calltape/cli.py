@@ -37,7 +37,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-token", metavar="TOKEN", help="admin token for the API (default: generated once)")
     serve.add_argument("--digest-algorithms", metavar="LIST", help="challenge order, default SHA-256,MD5")
     serve.add_argument("--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)")
+    receiver = commands.add_parser("receiver", help="run the recording receiver (what Kazoo's url points at)")
+    receiver.add_argument("--config", type=Path, help="TOML file with the settings below")
+    receiver.add_argument("--listen", metavar="HOST:PORT", help="default 127.0.0.1:8080")
+    receiver.add_argument("--dir", metavar="DIR", help="where recordings are stored (default ./recordings)")
+    receiver.add_argument("--token", metavar="TOKEN", help="require this bearer token (or basic-auth password)")
+    receiver.add_argument("--max-size", metavar="BYTES", help="largest upload accepted (default 512 MiB)")
+    receiver.add_argument("--formats", metavar="LIST", help="accepted formats (default mp3,wav)")
+    receiver.add_argument("--allow", metavar="CIDRS", help="only these source networks (default any)")
+    receiver.add_argument("--backend", metavar="KIND", help="dir (default), s3 or postgresql")
+    receiver.add_argument("--workers", metavar="N", help="processes (default 1)")
+    receiver.add_argument("--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)")
     return parser
+
+
+def _receiver(args: argparse.Namespace) -> int:
+    from calltape.receiver.server import run_receiver
+    from calltape.receiver.settings import load_receiver_settings
+
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config", "log_level")}
+    try:
+        settings = load_receiver_settings(flags, args.config)
+        level = (args.log_level or "info").lower()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"--log-level: expected one of {', '.join(LOG_LEVELS)}, got {args.log_level!r}")
+    except ConfigError as exc:
+        print(f"calltape: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_receiver(settings)
+    return 0
 
 
 def _install_event_loop_policy() -> None:
@@ -51,6 +80,8 @@ def _install_event_loop_policy() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``calltape`` console script."""
     args = build_parser().parse_args(argv)
+    if args.command == "receiver":
+        return _receiver(args)
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     try:
         settings = load_settings(flags, args.config)

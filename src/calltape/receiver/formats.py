@@ -1,0 +1,17 @@
+"""Checking that bytes are what their extension says (so a .mp3 is an MP3, not a script)."""
+
+from __future__ import annotations
+
+CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/x-wav"}
+SNIFF_BYTES = 12
+
+
+def looks_like(ext: str, head: bytes) -> bool:
+    """True if *head* (the first bytes of the body) starts like a file of format *ext*."""
+    if ext == "mp3":
+        if head.startswith(b"ID3"):
+            return True
+        return len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06) != 0
+    if ext == "wav":
+        return len(head) >= 12 and head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE"
+    return False

@@ -1,0 +1,69 @@
+"""``on_stored``: run a command or POST a webhook for every new recording (how users wire transcription)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+class StoredHook:
+    """Fires after a recording is stored; failures are logged, never block or undo the upload."""
+
+    def __init__(self, command: list[str] | None = None, webhook: str | None = None, timeout: float = 60.0) -> None:
+        self.command = command
+        self.webhook = webhook
+        self.timeout = timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def enabled(self) -> bool:
+        """True if anything is configured."""
+        return bool(self.command or self.webhook)
+
+    def fire(self, location: str, sidecar: dict[str, Any]) -> None:
+        """Start the hook in the background."""
+        if not self.enabled:
+            return
+        task = asyncio.get_running_loop().create_task(self._run(location, sidecar))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, location: str, sidecar: dict[str, Any]) -> None:
+        payload = json.dumps({"path": location, "metadata": sidecar}).encode()
+        call_id = sidecar.get("metadata", {}).get("call_id", "")
+        if self.command:
+            await self._run_command(location, payload, call_id)
+        if self.webhook:
+            try:
+                async with httpx.AsyncClient(timeout=self.timeout) as client:
+                    response = await client.post(self.webhook, content=payload,
+                                                 headers={"Content-Type": "application/json"})  # fmt: skip
+                if response.status_code >= 300:
+                    log.warning("call-id %s: on_stored webhook answered %d", call_id, response.status_code)
+            except httpx.HTTPError as exc:
+                log.warning("call-id %s: on_stored webhook failed: %s", call_id, exc)
+
+    async def _run_command(self, location: str, payload: bytes, call_id: str) -> None:
+        assert self.command
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.command, location, stdin=asyncio.subprocess.PIPE,
+                env={**os.environ, "CALLTAPE_RECORDING_PATH": location},
+            )  # fmt: skip
+            await asyncio.wait_for(proc.communicate(payload), self.timeout)
+            if proc.returncode:
+                log.warning("call-id %s: on_stored command exited %d", call_id, proc.returncode)
+        except (OSError, TimeoutError) as exc:
+            log.warning("call-id %s: on_stored command failed: %s", call_id, exc)
+
+    async def drain(self) -> None:
+        """Wait for running hooks (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,61 @@
+"""Building the receiver from its settings and serving it (``calltape receiver``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import uvicorn
+
+from calltape.config import HostPort
+from calltape.receiver.app import ReceiverApp
+from calltape.receiver.hooks import StoredHook
+from calltape.receiver.settings import ReceiverSettings
+from calltape.receiver.storage import DirectoryStorage, Storage
+
+_SETTINGS_ENV = "CALLTAPE_RECEIVER_SETTINGS_JSON"
+
+
+def make_storage(settings: ReceiverSettings) -> Storage:
+    """The configured backend."""
+    if settings.backend == "s3":
+        from calltape.receiver.s3 import S3Storage
+
+        return S3Storage(settings)
+    if settings.backend == "postgresql":
+        from calltape.receiver.pg_storage import PostgresStorage
+
+        return PostgresStorage(settings.postgres_url, settings.dir / ".incoming")
+    return DirectoryStorage(settings.dir)
+
+
+def build_receiver(settings: ReceiverSettings) -> ReceiverApp:
+    """The ASGI app for *settings*."""
+    hook = StoredHook(list(settings.on_stored_command) or None, settings.on_stored_webhook or None)
+    return ReceiverApp(settings, make_storage(settings), hook)
+
+
+def app_from_environment() -> ReceiverApp:
+    """Factory for uvicorn's worker processes: settings travel in an environment variable."""
+    raw = json.loads(os.environ[_SETTINGS_ENV])
+    raw["listen"] = HostPort(**raw["listen"])
+    raw["dir"] = Path(raw["dir"])
+    for key in ("formats", "allow", "on_stored_command"):
+        raw[key] = tuple(raw[key])
+    return build_receiver(ReceiverSettings(**raw))
+
+
+def run_receiver(settings: ReceiverSettings) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn's own handling); several processes with ``workers``."""
+    settings.dir.mkdir(parents=True, exist_ok=True)
+    os.environ[_SETTINGS_ENV] = json.dumps(asdict(settings), default=str)
+    print(f"calltape: receiver listening on http://{settings.listen}, storing to {settings.backend}:"
+          f"{settings.dir.resolve() if settings.backend == 'dir' else settings.s3_bucket or 'postgresql'}",
+          flush=True)  # fmt: skip
+    uvicorn.run(
+        "calltape.receiver.server:app_from_environment", factory=True, host=settings.listen.host,
+        port=settings.listen.port, workers=settings.workers, log_level="warning", access_log=False,
+        http="httptools", loop="uvloop", lifespan="on",
+    )  # fmt: skip
