@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
+from calltape.receiver.formats import CONTENT_TYPES
+
 _NAME = re.compile(r"^(?:call_recording_)?(?P<id>[^/\\\x00]+)\.(?P<ext>[A-Za-z0-9]{2,5})$")
 _RECORDING_VALUE = re.compile(r"^call_recording_[^/\\\x00]+\.[A-Za-z0-9]{2,5}$")
 _SAFE_ACCOUNT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -55,7 +57,10 @@ def parse_upload(raw_path: bytes, query_string: bytes) -> Upload:
     """The recording named by a PUT/POST's path and query."""
     segments = check_raw_path(raw_path)
     query = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-    name = segments[-1] if segments and _NAME.match(segments[-1]) else ""
+    last = segments[-1] if segments else ""
+    last_match = _NAME.match(last)
+    # "/kzr/call_recording_x.mp3" names the file; "/upload.php?file=call_recording_x.mp3" does not
+    name = last if last_match and last_match.group("ext").lower() in CONTENT_TYPES else ""
     metadata: dict[str, str] = {}
     for key, value in query:
         if not name and _RECORDING_VALUE.match(value):
@@ -65,6 +70,8 @@ def parse_upload(raw_path: bytes, query_string: bytes) -> Upload:
             name = key
             continue
         metadata.setdefault(key, value)
+    if not name and last_match:
+        name = last  # an unknown extension: named, and refused later as an unaccepted format
     match = _NAME.match(name)
     if not match or len(name) > MAX_NAME or name.startswith("."):
         raise BadRequestError("no recording name (…/call_recording_<CALL_ID>.<EXT> or …/<CALL_ID>.<EXT>)")
