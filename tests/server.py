@@ -32,8 +32,21 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, "-m", "calltape", "serve", "--sip", "127.0.0.1:0", "--http", "127.0.0.1:0",
-                "--data-dir", str(self.data_dir), "--api-token", TOKEN, *self.extra_args]  # fmt: skip
+        args = [
+            sys.executable,
+            "-m",
+            "calltape",
+            "serve",
+            "--sip",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(self.data_dir),
+            "--api-token",
+            TOKEN,
+            *self.extra_args,
+        ]
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, bufsize=0, env={**os.environ})
         assert self.proc.stdout is not None

@@ -13,8 +13,9 @@ from tests.server import ServerProcess
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "calltape", *args], capture_output=True, text=True, timeout=30,
-                          env=env)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "calltape", *args], capture_output=True, text=True, timeout=30, env=env
+    )
 
 
 @pytest.mark.parametrize(
@@ -84,7 +85,16 @@ def test_generated_token_is_kept(tmp_path: Path) -> None:
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
-    result = _run("serve", "--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", str(tmp_path),
-                  "--db", "postgresql://nobody@127.0.0.1:1/none")  # fmt: skip
+    result = _run(
+        "serve",
+        "--sip",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--data-dir",
+        str(tmp_path),
+        "--db",
+        "postgresql://nobody@127.0.0.1:1/none",
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("calltape: error:")

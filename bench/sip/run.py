@@ -99,13 +99,20 @@ def main() -> int:
             for rate in rates:
                 s = step(server, tmp, scenario, rate, args.seconds, auth)
                 steps.append(s)
-                print(f"{scenario:14} {rate:5}/s ok={s['ok']!s:5} achieved={s['achieved_per_s']:7.1f}/s "
-                      f"failed={s['failed']} cpu-s/1000tx={s['cpu_s_per_1000_transactions']}", flush=True)  # fmt: skip
+                print(
+                    f"{scenario:14} {rate:5}/s ok={s['ok']!s:5} achieved={s['achieved_per_s']:7.1f}/s "
+                    f"failed={s['failed']} cpu-s/1000tx={s['cpu_s_per_1000_transactions']}",
+                    flush=True,
+                )
                 if not s["ok"]:
                     break
                 best = rate
-            results[scenario] = {"best_rate_zero_failures": best, "goal": GOALS[scenario],
-                                 "meets_goal": best >= GOALS[scenario], "steps": steps}  # fmt: skip
+            results[scenario] = {
+                "best_rate_zero_failures": best,
+                "goal": GOALS[scenario],
+                "meets_goal": best >= GOALS[scenario],
+                "steps": steps,
+            }
             print(f"{scenario}: highest clean rate {best}/s (goal {GOALS[scenario]}/s)", flush=True)
     finally:
         server.stop()

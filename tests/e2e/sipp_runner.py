@@ -35,16 +35,45 @@ class SippResult:
     errors: str
 
 
-def run_sipp(scenario: str, target_port: int, tmp: Path, *, calls: int, rate: int = 50, transport: str = "u1",
-             extra: list[str] | None = None, timeout: int = 60) -> SippResult:  # fmt: skip
+def run_sipp(
+    scenario: str,
+    target_port: int,
+    tmp: Path,
+    *,
+    calls: int,
+    rate: int = 50,
+    transport: str = "u1",
+    extra: list[str] | None = None,
+    timeout: int = 60,
+) -> SippResult:
     """Run one scenario to completion against 127.0.0.1:*target_port*."""
     sipp = shutil.which("sipp")
     assert sipp, "sipp is missing: `make install` installs Debian's sip-tester"
     error_file = tmp / f"{scenario}-{transport}-errors.log"
-    args = [sipp, f"127.0.0.1:{target_port}", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-m", str(calls),
-            "-r", str(rate), "-t", transport, "-i", "127.0.0.1", "-p", str(free_port()), "-nostdin",
-            "-timeout", f"{timeout}s", "-timeout_error", "-trace_err", "-error_file", str(error_file),
-            *(extra or [])]  # fmt: skip
+    args = [
+        sipp,
+        f"127.0.0.1:{target_port}",
+        "-sf",
+        str(SCENARIOS / f"{scenario}.xml"),
+        "-m",
+        str(calls),
+        "-r",
+        str(rate),
+        "-t",
+        transport,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(free_port()),
+        "-nostdin",
+        "-timeout",
+        f"{timeout}s",
+        "-timeout_error",
+        "-trace_err",
+        "-error_file",
+        str(error_file),
+        *(extra or []),
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, cwd=tmp)
     out = proc.stdout + proc.stderr
 

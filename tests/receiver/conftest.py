@@ -35,8 +35,17 @@ class ReceiverProcess:
 
     def start(self) -> ReceiverProcess:
         port = free_port()
-        args = [sys.executable, "-m", "calltape", "receiver", "--listen", f"127.0.0.1:{port}", "--dir", str(self.dir),
-                *self.extra_args]  # fmt: skip
+        args = [
+            sys.executable,
+            "-m",
+            "calltape",
+            "receiver",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--dir",
+            str(self.dir),
+            *self.extra_args,
+        ]
         log = (self.root / "receiver.log").open("a")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, bufsize=0)
         assert self.proc.stdout is not None

@@ -56,8 +56,13 @@ def test_kazoo_record_call_url_with_metadata(receiver: ReceiverProcess) -> None:
     assert r.json()["key"] == key and r.headers["location"] == f"/recordings/{key}"
     assert (receiver.dir / key).read_bytes() == audio
     side = _sidecar(receiver, key)
-    assert side["metadata"] == {"from": "1001@acme.example.com", "to": "5550100", "caller_id_name": "Alice A",
-                                "call_id": "abc@host", "account_id": "acc1"}  # fmt: skip
+    assert side["metadata"] == {
+        "from": "1001@acme.example.com",
+        "to": "5550100",
+        "caller_id_name": "Alice A",
+        "call_id": "abc@host",
+        "account_id": "acc1",
+    }
     assert side["sha256"] == hashlib.sha256(audio).hexdigest() and side["size"] == len(audio)
     assert side["headers"]["content-type"] == "audio/mpeg" and side["received_at"]
 
@@ -70,15 +75,22 @@ def test_record_caller_and_query_string_forms(receiver: ReceiverProcess) -> None
     assert r.status_code == 201 and r.json()["key"] == f"acc3/{MONTH}/call_recording_q1.mp3"
     r = _put(receiver, "/upload.php?k=v&recording=call_recording_q2.mp3&from=b&account_id=acc3", mp3_bytes(0.4))
     assert r.status_code == 201 and _sidecar(receiver, r.json()["key"])["metadata"] == {
-        "k": "v", "from": "b", "account_id": "acc3"}  # fmt: skip
+        "k": "v",
+        "from": "b",
+        "account_id": "acc3",
+    }
 
 
 def test_post_raw_and_multipart(receiver: ReceiverProcess) -> None:
     audio = mp3_bytes(0.6)
     r = httpx.post(f"{receiver.url}/r/call_recording_post1.mp3?account_id=acc4", content=audio, headers=AUTH)
     assert r.status_code == 201
-    r = httpx.post(f"{receiver.url}/r/call_recording_form1.mp3?account_id=acc4", headers=AUTH,
-                   data={"from": "alice", "note": "hello"}, files={"file": ("x.mp3", audio, "audio/mpeg")})  # fmt: skip
+    r = httpx.post(
+        f"{receiver.url}/r/call_recording_form1.mp3?account_id=acc4",
+        headers=AUTH,
+        data={"from": "alice", "note": "hello"},
+        files={"file": ("x.mp3", audio, "audio/mpeg")},
+    )
     assert r.status_code == 201, r.text
     key = r.json()["key"]
     assert (receiver.dir / key).read_bytes() == audio
@@ -119,8 +131,12 @@ def test_idempotent_and_versions_never_overwrite(receiver: ReceiverProcess) -> N
     assert other.status_code == 201 and other.json()["key"] == f"acc5/{MONTH}/call_recording_same.1.mp3"
     assert _put(receiver, url, second).status_code == 200  # matches version 1
     folder = receiver.dir / "acc5" / MONTH
-    assert sorted(p.name for p in folder.iterdir()) == ["call_recording_same.1.mp3", "call_recording_same.1.mp3.json",
-                                                        "call_recording_same.mp3", "call_recording_same.mp3.json"]  # fmt: skip
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "call_recording_same.1.mp3",
+        "call_recording_same.1.mp3.json",
+        "call_recording_same.mp3",
+        "call_recording_same.mp3.json",
+    ]
     assert (folder / "call_recording_same.mp3").read_bytes() == first
     assert (folder / "call_recording_same.1.mp3").read_bytes() == second
 
@@ -147,8 +163,9 @@ def test_auth_required_and_basic_auth(receiver: ReceiverProcess) -> None:
     before = receiver.stored_files()
     r = httpx.put(f"{receiver.url}/r/call_recording_noauth.mp3", content=mp3_bytes(0.2))
     assert r.status_code == 401 and "Bearer" in r.headers["www-authenticate"]
-    r = httpx.put(f"{receiver.url}/r/call_recording_noauth.mp3", content=mp3_bytes(0.2),
-                  headers={"Authorization": "Bearer wrong"})  # fmt: skip
+    r = httpx.put(
+        f"{receiver.url}/r/call_recording_noauth.mp3", content=mp3_bytes(0.2), headers={"Authorization": "Bearer wrong"}
+    )
     assert r.status_code == 401
     assert httpx.get(f"{receiver.url}/recordings").status_code == 401
     assert receiver.stored_files() == before
@@ -175,8 +192,16 @@ def test_path_traversal_refused(receiver: ReceiverProcess, path: bytes) -> None:
     before = receiver.stored_files()
     outside = sorted(p.name for p in receiver.root.iterdir())
     audio = mp3_bytes(0.2)
-    request = (b"PUT " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() +
-               b"\r\nContent-Length: " + str(len(audio)).encode() + b"\r\nConnection: close\r\n\r\n" + audio)  # fmt: skip
+    request = (
+        b"PUT "
+        + path
+        + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + TOKEN.encode()
+        + b"\r\nContent-Length: "
+        + str(len(audio)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + audio
+    )
     answer = _raw(receiver, request)
     assert answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 404")), answer[:200]
     assert receiver.stored_files() == before
@@ -184,8 +209,11 @@ def test_path_traversal_refused(receiver: ReceiverProcess, path: bytes) -> None:
 
 
 def test_too_large_is_413_before_reading(receiver: ReceiverProcess) -> None:
-    head = (b"PUT /r/call_recording_big.mp3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() +
-            b"\r\nContent-Length: 50000000\r\n\r\n")  # fmt: skip
+    head = (
+        b"PUT /r/call_recording_big.mp3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + TOKEN.encode()
+        + b"\r\nContent-Length: 50000000\r\n\r\n"
+    )
     answer = _raw(receiver, head)  # no body sent at all: the answer must come anyway
     assert answer.startswith(b"HTTP/1.1 413")
     chunks = (b"\xff\xfb" + b"\x00" * 65534 for _ in range(40))  # 2.6 MB chunked, over the 2 MB limit
@@ -196,8 +224,14 @@ def test_too_large_is_413_before_reading(receiver: ReceiverProcess) -> None:
 
 def test_short_body_or_disconnect_keeps_nothing(receiver: ReceiverProcess) -> None:
     audio = mp3_bytes(1.0)
-    request = (b"PUT /r/call_recording_cut.mp3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() +
-               b"\r\nContent-Length: " + str(len(audio) * 2).encode() + b"\r\n\r\n" + audio)  # fmt: skip
+    request = (
+        b"PUT /r/call_recording_cut.mp3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + TOKEN.encode()
+        + b"\r\nContent-Length: "
+        + str(len(audio) * 2).encode()
+        + b"\r\n\r\n"
+        + audio
+    )
     _raw(receiver, request, close_after_send=True)
     time.sleep(0.5)
     assert not list(receiver.dir.rglob("call_recording_cut*"))
@@ -284,8 +318,10 @@ def test_on_stored_command_and_webhook(tmp_path: Path) -> None:
     config = tmp_path / "receiver.toml"
     import sys
 
-    config.write_text(f'on_stored_command = [{sys.executable!r}, {str(script)!r}]\n'
-                      f'on_stored_webhook = "http://127.0.0.1:{webhook.port}/stored"\n')  # fmt: skip
+    config.write_text(
+        f"on_stored_command = [{sys.executable!r}, {str(script)!r}]\n"
+        f'on_stored_webhook = "http://127.0.0.1:{webhook.port}/stored"\n'
+    )
     proc = ReceiverProcess(tmp_path, ["--config", str(config)]).start()
     try:
         r = httpx.put(f"{proc.url}/r/call_recording_hook.mp3?account_id=acc8&call_id=hook1", content=mp3_bytes(0.2))

@@ -64,7 +64,14 @@ def test_unknown_user_fails() -> None:
 def test_rfc2617_md5_vector() -> None:
     # RFC 2617 §3.5 example, recomputed with qop=auth.
     got = digest_response(
-        "MD5", "Mufasa", "testrealm@host.com", "Circle Of Life", "GET", "/dir/index.html",
-        "dcd98b7102dd2f0e8b11d0f600bfb0c093", "00000001", "0a4f113b",
-    )  # fmt: skip
+        "MD5",
+        "Mufasa",
+        "testrealm@host.com",
+        "Circle Of Life",
+        "GET",
+        "/dir/index.html",
+        "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+        "00000001",
+        "0a4f113b",
+    )
     assert got == "6629fae49393a05397450978507c4ef1"

@@ -49,8 +49,9 @@ class Registering:
         self.call_id = uuid.uuid4().hex
         self.cseq = 0
 
-    def request(self, contact: str | None, expires: str | None = None, authorization: str | None = None,
-                user: str | None = None) -> bytes:  # fmt: skip
+    def request(
+        self, contact: str | None, expires: str | None = None, authorization: str | None = None, user: str | None = None
+    ) -> bytes:
         self.cseq += 1
         user = user or self.device.username
         lines = [
@@ -70,14 +71,16 @@ class Registering:
             lines.append(f"Authorization: {authorization}")
         return ("\r\n".join([*lines, "Content-Length: 0", "", ""])).encode()
 
-    def send(self, contact: str | None, expires: str | None = None, *, password: str | None = None,
-             user: str | None = None) -> Response:  # fmt: skip
+    def send(
+        self, contact: str | None, expires: str | None = None, *, password: str | None = None, user: str | None = None
+    ) -> Response:
         self.client.send(self.request(contact, expires, user=user), self.port)
         challenge = self.client.recv_final()
         assert challenge is not None and challenge.status == 401
         www = challenge.headers.get_lines("WWW-Authenticate")[0]
-        auth = answer_challenge(www, "REGISTER", f"sip:{self.device.realm}", user or self.device.username,
-                                password or self.device.password)  # fmt: skip
+        auth = answer_challenge(
+            www, "REGISTER", f"sip:{self.device.realm}", user or self.device.username, password or self.device.password
+        )
         self.client.send(self.request(contact, expires, auth, user=user), self.port)
         response = self.client.recv_final()
         assert response is not None
@@ -178,7 +181,12 @@ def test_register_over_tcp(server: ServerProcess, device: Device) -> None:
 
         challenge = exchange(ua.request("<sip:alice@127.0.0.1:5999;transport=tcp>", "300"))
         assert challenge.status == 401
-        auth = answer_challenge(challenge.headers.get_lines("WWW-Authenticate")[0], "REGISTER",
-                                f"sip:{device.realm}", device.username, device.password)  # fmt: skip
+        auth = answer_challenge(
+            challenge.headers.get_lines("WWW-Authenticate")[0],
+            "REGISTER",
+            f"sip:{device.realm}",
+            device.username,
+            device.password,
+        )
         ok = exchange(ua.request("<sip:alice@127.0.0.1:5999;transport=tcp>", "300", auth))
         assert ok.status == 200 and _contacts(ok) == {"sip:alice@127.0.0.1:5999;transport=tcp": 300}

@@ -12,8 +12,14 @@ from starlette.exceptions import HTTPException
 
 from calltape.store.documents import ConflictError, NotFoundError
 
-MESSAGES = {400: "invalid data", 401: "invalid credentials", 404: "bad identifier", 405: "method not allowed",
-            409: "conflicting documents", 500: "internal error"}  # fmt: skip
+MESSAGES = {
+    400: "invalid data",
+    401: "invalid credentials",
+    404: "bad identifier",
+    405: "method not allowed",
+    409: "conflicting documents",
+    500: "internal error",
+}
 
 
 class ApiError(Exception):
@@ -28,8 +34,12 @@ class ApiError(Exception):
 
 def error_response(status: int, message: str | None = None, data: dict[str, Any] | None = None) -> JSONResponse:
     """The JSON body of an error."""
-    body = {"status": "error", "error": str(status), "message": message or MESSAGES.get(status, "error"),
-            "data": data or {}}  # fmt: skip
+    body = {
+        "status": "error",
+        "error": str(status),
+        "message": message or MESSAGES.get(status, "error"),
+        "data": data or {},
+    }
     return JSONResponse(body, status_code=status)
 
 

@@ -168,8 +168,9 @@ class ReceiverApp:
             self.hook.fire(stored.location, {**sidecar, "key": stored.key})
         else:
             self.metrics.duplicates += 1
-        body = json.dumps({"key": stored.key, "size": stored.size, "sha256": stored.sha256,
-                           "created": stored.created}).encode()  # fmt: skip
+        body = json.dumps(
+            {"key": stored.key, "size": stored.size, "sha256": stored.sha256, "created": stored.created}
+        ).encode()
         location = [(b"location", f"/recordings/{stored.key}".encode())]
         await _respond(send, 201 if stored.created else 200, body, b"application/json", location)
 
@@ -243,9 +244,13 @@ class ReceiverApp:
             status = 206
             headers.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
         content_type = str(info.get("content_type") or "application/octet-stream").encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type), (b"content-length", str(end - start).encode()),
-                                *headers]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(end - start).encode()), *headers],
+            }
+        )
         if head:
             await send({"type": "http.response.body", "body": b""})
             return
@@ -364,9 +369,24 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes,
-                   headers: list[tuple[bytes, bytes]] | None = None, *, head: bool = False) -> None:  # fmt: skip
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                            *(headers or [])]})  # fmt: skip
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    *,
+    head: bool = False,
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": b"" if head else body})

@@ -43,8 +43,9 @@ class StoredHook:
         if self.webhook:
             try:
                 async with httpx.AsyncClient(timeout=self.timeout) as client:
-                    response = await client.post(self.webhook, content=payload,
-                                                 headers={"Content-Type": "application/json"})  # fmt: skip
+                    response = await client.post(
+                        self.webhook, content=payload, headers={"Content-Type": "application/json"}
+                    )
                 if response.status_code >= 300:
                     log.warning("call-id %s: on_stored webhook answered %d", call_id, response.status_code)
             except httpx.HTTPError as exc:
@@ -54,9 +55,11 @@ class StoredHook:
         assert self.command
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self.command, location, stdin=asyncio.subprocess.PIPE,
+                *self.command,
+                location,
+                stdin=asyncio.subprocess.PIPE,
                 env={**os.environ, "CALLTAPE_RECORDING_PATH": location},
-            )  # fmt: skip
+            )
             await asyncio.wait_for(proc.communicate(payload), self.timeout)
             if proc.returncode:
                 log.warning("call-id %s: on_stored command exited %d", call_id, proc.returncode)

@@ -51,11 +51,20 @@ def run_receiver(settings: ReceiverSettings) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn's own handling); several processes with ``workers``."""
     settings.dir.mkdir(parents=True, exist_ok=True)
     os.environ[_SETTINGS_ENV] = json.dumps(asdict(settings), default=str)
-    print(f"calltape: receiver listening on http://{settings.listen}, storing to {settings.backend}:"
-          f"{settings.dir.resolve() if settings.backend == 'dir' else settings.s3_bucket or 'postgresql'}",
-          flush=True)  # fmt: skip
+    print(
+        f"calltape: receiver listening on http://{settings.listen}, storing to {settings.backend}:"
+        f"{settings.dir.resolve() if settings.backend == 'dir' else settings.s3_bucket or 'postgresql'}",
+        flush=True,
+    )
     uvicorn.run(
-        "calltape.receiver.server:app_from_environment", factory=True, host=settings.listen.host,
-        port=settings.listen.port, workers=settings.workers, log_level="warning", access_log=False,
-        http="httptools", loop="uvloop", lifespan="on",
-    )  # fmt: skip
+        "calltape.receiver.server:app_from_environment",
+        factory=True,
+        host=settings.listen.host,
+        port=settings.listen.port,
+        workers=settings.workers,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+        lifespan="on",
+    )

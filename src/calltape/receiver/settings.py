@@ -76,9 +76,12 @@ def _convert(name: str, value: Any) -> Any:
 
 
 def load_receiver_settings(
-    flags: Mapping[str, Any], config_file: Path | None = None, environ: Mapping[str, str] | None = None,
-    *, table: str | None = None,
-) -> ReceiverSettings:  # fmt: skip
+    flags: Mapping[str, Any],
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    table: str | None = None,
+) -> ReceiverSettings:
     """Merge the layers; *table* reads a sub-table of the file (``[receiver]`` in serve's config)."""
     environ = os.environ if environ is None else environ
     merged: dict[str, Any] = {}

@@ -116,8 +116,11 @@ class DirectoryStorage:
 
     def _list(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]:
         out: list[Sidecar] = []
-        accounts = [account_id] if account_id else sorted(p.name for p in self.root.iterdir() if p.is_dir()
-                                                          and not p.name.startswith("."))  # fmt: skip
+        accounts = (
+            [account_id]
+            if account_id
+            else sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        )
         for account in accounts:
             for sidecar_path in sorted((self.root / account).glob("*/*/*.json")):
                 with contextlib.suppress(OSError, ValueError):

@@ -98,8 +98,9 @@ class Dialog:
         if 200 <= response.status < 300 and method in TARGET_REFRESH_METHODS and response.headers.get("Contact"):
             self.remote_target = _contact_uri(response)
 
-    def create_request(self, method: str, via: str, *, body: bytes = b"", content_type: str | None = None,
-                       cseq: int | None = None) -> Request:  # fmt: skip
+    def create_request(
+        self, method: str, via: str, *, body: bytes = b"", content_type: str | None = None, cseq: int | None = None
+    ) -> Request:
         """A request within the dialog (§12.2.1.1). *via* is ``SIP/2.0/UDP host:port`` (a branch is added).
 
         ACK reuses the INVITE's CSeq number (pass it as *cseq*); other methods take the next local one.

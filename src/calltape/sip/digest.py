@@ -109,9 +109,16 @@ class DigestChallenger:
         if not fields_ok:
             return Verdict.FAILED
         expected = digest_response(
-            algorithm, p["username"], realm, password if password is not None else secrets.token_hex(16),
-            method, p["uri"], p["nonce"], p["nc"], p["cnonce"],
-        )  # fmt: skip
+            algorithm,
+            p["username"],
+            realm,
+            password if password is not None else secrets.token_hex(16),
+            method,
+            p["uri"],
+            p["nonce"],
+            p["nc"],
+            p["cnonce"],
+        )
         if password is None or not hmac.compare_digest(expected, p["response"].lower()):
             return Verdict.FAILED
         issued = self._nonce_time(p["nonce"], realm)
@@ -165,10 +172,16 @@ def answer_challenge(
     nc_text = f"{nc:08x}"
     response = digest_response(algorithm, username, realm, password, method, uri, nonce, nc_text, cnonce)
     parts = [
-        f"username={quote(username)}", f"realm={quote(realm)}", f"nonce={quote(nonce)}", f"uri={quote(uri)}",
-        f"response={quote(response)}", f"algorithm={algorithm}", f"cnonce={quote(cnonce)}", "qop=auth",
+        f"username={quote(username)}",
+        f"realm={quote(realm)}",
+        f"nonce={quote(nonce)}",
+        f"uri={quote(uri)}",
+        f"response={quote(response)}",
+        f"algorithm={algorithm}",
+        f"cnonce={quote(cnonce)}",
+        "qop=auth",
         f"nc={nc_text}",
-    ]  # fmt: skip
+    ]
     if "opaque" in params:
         parts.append(f"opaque={quote(params['opaque'])}")
     return "Digest " + ", ".join(parts)

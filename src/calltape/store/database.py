@@ -25,8 +25,11 @@ class StoreError(Exception):
 
 def async_url(url: str) -> str:
     """Map a user-facing URL to its async driver (``postgresql://`` → asyncpg, ``sqlite://`` → aiosqlite)."""
-    for prefix, driver in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://"),
-                           ("sqlite://", "sqlite+aiosqlite://")):  # fmt: skip
+    for prefix, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
         if url.startswith(prefix):
             return driver + url[len(prefix) :]
     if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):

@@ -85,8 +85,9 @@ class Registrar:
             return self._challenge(reply, realm, now, stale=True)
         if device is None or verdict is not Verdict.OK:
             self.throttle.failure(peer.host, now)
-            log.info("call-id %s: REGISTER for %s@%s from %s failed authentication", call_id, to_uri.user, realm,
-                     peer.host)  # fmt: skip
+            log.info(
+                "call-id %s: REGISTER for %s@%s from %s failed authentication", call_id, to_uri.user, realm, peer.host
+            )
             return self._challenge(reply, realm, now)
         self.throttle.success(peer.host)
         return await self._update_bindings(request, reply, device, peer, now)
@@ -134,10 +135,17 @@ class Registrar:
             changes.append(BindingChange(str(contact.uri), now + min(expires, self.max_expires) if expires else now))
         aor = f"sip:{device.username}@{request.to.uri.host.lower()}"  # type: ignore[union-attr]
         template = Binding(
-            aor=aor, contact="", account_id=device.account_id, device_id=device.device_id, call_id=request.call_id,
-            cseq=request.cseq.number, expires_at=0.0, source=f"{peer.transport}:{peer.host}:{peer.port}",
-            user_agent=(request.headers.get("User-Agent") or "")[:255], node=self.node,
-        )  # fmt: skip
+            aor=aor,
+            contact="",
+            account_id=device.account_id,
+            device_id=device.device_id,
+            call_id=request.call_id,
+            cseq=request.cseq.number,
+            expires_at=0.0,
+            source=f"{peer.transport}:{peer.host}:{peer.port}",
+            user_agent=(request.headers.get("User-Agent") or "")[:255],
+            node=self.node,
+        )
         if not wildcard and not changes:
             bindings = await self.registrations.lookup(aor, now)
         else:
