@@ -217,7 +217,7 @@ class ReceiverApp:
         head = scope["method"] == "HEAD"
         if path == "/recordings":
             query = dict(_parse_query(scope.get("query_string", b"")))
-            items = await self.storage.list(query.get("account_id"), query.get("since"), query.get("until"))
+            items = await self.storage.find(query.get("account_id"), query.get("since"), query.get("until"))
             await _respond(send, 200, json.dumps({"data": items}).encode(), b"application/json", head=head)
             return
         raw = bytes(scope.get("raw_path") or path.encode())

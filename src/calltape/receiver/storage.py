@@ -52,7 +52,7 @@ class Storage(Protocol):
     """What the receiver needs from a backend."""
 
     async def store(self, spool: SpoolFile, upload: Upload, sidecar: Sidecar, received: datetime) -> StoredFile: ...
-    async def list(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]: ...
+    async def find(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]: ...
     async def stat(self, key: str) -> Sidecar | None: ...
     def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]: ...
     async def close(self) -> None: ...
@@ -111,10 +111,10 @@ class DirectoryStorage:
             return StoredFile(f"{prefix}/{candidate}", spool.size, spool.sha256, True, str(target))
         raise RuntimeError(f"too many versions of {name}")
 
-    async def list(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]:
-        return await asyncio.to_thread(self._list, account_id, since, until)
+    async def find(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]:
+        return await asyncio.to_thread(self._find, account_id, since, until)
 
-    def _list(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]:
+    def _find(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]:
         out: list[Sidecar] = []
         accounts = (
             [account_id]

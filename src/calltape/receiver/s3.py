@@ -1,0 +1,165 @@
+"""Recordings kept in an S3-compatible bucket (AWS, MinIO, Ceph, …), signed with AWS Signature V4.
+
+Objects are ``<account>/<YYYY>/<MM>/<name>`` plus ``<name>.json`` (the sidecar). The audio's
+SHA-256 rides in ``x-amz-meta-sha256`` and signs the payload, so the store verifies the bytes; new
+objects are created with ``If-None-Match: *`` so nothing is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+from calltape.receiver.naming import Upload
+from calltape.receiver.settings import ReceiverSettings
+from calltape.receiver.spool import SpoolFile
+from calltape.receiver.storage import Sidecar, StoredFile, key_prefix, versioned_name
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+class S3Error(RuntimeError):
+    """The bucket answered something unexpected."""
+
+
+def sign_v4(method: str, url: httpx.URL, headers: dict[str, str], payload_sha256: str, access_key: str,
+            secret_key: str, region: str, now: datetime) -> dict[str, str]:  # fmt: skip
+    """Headers with AWS Signature Version 4 added (service s3)."""
+    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+    date = amz_date[:8]
+    signed_headers = {k.lower(): v for k, v in headers.items()}
+    signed_headers.update({"host": url.netloc.decode(), "x-amz-date": amz_date, "x-amz-content-sha256": payload_sha256})
+    names = sorted(signed_headers)
+    query = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in url.params.multi_items())
+    canonical = "\n".join([
+        method,
+        url.raw_path.split(b"?", 1)[0].decode(),
+        "&".join(f"{k}={v}" for k, v in query),
+        "".join(f"{n}:{' '.join(str(signed_headers[n]).split())}\n" for n in names),
+        ";".join(names),
+        payload_sha256,
+    ])  # fmt: skip
+    scope = f"{date}/{region}/s3/aws4_request"
+    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    key = f"AWS4{secret_key}".encode()
+    for part in (date, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    signed_headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
+    return signed_headers
+
+
+class S3Storage:
+    """The receiver's S3-compatible backend (path-style addressing)."""
+
+    def __init__(self, settings: ReceiverSettings) -> None:
+        self.endpoint = settings.s3_endpoint.rstrip("/")
+        self.bucket = settings.s3_bucket
+        self.region = settings.s3_region
+        self.access_key = settings.s3_access_key
+        self.secret_key = settings.s3_secret_key
+        self.spool_dir = settings.dir / ".incoming"
+        self._client = httpx.AsyncClient(timeout=60)
+        self._locks = [asyncio.Lock() for _ in range(64)]
+
+    def _url(self, key: str = "", params: dict[str, str] | None = None) -> httpx.URL:
+        path = f"/{quote(self.bucket)}" + (f"/{quote(key, safe='/-_.~')}" if key else "")
+        return httpx.URL(self.endpoint + path, params=params)
+
+    async def request(self, method: str, key: str = "", *, params: dict[str, str] | None = None,
+                      headers: dict[str, str] | None = None, content: bytes | AsyncIterator[bytes] = b"",
+                      payload_sha256: str | None = None, stream: bool = False) -> httpx.Response:  # fmt: skip
+        """One signed request to the bucket (*key* empty: the bucket itself)."""
+        url = self._url(key, params)
+        if payload_sha256 is None:
+            payload_sha256 = hashlib.sha256(content).hexdigest() if isinstance(content, bytes) else "UNSIGNED-PAYLOAD"
+        signed = sign_v4(method, url, headers or {}, payload_sha256, self.access_key, self.secret_key, self.region,
+                         datetime.now(UTC))  # fmt: skip
+        request = self._client.build_request(method, url, headers=signed, content=content)
+        return await self._client.send(request, stream=stream)
+
+    async def store(self, spool: SpoolFile, upload: Upload, sidecar: Sidecar, received: datetime) -> StoredFile:
+        prefix = key_prefix(upload, received)
+        async with self._locks[hash(f"{prefix}/{upload.name}") % len(self._locks)]:
+            for version in range(10_000):
+                key = f"{prefix}/{versioned_name(upload.name, version)}"
+                head = await self.request("HEAD", key)
+                if head.status_code == 200:
+                    if head.headers.get("x-amz-meta-sha256") == spool.sha256:
+                        return StoredFile(key, spool.size, spool.sha256, False, f"s3://{self.bucket}/{key}")
+                    continue
+                put = await self.request(
+                    "PUT", key, content=_file_chunks(spool.path), payload_sha256=spool.sha256,
+                    headers={"content-length": str(spool.size), "content-type": str(sidecar["content_type"]),
+                             "if-none-match": "*", "x-amz-meta-sha256": spool.sha256},
+                )  # fmt: skip
+                if put.status_code in (409, 412):  # created meanwhile by someone else: look again
+                    continue
+                if put.status_code >= 300:
+                    raise S3Error(f"PUT {key}: {put.status_code} {put.text[:200]}")
+                doc = {**sidecar, "name": key.rsplit("/", 1)[1], "key": key, "version": version}
+                meta = await self.request("PUT", key + ".json", content=json.dumps(doc).encode(),
+                                          headers={"content-type": "application/json"})  # fmt: skip
+                if meta.status_code >= 300:
+                    raise S3Error(f"PUT {key}.json: {meta.status_code}")
+                return StoredFile(key, spool.size, spool.sha256, True, f"s3://{self.bucket}/{key}")
+        raise S3Error(f"too many versions of {upload.name}")
+
+    async def find(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]:
+        out: list[Sidecar] = []
+        token = ""
+        while True:
+            params = {"list-type": "2", "prefix": f"{account_id}/" if account_id else ""}
+            if token:
+                params["continuation-token"] = token
+            response = await self.request("GET", params=params)
+            if response.status_code != 200:
+                raise S3Error(f"list: {response.status_code}")
+            root = ET.fromstring(response.content)
+            for item in root.iter(f"{_S3_NS}Key"):
+                if item.text and item.text.endswith(".json"):
+                    doc = (await self.request("GET", item.text)).json()
+                    received = str(doc.get("received_at", ""))
+                    if (since and received < since) or (until and received[: len(until)] > until):
+                        continue
+                    out.append(doc)
+            token = root.findtext(f"{_S3_NS}NextContinuationToken") or ""
+            if not token:
+                return out
+
+    async def stat(self, key: str) -> Sidecar | None:
+        head = await self.request("HEAD", key)
+        if head.status_code != 200:
+            return None
+        meta = await self.request("GET", key + ".json")
+        doc: Sidecar = meta.json() if meta.status_code == 200 else {}
+        return {**doc, "size": int(head.headers["content-length"])}
+
+    async def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        response = await self.request("GET", key, headers={"range": f"bytes={start}-{end - 1}"}, stream=True)
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        finally:
+            await response.aclose()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+async def _file_chunks(path: Path, size: int = 256 * 1024) -> AsyncIterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk
