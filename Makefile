@@ -37,6 +37,7 @@ test: install lint
 
 bench: install
 	$(PY) bench/sip/run.py
+	$(PY) bench/receiver/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

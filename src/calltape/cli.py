@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from calltape.config import LOG_LEVELS, ConfigError, load_settings
+from calltape.receiver.server import embedded_settings
 from calltape.store.database import StoreError
 
 
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     try:
         settings = load_settings(flags, args.config)
+        receiver = embedded_settings(settings.data_dir, args.config)
     except ConfigError as exc:
         print(f"calltape: error: {exc}", file=sys.stderr)
         return 2
@@ -96,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     _install_event_loop_policy()
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, receiver))
     except StoreError as exc:
         print(f"calltape: error: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,8 @@ import uvicorn
 
 from calltape.api.app import create_app
 from calltape.config import Settings
+from calltape.receiver.server import build_receiver
+from calltape.receiver.settings import ReceiverSettings
 from calltape.sip.digest import DigestChallenger
 from calltape.sip.endpoint import SipEndpoint
 from calltape.sip.events import Event
@@ -31,6 +33,7 @@ from calltape.switch.sip_service import CAPABILITIES, SipService
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = 60.0
+RECEIVER_PATH = "/receiver"
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -69,7 +72,9 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-async def serve(settings: Settings, say: Callable[[str], None] = _say) -> None:
+async def serve(
+    settings: Settings, receiver: ReceiverSettings | None = None, say: Callable[[str], None] = _say
+) -> None:
     """Run until SIGTERM or SIGINT, then shut down cleanly."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
@@ -95,13 +100,17 @@ async def serve(settings: Settings, say: Callable[[str], None] = _say) -> None:
     sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port)
 
     api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
-    api_server = _EmbeddedUvicorn(
-        uvicorn.Config(create_app(db, token), log_level="warning", lifespan="off", access_log=False)
-    )
+    app = create_app(db, token)
+    receiver_app = build_receiver(receiver) if receiver is not None else None
+    if receiver_app is not None:
+        app.mount(RECEIVER_PATH, receiver_app)
+    api_server = _EmbeddedUvicorn(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
     api_task = asyncio.create_task(api_server.serve(sockets=[api_socket]))
     http_host, http_port = api_socket.getsockname()[:2]
     say(f"calltape: SIP listening on udp+tcp {sip_host}:{sip_port}")
     say(f"calltape: API listening on http://{http_host}:{http_port}")
+    if receiver is not None:
+        say(f"calltape: recording receiver at http://{http_host}:{http_port}{RECEIVER_PATH}/ storing in {receiver.dir}")
     say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(db.url)}")
 
     stop = asyncio.Event()
@@ -119,6 +128,9 @@ async def serve(settings: Settings, say: Callable[[str], None] = _say) -> None:
         await service.drain()
         with contextlib.suppress(asyncio.CancelledError):
             await api_task
+        if receiver_app is not None:
+            await receiver_app.hook.drain()
+            await receiver_app.storage.close()
         await db.close()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import uvicorn
@@ -12,7 +12,7 @@ import uvicorn
 from calltape.config import HostPort
 from calltape.receiver.app import ReceiverApp
 from calltape.receiver.hooks import StoredHook
-from calltape.receiver.settings import ReceiverSettings
+from calltape.receiver.settings import ReceiverSettings, load_receiver_settings
 from calltape.receiver.storage import DirectoryStorage, Storage
 
 _SETTINGS_ENV = "CALLTAPE_RECEIVER_SETTINGS_JSON"
@@ -35,6 +35,28 @@ def build_receiver(settings: ReceiverSettings) -> ReceiverApp:
     """The ASGI app for *settings*."""
     hook = StoredHook(list(settings.on_stored_command) or None, settings.on_stored_webhook or None)
     return ReceiverApp(settings, make_storage(settings), hook)
+
+
+def embedded_settings(data_dir: Path, config_file: Path | None) -> ReceiverSettings | None:
+    """The receiver inside ``calltape serve``: the ``[receiver]`` table of serve's config, on by default.
+
+    It stores under ``DATA_DIR/recordings`` and, unless a token is set, accepts loopback clients only.
+    """
+    import tomllib
+
+    section: dict[str, object] = {}
+    if config_file is not None and config_file.exists():
+        with config_file.open("rb") as fh:
+            section = dict(tomllib.load(fh).get("receiver", {}))
+    enabled = os.environ.get("CALLTAPE_RECEIVER_ENABLED", str(section.get("enabled", True))).lower()
+    if enabled in ("false", "0", "no", "off"):
+        return None
+    settings = load_receiver_settings({}, config_file, table="receiver")
+    if "dir" not in section and "CALLTAPE_RECEIVER_DIR" not in os.environ:
+        settings = replace(settings, dir=data_dir / "recordings")
+    if not settings.token and not settings.allow:
+        settings = replace(settings, allow=("127.0.0.0/8", "::1/128"))
+    return settings
 
 
 def app_from_environment() -> ReceiverApp:
