@@ -1,0 +1,195 @@
+"""SDP (RFC 4566) and the offer/answer model (RFC 3264) for one audio stream of G.711 + RFC 4733."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+STATIC_PAYLOADS = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
+SUPPORTED_CODECS = ("PCMU", "PCMA")
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+_ANSWER_DIRECTION = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+
+
+class SdpError(ValueError):
+    """Unparsable SDP (answer 400) or nothing we can accept (answer 488)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Media:
+    """One m= section."""
+
+    kind: str
+    port: int
+    proto: str
+    formats: list[str]
+    connection: str | None = None
+    direction: str | None = None
+    rtpmap: dict[int, tuple[str, int]] = field(default_factory=dict)
+    fmtp: dict[int, str] = field(default_factory=dict)
+    ptime: int | None = None
+
+    def codec(self, pt: int) -> tuple[str, int] | None:
+        """(encoding name upper-cased, clock rate) of payload type *pt*."""
+        if pt in self.rtpmap:
+            return self.rtpmap[pt]
+        return STATIC_PAYLOADS.get(pt)
+
+
+@dataclass
+class SessionDescription:
+    """A parsed SDP body."""
+
+    origin_user: str = "-"
+    session_id: str = "0"
+    session_version: int = 0
+    origin_address: str = "0.0.0.0"
+    name: str = "-"
+    connection: str | None = None
+    direction: str | None = None
+    media: list[Media] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Negotiated:
+    """What an offer/answer settled for the audio stream."""
+
+    payload_type: int
+    codec: str  # PCMU or PCMA
+    dtmf_payload_type: int | None
+    remote_address: str
+    remote_port: int
+    direction: str  # our direction, from our point of view
+
+    @property
+    def on_hold(self) -> bool:
+        """The far end does not want our audio (or sends none)."""
+        return self.direction in ("recvonly", "inactive") or self.remote_address in ("0.0.0.0", "::")
+
+
+def parse_sdp(body: bytes | str) -> SessionDescription:
+    """Parse an SDP body."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    sdp = SessionDescription()
+    current: Media | None = None
+    saw_version = False
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        if len(line) < 2 or line[1] != "=":
+            raise SdpError(f"bad SDP line {line[:30]!r}")
+        kind, value = line[0], line[2:]
+        if kind == "v":
+            saw_version = True
+        elif kind == "o":
+            parts = value.split()
+            if len(parts) != 6:
+                raise SdpError("bad o= line")
+            sdp.origin_user, sdp.session_id = parts[0], parts[1]
+            sdp.session_version = int(parts[2]) if parts[2].isdigit() else 0
+            sdp.origin_address = parts[5]
+        elif kind == "s":
+            sdp.name = value
+        elif kind == "c":
+            address = _connection_address(value)
+            if current is None:
+                sdp.connection = address
+            else:
+                current.connection = address
+        elif kind == "m":
+            parts = value.split()
+            if len(parts) < 4 or not parts[1].split("/")[0].isdigit():
+                raise SdpError("bad m= line")
+            current = Media(parts[0], int(parts[1].split("/")[0]), parts[2], parts[3:])
+            sdp.media.append(current)
+        elif kind == "a":
+            _attribute(sdp, current, value)
+    if not saw_version:
+        raise SdpError("missing v= line")
+    return sdp
+
+
+def _connection_address(value: str) -> str:
+    parts = value.split()
+    if len(parts) != 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
+        raise SdpError("bad c= line")
+    return parts[2].split("/")[0]
+
+
+def _attribute(sdp: SessionDescription, media: Media | None, value: str) -> None:
+    name, _, rest = value.partition(":")
+    if name in DIRECTIONS:
+        if media is None:
+            sdp.direction = name
+        else:
+            media.direction = name
+    elif media is None:
+        return
+    elif name == "rtpmap":
+        pt, _, encoding = rest.partition(" ")
+        parts = encoding.split("/")
+        if pt.isdigit() and len(parts) >= 2 and parts[1].isdigit():
+            media.rtpmap[int(pt)] = (parts[0].upper(), int(parts[1]))
+    elif name == "fmtp":
+        pt, _, params = rest.partition(" ")
+        if pt.isdigit():
+            media.fmtp[int(pt)] = params
+    elif name == "ptime" and rest.strip().isdigit():
+        media.ptime = int(rest.strip())
+
+
+def build_sdp(address: str, port: int, payload_types: list[tuple[int, str]], dtmf_payload_type: int | None,
+              *, direction: str = "sendrecv", session_id: str | None = None, version: int = 1) -> bytes:  # fmt: skip
+    """Our SDP: one audio stream, 20 ms packets."""
+    family = "IP6" if ":" in address else "IP4"
+    formats = [str(pt) for pt, _ in payload_types] + ([str(dtmf_payload_type)] if dtmf_payload_type is not None else [])
+    lines = [
+        "v=0",
+        f"o=calltape {session_id or secrets.randbelow(2**31)} {version} IN {family} {address}",
+        "s=calltape",
+        f"c=IN {family} {address}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {' '.join(formats)}",
+    ]
+    lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in payload_types]
+    if dtmf_payload_type is not None:
+        lines += [f"a=rtpmap:{dtmf_payload_type} telephone-event/8000", f"a=fmtp:{dtmf_payload_type} 0-16"]
+    lines += ["a=ptime:20", f"a={direction}"]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def negotiate(offer: SessionDescription) -> Negotiated:
+    """Pick codec, DTMF and direction from an offer (RFC 3264 §6); SdpError(488) if nothing fits."""
+    audio = next((m for m in offer.media if m.kind == "audio" and m.port != 0 and m.proto.startswith("RTP/")), None)
+    if audio is None:
+        raise SdpError("no audio stream offered", 488)
+    chosen: tuple[int, str] | None = None
+    for fmt in audio.formats:  # the offerer's order wins among what we support (RFC 3264 §6.1)
+        if fmt.isdigit() and (codec := audio.codec(int(fmt))) and codec[0] in SUPPORTED_CODECS and codec[1] == 8000:
+            chosen = (int(fmt), codec[0])
+            break
+    if chosen is None:
+        raise SdpError("no common codec (calltape speaks PCMU and PCMA)", 488)
+    dtmf = next((int(f) for f in audio.formats if f.isdigit() and (c := audio.codec(int(f))) and c[0] ==
+                 "TELEPHONE-EVENT" and c[1] == 8000), None)  # fmt: skip
+    address = audio.connection or offer.connection
+    if address is None:
+        raise SdpError("no c= line for the audio stream")
+    their_direction = audio.direction or offer.direction or "sendrecv"
+    return Negotiated(chosen[0], chosen[1], dtmf, address, audio.port, _ANSWER_DIRECTION[their_direction])
+
+
+def answer_sdp(negotiated: Negotiated, address: str, port: int, session_id: str, version: int) -> bytes:
+    """Our answer to an offer we negotiated."""
+    return build_sdp(address, port, [(negotiated.payload_type, negotiated.codec)], negotiated.dtmf_payload_type,
+                     direction=negotiated.direction, session_id=session_id, version=version)  # fmt: skip
+
+
+def offer_sdp(address: str, port: int, session_id: str, version: int) -> bytes:
+    """Our offer (late-offer INVITEs get it in the 200): PCMU, PCMA and telephone-event/101."""
+    return build_sdp(address, port, [(0, "PCMU"), (8, "PCMA")], 101, session_id=session_id, version=version)

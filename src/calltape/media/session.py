@@ -1,0 +1,209 @@
+"""One call leg's RTP: receive (latching, reordering, loss as silence, taps, DTMF) and paced sending.
+
+Per received packet the work is: parse the header, check the source, decode 160 samples and hand
+them to the taps — no task, no coroutine. Sending is driven by the shared :class:`MediaClock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from calltape.media.clock import MediaClock
+from calltape.media.dtmf import DtmfReceiver, event_payloads
+from calltape.media.g711 import FRAME_BYTES, FRAME_SAMPLES, G711
+from calltape.media.rtp import build_rtp, parse_rtp
+
+log = logging.getLogger(__name__)
+
+REORDER_DEPTH = 3  # packets held back to put a late one in its place (60 ms)
+MAX_GAP_FILL = 50 * 10  # at most 10 s of silence inserted for one gap
+SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+
+
+class Tap(Protocol):
+    """Receives every decoded 20 ms frame of a leg. Must not block."""
+
+    def __call__(self, direction: str, pcm: np.ndarray, rtp_timestamp: int) -> None: ...
+
+
+class RtpSession(asyncio.DatagramProtocol):
+    """The RTP of one leg, on a socket from the port pool."""
+
+    def __init__(self, sock: socket.socket, codec: G711, dtmf_payload_type: int | None, remote: tuple[str, int],
+                 clock: MediaClock, *, call_id: str = "") -> None:  # fmt: skip
+        self.sock = sock
+        self.port = int(sock.getsockname()[1])
+        self.codec = codec
+        self.dtmf_payload_type = dtmf_payload_type
+        self.remote = remote
+        self.clock = clock
+        self.call_id = call_id
+        self.taps: list[Tap] = []
+        self.on_digit: Callable[[str], None] | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+        self.latched: tuple[str, int] | None = None
+        self.last_received = 0.0
+        self.stats = {"received": 0, "lost": 0, "late": 0, "foreign": 0, "sent": 0}
+        self.sending = True  # False while the far end holds the call
+        self._expected: int | None = None
+        self._ssrc: int | None = None
+        self._last_ts = 0
+        self._held: dict[int, tuple[int, bytes]] = {}
+        self._dtmf = DtmfReceiver(self._digit)
+        self._out_ssrc = int.from_bytes(np.random.bytes(4), "big")
+        self._out_seq = int.from_bytes(np.random.bytes(2), "big")
+        self._out_ts = int.from_bytes(np.random.bytes(4), "big")
+        self._queue: deque[tuple[bytes, asyncio.Future[None]]] = deque()
+        self._current: tuple[memoryview, int, asyncio.Future[None]] | None = None
+        self._dtmf_out: deque[tuple[bytes, bool]] = deque()
+        self._dtmf_ts = 0
+        self._first_packet = True
+
+    async def start(self) -> None:
+        """Attach to the event loop and start sending (silence until something plays)."""
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self, sock=self.sock)
+        self.last_received = loop.time()
+        self.clock.add(self)
+
+    def close(self) -> None:
+        """Stop sending and receiving; pending plays end."""
+        self.clock.remove(self)
+        self.stop_playing()
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    # ---- receiving ---------------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        source = (str(addr[0]), int(addr[1]))
+        if self.latched is None:
+            self.latched = self.remote = source  # symmetric RTP: answer where the media comes from
+        elif source != self.latched:
+            self.stats["foreign"] += 1
+            return
+        header = parse_rtp(data)
+        if header is None:
+            return
+        self.last_received = asyncio.get_running_loop().time()
+        payload = data[header.payload_start : header.payload_end]
+        if header.payload_type == self.dtmf_payload_type:
+            self._dtmf.receive(header.timestamp, payload)
+            return
+        if header.payload_type != self.codec.payload_type or not payload:
+            return
+        self.stats["received"] += 1
+        if header.ssrc != self._ssrc:  # a new source (or the first): start its sequence afresh
+            self._ssrc, self._expected, self._held = header.ssrc, header.sequence, {}
+            self._last_ts = header.timestamp - FRAME_SAMPLES
+        assert self._expected is not None
+        ahead = (header.sequence - self._expected) & 0xFFFF
+        if ahead >= 0x8000:
+            self.stats["late"] += 1  # older than what was already handed on
+            return
+        self._held[header.sequence] = (header.timestamp, payload)
+        self._release()
+
+    def _release(self) -> None:
+        while self._expected is not None:
+            item = self._held.pop(self._expected, None)
+            if item is None:
+                if len(self._held) <= REORDER_DEPTH:
+                    return
+                self.stats["lost"] += 1  # give up on it: silence keeps the timeline
+                self._deliver_in(SILENT_FRAME, (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF)
+            else:
+                timestamp, payload = item
+                gap = ((timestamp - self._last_ts) & 0xFFFFFFFF) // FRAME_SAMPLES - 1
+                for i in range(min(max(gap, 0), MAX_GAP_FILL)):  # sender paused (DTX, hold): fill with silence
+                    self._deliver_in(SILENT_FRAME, (self._last_ts + (i + 1) * FRAME_SAMPLES) & 0xFFFFFFFF)
+                pcm = np.frombuffer(self.codec.decode(payload), dtype=np.int16)
+                self._deliver_in(pcm, timestamp)
+            self._expected = (self._expected + 1) & 0xFFFF
+
+    def _deliver_in(self, pcm: np.ndarray, timestamp: int) -> None:
+        self._last_ts = timestamp
+        for tap in self.taps:
+            tap("in", pcm, timestamp)
+
+    def _digit(self, digit: str, _duration: int) -> None:
+        log.info("call-id %s: DTMF %s", self.call_id, digit)
+        if self.on_digit is not None:
+            self.on_digit(digit)
+
+    # ---- sending -----------------------------------------------------------------------------
+
+    def play(self, pcm: bytes) -> asyncio.Future[None]:
+        """Queue 8 kHz mono PCM; the future completes when its last frame has been sent."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((pcm, future))
+        return future
+
+    def stop_playing(self) -> None:
+        """Drop what is playing and queued (their futures complete)."""
+        if self._current is not None:
+            self._finish(self._current[2])
+            self._current = None
+        while self._queue:
+            self._finish(self._queue.popleft()[1])
+
+    def send_digit(self, digit: str, duration_ms: int = 100) -> None:
+        """Send one RFC 4733 event (only if the far end offered telephone-event)."""
+        if self.dtmf_payload_type is not None:
+            self._dtmf_out.extend(event_payloads(digit, duration_ms))
+
+    def tick(self) -> None:
+        """Called every 20 ms by the media clock: send one frame."""
+        timestamp = self._out_ts
+        self._out_ts = (self._out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
+        if self._dtmf_out:  # every packet of one event carries the event's start time
+            payload, marker = self._dtmf_out.popleft()
+            if marker:
+                self._dtmf_ts = timestamp
+            self._send(self.dtmf_payload_type or 0, payload, marker, self._dtmf_ts)
+            return
+        frame = self._next_frame()
+        pcm = frame if frame is not None else bytes(FRAME_BYTES)
+        self._send(self.codec.payload_type, self.codec.encode(pcm), self._first_packet, timestamp)
+        self._first_packet = False
+        out = np.frombuffer(pcm, dtype=np.int16)
+        for tap in self.taps:
+            tap("out", out, timestamp)
+
+    def _next_frame(self) -> bytes | None:
+        if self._current is None:
+            if not self._queue:
+                return None
+            pcm, future = self._queue.popleft()
+            self._current = (memoryview(pcm), 0, future)
+        view, offset, future = self._current
+        frame = bytes(view[offset : offset + FRAME_BYTES])
+        offset += FRAME_BYTES
+        if offset >= len(view):
+            self._finish(future)
+            self._current = None
+        else:
+            self._current = (view, offset, future)
+        return frame.ljust(FRAME_BYTES, b"\x00")
+
+    def _send(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> None:
+        if self.transport is not None and self.sending and self.remote[1]:
+            packet = build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker)
+            self.transport.sendto(packet, self.remote)
+            self.stats["sent"] += 1
+        self._out_seq = (self._out_seq + 1) & 0xFFFF
+
+    @staticmethod
+    def _finish(future: asyncio.Future[None]) -> None:
+        if not future.done():
+            future.set_result(None)
