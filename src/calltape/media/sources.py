@@ -20,8 +20,10 @@ class MediaError(ValueError):
 def tone(frequencies: tuple[float, ...], seconds: float, level: float = 0.3) -> bytes:
     """A steady tone (one or more frequencies summed), as PCM."""
     t = np.arange(int(seconds * RATE)) / RATE
-    wave_sum = sum(np.sin(2 * np.pi * f * t) for f in frequencies) / max(1, len(frequencies))
-    return (np.asarray(wave_sum) * level * 32767).astype("<i2").tobytes()
+    mixed = np.zeros_like(t)
+    for f in frequencies:
+        mixed += np.sin(2 * np.pi * f * t)
+    return bytes((mixed / max(1, len(frequencies)) * level * 32767).astype("<i2").tobytes())
 
 
 def cadence(frequencies: tuple[float, ...], on: float, off: float, seconds: float) -> bytes:
