@@ -59,7 +59,7 @@ def wav_to_pcm(data: bytes) -> bytes:
         raise MediaError(f"{channels} channels are not supported")
     if rate != RATE:
         frames, _ = audioop.ratecv(frames, 2, 1, rate, RATE, None)
-    return frames
+    return bytes(frames)
 
 
 def mp3_to_pcm(data: bytes) -> bytes:
