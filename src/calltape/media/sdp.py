@@ -143,8 +143,16 @@ def _attribute(sdp: SessionDescription, media: Media | None, value: str) -> None
         media.ptime = int(rest.strip())
 
 
-def build_sdp(address: str, port: int, payload_types: list[tuple[int, str]], dtmf_payload_type: int | None,
-              *, direction: str = "sendrecv", session_id: str | None = None, version: int = 1) -> bytes:  # fmt: skip
+def build_sdp(
+    address: str,
+    port: int,
+    payload_types: list[tuple[int, str]],
+    dtmf_payload_type: int | None,
+    *,
+    direction: str = "sendrecv",
+    session_id: str | None = None,
+    version: int = 1,
+) -> bytes:
     """Our SDP: one audio stream, 20 ms packets."""
     family = "IP6" if ":" in address else "IP4"
     formats = [str(pt) for pt, _ in payload_types] + ([str(dtmf_payload_type)] if dtmf_payload_type is not None else [])
@@ -175,8 +183,14 @@ def negotiate(offer: SessionDescription) -> Negotiated:
             break
     if chosen is None:
         raise SdpError("no common codec (calltape speaks PCMU and PCMA)", 488)
-    dtmf = next((int(f) for f in audio.formats if f.isdigit() and (c := audio.codec(int(f))) and c[0] ==
-                 "TELEPHONE-EVENT" and c[1] == 8000), None)  # fmt: skip
+    dtmf = next(
+        (
+            int(f)
+            for f in audio.formats
+            if f.isdigit() and (c := audio.codec(int(f))) and c[0] == "TELEPHONE-EVENT" and c[1] == 8000
+        ),
+        None,
+    )
     address = audio.connection or offer.connection
     if address is None:
         raise SdpError("no c= line for the audio stream")
@@ -186,8 +200,15 @@ def negotiate(offer: SessionDescription) -> Negotiated:
 
 def answer_sdp(negotiated: Negotiated, address: str, port: int, session_id: str, version: int) -> bytes:
     """Our answer to an offer we negotiated."""
-    return build_sdp(address, port, [(negotiated.payload_type, negotiated.codec)], negotiated.dtmf_payload_type,
-                     direction=negotiated.direction, session_id=session_id, version=version)  # fmt: skip
+    return build_sdp(
+        address,
+        port,
+        [(negotiated.payload_type, negotiated.codec)],
+        negotiated.dtmf_payload_type,
+        direction=negotiated.direction,
+        session_id=session_id,
+        version=version,
+    )
 
 
 def offer_sdp(address: str, port: int, session_id: str, version: int) -> bytes:

@@ -36,8 +36,16 @@ class Tap(Protocol):
 class RtpSession(asyncio.DatagramProtocol):
     """The RTP of one leg, on a socket from the port pool."""
 
-    def __init__(self, sock: socket.socket, codec: G711, dtmf_payload_type: int | None, remote: tuple[str, int],
-                 clock: MediaClock, *, call_id: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        sock: socket.socket,
+        codec: G711,
+        dtmf_payload_type: int | None,
+        remote: tuple[str, int],
+        clock: MediaClock,
+        *,
+        call_id: str = "",
+    ) -> None:
         self.sock = sock
         self.port = int(sock.getsockname()[1])
         self.codec = codec

@@ -43,9 +43,15 @@ class TtsCache:
             raise MediaError("espeak-ng is not installed (Debian package espeak-ng)")
         espeak_voice = language + ("+f3" if voice.lower() == "female" else "")
         proc = await asyncio.create_subprocess_exec(
-            binary, "--stdout", "-v", espeak_voice, "--", text,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            binary,
+            "--stdout",
+            "-v",
+            espeak_voice,
+            "--",
+            text,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await proc.communicate()
         if proc.returncode != 0 or not out:
             raise MediaError(f"espeak-ng failed: {err.decode(errors='replace')[:200]}")

@@ -78,8 +78,16 @@ class PostgresStorage:
             await conn.execute(
                 "INSERT INTO receiver_recordings (key, base_key, account_id, version, sha256, size, received_at,"
                 " sidecar, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)",
-                key, base_key, upload.account_id, version, spool.sha256, spool.size, received, json.dumps(doc), oid,
-            )  # fmt: skip
+                key,
+                base_key,
+                upload.account_id,
+                version,
+                spool.sha256,
+                spool.size,
+                received,
+                json.dumps(doc),
+                oid,
+            )
         return StoredFile(key, spool.size, spool.sha256, True, f"postgresql:{key}")
 
     async def find(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]:
@@ -88,8 +96,10 @@ class PostgresStorage:
             "SELECT sidecar FROM receiver_recordings WHERE ($1::text IS NULL OR account_id = $1)"
             " AND ($2::text IS NULL OR sidecar->>'received_at' >= $2)"
             " AND ($3::text IS NULL OR left(sidecar->>'received_at', length($3)) <= $3) ORDER BY key",
-            account_id, since, until,
-        )  # fmt: skip
+            account_id,
+            since,
+            until,
+        )
         return [json.loads(r["sidecar"]) for r in rows]
 
     async def stat(self, key: str) -> Sidecar | None:

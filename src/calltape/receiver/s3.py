@@ -32,8 +32,16 @@ class S3Error(RuntimeError):
     """The bucket answered something unexpected."""
 
 
-def sign_v4(method: str, url: httpx.URL, headers: dict[str, str], payload_sha256: str, access_key: str,
-            secret_key: str, region: str, now: datetime) -> dict[str, str]:  # fmt: skip
+def sign_v4(
+    method: str,
+    url: httpx.URL,
+    headers: dict[str, str],
+    payload_sha256: str,
+    access_key: str,
+    secret_key: str,
+    region: str,
+    now: datetime,
+) -> dict[str, str]:
     """Headers with AWS Signature Version 4 added (service s3)."""
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     date = amz_date[:8]
@@ -41,14 +49,16 @@ def sign_v4(method: str, url: httpx.URL, headers: dict[str, str], payload_sha256
     signed_headers.update({"host": url.netloc.decode(), "x-amz-date": amz_date, "x-amz-content-sha256": payload_sha256})
     names = sorted(signed_headers)
     query = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in url.params.multi_items())
-    canonical = "\n".join([
-        method,
-        url.raw_path.split(b"?", 1)[0].decode(),
-        "&".join(f"{k}={v}" for k, v in query),
-        "".join(f"{n}:{' '.join(str(signed_headers[n]).split())}\n" for n in names),
-        ";".join(names),
-        payload_sha256,
-    ])  # fmt: skip
+    canonical = "\n".join(
+        [
+            method,
+            url.raw_path.split(b"?", 1)[0].decode(),
+            "&".join(f"{k}={v}" for k, v in query),
+            "".join(f"{n}:{' '.join(str(signed_headers[n]).split())}\n" for n in names),
+            ";".join(names),
+            payload_sha256,
+        ]
+    )
     scope = f"{date}/{region}/s3/aws4_request"
     to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
     key = f"AWS4{secret_key}".encode()
@@ -78,15 +88,24 @@ class S3Storage:
         path = f"/{quote(self.bucket)}" + (f"/{quote(key, safe='/-_.~')}" if key else "")
         return httpx.URL(self.endpoint + path, params=params)
 
-    async def request(self, method: str, key: str = "", *, params: dict[str, str] | None = None,
-                      headers: dict[str, str] | None = None, content: bytes | AsyncIterator[bytes] = b"",
-                      payload_sha256: str | None = None, stream: bool = False) -> httpx.Response:  # fmt: skip
+    async def request(
+        self,
+        method: str,
+        key: str = "",
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | AsyncIterator[bytes] = b"",
+        payload_sha256: str | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
         """One signed request to the bucket (*key* empty: the bucket itself)."""
         url = self._url(key, params)
         if payload_sha256 is None:
             payload_sha256 = hashlib.sha256(content).hexdigest() if isinstance(content, bytes) else "UNSIGNED-PAYLOAD"
-        signed = sign_v4(method, url, headers or {}, payload_sha256, self.access_key, self.secret_key, self.region,
-                         datetime.now(UTC))  # fmt: skip
+        signed = sign_v4(
+            method, url, headers or {}, payload_sha256, self.access_key, self.secret_key, self.region, datetime.now(UTC)
+        )
         request = self._client.build_request(method, url, headers=signed, content=content)
         return await self._client.send(request, stream=stream)
 
@@ -101,17 +120,25 @@ class S3Storage:
                         return StoredFile(key, spool.size, spool.sha256, False, f"s3://{self.bucket}/{key}")
                     continue
                 put = await self.request(
-                    "PUT", key, content=_file_chunks(spool.path), payload_sha256=spool.sha256,
-                    headers={"content-length": str(spool.size), "content-type": str(sidecar["content_type"]),
-                             "if-none-match": "*", "x-amz-meta-sha256": spool.sha256},
-                )  # fmt: skip
+                    "PUT",
+                    key,
+                    content=_file_chunks(spool.path),
+                    payload_sha256=spool.sha256,
+                    headers={
+                        "content-length": str(spool.size),
+                        "content-type": str(sidecar["content_type"]),
+                        "if-none-match": "*",
+                        "x-amz-meta-sha256": spool.sha256,
+                    },
+                )
                 if put.status_code in (409, 412):  # created meanwhile by someone else: look again
                     continue
                 if put.status_code >= 300:
                     raise S3Error(f"PUT {key}: {put.status_code} {put.text[:200]}")
                 doc = {**sidecar, "name": key.rsplit("/", 1)[1], "key": key, "version": version}
-                meta = await self.request("PUT", key + ".json", content=json.dumps(doc).encode(),
-                                          headers={"content-type": "application/json"})  # fmt: skip
+                meta = await self.request(
+                    "PUT", key + ".json", content=json.dumps(doc).encode(), headers={"content-type": "application/json"}
+                )
                 if meta.status_code >= 300:
                     raise S3Error(f"PUT {key}.json: {meta.status_code}")
                 return StoredFile(key, spool.size, spool.sha256, True, f"s3://{self.bucket}/{key}")

@@ -16,8 +16,8 @@ from typing import cast
 from calltape.sip.endpoint import SipEndpoint
 from calltape.sip.events import Event, Peer
 from calltape.sip.framing import FramingError, KeepAlive, StreamFramer
-from calltape.sip.message import Response
-from calltape.sip.transaction import ServerTransaction
+from calltape.sip.message import Request, Response
+from calltape.sip.transaction import ClientTransaction, ServerTransaction
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,17 @@ class SipTransport:
     def respond(self, transaction: ServerTransaction, response: Response) -> None:
         """Send the TU's response and flush."""
         self.endpoint.respond(transaction, response, self.now())
+        self.flush()
+
+    def send_request(self, request: Request, peer: Peer) -> ClientTransaction:
+        """Send a request of ours (e.g. BYE) through a client transaction."""
+        transaction = self.endpoint.send_request(request, peer, self.now())
+        self.flush()
+        return transaction
+
+    def send_ack(self, ack: Request, peer: Peer) -> None:
+        """Send an end-to-end ACK (no transaction)."""
+        self.endpoint.send_ack(ack, peer)
         self.flush()
 
     def flush(self) -> None:
@@ -202,3 +213,14 @@ def _grow_buffers(sock: socket.socket | None) -> None:
     for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, option, 4 * 1024 * 1024)
+
+
+def local_address_towards(host: str) -> str:
+    """The local IP the kernel would use to reach *host* (for SDP and Contact when bound to 0.0.0.0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((host, 9))
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"

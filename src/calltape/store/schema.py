@@ -82,6 +82,37 @@ registrations = Table(
     Index("ix_registrations_device", "device_id"),
 )
 
+callflows = Table(
+    "callflows",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("doc", JSON, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("modified", Float, nullable=False),
+    Index("ix_callflows_account", "account_id"),
+)
+
+#: Numbers are unique across all accounts: a dialled number reaches exactly one callflow.
+callflow_numbers = Table(
+    "callflow_numbers",
+    metadata,
+    Column("number", String(128), primary_key=True),
+    Column("callflow_id", String(32), ForeignKey("callflows.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", String(32), nullable=False),
+)
+
+media = Table(
+    "media",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("doc", JSON, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("modified", Float, nullable=False),
+    Index("ix_media_account", "account_id"),
+)
+
 Migration = Sequence[str] | Callable[[Connection], None]
 
 
@@ -90,8 +121,13 @@ def _initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=tables)
 
 
+def _callflows_and_media(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[callflows, callflow_numbers, media])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
+    2: _callflows_and_media,
 }
 LATEST_VERSION = max(MIGRATIONS)

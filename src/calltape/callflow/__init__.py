@@ -1,0 +1,1 @@
+"""Kazoo-style callflows: the engine that walks a flow and the modules it runs."""

@@ -1,0 +1,19 @@
+"""``hangup``: end the call."""
+
+from __future__ import annotations
+
+from calltape.callflow.call_api import CallApi
+from calltape.callflow.module import Branch, Module, ModuleData, register
+
+
+class HangupData(ModuleData):
+    """No settings."""
+
+
+async def run(call: CallApi, data: HangupData) -> Branch:
+    """Hang up (BYE if answered, a final response otherwise)."""
+    await call.hangup()
+    return None
+
+
+MODULE = register(Module("hangup", HangupData, run))

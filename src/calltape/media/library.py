@@ -1,0 +1,77 @@
+"""Uploaded media (converted to 8 kHz mono WAV once, on upload) and http(s) prompts fetched once and cached."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+import httpx
+
+from calltape.media.sources import MediaError, load_pcm, mp3_to_pcm, pcm_to_wav, wav_to_pcm
+
+log = logging.getLogger(__name__)
+
+MAX_FETCH = 50 * 1024 * 1024
+_MEDIA_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+def to_pcm(data: bytes, content_type: str = "") -> bytes:
+    """WAV or MP3 bytes (told apart by their first bytes) → 8 kHz mono PCM."""
+    if data[:4] == b"RIFF":
+        return wav_to_pcm(data)
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0) or "mpeg" in content_type:
+        return mp3_to_pcm(data)
+    raise MediaError("expected a WAV or MP3 file")
+
+
+class MediaLibrary:
+    """Where media files live under the data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / "media"
+        self.cache = data_dir / "media-cache"
+
+    def path(self, account_id: str, media_id: str) -> Path:
+        """The converted file of an uploaded media."""
+        return self.root / account_id / f"{media_id}.wav"
+
+    async def store_upload(self, account_id: str, media_id: str, data: bytes, content_type: str) -> float:
+        """Convert and keep an upload; returns its duration in seconds."""
+        pcm = await asyncio.to_thread(to_pcm, data, content_type)
+        path = self.path(account_id, media_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pcm_to_wav(pcm))
+        tmp.replace(path)
+        return len(pcm) / 16000
+
+    async def pcm(self, account_id: str, media: str) -> bytes | None:
+        """PCM of a media id or URL; None if there is no such media."""
+        if _MEDIA_ID.match(media):
+            path = self.path(account_id, media)
+            return await asyncio.to_thread(load_pcm, path) if path.exists() else None
+        if media.startswith(("http://", "https://")):
+            return await self._fetched(media)
+        return None
+
+    async def _fetched(self, url: str) -> bytes | None:
+        path = self.cache / f"{hashlib.sha256(url.encode()).hexdigest()[:32]}.wav"
+        if not path.exists():
+            try:
+                async with httpx.AsyncClient(timeout=30, follow_redirects=True) as client:
+                    response = await client.get(url)
+                response.raise_for_status()
+                if len(response.content) > MAX_FETCH:
+                    raise MediaError("prompt too large")
+                pcm = await asyncio.to_thread(to_pcm, response.content, response.headers.get("content-type", ""))
+            except (httpx.HTTPError, MediaError) as exc:
+                log.warning("cannot fetch prompt %s: %s", url, exc)
+                return None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(pcm_to_wav(pcm))
+            tmp.replace(path)
+        return await asyncio.to_thread(load_pcm, path)

@@ -1,0 +1,109 @@
+"""Callflow documents and the number → callflow index (numbers are unique across all accounts)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from calltape.store import schema
+from calltape.store.database import Database
+from calltape.store.documents import ConflictError, Doc, NotFoundError
+
+
+class Callflows:
+    """CRUD for callflows, and finding the one a dialled number reaches."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.table = schema.callflows
+        self.numbers = schema.callflow_numbers
+
+    async def create(self, doc: Doc, account_id: str) -> Doc:
+        """Store a new callflow; ConflictError("numbers") if a number is taken."""
+        doc_id = uuid.uuid4().hex
+        now = time.time()
+        body = {k: v for k, v in doc.items() if k != "id"}
+        try:
+            async with self.db.engine.begin() as conn:
+                await conn.execute(
+                    insert(self.table).values(id=doc_id, account_id=account_id, doc=body, created=now, modified=now)
+                )
+                await self._index(conn, doc_id, account_id, body)
+        except IntegrityError:
+            raise ConflictError("numbers", "a number is already used by another callflow") from None
+        return {**body, "id": doc_id}
+
+    async def replace(self, doc_id: str, doc: Doc, account_id: str) -> Doc:
+        """Overwrite a callflow and its numbers."""
+        body = {k: v for k, v in doc.items() if k != "id"}
+        try:
+            async with self.db.engine.begin() as conn:
+                result = await conn.execute(
+                    update(self.table)
+                    .where((self.table.c.id == doc_id) & (self.table.c.account_id == account_id))
+                    .values(doc=body, modified=time.time())
+                )
+                if result.rowcount == 0:
+                    raise NotFoundError(doc_id)
+                await conn.execute(delete(self.numbers).where(self.numbers.c.callflow_id == doc_id))
+                await self._index(conn, doc_id, account_id, body)
+        except IntegrityError:
+            raise ConflictError("numbers", "a number is already used by another callflow") from None
+        return {**body, "id": doc_id}
+
+    async def _index(self, conn: Any, doc_id: str, account_id: str, body: Doc) -> None:
+        rows = [{"number": n, "callflow_id": doc_id, "account_id": account_id} for n in body.get("numbers", [])]
+        if rows:
+            await conn.execute(insert(self.numbers), rows)
+
+    async def get(self, doc_id: str, account_id: str) -> Doc:
+        """One callflow, or NotFoundError."""
+        t = self.table
+        async with self.db.engine.connect() as conn:
+            row = (
+                await conn.execute(select(t.c.doc).where((t.c.id == doc_id) & (t.c.account_id == account_id)))
+            ).first()
+        if row is None:
+            raise NotFoundError(doc_id)
+        return {**row[0], "id": doc_id}
+
+    async def list(self, account_id: str) -> list[Doc]:
+        """The account's callflows."""
+        t = self.table
+        async with self.db.engine.connect() as conn:
+            rows = (
+                await conn.execute(select(t.c.id, t.c.doc).where(t.c.account_id == account_id).order_by(t.c.created))
+            ).all()
+        return [{**doc, "id": doc_id} for doc_id, doc in rows]
+
+    async def delete(self, doc_id: str, account_id: str) -> None:
+        """Remove a callflow (its numbers go with it)."""
+        t = self.table
+        async with self.db.engine.begin() as conn:
+            await conn.execute(delete(self.numbers).where(self.numbers.c.callflow_id == doc_id))
+            result = await conn.execute(delete(t).where((t.c.id == doc_id) & (t.c.account_id == account_id)))
+        if result.rowcount == 0:
+            raise NotFoundError(doc_id)
+
+    async def find(self, number: str, account_id: str | None) -> tuple[str, Doc] | None:
+        """(account id, callflow) for a dialled number: an exact number anywhere, else a pattern of the account."""
+        n = self.numbers
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(select(n.c.callflow_id, n.c.account_id).where(n.c.number == number))).first()
+        if row is not None and (account_id is None or row[1] == account_id):
+            return row[1], await self.get(row[0], row[1])
+        if account_id is None:
+            return None
+        for doc in await self.list(account_id):
+            for pattern in doc.get("patterns", []):
+                try:
+                    if re.search(pattern, number):
+                        return account_id, doc
+                except re.error:
+                    continue
+        return None

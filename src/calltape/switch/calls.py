@@ -1,0 +1,255 @@
+"""Call control: turns INVITEs into calls running their callflow, and routes in-dialog requests to them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from calltape.callflow.engine import run_callflow
+from calltape.media.clock import MediaClock
+from calltape.media.dtmf import parse_dtmf_info
+from calltape.media.library import MediaLibrary
+from calltape.media.ports import PortsExhaustedError, RtpPortPool
+from calltape.media.sdp import Negotiated, SdpError, negotiate, parse_sdp
+from calltape.media.tts import TtsCache
+from calltape.sip.dialog import DialogError
+from calltape.sip.events import AckReceived, AckTimedOut, InviteCancelled, Peer, RequestReceived
+from calltape.sip.message import Request
+from calltape.sip.responses import make_response
+from calltape.sip.syntax import SipSyntaxError
+from calltape.sip.transport import SipTransport, local_address_towards
+from calltape.sip.uri import SipUri, parse_uri
+from calltape.store.callflows import Callflows
+from calltape.switch.call import Call
+from calltape.switch.caller_auth import Caller, CallerAuth
+
+log = logging.getLogger(__name__)
+
+DialogKey = tuple[str, str, str]
+
+
+class CallControl:
+    """Owns the live calls of this node."""
+
+    def __init__(
+        self,
+        transport: SipTransport,
+        auth: CallerAuth,
+        callflows: Callflows,
+        ports: RtpPortPool,
+        tts: TtsCache,
+        media_library: MediaLibrary,
+        *,
+        allow_header: str,
+        advertised_address: str = "",
+        rtp_timeout: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.transport = transport
+        self.auth = auth
+        self.callflows = callflows
+        self.ports = ports
+        self.tts = tts
+        self.media_library = media_library
+        self.allow_header = allow_header
+        self.advertised_address = advertised_address
+        self.rtp_timeout = rtp_timeout
+        self.clock = MediaClock()
+        self._now = clock
+        self.calls: dict[DialogKey, Call] = {}
+        self._pending: dict[int, Call] = {}  # by id() of the INVITE transaction, until answered or ended
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+
+    @property
+    def active_calls(self) -> int:
+        """Calls in progress (ringing or answered)."""
+        return len(self._pending) + len(self.calls)
+
+    # ---- new calls ---------------------------------------------------------------------------
+
+    def on_invite(self, event: RequestReceived) -> None:
+        """A new INVITE (no To tag)."""
+        self._spawn(self._start_call(event))
+        if self._watchdog is None and self.rtp_timeout > 0:
+            self._watchdog = asyncio.get_running_loop().create_task(self._media_watchdog())
+
+    async def _start_call(self, event: RequestReceived) -> None:
+        request, tx, peer = event.request, event.transaction, event.peer
+
+        def reply(status: int, reason: str | None = None) -> None:
+            self.transport.respond(tx, make_response(request, status, reason, to_tag=tx.to_tag))
+
+        caller = await self.auth.identify(request, peer, tx.to_tag)
+        if not isinstance(caller, Caller):
+            self.transport.respond(tx, caller)
+            return
+        try:
+            parsed = parse_uri(request.uri)
+        except SipSyntaxError:
+            reply(400)
+            return
+        number = (parsed.user_unescaped or "") if isinstance(parsed, SipUri) else parsed.opaque.split(";")[0]
+        found = await self.callflows.find(number, caller.account_id)
+        if found is None:
+            log.info("call-id %s: no callflow for %r", request.call_id, number)
+            reply(404, "Not Found (no callflow for this number)")
+            return
+        account_id, callflow = found
+        negotiated: Negotiated | None = None
+        if request.body:
+            try:
+                negotiated = negotiate(parse_sdp(request.body))
+            except SdpError as exc:
+                log.info("call-id %s: SDP refused: %s", request.call_id, exc)
+                self.transport.respond(
+                    tx,
+                    make_response(
+                        request, exc.status, to_tag=tx.to_tag, headers=[("Warning", f'304 calltape "{exc}"')]
+                    ),
+                )
+                return
+        if tx.final_sent:  # cancelled while we looked things up
+            return
+        local = self.advertised_address or local_address_towards(peer.host)
+        call = Call(self, request, tx, peer, account_id, number, negotiated, local)
+        self._pending[id(tx)] = call
+        log.info("call-id %s: %s calls %s (account %s)", call.call_id, call.caller.number, number, account_id)
+        try:
+            await run_callflow(call, callflow, lambda cid: self.callflows.get(cid, account_id))
+        except PortsExhaustedError:
+            log.error("call-id %s: no free RTP port", call.call_id)
+            await call.hangup(503)
+        except Exception:
+            log.exception("call-id %s: callflow failed", call.call_id)
+            await call.hangup(500)
+        finally:
+            self._pending.pop(id(tx), None)
+
+    # ---- in-dialog ---------------------------------------------------------------------------
+
+    def find(self, request: Request) -> Call | None:
+        """The call an in-dialog request belongs to."""
+        try:
+            return self.calls.get((request.call_id, request.to.tag or "", request.from_.tag or ""))
+        except SipSyntaxError:
+            return None
+
+    def on_in_dialog(self, event: RequestReceived) -> bool:
+        """BYE, re-INVITE, INFO, UPDATE for a live call; False if no call has this dialog."""
+        request, tx = event.request, event.transaction
+        call = self.find(request)
+        if call is None or call.dialog is None:
+            return False
+
+        def reply(status: int, **kw: Any) -> None:
+            self.transport.respond(tx, make_response(request, status, to_tag=tx.to_tag, **kw))
+
+        try:
+            call.dialog.receive_request(request)
+        except DialogError as exc:
+            reply(500, headers=[("Retry-After", "1"), ("Warning", f'399 calltape "{exc}"')])
+            return True
+        if request.method == "BYE":
+            reply(200)
+            call.far_end_hung_up("bye")
+        elif request.method == "INVITE":
+            try:
+                body = call.reoffer(request.body) if request.body else None
+            except SdpError as exc:
+                reply(exc.status)
+                return True
+            headers = [("Contact", self.contact_for(call.peer, call.local_address))]
+            if body:
+                headers.append(("Content-Type", "application/sdp"))
+            self.transport.respond(tx, make_response(request, 200, to_tag=tx.to_tag, headers=headers, body=body or b""))
+        elif request.method == "INFO":
+            digit = parse_dtmf_info(request.content_type, request.body)
+            if digit:
+                call.digits.put_nowait(digit)
+            reply(200)
+        else:
+            reply(200)
+        return True
+
+    def on_ack(self, event: AckReceived) -> None:
+        """The end-to-end ACK of a 200."""
+        call = self.find(event.request)
+        if call is not None:
+            call.ack_received(event.request)
+
+    def on_cancelled(self, event: InviteCancelled) -> None:
+        """The caller gave up before we answered (the core already sent 487)."""
+        call = self._pending.get(id(event.transaction))
+        if call is not None:
+            call.far_end_hung_up("cancel")
+
+    def on_ack_timeout(self, event: AckTimedOut) -> None:
+        """Our 200 was never acknowledged: the call is dead (RFC 3261 §13.3.1.4)."""
+        for call in list(self.calls.values()):
+            if call.call_id == event.response.call_id:
+                log.warning("call-id %s: no ACK for our 200, hanging up", call.call_id)
+                self._spawn(call.hangup())
+
+    # ---- for Call ------------------------------------------------------------------------------
+
+    def register_dialog(self, call: Call) -> None:
+        """An answered call becomes reachable by its dialog."""
+        assert call.dialog is not None
+        self.calls[call.dialog.id] = call
+
+    def forget(self, call: Call) -> None:
+        """A call ended."""
+        if call.dialog is not None:
+            self.calls.pop(call.dialog.id, None)
+
+    def contact_for(self, peer: Peer, local_address: str) -> str:
+        """Our Contact, reachable the way the peer reached us."""
+        host, port = self.transport.address
+        transport = ";transport=tcp" if peer.transport == "tcp" else ""
+        return f"<sip:calltape@{local_address if host in ('0.0.0.0', '::', '') else host}:{port}{transport}>"
+
+    def send_bye(self, call: Call) -> None:
+        """Hang up an answered call."""
+        assert call.dialog is not None
+        host, port = self.transport.address
+        local = call.local_address if host in ("0.0.0.0", "::", "") else host
+        bye = call.dialog.create_request("BYE", f"SIP/2.0/{call.peer.transport.upper()} {local}:{port};rport")
+        self.transport.send_request(bye, call.peer)
+        log.info("call-id %s: sent BYE", call.call_id)
+
+    # ---- housekeeping ------------------------------------------------------------------------
+
+    async def _media_watchdog(self) -> None:
+        """Hang up answered calls whose far end has sent no RTP for ``rtp_timeout`` seconds (unless on hold)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, self.rtp_timeout / 4))
+            now = loop.time()
+            for call in list(self.calls.values()):
+                media = call.media
+                if media is None or (call.negotiated is not None and call.negotiated.direction != "sendrecv"):
+                    continue
+                if now - media.last_received > self.rtp_timeout:
+                    log.warning("call-id %s: no RTP for %.0f s, hanging up", call.call_id, self.rtp_timeout)
+                    self._spawn(call.hangup())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Hang up every call (at shutdown)."""
+        for call in [*self.calls.values(), *self._pending.values()]:
+            await call.hangup(503)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
