@@ -64,7 +64,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A running ``calltape serve`` on the default SQLite store, shared by a test module."""
-    proc = ServerProcess(tmp_path_factory.mktemp("calltape")).start()
+    proc = ServerProcess(tmp_path_factory.mktemp("calltape"), ["--trusted-networks", "127.0.0.1/32"]).start()
     yield proc
     proc.stop()
 

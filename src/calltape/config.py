@@ -45,6 +45,8 @@ class Settings:
     log_level: str = "info"
     trusted_networks: tuple[str, ...] = field(default_factory=tuple)
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # challenge order: most preferred first
+    media_address: str = ""  # the address put in SDP and Contact; empty: the one facing the caller
+    rtp_timeout: float = 60.0  # hang up after this long without RTP (0: never)
 
     @property
     def db_url(self) -> str:
@@ -100,6 +102,19 @@ def _convert(name: str, value: Any) -> Any:
         if url and not url.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise ConfigError(f"{flag}: expected sqlite:///PATH or postgresql://…, got {url!r}")
         return url
+    if name == "rtp_timeout":
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise ConfigError(f"{flag}: expected seconds, got {value!r}") from None
+        if seconds < 0:
+            raise ConfigError(f"{flag}: must not be negative")
+        return seconds
+    if name == "media_address" and value:
+        try:
+            return str(ipaddress.ip_address(str(value)))
+        except ValueError:
+            raise ConfigError(f"{flag}: expected an IP address, got {value!r}") from None
     if name == "digest_algorithms":
         items = value.split(",") if isinstance(value, str) else list(value)
         algorithms = tuple(str(i).strip().upper() for i in items if str(i).strip())

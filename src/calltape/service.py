@@ -17,16 +17,22 @@ import uvicorn
 
 from calltape.api.app import create_app
 from calltape.config import Settings
+from calltape.media.library import MediaLibrary
+from calltape.media.ports import RtpPortPool
+from calltape.media.tts import TtsCache
 from calltape.receiver.server import build_receiver
 from calltape.receiver.settings import ReceiverSettings
 from calltape.sip.digest import DigestChallenger
 from calltape.sip.endpoint import SipEndpoint
 from calltape.sip.events import Event
 from calltape.sip.transport import SipTransport
+from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
 from calltape.store.registrations import Registrations
 from calltape.switch.auth_throttle import FailureThrottle
+from calltape.switch.caller_auth import CallerAuth
+from calltape.switch.calls import CallControl
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
 
@@ -82,13 +88,10 @@ async def serve(
     token = api_token(settings, say)
     secret = await db.shared_secret("digest-nonce")
     registrations = Registrations(db)
-    registrar = Registrar(
-        Directory(db),
-        registrations,
-        DigestChallenger(secret.encode(), algorithms=settings.digest_algorithms),
-        FailureThrottle(),
-        node=socket.gethostname(),
-    )
+    directory = Directory(db)
+    challenger = DigestChallenger(secret.encode(), algorithms=settings.digest_algorithms)
+    throttle = FailureThrottle()
+    registrar = Registrar(directory, registrations, challenger, throttle, node=socket.gethostname())
     service: SipService | None = None
 
     def on_event(event: Event) -> None:
@@ -98,9 +101,21 @@ async def serve(
     transport = SipTransport(SipEndpoint(CAPABILITIES), on_event)
     service = SipService(registrar, transport)
     sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port)
+    media_library = MediaLibrary(settings.data_dir)
+    service.calls = CallControl(
+        transport,
+        CallerAuth(directory, challenger, throttle, settings.trusted_networks),
+        Callflows(db),
+        RtpPortPool(settings.sip.host, *settings.rtp_ports),
+        TtsCache(settings.data_dir / "tts"),
+        media_library,
+        allow_header=CAPABILITIES.allow_header,
+        advertised_address=settings.media_address,
+        rtp_timeout=settings.rtp_timeout,
+    )
 
     api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
-    app = create_app(db, token)
+    app = create_app(db, token, media_library)
     receiver_app = build_receiver(receiver) if receiver is not None else None
     if receiver_app is not None:
         app.mount(RECEIVER_PATH, receiver_app)
@@ -108,9 +123,9 @@ async def serve(
     api_task = asyncio.create_task(api_server.serve(sockets=[api_socket]))
     http_host, http_port = api_socket.getsockname()[:2]
     say(f"calltape: SIP listening on udp+tcp {sip_host}:{sip_port}")
-    say(f"calltape: API listening on http://{http_host}:{http_port}")
     if receiver is not None:
         say(f"calltape: recording receiver at http://{http_host}:{http_port}{RECEIVER_PATH}/ storing in {receiver.dir}")
+    say(f"calltape: API listening on http://{http_host}:{http_port}")
     say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(db.url)}")
 
     stop = asyncio.Event()
@@ -124,6 +139,7 @@ async def serve(
         say("calltape: shutting down")
         purge_task.cancel()
         api_server.should_exit = True
+        await service.calls.close()
         await transport.close()
         await service.drain()
         with contextlib.suppress(asyncio.CancelledError):

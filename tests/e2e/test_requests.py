@@ -23,8 +23,8 @@ def _request(method: str, port: int, *, to_tag: str = "", body: bytes = b"", tra
     ).encode() + body
 
 
-def _exchange(server: ServerProcess, data: bytes) -> list[Response]:
-    client = UdpSipClient()
+def _exchange(server: ServerProcess, data: bytes, source: str = "127.0.0.1") -> list[Response]:
+    client = UdpSipClient(source)
     client.send(data, server.sip_port)
     responses = []
     while (r := client.recv(1.0)) is not None:
@@ -48,6 +48,11 @@ def test_invite_without_callflow_gets_trying_then_404(server: ServerProcess) -> 
     responses = _exchange(server, _request("INVITE", server.sip_port, body=b"v=0\r\n"))
     assert [r.status for r in responses] == [100, 404]
     assert responses[0].to.tag is None and responses[1].to.tag
+
+
+def test_invite_from_untrusted_source_and_unknown_realm_gets_403(server: ServerProcess) -> None:
+    responses = _exchange(server, _request("INVITE", server.sip_port, body=b"v=0\r\n"), source="127.0.0.9")
+    assert [r.status for r in responses] == [100, 403]
 
 
 def test_unknown_method_501_and_requests_outside_a_dialog_481(server: ServerProcess) -> None:

@@ -19,7 +19,7 @@ USER, PASSWORD = "alice", "sipp-secret-1"
 def sipp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
     """A server challenging with MD5 only: SIPp 3.6.1 answers only MD5 and only the first challenge."""
     tmp = tmp_path_factory.mktemp("sipp")
-    server = ServerProcess(tmp / "data", extra_args=["--digest-algorithms", "MD5"]).start()
+    server = ServerProcess(tmp / "data", ["--digest-algorithms", "MD5", "--trusted-networks", "127.0.0.1/32"]).start()
     realm = f"r{uuid.uuid4().hex[:8]}.example.com"
     with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
         account = api.post("/v2/accounts", json={"data": {"name": "SIPp", "realm": realm}}).json()["data"]["id"]

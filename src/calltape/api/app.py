@@ -8,12 +8,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from calltape.api.auth import TokenAuth
+from calltape.api.callflows import add_callflow_routes
 from calltape.api.documents import Doc, add_document_routes
 from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
-from calltape.api.schemas import Account, Device, MediaConfig
+from calltape.api.media import add_media_raw_routes
+from calltape.api.schemas import Account, Device, Media, MediaConfig
+from calltape.media.library import MediaLibrary
+from calltape.store.callflows import Callflows
 from calltape.store.database import Database
-from calltape.store.documents import ACCOUNTS, DEVICES, Documents
+from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, Documents
 from calltape.store.system_configs import SystemConfigs
 
 SYSTEM_CONFIG_MODELS = {"media": MediaConfig}
@@ -26,7 +30,7 @@ def _without_password(doc: Doc) -> Doc:
     return doc
 
 
-def create_app(db: Database, admin_token: str) -> FastAPI:
+def create_app(db: Database, admin_token: str, media_library: MediaLibrary) -> FastAPI:
     """Build the API for *db*, guarded by *admin_token*."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
     install_error_handlers(app)
@@ -47,6 +51,10 @@ def create_app(db: Database, admin_token: str) -> FastAPI:
     add_document_routes(
         router, "/accounts/{account_id}/devices", devices, Device, account_of=account_in_path, hide=_without_password
     )
+    add_callflow_routes(router, Callflows(db), account_in_path)
+    media = Documents(db, MEDIA)
+    add_media_raw_routes(router, media, media_library, account_in_path)
+    add_document_routes(router, "/accounts/{account_id}/media", media, Media, account_of=account_in_path)
 
     def config_model(config_id: str) -> type[MediaConfig]:
         model = SYSTEM_CONFIG_MODELS.get(config_id)

@@ -14,9 +14,12 @@ from calltape.api.errors import ApiError, field_errors
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def success(data: Any, status: int = 200) -> JSONResponse:
-    """A crossbar success envelope."""
-    return JSONResponse({"data": data, "status": "success"}, status_code=status)
+def success(data: Any, status: int = 200, warnings: list[str] | None = None) -> JSONResponse:
+    """A crossbar success envelope (with ``warnings`` when there are any)."""
+    body: dict[str, Any] = {"data": data, "status": "success"}
+    if warnings:
+        body["warnings"] = warnings
+    return JSONResponse(body, status_code=status)
 
 
 async def read_data(request: Request) -> dict[str, Any]:

@@ -85,3 +85,10 @@ class MediaConfig(_Doc):
     record_min_sec: int = Field(0, ge=0)
     storage_retry_times: int = Field(5, ge=0, le=100)
     call_recording: CallRecordingConfig = Field(default_factory=CallRecordingConfig)
+
+
+class Media(_Doc):
+    """A prompt: its document; the audio comes with ``PUT …/media/{id}/raw``."""
+
+    name: NonEmpty
+    description: str | None = None

@@ -7,11 +7,12 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from calltape.sip.events import Event, InviteCancelled, RequestReceived
+from calltape.sip.events import AckReceived, AckTimedOut, Event, InviteCancelled, RequestReceived
 from calltape.sip.message import Response
 from calltape.sip.responses import make_response
 from calltape.sip.transaction import ServerTransaction
 from calltape.sip.validation import Capabilities
+from calltape.switch.calls import CallControl
 from calltape.switch.registrar import Registrar
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,22 @@ class SipService:
         self.registrar = registrar
         self.responder = responder
         self.server_name = server_name
+        self.calls: CallControl | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def handle_event(self, event: Event) -> None:
         """Called by the transport for every event the endpoint produces."""
         if isinstance(event, RequestReceived):
             self._on_request(event)
+        elif self.calls is None:
+            return
+        elif isinstance(event, AckReceived):
+            self.calls.on_ack(event)
         elif isinstance(event, InviteCancelled):
             log.info("call-id %s: caller cancelled", event.transaction.request.call_id)
+            self.calls.on_cancelled(event)
+        elif isinstance(event, AckTimedOut):
+            self.calls.on_ack_timeout(event)
 
     def _on_request(self, event: RequestReceived) -> None:
         request = event.request
@@ -57,13 +66,14 @@ class SipService:
             self._reply(event, 200, headers=OPTIONS_HEADERS)
         elif method == "REGISTER":
             self._spawn(self._register(event))
-        elif method == "INVITE":
-            if request.to.tag is not None:
+        elif request.to.tag is not None:  # in-dialog: BYE, re-INVITE, INFO
+            if self.calls is None or not self.calls.on_in_dialog(event):
                 self._reply(event, 481)
-            else:
-                log.info("call-id %s: no callflow for %s", request.call_id, request.uri)
-                self._reply(event, 404, "Not Found (no callflow for this number)")
-        else:  # BYE, INFO: we hold no dialogs yet
+        elif method == "INVITE" and self.calls is not None:
+            self.calls.on_invite(event)
+        elif method == "INVITE":
+            self._reply(event, 404, "Not Found (no callflow for this number)")
+        else:
             self._reply(event, 481)
 
     def _reply(
