@@ -70,7 +70,19 @@ def mp3_to_pcm(data: bytes) -> bytes:
         raise MediaError(f"cannot run mpg123: {exc}") from None
     if result.returncode != 0 or not result.stdout:
         raise MediaError("not a decodable MP3 file")
-    return wav_to_pcm(result.stdout)
+    return wav_to_pcm(fix_streamed_wav_header(result.stdout))
+
+
+def fix_streamed_wav_header(data: bytes) -> bytes:
+    """Tools writing WAV to a pipe cannot seek back to fill in the sizes: set the real ones."""
+    if data[:4] != b"RIFF" or len(data) < 44:
+        return data
+    fixed = bytearray(data)
+    fixed[4:8] = (len(data) - 8).to_bytes(4, "little")
+    data_at = data.find(b"data", 12)
+    if data_at >= 0:
+        fixed[data_at + 4 : data_at + 8] = (len(data) - data_at - 8).to_bytes(4, "little")
+    return bytes(fixed)
 
 
 def pcm_to_wav(pcm: bytes) -> bytes:

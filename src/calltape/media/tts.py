@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from calltape.media.sources import MediaError, load_pcm, pcm_to_wav, wav_to_pcm
+from calltape.media.sources import MediaError, fix_streamed_wav_header, load_pcm, pcm_to_wav, wav_to_pcm
 
 
 class TtsCache:
@@ -55,21 +55,9 @@ class TtsCache:
         out, err = await proc.communicate()
         if proc.returncode != 0 or not out:
             raise MediaError(f"espeak-ng failed: {err.decode(errors='replace')[:200]}")
-        pcm = await asyncio.to_thread(wav_to_pcm, _fix_stream_header(out))
+        pcm = await asyncio.to_thread(wav_to_pcm, fix_streamed_wav_header(out))
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(pcm_to_wav(pcm))
         tmp.replace(path)
         return path
-
-
-def _fix_stream_header(data: bytes) -> bytes:
-    """espeak-ng --stdout writes 0xFFFFFFFF sizes (it cannot seek); set the real ones."""
-    if data[:4] != b"RIFF" or len(data) < 44:
-        return data
-    fixed = bytearray(data)
-    fixed[4:8] = (len(data) - 8).to_bytes(4, "little")
-    data_at = data.find(b"data", 12)
-    if data_at >= 0:
-        fixed[data_at + 4 : data_at + 8] = (len(data) - data_at - 8).to_bytes(4, "little")
-    return bytes(fixed)

@@ -1,0 +1,295 @@
+"""Whole calls through a running calltape: callflows answer, speak, play, collect digits and hang up."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+import pytest
+
+from calltape.media.tts import TtsCache
+from tests.phone import Phone, dominant_frequency
+from tests.receiver.audio import mp3_bytes, wav_bytes
+from tests.server import TOKEN, ServerProcess
+
+SAY_TEXT = "Please leave your message after the beep"
+
+
+@dataclass
+class Pbx:
+    server: ServerProcess
+    api: httpx.Client
+    account_id: str
+    realm: str
+
+    def callflow(self, number: str, flow: dict[str, object]) -> str:
+        r = self.api.put(
+            f"/v2/accounts/{self.account_id}/callflows", json={"data": {"numbers": [number], "flow": flow}}
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["data"]["id"])
+
+
+@pytest.fixture(scope="module")
+def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
+    server = ServerProcess(tmp_path_factory.mktemp("calls"), ["--trusted-networks", "127.0.0.1/32",
+                                                             "--rtp-ports", "40000-40999"]).start()  # fmt: skip
+    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+    realm = f"calls{uuid.uuid4().hex[:6]}.example.com"
+    account = api.put("/v2/accounts", json={"data": {"name": "Calls", "realm": realm}}).json()["data"]["id"]
+    yield Pbx(server, api, account, realm)
+    api.close()
+    server.stop()
+
+
+def _run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def _loud(pcm: np.ndarray, threshold: int = 500) -> np.ndarray:
+    """The contiguous stretch from the first to the last loud sample."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
+    return pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm
+
+
+def _audible_span(pcm: np.ndarray, threshold: int = 64) -> float:
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
+    return 0.0 if len(loud) == 0 else (loud[-1] - loud[0]) / 8000
+
+
+def test_say_callflow_speaks_the_render_and_hangs_up(pbx: Pbx) -> None:
+    pbx.callflow("5551000", {"module": "say", "data": {"text": SAY_TEXT}})
+
+    async def scenario() -> tuple[int, np.ndarray, float]:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            response = await phone.call("5551000")
+            await phone.wait_bye(30)
+            await asyncio.sleep(0.1)
+            return response.status, phone.received.pcm(0), phone.bye_at - phone.answered_at  # type: ignore[operator]
+        finally:
+            phone.close()
+
+    status, received, answered_for = _run(scenario())  # type: ignore[misc]
+    assert status == 200
+    render = TtsCache(pbx.server.data_dir / "tts").path_for(SAY_TEXT, "female", "en-us")
+    with wave.open(str(render)) as w:
+        rendered = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    assert abs(_audible_span(received) - _audible_span(rendered)) <= 0.2
+    assert answered_for >= len(rendered) / 8000 - 0.2
+    power = np.abs(np.fft.rfft(received.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(len(received), 1 / 8000)
+    assert power[(freqs > 100) & (freqs < 3400)].sum() / power.sum() > 0.9  # speech band
+    # the received audio is the render itself (through G.711): strongly correlated once aligned
+    loud = np.flatnonzero(np.abs(received) > 64)[0]
+    start = np.flatnonzero(np.abs(rendered) > 64)[0]
+    n = min(len(rendered) - start, len(received) - loud)
+    corr = np.corrcoef(received[loud : loud + n].astype(float), rendered[start : start + n].astype(float))[0, 1]
+    assert corr > 0.95
+
+
+def test_rfc4733_and_info_digits_choose_the_branch(pbx: Pbx) -> None:
+    flow = {"module": "collect_dtmf", "data": {"max_digits": 2, "timeout": 5},
+            "children": {"42": {"module": "tone", "data": {"frequencies": [1000], "duration_ms": 1500}},
+                         "_": {"module": "tone", "data": {"frequencies": [400], "duration_ms": 1500}}}}  # fmt: skip
+    pbx.callflow("5551001", flow)
+
+    async def scenario(use_info: bool) -> float:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            assert (await phone.call("5551001")).status == 200
+            await asyncio.sleep(0.3)
+            if use_info:
+                assert (await phone.info_digit("4")).status == 200
+                assert (await phone.info_digit("2")).status == 200
+            else:
+                phone.send_digits("42")
+            mark = len(phone.received.frames)
+            await phone.wait_bye(15)
+            tone = phone.received.frames[mark:]
+            pcm = np.concatenate([np.frombuffer(__import__("audioop").ulaw2lin(p, 2), np.int16) for _, pt, p in tone
+                                  if pt == 0])  # fmt: skip
+            return dominant_frequency(_loud(pcm))
+        finally:
+            phone.close()
+
+    assert abs(_run(scenario(False)) - 1000) < 20  # type: ignore[operator]
+    assert abs(_run(scenario(True)) - 1000) < 20  # type: ignore[operator]
+
+
+def test_no_digits_takes_the_default_branch(pbx: Pbx) -> None:
+    flow = {"module": "collect_dtmf", "data": {"max_digits": 2, "timeout": 0.5},
+            "children": {"42": {"module": "tone", "data": {"frequencies": [1000], "duration_ms": 800}},
+                         "_": {"module": "tone", "data": {"frequencies": [400], "duration_ms": 800}}}}  # fmt: skip
+    pbx.callflow("5551002", flow)
+
+    async def scenario() -> float:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            await phone.call("5551002")
+            await phone.wait_bye(10)
+            pcm = phone.received.pcm(0)
+            return dominant_frequency(_loud(pcm))
+        finally:
+            phone.close()
+
+    assert abs(_run(scenario()) - 400) < 20  # type: ignore[operator]
+
+
+def test_cancel_before_answer_gets_487(pbx: Pbx) -> None:
+    pbx.callflow("5551003", {"module": "sleep", "data": {"duration": 10},
+                             "children": {"_": {"module": "answer", "data": {}}}})  # fmt: skip
+
+    async def scenario() -> tuple[int, int]:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            invite = phone.request("INVITE", f"sip:5551003@127.0.0.1:{pbx.server.sip_port}", phone.sdp())
+            phone.invite = invite
+            phone.send(invite)
+            trying = await asyncio.wait_for(phone.responses.get(), 5)
+            await asyncio.sleep(0.3)
+            final = await phone.cancel()
+            cancel_ok = next(r for r in [final] if r.cseq.method == "CANCEL") if final.cseq.method == "CANCEL" else None
+            if cancel_ok is not None:
+                final = await phone.final()
+            await asyncio.sleep(1.0)
+            return trying.status, final.status
+        finally:
+            phone.close()
+
+    assert _run(scenario()) == (100, 487)
+
+
+def test_g729_only_gets_488(pbx: Pbx) -> None:
+    pbx.callflow("5551004", {"module": "answer", "data": {}})
+
+    async def scenario() -> int:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            return (await phone.call("5551004", body=phone.sdp([(18, "G729")], dtmf=False))).status
+        finally:
+            phone.close()
+
+    assert _run(scenario()) == 488
+
+
+def test_late_offer(pbx: Pbx) -> None:
+    pbx.callflow("5551005", {"module": "tone", "data": {"frequencies": [700], "duration_ms": 1000}})
+
+    async def scenario() -> tuple[int, float]:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            response = await phone.call("5551005", body=b"", answer_sdp=phone.sdp([(8, "PCMA")]))
+            offer = response.body.decode()
+            assert "m=audio" in offer and "PCMU/8000" in offer and "PCMA/8000" in offer
+            from calltape.media.sdp import parse_sdp
+
+            media = parse_sdp(response.body).media[0]
+            phone.remote_rtp = ("127.0.0.1", media.port)
+            await phone.wait_bye(10)
+            pcm = phone.received.pcm(8)
+            return response.status, dominant_frequency(_loud(pcm))
+        finally:
+            phone.close()
+
+    status, freq = _run(scenario())  # type: ignore[misc]
+    assert status == 200 and abs(freq - 700) < 20
+
+
+def test_hold_and_unhold(pbx: Pbx) -> None:
+    pbx.callflow("5551006", {"module": "tone", "data": {"frequencies": [500], "duration_ms": 6000}})
+
+    async def scenario() -> tuple[str, str, int, int]:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            await phone.call("5551006")
+            await asyncio.sleep(0.5)
+            held = await phone.reinvite("sendonly")
+            await asyncio.sleep(0.2)
+            before = len(phone.received.frames)
+            await asyncio.sleep(1.0)
+            during_hold = len(phone.received.frames) - before
+            resumed = await phone.reinvite("sendrecv")
+            await asyncio.sleep(0.3)
+            before = len(phone.received.frames)
+            await asyncio.sleep(1.0)
+            after = len(phone.received.frames) - before
+            await phone.hangup()
+            return held.body.decode(), resumed.body.decode(), during_hold, after
+        finally:
+            phone.close()
+
+    held, resumed, during, after = _run(scenario())  # type: ignore[misc]
+    assert "a=recvonly" in held and "a=sendrecv" in resumed
+    assert during == 0 and 40 <= after <= 60
+
+
+def test_device_is_challenged_with_407(pbx: Pbx) -> None:
+    doc = {"name": "desk", "sip": {"username": "bob", "password": "bob-secret-1"}}
+    assert pbx.api.put(f"/v2/accounts/{pbx.account_id}/devices", json={"data": doc}).status_code == 201
+    pbx.callflow("5551007", {"module": "tone", "data": {"name": "beep"}})
+
+    async def scenario(password: str) -> int:
+        phone = await Phone(pbx.server.sip_port, host="127.0.0.5", user="bob", realm=pbx.realm,
+                            password=password).start()  # fmt: skip
+        try:
+            response = await phone.call("5551007")
+            if response.status == 200:
+                await phone.wait_bye(10)
+            return response.status
+        finally:
+            phone.close()
+
+    assert _run(scenario("bob-secret-1")) == 200
+    assert _run(scenario("wrong-password")) == 407
+
+
+def test_caller_hangs_up_during_say(pbx: Pbx) -> None:
+    pbx.callflow("5551008", {"module": "say", "data": {"text": "This is a rather long sentence that will be cut."}})
+
+    async def scenario() -> tuple[int, int]:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            await phone.call("5551008")
+            await asyncio.sleep(0.5)
+            bye = await phone.hangup()
+            await asyncio.sleep(1.0)
+            return bye.status, phone.requests.qsize()
+        finally:
+            phone.close()
+
+    assert _run(scenario()) == (200, 0)  # no BYE comes back after ours
+
+
+def test_play_uploaded_wav_and_mp3(pbx: Pbx) -> None:
+    base = f"/v2/accounts/{pbx.account_id}/media"
+    wav_id = pbx.api.put(base, json={"data": {"name": "tone wav"}}).json()["data"]["id"]
+    r = pbx.api.put(f"{base}/{wav_id}/raw", content=wav_bytes(1.0, 600), headers={"Content-Type": "audio/wav"})
+    assert r.status_code == 200 and abs(r.json()["data"]["duration"] - 1.0) < 0.01
+    mp3_id = pbx.api.put(base, json={"data": {"name": "tone mp3"}}).json()["data"]["id"]
+    r = pbx.api.put(f"{base}/{mp3_id}/raw", content=mp3_bytes(1.0, 900), headers={"Content-Type": "audio/mpeg"})
+    # an untagged MP3 keeps the encoder's delay and frame padding (576-sample frames at 8 kHz)
+    assert r.status_code == 200 and 1.0 <= r.json()["data"]["duration"] < 1.2
+    assert pbx.api.put(f"{base}/{wav_id}/raw", content=b"xx", headers={"Content-Type": "text/plain"}).status_code == 415
+    pbx.callflow("5551009", {"module": "play", "data": {"id": wav_id},
+                             "children": {"_": {"module": "play", "data": {"id": mp3_id}}}})  # fmt: skip
+
+    async def scenario() -> tuple[float, float]:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            await phone.call("5551009")
+            await phone.wait_bye(10)
+            pcm = phone.received.pcm(0)
+            loud = np.flatnonzero(np.abs(pcm) > 500)
+            first, second = pcm[loud[0] : loud[0] + 6000], pcm[loud[-1] - 6000 : loud[-1]]
+            return dominant_frequency(first), dominant_frequency(second)
+        finally:
+            phone.close()
+
+    first, second = _run(scenario())  # type: ignore[misc]
+    assert abs(first - 600) < 20 and abs(second - 900) < 20

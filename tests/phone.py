@@ -1,0 +1,284 @@
+"""A test phone: a small asyncio UA over real UDP (SIP and RTP) that places calls to calltape.
+
+It answers digest challenges, sends and records real G.711 audio, sends RFC 4733 and INFO DTMF,
+re-INVITEs for hold, CANCELs, and answers the BYE that ends a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import audioop
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from calltape.media.dtmf import event_payloads
+from calltape.media.rtp import build_rtp, parse_rtp
+from calltape.media.sdp import parse_sdp
+from calltape.sip.digest import answer_challenge
+from calltape.sip.headers import Headers
+from calltape.sip.message import Request, Response
+from calltape.sip.parser import parse_message
+
+
+@dataclass
+class Received:
+    """What the phone heard: decoded PCM per RTP packet, with arrival times."""
+
+    frames: list[tuple[float, int, bytes]] = field(default_factory=list)  # (arrival, payload type, payload)
+
+    def pcm(self, payload_type: int = 0) -> np.ndarray:
+        """All audio frames of *payload_type*, decoded and joined."""
+        decode = audioop.ulaw2lin if payload_type == 0 else audioop.alaw2lin
+        data = b"".join(decode(p, 2) for _, pt, p in self.frames if pt == payload_type)
+        return np.frombuffer(data, dtype=np.int16)
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, on_packet: object) -> None:
+        self.on_packet = on_packet
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self.on_packet(data, addr)  # type: ignore[operator]
+
+
+class Phone:
+    """One line: place a call, talk, listen, hang up."""
+
+    def __init__(self, server_port: int, *, host: str = "127.0.0.1", user: str = "tester",
+                 realm: str = "127.0.0.1", password: str | None = None) -> None:  # fmt: skip
+        self.server = ("127.0.0.1", server_port)
+        self.host = host
+        self.user = user
+        self.realm = realm
+        self.password = password
+        self.call_id = uuid.uuid4().hex
+        self.from_tag = uuid.uuid4().hex[:8]
+        self.to_tag: str | None = None
+        self.cseq = 0
+        self.responses: asyncio.Queue[Response] = asyncio.Queue()
+        self.requests: asyncio.Queue[Request] = asyncio.Queue()
+        self.received = Received()
+        self.remote_rtp: tuple[str, int] | None = None
+        self.bye_at: float | None = None
+        self.answered_at: float | None = None
+        self.invite: Request | None = None
+        self.remote_target = ""
+        self._rtp_seq = 0
+        self._rtp_ts = 0
+        self._outgoing: bytes = b""
+        self._dtmf: list[tuple[bytes, bool]] = []
+        self._dtmf_ts = 0
+        self._sender: asyncio.Task[None] | None = None
+        self.sending = True
+
+    async def start(self) -> Phone:
+        loop = asyncio.get_running_loop()
+        self._sip, _ = await loop.create_datagram_endpoint(lambda: _Udp(self._on_sip), local_addr=(self.host, 0))
+        self._rtp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self._on_rtp), local_addr=(self.host, 0))
+        self.sip_port = self._sip.get_extra_info("sockname")[1]
+        self.rtp_port = self._rtp.get_extra_info("sockname")[1]
+        return self
+
+    def close(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+        self._sip.close()
+        self._rtp.close()
+
+    # ---- SIP ---------------------------------------------------------------------------------
+
+    def _on_sip(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        message = parse_message(data)
+        if isinstance(message, Response):
+            self.responses.put_nowait(message)
+            return
+        if message.method == "BYE":
+            self.bye_at = time.monotonic()
+            self._send_response(message, 200)
+            if self._sender is not None:
+                self._sender.cancel()
+        elif message.method in ("OPTIONS", "INFO"):
+            self._send_response(message, 200)
+        self.requests.put_nowait(message)
+
+    def _send_response(self, request: Request, status: int) -> None:
+        headers = Headers([(n, request.headers.get(n) or "") for n in ("Via", "From", "To", "Call-ID", "CSeq")])
+        response = Response(headers=headers, status=status, reason="OK")
+        self._sip.sendto(response.serialize(), self.server)
+
+    def sdp(self, payloads: list[tuple[int, str]] | None = None, direction: str = "sendrecv",
+            dtmf: bool = True) -> bytes:  # fmt: skip
+        payloads = payloads if payloads is not None else [(0, "PCMU"), (8, "PCMA")]
+        formats = " ".join([str(pt) for pt, _ in payloads] + (["101"] if dtmf else []))
+        lines = ["v=0", f"o=phone 1 {self.cseq} IN IP4 {self.host}", "s=-", f"c=IN IP4 {self.host}", "t=0 0",
+                 f"m=audio {self.rtp_port} RTP/AVP {formats}"]  # fmt: skip
+        lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in payloads]
+        if dtmf:
+            lines += ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16"]
+        lines += [f"a={direction}"]
+        return ("\r\n".join(lines) + "\r\n").encode()
+
+    def request(self, method: str, uri: str, body: bytes = b"", extra: list[tuple[str, str]] | None = None,
+                cseq: int | None = None) -> Request:  # fmt: skip
+        if cseq is None:
+            self.cseq += 1
+            cseq = self.cseq
+        to = f"<sip:{uri.split(':', 1)[1].split('@')[0]}@{self.realm}>" + (f";tag={self.to_tag}" if self.to_tag else "")
+        headers = Headers([
+            ("Via", f"SIP/2.0/UDP {self.host}:{self.sip_port};rport;branch=z9hG4bK{uuid.uuid4().hex}"),
+            ("Max-Forwards", "70"),
+            ("From", f"<sip:{self.user}@{self.realm}>;tag={self.from_tag}"),
+            ("To", to),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{cseq} {method}"),
+            ("Contact", f"<sip:{self.user}@{self.host}:{self.sip_port}>"),
+            *(extra or []),
+        ])  # fmt: skip
+        if body:
+            headers.add("Content-Type", "application/sdp")
+        return Request(headers=headers, body=body, method=method, uri=uri)
+
+    def send(self, request: Request) -> None:
+        self._sip.sendto(request.serialize(), self.server)
+
+    async def final(self, timeout: float = 10.0) -> Response:
+        """The next final response."""
+        while True:
+            response = await asyncio.wait_for(self.responses.get(), timeout)
+            if response.status >= 200:
+                return response
+
+    async def call(self, number: str, *, body: bytes | None = None, answer_sdp: bytes | None = None,
+                   timeout: float = 10.0) -> Response:  # fmt: skip
+        """INVITE *number*; answers a 407; on 200 sends the ACK and starts sending audio."""
+        uri = f"sip:{number}@{self.server[0]}:{self.server[1]}"
+        offer = self.sdp() if body is None else body
+        invite = self.request("INVITE", uri, offer)
+        self.invite = invite
+        self.send(invite)
+        response = await self.final(timeout)
+        if response.status == 407 and self.password:
+            self._ack_failure(invite, response)
+            challenge = response.headers.get_lines("Proxy-Authenticate")[-1]  # MD5 is offered last
+            auth = answer_challenge(challenge, "INVITE", uri, self.user, self.password)
+            invite = self.request("INVITE", uri, offer, [("Proxy-Authorization", auth)])
+            self.invite = invite
+            self.send(invite)
+            response = await self.final(timeout)
+        if response.status >= 300:
+            self._ack_failure(invite, response)
+            return response
+        self.to_tag = response.to.tag
+        self.remote_target = str(response.contacts[0].uri)
+        self.answered_at = time.monotonic()
+        if response.body:
+            media = parse_sdp(response.body)
+            address = media.media[0].connection or media.connection or "127.0.0.1"
+            self.remote_rtp = (address, media.media[0].port)
+        late_answer = (answer_sdp or self.sdp()) if not offer else b""
+        ack = self.request("ACK", self.remote_target, late_answer, cseq=invite.cseq.number)
+        self.send(ack)
+        self._sender = asyncio.get_running_loop().create_task(self._send_rtp())
+        return response
+
+    def _ack_failure(self, invite: Request, response: Response) -> None:
+        headers = Headers([("Via", invite.headers.get("Via") or ""), ("Max-Forwards", "70"),
+                           ("From", invite.headers.get("From") or ""), ("To", response.headers.get("To") or ""),
+                           ("Call-ID", self.call_id), ("CSeq", f"{invite.cseq.number} ACK")])  # fmt: skip
+        self.send(Request(headers=headers, method="ACK", uri=invite.uri))
+
+    async def cancel(self) -> Response:
+        """CANCEL the pending INVITE; returns the INVITE's final response."""
+        assert self.invite is not None
+        headers = Headers([(n, self.invite.headers.get(n) or "") for n in ("Via", "From", "To", "Call-ID")])
+        headers.add("Max-Forwards", "70")
+        headers.add("CSeq", f"{self.invite.cseq.number} CANCEL")
+        self.send(Request(headers=headers, method="CANCEL", uri=self.invite.uri))
+        return await self.final()
+
+    async def reinvite(self, direction: str) -> Response:
+        """Hold (sendonly) or resume (sendrecv)."""
+        request = self.request("INVITE", self.remote_target, self.sdp(direction=direction))
+        self.send(request)
+        response = await self.final()
+        self.send(self.request("ACK", self.remote_target, cseq=request.cseq.number))
+        return response
+
+    async def hangup(self) -> Response:
+        request = self.request("BYE", self.remote_target)
+        self.send(request)
+        if self._sender is not None:
+            self._sender.cancel()
+        return await self.final()
+
+    async def info_digit(self, digit: str) -> Response:
+        request = self.request("INFO", self.remote_target, b"")
+        request.headers.add("Content-Type", "application/dtmf-relay")
+        request.body = f"Signal={digit}\r\nDuration=160\r\n".encode()
+        self.send(request)
+        return await self.final()
+
+    async def wait_bye(self, timeout: float = 30.0) -> float:
+        """Wait until calltape hangs up; returns when the BYE came."""
+        deadline = time.monotonic() + timeout
+        while self.bye_at is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no BYE")
+            await asyncio.sleep(0.02)
+        return self.bye_at
+
+    # ---- RTP ---------------------------------------------------------------------------------
+
+    def _on_rtp(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        header = parse_rtp(data)
+        if header is not None:
+            self.received.frames.append((time.monotonic(), header.payload_type,
+                                         data[header.payload_start : header.payload_end]))  # fmt: skip
+
+    def say_pcm(self, pcm: bytes) -> None:
+        """Audio to send (8 kHz PCM); silence when it runs out."""
+        self._outgoing += pcm
+
+    def send_digits(self, digits: str) -> None:
+        """RFC 4733 events on the RTP stream."""
+        for digit in digits:
+            self._dtmf += event_payloads(digit, 100)
+            self._dtmf += [(b"", False)] * 3  # a gap between digits
+
+    async def _send_rtp(self) -> None:
+        start = time.monotonic()
+        n = 0
+        ssrc = 0x1234
+        while True:
+            n += 1
+            await asyncio.sleep(max(0.0, start + n * 0.02 - time.monotonic()))
+            if self.remote_rtp is None or not self.sending:
+                continue
+            ts = self._rtp_ts
+            self._rtp_ts += 160
+            self._rtp_seq += 1
+            if self._dtmf:
+                payload, marker = self._dtmf.pop(0)
+                if marker:
+                    self._dtmf_ts = ts
+                if payload:
+                    self._rtp.sendto(
+                        build_rtp(101, self._rtp_seq, self._dtmf_ts, ssrc, payload, marker), self.remote_rtp
+                    )
+                    continue
+            pcm, self._outgoing = self._outgoing[:320], self._outgoing[320:]
+            frame = audioop.lin2ulaw(pcm.ljust(320, b"\x00"), 2)
+            self._rtp.sendto(build_rtp(0, self._rtp_seq, ts, ssrc, frame), self.remote_rtp)
+
+
+def dominant_frequency(pcm: np.ndarray, rate: int = 8000) -> float:
+    """The strongest frequency in *pcm* (Hz)."""
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
+    return float(np.argmax(spectrum[1:]) + 1) * rate / len(pcm)
