@@ -51,8 +51,15 @@ class _Udp(asyncio.DatagramProtocol):
 class Phone:
     """One line: place a call, talk, listen, hang up."""
 
-    def __init__(self, server_port: int, *, host: str = "127.0.0.1", user: str = "tester",
-                 realm: str = "127.0.0.1", password: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        server_port: int,
+        *,
+        host: str = "127.0.0.1",
+        user: str = "tester",
+        realm: str = "127.0.0.1",
+        password: str | None = None,
+    ) -> None:
         self.server = ("127.0.0.1", server_port)
         self.host = host
         self.user = user
@@ -113,34 +120,49 @@ class Phone:
         response = Response(headers=headers, status=status, reason="OK")
         self._sip.sendto(response.serialize(), self.server)
 
-    def sdp(self, payloads: list[tuple[int, str]] | None = None, direction: str = "sendrecv",
-            dtmf: bool = True) -> bytes:  # fmt: skip
+    def sdp(
+        self, payloads: list[tuple[int, str]] | None = None, direction: str = "sendrecv", dtmf: bool = True
+    ) -> bytes:
         payloads = payloads if payloads is not None else [(0, "PCMU"), (8, "PCMA")]
         formats = " ".join([str(pt) for pt, _ in payloads] + (["101"] if dtmf else []))
-        lines = ["v=0", f"o=phone 1 {self.cseq} IN IP4 {self.host}", "s=-", f"c=IN IP4 {self.host}", "t=0 0",
-                 f"m=audio {self.rtp_port} RTP/AVP {formats}"]  # fmt: skip
+        lines = [
+            "v=0",
+            f"o=phone 1 {self.cseq} IN IP4 {self.host}",
+            "s=-",
+            f"c=IN IP4 {self.host}",
+            "t=0 0",
+            f"m=audio {self.rtp_port} RTP/AVP {formats}",
+        ]
         lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in payloads]
         if dtmf:
             lines += ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16"]
         lines += [f"a={direction}"]
         return ("\r\n".join(lines) + "\r\n").encode()
 
-    def request(self, method: str, uri: str, body: bytes = b"", extra: list[tuple[str, str]] | None = None,
-                cseq: int | None = None) -> Request:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        uri: str,
+        body: bytes = b"",
+        extra: list[tuple[str, str]] | None = None,
+        cseq: int | None = None,
+    ) -> Request:
         if cseq is None:
             self.cseq += 1
             cseq = self.cseq
         to = f"<sip:{uri.split(':', 1)[1].split('@')[0]}@{self.realm}>" + (f";tag={self.to_tag}" if self.to_tag else "")
-        headers = Headers([
-            ("Via", f"SIP/2.0/UDP {self.host}:{self.sip_port};rport;branch=z9hG4bK{uuid.uuid4().hex}"),
-            ("Max-Forwards", "70"),
-            ("From", f"<sip:{self.user}@{self.realm}>;tag={self.from_tag}"),
-            ("To", to),
-            ("Call-ID", self.call_id),
-            ("CSeq", f"{cseq} {method}"),
-            ("Contact", f"<sip:{self.user}@{self.host}:{self.sip_port}>"),
-            *(extra or []),
-        ])  # fmt: skip
+        headers = Headers(
+            [
+                ("Via", f"SIP/2.0/UDP {self.host}:{self.sip_port};rport;branch=z9hG4bK{uuid.uuid4().hex}"),
+                ("Max-Forwards", "70"),
+                ("From", f"<sip:{self.user}@{self.realm}>;tag={self.from_tag}"),
+                ("To", to),
+                ("Call-ID", self.call_id),
+                ("CSeq", f"{cseq} {method}"),
+                ("Contact", f"<sip:{self.user}@{self.host}:{self.sip_port}>"),
+                *(extra or []),
+            ]
+        )
         if body:
             headers.add("Content-Type", "application/sdp")
         return Request(headers=headers, body=body, method=method, uri=uri)
@@ -155,8 +177,9 @@ class Phone:
             if response.status >= 200:
                 return response
 
-    async def call(self, number: str, *, body: bytes | None = None, answer_sdp: bytes | None = None,
-                   timeout: float = 10.0) -> Response:  # fmt: skip
+    async def call(
+        self, number: str, *, body: bytes | None = None, answer_sdp: bytes | None = None, timeout: float = 10.0
+    ) -> Response:
         """INVITE *number*; answers a 407; on 200 sends the ACK and starts sending audio."""
         uri = f"sip:{number}@{self.server[0]}:{self.server[1]}"
         offer = self.sdp() if body is None else body
@@ -189,9 +212,16 @@ class Phone:
         return response
 
     def _ack_failure(self, invite: Request, response: Response) -> None:
-        headers = Headers([("Via", invite.headers.get("Via") or ""), ("Max-Forwards", "70"),
-                           ("From", invite.headers.get("From") or ""), ("To", response.headers.get("To") or ""),
-                           ("Call-ID", self.call_id), ("CSeq", f"{invite.cseq.number} ACK")])  # fmt: skip
+        headers = Headers(
+            [
+                ("Via", invite.headers.get("Via") or ""),
+                ("Max-Forwards", "70"),
+                ("From", invite.headers.get("From") or ""),
+                ("To", response.headers.get("To") or ""),
+                ("Call-ID", self.call_id),
+                ("CSeq", f"{invite.cseq.number} ACK"),
+            ]
+        )
         self.send(Request(headers=headers, method="ACK", uri=invite.uri))
 
     async def cancel(self) -> Response:
@@ -239,8 +269,9 @@ class Phone:
     def _on_rtp(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         header = parse_rtp(data)
         if header is not None:
-            self.received.frames.append((time.monotonic(), header.payload_type,
-                                         data[header.payload_start : header.payload_end]))  # fmt: skip
+            self.received.frames.append(
+                (time.monotonic(), header.payload_type, data[header.payload_start : header.payload_end])
+            )
 
     def say_pcm(self, pcm: bytes) -> None:
         """Audio to send (8 kHz PCM); silence when it runs out."""

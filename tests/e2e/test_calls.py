@@ -37,8 +37,9 @@ class Pbx:
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
-    server = ServerProcess(tmp_path_factory.mktemp("calls"), ["--trusted-networks", "127.0.0.1/32",
-                                                             "--rtp-ports", "40000-40999"]).start()  # fmt: skip
+    server = ServerProcess(
+        tmp_path_factory.mktemp("calls"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "40000-40999"]
+    ).start()
     api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     realm = f"calls{uuid.uuid4().hex[:6]}.example.com"
     account = api.put("/v2/accounts", json={"data": {"name": "Calls", "realm": realm}}).json()["data"]["id"]
@@ -94,9 +95,14 @@ def test_say_callflow_speaks_the_render_and_hangs_up(pbx: Pbx) -> None:
 
 
 def test_rfc4733_and_info_digits_choose_the_branch(pbx: Pbx) -> None:
-    flow = {"module": "collect_dtmf", "data": {"max_digits": 2, "timeout": 5},
-            "children": {"42": {"module": "tone", "data": {"frequencies": [1000], "duration_ms": 1500}},
-                         "_": {"module": "tone", "data": {"frequencies": [400], "duration_ms": 1500}}}}  # fmt: skip
+    flow = {
+        "module": "collect_dtmf",
+        "data": {"max_digits": 2, "timeout": 5},
+        "children": {
+            "42": {"module": "tone", "data": {"frequencies": [1000], "duration_ms": 1500}},
+            "_": {"module": "tone", "data": {"frequencies": [400], "duration_ms": 1500}},
+        },
+    }
     pbx.callflow("5551001", flow)
 
     async def scenario(use_info: bool) -> float:
@@ -112,8 +118,9 @@ def test_rfc4733_and_info_digits_choose_the_branch(pbx: Pbx) -> None:
             mark = len(phone.received.frames)
             await phone.wait_bye(15)
             tone = phone.received.frames[mark:]
-            pcm = np.concatenate([np.frombuffer(__import__("audioop").ulaw2lin(p, 2), np.int16) for _, pt, p in tone
-                                  if pt == 0])  # fmt: skip
+            pcm = np.concatenate(
+                [np.frombuffer(__import__("audioop").ulaw2lin(p, 2), np.int16) for _, pt, p in tone if pt == 0]
+            )
             return dominant_frequency(_loud(pcm))
         finally:
             phone.close()
@@ -123,9 +130,14 @@ def test_rfc4733_and_info_digits_choose_the_branch(pbx: Pbx) -> None:
 
 
 def test_no_digits_takes_the_default_branch(pbx: Pbx) -> None:
-    flow = {"module": "collect_dtmf", "data": {"max_digits": 2, "timeout": 0.5},
-            "children": {"42": {"module": "tone", "data": {"frequencies": [1000], "duration_ms": 800}},
-                         "_": {"module": "tone", "data": {"frequencies": [400], "duration_ms": 800}}}}  # fmt: skip
+    flow = {
+        "module": "collect_dtmf",
+        "data": {"max_digits": 2, "timeout": 0.5},
+        "children": {
+            "42": {"module": "tone", "data": {"frequencies": [1000], "duration_ms": 800}},
+            "_": {"module": "tone", "data": {"frequencies": [400], "duration_ms": 800}},
+        },
+    }
     pbx.callflow("5551002", flow)
 
     async def scenario() -> float:
@@ -142,8 +154,9 @@ def test_no_digits_takes_the_default_branch(pbx: Pbx) -> None:
 
 
 def test_cancel_before_answer_gets_487(pbx: Pbx) -> None:
-    pbx.callflow("5551003", {"module": "sleep", "data": {"duration": 10},
-                             "children": {"_": {"module": "answer", "data": {}}}})  # fmt: skip
+    pbx.callflow(
+        "5551003", {"module": "sleep", "data": {"duration": 10}, "children": {"_": {"module": "answer", "data": {}}}}
+    )
 
     async def scenario() -> tuple[int, int]:
         phone = await Phone(pbx.server.sip_port).start()
@@ -235,8 +248,9 @@ def test_device_is_challenged_with_407(pbx: Pbx) -> None:
     pbx.callflow("5551007", {"module": "tone", "data": {"name": "beep"}})
 
     async def scenario(password: str) -> int:
-        phone = await Phone(pbx.server.sip_port, host="127.0.0.5", user="bob", realm=pbx.realm,
-                            password=password).start()  # fmt: skip
+        phone = await Phone(
+            pbx.server.sip_port, host="127.0.0.5", user="bob", realm=pbx.realm, password=password
+        ).start()
         try:
             response = await phone.call("5551007")
             if response.status == 200:
@@ -276,8 +290,10 @@ def test_play_uploaded_wav_and_mp3(pbx: Pbx) -> None:
     # an untagged MP3 keeps the encoder's delay and frame padding (576-sample frames at 8 kHz)
     assert r.status_code == 200 and 1.0 <= r.json()["data"]["duration"] < 1.2
     assert pbx.api.put(f"{base}/{wav_id}/raw", content=b"xx", headers={"Content-Type": "text/plain"}).status_code == 415
-    pbx.callflow("5551009", {"module": "play", "data": {"id": wav_id},
-                             "children": {"_": {"module": "play", "data": {"id": mp3_id}}}})  # fmt: skip
+    pbx.callflow(
+        "5551009",
+        {"module": "play", "data": {"id": wav_id}, "children": {"_": {"module": "play", "data": {"id": mp3_id}}}},
+    )
 
     async def scenario() -> tuple[float, float]:
         phone = await Phone(pbx.server.sip_port).start()
@@ -293,3 +309,57 @@ def test_play_uploaded_wav_and_mp3(pbx: Pbx) -> None:
 
     first, second = _run(scenario())  # type: ignore[misc]
     assert abs(first - 600) < 20 and abs(second - 900) < 20
+
+
+def _heard(pbx: Pbx, number: str) -> tuple[int, float | None]:
+    async def scenario() -> tuple[int, float | None]:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            response = await phone.call(number)
+            if response.status != 200:
+                return response.status, None
+            await phone.wait_bye(10)
+            return 200, dominant_frequency(_loud(phone.received.pcm(0)))
+        finally:
+            phone.close()
+
+    return _run(scenario())  # type: ignore[return-value]
+
+
+def test_skip_module_and_callflow_jump(pbx: Pbx) -> None:
+    target = pbx.callflow("5551010", {"module": "tone", "data": {"frequencies": [700], "duration_ms": 600}})
+    pbx.callflow(
+        "5551011",
+        {
+            "module": "tone",
+            "data": {"frequencies": [1000], "skip_module": True},
+            "children": {"_": {"module": "callflow", "data": {"id": target}}},
+        },
+    )
+    status, freq = _heard(pbx, "5551011")
+    assert status == 200 and freq is not None and abs(freq - 700) < 20
+
+
+def test_unknown_module_at_run_time_and_loops_end_cleanly(pbx: Pbx) -> None:
+    from calltape.store.callflows import Callflows
+    from calltape.store.database import Database
+
+    async def store_unchecked() -> None:
+        db = Database(f"sqlite:///{pbx.server.data_dir / 'calltape.db'}")
+        callflows = Callflows(db)
+        await callflows.create(
+            {"numbers": ["5551012"], "flow": {"module": "from_the_future", "data": {}}}, pbx.account_id
+        )
+        looping = await callflows.create(
+            {"numbers": ["5551013"], "flow": {"module": "answer", "data": {}}}, pbx.account_id
+        )
+        await callflows.replace(
+            looping["id"],
+            {"numbers": ["5551013"], "flow": {"module": "callflow", "data": {"id": looping["id"]}}},
+            pbx.account_id,
+        )
+        await db.close()
+
+    _run(store_unchecked())
+    assert _heard(pbx, "5551012") == (480, None)  # never answered: a final response, no hang
+    assert _heard(pbx, "5551013") == (480, None)

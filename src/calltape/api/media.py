@@ -17,8 +17,9 @@ UPLOAD_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "aud
 MAX_UPLOAD = 50 * 1024 * 1024
 
 
-def add_media_raw_routes(router: APIRouter, store: Documents, library: MediaLibrary,
-                         account_of: Callable[[Request], Awaitable[str]]) -> None:  # fmt: skip
+def add_media_raw_routes(
+    router: APIRouter, store: Documents, library: MediaLibrary, account_of: Callable[[Request], Awaitable[str]]
+) -> None:
     """Upload and download of a media's audio (the documents themselves use the generic routes)."""
     path = "/accounts/{account_id}/media/{media_id}/raw"
 
