@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,16 +47,28 @@ def run_sipp(
     transport: str = "u1",
     extra: list[str] | None = None,
     timeout: int = 60,
+    substitutions: dict[str, str] | None = None,
 ) -> SippResult:
-    """Run one scenario to completion against 127.0.0.1:*target_port*."""
+    """Run one scenario to completion against 127.0.0.1:*target_port*.
+
+    *substitutions* replace ``@NAME@`` markers in the scenario (SIPp cannot take ``rtp_stream``'s
+    file from an injection file).
+    """
     sipp = shutil.which("sipp")
     assert sipp, "sipp is missing: `make install` installs Debian's sip-tester"
     error_file = tmp / f"{scenario}-{transport}-errors.log"
+    scenario_file = SCENARIOS / f"{scenario}.xml"
+    if substitutions:
+        text = scenario_file.read_text()
+        for name, value in substitutions.items():
+            text = text.replace(f"@{name}@", value)
+        scenario_file = tmp / f"{scenario}-{os.getpid()}-{time.monotonic_ns()}.xml"
+        scenario_file.write_text(text)
     args = [
         sipp,
         f"127.0.0.1:{target_port}",
         "-sf",
-        str(SCENARIOS / f"{scenario}.xml"),
+        str(scenario_file),
         "-m",
         str(calls),
         "-r",

@@ -7,6 +7,7 @@ import uuid
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -363,3 +364,38 @@ def test_unknown_module_at_run_time_and_loops_end_cleanly(pbx: Pbx) -> None:
     _run(store_unchecked())
     assert _heard(pbx, "5551012") == (480, None)  # never answered: a final response, no hang
     assert _heard(pbx, "5551013") == (480, None)
+
+
+def test_silent_far_end_is_hung_up_after_rtp_timeout(tmp_path: Path) -> None:
+    server = ServerProcess(
+        tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-timeout", "1", "--rtp-ports", "41500-41599"]
+    ).start()
+    try:
+        with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
+            account = api.put("/v2/accounts", json={"data": {"name": "t", "realm": "timeout.example.com"}}).json()
+            flow = {
+                "numbers": ["600"],
+                "flow": {
+                    "module": "answer",
+                    "data": {},
+                    "children": {"_": {"module": "sleep", "data": {"duration": 30}}},
+                },
+            }
+            api.put(f"/v2/accounts/{account['data']['id']}/callflows", json={"data": flow}).raise_for_status()
+
+        async def scenario() -> float:
+            phone = await Phone(server.sip_port).start()
+            try:
+                await phone.call("600")
+                await asyncio.sleep(0.5)
+                phone.sending = False  # the far end goes silent
+                silent_from = asyncio.get_running_loop().time()
+                bye = await phone.wait_bye(10)
+                return bye - silent_from
+            finally:
+                phone.close()
+
+        waited = _run(scenario())
+        assert 0.9 <= waited <= 3.0  # type: ignore[operator]
+    finally:
+        server.stop()

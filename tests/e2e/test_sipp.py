@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import audioop
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
-from tests.e2e.sipp_runner import run_sipp
+from tests.e2e.sipp_runner import free_port, run_sipp
 from tests.server import TOKEN, ServerProcess
 
 USER, PASSWORD = "alice", "sipp-secret-1"
@@ -53,3 +55,27 @@ def test_sipp_with_ten_percent_loss(sipp_server: tuple[ServerProcess, Path], sce
     result = run_sipp(scenario, server.sip_port, tmp, calls=40, rate=40, extra=[*_extra(scenario, tmp), "-lost", "10"])
     assert result.returncode == 0, result.errors[-2000:] or result.output[-2000:]
     assert (result.successful, result.failed) == (40, 0)
+
+
+def test_sipp_caller_hears_say_and_gets_bye(sipp_server: tuple[ServerProcess, Path]) -> None:
+    """SIPp dials a say callflow, streams a µ-law tone at it, and is hung up on when the speech ends."""
+    server, tmp = sipp_server
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
+        account = api.get("/v2/accounts").json()["data"][0]["id"]
+        flow = {"numbers": ["7770"], "flow": {"module": "say", "data": {"text": "Hello from calltape"}}}
+        assert api.put(f"/v2/accounts/{account}/callflows", json={"data": flow}).status_code == 201
+    t = np.arange(8000 * 3) / 8000
+    pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes()
+    (tmp / "tone.ulaw").write_bytes(audioop.lin2ulaw(pcm, 2))
+    result = run_sipp(
+        "call_until_bye",
+        server.sip_port,
+        tmp,
+        calls=5,
+        rate=5,
+        extra=["-s", "7770", "-mi", "127.0.0.1", "-mp", str(free_port())],
+        substitutions={"RTP_STREAM": f"{tmp / 'tone.ulaw'},-1,0"},
+    )
+    assert result.returncode == 0, result.errors[-2000:] or result.output[-2000:]
+    assert (result.successful, result.failed) == (5, 0)
+    assert "Dead call" not in result.errors  # no stray retransmissions after a call ended
