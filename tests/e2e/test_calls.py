@@ -399,3 +399,49 @@ def test_silent_far_end_is_hung_up_after_rtp_timeout(tmp_path: Path) -> None:
         assert 0.9 <= waited <= 3.0  # type: ignore[operator]
     finally:
         server.stop()
+
+
+def test_echo_returns_the_callers_audio(pbx: Pbx) -> None:
+    pbx.callflow("5551014", {"module": "echo", "data": {"duration": 1.5}})
+
+    async def scenario() -> float:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            t = np.arange(8000 * 3) / 8000
+            phone.say_pcm((np.sin(2 * np.pi * 600 * t) * 8000).astype("<i2").tobytes())
+            await phone.call("5551014")
+            await phone.wait_bye(10)
+            return dominant_frequency(_loud(phone.received.pcm(0)))
+        finally:
+            phone.close()
+
+    assert abs(_run(scenario()) - 600) < 20  # type: ignore[operator]
+
+
+def test_play_from_url_is_fetched_once_and_cached(pbx: Pbx, tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    (tmp_path / "prompt.wav").write_bytes(wav_bytes(0.8, 1200))
+    hits: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kw: object) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kw)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            hits.append(self.path)
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{web.server_address[1]}/prompt.wav"
+    pbx.callflow("5551015", {"module": "play", "data": {"id": url}})
+    try:
+        first = _heard(pbx, "5551015")
+    finally:
+        web.shutdown()
+        web.server_close()
+    second = _heard(pbx, "5551015")  # the web server is gone: the cached copy plays
+    assert first[0] == second[0] == 200
+    assert abs(first[1] - 1200) < 20 and abs(second[1] - 1200) < 20  # type: ignore[operator]
+    assert len(hits) == 1

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 REORDER_DEPTH = 3  # packets held back to put a late one in its place (60 ms)
 MAX_GAP_FILL = 50 * 10  # at most 10 s of silence inserted for one gap
+ECHO_DEPTH = 10  # frames of the far end's audio held for echoing (200 ms)
 SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
 
@@ -73,6 +74,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self._dtmf_out: deque[tuple[bytes, bool]] = deque()
         self._dtmf_ts = 0
         self._first_packet = True
+        self._echo: deque[bytes] | None = None
 
     async def start(self) -> None:
         """Attach to the event loop and start sending (silence until something plays)."""
@@ -111,6 +113,8 @@ class RtpSession(asyncio.DatagramProtocol):
         if header.payload_type != self.codec.payload_type or not payload:
             return
         self.stats["received"] += 1
+        if self._echo is not None and len(self._echo) < ECHO_DEPTH:
+            self._echo.append(payload)  # same codec both ways: send it back as it came
         if header.ssrc != self._ssrc:  # a new source (or the first): start its sequence afresh
             self._ssrc, self._expected, self._held = header.ssrc, header.sequence, {}
             self._last_ts = header.timestamp - FRAME_SAMPLES
@@ -165,6 +169,10 @@ class RtpSession(asyncio.DatagramProtocol):
         while self._queue:
             self._finish(self._queue.popleft()[1])
 
+    def echo(self, on: bool = True) -> None:
+        """Send the far end's own audio back to it (a loopback test line)."""
+        self._echo = deque() if on else None
+
     def send_digit(self, digit: str, duration_ms: int = 100) -> None:
         """Send one RFC 4733 event (only if the far end offered telephone-event)."""
         if self.dtmf_payload_type is not None:
@@ -179,6 +187,15 @@ class RtpSession(asyncio.DatagramProtocol):
             if marker:
                 self._dtmf_ts = timestamp
             self._send(self.dtmf_payload_type or 0, payload, marker, self._dtmf_ts)
+            return
+        if self._echo:
+            payload = self._echo.popleft()
+            self._send(self.codec.payload_type, payload, self._first_packet, timestamp)
+            self._first_packet = False
+            if self.taps:
+                out = np.frombuffer(self.codec.decode(payload), dtype=np.int16)
+                for tap in self.taps:
+                    tap("out", out, timestamp)
             return
         frame = self._next_frame()
         pcm = frame if frame is not None else bytes(FRAME_BYTES)

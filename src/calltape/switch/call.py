@@ -173,6 +173,19 @@ class Call:
         log.info("call-id %s: collected %r", self.call_id, collected)
         return collected
 
+    async def echo(self, seconds: float | None) -> None:
+        """Send the caller's audio back to them, for *seconds* or until they hang up."""
+        await self.answer()
+        assert self.media is not None
+        self.media.echo(True)
+        try:
+            if seconds is None:
+                await self.ended.wait()
+                raise CallEndedError()
+            await self.sleep(seconds)
+        finally:
+            self.media.echo(False)
+
     async def hangup(self, status: int = 480) -> None:
         """BYE if answered; a final *status* if not; nothing if the far end already left."""
         if self._hung_up:
