@@ -37,6 +37,7 @@ test: install lint
 
 bench: install
 	$(PY) bench/sip/run.py
+	$(PY) bench/media/run.py
 	$(PY) bench/receiver/run.py
 
 clean:

@@ -59,7 +59,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.latched: tuple[str, int] | None = None
         self.last_received = 0.0
-        self.stats = {"received": 0, "lost": 0, "late": 0, "foreign": 0, "sent": 0}
+        self.stats = {"received": 0, "lost": 0, "late": 0, "foreign": 0, "sent": 0, "send_errors": 0}
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
@@ -92,6 +92,10 @@ class RtpSession(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def error_received(self, exc: Exception) -> None:
+        """ICMP errors (the far end's port is closed): counted, not logged per packet."""
+        self.stats["send_errors"] += 1
 
     # ---- receiving ---------------------------------------------------------------------------
 
@@ -222,7 +226,7 @@ class RtpSession(asyncio.DatagramProtocol):
         return frame.ljust(FRAME_BYTES, b"\x00")
 
     def _send(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> None:
-        if self.transport is not None and self.sending and self.remote[1]:
+        if self.transport is not None and self.sending and self.remote[1] and not self.transport.is_closing():
             packet = build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker)
             self.transport.sendto(packet, self.remote)
             self.stats["sent"] += 1
