@@ -29,17 +29,10 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.sipp_runner import run_sipp  # noqa: E402
 from tests.server import TOKEN, ServerProcess  # noqa: E402
 
-from bench.sip.run import cpu_seconds  # noqa: E402
+from bench.procstat import cpu_seconds, rss_mb  # noqa: E402
 
 RATE = 100  # new calls per second while ramping up
 SIPP_MEDIA_PORT = 61000  # SIPp's own RTP ports start here, clear of calltape's range and the ephemeral ports
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def udp_counters() -> tuple[int, int]:

@@ -31,38 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.sipp_runner import free_port  # noqa: E402
 
+from bench.procstat import cpu_seconds, process_tree, rss_mb  # noqa: E402
+
 SIZE = 500 * 1024
 TOKEN = "bench-token"
-
-
-def process_tree(pid: int) -> list[int]:
-    """*pid* and its children (uvicorn's worker processes)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return [pid, *children]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return round(total / 1024, 1)
 
 
 def make_mp3(path: Path) -> bytes:
@@ -189,15 +161,15 @@ def main() -> int:
             "workers": args.workers,
         }
         for name in ("ab", "python"):
-            rss_before, cpu_before = rss_mb(pids), cpu_seconds(pids)
+            rss_before, cpu_before = rss_mb(*pids), cpu_seconds(*pids)
             if name == "ab":
                 result = run_ab(
                     f"{base}/kzr/call_recording_ab.mp3?account_id=bench", body_path, args.requests, args.concurrency
                 )
             else:
                 result = asyncio.run(run_python(base, body, args.requests, args.concurrency))
-            result["server_cpu_ms_per_request"] = round((cpu_seconds(pids) - cpu_before) / args.requests * 1000, 3)
-            result["rss_mb_before"], result["rss_mb_after"] = rss_before, rss_mb(pids)
+            result["server_cpu_ms_per_request"] = round((cpu_seconds(*pids) - cpu_before) / args.requests * 1000, 3)
+            result["rss_mb_before"], result["rss_mb_after"] = rss_before, rss_mb(*pids)
             report[name] = result
             print(
                 f"{name:6} {result['req_per_s']:8.1f} req/s {result['mb_per_s']:7.1f} MB/s "

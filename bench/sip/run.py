@@ -28,16 +28,12 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.sipp_runner import run_sipp  # noqa: E402
 from tests.server import TOKEN, ServerProcess  # noqa: E402
 
+from bench.procstat import cpu_seconds  # noqa: E402
+
 RATES = {"options": [1000, 2000, 2500, 3000, 4000, 5000], "register_auth": [250, 500, 1000, 1250, 1500, 2000]}
 TRANSACTIONS_PER_CALL = {"options": 1, "register_auth": 2}
 GOALS = {"options": 2000, "register_auth": 1000}
 USER, PASSWORD = "bench", "bench-pw"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def provision(server: ServerProcess, tmp: Path) -> list[str]:

@@ -133,6 +133,17 @@ def _convert(name: str, value: Any) -> Any:
 KEYS = tuple(f.name for f in fields(Settings))
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A TOML settings file, or ConfigError with a one-line reason."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
+
+
 def load_settings(
     flags: Mapping[str, Any], config_file: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -140,13 +151,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     merged: dict[str, Any] = {}
     if config_file is not None:
-        try:
-            with config_file.open("rb") as fh:
-                from_file = tomllib.load(fh)
-        except OSError as exc:
-            raise ConfigError(f"--config: cannot read {config_file}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"--config: {config_file} is not valid TOML: {exc}") from None
+        from_file = read_config_file(config_file)
         unknown = sorted(set(from_file) - set(KEYS) - {"receiver"})
         if unknown:
             raise ConfigError(f"--config: unknown setting {unknown[0]!r} in {config_file}")

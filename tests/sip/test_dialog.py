@@ -76,8 +76,7 @@ def test_cseq_order_and_target_refresh() -> None:
     assert dialog.remote_target == "sip:alice@198.51.100.7:5080"  # INFO is not a target refresh
 
 
-def test_dialog_needs_tags_and_contact() -> None:
-    with pytest.raises(DialogError):
-        Dialog.as_uas(_request(INVITE.replace(b";tag=a1", b"")), "b1")
+def test_dialog_tags_and_contact() -> None:
+    assert Dialog.as_uas(_request(INVITE.replace(b";tag=a1", b"")), "b1").remote_tag == ""  # an RFC 2543 peer
     with pytest.raises(DialogError):
         Dialog.as_uac(_request(INVITE), _response(OK.replace(b";tag=b1", b"")))

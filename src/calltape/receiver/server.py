@@ -9,7 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
-from calltape.config import HostPort
+from calltape.config import HostPort, read_config_file
 from calltape.receiver.app import ReceiverApp
 from calltape.receiver.hooks import StoredHook
 from calltape.receiver.settings import ReceiverSettings, load_receiver_settings
@@ -42,12 +42,9 @@ def embedded_settings(data_dir: Path, config_file: Path | None) -> ReceiverSetti
 
     It stores under ``DATA_DIR/recordings`` and, unless a token is set, accepts loopback clients only.
     """
-    import tomllib
-
     section: dict[str, object] = {}
-    if config_file is not None and config_file.exists():
-        with config_file.open("rb") as fh:
-            section = dict(tomllib.load(fh).get("receiver", {}))
+    if config_file is not None:
+        section = dict(read_config_file(config_file).get("receiver", {}))
     enabled = os.environ.get("CALLTAPE_RECEIVER_ENABLED", str(section.get("enabled", True))).lower()
     if enabled in ("false", "0", "no", "off"):
         return None

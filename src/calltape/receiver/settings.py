@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from calltape.config import ConfigError, HostPort, parse_host_port
+from calltape.config import ConfigError, HostPort, parse_host_port, read_config_file
 from calltape.receiver.formats import CONTENT_TYPES
 
 BACKENDS = ("dir", "s3", "postgresql")
@@ -86,13 +85,7 @@ def load_receiver_settings(
     environ = os.environ if environ is None else environ
     merged: dict[str, Any] = {}
     if config_file is not None:
-        try:
-            with config_file.open("rb") as fh:
-                data = tomllib.load(fh)
-        except OSError as exc:
-            raise ConfigError(f"--config: cannot read {config_file}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"--config: {config_file} is not valid TOML: {exc}") from None
+        data = read_config_file(config_file)
         section = data.get(table, {}) if table else data
         unknown = sorted(set(section) - set(KEYS) - {"enabled"})
         if unknown:

@@ -48,13 +48,10 @@ class Dialog:
     @classmethod
     def as_uas(cls, request: Request, local_tag: str, local_contact: str = "") -> Dialog:
         """The dialog a 2xx (or 101-199 with a tag) to *request* creates on the server side (§12.1.1)."""
-        remote = request.from_
-        if remote.tag is None:
-            raise DialogError("the request's From has no tag")
         return cls(
             call_id=request.call_id,
             local_tag=local_tag,
-            remote_tag=remote.tag,
+            remote_tag=request.from_.tag or "",  # RFC 2543 peers send no tag (§12.1.1: then it is empty)
             local_uri=_without_tag(request.headers.get("To") or ""),
             remote_uri=_without_tag(request.headers.get("From") or ""),
             remote_target=_contact_uri(request),

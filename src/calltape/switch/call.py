@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -82,8 +83,18 @@ class Call:
         if self.answered:
             return
         self._check_live()
+        sock = self.control.ports.acquire()
+        try:
+            await self._answer_on(sock)
+        except BaseException:
+            if self.media is None:  # the port never got its session: give it back
+                port = int(sock.getsockname()[1])
+                sock.close()
+                self.control.ports.release(port)
+            raise
+
+    async def _answer_on(self, sock: socket.socket) -> None:
         control = self.control
-        sock = control.ports.acquire()
         port = int(sock.getsockname()[1])
         body = (
             answer_sdp(self.negotiated, self.local_address, port, self.session_id, self.sdp_version)
@@ -103,8 +114,6 @@ class Call:
                 self.negotiated = negotiate(parse_sdp(self._ack_body))
             except SdpError as exc:
                 log.warning("call-id %s: no usable SDP answer in the ACK: %s", self.call_id, exc)
-                sock.close()
-                control.ports.release(port)
                 await self.hangup()
                 raise CallEndedError() from None
         negotiated = self.negotiated

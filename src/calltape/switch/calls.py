@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 from calltape.callflow.engine import run_callflow
@@ -47,7 +45,6 @@ class CallControl:
         allow_header: str,
         advertised_address: str = "",
         rtp_timeout: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
         self.auth = auth
@@ -59,7 +56,6 @@ class CallControl:
         self.advertised_address = advertised_address
         self.rtp_timeout = rtp_timeout
         self.clock = MediaClock()
-        self._now = clock
         self.calls: dict[DialogKey, Call] = {}
         self._pending: dict[int, Call] = {}  # by id() of the INVITE transaction, until answered or ended
         self._tasks: set[asyncio.Task[Any]] = set()

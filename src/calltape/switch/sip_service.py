@@ -29,10 +29,9 @@ OPTIONS_HEADERS = [
 
 
 class Responder(Protocol):
-    """The transport side: send a response through its transaction, tell the time."""
+    """The transport side: send a response through its transaction."""
 
     def respond(self, transaction: ServerTransaction, response: Response) -> None: ...
-    def now(self) -> float: ...
 
 
 class SipService:
