@@ -106,10 +106,16 @@ class SipEndpoint:
                 reason = f"{'Bad Request' if exc.status == 400 else 'Error'} ({exc.reason})"
                 self.send(make_response(request, exc.status, reason, to_tag=new_tag()).serialize(), peer)
             return
-        if isinstance(message, Response):
-            self._receive_response(message, peer, now)
-        else:
-            self._receive_request(message, peer, now)
+        try:
+            if isinstance(message, Response):
+                self._receive_response(message, peer, now)
+            else:
+                self._receive_request(message, peer, now)
+        except SipSyntaxError as exc:  # a header the parser does not check, broken (e.g. Require)
+            self.stats["malformed"] += 1
+            if isinstance(message, Request) and message.method != "ACK":
+                response = make_response(message, 400, f"Bad Request ({exc})", to_tag=new_tag())
+                self.send(response.serialize(), peer)
 
     def datagrams_to_send(self) -> list[tuple[bytes, Peer]]:
         """Everything queued for the network since the last call."""
@@ -212,7 +218,10 @@ class SipEndpoint:
         self._server[key] = transaction
         if request.method == "INVITE":
             self.respond(transaction, make_response(request, 100), now)
-        error = self._merged_request(request, key) or check_request(request, self.capabilities)
+        try:
+            error = self._merged_request(request, key) or check_request(request, self.capabilities)
+        except SipSyntaxError as exc:  # e.g. a broken Require: answered through the transaction
+            error = make_response(request, 400, f"Bad Request ({exc})", to_tag=transaction.to_tag)
         if error is not None:
             self.respond(transaction, error, now)
         elif request.method == "CANCEL":

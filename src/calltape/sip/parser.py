@@ -144,7 +144,7 @@ def _check_request(request: Request) -> None:
     try:
         parse_uri(request.uri)
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
-            if name not in request.headers:
+            if not (request.headers.get(name) or "").strip(WHITESPACE):
                 raise SipSyntaxError(f"missing {name}")
         for name in SINGLE_HEADERS:
             if request.headers.count(name) > 1:
@@ -153,6 +153,7 @@ def _check_request(request: Request) -> None:
             parse_via(via)
         parse_address(request.headers.get("From") or "")
         parse_address(request.headers.get("To") or "")
+        request.contacts  # noqa: B018 - parsed to validate (a bad Contact is a 400, not a later surprise)
         cseq = parse_cseq(request.headers.get("CSeq") or "")
         max_forwards = request.headers.get("Max-Forwards")
         if max_forwards is not None:
