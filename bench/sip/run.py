@@ -75,6 +75,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="SIP load benchmark")
     parser.add_argument("--seconds", type=float, default=5.0, help="traffic per rate step")
     parser.add_argument("--db", help="database URL for the server (default: SQLite in a temp dir)")
+    parser.add_argument("--only", choices=sorted(RATES), help="run one kind only")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-bench-"))
     extra = ["--digest-algorithms", "MD5", "--log-level", "warning", *(["--db", args.db] if args.db else [])]
@@ -91,6 +92,8 @@ def main() -> int:
     try:
         auth = provision(server, tmp)
         for scenario, rates in RATES.items():
+            if args.only and scenario != args.only:
+                continue
             steps, best = [], 0
             for rate in rates:
                 s = step(server, tmp, scenario, rate, args.seconds, auth)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from calltape.sip.syntax import (
     WHITESPACE,
@@ -45,6 +46,7 @@ class Address:
         return f"{name}<{self.uri}>{format_params(self.params)}"
 
 
+@lru_cache(maxsize=8192)  # results are immutable; a message's headers are read many times
 def parse_address(text: str) -> Address:
     """Parse one name-addr or addr-spec with its parameters."""
     text = text.strip(WHITESPACE)

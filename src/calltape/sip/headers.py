@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from calltape.sip.syntax import WHITESPACE, split_outside_quotes
 
@@ -146,37 +147,43 @@ def canonical_name(name: str) -> str:
     return _CANONICAL.get(lower, name)
 
 
+@lru_cache(maxsize=1024)
+def header_key(name: str) -> str:
+    """The case-folded canonical name used for lookups."""
+    return canonical_name(name).lower()
+
+
 class Headers:
     """Headers in message order. Names are stored canonically; lookups ignore case."""
 
     __slots__ = ("_items",)
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
-        self._items: list[tuple[str, str]] = []
+        self._items: list[tuple[str, str, str]] = []  # (lookup key, canonical name, value)
         for name, value in items or ():
             self.add(name, value)
 
     def add(self, name: str, value: str) -> None:
         """Append a header."""
-        self._items.append((canonical_name(name), value))
+        self._items.append((header_key(name), canonical_name(name), value))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of *name* as written (not split)."""
-        key = canonical_name(name).lower()
-        for n, v in self._items:
-            if n.lower() == key:
+        key = header_key(name)
+        for k, _, v in self._items:
+            if k == key:
                 return v
         return default
 
     def get_lines(self, name: str) -> list[str]:
         """Every header line of *name*, not split."""
-        key = canonical_name(name).lower()
-        return [v for n, v in self._items if n.lower() == key]
+        key = header_key(name)
+        return [v for k, _, v in self._items if k == key]
 
     def get_all(self, name: str) -> list[str]:
         """Every value of *name*; list headers are split on commas outside quotes and <>."""
         lines = self.get_lines(name)
-        if canonical_name(name).lower() not in LIST_HEADERS:
+        if header_key(name) not in LIST_HEADERS:
             return lines
         values: list[str] = []
         for line in lines:
@@ -185,33 +192,33 @@ class Headers:
 
     def set(self, name: str, value: str) -> None:
         """Replace every *name* header by one with *value* (in the first one's place)."""
-        canonical = canonical_name(name)
-        key = canonical.lower()
-        for i, (n, _) in enumerate(self._items):
-            if n.lower() == key:
-                self._items[i] = (canonical, value)
-                self._items = [item for j, item in enumerate(self._items) if j <= i or item[0].lower() != key]
+        key, canonical = header_key(name), canonical_name(name)
+        for i, (k, _, _) in enumerate(self._items):
+            if k == key:
+                self._items[i] = (key, canonical, value)
+                self._items = [item for j, item in enumerate(self._items) if j <= i or item[0] != key]
                 return
-        self._items.append((canonical, value))
+        self._items.append((key, canonical, value))
 
     def set_first_value(self, name: str, value: str) -> None:
         """Replace the first comma-separated value of the first *name* line (e.g. the top Via)."""
-        key = canonical_name(name).lower()
-        for i, (n, line) in enumerate(self._items):
-            if n.lower() == key:
+        key = header_key(name)
+        for i, (k, n, line) in enumerate(self._items):
+            if k == key:
                 rest = split_outside_quotes(line, ",")[1:]
-                self._items[i] = (n, ",".join([value, *rest]))
+                self._items[i] = (k, n, ",".join([value, *rest]))
                 return
-        self._items.append((canonical_name(name), value))
+        self.add(name, value)
 
     def remove(self, name: str) -> None:
         """Drop every *name* header."""
-        key = canonical_name(name).lower()
-        self._items = [item for item in self._items if item[0].lower() != key]
+        key = header_key(name)
+        self._items = [item for item in self._items if item[0] != key]
 
     def count(self, name: str) -> int:
         """How many header lines are named *name*."""
-        return len(self.get_lines(name))
+        key = header_key(name)
+        return sum(1 for k, _, _ in self._items if k == key)
 
     def copy(self) -> Headers:
         """A shallow copy."""
@@ -223,7 +230,7 @@ class Headers:
         return isinstance(name, str) and self.get(name) is not None
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
+        return ((n, v) for _, n, v in self._items)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -232,4 +239,4 @@ class Headers:
         return isinstance(other, Headers) and self._items == other._items
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"Headers({[(n, v) for _, n, v in self._items]!r})"

@@ -80,8 +80,11 @@ class SipTransport:
     # ---- pumping the endpoint --------------------------------------------------------------
 
     def received(self, data: bytes, peer: Peer) -> None:
-        """Feed one message to the endpoint."""
-        self.endpoint.receive(data, peer, self.now())
+        """Feed one message to the endpoint (a bug on one message must not stop the listener)."""
+        try:
+            self.endpoint.receive(data, peer, self.now())
+        except Exception:
+            log.exception("failed on a message from %s:%d", peer.host, peer.port)
         self.flush()
 
     def respond(self, transaction: ServerTransaction, response: Response) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import unquote as pct_unquote
 
 from calltape.sip.syntax import Params, SipSyntaxError, format_params, get_param, parse_params
@@ -63,6 +64,7 @@ class AbsoluteUri:
 Uri = SipUri | AbsoluteUri
 
 
+@lru_cache(maxsize=8192)  # results are immutable; a message's headers are read many times
 def parse_uri(text: str) -> Uri:
     """Parse an absolute URI; SIP and SIPS URIs are parsed fully."""
     scheme, colon, rest = text.partition(":")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from calltape.sip.syntax import (
     Params,
@@ -53,6 +54,7 @@ class Via:
         return f"{self.protocol}/{self.transport} {self.host}{port}{format_params(self.params)}"
 
 
+@lru_cache(maxsize=8192)  # results are immutable; a message's headers are read many times
 def parse_via(text: str) -> Via:
     """Parse one via-parm."""
     m = _PROTOCOL.match(text)
