@@ -30,7 +30,10 @@ from tests.server import TOKEN, ServerProcess  # noqa: E402
 
 from bench.procstat import cpu_seconds  # noqa: E402
 
-RATES = {"options": [1000, 2000, 2500, 3000, 4000, 5000], "register_auth": [250, 500, 1000, 1250, 1500, 2000]}
+RATES = {
+    "options": [1000, 2000, 3000, 4000, 5000, 6000, 8000],
+    "register_auth": [250, 500, 1000, 1250, 1500, 1750, 2000],
+}
 TRANSACTIONS_PER_CALL = {"options": 1, "register_auth": 2}
 GOALS = {"options": 2000, "register_auth": 1000}
 USER, PASSWORD = "bench", "bench-pw"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -128,6 +129,10 @@ async def serve(
     say(f"calltape: API listening on http://{http_host}:{http_port}")
     say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(db.url)}")
 
+    # Tens of thousands of live transactions (UDP keeps each for 32 s) make the default collector
+    # thresholds trigger full scans constantly; everything made so far is long-lived.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

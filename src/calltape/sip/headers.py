@@ -137,6 +137,7 @@ SINGLE_HEADERS = frozenset(
         "Min-Expires",
     )
 )
+SINGLE_KEYS = frozenset(name.lower() for name in SINGLE_HEADERS)
 
 
 def canonical_name(name: str) -> str:
@@ -219,6 +220,16 @@ class Headers:
         """How many header lines are named *name*."""
         key = header_key(name)
         return sum(1 for k, _, _ in self._items if k == key)
+
+    def repeated(self) -> frozenset[str]:
+        """Lookup keys of the headers that appear on more than one line."""
+        seen: dict[str, None] = {}
+        repeated = []
+        for key, _, _ in self._items:
+            if key in seen:
+                repeated.append(key)
+            seen[key] = None
+        return frozenset(repeated)
 
     def copy(self) -> Headers:
         """A shallow copy."""

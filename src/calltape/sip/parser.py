@@ -9,7 +9,7 @@ partial request (so the caller can copy Via, From, To, Call-ID and CSeq into the
 from __future__ import annotations
 
 from calltape.sip.address import parse_address
-from calltape.sip.headers import SINGLE_HEADERS, Headers
+from calltape.sip.headers import SINGLE_KEYS, Headers, canonical_name
 from calltape.sip.message import SIP_VERSION, Message, Request, Response, parse_cseq
 from calltape.sip.syntax import WHITESPACE, SipSyntaxError, is_token, parse_uint
 from calltape.sip.uri import parse_uri
@@ -146,9 +146,8 @@ def _check_request(request: Request) -> None:
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
             if not (request.headers.get(name) or "").strip(WHITESPACE):
                 raise SipSyntaxError(f"missing {name}")
-        for name in SINGLE_HEADERS:
-            if request.headers.count(name) > 1:
-                raise SipSyntaxError(f"more than one {name}")
+        if twice := request.headers.repeated() & SINGLE_KEYS:
+            raise SipSyntaxError(f"more than one {canonical_name(min(twice))}")
         for via in request.headers.get_all("Via"):
             parse_via(via)
         parse_address(request.headers.get("From") or "")
