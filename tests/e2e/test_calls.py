@@ -39,7 +39,7 @@ class Pbx:
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     server = ServerProcess(
-        tmp_path_factory.mktemp("calls"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "40000-40999"]
+        tmp_path_factory.mktemp("calls"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "24000-24999"]
     ).start()
     api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     realm = f"calls{uuid.uuid4().hex[:6]}.example.com"
@@ -368,7 +368,7 @@ def test_unknown_module_at_run_time_and_loops_end_cleanly(pbx: Pbx) -> None:
 
 def test_silent_far_end_is_hung_up_after_rtp_timeout(tmp_path: Path) -> None:
     server = ServerProcess(
-        tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-timeout", "1", "--rtp-ports", "41500-41599"]
+        tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-timeout", "1", "--rtp-ports", "25500-25599"]
     ).start()
     try:
         with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:

@@ -55,7 +55,7 @@ def _frame(value: int) -> bytes:
 
 
 async def _session() -> tuple[RtpSession, socket.socket, _Collect, RtpPortPool]:
-    pool = RtpPortPool("127.0.0.1", 41000, 41100)
+    pool = RtpPortPool("127.0.0.1", 25000, 25100)
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
     session = RtpSession(pool.acquire(), G711("PCMU", 0), 101, peer.getsockname(), MediaClock())

@@ -43,15 +43,16 @@ def test_mp3_decodes_and_garbage_is_refused() -> None:
 
 
 def test_tone_and_port_pool() -> None:
+    # below the kernel's ephemeral range (32768+), so no client socket can be holding these ports
     assert len(tone((1000.0,), 0.5)) == 8000
-    pool = RtpPortPool("127.0.0.1", 42000, 42006)
+    pool = RtpPortPool("127.0.0.1", 26000, 26006)
     socks = [pool.acquire() for _ in range(3)]
-    assert sorted(s.getsockname()[1] for s in socks) == [42000, 42002, 42004]
+    assert sorted(s.getsockname()[1] for s in socks) == [26000, 26002, 26004]
     with pytest.raises(PortsExhaustedError):
         pool.acquire()
     socks[0].close()
-    pool.release(42000)
+    pool.release(26000)
     again = pool.acquire()
-    assert again.getsockname()[1] == 42000
+    assert again.getsockname()[1] == 26000
     for s in [again, *socks[1:]]:
         s.close()
