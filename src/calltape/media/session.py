@@ -26,10 +26,11 @@ REORDER_DEPTH = 3  # packets held back to put a late one in its place (60 ms)
 MAX_GAP_FILL = 50 * 10  # at most 10 s of silence inserted for one gap
 ECHO_DEPTH = 10  # frames of the far end's audio held for echoing (200 ms)
 SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+SILENT_FRAME.flags.writeable = False  # shared by every tap: frames handed to taps are read-only
 
 
 class Tap(Protocol):
-    """Receives every decoded 20 ms frame of a leg. Must not block."""
+    """Receives every decoded 20 ms frame of a leg (read-only). Must not block."""
 
     def __call__(self, direction: str, pcm: np.ndarray, rtp_timestamp: int) -> None: ...
 
@@ -75,10 +76,12 @@ class RtpSession(asyncio.DatagramProtocol):
         self._dtmf_ts = 0
         self._first_packet = True
         self._echo: deque[bytes] | None = None
+        self._silence = codec.silence
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Attach to the event loop and start sending (silence until something plays)."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         await loop.create_datagram_endpoint(lambda: self, sock=self.sock)
         self.last_received = loop.time()
         self.clock.add(self)
@@ -109,7 +112,8 @@ class RtpSession(asyncio.DatagramProtocol):
         header = parse_rtp(data)
         if header is None:
             return
-        self.last_received = asyncio.get_running_loop().time()
+        assert self._loop is not None
+        self.last_received = self._loop.time()
         payload = data[header.payload_start : header.payload_end]
         if header.payload_type == self.dtmf_payload_type:
             self._dtmf.receive(header.timestamp, payload)
@@ -138,6 +142,8 @@ class RtpSession(asyncio.DatagramProtocol):
                     return
                 self.stats["lost"] += 1  # give up on it: silence keeps the timeline
                 self._deliver_in(SILENT_FRAME, (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF)
+            elif not self.taps:  # nobody listens: keep the timeline, skip the decoding
+                self._last_ts = item[0]
             else:
                 timestamp, payload = item
                 gap = ((timestamp - self._last_ts) & 0xFFFFFFFF) // FRAME_SAMPLES - 1
@@ -202,12 +208,13 @@ class RtpSession(asyncio.DatagramProtocol):
                     tap("out", out, timestamp)
             return
         frame = self._next_frame()
-        pcm = frame if frame is not None else bytes(FRAME_BYTES)
-        self._send(self.codec.payload_type, self.codec.encode(pcm), self._first_packet, timestamp)
+        payload = self.codec.encode(frame) if frame is not None else self._silence
+        self._send(self.codec.payload_type, payload, self._first_packet, timestamp)
         self._first_packet = False
-        out = np.frombuffer(pcm, dtype=np.int16)
-        for tap in self.taps:
-            tap("out", out, timestamp)
+        if self.taps:
+            out = np.frombuffer(frame, dtype=np.int16) if frame is not None else SILENT_FRAME
+            for tap in self.taps:
+                tap("out", out, timestamp)
 
     def _next_frame(self) -> bytes | None:
         if self._current is None:
