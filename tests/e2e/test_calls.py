@@ -310,6 +310,10 @@ def test_play_uploaded_wav_and_mp3(pbx: Pbx) -> None:
 
     first, second = _run(scenario())  # type: ignore[misc]
     assert abs(first - 600) < 20 and abs(second - 900) < 20
+    audio = pbx.server.data_dir / "media" / pbx.account_id / f"{wav_id}.wav"
+    assert audio.exists()
+    assert pbx.api.delete(f"{base}/{wav_id}").status_code == 200
+    assert not audio.exists()  # the converted audio goes with its document
 
 
 def _heard(pbx: Pbx, number: str) -> tuple[int, float | None]:

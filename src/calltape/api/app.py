@@ -1,4 +1,4 @@
-"""The FastAPI application: accounts, devices and system configs under ``/v2``."""
+"""The FastAPI application: accounts, devices, callflows, media and system configs under ``/v2``."""
 
 from __future__ import annotations
 
@@ -54,7 +54,14 @@ def create_app(db: Database, admin_token: str, media_library: MediaLibrary) -> F
     add_callflow_routes(router, Callflows(db), account_in_path)
     media = Documents(db, MEDIA)
     add_media_raw_routes(router, media, media_library, account_in_path)
-    add_document_routes(router, "/accounts/{account_id}/media", media, Media, account_of=account_in_path)
+    add_document_routes(
+        router,
+        "/accounts/{account_id}/media",
+        media,
+        Media,
+        account_of=account_in_path,
+        after_delete=lambda account, media_id: media_library.path(account, media_id).unlink(missing_ok=True),
+    )
 
     def config_model(config_id: str) -> type[MediaConfig]:
         model = SYSTEM_CONFIG_MODELS.get(config_id)

@@ -27,11 +27,13 @@ def add_document_routes(
     *,
     account_of: Callable[[Request], Any],
     hide: Callable[[Doc], Doc] = lambda d: d,
+    after_delete: Callable[[Any, str], None] | None = None,
 ) -> None:
     """GET list / GET one / create / replace / PATCH / DELETE for one collection at *path*.
 
     ``account_of(request)`` is awaited and returns the account id the collection belongs to (or
-    None); it raises 404 for an unknown account. ``hide`` strips secrets from list entries.
+    None); it raises 404 for an unknown account. ``hide`` strips secrets from list entries;
+    ``after_delete(account, id)`` cleans up what lives beside a document (e.g. a media's audio).
     """
     item = path + "/{doc_id}"
 
@@ -63,6 +65,8 @@ def add_document_routes(
     async def delete(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
         await store.delete(doc_id, account)
+        if after_delete is not None:
+            after_delete(account, doc_id)
         return success({"id": doc_id})
 
     router.add_api_route(path, list_docs, methods=["GET"])
