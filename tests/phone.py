@@ -241,6 +241,19 @@ class Phone:
         self.send(self.request("ACK", self.remote_target, cseq=request.cseq.number))
         return response
 
+    async def move_media(self) -> Response:
+        """Re-INVITE from a new RTP port and send from there (an address change mid-call)."""
+        loop = asyncio.get_running_loop()
+        old = self._rtp
+        self._rtp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self._on_rtp), local_addr=(self.host, 0))
+        self.rtp_port = self._rtp.get_extra_info("sockname")[1]
+        old.close()
+        request = self.request("INVITE", self.remote_target, self.sdp())
+        self.send(request)
+        response = await self.final()
+        self.send(self.request("ACK", self.remote_target, cseq=request.cseq.number))
+        return response
+
     async def hangup(self) -> Response:
         request = self.request("BYE", self.remote_target)
         self.send(request)

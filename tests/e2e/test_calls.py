@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 import wave
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
+from calltape.media.sdp import parse_sdp
 from calltape.media.tts import TtsCache
 from tests.phone import Phone, dominant_frequency
 from tests.receiver.audio import mp3_bytes, wav_bytes
@@ -67,18 +69,21 @@ def _audible_span(pcm: np.ndarray, threshold: int = 64) -> float:
 def test_say_callflow_speaks_the_render_and_hangs_up(pbx: Pbx) -> None:
     pbx.callflow("5551000", {"module": "say", "data": {"text": SAY_TEXT}})
 
-    async def scenario() -> tuple[int, np.ndarray, float]:
+    async def scenario() -> tuple[int, np.ndarray, float, int]:
         phone = await Phone(pbx.server.sip_port).start()
         try:
             response = await phone.call("5551000")
             await phone.wait_bye(30)
             await asyncio.sleep(0.1)
-            return response.status, phone.received.pcm(0), phone.bye_at - phone.answered_at  # type: ignore[operator]
+            rtp_port = parse_sdp(response.body).media[0].port
+            return response.status, phone.received.pcm(0), phone.bye_at - phone.answered_at, rtp_port  # type: ignore[operator]
         finally:
             phone.close()
 
-    status, received, answered_for = _run(scenario())  # type: ignore[misc]
+    status, received, answered_for, rtp_port = _run(scenario())  # type: ignore[misc]
     assert status == 200
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", rtp_port))  # the call's RTP port went back to the pool, closed
     render = TtsCache(pbx.server.data_dir / "tts").path_for(SAY_TEXT, "female", "en-us")
     with wave.open(str(render)) as w:
         rendered = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
@@ -449,3 +454,25 @@ def test_play_from_url_is_fetched_once_and_cached(pbx: Pbx, tmp_path: Path) -> N
     assert first[0] == second[0] == 200
     assert abs(first[1] - 1200) < 20 and abs(second[1] - 1200) < 20  # type: ignore[operator]
     assert len(hits) == 1
+
+
+def test_reinvite_to_a_new_address_moves_the_media(pbx: Pbx) -> None:
+    pbx.callflow("5551016", {"module": "tone", "data": {"frequencies": [800], "duration_ms": 4000}})
+
+    async def scenario() -> tuple[int, int]:
+        phone = await Phone(pbx.server.sip_port).start()
+        try:
+            await phone.call("5551016")
+            await asyncio.sleep(0.5)
+            moved = await phone.move_media()
+            await asyncio.sleep(0.3)
+            before = len(phone.received.frames)
+            await asyncio.sleep(1.0)
+            arrived_at_new_port = len(phone.received.frames) - before
+            await phone.hangup()
+            return moved.status, arrived_at_new_port
+        finally:
+            phone.close()
+
+    status, arrived = _run(scenario())  # type: ignore[misc]
+    assert status == 200 and 40 <= arrived <= 60
