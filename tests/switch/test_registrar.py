@@ -190,3 +190,14 @@ def test_register_over_tcp(server: ServerProcess, device: Device) -> None:
         )
         ok = exchange(ua.request("<sip:alice@127.0.0.1:5999;transport=tcp>", "300", auth))
         assert ok.status == 200 and _contacts(ok) == {"sip:alice@127.0.0.1:5999;transport=tcp": 300}
+
+
+def test_device_created_after_a_failed_login_works_at_once_on_this_node(server: ServerProcess) -> None:
+    realm = f"r{uuid.uuid4().hex[:8]}.example.com"
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
+        account = api.post("/v2/accounts", json={"data": {"name": "A", "realm": realm}}).json()["data"]["id"]
+        device = Device(realm, "carol", "pw-carol-1", "")
+        assert Registering(server.sip_port, device, "127.0.0.6").send("<sip:carol@127.0.0.1:5999>").status == 401
+        doc = {"name": "desk", "sip": {"username": "carol", "password": "pw-carol-1"}}
+        assert api.post(f"/v2/accounts/{account}/devices", json={"data": doc}).status_code == 201
+    assert Registering(server.sip_port, device, "127.0.0.6").send("<sip:carol@127.0.0.1:5999>").status == 200

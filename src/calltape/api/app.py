@@ -17,6 +17,7 @@ from calltape.api.schemas import Account, Device, Media, MediaConfig
 from calltape.media.library import MediaLibrary
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
+from calltape.store.directory import Directory
 from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, Documents
 from calltape.store.system_configs import SystemConfigs
 
@@ -30,8 +31,10 @@ def _without_password(doc: Doc) -> Doc:
     return doc
 
 
-def create_app(db: Database, admin_token: str, media_library: MediaLibrary) -> FastAPI:
-    """Build the API for *db*, guarded by *admin_token*."""
+def create_app(
+    db: Database, admin_token: str, media_library: MediaLibrary, directory: Directory | None = None
+) -> FastAPI:
+    """Build the API for *db*, guarded by *admin_token*; writes to accounts and devices refresh *directory*."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
     install_error_handlers(app)
     router = APIRouter(prefix="/v2", dependencies=[Depends(TokenAuth(admin_token))])
@@ -47,9 +50,16 @@ def create_app(db: Database, admin_token: str, media_library: MediaLibrary) -> F
         await accounts.get(account_id)  # 404 for an unknown account
         return account_id
 
-    add_document_routes(router, "/accounts", accounts, Account, account_of=no_account)
+    forget = directory.forget if directory is not None else (lambda: None)
+    add_document_routes(router, "/accounts", accounts, Account, account_of=no_account, on_change=forget)
     add_document_routes(
-        router, "/accounts/{account_id}/devices", devices, Device, account_of=account_in_path, hide=_without_password
+        router,
+        "/accounts/{account_id}/devices",
+        devices,
+        Device,
+        account_of=account_in_path,
+        hide=_without_password,
+        on_change=forget,
     )
     add_callflow_routes(router, Callflows(db), account_in_path)
     media = Documents(db, MEDIA)

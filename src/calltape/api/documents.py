@@ -28,12 +28,14 @@ def add_document_routes(
     account_of: Callable[[Request], Any],
     hide: Callable[[Doc], Doc] = lambda d: d,
     after_delete: Callable[[Any, str], None] | None = None,
+    on_change: Callable[[], None] = lambda: None,
 ) -> None:
     """GET list / GET one / create / replace / PATCH / DELETE for one collection at *path*.
 
     ``account_of(request)`` is awaited and returns the account id the collection belongs to (or
     None); it raises 404 for an unknown account. ``hide`` strips secrets from list entries;
-    ``after_delete(account, id)`` cleans up what lives beside a document (e.g. a media's audio).
+    ``after_delete(account, id)`` cleans up what lives beside a document (e.g. a media's audio);
+    ``on_change()`` runs after every write (e.g. to drop cached lookups).
     """
     item = path + "/{doc_id}"
 
@@ -44,7 +46,9 @@ def add_document_routes(
     async def create(request: Request) -> JSONResponse:
         account = await account_of(request)
         doc = validate(model, await read_data(request))
-        return success(await store.create(doc, account), 201)
+        created = await store.create(doc, account)
+        on_change()
+        return success(created, 201)
 
     async def get(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
@@ -53,18 +57,23 @@ def add_document_routes(
     async def replace(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
         doc = validate(model, await read_data(request))
-        return success(await store.replace(doc_id, doc, account))
+        replaced = await store.replace(doc_id, doc, account)
+        on_change()
+        return success(replaced)
 
     async def patch(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
         current = await store.get(doc_id, account)
         current.pop("id", None)
         doc = validate(model, merge_patch(current, await read_data(request)))
-        return success(await store.replace(doc_id, doc, account))
+        patched = await store.replace(doc_id, doc, account)
+        on_change()
+        return success(patched)
 
     async def delete(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
         await store.delete(doc_id, account)
+        on_change()
         if after_delete is not None:
             after_delete(account, doc_id)
         return success({"id": doc_id})

@@ -39,6 +39,10 @@ class Directory:
         self.clock = clock
         self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
 
+    def forget(self) -> None:
+        """Drop every cached answer (this node changed an account or device)."""
+        self._cache.clear()
+
     async def _cached(self, key: tuple[str, ...], load: Callable[[], Awaitable[Any]]) -> Any:
         now = self.clock()
         hit = self._cache.get(key)
