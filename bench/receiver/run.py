@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.sipp_runner import free_port  # noqa: E402
+from tests.receiver.conftest import ReceiverProcess  # noqa: E402
 
 from bench.procstat import cpu_seconds, process_tree, rss_mb  # noqa: E402
 
@@ -123,36 +123,13 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="calltape-receiver-bench-"))
     body_path = tmp / "body.mp3"
     body = make_mp3(body_path)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "calltape",
-            "receiver",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--dir",
-            str(tmp / "store"),
-            "--token",
-            TOKEN,
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = ReceiverProcess(tmp, ["--token", TOKEN, "--workers", str(args.workers), "--log-level", "warning"])
+    server.start()
+    assert server.proc is not None
+    base = server.url
     try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        time.sleep(0.5)
-        pids = process_tree(server.pid)
+        time.sleep(0.5)  # let every worker come up
+        pids = process_tree(server.proc.pid)
         report: dict[str, Any] = {
             "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "cores": os.cpu_count(),
@@ -179,8 +156,7 @@ def main() -> int:
             )
         report["meets_goal"] = report["ab"]["req_per_s"] >= 1100
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     out = ROOT / "bench" / "results" / "receiver.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

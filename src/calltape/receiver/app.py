@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -176,9 +177,9 @@ class ReceiverApp:
         await _respond(send, 201 if stored.created else 200, body, b"application/json", location)
 
     @property
-    def storage_spool_dir(self) -> Any:
-        """Where bodies are spooled while they arrive (on the backend's filesystem when it has one)."""
-        return getattr(self.storage, "spool_dir", self.settings.dir / ".incoming")
+    def storage_spool_dir(self) -> Path:
+        """Where bodies are spooled while they arrive (every backend keeps one, made when it starts)."""
+        return Path(self.storage.spool_dir)
 
     async def _receive_body(self, scope: Scope, receive: Receive, spool: SpoolFile) -> dict[str, str] | None:
         """Stream the body into *spool*; the form fields of a multipart POST come back as metadata.

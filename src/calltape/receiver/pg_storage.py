@@ -41,6 +41,7 @@ class PostgresStorage:
     def __init__(self, url: str, spool_dir: Path) -> None:
         self.url = url.replace("postgresql+asyncpg://", "postgresql://")
         self.spool_dir = spool_dir
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._pool: asyncpg.Pool | None = None
 
     async def _connection_pool(self) -> asyncpg.Pool:

@@ -81,6 +81,7 @@ class S3Storage:
         self.access_key = settings.s3_access_key
         self.secret_key = settings.s3_secret_key
         self.spool_dir = settings.dir / ".incoming"
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._client = httpx.AsyncClient(timeout=60)
         self._locks = [asyncio.Lock() for _ in range(64)]
 

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import os
 import uuid
 from pathlib import Path
 
 from calltape.receiver.formats import SNIFF_BYTES
 
+_SPOOL_PREFIX = uuid.uuid4().hex[:12]  # unique per process; a counter names the files within it
+_SPOOL_NUMBERS = itertools.count()
+
 
 class SpoolFile:
     """A body being written to ``<dir>/<uuid>.part``; removed by :meth:`discard` unless handed on."""
 
     def __init__(self, directory: Path, *, want_md5: bool = False) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{uuid.uuid4().hex}.part"
+        self.path = directory / f"{_SPOOL_PREFIX}-{next(_SPOOL_NUMBERS)}.part"  # the directory exists already
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         self._sha256 = hashlib.sha256()
         self._md5 = hashlib.md5() if want_md5 else None

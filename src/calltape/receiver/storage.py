@@ -15,6 +15,7 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +51,8 @@ def key_prefix(upload: Upload, received: datetime) -> str:
 
 class Storage(Protocol):
     """What the receiver needs from a backend."""
+
+    spool_dir: Path  # where uploads are spooled while they arrive
 
     async def store(self, spool: SpoolFile, upload: Upload, sidecar: Sidecar, received: datetime) -> StoredFile: ...
     async def find(self, account_id: str | None, since: str | None, until: str | None) -> list[Sidecar]: ...
@@ -156,6 +159,7 @@ class DirectoryStorage:
         return None
 
 
+@lru_cache(maxsize=65536)  # stored files are never rewritten, so their hashes never change
 def _sha256_of(path: Path) -> str:
     sidecar = path.with_name(path.name + ".json")
     with contextlib.suppress(OSError, ValueError, KeyError):

@@ -82,16 +82,22 @@ registrations = Table(
     Index("ix_registrations_device", "device_id"),
 )
 
-callflows = Table(
-    "callflows",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("doc", JSON, nullable=False),
-    Column("created", Float, nullable=False),
-    Column("modified", Float, nullable=False),
-    Index("ix_callflows_account", "account_id"),
-)
+
+def _account_documents(name: str) -> Table:
+    """A table of JSON documents that belong to an account."""
+    return Table(
+        name,
+        metadata,
+        Column("id", String(32), primary_key=True),
+        Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+        Column("doc", JSON, nullable=False),
+        Column("created", Float, nullable=False),
+        Column("modified", Float, nullable=False),
+        Index(f"ix_{name}_account", "account_id"),
+    )
+
+
+callflows = _account_documents("callflows")
 
 #: Numbers are unique across all accounts: a dialled number reaches exactly one callflow.
 callflow_numbers = Table(
@@ -102,16 +108,7 @@ callflow_numbers = Table(
     Column("account_id", String(32), nullable=False),
 )
 
-media = Table(
-    "media",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("doc", JSON, nullable=False),
-    Column("created", Float, nullable=False),
-    Column("modified", Float, nullable=False),
-    Index("ix_media_account", "account_id"),
-)
+media = _account_documents("media")
 
 Migration = Sequence[str] | Callable[[Connection], None]
 
