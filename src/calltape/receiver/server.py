@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from dataclasses import asdict, replace
@@ -63,7 +64,10 @@ def app_from_environment() -> ReceiverApp:
     raw["dir"] = Path(raw["dir"])
     for key in ("formats", "allow", "on_stored_command"):
         raw[key] = tuple(raw[key])
-    return build_receiver(ReceiverSettings(**raw))
+    app = build_receiver(ReceiverSettings(**raw))
+    gc.freeze()  # start-up objects live forever: keep them out of every collection
+    gc.set_threshold(50_000, 20, 100)
+    return app
 
 
 def run_receiver(settings: ReceiverSettings) -> None:
