@@ -57,14 +57,9 @@ class CallControl:
         self.rtp_timeout = rtp_timeout
         self.clock = MediaClock()
         self.calls: dict[DialogKey, Call] = {}
-        self._pending: dict[int, Call] = {}  # by id() of the INVITE transaction, until answered or ended
+        self._running: dict[int, Call] = {}  # by id() of the INVITE transaction, while its callflow runs
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
-
-    @property
-    def active_calls(self) -> int:
-        """Calls in progress (ringing or answered)."""
-        return len(self._pending) + len(self.calls)
 
     # ---- new calls ---------------------------------------------------------------------------
 
@@ -113,7 +108,7 @@ class CallControl:
             return
         local = self.advertised_address or local_address_towards(peer.host)
         call = Call(self, request, tx, peer, account_id, number, negotiated, local)
-        self._pending[id(tx)] = call
+        self._running[id(tx)] = call
         log.info("call-id %s: %s calls %s (account %s)", call.call_id, call.caller.number, number, account_id)
         try:
             await run_callflow(call, callflow, lambda cid: self.callflows.get(cid, account_id))
@@ -124,7 +119,7 @@ class CallControl:
             log.exception("call-id %s: callflow failed", call.call_id)
             await call.hangup(500)
         finally:
-            self._pending.pop(id(tx), None)
+            self._running.pop(id(tx), None)
 
     # ---- in-dialog ---------------------------------------------------------------------------
 
@@ -180,7 +175,7 @@ class CallControl:
 
     def on_cancelled(self, event: InviteCancelled) -> None:
         """The caller gave up before we answered (the core already sent 487)."""
-        call = self._pending.get(id(event.transaction))
+        call = self._running.get(id(event.transaction))
         if call is not None:
             call.far_end_hung_up("cancel")
 
@@ -241,7 +236,7 @@ class CallControl:
 
     async def close(self) -> None:
         """Hang up every call (at shutdown)."""
-        for call in [*self.calls.values(), *self._pending.values()]:
+        for call in list(self._running.values()):
             await call.hangup(503)
         if self._watchdog is not None:
             self._watchdog.cancel()
