@@ -476,3 +476,25 @@ def test_reinvite_to_a_new_address_moves_the_media(pbx: Pbx) -> None:
 
     status, arrived = _run(scenario())  # type: ignore[misc]
     assert status == 200 and 40 <= arrived <= 60
+
+
+def test_shutdown_hangs_up_calls_in_progress(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "25600-25699"])
+    server.start()
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
+        account = api.put("/v2/accounts", json={"data": {"name": "s", "realm": "shutdown.example.com"}}).json()
+        flow = {"numbers": ["601"], "flow": {"module": "echo", "data": {}}}
+        api.put(f"/v2/accounts/{account['data']['id']}/callflows", json={"data": flow}).raise_for_status()
+
+    async def scenario() -> int | None:
+        phone = await Phone(server.sip_port).start()
+        try:
+            assert (await phone.call("601")).status == 200
+            await asyncio.sleep(0.3)
+            stopped = asyncio.get_running_loop().run_in_executor(None, server.stop)
+            await phone.wait_bye(10)
+            return await stopped
+        finally:
+            phone.close()
+
+    assert _run(scenario()) == 0  # the caller got a BYE, and the server exited cleanly
