@@ -337,3 +337,16 @@ def test_on_stored_command_and_webhook(tmp_path: Path) -> None:
     finally:
         proc.stop()
         webhook.server.shutdown()
+
+
+def test_wrong_format_is_refused_before_the_rest_of_the_body(receiver: ReceiverProcess) -> None:
+    head = (
+        b"PUT /r/call_recording_early.mp3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + TOKEN.encode()
+        + b"\r\nContent-Length: 1500000\r\n\r\n"
+        + b"#!/bin/sh\necho not audio\n"
+        + b"\x00" * 65536
+    )
+    answer = _raw(receiver, head)  # the remaining 1.4 MB are never sent: the answer comes anyway
+    assert answer.startswith(b"HTTP/1.1 415")
+    assert not list(receiver.dir.rglob("call_recording_early*"))

@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from calltape.receiver.formats import CONTENT_TYPES, looks_like
+from calltape.receiver.formats import CONTENT_TYPES, SNIFF_BYTES, looks_like
 from calltape.receiver.hooks import StoredHook
 from calltape.receiver.metrics import ReceiverMetrics
 from calltape.receiver.multipart import FormCollector
@@ -140,7 +140,7 @@ class ReceiverApp:
         content_md5 = _header(scope, b"content-md5") or None
         spool = SpoolFile(self.storage_spool_dir, want_md5=content_md5 is not None)
         try:
-            form = await self._receive_body(scope, receive, spool)
+            form = await self._receive_body(scope, receive, spool, upload.ext)
             if form is None:
                 return  # the client went away: nothing is kept, nobody to answer
             if not looks_like(upload.ext, spool.head):
@@ -181,11 +181,13 @@ class ReceiverApp:
         """Where bodies are spooled while they arrive (every backend keeps one, made when it starts)."""
         return Path(self.storage.spool_dir)
 
-    async def _receive_body(self, scope: Scope, receive: Receive, spool: SpoolFile) -> dict[str, str] | None:
+    async def _receive_body(self, scope: Scope, receive: Receive, spool: SpoolFile, ext: str) -> dict[str, str] | None:
         """Stream the body into *spool*; the form fields of a multipart POST come back as metadata.
 
+        A body whose first bytes are not a *ext* file is refused at once, not after it all arrived.
         Returns None if the client disconnected before the end.
         """
+        sniffed = False
         limit = self.settings.max_size
         content_type, params = parse_options_header(_header(scope, b"content-type"))
         form = FormCollector(spool) if scope["method"] == "POST" and content_type == b"multipart/form-data" else None
@@ -204,6 +206,10 @@ class ReceiverApp:
                 parser.write(chunk)
             else:
                 spool.write(chunk)
+            if not sniffed and len(spool.head) >= SNIFF_BYTES:
+                sniffed = True
+                if not looks_like(ext, spool.head):
+                    raise Rejected(415, "format", f"the body is not a {ext} file", [(b"connection", b"close")])
             if not message.get("more_body", False):
                 break
         if form is not None:
