@@ -15,7 +15,6 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -74,7 +73,23 @@ class DirectoryStorage:
     async def store(self, spool: SpoolFile, upload: Upload, sidecar: Sidecar, received: datetime) -> StoredFile:
         prefix = key_prefix(upload, received)
         async with self._locks[hash(f"{prefix}/{upload.name}") % len(self._locks)]:
+            known = self._known_duplicate(spool, upload.name, prefix)
+            if known is not None:  # a repeat of a stored upload: no thread, no disk work beyond lstat
+                spool.discard()
+                return known
             return await asyncio.to_thread(self._commit_and_discard, spool, upload.name, prefix, sidecar)
+
+    def _known_duplicate(self, spool: SpoolFile, name: str, prefix: str) -> StoredFile | None:
+        """The stored version with these bytes, if its hash is already in memory."""
+        for version in range(10_000):
+            candidate = versioned_name(name, version)
+            target = self.root / prefix / candidate
+            known = _KNOWN_HASHES.get(target)
+            if known is None:
+                return None
+            if known == spool.sha256 and os.path.lexists(target):
+                return StoredFile(f"{prefix}/{candidate}", spool.size, spool.sha256, False, str(target))
+        return None
 
     def _commit_and_discard(self, spool: SpoolFile, name: str, prefix: str, sidecar: Sidecar) -> StoredFile:
         try:
@@ -108,6 +123,7 @@ class DirectoryStorage:
                 if _sha256_of(target) == spool.sha256:
                     return StoredFile(f"{prefix}/{candidate}", spool.size, spool.sha256, False, str(target))
                 continue
+            _KNOWN_HASHES[target] = spool.sha256
             doc = {**sidecar, "name": candidate, "key": f"{prefix}/{candidate}", "version": version}
             _write_atomically(directory / f"{candidate}.json", json.dumps(doc, indent=1).encode())
             _fsync_dir(directory)
@@ -159,8 +175,21 @@ class DirectoryStorage:
         return None
 
 
-@lru_cache(maxsize=65536)  # stored files are never rewritten, so their hashes never change
+_KNOWN_HASHES: dict[Path, str] = {}  # stored files are never rewritten, so their hashes never change
+MAX_KNOWN_HASHES = 100_000
+
+
 def _sha256_of(path: Path) -> str:
+    known = _KNOWN_HASHES.get(path)
+    if known is None:
+        known = _read_sha256(path)
+        if len(_KNOWN_HASHES) >= MAX_KNOWN_HASHES:
+            _KNOWN_HASHES.clear()
+        _KNOWN_HASHES[path] = known
+    return known
+
+
+def _read_sha256(path: Path) -> str:
     sidecar = path.with_name(path.name + ".json")
     with contextlib.suppress(OSError, ValueError, KeyError):
         return str(json.loads(sidecar.read_text())["sha256"])
