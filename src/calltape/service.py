@@ -34,6 +34,7 @@ from calltape.store.registrations import Registrations
 from calltape.switch.auth_throttle import FailureThrottle
 from calltape.switch.caller_auth import CallerAuth
 from calltape.switch.calls import CallControl
+from calltape.switch.device_auth import DeviceAuthenticator
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
 
@@ -92,7 +93,8 @@ async def serve(
     directory = Directory(db)
     challenger = DigestChallenger(secret.encode(), algorithms=settings.digest_algorithms)
     throttle = FailureThrottle()
-    registrar = Registrar(directory, registrations, challenger, throttle, node=socket.gethostname())
+    device_auth = DeviceAuthenticator(directory, challenger, throttle)
+    registrar = Registrar(registrations, device_auth, node=socket.gethostname())
     service: SipService | None = None
 
     def on_event(event: Event) -> None:
@@ -105,7 +107,7 @@ async def serve(
     media_library = MediaLibrary(settings.data_dir)
     service.calls = CallControl(
         transport,
-        CallerAuth(directory, challenger, throttle, settings.trusted_networks),
+        CallerAuth(device_auth, settings.trusted_networks),
         Callflows(db),
         RtpPortPool(settings.sip.host, *settings.rtp_ports),
         TtsCache(settings.data_dir / "tts"),

@@ -8,12 +8,10 @@ partial request (so the caller can copy Via, From, To, Call-ID and CSeq into the
 
 from __future__ import annotations
 
-from calltape.sip.address import parse_address
 from calltape.sip.headers import SINGLE_KEYS, Headers, canonical_name
-from calltape.sip.message import SIP_VERSION, Message, Request, Response, parse_cseq
+from calltape.sip.message import SIP_VERSION, Message, Request, Response
 from calltape.sip.syntax import WHITESPACE, SipSyntaxError, is_token, parse_uint
 from calltape.sip.uri import parse_uri
-from calltape.sip.via import parse_via
 
 MAX_MESSAGE_SIZE = 65535
 MAX_CONTENT_LENGTH = 2**31 - 1
@@ -148,12 +146,9 @@ def _check_request(request: Request) -> None:
                 raise SipSyntaxError(f"missing {name}")
         if twice := request.headers.repeated() & SINGLE_KEYS:
             raise SipSyntaxError(f"more than one {canonical_name(min(twice))}")
-        for via in request.headers.get_all("Via"):
-            parse_via(via)
-        parse_address(request.headers.get("From") or "")
-        parse_address(request.headers.get("To") or "")
-        request.contacts  # noqa: B018 - parsed to validate (a bad Contact is a 400, not a later surprise)
-        cseq = parse_cseq(request.headers.get("CSeq") or "")
+        # parsed here so that a bad one is a 400 now, not a surprise later (the results are cached)
+        request.vias, request.from_, request.to, request.contacts  # noqa: B018
+        cseq = request.cseq
         max_forwards = request.headers.get("Max-Forwards")
         if max_forwards is not None:
             parse_uint(max_forwards, 255, "Max-Forwards")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from calltape.sip.message import Request, Response
 from calltape.sip.responses import make_response, new_tag
-from calltape.sip.syntax import WHITESPACE, SipSyntaxError
+from calltape.sip.syntax import WHITESPACE
 from calltape.sip.uri import parse_uri
 
 KNOWN_METHODS = frozenset(
@@ -62,11 +62,7 @@ def check_request(request: Request, caps: Capabilities) -> Response | None:
     if method not in caps.allow:
         status = 405 if method in KNOWN_METHODS else 501
         return _reply(request, status, [("Allow", caps.allow_header)])
-    try:
-        scheme = parse_uri(request.uri).scheme
-    except SipSyntaxError:
-        return _reply(request, 400)
-    if scheme not in SUPPORTED_SCHEMES:
+    if parse_uri(request.uri).scheme not in SUPPORTED_SCHEMES:  # the parser already checked the URI
         return _reply(request, 416)
     if method not in ("ACK", "CANCEL"):
         unsupported = [tag for tag in request.headers.get_all("Require") if tag and tag not in caps.supported]

@@ -8,14 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from calltape.sip.digest import DigestChallenger, Verdict, parse_auth_header
+from calltape.sip.digest import Verdict
 from calltape.sip.events import Peer
 from calltape.sip.message import Request, Response
 from calltape.sip.responses import make_response
-from calltape.sip.syntax import SipSyntaxError
 from calltape.sip.uri import SipUri
-from calltape.store.directory import Directory
-from calltape.switch.auth_throttle import FailureThrottle
+from calltape.switch.device_auth import DeviceAuthenticator
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +30,9 @@ class CallerAuth:
     """Decides whether an INVITE may place a call."""
 
     def __init__(
-        self,
-        directory: Directory,
-        challenger: DigestChallenger,
-        throttle: FailureThrottle,
-        trusted_networks: tuple[str, ...] = (),
-        clock: Callable[[], float] = time.time,
+        self, auth: DeviceAuthenticator, trusted_networks: tuple[str, ...] = (), clock: Callable[[], float] = time.time
     ) -> None:
-        self.directory = directory
-        self.challenger = challenger
-        self.throttle = throttle
+        self.auth = auth
         self.trusted = [ipaddress.ip_network(n) for n in trusted_networks]
         self.clock = clock
 
@@ -59,32 +50,15 @@ class CallerAuth:
             return Caller(None)
         from_uri = request.from_.uri
         realm = from_uri.host.lower() if isinstance(from_uri, SipUri) else ""
-        account_id = await self.directory.account_for_realm(realm) if realm else None
-        if account_id is None:
-            log.info(
-                "call-id %s: INVITE from %s refused: unknown realm and untrusted source", request.call_id, peer.host
-            )
+        if not realm or await self.auth.directory.account_for_realm(realm) is None:
+            log.info("call-id %s: INVITE from %s refused: untrusted source, unknown realm", request.call_id, peer.host)
             return make_response(request, 403, to_tag=to_tag)
         now = self.clock()
-        if self.throttle.blocked(peer.host, now):
+        if self.auth.blocked(peer.host, now):
             return make_response(request, 403, "Forbidden (too many failed attempts)", to_tag=to_tag)
         header = request.headers.get("Proxy-Authorization")
-        if header is None:
-            return self._challenge(request, realm, now, to_tag)
-        try:
-            credentials = parse_auth_header(header)
-        except SipSyntaxError:
-            return self._challenge(request, realm, now, to_tag)
-        device = await self.directory.device_credentials(account_id, credentials.username)
-        verdict = self.challenger.verify(credentials, "INVITE", realm, device.password if device else None, now)
-        if verdict is Verdict.OK and device is not None:
-            self.throttle.success(peer.host)
-            return Caller(account_id, device.device_id)
-        if verdict is Verdict.STALE:
-            return self._challenge(request, realm, now, to_tag, stale=True)
-        self.throttle.failure(peer.host, now)
-        return self._challenge(request, realm, now, to_tag)
-
-    def _challenge(self, request: Request, realm: str, now: float, to_tag: str, *, stale: bool = False) -> Response:
-        headers = [("Proxy-Authenticate", v) for v in self.challenger.challenges(realm, now, stale=stale)]
-        return make_response(request, 407, to_tag=to_tag, headers=headers)
+        device, verdict = await self.auth.login(header, "INVITE", realm, peer.host, now)
+        if device is not None:
+            return Caller(device.account_id, device.device_id)
+        challenges = self.auth.challenges(realm, now, stale=verdict is Verdict.STALE)
+        return make_response(request, 407, to_tag=to_tag, headers=[("Proxy-Authenticate", v) for v in challenges])

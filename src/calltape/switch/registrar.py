@@ -1,7 +1,7 @@
 """The registrar (RFC 3261 §10.3): devices log in with their SIP credentials and bind contacts.
 
-Unknown users, unknown realms and wrong passwords get the same answer (a fresh 401 challenge)
-after the same amount of hashing, so responses reveal nothing about which extensions exist.
+Unknown users, unknown realms and wrong passwords get the same answer (a fresh 401 challenge);
+see :mod:`calltape.switch.device_auth`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 
-from calltape.sip.digest import DigestChallenger, Verdict, parse_auth_header
+from calltape.sip.digest import Verdict
 from calltape.sip.events import Peer
 from calltape.sip.message import Request, Response
 from calltape.sip.responses import make_response
 from calltape.sip.syntax import WHITESPACE, SipSyntaxError
 from calltape.sip.uri import SipUri
-from calltape.store.directory import Directory, SipCredentials
+from calltape.store.directory import SipCredentials
 from calltape.store.registrations import (
     Binding,
     BindingChange,
@@ -26,7 +26,7 @@ from calltape.store.registrations import (
     RegisterUpdate,
     Registrations,
 )
-from calltape.switch.auth_throttle import FailureThrottle
+from calltape.switch.device_auth import DeviceAuthenticator
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,8 @@ class Registrar:
 
     def __init__(
         self,
-        directory: Directory,
         registrations: Registrations,
-        challenger: DigestChallenger,
-        throttle: FailureThrottle,
+        auth: DeviceAuthenticator,
         *,
         min_expires: int = 60,
         max_expires: int = 3600,
@@ -50,11 +48,9 @@ class Registrar:
         node: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.directory = directory
         self.registrations = registrations
         self.writer = BindingWriter(registrations)
-        self.challenger = challenger
-        self.throttle = throttle
+        self.auth = auth
         self.min_expires = min_expires
         self.max_expires = max_expires
         self.default_expires = default_expires
@@ -73,57 +69,40 @@ class Registrar:
         if not isinstance(to_uri, SipUri) or not to_uri.user:
             return reply(404, "Not Found (the To header must name sip:user@realm)")
         realm = to_uri.host.lower()
-        if self.throttle.blocked(peer.host, now):
+        if self.auth.blocked(peer.host, now):
             log.warning("call-id %s: REGISTER from blocked source %s", call_id, peer.host)
-            retry = [("Retry-After", str(int(self.throttle.block_for)))]
+            retry = [("Retry-After", str(int(self.auth.throttle.block_for)))]
             return reply(403, "Forbidden (too many failed attempts)", retry)
-        authorization = request.headers.get("Authorization")
-        if authorization is None:
-            return self._challenge(reply, realm, now)
-        device, verdict = await self._authenticate(request, authorization, realm, to_uri.user_unescaped or "", now)
-        if verdict is Verdict.STALE:
-            return self._challenge(reply, realm, now, stale=True)
-        if device is None or verdict is not Verdict.OK:
-            self.throttle.failure(peer.host, now)
-            log.info(
-                "call-id %s: REGISTER for %s@%s from %s failed authentication", call_id, to_uri.user, realm, peer.host
-            )
-            return self._challenge(reply, realm, now)
-        self.throttle.success(peer.host)
-        return await self._update_bindings(request, reply, device, peer, now)
-
-    def _challenge(self, reply: ReplyFn, realm: str, now: float, *, stale: bool = False) -> Response:
-        values = self.challenger.challenges(realm, now, stale=stale)
-        return reply(401, headers=[("WWW-Authenticate", v) for v in values])
-
-    async def _authenticate(
-        self, request: Request, authorization: str, realm: str, aor_user: str, now: float
-    ) -> tuple[SipCredentials | None, Verdict]:
-        try:
-            credentials = parse_auth_header(authorization)
-        except SipSyntaxError:
-            return None, Verdict.FAILED
-        device = None
-        account_id = await self.directory.account_for_realm(realm)
-        if account_id is not None and credentials.username.lower() == aor_user.lower():
-            device = await self.directory.device_credentials(account_id, credentials.username)
-        password = device.password if device is not None else None
-        return device, self.challenger.verify(credentials, "REGISTER", realm, password, now)
+        header = request.headers.get("Authorization")
+        device, verdict = await self.auth.login(
+            header, "REGISTER", realm, peer.host, now, user=to_uri.user_unescaped or ""
+        )
+        if device is None:
+            if verdict is Verdict.FAILED:
+                log.info(
+                    "call-id %s: REGISTER for %s@%s from %s failed authentication",
+                    call_id,
+                    to_uri.user,
+                    realm,
+                    peer.host,
+                )
+            challenges = self.auth.challenges(realm, now, stale=verdict is Verdict.STALE)
+            return reply(401, headers=[("WWW-Authenticate", v) for v in challenges])
+        return await self._update_bindings(request, reply, device, realm, peer, now)
 
     async def _update_bindings(
-        self, request: Request, reply: ReplyFn, device: SipCredentials, peer: Peer, now: float
+        self, request: Request, reply: ReplyFn, device: SipCredentials, realm: str, peer: Peer, now: float
     ) -> Response:
         try:
             header_expires = _expires(request.headers.get("Expires"))
-            contact_values = request.headers.get_all("Contact")
-            wildcard = [v for v in contact_values if v.strip(WHITESPACE) == "*"]
-            contacts = request.contacts
         except SipSyntaxError as exc:
             return reply(400, f"Bad Request ({exc})")
+        contact_values = request.headers.get_all("Contact")  # the parser has checked every Contact
+        wildcard = [v for v in contact_values if v.strip(WHITESPACE) == "*"]
         if wildcard and (len(contact_values) > 1 or header_expires != 0):
             return reply(400, "Bad Request (Contact: * needs Expires: 0 and no other contact)")
         changes: list[BindingChange] = []
-        for contact in contacts:
+        for contact in request.contacts:
             try:
                 expires = _expires(contact.param("expires"))
             except SipSyntaxError as exc:
@@ -133,7 +112,7 @@ class Registrar:
             if 0 < expires < self.min_expires:
                 return reply(423, headers=[("Min-Expires", str(self.min_expires))])
             changes.append(BindingChange(str(contact.uri), now + min(expires, self.max_expires) if expires else now))
-        aor = f"sip:{device.username}@{request.to.uri.host.lower()}"  # type: ignore[union-attr]
+        aor = f"sip:{device.username}@{realm}"
         template = Binding(
             aor=aor,
             contact="",
