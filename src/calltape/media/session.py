@@ -103,10 +103,9 @@ class RtpSession(asyncio.DatagramProtocol):
     # ---- receiving ---------------------------------------------------------------------------
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        source = (str(addr[0]), int(addr[1]))
-        if self.latched is None:
-            self.latched = self.remote = source  # symmetric RTP: answer where the media comes from
-        elif source != self.latched:
+        if self.latched is None:  # symmetric RTP: answer where the media comes from
+            self.latched = self.remote = (str(addr[0]), int(addr[1]))
+        elif addr[:2] != self.latched:  # IPv6 adds flow info and scope; for IPv4 this is addr itself
             self.stats["foreign"] += 1
             return
         header = parse_rtp(data)
