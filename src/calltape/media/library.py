@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from calltape.media.formats import SNIFF_BYTES, looks_like
 from calltape.media.sources import MediaError, load_pcm, mp3_to_pcm, pcm_to_wav, wav_to_pcm
 
 log = logging.getLogger(__name__)
@@ -20,9 +21,9 @@ _MEDIA_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 
 def to_pcm(data: bytes, content_type: str = "") -> bytes:
     """WAV or MP3 bytes (told apart by their first bytes) → 8 kHz mono PCM."""
-    if data[:4] == b"RIFF":
+    if looks_like("wav", data[:SNIFF_BYTES]):
         return wav_to_pcm(data)
-    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0) or "mpeg" in content_type:
+    if looks_like("mp3", data[:SNIFF_BYTES]) or "mpeg" in content_type:
         return mp3_to_pcm(data)
     raise MediaError("expected a WAV or MP3 file")
 

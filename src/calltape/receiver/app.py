@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from calltape.receiver.formats import CONTENT_TYPES, SNIFF_BYTES, looks_like
+from calltape.media.formats import CONTENT_TYPES, SNIFF_BYTES, looks_like
 from calltape.receiver.hooks import StoredHook
 from calltape.receiver.metrics import ReceiverMetrics
 from calltape.receiver.multipart import FormCollector

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
-from calltape.receiver.formats import CONTENT_TYPES
+from calltape.media.formats import CONTENT_TYPES
 
 _NAME = re.compile(r"^(?:call_recording_)?(?P<id>[^/\\\x00]+)\.(?P<ext>[A-Za-z0-9]{2,5})$")
 _RECORDING_VALUE = re.compile(r"^call_recording_[^/\\\x00]+\.[A-Za-z0-9]{2,5}$")

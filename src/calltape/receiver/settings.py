@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from calltape.config import ConfigError, HostPort, parse_host_port, read_config_file
-from calltape.receiver.formats import CONTENT_TYPES
+from calltape.media.formats import CONTENT_TYPES
 
 BACKENDS = ("dir", "s3", "postgresql")
 

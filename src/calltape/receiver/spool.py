@@ -9,7 +9,7 @@ import os
 import uuid
 from pathlib import Path
 
-from calltape.receiver.formats import SNIFF_BYTES
+from calltape.media.formats import SNIFF_BYTES
 
 _SPOOL_PREFIX = uuid.uuid4().hex[:12]  # unique per process; a counter names the files within it
 _SPOOL_NUMBERS = itertools.count()

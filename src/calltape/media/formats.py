@@ -1,4 +1,4 @@
-"""Checking that bytes are what their extension says (so a .mp3 is an MP3, not a script)."""
+"""Audio file formats: content types, and checking that bytes are what their name says (a .mp3 is an MP3)."""
 
 from __future__ import annotations
 
