@@ -7,7 +7,6 @@ objects are created with ``If-None-Match: *`` so nothing is ever overwritten.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -22,7 +21,7 @@ import httpx
 from calltape.receiver.naming import Upload
 from calltape.receiver.settings import ReceiverSettings
 from calltape.receiver.spool import SpoolFile
-from calltape.receiver.storage import Sidecar, StoredFile, key_prefix, versioned_name
+from calltape.receiver.storage import NameLocks, Sidecar, StoredFile, key_prefix, received_between, versioned_name
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -83,7 +82,7 @@ class S3Storage:
         self.spool_dir = settings.dir / ".incoming"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._client = httpx.AsyncClient(timeout=60)
-        self._locks = [asyncio.Lock() for _ in range(64)]
+        self._lock_for = NameLocks()
 
     def _url(self, key: str = "", params: dict[str, str] | None = None) -> httpx.URL:
         path = f"/{quote(self.bucket)}" + (f"/{quote(key, safe='/-_.~')}" if key else "")
@@ -112,7 +111,7 @@ class S3Storage:
 
     async def store(self, spool: SpoolFile, upload: Upload, sidecar: Sidecar, received: datetime) -> StoredFile:
         prefix = key_prefix(upload, received)
-        async with self._locks[hash(f"{prefix}/{upload.name}") % len(self._locks)]:
+        async with self._lock_for(f"{prefix}/{upload.name}"):
             for version in range(10_000):
                 key = f"{prefix}/{versioned_name(upload.name, version)}"
                 head = await self.request("HEAD", key)
@@ -159,10 +158,8 @@ class S3Storage:
             for item in root.iter(f"{_S3_NS}Key"):
                 if item.text and item.text.endswith(".json"):
                     doc = (await self.request("GET", item.text)).json()
-                    received = str(doc.get("received_at", ""))
-                    if (since and received < since) or (until and received[: len(until)] > until):
-                        continue
-                    out.append(doc)
+                    if received_between(doc, since, until):
+                        out.append(doc)
             token = root.findtext(f"{_S3_NS}NextContinuationToken") or ""
             if not token:
                 return out

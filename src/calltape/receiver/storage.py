@@ -48,6 +48,22 @@ def key_prefix(upload: Upload, received: datetime) -> str:
     return f"{upload.account_id}/{received:%Y}/{received:%m}"
 
 
+class NameLocks:
+    """Serialises stores of one name within this process; striped, so memory stays bounded."""
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = [asyncio.Lock() for _ in range(stripes)]
+
+    def __call__(self, key: str) -> asyncio.Lock:
+        return self._locks[hash(key) % len(self._locks)]
+
+
+def received_between(sidecar: Sidecar, since: str | None, until: str | None) -> bool:
+    """Whether a recording's ``received_at`` falls in [since, until] (ISO dates or times, inclusive)."""
+    received = str(sidecar.get("received_at", ""))
+    return not ((since and received < since) or (until and received[: len(until)] > until))
+
+
 class Storage(Protocol):
     """What the receiver needs from a backend."""
 
@@ -67,12 +83,12 @@ class DirectoryStorage:
         self.root = root
         self.spool_dir = root / ".incoming"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        self._locks = [asyncio.Lock() for _ in range(64)]  # striped by name: bounded, rarely shared
+        self._lock_for = NameLocks()
         self._made_dirs: set[Path] = set()
 
     async def store(self, spool: SpoolFile, upload: Upload, sidecar: Sidecar, received: datetime) -> StoredFile:
         prefix = key_prefix(upload, received)
-        async with self._locks[hash(f"{prefix}/{upload.name}") % len(self._locks)]:
+        async with self._lock_for(f"{prefix}/{upload.name}"):
             known = self._known_duplicate(spool, upload.name, prefix)
             if known is not None:  # a repeat of a stored upload: no thread, no disk work beyond lstat
                 spool.discard()
@@ -144,10 +160,8 @@ class DirectoryStorage:
             for sidecar_path in sorted((self.root / account).glob("*/*/*.json")):
                 with contextlib.suppress(OSError, ValueError):
                     doc = json.loads(sidecar_path.read_text())
-                    received = str(doc.get("received_at", ""))
-                    if (since and received < since) or (until and received[: len(until)] > until):
-                        continue
-                    out.append(doc)
+                    if received_between(doc, since, until):
+                        out.append(doc)
         return out
 
     async def stat(self, key: str) -> Sidecar | None:
