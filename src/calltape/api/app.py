@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from calltape.api.auth import TokenAuth
-from calltape.api.callflows import add_callflow_routes
-from calltape.api.documents import Doc, add_document_routes
+from calltape.api.callflows import check_callflow
+from calltape.api.documents import Doc, add_document_routes, model_checker
 from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.media import add_media_raw_routes
@@ -51,24 +51,26 @@ def create_app(
         return account_id
 
     forget = directory.forget if directory is not None else (lambda: None)
-    add_document_routes(router, "/accounts", accounts, Account, account_of=no_account, on_change=forget)
+    add_document_routes(router, "/accounts", accounts, model_checker(Account), account_of=no_account, on_change=forget)
     add_document_routes(
         router,
         "/accounts/{account_id}/devices",
         devices,
-        Device,
+        model_checker(Device),
         account_of=account_in_path,
         hide=_without_password,
         on_change=forget,
     )
-    add_callflow_routes(router, Callflows(db), account_in_path)
+    add_document_routes(
+        router, "/accounts/{account_id}/callflows", Callflows(db), check_callflow, account_of=account_in_path
+    )
     media = Documents(db, MEDIA)
     add_media_raw_routes(router, media, media_library, account_in_path)
     add_document_routes(
         router,
         "/accounts/{account_id}/media",
         media,
-        Media,
+        model_checker(Media),
         account_of=account_in_path,
         after_delete=lambda account, media_id: media_library.path(account, media_id).unlink(missing_ok=True),
     )

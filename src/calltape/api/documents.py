@@ -1,4 +1,4 @@
-"""Routes for Kazoo-style document collections (accounts, devices).
+"""Routes for Kazoo-style document collections (accounts, devices, callflows, media).
 
 Both crossbar's verbs (PUT creates on a collection, POST replaces a document) and the plain
 REST ones (POST creates, PUT replaces) are accepted, so scripts written for either work.
@@ -6,24 +6,40 @@ REST ones (POST creates, PUT replaces) are accepted, so scripts written for eith
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from calltape.api.envelope import merge_patch, read_data, success, validate
-from calltape.store.documents import Documents
 
 Doc = dict[str, Any]
+#: Validates a document: the document to store and any warnings, or an ApiError(400).
+Checker = Callable[[Doc], tuple[Doc, list[str]]]
+
+
+class DocumentStore(Protocol):
+    """What the routes need from a store (``Documents``, ``Callflows``)."""
+
+    def create(self, doc: Doc, account_id: Any) -> Awaitable[Doc]: ...
+    def get(self, doc_id: str, account_id: Any) -> Awaitable[Doc]: ...
+    def list(self, account_id: Any) -> Awaitable[list[Doc]]: ...
+    def replace(self, doc_id: str, doc: Doc, account_id: Any) -> Awaitable[Doc]: ...
+    def delete(self, doc_id: str, account_id: Any) -> Awaitable[None]: ...
+
+
+def model_checker(model: type[BaseModel]) -> Checker:
+    """A checker from a pydantic model (no warnings)."""
+    return lambda data: (validate(model, data), [])
 
 
 def add_document_routes(
     router: APIRouter,
     path: str,
-    store: Documents,
-    model: type[BaseModel],
+    store: DocumentStore,
+    check: Checker,
     *,
     account_of: Callable[[Request], Any],
     hide: Callable[[Doc], Doc] = lambda d: d,
@@ -32,8 +48,9 @@ def add_document_routes(
 ) -> None:
     """GET list / GET one / create / replace / PATCH / DELETE for one collection at *path*.
 
-    ``account_of(request)`` is awaited and returns the account id the collection belongs to (or
-    None); it raises 404 for an unknown account. ``hide`` strips secrets from list entries;
+    ``check`` validates what is written. ``account_of(request)`` is awaited and returns the account
+    id the collection belongs to (or None); it raises 404 for an unknown account. ``hide`` strips
+    secrets from list entries;
     ``after_delete(account, id)`` cleans up what lives beside a document (e.g. a media's audio);
     ``on_change()`` runs after every write (e.g. to drop cached lookups).
     """
@@ -45,10 +62,10 @@ def add_document_routes(
 
     async def create(request: Request) -> JSONResponse:
         account = await account_of(request)
-        doc = validate(model, await read_data(request))
+        doc, warnings = check(await read_data(request))
         created = await store.create(doc, account)
         on_change()
-        return success(created, 201)
+        return success(created, 201, warnings)
 
     async def get(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
@@ -56,19 +73,19 @@ def add_document_routes(
 
     async def replace(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
-        doc = validate(model, await read_data(request))
+        doc, warnings = check(await read_data(request))
         replaced = await store.replace(doc_id, doc, account)
         on_change()
-        return success(replaced)
+        return success(replaced, 200, warnings)
 
     async def patch(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
         current = await store.get(doc_id, account)
         current.pop("id", None)
-        doc = validate(model, merge_patch(current, await read_data(request)))
+        doc, warnings = check(merge_patch(current, await read_data(request)))
         patched = await store.replace(doc_id, doc, account)
         on_change()
-        return success(patched)
+        return success(patched, 200, warnings)
 
     async def delete(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
