@@ -30,6 +30,7 @@ def request_bytes(
         f"To: {to}\r\n"
         f"Call-ID: {call_id}\r\n"
         f"CSeq: {cseq} {method}\r\n"
+        f"Contact: <sip:alice@192.0.2.10:5070>\r\n"
         f"{extra}"
         f"Content-Length: {len(body)}\r\n\r\n"
     )

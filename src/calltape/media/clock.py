@@ -1,9 +1,16 @@
-"""One drift-free 20 ms clock that paces every outgoing stream of the process."""
+"""One drift-free 20 ms clock that paces every outgoing stream of the process.
+
+A fault in one stream stays in that stream: the clock takes it off the schedule, tells it why, and
+goes on ticking for every other call.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 TICK = 0.020
 MAX_LATE = 0.2  # after a stall longer than this, skip ahead instead of sending a burst
@@ -14,6 +21,9 @@ class Ticking(Protocol):
 
     def tick(self) -> None: ...
 
+    def failed(self, error: Exception) -> None:
+        """The clock dropped this stream because ``tick`` raised *error*."""
+
 
 class MediaClock:
     """Calls ``tick()`` on every registered stream at t0 + n·20 ms (absolute, so errors never add up)."""
@@ -23,6 +33,7 @@ class MediaClock:
         self._handle: asyncio.TimerHandle | None = None
         self._next = 0.0
         self.late_skips = 0
+        self.failures = 0
 
     def add(self, stream: Ticking) -> None:
         """Start pacing *stream*."""
@@ -39,7 +50,12 @@ class MediaClock:
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         for stream in list(self._streams):
-            stream.tick()
+            try:
+                stream.tick()
+            except Exception as exc:  # one broken stream must not silence every call of the process
+                self._streams.discard(stream)
+                self.failures += 1
+                stream.failed(exc)
         now = loop.time()
         self._next += TICK
         if now - self._next > MAX_LATE:

@@ -18,6 +18,16 @@ class RtpPortPool:
         self._next = 0
         self.in_use: set[int] = set()
 
+    @property
+    def families(self) -> frozenset[str]:
+        """The SDP address families these sockets can send to (``IP4`` or ``IP6``)."""
+        return frozenset({"IP6" if ":" in self.host else "IP4"})
+
+    @property
+    def usage(self) -> float:
+        """The share of the range in use (0 to 1)."""
+        return len(self.in_use) / len(self._ports) if self._ports else 1.0
+
     def acquire(self) -> socket.socket:
         """A socket bound to a free even port."""
         for _ in range(len(self._ports)):

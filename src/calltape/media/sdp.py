@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 from dataclasses import dataclass, field
 
 STATIC_PAYLOADS = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
 SUPPORTED_CODECS = ("PCMU", "PCMA")
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+_DIGITS = re.compile(r"[0-9]{1,10}")
+_FAMILIES = {4: "IP4", 6: "IP6"}
 _ANSWER_DIRECTION = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
 
 
@@ -91,7 +95,7 @@ def parse_sdp(body: bytes | str) -> SessionDescription:
             if len(parts) != 6:
                 raise SdpError("bad o= line")
             sdp.origin_user, sdp.session_id = parts[0], parts[1]
-            sdp.session_version = int(parts[2]) if parts[2].isdigit() else 0
+            sdp.session_version = _small_uint(parts[2], 2**63) or 0
             sdp.origin_address = parts[5]
         elif kind == "s":
             sdp.name = value
@@ -103,9 +107,9 @@ def parse_sdp(body: bytes | str) -> SessionDescription:
                 current.connection = address
         elif kind == "m":
             parts = value.split()
-            if len(parts) < 4 or not parts[1].split("/")[0].isdigit():
+            if len(parts) < 4:
                 raise SdpError("bad m= line")
-            current = Media(parts[0], int(parts[1].split("/")[0]), parts[2], parts[3:])
+            current = Media(parts[0], _uint(parts[1].split("/")[0], 65535, "m= port"), parts[2], parts[3:])
             sdp.media.append(current)
         elif kind == "a":
             _attribute(sdp, current, value)
@@ -114,11 +118,27 @@ def parse_sdp(body: bytes | str) -> SessionDescription:
     return sdp
 
 
+def _uint(text: str, limit: int, what: str) -> int:
+    """ASCII digits no greater than *limit* (SDP's numbers are bounded; int() never sees a huge one)."""
+    value = _small_uint(text, limit)
+    if value is None:
+        raise SdpError(f"bad {what} {text[:20]!r}")
+    return value
+
+
 def _connection_address(value: str) -> str:
+    """The address of ``c=IN IP4 192.0.2.1`` — an IP literal of the family the line names."""
     parts = value.split()
     if len(parts) != 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
         raise SdpError("bad c= line")
-    return parts[2].split("/")[0]
+    address = parts[2].split("/")[0]
+    try:
+        family = _FAMILIES[ipaddress.ip_address(address).version]
+    except ValueError:
+        raise SdpError(f"c= address {address[:40]!r} is not an IP address", 488) from None
+    if family != parts[1]:
+        raise SdpError(f"c= says {parts[1]} but {address[:40]!r} is not")
+    return address
 
 
 def _attribute(sdp: SessionDescription, media: Media | None, value: str) -> None:
@@ -130,17 +150,23 @@ def _attribute(sdp: SessionDescription, media: Media | None, value: str) -> None
             media.direction = name
     elif media is None:
         return
-    elif name == "rtpmap":
+    elif name == "rtpmap":  # a malformed attribute is ignored, as an unknown one would be (RFC 4566 §5.13)
         pt, _, encoding = rest.partition(" ")
         parts = encoding.split("/")
-        if pt.isdigit() and len(parts) >= 2 and parts[1].isdigit():
-            media.rtpmap[int(pt)] = (parts[0].upper(), int(parts[1]))
+        payload_type, rate = _small_uint(pt, 127), _small_uint(parts[1] if len(parts) > 1 else "", 10**6)
+        if payload_type is not None and rate is not None:
+            media.rtpmap[payload_type] = (parts[0].upper(), rate)
     elif name == "fmtp":
         pt, _, params = rest.partition(" ")
-        if pt.isdigit():
-            media.fmtp[int(pt)] = params
-    elif name == "ptime" and rest.strip().isdigit():
-        media.ptime = int(rest.strip())
+        if (payload_type := _small_uint(pt, 127)) is not None:
+            media.fmtp[payload_type] = params
+    elif name == "ptime":
+        media.ptime = _small_uint(rest.strip(), 10_000)
+
+
+def _small_uint(text: str, limit: int) -> int | None:
+    """Digits no greater than *limit*, else None."""
+    return int(text) if _DIGITS.fullmatch(text) and int(text) <= limit else None
 
 
 def build_sdp(
@@ -171,14 +197,22 @@ def build_sdp(
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def negotiate(offer: SessionDescription) -> Negotiated:
-    """Pick codec, DTMF and direction from an offer (RFC 3264 §6); SdpError(488) if nothing fits."""
+def negotiate(offer: SessionDescription, families: frozenset[str] = frozenset({"IP4", "IP6"})) -> Negotiated:
+    """Pick codec, DTMF and direction from an offer (RFC 3264 §6); SdpError(488) if nothing fits.
+
+    *families* are the address families our RTP sockets can send to; an offer in another is refused.
+    """
     audio = next((m for m in offer.media if m.kind == "audio" and m.port != 0 and m.proto.startswith("RTP/")), None)
     if audio is None:
         raise SdpError("no audio stream offered", 488)
     chosen: tuple[int, str] | None = None
     for fmt in audio.formats:  # the offerer's order wins among what we support (RFC 3264 §6.1)
-        if fmt.isdigit() and (codec := audio.codec(int(fmt))) and codec[0] in SUPPORTED_CODECS and codec[1] == 8000:
+        if (
+            _DIGITS.fullmatch(fmt)
+            and (codec := audio.codec(int(fmt)))
+            and codec[0] in SUPPORTED_CODECS
+            and codec[1] == 8000
+        ):
             chosen = (int(fmt), codec[0])
             break
     if chosen is None:
@@ -187,13 +221,16 @@ def negotiate(offer: SessionDescription) -> Negotiated:
         (
             int(f)
             for f in audio.formats
-            if f.isdigit() and (c := audio.codec(int(f))) and c[0] == "TELEPHONE-EVENT" and c[1] == 8000
+            if _DIGITS.fullmatch(f) and (c := audio.codec(int(f))) and c[0] == "TELEPHONE-EVENT" and c[1] == 8000
         ),
         None,
     )
     address = audio.connection or offer.connection
     if address is None:
         raise SdpError("no c= line for the audio stream")
+    family = _FAMILIES[ipaddress.ip_address(address).version]
+    if family not in families:
+        raise SdpError(f"calltape's media here is {'/'.join(sorted(families))} only, the offer is {family}", 488)
     their_direction = audio.direction or offer.direction or "sendrecv"
     return Negotiated(chosen[0], chosen[1], dtmf, address, audio.port, _ANSWER_DIRECTION[their_direction])
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from calltape.logs import throttle
 from calltape.media.clock import MediaClock
 from calltape.media.dtmf import DtmfReceiver, event_payloads
 from calltape.media.g711 import FRAME_BYTES, FRAME_SAMPLES, G711
@@ -57,6 +58,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.call_id = call_id
         self.taps: list[Tap] = []
         self.on_digit: Callable[[str], None] | None = None
+        self.on_failure: Callable[[Exception], None] | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.latched: tuple[str, int] | None = None
         self.last_received = 0.0
@@ -92,6 +94,21 @@ class RtpSession(asyncio.DatagramProtocol):
         self.stop_playing()
         if self.transport is not None:
             self.transport.close()
+
+    def failed(self, error: Exception) -> None:
+        """The media clock dropped this stream after *error*: stop it, and let its call end."""
+        throttle.log(
+            log,
+            logging.ERROR,
+            ("media failed", type(error)),
+            "call-id %s: media stopped: %r",
+            self.call_id,
+            error,
+            exc_info=error,
+        )
+        self.close()
+        if self.on_failure is not None:
+            self.on_failure(error)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]

@@ -75,7 +75,7 @@ def parse_address(text: str) -> Address:
         uri_text, semi, rest = text.partition(";")
         rest = semi + rest
     if rest and not rest.startswith(";"):
-        raise SipSyntaxError(f"unexpected text after address: {rest!r}")
+        raise SipSyntaxError(f"unexpected text after address: {rest[:40]!r}")
     params = parse_params(rest[1:]) if rest else []
     return Address(parse_uri(uri_text.strip(WHITESPACE)), display, params)
 

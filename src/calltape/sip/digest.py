@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from enum import Enum
 
-from calltape.sip.syntax import SipSyntaxError, quote, split_outside_quotes, unquote
+from calltape.sip.syntax import SipSyntaxError, is_utf8, quote, split_outside_quotes, unquote
 
 ALGORITHMS = {"SHA-256": hashlib.sha256, "MD5": hashlib.md5}
 
@@ -46,6 +46,8 @@ class Credentials:
 
 def parse_auth_header(value: str) -> Credentials:
     """Parse ``Digest k=v, k="v", …`` (also works for WWW-Authenticate)."""
+    if not is_utf8(value):  # hashed and looked up as text: checked once, here
+        raise SipSyntaxError("authorization header is not UTF-8")
     scheme, _, rest = value.strip().partition(" ")
     if not scheme:
         raise SipSyntaxError("empty authorization header")

@@ -102,7 +102,7 @@ class SipEndpoint:
         except SipParseError as exc:
             self.stats["malformed"] += 1
             request = exc.request
-            if exc.status and request is not None and request.method != "ACK" and "Via" in request.headers:
+            if exc.status and request is not None and request.method != "ACK" and _has_valid_via(request):
                 reason = f"{'Bad Request' if exc.status == 400 else 'Error'} ({exc.reason})"
                 self.send(make_response(request, exc.status, reason, to_tag=new_tag()).serialize(), peer)
             return
@@ -271,6 +271,15 @@ class SipEndpoint:
             self.emit(ResponseReceived(response, None, peer))
         else:
             self.stats["stray_responses"] += 1
+
+
+def _has_valid_via(request: Request) -> bool:
+    """A response can only be sent back along a Via that parses (else the message is dropped)."""
+    try:
+        request.top_via  # noqa: B018
+    except SipSyntaxError:
+        return False
+    return True
 
 
 def _server_key(request: Request, via: Via) -> tuple[str, ...]:

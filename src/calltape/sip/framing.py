@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from calltape.sip.parser import MAX_MESSAGE_SIZE
 
-_CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r?$", re.I | re.M)
+_CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$", re.I | re.M)
 
 
 class FramingError(ValueError):
@@ -59,6 +59,8 @@ class StreamFramer:
         lengths = _CONTENT_LENGTH.findall(head)
         if len(lengths) != 1:
             raise FramingError("a stream message needs exactly one Content-Length")
+        if len(lengths[0].lstrip(b"0")) > len(str(self._max_size)):  # never hand int() a huge number
+            raise FramingError("message too large")
         total = end + 4 + int(lengths[0])
         if total > self._max_size:
             raise FramingError("message too large")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from calltape.sip.headers import SINGLE_KEYS, Headers, canonical_name
 from calltape.sip.message import SIP_VERSION, Message, Request, Response
-from calltape.sip.syntax import WHITESPACE, SipSyntaxError, is_token, parse_uint
+from calltape.sip.syntax import WHITESPACE, SipSyntaxError, is_call_id, is_token, parse_delta_seconds, parse_uint
 from calltape.sip.uri import parse_uri
 
 MAX_MESSAGE_SIZE = 65535
@@ -60,15 +60,11 @@ def parse_message(data: bytes, *, framed: bool = False) -> Message:
         message = _parse_start_line(start)
     except SipParseError as exc:
         if exc.request is not None:  # answerable: give it the headers to answer with
-            try:
-                _parse_headers(header_lines, exc.request.headers)
-            except SipSyntaxError:
-                exc.request = None
+            _parse_headers(header_lines, exc.request.headers)
         raise
-    try:
-        _parse_headers(header_lines, message.headers)
-    except SipSyntaxError as exc:
-        raise _error(message, str(exc)) from None
+    problem = _parse_headers(header_lines, message.headers)
+    if problem is not None:  # every good line was still kept: the 400 copies Via, From, To, Call-ID, CSeq
+        raise _error(message, problem)
     message.body = _frame_body(message, body, framed)
     if isinstance(message, Request):
         _check_request(message)
@@ -95,26 +91,35 @@ def _parse_start_line(line: str) -> Message:
     return Request(method=method, uri=uri, version=version)
 
 
-def _parse_headers(lines: list[str], headers: Headers) -> None:
+def _parse_headers(lines: list[str], headers: Headers) -> str | None:
+    """Add every well-formed header line to *headers*; the first problem found, or None.
+
+    A broken line does not stop the others from being read (RFC 3261 §8.2.6.2: the answer still
+    needs the request's From, To, Call-ID and CSeq, wherever they are).
+    """
+    problems: list[str] = []
     current: str | None = None
     for line in lines:
         if line[:1] in (" ", "\t"):
             if current is None:
-                raise SipSyntaxError("continuation line before first header")
-            current += " " + line.strip(WHITESPACE)
+                problems.append("continuation line before first header")
+            else:
+                current += " " + line.strip(WHITESPACE)
             continue
         if current is not None:
-            _add_header(current, headers)
+            _add_header(current, headers, problems)
         current = line
     if current is not None:
-        _add_header(current, headers)
+        _add_header(current, headers, problems)
+    return problems[0] if problems else None
 
 
-def _add_header(line: str, headers: Headers) -> None:
+def _add_header(line: str, headers: Headers, problems: list[str]) -> None:
     name, colon, value = line.partition(":")
     name = name.rstrip(WHITESPACE)
     if not colon or not is_token(name):
-        raise SipSyntaxError(f"bad header line {line[:40]!r}")
+        problems.append(f"bad header line {line[:40]!r}")
+        return
     headers.add(name, value.strip(WHITESPACE))
 
 
@@ -147,11 +152,19 @@ def _check_request(request: Request) -> None:
         if twice := request.headers.repeated() & SINGLE_KEYS:
             raise SipSyntaxError(f"more than one {canonical_name(min(twice))}")
         # parsed here so that a bad one is a 400 now, not a surprise later (the results are cached)
-        request.vias, request.from_, request.to, request.contacts  # noqa: B018
+        request.vias, request.from_, request.to  # noqa: B018
+        if not is_call_id(request.call_id):
+            raise SipSyntaxError("bad Call-ID")
         cseq = request.cseq
         max_forwards = request.headers.get("Max-Forwards")
         if max_forwards is not None:
             parse_uint(max_forwards, 255, "Max-Forwards")
+        expires = request.headers.get("Expires")
+        if expires is not None:
+            parse_delta_seconds(expires, "Expires")
+        for contact in request.contacts:
+            if (contact_expires := contact.param("expires")) is not None:
+                parse_delta_seconds(contact_expires, "Contact expires")
     except SipSyntaxError as exc:
         raise _error(request, str(exc)) from None
     if cseq.method != request.method:

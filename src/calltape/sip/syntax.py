@@ -19,6 +19,12 @@ class SipSyntaxError(ValueError):
     """Text that does not match the SIP grammar."""
 
 
+def is_call_id(text: str) -> bool:
+    """True if *text* is a Call-ID: ``word ["@" word]`` (RFC 3261 §25.1)."""
+    local, at, host = text.partition("@")
+    return _WORD.fullmatch(local) is not None and (not at or _WORD.fullmatch(host) is not None)
+
+
 def is_token(text: str) -> bool:
     """True if *text* is a non-empty RFC 3261 token."""
     return _TOKEN.fullmatch(text) is not None
@@ -124,11 +130,46 @@ def quote(text: str) -> str:
 
 
 def parse_uint(text: str, limit: int, what: str) -> int:
-    """Parse a run of digits no greater than *limit*."""
+    """Parse a run of ASCII digits no greater than *limit* (leading zeros allowed, length bounded first)."""
     text = text.strip(WHITESPACE)
-    if not text.isdigit() or not text.isascii():
+    if not text.isascii() or not text.isdigit():
         raise SipSyntaxError(f"bad {what}")
+    if len(text.lstrip("0")) > len(str(limit)):  # never hand int() thousands of digits
+        raise SipSyntaxError(f"{what} out of range")
     value = int(text)
     if value > limit:
         raise SipSyntaxError(f"{what} out of range")
     return value
+
+
+MAX_DELTA_SECONDS = 2**32 - 1
+
+
+def parse_delta_seconds(text: str, what: str = "expires value") -> int:
+    """``delta-seconds`` (RFC 3261 §25.1): digits; values beyond 2**32-1 count as 2**32-1 (§20.19)."""
+    text = text.strip(WHITESPACE)
+    if not text.isascii() or not text.isdigit():
+        raise SipSyntaxError(f"bad {what} {text[:20]!r}")
+    if len(text.lstrip("0")) > len(str(MAX_DELTA_SECONDS)):
+        return MAX_DELTA_SECONDS
+    return min(int(text), MAX_DELTA_SECONDS)
+
+
+def text_of(value: str) -> str:
+    """*value* as valid Unicode: bytes that were not UTF-8 (kept as surrogates by the parser) become U+FFFD.
+
+    Header values keep the bytes they arrived with; free text that leaves the SIP layer (a User-Agent
+    stored in the database, a display name in a log or a record) goes through this once.
+    """
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def is_utf8(value: str) -> bool:
+    """True if *value* arrived as valid UTF-8 (the parser keeps other bytes as surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import unquote as pct_unquote
 
-from calltape.sip.syntax import Params, SipSyntaxError, format_params, get_param, parse_params
+from calltape.sip.syntax import Params, SipSyntaxError, format_params, get_param, parse_params, parse_uint
 
 _SCHEME_CHARS = frozenset(string.ascii_letters + string.digits + "+-.")
 _HOST = re.compile(r"[A-Za-z0-9\-.]+")
@@ -74,9 +75,10 @@ def parse_uri(text: str) -> Uri:
         or not scheme[0].isalpha()
         or not all(c in _SCHEME_CHARS for c in scheme)
         or not rest
+        or not text.isascii()  # non-ASCII must be %-escaped (RFC 3261 §19.1.2, §25.1)
         or any(c in _URI_FORBIDDEN for c in text)
     ):
-        raise SipSyntaxError(f"bad URI {text!r}")
+        raise SipSyntaxError(f"bad URI {text[:60]!r}")
     if scheme.lower() not in ("sip", "sips"):
         return AbsoluteUri(scheme.lower(), rest)
     return _parse_sip_uri(scheme.lower(), rest)
@@ -99,22 +101,26 @@ def _parse_sip_uri(scheme: str, rest: str) -> SipUri:
 
 
 def parse_hostport(text: str) -> tuple[str, int | None]:
-    """Parse ``host[:port]`` (IPv6 references in brackets)."""
+    """Parse ``host[:port]`` (IPv6 references in brackets, checked; ports 0-65535)."""
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
             raise SipSyntaxError("bad IPv6 reference")
+        try:
+            ipaddress.IPv6Address(text[1:end])
+        except ValueError:
+            raise SipSyntaxError(f"bad IPv6 reference {text[: end + 1]!r}") from None
         host, rest = text[: end + 1], text[end + 1 :]
     else:
-        host, _, port_text = text.partition(":")
-        rest = ":" + port_text if _ else ""
+        host, colon, port_text = text.partition(":")
+        rest = ":" + port_text if colon else ""
         if _HOST.fullmatch(host) is None:
-            raise SipSyntaxError(f"bad host {host!r}")
+            raise SipSyntaxError(f"bad host {host[:40]!r}")
     if not rest:
         return host, None
-    if not rest.startswith(":") or not rest[1:].isdigit() or int(rest[1:]) > 65535:
-        raise SipSyntaxError(f"bad port in {text!r}")
-    return host, int(rest[1:])
+    if not rest.startswith(":"):
+        raise SipSyntaxError(f"bad port in {text[:60]!r}")
+    return host, parse_uint(rest[1:], 65535, "port")
 
 
 def parse_sip_uri(text: str) -> SipUri:

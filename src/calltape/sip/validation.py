@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from calltape.sip.address import parse_address
 from calltape.sip.message import Request, Response
 from calltape.sip.responses import make_response, new_tag
 from calltape.sip.syntax import WHITESPACE
-from calltape.sip.uri import parse_uri
+from calltape.sip.uri import SipUri, parse_uri
 
 KNOWN_METHODS = frozenset(
     {
@@ -73,10 +74,23 @@ def check_request(request: Request, caps: Capabilities) -> Response | None:
         if request.content_type not in accepted:
             accept = ", ".join(sorted(accepted)) or "application/sdp"
             return _reply(request, 415, [("Accept", accept)])
+    if method == "INVITE" and request.to.tag is None and (problem := _dialog_problem(request)):
+        return make_response(request, 400, f"Bad Request ({problem})", to_tag=new_tag())
     if method == "INVITE" and "Accept" in request.headers:
         offered = {v.split(";", 1)[0].strip(WHITESPACE).lower() for v in request.headers.get_all("Accept")}
         if offered and not offered & _SDP_ACCEPT:
             return _reply(request, 406, [("Accept", "application/sdp")])
+    return None
+
+
+def _dialog_problem(request: Request) -> str | None:
+    """What keeps a new INVITE from making a dialog: its Contact and Record-Route (RFC 3261 §8.1.1.8, §12.1.1)."""
+    contacts = request.contacts
+    if len(contacts) != 1 or not isinstance(contacts[0].uri, SipUri):
+        return "an INVITE needs exactly one Contact with a SIP URI"
+    for value in request.headers.get_all("Record-Route"):
+        if not isinstance(parse_address(value).uri, SipUri):
+            return "a Record-Route that is not a SIP URI"
     return None
 
 

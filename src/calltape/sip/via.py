@@ -13,6 +13,7 @@ from calltape.sip.syntax import (
     get_param,
     is_token,
     parse_params,
+    parse_uint,
     set_param,
 )
 from calltape.sip.uri import parse_hostport
@@ -59,14 +60,14 @@ def parse_via(text: str) -> Via:
     """Parse one via-parm."""
     m = _PROTOCOL.match(text)
     if not m:
-        raise SipSyntaxError(f"bad Via {text!r}")
+        raise SipSyntaxError(f"bad Via {text[:60]!r}")
     name, version, transport, rest = m.groups()
     if not (is_token(name) and is_token(version) and is_token(transport)):
-        raise SipSyntaxError(f"bad Via protocol in {text!r}")
+        raise SipSyntaxError(f"bad Via protocol in {text[:60]!r}")
     sent_by, semi, param_text = rest.partition(";")
     host, port = parse_hostport(sent_by.strip())
     params = parse_params(param_text) if semi else []
     for key, value in params:
-        if key.lower() == "rport" and value is not None and not value.isdigit():
-            raise SipSyntaxError("bad rport")
+        if key.lower() == "rport" and value is not None:
+            parse_uint(value, 65535, "rport")
     return Via(transport.upper(), host, port, params, f"{name.upper()}/{version}")

@@ -19,6 +19,7 @@ from calltape.sip.dialog import Dialog
 from calltape.sip.events import Peer
 from calltape.sip.message import Request
 from calltape.sip.responses import make_response
+from calltape.sip.syntax import text_of
 from calltape.sip.transaction import ServerTransaction
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class Call:
         self.account_id = account_id
         self.number = number
         from_ = request.from_
-        self.caller = CallParty(getattr(from_.uri, "user", None) or "", from_.display_name or "")
+        self.caller = CallParty(getattr(from_.uri, "user", None) or "", text_of(from_.display_name or ""))
         self.variables: dict[str, Any] = {}
         self.negotiated = negotiated
         self.local_address = local_address
@@ -111,7 +112,7 @@ class Call:
         if self.negotiated is None:  # late offer: the answer comes in the ACK
             await self._wait(asyncio.wait_for(self._ack.wait(), ACK_WAIT))
             try:
-                self.negotiated = negotiate(parse_sdp(self._ack_body))
+                self.negotiated = negotiate(parse_sdp(self._ack_body), self.control.ports.families)
             except SdpError as exc:
                 log.warning("call-id %s: no usable SDP answer in the ACK: %s", self.call_id, exc)
                 await self.hangup()
@@ -127,6 +128,7 @@ class Call:
         )
         self.media.sending = not negotiated.on_hold
         self.media.on_digit = self.digits.put_nowait
+        self.media.on_failure = lambda _error: self.control.spawn(self.hangup())
         await self.media.start()
         log.info(
             "call-id %s: answered (%s, RTP %d ↔ %s:%d)",
@@ -227,7 +229,7 @@ class Call:
 
     def reoffer(self, offer: bytes) -> bytes:
         """A re-INVITE's SDP: hold/unhold or a new address. Returns our answer."""
-        negotiated = negotiate(parse_sdp(offer))
+        negotiated = negotiate(parse_sdp(offer), self.control.ports.families)
         self.negotiated = negotiated
         self.sdp_version += 1
         assert self.media is not None

@@ -65,7 +65,7 @@ class CallControl:
 
     def on_invite(self, event: RequestReceived) -> None:
         """A new INVITE (no To tag)."""
-        self._spawn(self._start_call(event))
+        self.spawn(self._start_call(event))
         if self._watchdog is None and self.rtp_timeout > 0:
             self._watchdog = asyncio.get_running_loop().create_task(self._media_watchdog())
 
@@ -94,7 +94,7 @@ class CallControl:
         negotiated: Negotiated | None = None
         if request.body:
             try:
-                negotiated = negotiate(parse_sdp(request.body))
+                negotiated = negotiate(parse_sdp(request.body), self.ports.families)
             except SdpError as exc:
                 log.info("call-id %s: SDP refused: %s", request.call_id, exc)
                 self.transport.respond(
@@ -184,7 +184,7 @@ class CallControl:
         for call in list(self.calls.values()):
             if call.call_id == event.response.call_id:
                 log.warning("call-id %s: no ACK for our 200, hanging up", call.call_id)
-                self._spawn(call.hangup())
+                self.spawn(call.hangup())
 
     # ---- for Call ------------------------------------------------------------------------------
 
@@ -227,9 +227,10 @@ class CallControl:
                     continue
                 if now - media.last_received > self.rtp_timeout:
                     log.warning("call-id %s: no RTP for %.0f s, hanging up", call.call_id, self.rtp_timeout)
-                    self._spawn(call.hangup())
+                    self.spawn(call.hangup())
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
+        """Run *coro* as a task this control keeps (and cancels at shutdown)."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -15,7 +15,7 @@ from calltape.sip.digest import Verdict
 from calltape.sip.events import Peer
 from calltape.sip.message import Request, Response
 from calltape.sip.responses import make_response
-from calltape.sip.syntax import WHITESPACE, SipSyntaxError
+from calltape.sip.syntax import WHITESPACE, SipSyntaxError, parse_delta_seconds, text_of
 from calltape.sip.uri import SipUri
 from calltape.store.directory import SipCredentials
 from calltape.store.registrations import (
@@ -30,7 +30,6 @@ from calltape.switch.device_auth import DeviceAuthenticator
 
 log = logging.getLogger(__name__)
 
-MAX_EXPIRES_VALUE = 2**32 - 1
 ReplyFn = Callable[..., Response]
 
 
@@ -122,7 +121,7 @@ class Registrar:
             cseq=request.cseq.number,
             expires_at=0.0,
             source=f"{peer.transport}:{peer.host}:{peer.port}",
-            user_agent=(request.headers.get("User-Agent") or "")[:255],
+            user_agent=text_of(request.headers.get("User-Agent") or "")[:255],
             node=self.node,
         )
         if not wildcard and not changes:
@@ -139,9 +138,4 @@ class Registrar:
 
 
 def _expires(value: str | None) -> int | None:
-    if value is None:
-        return None
-    value = value.strip(WHITESPACE)
-    if not value.isdigit():
-        raise SipSyntaxError(f"bad expires value {value!r}")
-    return min(int(value), MAX_EXPIRES_VALUE)
+    return None if value is None else parse_delta_seconds(value)
