@@ -105,10 +105,11 @@ async def serve(
     service = SipService(registrar, transport)
     sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port)
     media_library = MediaLibrary(settings.data_dir)
+    callflows = Callflows(db)
     service.calls = CallControl(
         transport,
         CallerAuth(device_auth, settings.trusted_networks),
-        Callflows(db),
+        callflows,
         RtpPortPool(settings.sip.host, *settings.rtp_ports),
         TtsCache(settings.data_dir / "tts"),
         media_library,
@@ -118,7 +119,7 @@ async def serve(
     )
 
     api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
-    app = create_app(db, token, media_library, directory)
+    app = create_app(db, token, media_library, directory, callflows)
     receiver_app = build_receiver(receiver) if receiver is not None else None
     if receiver_app is not None:
         app.mount(RECEIVER_PATH, receiver_app)

@@ -32,9 +32,13 @@ def _without_password(doc: Doc) -> Doc:
 
 
 def create_app(
-    db: Database, admin_token: str, media_library: MediaLibrary, directory: Directory | None = None
+    db: Database,
+    admin_token: str,
+    media_library: MediaLibrary,
+    directory: Directory | None = None,
+    callflows: Callflows | None = None,
 ) -> FastAPI:
-    """Build the API for *db*, guarded by *admin_token*; writes to accounts and devices refresh *directory*."""
+    """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
     install_error_handlers(app)
     router = APIRouter(prefix="/v2", dependencies=[Depends(TokenAuth(admin_token))])
@@ -62,7 +66,11 @@ def create_app(
         on_change=forget,
     )
     add_document_routes(
-        router, "/accounts/{account_id}/callflows", Callflows(db), check_callflow, account_of=account_in_path
+        router,
+        "/accounts/{account_id}/callflows",
+        callflows or Callflows(db),
+        check_callflow,
+        account_of=account_in_path,
     )
     media = Documents(db, MEDIA)
     add_media_raw_routes(router, media, media_library, account_in_path)

@@ -44,7 +44,7 @@ async def run_callflow(call: CallApi, callflow: dict[str, Any], load: CallflowLo
             except ValidationError as exc:
                 log.error("call-id %s: bad data for module %s: %s", call.call_id, name, exc.errors()[0]["msg"])
                 break
-            log.info("call-id %s: running %s", call.call_id, name)
+            log.debug("call-id %s: running %s", call.call_id, name)
             branch = await module.run(call, parsed)
             if isinstance(branch, Jump):
                 jumps += 1
@@ -59,6 +59,6 @@ async def run_callflow(call: CallApi, callflow: dict[str, Any], load: CallflowLo
                 continue
             node = children.get(branch) if branch is not None and branch in children else children.get("_")
     except CallEndedError:
-        log.info("call-id %s: call ended while running the callflow", call.call_id)
+        log.debug("call-id %s: call ended while running the callflow", call.call_id)
     finally:
         await call.hangup()

@@ -61,7 +61,8 @@ class RtpSession(asyncio.DatagramProtocol):
         self.on_failure: Callable[[Exception], None] | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.latched: tuple[str, int] | None = None
-        self.last_received = 0.0
+        self.started_at = asyncio.get_running_loop().time()  # the media timers count from here, not from 0
+        self.last_received = self.started_at
         self.stats = {"received": 0, "lost": 0, "late": 0, "foreign": 0, "sent": 0, "send_errors": 0}
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
@@ -85,8 +86,13 @@ class RtpSession(asyncio.DatagramProtocol):
         """Attach to the event loop and start sending (silence until something plays)."""
         loop = self._loop = asyncio.get_running_loop()
         await loop.create_datagram_endpoint(lambda: self, sock=self.sock)
-        self.last_received = loop.time()
+        self.started_at = self.last_received = loop.time()
         self.clock.add(self)
+
+    @property
+    def heard_anything(self) -> bool:
+        """True once the far end has sent an RTP packet."""
+        return self.last_received > self.started_at
 
     def close(self) -> None:
         """Stop sending and receiving; pending plays end."""
@@ -175,7 +181,7 @@ class RtpSession(asyncio.DatagramProtocol):
             tap("in", pcm, timestamp)
 
     def _digit(self, digit: str, _duration: int) -> None:
-        log.info("call-id %s: DTMF %s", self.call_id, digit)
+        log.debug("call-id %s: DTMF %s", self.call_id, digit)
         if self.on_digit is not None:
             self.on_digit(digit)
 

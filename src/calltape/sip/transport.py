@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable
 from typing import cast
 
+from calltape.logs import throttle
 from calltape.sip.endpoint import SipEndpoint
 from calltape.sip.events import Event, Peer
 from calltape.sip.framing import FramingError, KeepAlive, StreamFramer
@@ -83,8 +84,16 @@ class SipTransport:
         """Feed one message to the endpoint (a bug on one message must not stop the listener)."""
         try:
             self.endpoint.receive(data, peer, self.now())
-        except Exception:
-            log.exception("failed on a message from %s:%d", peer.host, peer.port)
+        except Exception as exc:
+            throttle.log(
+                log,
+                logging.ERROR,
+                ("receive-failed", type(exc)),
+                "failed on a message from %s:%d",
+                peer.host,
+                peer.port,
+                exc_info=exc,
+            )
         self.flush()
 
     def respond(self, transaction: ServerTransaction, response: Response) -> None:
@@ -116,8 +125,15 @@ class SipTransport:
         while (event := self.endpoint.next_event()) is not None:
             try:
                 self.on_event(event)
-            except Exception:
-                log.exception("event handler failed on %s", type(event).__name__)
+            except Exception as exc:
+                throttle.log(
+                    log,
+                    logging.ERROR,
+                    ("event-failed", type(exc)),
+                    "event handler failed on %s",
+                    type(event).__name__,
+                    exc_info=exc,
+                )
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -142,7 +158,15 @@ class SipTransport:
                 lambda: _TcpConnection(self, (peer.host, peer.port)), peer.host, peer.port
             )
         except OSError as exc:
-            log.warning("cannot connect to %s:%d over TCP: %s", peer.host, peer.port, exc)
+            throttle.log(
+                log,
+                logging.WARNING,
+                ("tcp-connect", peer.host),
+                "cannot connect to %s:%d over TCP: %s",
+                peer.host,
+                peer.port,
+                exc,
+            )
             self.endpoint.transport_failed(peer, self.now())
             self.flush()
             return
@@ -188,7 +212,9 @@ class _TcpConnection(asyncio.Protocol):
         try:
             items = self.framer.feed(data)
         except FramingError as exc:
-            log.info("closing TCP connection from %s:%d: %s", *self.key, exc)
+            throttle.log(
+                log, logging.INFO, ("tcp-framing", self.key[0]), "closing TCP connection from %s:%d: %s", *self.key, exc
+            )
             self.close()
             return
         peer = Peer("tcp", *self.key)

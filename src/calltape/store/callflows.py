@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,15 +13,22 @@ from sqlalchemy.exc import IntegrityError
 from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import ConflictError, Doc, NotFoundError
+from calltape.store.ttl_cache import TtlCache
 
 
 class Callflows:
-    """CRUD for callflows, and finding the one a dialled number reaches."""
+    """CRUD for callflows, and finding the one a dialled number reaches.
 
-    def __init__(self, db: Database) -> None:
+    ``find`` answers (found or not) are kept for ``cache_ttl`` seconds, so a flood of INVITEs costs the
+    database one query per number and not one per INVITE; this node's own writes clear them at once,
+    other nodes' writes are seen within ``cache_ttl``.
+    """
+
+    def __init__(self, db: Database, cache_ttl: float = 5.0) -> None:
         self.db = db
         self.table = schema.callflows
         self.numbers = schema.callflow_numbers
+        self._found = TtlCache(cache_ttl, max_entries=10_000)
 
     async def create(self, doc: Doc, account_id: str) -> Doc:
         """Store a new callflow; ConflictError("numbers") if a number is taken."""
@@ -36,6 +43,7 @@ class Callflows:
                 await self._index(conn, doc_id, account_id, body)
         except IntegrityError:
             raise ConflictError("numbers", "a number is already used by another callflow") from None
+        self._found.clear()
         return {**body, "id": doc_id}
 
     async def replace(self, doc_id: str, doc: Doc, account_id: str) -> Doc:
@@ -54,6 +62,7 @@ class Callflows:
                 await self._index(conn, doc_id, account_id, body)
         except IntegrityError:
             raise ConflictError("numbers", "a number is already used by another callflow") from None
+        self._found.clear()
         return {**body, "id": doc_id}
 
     async def _index(self, conn: Any, doc_id: str, account_id: str, body: Doc) -> None:
@@ -87,11 +96,16 @@ class Callflows:
         async with self.db.engine.begin() as conn:
             await conn.execute(delete(self.numbers).where(self.numbers.c.callflow_id == doc_id))
             result = await conn.execute(delete(t).where((t.c.id == doc_id) & (t.c.account_id == account_id)))
+        self._found.clear()
         if result.rowcount == 0:
             raise NotFoundError(doc_id)
 
     async def find(self, number: str, account_id: str | None) -> tuple[str, Doc] | None:
         """(account id, callflow) for a dialled number: an exact number anywhere, else a pattern of the account."""
+        found = await self._found.get((number, account_id), lambda: self._find(number, account_id))
+        return cast(tuple[str, Doc] | None, found)
+
+    async def _find(self, number: str, account_id: str | None) -> tuple[str, Doc] | None:
         n = self.numbers
         async with self.db.engine.connect() as conn:
             row = (await conn.execute(select(n.c.callflow_id, n.c.account_id).where(n.c.number == number))).first()

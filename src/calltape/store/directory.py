@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import func, select
 
 from calltape.store import schema
 from calltape.store.database import Database
+from calltape.store.ttl_cache import TtlCache
 
 
 @dataclass(frozen=True)
@@ -31,39 +32,24 @@ class Directory:
     INVITE; a changed password or a new device is seen by every node within ``cache_ttl``.
     """
 
-    MAX_CACHED = 100_000
-
     def __init__(self, db: Database, cache_ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
-        self.cache_ttl = cache_ttl
-        self.clock = clock
-        self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._cache = TtlCache(cache_ttl, clock=clock)
 
     def forget(self) -> None:
         """Drop every cached answer (this node changed an account or device)."""
         self._cache.clear()
 
-    async def _cached(self, key: tuple[str, ...], load: Callable[[], Awaitable[Any]]) -> Any:
-        now = self.clock()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        value = await load()
-        if len(self._cache) >= self.MAX_CACHED:
-            self._cache.clear()
-        self._cache[key] = (now + self.cache_ttl, value)
-        return value
-
     async def account_for_realm(self, realm: str) -> str | None:
         """The id of the account whose realm is *realm* (case-insensitive)."""
         realm = realm.lower()
-        value = await self._cached(("realm", realm), lambda: self._load_account(realm))
+        value = await self._cache.get(("realm", realm), lambda: self._load_account(realm))
         return cast(str | None, value)
 
     async def device_credentials(self, account_id: str, username: str) -> SipCredentials | None:
         """The device with SIP username *username* in the account, if any."""
         key = ("device", account_id, username.lower())
-        value = await self._cached(key, lambda: self._load_device(account_id, username))
+        value = await self._cache.get(key, lambda: self._load_device(account_id, username))
         return cast(SipCredentials | None, value)
 
     async def _load_account(self, realm: str) -> str | None:

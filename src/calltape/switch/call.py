@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import socket
 from collections.abc import Awaitable
@@ -63,6 +64,7 @@ class Call:
         from_ = request.from_
         self.caller = CallParty(getattr(from_.uri, "user", None) or "", text_of(from_.display_name or ""))
         self.variables: dict[str, Any] = {}
+        self.started_at = asyncio.get_running_loop().time()
         self.negotiated = negotiated
         self.local_address = local_address
         self.session_id = str(abs(hash(self.call_id)) % 2**31)
@@ -130,7 +132,7 @@ class Call:
         self.media.on_digit = self.digits.put_nowait
         self.media.on_failure = lambda _error: self.control.spawn(self.hangup())
         await self.media.start()
-        log.info(
+        log.debug(
             "call-id %s: answered (%s, RTP %d ↔ %s:%d)",
             self.call_id,
             negotiated.codec,
@@ -181,7 +183,7 @@ class Call:
             if digit in terminators:
                 break
             collected += digit
-        log.info("call-id %s: collected %r", self.call_id, collected)
+        log.debug("call-id %s: collected %r", self.call_id, collected)
         return collected
 
     async def echo(self, seconds: float | None) -> None:
@@ -218,7 +220,7 @@ class Call:
 
     def far_end_hung_up(self, reason: str) -> None:
         """The caller sent BYE, cancelled, or went silent."""
-        log.info("call-id %s: ended by the far end (%s)", self.call_id, reason)
+        log.debug("call-id %s: ended by the far end (%s)", self.call_id, reason)
         self._hung_up = True
         self._end(reason)
 
@@ -247,6 +249,9 @@ class Call:
             return
         self.end_reason = reason
         self.ended.set()
+        seconds = asyncio.get_running_loop().time() - self.started_at
+        state = "answered" if self.answered else "not answered"
+        log.info("call-id %s: ended (%s) after %.1f s, %s", self.call_id, reason, seconds, state)
         if self.media is not None:
             self.media.close()
             self.control.ports.release(self.media.port)
@@ -258,7 +263,10 @@ class Call:
 
     async def _wait(self, awaitable: Awaitable[T]) -> T:
         """Await *awaitable* unless the call ends first (then CallEndedError)."""
-        self._check_live()
+        if self.ended.is_set():
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never started: closed, so it is not reported as never awaited
+            raise CallEndedError()
         task = asyncio.ensure_future(awaitable)
         ended = asyncio.ensure_future(self.ended.wait())
         try:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from calltape.logs import throttle
 from calltape.sip.digest import Verdict
 from calltape.sip.events import Peer
 from calltape.sip.message import Request, Response
@@ -51,7 +52,14 @@ class CallerAuth:
         from_uri = request.from_.uri
         realm = from_uri.host.lower() if isinstance(from_uri, SipUri) else ""
         if not realm or await self.auth.directory.account_for_realm(realm) is None:
-            log.info("call-id %s: INVITE from %s refused: untrusted source, unknown realm", request.call_id, peer.host)
+            throttle.log(
+                log,
+                logging.INFO,
+                ("untrusted", peer.host),
+                "call-id %s: INVITE from %s refused: untrusted source, unknown realm",
+                request.call_id,
+                peer.host,
+            )
             return make_response(request, 403, to_tag=to_tag)
         now = self.clock()
         if self.auth.blocked(peer.host, now):

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from calltape.callflow.engine import run_callflow
+from calltape.logs import throttle
 from calltape.media.clock import MediaClock
 from calltape.media.dtmf import parse_dtmf_info
 from calltape.media.library import MediaLibrary
@@ -18,7 +19,7 @@ from calltape.sip.dialog import DialogError
 from calltape.sip.events import AckReceived, AckTimedOut, InviteCancelled, Peer, RequestReceived
 from calltape.sip.message import Request
 from calltape.sip.responses import make_response
-from calltape.sip.syntax import SipSyntaxError
+from calltape.sip.syntax import SipSyntaxError, quote
 from calltape.sip.transport import SipTransport, local_address_towards
 from calltape.sip.uri import SipUri, parse_uri
 from calltape.store.callflows import Callflows
@@ -26,6 +27,13 @@ from calltape.switch.call import Call
 from calltape.switch.caller_auth import Caller, CallerAuth
 
 log = logging.getLogger(__name__)
+
+SETUP_TIMEOUT = 5.0  # caller check, callflow lookup and SDP: longer than this and the caller gets 503
+MAX_SETUPS = 200  # INVITEs being set up at once; beyond, 503 at once (a flood cannot queue up behind the store)
+RETRY_AFTER = "5"
+FIRST_PACKET_TIMEOUT = 10.0  # an answered call whose far end never sends RTP gives its port back after this
+PORT_PRESSURE = 0.9  # with this share of the RTP range in use ...
+PRESSURE_TIMEOUT = 5.0  # ... a call silent for this long is hung up, so silent calls cannot starve real ones
 
 DialogKey = tuple[str, str, str]
 
@@ -60,66 +68,127 @@ class CallControl:
         self._running: dict[int, Call] = {}  # by id() of the INVITE transaction, while its callflow runs
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self._setting_up = 0
 
     # ---- new calls ---------------------------------------------------------------------------
 
     def on_invite(self, event: RequestReceived) -> None:
-        """A new INVITE (no To tag)."""
+        """A new INVITE (no To tag): set up and run its call, or 503 at once when too many are being set up."""
+        if self._setting_up >= MAX_SETUPS:
+            throttle.log(
+                log, logging.WARNING, "overloaded", "overloaded: %d INVITEs being set up, answering 503", MAX_SETUPS
+            )
+            self._reply(event, 503, "Service Unavailable (overloaded)", [("Retry-After", RETRY_AFTER)])
+            return
         self.spawn(self._start_call(event))
         if self._watchdog is None and self.rtp_timeout > 0:
             self._watchdog = asyncio.get_running_loop().create_task(self._media_watchdog())
 
     async def _start_call(self, event: RequestReceived) -> None:
+        """Set up within SETUP_TIMEOUT, run the callflow; whatever happens, the INVITE gets a final response."""
+        tx = event.transaction
+        try:
+            self._setting_up += 1
+            try:
+                async with asyncio.timeout(SETUP_TIMEOUT):
+                    set_up = await self._set_up(event)
+            finally:
+                self._setting_up -= 1
+            if set_up is not None:
+                await self._run(*set_up)
+        except TimeoutError:
+            throttle.log(
+                log,
+                logging.WARNING,
+                "setup-timeout",
+                "call-id %s: set-up took over %.0f s, answering 503",
+                event.request.call_id,
+                SETUP_TIMEOUT,
+            )
+            self._reply(event, 503, "Service Unavailable (busy)", [("Retry-After", RETRY_AFTER)])
+        except Exception as exc:
+            throttle.log(
+                log,
+                logging.ERROR,
+                ("setup-failed", type(exc)),
+                "call-id %s: call set-up failed",
+                event.request.call_id,
+                exc_info=exc,
+            )
+        finally:
+            if not tx.final_sent:  # the guarantee: no INVITE is left without a final response
+                self._reply(event, 500, "Server Internal Error", [("Retry-After", RETRY_AFTER)])
+
+    async def _set_up(self, event: RequestReceived) -> tuple[Call, dict[str, Any]] | None:
+        """Who calls, which callflow, which media: a Call, or None after answering the INVITE with an error."""
         request, tx, peer = event.request, event.transaction, event.peer
-
-        def reply(status: int, reason: str | None = None) -> None:
-            self.transport.respond(tx, make_response(request, status, reason, to_tag=tx.to_tag))
-
         caller = await self.auth.identify(request, peer, tx.to_tag)
         if not isinstance(caller, Caller):
             self.transport.respond(tx, caller)
-            return
-        try:
-            parsed = parse_uri(request.uri)
-        except SipSyntaxError:
-            reply(400)
-            return
+            return None
+        parsed = parse_uri(request.uri)  # the parser has checked it
         number = (parsed.user_unescaped or "") if isinstance(parsed, SipUri) else parsed.opaque.split(";")[0]
         found = await self.callflows.find(number, caller.account_id)
         if found is None:
-            log.info("call-id %s: no callflow for %r", request.call_id, number)
-            reply(404, "Not Found (no callflow for this number)")
-            return
+            throttle.log(
+                log,
+                logging.INFO,
+                ("no-callflow", peer.host),
+                "call-id %s: no callflow for %r (from %s)",
+                request.call_id,
+                number,
+                peer.host,
+            )
+            self._reply(event, 404, "Not Found (no callflow for this number)")
+            return None
         account_id, callflow = found
         negotiated: Negotiated | None = None
         if request.body:
             try:
                 negotiated = negotiate(parse_sdp(request.body), self.ports.families)
             except SdpError as exc:
-                log.info("call-id %s: SDP refused: %s", request.call_id, exc)
-                self.transport.respond(
-                    tx,
-                    make_response(
-                        request, exc.status, to_tag=tx.to_tag, headers=[("Warning", f'304 calltape "{exc}"')]
-                    ),
+                throttle.log(
+                    log, logging.INFO, ("sdp-refused", peer.host), "call-id %s: SDP refused: %s", request.call_id, exc
                 )
-                return
+                self._reply(event, exc.status, headers=[("Warning", f"304 calltape {quote(str(exc))}")])
+                return None
         if tx.final_sent:  # cancelled while we looked things up
-            return
+            return None
         local = self.advertised_address or local_address_towards(peer.host)
-        call = Call(self, request, tx, peer, account_id, number, negotiated, local)
+        return Call(self, request, tx, peer, account_id, number, negotiated, local), callflow
+
+    async def _run(self, call: Call, callflow: dict[str, Any]) -> None:
+        tx = call.transaction
         self._running[id(tx)] = call
-        log.info("call-id %s: %s calls %s (account %s)", call.call_id, call.caller.number, number, account_id)
+        log.info("call-id %s: %s calls %s (account %s)", call.call_id, call.caller.number, call.number, call.account_id)
         try:
-            await run_callflow(call, callflow, lambda cid: self.callflows.get(cid, account_id))
+            await run_callflow(call, callflow, lambda cid: self.callflows.get(cid, call.account_id))
         except PortsExhaustedError:
-            log.error("call-id %s: no free RTP port", call.call_id)
+            throttle.log(log, logging.ERROR, "no-rtp-port", "call-id %s: no free RTP port", call.call_id)
             await call.hangup(503)
-        except Exception:
-            log.exception("call-id %s: callflow failed", call.call_id)
+        except Exception as exc:
+            throttle.log(
+                log,
+                logging.ERROR,
+                ("callflow-failed", type(exc)),
+                "call-id %s: callflow failed",
+                call.call_id,
+                exc_info=exc,
+            )
             await call.hangup(500)
         finally:
             self._running.pop(id(tx), None)
+
+    def _reply(
+        self,
+        event: RequestReceived,
+        status: int,
+        reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        if not event.transaction.final_sent:
+            response = make_response(event.request, status, reason, to_tag=event.transaction.to_tag, headers=headers)
+            self.transport.respond(event.transaction, response)
 
     # ---- in-dialog ---------------------------------------------------------------------------
 
@@ -183,7 +252,7 @@ class CallControl:
         """Our 200 was never acknowledged: the call is dead (RFC 3261 §13.3.1.4)."""
         for call in list(self.calls.values()):
             if call.call_id == event.response.call_id:
-                log.warning("call-id %s: no ACK for our 200, hanging up", call.call_id)
+                throttle.log(log, logging.WARNING, "no-ack", "call-id %s: no ACK for our 200, hanging up", call.call_id)
                 self.spawn(call.hangup())
 
     # ---- for Call ------------------------------------------------------------------------------
@@ -211,23 +280,42 @@ class CallControl:
         local = call.local_address if host in ("0.0.0.0", "::", "") else host
         bye = call.dialog.create_request("BYE", f"SIP/2.0/{call.peer.transport.upper()} {local}:{port};rport")
         self.transport.send_request(bye, call.peer)
-        log.info("call-id %s: sent BYE", call.call_id)
+        log.debug("call-id %s: sent BYE", call.call_id)
 
     # ---- housekeeping ------------------------------------------------------------------------
 
     async def _media_watchdog(self) -> None:
-        """Hang up answered calls whose far end has sent no RTP for ``rtp_timeout`` seconds (unless on hold)."""
+        """Once a second, hang up answered calls whose far end has gone silent (see ``silence_limit``)."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(min(1.0, self.rtp_timeout / 4))
             now = loop.time()
+            under_pressure = self.ports.usage >= PORT_PRESSURE
             for call in list(self.calls.values()):
                 media = call.media
                 if media is None or (call.negotiated is not None and call.negotiated.direction != "sendrecv"):
                     continue
-                if now - media.last_received > self.rtp_timeout:
-                    log.warning("call-id %s: no RTP for %.0f s, hanging up", call.call_id, self.rtp_timeout)
+                limit = self.silence_limit(media.heard_anything, under_pressure)
+                if now - media.last_received > limit:
+                    throttle.log(
+                        log,
+                        logging.WARNING,
+                        "rtp-timeout",
+                        "call-id %s: no RTP for %.0f s, hanging up",
+                        call.call_id,
+                        limit,
+                    )
                     self.spawn(call.hangup())
+
+    def silence_limit(self, heard_anything: bool, under_pressure: bool) -> float:
+        """How long an answered call may go without RTP: ``rtp_timeout``, shorter if it never sent any
+        (FIRST_PACKET_TIMEOUT) or while the RTP range is nearly used up (PRESSURE_TIMEOUT)."""
+        limit = self.rtp_timeout
+        if not heard_anything:
+            limit = min(limit, FIRST_PACKET_TIMEOUT)
+        if under_pressure:
+            limit = min(limit, PRESSURE_TIMEOUT)
+        return limit
 
     def spawn(self, coro: Any) -> None:
         """Run *coro* as a task this control keeps (and cancels at shutdown)."""

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 
+from calltape.logs import throttle
 from calltape.sip.digest import Verdict
 from calltape.sip.events import Peer
 from calltape.sip.message import Request, Response
@@ -69,7 +70,14 @@ class Registrar:
             return reply(404, "Not Found (the To header must name sip:user@realm)")
         realm = to_uri.host.lower()
         if self.auth.blocked(peer.host, now):
-            log.warning("call-id %s: REGISTER from blocked source %s", call_id, peer.host)
+            throttle.log(
+                log,
+                logging.WARNING,
+                ("blocked", peer.host),
+                "call-id %s: REGISTER from blocked source %s",
+                call_id,
+                peer.host,
+            )
             retry = [("Retry-After", str(int(self.auth.throttle.block_for)))]
             return reply(403, "Forbidden (too many failed attempts)", retry)
         header = request.headers.get("Authorization")
@@ -78,7 +86,10 @@ class Registrar:
         )
         if device is None:
             if verdict is Verdict.FAILED:
-                log.info(
+                throttle.log(
+                    log,
+                    logging.INFO,
+                    ("register-failed", peer.host),
                     "call-id %s: REGISTER for %s@%s from %s failed authentication",
                     call_id,
                     to_uri.user,

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+from calltape.logs import throttle
 from calltape.sip.events import AckReceived, AckTimedOut, Event, InviteCancelled, RequestReceived
 from calltape.sip.message import Response
 from calltape.sip.responses import make_response
@@ -53,7 +54,7 @@ class SipService:
         elif isinstance(event, AckReceived):
             self.calls.on_ack(event)
         elif isinstance(event, InviteCancelled):
-            log.info("call-id %s: caller cancelled", event.transaction.request.call_id)
+            log.debug("call-id %s: caller cancelled", event.transaction.request.call_id)
             self.calls.on_cancelled(event)
         elif isinstance(event, AckTimedOut):
             self.calls.on_ack_timeout(event)
@@ -89,8 +90,15 @@ class SipService:
     async def _register(self, event: RequestReceived) -> None:
         try:
             response = await self.registrar.handle(event.request, event.peer, event.transaction.to_tag)
-        except Exception:
-            log.exception("call-id %s: REGISTER failed", event.request.call_id)
+        except Exception as exc:
+            throttle.log(
+                log,
+                logging.ERROR,
+                ("register-error", type(exc)),
+                "call-id %s: REGISTER failed",
+                event.request.call_id,
+                exc_info=exc,
+            )
             self._reply(event, 500, "Server Internal Error", [("Retry-After", "5")])
             return
         response.headers.add("Server", self.server_name)
