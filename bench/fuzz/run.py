@@ -57,7 +57,7 @@ def main() -> int:
     report = run_campaign(settings, workdir)
     missed = failures(report)
     result = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), **report.as_dict()}
-    result["verdict"] = "pass" if not missed else missed
+    result["verdict"] = missed if missed else "pass"
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results" / "fuzz.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from calltape.callflow.call_api import CallEndedError
+from calltape.logs import throttle
 from calltape.media.g711 import codec_for
 from calltape.media.sdp import Negotiated, SdpError, answer_sdp, negotiate, offer_sdp, parse_sdp
 from calltape.media.session import RtpSession
@@ -116,7 +117,14 @@ class Call:
             try:
                 self.negotiated = negotiate(parse_sdp(self._ack_body), self.control.ports.families)
             except SdpError as exc:
-                log.warning("call-id %s: no usable SDP answer in the ACK: %s", self.call_id, exc)
+                throttle.log(
+                    log,
+                    logging.WARNING,
+                    ("ack-sdp", self.peer.host),
+                    "call-id %s: no usable SDP answer in the ACK: %s",
+                    self.call_id,
+                    exc,
+                )
                 await self.hangup()
                 raise CallEndedError() from None
         negotiated = self.negotiated
