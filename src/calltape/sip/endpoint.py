@@ -38,7 +38,7 @@ from calltape.sip.transaction import (
     Transaction,
 )
 from calltape.sip.validation import Capabilities, check_request
-from calltape.sip.via import MAGIC_COOKIE, Via
+from calltape.sip.via import MAGIC_COOKIE, Via, has_sent_by
 
 
 class _Timed(Protocol):
@@ -274,12 +274,12 @@ class SipEndpoint:
 
 
 def _has_valid_via(request: Request) -> bool:
-    """A response can only be sent back along a Via that parses (else the message is dropped)."""
+    """A response goes back along the top Via: without a protocol and sent-by that parse, the message is dropped."""
     try:
-        request.top_via  # noqa: B018
-    except SipSyntaxError:
+        vias = request.headers.get_all("Via")
+    except SipSyntaxError:  # e.g. unbalanced quotes
         return False
-    return True
+    return bool(vias) and has_sent_by(vias[0])
 
 
 def _server_key(request: Request, via: Via) -> tuple[str, ...]:

@@ -58,6 +58,25 @@ class Via:
 @lru_cache(maxsize=8192)  # results are immutable; a message's headers are read many times
 def parse_via(text: str) -> Via:
     """Parse one via-parm."""
+    name, version, transport, host, port, param_text = _sent_by(text)
+    params = parse_params(param_text) if param_text is not None else []
+    for key, value in params:
+        if key.lower() == "rport" and value is not None:
+            parse_uint(value, 65535, "rport")
+    return Via(transport.upper(), host, port, params, f"{name.upper()}/{version}")
+
+
+def has_sent_by(text: str) -> bool:
+    """True if the via-parm's protocol and sent-by parse (its parameters may not): enough to answer along it."""
+    try:
+        _sent_by(text)
+    except SipSyntaxError:
+        return False
+    return True
+
+
+def _sent_by(text: str) -> tuple[str, str, str, str, int | None, str | None]:
+    """(protocol name, version, transport, host, port, parameter text or None)."""
     m = _PROTOCOL.match(text)
     if not m:
         raise SipSyntaxError(f"bad Via {text[:60]!r}")
@@ -66,8 +85,4 @@ def parse_via(text: str) -> Via:
         raise SipSyntaxError(f"bad Via protocol in {text[:60]!r}")
     sent_by, semi, param_text = rest.partition(";")
     host, port = parse_hostport(sent_by.strip())
-    params = parse_params(param_text) if semi else []
-    for key, value in params:
-        if key.lower() == "rport" and value is not None:
-            parse_uint(value, 65535, "rport")
-    return Via(transport.upper(), host, port, params, f"{name.upper()}/{version}")
+    return name, version, transport, host, port, param_text if semi else None
