@@ -145,9 +145,16 @@ def _without_tag(value: str) -> str:
 
 def _contact_uri(message: Request | Response) -> str:
     contacts = message.contacts
-    if not contacts:
-        raise DialogError("no Contact to use as the remote target")
-    return str(contacts[0].uri)
+    if contacts:
+        return str(contacts[0].uri)
+    if isinstance(message, Request) and not is_rfc3261(message):  # RFC 2543 had no Contact: reach its From
+        return str(message.from_.uri)
+    raise DialogError("no Contact to use as the remote target")
+
+
+def is_rfc3261(request: Request) -> bool:
+    """True if the sender follows RFC 3261 (its top Via's branch carries the magic cookie)."""
+    return (request.top_via.branch or "").startswith(MAGIC_COOKIE)
 
 
 def _route_uri(route: str) -> SipUri:

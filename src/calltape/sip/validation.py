@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from calltape.sip.address import parse_address
+from calltape.sip.dialog import is_rfc3261
 from calltape.sip.message import Request, Response
 from calltape.sip.responses import make_response, new_tag
 from calltape.sip.syntax import WHITESPACE
@@ -86,6 +87,8 @@ def check_request(request: Request, caps: Capabilities) -> Response | None:
 def _dialog_problem(request: Request) -> str | None:
     """What keeps a new INVITE from making a dialog: its Contact and Record-Route (RFC 3261 §8.1.1.8, §12.1.1)."""
     contacts = request.contacts
+    if not contacts and not is_rfc3261(request):  # RFC 2543 required none: the From is the target
+        contacts = [request.from_]
     if len(contacts) != 1 or not isinstance(contacts[0].uri, SipUri):
         return "an INVITE needs exactly one Contact with a SIP URI"
     for value in request.headers.get_all("Record-Route"):

@@ -18,7 +18,7 @@ from calltape.media.tts import TtsCache
 from calltape.sip.dialog import DialogError
 from calltape.sip.events import AckReceived, AckTimedOut, InviteCancelled, Peer, RequestReceived
 from calltape.sip.message import Request
-from calltape.sip.responses import make_response
+from calltape.sip.responses import REASONS, make_response
 from calltape.sip.syntax import SipSyntaxError, quote
 from calltape.sip.transport import SipTransport, local_address_towards
 from calltape.sip.uri import SipUri, parse_uri
@@ -150,7 +150,9 @@ class CallControl:
                 throttle.log(
                     log, logging.INFO, ("sdp-refused", peer.host), "call-id %s: SDP refused: %s", request.call_id, exc
                 )
-                self._reply(event, exc.status, headers=[("Warning", f"304 calltape {quote(str(exc))}")])
+                self._reply(
+                    event, exc.status, sdp_refusal_reason(exc), [("Warning", f"304 calltape {quote(str(exc))}")]
+                )
                 return None
         if tx.final_sent:  # cancelled while we looked things up
             return None
@@ -221,7 +223,9 @@ class CallControl:
             try:
                 body = call.reoffer(request.body) if request.body else None
             except SdpError as exc:
-                reply(exc.status)
+                self.transport.respond(
+                    tx, make_response(request, exc.status, sdp_refusal_reason(exc), to_tag=tx.to_tag)
+                )
                 return True
             headers = [("Contact", self.contact_for(call.peer, call.local_address))]
             if body:
@@ -333,3 +337,8 @@ class CallControl:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def sdp_refusal_reason(error: SdpError) -> str:
+    """The status line's reason for refusing an offer, naming what was wrong with it."""
+    return f"{REASONS.get(error.status, 'Bad Request')} ({error})"
