@@ -299,7 +299,7 @@ class CallControl:
                 media = call.media
                 if media is None or (call.negotiated is not None and call.negotiated.direction != "sendrecv"):
                     continue
-                limit = self.silence_limit(media.heard_anything, under_pressure)
+                limit = silence_limit(self.rtp_timeout, media.heard_anything, under_pressure)
                 if now - media.last_received > limit:
                     throttle.log(
                         log,
@@ -310,16 +310,6 @@ class CallControl:
                         limit,
                     )
                     self.spawn(call.hangup())
-
-    def silence_limit(self, heard_anything: bool, under_pressure: bool) -> float:
-        """How long an answered call may go without RTP: ``rtp_timeout``, shorter if it never sent any
-        (FIRST_PACKET_TIMEOUT) or while the RTP range is nearly used up (PRESSURE_TIMEOUT)."""
-        limit = self.rtp_timeout
-        if not heard_anything:
-            limit = min(limit, FIRST_PACKET_TIMEOUT)
-        if under_pressure:
-            limit = min(limit, PRESSURE_TIMEOUT)
-        return limit
 
     def spawn(self, coro: Any) -> None:
         """Run *coro* as a task this control keeps (and cancels at shutdown)."""
@@ -337,6 +327,17 @@ class CallControl:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def silence_limit(rtp_timeout: float, heard_anything: bool, under_pressure: bool) -> float:
+    """How long an answered call may go without RTP: *rtp_timeout*, shorter if the far end never sent any
+    (FIRST_PACKET_TIMEOUT) or while the RTP range is nearly used up (PRESSURE_TIMEOUT)."""
+    limit = rtp_timeout
+    if not heard_anything:
+        limit = min(limit, FIRST_PACKET_TIMEOUT)
+    if under_pressure:
+        limit = min(limit, PRESSURE_TIMEOUT)
+    return limit
 
 
 def sdp_refusal_reason(error: SdpError) -> str:

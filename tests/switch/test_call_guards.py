@@ -1,0 +1,37 @@
+"""Guards of a call's life that the fuzzing run showed were needed (issue 11)."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+
+import pytest
+
+from calltape.callflow.call_api import CallEndedError
+from calltape.sip.events import Peer
+from calltape.sip.parser import parse_message
+from calltape.sip.transaction import ServerTransaction
+from calltape.switch.call import Call
+from calltape.switch.calls import FIRST_PACKET_TIMEOUT, PRESSURE_TIMEOUT, silence_limit
+from tests.sip.helpers import request_bytes
+
+
+def test_silence_limits() -> None:
+    assert silence_limit(60, heard_anything=True, under_pressure=False) == 60
+    assert silence_limit(60, heard_anything=False, under_pressure=False) == FIRST_PACKET_TIMEOUT
+    assert silence_limit(60, heard_anything=True, under_pressure=True) == PRESSURE_TIMEOUT
+    assert silence_limit(2, heard_anything=False, under_pressure=True) == 2  # a shorter --rtp-timeout still rules
+
+
+async def test_a_module_step_after_the_call_ended_leaves_no_coroutine_unawaited() -> None:
+    """engine.py:62 reported "coroutine 'sleep' was never awaited" when the caller had already gone."""
+    request = parse_message(request_bytes("INVITE"))
+    transaction = ServerTransaction(None, ("k",), request, Peer("udp", "192.0.2.10", 5070))  # type: ignore[arg-type]
+    call = Call(None, request, transaction, Peer("udp", "192.0.2.10", 5070), "a", "100", None, "127.0.0.1")  # type: ignore[arg-type]
+    call.ended.set()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CallEndedError):
+            await call.sleep(1.0)
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
