@@ -80,6 +80,7 @@ class CallControl:
             )
             self._reply(event, 503, "Service Unavailable (overloaded)", [("Retry-After", RETRY_AFTER)])
             return
+        self._setting_up += 1  # counted from now: a burst arrives before any of its tasks has run
         self.spawn(self._start_call(event))
         if self._watchdog is None and self.rtp_timeout > 0:
             self._watchdog = asyncio.get_running_loop().create_task(self._media_watchdog())
@@ -88,7 +89,6 @@ class CallControl:
         """Set up within SETUP_TIMEOUT, run the callflow; whatever happens, the INVITE gets a final response."""
         tx = event.transaction
         try:
-            self._setting_up += 1
             try:
                 async with asyncio.timeout(SETUP_TIMEOUT):
                     set_up = await self._set_up(event)
