@@ -101,6 +101,25 @@ class Report:
         """JSON-ready."""
         return asdict(self)
 
+    def failures(self, *, rss_growth_mb: float = 20.0, log_lines_per_s: float = 5.0) -> list[str]:
+        """The bars this run misses (empty: all met)."""
+        out = []
+        if self.crashed:
+            out.append("the server died")
+        if self.tracebacks:
+            out.append(f"{self.tracebacks} tracebacks: {self.traceback_kinds}")
+        if self.invites_without_final:
+            out.append(f"{self.invites_without_final} INVITEs without a final response")
+        if self.real_calls_ok != self.real_calls or not self.real_calls:
+            out.append(f"real calls: {self.real_calls_ok}/{self.real_calls} ok: {self.real_call_failures[:5]}")
+        if self.probes_lost or self.probes_late:
+            out.append(f"OPTIONS probes: {self.probes_lost} lost, {self.probes_late} later than 100 ms")
+        if self.rss_mb_end - self.rss_mb_after_warmup > rss_growth_mb:
+            out.append(f"RSS grew from {self.rss_mb_after_warmup} to {self.rss_mb_end} MiB after warm-up")
+        if self.log_lines_per_s >= log_lines_per_s:
+            out.append(f"{self.log_lines_per_s} log lines per second")
+        return out
+
 
 class _Inbox:
     """Responses and requests coming back to the fuzzer's sockets."""
@@ -211,7 +230,7 @@ class Campaign:
         return self.report
 
     def _seeds(self) -> list[bytes | str]:
-        grammar = grammar_pool(max(200, min(3000, self.settings.datagrams // 20)), self.settings.seed)
+        grammar = grammar_pool(max(200, min(3000, self.settings.datagrams // 50)), self.settings.seed)
         return [*ordinary_templates() * 6, *torture_messages(), *grammar]
 
     async def _fuzz(self, port: int, seeds: list[bytes | str]) -> None:
@@ -231,7 +250,7 @@ class Campaign:
         sent = 0
         try:
             while sent < self.settings.datagrams:
-                for _ in range(batch):
+                for _ in range(min(batch, self.settings.datagrams - sent)):
                     sock = self.rnd.choice(sockets)
                     data = self._message(self.rnd.choice(seeds), sock.getsockname()[1])
                     if self.rnd.random() < self.settings.tcp_share:
