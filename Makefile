@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/sip/run.py
 	$(PY) bench/media/run.py
 	$(PY) bench/receiver/run.py
+	$(PY) bench/fuzz/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
