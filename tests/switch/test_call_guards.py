@@ -35,3 +35,23 @@ async def test_a_module_step_after_the_call_ended_leaves_no_coroutine_unawaited(
             await call.sleep(1.0)
         gc.collect()
     assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+async def test_media_timers_start_when_the_media_starts_not_at_zero() -> None:
+    """Under load, a watchdog pass between creating a leg's RTP session and starting it saw
+    ``loop.time() - 0.0`` and hung up calls 0.2-1 s after the INVITE with "no RTP for 60 s"."""
+    import asyncio
+    import socket
+
+    from calltape.media.clock import MediaClock
+    from calltape.media.g711 import codec_for
+    from calltape.media.session import RtpSession
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    session = RtpSession(sock, codec_for("PCMU", 0), None, ("127.0.0.1", 9), MediaClock())
+    now = asyncio.get_running_loop().time()
+    assert now - session.last_received < 1.0  # not started yet, and not silent for the whole uptime either
+    assert not session.heard_anything
+    assert silence_limit(60, session.heard_anything, under_pressure=False) > now - session.last_received
+    sock.close()
