@@ -48,6 +48,10 @@ class LogThrottle:
         logger.log(level, message, *args, exc_info=exc_info)
         return True
 
+    def error(self, logger: logging.Logger, key: Hashable, error: BaseException, message: str, *args: object) -> bool:
+        """An unexpected *error* with its traceback, once per (key, kind of error) and interval."""
+        return self.log(logger, logging.ERROR, (key, type(error)), message, *args, exc_info=error)
+
     def _forget(self, now: float) -> None:
         self._keys = {k: v for k, v in self._keys.items() if now - v[0] < self.interval}
         if len(self._keys) >= MAX_KEYS:  # a flood from many sources: start afresh rather than grow

@@ -103,15 +103,7 @@ class RtpSession(asyncio.DatagramProtocol):
 
     def failed(self, error: Exception) -> None:
         """The media clock dropped this stream after *error*: stop it, and let its call end."""
-        throttle.log(
-            log,
-            logging.ERROR,
-            ("media failed", type(error)),
-            "call-id %s: media stopped: %r",
-            self.call_id,
-            error,
-            exc_info=error,
-        )
+        throttle.error(log, "media failed", error, "call-id %s: media stopped: %r", self.call_id, error)
         self.close()
         if self.on_failure is not None:
             self.on_failure(error)

@@ -85,15 +85,7 @@ class SipTransport:
         try:
             self.endpoint.receive(data, peer, self.now())
         except Exception as exc:
-            throttle.log(
-                log,
-                logging.ERROR,
-                ("receive-failed", type(exc)),
-                "failed on a message from %s:%d",
-                peer.host,
-                peer.port,
-                exc_info=exc,
-            )
+            throttle.error(log, "receive-failed", exc, "failed on a message from %s:%d", peer.host, peer.port)
         self.flush()
 
     def respond(self, transaction: ServerTransaction, response: Response) -> None:
@@ -126,14 +118,7 @@ class SipTransport:
             try:
                 self.on_event(event)
             except Exception as exc:
-                throttle.log(
-                    log,
-                    logging.ERROR,
-                    ("event-failed", type(exc)),
-                    "event handler failed on %s",
-                    type(event).__name__,
-                    exc_info=exc,
-                )
+                throttle.error(log, "event-failed", exc, "event handler failed on %s", type(event).__name__)
 
     def _on_timer(self) -> None:
         self._timer = None

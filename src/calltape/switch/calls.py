@@ -107,14 +107,7 @@ class CallControl:
             )
             self._reply(event, 503, "Service Unavailable (busy)", [("Retry-After", RETRY_AFTER)])
         except Exception as exc:
-            throttle.log(
-                log,
-                logging.ERROR,
-                ("setup-failed", type(exc)),
-                "call-id %s: call set-up failed",
-                event.request.call_id,
-                exc_info=exc,
-            )
+            throttle.error(log, "setup-failed", exc, "call-id %s: call set-up failed", event.request.call_id)
         finally:
             if not tx.final_sent:  # the guarantee: no INVITE is left without a final response
                 self._reply(event, 500, "Server Internal Error", [("Retry-After", RETRY_AFTER)])
@@ -169,14 +162,7 @@ class CallControl:
             throttle.log(log, logging.ERROR, "no-rtp-port", "call-id %s: no free RTP port", call.call_id)
             await call.hangup(503)
         except Exception as exc:
-            throttle.log(
-                log,
-                logging.ERROR,
-                ("callflow-failed", type(exc)),
-                "call-id %s: callflow failed",
-                call.call_id,
-                exc_info=exc,
-            )
+            throttle.error(log, "callflow-failed", exc, "call-id %s: callflow failed", call.call_id)
             await call.hangup(500)
         finally:
             self._running.pop(id(tx), None)

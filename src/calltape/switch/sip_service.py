@@ -91,14 +91,7 @@ class SipService:
         try:
             response = await self.registrar.handle(event.request, event.peer, event.transaction.to_tag)
         except Exception as exc:
-            throttle.log(
-                log,
-                logging.ERROR,
-                ("register-error", type(exc)),
-                "call-id %s: REGISTER failed",
-                event.request.call_id,
-                exc_info=exc,
-            )
+            throttle.error(log, "register-error", exc, "call-id %s: REGISTER failed", event.request.call_id)
             self._reply(event, 500, "Server Internal Error", [("Retry-After", "5")])
             return
         response.headers.add("Server", self.server_name)
