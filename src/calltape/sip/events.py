@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from calltape.sip.message import Request, Response
+from calltape.sip.responses import make_response
 
 if TYPE_CHECKING:
     from calltape.sip.transaction import ClientTransaction, ServerTransaction
@@ -31,6 +32,12 @@ class RequestReceived:
     request: Request
     transaction: ServerTransaction
     peer: Peer
+
+    def response(
+        self, status: int, reason: str | None = None, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        """A response to the request, with the transaction's To tag."""
+        return make_response(self.request, status, reason, to_tag=self.transaction.to_tag, headers=headers)
 
 
 @dataclass(frozen=True)

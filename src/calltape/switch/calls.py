@@ -175,8 +175,7 @@ class CallControl:
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
         if not event.transaction.final_sent:
-            response = make_response(event.request, status, reason, to_tag=event.transaction.to_tag, headers=headers)
-            self.transport.respond(event.transaction, response)
+            self.transport.respond(event.transaction, event.response(status, reason, headers))
 
     # ---- in-dialog ---------------------------------------------------------------------------
 

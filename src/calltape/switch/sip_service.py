@@ -10,7 +10,6 @@ from typing import Any, Protocol
 from calltape.logs import throttle
 from calltape.sip.events import AckReceived, AckTimedOut, Event, InviteCancelled, RequestReceived
 from calltape.sip.message import Response
-from calltape.sip.responses import make_response
 from calltape.sip.transaction import ServerTransaction
 from calltape.sip.validation import Capabilities
 from calltape.switch.calls import CallControl
@@ -84,8 +83,7 @@ class SipService:
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
         all_headers = [*(headers or []), ("Server", self.server_name)]
-        response = make_response(event.request, status, reason, to_tag=event.transaction.to_tag, headers=all_headers)
-        self.responder.respond(event.transaction, response)
+        self.responder.respond(event.transaction, event.response(status, reason, all_headers))
 
     async def _register(self, event: RequestReceived) -> None:
         try:
