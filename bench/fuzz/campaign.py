@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import re
 import socket
-import statistics
+import sys
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +36,13 @@ from bench.fuzz.corpus import (
 )
 from bench.procstat import rss_mb
 
+ROOT = Path(__file__).resolve().parents[2]
 REALM = "fuzz.example.com"
 PASSWORD = "fuzz-password-1"
 #: Mostly numbers without a callflow (the refusal path); one INVITE in ten reaches a callflow that answers.
 FUZZ_NUMBERS = ("100", "200", "300", *["404"] * 27)
 REAL_CALL_NUMBER = "500"
 REAL_CALL_TONE = 440.0
-PROBE_DEADLINE = 0.100
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", "was never awaited", "Fatal error", "Task exception")
 
 _CALL_ID = re.compile(rb"^(?:Call-ID|i)[ \t]*:[ \t]*(\S*)", re.I | re.M)
@@ -304,42 +304,23 @@ class Campaign:
     # ---- what runs alongside ----------------------------------------------------------------
 
     async def _probe(self, port: int) -> None:
-        """OPTIONS at a steady pace; each must be answered within PROBE_DEADLINE."""
-        loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.setblocking(False)
-        sent: dict[bytes, float] = {}
-        latencies: list[float] = []
-
-        def on_readable() -> None:
-            while True:
-                try:
-                    data = sock.recv(65535)
-                except (BlockingIOError, OSError):
-                    return
-                m = _CALL_ID.search(data)
-                if m and (at := sent.pop(m.group(1), None)) is not None:
-                    latencies.append(time.monotonic() - at)
-
-        loop.add_reader(sock.fileno(), on_readable)
-        local_port = sock.getsockname()[1]
-        try:
-            while not self._stop.is_set():
-                call_id = uuid.uuid4().hex.encode()
-                sent[call_id] = time.monotonic()
-                _send(sock, _options(call_id, local_port), ("127.0.0.1", port))
-                self.report.probes_sent += 1
-                await asyncio.sleep(self.settings.probe_interval)
-            await asyncio.sleep(0.5)
-        finally:
-            loop.remove_reader(sock.fileno())
-            sock.close()
-        self.report.probes_lost = len(sent)
-        self.report.probes_late = sum(1 for x in latencies if x > PROBE_DEADLINE)
-        if latencies:
-            self.report.probe_p50_ms = round(statistics.median(latencies) * 1000, 2)
-            self.report.probe_max_ms = round(max(latencies) * 1000, 2)
+        """OPTIONS at a steady pace from a process of its own (bench/fuzz/probe.py)."""
+        probe = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.fuzz.probe",
+            str(port),
+            str(self.settings.probe_interval),
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        await self._stop.wait()
+        out, _ = await probe.communicate(b"")
+        result = json.loads(out)
+        self.report.probes_sent, self.report.probes_lost = result["sent"], result["lost"]
+        self.report.probes_late = result["late"]
+        self.report.probe_p50_ms, self.report.probe_max_ms = result["p50_ms"], result["max_ms"]
 
     async def _real_calls(self, port: int) -> None:
         """A real phone calls the echo line over and over: answered, and it hears its own tone."""
@@ -456,15 +437,6 @@ class _TcpLinks:
             self.writer.close()
         if self.reader_task is not None:
             self.reader_task.cancel()
-
-
-def _options(call_id: bytes, port: int) -> bytes:
-    return (
-        b"OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\n"
-        b"Via: SIP/2.0/UDP 127.0.0.1:" + str(port).encode() + b";rport;branch=z9hG4bK" + call_id + b"\r\n"
-        b"Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:probe@127.0.0.1>\r\n"
-        b"Call-ID: " + call_id + b"\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-    )
 
 
 def run_campaign(settings: Settings, workdir: Path) -> Report:

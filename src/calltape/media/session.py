@@ -127,13 +127,14 @@ class RtpSession(asyncio.DatagramProtocol):
         if header is None:
             return
         assert self._loop is not None
-        self.last_received = self._loop.time()
         payload = data[header.payload_start : header.payload_end]
         if header.payload_type == self.dtmf_payload_type:
+            self.last_received = self._loop.time()
             self._dtmf.receive(header.timestamp, payload)
             return
         if header.payload_type != self.codec.payload_type or not payload:
-            return
+            return  # not what was negotiated: it does not count as media (the call can still time out)
+        self.last_received = self._loop.time()
         self.stats["received"] += 1
         if self._echo is not None and len(self._echo) < ECHO_DEPTH:
             self._echo.append(payload)  # same codec both ways: send it back as it came

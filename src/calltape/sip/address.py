@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from calltape.sip.syntax import (
     WHITESPACE,
     Params,
     SipSyntaxError,
+    cached_parser,
     format_params,
     get_param,
     is_token,
@@ -46,7 +46,7 @@ class Address:
         return f"{name}<{self.uri}>{format_params(self.params)}"
 
 
-@lru_cache(maxsize=8192)  # results are immutable; a message's headers are read many times
+@cached_parser
 def parse_address(text: str) -> Address:
     """Parse one name-addr or addr-spec with its parameters."""
     text = text.strip(WHITESPACE)

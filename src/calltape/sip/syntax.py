@@ -7,12 +7,29 @@ Everything here works on already-unfolded header text. Functions raise
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TypeVar
 
 WHITESPACE = " \t"
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _WORD = re.compile(r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+")
 
 Params = list[tuple[str, str | None]]
+T = TypeVar("T")
+CACHED_TEXT_LIMIT = 256  # longer header values are parsed every time: a flood of them must not fill the caches
+
+
+def cached_parser(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """*parse* with its results for short texts cached (they are immutable; a message's headers are read
+    many times, and the same addresses come back call after call)."""
+    cached = lru_cache(maxsize=8192)(parse)
+
+    def parse_text(text: str) -> T:
+        return cached(text) if len(text) <= CACHED_TEXT_LIMIT else parse(text)
+
+    parse_text.__doc__ = parse.__doc__
+    return parse_text
 
 
 class SipSyntaxError(ValueError):

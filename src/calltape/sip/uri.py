@@ -6,10 +6,17 @@ import ipaddress
 import re
 import string
 from dataclasses import dataclass, field
-from functools import lru_cache
 from urllib.parse import unquote as pct_unquote
 
-from calltape.sip.syntax import Params, SipSyntaxError, format_params, get_param, parse_params, parse_uint
+from calltape.sip.syntax import (
+    Params,
+    SipSyntaxError,
+    cached_parser,
+    format_params,
+    get_param,
+    parse_params,
+    parse_uint,
+)
 
 _SCHEME_CHARS = frozenset(string.ascii_letters + string.digits + "+-.")
 _HOST = re.compile(r"[A-Za-z0-9\-.]+")
@@ -65,7 +72,7 @@ class AbsoluteUri:
 Uri = SipUri | AbsoluteUri
 
 
-@lru_cache(maxsize=8192)  # results are immutable; a message's headers are read many times
+@cached_parser
 def parse_uri(text: str) -> Uri:
     """Parse an absolute URI; SIP and SIPS URIs are parsed fully."""
     scheme, colon, rest = text.partition(":")

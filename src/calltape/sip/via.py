@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from calltape.sip.syntax import (
     Params,
     SipSyntaxError,
+    cached_parser,
     format_params,
     get_param,
     is_token,
@@ -55,7 +55,7 @@ class Via:
         return f"{self.protocol}/{self.transport} {self.host}{port}{format_params(self.params)}"
 
 
-@lru_cache(maxsize=8192)  # results are immutable; a message's headers are read many times
+@cached_parser
 def parse_via(text: str) -> Via:
     """Parse one via-parm."""
     name, version, transport, host, port, param_text = _sent_by(text)

@@ -113,7 +113,11 @@ class Call:
         control.transport.respond(self.transaction, response)
         self.answered = True
         if self.negotiated is None:  # late offer: the answer comes in the ACK
-            await self._wait(asyncio.wait_for(self._ack.wait(), ACK_WAIT))
+            try:
+                await self._wait(asyncio.wait_for(self._ack.wait(), ACK_WAIT))
+            except TimeoutError:  # the ACK with our answer never came (the core also reports AckTimedOut)
+                await self.hangup()
+                raise CallEndedError() from None
             try:
                 self.negotiated = negotiate(parse_sdp(self._ack_body), self.control.ports.families)
             except SdpError as exc:
