@@ -13,6 +13,7 @@ from calltape.sip.parser import parse_message
 from calltape.sip.transaction import ServerTransaction
 from calltape.switch.call import Call
 from calltape.switch.calls import FIRST_PACKET_TIMEOUT, PRESSURE_TIMEOUT, silence_limit
+from calltape.switch.leg import InboundLeg
 from tests.sip.helpers import request_bytes
 
 
@@ -27,7 +28,8 @@ async def test_a_module_step_after_the_call_ended_leaves_no_coroutine_unawaited(
     """engine.py:62 reported "coroutine 'sleep' was never awaited" when the caller had already gone."""
     request = parse_message(request_bytes("INVITE"))
     transaction = ServerTransaction(None, ("k",), request, Peer("udp", "192.0.2.10", 5070))  # type: ignore[arg-type]
-    call = Call(None, request, transaction, Peer("udp", "192.0.2.10", 5070), "a", "100", None, "127.0.0.1")  # type: ignore[arg-type]
+    leg = InboundLeg(None, request, transaction, Peer("udp", "192.0.2.10", 5070), "127.0.0.1", None)  # type: ignore[arg-type]
+    call = Call(leg, None, "a", "100")  # type: ignore[arg-type]
     call.ended.set()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

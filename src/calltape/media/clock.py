@@ -13,6 +13,7 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 TICK = 0.020
+RATE = 8000
 MAX_LATE = 0.2  # after a stall longer than this, skip ahead instead of sending a burst
 
 
@@ -25,6 +26,17 @@ class Ticking(Protocol):
         """The clock dropped this stream because ``tick`` raised *error*."""
 
 
+class MediaTimeline:
+    """One call's media time: samples since its media began, shared by all its legs' taps."""
+
+    def __init__(self, origin: float) -> None:
+        self.origin = origin  # loop time
+
+    def position(self, at: float) -> int:
+        """The sample position of loop time *at*."""
+        return round((at - self.origin) * RATE)
+
+
 class MediaClock:
     """Calls ``tick()`` on every registered stream at t0 + n·20 ms (absolute, so errors never add up)."""
 
@@ -34,6 +46,7 @@ class MediaClock:
         self._next = 0.0
         self.late_skips = 0
         self.failures = 0
+        self.tick_time = 0.0  # the scheduled time of the tick being run (outgoing frames' place in time)
 
     def add(self, stream: Ticking) -> None:
         """Start pacing *stream*."""
@@ -49,6 +62,7 @@ class MediaClock:
 
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
+        self.tick_time = self._next
         for stream in list(self._streams):
             try:
                 stream.tick()

@@ -22,6 +22,11 @@ class SdpError(ValueError):
         super().__init__(message)
         self.status = status
 
+    @property
+    def reason(self) -> str:
+        """A SIP reason phrase naming what was wrong: ``Not Acceptable Here (no common codec …)``."""
+        return f"{'Not Acceptable Here' if self.status == 488 else 'Bad Request'} ({self})"
+
 
 @dataclass
 class Media:

@@ -1,7 +1,13 @@
-"""One call leg's RTP: receive (latching, reordering, loss as silence, taps, DTMF) and paced sending.
+"""One leg's RTP: receive (latching, reordering, loss as silence, taps, DTMF, relays) and paced sending.
 
-Per received packet the work is: parse the header, check the source, decode 160 samples and hand
-them to the taps — no task, no coroutine. Sending is driven by the shared :class:`MediaClock`.
+Per received packet the work is: parse the header, check the source, and hand the payload on in
+order — decoded only when a tap listens. Sending is driven by the shared :class:`MediaClock`: each
+tick takes one frame from the leg's current :class:`~calltape.media.outbound.Source`.
+
+Taps see frames stamped on the call's :class:`MediaTimeline` (samples since the call's media began):
+outgoing frames by the tick that sent them, incoming ones by their RTP timestamps anchored at the
+arrival of their source's first packet — so loss and pauses keep their place, and both directions of
+a call line up to within a frame.
 """
 
 from __future__ import annotations
@@ -9,31 +15,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 
 from calltape.logs import throttle
-from calltape.media.clock import MediaClock
+from calltape.media.clock import MediaClock, MediaTimeline
 from calltape.media.dtmf import DtmfReceiver, event_payloads
-from calltape.media.g711 import FRAME_BYTES, FRAME_SAMPLES, G711
+from calltape.media.g711 import FRAME_SAMPLES, G711
+from calltape.media.outbound import Player, RelayBuffer, Silence, Source
 from calltape.media.rtp import build_rtp, parse_rtp
 
 log = logging.getLogger(__name__)
 
 REORDER_DEPTH = 3  # packets held back to put a late one in its place (60 ms)
 MAX_GAP_FILL = 50 * 10  # at most 10 s of silence inserted for one gap
-ECHO_DEPTH = 10  # frames of the far end's audio held for echoing (200 ms)
 SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 SILENT_FRAME.flags.writeable = False  # shared by every tap: frames handed to taps are read-only
+SILENCE = Silence()
 
 
 class Tap(Protocol):
-    """Receives every decoded 20 ms frame of a leg (read-only). Must not block."""
+    """Receives every 20 ms frame of a leg (read-only), with its position on the call's timeline. Must not block."""
 
-    def __call__(self, direction: str, pcm: np.ndarray, rtp_timestamp: int) -> None: ...
+    def __call__(self, direction: str, pcm: np.ndarray, position: int) -> None: ...
 
 
 class RtpSession(asyncio.DatagramProtocol):
@@ -48,6 +54,7 @@ class RtpSession(asyncio.DatagramProtocol):
         clock: MediaClock,
         *,
         call_id: str = "",
+        timeline: MediaTimeline | None = None,
     ) -> None:
         self.sock = sock
         self.port = int(sock.getsockname()[1])
@@ -56,48 +63,49 @@ class RtpSession(asyncio.DatagramProtocol):
         self.remote = remote
         self.clock = clock
         self.call_id = call_id
+        loop = asyncio.get_running_loop()
+        self.timeline = timeline or MediaTimeline(loop.time())
         self.taps: list[Tap] = []
+        self.relays: list[RelayBuffer] = []  # who sends on what this leg receives (echo, a bridged leg)
+        self.source: Source = SILENCE
+        self.player = Player()
         self.on_digit: Callable[[str], None] | None = None
         self.on_failure: Callable[[Exception], None] | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.latched: tuple[str, int] | None = None
-        self.started_at = asyncio.get_running_loop().time()  # the media timers count from here, not from 0
+        self.started_at = loop.time()  # the media timers count from here, not from 0
         self.last_received = self.started_at
         self.stats = {"received": 0, "lost": 0, "late": 0, "foreign": 0, "sent": 0, "send_errors": 0}
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
         self._last_ts = 0
+        self._anchor = (0, 0)  # (RTP timestamp, timeline position) of the current source's first packet
         self._held: dict[int, tuple[int, bytes]] = {}
         self._dtmf = DtmfReceiver(self._digit)
         self._out_ssrc = int.from_bytes(np.random.bytes(4), "big")
         self._out_seq = int.from_bytes(np.random.bytes(2), "big")
         self._out_ts = int.from_bytes(np.random.bytes(4), "big")
-        self._queue: deque[tuple[bytes, asyncio.Future[None]]] = deque()
-        self._current: tuple[memoryview, int, asyncio.Future[None]] | None = None
-        self._dtmf_out: deque[tuple[bytes, bool]] = deque()
+        self._dtmf_out: list[tuple[bytes, bool]] = []
         self._dtmf_ts = 0
         self._first_packet = True
-        self._echo: deque[bytes] | None = None
-        self._silence = codec.silence
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = loop
 
     async def start(self) -> None:
-        """Attach to the event loop and start sending (silence until something plays)."""
-        loop = self._loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, sock=self.sock)
-        self.started_at = self.last_received = loop.time()
+        """Attach to the event loop and start sending (silence until a source has something)."""
+        await self._loop.create_datagram_endpoint(lambda: self, sock=self.sock)
+        self.started_at = self.last_received = self._loop.time()
         self.clock.add(self)
 
     @property
     def heard_anything(self) -> bool:
-        """True once the far end has sent an RTP packet."""
+        """True once the far end has sent an RTP packet of a negotiated type."""
         return self.last_received > self.started_at
 
     def close(self) -> None:
         """Stop sending and receiving; pending plays end."""
         self.clock.remove(self)
-        self.stop_playing()
+        self.player.stop()
         if self.transport is not None:
             self.transport.close()
 
@@ -126,7 +134,6 @@ class RtpSession(asyncio.DatagramProtocol):
         header = parse_rtp(data)
         if header is None:
             return
-        assert self._loop is not None
         payload = data[header.payload_start : header.payload_end]
         if header.payload_type == self.dtmf_payload_type:
             self.last_received = self._loop.time()
@@ -136,11 +143,10 @@ class RtpSession(asyncio.DatagramProtocol):
             return  # not what was negotiated: it does not count as media (the call can still time out)
         self.last_received = self._loop.time()
         self.stats["received"] += 1
-        if self._echo is not None and len(self._echo) < ECHO_DEPTH:
-            self._echo.append(payload)  # same codec both ways: send it back as it came
-        if header.ssrc != self._ssrc:  # a new source (or the first): start its sequence afresh
+        if header.ssrc != self._ssrc:  # a new source (or the first): start its sequence and timeline anchor afresh
             self._ssrc, self._expected, self._held = header.ssrc, header.sequence, {}
             self._last_ts = header.timestamp - FRAME_SAMPLES
+            self._anchor = (header.timestamp, self.timeline.position(self.last_received))
         assert self._expected is not None
         ahead = (header.sequence - self._expected) & 0xFFFF
         if ahead >= 0x8000:
@@ -156,22 +162,31 @@ class RtpSession(asyncio.DatagramProtocol):
                 if len(self._held) <= REORDER_DEPTH:
                     return
                 self.stats["lost"] += 1  # give up on it: silence keeps the timeline
-                self._deliver_in(SILENT_FRAME, (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF)
-            elif not self.taps:  # nobody listens: keep the timeline, skip the decoding
-                self._last_ts = item[0]
+                timestamp = (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF
+                for relay in self.relays:
+                    relay.payloads.append(self.codec.silence)
+                self._deliver_in(SILENT_FRAME, timestamp)
             else:
                 timestamp, payload = item
-                gap = ((timestamp - self._last_ts) & 0xFFFFFFFF) // FRAME_SAMPLES - 1
-                for i in range(min(max(gap, 0), MAX_GAP_FILL)):  # sender paused (DTX, hold): fill with silence
-                    self._deliver_in(SILENT_FRAME, (self._last_ts + (i + 1) * FRAME_SAMPLES) & 0xFFFFFFFF)
-                pcm = np.frombuffer(self.codec.decode(payload), dtype=np.int16)
-                self._deliver_in(pcm, timestamp)
+                for relay in self.relays:
+                    relay.payloads.append(payload)
+                if not self.taps:  # nobody listens: keep the timeline, skip the decoding
+                    self._last_ts = timestamp
+                else:
+                    gap = ((timestamp - self._last_ts) & 0xFFFFFFFF) // FRAME_SAMPLES - 1
+                    for _ in range(min(max(gap, 0), MAX_GAP_FILL)):  # sender paused (DTX, hold): silence
+                        self._deliver_in(SILENT_FRAME, (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF)
+                    self._deliver_in(np.frombuffer(self.codec.decode(payload), dtype=np.int16), timestamp)
             self._expected = (self._expected + 1) & 0xFFFF
 
     def _deliver_in(self, pcm: np.ndarray, timestamp: int) -> None:
         self._last_ts = timestamp
-        for tap in self.taps:
-            tap("in", pcm, timestamp)
+        if self.taps:
+            anchor_ts, anchor_position = self._anchor
+            offset = (timestamp - anchor_ts) & 0xFFFFFFFF
+            position = anchor_position + (offset - 2**32 if offset >= 2**31 else offset)
+            for tap in self.taps:
+                tap("in", pcm, position)
 
     def _digit(self, digit: str, _duration: int) -> None:
         log.debug("call-id %s: DTMF %s", self.call_id, digit)
@@ -181,22 +196,24 @@ class RtpSession(asyncio.DatagramProtocol):
     # ---- sending -----------------------------------------------------------------------------
 
     def play(self, pcm: bytes) -> asyncio.Future[None]:
-        """Queue 8 kHz mono PCM; the future completes when its last frame has been sent."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((pcm, future))
-        return future
+        """Play 8 kHz mono PCM (the player becomes the source); the future completes when it has gone out."""
+        self.source = self.player
+        return self.player.play(pcm)
 
     def stop_playing(self) -> None:
         """Drop what is playing and queued (their futures complete)."""
-        if self._current is not None:
-            self._finish(self._current[2])
-            self._current = None
-        while self._queue:
-            self._finish(self._queue.popleft()[1])
+        self.player.stop()
 
-    def echo(self, on: bool = True) -> None:
-        """Send the far end's own audio back to it (a loopback test line)."""
-        self._echo = deque() if on else None
+    def relay_buffer(self) -> RelayBuffer:
+        """A buffer that receives this leg's incoming payloads in order (for echo, or a bridged leg's Relay)."""
+        buffer = RelayBuffer(self.codec)
+        self.relays.append(buffer)
+        return buffer
+
+    def drop_relay_buffer(self, buffer: RelayBuffer) -> None:
+        """Stop filling *buffer*."""
+        if buffer in self.relays:
+            self.relays.remove(buffer)
 
     def send_digit(self, digit: str, duration_ms: int = 100) -> None:
         """Send one RFC 4733 event (only if the far end offered telephone-event)."""
@@ -208,44 +225,19 @@ class RtpSession(asyncio.DatagramProtocol):
         timestamp = self._out_ts
         self._out_ts = (self._out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
         if self._dtmf_out:  # every packet of one event carries the event's start time
-            payload, marker = self._dtmf_out.popleft()
+            payload, marker = self._dtmf_out.pop(0)
             if marker:
                 self._dtmf_ts = timestamp
             self._send(self.dtmf_payload_type or 0, payload, marker, self._dtmf_ts)
             return
-        if self._echo:
-            payload = self._echo.popleft()
-            self._send(self.codec.payload_type, payload, self._first_packet, timestamp)
-            self._first_packet = False
-            if self.taps:
-                out = np.frombuffer(self.codec.decode(payload), dtype=np.int16)
-                for tap in self.taps:
-                    tap("out", out, timestamp)
-            return
-        frame = self._next_frame()
-        payload = self.codec.encode(frame) if frame is not None else self._silence
+        payload, pcm = self.source.next_frame(self.codec)
         self._send(self.codec.payload_type, payload, self._first_packet, timestamp)
         self._first_packet = False
         if self.taps:
-            out = np.frombuffer(frame, dtype=np.int16) if frame is not None else SILENT_FRAME
+            frame = np.frombuffer(pcm if pcm is not None else self.codec.decode(payload), dtype=np.int16)
+            position = self.timeline.position(self.clock.tick_time)
             for tap in self.taps:
-                tap("out", out, timestamp)
-
-    def _next_frame(self) -> bytes | None:
-        if self._current is None:
-            if not self._queue:
-                return None
-            pcm, future = self._queue.popleft()
-            self._current = (memoryview(pcm), 0, future)
-        view, offset, future = self._current
-        frame = bytes(view[offset : offset + FRAME_BYTES])
-        offset += FRAME_BYTES
-        if offset >= len(view):
-            self._finish(future)
-            self._current = None
-        else:
-            self._current = (view, offset, future)
-        return frame.ljust(FRAME_BYTES, b"\x00")
+                tap("out", frame, position)
 
     def _send(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> None:
         if self.transport is not None and self.sending and self.remote[1] and not self.transport.is_closing():
@@ -253,8 +245,3 @@ class RtpSession(asyncio.DatagramProtocol):
             self.transport.sendto(packet, self.remote)
             self.stats["sent"] += 1
         self._out_seq = (self._out_seq + 1) & 0xFFFF
-
-    @staticmethod
-    def _finish(future: asyncio.Future[None]) -> None:
-        if not future.done():
-            future.set_result(None)

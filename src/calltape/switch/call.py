@@ -1,4 +1,8 @@
-"""An inbound call (the A-leg) and the Call API that callflow modules drive it with."""
+"""A call — what a callflow runs on: its A-leg, the legs bridged to it, its variables, DTMF and end hooks.
+
+The Call API (answer, say, play, collect digits, echo, hang up) drives the A-leg; modules never see
+SIP or RTP. The call ends when its A-leg ends, whatever ends it, and then runs its end hooks once.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +10,24 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from calltape.callflow.call_api import CallEndedError
-from calltape.logs import throttle
-from calltape.media.g711 import codec_for
-from calltape.media.sdp import Negotiated, SdpError, answer_sdp, negotiate, offer_sdp, parse_sdp
+from calltape.media.clock import MediaTimeline
+from calltape.media.library import MediaLibrary
+from calltape.media.outbound import Relay
 from calltape.media.session import RtpSession
 from calltape.media.sources import TONES, tone
-from calltape.sip.dialog import Dialog
-from calltape.sip.events import Peer
-from calltape.sip.message import Request
-from calltape.sip.responses import make_response
+from calltape.media.tts import TtsCache
 from calltape.sip.syntax import text_of
-from calltape.sip.transaction import ServerTransaction
-
-if TYPE_CHECKING:
-    from calltape.switch.calls import CallControl
+from calltape.switch.digits import DigitBus
+from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-ACK_WAIT = 32.0  # 64*T1: how long a late-offer answer may take to arrive in the ACK
 
 
 @dataclass(frozen=True)
@@ -41,128 +38,83 @@ class CallParty:
     name: str
 
 
-class Call:
-    """One inbound call: answer, play, say, collect digits, hang up; ends when either side hangs up."""
+class CallServices(Protocol):
+    """What a call's modules use beyond its legs."""
 
-    def __init__(
-        self,
-        control: CallControl,
-        request: Request,
-        transaction: ServerTransaction,
-        peer: Peer,
-        account_id: str,
-        number: str,
-        negotiated: Negotiated | None,
-        local_address: str,
-    ) -> None:
-        self.control = control
-        self.request = request
-        self.transaction = transaction
-        self.peer = peer
-        self.call_id = request.call_id
+    tts: TtsCache
+    media_library: MediaLibrary
+
+
+class Call:
+    """One call: answer, play, say, collect digits, echo, hang up; ends when its A-leg ends."""
+
+    def __init__(self, a_leg: InboundLeg, services: CallServices, account_id: str, number: str) -> None:
+        self.a_leg = a_leg
+        self.services = services
+        self.call_id = a_leg.call_id
         self.account_id = account_id
         self.number = number
-        from_ = request.from_
+        from_ = a_leg.request.from_
         self.caller = CallParty(getattr(from_.uri, "user", None) or "", text_of(from_.display_name or ""))
         self.variables: dict[str, Any] = {}
-        self.started_at = asyncio.get_running_loop().time()
-        self.negotiated = negotiated
-        self.local_address = local_address
-        self.session_id = str(abs(hash(self.call_id)) % 2**31)
-        self.sdp_version = 1
-        self.media: RtpSession | None = None
-        self.dialog: Dialog | None = None
-        self.answered = False
+        self.legs: list[Leg] = []  # legs bridged to the A-leg
+        self.dtmf = DigitBus()
+        self.digits = self.dtmf.subscribe()  # the callflow's own: digits typed ahead wait here for collect_digits
         self.ended = asyncio.Event()
         self.end_reason = ""
-        self.digits: asyncio.Queue[str] = asyncio.Queue()
-        self._ack = asyncio.Event()
-        self._ack_body = b""
-        self._hung_up = False
+        self._loop = asyncio.get_running_loop()
+        self.started_at = self._loop.time()
+        self._timeline: MediaTimeline | None = None
+        self._end_hooks: list[Callable[[Call], None]] = []
+        a_leg.on_digit = self.dtmf.publish
+        a_leg.on_end(lambda leg: self._end(leg.end_reason))
+
+    @property
+    def timeline(self) -> MediaTimeline:
+        """The call's media time (samples since its media began), shared by every leg's taps."""
+        if self._timeline is None:
+            self._timeline = MediaTimeline(self._loop.time())
+        return self._timeline
+
+    @property
+    def answered(self) -> bool:
+        """True once the A-leg was answered."""
+        return self.a_leg.answered
+
+    @property
+    def media(self) -> RtpSession | None:
+        """The A-leg's RTP (what the caller says and hears)."""
+        return self.a_leg.media
+
+    def on_end(self, hook: Callable[[Call], None]) -> None:
+        """Run *hook* once when the call ends (BYE either side, CANCEL, RTP timeout, shutdown, error)."""
+        if self.ended.is_set():
+            hook(self)
+        else:
+            self._end_hooks.append(hook)
 
     # ---- the Call API --------------------------------------------------------------------------
 
     async def answer(self) -> None:
         """Answer with 200 OK and start the media."""
-        if self.answered:
+        if self.a_leg.dialog is not None:
             return
-        self._check_live()
-        sock = self.control.ports.acquire()
+        self.a_leg.timeline = self.timeline
         try:
-            await self._answer_on(sock)
-        except BaseException:
-            if self.media is None:  # the port never got its session: give it back
-                port = int(sock.getsockname()[1])
-                sock.close()
-                self.control.ports.release(port)
-            raise
-
-    async def _answer_on(self, sock: socket.socket) -> None:
-        control = self.control
-        port = int(sock.getsockname()[1])
-        body = (
-            answer_sdp(self.negotiated, self.local_address, port, self.session_id, self.sdp_version)
-            if self.negotiated
-            else offer_sdp(self.local_address, port, self.session_id, self.sdp_version)
-        )
-        contact = control.contact_for(self.peer, self.local_address)
-        headers = [("Contact", contact), ("Allow", control.allow_header), ("Content-Type", "application/sdp")]
-        response = make_response(self.request, 200, to_tag=self.transaction.to_tag, headers=headers, body=body)
-        self.dialog = Dialog.as_uas(self.request, self.transaction.to_tag, contact)
-        control.register_dialog(self)
-        control.transport.respond(self.transaction, response)
-        self.answered = True
-        if self.negotiated is None:  # late offer: the answer comes in the ACK
-            try:
-                await self._wait(asyncio.wait_for(self._ack.wait(), ACK_WAIT))
-            except TimeoutError:  # the ACK with our answer never came (the core also reports AckTimedOut)
-                await self.hangup()
-                raise CallEndedError() from None
-            try:
-                self.negotiated = negotiate(parse_sdp(self._ack_body), self.control.ports.families)
-            except SdpError as exc:
-                throttle.log(
-                    log,
-                    logging.WARNING,
-                    ("ack-sdp", self.peer.host),
-                    "call-id %s: no usable SDP answer in the ACK: %s",
-                    self.call_id,
-                    exc,
-                )
-                await self.hangup()
-                raise CallEndedError() from None
-        negotiated = self.negotiated
-        self.media = RtpSession(
-            sock,
-            codec_for(negotiated.codec, negotiated.payload_type),
-            negotiated.dtmf_payload_type,
-            (negotiated.remote_address, negotiated.remote_port),
-            control.clock,
-            call_id=self.call_id,
-        )
-        self.media.sending = not negotiated.on_hold
-        self.media.on_digit = self.digits.put_nowait
-        self.media.on_failure = lambda _error: self.control.spawn(self.hangup())
-        await self.media.start()
-        log.debug(
-            "call-id %s: answered (%s, RTP %d ↔ %s:%d)",
-            self.call_id,
-            negotiated.codec,
-            port,
-            negotiated.remote_address,
-            negotiated.remote_port,
-        )
+            await self._wait(self.a_leg.answer())
+        except LegEndedError:
+            raise CallEndedError() from None
 
     async def say(self, text: str, voice: str = "female", language: str = "en-us") -> None:
         """Speak *text* (rendered once, then cached)."""
         await self.answer()
-        pcm = await self._wait(self.control.tts.render(text, voice, language))
+        pcm = await self._wait(self.services.tts.render(text, voice, language))
         await self.play_pcm(pcm)
 
     async def play_media(self, media: str) -> None:
         """Play an uploaded media id or an http(s) URL."""
         await self.answer()
-        pcm = await self._wait(self.control.media_library.pcm(self.account_id, media))
+        pcm = await self._wait(self.services.media_library.pcm(self.account_id, media))
         if pcm is None:
             log.warning("call-id %s: media %s not found, skipping", self.call_id, media)
             return
@@ -175,9 +127,8 @@ class Call:
 
     async def play_pcm(self, pcm: bytes) -> None:
         """Send 8 kHz mono PCM; returns when it has all gone out."""
-        await self.answer()
-        assert self.media is not None
-        await self._wait(self.media.play(pcm))
+        media = await self._answered_media()
+        await self._wait(media.play(pcm))
 
     async def sleep(self, seconds: float) -> None:
         """Wait (ends early with CallEndedError if the call ends)."""
@@ -200,78 +151,52 @@ class Call:
 
     async def echo(self, seconds: float | None) -> None:
         """Send the caller's audio back to them, for *seconds* or until they hang up."""
-        await self.answer()
-        assert self.media is not None
-        self.media.echo(True)
+        media = await self._answered_media()
+        buffer = media.relay_buffer()
+        previous, media.source = media.source, Relay(buffer)
         try:
             if seconds is None:
                 await self.ended.wait()
                 raise CallEndedError()
             await self.sleep(seconds)
         finally:
-            self.media.echo(False)
+            media.drop_relay_buffer(buffer)
+            media.source = previous
 
     async def hangup(self, status: int = 480) -> None:
-        """BYE if answered; a final *status* if not; nothing if the far end already left."""
-        if self._hung_up:
-            return
-        self._hung_up = True
-        if not self.ended.is_set():
-            if self.answered and self.dialog is not None:
-                self.control.send_bye(self)
-            elif not self.transaction.final_sent:
-                response = make_response(self.request, status, to_tag=self.transaction.to_tag)
-                self.control.transport.respond(self.transaction, response)
-        self._end("hangup" if not self.end_reason else self.end_reason)
+        """End the call: every leg is hung up (BYE once answered, else the final *status*)."""
+        for leg in [*self.legs, self.a_leg]:
+            await leg.hangup(status)
 
     async def wait_hangup(self) -> None:
         """Until the call ends."""
         await self.ended.wait()
 
-    # ---- events from the SIP side ------------------------------------------------------------
-
-    def far_end_hung_up(self, reason: str) -> None:
-        """The caller sent BYE, cancelled, or went silent."""
-        log.debug("call-id %s: ended by the far end (%s)", self.call_id, reason)
-        self._hung_up = True
-        self._end(reason)
-
-    def ack_received(self, ack: Request) -> None:
-        """The ACK of our 200 (it carries the SDP answer after a late offer)."""
-        self._ack_body = ack.body
-        self._ack.set()
-
-    def reoffer(self, offer: bytes) -> bytes:
-        """A re-INVITE's SDP: hold/unhold or a new address. Returns our answer."""
-        negotiated = negotiate(parse_sdp(offer), self.control.ports.families)
-        self.negotiated = negotiated
-        self.sdp_version += 1
-        assert self.media is not None
-        if (negotiated.remote_address, negotiated.remote_port) != self.media.remote and not negotiated.on_hold:
-            self.media.latched = None  # the far end moved: latch again
-            self.media.remote = (negotiated.remote_address, negotiated.remote_port)
-        self.media.sending = not negotiated.on_hold
-        log.info("call-id %s: re-INVITE (%s)", self.call_id, "hold" if negotiated.on_hold else "active")
-        return answer_sdp(negotiated, self.local_address, self.media.port, self.session_id, self.sdp_version)
-
     # ---- helpers -----------------------------------------------------------------------------
+
+    async def _answered_media(self) -> RtpSession:
+        await self.answer()
+        media = self.a_leg.media
+        if media is None:
+            raise CallEndedError()
+        return media
 
     def _end(self, reason: str) -> None:
         if self.ended.is_set():
             return
         self.end_reason = reason
         self.ended.set()
-        seconds = asyncio.get_running_loop().time() - self.started_at
+        seconds = self._loop.time() - self.started_at
         state = "answered" if self.answered else "not answered"
         log.info("call-id %s: ended (%s) after %.1f s, %s", self.call_id, reason, seconds, state)
-        if self.media is not None:
-            self.media.close()
-            self.control.ports.release(self.media.port)
-        self.control.forget(self)
-
-    def _check_live(self) -> None:
-        if self.ended.is_set():
-            raise CallEndedError()
+        for leg in self.legs:
+            self.a_leg.host.spawn(leg.hangup())
+        hooks, self._end_hooks = self._end_hooks, []
+        for hook in hooks:
+            try:
+                hook(self)
+            except Exception as exc:  # one hook's fault must not keep the others from running
+                log.error("call-id %s: end hook failed: %r", self.call_id, exc)
 
     async def _wait(self, awaitable: Awaitable[T]) -> T:
         """Await *awaitable* unless the call ends first (then CallEndedError)."""

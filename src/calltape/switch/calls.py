@@ -10,21 +10,20 @@ from typing import Any
 from calltape.callflow.engine import run_callflow
 from calltape.logs import throttle
 from calltape.media.clock import MediaClock
-from calltape.media.dtmf import parse_dtmf_info
 from calltape.media.library import MediaLibrary
 from calltape.media.ports import PortsExhaustedError, RtpPortPool
 from calltape.media.sdp import Negotiated, SdpError, negotiate, parse_sdp
 from calltape.media.tts import TtsCache
-from calltape.sip.dialog import DialogError
 from calltape.sip.events import AckReceived, AckTimedOut, InviteCancelled, Peer, RequestReceived
-from calltape.sip.message import Request
-from calltape.sip.responses import REASONS, make_response
+from calltape.sip.message import Request, Response
 from calltape.sip.syntax import SipSyntaxError, quote
+from calltape.sip.transaction import ClientTransaction, ServerTransaction
 from calltape.sip.transport import SipTransport, local_address_towards
 from calltape.sip.uri import SipUri, parse_uri
 from calltape.store.callflows import Callflows
 from calltape.switch.call import Call
 from calltape.switch.caller_auth import Caller, CallerAuth
+from calltape.switch.leg import InboundLeg, Leg
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ class CallControl:
         self.advertised_address = advertised_address
         self.rtp_timeout = rtp_timeout
         self.clock = MediaClock()
-        self.calls: dict[DialogKey, Call] = {}
+        self.legs: dict[DialogKey, Leg] = {}
         self._running: dict[int, Call] = {}  # by id() of the INVITE transaction, while its callflow runs
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
@@ -143,17 +142,16 @@ class CallControl:
                 throttle.log(
                     log, logging.INFO, ("sdp-refused", peer.host), "call-id %s: SDP refused: %s", request.call_id, exc
                 )
-                self._reply(
-                    event, exc.status, sdp_refusal_reason(exc), [("Warning", f"304 calltape {quote(str(exc))}")]
-                )
+                self._reply(event, exc.status, exc.reason, [("Warning", f"304 calltape {quote(str(exc))}")])
                 return None
         if tx.final_sent:  # cancelled while we looked things up
             return None
         local = self.advertised_address or local_address_towards(peer.host)
-        return Call(self, request, tx, peer, account_id, number, negotiated, local), callflow
+        leg = InboundLeg(self, request, tx, peer, local, negotiated)
+        return Call(leg, self, account_id, number), callflow
 
     async def _run(self, call: Call, callflow: dict[str, Any]) -> None:
-        tx = call.transaction
+        tx = call.a_leg.transaction
         self._running[id(tx)] = call
         log.info("call-id %s: %s calls %s (account %s)", call.call_id, call.caller.number, call.number, call.account_id)
         try:
@@ -179,82 +177,63 @@ class CallControl:
 
     # ---- in-dialog ---------------------------------------------------------------------------
 
-    def find(self, request: Request) -> Call | None:
-        """The call an in-dialog request belongs to."""
+    def find(self, request: Request) -> Leg | None:
+        """The leg an in-dialog request belongs to."""
         try:
-            return self.calls.get((request.call_id, request.to.tag or "", request.from_.tag or ""))
+            return self.legs.get((request.call_id, request.to.tag or "", request.from_.tag or ""))
         except SipSyntaxError:
             return None
 
     def on_in_dialog(self, event: RequestReceived) -> bool:
-        """BYE, re-INVITE, INFO, UPDATE for a live call; False if no call has this dialog."""
-        request, tx = event.request, event.transaction
-        call = self.find(request)
-        if call is None or call.dialog is None:
+        """BYE, re-INVITE, INFO, UPDATE for a live leg; False if no leg has this dialog."""
+        leg = self.find(event.request)
+        if leg is None or leg.dialog is None:
             return False
-
-        def reply(status: int, **kw: Any) -> None:
-            self.transport.respond(tx, make_response(request, status, to_tag=tx.to_tag, **kw))
-
-        try:
-            call.dialog.receive_request(request)
-        except DialogError as exc:
-            reply(500, headers=[("Retry-After", "1"), ("Warning", f'399 calltape "{exc}"')])
-            return True
-        if request.method == "BYE":
-            reply(200)
-            call.far_end_hung_up("bye")
-        elif request.method == "INVITE":
-            try:
-                body = call.reoffer(request.body) if request.body else None
-            except SdpError as exc:
-                self.transport.respond(
-                    tx, make_response(request, exc.status, sdp_refusal_reason(exc), to_tag=tx.to_tag)
-                )
-                return True
-            headers = [("Contact", self.contact_for(call.peer, call.local_address))]
-            if body:
-                headers.append(("Content-Type", "application/sdp"))
-            self.transport.respond(tx, make_response(request, 200, to_tag=tx.to_tag, headers=headers, body=body or b""))
-        elif request.method == "INFO":
-            digit = parse_dtmf_info(request.content_type, request.body)
-            if digit:
-                call.digits.put_nowait(digit)
-            reply(200)
-        else:
-            reply(200)
+        leg.on_request(event)
         return True
 
     def on_ack(self, event: AckReceived) -> None:
         """The end-to-end ACK of a 200."""
-        call = self.find(event.request)
-        if call is not None:
-            call.ack_received(event.request)
+        leg = self.find(event.request)
+        if isinstance(leg, InboundLeg):
+            leg.ack_received(event.request)
 
     def on_cancelled(self, event: InviteCancelled) -> None:
         """The caller gave up before we answered (the core already sent 487)."""
         call = self._running.get(id(event.transaction))
         if call is not None:
-            call.far_end_hung_up("cancel")
+            call.a_leg.far_end_hung_up("cancel")
 
     def on_ack_timeout(self, event: AckTimedOut) -> None:
-        """Our 200 was never acknowledged: the call is dead (RFC 3261 §13.3.1.4)."""
-        for call in list(self.calls.values()):
-            if call.call_id == event.response.call_id:
-                throttle.log(log, logging.WARNING, "no-ack", "call-id %s: no ACK for our 200, hanging up", call.call_id)
-                self.spawn(call.hangup())
+        """Our 200 was never acknowledged: the leg is dead (RFC 3261 §13.3.1.4)."""
+        for leg in list(self.legs.values()):
+            if leg.call_id == event.response.call_id:
+                throttle.log(log, logging.WARNING, "no-ack", "call-id %s: no ACK for our 200, hanging up", leg.call_id)
+                self.spawn(leg.hangup())
 
-    # ---- for Call ------------------------------------------------------------------------------
+    # ---- LegHost: what legs get from us -----------------------------------------------------
 
-    def register_dialog(self, call: Call) -> None:
-        """An answered call becomes reachable by its dialog."""
-        assert call.dialog is not None
-        self.calls[call.dialog.id] = call
+    def respond(self, transaction: ServerTransaction, response: Response) -> None:
+        """Send a response through its transaction."""
+        self.transport.respond(transaction, response)
 
-    def forget(self, call: Call) -> None:
-        """A call ended."""
-        if call.dialog is not None:
-            self.calls.pop(call.dialog.id, None)
+    def send_request(self, request: Request, peer: Peer) -> ClientTransaction:
+        """Send a request of a leg's through a client transaction."""
+        return self.transport.send_request(request, peer)
+
+    def send_ack(self, ack: Request, peer: Peer) -> None:
+        """Send an end-to-end ACK."""
+        self.transport.send_ack(ack, peer)
+
+    def dialog_up(self, leg: Leg) -> None:
+        """A leg's dialog exists: in-dialog requests reach it from now on."""
+        assert leg.dialog is not None
+        self.legs[leg.dialog.id] = leg
+
+    def dialog_gone(self, leg: Leg) -> None:
+        """A leg ended."""
+        if leg.dialog is not None and self.legs.get(leg.dialog.id) is leg:
+            del self.legs[leg.dialog.id]
 
     def contact_for(self, peer: Peer, local_address: str) -> str:
         """Our Contact, reachable the way the peer reached us."""
@@ -262,14 +241,11 @@ class CallControl:
         transport = ";transport=tcp" if peer.transport == "tcp" else ""
         return f"<sip:calltape@{local_address if host in ('0.0.0.0', '::', '') else host}:{port}{transport}>"
 
-    def send_bye(self, call: Call) -> None:
-        """Hang up an answered call."""
-        assert call.dialog is not None
+    def via_for(self, peer: Peer, local_address: str) -> str:
+        """The Via of a request we send to *peer* (the branch is added per request)."""
         host, port = self.transport.address
-        local = call.local_address if host in ("0.0.0.0", "::", "") else host
-        bye = call.dialog.create_request("BYE", f"SIP/2.0/{call.peer.transport.upper()} {local}:{port};rport")
-        self.transport.send_request(bye, call.peer)
-        log.debug("call-id %s: sent BYE", call.call_id)
+        local = local_address if host in ("0.0.0.0", "::", "") else host
+        return f"SIP/2.0/{peer.transport.upper()} {local}:{port};rport"
 
     # ---- housekeeping ------------------------------------------------------------------------
 
@@ -280,9 +256,9 @@ class CallControl:
             await asyncio.sleep(min(1.0, self.rtp_timeout / 4))
             now = loop.time()
             under_pressure = self.ports.usage >= PORT_PRESSURE
-            for call in list(self.calls.values()):
-                media = call.media
-                if media is None or (call.negotiated is not None and call.negotiated.direction != "sendrecv"):
+            for leg in list(self.legs.values()):
+                media = leg.media
+                if media is None or (leg.negotiated is not None and leg.negotiated.direction != "sendrecv"):
                     continue
                 limit = silence_limit(self.rtp_timeout, media.heard_anything, under_pressure)
                 if now - media.last_received > limit:
@@ -291,10 +267,10 @@ class CallControl:
                         logging.WARNING,
                         "rtp-timeout",
                         "call-id %s: no RTP for %.0f s, hanging up",
-                        call.call_id,
+                        leg.call_id,
                         limit,
                     )
-                    self.spawn(call.hangup())
+                    self.spawn(leg.hangup())
 
     def spawn(self, coro: Any) -> None:
         """Run *coro* as a task this control keeps (and cancels at shutdown)."""
@@ -323,8 +299,3 @@ def silence_limit(rtp_timeout: float, heard_anything: bool, under_pressure: bool
     if under_pressure:
         limit = min(limit, PRESSURE_TIMEOUT)
     return limit
-
-
-def sdp_refusal_reason(error: SdpError) -> str:
-    """The status line's reason for refusing an offer, naming what was wrong with it."""
-    return f"{REASONS.get(error.status, 'Bad Request')} ({error})"
