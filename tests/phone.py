@@ -84,6 +84,14 @@ class Phone:
         self._dtmf_ts = 0
         self._sender: asyncio.Task[None] | None = None
         self.sending = True
+        # being called: how to answer an INVITE (seconds until 200, or a status to refuse with)
+        self.answer_after: float | None = None
+        self.refuse_with: int | None = None
+        self.invited: asyncio.Queue[Request] = asyncio.Queue()
+        self.incoming: Request | None = None
+        self.cancelled = asyncio.Event()
+        self.acked = asyncio.Event()
+        self._incoming_tag = uuid.uuid4().hex[:8]
 
     async def start(self) -> Phone:
         loop = asyncio.get_running_loop()
@@ -106,7 +114,16 @@ class Phone:
         if isinstance(message, Response):
             self.responses.put_nowait(message)
             return
-        if message.method == "BYE":
+        if message.method == "INVITE" and message.to.tag is None:
+            self._on_invite(message)
+        elif message.method == "CANCEL":
+            self._send_response(message, 200)
+            if self.incoming is not None and not self.acked.is_set():
+                self._send_response(self.incoming, 487, tag=self._incoming_tag)
+                self.cancelled.set()
+        elif message.method == "ACK":
+            self.acked.set()
+        elif message.method == "BYE":
             self.bye_at = time.monotonic()
             self._send_response(message, 200)
             if self._sender is not None:
@@ -115,10 +132,75 @@ class Phone:
             self._send_response(message, 200)
         self.requests.put_nowait(message)
 
-    def _send_response(self, request: Request, status: int) -> None:
+    def _send_response(self, request: Request, status: int, *, tag: str | None = None, body: bytes = b"") -> None:
         headers = Headers([(n, request.headers.get(n) or "") for n in ("Via", "From", "To", "Call-ID", "CSeq")])
-        response = Response(headers=headers, status=status, reason="OK")
+        if tag is not None and request.to.tag is None:
+            headers.set("To", f"{request.headers.get('To')};tag={tag}")
+        if body:
+            headers.add("Contact", f"<sip:{self.user}@{self.host}:{self.sip_port}>")
+            headers.add("Content-Type", "application/sdp")
+        response = Response(headers=headers, body=body, status=status, reason="OK")
         self._sip.sendto(response.serialize(), self.server)
+
+    def _on_invite(self, invite: Request) -> None:
+        """Being called: ring, then answer or refuse as set up (``answer_after``, ``refuse_with``)."""
+        if self.incoming is not None and invite.call_id == self.incoming.call_id:
+            return  # a retransmission
+        self.incoming = invite
+        self.invited.put_nowait(invite)
+        self._send_response(invite, 180, tag=self._incoming_tag)
+        if self.refuse_with is not None:
+            self._send_response(invite, self.refuse_with, tag=self._incoming_tag)
+        elif self.answer_after is not None:
+            asyncio.get_running_loop().call_later(self.answer_after, self.answer_incoming)
+
+    def answer_incoming(self) -> None:
+        """Answer the INVITE we are ringing for with our SDP, and start sending audio."""
+        invite = self.incoming
+        if invite is None or self.cancelled.is_set():
+            return
+        media = parse_sdp(invite.body).media[0]
+        self.remote_rtp = (media.connection or parse_sdp(invite.body).connection or "127.0.0.1", media.port)
+        self._send_response(invite, 200, tag=self._incoming_tag, body=self.sdp())
+        self.answered_at = time.monotonic()
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send_rtp())
+
+    async def hangup_incoming(self) -> None:
+        """BYE the call we answered."""
+        invite = self.incoming
+        assert invite is not None
+        headers = Headers(
+            [
+                ("Via", f"SIP/2.0/UDP {self.host}:{self.sip_port};rport;branch=z9hG4bK{uuid.uuid4().hex}"),
+                ("Max-Forwards", "70"),
+                ("From", f"{invite.headers.get('To')};tag={self._incoming_tag}"),
+                ("To", invite.headers.get("From") or ""),
+                ("Call-ID", invite.call_id),
+                ("CSeq", "1 BYE"),
+            ]
+        )
+        uri = str(invite.contacts[0].uri)
+        self.send(Request(headers=headers, method="BYE", uri=uri))
+        if self._sender is not None:
+            self._sender.cancel()
+        await self.final()
+
+    async def register(self, password: str, expires: int = 300) -> Response:
+        """REGISTER this phone's contact as ``user@realm`` (answering the 401)."""
+        uri = f"sip:{self.realm}"
+        request = self.request("REGISTER", uri, extra=[("Expires", str(expires))])
+        request.headers.set("To", f"<sip:{self.user}@{self.realm}>")
+        self.send(request)
+        response = await self.final()
+        if response.status == 401:
+            challenge = response.headers.get_lines("WWW-Authenticate")[-1]
+            auth = answer_challenge(challenge, "REGISTER", uri, self.user, password)
+            request = self.request("REGISTER", uri, extra=[("Expires", str(expires)), ("Authorization", auth)])
+            request.headers.set("To", f"<sip:{self.user}@{self.realm}>")
+            self.send(request)
+            response = await self.final()
+        return response
 
     def sdp(
         self, payloads: list[tuple[int, str]] | None = None, direction: str = "sendrecv", dtmf: bool = True

@@ -35,6 +35,7 @@ from calltape.switch.auth_throttle import FailureThrottle
 from calltape.switch.caller_auth import CallerAuth
 from calltape.switch.calls import CallControl
 from calltape.switch.device_auth import DeviceAuthenticator
+from calltape.switch.endpoints import Endpoints
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
 
@@ -113,6 +114,7 @@ async def serve(
         RtpPortPool(settings.sip.host, *settings.rtp_ports),
         TtsCache(settings.data_dir / "tts"),
         media_library,
+        Endpoints(db, registrations),
         allow_header=CAPABILITIES.allow_header,
         advertised_address=settings.media_address,
         rtp_timeout=settings.rtp_timeout,

@@ -149,3 +149,18 @@ def test_log_throttle_logs_once_per_key_and_interval_with_a_count(caplog: pytest
     assert len(lines) == 6, lines  # t = 0, 10, 20, 30, 40 s for the first source; one for the second
     assert lines[1].endswith("(and 199 more like this in the last 10 s)")
     assert lines[-1] == "REGISTER from blocked source y"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("To: <sip:bob@example.com>;tag=tt1", 'To: Digest username="\udcff"'), ("Call-ID: call-1@test\r\n", "")],
+)
+def test_a_response_the_tu_could_not_read_is_dropped(old: str, new: str) -> None:
+    """Found by the live fuzzer: a stray 200 with a broken To (or no Call-ID) reached call control."""
+    from tests.sip.helpers import response_bytes
+
+    data = _replace(response_bytes(200, "INVITE", branch="z9hG4bK-stray"), old, new)
+    with pytest.raises(SipParseError):
+        parse_message(data)
+    answer, events = _answer(data)
+    assert answer is None and not events

@@ -13,12 +13,12 @@ from calltape.api.documents import Doc, add_document_routes, model_checker
 from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.media import add_media_raw_routes
-from calltape.api.schemas import Account, Device, Media, MediaConfig
+from calltape.api.schemas import Account, Device, Media, MediaConfig, User
 from calltape.media.library import MediaLibrary
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
-from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, Documents
+from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, USERS, Documents
 from calltape.store.system_configs import SystemConfigs
 
 SYSTEM_CONFIG_MODELS = {"media": MediaConfig}
@@ -64,6 +64,26 @@ def create_app(
         account_of=account_in_path,
         hide=_without_password,
         on_change=forget,
+    )
+    users = Documents(db, USERS)
+
+    async def devices_of_user(request: Request, account: str, user_id: str) -> None:
+        """A user who owns devices is deleted only with ``?cascade=true`` (then the devices go too)."""
+        owned = [d["id"] for d in await devices.list(account) if d.get("owner_id") == user_id]
+        if owned and request.query_params.get("cascade") != "true":
+            raise ApiError(409, "conflict", {"owner_id": f"the user owns {len(owned)} device(s); use ?cascade=true"})
+        for device_id in owned:
+            await devices.delete(device_id, account)
+        if owned:
+            forget()
+
+    add_document_routes(
+        router,
+        "/accounts/{account_id}/users",
+        users,
+        model_checker(User),
+        account_of=account_in_path,
+        before_delete=devices_of_user,
     )
     add_document_routes(
         router,

@@ -43,6 +43,7 @@ def add_document_routes(
     *,
     account_of: Callable[[Request], Any],
     hide: Callable[[Doc], Doc] = lambda d: d,
+    before_delete: Callable[[Request, Any, str], Awaitable[None]] | None = None,
     after_delete: Callable[[Any, str], None] | None = None,
     on_change: Callable[[], None] = lambda: None,
 ) -> None:
@@ -50,7 +51,8 @@ def add_document_routes(
 
     ``check`` validates what is written. ``account_of(request)`` is awaited and returns the account
     id the collection belongs to (or None); it raises 404 for an unknown account. ``hide`` strips
-    secrets from list entries;
+    secrets from list entries; ``before_delete(request, account, id)`` may refuse a delete (raise) or
+    remove what depends on the document;
     ``after_delete(account, id)`` cleans up what lives beside a document (e.g. a media's audio);
     ``on_change()`` runs after every write (e.g. to drop cached lookups).
     """
@@ -89,6 +91,9 @@ def add_document_routes(
 
     async def delete(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
+        if before_delete is not None:
+            await store.get(doc_id, account)  # 404 before anything else
+            await before_delete(request, account, doc_id)
         await store.delete(doc_id, account)
         on_change()
         if after_delete is not None:

@@ -70,6 +70,16 @@ class Device(_Doc):
         return value
 
 
+class User(_Doc):
+    """A person: owns devices (``owner_id``) and voicemail boxes; a ``user`` callflow node rings their devices."""
+
+    first_name: NonEmpty
+    last_name: NonEmpty
+    username: str | None = None
+    email: str | None = None
+    caller_id: dict[str, dict[str, str]] | None = None  # Kazoo's {"internal": {"name": …, "number": …}, …}
+
+
 class CallRecordingConfig(_Doc):
     """system_config/media ``call_recording``."""
 

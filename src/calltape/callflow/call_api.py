@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 
 class CallEndedError(Exception):
     """The call is over (the caller hung up, cancelled, or the media timed out)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Something a callflow rings: a device, or every device a user owns."""
+
+    kind: Literal["device", "user"]
+    id: str
+
+
+@dataclass(frozen=True)
+class RingOptions:
+    """How to ring (Kazoo's ``user``/``device`` data)."""
+
+    timeout: float = 20.0
+    strategy: Literal["simultaneous", "single"] = "simultaneous"
+    can_call_self: bool = False
+    suppress_clid: bool = False
+    custom_sip_headers: dict[str, str] = field(default_factory=dict)
 
 
 class CallApi(Protocol):
@@ -24,4 +44,8 @@ class CallApi(Protocol):
     async def sleep(self, seconds: float) -> None: ...
     async def collect_digits(self, max_digits: int, timeout: float, terminators: str = "#") -> str: ...
     async def echo(self, seconds: float | None) -> None: ...
+    async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> str | None:
+        """Ring; bridge the first to answer until the call ends (CallEndedError). If nobody answers:
+        ``"busy"`` when every answer was busy, else None."""
+
     async def hangup(self) -> None: ...

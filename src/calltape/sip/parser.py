@@ -176,8 +176,9 @@ def _check_response(response: Response) -> None:
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
             if name not in response.headers:
                 raise SipSyntaxError(f"missing {name}")
-        response.top_via  # noqa: B018 - parsed to validate
-        response.cseq  # noqa: B018
+        response.top_via, response.cseq, response.from_, response.to  # noqa: B018 - parsed to validate
+        if not is_call_id(response.call_id):
+            raise SipSyntaxError("bad Call-ID")
     except SipSyntaxError as exc:
         raise SipParseError(str(exc), None) from None
 

@@ -349,3 +349,17 @@ def build_non_2xx_ack(invite: Request, response: Response) -> Request:
     headers.add("Call-ID", invite.call_id)
     headers.add("CSeq", f"{invite.cseq.number} ACK")
     return Request(headers=headers, method="ACK", uri=invite.uri)
+
+
+def build_cancel(invite: Request) -> Request:
+    """The CANCEL of a pending INVITE (RFC 3261 §9.1): same Request-URI, top Via, Call-ID, From, To, CSeq number."""
+    headers = Headers()
+    headers.add("Via", invite.headers.get_all("Via")[0])
+    for value in invite.headers.get_lines("Route"):
+        headers.add("Route", value)
+    headers.add("Max-Forwards", "70")
+    headers.add("From", invite.headers.get("From") or "")
+    headers.add("To", invite.headers.get("To") or "")
+    headers.add("Call-ID", invite.call_id)
+    headers.add("CSeq", f"{invite.cseq.number} CANCEL")
+    return Request(headers=headers, method="CANCEL", uri=invite.uri)

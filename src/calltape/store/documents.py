@@ -47,6 +47,7 @@ def _sip_username(doc: Doc) -> Any:
 ACCOUNTS = DocumentKind(schema.accounts, {"realm": ("realm", lambda d: str(d["realm"]).lower())}, scoped=False)
 DEVICES = DocumentKind(schema.devices, {"sip_username": ("sip.username", _sip_username)})
 MEDIA = DocumentKind(schema.media, {})
+USERS = DocumentKind(schema.users, {})
 
 
 class Documents:

@@ -109,6 +109,7 @@ callflow_numbers = Table(
 )
 
 media = _account_documents("media")
+users = _account_documents("users")
 
 Migration = Sequence[str] | Callable[[Connection], None]
 
@@ -122,9 +123,14 @@ def _callflows_and_media(conn: Connection) -> None:
     metadata.create_all(conn, tables=[callflows, callflow_numbers, media])
 
 
+def _users(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[users])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
     2: _callflows_and_media,
+    3: _users,
 }
 LATEST_VERSION = max(MIGRATIONS)

@@ -14,16 +14,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from calltape.callflow.call_api import CallEndedError
+from calltape.callflow.call_api import CallEndedError, Endpoint, RingOptions
 from calltape.media.clock import MediaTimeline
 from calltape.media.library import MediaLibrary
 from calltape.media.outbound import Relay
 from calltape.media.session import RtpSession
-from calltape.media.sources import TONES, tone
+from calltape.media.sources import TONES, cadence, tone
 from calltape.media.tts import TtsCache
 from calltape.sip.syntax import text_of
+from calltape.switch.bridge import Bridge
+from calltape.switch.dialer import dial
 from calltape.switch.digits import DigitBus
+from calltape.switch.endpoints import Endpoints, TargetOptions
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
+from calltape.switch.outbound import Target
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class CallServices(Protocol):
 
     tts: TtsCache
     media_library: MediaLibrary
+    endpoints: Endpoints
 
 
 class Call:
@@ -57,6 +62,7 @@ class Call:
         from_ = a_leg.request.from_
         self.caller = CallParty(getattr(from_.uri, "user", None) or "", text_of(from_.display_name or ""))
         self.variables: dict[str, Any] = {}
+        self.caller_device_id: str | None = None  # the device that placed the call, if a device did
         self.legs: list[Leg] = []  # legs bridged to the A-leg
         self.dtmf = DigitBus()
         self.digits = self.dtmf.subscribe()  # the callflow's own: digits typed ahead wait here for collect_digits
@@ -162,6 +168,70 @@ class Call:
         finally:
             media.drop_relay_buffer(buffer)
             media.source = previous
+
+    async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> str | None:
+        """Ring *endpoints*; the first to answer is bridged to the caller until either side hangs up, and then
+        the call ends (CallEndedError: the flow does not continue, as in Kazoo). Nobody answered: ``"busy"``
+        when every answer was busy, else None."""
+        targets = await self._wait(self._targets(endpoints, options))
+        if not targets:
+            log.info("call-id %s: nothing to ring for %s", self.call_id, endpoints)
+            return None
+        ringback: asyncio.Future[None] | None = None
+
+        def ringing() -> None:
+            nonlocal ringback
+            if self.a_leg.dialog is None:
+                self.a_leg.send_ringing()
+            elif self.a_leg.media is not None:  # an answered caller hears ringback
+                ringback = self.a_leg.media.play(cadence((440.0, 480.0), 2.0, 4.0, options.timeout))
+
+        outcome = await self._wait(
+            dial(
+                self.a_leg.host,
+                targets,
+                self.a_leg.local_address,
+                timeout=options.timeout,
+                strategy=options.strategy,
+                on_ringing=ringing,
+                timeline=self.timeline,
+            )
+        )
+        if ringback is not None and self.a_leg.media is not None:
+            self.a_leg.media.stop_playing()
+        if outcome.leg is None:
+            log.info("call-id %s: nobody answered (%d)", self.call_id, outcome.status)
+            return "busy" if outcome.status == 486 else None
+        callee = outcome.leg
+        self.legs.append(callee)
+        callee.on_end(lambda _leg: self.a_leg.host.spawn(self.a_leg.hangup()))
+        try:
+            await self.answer()
+        except CallEndedError:
+            await callee.hangup()
+            raise
+        if callee.ended.is_set() or callee.media is None or self.a_leg.media is None:
+            raise CallEndedError()
+        Bridge(self.a_leg, callee, self.dtmf.publish)
+        log.info("call-id %s: bridged to %s (call-id %s)", self.call_id, callee.target.uri, callee.call_id)
+        await self.ended.wait()
+        raise CallEndedError()
+
+    async def _targets(self, endpoints: list[Endpoint], options: RingOptions) -> list[Target]:
+        ring = TargetOptions(
+            caller_number=self.caller.number,
+            caller_name=self.caller.name,
+            caller_device_id=self.caller_device_id,
+            can_call_self=options.can_call_self,
+            suppress_clid=options.suppress_clid,
+            custom_sip_headers=tuple(options.custom_sip_headers.items()),
+        )
+        finder = self.services.endpoints
+        targets: list[Target] = []
+        for endpoint in endpoints:
+            lookup = finder.for_device if endpoint.kind == "device" else finder.for_user
+            targets += await lookup(self.account_id, endpoint.id, ring)
+        return targets
 
     async def hangup(self, status: int = 480) -> None:
         """End the call: every leg is hung up (BYE once answered, else the final *status*)."""

@@ -14,7 +14,16 @@ from calltape.media.library import MediaLibrary
 from calltape.media.ports import PortsExhaustedError, RtpPortPool
 from calltape.media.sdp import Negotiated, SdpError, negotiate, parse_sdp
 from calltape.media.tts import TtsCache
-from calltape.sip.events import AckReceived, AckTimedOut, InviteCancelled, Peer, RequestReceived
+from calltape.sip.events import (
+    AckReceived,
+    AckTimedOut,
+    InviteCancelled,
+    Peer,
+    RequestReceived,
+    ResponseReceived,
+    TransactionTimedOut,
+    TransportFailed,
+)
 from calltape.sip.message import Request, Response
 from calltape.sip.syntax import SipSyntaxError, quote
 from calltape.sip.transaction import ClientTransaction, ServerTransaction
@@ -23,6 +32,7 @@ from calltape.sip.uri import SipUri, parse_uri
 from calltape.store.callflows import Callflows
 from calltape.switch.call import Call
 from calltape.switch.caller_auth import Caller, CallerAuth
+from calltape.switch.endpoints import Endpoints
 from calltape.switch.leg import InboundLeg, Leg
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,7 @@ class CallControl:
         ports: RtpPortPool,
         tts: TtsCache,
         media_library: MediaLibrary,
+        endpoints: Endpoints,
         *,
         allow_header: str,
         advertised_address: str = "",
@@ -59,11 +70,14 @@ class CallControl:
         self.ports = ports
         self.tts = tts
         self.media_library = media_library
+        self.endpoints = endpoints
         self.allow_header = allow_header
         self.advertised_address = advertised_address
         self.rtp_timeout = rtp_timeout
         self.clock = MediaClock()
         self.legs: dict[DialogKey, Leg] = {}
+        self._owners: dict[tuple[str, ...], Leg] = {}  # client transaction key → the leg that sent it
+        self._owned: dict[Leg, list[tuple[str, ...]]] = {}
         self._running: dict[int, Call] = {}  # by id() of the INVITE transaction, while its callflow runs
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
@@ -148,7 +162,9 @@ class CallControl:
             return None
         local = self.advertised_address or local_address_towards(peer.host)
         leg = InboundLeg(self, request, tx, peer, local, negotiated)
-        return Call(leg, self, account_id, number), callflow
+        call = Call(leg, self, account_id, number)
+        call.caller_device_id = caller.device_id
+        return call, callflow
 
     async def _run(self, call: Call, callflow: dict[str, Any]) -> None:
         tx = call.a_leg.transaction
@@ -217,9 +233,40 @@ class CallControl:
         """Send a response through its transaction."""
         self.transport.respond(transaction, response)
 
-    def send_request(self, request: Request, peer: Peer) -> ClientTransaction:
-        """Send a request of a leg's through a client transaction."""
-        return self.transport.send_request(request, peer)
+    def send_request(self, request: Request, peer: Peer, owner: Leg | None = None) -> ClientTransaction:
+        """Send a request of a leg's; its transaction's events reach *owner* (until the leg ends)."""
+        transaction = self.transport.send_request(request, peer)
+        if owner is not None and not owner.ended.is_set():
+            if owner not in self._owned:
+                self._owned[owner] = []
+                owner.on_end(self._disown)
+            self._owned[owner].append(transaction.key)
+            self._owners[transaction.key] = owner
+        return transaction
+
+    def _disown(self, leg: Leg) -> None:
+        for key in self._owned.pop(leg, []):
+            self._owners.pop(key, None)
+
+    def on_client_event(self, event: ResponseReceived | TransactionTimedOut | TransportFailed) -> None:
+        """A response, timeout or transport error for a request a leg sent: to that leg."""
+        if isinstance(event, ResponseReceived):
+            transaction = event.transaction
+            if transaction is None:  # a 2xx retransmitted after its transaction ended: the leg re-ACKs
+                response = event.response
+                leg = self.legs.get((response.call_id, response.from_.tag or "", response.to.tag or ""))
+            else:
+                leg = self._owners.get(transaction.key)
+            if leg is not None:
+                leg.on_response(event.response)
+            return
+        leg = self._owners.get(event.transaction.key)
+        if leg is None:
+            return
+        if isinstance(event, TransactionTimedOut):
+            leg.on_timeout()
+        else:
+            leg.on_transport_error()
 
     def send_ack(self, ack: Request, peer: Peer) -> None:
         """Send an end-to-end ACK."""

@@ -56,7 +56,9 @@ class LegHost(Protocol):
     allow_header: str
 
     def respond(self, transaction: ServerTransaction, response: Response) -> None: ...
-    def send_request(self, request: Request, peer: Peer) -> ClientTransaction: ...
+    def send_request(self, request: Request, peer: Peer, owner: Leg | None = None) -> ClientTransaction:
+        """Send *request*; its transaction's responses, timeout or transport error reach *owner*."""
+
     def send_ack(self, ack: Request, peer: Peer) -> None: ...
     def contact_for(self, peer: Peer, local_address: str) -> str: ...
     def via_for(self, peer: Peer, local_address: str) -> str: ...
@@ -137,6 +139,15 @@ class Leg:
 
     # ---- in-dialog requests ------------------------------------------------------------------
 
+    def on_response(self, response: Response) -> None:
+        """A response to a request this leg sent (a BYE's 200: nothing to do)."""
+
+    def on_timeout(self) -> None:
+        """A request this leg sent got no final response."""
+
+    def on_transport_error(self) -> None:
+        """A request this leg sent could not be delivered."""
+
     def on_request(self, event: RequestReceived) -> None:
         """BYE, re-INVITE, INFO, UPDATE, … within this leg's dialog."""
         request, tx = event.request, event.transaction
@@ -203,7 +214,7 @@ class Leg:
     def _send_bye(self) -> None:
         if self.dialog is not None and self.answered:
             bye = self.dialog.create_request("BYE", self.host.via_for(self.peer, self.local_address))
-            self.host.send_request(bye, self.peer)
+            self.host.send_request(bye, self.peer, self)
             log.debug("call-id %s: sent BYE", self.call_id)
 
     def far_end_hung_up(self, reason: str) -> None:
@@ -299,6 +310,11 @@ class InboundLeg(Leg):
             )
             await self.hangup()
             raise LegEndedError() from None
+
+    def send_ringing(self) -> None:
+        """Tell the caller the far end is ringing (180, no dialog yet)."""
+        if not self.transaction.final_sent and not self.ended.is_set():
+            self.host.respond(self.transaction, make_response(self.request, 180, to_tag=self.transaction.to_tag))
 
     def ack_received(self, ack: Request) -> None:
         """The ACK of our 200 (it carries the SDP answer after a late offer)."""

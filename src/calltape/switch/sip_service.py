@@ -8,7 +8,16 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from calltape.logs import throttle
-from calltape.sip.events import AckReceived, AckTimedOut, Event, InviteCancelled, RequestReceived
+from calltape.sip.events import (
+    AckReceived,
+    AckTimedOut,
+    Event,
+    InviteCancelled,
+    RequestReceived,
+    ResponseReceived,
+    TransactionTimedOut,
+    TransportFailed,
+)
 from calltape.sip.message import Response
 from calltape.sip.transaction import ServerTransaction
 from calltape.sip.validation import Capabilities
@@ -57,6 +66,8 @@ class SipService:
             self.calls.on_cancelled(event)
         elif isinstance(event, AckTimedOut):
             self.calls.on_ack_timeout(event)
+        elif isinstance(event, ResponseReceived | TransactionTimedOut | TransportFailed):
+            self.calls.on_client_event(event)
 
     def _on_request(self, event: RequestReceived) -> None:
         request = event.request

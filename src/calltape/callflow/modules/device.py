@@ -1,0 +1,38 @@
+"""``device``: ring one device (at every contact it registered, or its static route) and bridge the answer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from calltape.callflow.call_api import CallApi, Endpoint, RingOptions
+from calltape.callflow.module import Branch, Module, ModuleData, register
+
+
+class RingData(ModuleData):
+    """Kazoo's data for ``device`` and ``user`` (``timeout`` in seconds)."""
+
+    id: str = Field(min_length=1)
+    timeout: float = Field(20, gt=0, le=3600)
+    delay: float = Field(0, ge=0, le=300)
+    strategy: Literal["simultaneous", "single"] = "simultaneous"
+    can_call_self: bool = False
+    suppress_clid: bool = False
+    custom_sip_headers: dict[str, str] = Field(default_factory=dict)
+
+    def options(self) -> RingOptions:
+        """The ringing choices."""
+        return RingOptions(
+            self.timeout, self.strategy, self.can_call_self, self.suppress_clid, dict(self.custom_sip_headers)
+        )
+
+
+async def run(call: CallApi, data: RingData) -> Branch:
+    """Ring the device; ``busy`` (if the flow has it) when it was busy, else ``_`` when nobody answered."""
+    if data.delay:
+        await call.sleep(data.delay)
+    return await call.bridge([Endpoint("device", data.id)], data.options())
+
+
+MODULE = register(Module("device", RingData, run))

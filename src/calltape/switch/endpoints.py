@@ -1,0 +1,119 @@
+"""Who a ``device`` or ``user`` node rings: targets built from device documents and live registrations.
+
+A device is reached at every contact it has registered (forked), from the address the registration
+came from (what works through NAT), or — with ``sip.invite_format: "route"`` — at its static
+``sip.route`` URI (trunks, test peers), answering that target's 401/407 with the device's own
+credentials. Disabled devices, devices in do-not-disturb and unregistered devices are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from calltape.sip.events import Peer
+from calltape.sip.syntax import SipSyntaxError
+from calltape.sip.uri import parse_sip_uri
+from calltape.store.database import Database
+from calltape.store.documents import DEVICES, USERS, Documents, NotFoundError
+from calltape.store.registrations import Registrations
+from calltape.switch.outbound import Target
+
+log = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Kazoo's per-node choices that shape the targets."""
+
+    caller_number: str
+    caller_name: str = ""
+    caller_device_id: str | None = None
+    can_call_self: bool = False
+    suppress_clid: bool = False
+    custom_sip_headers: tuple[tuple[str, str], ...] = ()
+
+
+class Endpoints:
+    """Targets for a device or a user's devices."""
+
+    def __init__(self, db: Database, registrations: Registrations, clock: Callable[[], float] = time.time) -> None:
+        self.devices = Documents(db, DEVICES)
+        self.users = Documents(db, USERS)
+        self.registrations = registrations
+        self.clock = clock
+
+    async def for_device(self, account_id: str, device_id: str, options: TargetOptions) -> list[Target]:
+        """Where one device rings (empty if it cannot be reached now)."""
+        try:
+            device = await self.devices.get(device_id, account_id)
+        except NotFoundError:
+            return []
+        return await self._targets(device, options)
+
+    async def for_user(self, account_id: str, user_id: str, options: TargetOptions) -> list[Target]:
+        """Where every device the user owns rings."""
+        try:
+            await self.users.get(user_id, account_id)
+        except NotFoundError:
+            return []
+        targets: list[Target] = []
+        for device in await self.devices.list(account_id):
+            if device.get("owner_id") == user_id:
+                targets += await self._targets(device, options)
+        return targets
+
+    async def _targets(self, device: Doc, options: TargetOptions) -> list[Target]:
+        if device.get("enabled") is False or (device.get("do_not_disturb") or {}).get("enabled"):
+            return []
+        if device["id"] == options.caller_device_id and not options.can_call_self:
+            return []
+        sip = device.get("sip") or {}
+        number, name = ("anonymous", "") if options.suppress_clid else (options.caller_number, options.caller_name)
+        common = {
+            "caller_number": number,
+            "caller_name": name,
+            "headers": options.custom_sip_headers,
+            "device_id": device["id"],
+        }
+        if sip.get("invite_format") == "route" and sip.get("route"):
+            peer = await _peer_of(sip["route"])
+            if peer is None:
+                return []
+            credentials = (sip["username"], sip["password"]) if sip.get("password") else None
+            return [Target(sip["route"], peer, credentials=credentials, **common)]
+        targets = []
+        for binding in await self.registrations.for_device(device["id"], self.clock()):
+            transport, _, hostport = binding.source.partition(":")
+            host, _, port = hostport.rpartition(":")
+            targets.append(Target(binding.contact, Peer(transport, host, int(port)), **common))
+        return targets
+
+
+async def _peer_of(uri_text: str) -> Peer | None:
+    """Where a SIP URI is reached (a host name is resolved once, here)."""
+    try:
+        uri = parse_sip_uri(uri_text)
+    except SipSyntaxError:
+        return None
+    transport = uri.transport if uri.transport in ("udp", "tcp") else "udp"
+    host = uri.host.strip("[]")
+    port = uri.port or 5060
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_INET)
+        except OSError as exc:
+            log.warning("cannot resolve %s: %s", host, exc)
+            return None
+        host = str(infos[0][4][0])
+    return Peer(transport, host, port)

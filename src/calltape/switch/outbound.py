@@ -1,0 +1,193 @@
+"""An outbound leg: calltape calls a device (UAC), and the answers to its INVITE reach it.
+
+``ring()`` sends the INVITE with our SDP offer; responses, timeouts and transport errors come back
+through :meth:`OutboundLeg.on_response` and friends (the control routes each client transaction's
+events to the leg that sent it). ``outcome`` resolves with the final status: 200 once answered and
+its media runs, 486 busy, 408 no answer, 487 cancelled, … A 401/407 from a target with credentials
+is answered once. A 2xx that arrives after we cancelled is ACKed and hung up at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from dataclasses import dataclass
+
+from calltape.media.sdp import Negotiated, SdpError, negotiate, offer_sdp, parse_sdp
+from calltape.sip.dialog import Dialog, new_branch
+from calltape.sip.digest import answer_challenge
+from calltape.sip.events import Peer
+from calltape.sip.headers import Headers
+from calltape.sip.message import Request, Response
+from calltape.sip.responses import new_tag
+from calltape.sip.syntax import quote
+from calltape.sip.transaction import ClientTransaction, build_cancel
+from calltape.switch.leg import Leg, LegHost, LegState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to ring one endpoint."""
+
+    uri: str  # the Request-URI: a registered contact, or a device's static route
+    peer: Peer  # where the INVITE is sent
+    caller_number: str
+    caller_name: str = ""
+    credentials: tuple[str, str] | None = None  # (username, password) for a 401/407 from the target
+    headers: tuple[tuple[str, str], ...] = ()  # custom_sip_headers
+    device_id: str | None = None
+
+
+class OutboundLeg(Leg):
+    """A leg we place; ``outcome`` is its final status."""
+
+    def __init__(self, host: LegHost, target: Target, local_address: str) -> None:
+        super().__init__(host, f"{uuid.uuid4().hex}@calltape", target.peer, local_address, LegState.CALLING)
+        self.target = target
+        self.local_tag = new_tag()
+        self.outcome: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.ringing = asyncio.Event()
+        self.invite_request: Request | None = None
+        self._transaction: ClientTransaction | None = None
+        self._sock: socket.socket | None = None
+        self._cseq = 0
+        self._authenticated = False
+        self._cancelled = False
+
+    def ring(self) -> None:
+        """Send the INVITE (our offer: PCMU, PCMA, telephone-event)."""
+        self._sock = self.host.ports.acquire()
+        self._send_invite()
+
+    def _send_invite(self, authorization: tuple[str, str] | None = None) -> None:
+        assert self._sock is not None
+        target, host = self.target, self.host
+        self._cseq += 1
+        body = offer_sdp(self.local_address, int(self._sock.getsockname()[1]), self.session_id, self.sdp_version)
+        display = f"{quote(target.caller_name)} " if target.caller_name else ""
+        headers = Headers(
+            [
+                ("Via", f"{host.via_for(self.peer, self.local_address)};branch={new_branch()}"),
+                ("Max-Forwards", "70"),
+                (
+                    "From",
+                    f"{display}<sip:{target.caller_number or 'anonymous'}@{self.local_address}>;tag={self.local_tag}",
+                ),
+                ("To", f"<{target.uri}>"),
+                ("Call-ID", self.call_id),
+                ("CSeq", f"{self._cseq} INVITE"),
+                ("Contact", host.contact_for(self.peer, self.local_address)),
+                ("Allow", host.allow_header),
+                *target.headers,
+                *([authorization] if authorization else []),
+                ("Content-Type", "application/sdp"),
+            ]
+        )
+        self.invite_request = Request(headers=headers, body=body, method="INVITE", uri=target.uri)
+        self._transaction = host.send_request(self.invite_request, self.peer, self)
+
+    def cancel(self) -> None:
+        """Give up ringing: CANCEL the INVITE (a 2xx that still comes is ACKed and hung up)."""
+        if self.outcome.done() or self._cancelled:
+            return
+        self._cancelled = True
+        if self.invite_request is not None:
+            self.host.send_request(build_cancel(self.invite_request), self.peer, self)
+
+    # ---- what the INVITE's transaction reports -----------------------------------------------
+
+    def on_response(self, response: Response) -> None:
+        """A response to one of this leg's requests."""
+        method = response.cseq.method
+        if method != "INVITE":
+            return  # CANCEL's 200, BYE's 200: nothing to do
+        status = response.status
+        if status < 200:
+            if status in (180, 183):
+                self.state = LegState.RINGING if status == 180 else LegState.EARLY
+                self.ringing.set()
+        elif status < 300:
+            self._answered(response)
+        elif status in (401, 407) and self.target.credentials and not self._authenticated and not self._cancelled:
+            self._authenticated = True
+            self._authenticate(response)
+        else:
+            self._finish(status)
+
+    def on_timeout(self) -> None:
+        """No final response in time (timer B)."""
+        self._finish(408)
+
+    def on_transport_error(self) -> None:
+        """The INVITE could not be sent."""
+        self._finish(503)
+
+    def _authenticate(self, response: Response) -> None:
+        name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+        header = "Authorization" if response.status == 401 else "Proxy-Authorization"
+        challenges = response.headers.get_lines(name)
+        assert self.target.credentials is not None
+        username, password = self.target.credentials
+        try:
+            value = answer_challenge(challenges[-1], "INVITE", self.target.uri, username, password)
+        except (IndexError, ValueError):
+            self._finish(response.status)
+            return
+        self._send_invite((header, value))
+
+    def _answered(self, response: Response) -> None:
+        assert self.invite_request is not None
+        if self.dialog is not None:  # a retransmitted 2xx: our ACK was lost
+            self._ack(response)
+            return
+        dialog = Dialog.as_uac(self.invite_request, response)
+        dialog.local_contact = self.host.contact_for(self.peer, self.local_address)
+        self.dialog = dialog
+        self._ack(response)
+        if self._cancelled or self.ended.is_set():  # a late 2xx from a fork that lost: ACK and hang up
+            self.state = LegState.ANSWERED
+            self.host.spawn(self.hangup())
+            self._finish(487)
+            return
+        self.host.dialog_up(self)
+        try:
+            negotiated = negotiate(parse_sdp(response.body), self.host.ports.families)
+        except SdpError as exc:
+            log.warning("call-id %s: the callee's answer is unusable: %s", self.call_id, exc)
+            self.state = LegState.ANSWERED
+            self.host.spawn(self.hangup())
+            self._finish(488)
+            return
+        self.state = LegState.ANSWERED
+        self.host.spawn(self._start(negotiated))
+
+    async def _start(self, negotiated: Negotiated) -> None:
+        assert self._sock is not None
+        sock, self._sock = self._sock, None
+        try:
+            await self.start_media(sock, negotiated)
+        except Exception:
+            self.release_socket(sock)
+            raise
+        if not self.outcome.done():
+            self.outcome.set_result(200)
+
+    def _ack(self, response: Response) -> None:
+        assert self.dialog is not None and self.invite_request is not None
+        ack = self.dialog.create_request(
+            "ACK", self.host.via_for(self.peer, self.local_address), cseq=self.invite_request.cseq.number
+        )
+        self.host.send_ack(ack, self.peer)
+
+    def _finish(self, status: int) -> None:
+        if not self.outcome.done():
+            self.outcome.set_result(status)
+        if self._sock is not None:
+            self.release_socket(self._sock)
+            self._sock = None
+        if status >= 300:
+            self.end(str(status))
