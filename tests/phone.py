@@ -84,18 +84,26 @@ class Phone:
         self._dtmf_ts = 0
         self._sender: asyncio.Task[None] | None = None
         self.sending = True
+        self.payload_type = 0  # what we send: 0 PCMU, 8 PCMA
+        self.codecs: list[tuple[int, str]] | None = None  # what our SDP offers or answers (default PCMU, PCMA)
         # being called: how to answer an INVITE (seconds until 200, or a status to refuse with)
         self.answer_after: float | None = None
         self.refuse_with: int | None = None
         self.invited: asyncio.Queue[Request] = asyncio.Queue()
+        self.reinvites: list[str] = []
+        self.ignore_cancel = False
         self.incoming: Request | None = None
         self.cancelled = asyncio.Event()
         self.acked = asyncio.Event()
         self._incoming_tag = uuid.uuid4().hex[:8]
 
     async def start(self) -> Phone:
+        return await self.start_on(0)
+
+    async def start_on(self, sip_port: int) -> Phone:
+        """Start with SIP on *sip_port* (0: any free port), e.g. where a device's static route points."""
         loop = asyncio.get_running_loop()
-        self._sip, _ = await loop.create_datagram_endpoint(lambda: _Udp(self._on_sip), local_addr=(self.host, 0))
+        self._sip, _ = await loop.create_datagram_endpoint(lambda: _Udp(self._on_sip), local_addr=(self.host, sip_port))
         self._rtp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self._on_rtp), local_addr=(self.host, 0))
         self.sip_port = self._sip.get_extra_info("sockname")[1]
         self.rtp_port = self._rtp.get_extra_info("sockname")[1]
@@ -116,6 +124,12 @@ class Phone:
             return
         if message.method == "INVITE" and message.to.tag is None:
             self._on_invite(message)
+        elif message.method == "INVITE":  # a re-INVITE: note the direction asked for, answer in kind
+            offered = parse_sdp(message.body)
+            self.reinvites.append(offered.media[0].direction or offered.direction or "sendrecv")
+            self._send_response(message, 200, body=self.sdp())
+        elif message.method == "CANCEL" and self.ignore_cancel:  # a phone too slow to take it: it answers anyway
+            self._send_response(message, 481)
         elif message.method == "CANCEL":
             self._send_response(message, 200)
             if self.incoming is not None and not self.acked.is_set():
@@ -205,7 +219,7 @@ class Phone:
     def sdp(
         self, payloads: list[tuple[int, str]] | None = None, direction: str = "sendrecv", dtmf: bool = True
     ) -> bytes:
-        payloads = payloads if payloads is not None else [(0, "PCMU"), (8, "PCMA")]
+        payloads = payloads if payloads is not None else self.codecs or [(0, "PCMU"), (8, "PCMA")]
         formats = " ".join([str(pt) for pt, _ in payloads] + (["101"] if dtmf else []))
         lines = [
             "v=0",
@@ -400,8 +414,9 @@ class Phone:
                     )
                     continue
             pcm, self._outgoing = self._outgoing[:320], self._outgoing[320:]
-            frame = audioop.lin2ulaw(pcm.ljust(320, b"\x00"), 2)
-            self._rtp.sendto(build_rtp(0, self._rtp_seq, ts, ssrc, frame), self.remote_rtp)
+            encode = audioop.lin2alaw if self.payload_type == 8 else audioop.lin2ulaw
+            frame = encode(pcm.ljust(320, b"\x00"), 2)
+            self._rtp.sendto(build_rtp(self.payload_type, self._rtp_seq, ts, ssrc, frame), self.remote_rtp)
 
 
 def dominant_frequency(pcm: np.ndarray, rate: int = 8000) -> float:

@@ -48,6 +48,7 @@ def run_sipp(
     extra: list[str] | None = None,
     timeout: int = 60,
     substitutions: dict[str, str] | None = None,
+    local_port: int | None = None,
 ) -> SippResult:
     """Run one scenario to completion against 127.0.0.1:*target_port*.
 
@@ -78,7 +79,7 @@ def run_sipp(
         "-i",
         "127.0.0.1",
         "-p",
-        str(free_port()),
+        str(local_port or free_port()),
         "-nostdin",
         "-timeout",
         f"{timeout}s",

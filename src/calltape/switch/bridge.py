@@ -2,8 +2,8 @@
 
 Same codec on both legs: payloads are relayed as they came (new SSRC, sequence and timestamp on
 the way out) and never decoded unless a tap listens; PCMU↔PCMA are transcoded. RFC 4733 and INFO
-digits cross over (and still reach the call's DTMF bus); a hold on one side silences the other's
-sending towards it. Unbridging puts both legs back on silence.
+digits cross over (and still reach the call's DTMF bus); a hold on one side (re-INVITE sendonly or
+inactive) is passed to the other as a re-INVITE of ours. Unbridging puts both legs back on silence.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from calltape.media.outbound import Relay
 from calltape.media.session import SILENCE, RtpSession
-from calltape.switch.leg import Leg
+from calltape.switch.leg import Leg, LegState
 
 
 class Bridge:
@@ -37,6 +37,8 @@ class Bridge:
             self._a_media.send_digit(digit)
 
         a.on_digit, b.on_digit = a_digit, b_digit
+        a.on_media_change = lambda leg: b.hold_far_end(leg.state is LegState.HELD)
+        b.on_media_change = lambda leg: a.hold_far_end(leg.state is LegState.HELD)
 
     def unbridge(self) -> None:
         """Stop relaying (both legs fall back to silence)."""

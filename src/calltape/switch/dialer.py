@@ -77,16 +77,18 @@ async def _fork(
             if not done:
                 break
             for future in done:
-                if future in ringing:
-                    ringing.clear()  # the caller is told once
+                if future in outcomes:
+                    leg = outcomes.pop(future)
+                    status = future.result()
+                    if status == 200 and winner is None:
+                        winner = leg
+                    else:
+                        statuses.append(status)
+                elif ringing:  # the caller is told once that something rings
+                    for task in ringing:
+                        task.cancel()
+                    ringing = set()
                     on_ringing()
-                    continue
-                leg = outcomes.pop(future)
-                status = future.result()
-                if status == 200 and winner is None:
-                    winner = leg
-                else:
-                    statuses.append(status)
         return DialOutcome(winner, 200 if winner else _overall(statuses))
     finally:
         for task in ringing:

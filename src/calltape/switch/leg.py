@@ -19,7 +19,7 @@ from calltape.media.clock import MediaClock, MediaTimeline
 from calltape.media.dtmf import parse_dtmf_info
 from calltape.media.g711 import codec_for
 from calltape.media.ports import RtpPortPool
-from calltape.media.sdp import Negotiated, SdpError, answer_sdp, negotiate, offer_sdp, parse_sdp
+from calltape.media.sdp import Negotiated, SdpError, answer_sdp, build_sdp, negotiate, offer_sdp, parse_sdp
 from calltape.media.session import RtpSession
 from calltape.sip.dialog import Dialog, DialogError
 from calltape.sip.events import Peer, RequestReceived
@@ -140,7 +140,29 @@ class Leg:
     # ---- in-dialog requests ------------------------------------------------------------------
 
     def on_response(self, response: Response) -> None:
-        """A response to a request this leg sent (a BYE's 200: nothing to do)."""
+        """A response to a request this leg sent: a 2xx to our re-INVITE is ACKed; a BYE's 200 needs nothing."""
+        if response.cseq.method == "INVITE" and 200 <= response.status < 300 and self.dialog is not None:
+            via = self.host.via_for(self.peer, self.local_address)
+            self.host.send_ack(self.dialog.create_request("ACK", via, cseq=response.cseq.number), self.peer)
+
+    def hold_far_end(self, on_hold: bool) -> None:
+        """Re-INVITE the far end to hold (``sendonly``) or resume (``sendrecv``): a bridge passes a hold on."""
+        if self.dialog is None or self.media is None or self.negotiated is None or self.ended.is_set():
+            return
+        self.sdp_version += 1
+        negotiated = self.negotiated
+        body = build_sdp(
+            self.local_address,
+            self.media.port,
+            [(negotiated.payload_type, negotiated.codec)],
+            negotiated.dtmf_payload_type,
+            direction="sendonly" if on_hold else "sendrecv",
+            session_id=self.session_id,
+            version=self.sdp_version,
+        )
+        via = self.host.via_for(self.peer, self.local_address)
+        request = self.dialog.create_request("INVITE", via, body=body, content_type="application/sdp")
+        self.host.send_request(request, self.peer, self)
 
     def on_timeout(self) -> None:
         """A request this leg sent got no final response."""

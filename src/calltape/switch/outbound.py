@@ -105,6 +105,9 @@ class OutboundLeg(Leg):
         method = response.cseq.method
         if method != "INVITE":
             return  # CANCEL's 200, BYE's 200: nothing to do
+        if self.invite_request is not None and response.cseq.number != self.invite_request.cseq.number:
+            super().on_response(response)  # an answer to a re-INVITE of ours
+            return
         status = response.status
         if status < 200:
             if status in (180, 183):
@@ -150,7 +153,7 @@ class OutboundLeg(Leg):
         self._ack(response)
         if self._cancelled or self.ended.is_set():  # a late 2xx from a fork that lost: ACK and hang up
             self.state = LegState.ANSWERED
-            self.host.spawn(self.hangup())
+            self._send_bye()
             self._finish(487)
             return
         self.host.dialog_up(self)
@@ -159,7 +162,7 @@ class OutboundLeg(Leg):
         except SdpError as exc:
             log.warning("call-id %s: the callee's answer is unusable: %s", self.call_id, exc)
             self.state = LegState.ANSWERED
-            self.host.spawn(self.hangup())
+            self._send_bye()
             self._finish(488)
             return
         self.state = LegState.ANSWERED

@@ -1,0 +1,72 @@
+"""One media timeline per call (issue 7): both directions of a bridged call line up within a frame."""
+
+from __future__ import annotations
+
+import asyncio
+import audioop
+import socket
+
+import numpy as np
+
+from calltape.media.clock import MediaClock, MediaTimeline
+from calltape.media.g711 import G711
+from calltape.media.outbound import Relay
+from calltape.media.rtp import build_rtp
+from calltape.media.session import RtpSession
+
+FRAME = 160
+
+
+class _Tap:
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, int, int]] = []  # (direction, position, peak)
+
+    def __call__(self, direction: str, pcm: np.ndarray, position: int) -> None:
+        self.frames.append((direction, position, int(np.abs(pcm.astype(np.int32)).max())))
+
+    def first_loud(self, direction: str) -> int:
+        return next(p for d, p, peak in self.frames if d == direction and peak > 1000)
+
+
+async def _far_end(sock: socket.socket, target: tuple[str, int], start: float, burst_at: float, seconds: float) -> None:
+    """20 ms RTP frames of silence, then loud from *burst_at* (seconds after *start*)."""
+    loop = asyncio.get_running_loop()
+    for n in range(int(seconds * 50)):
+        await asyncio.sleep(max(0.0, start + n * 0.02 - loop.time()))
+        level = 8000 if n * 0.02 >= burst_at else 0
+        payload = audioop.lin2ulaw(np.full(FRAME, level, dtype=np.int16).tobytes(), 2)
+        sock.sendto(build_rtp(0, n, n * FRAME, 0x5151, payload), target)
+
+
+async def test_a_burst_lands_on_the_call_timeline_within_one_frame() -> None:
+    loop = asyncio.get_running_loop()
+    clock = MediaClock()
+    timeline = MediaTimeline(loop.time())
+    caller, callee = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    for s in (caller, callee):
+        s.bind(("127.0.0.1", 0))
+        s.setblocking(False)
+    legs = []
+    for far in (caller, callee):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        leg = RtpSession(sock, G711("PCMU", 0), None, far.getsockname(), clock, timeline=timeline)
+        await leg.start()
+        legs.append(leg)
+    a, b = legs
+    a.source, b.source = Relay(b.relay_buffer()), Relay(a.relay_buffer())  # bridged
+    tap = _Tap()
+    a.taps.append(tap)  # what the caller says ("in") and hears ("out")
+    start = timeline.origin
+    await asyncio.gather(
+        _far_end(caller, ("127.0.0.1", a.port), start, 1.00, 2.0),
+        _far_end(callee, ("127.0.0.1", b.port), start, 1.50, 2.4),
+    )
+    for leg in legs:
+        leg.close()
+    for s in (caller, callee):
+        s.close()
+    said = tap.first_loud("in")
+    assert abs(said - 8000) <= FRAME, said  # the caller's burst at t = 1.00 s
+    heard = tap.first_loud("out")
+    assert 12000 - FRAME <= heard <= 12000 + 4 * FRAME, heard  # the callee's at 1.50 s, after at most the relay's queue
