@@ -36,6 +36,7 @@ from calltape.switch.caller_auth import CallerAuth
 from calltape.switch.calls import CallControl
 from calltape.switch.device_auth import DeviceAuthenticator
 from calltape.switch.endpoints import Endpoints
+from calltape.switch.mailboxes import StoredMailboxes
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
 
@@ -107,6 +108,7 @@ async def serve(
     sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port)
     media_library = MediaLibrary(settings.data_dir)
     callflows = Callflows(db)
+    mailboxes = StoredMailboxes(db, settings.data_dir)
     service.calls = CallControl(
         transport,
         CallerAuth(device_auth, settings.trusted_networks),
@@ -115,13 +117,14 @@ async def serve(
         TtsCache(settings.data_dir / "tts"),
         media_library,
         Endpoints(db, registrations),
+        mailboxes,
         allow_header=CAPABILITIES.allow_header,
         advertised_address=settings.media_address,
         rtp_timeout=settings.rtp_timeout,
     )
 
     api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
-    app = create_app(db, token, media_library, directory, callflows)
+    app = create_app(db, token, media_library, directory, callflows, mailboxes.messages_store)
     receiver_app = build_receiver(receiver) if receiver is not None else None
     if receiver_app is not None:
         app.mount(RECEIVER_PATH, receiver_app)

@@ -13,13 +13,15 @@ from calltape.api.documents import Doc, add_document_routes, model_checker
 from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.media import add_media_raw_routes
-from calltape.api.schemas import Account, Device, Media, MediaConfig, User
+from calltape.api.schemas import Account, Device, Media, MediaConfig, User, VMBox
+from calltape.api.voicemail import add_message_routes
 from calltape.media.library import MediaLibrary
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
-from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, USERS, Documents
+from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, USERS, VMBOXES, Documents
 from calltape.store.system_configs import SystemConfigs
+from calltape.store.voicemail import VoicemailMessages
 
 SYSTEM_CONFIG_MODELS = {"media": MediaConfig}
 
@@ -37,6 +39,7 @@ def create_app(
     media_library: MediaLibrary,
     directory: Directory | None = None,
     callflows: Callflows | None = None,
+    voicemail: VoicemailMessages | None = None,
 ) -> FastAPI:
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
@@ -66,6 +69,8 @@ def create_app(
         on_change=forget,
     )
     users = Documents(db, USERS)
+    vmboxes = Documents(db, VMBOXES)
+    messages = voicemail or VoicemailMessages(db, media_library.root.parent)
 
     async def devices_of_user(request: Request, account: str, user_id: str) -> None:
         """A user who owns devices is deleted only with ``?cascade=true`` (then the devices go too)."""
@@ -85,6 +90,10 @@ def create_app(
         account_of=account_in_path,
         before_delete=devices_of_user,
     )
+    add_document_routes(
+        router, "/accounts/{account_id}/vmboxes", vmboxes, model_checker(VMBox), account_of=account_in_path
+    )
+    add_message_routes(router, vmboxes, messages, account_in_path)
     add_document_routes(
         router,
         "/accounts/{account_id}/callflows",

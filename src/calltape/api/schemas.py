@@ -80,6 +80,37 @@ class User(_Doc):
     caller_id: dict[str, dict[str, str]] | None = None  # Kazoo's {"internal": {"name": …, "number": …}, …}
 
 
+class VMBoxMedia(_Doc):
+    """A box's prompts: ``unavailable`` is the greeting's media id."""
+
+    unavailable: str | None = None
+
+
+class VMBox(_Doc):
+    """A voicemail box (Kazoo's vmbox document)."""
+
+    name: NonEmpty
+    mailbox: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")]
+    pin: Annotated[str, StringConstraints(pattern=r"^[0-9]{4,10}$")] | None = None
+    owner_id: str | None = None
+    media: VMBoxMedia = Field(default_factory=VMBoxMedia)
+    max_message_length: int = Field(500, ge=1, le=36000)
+    min_message_length: int = Field(3, ge=0, le=600)
+    max_message_count: int = Field(100, ge=1, le=100_000)
+    timezone: str = "UTC"
+    delete_after_notify: bool = False
+    skip_greeting: bool = False
+    skip_instructions: bool = False
+    notify_webhook: str | None = None
+
+    @field_validator("notify_webhook")
+    @classmethod
+    def _webhook_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+
 class CallRecordingConfig(_Doc):
     """system_config/media ``call_recording``."""
 

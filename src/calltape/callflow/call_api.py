@@ -3,11 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 
 class CallEndedError(Exception):
     """The call is over (the caller hung up, cancelled, or the media timed out)."""
+
+
+@dataclass(frozen=True)
+class CallParty:
+    """Who is calling, as far as SIP says."""
+
+    number: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What ``record_caller`` took: its length, and what ended it (a key, silence, the time limit, hangup)."""
+
+    seconds: float
+    ended_by: str
+    key: str | None = None
+
+
+class Mailboxes(Protocol):
+    """Voicemail boxes and their messages, as the ``voicemail`` module needs them."""
+
+    async def box(self, account_id: str, box_id: str) -> dict[str, Any] | None: ...
+    async def box_for_mailbox(self, account_id: str, mailbox: str) -> dict[str, Any] | None: ...
+    async def counts(self, account_id: str, box_id: str) -> dict[str, int]: ...
+    async def messages(self, account_id: str, box_id: str) -> list[dict[str, Any]]: ...
+    def new_message(self, account_id: str, box_id: str) -> tuple[str, Path]: ...
+    async def save_message(
+        self, account_id: str, box: dict[str, Any], message_id: str, doc: dict[str, Any]
+    ) -> dict[str, Any]: ...
+    async def set_folder(self, account_id: str, box_id: str, message_id: str, folder: str) -> None: ...
+    def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path: ...
 
 
 @dataclass(frozen=True)
@@ -36,6 +69,8 @@ class CallApi(Protocol):
     account_id: str
     number: str  # the dialled number
     variables: dict[str, Any]
+    caller: CallParty
+    mailboxes: Mailboxes
 
     async def answer(self) -> None: ...
     async def say(self, text: str, voice: str = "female", language: str = "en-us") -> None: ...
@@ -44,6 +79,13 @@ class CallApi(Protocol):
     async def sleep(self, seconds: float) -> None: ...
     async def collect_digits(self, max_digits: int, timeout: float, terminators: str = "#") -> str: ...
     async def echo(self, seconds: float | None) -> None: ...
+    async def play_file(self, path: Path) -> None: ...
+    async def record_caller(
+        self, path: Path, *, max_seconds: float, silence_seconds: float | None, stop_keys: str = "#"
+    ) -> Recorded:
+        """Answer, and record what the caller says into a WAV at *path* until a stop key, silence, the limit or
+        hangup (then the call is over, but the recording is kept)."""
+
     async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> str | None:
         """Ring; bridge the first to answer until the call ends (CallEndedError). If nobody answers:
         ``"busy"`` when every answer was busy, else None."""

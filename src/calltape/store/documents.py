@@ -48,6 +48,7 @@ ACCOUNTS = DocumentKind(schema.accounts, {"realm": ("realm", lambda d: str(d["re
 DEVICES = DocumentKind(schema.devices, {"sip_username": ("sip.username", _sip_username)})
 MEDIA = DocumentKind(schema.media, {})
 USERS = DocumentKind(schema.users, {})
+VMBOXES = DocumentKind(schema.vmboxes, {})
 
 
 class Documents:

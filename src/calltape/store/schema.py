@@ -110,6 +110,20 @@ callflow_numbers = Table(
 
 media = _account_documents("media")
 users = _account_documents("users")
+vmboxes = _account_documents("vmboxes")
+
+#: Voicemail messages: the audio is a file in the data dir, the row says where and what it is.
+vm_messages = Table(
+    "vm_messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("vmbox_id", String(32), ForeignKey("vmboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("folder", String(16), nullable=False),
+    Column("doc", JSON, nullable=False),
+    Column("created", Float, nullable=False),
+    Index("ix_vm_messages_box", "vmbox_id", "folder"),
+)
 
 Migration = Sequence[str] | Callable[[Connection], None]
 
@@ -123,14 +137,14 @@ def _callflows_and_media(conn: Connection) -> None:
     metadata.create_all(conn, tables=[callflows, callflow_numbers, media])
 
 
-def _users(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[users])
+def _users_and_voicemail(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[users, vmboxes, vm_messages])
 
 
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
     2: _callflows_and_media,
-    3: _users,
+    3: _users_and_voicemail,
 }
 LATEST_VERSION = max(MIGRATIONS)

@@ -11,16 +11,18 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from calltape.callflow.call_api import CallEndedError, Endpoint, RingOptions
+from calltape.callflow.call_api import CallEndedError, CallParty, Endpoint, Mailboxes, Recorded, RingOptions
 from calltape.media.clock import MediaTimeline
 from calltape.media.library import MediaLibrary
 from calltape.media.outbound import Relay
 from calltape.media.session import RtpSession
-from calltape.media.sources import TONES, cadence, tone
+from calltape.media.sources import TONES, cadence, load_pcm, tone
 from calltape.media.tts import TtsCache
+from calltape.recording.caller_recorder import CallerRecorder
+from calltape.recording.wav_spool import WavSpool
 from calltape.sip.syntax import text_of
 from calltape.switch.bridge import Bridge
 from calltape.switch.dialer import dial
@@ -31,15 +33,16 @@ from calltape.switch.outbound import Target
 
 log = logging.getLogger(__name__)
 
+
+async def _first_of(keys: asyncio.Queue[str], wanted: str) -> str:
+    """The first key in *wanted* pressed."""
+    while True:
+        key = await keys.get()
+        if key in wanted:
+            return key
+
+
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class CallParty:
-    """Who is calling, as far as SIP says."""
-
-    number: str
-    name: str
 
 
 class CallServices(Protocol):
@@ -48,6 +51,7 @@ class CallServices(Protocol):
     tts: TtsCache
     media_library: MediaLibrary
     endpoints: Endpoints
+    mailboxes: Mailboxes
 
 
 class Call:
@@ -56,6 +60,7 @@ class Call:
     def __init__(self, a_leg: InboundLeg, services: CallServices, account_id: str, number: str) -> None:
         self.a_leg = a_leg
         self.services = services
+        self.mailboxes = services.mailboxes
         self.call_id = a_leg.call_id
         self.account_id = account_id
         self.number = number
@@ -232,6 +237,41 @@ class Call:
             lookup = finder.for_device if endpoint.kind == "device" else finder.for_user
             targets += await lookup(self.account_id, endpoint.id, ring)
         return targets
+
+    async def play_file(self, path: Path) -> None:
+        """Play a WAV file of calltape's (8 kHz mono), e.g. a voicemail message."""
+        await self.play_pcm(await asyncio.to_thread(load_pcm, path))
+
+    async def record_caller(
+        self, path: Path, *, max_seconds: float, silence_seconds: float | None, stop_keys: str = "#"
+    ) -> Recorded:
+        """Record what the caller says into *path* until a key of *stop_keys*, silence, the limit or hangup."""
+        media = await self._answered_media()
+        spool = WavSpool(path)
+        recorder = CallerRecorder(spool, max_seconds, silence_seconds)
+        keys = self.dtmf.subscribe()
+        media.taps.append(recorder)
+        key: str | None = None
+        try:
+            pressed = asyncio.ensure_future(_first_of(keys, stop_keys))
+            others = [asyncio.ensure_future(recorder.stopped.wait()), asyncio.ensure_future(self.ended.wait())]
+            await asyncio.wait([pressed, *others], return_when=asyncio.FIRST_COMPLETED)
+            for task in (pressed, *others):
+                task.cancel()
+            if pressed.done() and not pressed.cancelled():
+                key = pressed.result()
+                recorder.stop("key")
+            else:
+                recorder.stop("hangup" if self.ended.is_set() else recorder.reason or "hangup")
+        finally:
+            if recorder in media.taps:
+                media.taps.remove(recorder)
+            self.dtmf.unsubscribe(keys)
+            seconds = spool.close()
+            while not self.digits.empty():  # keys pressed while recording belong to the recording
+                self.digits.get_nowait()
+        log.info("call-id %s: recorded %.1f s of the caller (%s)", self.call_id, seconds, recorder.reason)
+        return Recorded(seconds, recorder.reason, key)
 
     async def hangup(self, status: int = 480) -> None:
         """End the call: every leg is hung up (BYE once answered, else the final *status*)."""

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
+from calltape.callflow.call_api import Mailboxes
 from calltape.callflow.engine import run_callflow
 from calltape.logs import throttle
 from calltape.media.clock import MediaClock
@@ -59,6 +60,7 @@ class CallControl:
         tts: TtsCache,
         media_library: MediaLibrary,
         endpoints: Endpoints,
+        mailboxes: Mailboxes,
         *,
         allow_header: str,
         advertised_address: str = "",
@@ -71,6 +73,7 @@ class CallControl:
         self.tts = tts
         self.media_library = media_library
         self.endpoints = endpoints
+        self.mailboxes = mailboxes
         self.allow_header = allow_header
         self.advertised_address = advertised_address
         self.rtp_timeout = rtp_timeout

@@ -12,6 +12,20 @@ from calltape.callflow.modules import (
     sleep,
     tone,
     user,
+    voicemail,
 )
 
-__all__ = ["answer", "callflow", "collect_dtmf", "device", "echo", "hangup", "play", "say", "sleep", "tone", "user"]
+__all__ = [
+    "answer",
+    "callflow",
+    "collect_dtmf",
+    "device",
+    "echo",
+    "hangup",
+    "play",
+    "say",
+    "sleep",
+    "tone",
+    "user",
+    "voicemail",
+]

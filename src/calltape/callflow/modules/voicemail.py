@@ -1,0 +1,199 @@
+"""``voicemail``: leave a message in a box (``compose``, the default) or listen to a box's messages (``check``).
+
+compose: the box's greeting (its ``media.unavailable``, or a spoken default naming the box), a beep,
+then the caller is recorded until they hang up, press ``#``, stay silent for ``silence_seconds`` or
+reach the box's ``max_message_length``. ``#`` opens a menu: 1 listen, 2 save, 3 record again. A message
+shorter than ``min_message_length`` is not kept; a full box says so and records nothing. A caller
+who hangs up mid-message still leaves it.
+
+check: the PIN by DTMF (three tries, then goodbye), the counts of new and saved messages, then each
+message with its date and caller: 1 replay, 2 save, 7 delete, # next.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field
+
+from calltape.callflow.call_api import CallApi, CallEndedError, Recorded
+from calltape.callflow.module import Branch, Module, ModuleData, register
+
+log = logging.getLogger(__name__)
+
+Box = dict[str, Any]
+PIN_TRIES = 3
+MENU_TIMEOUT = 5.0
+
+
+class VoicemailData(ModuleData):
+    """Kazoo's ``voicemail`` data (plus the silence that ends a message)."""
+
+    id: str | None = None
+    action: Literal["compose", "check"] = "compose"
+    silence_seconds: float = Field(10, gt=0, le=600)
+
+
+async def run(call: CallApi, data: VoicemailData) -> Branch:
+    """Leave or check messages; the call ends after (the flow's children do not run)."""
+    if data.action == "check":
+        await _check(call, data)
+    else:
+        await _compose(call, data)
+    return None
+
+
+# ---- leaving a message ------------------------------------------------------------------------
+
+
+async def _compose(call: CallApi, data: VoicemailData) -> None:
+    box = await call.mailboxes.box(call.account_id, data.id) if data.id else None
+    if box is None:
+        log.warning("call-id %s: voicemail box %s not found", call.call_id, data.id)
+        await call.say("This mailbox is not available.")
+        return
+    counts = await call.mailboxes.counts(call.account_id, box["id"])
+    if counts["new"] + counts["saved"] >= int(box.get("max_message_count", 100)):
+        await call.say("The mailbox is full. No message can be left. Goodbye.")
+        return
+    await call.answer()
+    if not box.get("skip_greeting"):
+        greeting = (box.get("media") or {}).get("unavailable")
+        if greeting:
+            await call.play_media(greeting)
+        else:
+            await call.say(f"The person at {_spoken_box(box)} is not available.")
+    if not box.get("skip_instructions"):
+        await call.say("Please leave your message after the tone. When you are done, hang up, or press pound.")
+    while True:
+        await call.play_tone("beep", (), 0.25)
+        message_id, path = call.mailboxes.new_message(call.account_id, box["id"])
+        recorded = await call.record_caller(
+            path,
+            max_seconds=float(box.get("max_message_length", 500)),
+            silence_seconds=data.silence_seconds,
+            stop_keys="#",
+        )
+        choice = "save"
+        if recorded.ended_by == "key":
+            try:
+                choice = await _review(call, path)
+            except CallEndedError:
+                choice = "save"  # hung up in the menu: the message stays
+        if choice == "save":
+            break
+        path.unlink(missing_ok=True)
+    await _keep(call, box, message_id, path, recorded)
+
+
+async def _review(call: CallApi, path: Any) -> str:
+    """After ``#``: 1 listen, 2 save, 3 record again (no key: save)."""
+    while True:
+        await call.say("To listen to your message, press 1. To save it, press 2. To record it again, press 3.")
+        key = await call.collect_digits(1, MENU_TIMEOUT)
+        if key == "1":
+            await call.play_file(path)
+        elif key == "3":
+            return "again"
+        else:
+            return "save"
+
+
+async def _keep(call: CallApi, box: Box, message_id: str, path: Any, recorded: Recorded) -> None:
+    minimum = float(box.get("min_message_length", 3))
+    if recorded.seconds < minimum:
+        path.unlink(missing_ok=True)
+        log.info(
+            "call-id %s: message of %.1f s is shorter than %.0f s, not kept", call.call_id, recorded.seconds, minimum
+        )
+        if recorded.ended_by != "hangup":
+            await call.say("Your message was too short and has not been saved. Goodbye.")
+        return
+    doc = {
+        "caller_id_number": call.caller.number,
+        "caller_id_name": call.caller.name,
+        "timestamp": int(time.time()),
+        "length": int(recorded.seconds * 1000),
+        "call_id": call.call_id,
+        "media_type": "audio/wav",
+    }
+    await call.mailboxes.save_message(call.account_id, box, message_id, doc)
+    log.info("call-id %s: voicemail message %s saved in box %s", call.call_id, message_id, box["id"])
+    if recorded.ended_by == "hangup":
+        raise CallEndedError()
+    await call.say("Your message has been saved. Goodbye.")
+
+
+# ---- listening to messages ------------------------------------------------------------------------
+
+
+async def _check(call: CallApi, data: VoicemailData) -> None:
+    await call.answer()
+    box = await call.mailboxes.box(call.account_id, data.id) if data.id else None
+    if box is None:
+        await call.say("Please enter your mailbox number, followed by pound.")
+        box = await call.mailboxes.box_for_mailbox(call.account_id, await call.collect_digits(10, MENU_TIMEOUT))
+    if box is None or not await _pin_accepted(call, box):
+        await call.say("Goodbye.")
+        return
+    counts = await call.mailboxes.counts(call.account_id, box["id"])
+    await call.say(f"You have {_count(counts['new'], 'new message')} and {_count(counts['saved'], 'saved message')}.")
+    for message in await call.mailboxes.messages(call.account_id, box["id"]):
+        await _present(call, box, message)
+    await call.say("You have no more messages. Goodbye.")
+
+
+async def _pin_accepted(call: CallApi, box: Box) -> bool:
+    pin = str(box.get("pin") or "")
+    for _ in range(PIN_TRIES):
+        await call.say("Please enter your password, followed by pound.")
+        if await call.collect_digits(10, MENU_TIMEOUT) == pin and pin:
+            return True
+        await call.say("That password is not correct.")
+    log.info("call-id %s: wrong voicemail PIN %d times for box %s", call.call_id, PIN_TRIES, box["id"])
+    return False
+
+
+async def _present(call: CallApi, box: Box, message: dict[str, Any]) -> None:
+    path = call.mailboxes.audio_path(call.account_id, box["id"], message["id"])
+    caller = " ".join(message.get("caller_id_number") or "") or "an unknown caller"
+    while True:
+        await call.say(f"Message received {_spoken_time(message.get('timestamp', 0), box)}, from {caller}.")
+        await call.play_file(path)
+        await call.say(
+            "To replay it, press 1. To save it, press 2. To delete it, press 7. For the next message, press pound."
+        )
+        key = await call.collect_digits(1, MENU_TIMEOUT)
+        if key == "1":
+            continue
+        if key == "2":
+            await call.mailboxes.set_folder(call.account_id, box["id"], message["id"], "saved")
+            await call.say("Saved.")
+        elif key == "7":
+            await call.mailboxes.set_folder(call.account_id, box["id"], message["id"], "deleted")
+            await call.say("Deleted.")
+        return
+
+
+def _spoken_box(box: Box) -> str:
+    mailbox = str(box.get("mailbox") or "")
+    return f"extension {' '.join(mailbox)}" if mailbox else str(box.get("name") or "this mailbox")
+
+
+def _spoken_time(timestamp: float, box: Box) -> str:
+    try:
+        zone = ZoneInfo(str(box.get("timezone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return datetime.fromtimestamp(timestamp, zone).strftime("on %A, %B %d, at %I:%M %p")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{'no' if n == 0 else n} {what}{'' if n == 1 else 's'}"
+
+
+MODULE = register(Module("voicemail", VoicemailData, run))

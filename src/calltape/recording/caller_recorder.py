@@ -1,0 +1,58 @@
+"""Recording what the caller says (voicemail, ``record_caller``): the A-leg's incoming frames into a WAV spool.
+
+It stops by itself after ``max_seconds`` or once the caller has been silent for ``silence_seconds``;
+whoever runs it also stops it on a key or when the call ends. The silence that ended it is not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from calltape.recording.wav_spool import WavSpool
+
+FRAME_SECONDS = 0.02
+SILENCE_LEVEL = 300  # peak amplitude below which a 20 ms frame counts as silence
+
+
+class CallerRecorder:
+    """A tap: ``recorder("in", pcm, position)`` for every frame the caller sends."""
+
+    def __init__(self, spool: WavSpool, max_seconds: float, silence_seconds: float | None) -> None:
+        self.spool = spool
+        self.max_frames = int(max_seconds / FRAME_SECONDS)
+        self.silence_frames = int(silence_seconds / FRAME_SECONDS) if silence_seconds else None
+        self.frames = 0
+        self.last_sound = 0  # frames recorded up to the last one that was not silent
+        self.stopped = asyncio.Event()
+        self.reason = ""
+        self._quiet: list[bytes] = []
+
+    def __call__(self, direction: str, pcm: np.ndarray, position: int) -> None:
+        if direction != "in" or self.stopped.is_set():
+            return
+        self.frames += 1
+        if int(np.abs(pcm).max()) >= SILENCE_LEVEL:
+            for quiet in self._quiet:  # a pause inside the message: it stays
+                self.spool.write(quiet)
+            self._quiet.clear()
+            self.spool.write(pcm.tobytes())
+            self.last_sound = self.frames
+        else:
+            self._quiet.append(pcm.tobytes())  # held back until sound follows: trailing silence is cut
+        if self.frames >= self.max_frames:
+            self.stop("time_limit")
+        elif self.silence_frames and self.frames - self.last_sound >= self.silence_frames:
+            self.stop("silence")
+
+    def stop(self, reason: str) -> None:
+        """Stop taking frames (a pause before a key or a hangup is kept; one that ran into the limit is cut)."""
+        if self.stopped.is_set():
+            return
+        self.reason = reason
+        if reason != "silence":
+            for quiet in self._quiet:
+                self.spool.write(quiet)
+        self._quiet.clear()
+        self.stopped.set()

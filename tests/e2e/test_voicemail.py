@@ -1,0 +1,173 @@
+"""Voicemail (issue 7): nobody answers, the caller leaves a message; the box's owner listens to it after the PIN.
+
+The message must hold the caller's audio (its frequency) for as long as the caller spoke, be listed
+and downloadable as a real WAV over the API, and ``check`` must play it back; a wrong PIN three times
+ends the call with nothing played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import uuid
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.e2e.sipp_runner import free_port
+from tests.phone import Phone
+from tests.server import TOKEN, ServerProcess
+
+CALLER_HZ = 440.0
+SPOKEN = 3.0
+
+
+@dataclass
+class Box:
+    server: ServerProcess
+    api: httpx.Client
+    account_id: str
+    box_id: str
+    compose_number: str
+    check_number: str
+
+    def messages(self) -> list[dict[str, Any]]:
+        r = self.api.get(f"/v2/accounts/{self.account_id}/vmboxes/{self.box_id}/messages")
+        assert r.status_code == 200, r.text
+        return list(r.json()["data"])
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    server = ServerProcess(
+        tmp_path_factory.mktemp("vm"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "26400-26599"]
+    ).start()
+    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+    account = api.put("/v2/accounts", json={"data": {"name": "VM", "realm": "vm.example.com"}}).json()["data"]["id"]
+
+    def put(kind: str, data: dict[str, Any]) -> str:
+        r = api.put(f"/v2/accounts/{account}/{kind}", json={"data": data})
+        assert r.status_code == 201, r.text
+        return str(r.json()["data"]["id"])
+
+    user = put("users", {"first_name": "Grace", "last_name": "Hopper"})
+    sip = {"username": "grace", "password": "grace-secret", "invite_format": "route"}
+    sip["route"] = f"sip:grace@127.0.0.1:{free_port()}"  # nobody there: the phone never answers
+    put("devices", {"name": "desk", "owner_id": user, "sip": sip})
+    box_id = put(
+        "vmboxes",
+        {"name": "Grace", "mailbox": "2000", "pin": "1234", "owner_id": user, "skip_instructions": True},
+    )
+    compose = str(8000 + uuid.uuid4().int % 1000)
+    flow = {
+        "module": "user",
+        "data": {"id": user, "timeout": 2},
+        "children": {"_": {"module": "voicemail", "data": {"id": box_id}}},
+    }
+    put("callflows", {"numbers": [compose], "flow": flow})
+    check = str(int(compose) + 1)
+    put("callflows", {"numbers": [check], "flow": {"module": "voicemail", "data": {"id": box_id, "action": "check"}}})
+    yield Box(server, api, account, box_id, compose, check)
+    api.close()
+    server.stop()
+    assert "Traceback" not in server.log_path.read_text(errors="replace")
+
+
+def _tone(hz: float, seconds: float) -> bytes:
+    t = np.arange(int(8000 * seconds)) / 8000
+    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
+
+
+def _is_tone(chunk: np.ndarray, hz: float) -> bool:
+    """A loud, pure *hz* (most of the energy within 30 Hz of it: a test tone, not speech)."""
+    if np.abs(chunk.astype(np.int32)).max() < 1000:
+        return False
+    power = np.abs(np.fft.rfft(chunk.astype(np.float64) * np.hanning(len(chunk)))) ** 2
+    freqs = np.fft.rfftfreq(len(chunk), 1 / 8000)
+    return bool(power[np.abs(freqs - hz) < 30].sum() > 0.8 * power.sum())
+
+
+def _seconds_of(pcm: np.ndarray, hz: float, window: int = 400) -> float:
+    """How long *pcm* carries a pure *hz* (in 50 ms windows)."""
+    return sum(_is_tone(pcm[i : i + window], hz) for i in range(0, len(pcm) - window, window)) * window / 8000
+
+
+async def _wait_for_tone(phone: Phone, hz: float, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pcm = phone.received.pcm(0)[-1600:]
+        if len(pcm) == 1600 and _is_tone(pcm, hz):
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"no {hz} Hz heard")
+
+
+def test_no_answer_leaves_a_message_that_is_listed_and_downloadable(box: Box) -> None:
+    async def scenario() -> None:
+        caller = await Phone(box.server.sip_port).start()
+        try:
+            assert (await caller.call(box.compose_number, timeout=15)).status == 200
+            await _wait_for_tone(caller, 1000.0, 20)  # the beep, after the spoken greeting
+            await asyncio.sleep(0.3)
+            caller.say_pcm(_tone(CALLER_HZ, SPOKEN))
+            await asyncio.sleep(SPOKEN + 0.3)
+            await caller.hangup()  # hanging up ends and keeps the message
+        finally:
+            caller.close()
+
+    asyncio.run(scenario())
+    deadline = time.monotonic() + 5
+    while not (listed := box.messages()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [message] = listed
+    assert message["folder"] == "new" and message["caller_id_number"] == "tester"
+    url = f"/v2/accounts/{box.account_id}/vmboxes/{box.box_id}/messages/{message['id']}"
+    audio = box.api.get(url, headers={"Accept": "audio/wav"})
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(audio.content)) as w:
+        assert (w.getnchannels(), w.getframerate()) == (1, 8000)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    assert abs(len(pcm) / 8000 - message["length"] / 1000) < 0.05  # the metadata tells the file's real length
+    assert abs(_seconds_of(pcm, CALLER_HZ) - SPOKEN) <= 0.2  # the caller's audio, for as long as they spoke
+    assert box.api.get(url).json()["data"]["id"] == message["id"]  # and the same message as JSON
+
+
+def test_check_plays_the_message_after_the_pin(box: Box) -> None:
+    if not box.messages():
+        test_no_answer_leaves_a_message_that_is_listed_and_downloadable(box)
+
+    async def scenario() -> float:
+        owner = await Phone(box.server.sip_port).start()
+        try:
+            assert (await owner.call(box.check_number)).status == 200
+            owner.send_digits("1234#")  # typed ahead: read by the PIN prompt
+            await _wait_for_tone(owner, CALLER_HZ, 30)  # the message plays
+            owner.send_digits("2")  # save it
+            await owner.wait_bye(30)
+            return _seconds_of(owner.received.pcm(0), CALLER_HZ)
+        finally:
+            owner.close()
+
+    heard = asyncio.run(scenario())
+    assert heard >= SPOKEN - 0.5
+    assert {m["folder"] for m in box.messages()} == {"saved"}
+
+
+def test_a_wrong_pin_three_times_hangs_up_with_nothing_played(box: Box) -> None:
+    async def scenario() -> float:
+        owner = await Phone(box.server.sip_port).start()
+        try:
+            assert (await owner.call(box.check_number)).status == 200
+            owner.send_digits("9999#9999#9999#")
+            await owner.wait_bye(40)
+            return _seconds_of(owner.received.pcm(0), CALLER_HZ)
+        finally:
+            owner.close()
+
+    assert asyncio.run(scenario()) == 0.0
