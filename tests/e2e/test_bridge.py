@@ -99,9 +99,13 @@ def test_a_user_rings_every_phone_and_the_first_to_answer_is_bridged(pbx: Pbx) -
             caller.say_pcm(_tone(440))
             assert (await caller.call(number)).status == 200
             await asyncio.wait_for(second.cancelled.wait(), 5)
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(1.0)
+            caller.send_digits("5")  # RFC 4733 digits cross the bridge
+            await asyncio.sleep(1.0)
             await caller.hangup()
             bye_at = await first.wait_bye(5)
+            events = [p for _, pt, p in first.received.frames if pt == 101]
+            assert events and events[0][0] == 5, "the callee got no telephone-event for 5"
             return _heard(caller), _heard(first), second.answered_at is not None, bye_at
         finally:
             for phone in (first, second, caller):

@@ -70,7 +70,10 @@ class CallApi(Protocol):
     number: str  # the dialled number
     variables: dict[str, Any]
     caller: CallParty
-    mailboxes: Mailboxes
+
+    @property
+    def mailboxes(self) -> Mailboxes:
+        """Voicemail boxes and messages."""
 
     async def answer(self) -> None: ...
     async def say(self, text: str, voice: str = "female", language: str = "en-us") -> None: ...

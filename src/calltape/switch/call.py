@@ -60,7 +60,6 @@ class Call:
     def __init__(self, a_leg: InboundLeg, services: CallServices, account_id: str, number: str) -> None:
         self.a_leg = a_leg
         self.services = services
-        self.mailboxes = services.mailboxes
         self.call_id = a_leg.call_id
         self.account_id = account_id
         self.number = number
@@ -86,6 +85,11 @@ class Call:
         if self._timeline is None:
             self._timeline = MediaTimeline(self._loop.time())
         return self._timeline
+
+    @property
+    def mailboxes(self) -> Mailboxes:
+        """Voicemail boxes (for the ``voicemail`` module)."""
+        return self.services.mailboxes
 
     @property
     def answered(self) -> bool:

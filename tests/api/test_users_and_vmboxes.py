@@ -1,0 +1,50 @@
+"""Users and voicemail boxes over the API (issue 7): validation with field paths, and users who own devices."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.server import TOKEN, ServerProcess
+
+
+@pytest.fixture
+def account(server: ServerProcess) -> Iterator[tuple[httpx.Client, str]]:
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=10) as client:
+        realm = f"u{uuid.uuid4().hex[:8]}.example.com"
+        account_id = client.put("/v2/accounts", json={"data": {"name": "U", "realm": realm}}).json()["data"]["id"]
+        yield client, account_id
+
+
+def test_a_user_who_owns_devices_is_deleted_only_with_cascade(account: tuple[httpx.Client, str]) -> None:
+    api, account_id = account
+    base = f"/v2/accounts/{account_id}"
+    user = api.put(f"{base}/users", json={"data": {"first_name": "Ada", "last_name": "L"}}).json()["data"]["id"]
+    device = {"name": "desk", "owner_id": user, "sip": {"username": "ada", "password": "secret-1"}}
+    device_id = api.put(f"{base}/devices", json={"data": device}).json()["data"]["id"]
+    refused = api.delete(f"{base}/users/{user}")
+    assert refused.status_code == 409 and "owner_id" in refused.json()["data"]
+    assert api.get(f"{base}/users/{user}").status_code == 200
+    assert api.delete(f"{base}/users/{user}?cascade=true").status_code == 200
+    assert api.get(f"{base}/users/{user}").status_code == 404
+    assert api.get(f"{base}/devices/{device_id}").status_code == 404  # the devices went with the user
+
+
+def test_user_and_vmbox_validation_names_the_field(account: tuple[httpx.Client, str]) -> None:
+    api, account_id = account
+    base = f"/v2/accounts/{account_id}"
+    r = api.put(f"{base}/users", json={"data": {"first_name": "Ada"}})
+    assert r.status_code == 400 and "last_name" in r.json()["data"]
+    r = api.put(f"{base}/vmboxes", json={"data": {"name": "box", "mailbox": "12a", "pin": "12"}})
+    assert r.status_code == 400 and {"mailbox", "pin"} <= set(r.json()["data"])
+    r = api.put(f"{base}/vmboxes", json={"data": {"name": "box", "mailbox": "100", "notify_webhook": "ftp://x"}})
+    assert r.status_code == 400 and "notify_webhook" in r.json()["data"]
+    r = api.put(f"{base}/vmboxes", json={"data": {"name": "box", "mailbox": "100", "pin": "4321"}})
+    assert r.status_code == 201
+    box = r.json()["data"]
+    assert (box["max_message_length"], box["min_message_length"]) == (500, 3)  # Kazoo's defaults
+    assert api.get(f"{base}/vmboxes/{box['id']}/messages").json()["data"] == []
+    assert api.get(f"{base}/vmboxes/nope/messages").status_code == 404
