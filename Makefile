@@ -38,6 +38,7 @@ test: install lint
 bench: install
 	$(PY) bench/sip/run.py
 	$(PY) bench/media/run.py
+	$(PY) bench/bridge/run.py
 	$(PY) bench/receiver/run.py
 	$(PY) bench/fuzz/run.py
 

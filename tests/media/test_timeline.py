@@ -7,6 +7,7 @@ import audioop
 import socket
 
 import numpy as np
+import pytest
 
 from calltape.media.clock import MediaClock, MediaTimeline
 from calltape.media.g711 import G711
@@ -38,7 +39,9 @@ async def _far_end(sock: socket.socket, target: tuple[str, int], start: float, b
         sock.sendto(build_rtp(0, n, n * FRAME, 0x5151, payload), target)
 
 
-async def test_a_burst_lands_on_the_call_timeline_within_one_frame() -> None:
+@pytest.mark.parametrize("relaying", [True, False])
+async def test_a_burst_lands_on_the_call_timeline_within_one_frame(relaying: bool) -> None:
+    """Same codec: payloads relayed on arrival; otherwise (as when transcoding) through each leg's clock."""
     loop = asyncio.get_running_loop()
     clock = MediaClock()
     timeline = MediaTimeline(loop.time())
@@ -54,7 +57,11 @@ async def test_a_burst_lands_on_the_call_timeline_within_one_frame() -> None:
         await leg.start()
         legs.append(leg)
     a, b = legs
-    a.source, b.source = Relay(b.relay_buffer()), Relay(a.relay_buffer())  # bridged
+    if relaying:
+        a.relay_to(b)
+        b.relay_to(a)
+    else:
+        a.source, b.source = Relay(b.relay_buffer()), Relay(a.relay_buffer())
     tap = _Tap()
     a.taps.append(tap)  # what the caller says ("in") and hears ("out")
     start = timeline.origin

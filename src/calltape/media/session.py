@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import struct
 from collections.abc import Callable
 from typing import Protocol
 
@@ -25,7 +26,7 @@ from calltape.media.clock import MediaClock, MediaTimeline
 from calltape.media.dtmf import DtmfReceiver, event_payloads
 from calltape.media.g711 import FRAME_SAMPLES, G711
 from calltape.media.outbound import Player, RelayBuffer, Silence, Source
-from calltape.media.rtp import build_rtp, parse_rtp
+from calltape.media.rtp import HEADER_SIZE, RtpHeader, build_rtp, parse_rtp
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ MAX_GAP_FILL = 50 * 10  # at most 10 s of silence inserted for one gap
 SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 SILENT_FRAME.flags.writeable = False  # shared by every tap: frames handed to taps are read-only
 SILENCE = Silence()
+_FIXED = struct.Struct("!BBHII")  # version/flags, marker/type, sequence, timestamp, SSRC
 
 
 class Tap(Protocol):
@@ -74,7 +76,12 @@ class RtpSession(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.latched: tuple[str, int] | None = None
         self.started_at = loop.time()  # the media timers count from here, not from 0
-        self.last_received = self.started_at
+        self.packets_in = 0  # media packets of a negotiated type; the watchdog reads it, no clock per packet
+        self._seen = (0, self.started_at)  # (packets_in, when the watchdog saw it change)
+        self.relay_peer: RtpSession | None = None  # bridged with the same codec: packets go on at once
+        self._relay_ssrc: int | None = None
+        self._relay_offsets = (0, 0)  # (sequence, timestamp) added to a relayed source's own
+        self._relay_header = bytearray(HEADER_SIZE)
         self.stats = {"received": 0, "lost": 0, "late": 0, "foreign": 0, "sent": 0, "send_errors": 0}
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
@@ -94,13 +101,21 @@ class RtpSession(asyncio.DatagramProtocol):
     async def start(self) -> None:
         """Attach to the event loop and start sending (silence until a source has something)."""
         await self._loop.create_datagram_endpoint(lambda: self, sock=self.sock)
-        self.started_at = self.last_received = self._loop.time()
-        self.clock.add(self)
+        self.started_at = self._loop.time()
+        self._seen = (self.packets_in, self.started_at)
+        if self.relay_peer is None:
+            self.clock.add(self)
 
     @property
     def heard_anything(self) -> bool:
         """True once the far end has sent an RTP packet of a negotiated type."""
-        return self.last_received > self.started_at
+        return self.packets_in > 0
+
+    def silence(self, now: float) -> float:
+        """Seconds since the far end last sent media, to within the interval this is asked at (once a second)."""
+        if self.packets_in != self._seen[0]:
+            self._seen = (self.packets_in, now)
+        return now - self._seen[1]
 
     def close(self) -> None:
         """Stop sending and receiving; pending plays end."""
@@ -131,22 +146,27 @@ class RtpSession(asyncio.DatagramProtocol):
         elif addr[:2] != self.latched:  # IPv6 adds flow info and scope; for IPv4 this is addr itself
             self.stats["foreign"] += 1
             return
+        if self.relay_peer is not None:
+            self._relay(data)
+            if self.taps or self.relay_peer.taps:
+                self._tap_relayed(data)
+            return
         header = parse_rtp(data)
         if header is None:
             return
         payload = data[header.payload_start : header.payload_end]
         if header.payload_type == self.dtmf_payload_type:
-            self.last_received = self._loop.time()
+            self.packets_in += 1
             self._dtmf.receive(header.timestamp, payload)
             return
         if header.payload_type != self.codec.payload_type or not payload:
             return  # not what was negotiated: it does not count as media (the call can still time out)
-        self.last_received = self._loop.time()
+        self.packets_in += 1
         self.stats["received"] += 1
         if header.ssrc != self._ssrc:  # a new source (or the first): start its sequence and timeline anchor afresh
             self._ssrc, self._expected, self._held = header.ssrc, header.sequence, {}
             self._last_ts = header.timestamp - FRAME_SAMPLES
-            self._anchor = (header.timestamp, self.timeline.position(self.last_received))
+            self._anchor = (header.timestamp, self.timeline.position(self._loop.time()))
         assert self._expected is not None
         ahead = (header.sequence - self._expected) & 0xFFFF
         if ahead >= 0x8000:
@@ -154,6 +174,91 @@ class RtpSession(asyncio.DatagramProtocol):
             return
         self._held[header.sequence] = (header.timestamp, payload)
         self._release()
+
+    # ---- relaying (a bridge of two legs with the same codec) ---------------------------------------
+
+    def relay_to(self, peer: RtpSession | None) -> None:
+        """Send what arrives here straight on to *peer* (header rewritten, payload untouched), or stop (None).
+
+        Both legs of a same-codec bridge relay to each other and leave the media clock: a packet costs one
+        receive and one send, no queue and no tick. With a tap attached, frames are decoded for it too.
+        """
+        self.relay_peer = peer
+        if peer is not None:
+            self.clock.remove(self)
+            self._ssrc = None  # the sequence and timeline anchor start afresh when relaying ends
+        elif self.transport is not None:
+            self.clock.add(self)
+
+    def _relay(self, data: bytes) -> None:
+        if len(data) <= HEADER_SIZE:
+            return
+        first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(data)
+        payload_type = second & 0x7F
+        if first != 0x80 or (payload_type != self.codec.payload_type and payload_type != self.dtmf_payload_type):
+            header = parse_rtp(data)  # CSRCs, extensions, padding or another type: the careful path
+            if header is not None and header.payload_type in (self.codec.payload_type, self.dtmf_payload_type):
+                self._relay_parsed(data, header)
+            return
+        self.packets_in += 1
+        peer = self.relay_peer
+        assert peer is not None
+        if payload_type == self.codec.payload_type:
+            peer.send_relayed(peer.codec.payload_type | (second & 0x80), sequence, timestamp, ssrc, data[HEADER_SIZE:])
+        else:
+            self._dtmf.receive(timestamp, data[HEADER_SIZE:])
+            peer.relay_dtmf(bool(second & 0x80), sequence, timestamp, ssrc, data[HEADER_SIZE:])
+
+    def _relay_parsed(self, data: bytes, header: RtpHeader) -> None:
+        self.packets_in += 1
+        payload = data[header.payload_start : header.payload_end]
+        peer = self.relay_peer
+        assert peer is not None
+        if header.payload_type == self.codec.payload_type:
+            marker = 0x80 if header.marker else 0
+            peer.send_relayed(peer.codec.payload_type | marker, header.sequence, header.timestamp, header.ssrc, payload)
+        else:
+            self._dtmf.receive(header.timestamp, payload)
+            peer.relay_dtmf(header.marker, header.sequence, header.timestamp, header.ssrc, payload)
+
+    def _tap_relayed(self, data: bytes) -> None:
+        """With a tap attached, relayed audio is decoded too: what this leg's far end says ("in") is what the
+        bridged leg sends ("out"), at the same place on the call's timeline."""
+        header = parse_rtp(data)
+        if header is None or header.payload_type != self.codec.payload_type:
+            return
+        if header.ssrc != self._ssrc:
+            self._ssrc = header.ssrc
+            self._anchor = (header.timestamp, self.timeline.position(self._loop.time()))
+        anchor_ts, anchor_position = self._anchor
+        offset = (header.timestamp - anchor_ts) & 0xFFFFFFFF
+        position = anchor_position + (offset - 2**32 if offset >= 2**31 else offset)
+        pcm = np.frombuffer(self.codec.decode(data[header.payload_start : header.payload_end]), dtype=np.int16)
+        for tap in self.taps:
+            tap("in", pcm, position)
+        assert self.relay_peer is not None
+        for tap in self.relay_peer.taps:
+            tap("out", pcm, position)
+
+    def relay_dtmf(self, marker: bool, sequence: int, timestamp: int, ssrc: int, payload: bytes) -> None:
+        """A telephone-event from the bridged leg: on as our own telephone-event, if our far end takes them."""
+        if self.dtmf_payload_type is not None:
+            self.send_relayed(self.dtmf_payload_type | (0x80 if marker else 0), sequence, timestamp, ssrc, payload)
+
+    def send_relayed(self, marker_and_type: int, sequence: int, timestamp: int, ssrc: int, payload: bytes) -> None:
+        """Send a relayed payload in this leg's own sequence, timestamp and SSRC space."""
+        if ssrc != self._relay_ssrc:  # a new source: continue our stream where it stands
+            self._relay_ssrc = ssrc
+            self._relay_offsets = ((self._out_seq - sequence) & 0xFFFF, (self._out_ts - timestamp) & 0xFFFFFFFF)
+        seq_offset, ts_offset = self._relay_offsets
+        out_seq = (sequence + seq_offset) & 0xFFFF
+        out_ts = (timestamp + ts_offset) & 0xFFFFFFFF
+        self._out_seq, self._out_ts = (out_seq + 1) & 0xFFFF, (out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
+        if self.transport is not None and self.sending and not self.transport.is_closing():
+            header = self._relay_header
+            _FIXED.pack_into(header, 0, 0x80, marker_and_type, out_seq, out_ts, self._out_ssrc)
+            self.transport.sendto(header + payload, self.remote)
+            self.stats["sent"] += 1
 
     def _release(self) -> None:
         while self._expected is not None:

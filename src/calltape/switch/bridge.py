@@ -23,25 +23,35 @@ class Bridge:
         self.a, self.b = a, b
         self._a_media: RtpSession = a.media
         self._b_media: RtpSession = b.media
-        self._from_a = self._a_media.relay_buffer()
-        self._from_b = self._b_media.relay_buffer()
-        self._b_media.source = Relay(self._from_a)
-        self._a_media.source = Relay(self._from_b)
+        self.relaying = self._a_media.codec.name == self._b_media.codec.name
+        if self.relaying:  # payloads go straight across, digits too (as telephone-events)
+            self._a_media.relay_to(self._b_media)
+            self._b_media.relay_to(self._a_media)
+            a.on_digit = b.on_digit = publish_digit
+        else:  # transcoded on each leg's clock; digits re-sent as our own events
+            self._from_a = self._a_media.relay_buffer()
+            self._from_b = self._b_media.relay_buffer()
+            self._b_media.source = Relay(self._from_a)
+            self._a_media.source = Relay(self._from_b)
 
-        def a_digit(digit: str) -> None:
-            publish_digit(digit)
-            self._b_media.send_digit(digit)
+            def a_digit(digit: str) -> None:
+                publish_digit(digit)
+                self._b_media.send_digit(digit)
 
-        def b_digit(digit: str) -> None:
-            publish_digit(digit)
-            self._a_media.send_digit(digit)
+            def b_digit(digit: str) -> None:
+                publish_digit(digit)
+                self._a_media.send_digit(digit)
 
-        a.on_digit, b.on_digit = a_digit, b_digit
+            a.on_digit, b.on_digit = a_digit, b_digit
         a.on_media_change = lambda leg: b.hold_far_end(leg.state is LegState.HELD)
         b.on_media_change = lambda leg: a.hold_far_end(leg.state is LegState.HELD)
 
     def unbridge(self) -> None:
-        """Stop relaying (both legs fall back to silence)."""
-        self._a_media.drop_relay_buffer(self._from_a)
-        self._b_media.drop_relay_buffer(self._from_b)
+        """Stop relaying (both legs fall back to silence on their clock)."""
+        if self.relaying:
+            self._a_media.relay_to(None)
+            self._b_media.relay_to(None)
+        else:
+            self._a_media.drop_relay_buffer(self._from_a)
+            self._b_media.drop_relay_buffer(self._from_b)
         self._a_media.source = self._b_media.source = SILENCE

@@ -311,7 +311,7 @@ class CallControl:
                 if media is None or (leg.negotiated is not None and leg.negotiated.direction != "sendrecv"):
                     continue
                 limit = silence_limit(self.rtp_timeout, media.heard_anything, under_pressure)
-                if now - media.last_received > limit:
+                if media.silence(now) > limit:
                     throttle.log(
                         log,
                         logging.WARNING,
