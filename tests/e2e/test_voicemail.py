@@ -8,13 +8,16 @@ ends the call with nothing played.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import io
+import json
+import threading
 import time
 import uuid
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import numpy as np
@@ -26,6 +29,19 @@ from tests.server import TOKEN, ServerProcess
 
 CALLER_HZ = 440.0
 SPOKEN = 3.0
+
+
+class _Webhook(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Webhook.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
 
 
 @dataclass
@@ -60,9 +76,18 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     sip = {"username": "grace", "password": "grace-secret", "invite_format": "route"}
     sip["route"] = f"sip:grace@127.0.0.1:{free_port()}"  # nobody there: the phone never answers
     put("devices", {"name": "desk", "owner_id": user, "sip": sip})
+    webhook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=webhook.serve_forever, daemon=True).start()
     box_id = put(
         "vmboxes",
-        {"name": "Grace", "mailbox": "2000", "pin": "1234", "owner_id": user, "skip_instructions": True},
+        {
+            "name": "Grace",
+            "mailbox": "2000",
+            "pin": "1234",
+            "owner_id": user,
+            "skip_instructions": True,
+            "notify_webhook": f"http://127.0.0.1:{webhook.server_address[1]}/vm",
+        },
     )
     compose = str(8000 + uuid.uuid4().int % 1000)
     flow = {
@@ -74,6 +99,7 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     check = str(int(compose) + 1)
     put("callflows", {"numbers": [check], "flow": {"module": "voicemail", "data": {"id": box_id, "action": "check"}}})
     yield Box(server, api, account, box_id, compose, check)
+    webhook.shutdown()
     api.close()
     server.stop()
     assert "Traceback" not in server.log_path.read_text(errors="replace")
@@ -136,6 +162,7 @@ def test_no_answer_leaves_a_message_that_is_listed_and_downloadable(box: Box) ->
     assert abs(len(pcm) / 8000 - message["length"] / 1000) < 0.05  # the metadata tells the file's real length
     assert abs(_seconds_of(pcm, CALLER_HZ) - SPOKEN) <= 0.2  # the caller's audio, for as long as they spoke
     assert box.api.get(url).json()["data"]["id"] == message["id"]  # and the same message as JSON
+    assert [m["data"]["id"] for m in _Webhook.received] == [message["id"]]  # the box's webhook was told
 
 
 def test_check_plays_the_message_after_the_pin(box: Box) -> None:

@@ -44,8 +44,13 @@ class Tap(Protocol):
     def __call__(self, direction: str, pcm: np.ndarray, position: int) -> None: ...
 
 
-class RtpSession(asyncio.DatagramProtocol):
-    """The RTP of one leg, on a socket from the port pool."""
+class RtpSession:
+    """The RTP of one leg, on a socket from the port pool.
+
+    The socket is read with one ``recv`` per readiness callback and, once the far end's source is known
+    (latched), ``connect()``ed to it: the kernel then drops other sources and each send is a plain
+    ``send`` — the cheapest path a packet can take from Python.
+    """
 
     def __init__(
         self,
@@ -59,7 +64,8 @@ class RtpSession(asyncio.DatagramProtocol):
         timeline: MediaTimeline | None = None,
     ) -> None:
         self.sock = sock
-        self.port = int(sock.getsockname()[1])
+        self.bound_address = sock.getsockname()[:2]
+        self.port = int(self.bound_address[1])
         self.codec = codec
         self.dtmf_payload_type = dtmf_payload_type
         self.remote = remote
@@ -73,7 +79,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.player = Player()
         self.on_digit: Callable[[str], None] | None = None
         self.on_failure: Callable[[Exception], None] | None = None
-        self.transport: asyncio.DatagramTransport | None = None
+        self.open = False
         self.latched: tuple[str, int] | None = None
         self.started_at = loop.time()  # the media timers count from here, not from 0
         self.packets_in = 0  # media packets of a negotiated type; the watchdog reads it, no clock per packet
@@ -82,7 +88,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self._relay_ssrc: int | None = None
         self._relay_offsets = (0, 0)  # (sequence, timestamp) added to a relayed source's own
         self._relay_header = bytearray(HEADER_SIZE)
-        self.stats = {"received": 0, "lost": 0, "late": 0, "foreign": 0, "sent": 0, "send_errors": 0}
+        self.stats = {"received": 0, "lost": 0, "late": 0, "sent": 0, "send_errors": 0}
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
@@ -100,7 +106,9 @@ class RtpSession(asyncio.DatagramProtocol):
 
     async def start(self) -> None:
         """Attach to the event loop and start sending (silence until a source has something)."""
-        await self._loop.create_datagram_endpoint(lambda: self, sock=self.sock)
+        self.sock.setblocking(False)
+        self._loop.add_reader(self.sock.fileno(), self._readable)
+        self.open = True
         self.started_at = self._loop.time()
         self._seen = (self.packets_in, self.started_at)
         if self.relay_peer is None:
@@ -121,8 +129,10 @@ class RtpSession(asyncio.DatagramProtocol):
         """Stop sending and receiving; pending plays end."""
         self.clock.remove(self)
         self.player.stop()
-        if self.transport is not None:
-            self.transport.close()
+        if self.open:
+            self.open = False
+            self._loop.remove_reader(self.sock.fileno())
+            self.sock.close()
 
     def failed(self, error: Exception) -> None:
         """The media clock dropped this stream after *error*: stop it, and let its call end."""
@@ -131,21 +141,45 @@ class RtpSession(asyncio.DatagramProtocol):
         if self.on_failure is not None:
             self.on_failure(error)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def error_received(self, exc: Exception) -> None:
-        """ICMP errors (the far end's port is closed): counted, not logged per packet."""
-        self.stats["send_errors"] += 1
+    def move_to(self, remote: tuple[str, int]) -> None:
+        """The far end moved (re-INVITE): send there, and latch afresh on a new socket on the same port."""
+        self.remote = remote
+        if self.latched is None:
+            return
+        self.latched = None
+        self._loop.remove_reader(self.sock.fileno())
+        self.sock.close()  # a connected UDP socket cannot be unconnected portably: a fresh one takes the port
+        self.sock = socket.socket(self.sock.family, socket.SOCK_DGRAM)
+        self.sock.bind(self.bound_address)
+        self.sock.setblocking(False)
+        self._loop.add_reader(self.sock.fileno(), self._readable)
 
     # ---- receiving ---------------------------------------------------------------------------
 
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        if self.latched is None:  # symmetric RTP: answer where the media comes from
-            self.latched = self.remote = (str(addr[0]), int(addr[1]))
-        elif addr[:2] != self.latched:  # IPv6 adds flow info and scope; for IPv4 this is addr itself
-            self.stats["foreign"] += 1
+    def _readable(self) -> None:
+        try:
+            if self.latched is not None:
+                data = self.sock.recv(2048)
+            else:
+                data, addr = self.sock.recvfrom(2048)
+                self._latch(addr)
+        except (BlockingIOError, InterruptedError):
             return
+        except OSError:  # ICMP port unreachable from the far end: counted, not logged per packet
+            self.stats["send_errors"] += 1
+            return
+        self.datagram_received(data)
+
+    def _latch(self, addr: tuple[str | int, ...]) -> None:
+        """Symmetric RTP: answer where the media comes from, and from now on hear only that source."""
+        self.latched = self.remote = (str(addr[0]), int(addr[1]))
+        try:
+            self.sock.connect(self.latched)
+        except OSError:
+            self.latched = None
+
+    def datagram_received(self, data: bytes) -> None:
+        """One packet from the far end."""
         if self.relay_peer is not None:
             self._relay(data)
             if self.taps or self.relay_peer.taps:
@@ -187,7 +221,7 @@ class RtpSession(asyncio.DatagramProtocol):
         if peer is not None:
             self.clock.remove(self)
             self._ssrc = None  # the sequence and timeline anchor start afresh when relaying ends
-        elif self.transport is not None:
+        elif self.open:
             self.clock.add(self)
 
     def _relay(self, data: bytes) -> None:
@@ -254,11 +288,10 @@ class RtpSession(asyncio.DatagramProtocol):
         out_seq = (sequence + seq_offset) & 0xFFFF
         out_ts = (timestamp + ts_offset) & 0xFFFFFFFF
         self._out_seq, self._out_ts = (out_seq + 1) & 0xFFFF, (out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
-        if self.transport is not None and self.sending and not self.transport.is_closing():
+        if self.sending:
             header = self._relay_header
             _FIXED.pack_into(header, 0, 0x80, marker_and_type, out_seq, out_ts, self._out_ssrc)
-            self.transport.sendto(header + payload, self.remote)
-            self.stats["sent"] += 1
+            self._transmit(header + payload)
 
     def _release(self) -> None:
         while self._expected is not None:
@@ -345,8 +378,18 @@ class RtpSession(asyncio.DatagramProtocol):
                 tap("out", frame, position)
 
     def _send(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> None:
-        if self.transport is not None and self.sending and self.remote[1] and not self.transport.is_closing():
-            packet = build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker)
-            self.transport.sendto(packet, self.remote)
-            self.stats["sent"] += 1
+        if self.sending and self.remote[1]:
+            self._transmit(build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker))
         self._out_seq = (self._out_seq + 1) & 0xFFFF
+
+    def _transmit(self, packet: bytes | bytearray) -> None:
+        if not self.open:
+            return
+        try:
+            if self.latched is not None:
+                self.sock.send(packet)
+            else:
+                self.sock.sendto(packet, self.remote)
+            self.stats["sent"] += 1
+        except OSError:  # a full buffer or an ICMP error: UDP drops it, we count it
+            self.stats["send_errors"] += 1

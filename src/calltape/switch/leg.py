@@ -216,8 +216,7 @@ class Leg:
         self.sdp_version += 1
         assert self.media is not None
         if (negotiated.remote_address, negotiated.remote_port) != self.media.remote and not negotiated.on_hold:
-            self.media.latched = None  # the far end moved: latch again
-            self.media.remote = (negotiated.remote_address, negotiated.remote_port)
+            self.media.move_to((negotiated.remote_address, negotiated.remote_port))
         self.media.sending = not negotiated.on_hold
         self.state = LegState.HELD if negotiated.on_hold else LegState.ANSWERED
         log.info("call-id %s: re-INVITE (%s)", self.call_id, "hold" if negotiated.on_hold else "active")
