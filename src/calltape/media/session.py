@@ -26,7 +26,7 @@ from calltape.media.clock import MediaClock, MediaTimeline
 from calltape.media.dtmf import DtmfReceiver, event_payloads
 from calltape.media.g711 import FRAME_SAMPLES, G711
 from calltape.media.outbound import Player, RelayBuffer, Silence, Source
-from calltape.media.rtp import HEADER_SIZE, RtpHeader, build_rtp, parse_rtp
+from calltape.media.rtp import HEADER_SIZE, build_rtp, parse_rtp
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ class RtpSession:
         self.relay_peer: RtpSession | None = None  # bridged with the same codec: packets go on at once
         self._relay_ssrc: int | None = None
         self._relay_offsets = (0, 0)  # (sequence, timestamp) added to a relayed source's own
-        self._relay_header = bytearray(HEADER_SIZE)
+        self._relayed: tuple[int, int] | None = None  # the last relayed packet's (sequence, timestamp)
+        self._audio_type = codec.payload_type
         self.stats = {"received": 0, "lost": 0, "late": 0, "sent": 0, "send_errors": 0}
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
@@ -217,6 +218,8 @@ class RtpSession:
         Both legs of a same-codec bridge relay to each other and leave the media clock: a packet costs one
         receive and one send, no queue and no tick. With a tap attached, frames are decoded for it too.
         """
+        if peer is None and self.relay_peer is not None:
+            self.relay_peer._resume_own_stream()
         self.relay_peer = peer
         if peer is not None:
             self.clock.remove(self)
@@ -225,35 +228,53 @@ class RtpSession:
             self.clock.add(self)
 
     def _relay(self, data: bytes) -> None:
+        """One packet on to the bridged leg: its fixed header rewritten in place of the original, one send."""
         if len(data) <= HEADER_SIZE:
             return
         first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(data)
+        if first != 0x80:  # CSRCs, an extension or padding: cut down to a plain packet, then as usual
+            header = parse_rtp(data)
+            if header is not None and header.payload_end > header.payload_start:
+                plain = _FIXED.pack(0x80, second, sequence, timestamp, ssrc)
+                self._relay(plain + data[header.payload_start : header.payload_end])
+            return
         payload_type = second & 0x7F
-        if first != 0x80 or (payload_type != self.codec.payload_type and payload_type != self.dtmf_payload_type):
-            header = parse_rtp(data)  # CSRCs, extensions, padding or another type: the careful path
-            if header is not None and header.payload_type in (self.codec.payload_type, self.dtmf_payload_type):
-                self._relay_parsed(data, header)
+        peer = self.relay_peer
+        assert peer is not None
+        if payload_type == self._audio_type:
+            out_type = peer._audio_type
+        elif payload_type == self.dtmf_payload_type:
+            self._dtmf.receive(timestamp, data[HEADER_SIZE:])  # the call hears the digit, and so does the peer
+            if peer.dtmf_payload_type is None:
+                self.packets_in += 1
+                return
+            out_type = peer.dtmf_payload_type
+        else:
             return
         self.packets_in += 1
-        peer = self.relay_peer
-        assert peer is not None
-        if payload_type == self.codec.payload_type:
-            peer.send_relayed(peer.codec.payload_type | (second & 0x80), sequence, timestamp, ssrc, data[HEADER_SIZE:])
-        else:
-            self._dtmf.receive(timestamp, data[HEADER_SIZE:])
-            peer.relay_dtmf(bool(second & 0x80), sequence, timestamp, ssrc, data[HEADER_SIZE:])
+        if ssrc != peer._relay_ssrc:  # a new source: the peer's stream continues where it stands
+            peer._relay_ssrc = ssrc
+            peer._relay_offsets = ((peer._out_seq - sequence) & 0xFFFF, (peer._out_ts - timestamp) & 0xFFFFFFFF)
+        seq_offset, ts_offset = peer._relay_offsets
+        out_seq, out_ts = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
+        peer._relayed = (out_seq, out_ts)
+        if peer.sending and peer.open:
+            packet = bytearray(data)
+            _FIXED.pack_into(packet, 0, 0x80, out_type | (second & 0x80), out_seq, out_ts, peer._out_ssrc)
+            try:
+                if peer.latched is not None:
+                    peer.sock.send(packet)
+                else:
+                    peer.sock.sendto(packet, peer.remote)
+            except OSError:
+                peer.stats["send_errors"] += 1
 
-    def _relay_parsed(self, data: bytes, header: RtpHeader) -> None:
-        self.packets_in += 1
-        payload = data[header.payload_start : header.payload_end]
-        peer = self.relay_peer
-        assert peer is not None
-        if header.payload_type == self.codec.payload_type:
-            marker = 0x80 if header.marker else 0
-            peer.send_relayed(peer.codec.payload_type | marker, header.sequence, header.timestamp, header.ssrc, payload)
-        else:
-            self._dtmf.receive(header.timestamp, payload)
-            peer.relay_dtmf(header.marker, header.sequence, header.timestamp, header.ssrc, payload)
+    def _resume_own_stream(self) -> None:
+        """Relaying to this leg ended: its own packets continue the sequence and timestamps it was sending."""
+        if self._relayed is not None:
+            out_seq, out_ts = self._relayed
+            self._out_seq, self._out_ts = (out_seq + 1) & 0xFFFF, (out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
+        self._relay_ssrc = self._relayed = None
 
     def _tap_relayed(self, data: bytes) -> None:
         """With a tap attached, relayed audio is decoded too: what this leg's far end says ("in") is what the
@@ -273,25 +294,6 @@ class RtpSession:
         assert self.relay_peer is not None
         for tap in self.relay_peer.taps:
             tap("out", pcm, position)
-
-    def relay_dtmf(self, marker: bool, sequence: int, timestamp: int, ssrc: int, payload: bytes) -> None:
-        """A telephone-event from the bridged leg: on as our own telephone-event, if our far end takes them."""
-        if self.dtmf_payload_type is not None:
-            self.send_relayed(self.dtmf_payload_type | (0x80 if marker else 0), sequence, timestamp, ssrc, payload)
-
-    def send_relayed(self, marker_and_type: int, sequence: int, timestamp: int, ssrc: int, payload: bytes) -> None:
-        """Send a relayed payload in this leg's own sequence, timestamp and SSRC space."""
-        if ssrc != self._relay_ssrc:  # a new source: continue our stream where it stands
-            self._relay_ssrc = ssrc
-            self._relay_offsets = ((self._out_seq - sequence) & 0xFFFF, (self._out_ts - timestamp) & 0xFFFFFFFF)
-        seq_offset, ts_offset = self._relay_offsets
-        out_seq = (sequence + seq_offset) & 0xFFFF
-        out_ts = (timestamp + ts_offset) & 0xFFFFFFFF
-        self._out_seq, self._out_ts = (out_seq + 1) & 0xFFFF, (out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
-        if self.sending:
-            header = self._relay_header
-            _FIXED.pack_into(header, 0, 0x80, marker_and_type, out_seq, out_ts, self._out_ssrc)
-            self._transmit(header + payload)
 
     def _release(self) -> None:
         while self._expected is not None:
