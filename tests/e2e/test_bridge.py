@@ -7,6 +7,7 @@ the others get CANCEL; busy and no-answer take their branches; either side's BYE
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tests.phone import Phone, dominant_frequency
 from tests.server import TOKEN, ServerProcess
 
 PASSWORD = "phone-secret-1"
+_NUMBERS = itertools.count(7000)
 
 
 @dataclass
@@ -42,7 +44,7 @@ class Pbx:
         return self.put("devices", {**doc, "owner_id": owner_id} if owner_id else doc)
 
     def callflow(self, flow: dict[str, Any]) -> str:
-        number = str(7000 + int(uuid.uuid4().int % 1000))
+        number = str(next(_NUMBERS))
         self.put("callflows", {"numbers": [number], "flow": flow})
         return number
 
