@@ -10,7 +10,6 @@ Results: bench/results/media.json. The issue's budget: >= 800 concurrent calls o
 from __future__ import annotations
 
 import argparse
-import audioop
 import json
 import os
 import sys
@@ -21,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.sipp_runner import run_sipp  # noqa: E402
-from tests.server import TOKEN, ServerProcess  # noqa: E402
+from tests.server import TOKEN  # noqa: E402
 
+from bench.load import start_server, write_sweep  # noqa: E402
 from bench.procstat import cpu_seconds, rss_mb  # noqa: E402
 
 RATE = 100  # new calls per second while ramping up
@@ -49,14 +48,8 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=10.0, help="seconds measured with all calls up")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-media-bench-"))
-    t = np.arange(8000 * 10) / 8000
-    sweep = np.sin(2 * np.pi * (300 + 150 * t) * t) * 8000  # a rising tone: real, changing audio
-    (tmp / "audio.ulaw").write_bytes(audioop.lin2ulaw(sweep.astype("<i2").tobytes(), 2))
-    server = ServerProcess(
-        tmp / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "20000-29999", "--log-level", "warning"]
-    ).start()
-    assert server.proc is not None
-    pid = server.proc.pid
+    write_sweep(tmp / "audio.ulaw")
+    server, pid = start_server(tmp)
     with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
         account = api.put("/v2/accounts", json={"data": {"name": "bench", "realm": "bench.example.com"}}).json()
         flow = {"numbers": ["8000"], "flow": {"module": "echo", "data": {}}}

@@ -338,28 +338,23 @@ class ServerTransaction(Transaction):
 
 def build_non_2xx_ack(invite: Request, response: Response) -> Request:
     """The ACK a client transaction sends for a 300–699 (RFC 3261 §17.1.1.3)."""
-    headers = Headers()
-    headers.add("Via", invite.headers.get_all("Via")[0])
-    for name in ("Route",):
-        for value in invite.headers.get_lines(name):
-            headers.add(name, value)
-    headers.add("Max-Forwards", "70")
-    headers.add("From", invite.headers.get("From") or "")
-    headers.add("To", response.headers.get("To") or "")
-    headers.add("Call-ID", invite.call_id)
-    headers.add("CSeq", f"{invite.cseq.number} ACK")
-    return Request(headers=headers, method="ACK", uri=invite.uri)
+    return _sibling(invite, "ACK", response.headers.get("To") or "")
 
 
 def build_cancel(invite: Request) -> Request:
     """The CANCEL of a pending INVITE (RFC 3261 §9.1): same Request-URI, top Via, Call-ID, From, To, CSeq number."""
+    return _sibling(invite, "CANCEL", invite.headers.get("To") or "")
+
+
+def _sibling(invite: Request, method: str, to: str) -> Request:
+    """A request that shares the INVITE's transaction identity: its top Via, Route, From, Call-ID and CSeq number."""
     headers = Headers()
     headers.add("Via", invite.headers.get_all("Via")[0])
     for value in invite.headers.get_lines("Route"):
         headers.add("Route", value)
     headers.add("Max-Forwards", "70")
     headers.add("From", invite.headers.get("From") or "")
-    headers.add("To", invite.headers.get("To") or "")
+    headers.add("To", to)
     headers.add("Call-ID", invite.call_id)
-    headers.add("CSeq", f"{invite.cseq.number} CANCEL")
-    return Request(headers=headers, method="CANCEL", uri=invite.uri)
+    headers.add("CSeq", f"{invite.cseq.number} {method}")
+    return Request(headers=headers, method=method, uri=invite.uri)

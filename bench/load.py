@@ -1,0 +1,25 @@
+"""What the SIPp load benchmarks share: a real audio file to stream, and a server on its embedded defaults."""
+
+from __future__ import annotations
+
+import audioop
+from pathlib import Path
+
+import numpy as np
+from tests.server import ServerProcess
+
+
+def write_sweep(path: Path, seconds: int = 10) -> Path:
+    """A rising tone (300 Hz upwards) as headerless µ-law for SIPp's rtp_stream: real, changing audio."""
+    t = np.arange(8000 * seconds) / 8000
+    sweep = np.sin(2 * np.pi * (300 + 150 * t) * t) * 8000
+    path.write_bytes(audioop.lin2ulaw(sweep.astype("<i2").tobytes(), 2))
+    return path
+
+
+def start_server(tmp: Path) -> tuple[ServerProcess, int]:
+    """calltape trusting loopback, with a wide RTP range and a quiet log; (server, its pid)."""
+    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "20000-29999", "--log-level", "warning"]
+    server = ServerProcess(tmp / "data", args).start()
+    assert server.proc is not None
+    return server, server.proc.pid
