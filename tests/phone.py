@@ -92,6 +92,7 @@ class Phone:
         self.invited: asyncio.Queue[Request] = asyncio.Queue()
         self.reinvites: list[str] = []
         self.ignore_cancel = False
+        self.early_media = False  # answer an INVITE with 183 + SDP and audio first
         self.incoming: Request | None = None
         self.cancelled = asyncio.Event()
         self.acked = asyncio.Event()
@@ -162,7 +163,11 @@ class Phone:
             return  # a retransmission
         self.incoming = invite
         self.invited.put_nowait(invite)
-        self._send_response(invite, 180, tag=self._incoming_tag)
+        if self.early_media:  # 183 with our SDP, and our audio flows before we answer
+            self._media_towards(invite)
+            self._send_response(invite, 183, tag=self._incoming_tag, body=self.sdp())
+        else:
+            self._send_response(invite, 180, tag=self._incoming_tag)
         if self.refuse_with is not None:
             self._send_response(invite, self.refuse_with, tag=self._incoming_tag)
         elif self.answer_after is not None:
@@ -173,10 +178,13 @@ class Phone:
         invite = self.incoming
         if invite is None or self.cancelled.is_set():
             return
-        media = parse_sdp(invite.body).media[0]
-        self.remote_rtp = (media.connection or parse_sdp(invite.body).connection or "127.0.0.1", media.port)
+        self._media_towards(invite)
         self._send_response(invite, 200, tag=self._incoming_tag, body=self.sdp())
         self.answered_at = time.monotonic()
+
+    def _media_towards(self, invite: Request) -> None:
+        offer = parse_sdp(invite.body)
+        self.remote_rtp = (offer.media[0].connection or offer.connection or "127.0.0.1", offer.media[0].port)
         if self._sender is None:
             self._sender = asyncio.get_running_loop().create_task(self._send_rtp())
 

@@ -297,3 +297,40 @@ def test_a_late_answer_from_the_losing_phone_is_acked_and_hung_up(pbx: Pbx) -> N
 
     acked, _ = _run(scenario())
     assert acked
+
+
+def test_early_media_from_a_ringing_phone_reaches_the_caller(pbx: Pbx) -> None:
+    """183 with SDP: the caller hears the callee's announcement before the 200, then the bridged call."""
+    port = free_port()
+    device_id = pbx.device(f"em{uuid.uuid4().hex[:6]}", invite_format="route", route=f"sip:x@127.0.0.1:{port}")
+    number = pbx.callflow({"module": "device", "data": {"id": device_id}})
+
+    async def scenario() -> tuple[float, float]:
+        callee = Phone(pbx.server.sip_port)
+        await callee.start_on(port)
+        callee.early_media, callee.answer_after = True, 1.5
+        callee.say_pcm(_tone(800, 1.5) + _tone(1300, 3.0))  # an announcement, then the conversation
+        caller = await Phone(pbx.server.sip_port).start()
+        try:
+            assert (await caller.call(number)).status == 200
+            answered_at = caller.answered_at
+            await asyncio.sleep(1.5)
+            await caller.hangup()
+            assert answered_at is not None
+            before = [p for at, pt, p in caller.received.frames if pt == 0 and at < answered_at]
+            after = [p for at, pt, p in caller.received.frames if pt == 0 and at > answered_at + 0.3]
+            return _frequency(before), _frequency(after)
+        finally:
+            callee.close()
+            caller.close()
+
+    early, bridged = _run(scenario())
+    assert abs(early - 800) < 20 and abs(bridged - 1300) < 20
+
+
+def _frequency(payloads: list[bytes]) -> float:
+    import audioop
+
+    pcm = np.frombuffer(b"".join(audioop.ulaw2lin(p, 2) for p in payloads), dtype=np.int16)
+    assert len(pcm) > 4000, f"only {len(pcm)} samples"
+    return dominant_frequency(pcm)

@@ -18,6 +18,7 @@ from calltape.callflow.call_api import CallEndedError, CallParty, Endpoint, Mail
 from calltape.media.clock import MediaTimeline
 from calltape.media.library import MediaLibrary
 from calltape.media.outbound import Relay
+from calltape.media.ports import PortsExhaustedError
 from calltape.media.session import RtpSession
 from calltape.media.sources import TONES, cadence, load_pcm, tone
 from calltape.media.tts import TtsCache
@@ -29,7 +30,7 @@ from calltape.switch.dialer import dial
 from calltape.switch.digits import DigitBus
 from calltape.switch.endpoints import Endpoints, TargetOptions
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
-from calltape.switch.outbound import Target
+from calltape.switch.outbound import OutboundLeg, Target
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ class Call:
             log.info("call-id %s: nothing to ring for %s", self.call_id, endpoints)
             return None
         ringback: asyncio.Future[None] | None = None
+        early: list[Bridge] = []  # the caller hears a ringing phone's early media (183 with SDP)
 
         def ringing() -> None:
             nonlocal ringback
@@ -194,6 +196,17 @@ class Call:
                 self.a_leg.send_ringing()
             elif self.a_leg.media is not None:  # an answered caller hears ringback
                 ringback = self.a_leg.media.play(cadence((440.0, 480.0), 2.0, 4.0, options.timeout))
+
+        async def early_media(leg: OutboundLeg) -> None:
+            if self.a_leg.dialog is not None:
+                return  # answered already: the caller hears our ringback
+            self.a_leg.timeline = self.timeline
+            try:
+                await self.a_leg.early_media()
+            except (LegEndedError, PortsExhaustedError):
+                return
+            if self.a_leg.media is not None and leg.media is not None and not leg.ended.is_set() and not early:
+                early.append(Bridge(self.a_leg, leg, self.dtmf.publish))
 
         outcome = await self._wait(
             dial(
@@ -203,11 +216,14 @@ class Call:
                 timeout=options.timeout,
                 strategy=options.strategy,
                 on_ringing=ringing,
+                on_early_media=lambda leg: self.a_leg.host.spawn(early_media(leg)),
                 timeline=self.timeline,
             )
         )
         if ringback is not None and self.a_leg.media is not None:
             self.a_leg.media.stop_playing()
+        if early and early[0].b is not outcome.leg:
+            early.pop().unbridge()
         if outcome.leg is None:
             log.info("call-id %s: nobody answered (%d)", self.call_id, outcome.status)
             return "busy" if outcome.status == 486 else None
@@ -221,7 +237,8 @@ class Call:
             raise
         if callee.ended.is_set() or callee.media is None or self.a_leg.media is None:
             raise CallEndedError()
-        Bridge(self.a_leg, callee, self.dtmf.publish)
+        if not early:  # the phone that played early media is already bridged
+            Bridge(self.a_leg, callee, self.dtmf.publish)
         log.info("call-id %s: bridged to %s (call-id %s)", self.call_id, callee.target.uri, callee.call_id)
         await self.ended.wait()
         raise CallEndedError()

@@ -35,18 +35,23 @@ async def dial(
     timeout: float,
     strategy: str = "simultaneous",
     on_ringing: Callable[[], None] = lambda: None,
+    on_early_media: Callable[[OutboundLeg], None] = lambda leg: None,
     timeline: MediaTimeline | None = None,
 ) -> DialOutcome:
-    """Ring *targets*; ``single`` rings them in turn, each for *timeout* seconds. The legs' taps use *timeline*."""
+    """Ring *targets*; ``single`` rings them in turn, each for *timeout* seconds. The legs' taps use *timeline*.
+
+    ``on_ringing()`` is called once, when the first target rings; ``on_early_media(leg)`` once, for the first
+    leg whose early media (183 with SDP) flows."""
+    notify = _Notify(on_ringing, on_early_media)
     if strategy == "single":
         statuses = []
         for target in targets:
-            outcome = await _fork(host, [target], local_address, timeout, on_ringing, timeline)
+            outcome = await _fork(host, [target], local_address, timeout, notify, timeline)
             if outcome.leg is not None:
                 return outcome
             statuses.append(outcome.status)
         return DialOutcome(None, _overall(statuses))
-    return await _fork(host, targets, local_address, timeout, on_ringing, timeline)
+    return await _fork(host, targets, local_address, timeout, notify, timeline)
 
 
 async def _fork(
@@ -54,14 +59,17 @@ async def _fork(
     targets: list[Target],
     local_address: str,
     timeout: float,
-    on_ringing: Callable[[], None],
+    notify: _Notify,
     timeline: MediaTimeline | None,
 ) -> DialOutcome:
     legs = [OutboundLeg(host, target, local_address) for target in targets]
     for leg in legs:
         leg.timeline = timeline
     outcomes: dict[asyncio.Future[Any], OutboundLeg] = {leg.outcome: leg for leg in legs}
-    ringing: set[asyncio.Future[Any]] = {asyncio.ensure_future(leg.ringing.wait()) for leg in legs}
+    watchers: dict[asyncio.Future[Any], tuple[str, OutboundLeg]] = {}
+    for leg in legs:
+        watchers[asyncio.ensure_future(leg.ringing.wait())] = ("ringing", leg)
+        watchers[asyncio.ensure_future(leg.early.wait())] = ("early", leg)
     winner: OutboundLeg | None = None
     statuses: list[int] = []
     try:
@@ -72,7 +80,7 @@ async def _fork(
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
-            waiting: set[asyncio.Future[Any]] = {*outcomes, *ringing}
+            waiting: set[asyncio.Future[Any]] = {*outcomes, *watchers}
             done, _ = await asyncio.wait(waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
             if not done:
                 break
@@ -84,20 +92,36 @@ async def _fork(
                         winner = leg
                     else:
                         statuses.append(status)
-                elif ringing:  # the caller is told once that something rings
-                    for task in ringing:
-                        task.cancel()
-                    ringing = set()
-                    on_ringing()
+                elif future in watchers:
+                    kind, leg = watchers.pop(future)
+                    notify(kind, leg)
         return DialOutcome(winner, 200 if winner else _overall(statuses))
     finally:
-        for task in ringing:
+        for task in watchers:
             task.cancel()
         for leg in legs:
             if leg is not winner:
                 leg.cancel()
                 if leg.outcome.done() and leg.outcome.result() == 200:
                     host.spawn(leg.hangup())  # answered at the same moment as the winner
+
+
+class _Notify:
+    """Tells the caller's side once that something rings, and once that early media flows."""
+
+    def __init__(self, on_ringing: Callable[[], None], on_early_media: Callable[[OutboundLeg], None]) -> None:
+        self.on_ringing = on_ringing
+        self.on_early_media = on_early_media
+        self.told: set[str] = set()
+
+    def __call__(self, kind: str, leg: OutboundLeg) -> None:
+        if kind in self.told:
+            return
+        self.told.add(kind)
+        if kind == "ringing":
+            self.on_ringing()
+        else:
+            self.on_early_media(leg)
 
 
 def _overall(statuses: list[int]) -> int:

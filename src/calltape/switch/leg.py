@@ -278,6 +278,7 @@ class InboundLeg(Leg):
         self.negotiated = negotiated
         self._ack = asyncio.Event()
         self._ack_body = b""
+        self._early_sdp = b""
 
     async def answer(self) -> None:
         """Answer with 200 OK and start the media (after a late offer, once the ACK brings the answer)."""
@@ -285,6 +286,9 @@ class InboundLeg(Leg):
             return
         if self.ended.is_set():
             raise LegEndedError()
+        if self.media is not None:  # early media runs already: the same SDP, now in the 200
+            self._accept(self._early_sdp)
+            return
         sock = self.host.ports.acquire()
         try:
             await self._answer_on(sock)
@@ -293,9 +297,34 @@ class InboundLeg(Leg):
                 self.release_socket(sock)
             raise
 
-    async def _answer_on(self, sock: socket.socket) -> None:
+    async def early_media(self) -> None:
+        """183 Session Progress with our SDP, and the media running, before the call is answered.
+
+        Nothing happens for a late offer (no SDP to answer yet) or once answered."""
+        if self.media is not None or self.dialog is not None or self.negotiated is None:
+            return
+        if self.ended.is_set():
+            raise LegEndedError()
+        sock = self.host.ports.acquire()
+        try:
+            self._early_sdp = self.offer_or_answer(int(sock.getsockname()[1]))
+            headers = [
+                ("Contact", self.host.contact_for(self.peer, self.local_address)),
+                ("Content-Type", "application/sdp"),
+            ]
+            to_tag = self.transaction.to_tag
+            self.host.respond(
+                self.transaction, make_response(self.request, 183, to_tag=to_tag, headers=headers, body=self._early_sdp)
+            )
+            await self.start_media(sock, self.negotiated)
+        except BaseException:
+            if self.media is None:
+                self.release_socket(sock)
+            raise
+
+    def _accept(self, body: bytes) -> None:
+        """The 200 OK with *body*: the dialog exists from now on."""
         host = self.host
-        body = self.offer_or_answer(int(sock.getsockname()[1]))
         contact = host.contact_for(self.peer, self.local_address)
         headers = [("Contact", contact), ("Allow", host.allow_header), ("Content-Type", "application/sdp")]
         response = make_response(self.request, 200, to_tag=self.transaction.to_tag, headers=headers, body=body)
@@ -303,6 +332,9 @@ class InboundLeg(Leg):
         self.state = LegState.ANSWERED
         host.dialog_up(self)
         host.respond(self.transaction, response)
+
+    async def _answer_on(self, sock: socket.socket) -> None:
+        self._accept(self.offer_or_answer(int(sock.getsockname()[1])))
         negotiated = self.negotiated
         if negotiated is None:  # late offer: the answer comes in the ACK
             negotiated = await self._answer_from_ack()

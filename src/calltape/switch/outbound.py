@@ -51,6 +51,8 @@ class OutboundLeg(Leg):
         self.local_tag = new_tag()
         self.outcome: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.ringing = asyncio.Event()
+        self.early = asyncio.Event()  # early media (183 with SDP) flows on this leg
+        self._media: asyncio.Future[None] | None = None  # the media being started (early, or on the 200)
         self.invite_request: Request | None = None
         self._transaction: ClientTransaction | None = None
         self._sock: socket.socket | None = None
@@ -113,6 +115,8 @@ class OutboundLeg(Leg):
             if status in (180, 183):
                 self.state = LegState.RINGING if status == 180 else LegState.EARLY
                 self.ringing.set()
+            if status == 183 and response.body and self._media is None and not self._cancelled:
+                self._begin_media(response, early=True)
         elif status < 300:
             self._answered(response)
         elif status in (401, 407) and self.target.credentials and not self._authenticated and not self._cancelled:
@@ -157,25 +161,37 @@ class OutboundLeg(Leg):
             self._finish(487)
             return
         self.host.dialog_up(self)
-        try:
-            negotiated = negotiate(parse_sdp(response.body), self.host.ports.families)
-        except SdpError as exc:
-            log.warning("call-id %s: the callee's answer is unusable: %s", self.call_id, exc)
-            self.state = LegState.ANSWERED
+        self.state = LegState.ANSWERED
+        if self._media is None and not self._begin_media(response, early=False):
+            log.warning("call-id %s: the callee's answer is unusable", self.call_id)
             self._send_bye()
             self._finish(488)
             return
-        self.state = LegState.ANSWERED
-        self.host.spawn(self._start(negotiated))
+        self.host.spawn(self._confirm())
 
-    async def _start(self, negotiated: Negotiated) -> None:
+    def _begin_media(self, response: Response, *, early: bool) -> bool:
+        """Start the media on the SDP of a 183 (early media) or the 200; False if it is unusable."""
+        try:
+            negotiated = negotiate(parse_sdp(response.body), self.host.ports.families)
+        except SdpError:
+            return False
         assert self._sock is not None
         sock, self._sock = self._sock, None
+        self._media = asyncio.ensure_future(self._start_media(sock, negotiated, early))
+        return True
+
+    async def _start_media(self, sock: socket.socket, negotiated: Negotiated, early: bool) -> None:
         try:
             await self.start_media(sock, negotiated)
         except Exception:
             self.release_socket(sock)
             raise
+        if early and not self.ended.is_set():
+            self.early.set()
+
+    async def _confirm(self) -> None:
+        assert self._media is not None
+        await self._media
         if not self.outcome.done():
             self.outcome.set_result(200)
 
