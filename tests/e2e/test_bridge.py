@@ -334,3 +334,37 @@ def _frequency(payloads: list[bytes]) -> float:
     pcm = np.frombuffer(b"".join(audioop.ulaw2lin(p, 2) for p in payloads), dtype=np.int16)
     assert len(pcm) > 4000, f"only {len(pcm)} samples"
     return dominant_frequency(pcm)
+
+
+def test_a_calling_device_presents_its_caller_id_and_the_callee_sees_it(pbx: Pbx) -> None:
+    """The caller's display name and number go through; a device's caller_id.internal overrides them."""
+    user = pbx.put("users", {"first_name": "Front", "last_name": "Desk"})
+    pbx.put(
+        "devices",
+        {
+            "name": "front",
+            "owner_id": user,
+            "caller_id": {"internal": {"name": "Front Desk", "number": "1001"}},
+            "sip": {"username": "front", "password": PASSWORD},
+        },
+    )
+    port = free_port()
+    device_id = pbx.device(f"cid{uuid.uuid4().hex[:6]}", invite_format="route", route=f"sip:x@127.0.0.1:{port}")
+    number = pbx.callflow({"module": "device", "data": {"id": device_id, "timeout": 2}})
+
+    async def scenario() -> tuple[str | None, str]:
+        callee = Phone(pbx.server.sip_port)
+        await callee.start_on(port)
+        # from an untrusted address, so the call is a device's (digest-authenticated), not a trunk's
+        caller = await Phone(pbx.server.sip_port, host="127.0.0.2", user="front", realm=pbx.realm).start()
+        caller.password = PASSWORD
+        try:
+            assert (await caller.call(number, timeout=10)).status >= 200
+            invite = await asyncio.wait_for(callee.invited.get(), 5)
+            return invite.from_.display_name, str(getattr(invite.from_.uri, "user", ""))
+        finally:
+            callee.close()
+            caller.close()
+
+    name, number_shown = _run(scenario())
+    assert (name, number_shown) == ("Front Desk", "1001")

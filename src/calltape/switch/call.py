@@ -244,15 +244,18 @@ class Call:
         raise CallEndedError()
 
     async def _targets(self, endpoints: list[Endpoint], options: RingOptions) -> list[Target]:
+        finder = self.services.endpoints
+        number, name = self.caller.number, self.caller.name
+        if self.caller_device_id is not None:  # a device of ours calls: the caller ID it is set up to show
+            number, name = await finder.caller_id_of(self.account_id, self.caller_device_id) or (number, name)
         ring = TargetOptions(
-            caller_number=self.caller.number,
-            caller_name=self.caller.name,
+            caller_number=number,
+            caller_name=name,
             caller_device_id=self.caller_device_id,
             can_call_self=options.can_call_self,
             suppress_clid=options.suppress_clid,
             custom_sip_headers=tuple(options.custom_sip_headers.items()),
         )
-        finder = self.services.endpoints
         targets: list[Target] = []
         for endpoint in endpoints:
             lookup = finder.for_device if endpoint.kind == "device" else finder.for_user

@@ -71,6 +71,27 @@ class Endpoints:
                 targets += await self._targets(device, options)
         return targets
 
+    async def caller_id_of(self, account_id: str, device_id: str) -> tuple[str, str] | None:
+        """(number, name) a calling device presents: its ``caller_id.internal``, else its owner's; None if unset."""
+        try:
+            device = await self.devices.get(device_id, account_id)
+        except NotFoundError:
+            return None
+        for doc in (device, await self._owner(account_id, device)):
+            internal = ((doc or {}).get("caller_id") or {}).get("internal") or {}
+            if internal.get("number") or internal.get("name"):
+                return str(internal.get("number") or ""), str(internal.get("name") or "")
+        return None
+
+    async def _owner(self, account_id: str, device: Doc) -> Doc | None:
+        owner_id = device.get("owner_id")
+        if not owner_id:
+            return None
+        try:
+            return await self.users.get(owner_id, account_id)
+        except NotFoundError:
+            return None
+
     async def _targets(self, device: Doc, options: TargetOptions) -> list[Target]:
         if device.get("enabled") is False or (device.get("do_not_disturb") or {}).get("enabled"):
             return []
