@@ -89,6 +89,7 @@ class RtpSession:
         self._relay_offsets = (0, 0)  # (sequence, timestamp) added to a relayed source's own
         self._relayed: tuple[int, int] | None = None  # the last relayed packet's (sequence, timestamp)
         self._audio_type = codec.payload_type
+        self._buffer = bytearray(2048)  # relay mode reads into it and rewrites the header in place
         self.stats = {"received": 0, "lost": 0, "late": 0, "sent": 0, "send_errors": 0}
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
@@ -108,7 +109,7 @@ class RtpSession:
     async def start(self) -> None:
         """Attach to the event loop and start sending (silence until a source has something)."""
         self.sock.setblocking(False)
-        self._loop.add_reader(self.sock.fileno(), self._readable)
+        self._loop.add_reader(self.sock.fileno(), self._reader())
         self.open = True
         self.started_at = self._loop.time()
         self._seen = (self.packets_in, self.started_at)
@@ -153,7 +154,7 @@ class RtpSession:
         self.sock = socket.socket(self.sock.family, socket.SOCK_DGRAM)
         self.sock.bind(self.bound_address)
         self.sock.setblocking(False)
-        self._loop.add_reader(self.sock.fileno(), self._readable)
+        self._loop.add_reader(self.sock.fileno(), self._reader())
 
     # ---- receiving ---------------------------------------------------------------------------
 
@@ -180,12 +181,7 @@ class RtpSession:
             self.latched = None
 
     def datagram_received(self, data: bytes) -> None:
-        """One packet from the far end."""
-        if self.relay_peer is not None:
-            self._relay(data)
-            if self.taps or self.relay_peer.taps:
-                self._tap_relayed(data)
-            return
+        """One packet from the far end (not relaying)."""
         header = parse_rtp(data)
         if header is None:
             return
@@ -226,17 +222,44 @@ class RtpSession:
             self._ssrc = None  # the sequence and timeline anchor start afresh when relaying ends
         elif self.open:
             self.clock.add(self)
+        if self.open:
+            self._loop.add_reader(self.sock.fileno(), self._reader())
 
-    def _relay(self, data: bytes) -> None:
-        """One packet on to the bridged leg: its fixed header rewritten in place of the original, one send."""
-        if len(data) <= HEADER_SIZE:
+    def _reader(self) -> Callable[[], None]:
+        return self._relay_readable if self.relay_peer is not None else self._readable
+
+    def _relay_readable(self) -> None:
+        """Relay mode: one read into the leg's own buffer, the header rewritten there, one send — no allocation."""
+        buffer = self._buffer
+        try:
+            if self.latched is not None:
+                length = self.sock.recv_into(buffer)
+            else:
+                length, addr = self.sock.recvfrom_into(buffer)
+                self._latch(addr)
+        except (BlockingIOError, InterruptedError):
             return
-        first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(data)
+        except OSError:  # ICMP port unreachable from the far end
+            self.stats["send_errors"] += 1
+            return
+        peer = self.relay_peer
+        if peer is None:
+            return
+        if self.taps or peer.taps:
+            self._tap_relayed(bytes(buffer[:length]))
+        self._relay(buffer, length)
+
+    def _relay(self, buffer: bytearray, length: int) -> None:
+        """One packet on to the bridged leg, its fixed header rewritten in place."""
+        if length <= HEADER_SIZE:
+            return
+        first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(buffer)
         if first != 0x80:  # CSRCs, an extension or padding: cut down to a plain packet, then as usual
-            header = parse_rtp(data)
+            header = parse_rtp(bytes(buffer[:length]))
             if header is not None and header.payload_end > header.payload_start:
-                plain = _FIXED.pack(0x80, second, sequence, timestamp, ssrc)
-                self._relay(plain + data[header.payload_start : header.payload_end])
+                plain = bytearray(_FIXED.pack(0x80, second, sequence, timestamp, ssrc))
+                plain += buffer[header.payload_start : header.payload_end]
+                self._relay(plain, len(plain))
             return
         payload_type = second & 0x7F
         peer = self.relay_peer
@@ -244,7 +267,7 @@ class RtpSession:
         if payload_type == self._audio_type:
             out_type = peer._audio_type
         elif payload_type == self.dtmf_payload_type:
-            self._dtmf.receive(timestamp, data[HEADER_SIZE:])  # the call hears the digit, and so does the peer
+            self._dtmf.receive(timestamp, bytes(buffer[HEADER_SIZE:length]))  # the call hears the digit too
             if peer.dtmf_payload_type is None:
                 self.packets_in += 1
                 return
@@ -259,8 +282,8 @@ class RtpSession:
         out_seq, out_ts = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
         peer._relayed = (out_seq, out_ts)
         if peer.sending and peer.open:
-            packet = bytearray(data)
-            _FIXED.pack_into(packet, 0, 0x80, out_type | (second & 0x80), out_seq, out_ts, peer._out_ssrc)
+            _FIXED.pack_into(buffer, 0, 0x80, out_type | (second & 0x80), out_seq, out_ts, peer._out_ssrc)
+            packet = memoryview(buffer)[:length]
             try:
                 if peer.latched is not None:
                     peer.sock.send(packet)
