@@ -198,3 +198,45 @@ def test_a_wrong_pin_three_times_hangs_up_with_nothing_played(box: Box) -> None:
             owner.close()
 
     assert asyncio.run(scenario()) == 0.0
+
+
+def test_delete_after_notify_removes_the_message_once_the_webhook_took_it(box: Box) -> None:
+    webhook_url = box.api.get(f"/v2/accounts/{box.account_id}/vmboxes/{box.box_id}").json()["data"]["notify_webhook"]
+    doc = {
+        "name": "Relay",
+        "mailbox": "3000",
+        "skip_greeting": True,
+        "skip_instructions": True,
+        "delete_after_notify": True,
+        "notify_webhook": webhook_url,
+    }
+    r = box.api.put(f"/v2/accounts/{box.account_id}/vmboxes", json={"data": doc})
+    assert r.status_code == 201, r.text
+    relay_box = r.json()["data"]["id"]
+    number = str(int(box.check_number) + 1)
+    flow = {"numbers": [number], "flow": {"module": "voicemail", "data": {"id": relay_box}}}
+    assert box.api.put(f"/v2/accounts/{box.account_id}/callflows", json={"data": flow}).status_code == 201
+    already = len(_Webhook.received)
+
+    async def scenario() -> None:
+        caller = await Phone(box.server.sip_port).start()
+        try:
+            assert (await caller.call(number)).status == 200
+            await _wait_for_tone(caller, 1000.0, 10)  # the beep
+            caller.say_pcm(_tone(CALLER_HZ, SPOKEN))
+            await asyncio.sleep(SPOKEN + 0.3)
+            await caller.hangup()
+        finally:
+            caller.close()
+
+    asyncio.run(scenario())
+    deadline = time.monotonic() + 10
+    while len(_Webhook.received) == already and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [posted] = _Webhook.received[already:]
+    assert posted["data"]["vmbox_id"] == relay_box and posted["data"]["length"] >= (SPOKEN - 0.2) * 1000
+    base = f"/v2/accounts/{box.account_id}/vmboxes/{relay_box}/messages"
+    while box.api.get(base).json()["data"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert box.api.get(base).json()["data"] == []
+    assert box.api.get(f"{base}/{posted['data']['id']}", headers={"Accept": "audio/wav"}).status_code == 404

@@ -52,13 +52,19 @@ class StoredMailboxes:
         return self.messages_store.new_audio_path(account_id, box_id)
 
     async def save_message(self, account_id: str, box: Doc, message_id: str, doc: Doc) -> Doc:
-        """Store a recorded message; POST it to the box's ``notify_webhook`` (in the background)."""
+        """Store a recorded message; POST it to the box's ``notify_webhook`` (in the background), and with
+        ``delete_after_notify`` delete it once the webhook took it (2xx)."""
         message = await self.messages_store.add(account_id, box["id"], message_id, doc)
         if url := box.get("notify_webhook"):
-            task = asyncio.get_running_loop().create_task(_notify(url, {**message, "vmbox_id": box["id"]}))
+            task = asyncio.get_running_loop().create_task(self._notify(url, account_id, box, message))
             self._notifications.add(task)
             task.add_done_callback(self._notifications.discard)
         return message
+
+    async def _notify(self, url: str, account_id: str, box: Doc, message: Doc) -> None:
+        if await _post(url, {**message, "vmbox_id": box["id"]}) and box.get("delete_after_notify"):
+            await self.messages_store.delete(account_id, box["id"], message["id"])
+            log.info("voicemail message %s delivered to %s and deleted", message["id"], url)
 
     async def set_folder(self, account_id: str, box_id: str, message_id: str, folder: str) -> None:
         """Move a message to new, saved or deleted."""
@@ -69,11 +75,15 @@ class StoredMailboxes:
         return self.messages_store.audio_path(account_id, box_id, message_id)
 
 
-async def _notify(url: str, message: Doc) -> None:
+async def _post(url: str, message: Doc) -> bool:
+    """POST the message; True if the webhook took it."""
     try:
         async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT) as client:
             response = await client.post(url, json={"data": message})
-        if response.status_code >= 300:
-            log.warning("voicemail webhook %s answered %d", url, response.status_code)
     except httpx.HTTPError as exc:
         log.warning("voicemail webhook %s failed: %s", url, exc)
+        return False
+    if response.status_code >= 300:
+        log.warning("voicemail webhook %s answered %d", url, response.status_code)
+        return False
+    return True
