@@ -6,6 +6,7 @@ import audioop
 from pathlib import Path
 
 import numpy as np
+from tests.e2e.sipp_runner import SippResult, run_sipp
 from tests.server import ServerProcess
 
 
@@ -23,3 +24,19 @@ def start_server(tmp: Path) -> tuple[ServerProcess, int]:
     server = ServerProcess(tmp / "data", args).start()
     assert server.proc is not None
     return server, server.proc.pid
+
+
+def sipp_callers(
+    server: ServerProcess, tmp: Path, *, calls: int, rate: int, hold_ms: int, number: str, media_port: int
+) -> SippResult:
+    """SIPp placing *calls* to *number* at *rate*, each streaming the sweep for *hold_ms*, then BYE."""
+    return run_sipp(
+        "call_echo",
+        server.sip_port,
+        tmp,
+        calls=calls,
+        rate=rate,
+        timeout=int(hold_ms / 1000) + 120,
+        extra=["-s", number, "-l", str(calls), "-mi", "127.0.0.1", "-mp", str(media_port)],
+        substitutions={"RTP_STREAM": f"{tmp / 'audio.ulaw'},-1,0", "HOLD_MS": str(hold_ms)},
+    )

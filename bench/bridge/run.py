@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.sipp_runner import free_port, run_sipp  # noqa: E402
 from tests.server import TOKEN  # noqa: E402
 
-from bench.load import start_server, write_sweep  # noqa: E402
+from bench.load import sipp_callers, start_server, write_sweep  # noqa: E402
 from bench.procstat import cpu_seconds, rss_mb  # noqa: E402
 
 RATE = 50  # new calls per second while ramping up
@@ -73,15 +73,8 @@ def main() -> int:
                 )
 
             def caller(n: int = n, hold_ms: int = hold_ms, result: dict[str, Any] = result) -> None:
-                result["caller"] = run_sipp(
-                    "call_echo",
-                    server.sip_port,
-                    tmp,
-                    calls=n,
-                    rate=RATE,
-                    timeout=int(hold_ms / 1000) + 120,
-                    extra=["-s", "9000", "-l", str(n), "-mi", "127.0.0.1", "-mp", str(CALLER_MEDIA_PORT)],
-                    substitutions={"RTP_STREAM": f"{tmp / 'audio.ulaw'},-1,0", "HOLD_MS": str(hold_ms)},
+                result["caller"] = sipp_callers(
+                    server, tmp, calls=n, rate=RATE, hold_ms=hold_ms, number="9000", media_port=CALLER_MEDIA_PORT
                 )
 
             threads = [threading.Thread(target=callee), threading.Thread(target=caller)]

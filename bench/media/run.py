@@ -24,10 +24,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.sipp_runner import run_sipp  # noqa: E402
 from tests.server import TOKEN  # noqa: E402
 
-from bench.load import start_server, write_sweep  # noqa: E402
+from bench.load import sipp_callers, start_server, write_sweep  # noqa: E402
 from bench.procstat import cpu_seconds, rss_mb  # noqa: E402
 
 RATE = 100  # new calls per second while ramping up
@@ -63,15 +62,8 @@ def main() -> int:
             result: dict[str, Any] = {}
 
             def load(n: int = n, hold_ms: int = hold_ms, result: dict[str, Any] = result) -> None:
-                result["sipp"] = run_sipp(
-                    "call_echo",
-                    server.sip_port,
-                    tmp,
-                    calls=n,
-                    rate=RATE,
-                    timeout=int(hold_ms / 1000) + 120,
-                    extra=["-s", "8000", "-l", str(n), "-mi", "127.0.0.1", "-mp", str(SIPP_MEDIA_PORT)],
-                    substitutions={"RTP_STREAM": f"{tmp / 'audio.ulaw'},-1,0", "HOLD_MS": str(hold_ms)},
+                result["sipp"] = sipp_callers(
+                    server, tmp, calls=n, rate=RATE, hold_ms=hold_ms, number="8000", media_port=SIPP_MEDIA_PORT
                 )
 
             thread = threading.Thread(target=load)
