@@ -37,6 +37,7 @@ class LegState(Enum):
 
     OFFERED = "offered"  # inbound, not answered yet
     CALLING = "calling"  # outbound, INVITE sent
+    PROCEEDING = "proceeding"  # outbound, a 1xx says it arrived
     RINGING = "ringing"  # outbound, 180 received
     EARLY = "early"  # outbound, 183 with SDP: early media flows
     ANSWERED = "answered"

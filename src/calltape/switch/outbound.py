@@ -93,10 +93,17 @@ class OutboundLeg(Leg):
         self._transaction = host.send_request(self.invite_request, self.peer, self)
 
     def cancel(self) -> None:
-        """Give up ringing: CANCEL the INVITE (a 2xx that still comes is ACKed and hung up)."""
+        """Give up ringing: CANCEL the INVITE (a 2xx that still comes is ACKed and hung up).
+
+        Before any provisional response the CANCEL waits for one (RFC 3261 §9.1): sent earlier, it could reach
+        the phone before the INVITE does and leave it ringing."""
         if self.outcome.done() or self._cancelled:
             return
         self._cancelled = True
+        if self.state is not LegState.CALLING:
+            self._send_cancel()
+
+    def _send_cancel(self) -> None:
         if self.invite_request is not None:
             self.host.send_request(build_cancel(self.invite_request), self.peer, self)
 
@@ -111,10 +118,16 @@ class OutboundLeg(Leg):
             super().on_response(response)  # an answer to a re-INVITE of ours
             return
         status = response.status
+        if status < 200 and self._cancelled and self.state is LegState.CALLING:
+            self.state = LegState.PROCEEDING
+            self._send_cancel()  # the CANCEL that waited for a provisional response
+            return
         if status < 200:
             if status in (180, 183):
                 self.state = LegState.RINGING if status == 180 else LegState.EARLY
                 self.ringing.set()
+            elif self.state is LegState.CALLING:
+                self.state = LegState.PROCEEDING  # 100 Trying or another 1xx: the INVITE has arrived
             if status == 183 and response.body and self._media is None and not self._cancelled:
                 self._begin_media(response, early=True)
         elif status < 300:
