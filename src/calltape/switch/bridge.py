@@ -21,6 +21,7 @@ class Bridge:
     def __init__(self, a: Leg, b: Leg, publish_digit: Callable[[str], None]) -> None:
         assert a.media is not None and b.media is not None
         self.a, self.b = a, b
+        self._publish = publish_digit
         self._a_media: RtpSession = a.media
         self._b_media: RtpSession = b.media
         self.relaying = self._a_media.codec.name == self._b_media.codec.name
@@ -47,7 +48,9 @@ class Bridge:
         b.on_media_change = lambda leg: a.hold_far_end(leg.state is LegState.HELD)
 
     def unbridge(self) -> None:
-        """Stop relaying (both legs fall back to silence on their clock)."""
+        """Stop relaying (both legs fall back to silence on their clock; digits only reach the call)."""
+        self.a.on_digit = self.b.on_digit = self._publish
+        self.a.on_media_change = self.b.on_media_change = None
         if self.relaying:
             self._a_media.relay_to(None)
             self._b_media.relay_to(None)
