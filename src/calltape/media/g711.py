@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import audioop
 from dataclasses import dataclass
+from functools import cached_property
 
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 FRAME_BYTES = 2 * FRAME_SAMPLES  # 16-bit linear PCM
@@ -24,9 +25,9 @@ class G711:
         """16-bit PCM → encoded bytes."""
         return audioop.lin2ulaw(pcm, 2) if self.name == "PCMU" else audioop.lin2alaw(pcm, 2)
 
-    @property
+    @cached_property
     def silence(self) -> bytes:
-        """One encoded frame of silence."""
+        """One encoded frame of silence (encoded once per codec)."""
         return self.encode(bytes(FRAME_BYTES))
 
 

@@ -93,9 +93,10 @@ class Relay:
         if not payloads:
             return codec.silence, SILENT_PCM
         payload = payloads.popleft()
-        if self.buffer.codec.name == codec.name:
+        source = self.buffer.codec
+        if source is codec or source.name == codec.name:
             return payload, None
-        pcm = self.buffer.codec.decode(payload)
+        pcm = source.decode(payload)
         return codec.encode(pcm), pcm
 
 

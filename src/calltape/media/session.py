@@ -90,7 +90,7 @@ class RtpSession:
         self._relayed: tuple[int, int] | None = None  # the last relayed packet's (sequence, timestamp)
         self._audio_type = codec.payload_type
         self._buffer = bytearray(2048)  # relay mode reads into it and rewrites the header in place
-        self.stats = {"received": 0, "lost": 0, "late": 0, "sent": 0, "send_errors": 0}
+        self.stats = {"lost": 0, "late": 0, "send_errors": 0}  # counted per event; packets_in counts media
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
@@ -193,7 +193,6 @@ class RtpSession:
         if header.payload_type != self.codec.payload_type or not payload:
             return  # not what was negotiated: it does not count as media (the call can still time out)
         self.packets_in += 1
-        self.stats["received"] += 1
         if header.ssrc != self._ssrc:  # a new source (or the first): start its sequence and timeline anchor afresh
             self._ssrc, self._expected, self._held = header.ssrc, header.sequence, {}
             self._last_ts = header.timestamp - FRAME_SAMPLES
@@ -403,18 +402,13 @@ class RtpSession:
                 tap("out", frame, position)
 
     def _send(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> None:
-        if self.sending and self.remote[1]:
-            self._transmit(build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker))
+        if self.sending and self.open and self.remote[1]:
+            packet = build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker)
+            try:
+                if self.latched is not None:
+                    self.sock.send(packet)
+                else:
+                    self.sock.sendto(packet, self.remote)
+            except OSError:  # a full buffer or an ICMP error: UDP drops it, we count it
+                self.stats["send_errors"] += 1
         self._out_seq = (self._out_seq + 1) & 0xFFFF
-
-    def _transmit(self, packet: bytes | bytearray) -> None:
-        if not self.open:
-            return
-        try:
-            if self.latched is not None:
-                self.sock.send(packet)
-            else:
-                self.sock.sendto(packet, self.remote)
-            self.stats["sent"] += 1
-        except OSError:  # a full buffer or an ICMP error: UDP drops it, we count it
-            self.stats["send_errors"] += 1
