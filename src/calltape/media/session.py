@@ -47,7 +47,7 @@ class Tap(Protocol):
 class RtpSession:
     """The RTP of one leg, on a socket from the port pool.
 
-    The socket is read with one ``recv`` per readiness callback and, once the far end's source is known
+    The socket is read with one ``recv_into`` per readiness callback and, once the far end's source is known
     (latched), ``connect()``ed to it: the kernel then drops other sources and each send is a plain
     ``send`` — the cheapest path a packet can take from Python.
     """
@@ -89,7 +89,7 @@ class RtpSession:
         self._relay_offsets = (0, 0)  # (sequence, timestamp) added to a relayed source's own
         self._relayed: tuple[int, int] | None = None  # the last relayed packet's (sequence, timestamp)
         self._audio_type = codec.payload_type
-        self._buffer = bytearray(2048)  # relay mode reads into it and rewrites the header in place
+        self._buffer = bytearray(2048)  # every read lands here; relaying rewrites the header in place
         self.stats = {"lost": 0, "late": 0, "send_errors": 0}  # counted per event; packets_in counts media
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
@@ -109,7 +109,7 @@ class RtpSession:
     async def start(self) -> None:
         """Attach to the event loop and start sending (silence until a source has something)."""
         self.sock.setblocking(False)
-        self._loop.add_reader(self.sock.fileno(), self._reader())
+        self._loop.add_reader(self.sock.fileno(), self._readable)
         self.open = True
         self.started_at = self._loop.time()
         self._seen = (self.packets_in, self.started_at)
@@ -154,23 +154,31 @@ class RtpSession:
         self.sock = socket.socket(self.sock.family, socket.SOCK_DGRAM)
         self.sock.bind(self.bound_address)
         self.sock.setblocking(False)
-        self._loop.add_reader(self.sock.fileno(), self._reader())
+        self._loop.add_reader(self.sock.fileno(), self._readable)
 
     # ---- receiving ---------------------------------------------------------------------------
 
     def _readable(self) -> None:
+        """One read per readiness callback, into the leg's own buffer."""
+        buffer = self._buffer
         try:
             if self.latched is not None:
-                data = self.sock.recv(2048)
+                length = self.sock.recv_into(buffer)
             else:
-                data, addr = self.sock.recvfrom(2048)
+                length, addr = self.sock.recvfrom_into(buffer)
                 self._latch(addr)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:  # ICMP port unreachable from the far end: counted, not logged per packet
             self.stats["send_errors"] += 1
             return
-        self.datagram_received(data)
+        peer = self.relay_peer
+        if peer is None:
+            self._receive(bytes(memoryview(buffer)[:length]))
+            return
+        if self.taps or peer.taps:
+            self._tap_relayed(bytes(memoryview(buffer)[:length]))
+        self._relay(buffer, length)
 
     def _latch(self, addr: tuple[str | int, ...]) -> None:
         """Symmetric RTP: answer where the media comes from, and from now on hear only that source."""
@@ -180,8 +188,8 @@ class RtpSession:
         except OSError:
             self.latched = None
 
-    def datagram_received(self, data: bytes) -> None:
-        """One packet from the far end (not relaying)."""
+    def _receive(self, data: bytes) -> None:
+        """One packet from the far end (not relaying): in order to the relays and taps."""
         header = parse_rtp(data)
         if header is None:
             return
@@ -221,32 +229,6 @@ class RtpSession:
             self._ssrc = None  # the sequence and timeline anchor start afresh when relaying ends
         elif self.open:
             self.clock.add(self)
-        if self.open:
-            self._loop.add_reader(self.sock.fileno(), self._reader())
-
-    def _reader(self) -> Callable[[], None]:
-        return self._relay_readable if self.relay_peer is not None else self._readable
-
-    def _relay_readable(self) -> None:
-        """Relay mode: one read into the leg's own buffer, the header rewritten there, one send — no allocation."""
-        buffer = self._buffer
-        try:
-            if self.latched is not None:
-                length = self.sock.recv_into(buffer)
-            else:
-                length, addr = self.sock.recvfrom_into(buffer)
-                self._latch(addr)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:  # ICMP port unreachable from the far end
-            self.stats["send_errors"] += 1
-            return
-        peer = self.relay_peer
-        if peer is None:
-            return
-        if self.taps or peer.taps:
-            self._tap_relayed(bytes(buffer[:length]))
-        self._relay(buffer, length)
 
     def _relay(self, buffer: bytearray, length: int) -> None:
         """One packet on to the bridged leg, its fixed header rewritten in place."""
@@ -307,9 +289,7 @@ class RtpSession:
         if header.ssrc != self._ssrc:
             self._ssrc = header.ssrc
             self._anchor = (header.timestamp, self.timeline.position(self._loop.time()))
-        anchor_ts, anchor_position = self._anchor
-        offset = (header.timestamp - anchor_ts) & 0xFFFFFFFF
-        position = anchor_position + (offset - 2**32 if offset >= 2**31 else offset)
+        position = self._position(header.timestamp)
         pcm = np.frombuffer(self.codec.decode(data[header.payload_start : header.payload_end]), dtype=np.int16)
         for tap in self.taps:
             tap("in", pcm, position)
@@ -344,11 +324,15 @@ class RtpSession:
     def _deliver_in(self, pcm: np.ndarray, timestamp: int) -> None:
         self._last_ts = timestamp
         if self.taps:
-            anchor_ts, anchor_position = self._anchor
-            offset = (timestamp - anchor_ts) & 0xFFFFFFFF
-            position = anchor_position + (offset - 2**32 if offset >= 2**31 else offset)
+            position = self._position(timestamp)
             for tap in self.taps:
                 tap("in", pcm, position)
+
+    def _position(self, timestamp: int) -> int:
+        """Where an incoming RTP timestamp lies on the call's timeline (from its source's anchor, wrap-safe)."""
+        anchor_ts, anchor_position = self._anchor
+        offset = (timestamp - anchor_ts) & 0xFFFFFFFF
+        return anchor_position + (offset - 2**32 if offset >= 2**31 else offset)
 
     def _digit(self, digit: str, _duration: int) -> None:
         log.debug("call-id %s: DTMF %s", self.call_id, digit)

@@ -36,15 +36,14 @@ class VoicemailMessages:
         return self.root / account_id / box_id / f"{message_id}.wav"
 
     async def add(self, account_id: str, box_id: str, message_id: str, doc: Doc) -> Doc:
-        """Store a message (folder ``new``)."""
-        body = {**doc, "folder": "new"}
+        """Store a message (folder ``new``); the folder is a column of its own, added to the document when read."""
         async with self.db.engine.begin() as conn:
             await conn.execute(
                 insert(self.table).values(
-                    id=message_id, account_id=account_id, vmbox_id=box_id, folder="new", doc=body, created=time.time()
+                    id=message_id, account_id=account_id, vmbox_id=box_id, folder="new", doc=doc, created=time.time()
                 )
             )
-        return {**body, "id": message_id}
+        return {**doc, "folder": "new", "id": message_id}
 
     async def list(self, account_id: str, box_id: str, folders: tuple[str, ...] = ("new", "saved")) -> list[Doc]:
         """A box's messages in *folders*, oldest first."""
@@ -83,14 +82,13 @@ class VoicemailMessages:
 
     async def set_folder(self, account_id: str, box_id: str, message_id: str, folder: str) -> Doc:
         """Move a message to *folder* (new, saved or deleted)."""
-        doc = await self.get(account_id, box_id, message_id)
-        doc.pop("id")
-        doc["folder"] = folder
         async with self.db.engine.begin() as conn:
-            await conn.execute(
-                update(self.table).where(self._where(account_id, box_id, message_id)).values(folder=folder, doc=doc)
+            result = await conn.execute(
+                update(self.table).where(self._where(account_id, box_id, message_id)).values(folder=folder)
             )
-        return {**doc, "id": message_id}
+        if result.rowcount == 0:
+            raise NotFoundError(message_id)
+        return await self.get(account_id, box_id, message_id)
 
     async def delete(self, account_id: str, box_id: str, message_id: str) -> None:
         """Remove a message and its audio."""

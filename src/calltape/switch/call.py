@@ -97,11 +97,6 @@ class Call:
         """True once the A-leg was answered."""
         return self.a_leg.answered
 
-    @property
-    def media(self) -> RtpSession | None:
-        """The A-leg's RTP (what the caller says and hears)."""
-        return self.a_leg.media
-
     def on_end(self, hook: Callable[[Call], None]) -> None:
         """Run *hook* once when the call ends (BYE either side, CANCEL, RTP timeout, shutdown, error)."""
         if self.ended.is_set():
