@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--trusted-networks", metavar="CIDRS", help="carriers/PBXs allowed to call without auth")
     serve.add_argument("--media-address", metavar="IP", help="address for SDP and Contact (default: auto)")
     serve.add_argument("--rtp-timeout", metavar="SECONDS", help="hang up after this long without RTP (default 60)")
+    serve.add_argument(
+        "--delivery-retry-base", metavar="SECONDS", help="first retry of a failed recording upload (default 5)"
+    )
     serve.add_argument("--digest-algorithms", metavar="LIST", help="challenge order, default SHA-256,MD5")
     serve.add_argument("--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)")
     receiver = commands.add_parser("receiver", help="run the recording receiver (what Kazoo's url points at)")

@@ -47,6 +47,7 @@ class Settings:
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # challenge order: most preferred first
     media_address: str = ""  # the address put in SDP and Contact; empty: the one facing the caller
     rtp_timeout: float = 60.0  # hang up after this long without RTP (0: never)
+    delivery_retry_base: float = 5.0  # seconds before a failed delivery's first retry (then ×3 each time)
 
     @property
     def db_url(self) -> str:
@@ -102,13 +103,13 @@ def _convert(name: str, value: Any) -> Any:
         if url and not url.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise ConfigError(f"{flag}: expected sqlite:///PATH or postgresql://…, got {url!r}")
         return url
-    if name == "rtp_timeout":
+    if name in ("rtp_timeout", "delivery_retry_base"):
         try:
             seconds = float(value)
         except ValueError:
             raise ConfigError(f"{flag}: expected seconds, got {value!r}") from None
-        if seconds < 0:
-            raise ConfigError(f"{flag}: must not be negative")
+        if seconds < 0 or (name == "delivery_retry_base" and not 0.01 <= seconds <= 3600):
+            raise ConfigError(f"{flag}: expected {'0.01-3600' if name == 'delivery_retry_base' else '>= 0'} seconds")
         return seconds
     if name == "media_address" and value:
         try:

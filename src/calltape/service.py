@@ -23,6 +23,9 @@ from calltape.media.ports import RtpPortPool
 from calltape.media.tts import TtsCache
 from calltape.receiver.server import build_receiver
 from calltape.receiver.settings import ReceiverSettings
+from calltape.recording.delivery import DeliveryWorker
+from calltape.recording.manager import RecordingManager
+from calltape.recording.recovery import recover
 from calltape.sip.digest import DigestChallenger
 from calltape.sip.endpoint import SipEndpoint
 from calltape.sip.events import Event
@@ -30,7 +33,9 @@ from calltape.sip.transport import SipTransport
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
+from calltape.store.recordings import Recordings
 from calltape.store.registrations import Registrations
+from calltape.store.system_configs import SystemConfigs
 from calltape.switch.auth_throttle import FailureThrottle
 from calltape.switch.caller_auth import CallerAuth
 from calltape.switch.calls import CallControl
@@ -108,6 +113,16 @@ async def serve(
     sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port)
     media_library = MediaLibrary(settings.data_dir)
     callflows = Callflows(db)
+    recordings = Recordings(db)
+    manager = RecordingManager(recordings, SystemConfigs(db), settings.data_dir / "spool")
+
+    async def retry_times() -> int:
+        return (await manager.settings()).storage_retry_times
+
+    delivery = DeliveryWorker(recordings, manager.node, retry_times, retry_base=settings.delivery_retry_base)
+    manager.on_queued = delivery.wake
+    await recover(recordings, manager.node)
+    delivery_task = asyncio.create_task(delivery.run())
     mailboxes = StoredMailboxes(db, settings.data_dir)
     service.calls = CallControl(
         transport,
@@ -121,6 +136,7 @@ async def serve(
         allow_header=CAPABILITIES.allow_header,
         advertised_address=settings.media_address,
         rtp_timeout=settings.rtp_timeout,
+        recordings=manager,
     )
 
     api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
@@ -155,6 +171,10 @@ async def serve(
         await service.calls.close()
         await transport.close()
         await service.drain()
+        await manager.drain()
+        delivery_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery_task
         with contextlib.suppress(asyncio.CancelledError):
             await api_task
         if receiver_app is not None:

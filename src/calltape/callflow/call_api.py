@@ -28,6 +28,21 @@ class Recorded:
     key: str | None = None
 
 
+@dataclass(frozen=True)
+class RecordingRequest:
+    """What ``record_call`` or ``record_caller`` asked for (Kazoo's data, already checked)."""
+
+    format: str | None = None  # None: system_config media ``call_recording.extension``
+    url: str | None = None
+    method: str = "put"
+    time_limit: float | None = None  # None: 3600 s; always capped at ``max_recording_time_limit``
+    record_min_sec: float | None = None  # None: system_config media ``record_min_sec``
+    sample_rate: int = 8000
+    stereo: bool = True
+    label: str | None = None
+    media_name: str | None = None
+
+
 class Mailboxes(Protocol):
     """Voicemail boxes and their messages, as the ``voicemail`` module needs them."""
 
@@ -92,5 +107,25 @@ class CallApi(Protocol):
     async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> str | None:
         """Ring; bridge the first to answer until the call ends (CallEndedError). If nobody answers:
         ``"busy"`` when every answer was busy, else None."""
+
+    async def record_call(self, request: RecordingRequest, *, on_answer: bool = False, on_bridge: bool = False) -> None:
+        """Start recording the call (what the caller says and hears), now or once it is answered or bridged;
+        it runs until ``stop_recordings``, its time limit or hangup, and is then delivered."""
+
+    async def stop_recordings(self) -> None:
+        """End every ``record_call`` recording of the call."""
+
+    @property
+    def recording(self) -> bool:
+        """True while a ``record_call`` recording runs."""
+
+    def mask_recordings(self, masked: bool) -> None:
+        """While masked, recordings take silence instead of the call's audio."""
+
+    async def record_caller_to(
+        self, request: RecordingRequest, silence_seconds: float | None, silence_threshold: int
+    ) -> Recorded:
+        """Answer, record only the caller until any key, silence, the time limit or hangup, and deliver it
+        (to ``url/<CALL_ID>.<EXT>`` with no query string)."""
 
     async def hangup(self) -> None: ...

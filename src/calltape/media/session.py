@@ -62,6 +62,7 @@ class RtpSession:
         *,
         call_id: str = "",
         timeline: MediaTimeline | None = None,
+        taps: list[Tap] | None = None,
     ) -> None:
         self.sock = sock
         self.bound_address = sock.getsockname()[:2]
@@ -73,7 +74,7 @@ class RtpSession:
         self.call_id = call_id
         loop = asyncio.get_running_loop()
         self.timeline = timeline or MediaTimeline(loop.time())
-        self.taps: list[Tap] = []
+        self.taps: list[Tap] = [] if taps is None else taps  # a call's list: its taps hear this leg
         self.relays: list[RelayBuffer] = []  # who sends on what this leg receives (echo, a bridged leg)
         self.source: Source = SILENCE
         self.player = Player()

@@ -1,4 +1,4 @@
-"""Recording what the caller says (voicemail, ``record_caller``): the A-leg's incoming frames into a WAV spool.
+"""Recording what the caller says (voicemail, ``record_caller``): the A-leg's incoming frames into a spool.
 
 It stops by itself after ``max_seconds`` or once the caller has been silent for ``silence_seconds``;
 whoever runs it also stops it on a key or when the call ends. The silence that ended it is not kept.
@@ -10,7 +10,7 @@ import asyncio
 
 import numpy as np
 
-from calltape.recording.wav_spool import WavSpool
+from calltape.recording.spool import AudioSpool
 
 FRAME_SECONDS = 0.02
 SILENCE_LEVEL = 300  # peak amplitude below which a 20 ms frame counts as silence
@@ -19,8 +19,11 @@ SILENCE_LEVEL = 300  # peak amplitude below which a 20 ms frame counts as silenc
 class CallerRecorder:
     """A tap: ``recorder("in", pcm, position)`` for every frame the caller sends."""
 
-    def __init__(self, spool: WavSpool, max_seconds: float, silence_seconds: float | None) -> None:
+    def __init__(
+        self, spool: AudioSpool, max_seconds: float, silence_seconds: float | None, threshold: int = SILENCE_LEVEL
+    ) -> None:
         self.spool = spool
+        self.threshold = threshold
         self.max_frames = int(max_seconds / FRAME_SECONDS)
         self.silence_frames = int(silence_seconds / FRAME_SECONDS) if silence_seconds else None
         self.frames = 0
@@ -33,7 +36,7 @@ class CallerRecorder:
         if direction != "in" or self.stopped.is_set():
             return
         self.frames += 1
-        if int(np.abs(pcm).max()) >= SILENCE_LEVEL:
+        if int(np.abs(pcm).max()) >= self.threshold:
             for quiet in self._quiet:  # a pause inside the message: it stays
                 self.spool.write(quiet)
             self._quiet.clear()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -125,6 +126,64 @@ vm_messages = Table(
     Index("ix_vm_messages_box", "vmbox_id", "folder"),
 )
 
+#: Recordings: Kazoo's metadata document plus where the audio is and how its delivery goes.
+#: A row exists from the recording's first frame (state ``recording``), so a crash is visible.
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("id", String(40), primary_key=True),  # YYYYMM-<32 hex>
+    Column("account_id", String(64), nullable=False),  # no foreign key: a recording outlives a deleted account
+    Column("call_id", String(255), nullable=False),
+    Column("owner_id", String(32)),
+    Column("state", String(16), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("created", Float, nullable=False),  # Unix time the recording started
+    Column("duration_ms", Integer, nullable=False, default=0),
+    Column("size", Integer, nullable=False, default=0),
+    Column("sha256", String(64), nullable=False, default=""),
+    Column("channels", Integer, nullable=False),
+    Column("sample_rate", Integer, nullable=False),
+    Column("spool_path", Text, nullable=False),
+    Column("node", String(255), nullable=False),
+    Column("target", JSON, nullable=False),  # where it goes: {"kind": "http"|"ftp"|"db"|"storage", ...}
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("delivered_at", Float),
+    Column("doc", JSON, nullable=False),
+    Index("ix_recordings_account_created", "account_id", "created"),
+    Index("ix_recordings_call", "call_id"),
+    Index("ix_recordings_state", "state"),
+)
+
+#: Deliveries still to make: one row per recording, removed in the transaction that records the outcome.
+recording_outbox = Table(
+    "recording_outbox",
+    metadata,
+    Column("recording_id", String(40), ForeignKey("recordings.id", ondelete="CASCADE"), primary_key=True),
+    Column("due_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=False, default=0.0),  # a node working on it holds it until then
+    Column("lease_owner", String(255), nullable=False, default=""),
+    Index("ix_recording_outbox_due", "due_at"),
+)
+
+#: Audio kept in the database (``store_recordings: true`` with no url and no storage plan).
+recording_blobs = Table(
+    "recording_blobs",
+    metadata,
+    Column("recording_id", String(40), ForeignKey("recordings.id", ondelete="CASCADE"), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+#: An account's storage plan for call recordings (a filesystem directory or an S3-compatible bucket).
+storage_plans = Table(
+    "storage_plans",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("doc", JSON, nullable=False),
+    Column("modified", Float, nullable=False),
+)
+
 Migration = Sequence[str] | Callable[[Connection], None]
 
 
@@ -141,10 +200,15 @@ def _users_and_voicemail(conn: Connection) -> None:
     metadata.create_all(conn, tables=[users, vmboxes, vm_messages])
 
 
+def _recordings(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[recordings, recording_outbox, recording_blobs, storage_plans])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
     2: _callflows_and_media,
     3: _users_and_voicemail,
+    4: _recordings,
 }
 LATEST_VERSION = max(MIGRATIONS)

@@ -10,22 +10,37 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from calltape.callflow.call_api import CallEndedError, CallParty, Endpoint, Mailboxes, Recorded, RingOptions
+from calltape.callflow.call_api import (
+    CallEndedError,
+    CallParty,
+    Endpoint,
+    Mailboxes,
+    Recorded,
+    RecordingRequest,
+    RingOptions,
+)
 from calltape.media.clock import MediaTimeline
 from calltape.media.library import MediaLibrary
 from calltape.media.outbound import Relay
 from calltape.media.ports import PortsExhaustedError
-from calltape.media.session import RtpSession
+from calltape.media.session import RtpSession, Tap
 from calltape.media.sources import TONES, cadence, load_pcm, tone
 from calltape.media.tts import TtsCache
-from calltape.recording.caller_recorder import CallerRecorder
-from calltape.recording.wav_spool import WavSpool
+from calltape.recording import names
+from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder
+from calltape.recording.manager import RecordingManager
+from calltape.recording.metadata import CallFacts
+from calltape.recording.spool import AudioSpool, WavSpool
 from calltape.sip.syntax import text_of
+from calltape.sip.uri import SipUri, parse_uri
 from calltape.switch.bridge import Bridge
+from calltape.switch.call_recordings import CallRecordings
 from calltape.switch.dialer import dial
 from calltape.switch.digits import DigitBus
 from calltape.switch.endpoints import Endpoints, TargetOptions
@@ -44,6 +59,7 @@ async def _first_of(keys: asyncio.Queue[str], wanted: str) -> str:
 
 
 T = TypeVar("T")
+ANY_KEY = "0123456789*#ABCD"
 
 
 class CallServices(Protocol):
@@ -53,6 +69,7 @@ class CallServices(Protocol):
     media_library: MediaLibrary
     endpoints: Endpoints
     mailboxes: Mailboxes
+    recordings: RecordingManager | None
 
 
 class Call:
@@ -68,7 +85,11 @@ class Call:
         self.caller = CallParty(getattr(from_.uri, "user", None) or "", text_of(from_.display_name or ""))
         self.variables: dict[str, Any] = {}
         self.caller_device_id: str | None = None  # the device that placed the call, if a device did
+        self.callflow_name = ""
         self.legs: list[Leg] = []  # legs bridged to the A-leg
+        self.taps: list[Tap] = []  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
+        self.answered_event = asyncio.Event()
+        self.bridged = asyncio.Event()
         self.dtmf = DigitBus()
         self.digits = self.dtmf.subscribe()  # the callflow's own: digits typed ahead wait here for collect_digits
         self.ended = asyncio.Event()
@@ -77,6 +98,18 @@ class Call:
         self.started_at = self._loop.time()
         self._timeline: MediaTimeline | None = None
         self._end_hooks: list[Callable[[Call], None]] = []
+        self.interaction_id = f"{names.gregorian(time.time())}-{uuid.uuid4().hex[:8]}"
+        self.recordings: CallRecordings | None = None
+        if services.recordings is not None:
+            self.recordings = CallRecordings(
+                services.recordings,
+                self.call_id,
+                self.taps,
+                lambda: self.timeline,
+                lambda: self.a_leg.media is not None,
+                self.facts,
+            )
+        a_leg.taps = self.taps
         a_leg.on_digit = self.dtmf.publish
         a_leg.on_end(lambda leg: self._end(leg.end_reason))
 
@@ -115,6 +148,7 @@ class Call:
             await self._wait(self.a_leg.answer())
         except LegEndedError:
             raise CallEndedError() from None
+        self.answered_event.set()
 
     async def say(self, text: str, voice: str = "female", language: str = "en-us") -> None:
         """Speak *text* (rendered once, then cached)."""
@@ -234,6 +268,7 @@ class Call:
             raise CallEndedError()
         if not early:  # the phone that played early media is already bridged
             Bridge(self.a_leg, callee, self.dtmf.publish)
+        self.bridged.set()
         log.info("call-id %s: bridged to %s (call-id %s)", self.call_id, callee.target.uri, callee.call_id)
         await self.ended.wait()
         raise CallEndedError()
@@ -264,12 +299,49 @@ class Call:
     async def record_caller(
         self, path: Path, *, max_seconds: float, silence_seconds: float | None, stop_keys: str = "#"
     ) -> Recorded:
-        """Record what the caller says into *path* until a key of *stop_keys*, silence, the limit or hangup."""
+        """Record what the caller says into a WAV at *path* until a key of *stop_keys*, silence, the limit or hangup."""
         media = await self._answered_media()
         spool = WavSpool(path)
-        recorder = CallerRecorder(spool, max_seconds, silence_seconds)
+        try:
+            recorded, _samples = await self._record_caller(media, spool, max_seconds, silence_seconds, stop_keys)
+        finally:
+            spool.close()
+        return recorded
+
+    async def record_caller_to(
+        self, request: RecordingRequest, silence_seconds: float | None, silence_threshold: int = SILENCE_LEVEL
+    ) -> Recorded:
+        """``record_caller``: record the caller until any key, silence, the limit or hangup; then deliver it."""
+        manager = self.services.recordings
+        media = await self._answered_media()
+        recording = None
+        if manager is not None:
+            recording = await manager.open(await self.facts(), request, caller_only=True)
+        if manager is None or recording is None:
+            log.info("call-id %s: record_caller: no url and nowhere to store the recording, not recorded", self.call_id)
+            return Recorded(0.0, "not stored")
+        started_at = time.time()
+        try:
+            recorded, samples = await self._record_caller(
+                media, recording.spool, recording.limit_seconds, silence_seconds, ANY_KEY, silence_threshold
+            )
+        finally:
+            facts = await self.facts()
+        manager.close(recording, samples, started_at, facts, "")
+        return recorded
+
+    async def _record_caller(
+        self,
+        media: RtpSession,
+        spool: AudioSpool,
+        max_seconds: float,
+        silence_seconds: float | None,
+        stop_keys: str,
+        silence_threshold: int = SILENCE_LEVEL,
+    ) -> tuple[Recorded, int]:
+        recorder = CallerRecorder(spool, max_seconds, silence_seconds, silence_threshold)
         keys = self.dtmf.subscribe()
-        media.taps.append(recorder)
+        self.taps.append(recorder)
         key: str | None = None
         try:
             pressed = asyncio.ensure_future(_first_of(keys, stop_keys))
@@ -283,14 +355,59 @@ class Call:
             else:
                 recorder.stop("hangup" if self.ended.is_set() else recorder.reason or "hangup")
         finally:
-            if recorder in media.taps:
-                media.taps.remove(recorder)
+            if recorder in self.taps:
+                self.taps.remove(recorder)
             self.dtmf.unsubscribe(keys)
-            seconds = spool.close()
             while not self.digits.empty():  # keys pressed while recording belong to the recording
                 self.digits.get_nowait()
-        log.info("call-id %s: recorded %.1f s of the caller (%s)", self.call_id, seconds, recorder.reason)
-        return Recorded(seconds, recorder.reason, key)
+        samples = spool.samples
+        log.info("call-id %s: recorded %.1f s of the caller (%s)", self.call_id, spool.seconds, recorder.reason)
+        return Recorded(spool.seconds, recorder.reason, key), samples
+
+    async def record_call(self, request: RecordingRequest, *, on_answer: bool = False, on_bridge: bool = False) -> None:
+        """Start recording what the caller says and hears (now, or once answered or bridged)."""
+        if self.recordings is None:
+            log.warning("call-id %s: recording is not available on this server", self.call_id)
+            return
+        event = self.answered_event if on_answer else self.bridged if on_bridge else None
+        await self.recordings.start(request, None if event is None or event.is_set() else event)
+
+    async def stop_recordings(self) -> None:
+        """End every ``record_call`` recording of the call."""
+        if self.recordings is not None:
+            await self.recordings.stop()
+
+    @property
+    def recording(self) -> bool:
+        """True while a ``record_call`` recording runs."""
+        return self.recordings is not None and self.recordings.running
+
+    def mask_recordings(self, masked: bool) -> None:
+        """While masked, recordings take silence instead of the call's audio."""
+        if self.recordings is not None:
+            self.recordings.mask(masked)
+
+    async def facts(self) -> CallFacts:
+        """What a recording says about this call, as it stands now."""
+        request = self.a_leg.request
+        callee = next((leg for leg in self.legs if isinstance(leg, OutboundLeg)), None)
+        owner_id = callee.target.owner_id if callee is not None else None
+        if owner_id is None and self.caller_device_id is not None:
+            owner_id = await self.services.endpoints.owner_of(self.account_id, self.caller_device_id)
+        return CallFacts(
+            call_id=self.call_id,
+            account_id=self.account_id,
+            from_=_user_at_host(request.from_.uri),
+            to=_user_at_host(request.to.uri),
+            request=_user_at_host(parse_uri(request.uri)),
+            caller_id_number=self.caller.number,
+            caller_id_name=self.caller.name,
+            callee_id_number=self.number,
+            owner_id=owner_id,
+            endpoint_id=callee.target.device_id if callee is not None else self.caller_device_id,
+            interaction_id=self.interaction_id,
+            origin=f"callflow : {self.callflow_name}" if self.callflow_name else "callflow",
+        )
 
     async def hangup(self, status: int = 480) -> None:
         """End the call: every leg is hung up (BYE once answered, else the final *status*)."""
@@ -318,6 +435,8 @@ class Call:
         seconds = self._loop.time() - self.started_at
         state = "answered" if self.answered else "not answered"
         log.info("call-id %s: ended (%s) after %.1f s, %s", self.call_id, reason, seconds, state)
+        if self.recordings is not None:
+            self.recordings.end()
         for leg in self.legs:
             self.a_leg.host.spawn(leg.hangup())
         hooks, self._end_hooks = self._end_hooks, []
@@ -345,3 +464,10 @@ class Call:
                 await task
             raise CallEndedError()
         return task.result()
+
+
+def _user_at_host(uri: object) -> str:
+    """``user@host`` of a SIP URI (Kazoo's ``from``, ``to`` and ``request``)."""
+    if isinstance(uri, SipUri):
+        return f"{uri.user_unescaped or ''}@{uri.host}" if uri.user_unescaped else uri.host
+    return ""

@@ -15,6 +15,7 @@ from calltape.media.library import MediaLibrary
 from calltape.media.ports import PortsExhaustedError, RtpPortPool
 from calltape.media.sdp import Negotiated, SdpError, negotiate, parse_sdp
 from calltape.media.tts import TtsCache
+from calltape.recording.manager import RecordingManager
 from calltape.sip.events import (
     AckReceived,
     AckTimedOut,
@@ -65,6 +66,7 @@ class CallControl:
         allow_header: str,
         advertised_address: str = "",
         rtp_timeout: float = 60.0,
+        recordings: RecordingManager | None = None,
     ) -> None:
         self.transport = transport
         self.auth = auth
@@ -77,6 +79,7 @@ class CallControl:
         self.allow_header = allow_header
         self.advertised_address = advertised_address
         self.rtp_timeout = rtp_timeout
+        self.recordings = recordings
         self.clock = MediaClock()
         self.legs: dict[DialogKey, Leg] = {}
         self._owners: dict[tuple[str, ...], Leg] = {}  # client transaction key → the leg that sent it
@@ -167,6 +170,7 @@ class CallControl:
         leg = InboundLeg(self, request, tx, peer, local, negotiated)
         call = Call(leg, self, account_id, number)
         call.caller_device_id = caller.device_id
+        call.callflow_name = str(callflow.get("name") or callflow.get("id") or "")
         return call, callflow
 
     async def _run(self, call: Call, callflow: dict[str, Any]) -> None:

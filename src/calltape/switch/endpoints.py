@@ -83,6 +83,14 @@ class Endpoints:
                 return str(internal.get("number") or ""), str(internal.get("name") or "")
         return None
 
+    async def owner_of(self, account_id: str, device_id: str) -> str | None:
+        """The id of the user who owns a device, if any."""
+        try:
+            device = await self.devices.get(device_id, account_id)
+        except NotFoundError:
+            return None
+        return str(device.get("owner_id") or "") or None
+
     async def _owner(self, account_id: str, device: Doc) -> Doc | None:
         owner_id = device.get("owner_id")
         if not owner_id:
@@ -104,6 +112,7 @@ class Endpoints:
             "caller_name": name,
             "headers": options.custom_sip_headers,
             "device_id": device["id"],
+            "owner_id": device.get("owner_id") or None,
         }
         if sip.get("invite_format") == "route" and sip.get("route"):
             peer = await _peer_of(sip["route"])

@@ -40,6 +40,7 @@ class Target:
     credentials: tuple[str, str] | None = None  # (username, password) for a 401/407 from the target
     headers: tuple[tuple[str, str], ...] = ()  # custom_sip_headers
     device_id: str | None = None
+    owner_id: str | None = None  # the user who owns the device
 
 
 class OutboundLeg(Leg):

@@ -1,0 +1,205 @@
+"""The delivery worker: takes due recordings from the outbox in the store and moves each to its target.
+
+Every attempt is recorded on the recording's row (attempts, last error). A failure is tried again
+with exponential backoff and jitter — 5 s, 15 s, 45 s, 135 s, 405 s (each up to a quarter longer, or
+later if the receiver asks with Retry-After) — so the default ``storage_retry_times`` of 5 spans over
+ten minutes; after that the recording is ``failed``, kept on disk, and ``POST …/retry`` starts a fresh
+round. Because the outbox is in the store, a restart resumes every pending delivery, and the outcome
+of a confirmed delivery is committed in the same transaction that removes its outbox entry, so it is
+never sent again. The spool file is deleted only after that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from calltape.media.formats import CONTENT_TYPES
+from calltape.recording import names
+from calltape.recording.ftp_upload import ftp_upload
+from calltape.recording.http_upload import UploadError, UploadFile, upload
+from calltape.recording.metadata import upload_query
+from calltape.store import recordings as states
+from calltape.store.recordings import Recordings
+
+log = logging.getLogger(__name__)
+
+LEASE = 600.0  # longer than one attempt can take: a node that died holding an entry frees it after this
+IDLE_POLL = 30.0  # look at the outbox at least this often (another node may have queued or freed work)
+BATCH = 64
+RETRY_FACTOR = 3.0
+MAX_RETRY_DELAY = 3600.0
+
+
+def retry_delay(retry: int, base: float, retry_after: float | None = None) -> float:
+    """Seconds before retry number *retry* (1, 2, …): base·3^(retry−1), up to 25 % more, or Retry-After."""
+    delay = base * RETRY_FACTOR ** (retry - 1) * random.uniform(1.0, 1.25)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, MAX_RETRY_DELAY)
+
+
+class DeliveryWorker:
+    """Runs until cancelled; ``wake()`` when something was queued."""
+
+    def __init__(
+        self,
+        store: Recordings,
+        node: str,
+        retry_times: Callable[[], Awaitable[int]],
+        *,
+        retry_base: float = 5.0,
+        concurrency: int = 32,
+        store_in_plan: Callable[[dict[str, Any], Any, Path], Awaitable[str]] | None = None,
+    ) -> None:
+        self.store = store
+        self.node = node
+        self.retry_times = retry_times
+        self.retry_base = retry_base
+        self.store_in_plan = store_in_plan
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        self.delivered = 0
+        self.failed_attempts = 0
+        self.latencies: list[float] = []  # seconds from a recording's end to its delivery, the last 1,000
+
+    def wake(self) -> None:
+        """Look at the outbox now."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver what is due, then sleep until woken or the next entry falls due."""
+        try:
+            while True:
+                self._wake.clear()
+                next_due = await self._deliver_due()
+                wait = IDLE_POLL if next_due is None else max(0.05, min(IDLE_POLL, next_due - time.time()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop: attempts under way are abandoned (their entries stay in the outbox for the next start)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._client.aclose()
+
+    async def _deliver_due(self) -> float | None:
+        try:
+            due, next_due = await self.store.due(time.time(), BATCH)
+        except Exception as exc:  # the store is down: the outbox waits in it
+            log.error("delivery: cannot read the outbox: %r", exc)
+            return time.time() + 5.0
+        for recording_id in due:
+            await self._slots.acquire()
+            row = await self.store.claim(recording_id, self.node, time.time(), LEASE)
+            if row is None:
+                self._slots.release()
+                continue
+            task = asyncio.ensure_future(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return next_due
+
+    async def _deliver(self, row: Any) -> None:
+        try:
+            await self._attempt(row)
+        except Exception as exc:  # whatever went wrong is recorded; the entry stays for its next round
+            log.exception("call-id %s: delivery of recording %s failed unexpectedly", row.call_id, row.id)
+            await self._failed(row, f"internal error: {exc!r}", None)
+        finally:
+            self._slots.release()
+
+    async def _attempt(self, row: Any) -> None:
+        path = Path(row.spool_path)
+        target = row.target
+        if not path.exists():
+            await self._failed(row, f"the spool file {path} is missing", None, final=True)
+            return
+        try:
+            where, state, blob = await self._send(row, target, path)
+        except UploadError as exc:
+            await self._failed(row, str(exc), exc.retry_after)
+            return
+        except OSError as exc:
+            await self._failed(row, f"{type(exc).__name__}: {exc}", None)
+            return
+        await self.store.delivered(row.id, state, blob)
+        path.unlink(missing_ok=True)
+        ended = row.created + row.duration_ms / 1000
+        self.delivered += 1
+        self.latencies = [*self.latencies[-999:], time.time() - ended]
+        log.info(
+            "call-id %s: recording %s delivered to %s (attempt %d)", row.call_id, row.name, where, row.attempts + 1
+        )
+
+    async def _send(self, row: Any, target: dict[str, Any], path: Path) -> tuple[str, str, bytes | None]:
+        """Move the file: (where it went, the resulting state, the audio if the database keeps it)."""
+        kind = target.get("kind")
+        doc = row.doc
+        base = names.fill_placeholders(str(target.get("url", "")), _placeholders(row))
+        if kind == "http":
+            query = upload_query(doc, row.account_id) if target.get("query", True) else None
+            url = names.upload_url(base, row.name, query)
+            file = UploadFile(path, row.size, CONTENT_TYPES[row.format], str(doc.get("md5", "")), row.sha256)
+            await upload(self._client, str(target.get("method", "put")), url, file)
+            return url, states.DELIVERED, None
+        if kind == "ftp":
+            where = await asyncio.to_thread(ftp_upload, base, row.name, path)
+            return where, states.DELIVERED, None
+        if kind == "db":
+            return "the database", states.STORED, await asyncio.to_thread(path.read_bytes)
+        if kind == "storage" and self.store_in_plan is not None:
+            return await self.store_in_plan(target["plan"], row, path), states.DELIVERED, None
+        raise UploadError(f"unknown delivery target {kind!r}")
+
+    async def _failed(self, row: Any, error: str, retry_after: float | None, *, final: bool = False) -> None:
+        retries = row.attempts  # attempts before this one: this failure is attempt row.attempts + 1
+        limit = await self.retry_times()
+        self.failed_attempts += 1
+        if final or retries >= limit:
+            await self.store.attempt_failed(row.id, error, None)
+            log.error(
+                "call-id %s: recording %s not delivered after %d attempts (%s); kept at %s, state failed",
+                row.call_id,
+                row.name,
+                retries + 1,
+                error,
+                row.spool_path,
+            )
+            return
+        delay = retry_delay(retries + 1, self.retry_base, retry_after)
+        await self.store.attempt_failed(row.id, error, time.time() + delay)
+        log.warning(
+            "call-id %s: recording %s: attempt %d failed (%s); next in %.0f s",
+            row.call_id,
+            row.name,
+            retries + 1,
+            error,
+            delay,
+        )
+        self.wake()
+
+
+def _placeholders(row: Any) -> dict[str, str | None]:
+    doc = row.doc
+    return {
+        "account_id": row.account_id,
+        "call_id": row.call_id,
+        "owner_id": row.owner_id,
+        "user_id": row.owner_id,
+        "caller_id_number": doc.get("caller_id_number"),
+        "callee_id_number": doc.get("callee_id_number"),
+    }

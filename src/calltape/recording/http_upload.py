@@ -1,0 +1,86 @@
+"""Uploading one recording over HTTP, as Kazoo does: PUT (or POST) of the raw file, streamed from disk.
+
+Headers: Content-Type from the extension, Content-Length, Content-MD5 and ``Repr-Digest: sha-256=:…:``
+(RFC 9530) so the receiver can check what arrived. Any 2xx is success; 301/302/303/307/308 are followed
+up to ten times, each time sending the whole file again. Connect and total timeouts bound an attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+import httpx
+
+MAX_REDIRECTS = 10
+CHUNK = 64 * 1024
+TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+TOTAL_TIMEOUT = 300.0
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class UploadError(Exception):
+    """The upload did not succeed; ``retry_after`` is the receiver's wish (seconds), if it said one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    """What is sent: the file and what its headers say about it."""
+
+    path: Path
+    size: int
+    content_type: str
+    md5_b64: str
+    sha256_hex: str
+
+
+async def _body(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as fh:  # small reads from the page cache: not worth a thread per chunk
+        while chunk := fh.read(CHUNK):
+            yield chunk
+
+
+async def upload(client: httpx.AsyncClient, method: str, url: str, file: UploadFile) -> int:
+    """Send *file*; the final 2xx status, or UploadError."""
+    headers = {
+        "Content-Type": file.content_type,
+        "Content-Length": str(file.size),
+        "Content-MD5": file.md5_b64,
+        "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(file.sha256_hex)).decode()}:",
+    }
+    try:
+        async with asyncio.timeout(TOTAL_TIMEOUT):
+            for _ in range(MAX_REDIRECTS + 1):
+                response = await client.request(method.upper(), url, content=_body(file.path), headers=headers)
+                await response.aclose()
+                if response.status_code in REDIRECTS and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if 200 <= response.status_code < 300:
+                    return response.status_code
+                raise UploadError(
+                    f"HTTP {response.status_code} from {_host(url)}", _retry_after(response.headers.get("retry-after"))
+                )
+    except TimeoutError:
+        raise UploadError(f"no answer from {_host(url)} within {TOTAL_TIMEOUT:.0f} s") from None
+    except httpx.HTTPError as exc:
+        raise UploadError(f"{type(exc).__name__} talking to {_host(url)}: {exc}") from None
+    raise UploadError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or url
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value and value.strip().isdigit():
+        return float(value.strip())
+    return None

@@ -1,0 +1,291 @@
+"""Starting and ending recordings: their files, their rows, and where each one goes.
+
+``open`` decides where the finished file will go (the ``url``; else the account's storage plan; else the
+database if ``store_recordings``; else nowhere — then nothing is recorded), creates the spool file and
+writes the recording's row (state ``recording``) so a crash is visible. ``close`` finishes the file off
+the event loop, then in one transaction records its facts and queues its delivery — or discards it when
+it is shorter than ``record_min_sec``, saying so in the log and the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from calltape.callflow.call_api import RecordingRequest
+from calltape.recording import names
+from calltape.recording.metadata import CallFacts, finished_document, kazoo_document
+from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
+from calltape.store import recordings as states
+from calltape.store.recordings import Recordings
+from calltape.store.system_configs import SystemConfigs
+from calltape.store.ttl_cache import TtlCache
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIME_LIMIT = 3600.0
+MIN_TIME_LIMIT = 5.0
+CONFIG_TTL = 5.0
+DRAIN_TIMEOUT = 10.0
+FINISH_RETRIES = 5  # a store that is down when a recording ends: tried again, then left to start-up recovery
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """The recording keys of system_config ``media`` (Kazoo's names and defaults)."""
+
+    max_recording_time_limit: float = 10800.0
+    store_recordings: bool = False
+    record_min_sec: float = 0.0
+    extension: str = "mp3"
+    storage_retry_times: int = 5
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any] | None) -> MediaSettings:
+        """Read a system_config ``media`` document (missing or bad keys keep their defaults)."""
+        doc = doc or {}
+        recording = doc.get("call_recording")
+        recording = recording if isinstance(recording, dict) else {}
+        defaults = cls()
+        extension = str(recording.get("extension", defaults.extension)).lower()
+        return cls(
+            max_recording_time_limit=_number(doc, "max_recording_time_limit", defaults.max_recording_time_limit),
+            store_recordings=doc.get("store_recordings") is True,
+            record_min_sec=_number(doc, "record_min_sec", defaults.record_min_sec),
+            extension=extension if extension in ("mp3", "wav") else defaults.extension,
+            storage_retry_times=int(_number(doc, "storage_retry_times", defaults.storage_retry_times)),
+        )
+
+
+def _number(doc: dict[str, Any], key: str, default: float) -> float:
+    value = doc.get(key, default)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else default
+
+
+@dataclass
+class Recording:
+    """One recording being made."""
+
+    id: str
+    name: str
+    fmt: str
+    path: Path
+    spool: AudioSpool
+    target: dict[str, Any]
+    request: RecordingRequest
+    facts: CallFacts  # as the call was when the recording started
+    limit_seconds: float
+    min_seconds: float
+    source_type: str
+    created: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+def node_name(spool_dir: Path) -> str:
+    """This node's name in the store: the host, and which data dir (two processes on one host differ)."""
+    digest = hashlib.sha1(str(spool_dir.resolve()).encode()).hexdigest()[:8]
+    return f"{socket.gethostname()}:{digest}"
+
+
+class RecordingManager:
+    """Opens and closes recordings for calls; hands finished ones to delivery."""
+
+    def __init__(
+        self,
+        store: Recordings,
+        configs: SystemConfigs,
+        spool_dir: Path,
+        on_queued: Callable[[], None] = lambda: None,
+        storage_plan: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.configs = configs
+        self.spool_dir = spool_dir
+        self.node = node_name(spool_dir)
+        self.on_queued = on_queued
+        self.storage_plan = storage_plan
+        self.active: set[Recording] = set()
+        self._cache = TtlCache(CONFIG_TTL)
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def settings(self) -> MediaSettings:
+        """system_config ``media`` (re-read at most every few seconds)."""
+        return await self._cache.get("media", self._load_settings)  # type: ignore[no-any-return]
+
+    async def _load_settings(self) -> MediaSettings:
+        return MediaSettings.from_document(await self.configs.get("media"))
+
+    async def open(
+        self, facts: CallFacts, request: RecordingRequest, *, caller_only: bool, sequence: int = 1
+    ) -> Recording | None:
+        """A new recording's file and row; None when it would be stored nowhere (logged by the caller)."""
+        settings = await self.settings()
+        target = await self._target(facts.account_id, request, caller_only, settings)
+        if target is None:
+            return None
+        fmt = request.format or settings.extension
+        recording_id = names.recording_id()
+        if caller_only:
+            name = f"{facts.call_id}.{fmt}"
+        else:
+            name = names.file_name(facts.call_id, fmt, sequence, request.media_name)
+        path = self.spool_dir / facts.account_id / f"{recording_id}.{fmt}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        channels = 2 if request.stereo and not caller_only else 1
+        spool = open_spool(fmt, path, request.sample_rate, channels)
+        limit = request.time_limit if request.time_limit is not None else DEFAULT_TIME_LIMIT
+        recording = Recording(
+            id=recording_id,
+            name=name,
+            fmt=fmt,
+            path=path,
+            spool=spool,
+            target=target,
+            request=request,
+            facts=facts,
+            limit_seconds=min(max(limit, MIN_TIME_LIMIT), settings.max_recording_time_limit),
+            min_seconds=request.record_min_sec if request.record_min_sec is not None else settings.record_min_sec,
+            source_type="record_caller" if caller_only else "record_call",
+        )
+        recording.created = asyncio.ensure_future(self._create_row(recording, time.time()))
+        self.active.add(recording)
+        return recording
+
+    async def _target(
+        self, account_id: str, request: RecordingRequest, caller_only: bool, settings: MediaSettings
+    ) -> dict[str, Any] | None:
+        if request.url:
+            scheme = request.url.split(":", 1)[0].lower()
+            if scheme in ("http", "https"):
+                return {"kind": "http", "url": request.url, "method": request.method, "query": not caller_only}
+            if scheme in ("ftp", "ftps"):
+                return {"kind": "ftp", "url": request.url}
+            log.warning("recording url %r has an unsupported scheme: not recorded", request.url)
+            return None
+        if self.storage_plan is not None:
+            plan = await self.storage_plan(account_id)
+            if plan:
+                return {"kind": "storage", "plan": plan}
+        if settings.store_recordings:
+            return {"kind": "db"}
+        return None
+
+    async def _create_row(self, recording: Recording, started_at: float) -> None:
+        await self.store.create(self._row(recording, started_at, 0, None))
+
+    def _row(
+        self, recording: Recording, started_at: float, duration_ms: int, facts: CallFacts | None
+    ) -> dict[str, Any]:
+        call = facts or recording.facts
+        doc = kazoo_document(
+            call,
+            recording_id=recording.id,
+            name=recording.name,
+            fmt=recording.fmt,
+            url=recording.request.url or "",
+            started_at=started_at,
+            duration_ms=duration_ms,
+            source_type=recording.source_type,
+        )
+        doc["record_min_sec"] = recording.min_seconds
+        doc["channels"] = "stereo" if recording.spool.channels == 2 else "mono"
+        if recording.spool.channels == 2:
+            doc["channel_layout"] = {"left": "caller", "right": "callee"}
+        return {
+            "id": recording.id,
+            "account_id": call.account_id,
+            "call_id": call.call_id,
+            "owner_id": call.owner_id,
+            "format": recording.fmt,
+            "name": recording.name,
+            "created": started_at,
+            "duration_ms": duration_ms,
+            "size": 0,
+            "sha256": "",
+            "channels": recording.spool.channels,
+            "sample_rate": recording.spool.rate,
+            "spool_path": str(recording.path),
+            "node": self.node,
+            "target": recording.target,
+            "doc": doc,
+        }
+
+    def close(self, recording: Recording, samples: int, started_at: float | None, facts: CallFacts, note: str) -> None:
+        """The recording ended after *samples* (8 kHz) samples: finish it in the background."""
+        if recording not in self.active:
+            return
+        self.active.discard(recording)
+        task = asyncio.ensure_future(self._close(recording, samples, started_at or time.time(), facts, note))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close(self, recording: Recording, samples: int, started_at: float, facts: CallFacts, note: str) -> None:
+        duration_ms = samples * 1000 // 8000
+        values = self._row(recording, started_at, duration_ms, facts)
+        values.pop("id")
+        doc = values["doc"]
+        deliver = True
+        try:
+            spooled: SpoolFacts | None = await asyncio.to_thread(recording.spool.close)
+        except (OSError, ValueError) as exc:
+            spooled = None
+            note = note or f"finishing the file failed: {exc}"
+        if spooled is not None:
+            values.update(size=spooled.size, sha256=spooled.sha256)
+            values["doc"] = doc = finished_document(doc, duration_ms, spooled.md5_b64)
+        if note:
+            doc["note"] = note
+        if duration_ms < recording.min_seconds * 1000:
+            deliver = False
+            values["state"] = states.DISCARDED
+            doc["discarded"] = f"shorter than record_min_sec ({duration_ms / 1000:.1f} s < {recording.min_seconds:g} s)"
+            log.info("call-id %s: recording %s discarded: %s", facts.call_id, recording.name, doc["discarded"])
+            recording.path.unlink(missing_ok=True)
+        elif spooled is None:
+            deliver = False
+            values.update(state=states.FAILED, last_error=note)
+            log.error("call-id %s: recording %s kept at %s: %s", facts.call_id, recording.name, recording.path, note)
+        else:
+            values["state"] = states.PENDING
+            log.info(
+                "call-id %s: recording %s finished: %.1f s, %d bytes",
+                facts.call_id,
+                recording.name,
+                duration_ms / 1000,
+                spooled.size,
+            )
+        await self._store_finish(recording, values, deliver)
+
+    async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> None:
+        for attempt in range(FINISH_RETRIES):
+            try:
+                if recording.created is not None:
+                    with contextlib.suppress(Exception):
+                        await recording.created  # the row's insert failed: insert it now
+                    if recording.created.exception() is not None:
+                        await self.store.create({**values, "id": recording.id, "state": states.ACTIVE})
+                    recording.created = None
+                await self.store.finish(recording.id, values, deliver)
+                break
+            except Exception as exc:  # the store is down: the file is safe on disk, try again
+                log.error("recording %s: the store failed (%r), retrying", recording.id, exc)
+                await asyncio.sleep(2.0**attempt)
+        else:
+            log.error("recording %s: left for recovery at the next start (file %s)", recording.id, recording.path)
+            return
+        if deliver:
+            self.on_queued()
+
+    async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """At shutdown, after the calls were hung up: wait (up to *timeout*) until every recording is finished
+        and queued. What is left is finished by start-up recovery next time."""
+        deadline = time.monotonic() + timeout
+        while (self._closing or self.active) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)

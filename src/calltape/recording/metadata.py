@@ -1,0 +1,95 @@
+"""A recording's metadata document, with Kazoo's fields (KAZOO-COMPAT.md, "Recording metadata document")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from calltape.media.formats import CONTENT_TYPES
+from calltape.recording import names
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What a recording says about its call, read when the recording ends (the callee is known by then)."""
+
+    call_id: str
+    account_id: str
+    from_: str = ""  # user@host of the From header
+    to: str = ""
+    request: str = ""  # user@host of the Request-URI
+    caller_id_number: str = ""
+    caller_id_name: str = ""
+    callee_id_number: str = ""
+    callee_id_name: str = ""
+    owner_id: str | None = None
+    endpoint_id: str | None = None
+    interaction_id: str = ""
+    origin: str = ""
+    direction: str = "inbound"
+    custom_channel_vars: dict[str, Any] = field(default_factory=dict)
+
+
+def kazoo_document(
+    facts: CallFacts,
+    *,
+    recording_id: str,
+    name: str,
+    fmt: str,
+    url: str,
+    started_at: float,
+    duration_ms: int,
+    source_type: str,
+) -> dict[str, Any]:
+    """The metadata document Kazoo writes for a recording."""
+    return {
+        "name": name,
+        "description": f"recording {name}",
+        "content_type": CONTENT_TYPES[fmt],
+        "media_type": fmt,
+        "media_source": "recorded",
+        "source_type": source_type,
+        "from": facts.from_,
+        "to": facts.to,
+        "request": facts.request,
+        "direction": facts.direction,
+        "start": names.gregorian(started_at),
+        "duration": round(duration_ms / 1000),
+        "duration_ms": duration_ms,
+        "caller_id_number": facts.caller_id_number,
+        "caller_id_name": facts.caller_id_name,
+        "callee_id_number": facts.callee_id_number,
+        "callee_id_name": facts.callee_id_name,
+        "call_id": facts.call_id,
+        "endpoint_id": facts.endpoint_id,
+        "owner_id": facts.owner_id,
+        "url": url,
+        "cdr_id": names.cdr_id(facts.call_id, started_at),
+        "interaction_id": facts.interaction_id,
+        "origin": facts.origin,
+        "custom_channel_vars": facts.custom_channel_vars,
+        "recording_id": recording_id,
+    }
+
+
+def finished_document(doc: dict[str, Any], duration_ms: int, md5_b64: str) -> dict[str, Any]:
+    """*doc* with the finished file's length and digest."""
+    return {**doc, "duration_ms": duration_ms, "duration": round(duration_ms / 1000), "md5": md5_b64}
+
+
+def upload_query(doc: dict[str, Any], account_id: str) -> dict[str, str | int | None]:
+    """Kazoo's twelve query keys, read from the metadata document."""
+    return {
+        "from": doc.get("from"),
+        "to": doc.get("to"),
+        "caller_id_name": doc.get("caller_id_name"),
+        "caller_id_number": doc.get("caller_id_number"),
+        "call_id": doc.get("call_id"),
+        "cdr_id": doc.get("cdr_id"),
+        "interaction_id": doc.get("interaction_id"),
+        "account_id": account_id,
+        "owner_id": doc.get("owner_id"),
+        "start": doc.get("start"),
+        "duration_ms": doc.get("duration_ms"),
+        "recording_id": doc.get("recording_id"),
+    }

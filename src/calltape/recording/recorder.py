@@ -1,0 +1,141 @@
+"""The call recorder: a tap that lays both directions of a call on its timeline and writes them a second at a time.
+
+Frames land in a two-second buffer at their place on the call's media timeline — what the caller says
+in channel 0 (left), what the caller hears in channel 1 (right) — so loss, pauses and late packets keep
+their place. Once the timeline is a quarter second past a whole second, that second is mixed (mono)
+or interleaved (stereo), resampled if asked, and handed to the spool in one piece. Per frame the work
+is one slice assignment; everything else happens once a second, at a moment that differs per call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from calltape.recording.spool import AudioSpool
+
+RATE = 8000  # the timeline's rate
+BLOCK = RATE  # one second: the unit of mixing, encoding and writing
+LATE = RATE // 4  # a frame may arrive this long after its place (reordering, jitter) and still be kept
+
+
+class CallRecorder:
+    """``recorder(direction, pcm, position)`` for every frame of the call; ``finish(position)`` at the end."""
+
+    def __init__(
+        self,
+        spool: AudioSpool,
+        *,
+        stereo: bool,
+        limit_samples: int,
+        on_stop: Callable[[str], None],
+        start: int | None = None,
+    ) -> None:
+        self.spool = spool
+        self.stereo = stereo
+        self.limit_samples = limit_samples
+        self.on_stop = on_stop  # called once if the recorder stops by itself: "time_limit" or a write error
+        self.started_at: float | None = None  # Unix time of the first sample
+        self.start: int | None = None  # its timeline position
+        self.end: int | None = None  # where the time limit falls
+        self.finished = False
+        self.masked = False  # while True, frames are not kept: the recording holds silence
+        self.error = ""
+        self.late_frames = 0
+        self._buffer = np.zeros((2, 2 * BLOCK), dtype=np.int16)
+        self._base = 0  # timeline position of the buffer's first sample
+        self._flush_at = BLOCK + LATE  # offset from _base at which the first second is written
+        self._previous = np.zeros(2, dtype=np.int16)  # last samples of the previous block, for resampling
+        if start is not None:
+            self._begin(start)
+
+    def _begin(self, position: int) -> None:
+        self.start = self._base = position
+        self.end = position + self.limit_samples
+        self.started_at = time.time()
+
+    def __call__(self, direction: str, pcm: np.ndarray, position: int) -> None:
+        if self.finished:
+            return
+        if self.start is None:
+            self._begin(position)  # the media began after the recording was asked for
+        offset = position - self._base
+        if offset >= self._flush_at:
+            self.advance(position)
+            if self.finished:
+                return
+            offset = position - self._base
+        if self.masked:
+            return
+        size = len(pcm)
+        if offset < 0:  # its place was written already: keep what is still open
+            if offset + size <= 0:
+                self.late_frames += 1
+                return
+            pcm, size, offset = pcm[-offset:], size + offset, 0
+        self._buffer[0 if direction == "in" else 1, offset : offset + size] = pcm
+
+    def advance(self, position: int) -> None:
+        """Write every second the timeline has left behind by *position* (called per frame, and once a second)."""
+        if self.start is None or self.finished:
+            return
+        assert self.end is not None
+        target = min(position - LATE, self.end)
+        while self._base + BLOCK <= target and not self.finished:
+            self._write(BLOCK)
+        if self._base >= self.end and not self.finished:
+            self.finished = True
+            self.on_stop("time_limit")
+
+    def finish(self, position: int) -> int:
+        """Write everything up to *position* (or the limit); the number of samples recorded."""
+        if self.start is None:
+            self.finished = True
+            return 0
+        assert self.end is not None
+        stop = min(max(position, self._base), self.end)
+        while self._base < stop and not self.error:
+            self._write(min(BLOCK, stop - self._base))
+        self.finished = True
+        return self.written
+
+    @property
+    def written(self) -> int:
+        """Samples handed to the spool so far."""
+        return 0 if self.start is None else self._base - self.start
+
+    def _write(self, samples: int) -> None:
+        block = self._buffer[:, :samples]
+        if self.stereo:
+            channels = block
+        else:
+            channels = np.clip(block.sum(axis=0, dtype=np.int32), -32768, 32767).astype(np.int16)[np.newaxis]
+        if self.spool.rate != RATE:
+            channels = self._resample(channels)
+        try:
+            self.spool.write(channels.T.tobytes() if self.stereo else channels.tobytes())
+        except OSError as exc:  # a full disk: what was written stays, the call goes on
+            self.error = f"writing failed: {exc}"
+            if not self.finished:
+                self.finished = True
+                self.on_stop(self.error)
+            return
+        if samples == BLOCK:
+            self._buffer[:, :BLOCK] = self._buffer[:, BLOCK:]
+            self._buffer[:, BLOCK:] = 0
+        self._base += samples
+
+    def _resample(self, channels: np.ndarray) -> np.ndarray:
+        """8 kHz → the spool's rate, linearly, continuing from the previous block's last sample."""
+        count = channels.shape[1]
+        wanted = count * self.spool.rate // RATE
+        at = np.arange(1, wanted + 1) * (count / wanted) - 1.0
+        positions = np.arange(-1, count)
+        out = np.empty((len(channels), wanted), dtype=np.int16)
+        for i, channel in enumerate(channels):
+            values = np.concatenate(([self._previous[i]], channel)).astype(np.float64)
+            out[i] = np.interp(at, positions, values).round().astype(np.int16)
+            self._previous[i] = channel[-1]
+        return out

@@ -1,0 +1,62 @@
+"""Start-up recovery: recordings this node was making when it stopped (a crash, ``kill -9``, power loss).
+
+Each spool file is finished (WAV sizes patched, MP3 cut to its last whole frame with its Info frame
+written), its real duration read from what reached the disk, and it is queued for delivery marked
+``recovered``. A row whose file is gone becomes ``failed`` with the reason, so nothing disappears
+silently. Outbox entries this node held when it stopped are freed for a new attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from calltape.recording.metadata import finished_document
+from calltape.recording.spool import file_facts, repair
+from calltape.store import recordings as states
+from calltape.store.recordings import Recordings
+
+log = logging.getLogger(__name__)
+
+
+async def recover(store: Recordings, node: str) -> int:
+    """Finish and queue what this node left; the number of recordings queued."""
+    await store.release_leases(node)
+    queued = 0
+    for row in await store.left_recording(node):
+        values = await _finished(row)
+        deliver = values["state"] == states.PENDING
+        await store.finish(row.id, values, deliver)
+        queued += deliver
+    if queued:
+        log.info("recovered %d recording(s) left by the last run; delivering them", queued)
+    return queued
+
+
+async def _finished(row: Any) -> dict[str, Any]:
+    path = Path(row.spool_path)
+    try:
+        samples, rate, _channels = await asyncio.to_thread(repair, path)
+        spooled = await asyncio.to_thread(file_facts, path, samples)
+    except (OSError, ValueError) as exc:
+        reason = f"recovery after a stop found no usable audio ({exc})"
+        log.error("call-id %s: recording %s: %s", row.call_id, row.name, reason)
+        return {"state": states.FAILED, "last_error": reason, "doc": {**row.doc, "recovered": True}}
+    duration_ms = samples * 1000 // rate
+    doc = finished_document(row.doc, duration_ms, spooled.md5_b64)
+    doc["recovered"] = True
+    min_seconds = float(doc.get("record_min_sec") or 0)
+    log.info("call-id %s: recording %s recovered: %.1f s", row.call_id, row.name, duration_ms / 1000)
+    if duration_ms < min_seconds * 1000:
+        path.unlink(missing_ok=True)
+        doc["discarded"] = f"shorter than record_min_sec ({duration_ms / 1000:.1f} s < {min_seconds:g} s)"
+        return {"state": states.DISCARDED, "duration_ms": duration_ms, "doc": doc}
+    return {
+        "state": states.PENDING,
+        "duration_ms": duration_ms,
+        "size": spooled.size,
+        "sha256": spooled.sha256,
+        "doc": doc,
+    }

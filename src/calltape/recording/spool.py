@@ -1,0 +1,220 @@
+"""Recording files written as the audio arrives: WAV, or MP3 encoded by LAME at quality 7.
+
+Audio given to a spool is gathered and written about once a second (one write per batch), so a
+recording is on disk within a second of its audio. Closing writes the rest and patches the header
+(WAV sizes, the MP3's Info frame). A file a crash left open is finished by :func:`repair`, which
+keeps every whole frame that reached the disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import struct
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import lameenc
+
+from calltape.recording import mp3_frames
+
+FORMATS = ("mp3", "wav")
+_WAV_HEADER = 44  # what the stdlib writer puts before the samples
+_HASH_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class SpoolFacts:
+    """A finished file: its length in samples per channel, size and digests."""
+
+    samples: int
+    size: int
+    sha256: str  # hex
+    md5_b64: str  # as Content-MD5 wants it
+
+
+class AudioSpool:
+    """Interleaved 16-bit PCM at *rate* Hz with *channels* channels into *path*."""
+
+    extension = ""
+
+    def __init__(self, path: Path, rate: int, channels: int) -> None:
+        self.path = path
+        self.rate = rate
+        self.channels = channels
+        self.samples = 0  # per channel, given so far
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._batch = 2 * rate * channels  # one second
+
+    def write(self, pcm: bytes) -> None:
+        """Add audio; it reaches the file within about a second."""
+        self._pending.append(pcm)
+        self._pending_bytes += len(pcm)
+        self.samples += len(pcm) // (2 * self.channels)
+        if self._pending_bytes >= self._batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is gathered (one write)."""
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending, self._pending_bytes = [], 0
+            self._write_batch(data)
+
+    @property
+    def seconds(self) -> float:
+        """How much audio has been given so far."""
+        return self.samples / self.rate
+
+    def close(self) -> SpoolFacts:
+        """Write the rest and patch the header (blocking: run it in a thread for long files)."""
+        self.flush()
+        self._finish()
+        return file_facts(self.path, self.samples)
+
+    def abandon(self) -> None:
+        """Close without finishing (the file is about to be deleted)."""
+        self._pending, self._pending_bytes = [], 0
+        self._finish()
+
+    def _write_batch(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+
+class WavSpool(AudioSpool):
+    """16-bit PCM WAV; ``writeframesraw`` per batch, sizes patched on close."""
+
+    extension = "wav"
+
+    def __init__(self, path: Path, rate: int = 8000, channels: int = 1) -> None:
+        super().__init__(path, rate, channels)
+        self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - closed by close()
+        self._wav.setnchannels(channels)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(rate)
+        self._wav.writeframesraw(b"")  # the header is on disk from the start
+        self._open = True
+
+    def _write_batch(self, data: bytes) -> None:
+        self._wav.writeframesraw(data)
+
+    def _finish(self) -> None:
+        if self._open:
+            self._open = False
+            self._wav.close()
+
+
+class Mp3Spool(AudioSpool):
+    """Constant-bitrate MP3 with a gapless Info frame first (a placeholder until close)."""
+
+    extension = "mp3"
+
+    def __init__(self, path: Path, rate: int = 8000, channels: int = 1, quality: int = 7) -> None:
+        super().__init__(path, rate, channels)
+        self._encoder = lameenc.Encoder()
+        self._encoder.set_in_sample_rate(rate)
+        self._encoder.set_channels(channels)
+        self._encoder.set_bit_rate(mp3_frames.bitrate_for(rate, channels))
+        self._encoder.set_quality(quality)
+        self._file: BinaryIO | None = path.open("wb")
+        self._tag_size = 0
+
+    def _write_batch(self, data: bytes) -> None:
+        self._write(bytes(self._encoder.encode(data)))
+
+    def _write(self, encoded: bytes) -> None:
+        if not encoded or self._file is None:
+            return
+        if not self._tag_size:
+            first = mp3_frames.parse_header(encoded)
+            if first is not None:  # the Info frame's place is kept from the first write
+                placeholder = mp3_frames.info_frame(first, 0, 0, 0)
+                self._tag_size = len(placeholder)
+                self._file.write(placeholder)
+        self._file.write(encoded)
+
+    def _finish(self) -> None:
+        if self._file is None:
+            return
+        if self.samples:
+            self._write(bytes(self._encoder.flush()))
+        self._file.close()
+        self._file = None
+        if self._tag_size:
+            repair_mp3(self.path, self.samples)
+
+
+def open_spool(fmt: str, path: Path, rate: int, channels: int) -> AudioSpool:
+    """A spool of format *fmt* (``mp3`` or ``wav``)."""
+    if fmt == "mp3":
+        return Mp3Spool(path, rate, channels)
+    if fmt == "wav":
+        return WavSpool(path, rate, channels)
+    raise ValueError(f"unknown recording format {fmt!r}")
+
+
+def file_facts(path: Path, samples: int) -> SpoolFacts:
+    """Size and digests of a finished file (read once)."""
+    sha256, md5 = hashlib.sha256(), hashlib.md5()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            sha256.update(chunk)
+            md5.update(chunk)
+            size += len(chunk)
+    return SpoolFacts(samples, size, sha256.hexdigest(), base64.b64encode(md5.digest()).decode())
+
+
+# ---- finishing files a crash left open ---------------------------------------------------------------
+
+
+def repair(path: Path) -> tuple[int, int, int]:
+    """Finish a spool file a crash left open: (samples per channel, sample rate, channels) it holds."""
+    if path.suffix == ".wav":
+        return repair_wav(path)
+    return repair_mp3(path, None)
+
+
+def repair_wav(path: Path) -> tuple[int, int, int]:
+    """Patch a WAV's sizes from what is on disk (a torn last frame is cut off)."""
+    with path.open("r+b") as fh:
+        header = fh.read(_WAV_HEADER)
+        if len(header) < _WAV_HEADER or header[:4] != b"RIFF" or header[36:40] != b"data":
+            raise ValueError(f"{path.name}: no WAV header")
+        channels, rate = struct.unpack_from("<HI", header, 22)
+        block = 2 * channels
+        data = (os.fstat(fh.fileno()).st_size - _WAV_HEADER) // block * block
+        fh.truncate(_WAV_HEADER + data)
+        fh.seek(4)
+        fh.write(struct.pack("<I", 36 + data))
+        fh.seek(40)
+        fh.write(struct.pack("<I", data))
+    return data // block, rate, channels
+
+
+def repair_mp3(path: Path, samples: int | None) -> tuple[int, int, int]:
+    """Write the Info frame for the whole frames on disk (a torn last frame is cut off). *samples* is what was
+    encoded, if known; after a crash it is what the frames hold less the delays (the encoder's tail never came)."""
+    with path.open("r+b") as fh:
+        placeholder = mp3_frames.parse_header(fh.read(4))
+        if placeholder is None:
+            raise ValueError(f"{path.name}: no MP3 frame at the start")
+        frames, length, first = mp3_frames.scan_frames(fh, placeholder.size)
+        if first is None:
+            raise ValueError(f"{path.name}: no audio frames")
+        if mp3_frames.info_frame_size(first) != placeholder.size:
+            raise ValueError(f"{path.name}: the first frame is not calltape's Info frame")
+        if samples is None:
+            samples = max(0, frames * first.samples - mp3_frames.ENCODER_DELAY - mp3_frames.DECODER_DELAY)
+        total = placeholder.size + length
+        fh.truncate(total)
+        fh.seek(0)
+        fh.write(mp3_frames.info_frame(first, frames, total, samples))
+    return samples, first.sample_rate, 1 if first.mono else 2

@@ -1,0 +1,230 @@
+"""Recordings and their delivery outbox.
+
+A recording's row is written when it starts (state ``recording``). When it ends, one transaction
+records what the file is and either queues it in the outbox (state ``pending``) or says why it is not
+delivered (``discarded``). Every delivery attempt updates the row; success or giving up removes the
+outbox entry in the same transaction, so a confirmed delivery is never made again.
+
+States: recording → pending → delivered | stored (in the database) | failed (retry by the API);
+recording → discarded (shorter than ``record_min_sec``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+
+from calltape.store import schema
+from calltape.store.database import Database
+from calltape.store.documents import Doc, NotFoundError
+
+ACTIVE = "recording"
+PENDING = "pending"
+DELIVERED = "delivered"
+STORED = "stored"
+FAILED = "failed"
+DISCARDED = "discarded"
+STATES = (ACTIVE, PENDING, DELIVERED, STORED, FAILED, DISCARDED)
+MAX_PAGE = 500
+
+_t = schema.recordings
+_outbox = schema.recording_outbox
+_FIELDS = (
+    "state",
+    "format",
+    "name",
+    "duration_ms",
+    "size",
+    "sha256",
+    "channels",
+    "sample_rate",
+    "attempts",
+    "last_error",
+    "delivered_at",
+    "node",
+)
+
+
+def as_document(row: Any) -> Doc:
+    """A row as the API shows it: Kazoo's metadata, then calltape's delivery facts."""
+    doc: Doc = dict(row.doc)
+    doc.update({field: getattr(row, field) for field in _FIELDS})
+    doc["id"] = row.id
+    doc["delivery"] = {k: v for k, v in row.target.items() if k != "credentials"}
+    return doc
+
+
+class Recordings:
+    """Recording rows, their outbox and their database-stored audio."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- the recorder's side -------------------------------------------------------------------------
+
+    async def create(self, values: dict[str, Any]) -> None:
+        """A recording has started (state ``recording``)."""
+        async with self.db.engine.begin() as conn:
+            await conn.execute(insert(_t).values({"state": ACTIVE, "attempts": 0, "last_error": "", **values}))
+
+    async def finish(self, recording_id: str, values: dict[str, Any], deliver: bool) -> None:
+        """It ended: its facts, and (if *deliver*) an outbox entry due now — one transaction."""
+        now = time.time()
+        async with self.db.engine.begin() as conn:
+            await conn.execute(update(_t).where(_t.c.id == recording_id).values(**values))
+            if deliver:
+                await conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
+                await conn.execute(insert(_outbox).values(recording_id=recording_id, due_at=now, lease_until=0.0))
+
+    async def left_recording(self, node: str) -> list[Any]:
+        """Rows this node was still recording when it stopped (found at start-up: a crash)."""
+        async with self.db.engine.connect() as conn:
+            return list((await conn.execute(select(_t).where((_t.c.state == ACTIVE) & (_t.c.node == node)))).all())
+
+    async def release_leases(self, node: str) -> None:
+        """Free the outbox entries *node* held (it restarted: those attempts are over)."""
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                update(_outbox).where(_outbox.c.lease_owner == node).values(lease_until=0.0, lease_owner="")
+            )
+
+    # ---- the delivery worker's side -----------------------------------------------------------------
+
+    async def due(self, now: float, limit: int) -> tuple[list[str], float | None]:
+        """Ids whose delivery is due and not held by a node, and when the next one falls due."""
+        free = _outbox.c.lease_until < now
+        async with self.db.engine.connect() as conn:
+            ids = (
+                await conn.execute(
+                    select(_outbox.c.recording_id).where(free & (_outbox.c.due_at <= now)).order_by(_outbox.c.due_at)
+                )
+            ).scalars()
+            due = [str(i) for i in list(ids)[:limit]]
+            later = (
+                await conn.execute(select(_outbox.c.due_at).where(_outbox.c.due_at > now).order_by(_outbox.c.due_at))
+            ).first()
+        return due, None if later is None else float(later[0])
+
+    async def claim(self, recording_id: str, owner: str, now: float, lease: float) -> Any | None:
+        """Hold one due entry for *lease* seconds (no other node takes it meanwhile); its row, or None."""
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(
+                update(_outbox)
+                .where((_outbox.c.recording_id == recording_id) & (_outbox.c.lease_until < now))
+                .values(lease_until=now + lease, lease_owner=owner)
+            )
+            if result.rowcount != 1:
+                return None
+            return (await conn.execute(select(_t).where(_t.c.id == recording_id))).first()
+
+    async def delivered(self, recording_id: str, state: str = DELIVERED, blob: bytes | None = None) -> None:
+        """Confirmed: the outcome is recorded and the outbox entry removed, together (with the audio if stored)."""
+        async with self.db.engine.begin() as conn:
+            if blob is not None:
+                await conn.execute(
+                    delete(schema.recording_blobs).where(schema.recording_blobs.c.recording_id == recording_id)
+                )
+                await conn.execute(insert(schema.recording_blobs).values(recording_id=recording_id, data=blob))
+            await conn.execute(
+                update(_t)
+                .where(_t.c.id == recording_id)
+                .values(state=state, attempts=_t.c.attempts + 1, last_error="", delivered_at=time.time())
+            )
+            await conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
+
+    async def attempt_failed(self, recording_id: str, error: str, retry_at: float | None) -> None:
+        """One attempt failed: try again at *retry_at*, or (None) give up with state ``failed``."""
+        async with self.db.engine.begin() as conn:
+            values: dict[str, Any] = {"attempts": _t.c.attempts + 1, "last_error": error[:2000]}
+            if retry_at is None:
+                values["state"] = FAILED
+                await conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
+            else:
+                await conn.execute(
+                    update(_outbox)
+                    .where(_outbox.c.recording_id == recording_id)
+                    .values(due_at=retry_at, lease_until=0.0, lease_owner="")
+                )
+            await conn.execute(update(_t).where(_t.c.id == recording_id).values(**values))
+
+    async def outbox_depth(self) -> int:
+        """Deliveries waiting."""
+        async with self.db.engine.connect() as conn:
+            return len((await conn.execute(select(_outbox.c.recording_id))).all())
+
+    # ---- the API's side -------------------------------------------------------------------------------
+
+    async def get(self, account_id: str, recording_id: str) -> Any:
+        """One row, or NotFoundError."""
+        async with self.db.engine.connect() as conn:
+            row = (
+                await conn.execute(select(_t).where((_t.c.id == recording_id) & (_t.c.account_id == account_id)))
+            ).first()
+        if row is None:
+            raise NotFoundError(recording_id)
+        return row
+
+    async def blob(self, recording_id: str) -> bytes | None:
+        """Audio kept in the database, if any."""
+        blobs = schema.recording_blobs
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(select(blobs.c.data).where(blobs.c.recording_id == recording_id))).first()
+        return None if row is None else bytes(row[0])
+
+    async def list(
+        self,
+        account_id: str,
+        *,
+        call_id: str | None = None,
+        owner_id: str | None = None,
+        created_from: float | None = None,
+        created_to: float | None = None,
+        state: str | None = None,
+        start_key: str | None = None,
+        page_size: int = 50,
+    ) -> tuple[list[Any], str | None]:
+        """Newest first; a page and the ``start_key`` of the next one (None on the last page)."""
+        where = [_t.c.account_id == account_id]
+        if call_id:
+            where.append(_t.c.call_id == call_id)
+        if owner_id:
+            where.append(_t.c.owner_id == owner_id)
+        if created_from is not None:
+            where.append(_t.c.created >= created_from)
+        if created_to is not None:
+            where.append(_t.c.created <= created_to)
+        if state:
+            where.append(_t.c.state == state)
+        async with self.db.engine.connect() as conn:
+            if start_key:
+                anchor = (await conn.execute(select(_t.c.created).where(_t.c.id == start_key))).first()
+                if anchor is None:
+                    raise NotFoundError(start_key)
+                where.append(or_(_t.c.created < anchor[0], and_(_t.c.created == anchor[0], _t.c.id <= start_key)))
+            query = select(_t).where(*where).order_by(_t.c.created.desc(), _t.c.id.desc()).limit(page_size + 1)
+            rows = list((await conn.execute(query)).all())
+        next_key = rows[page_size].id if len(rows) > page_size else None
+        return rows[:page_size], next_key
+
+    async def delete(self, account_id: str, recording_id: str) -> Any:
+        """Remove a recording (its outbox entry and stored audio go with it); the row as it was."""
+        row = await self.get(account_id, recording_id)
+        async with self.db.engine.begin() as conn:
+            await conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
+            await conn.execute(
+                delete(schema.recording_blobs).where(schema.recording_blobs.c.recording_id == recording_id)
+            )
+            await conn.execute(delete(_t).where(_t.c.id == recording_id))
+        return row
+
+    async def retry(self, account_id: str, recording_id: str) -> Any:
+        """Queue a failed delivery again (a fresh round of attempts); the row."""
+        row = await self.get(account_id, recording_id)
+        if row.state != FAILED:
+            raise ValueError(f"only a failed delivery can be retried; this one is {row.state}")
+        async with self.db.engine.begin() as conn:
+            await conn.execute(update(_t).where(_t.c.id == recording_id).values(state=PENDING, attempts=0))
+            await conn.execute(insert(_outbox).values(recording_id=recording_id, due_at=time.time(), lease_until=0.0))
+        return await self.get(account_id, recording_id)

@@ -1,0 +1,168 @@
+"""A call's ``record_call`` recordings: started now or on answer/bridge, stopped together, ended by hangup.
+
+Each recording is a :class:`CallRecorder` on the call's taps. Its time limit is a place on the call's
+timeline, so it cuts at the exact sample; a once-a-second check writes out what the timeline has left
+behind even when no frame arrives (both parties on hold). Later recordings of one call are numbered
+(``_2``, ``_3``…) so nothing is overwritten, and ``stop`` ends all of them — unlike Kazoo, which ends
+only the newest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from calltape.callflow.call_api import RecordingRequest
+from calltape.media.clock import RATE, MediaTimeline
+from calltape.media.session import Tap
+from calltape.recording.manager import Recording, RecordingManager
+from calltape.recording.metadata import CallFacts
+from calltape.recording.recorder import CallRecorder
+
+log = logging.getLogger(__name__)
+
+ADVANCE_INTERVAL = 1.0
+
+
+@dataclass
+class _Running:
+    recording: Recording
+    recorder: CallRecorder
+    timer: asyncio.TimerHandle | None = None
+
+
+class CallRecordings:
+    """The record_call recordings of one call."""
+
+    def __init__(
+        self,
+        manager: RecordingManager,
+        call_id: str,
+        taps: list[Tap],
+        timeline: Callable[[], MediaTimeline],
+        media_started: Callable[[], bool],
+        facts: Callable[[], Awaitable[CallFacts]],
+    ) -> None:
+        self.manager = manager
+        self.call_id = call_id
+        self.taps = taps
+        self.timeline = timeline
+        self.media_started = media_started
+        self.facts = facts
+        self.sequence = 0
+        self._running: list[_Running] = []
+        self._waiting: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+        self._said_not_stored = False
+        self.masked = False
+        self._ended = False
+        self._loop = asyncio.get_running_loop()
+
+    async def start(self, request: RecordingRequest, when: asyncio.Event | None = None) -> None:
+        """Start a recording now, or (*when* given) once it is set — unless the call ends first."""
+        if when is None:
+            await self._start(request)
+            return
+        task = asyncio.ensure_future(self._start_after(request, when))
+        self._waiting.add(task)
+        task.add_done_callback(self._waiting.discard)
+
+    async def _start_after(self, request: RecordingRequest, when: asyncio.Event) -> None:
+        await when.wait()
+        if not self._ended:
+            await self._start(request)
+
+    async def _start(self, request: RecordingRequest) -> None:
+        self.sequence += 1
+        recording = await self.manager.open(await self.facts(), request, caller_only=False, sequence=self.sequence)
+        if recording is None:
+            if not self._said_not_stored:
+                self._said_not_stored = True
+                log.info(
+                    "call-id %s: recording not made: no url, no storage plan, and store_recordings is false",
+                    self.call_id,
+                )
+            return
+        if self._ended:  # the call ended while the file was being opened
+            self.manager.close(recording, 0, None, await self.facts(), "")
+            return
+        start = self._now() if self.media_started() else None
+        recorder = CallRecorder(
+            recording.spool,
+            stereo=recording.spool.channels == 2,
+            limit_samples=int(recording.limit_seconds * RATE),
+            on_stop=lambda reason: self._stop_soon(running, reason),
+            start=start,
+        )
+        recorder.masked = self.masked
+        running = _Running(recording, recorder)
+        self.taps.append(running.recorder)
+        self._running.append(running)
+        running.timer = self._loop.call_later(ADVANCE_INTERVAL, self._advance, running)
+        log.info("call-id %s: recording %s started (%s)", self.call_id, recording.name, recording.fmt)
+
+    def _stop_soon(self, running: _Running, reason: str) -> None:
+        """The recorder stopped by itself (inside a tap call): end it once the frame is handled."""
+        self._loop.call_soon(self._stop_one, running, reason)
+
+    def _now(self) -> int:
+        return self.timeline().position(self._loop.time())
+
+    def _advance(self, running: _Running) -> None:
+        """Once a second: write out what the timeline has left behind, even if no frame came."""
+        running.timer = None
+        if running.recorder.finished:
+            return
+        running.recorder.advance(self._now())
+        if not running.recorder.finished:
+            running.timer = self._loop.call_later(ADVANCE_INTERVAL, self._advance, running)
+
+    @property
+    def running(self) -> bool:
+        """True while a recording runs."""
+        return bool(self._running)
+
+    def mask(self, masked: bool) -> None:
+        """Masked recordings take silence instead of the call's audio (and recordings started later too)."""
+        self.masked = masked
+        for running in self._running:
+            running.recorder.masked = masked
+
+    async def stop(self) -> None:
+        """End every recording of the call (``record_call`` with ``action: stop``)."""
+        for running in list(self._running):
+            self._stop_one(running, "")
+
+    def end(self) -> None:
+        """The call ended: every recording ends, and none starts any more."""
+        self._ended = True
+        for task in list(self._waiting):
+            task.cancel()
+        for running in list(self._running):
+            self._stop_one(running, "")
+
+    def _stop_one(self, running: _Running, reason: str) -> None:
+        if running not in self._running:
+            return
+        self._running.remove(running)
+        if running.timer is not None:
+            running.timer.cancel()
+        if running.recorder in self.taps:
+            self.taps.remove(running.recorder)
+        samples = running.recorder.finish(self._now())
+        note = running.recorder.error or (reason if reason != "time_limit" else "")
+        if reason == "time_limit":
+            log.info("call-id %s: recording %s reached its time limit", self.call_id, running.recording.name)
+        task = asyncio.ensure_future(self._close(running, samples, note))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close(self, running: _Running, samples: int, note: str) -> None:
+        try:
+            facts = await self.facts()
+        except Exception as exc:  # the store is down: the recording is closed with what is known
+            log.warning("call-id %s: call facts unavailable for the recording: %r", self.call_id, exc)
+            facts = running.recording.facts
+        self.manager.close(running.recording, samples, running.recorder.started_at, facts, note)
