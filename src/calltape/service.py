@@ -140,7 +140,9 @@ async def serve(
     )
 
     api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
-    app = create_app(db, token, media_library, directory, callflows, mailboxes.messages_store)
+    app = create_app(
+        db, token, media_library, directory, callflows, mailboxes.messages_store, recordings, delivery.wake
+    )
     receiver_app = build_receiver(receiver) if receiver is not None else None
     if receiver_app is not None:
         app.mount(RECEIVER_PATH, receiver_app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -13,6 +14,7 @@ from calltape.api.documents import Doc, add_document_routes, model_checker
 from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.media import add_media_raw_routes
+from calltape.api.recordings import add_recording_routes
 from calltape.api.schemas import Account, Device, Media, MediaConfig, User, VMBox
 from calltape.api.voicemail import add_message_routes
 from calltape.media.library import MediaLibrary
@@ -20,6 +22,7 @@ from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
 from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, USERS, VMBOXES, Documents
+from calltape.store.recordings import Recordings
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.voicemail import VoicemailMessages
 
@@ -40,6 +43,8 @@ def create_app(
     directory: Directory | None = None,
     callflows: Callflows | None = None,
     voicemail: VoicemailMessages | None = None,
+    recordings: Recordings | None = None,
+    on_recording_retry: Callable[[], None] = lambda: None,
 ) -> FastAPI:
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
@@ -94,6 +99,7 @@ def create_app(
         router, "/accounts/{account_id}/vmboxes", vmboxes, model_checker(VMBox), account_of=account_in_path
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
+    add_recording_routes(router, recordings or Recordings(db), account_in_path, on_recording_retry)
     add_document_routes(
         router,
         "/accounts/{account_id}/callflows",

@@ -34,4 +34,5 @@ def ftp_upload(url: str, name: str, path: Path) -> str:
     except (ftplib.Error, OSError, EOFError) as exc:
         ftp.close()
         raise UploadError(f"FTP to {host}: {exc}") from None
-    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}/{directory + '/' if directory else ''}{name}"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/{directory + '/' if directory else ''}{name}"

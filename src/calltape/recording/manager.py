@@ -70,7 +70,7 @@ def _number(doc: dict[str, Any], key: str, default: float) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else default
 
 
-@dataclass
+@dataclass(eq=False)
 class Recording:
     """One recording being made."""
 

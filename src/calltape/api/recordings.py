@@ -1,0 +1,144 @@
+"""``/v2/accounts/{A}/recordings`` (and ``/users/{U}/recordings``): list, read (JSON or the audio), delete, retry.
+
+As Kazoo's crossbar: the audio comes with ``Accept: audio/mpeg`` (or ``?accept=audio/mpeg``; any
+``audio/*`` or ``application/octet-stream``), as an attachment unless ``?inline=true``, with Range
+support. Lists are newest first and paginated with ``page_size`` and ``start_key`` (the response's
+``next_start_key``). Filters: ``call_id``, ``owner_id``, ``state``, ``created_from``/``created_to``
+(Unix or Gregorian seconds, as Kazoo's are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from calltape.api.envelope import success
+from calltape.api.errors import ApiError
+from calltape.media.formats import CONTENT_TYPES
+from calltape.recording.names import GREGORIAN_OFFSET
+from calltape.store.recordings import MAX_PAGE, STATES, Recordings, as_document
+
+AUDIO_TYPES = ("audio/", "application/octet-stream")
+
+
+def add_recording_routes(
+    router: APIRouter,
+    recordings: Recordings,
+    account_of: Callable[[Request], Awaitable[str]],
+    on_retry: Callable[[], None],
+) -> None:
+    """The routes of an account's recordings."""
+    path = "/accounts/{account_id}/recordings"
+
+    async def list_recordings(request: Request) -> JSONResponse:
+        return await _page(request, await account_of(request), None)
+
+    async def list_user_recordings(request: Request, user_id: str) -> JSONResponse:
+        return await _page(request, await account_of(request), user_id)
+
+    async def _page(request: Request, account: str, owner_id: str | None) -> JSONResponse:
+        query = request.query_params
+        state = query.get("state")
+        if state is not None and state not in STATES:
+            raise ApiError(400, "invalid data", {"state": f"must be one of {', '.join(STATES)}"})
+        rows, next_key = await recordings.list(
+            account,
+            call_id=query.get("call_id"),
+            owner_id=owner_id or query.get("owner_id"),
+            created_from=_time(query, "created_from"),
+            created_to=_time(query, "created_to"),
+            state=state,
+            start_key=query.get("start_key"),
+            page_size=_page_size(query.get("page_size")),
+        )
+        body: dict[str, Any] = {"data": [as_document(r) for r in rows], "status": "success", "page_size": len(rows)}
+        if next_key is not None:
+            body["next_start_key"] = next_key
+        if query.get("start_key"):
+            body["start_key"] = query["start_key"]
+        return JSONResponse(body)
+
+    async def get_recording(request: Request, recording_id: str) -> Response:
+        account = await account_of(request)
+        row = await recordings.get(account, recording_id)
+        wanted = request.query_params.get("accept") or request.headers.get("accept", "")
+        if not wanted.startswith(AUDIO_TYPES):
+            return success(as_document(row))
+        inline = request.query_params.get("inline") in ("true", "1")
+        disposition = "inline" if inline else "attachment"
+        media_type = CONTENT_TYPES.get(row.format, "application/octet-stream")
+        spool = Path(row.spool_path)
+        if spool.exists():  # not delivered yet (or failed): the spool file is the recording
+            return FileResponse(spool, media_type=media_type, filename=row.name, content_disposition_type=disposition)
+        blob = await recordings.blob(row.id)
+        if blob is None:
+            where = "delivered to its url" if row.state == "delivered" else "not kept here"
+            raise ApiError(404, "bad identifier", {"audio": f"the recording's audio is {where}"})
+        return _ranged(request, blob, media_type, f'{disposition}; filename="{row.name}"')
+
+    async def delete_recording(request: Request, recording_id: str) -> JSONResponse:
+        account = await account_of(request)
+        row = await recordings.delete(account, recording_id)
+        if row.state != "recording":
+            Path(row.spool_path).unlink(missing_ok=True)
+        return success({"id": recording_id})
+
+    async def retry_recording(request: Request, recording_id: str) -> JSONResponse:
+        account = await account_of(request)
+        try:
+            row = await recordings.retry(account, recording_id)
+        except ValueError as exc:
+            raise ApiError(409, "conflict", {"state": str(exc)}) from None
+        on_retry()
+        return success(as_document(row), status=202)
+
+    item = path + "/{recording_id}"
+    router.add_api_route(path, list_recordings, methods=["GET"])
+    router.add_api_route("/accounts/{account_id}/users/{user_id}/recordings", list_user_recordings, methods=["GET"])
+    router.add_api_route(item, get_recording, methods=["GET"])
+    router.add_api_route(item, delete_recording, methods=["DELETE"])
+    router.add_api_route(item + "/retry", retry_recording, methods=["POST", "PUT"])
+
+
+def _page_size(text: str | None) -> int:
+    if text is None:
+        return 50
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise ApiError(400, "invalid data", {"page_size": f"must be a number from 1 to {MAX_PAGE}"})
+    return int(text)
+
+
+def _time(query: Any, key: str) -> float | None:
+    text = query.get(key)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ApiError(400, "invalid data", {key: "must be seconds (Unix or Gregorian)"}) from None
+    return value - GREGORIAN_OFFSET if value > GREGORIAN_OFFSET else value
+
+
+def _ranged(request: Request, data: bytes, media_type: str, disposition: str) -> Response:
+    """*data*, or the part of it one ``Range: bytes=…`` asks for."""
+    headers = {"Accept-Ranges": "bytes", "Content-Disposition": disposition}
+    spec = request.headers.get("range", "")
+    if not spec.startswith("bytes=") or "," in spec:
+        return Response(data, media_type=media_type, headers=headers)
+    first, _, last = spec[6:].partition("-")
+    size = len(data)
+    try:
+        if first:
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+        else:
+            start, end = max(0, size - int(last)), size - 1
+    except ValueError:
+        return Response(data, media_type=media_type, headers=headers)
+    if start > end or start >= size:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return Response(data[start : end + 1], status_code=206, media_type=media_type, headers=headers)

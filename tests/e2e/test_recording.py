@@ -1,0 +1,197 @@
+"""Call recording end to end (issue 8): real phones on real sockets, real uploads to a real HTTP server.
+
+Each party sends its own tone. The uploaded file is decoded by an independent decoder (mpg123, or the
+stdlib for WAV) and must carry the caller's tone on the left and the other party's on the right, last
+as long as the call did (±0.1 s), and arrive at exactly the URL and query Kazoo would use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.e2e.sipp_runner import free_port
+from tests.e2e.upload_sink import Upload, UploadSink, decode
+from tests.phone import Phone, dominant_frequency
+from tests.server import TOKEN, ServerProcess
+
+CALLER_HZ = 440.0
+CALLEE_HZ = 1000.0
+GREGORIAN = 62167219200
+QUERY_KEYS = [
+    "from",
+    "to",
+    "caller_id_name",
+    "caller_id_number",
+    "call_id",
+    "cdr_id",
+    "interaction_id",
+    "account_id",
+    "owner_id",
+    "start",
+    "duration_ms",
+    "recording_id",
+]
+_NUMBERS = itertools.count(5100)
+
+
+@dataclass
+class Rig:
+    server: ServerProcess
+    api: httpx.Client
+    account_id: str
+    sink: UploadSink
+
+    def put(self, kind: str, data: dict[str, Any]) -> str:
+        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
+        assert r.status_code == 201, r.text
+        return str(r.json()["data"]["id"])
+
+    def callflow(self, flow: dict[str, Any]) -> str:
+        number = str(next(_NUMBERS))
+        self.put("callflows", {"numbers": [number], "flow": flow})
+        return number
+
+    def recordings(self, **query: str) -> list[dict[str, Any]]:
+        r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params=query)
+        assert r.status_code == 200, r.text
+        return list(r.json()["data"])
+
+    def recording_of(self, call_id: str, state: str = "delivered", timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.recordings(call_id=call_id)
+            if found and all(r["state"] == state for r in found):
+                return found[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"recording of {call_id} not {state}: {found}")
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    server = ServerProcess(
+        tmp_path_factory.mktemp("rec"),
+        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "26600-26799", "--delivery-retry-base", "0.2"],
+    ).start()
+    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+    realm = f"rec{uuid.uuid4().hex[:6]}.example.com"
+    account = api.put("/v2/accounts", json={"data": {"name": "Rec", "realm": realm}}).json()["data"]["id"]
+    sink = UploadSink().start()
+    yield Rig(server, api, account, sink)
+    sink.stop()
+    api.close()
+    server.stop()
+    assert "Traceback" not in server.log_path.read_text(errors="replace")
+
+
+def tone(hz: float, seconds: float = 10.0) -> bytes:
+    t = np.arange(int(8000 * seconds)) / 8000
+    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
+
+
+def channel_hz(pcm: np.ndarray, rate: int) -> float:
+    """The main frequency of the loud middle of one channel."""
+    loud = np.abs(pcm.astype(np.int32)) > 1000
+    assert loud.sum() > rate // 2, f"only {int(loud.sum())} loud samples"
+    first, last = int(loud.argmax()), len(loud) - int(loud[::-1].argmax())
+    return dominant_frequency(pcm[first:last], rate)
+
+
+async def bridged_call(rig: Rig, number: str, callee_port: int, seconds: float) -> tuple[str, float]:
+    """The caller (440 Hz) calls *number*, which rings the phone on *callee_port* (1000 Hz); hangs up after
+    *seconds*. The call-id and how long the call was up, as the caller measured it."""
+    callee = Phone(rig.server.sip_port, user="callee")
+    await callee.start_on(callee_port)
+    callee.answer_after = 0.3
+    caller = await Phone(rig.server.sip_port).start()
+    try:
+        callee.say_pcm(tone(CALLEE_HZ))
+        caller.say_pcm(tone(CALLER_HZ))
+        assert (await caller.call(number)).status == 200
+        answered = time.monotonic()
+        await asyncio.sleep(seconds)
+        hung_up = time.monotonic()
+        await caller.hangup()
+        await callee.wait_bye(5)
+        return caller.call_id, hung_up - answered
+    finally:
+        caller.close()
+        callee.close()
+
+
+def route_device(rig: Rig, port: int, owner_id: str | None = None) -> str:
+    doc: dict[str, Any] = {
+        "name": f"desk{port}",
+        "sip": {"username": f"desk{port}", "password": "desk-secret", "invite_format": "route"},
+    }
+    doc["sip"]["route"] = f"sip:callee@127.0.0.1:{port}"
+    if owner_id:
+        doc["owner_id"] = owner_id
+    return rig.put("devices", doc)
+
+
+def check_upload_headers(upload: Upload) -> None:
+    body = upload.body
+    assert upload.headers["content-length"] == str(len(body))
+    assert upload.headers["content-md5"] == base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324
+    assert upload.headers["repr-digest"] == f"sha-256=:{base64.b64encode(hashlib.sha256(body).digest()).decode()}:"
+
+
+def test_a_bridged_call_is_recorded_in_stereo_and_put_with_kazoos_url_and_query(rig: Rig) -> None:
+    port = free_port()
+    user = rig.put("users", {"first_name": "Ada", "last_name": "Lovelace"})
+    device = route_device(rig, port, owner_id=user)
+    number = rig.callflow(
+        {
+            "module": "record_call",
+            "data": {"action": "start", "format": "mp3", "url": f"{rig.sink.url}/recordings/{{ACCOUNT_ID}}/{{USER_ID}}"},
+            "children": {"_": {"module": "user", "data": {"id": user}}},
+        }
+    )
+    before = time.time()
+    call_id, seconds = asyncio.run(bridged_call(rig, number, port, 3.0))
+    [upload] = rig.sink.wait(1)
+
+    assert upload.method == "PUT"
+    assert upload.path == f"/recordings/{rig.account_id}/{user}/call_recording_{quote(call_id, safe='')}.mp3"
+    assert [k for k, _ in upload.query] == QUERY_KEYS
+    query = dict(upload.query)
+    assert query["call_id"] == call_id
+    assert query["account_id"] == rig.account_id
+    assert query["owner_id"] == user
+    assert query["to"].startswith(f"{number}@")
+    assert query["cdr_id"] == time.strftime("%Y%m", time.gmtime()) + "-" + call_id
+    assert query["recording_id"].startswith(time.strftime("%Y%m-", time.gmtime())) and len(query["recording_id"]) == 39
+    assert before + GREGORIAN - 1 <= int(query["start"]) <= time.time() + GREGORIAN
+    assert upload.headers["content-type"] == "audio/mpeg"
+    check_upload_headers(upload)
+
+    pcm, rate, channels = decode(upload.body, "mp3")
+    assert (rate, channels) == (8000, 2)
+    duration = len(pcm) / rate
+    assert abs(duration - seconds) <= 0.1, (duration, seconds)
+    assert abs(int(query["duration_ms"]) / 1000 - duration) <= 0.02
+    assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15  # left: what the caller said
+    assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15  # right: what the caller heard
+
+    doc = rig.recording_of(call_id)
+    assert doc["id"] == query["recording_id"]
+    assert doc["channels"] == 2 and doc["sample_rate"] == 8000 and doc["attempts"] == 1
+    assert doc["sha256"] == hashlib.sha256(upload.body).hexdigest()
+    assert doc["endpoint_id"] == device and doc["owner_id"] == user
+    assert doc["channel_layout"] == {"left": "caller", "right": "callee"}
+    listed = rig.api.get(f"/v2/accounts/{rig.account_id}/users/{user}/recordings").json()["data"]
+    assert [r["id"] for r in listed] == [doc["id"]]
