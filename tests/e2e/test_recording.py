@@ -157,7 +157,11 @@ def test_a_bridged_call_is_recorded_in_stereo_and_put_with_kazoos_url_and_query(
     number = rig.callflow(
         {
             "module": "record_call",
-            "data": {"action": "start", "format": "mp3", "url": f"{rig.sink.url}/recordings/{{ACCOUNT_ID}}/{{USER_ID}}"},
+            "data": {
+                "action": "start",
+                "format": "mp3",
+                "url": f"{rig.sink.url}/recordings/{{ACCOUNT_ID}}/{{USER_ID}}",
+            },
             "children": {"_": {"module": "user", "data": {"id": user}}},
         }
     )
@@ -195,3 +199,130 @@ def test_a_bridged_call_is_recorded_in_stereo_and_put_with_kazoos_url_and_query(
     assert doc["channel_layout"] == {"left": "caller", "right": "callee"}
     listed = rig.api.get(f"/v2/accounts/{rig.account_id}/users/{user}/recordings").json()["data"]
     assert [r["id"] for r in listed] == [doc["id"]]
+
+
+async def echo_call(
+    rig: Rig, number: str, seconds: float, *, digits: str = "", hz: float = CALLER_HZ
+) -> tuple[str, float]:
+    """A caller sending *hz* calls *number* and hangs up after *seconds* (sending *digits* at the end).
+    The call-id and how long it was up, as the caller measured it."""
+    caller = await Phone(rig.server.sip_port).start()
+    try:
+        caller.say_pcm(tone(hz, seconds + 5))
+        assert (await caller.call(number)).status == 200
+        answered = time.monotonic()
+        await asyncio.sleep(seconds)
+        if digits:
+            caller.send_digits(digits)
+            await asyncio.sleep(0.5)
+        hung_up = time.monotonic()
+        await caller.hangup()
+        return caller.call_id, hung_up - answered
+    finally:
+        caller.close()
+
+
+def uploads_of(rig: Rig, call_id: str) -> list[Upload]:
+    return [u for u in rig.sink.uploads if quote(call_id, safe="") in u.path]
+
+
+def test_seed_example_one_as_written_records_until_hangup(rig: Rig) -> None:
+    node = {
+        "module": "record_call",
+        "data": {"action": "start", "time_limit": 1200, "format": "mp3", "url": f"{rig.sink.url}/recordings"},
+    }
+    number = rig.callflow({**node, "children": {"_": {"module": "echo", "data": {}}}})
+    call_id, seconds = asyncio.run(echo_call(rig, number, 2.0))
+    doc = rig.recording_of(call_id)
+    [upload] = uploads_of(rig, call_id)
+    assert upload.path == f"/recordings/call_recording_{quote(call_id, safe='')}.mp3"
+    pcm, rate, _ = decode(upload.body, "mp3")
+    assert abs(len(pcm) / rate - seconds) <= 0.1
+    assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+    assert abs(channel_hz(pcm[:, 1], rate) - CALLER_HZ) < 15  # the echo: the caller heard themself
+    assert doc["duration_ms"] == int(dict(upload.query)["duration_ms"])
+
+
+def test_time_limit_cuts_the_recording_and_the_call_goes_on(rig: Rig) -> None:
+    number = rig.callflow(
+        {
+            "module": "record_call",
+            "data": {"time_limit": 5, "format": "wav", "url": f"{rig.sink.url}/limit"},
+            "children": {"_": {"module": "echo", "data": {}}},
+        }
+    )
+    call_id, seconds = asyncio.run(echo_call(rig, number, 7.0))
+    assert seconds > 6.5  # the call outlived the recording
+    doc = rig.recording_of(call_id)
+    [upload] = uploads_of(rig, call_id)
+    assert upload.headers["content-type"] in ("audio/x-wav", "audio/wav")
+    pcm, rate, channels = decode(upload.body, "wav")
+    assert channels == 2 and abs(len(pcm) / rate - 5.0) <= 0.1
+    assert doc["duration_ms"] == 5000
+
+
+def test_record_min_sec_discards_a_short_recording_and_says_so(rig: Rig) -> None:
+    number = rig.callflow(
+        {
+            "module": "record_call",
+            "data": {"record_min_sec": 10, "url": f"{rig.sink.url}/short"},
+            "children": {"_": {"module": "echo", "data": {}}},
+        }
+    )
+    call_id, _ = asyncio.run(echo_call(rig, number, 1.5))
+    doc = rig.recording_of(call_id, state="discarded")
+    assert "record_min_sec" in doc["discarded"]
+    assert not uploads_of(rig, call_id)
+    assert "discarded" in rig.server.log_path.read_text()
+
+
+def test_a_second_recording_is_numbered_and_stop_ends_both_mono_included(rig: Rig) -> None:
+    url = f"{rig.sink.url}/two"
+    number = rig.callflow(
+        {
+            "module": "answer",
+            "data": {},
+            "children": {
+                "_": {
+                    "module": "record_call",
+                    "data": {"url": url},
+                    "children": {
+                        "_": {
+                            "module": "sleep",
+                            "data": {"duration": 1},
+                            "children": {
+                                "_": {
+                                    "module": "record_call",
+                                    "data": {"url": url, "channels": "mono", "format": "wav"},
+                                    "children": {
+                                        "_": {
+                                            "module": "sleep",
+                                            "data": {"duration": 1.5},
+                                            "children": {
+                                                "_": {
+                                                    "module": "record_call",
+                                                    "data": {"action": "stop"},
+                                                    "children": {"_": {"module": "echo", "data": {}}},
+                                                }
+                                            },
+                                        }
+                                    },
+                                }
+                            },
+                        }
+                    },
+                }
+            },
+        }
+    )
+    call_id, seconds = asyncio.run(echo_call(rig, number, 4.0))
+    rig.recording_of(call_id)
+    uploads = sorted(uploads_of(rig, call_id), key=lambda u: u.path)
+    names = [u.path.rsplit("/", 1)[1] for u in uploads]
+    quoted = quote(call_id, safe="")
+    assert names == [f"call_recording_{quoted}.mp3", f"call_recording_{quoted}_2.wav"]
+    first, _, _ = decode(uploads[0].body, "mp3")
+    second, rate, channels = decode(uploads[1].body, "wav")
+    assert channels == 1
+    assert abs(len(first) / 8000 - 2.5) <= 0.15  # both ended at the stop, 2.5 s into the call
+    assert abs(len(second) / rate - 1.5) <= 0.15

@@ -242,10 +242,14 @@ class RecordingManager:
             values["doc"] = doc = finished_document(doc, duration_ms, spooled.md5_b64)
         if note:
             doc["note"] = note
-        if duration_ms < recording.min_seconds * 1000:
+        if samples == 0 or duration_ms < recording.min_seconds * 1000:
             deliver = False
             values["state"] = states.DISCARDED
-            doc["discarded"] = f"shorter than record_min_sec ({duration_ms / 1000:.1f} s < {recording.min_seconds:g} s)"
+            doc["discarded"] = (
+                "no audio: the call's media never flowed while recording"
+                if samples == 0
+                else f"shorter than record_min_sec ({duration_ms / 1000:.1f} s < {recording.min_seconds:g} s)"
+            )
             log.info("call-id %s: recording %s discarded: %s", facts.call_id, recording.name, doc["discarded"])
             recording.path.unlink(missing_ok=True)
         elif spooled is None:

@@ -95,7 +95,8 @@ class WavSpool(AudioSpool):
 
     def __init__(self, path: Path, rate: int = 8000, channels: int = 1) -> None:
         super().__init__(path, rate, channels)
-        self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - closed by close()
+        self._file = path.open("wb", buffering=0)  # each batch is one write, at once: a crash keeps it
+        self._wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed by close()
         self._wav.setnchannels(channels)
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
@@ -109,6 +110,7 @@ class WavSpool(AudioSpool):
         if self._open:
             self._open = False
             self._wav.close()
+            self._file.close()
 
 
 class Mp3Spool(AudioSpool):
@@ -123,7 +125,7 @@ class Mp3Spool(AudioSpool):
         self._encoder.set_channels(channels)
         self._encoder.set_bit_rate(mp3_frames.bitrate_for(rate, channels))
         self._encoder.set_quality(quality)
-        self._file: BinaryIO | None = path.open("wb")
+        self._file: BinaryIO | None = path.open("wb", buffering=0)  # one write per batch, at once
         self._tag_size = 0
 
     def _write_batch(self, data: bytes) -> None:
@@ -137,7 +139,7 @@ class Mp3Spool(AudioSpool):
             if first is not None:  # the Info frame's place is kept from the first write
                 placeholder = mp3_frames.info_frame(first, 0, 0, 0)
                 self._tag_size = len(placeholder)
-                self._file.write(placeholder)
+                encoded = placeholder + encoded
         self._file.write(encoded)
 
     def _finish(self) -> None:

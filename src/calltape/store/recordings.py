@@ -44,6 +44,7 @@ _FIELDS = (
     "last_error",
     "delivered_at",
     "node",
+    "spool_path",
 )
 
 

@@ -1,0 +1,159 @@
+"""Recordings are never lost (issue 8): a failing receiver, a receiver down across a restart, ``kill -9``.
+
+Each test runs its own ``calltape serve`` (so it can stop and restart it on the same data dir) and a
+real HTTP receiver; uploads are decoded and checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.sipp_runner import free_port
+from tests.e2e.test_recording import CALLER_HZ, channel_hz, tone
+from tests.e2e.upload_sink import UploadSink, decode
+from tests.phone import Phone
+from tests.server import TOKEN, ServerProcess
+
+ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "26800-26899", "--delivery-retry-base", "0.2"]
+
+
+class Node:
+    """A calltape serve on a data dir that survives restarts, with one account."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.server = ServerProcess(data_dir, ARGS).start()
+        self.api = self._client()
+        realm = f"d{uuid.uuid4().hex[:6]}.example.com"
+        r = self.api.put("/v2/accounts", json={"data": {"name": "D", "realm": realm}})
+        self.account_id = str(r.json()["data"]["id"])
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+
+    def restart(self) -> None:
+        self.api.close()
+        self.server.stop()
+        self.server = ServerProcess(self.data_dir, ARGS).start()
+        self.api = self._client()
+
+    def callflow(self, url: str) -> str:
+        number = str(6000 + uuid.uuid4().int % 1000)
+        flow = {"module": "record_call", "data": {"url": url}, "children": {"_": {"module": "echo", "data": {}}}}
+        r = self.api.put(
+            f"/v2/accounts/{self.account_id}/callflows", json={"data": {"numbers": [number], "flow": flow}}
+        )
+        assert r.status_code == 201, r.text
+        return number
+
+    def recording(self, call_id: str) -> dict[str, Any]:
+        r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params={"call_id": call_id})
+        assert r.status_code == 200, r.text
+        [doc] = r.json()["data"]
+        return dict(doc)
+
+    def wait_state(self, call_id: str, state: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while (doc := self.recording(call_id))["state"] != state:
+            assert time.monotonic() < deadline, f"still {doc['state']}: {doc}"
+            time.sleep(0.1)
+        return doc
+
+    def close(self) -> None:
+        self.api.close()
+        self.server.stop()
+        assert "Traceback" not in self.server.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    n = Node(tmp_path / "calltape")
+    yield n
+    n.close()
+
+
+async def _call(sip_port: int, number: str, seconds: float, hang_up: bool = True) -> tuple[str, Phone]:
+    caller = await Phone(sip_port).start()
+    caller.say_pcm(tone(CALLER_HZ, seconds + 5))
+    assert (await caller.call(number)).status == 200
+    await asyncio.sleep(seconds)
+    if hang_up:
+        await caller.hangup()
+        caller.close()
+    return caller.call_id, caller
+
+
+def test_a_receiver_that_fails_three_times_gets_the_file_exactly_once(node: Node) -> None:
+    sink = UploadSink(fail_first=3).start()
+    try:
+        number = node.callflow(f"{sink.url}/r")
+        call_id, _ = asyncio.run(_call(node.server.sip_port, number, 2.0))
+        doc = node.wait_state(call_id, "delivered")
+        time.sleep(1.0)  # nothing more may come
+        assert len(sink.attempts) == 4 and len(sink.uploads) == 1
+        assert doc["attempts"] == 4 and doc["last_error"] == ""
+        assert [a.body for a in sink.attempts] == [sink.uploads[0].body] * 4  # the whole file every time
+        log = node.server.log_path.read_text()
+        assert log.count("HTTP 503") >= 3 and call_id in log
+    finally:
+        sink.stop()
+
+
+def test_a_receiver_down_while_calltape_restarts_still_gets_the_recording(node: Node) -> None:
+    port = free_port()
+    number = node.callflow(f"http://127.0.0.1:{port}/late")
+    call_id, _ = asyncio.run(_call(node.server.sip_port, number, 2.0))
+    deadline = time.monotonic() + 10
+    while node.recording(call_id)["attempts"] < 1:  # it tried, and failed: nobody listens
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert "ConnectError" in node.recording(call_id)["last_error"]
+    node.restart()
+    sink = UploadSink(port=port).start()
+    try:
+        doc = node.wait_state(call_id, "delivered")
+        [upload] = sink.wait(1)
+        pcm, rate, _ = decode(upload.body, "mp3")
+        assert abs(len(pcm) / rate - doc["duration_ms"] / 1000) <= 0.1
+        assert doc["attempts"] >= 2
+        assert not Path(doc["spool_path"]).exists()  # deleted once delivered
+    finally:
+        sink.stop()
+
+
+def test_kill_9_mid_call_leaves_a_recording_that_the_next_start_delivers(node: Node) -> None:
+    sink = UploadSink().start()
+    try:
+        number = node.callflow(f"{sink.url}/crash")
+
+        async def call_then_kill() -> str:
+            call_id, caller = await _call(node.server.sip_port, number, 3.5, hang_up=False)
+            assert node.server.proc is not None
+            node.server.proc.send_signal(signal.SIGKILL)
+            node.server.proc.wait()
+            caller.close()
+            return call_id
+
+        call_id = asyncio.run(call_then_kill())
+        node.restart()
+        doc = node.wait_state(call_id, "delivered")
+        [upload] = sink.wait(1)
+        assert doc["recovered"] is True
+        pcm, rate, channels = decode(upload.body, "mp3")
+        assert channels == 2
+        duration = len(pcm) / rate
+        assert abs(duration - doc["duration_ms"] / 1000) <= 0.1  # its real duration
+        assert 2.0 <= duration <= 3.6  # what reached the disk: all but the last second at most
+        assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+        assert "recovered" in node.server.log_path.read_text()
+    finally:
+        sink.stop()
