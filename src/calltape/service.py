@@ -141,7 +141,15 @@ async def serve(
 
     api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
     app = create_app(
-        db, token, media_library, directory, callflows, mailboxes.messages_store, recordings, delivery.wake
+        db,
+        token,
+        media_library,
+        directory,
+        callflows,
+        mailboxes.messages_store,
+        recordings,
+        on_recording_retry=delivery.wake,
+        on_config_change=manager.forget_settings,
     )
     receiver_app = build_receiver(receiver) if receiver is not None else None
     if receiver_app is not None:

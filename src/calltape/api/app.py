@@ -45,6 +45,7 @@ def create_app(
     voicemail: VoicemailMessages | None = None,
     recordings: Recordings | None = None,
     on_recording_retry: Callable[[], None] = lambda: None,
+    on_config_change: Callable[[], None] = lambda: None,
 ) -> FastAPI:
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
@@ -139,6 +140,7 @@ def create_app(
         data.pop("id", None)
         doc = validate(config_model(config_id), data.get("default", data))
         await configs.put(config_id, doc)
+        on_config_change()
         return success({**doc, "id": config_id})
 
     @router.patch("/system_configs/{config_id}")
@@ -147,6 +149,7 @@ def create_app(
         data.pop("id", None)
         doc = validate(config_model(config_id), merge_patch(await current_config(config_id), data))
         await configs.put(config_id, doc)
+        on_config_change()
         return success({**doc, "id": config_id})
 
     app.include_router(router)

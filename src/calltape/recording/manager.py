@@ -119,6 +119,10 @@ class RecordingManager:
         """system_config ``media`` (re-read at most every few seconds)."""
         return await self._cache.get("media", self._load_settings)  # type: ignore[no-any-return]
 
+    def forget_settings(self) -> None:
+        """system_config changed on this node: read it afresh."""
+        self._cache.clear()
+
     async def _load_settings(self) -> MediaSettings:
         return MediaSettings.from_document(await self.configs.get("media"))
 
