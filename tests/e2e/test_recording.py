@@ -12,16 +12,21 @@ import base64
 import hashlib
 import itertools
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 import numpy as np
 import pytest
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import ThreadedFTPServer
 
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.upload_sink import Upload, UploadSink, decode
@@ -202,8 +207,12 @@ def test_a_bridged_call_is_recorded_in_stereo_and_put_with_kazoos_url_and_query(
     assert [r["id"] for r in listed] == [doc["id"]]
 
 
+class HasServer(Protocol):
+    server: ServerProcess
+
+
 async def echo_call(
-    rig: Rig, number: str, seconds: float, *, digits: str = "", hz: float = CALLER_HZ
+    rig: HasServer, number: str, seconds: float, *, digits: str = "", hz: float = CALLER_HZ
 ) -> tuple[str, float]:
     """A caller sending *hz* calls *number* and hangs up after *seconds* (sending *digits* at the end).
     The call-id and how long it was up, as the caller measured it."""
@@ -520,3 +529,24 @@ def test_ftp_urls_are_accepted_when_saving(rig: Rig) -> None:
     flow = {"module": "record_call", "data": {"url": "ftps://user:pw@example.com/recordings"}}
     r = rig.api.put(f"/v2/accounts/{rig.account_id}/callflows", json={"data": {"numbers": ["59998"], "flow": flow}})
     assert r.status_code == 201, r.text
+
+
+def test_an_ftp_url_is_uploaded_by_ftp_with_the_file_name_only(rig: Rig, tmp_path: Path) -> None:
+    authorizer = DummyAuthorizer()
+    (tmp_path / "recordings").mkdir()
+    authorizer.add_user("rec", "rec-secret", str(tmp_path), perm="elwmd")
+    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "passive_ports": range(60100, 60200)})
+    ftp = ThreadedFTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=ftp.serve_forever, kwargs={"timeout": 0.2}, daemon=True).start()
+    try:
+        url = f"ftp://rec:rec-secret@127.0.0.1:{ftp.address[1]}/recordings"
+        number = rig.callflow(
+            {"module": "record_call", "data": {"url": url}, "children": {"_": {"module": "echo", "data": {}}}}
+        )
+        call_id, seconds = asyncio.run(echo_call(rig, number, 2.0))
+        rig.recording_of(call_id)
+        stored = tmp_path / "recordings" / f"call_recording_{call_id}.mp3"
+        pcm, rate, _ = decode(stored.read_bytes(), "mp3")
+        assert abs(len(pcm) / rate - seconds) <= 0.1
+    finally:
+        ftp.close_all()
