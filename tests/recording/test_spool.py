@@ -1,0 +1,79 @@
+"""Spool files: exact lengths after an independent decoder (mpg123 honours the Info frame), repair after a crash."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calltape.recording import mp3_frames
+from calltape.recording.spool import Mp3Spool, WavSpool, open_spool, repair
+
+
+def _tone(hz: float, samples: int, rate: int) -> np.ndarray:
+    return (np.sin(2 * np.pi * hz * np.arange(samples) / rate) * 8000).astype("<i2")
+
+
+def _write(spool: Mp3Spool | WavSpool, seconds: float, channels: int) -> int:
+    rate = spool.rate
+    samples = int(rate * seconds)
+    left, right = _tone(440, samples, rate), _tone(1000, samples, rate)
+    pcm = np.stack([left, right], 1).reshape(-1) if channels == 2 else left
+    step = rate // 50 * channels  # 20 ms frames, as calls give them
+    for i in range(0, len(pcm), step):
+        spool.write(pcm[i : i + step].tobytes())
+    return samples
+
+
+def _mpg123(path: Path, channels: int) -> np.ndarray:
+    raw = subprocess.run(["mpg123", "-q", "-s", str(path)], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype="<i2").reshape(-1, channels)
+
+
+def test_the_tag_crc_is_lames_crc16() -> None:
+    assert mp3_frames._crc16(b"123456789") == 0xBB3D  # CRC-16/ARC check value
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(8000, 1), (8000, 2), (16000, 2), (44100, 1)])
+def test_an_mp3_decodes_to_exactly_the_samples_given(tmp_path: Path, rate: int, channels: int) -> None:
+    path = tmp_path / "r.mp3"
+    spool = Mp3Spool(path, rate, channels)
+    samples = _write(spool, 3.37, channels)
+    facts = spool.close()
+    pcm = _mpg123(path, channels)
+    assert len(pcm) == samples == facts.samples
+    assert facts.size == path.stat().st_size
+
+
+def test_a_wav_holds_exactly_the_samples_given(tmp_path: Path) -> None:
+    path = tmp_path / "r.wav"
+    spool = WavSpool(path, 8000, 2)
+    samples = _write(spool, 2.5, 2)
+    spool.close()
+    with wave.open(str(path)) as wav:
+        assert (wav.getnframes(), wav.getnchannels(), wav.getframerate()) == (samples, 2, 8000)
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "wav"])
+def test_audio_is_on_disk_within_a_second_and_a_torn_file_is_repaired(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"live.{fmt}"
+    spool = open_spool(fmt, path, 8000, 2)
+    _write(spool, 5.0, 2)  # never closed: as if the process died now
+    crashed = tmp_path / f"crashed.{fmt}"
+    shutil.copy(path, crashed)
+    with crashed.open("ab") as fh:
+        fh.write(b"\xff\xe3\x48")  # a torn last write
+    samples, rate, channels = repair(crashed)
+    assert (rate, channels) == (8000, 2)
+    if fmt == "mp3":
+        decoded = len(_mpg123(crashed, 2))
+        assert decoded == samples
+        assert samples >= 8000 * 3.8  # every whole second written reached the disk (less the encoder's lag)
+    else:
+        with wave.open(str(crashed)) as wav:
+            assert wav.getnframes() == samples == 8000 * 5
+    spool.abandon()

@@ -1,0 +1,104 @@
+"""The recordings table and its outbox, on SQLite and PostgreSQL: one claim per entry, outcomes and the entry's
+removal in one transaction, failed → retry, newest-first pages."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from calltape.recording.delivery import retry_delay
+from calltape.recording.manager import MediaSettings
+from calltape.store.database import Database
+from calltape.store.recordings import FAILED, PENDING, STORED, Recordings
+
+
+def _row(recording_id: str, created: float, owner: str | None = None) -> dict[str, Any]:
+    return {
+        "id": recording_id,
+        "account_id": "acc",
+        "call_id": f"call-{recording_id}",
+        "owner_id": owner,
+        "format": "mp3",
+        "name": f"call_recording_{recording_id}.mp3",
+        "created": created,
+        "channels": 2,
+        "sample_rate": 8000,
+        "spool_path": f"/spool/{recording_id}.mp3",
+        "node": "n1",
+        "target": {"kind": "http", "url": "http://x"},
+        "doc": {"call_id": f"call-{recording_id}"},
+    }
+
+
+async def test_a_due_entry_is_claimed_once_and_its_outcome_removes_it(database: Database) -> None:
+    store = Recordings(database)
+    await store.create(_row("r1", 1.0))
+    assert await store.left_recording("n1") and not await store.left_recording("n2")
+    await store.finish("r1", {"state": PENDING, "duration_ms": 2000}, deliver=True)
+    now = time.time() + 0.01
+    due, _ = await store.due(now, 10)
+    assert due == ["r1"]
+    first = await store.claim("r1", "node-a", now, 60)
+    second = await store.claim("r1", "node-b", now, 60)
+    assert first is not None and second is None  # held: nobody else sends it meanwhile
+    assert (await store.due(now, 10))[0] == []
+    await store.delivered("r1", STORED, b"audio")
+    assert await store.blob("r1") == b"audio"
+    row = await store.get("acc", "r1")
+    assert (row.state, row.attempts) == (STORED, 1)
+    assert await store.outbox_depth() == 0
+
+
+async def test_failures_reschedule_then_give_up_and_retry_starts_afresh(database: Database) -> None:
+    store = Recordings(database)
+    await store.create(_row("r2", 1.0))
+    await store.finish("r2", {"state": PENDING}, deliver=True)
+    later = time.time() + 100
+    await store.attempt_failed("r2", "HTTP 503 from x", later)
+    due, next_due = await store.due(time.time() + 1, 10)
+    assert due == [] and next_due == pytest.approx(later)
+    await store.attempt_failed("r2", "HTTP 503 from x", None)
+    row = await store.get("acc", "r2")
+    assert (row.state, row.attempts, row.last_error) == (FAILED, 2, "HTTP 503 from x")
+    assert await store.outbox_depth() == 0
+    retried = await store.retry("acc", "r2")
+    assert (retried.state, retried.attempts) == (PENDING, 0)
+    assert (await store.due(time.time() + 1, 10))[0] == ["r2"]
+    with pytest.raises(ValueError):
+        await store.retry("acc", "r2")
+
+
+async def test_lists_are_newest_first_paged_and_filtered(database: Database) -> None:
+    store = Recordings(database)
+    for i in range(5):
+        await store.create(_row(f"p{i}", 10.0 + i, owner="u1" if i % 2 else "u2"))
+    page, key = await store.list("acc", page_size=2)
+    assert [r.id for r in page] == ["p4", "p3"] and key == "p2"
+    page, key = await store.list("acc", page_size=2, start_key=key)
+    assert [r.id for r in page] == ["p2", "p1"] and key == "p0"
+    page, key = await store.list("acc", page_size=2, start_key=key)
+    assert [r.id for r in page] == ["p0"] and key is None
+    owned, _ = await store.list("acc", owner_id="u1")
+    assert [r.id for r in owned] == ["p3", "p1"]
+    window, _ = await store.list("acc", created_from=11.0, created_to=12.5)
+    assert [r.id for r in window] == ["p2", "p1"]
+
+
+def test_retries_start_within_ten_seconds_and_five_of_them_span_ten_minutes() -> None:
+    for _ in range(200):
+        delays = [retry_delay(n, 5.0) for n in range(1, 6)]
+        assert delays[0] <= 10.0
+        assert sum(delays) >= 600.0
+        assert delays == sorted(delays)
+    assert retry_delay(1, 5.0, retry_after=120) == 120  # the receiver's Retry-After is honoured
+
+
+def test_media_settings_read_kazoos_keys_and_keep_defaults_for_bad_values() -> None:
+    settings = MediaSettings.from_document(
+        {"max_recording_time_limit": 600, "store_recordings": True, "call_recording": {"extension": "WAV"}}
+    )
+    assert (settings.max_recording_time_limit, settings.store_recordings, settings.extension) == (600, True, "wav")
+    bad = MediaSettings.from_document({"max_recording_time_limit": "lots", "call_recording": "x"})
+    assert bad == MediaSettings()
