@@ -550,3 +550,19 @@ def test_an_ftp_url_is_uploaded_by_ftp_with_the_file_name_only(rig: Rig, tmp_pat
         assert abs(len(pcm) / rate - seconds) <= 0.1
     finally:
         ftp.close_all()
+
+
+def test_calltapes_own_receiver_takes_the_recording_and_checks_its_digests(rig: Rig) -> None:
+    url = f"{rig.server.api_url}/receiver/kzr"
+    number = rig.callflow(
+        {"module": "record_call", "data": {"url": url}, "children": {"_": {"module": "echo", "data": {}}}}
+    )
+    call_id, seconds = asyncio.run(echo_call(rig, number, 2.0))
+    doc = rig.recording_of(call_id)
+    listing = httpx.get(f"{rig.server.api_url}/receiver/recordings", params={"account_id": rig.account_id}).json()
+    [entry] = [e for e in listing["data"] if call_id in json.dumps(e)]  # filed under the account of the query
+    stored = next(iter(rig.server.data_dir.glob(f"recordings/**/call_recording_{call_id}.mp3")))
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == doc["sha256"]
+    pcm, rate, _ = decode(stored.read_bytes(), "mp3")
+    assert abs(len(pcm) / rate - seconds) <= 0.1
+    assert json.dumps(entry).count(doc["id"]) >= 1  # the receiver kept the metadata from the query string
