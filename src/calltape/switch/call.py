@@ -99,16 +99,7 @@ class Call:
         self._timeline: MediaTimeline | None = None
         self._end_hooks: list[Callable[[Call], None]] = []
         self.interaction_id = f"{names.gregorian(time.time())}-{uuid.uuid4().hex[:8]}"
-        self.recordings: CallRecordings | None = None
-        if services.recordings is not None:
-            self.recordings = CallRecordings(
-                services.recordings,
-                self.call_id,
-                self.taps,
-                lambda: self.timeline,
-                lambda: self.a_leg.media is not None,
-                self.facts,
-            )
+        self.recordings: CallRecordings | None = None  # made by the first record_call
         a_leg.taps = self.taps
         a_leg.on_digit = self.dtmf.publish
         a_leg.on_end(lambda leg: self._end(leg.end_reason))
@@ -367,8 +358,17 @@ class Call:
     async def record_call(self, request: RecordingRequest, *, on_answer: bool = False, on_bridge: bool = False) -> None:
         """Start recording what the caller says and hears (now, or once answered or bridged)."""
         if self.recordings is None:
-            log.warning("call-id %s: recording is not available on this server", self.call_id)
-            return
+            if self.services.recordings is None:
+                log.warning("call-id %s: recording is not available on this server", self.call_id)
+                return
+            self.recordings = CallRecordings(
+                self.services.recordings,
+                self.call_id,
+                self.taps,
+                lambda: self.timeline,
+                lambda: self.a_leg.media is not None,
+                self.facts,
+            )
         event = self.answered_event if on_answer else self.bridged if on_bridge else None
         await self.recordings.start(request, None if event is None or event.is_set() else event)
 

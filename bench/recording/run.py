@@ -1,0 +1,274 @@
+"""Recorded calls under load: SIPp streams a real sweep into N concurrent calls that calltape records (stereo MP3)
+while it echoes them (``--flow echo``) or bridges them to a SIPp callee that echoes (``--flow bridged``);
+``--flow echo-norec`` is the same echo without recording, so each part's cost shows.
+
+Recordings go by HTTP PUT to calltape's own receiver, run as a separate process. For each N it reports,
+with all N calls up: the server's CPU-seconds per call-minute and its RSS per call (VmHWM above idle ÷ N);
+then SIPp's completed/failed calls, UDP receive-buffer drops (packets lost before calltape read them), and
+after the calls: every recording fetched, decoded by mpg123 and checked (duration against the metadata and
+against the call, both channels tracking the sweep), and hangup→delivered latency p50/p99 (from the rows'
+end of recording to their ``delivered_at``). Results: bench/results/recording.json, with the commit.
+
+    .venv/bin/python bench/recording/run.py [--flow echo|bridged|echo-norec] [--calls 200,500,1000] [--hold 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.sipp_runner import free_port, run_sipp  # noqa: E402
+from tests.server import TOKEN  # noqa: E402
+
+from bench.load import sipp_callers, start_server, write_sweep  # noqa: E402
+from bench.procstat import cpu_seconds, rss_mb  # noqa: E402
+
+CALLER_MEDIA_PORT = 61000
+CALLEE_MEDIA_PORT = 63000
+SWEEP_SECONDS = 10  # the sweep rises 300 Hz per second from 300 Hz, then starts again
+WINDOW = 1600  # 0.2 s analysis windows
+TRACKED_BELOW = 2800.0  # the sweep above this is beyond what 8 kHz MP3 keeps
+
+
+def udp_stats() -> dict[str, int]:
+    lines = Path("/proc/net/snmp").read_text().splitlines()
+    names, values = [line.split() for line in lines if line.startswith("Udp:")][:2]
+    return {k: int(v) for k, v in zip(names[1:], values[1:], strict=True)}
+
+
+def vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def tracks_sweep(channel: np.ndarray) -> float:
+    """The share of 0.2 s windows whose main frequency is the sweep's (at the phase the first window shows)."""
+    count = len(channel) // WINDOW
+    if count < 5:
+        return 0.0
+    windows = channel[: count * WINDOW].reshape(count, WINDOW).astype(np.float64) * np.hanning(WINDOW)
+    peaks = np.argmax(np.abs(np.fft.rfft(windows, axis=1))[:, 1:], axis=1) + 1
+    measured = peaks * 8000 / WINDOW
+    times = (np.arange(count) + 0.5) * WINDOW / 8000
+    best = 0.0
+    for phase in np.arange(0, SWEEP_SECONDS, 0.05):  # where in the sweep the recording began
+        expected = 300 + 300 * ((times + phase) % SWEEP_SECONDS)
+        usable = (expected < TRACKED_BELOW) & (expected > 350)
+        if usable.sum() == 0:
+            continue
+        best = max(best, float((np.abs(measured - expected)[usable] < 60).mean()))
+    return best
+
+
+def verify(body: bytes, duration_ms: int, hold: float) -> dict[str, Any]:
+    decoded = subprocess.run(["mpg123", "-q", "-s", "-"], input=body, capture_output=True, check=True).stdout
+    pcm = np.frombuffer(decoded, dtype="<i2").reshape(-1, 2)
+    seconds = len(pcm) / 8000
+    left, right = tracks_sweep(pcm[:, 0]), tracks_sweep(pcm[:, 1])
+    return {
+        "seconds": seconds,
+        "vs_metadata": abs(seconds - duration_ms / 1000),
+        "vs_call": abs(seconds - hold),
+        "left": left,
+        "right": right,
+        "ok": abs(seconds - duration_ms / 1000) <= 0.1 and abs(seconds - hold) <= 0.25 and min(left, right) >= 0.8,
+    }
+
+
+def rows_since(api: httpx.Client, account: str, since: float) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"page_size": 500, "created_from": since}
+    while True:
+        page = api.get(f"/v2/accounts/{account}/recordings", params=params).json()
+        rows += page["data"]
+        if "next_start_key" not in page:
+            return rows
+        params["start_key"] = page["next_start_key"]
+
+
+def setup(api: httpx.Client, flow_kind: str, receiver_url: str, callee_port: int) -> str:
+    account = api.put("/v2/accounts", json={"data": {"name": "bench", "realm": "rec.example.com"}}).json()["data"]["id"]
+    if flow_kind == "bridged":
+        sip = {"username": "callee", "password": "callee-pw-1", "invite_format": "route"}
+        sip["route"] = f"sip:callee@127.0.0.1:{callee_port}"
+        device = api.put(f"/v2/accounts/{account}/devices", json={"data": {"name": "callee", "sip": sip}}).json()
+        then: dict[str, Any] = {"module": "device", "data": {"id": device["data"]["id"]}}
+    else:
+        then = {"module": "echo", "data": {}}
+    record = {"module": "record_call", "data": {"format": "mp3", "url": receiver_url}, "children": {"_": then}}
+    flow = {"numbers": ["7000"], "flow": then if flow_kind == "echo-norec" else record}
+    api.put(f"/v2/accounts/{account}/callflows", json={"data": flow}).raise_for_status()
+    return str(account)
+
+
+def run_step(
+    n: int,
+    args: argparse.Namespace,
+    server: Any,
+    pid: int,
+    tmp: Path,
+    callee_port: int,
+    api: httpx.Client,
+    account: str,
+) -> dict[str, Any]:
+    ramp = n / args.rate
+    hold_ms = int(args.hold * 1000)
+    window = max(3.0, args.hold - ramp - 4)
+    idle_rss = rss_mb(pid)
+    result: dict[str, Any] = {}
+    started = time.time()
+    threads = []
+    if args.flow == "bridged":
+
+        def callee() -> None:
+            result["callee"] = run_sipp(
+                "uas_echo",
+                server.sip_port,
+                tmp,
+                calls=n,
+                local_port=callee_port,
+                timeout=int(args.hold) + 120,
+                extra=["-mi", "127.0.0.1", "-mp", str(CALLEE_MEDIA_PORT), "-rtp_echo"],
+            )
+
+        threads.append(threading.Thread(target=callee))
+
+    def caller() -> None:
+        result["caller"] = sipp_callers(
+            server, tmp, calls=n, rate=args.rate, hold_ms=hold_ms, number="7000", media_port=CALLER_MEDIA_PORT
+        )
+
+    threads.append(threading.Thread(target=caller))
+    for thread in threads:
+        thread.start()
+        time.sleep(0.5)
+    time.sleep(ramp + 2)  # every call up
+    cpu0, udp0, t0 = cpu_seconds(pid), udp_stats(), time.monotonic()
+    time.sleep(window)
+    cpu1, udp1, t1 = cpu_seconds(pid), udp_stats(), time.monotonic()
+    peak = vm_hwm_mb(pid)
+    for thread in threads:
+        thread.join()
+    sipp = result["caller"]
+    step: dict[str, Any] = {
+        "flow": args.flow,
+        "calls": n,
+        "completed": sipp.successful,
+        "failed": sipp.failed,
+        "window_s": round(t1 - t0, 1),
+        "server_cpu_share": round((cpu1 - cpu0) / (t1 - t0), 3),
+        "cpu_s_per_call_minute": round((cpu1 - cpu0) / (n * (t1 - t0) / 60), 4),
+        "rss_mb_per_call": round((peak - idle_rss) / n, 3),
+        "udp_rcvbuf_drops_in_window": udp1.get("RcvbufErrors", 0) - udp0.get("RcvbufErrors", 0),
+    }
+    if args.flow != "echo-norec":
+        step.update(check_recordings(api, account, started, n, args.hold, tmp / "receiver"))
+    return step
+
+
+def check_recordings(api: httpx.Client, account: str, since: float, n: int, hold: float, store: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while True:
+        rows = rows_since(api, account, since)
+        if sum(r["state"] == "delivered" for r in rows) >= n or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    delivered = [r for r in rows if r["state"] == "delivered"]
+    latencies = sorted(r["delivered_at"] - (r["created"] + r["duration_ms"] / 1000) for r in delivered)
+    files = {p.name: p for p in store.rglob("call_recording_*.mp3")}
+
+    def check(row: dict[str, Any]) -> dict[str, Any]:
+        path = files.get(row["name"])
+        if path is None:
+            return {"ok": False, "missing": row["name"]}
+        return verify(path.read_bytes(), row["duration_ms"], hold)
+
+    with ThreadPoolExecutor(2) as pool:
+        checks = list(pool.map(check, delivered))
+    bad = [c for c in checks if not c["ok"]]
+    deviations = [c["vs_call"] for c in checks if "vs_call" in c]
+    return {
+        "recordings": len(rows),
+        "delivered": len(delivered),
+        "verified": len(checks) - len(bad),
+        "bad_examples": bad[:3],
+        "max_duration_error_vs_call_s": round(max(deviations, default=0.0), 3),
+        "min_sweep_tracking": round(min((min(c["left"], c["right"]) for c in checks if "left" in c), default=0.0), 3),
+        "delivery_p50_s": round(latencies[len(latencies) // 2], 3) if latencies else None,
+        "delivery_p99_s": round(latencies[int(len(latencies) * 0.99) - 1], 3) if latencies else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="recorded-call load benchmark")
+    parser.add_argument("--flow", choices=["echo", "bridged", "echo-norec"], default="echo")
+    parser.add_argument("--calls", default="200,500,1000")
+    parser.add_argument("--hold", type=float, default=30.0, help="seconds each call lasts")
+    parser.add_argument("--rate", type=int, default=100, help="new calls per second")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="calltape-recording-bench-"))
+    write_sweep(tmp / "audio.ulaw", SWEEP_SECONDS)
+    receiver_port = free_port(socket.SOCK_STREAM)
+    receiver = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "calltape",
+            "receiver",
+            "--listen",
+            f"127.0.0.1:{receiver_port}",
+            "--dir",
+            str(tmp / "receiver"),
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    server, pid = start_server(tmp)
+    callee_port = free_port()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "commit": commit.strip(),
+        "cores": os.cpu_count(),
+        "hold_s": args.hold,
+        "steps": [],
+    }
+    try:
+        with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=60) as api:
+            account = setup(api, args.flow, f"http://127.0.0.1:{receiver_port}/rec", callee_port)
+            for n in [int(x) for x in args.calls.split(",")]:
+                step = run_step(n, args, server, pid, tmp, callee_port, api, account)
+                report["steps"].append(step)
+                print(json.dumps(step), flush=True)
+                time.sleep(3)
+    finally:
+        server.stop()
+        receiver.terminate()
+        receiver.wait()
+    out = ROOT / "bench" / "results" / "recording.json"
+    results = json.loads(out.read_text()) if out.exists() else {}
+    results[args.flow] = report  # one entry per flow, each with its own date and commit
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
