@@ -4,10 +4,10 @@ while it echoes them (``--flow echo``) or bridges them to a SIPp callee that ech
 
 Recordings go by HTTP PUT to calltape's own receiver, run as a separate process. For each N it reports,
 with all N calls up: the server's CPU-seconds per call-minute and its RSS per call (VmHWM above idle ÷ N);
-then SIPp's completed/failed calls, UDP receive-buffer drops (packets lost before calltape read them), and
-after the calls: every recording fetched, decoded by mpg123 and checked (duration against the metadata and
-against the call, both channels tracking the sweep), and hangup→delivered latency p50/p99 (from the rows'
-end of recording to their ``delivered_at``). Results: bench/results/recording.json, with the commit.
+then SIPp's completed/failed calls, and after the calls: every recording fetched, decoded by mpg123 and
+checked (its duration against the metadata and the call; both channels tracking the sweep, which lost
+packets would break), and hangup→delivered latency p50/p99 (from each row's end of recording to its
+``delivered_at``). Results: bench/results/recording.json, one entry per flow, with the commit.
 
     .venv/bin/python bench/recording/run.py [--flow echo|bridged|echo-norec] [--calls 200,500,1000] [--hold 30]
 """
@@ -44,12 +44,6 @@ CALLEE_MEDIA_PORT = 63000
 SWEEP_SECONDS = 10  # the sweep rises 300 Hz per second from 300 Hz, then starts again
 WINDOW = 1600  # 0.2 s analysis windows
 TRACKED_BELOW = 2800.0  # the sweep above this is beyond what 8 kHz MP3 keeps
-
-
-def udp_stats() -> dict[str, int]:
-    lines = Path("/proc/net/snmp").read_text().splitlines()
-    names, values = [line.split() for line in lines if line.startswith("Udp:")][:2]
-    return {k: int(v) for k, v in zip(names[1:], values[1:], strict=True)}
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -161,9 +155,9 @@ def run_step(
         thread.start()
         time.sleep(0.5)
     time.sleep(ramp + 2)  # every call up
-    cpu0, udp0, t0 = cpu_seconds(pid), udp_stats(), time.monotonic()
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(window)
-    cpu1, udp1, t1 = cpu_seconds(pid), udp_stats(), time.monotonic()
+    cpu1, t1 = cpu_seconds(pid), time.monotonic()
     peak = vm_hwm_mb(pid)
     for thread in threads:
         thread.join()
@@ -177,7 +171,6 @@ def run_step(
         "server_cpu_share": round((cpu1 - cpu0) / (t1 - t0), 3),
         "cpu_s_per_call_minute": round((cpu1 - cpu0) / (n * (t1 - t0) / 60), 4),
         "rss_mb_per_call": round((peak - idle_rss) / n, 3),
-        "udp_rcvbuf_drops_in_window": udp1.get("RcvbufErrors", 0) - udp0.get("RcvbufErrors", 0),
     }
     if args.flow != "echo-norec":
         step.update(check_recordings(api, account, started, n, args.hold, tmp / "receiver"))

@@ -63,6 +63,7 @@ def test_audio_is_on_disk_within_a_second_and_a_torn_file_is_repaired(tmp_path: 
     path = tmp_path / f"live.{fmt}"
     spool = open_spool(fmt, path, 8000, 2)
     _write(spool, 5.0, 2)  # never closed: as if the process died now
+    spool.settle()
     crashed = tmp_path / f"crashed.{fmt}"
     shutil.copy(path, crashed)
     with crashed.open("ab") as fh:

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import os
 import struct
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import lameenc
-
 from calltape.recording import mp3_frames
+from calltape.recording.lame import LameEncoder
 
 FORMATS = ("mp3", "wav")
+#: MP3 work runs off the event loop: LAME releases the GIL, so it uses another core. Each spool keeps to one
+#: single-thread lane, which keeps its batches in order.
+_LANES = [ThreadPoolExecutor(1, thread_name_prefix=f"mp3-{i}") for i in range(max(1, (os.cpu_count() or 2) - 1))]
+_next_lane = itertools.cycle(_LANES)
 _WAV_HEADER = 44  # what the stdlib writer puts before the samples
 _HASH_CHUNK = 1 << 16
 
@@ -49,9 +54,12 @@ class AudioSpool:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._batch = 2 * rate * channels  # one second
+        self.error: OSError | None = None  # a write that failed off the loop (the next write raises it)
 
     def write(self, pcm: bytes) -> None:
         """Add audio; it reaches the file within about a second."""
+        if self.error is not None:
+            raise self.error
         self._pending.append(pcm)
         self._pending_bytes += len(pcm)
         self.samples += len(pcm) // (2 * self.channels)
@@ -64,6 +72,9 @@ class AudioSpool:
             data = b"".join(self._pending)
             self._pending, self._pending_bytes = [], 0
             self._write_batch(data)
+
+    def settle(self) -> None:
+        """Block until every batch written so far is on disk (blocking)."""
 
     @property
     def seconds(self) -> float:
@@ -114,25 +125,31 @@ class WavSpool(AudioSpool):
 
 
 class Mp3Spool(AudioSpool):
-    """Constant-bitrate MP3 with a gapless Info frame first (a placeholder until close)."""
+    """Constant-bitrate MP3 with a gapless Info frame first (a placeholder until close).
+
+    Batches are encoded and written on the spool's encoder lane (another thread), in order; ``close``
+    waits for them."""
 
     extension = "mp3"
 
     def __init__(self, path: Path, rate: int = 8000, channels: int = 1, quality: int = 7) -> None:
         super().__init__(path, rate, channels)
-        self._encoder = lameenc.Encoder()
-        self._encoder.set_in_sample_rate(rate)
-        self._encoder.set_channels(channels)
-        self._encoder.set_bit_rate(mp3_frames.bitrate_for(rate, channels))
-        self._encoder.set_quality(quality)
+        self._encoder = LameEncoder(rate, channels, mp3_frames.bitrate_for(rate, channels), quality)
         self._file: BinaryIO | None = path.open("wb", buffering=0)  # one write per batch, at once
         self._tag_size = 0
+        self._lane = next(_next_lane)
 
     def _write_batch(self, data: bytes) -> None:
-        self._write(bytes(self._encoder.encode(data)))
+        self._lane.submit(self._encode, data)
+
+    def _encode(self, data: bytes) -> None:
+        try:
+            self._write(self._encoder.encode(data))
+        except OSError as exc:
+            self.error = exc
 
     def _write(self, encoded: bytes) -> None:
-        if not encoded or self._file is None:
+        if not encoded or self._file is None or self.error is not None:
             return
         if not self._tag_size:
             first = mp3_frames.parse_header(encoded)
@@ -142,14 +159,26 @@ class Mp3Spool(AudioSpool):
                 encoded = placeholder + encoded
         self._file.write(encoded)
 
+    def settle(self) -> None:
+        """Block until the batches written so far are encoded and on disk."""
+        self._lane.submit(lambda: None).result()
+
     def _finish(self) -> None:
+        self._lane.submit(self._finish_on_lane).result()
+        if self.error is not None:
+            raise self.error
+
+    def _finish_on_lane(self) -> None:
         if self._file is None:
             return
-        if self.samples:
-            self._write(bytes(self._encoder.flush()))
-        self._file.close()
-        self._file = None
-        if self._tag_size:
+        try:
+            if self.samples and self.error is None:
+                self._write(self._encoder.flush())
+        finally:
+            self._encoder.close()
+            self._file.close()
+            self._file = None
+        if self._tag_size and self.error is None:
             repair_mp3(self.path, self.samples)
 
 

@@ -45,6 +45,7 @@ _FIELDS = (
     "delivered_at",
     "node",
     "spool_path",
+    "created",
 )
 
 
