@@ -43,8 +43,8 @@ class _Collect:
     def __init__(self) -> None:
         self.frames: list[tuple[str, np.ndarray, int]] = []
 
-    def __call__(self, direction: str, pcm: np.ndarray, ts: int) -> None:
-        self.frames.append((direction, pcm.copy(), ts))
+    def __call__(self, direction: str, payload: bytes, ts: int, codec: G711) -> None:
+        self.frames.append((direction, np.frombuffer(codec.decode(payload), dtype=np.int16), ts))
 
     def incoming(self) -> list[tuple[np.ndarray, int]]:
         return [(p, t) for d, p, t in self.frames if d == "in"]

@@ -22,8 +22,8 @@ class _Tap:
     def __init__(self) -> None:
         self.frames: list[tuple[str, int, int]] = []  # (direction, position, peak)
 
-    def __call__(self, direction: str, pcm: np.ndarray, position: int) -> None:
-        self.frames.append((direction, position, int(np.abs(pcm.astype(np.int32)).max())))
+    def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
+        self.frames.append((direction, position, audioop.max(codec.decode(payload), 2)))
 
     def first_loud(self, direction: str) -> int:
         return next(p for d, p, peak in self.frames if d == direction and peak > 1000)

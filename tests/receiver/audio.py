@@ -1,13 +1,15 @@
-"""Real audio files for upload tests: an MP3 encoded with lameenc and a WAV written with the stdlib."""
+"""Real audio files for upload tests: an MP3 encoded by LAME (through calltape's spool) and a WAV (stdlib)."""
 
 from __future__ import annotations
 
 import io
 import math
 import struct
+import tempfile
 import wave
+from pathlib import Path
 
-import lameenc
+from calltape.recording.spool import Mp3Spool
 
 
 def tone_pcm(seconds: float, hz: float = 440.0, rate: int = 8000) -> bytes:
@@ -18,12 +20,11 @@ def tone_pcm(seconds: float, hz: float = 440.0, rate: int = 8000) -> bytes:
 
 def mp3_bytes(seconds: float = 1.0, hz: float = 440.0) -> bytes:
     """An MP3 of a tone."""
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(32)
-    encoder.set_in_sample_rate(8000)
-    encoder.set_channels(1)
-    encoder.set_quality(7)
-    return bytes(encoder.encode(tone_pcm(seconds, hz)) + encoder.flush())
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Mp3Spool(Path(tmp) / "tone.mp3")
+        spool.write(tone_pcm(seconds, hz))
+        spool.close()
+        return spool.path.read_bytes()
 
 
 def wav_bytes(seconds: float = 1.0, hz: float = 440.0) -> bytes:

@@ -1,7 +1,7 @@
 """What a leg sends: one source at a time, each a small class with the same interface.
 
-Every 20 ms the media clock asks the leg's source for the next frame. A source returns the encoded
-payload for the leg's codec and, when it has it anyway, the frame's PCM (so taps need not decode it).
+Every 20 ms the media clock asks the leg's source for the next frame: the encoded payload for the
+leg's codec (taps get that too, and decode in batches what they keep).
 Adding a way to feed a leg is a new class here, never a branch in the send loop.
 """
 
@@ -13,10 +13,9 @@ from typing import Protocol
 
 from calltape.media.g711 import FRAME_BYTES, G711
 
-SILENT_PCM = bytes(FRAME_BYTES)
 RELAY_DEPTH = 5  # frames a relay may fall behind before the oldest is dropped (100 ms): latency stays bounded
 
-Frame = tuple[bytes, bytes | None]  # (payload in the leg's codec, its 16-bit PCM if known)
+Frame = bytes  # one 20 ms payload in the leg's codec
 
 
 class Source(Protocol):
@@ -30,7 +29,7 @@ class Silence:
 
     def next_frame(self, codec: G711) -> Frame:
         """A silent frame."""
-        return codec.silence, SILENT_PCM
+        return codec.silence
 
 
 class Player:
@@ -58,7 +57,7 @@ class Player:
         """The next frame of what is playing, or silence."""
         if self._current is None:
             if not self._queue:
-                return codec.silence, SILENT_PCM
+                return codec.silence
             pcm, future = self._queue.popleft()
             self._current = (memoryview(pcm), 0, future)
         view, offset, future = self._current
@@ -69,7 +68,7 @@ class Player:
             self._current = None
         else:
             self._current = (view, offset, future)
-        return codec.encode(frame), frame
+        return codec.encode(frame)
 
 
 class RelayBuffer:
@@ -91,13 +90,12 @@ class Relay:
         """The oldest payload waiting, in *codec*."""
         payloads = self.buffer.payloads
         if not payloads:
-            return codec.silence, SILENT_PCM
+            return codec.silence
         payload = payloads.popleft()
         source = self.buffer.codec
         if source is codec or source.name == codec.name:
-            return payload, None
-        pcm = source.decode(payload)
-        return codec.encode(pcm), pcm
+            return payload
+        return codec.encode(source.decode(payload))
 
 
 def _finish(future: asyncio.Future[None]) -> None:

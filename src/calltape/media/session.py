@@ -32,16 +32,15 @@ log = logging.getLogger(__name__)
 
 REORDER_DEPTH = 3  # packets held back to put a late one in its place (60 ms)
 MAX_GAP_FILL = 50 * 10  # at most 10 s of silence inserted for one gap
-SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-SILENT_FRAME.flags.writeable = False  # shared by every tap: frames handed to taps are read-only
 SILENCE = Silence()
 _FIXED = struct.Struct("!BBHII")  # version/flags, marker/type, sequence, timestamp, SSRC
 
 
 class Tap(Protocol):
-    """Receives every 20 ms frame of a leg (read-only), with its position on the call's timeline. Must not block."""
+    """Receives every 20 ms frame of a leg as sent on the wire (*codec*'s bytes: a tap decodes what it keeps, in
+    batches), with its position on the call's timeline. Must not block."""
 
-    def __call__(self, direction: str, pcm: np.ndarray, position: int) -> None: ...
+    def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None: ...
 
 
 class RtpSession:
@@ -291,12 +290,12 @@ class RtpSession:
             self._ssrc = header.ssrc
             self._anchor = (header.timestamp, self.timeline.position(self._loop.time()))
         position = self._position(header.timestamp)
-        pcm = np.frombuffer(self.codec.decode(data[header.payload_start : header.payload_end]), dtype=np.int16)
+        payload = data[header.payload_start : header.payload_end]
         for tap in self.taps:
-            tap("in", pcm, position)
+            tap("in", payload, position, self.codec)
         assert self.relay_peer is not None
         for tap in self.relay_peer.taps:
-            tap("out", pcm, position)
+            tap("out", payload, position, self.codec)
 
     def _release(self) -> None:
         while self._expected is not None:
@@ -308,26 +307,26 @@ class RtpSession:
                 timestamp = (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF
                 for relay in self.relays:
                     relay.payloads.append(self.codec.silence)
-                self._deliver_in(SILENT_FRAME, timestamp)
+                self._deliver_in(self.codec.silence, timestamp)
             else:
                 timestamp, payload = item
                 for relay in self.relays:
                     relay.payloads.append(payload)
-                if not self.taps:  # nobody listens: keep the timeline, skip the decoding
+                if not self.taps:  # nobody listens: just keep the timeline
                     self._last_ts = timestamp
                 else:
                     gap = ((timestamp - self._last_ts) & 0xFFFFFFFF) // FRAME_SAMPLES - 1
                     for _ in range(min(max(gap, 0), MAX_GAP_FILL)):  # sender paused (DTX, hold): silence
-                        self._deliver_in(SILENT_FRAME, (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF)
-                    self._deliver_in(np.frombuffer(self.codec.decode(payload), dtype=np.int16), timestamp)
+                        self._deliver_in(self.codec.silence, (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF)
+                    self._deliver_in(payload, timestamp)
             self._expected = (self._expected + 1) & 0xFFFF
 
-    def _deliver_in(self, pcm: np.ndarray, timestamp: int) -> None:
+    def _deliver_in(self, payload: bytes, timestamp: int) -> None:
         self._last_ts = timestamp
         if self.taps:
             position = self._position(timestamp)
             for tap in self.taps:
-                tap("in", pcm, position)
+                tap("in", payload, position, self.codec)
 
     def _position(self, timestamp: int) -> int:
         """Where an incoming RTP timestamp lies on the call's timeline (from its source's anchor, wrap-safe)."""
@@ -377,14 +376,13 @@ class RtpSession:
                 self._dtmf_ts = timestamp
             self._send(self.dtmf_payload_type or 0, payload, marker, self._dtmf_ts)
             return
-        payload, pcm = self.source.next_frame(self.codec)
+        payload = self.source.next_frame(self.codec)
         self._send(self.codec.payload_type, payload, self._first_packet, timestamp)
         self._first_packet = False
         if self.taps:
-            frame = np.frombuffer(pcm if pcm is not None else self.codec.decode(payload), dtype=np.int16)
             position = self.timeline.position(self.clock.tick_time)
             for tap in self.taps:
-                tap("out", frame, position)
+                tap("out", payload, position, self.codec)
 
     def _send(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> None:
         if self.sending and self.open and self.remote[1]:

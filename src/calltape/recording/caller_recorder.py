@@ -7,9 +7,9 @@ whoever runs it also stops it on a key or when the call ends. The silence that e
 from __future__ import annotations
 
 import asyncio
+import audioop
 
-import numpy as np
-
+from calltape.media.g711 import G711
 from calltape.recording.spool import AudioSpool
 
 FRAME_SECONDS = 0.02
@@ -32,18 +32,19 @@ class CallerRecorder:
         self.reason = ""
         self._quiet: list[bytes] = []
 
-    def __call__(self, direction: str, pcm: np.ndarray, position: int) -> None:
+    def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
         if direction != "in" or self.stopped.is_set():
             return
         self.frames += 1
-        if int(np.abs(pcm).max()) >= self.threshold:
+        pcm = codec.decode(payload)  # per frame: silence is judged frame by frame (one call records at a time)
+        if audioop.max(pcm, 2) >= self.threshold:
             for quiet in self._quiet:  # a pause inside the message: it stays
                 self.spool.write(quiet)
             self._quiet.clear()
-            self.spool.write(pcm.tobytes())
+            self.spool.write(pcm)
             self.last_sound = self.frames
         else:
-            self._quiet.append(pcm.tobytes())  # held back until sound follows: trailing silence is cut
+            self._quiet.append(pcm)  # held back until sound follows: trailing silence is cut
         if self.frames >= self.max_frames:
             self.stop("time_limit")
         elif self.silence_frames and self.frames - self.last_sound >= self.silence_frames:

@@ -1,10 +1,11 @@
 """The call recorder: a tap that lays both directions of a call on its timeline and writes them a second at a time.
 
-Frames land in a two-second buffer at their place on the call's media timeline — what the caller says
-in channel 0 (left), what the caller hears in channel 1 (right) — so loss, pauses and late packets keep
-their place. Once the timeline is a quarter second past a whole second, that second is mixed (mono)
-or interleaved (stereo), resampled if asked, and handed to the spool in one piece. Per frame the work
-is one slice assignment; everything else happens once a second, at a moment that differs per call.
+Frames land, still G.711-encoded (a byte a sample), in two-second buffers at their place on the call's
+media timeline — what the caller says (left), what the caller hears (right) — so loss, pauses and late
+packets keep their place. Once the timeline is a quarter second past a whole second, that second is
+decoded, mixed (mono) or interleaved (stereo), resampled if asked, and handed to the spool in one piece.
+Per frame the work is one bytearray slice assignment; everything else happens once a second, at a
+moment that differs per call.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from calltape.media.g711 import G711
 from calltape.recording.spool import AudioSpool
 
 RATE = 8000  # the timeline's rate
@@ -44,7 +46,10 @@ class CallRecorder:
         self.masked = False  # while True, frames are not kept: the recording holds silence
         self.error = ""
         self.late_frames = 0
-        self._buffer = np.zeros((2, 2 * BLOCK), dtype=np.int16)
+        self._codec: G711 | None = None  # the law the buffers hold (the A-leg's)
+        self._said = bytearray(2 * BLOCK)  # what the caller says
+        self._heard = bytearray(2 * BLOCK)  # what the caller hears
+        self._silence = b""
         self._base = 0  # timeline position of the buffer's first sample
         self._flush_at = BLOCK + LATE  # offset from _base at which the first second is written
         self._previous = np.zeros(2, dtype=np.int16)  # last samples of the previous block, for resampling
@@ -56,9 +61,11 @@ class CallRecorder:
         self.end = position + self.limit_samples
         self.started_at = time.time()
 
-    def __call__(self, direction: str, pcm: np.ndarray, position: int) -> None:
+    def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
         if self.finished:
             return
+        if codec is not self._codec:
+            self._adopt(codec)
         if self.start is None:
             self._begin(position)  # the media began after the recording was asked for
         offset = position - self._base
@@ -69,13 +76,25 @@ class CallRecorder:
             offset = position - self._base
         if self.masked:
             return
-        size = len(pcm)
+        size = len(payload)
         if offset < 0:  # its place was written already: keep what is still open
             if offset + size <= 0:
                 self.late_frames += 1
                 return
-            pcm, size, offset = pcm[-offset:], size + offset, 0
-        self._buffer[0 if direction == "in" else 1, offset : offset + size] = pcm
+            payload, size, offset = payload[-offset:], size + offset, 0
+        buffer = self._said if direction == "in" else self._heard
+        buffer[offset : offset + size] = payload
+
+    def _adopt(self, codec: G711) -> None:
+        """The first frame, or a change of law (a re-INVITE): the buffers are kept in the law frames come in."""
+        old, self._codec = self._codec, codec
+        self._silence = codec.silence[:1] * BLOCK
+        for buffer in (self._said, self._heard):
+            if old is None or old.name == codec.name:
+                if old is None:
+                    buffer[:] = self._silence * 2
+            else:
+                buffer[:] = codec.encode(old.decode(bytes(buffer)))
 
     def advance(self, position: int) -> None:
         """Write every second the timeline has left behind by *position* (called per frame, and once a second)."""
@@ -107,11 +126,12 @@ class CallRecorder:
         return 0 if self.start is None else self._base - self.start
 
     def _write(self, samples: int) -> None:
-        block = self._buffer[:, :samples]
+        said, heard = self._decode(self._said, samples), self._decode(self._heard, samples)
         if self.stereo:
-            channels = block
+            channels = np.stack((said, heard))
         else:
-            channels = np.clip(block.sum(axis=0, dtype=np.int32), -32768, 32767).astype(np.int16)[np.newaxis]
+            mixed = np.clip(said.astype(np.int32) + heard, -32768, 32767).astype(np.int16)
+            channels = mixed[np.newaxis]
         if self.spool.rate != RATE:
             channels = self._resample(channels)
         try:
@@ -122,10 +142,16 @@ class CallRecorder:
                 self.finished = True
                 self.on_stop(self.error)
             return
-        if samples == BLOCK:
-            self._buffer[:, :BLOCK] = self._buffer[:, BLOCK:]
-            self._buffer[:, BLOCK:] = 0
+        if samples == BLOCK and self._codec is not None:
+            for buffer in (self._said, self._heard):
+                buffer[:BLOCK] = buffer[BLOCK:]
+                buffer[BLOCK:] = self._silence
         self._base += samples
+
+    def _decode(self, buffer: bytearray, samples: int) -> np.ndarray:
+        if self._codec is None:  # no frame yet: silence
+            return np.zeros(samples, dtype=np.int16)
+        return np.frombuffer(self._codec.decode(bytes(buffer[:samples])), dtype=np.int16)
 
     def _resample(self, channels: np.ndarray) -> np.ndarray:
         """8 kHz → the spool's rate, linearly, continuing from the previous block's last sample."""
