@@ -38,12 +38,9 @@ async def test_a_due_entry_is_claimed_once_and_its_outcome_removes_it(database: 
     assert await store.left_recording("n1") and not await store.left_recording("n2")
     await store.finish("r1", {"state": PENDING, "duration_ms": 2000}, deliver=True)
     now = time.time() + 0.01
-    due, _ = await store.due(now, 10)
-    assert due == ["r1"]
-    first = await store.claim("r1", "node-a", now, 60)
-    second = await store.claim("r1", "node-b", now, 60)
-    assert first is not None and second is None  # held: nobody else sends it meanwhile
-    assert (await store.due(now, 10))[0] == []
+    first, _ = await store.claim_due("node-a", now, 60, 10)
+    second, _ = await store.claim_due("node-b", now, 60, 10)
+    assert [r.id for r in first] == ["r1"] and second == []  # held: nobody else sends it meanwhile
     await store.delivered("r1", STORED, b"audio")
     assert await store.blob("r1") == b"audio"
     row = await store.get("acc", "r1")
@@ -57,7 +54,7 @@ async def test_failures_reschedule_then_give_up_and_retry_starts_afresh(database
     await store.finish("r2", {"state": PENDING}, deliver=True)
     later = time.time() + 100
     await store.attempt_failed("r2", "HTTP 503 from x", later)
-    due, next_due = await store.due(time.time() + 1, 10)
+    due, next_due = await store.claim_due("n", time.time() + 1, 60, 10)
     assert due == [] and next_due == pytest.approx(later)
     await store.attempt_failed("r2", "HTTP 503 from x", None)
     row = await store.get("acc", "r2")
@@ -65,7 +62,7 @@ async def test_failures_reschedule_then_give_up_and_retry_starts_afresh(database
     assert await store.outbox_depth() == 0
     retried = await store.retry("acc", "r2")
     assert (retried.state, retried.attempts) == (PENDING, 0)
-    assert (await store.due(time.time() + 1, 10))[0] == ["r2"]
+    assert [r.id for r in (await store.claim_due("n", time.time() + 1, 60, 10))[0]] == ["r2"]
     with pytest.raises(ValueError):
         await store.retry("acc", "r2")
 

@@ -90,6 +90,8 @@ class RtpSession:
         self._relayed: tuple[int, int] | None = None  # the last relayed packet's (sequence, timestamp)
         self._audio_type = codec.payload_type
         self._buffer = bytearray(2048)  # every read lands here; relaying rewrites the header in place
+        self._view = memoryview(self._buffer)
+        self._packet = bytearray(HEADER_SIZE + FRAME_SAMPLES)  # every audio packet we send is built here
         self.stats = {"lost": 0, "late": 0, "send_errors": 0}  # counted per event; packets_in counts media
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
@@ -173,12 +175,19 @@ class RtpSession:
             self.stats["send_errors"] += 1
             return
         peer = self.relay_peer
-        if peer is None:
-            self._receive(bytes(memoryview(buffer)[:length]))
+        if peer is not None:
+            if self.taps or peer.taps:
+                self._tap_relayed(bytes(self._view[:length]))
+            self._relay(buffer, length)
             return
-        if self.taps or peer.taps:
-            self._tap_relayed(bytes(memoryview(buffer)[:length]))
-        self._relay(buffer, length)
+        if length > HEADER_SIZE and buffer[0] == 0x80:  # the usual packet: plain header, next in sequence
+            _first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(buffer)
+            if second == self._audio_type and sequence == self._expected and ssrc == self._ssrc and not self._held:
+                self.packets_in += 1
+                self._expected = (sequence + 1) & 0xFFFF
+                self._in_order(bytes(self._view[HEADER_SIZE:length]), timestamp)
+                return
+        self._receive(bytes(self._view[:length]))
 
     def _latch(self, addr: tuple[str | int, ...]) -> None:
         """Symmetric RTP: answer where the media comes from, and from now on hear only that source."""
@@ -309,17 +318,20 @@ class RtpSession:
                     relay.payloads.append(self.codec.silence)
                 self._deliver_in(self.codec.silence, timestamp)
             else:
-                timestamp, payload = item
-                for relay in self.relays:
-                    relay.payloads.append(payload)
-                if not self.taps:  # nobody listens: just keep the timeline
-                    self._last_ts = timestamp
-                else:
-                    gap = ((timestamp - self._last_ts) & 0xFFFFFFFF) // FRAME_SAMPLES - 1
-                    for _ in range(min(max(gap, 0), MAX_GAP_FILL)):  # sender paused (DTX, hold): silence
-                        self._deliver_in(self.codec.silence, (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF)
-                    self._deliver_in(payload, timestamp)
+                self._in_order(item[1], item[0])
             self._expected = (self._expected + 1) & 0xFFFF
+
+    def _in_order(self, payload: bytes, timestamp: int) -> None:
+        """The next payload in sequence: to the relays, and to the taps at its place (a pause becomes silence)."""
+        for relay in self.relays:
+            relay.payloads.append(payload)
+        if not self.taps:  # nobody listens: just keep the timeline
+            self._last_ts = timestamp
+            return
+        gap = ((timestamp - self._last_ts) & 0xFFFFFFFF) // FRAME_SAMPLES - 1
+        for _ in range(min(max(gap, 0), MAX_GAP_FILL)):  # sender paused (DTX, hold): silence
+            self._deliver_in(self.codec.silence, (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF)
+        self._deliver_in(payload, timestamp)
 
     def _deliver_in(self, payload: bytes, timestamp: int) -> None:
         self._last_ts = timestamp
@@ -386,7 +398,14 @@ class RtpSession:
 
     def _send(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> None:
         if self.sending and self.open and self.remote[1]:
-            packet = build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker)
+            if len(payload) == FRAME_SAMPLES:  # a G.711 frame: packed into the leg's own buffer
+                buffer = self._packet
+                second = payload_type | (0x80 if marker else 0)
+                _FIXED.pack_into(buffer, 0, 0x80, second, self._out_seq, timestamp, self._out_ssrc)
+                buffer[HEADER_SIZE:] = payload
+                packet: bytes | bytearray = buffer
+            else:
+                packet = build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker)
             try:
                 if self.latched is not None:
                     self.sock.send(packet)

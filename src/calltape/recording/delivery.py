@@ -66,7 +66,7 @@ class DeliveryWorker:
         self.retry_base = retry_base
         self.store_in_plan = store_in_plan
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self._tasks: set[asyncio.Task[None]] = set()
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
         self.delivered = 0
@@ -97,21 +97,23 @@ class DeliveryWorker:
         await self._client.aclose()
 
     async def _deliver_due(self) -> float | None:
+        free = self._concurrency - len(self._tasks)
+        if free <= 0:
+            return None  # woken again when a delivery ends
         try:
-            due, next_due = await self.store.due(time.time(), BATCH)
+            rows, next_due = await self.store.claim_due(self.node, time.time(), LEASE, min(free, BATCH))
         except Exception as exc:  # the store is down: the outbox waits in it
             log.error("delivery: cannot read the outbox: %r", exc)
             return time.time() + 5.0
-        for recording_id in due:
-            await self._slots.acquire()
-            row = await self.store.claim(recording_id, self.node, time.time(), LEASE)
-            if row is None:
-                self._slots.release()
-                continue
+        for row in rows:
             task = asyncio.ensure_future(self._deliver(row))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return next_due
+            task.add_done_callback(self._finished)
+        return time.time() if len(rows) == min(free, BATCH) else next_due  # a full batch: more may be due
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self.wake()
 
     async def _deliver(self, row: Any) -> None:
         try:
@@ -119,8 +121,6 @@ class DeliveryWorker:
         except Exception as exc:  # whatever went wrong is recorded; the entry stays for its next round
             log.exception("call-id %s: delivery of recording %s failed unexpectedly", row.call_id, row.id)
             await self._failed(row, f"internal error: {exc!r}", None)
-        finally:
-            self._slots.release()
 
     async def _attempt(self, row: Any) -> None:
         path = Path(row.spool_path)

@@ -51,6 +51,8 @@ class Database:
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        else:  # one connection: statements queue in the event loop instead of sleeping in SQLite's busy handler
+            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

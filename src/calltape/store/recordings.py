@@ -94,32 +94,27 @@ class Recordings:
 
     # ---- the delivery worker's side -----------------------------------------------------------------
 
-    async def due(self, now: float, limit: int) -> tuple[list[str], float | None]:
-        """Ids whose delivery is due and not held by a node, and when the next one falls due."""
-        free = _outbox.c.lease_until < now
-        async with self.db.engine.connect() as conn:
-            ids = (
-                await conn.execute(
-                    select(_outbox.c.recording_id).where(free & (_outbox.c.due_at <= now)).order_by(_outbox.c.due_at)
+    async def claim_due(self, owner: str, now: float, lease: float, limit: int) -> tuple[list[Any], float | None]:
+        """Hold up to *limit* due entries for *lease* seconds (no other node takes them meanwhile): their rows,
+        and when the next entry not yet due falls due."""
+        free_and_due = (_outbox.c.lease_until < now) & (_outbox.c.due_at <= now)
+        async with self.db.engine.begin() as conn:
+            due = select(_outbox.c.recording_id).where(free_and_due).order_by(_outbox.c.due_at).limit(limit)
+            ids = [str(i) for i in (await conn.execute(due)).scalars()]
+            claimed: list[str] = []
+            if ids:
+                held = await conn.execute(
+                    update(_outbox)
+                    .where(_outbox.c.recording_id.in_(ids) & (_outbox.c.lease_until < now))
+                    .values(lease_until=now + lease, lease_owner=owner)
+                    .returning(_outbox.c.recording_id)
                 )
-            ).scalars()
-            due = [str(i) for i in list(ids)[:limit]]
+                claimed = [str(i) for i in held.scalars()]
+            rows = list((await conn.execute(select(_t).where(_t.c.id.in_(claimed))))) if claimed else []
             later = (
                 await conn.execute(select(_outbox.c.due_at).where(_outbox.c.due_at > now).order_by(_outbox.c.due_at))
             ).first()
-        return due, None if later is None else float(later[0])
-
-    async def claim(self, recording_id: str, owner: str, now: float, lease: float) -> Any | None:
-        """Hold one due entry for *lease* seconds (no other node takes it meanwhile); its row, or None."""
-        async with self.db.engine.begin() as conn:
-            result = await conn.execute(
-                update(_outbox)
-                .where((_outbox.c.recording_id == recording_id) & (_outbox.c.lease_until < now))
-                .values(lease_until=now + lease, lease_owner=owner)
-            )
-            if result.rowcount != 1:
-                return None
-            return (await conn.execute(select(_t).where(_t.c.id == recording_id))).first()
+        return rows, None if later is None else float(later[0])
 
     async def delivered(self, recording_id: str, state: str = DELIVERED, blob: bytes | None = None) -> None:
         """Confirmed: the outcome is recorded and the outbox entry removed, together (with the audio if stored)."""
