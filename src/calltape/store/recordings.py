@@ -110,7 +110,7 @@ class Recordings:
                     .returning(_outbox.c.recording_id)
                 )
                 claimed = [str(i) for i in held.scalars()]
-            rows = list((await conn.execute(select(_t).where(_t.c.id.in_(claimed))))) if claimed else []
+            rows = list(await conn.execute(select(_t).where(_t.c.id.in_(claimed)))) if claimed else []
             later = (
                 await conn.execute(select(_outbox.c.due_at).where(_outbox.c.due_at > now).order_by(_outbox.c.due_at))
             ).first()
