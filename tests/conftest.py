@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from calltape.store.database import Database
+from tests.e2e.sipp_runner import free_port
 from tests.server import ServerProcess
 
 PG_ADMIN_URL = os.environ.get("CALLTAPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -76,3 +81,25 @@ def fresh_pg_url() -> Iterator[str]:
     _pg_admin(f'CREATE DATABASE "{name}"')
     yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3-compatible server on a free port (no real S3 can run here)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(10)

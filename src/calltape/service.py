@@ -35,6 +35,7 @@ from calltape.store.database import Database
 from calltape.store.directory import Directory
 from calltape.store.recordings import Recordings
 from calltape.store.registrations import Registrations
+from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.switch.auth_throttle import FailureThrottle
 from calltape.switch.caller_auth import CallerAuth
@@ -114,7 +115,8 @@ async def serve(
     media_library = MediaLibrary(settings.data_dir)
     callflows = Callflows(db)
     recordings = Recordings(db)
-    manager = RecordingManager(recordings, SystemConfigs(db), settings.data_dir / "spool")
+    plans = StoragePlans(db)
+    manager = RecordingManager(recordings, SystemConfigs(db), settings.data_dir / "spool", plans=plans)
 
     async def retry_times() -> int:
         return (await manager.settings()).storage_retry_times

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
 
+from calltape.receiver.s3 import sign_v4
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.upload_sink import Upload, UploadSink, decode
 from tests.phone import Phone, dominant_frequency
@@ -566,3 +568,42 @@ def test_calltapes_own_receiver_takes_the_recording_and_checks_its_digests(rig: 
     pcm, rate, _ = decode(stored.read_bytes(), "mp3")
     assert abs(len(pcm) / rate - seconds) <= 0.1
     assert json.dumps(entry).count(doc["id"]) >= 1  # the receiver kept the metadata from the query string
+
+
+def _plan(handler: str, settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "attachments": {"h1": {"handler": handler, "settings": settings}},
+        "plan": {"modb": {"types": {"call_recording": {"attachments": {"handler": "h1"}}}}},
+    }
+
+
+def test_without_a_url_the_accounts_storage_plan_takes_the_recording(
+    rig: Rig, tmp_path: Path, s3_endpoint: str
+) -> None:
+    storage = f"/v2/accounts/{rig.account_id}/storage"
+    bad = rig.api.put(storage, json={"data": _plan("filesystem", {"path": "relative/dir"})})
+    assert bad.status_code == 400 and "a filesystem path must be absolute" in json.dumps(bad.json()["data"])
+    number = rig.callflow({"module": "record_call", "data": {}, "children": {"_": {"module": "echo", "data": {}}}})
+    month = time.strftime("%Y/%m", time.gmtime())
+    try:
+        assert rig.api.put(storage, json={"data": _plan("filesystem", {"path": str(tmp_path)})}).status_code == 201
+        call_id, seconds = asyncio.run(echo_call(rig, number, 2.0))
+        doc = rig.recording_of(call_id)
+        stored = tmp_path / rig.account_id / month / f"call_recording_{call_id}.mp3"
+        pcm, rate, _ = decode(stored.read_bytes(), "mp3")
+        assert abs(len(pcm) / rate - seconds) <= 0.1
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == doc["sha256"]
+
+        assert httpx.put(f"{s3_endpoint}/calls").status_code == 200  # the bucket
+        host, port = s3_endpoint.removeprefix("http://").split(":")
+        s3 = {"bucket": "calls", "key": "test", "secret": "test-secret", "scheme": "http", "host": host, "port": port}
+        assert rig.api.put(storage, json={"data": _plan("s3", s3)}).status_code == 200
+        call_id, seconds = asyncio.run(echo_call(rig, number, 2.0))
+        doc = rig.recording_of(call_id)
+        url = httpx.URL(f"{s3_endpoint}/calls/{rig.account_id}/{month}/call_recording_{call_id}.mp3")
+        empty = hashlib.sha256(b"").hexdigest()
+        signed = sign_v4("GET", url, {}, empty, "test", "test-secret", "us-east-1", datetime.now(UTC))
+        obj = httpx.get(url, headers=signed)
+        assert obj.status_code == 200 and hashlib.sha256(obj.content).hexdigest() == doc["sha256"]
+    finally:
+        rig.api.delete(storage)

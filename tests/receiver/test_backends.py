@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,33 +12,10 @@ import pytest
 
 from calltape.receiver.s3 import S3Storage
 from calltape.receiver.settings import ReceiverSettings
-from tests.e2e.sipp_runner import free_port
 from tests.receiver.audio import mp3_bytes
 from tests.receiver.conftest import ReceiverProcess
 
 MONTH = datetime.now(UTC).strftime("%Y/%m")
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3-compatible server on a free port (no real S3 can run here)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
 
 
 def _s3_receiver(tmp_path: Path, endpoint: str) -> ReceiverProcess:

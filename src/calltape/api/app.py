@@ -16,6 +16,7 @@ from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.media import add_media_raw_routes
 from calltape.api.recordings import add_recording_routes
 from calltape.api.schemas import Account, Device, Media, MediaConfig, User, VMBox
+from calltape.api.storage import add_storage_routes
 from calltape.api.voicemail import add_message_routes
 from calltape.media.library import MediaLibrary
 from calltape.store.callflows import Callflows
@@ -23,6 +24,7 @@ from calltape.store.database import Database
 from calltape.store.directory import Directory
 from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, USERS, VMBOXES, Documents
 from calltape.store.recordings import Recordings
+from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.voicemail import VoicemailMessages
 
@@ -101,6 +103,7 @@ def create_app(
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
     add_recording_routes(router, recordings or Recordings(db), account_in_path, on_recording_retry)
+    add_storage_routes(router, StoragePlans(db), account_in_path, on_config_change)
     add_document_routes(
         router,
         "/accounts/{account_id}/callflows",

@@ -27,6 +27,7 @@ from calltape.recording import names
 from calltape.recording.ftp_upload import ftp_upload
 from calltape.recording.http_upload import UploadError, UploadFile, upload
 from calltape.recording.metadata import upload_query
+from calltape.recording.storage_plan import store_by_plan
 from calltape.store import recordings as states
 from calltape.store.recordings import Recordings
 
@@ -58,13 +59,11 @@ class DeliveryWorker:
         *,
         retry_base: float = 5.0,
         concurrency: int = 32,
-        store_in_plan: Callable[[dict[str, Any], Any, Path], Awaitable[str]] | None = None,
     ) -> None:
         self.store = store
         self.node = node
         self.retry_times = retry_times
         self.retry_base = retry_base
-        self.store_in_plan = store_in_plan
         self._wake = asyncio.Event()
         self._concurrency = concurrency
         self._tasks: set[asyncio.Task[None]] = set()
@@ -161,8 +160,8 @@ class DeliveryWorker:
             return where, states.DELIVERED, None
         if kind == "db":
             return "the database", states.STORED, await asyncio.to_thread(path.read_bytes)
-        if kind == "storage" and self.store_in_plan is not None:
-            return await self.store_in_plan(target["plan"], row, path), states.DELIVERED, None
+        if kind == "storage":
+            return await store_by_plan(self._client, target["plan"], row, path), states.DELIVERED, None
         raise UploadError(f"unknown delivery target {kind!r}")
 
     async def _failed(self, row: Any, error: str, retry_after: float | None, *, final: bool = False) -> None:

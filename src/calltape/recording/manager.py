@@ -24,8 +24,10 @@ from calltape.callflow.call_api import RecordingRequest
 from calltape.recording import names
 from calltape.recording.metadata import CallFacts, finished_document, kazoo_document
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
+from calltape.recording.storage_plan import recording_target
 from calltape.store import recordings as states
 from calltape.store.recordings import Recordings
+from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.ttl_cache import TtlCache
 
@@ -103,14 +105,14 @@ class RecordingManager:
         configs: SystemConfigs,
         spool_dir: Path,
         on_queued: Callable[[], None] = lambda: None,
-        storage_plan: Callable[[str], Any] | None = None,
+        plans: StoragePlans | None = None,
     ) -> None:
         self.store = store
         self.configs = configs
         self.spool_dir = spool_dir
         self.node = node_name(spool_dir)
         self.on_queued = on_queued
-        self.storage_plan = storage_plan
+        self.plans = plans
         self.active: set[Recording] = set()
         self._cache = TtlCache(CONFIG_TTL)
         self._closing: set[asyncio.Task[None]] = set()
@@ -120,7 +122,7 @@ class RecordingManager:
         return await self._cache.get("media", self._load_settings)  # type: ignore[no-any-return]
 
     def forget_settings(self) -> None:
-        """system_config changed on this node: read it afresh."""
+        """system_config or a storage plan changed on this node: read them afresh."""
         self._cache.clear()
 
     async def _load_settings(self) -> MediaSettings:
@@ -173,9 +175,10 @@ class RecordingManager:
                 return {"kind": "ftp", "url": request.url}
             log.warning("recording url %r has an unsupported scheme: not recorded", request.url)
             return None
-        if self.storage_plan is not None:
-            plan = await self.storage_plan(account_id)
-            if plan:
+        if self.plans is not None:
+            plans = self.plans
+            plan = recording_target(await self._cache.get(("plan", account_id), lambda: plans.get(account_id)))
+            if plan is not None:
                 return {"kind": "storage", "plan": plan}
         if settings.store_recordings:
             return {"kind": "db"}
