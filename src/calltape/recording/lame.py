@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import threading
 
 _MODE_STEREO, _MODE_MONO = 0, 3
 _MAX_SAMPLES = 48000  # per call: a second at the highest rate we encode
@@ -61,6 +62,15 @@ def _load() -> ctypes.CDLL:
 
 
 _lib: ctypes.CDLL | None = None
+_per_thread = threading.local()
+
+
+def _output_buffer() -> ctypes.Array[ctypes.c_char]:
+    """Room for LAME's worst case output of one call: one per thread, not one per encoder (67 KB each)."""
+    buffer: ctypes.Array[ctypes.c_char] | None = getattr(_per_thread, "buffer", None)
+    if buffer is None:
+        buffer = _per_thread.buffer = ctypes.create_string_buffer(_MAX_SAMPLES * 5 // 4 + 7200)
+    return buffer
 
 
 def library() -> ctypes.CDLL:
@@ -92,25 +102,26 @@ class LameEncoder:
         if lib.lame_init_params(handle) < 0:
             self.close()
             raise LameError(f"LAME refused {rate} Hz, {channels} channel(s), {kbps} kb/s")
-        self._out = ctypes.create_string_buffer(_MAX_SAMPLES * 5 // 4 + 7200)  # LAME's worst case
 
     def encode(self, pcm: bytes) -> bytes:
         """Encode interleaved samples (at most a second's worth per call); the frames that are complete."""
         assert self._handle is not None
         samples = len(pcm) // (2 * self.channels)
+        out = _output_buffer()
         if self.channels == 2:
-            size = self._lib.lame_encode_buffer_interleaved(self._handle, pcm, samples, self._out, len(self._out))
+            size = self._lib.lame_encode_buffer_interleaved(self._handle, pcm, samples, out, len(out))
         else:
-            size = self._lib.lame_encode_buffer(self._handle, pcm, pcm, samples, self._out, len(self._out))
+            size = self._lib.lame_encode_buffer(self._handle, pcm, pcm, samples, out, len(out))
         if size < 0:
             raise LameError(f"lame_encode_buffer failed ({size})")
-        return self._out.raw[:size]
+        return out.raw[:size]
 
     def flush(self) -> bytes:
         """The last frames (the encoder's delay and the padding to a whole frame)."""
         assert self._handle is not None
-        size = self._lib.lame_encode_flush(self._handle, self._out, len(self._out))
-        return self._out.raw[: max(size, 0)]
+        out = _output_buffer()
+        size = self._lib.lame_encode_flush(self._handle, out, len(out))
+        return out.raw[: max(size, 0)]
 
     def close(self) -> None:
         """Free the encoder."""

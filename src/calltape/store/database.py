@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets as pysecrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, insert, select, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine, event, insert, select, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -16,6 +19,7 @@ from calltape.store import schema
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 _PG_MIGRATION_LOCK = 0x63616C6C  # "call": one node migrates at a time
 
 
@@ -54,8 +58,13 @@ class Database:
         else:  # one connection: statements queue in the event loop instead of sleeping in SQLite's busy handler
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self._sync_engine: Engine | None = None
+        self._sync_lane: ThreadPoolExecutor | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self._sync_engine = create_engine(self.url.replace("+aiosqlite", ""), pool_size=1, max_overflow=0)
+            event.listen(self._sync_engine, "connect", _sqlite_pragmas)
+            self._sync_lane = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
 
     async def open(self) -> None:
         """Create or migrate the schema to the latest version."""
@@ -72,6 +81,23 @@ class Database:
     async def close(self) -> None:
         """Release every connection."""
         await self.engine.dispose()
+        if self._sync_engine is not None and self._sync_lane is not None:
+            await asyncio.get_running_loop().run_in_executor(self._sync_lane, self._sync_engine.dispose)
+            self._sync_lane.shutdown()
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run *work* in one transaction. On SQLite the whole transaction is one step on the store's own thread —
+        one hand-over per transaction instead of one per statement, which under load costs an event-loop turn
+        each; on PostgreSQL it runs on an async connection."""
+        if self._sync_engine is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(work)
+        return await asyncio.get_running_loop().run_in_executor(self._sync_lane, self._run_sync, work)
+
+    def _run_sync(self, work: Callable[[Connection], T]) -> T:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as conn:
+            return work(conn)
 
     def _migrate(self, conn: Connection) -> None:
         if not self.is_sqlite:

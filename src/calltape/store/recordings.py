@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from calltape.store import schema
 from calltape.store.database import Database
@@ -68,17 +68,23 @@ class Recordings:
 
     async def create(self, values: dict[str, Any]) -> None:
         """A recording has started (state ``recording``)."""
-        async with self.db.engine.begin() as conn:
-            await conn.execute(insert(_t).values({"state": ACTIVE, "attempts": 0, "last_error": "", **values}))
+        row = {"state": ACTIVE, "attempts": 0, "last_error": "", **values}
+
+        def work(conn: Connection) -> None:
+            conn.execute(insert(_t).values(row))
+
+        await self.db.run(work)
 
     async def finish(self, recording_id: str, values: dict[str, Any], deliver: bool) -> None:
         """It ended: its facts, and (if *deliver*) an outbox entry due now — one transaction."""
-        now = time.time()
-        async with self.db.engine.begin() as conn:
-            await conn.execute(update(_t).where(_t.c.id == recording_id).values(**values))
+
+        def work(conn: Connection) -> None:
+            conn.execute(update(_t).where(_t.c.id == recording_id).values(**values))
             if deliver:
-                await conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
-                await conn.execute(insert(_outbox).values(recording_id=recording_id, due_at=now, lease_until=0.0))
+                conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
+                conn.execute(insert(_outbox).values(recording_id=recording_id, due_at=time.time(), lease_until=0.0))
+
+        await self.db.run(work)
 
     async def left_recording(self, node: str) -> list[Any]:
         """Rows this node was still recording when it stopped (found at start-up: a crash)."""
@@ -97,54 +103,62 @@ class Recordings:
     async def claim_due(self, owner: str, now: float, lease: float, limit: int) -> tuple[list[Any], float | None]:
         """Hold up to *limit* due entries for *lease* seconds (no other node takes them meanwhile): their rows,
         and when the next entry not yet due falls due."""
-        free_and_due = (_outbox.c.lease_until < now) & (_outbox.c.due_at <= now)
-        async with self.db.engine.begin() as conn:
+
+        def work(conn: Connection) -> tuple[list[Any], float | None]:
+            free_and_due = (_outbox.c.lease_until < now) & (_outbox.c.due_at <= now)
             due = select(_outbox.c.recording_id).where(free_and_due).order_by(_outbox.c.due_at).limit(limit)
-            ids = [str(i) for i in (await conn.execute(due)).scalars()]
+            ids = [str(i) for i in conn.execute(due).scalars()]
             claimed: list[str] = []
             if ids:
-                held = await conn.execute(
+                held = conn.execute(
                     update(_outbox)
                     .where(_outbox.c.recording_id.in_(ids) & (_outbox.c.lease_until < now))
                     .values(lease_until=now + lease, lease_owner=owner)
                     .returning(_outbox.c.recording_id)
                 )
                 claimed = [str(i) for i in held.scalars()]
-            rows = list(await conn.execute(select(_t).where(_t.c.id.in_(claimed)))) if claimed else []
-            later = (
-                await conn.execute(select(_outbox.c.due_at).where(_outbox.c.due_at > now).order_by(_outbox.c.due_at))
+            rows = list(conn.execute(select(_t).where(_t.c.id.in_(claimed)))) if claimed else []
+            later = conn.execute(
+                select(_outbox.c.due_at).where(_outbox.c.due_at > now).order_by(_outbox.c.due_at).limit(1)
             ).first()
-        return rows, None if later is None else float(later[0])
+            return rows, None if later is None else float(later[0])
+
+        return await self.db.run(work)
 
     async def delivered(self, recording_id: str, state: str = DELIVERED, blob: bytes | None = None) -> None:
         """Confirmed: the outcome is recorded and the outbox entry removed, together (with the audio if stored)."""
-        async with self.db.engine.begin() as conn:
+        blobs = schema.recording_blobs
+
+        def work(conn: Connection) -> None:
             if blob is not None:
-                await conn.execute(
-                    delete(schema.recording_blobs).where(schema.recording_blobs.c.recording_id == recording_id)
-                )
-                await conn.execute(insert(schema.recording_blobs).values(recording_id=recording_id, data=blob))
-            await conn.execute(
+                conn.execute(delete(blobs).where(blobs.c.recording_id == recording_id))
+                conn.execute(insert(blobs).values(recording_id=recording_id, data=blob))
+            conn.execute(
                 update(_t)
                 .where(_t.c.id == recording_id)
                 .values(state=state, attempts=_t.c.attempts + 1, last_error="", delivered_at=time.time())
             )
-            await conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
+            conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
+
+        await self.db.run(work)
 
     async def attempt_failed(self, recording_id: str, error: str, retry_at: float | None) -> None:
         """One attempt failed: try again at *retry_at*, or (None) give up with state ``failed``."""
-        async with self.db.engine.begin() as conn:
+
+        def work(conn: Connection) -> None:
             values: dict[str, Any] = {"attempts": _t.c.attempts + 1, "last_error": error[:2000]}
             if retry_at is None:
                 values["state"] = FAILED
-                await conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
+                conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
             else:
-                await conn.execute(
+                conn.execute(
                     update(_outbox)
                     .where(_outbox.c.recording_id == recording_id)
                     .values(due_at=retry_at, lease_until=0.0, lease_owner="")
                 )
-            await conn.execute(update(_t).where(_t.c.id == recording_id).values(**values))
+            conn.execute(update(_t).where(_t.c.id == recording_id).values(**values))
+
+        await self.db.run(work)
 
     async def outbox_depth(self) -> int:
         """Deliveries waiting."""
