@@ -39,6 +39,8 @@ bench: install
 	$(PY) bench/sip/run.py
 	$(PY) bench/media/run.py
 	$(PY) bench/bridge/run.py
+	$(PY) bench/recording/run.py --flow echo --calls 200,500,1000
+	$(PY) bench/recording/run.py --flow bridged --calls 500
 	$(PY) bench/receiver/run.py
 	$(PY) bench/fuzz/run.py
 

@@ -25,6 +25,7 @@ from calltape.receiver.server import build_receiver
 from calltape.receiver.settings import ReceiverSettings
 from calltape.recording.delivery import DeliveryWorker
 from calltape.recording.manager import RecordingManager
+from calltape.recording.metrics import render as render_recording_metrics
 from calltape.recording.recovery import recover
 from calltape.sip.digest import DigestChallenger
 from calltape.sip.endpoint import SipEndpoint
@@ -141,6 +142,16 @@ async def serve(
         recordings=manager,
     )
 
+    async def metrics() -> str:
+        return render_recording_metrics(
+            await recordings.count_by_state(),
+            await recordings.outbox_depth(),
+            len(manager.active),
+            delivery.delivered,
+            delivery.failed_attempts,
+            delivery.latencies,
+        )
+
     api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
     app = create_app(
         db,
@@ -152,6 +163,7 @@ async def serve(
         recordings,
         on_recording_retry=delivery.wake,
         on_config_change=manager.forget_settings,
+        metrics=metrics,
     )
     receiver_app = build_receiver(receiver) if receiver is not None else None
     if receiver_app is not None:

@@ -607,3 +607,41 @@ def test_without_a_url_the_accounts_storage_plan_takes_the_recording(
         assert obj.status_code == 200 and hashlib.sha256(obj.content).hexdigest() == doc["sha256"]
     finally:
         rig.api.delete(storage)
+
+
+def test_call_recording_settings_record_calls_without_a_record_call_node(rig: Rig) -> None:
+    realm = f"auto{uuid.uuid4().hex[:6]}.example.com"
+    leaf = {"enabled": True, "format": "wav", "url": f"{rig.sink.url}/auto"}
+    account = {"name": "Auto", "realm": realm, "call_recording": {"inbound": {"offnet": leaf}}}
+    r = rig.api.put("/v2/accounts", json={"data": account})
+    assert r.status_code == 201, r.text
+    other = Rig(rig.server, rig.api, r.json()["data"]["id"], rig.sink)
+    echo = other.callflow({"module": "echo", "data": {}})
+    call_id, seconds = asyncio.run(echo_call(other, echo, 2.0))  # from a trusted carrier: inbound, off-net
+    doc = other.recording_of(call_id)
+    assert doc["origin"] == "callflow : automatic account inbound offnet"
+    [upload] = uploads_of(other, call_id)
+    pcm, rate, _ = decode(upload.body, "wav")
+    assert abs(len(pcm) / rate - seconds) <= 0.1
+
+    port = free_port()  # a device set to record the calls it takes: recorded from the bridge on
+    device = route_device(rig, port)
+    device_leaf = {"enabled": True, "url": f"{rig.sink.url}/device"}
+    r = rig.api.patch(
+        f"/v2/accounts/{rig.account_id}/devices/{device}",
+        json={"data": {"call_recording": {"inbound": {"any": device_leaf}}}},
+    )
+    assert r.status_code == 200, r.text
+    bad = rig.api.patch(
+        f"/v2/accounts/{rig.account_id}/devices/{device}",
+        json={"data": {"call_recording": {"inbound": {"any": {"enabled": True, "url": "mailto:x@y"}}}}},
+    )
+    assert bad.status_code == 400 and "call_recording.inbound.any.url" in bad.json()["data"]
+    number = rig.callflow({"module": "device", "data": {"id": device}})
+    call_id, seconds = asyncio.run(bridged_call(rig, number, port, 2.0))
+    doc = rig.recording_of(call_id)
+    assert doc["origin"] == "callflow : automatic endpoint inbound offnet"
+    [upload] = uploads_of(rig, call_id)
+    pcm, rate, _ = decode(upload.body, "mp3")
+    assert abs(len(pcm) / rate - seconds) <= 0.1
+    assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15

@@ -7,6 +7,7 @@ real HTTP receiver; uploads are decoded and checked.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import signal
 import time
 import uuid
@@ -104,6 +105,33 @@ def test_a_receiver_that_fails_three_times_gets_the_file_exactly_once(node: Node
         assert [a.body for a in sink.attempts] == [sink.uploads[0].body] * 4  # the whole file every time
         log = node.server.log_path.read_text()
         assert log.count("HTTP 503") >= 3 and call_id in log
+        metrics = httpx.get(f"{node.server.api_url}/metrics").text
+        assert "calltape_recording_delivery_failures_total 3" in metrics
+        assert 'calltape_recordings{state="delivered"} 1' in metrics
+    finally:
+        sink.stop()
+
+
+def test_after_its_retries_a_recording_is_failed_kept_visible_and_retried_on_request(node: Node) -> None:
+    r = node.api.patch("/v2/system_configs/media", json={"data": {"storage_retry_times": 1}})
+    assert r.status_code == 200, r.text
+    sink = UploadSink(fail_first=2).start()  # the first attempt and its one retry fail
+    try:
+        number = node.callflow(f"{sink.url}/f")
+        call_id, _ = asyncio.run(_call(node.server.sip_port, number, 1.5))
+        doc = node.wait_state(call_id, "failed")
+        assert doc["attempts"] == 2 and "HTTP 503" in doc["last_error"]
+        assert Path(doc["spool_path"]).exists()  # kept
+        assert 'calltape_recordings{state="failed"} 1' in httpx.get(f"{node.server.api_url}/metrics").text
+        assert "not delivered after 2 attempts" in node.server.log_path.read_text()
+        audio = node.api.get(f"/v2/accounts/{node.account_id}/recordings/{doc['id']}", params={"accept": "audio/mpeg"})
+        assert audio.status_code == 200 and audio.content == Path(doc["spool_path"]).read_bytes()
+        retry = node.api.post(f"/v2/accounts/{node.account_id}/recordings/{doc['id']}/retry")
+        assert retry.status_code == 202, retry.text
+        doc = node.wait_state(call_id, "delivered")
+        assert len(sink.uploads) == 1 and doc["attempts"] == 1
+        again = node.api.post(f"/v2/accounts/{node.account_id}/recordings/{doc['id']}/retry")
+        assert again.status_code == 409  # only a failed delivery can be retried
     finally:
         sink.stop()
 
@@ -155,5 +183,23 @@ def test_kill_9_mid_call_leaves_a_recording_that_the_next_start_delivers(node: N
         assert 2.0 <= duration <= 3.6  # what reached the disk: all but the last second at most
         assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
         assert "recovered" in node.server.log_path.read_text()
+    finally:
+        sink.stop()
+
+
+def test_a_redirect_is_followed_with_the_whole_file_and_post_is_used_when_asked(node: Node) -> None:
+    sink = UploadSink(redirect_to="/moved/here").start()
+    try:
+        number = str(6000 + uuid.uuid4().int % 1000)
+        data = {"url": f"{sink.url}/first", "method": "post"}
+        flow = {"module": "record_call", "data": data, "children": {"_": {"module": "echo", "data": {}}}}
+        body = {"data": {"numbers": [number], "flow": flow}}
+        assert node.api.put(f"/v2/accounts/{node.account_id}/callflows", json=body).status_code == 201
+        call_id, _ = asyncio.run(_call(node.server.sip_port, number, 1.5))
+        doc = node.wait_state(call_id, "delivered")
+        [first, moved] = sink.attempts
+        assert first.path.startswith("/first/") and moved.path == "/moved/here"
+        assert first.method == moved.method == "POST" and first.body == moved.body and moved.body
+        assert hashlib.sha256(moved.body).hexdigest() == doc["sha256"]
     finally:
         sink.stop()

@@ -34,6 +34,7 @@ class UploadSink:
 
     port: int = 0
     fail_first: int = 0
+    redirect_to: str = ""  # answer the first request with 307 to this path
     uploads: list[Upload] = field(default_factory=list)
     attempts: list[Upload] = field(default_factory=list)
     _server: http.server.ThreadingHTTPServer | None = None
@@ -63,10 +64,13 @@ class UploadSink:
                 )
                 with sink._lock:
                     sink.attempts.append(upload)
+                    redirect = sink.redirect_to and len(sink.attempts) == 1
                     failing = len(sink.attempts) <= sink.fail_first
-                    if not failing:
+                    if not failing and not redirect:
                         sink.uploads.append(upload)
-                self.send_response(503 if failing else 201)
+                self.send_response(307 if redirect else 503 if failing else 201)
+                if redirect:
+                    self.send_header("Location", sink.redirect_to)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

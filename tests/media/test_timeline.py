@@ -77,3 +77,29 @@ async def test_a_burst_lands_on_the_call_timeline_within_one_frame(relaying: boo
     assert abs(said - 8000) <= FRAME, said  # the caller's burst at t = 1.00 s
     heard = tap.first_loud("out")
     assert 12000 - FRAME <= heard <= 12000 + 4 * FRAME, heard  # the callee's at 1.50 s, after at most the relay's queue
+
+
+async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call() -> None:
+    """A sender 10 % slow (its timestamps advance 144 per 20 ms) would drift 0.4 s in 4 s; the leg re-anchors it."""
+    loop = asyncio.get_running_loop()
+    timeline = MediaTimeline(loop.time())
+    far = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    far.bind(("127.0.0.1", 0))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    leg = RtpSession(sock, G711("PCMU", 0), None, far.getsockname(), MediaClock(), timeline=timeline)
+    tap = _Tap()
+    leg.taps.append(tap)
+    await leg.start()
+    payload = audioop.lin2ulaw(np.full(FRAME, 8000, dtype=np.int16).tobytes(), 2)
+    start = loop.time()
+    for n in range(200):
+        await asyncio.sleep(max(0.0, start + n * 0.02 - loop.time()))
+        far.sendto(build_rtp(0, n, n * 144, 0x77, payload), ("127.0.0.1", leg.port))
+    await asyncio.sleep(0.1)
+    wall = timeline.position(loop.time())
+    leg.close()
+    far.close()
+    last = max(p for d, p, _ in tap.frames if d == "in")
+    assert leg.stats["reanchored"] >= 1
+    assert wall - last < 2000, (wall, last)  # within a quarter second of now, not 0.4 s behind

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from calltape.api.auth import TokenAuth
 from calltape.api.callflows import check_callflow
@@ -48,6 +48,7 @@ def create_app(
     recordings: Recordings | None = None,
     on_recording_retry: Callable[[], None] = lambda: None,
     on_config_change: Callable[[], None] = lambda: None,
+    metrics: Callable[[], Awaitable[str]] | None = None,
 ) -> FastAPI:
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
@@ -156,4 +157,10 @@ def create_app(
         return success({**doc, "id": config_id})
 
     app.include_router(router)
+    if metrics is not None:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def get_metrics() -> PlainTextResponse:  # for scrapers: no token, like the receiver's
+            return PlainTextResponse(await metrics(), media_type="text/plain; version=0.0.4")
+
     return app

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from calltape.recording.automatic import CallRecordingSettings
+
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _REALM = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
@@ -22,6 +24,7 @@ class Account(_Doc):
 
     name: NonEmpty
     realm: str
+    call_recording: CallRecordingSettings | None = None
 
     @field_validator("realm")
     @classmethod
@@ -61,6 +64,7 @@ class Device(_Doc):
     owner_id: str | None = None
     enabled: bool = True
     sip: DeviceSip
+    call_recording: CallRecordingSettings | None = None
 
     @field_validator("sip")
     @classmethod
@@ -78,6 +82,7 @@ class User(_Doc):
     username: str | None = None
     email: str | None = None
     caller_id: dict[str, dict[str, str]] | None = None  # Kazoo's {"internal": {"name": …, "number": …}, …}
+    call_recording: CallRecordingSettings | None = None
 
 
 class VMBoxMedia(_Doc):

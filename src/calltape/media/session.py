@@ -30,6 +30,8 @@ from calltape.media.rtp import HEADER_SIZE, build_rtp, parse_rtp
 
 log = logging.getLogger(__name__)
 
+MAX_DRIFT = 1600  # samples (200 ms) the far end's stream may drift from our clock before it is re-anchored
+DRIFT_CHECK_FRAMES = 50
 REORDER_DEPTH = 3  # packets held back to put a late one in its place (60 ms)
 MAX_GAP_FILL = 50 * 10  # at most 10 s of silence inserted for one gap
 SILENCE = Silence()
@@ -92,12 +94,13 @@ class RtpSession:
         self._buffer = bytearray(2048)  # every read lands here; relaying rewrites the header in place
         self._view = memoryview(self._buffer)
         self._packet = bytearray(HEADER_SIZE + FRAME_SAMPLES)  # every audio packet we send is built here
-        self.stats = {"lost": 0, "late": 0, "send_errors": 0}  # counted per event; packets_in counts media
+        self.stats = {"lost": 0, "late": 0, "send_errors": 0, "reanchored": 0}  # counted per event; packets_in counts media
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
         self._last_ts = 0
         self._anchor = (0, 0)  # (RTP timestamp, timeline position) of the current source's first packet
+        self._drift_check = DRIFT_CHECK_FRAMES
         self._held: dict[int, tuple[int, bytes]] = {}
         self._dtmf = DtmfReceiver(self._digit)
         self._out_ssrc = int.from_bytes(np.random.bytes(4), "big")
@@ -298,7 +301,7 @@ class RtpSession:
         if header.ssrc != self._ssrc:
             self._ssrc = header.ssrc
             self._anchor = (header.timestamp, self.timeline.position(self._loop.time()))
-        position = self._position(header.timestamp)
+        position = self._tap_position(header.timestamp)
         payload = data[header.payload_start : header.payload_end]
         for tap in self.taps:
             tap("in", payload, position, self.codec)
@@ -336,9 +339,25 @@ class RtpSession:
     def _deliver_in(self, payload: bytes, timestamp: int) -> None:
         self._last_ts = timestamp
         if self.taps:
-            position = self._position(timestamp)
+            position = self._tap_position(timestamp)
             for tap in self.taps:
                 tap("in", payload, position, self.codec)
+
+    def _tap_position(self, timestamp: int) -> int:
+        """Where an incoming frame goes on the call's timeline. Once a second, if the far end's clock has drifted
+        from ours (skew, or a sender that fell behind) by more than MAX_DRIFT, its stream is re-anchored at now:
+        one small jump, instead of frames that land ever later until the recorder drops them."""
+        position = self._position(timestamp)
+        self._drift_check -= 1
+        if self._drift_check > 0:
+            return position
+        self._drift_check = DRIFT_CHECK_FRAMES
+        now = self.timeline.position(self._loop.time())
+        if abs(now - position) <= MAX_DRIFT:
+            return position
+        self._anchor = (timestamp, now)
+        self.stats["reanchored"] += 1
+        return now
 
     def _position(self, timestamp: int) -> int:
         """Where an incoming RTP timestamp lies on the call's timeline (from its source's anchor, wrap-safe)."""

@@ -23,6 +23,7 @@ from typing import Any
 from calltape.callflow.call_api import RecordingRequest
 from calltape.recording import names
 from calltape.recording.metadata import CallFacts, finished_document, kazoo_document
+from calltape.recording.names import MIN_TIME_LIMIT
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
 from calltape.recording.storage_plan import recording_target
 from calltape.store import recordings as states
@@ -34,7 +35,7 @@ from calltape.store.ttl_cache import TtlCache
 log = logging.getLogger(__name__)
 
 DEFAULT_TIME_LIMIT = 3600.0
-MIN_TIME_LIMIT = 5.0
+
 CONFIG_TTL = 5.0
 DRAIN_TIMEOUT = 10.0
 FINISH_RETRIES = 5  # a store that is down when a recording ends: tried again, then left to start-up recovery
@@ -201,6 +202,8 @@ class RecordingManager:
             duration_ms=duration_ms,
             source_type=recording.source_type,
         )
+        if recording.request.label:
+            doc["origin"] = f"callflow : {recording.request.label}"
         doc["record_min_sec"] = recording.min_seconds
         doc["channels"] = "stereo" if recording.spool.channels == 2 else "mono"
         if recording.spool.channels == 2:

@@ -59,7 +59,7 @@ class FrameHeader:
         return 9 if self.mono else 17
 
 
-def parse_header(data: bytes | memoryview, offset: int = 0) -> FrameHeader | None:
+def parse_header(data: bytes | bytearray | memoryview, offset: int = 0) -> FrameHeader | None:
     """The Layer III frame header at *offset*, or None if there is none (or a free-format one)."""
     if len(data) < offset + 4:
         return None

@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 GREGORIAN_OFFSET = 62167219200  # seconds from 0000-01-01 to 1970-01-01: Kazoo's timestamps
 QUERY_KEYS = (
@@ -32,6 +32,21 @@ QUERY_KEYS = (
 PLACEHOLDERS = ("account_id", "call_id", "owner_id", "user_id", "caller_id_number", "callee_id_number")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}", re.IGNORECASE)
 UNKNOWN = "unknown"  # what a placeholder without a value becomes (an empty path segment breaks receivers)
+
+
+URL_SCHEMES = ("http", "https", "ftp", "ftps")
+SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # what MP3 can hold
+MIN_TIME_LIMIT = 5  # seconds: Kazoo's minimum time_limit
+
+
+def check_url(value: str) -> str:
+    """A recording ``url`` calltape can deliver to (http, https, ftp, ftps, with a host), or ValueError."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in URL_SCHEMES:
+        raise ValueError(f"must be an http, https, ftp or ftps URL, not {parts.scheme or 'a relative'!r} one")
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    return value
 
 
 def gregorian(unix_time: float) -> int:

@@ -138,6 +138,10 @@ class Mp3Spool(AudioSpool):
         self._file: BinaryIO | None = path.open("wb", buffering=0)  # one write per batch, at once
         self._tag_size = 0
         self._lane = next(_next_lane)
+        self._first: mp3_frames.FrameHeader | None = None
+        self._frames = 0  # whole frames written (counted as they go: closing needs no re-read)
+        self._unscanned = bytearray()
+        self._bytes = 0
 
     def _write_batch(self, data: bytes) -> None:
         self._lane.submit(self._encode, data)
@@ -151,13 +155,21 @@ class Mp3Spool(AudioSpool):
     def _write(self, encoded: bytes) -> None:
         if not encoded or self._file is None or self.error is not None:
             return
-        if not self._tag_size:
-            first = mp3_frames.parse_header(encoded)
-            if first is not None:  # the Info frame's place is kept from the first write
-                placeholder = mp3_frames.info_frame(first, 0, 0, 0)
-                self._tag_size = len(placeholder)
-                encoded = placeholder + encoded
+        self._count_frames(encoded)
+        if not self._tag_size and self._first is not None:  # the Info frame's place is kept from the first write
+            placeholder = mp3_frames.info_frame(self._first, 0, 0, 0)
+            self._tag_size = len(placeholder)
+            encoded = placeholder + encoded
         self._file.write(encoded)
+        self._bytes += len(encoded)
+
+    def _count_frames(self, encoded: bytes) -> None:
+        scan = self._unscanned
+        scan += encoded
+        while (header := mp3_frames.parse_header(scan)) is not None and len(scan) >= header.size:
+            self._first = self._first or header
+            self._frames += 1
+            del scan[: header.size]
 
     def settle(self) -> None:
         """Block until the batches written so far are encoded and on disk."""
@@ -174,11 +186,14 @@ class Mp3Spool(AudioSpool):
         try:
             if self.samples and self.error is None:
                 self._write(self._encoder.flush())
+            if self._first is not None and self.error is None and not self._unscanned:
+                self._file.seek(0)
+                self._file.write(mp3_frames.info_frame(self._first, self._frames, self._bytes, self.samples))
         finally:
             self._encoder.close()
             self._file.close()
             self._file = None
-        if self._tag_size and self.error is None:
+        if self._tag_size and self.error is None and self._unscanned:  # the counting lost its way: read the file
             repair_mp3(self.path, self.samples)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from calltape.store import schema
 from calltape.store.database import Database
@@ -163,7 +163,13 @@ class Recordings:
     async def outbox_depth(self) -> int:
         """Deliveries waiting."""
         async with self.db.engine.connect() as conn:
-            return len((await conn.execute(select(_outbox.c.recording_id))).all())
+            return int((await conn.execute(select(func.count()).select_from(_outbox))).scalar_one())
+
+    async def count_by_state(self) -> dict[str, int]:
+        """How many recordings are in each state."""
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(select(_t.c.state, func.count()).group_by(_t.c.state))).all()
+        return {str(state): int(count) for state, count in rows}
 
     # ---- the API's side -------------------------------------------------------------------------------
 

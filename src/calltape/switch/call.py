@@ -33,6 +33,7 @@ from calltape.media.session import RtpSession, Tap
 from calltape.media.sources import TONES, cadence, load_pcm, tone
 from calltape.media.tts import TtsCache
 from calltape.recording import names
+from calltape.recording.automatic import Direction, Network, RecordingLeaf, endpoint_leaf, leaf_for
 from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder
 from calltape.recording.manager import RecordingManager
 from calltape.recording.metadata import CallFacts
@@ -260,6 +261,8 @@ class Call:
         if not early:  # the phone that played early media is already bridged
             Bridge(self.a_leg, callee, self.dtmf.publish)
         self.bridged.set()
+        if isinstance(callee, OutboundLeg) and callee.target.device_id:
+            await self._record_automatically(callee.target.device_id, "inbound")
         log.info("call-id %s: bridged to %s (call-id %s)", self.call_id, callee.target.uri, callee.call_id)
         await self.ended.wait()
         raise CallEndedError()
@@ -386,6 +389,29 @@ class Call:
         """While masked, recordings take silence instead of the call's audio."""
         if self.recordings is not None:
             self.recordings.mask(masked)
+
+    async def start_automatic_recordings(self) -> None:
+        """At the start of the call: the account's ``call_recording`` for calls coming in, and the calling
+        device's (or its owner's) for calls it places."""
+        account = await self.services.endpoints.account(self.account_id)
+        await self._record_by(leaf_for(account, "inbound", self._network), f"account inbound {self._network}")
+        if self.caller_device_id is not None:
+            await self._record_automatically(self.caller_device_id, "outbound")
+
+    async def _record_automatically(self, device_id: str, direction: Direction) -> None:
+        device, owner = await self.services.endpoints.device_and_owner(self.account_id, device_id)
+        network = self._network if direction == "inbound" else "onnet"
+        await self._record_by(endpoint_leaf(device, owner, direction, network), f"endpoint {direction} {network}")
+
+    async def _record_by(self, leaf: RecordingLeaf | None, label: str) -> None:
+        if leaf is not None:
+            request = leaf.request(f"automatic {label}")
+            await self.record_call(request, on_answer=leaf.record_on_answer, on_bridge=leaf.record_on_bridge)
+
+    @property
+    def _network(self) -> Network:
+        """On-net when one of the account's devices placed the call, else off-net."""
+        return "onnet" if self.caller_device_id is not None else "offnet"
 
     async def facts(self) -> CallFacts:
         """What a recording says about this call, as it stands now."""

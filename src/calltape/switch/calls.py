@@ -178,6 +178,8 @@ class CallControl:
         self._running[id(tx)] = call
         log.info("call-id %s: %s calls %s (account %s)", call.call_id, call.caller.number, call.number, call.account_id)
         try:
+            if self.recordings is not None:
+                await call.start_automatic_recordings()
             await run_callflow(call, callflow, lambda cid: self.callflows.get(cid, call.account_id))
         except PortsExhaustedError:
             throttle.log(log, logging.ERROR, "no-rtp-port", "call-id %s: no free RTP port", call.call_id)

@@ -21,7 +21,7 @@ from calltape.sip.events import Peer
 from calltape.sip.syntax import SipSyntaxError
 from calltape.sip.uri import parse_sip_uri
 from calltape.store.database import Database
-from calltape.store.documents import DEVICES, USERS, Documents, NotFoundError
+from calltape.store.documents import ACCOUNTS, DEVICES, USERS, Documents, NotFoundError
 from calltape.store.registrations import Registrations
 from calltape.switch.outbound import Target
 
@@ -48,6 +48,7 @@ class Endpoints:
     def __init__(self, db: Database, registrations: Registrations, clock: Callable[[], float] = time.time) -> None:
         self.devices = Documents(db, DEVICES)
         self.users = Documents(db, USERS)
+        self.accounts = Documents(db, ACCOUNTS)
         self.registrations = registrations
         self.clock = clock
 
@@ -82,6 +83,21 @@ class Endpoints:
             if internal.get("number") or internal.get("name"):
                 return str(internal.get("number") or ""), str(internal.get("name") or "")
         return None
+
+    async def device_and_owner(self, account_id: str, device_id: str) -> tuple[Doc | None, Doc | None]:
+        """A device's document and its owner's (either None when missing)."""
+        try:
+            device = await self.devices.get(device_id, account_id)
+        except NotFoundError:
+            return None, None
+        return device, await self._owner(account_id, device)
+
+    async def account(self, account_id: str) -> Doc | None:
+        """The account's document."""
+        try:
+            return await self.accounts.get(account_id)
+        except NotFoundError:
+            return None
 
     async def owner_of(self, account_id: str, device_id: str) -> str | None:
         """The id of the user who owns a device, if any."""

@@ -15,7 +15,8 @@ from pydantic import Field, field_validator
 
 from calltape.callflow.call_api import CallApi, RecordingRequest
 from calltape.callflow.module import Branch, Module, register
-from calltape.callflow.modules.recording_fields import SAMPLE_RATES, RecordingData
+from calltape.callflow.modules.recording_fields import RecordingData
+from calltape.recording.names import SAMPLE_RATES
 
 
 class RecordCallData(RecordingData):
