@@ -94,7 +94,8 @@ class RtpSession:
         self._buffer = bytearray(2048)  # every read lands here; relaying rewrites the header in place
         self._view = memoryview(self._buffer)
         self._packet = bytearray(HEADER_SIZE + FRAME_SAMPLES)  # every audio packet we send is built here
-        self.stats = {"lost": 0, "late": 0, "send_errors": 0, "reanchored": 0}  # counted per event; packets_in counts media
+        # counted per event (packets_in counts media)
+        self.stats = {"lost": 0, "late": 0, "send_errors": 0, "reanchored": 0}
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
