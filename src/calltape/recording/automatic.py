@@ -12,52 +12,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from calltape.callflow.call_api import RecordingRequest
-from calltape.recording.names import MIN_TIME_LIMIT, SAMPLE_RATES, check_url
+from calltape.recording.options import RecordingOptions
 
 Direction = Literal["inbound", "outbound"]
 Network = Literal["onnet", "offnet"]
 
 
-class RecordingLeaf(BaseModel):
+class RecordingLeaf(RecordingOptions):
     """One direction and network's automatic recording."""
 
     model_config = ConfigDict(extra="allow")
     enabled: bool = False
-    format: Literal["mp3", "wav"] | None = None
-    url: str | None = None
-    method: Literal["put", "post"] = "put"
-    time_limit: float | None = Field(None, ge=MIN_TIME_LIMIT)
-    record_min_sec: float | None = Field(None, ge=0)
-    record_on_answer: bool = False
-    record_on_bridge: bool = False
-    record_sample_rate: int = 8000
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return check_url(value) if value else None
-
-    @field_validator("record_sample_rate")
-    @classmethod
-    def _rate(cls, value: int) -> int:
-        if value not in SAMPLE_RATES:
-            raise ValueError(f"must be one of {', '.join(map(str, SAMPLE_RATES))}")
-        return value
-
-    def request(self, label: str) -> RecordingRequest:
-        """What to record."""
-        return RecordingRequest(
-            format=self.format,
-            url=self.url,
-            method=self.method,
-            time_limit=self.time_limit,
-            record_min_sec=self.record_min_sec,
-            sample_rate=self.record_sample_rate,
-            label=label,
-        )
 
 
 class DirectionSettings(BaseModel):

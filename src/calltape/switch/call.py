@@ -405,7 +405,7 @@ class Call:
 
     async def _record_by(self, leaf: RecordingLeaf | None, label: str) -> None:
         if leaf is not None:
-            request = leaf.request(f"automatic {label}")
+            request = leaf.request(label=f"automatic {label}")
             await self.record_call(request, on_answer=leaf.record_on_answer, on_bridge=leaf.record_on_bridge)
 
     @property

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from calltape.callflow.call_api import CallApi, RecordingRequest
-from calltape.callflow.module import Branch, Module, register
-from calltape.callflow.modules.recording_fields import RecordingData
+from calltape.callflow.module import Branch, Module, ModuleData, register
+from calltape.recording.options import RecordingTarget
 
 
-class RecordCallerData(RecordingData):
+class RecordCallerData(ModuleData, RecordingTarget):
     """Kazoo's ``record_caller`` data, plus what counts as silence."""
 
     silence_seconds: float | None = Field(5.0, gt=0, le=600)  # null: silence never ends it

@@ -1,0 +1,62 @@
+"""The recording fields Kazoo's documents share — ``record_call``, ``record_caller`` and automatic
+``call_recording`` settings — checked when the document is saved, so a bad one is a 400 with its path."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from calltape.callflow.call_api import RecordingRequest
+from calltape.recording.names import MIN_TIME_LIMIT, SAMPLE_RATES, check_url
+
+
+class RecordingTarget(BaseModel):
+    """Where a recording goes, in what format, for how long at most."""
+
+    format: Literal["mp3", "wav"] | None = None
+    url: str | None = None
+    method: Literal["put", "post"] = "put"
+    time_limit: float | None = Field(None, ge=MIN_TIME_LIMIT)
+
+    @field_validator("format", "method", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return check_url(value) if value else None
+
+
+class RecordingOptions(RecordingTarget):
+    """A whole call's recording: the target, plus when it starts, the shortest kept and the sample rate."""
+
+    record_min_sec: float | None = Field(None, ge=0)
+    record_on_answer: bool = False
+    record_on_bridge: bool = False
+    record_sample_rate: int = 8000
+
+    @field_validator("record_sample_rate")
+    @classmethod
+    def _rate(cls, value: int) -> int:
+        if value not in SAMPLE_RATES:
+            raise ValueError(f"must be one of {', '.join(map(str, SAMPLE_RATES))}")
+        return value
+
+    def request(
+        self, *, label: str | None = None, stereo: bool = True, media_name: str | None = None
+    ) -> RecordingRequest:
+        """What the call is asked to record."""
+        return RecordingRequest(
+            format=self.format,
+            url=self.url,
+            method=self.method,
+            time_limit=self.time_limit,
+            record_min_sec=self.record_min_sec,
+            sample_rate=self.record_sample_rate,
+            stereo=stereo,
+            label=label,
+            media_name=media_name,
+        )
