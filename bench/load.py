@@ -40,3 +40,18 @@ def sipp_callers(
         extra=["-s", number, "-l", str(calls), "-mi", "127.0.0.1", "-mp", str(media_port)],
         substitutions={"RTP_STREAM": f"{tmp / 'audio.ulaw'},-1,0", "HOLD_MS": str(hold_ms)},
     )
+
+
+def sipp_callee(
+    server: ServerProcess, tmp: Path, *, calls: int, port: int, hold_s: float, media_port: int
+) -> SippResult:
+    """SIPp answering *calls* on *port* and echoing their RTP (the callee of a bridged call)."""
+    return run_sipp(
+        "uas_echo",
+        server.sip_port,
+        tmp,
+        calls=calls,
+        local_port=port,
+        timeout=int(hold_s) + 120,
+        extra=["-mi", "127.0.0.1", "-mp", str(media_port), "-rtp_echo"],
+    )

@@ -25,10 +25,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.sipp_runner import free_port, run_sipp  # noqa: E402
+from tests.e2e.sipp_runner import free_port  # noqa: E402
 from tests.server import TOKEN  # noqa: E402
 
-from bench.load import sipp_callers, start_server, write_sweep  # noqa: E402
+from bench.load import sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
 from bench.procstat import cpu_seconds, rss_mb  # noqa: E402
 
 RATE = 50  # new calls per second while ramping up
@@ -62,14 +62,8 @@ def main() -> int:
             result: dict[str, Any] = {}
 
             def callee(n: int = n, hold_ms: int = hold_ms, result: dict[str, Any] = result) -> None:
-                result["callee"] = run_sipp(
-                    "uas_echo",
-                    server.sip_port,
-                    tmp,
-                    calls=n,
-                    local_port=callee_port,
-                    timeout=int(hold_ms / 1000) + 120,
-                    extra=["-mi", "127.0.0.1", "-mp", str(CALLEE_MEDIA_PORT), "-rtp_echo"],
+                result["callee"] = sipp_callee(
+                    server, tmp, calls=n, port=callee_port, hold_s=hold_ms / 1000, media_port=CALLEE_MEDIA_PORT
                 )
 
             def caller(n: int = n, hold_ms: int = hold_ms, result: dict[str, Any] = result) -> None:

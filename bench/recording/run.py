@@ -33,10 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.sipp_runner import free_port, run_sipp  # noqa: E402
+from tests.e2e.sipp_runner import free_port  # noqa: E402
 from tests.server import TOKEN  # noqa: E402
 
-from bench.load import sipp_callers, start_server, write_sweep  # noqa: E402
+from bench.load import sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
 from bench.procstat import cpu_seconds, rss_mb  # noqa: E402
 
 CALLER_MEDIA_PORT = 61000
@@ -133,14 +133,8 @@ def run_step(
     if args.flow == "bridged":
 
         def callee() -> None:
-            result["callee"] = run_sipp(
-                "uas_echo",
-                server.sip_port,
-                tmp,
-                calls=n,
-                local_port=callee_port,
-                timeout=int(args.hold) + 120,
-                extra=["-mi", "127.0.0.1", "-mp", str(CALLEE_MEDIA_PORT), "-rtp_echo"],
+            result["callee"] = sipp_callee(
+                server, tmp, calls=n, port=callee_port, hold_s=args.hold, media_port=CALLEE_MEDIA_PORT
             )
 
         threads.append(threading.Thread(target=callee))
