@@ -43,6 +43,7 @@ CALLER_MEDIA_PORT = 61000
 CALLEE_MEDIA_PORT = 63000
 SWEEP_SECONDS = 10  # the sweep rises 300 Hz per second from 300 Hz, then starts again
 WINDOW = 1600  # 0.2 s analysis windows
+SEGMENT = 10  # windows (2 s) that share one sweep phase
 TRACKED_BELOW = 2800.0  # the sweep above this is beyond what 8 kHz MP3 keeps
 
 
@@ -54,7 +55,8 @@ def vm_hwm_mb(pid: int) -> float:
 
 
 def tracks_sweep(channel: np.ndarray) -> float:
-    """The share of 0.2 s windows whose main frequency is the sweep's (at the phase the first window shows)."""
+    """The share of 0.2 s windows whose main frequency is the sweep's. The sweep's phase is found afresh for
+    every 2 s segment, so a re-anchored far end (a jump of a fraction of a second) costs one segment at most."""
     count = len(channel) // WINDOW
     if count < 5:
         return 0.0
@@ -62,14 +64,19 @@ def tracks_sweep(channel: np.ndarray) -> float:
     peaks = np.argmax(np.abs(np.fft.rfft(windows, axis=1))[:, 1:], axis=1) + 1
     measured = peaks * 8000 / WINDOW
     times = (np.arange(count) + 0.5) * WINDOW / 8000
-    best = 0.0
-    for phase in np.arange(0, SWEEP_SECONDS, 0.05):  # where in the sweep the recording began
-        expected = 300 + 300 * ((times + phase) % SWEEP_SECONDS)
-        usable = (expected < TRACKED_BELOW) & (expected > 350)
-        if usable.sum() == 0:
-            continue
-        best = max(best, float((np.abs(measured - expected)[usable] < 60).mean()))
-    return best
+    hits = usable_total = 0
+    for start in range(0, count, SEGMENT):
+        part = slice(start, start + SEGMENT)
+        best_hits, best_usable = 0, 0
+        for phase in np.arange(0, SWEEP_SECONDS, 0.05):
+            expected = 300 + 300 * ((times[part] + phase) % SWEEP_SECONDS)
+            usable = (expected < TRACKED_BELOW) & (expected > 350)
+            matched = int((np.abs(measured[part] - expected)[usable] < 60).sum())
+            if matched > best_hits or (matched == best_hits and usable.sum() > best_usable):
+                best_hits, best_usable = matched, int(usable.sum())
+        hits += best_hits
+        usable_total += best_usable
+    return hits / usable_total if usable_total else 0.0
 
 
 def verify(body: bytes, duration_ms: int, hold: float) -> dict[str, Any]:
