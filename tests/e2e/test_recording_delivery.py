@@ -203,3 +203,33 @@ def test_a_redirect_is_followed_with_the_whole_file_and_post_is_used_when_asked(
         assert hashlib.sha256(moved.body).hexdigest() == doc["sha256"]
     finally:
         sink.stop()
+
+
+def test_a_spool_that_cannot_be_written_leaves_the_call_up_and_says_why(node: Node) -> None:
+    sink = UploadSink().start()
+    blocker = node.data_dir / "spool" / node.account_id
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a directory")  # the account's spool directory cannot be made
+    try:
+        number = node.callflow(f"{sink.url}/blocked")
+
+        async def call() -> tuple[str, int]:
+            caller = await Phone(node.server.sip_port).start()
+            try:
+                caller.say_pcm(tone(CALLER_HZ, 4))
+                assert (await caller.call(number)).status == 200
+                await asyncio.sleep(1.5)
+                await caller.hangup()
+                return caller.call_id, len(caller.received.frames)
+            finally:
+                caller.close()
+
+        call_id, echoed = asyncio.run(call())
+        assert echoed > 50  # the echo ran: the call went on without its recording
+        log = node.server.log_path.read_text()
+        assert f"call-id {call_id}: recording not made: cannot start" in log
+        blocker.unlink()
+        call_id, _ = asyncio.run(_call(node.server.sip_port, number, 1.0))
+        node.wait_state(call_id, "delivered")  # once the disk is writable again, recordings are made
+    finally:
+        sink.stop()

@@ -9,7 +9,7 @@ import numpy as np
 
 from calltape.media.g711 import G711
 from calltape.recording.recorder import BLOCK, CallRecorder
-from calltape.recording.spool import WavSpool
+from calltape.recording.spool import Mp3Spool, WavSpool
 
 ULAW = G711("PCMU", 0)
 
@@ -88,3 +88,15 @@ def test_a_16_khz_recording_keeps_the_duration_and_the_tone(tmp_path: Path) -> N
     assert len(left) == 2 * 125 * 160
     spectrum = np.abs(np.fft.rfft(left * np.hanning(len(left))))
     assert abs(np.argmax(spectrum) * 16000 / len(left) - 440) < 2
+
+
+def test_a_full_disk_stops_the_recording_with_the_reason_and_the_call_goes_on() -> None:
+    spool = Mp3Spool(Path("/dev/full"), 8000, 2)  # every write fails with ENOSPC, as on a full disk
+    stops: list[str] = []
+    recorder = CallRecorder(spool, stereo=True, limit_samples=10 * BLOCK, on_stop=stops.append, start=0)
+    for n in range(250):  # 5 s of frames: the tap never raises into the media path
+        recorder("in", _frame(100), n * 160, ULAW)
+        if n % 50 == 49:
+            spool.settle()
+    assert stops and "No space left on device" in stops[0]
+    assert recorder.finished and "No space left on device" in recorder.error

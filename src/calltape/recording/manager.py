@@ -22,6 +22,7 @@ from typing import Any
 
 from calltape.callflow.call_api import RecordingRequest
 from calltape.recording import names
+from calltape.recording.lame import LameError
 from calltape.recording.metadata import CallFacts, finished_document, kazoo_document
 from calltape.recording.names import MIN_TIME_LIMIT
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
@@ -39,6 +40,10 @@ DEFAULT_TIME_LIMIT = 3600.0
 CONFIG_TTL = 5.0
 DRAIN_TIMEOUT = 10.0
 FINISH_RETRIES = 5  # a store that is down when a recording ends: tried again, then left to start-up recovery
+
+
+class RecordingError(Exception):
+    """A recording could not be started (the call goes on without it)."""
 
 
 @dataclass(frozen=True)
@@ -144,9 +149,12 @@ class RecordingManager:
         else:
             name = names.file_name(facts.call_id, fmt, sequence, request.media_name)
         path = self.spool_dir / facts.account_id / f"{recording_id}.{fmt}"
-        path.parent.mkdir(parents=True, exist_ok=True)
         channels = 2 if request.stereo and not caller_only else 1
-        spool = open_spool(fmt, path, request.sample_rate, channels)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            spool = open_spool(fmt, path, request.sample_rate, channels)
+        except (OSError, LameError) as exc:  # a full disk, a missing library: the call goes on unrecorded
+            raise RecordingError(f"cannot start {name} in {path.parent}: {exc}") from exc
         limit = request.time_limit if request.time_limit is not None else DEFAULT_TIME_LIMIT
         recording = Recording(
             id=recording_id,

@@ -35,7 +35,7 @@ from calltape.media.tts import TtsCache
 from calltape.recording import names
 from calltape.recording.automatic import Direction, Network, RecordingLeaf, endpoint_leaf, leaf_for
 from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder
-from calltape.recording.manager import RecordingManager
+from calltape.recording.manager import RecordingError, RecordingManager
 from calltape.recording.metadata import CallFacts
 from calltape.recording.spool import AudioSpool, WavSpool
 from calltape.sip.syntax import text_of
@@ -310,18 +310,21 @@ class Call:
         media = await self._answered_media()
         recording = None
         if manager is not None:
-            recording = await manager.open(await self.facts(), request, caller_only=True)
+            try:
+                recording = await manager.open(await self.facts(), request, caller_only=True)
+            except RecordingError as exc:
+                log.error("call-id %s: record_caller: %s", self.call_id, exc)
+                return Recorded(0.0, "not recorded")
         if manager is None or recording is None:
             log.info("call-id %s: record_caller: no url and nowhere to store the recording, not recorded", self.call_id)
             return Recorded(0.0, "not stored")
         started_at = time.time()
         try:
-            recorded, samples = await self._record_caller(
+            recorded, _samples = await self._record_caller(
                 media, recording.spool, recording.limit_seconds, silence_seconds, ANY_KEY, silence_threshold
             )
-        finally:
-            facts = await self.facts()
-        manager.close(recording, samples, started_at, facts, "")
+        finally:  # whatever happens, what was recorded is finished and delivered
+            manager.close(recording, recording.spool.samples, started_at, recording.facts, "")
         return recorded
 
     async def _record_caller(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from calltape.callflow.call_api import RecordingRequest
 from calltape.media.clock import RATE, MediaTimeline
 from calltape.media.session import Tap
-from calltape.recording.manager import Recording, RecordingManager
+from calltape.recording.manager import Recording, RecordingError, RecordingManager
 from calltape.recording.metadata import CallFacts
 from calltape.recording.recorder import CallRecorder
 
@@ -76,7 +76,11 @@ class CallRecordings:
 
     async def _start(self, request: RecordingRequest) -> None:
         self.sequence += 1
-        recording = await self.manager.open(await self.facts(), request, caller_only=False, sequence=self.sequence)
+        try:
+            recording = await self.manager.open(await self.facts(), request, caller_only=False, sequence=self.sequence)
+        except RecordingError as exc:
+            log.error("call-id %s: recording not made: %s", self.call_id, exc)
+            return
         if recording is None:
             if not self._said_not_stored:
                 self._said_not_stored = True
