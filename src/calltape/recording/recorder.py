@@ -126,16 +126,13 @@ class CallRecorder:
         return 0 if self.start is None else self._base - self.start
 
     def _write(self, samples: int) -> None:
-        said, heard = self._decode(self._said, samples), self._decode(self._heard, samples)
-        if self.stereo:
-            channels = np.stack((said, heard))
-        else:
-            mixed = np.clip(said.astype(np.int32) + heard, -32768, 32767).astype(np.int16)
-            channels = mixed[np.newaxis]
-        if self.spool.rate != RATE:
-            channels = self._resample(channels)
+        """Hand a block to the spool: copied here, decoded, mixed or interleaved and written where the spool
+        writes (an MP3 spool's encoder thread), so the event loop only copies two buffers a second."""
         try:
-            self.spool.write(channels.T.tobytes() if self.stereo else channels.tobytes())
+            if self.spool.error is not None:
+                raise self.spool.error
+            said, heard = bytes(self._said[:samples]), bytes(self._heard[:samples])
+            self.spool.submit(lambda: self._convert(said, heard, self._codec))
         except OSError as exc:  # a full disk: what was written stays, the call goes on
             self.error = f"writing failed: {exc}"
             if not self.finished:
@@ -148,10 +145,16 @@ class CallRecorder:
                 buffer[BLOCK:] = self._silence
         self._base += samples
 
-    def _decode(self, buffer: bytearray, samples: int) -> np.ndarray:
-        if self._codec is None:  # no frame yet: silence
-            return np.zeros(samples, dtype=np.int16)
-        return np.frombuffer(self._codec.decode(bytes(buffer[:samples])), dtype=np.int16)
+    def _convert(self, said: bytes, heard: bytes, codec: G711 | None) -> None:
+        """Decode a block and write it as the file wants it (runs where the spool writes)."""
+        left, right = _decode(said, codec), _decode(heard, codec)
+        if self.stereo:
+            channels = np.stack((left, right))
+        else:
+            channels = np.clip(left.astype(np.int32) + right, -32768, 32767).astype(np.int16)[np.newaxis]
+        if self.spool.rate != RATE:
+            channels = self._resample(channels)
+        self.spool.write(channels.T.tobytes() if self.stereo else channels.tobytes())
 
     def _resample(self, channels: np.ndarray) -> np.ndarray:
         """8 kHz → the spool's rate, linearly, continuing from the previous block's last sample."""
@@ -165,3 +168,9 @@ class CallRecorder:
             out[i] = np.interp(at, positions, values).round().astype(np.int16)
             self._previous[i] = channel[-1]
         return out
+
+
+def _decode(block: bytes, codec: G711 | None) -> np.ndarray:
+    if codec is None:  # no frame yet: silence
+        return np.zeros(len(block), dtype=np.int16)
+    return np.frombuffer(codec.decode(block), dtype=np.int16)

@@ -14,6 +14,7 @@ import itertools
 import os
 import struct
 import wave
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,10 @@ class AudioSpool:
             data = b"".join(self._pending)
             self._pending, self._pending_bytes = [], 0
             self._write_batch(data)
+
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run *work* (which writes to this spool) where the spool writes: here, at once."""
+        work()
 
     def settle(self) -> None:
         """Block until every batch written so far is on disk (blocking)."""
@@ -142,6 +147,17 @@ class Mp3Spool(AudioSpool):
         self._frames = 0  # whole frames written (counted as they go: closing needs no re-read)
         self._unscanned = bytearray()
         self._bytes = 0
+
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run *work* on this spool's encoder lane, after what was queued before it; a write error it meets is
+        kept in ``error`` (the next write raises it)."""
+        self._lane.submit(self._guarded, work)
+
+    def _guarded(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except OSError as exc:
+            self.error = exc
 
     def _write_batch(self, data: bytes) -> None:
         self._lane.submit(self._encode, data)
