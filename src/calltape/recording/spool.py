@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import os
 import struct
+import threading
 import wave
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ FORMATS = ("mp3", "wav")
 #: single-thread lane, which keeps its batches in order.
 _LANES = [ThreadPoolExecutor(1, thread_name_prefix=f"mp3-{i}") for i in range(max(1, (os.cpu_count() or 2) - 1))]
 _next_lane = itertools.cycle(_LANES)
+_lane_thread = threading.local()  # .busy is True while a lane runs a job
 _WAV_HEADER = 44  # what the stdlib writer puts before the samples
 _HASH_CHUNK = 1 << 16
 
@@ -151,22 +153,22 @@ class Mp3Spool(AudioSpool):
     def submit(self, work: Callable[[], None]) -> None:
         """Run *work* on this spool's encoder lane, after what was queued before it; a write error it meets is
         kept in ``error`` (the next write raises it)."""
-        self._lane.submit(self._guarded, work)
+        self._lane.submit(self._on_lane, work)
 
-    def _guarded(self, work: Callable[[], None]) -> None:
+    def _on_lane(self, work: Callable[[], None]) -> None:
+        _lane_thread.busy = True
         try:
             work()
         except OSError as exc:
             self.error = exc
+        finally:
+            _lane_thread.busy = False
 
     def _write_batch(self, data: bytes) -> None:
-        self._lane.submit(self._encode, data)
-
-    def _encode(self, data: bytes) -> None:
-        try:
+        if getattr(_lane_thread, "busy", False):  # already on the lane: now, so the order stays
             self._write(self._encoder.encode(data))
-        except OSError as exc:
-            self.error = exc
+        else:
+            self.submit(lambda: self._write(self._encoder.encode(data)))
 
     def _write(self, encoded: bytes) -> None:
         if not encoded or self._file is None or self.error is not None:
@@ -191,15 +193,21 @@ class Mp3Spool(AudioSpool):
         """Block until the batches written so far are encoded and on disk."""
         self._lane.submit(lambda: None).result()
 
-    def _finish(self) -> None:
-        self._lane.submit(self._finish_on_lane).result()
+    def close(self) -> SpoolFacts:
+        """Encode the rest after everything queued, patch the Info frame (blocking)."""
+        self._lane.submit(self._on_lane, self._finish_on_lane).result()
         if self.error is not None:
             raise self.error
+        return file_facts(self.path, self.samples)
+
+    def _finish(self) -> None:
+        self._lane.submit(self._on_lane, self._finish_on_lane).result()
 
     def _finish_on_lane(self) -> None:
         if self._file is None:
             return
         try:
+            self.flush()  # on the lane: encoded now, after every block queued before
             if self.samples and self.error is None:
                 self._write(self._encoder.flush())
             if self._first is not None and self.error is None and not self._unscanned:
