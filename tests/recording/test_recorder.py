@@ -85,7 +85,7 @@ def test_a_16_khz_recording_keeps_the_duration_and_the_tone(tmp_path: Path) -> N
     recorder.finish(125 * 160)
     spool.close()
     left = _read(spool.path)[:, 0].astype(np.float64)
-    assert len(left) == 2 * 125 * 160
+    assert abs(len(left) - 2 * 125 * 160) <= 2  # the resampler may lose a sample to its phase
     spectrum = np.abs(np.fft.rfft(left * np.hanning(len(left))))
     assert abs(np.argmax(spectrum) * 16000 / len(left) - 440) < 2
 

@@ -103,6 +103,15 @@ class LameEncoder:
             self.close()
             raise LameError(f"LAME refused {rate} Hz, {channels} channel(s), {kbps} kb/s")
 
+    def encode_channels(self, left: bytes, right: bytes | None) -> bytes:
+        """Encode one channel (mono: *right* None) or two, each 16-bit PCM; no interleaving needed."""
+        assert self._handle is not None
+        out = _output_buffer()
+        size = self._lib.lame_encode_buffer(self._handle, left, right or left, len(left) // 2, out, len(out))
+        if size < 0:
+            raise LameError(f"lame_encode_buffer failed ({size})")
+        return out.raw[:size]
+
     def encode(self, pcm: bytes) -> bytes:
         """Encode interleaved samples (at most a second's worth per call); the frames that are complete."""
         assert self._handle is not None

@@ -10,10 +10,10 @@ moment that differs per call.
 
 from __future__ import annotations
 
+import audioop
 import time
 from collections.abc import Callable
-
-import numpy as np
+from typing import Any
 
 from calltape.media.g711 import G711
 from calltape.recording.spool import AudioSpool
@@ -52,7 +52,7 @@ class CallRecorder:
         self._silence = b""
         self._base = 0  # timeline position of the buffer's first sample
         self._flush_at = BLOCK + LATE  # offset from _base at which the first second is written
-        self._previous = np.zeros(2, dtype=np.int16)  # last samples of the previous block, for resampling
+        self._rate_state: list[Any] = [None, None]  # audioop.ratecv's state per channel
         if start is not None:
             self._begin(start)
 
@@ -147,30 +147,17 @@ class CallRecorder:
 
     def _convert(self, said: bytes, heard: bytes, codec: G711 | None) -> None:
         """Decode a block and write it as the file wants it (runs where the spool writes)."""
-        left, right = _decode(said, codec), _decode(heard, codec)
-        if self.stereo:
-            channels = np.stack((left, right))
-        else:
-            channels = np.clip(left.astype(np.int32) + right, -32768, 32767).astype(np.int16)[np.newaxis]
-        if self.spool.rate != RATE:
-            channels = self._resample(channels)
-        self.spool.write(channels.T.tobytes() if self.stereo else channels.tobytes())
-
-    def _resample(self, channels: np.ndarray) -> np.ndarray:
-        """8 kHz → the spool's rate, linearly, continuing from the previous block's last sample."""
-        count = channels.shape[1]
-        wanted = count * self.spool.rate // RATE
-        at = np.arange(1, wanted + 1) * (count / wanted) - 1.0
-        positions = np.arange(-1, count)
-        out = np.empty((len(channels), wanted), dtype=np.int16)
-        for i, channel in enumerate(channels):
-            values = np.concatenate(([self._previous[i]], channel)).astype(np.float64)
-            out[i] = np.interp(at, positions, values).round().astype(np.int16)
-            self._previous[i] = channel[-1]
-        return out
+        left, heard_pcm = _decode(said, codec), _decode(heard, codec)
+        right: bytes | None = heard_pcm
+        if not self.stereo:
+            left, right = audioop.add(left, heard_pcm, 2), None  # saturating
+        rate = self.spool.rate
+        if rate != RATE:  # linear, with its state carried from block to block
+            left, self._rate_state[0] = audioop.ratecv(left, 2, 1, RATE, rate, self._rate_state[0])
+            if right is not None:
+                right, self._rate_state[1] = audioop.ratecv(right, 2, 1, RATE, rate, self._rate_state[1])
+        self.spool.write_channels(left, right)
 
 
-def _decode(block: bytes, codec: G711 | None) -> np.ndarray:
-    if codec is None:  # no frame yet: silence
-        return np.zeros(len(block), dtype=np.int16)
-    return np.frombuffer(codec.decode(block), dtype=np.int16)
+def _decode(block: bytes, codec: G711 | None) -> bytes:
+    return bytes(2 * len(block)) if codec is None else codec.decode(block)  # no frame yet: silence

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 from calltape.recording import mp3_frames
 from calltape.recording.lame import LameEncoder
 
@@ -75,6 +77,14 @@ class AudioSpool:
             data = b"".join(self._pending)
             self._pending, self._pending_bytes = [], 0
             self._write_batch(data)
+
+    def write_channels(self, left: bytes, right: bytes | None) -> None:
+        """Add a block of one channel (*right* None) or two, each 16-bit PCM."""
+        if right is None:
+            self.write(left)
+        else:  # interleaved
+            both = np.stack((np.frombuffer(left, dtype=np.int16), np.frombuffer(right, dtype=np.int16)))
+            self.write(both.T.tobytes())
 
     def submit(self, work: Callable[[], None]) -> None:
         """Run *work* (which writes to this spool) where the spool writes: here, at once."""
@@ -163,6 +173,16 @@ class Mp3Spool(AudioSpool):
             self.error = exc
         finally:
             _lane_thread.busy = False
+
+    def write_channels(self, left: bytes, right: bytes | None) -> None:
+        """A block of one or two channels, encoded as it is (LAME takes the channels apart)."""
+        if self.error is not None:
+            raise self.error
+        self.samples += len(left) // 2
+        if getattr(_lane_thread, "busy", False):
+            self._write(self._encoder.encode_channels(left, right))
+        else:
+            self.submit(lambda: self._write(self._encoder.encode_channels(left, right)))
 
     def _write_batch(self, data: bytes) -> None:
         if getattr(_lane_thread, "busy", False):  # already on the lane: now, so the order stays
