@@ -3,9 +3,9 @@ while it echoes them (``--flow echo``) or bridges them to a SIPp callee that ech
 ``--flow echo-norec`` is the same echo without recording, so each part's cost shows.
 
 Recordings go by HTTP PUT to calltape's own receiver, run as a separate process. For each N it reports,
-with all N calls up: the server's CPU-seconds per call-minute and its RSS per call (VmHWM above idle ÷ N);
-then SIPp's completed/failed calls, and after the calls: every recording fetched, decoded by mpg123 and
-checked (its duration against the metadata and the call; both channels tracking the sweep, which lost
+with all N calls up: the server's CPU-seconds per call-minute and its RSS per call (its RSS then, above its
+RSS before the step, ÷ N); then SIPp's completed/failed calls, and after the calls: every recording fetched,
+decoded by mpg123 and checked (its duration against the metadata and the call; both channels tracking the sweep, which lost
 packets would break), and hangup→delivered latency p50/p99 (from each row's end of recording to its
 ``delivered_at``). Results: bench/results/recording.json, one entry per flow, with the commit.
 
@@ -45,13 +45,6 @@ SWEEP_SECONDS = 10  # the sweep rises 300 Hz per second from 300 Hz, then starts
 WINDOW = 1600  # 0.2 s analysis windows
 SEGMENT = 10  # windows (2 s) that share one sweep phase
 TRACKED_BELOW = 2800.0  # the sweep above this is beyond what 8 kHz MP3 keeps
-
-
-def vm_hwm_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def tracks_sweep(channel: np.ndarray) -> float:
@@ -159,7 +152,7 @@ def run_step(
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(window)
     cpu1, t1 = cpu_seconds(pid), time.monotonic()
-    peak = vm_hwm_mb(pid)
+    peak = rss_mb(pid)  # with all N up (VmHWM would carry the peak of an earlier, larger step)
     for thread in threads:
         thread.join()
     sipp = result["caller"]

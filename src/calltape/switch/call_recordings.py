@@ -78,8 +78,9 @@ class CallRecordings:
         self.sequence += 1
         try:
             recording = await self.manager.open(await self.facts(), request, caller_only=False, sequence=self.sequence)
-        except RecordingError as exc:
-            log.error("call-id %s: recording not made: %s", self.call_id, exc)
+        except Exception as exc:  # a full disk, the store down: the call goes on, and the log says why
+            reason = str(exc) if isinstance(exc, RecordingError) else repr(exc)
+            log.error("call-id %s: recording not made: %s", self.call_id, reason)
             return
         if recording is None:
             if not self._said_not_stored:
@@ -90,7 +91,7 @@ class CallRecordings:
                 )
             return
         if self._ended:  # the call ended while the file was being opened
-            self.manager.close(recording, 0, None, await self.facts(), "")
+            self.manager.close(recording, 0, None, recording.facts, "")
             return
         start = self._now() if self.media_started() else None
         recorder = CallRecorder(
