@@ -58,7 +58,7 @@ class DeliveryWorker:
         retry_times: Callable[[], Awaitable[int]],
         *,
         retry_base: float = 5.0,
-        concurrency: int = 32,
+        concurrency: int = 64,
     ) -> None:
         self.store = store
         self.node = node
@@ -67,7 +67,8 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._concurrency = concurrency
         self._tasks: set[asyncio.Task[None]] = set()
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits, follow_redirects=False)
         self.delivered = 0
         self.failed_attempts = 0
         self.latencies: list[float] = []  # seconds from a recording's end to its delivery, the last 1,000
