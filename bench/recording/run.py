@@ -5,9 +5,9 @@ while it echoes them (``--flow echo``) or bridges them to a SIPp callee that ech
 Recordings go by HTTP PUT to calltape's own receiver, run as a separate process. For each N it reports,
 with all N calls up: the server's CPU-seconds per call-minute and its RSS per call (its RSS then, above its
 RSS before the step, ÷ N); then SIPp's completed/failed calls, and after the calls: every recording fetched,
-decoded by mpg123 and checked (its duration against the metadata and the call; both channels tracking the sweep, which lost
-packets would break), and hangup→delivered latency p50/p99 (from each row's end of recording to its
-``delivered_at``). Results: bench/results/recording.json, one entry per flow, with the commit.
+decoded by mpg123 and checked (its duration against the metadata and the call; both channels tracking the
+sweep, which lost packets would break), and hangup→delivered latency p50/p99 (from each row's end of recording
+to its ``delivered_at``). Results: bench/results/recording.json, one entry per flow, with the commit.
 
     .venv/bin/python bench/recording/run.py [--flow echo|bridged|echo-norec] [--calls 200,500,1000] [--hold 30]
 """
