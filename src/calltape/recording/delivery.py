@@ -118,9 +118,18 @@ class DeliveryWorker:
     async def _deliver(self, row: Any) -> None:
         try:
             await self._attempt(row)
-        except Exception as exc:  # whatever went wrong is recorded; the entry stays for its next round
-            log.exception("call-id %s: delivery of recording %s failed unexpectedly", row.call_id, row.id)
-            await self._failed(row, f"internal error: {exc!r}", None)
+        except Exception as exc:  # recorded if the store lets us; else the lease runs out and it is tried again
+            log.error("call-id %s: delivery of recording %s failed: %r", row.call_id, row.id, exc)
+            try:
+                await self._failed(row, f"internal error: {exc!r}", None)
+            except Exception as again:
+                log.error(
+                    "call-id %s: recording %s: outcome not recorded (%r); retried after %.0f s",
+                    row.call_id,
+                    row.id,
+                    again,
+                    LEASE,
+                )
 
     async def _attempt(self, row: Any) -> None:
         path = Path(row.spool_path)
