@@ -645,3 +645,29 @@ def test_call_recording_settings_record_calls_without_a_record_call_node(rig: Ri
     pcm, rate, _ = decode(upload.body, "mp3")
     assert abs(len(pcm) / rate - seconds) <= 0.1
     assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15
+
+
+def test_a_recording_in_progress_is_listed_but_neither_served_nor_deleted(rig: Rig) -> None:
+    number = rig.callflow(
+        {"module": "record_call", "data": {"url": f"{rig.sink.url}/live"}, "children": {"_": {"module": "echo"}}}
+    )
+
+    async def scenario() -> tuple[str, dict[str, Any], int, int]:
+        caller = await Phone(rig.server.sip_port).start()
+        try:
+            caller.say_pcm(tone(CALLER_HZ, 5))
+            assert (await caller.call(number)).status == 200
+            await asyncio.sleep(1.5)
+            found = await asyncio.to_thread(rig.recordings, call_id=caller.call_id)
+            item = f"/v2/accounts/{rig.account_id}/recordings/{found[0]['id']}"
+            audio = await asyncio.to_thread(rig.api.get, item, params={"accept": "audio/mpeg"})
+            deleted = await asyncio.to_thread(rig.api.delete, item)
+            await caller.hangup()
+            return caller.call_id, found[0], audio.status_code, deleted.status_code
+        finally:
+            caller.close()
+
+    call_id, live, audio_status, delete_status = asyncio.run(scenario())
+    assert live["state"] == "recording" and live["call_id"] == call_id
+    assert (audio_status, delete_status) == (409, 409)
+    assert rig.recording_of(call_id)["state"] == "delivered"

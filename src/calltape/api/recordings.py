@@ -20,7 +20,7 @@ from calltape.api.envelope import success
 from calltape.api.errors import ApiError
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
-from calltape.store.recordings import MAX_PAGE, STATES, Recordings, as_document
+from calltape.store.recordings import ACTIVE, MAX_PAGE, STATES, Recordings, as_document
 
 AUDIO_TYPES = ("audio/", "application/octet-stream")
 
@@ -68,6 +68,8 @@ def add_recording_routes(
         wanted = request.query_params.get("accept") or request.headers.get("accept", "")
         if not wanted.startswith(AUDIO_TYPES):
             return success(as_document(row))
+        if row.state == ACTIVE:
+            raise ApiError(409, "conflict", {"state": "still recording: the audio is ready when the call ends"})
         inline = request.query_params.get("inline") in ("true", "1")
         disposition = "inline" if inline else "attachment"
         media_type = CONTENT_TYPES.get(row.format, "application/octet-stream")
@@ -82,9 +84,10 @@ def add_recording_routes(
 
     async def delete_recording(request: Request, recording_id: str) -> JSONResponse:
         account = await account_of(request)
+        if (await recordings.get(account, recording_id)).state == ACTIVE:
+            raise ApiError(409, "conflict", {"state": "still recording: delete it when the call has ended"})
         row = await recordings.delete(account, recording_id)
-        if row.state != "recording":
-            Path(row.spool_path).unlink(missing_ok=True)
+        Path(row.spool_path).unlink(missing_ok=True)
         return success({"id": recording_id})
 
     async def retry_recording(request: Request, recording_id: str) -> JSONResponse:
