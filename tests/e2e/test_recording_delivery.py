@@ -233,3 +233,26 @@ def test_a_spool_that_cannot_be_written_leaves_the_call_up_and_says_why(node: No
         node.wait_state(call_id, "delivered")  # once the disk is writable again, recordings are made
     finally:
         sink.stop()
+
+
+def test_a_clean_stop_mid_call_finishes_the_recording_and_the_next_start_delivers_it(node: Node) -> None:
+    port = free_port()
+    number = node.callflow(f"http://127.0.0.1:{port}/stop")  # the receiver is down until after the restart
+
+    async def call_then_stop() -> str:
+        call_id, caller = await _call(node.server.sip_port, number, 2.5, hang_up=False)
+        await asyncio.to_thread(node.server.stop)  # SIGTERM: the call is hung up, its recording finished
+        caller.close()
+        return call_id
+
+    call_id = asyncio.run(call_then_stop())
+    sink = UploadSink(port=port).start()
+    try:
+        node.restart()
+        doc = node.wait_state(call_id, "delivered")
+        assert "recovered" not in doc  # finished at the stop, not repaired at the start
+        [upload] = sink.wait(1)
+        pcm, rate, _ = decode(upload.body, "mp3")
+        assert 2.3 <= len(pcm) / rate <= 3.5 and abs(len(pcm) / rate - doc["duration_ms"] / 1000) <= 0.1
+    finally:
+        sink.stop()
