@@ -13,11 +13,13 @@ import socket
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from calltape.api.app import create_app
 from calltape.config import Settings
+from calltape.health import LoopLag, health
 from calltape.media.library import MediaLibrary
 from calltape.media.ports import RtpPortPool
 from calltape.media.tts import TtsCache
@@ -152,6 +154,12 @@ async def serve(
             delivery.latencies,
         )
 
+    loop_lag = LoopLag()
+    lag_task = asyncio.create_task(loop_lag.run())
+
+    async def node_health() -> tuple[bool, dict[str, Any]]:
+        return await health(db, manager.spool_dir, loop_lag)
+
     api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
     app = create_app(
         db,
@@ -164,6 +172,7 @@ async def serve(
         on_recording_retry=delivery.wake,
         on_config_change=manager.forget_settings,
         metrics=metrics,
+        health=node_health,
     )
     receiver_app = build_receiver(receiver) if receiver is not None else None
     if receiver_app is not None:
@@ -191,6 +200,7 @@ async def serve(
     finally:
         say("calltape: shutting down")
         purge_task.cancel()
+        lag_task.cancel()
         api_server.should_exit = True
         await service.calls.close()
         await transport.close()

@@ -256,3 +256,22 @@ def test_a_clean_stop_mid_call_finishes_the_recording_and_the_next_start_deliver
         assert 2.3 <= len(pcm) / rate <= 3.5 and abs(len(pcm) / rate - doc["duration_ms"] / 1000) <= 0.1
     finally:
         sink.stop()
+
+
+def test_health_says_what_is_wrong_when_the_spool_cannot_be_written(node: Node) -> None:
+    ok = httpx.get(f"{node.server.api_url}/health")
+    assert ok.status_code == 200 and ok.json()["status"] == "ok"
+    assert set(ok.json()["checks"]) == {"store", "spool", "disk", "loop"}
+    spool = node.data_dir / "spool"
+    spool.rename(node.data_dir / "spool.away")
+    spool.write_text("not a directory")
+    try:
+        failing = httpx.get(f"{node.server.api_url}/health")
+        assert failing.status_code == 503 and failing.json()["status"] == "failing"
+        checks = failing.json()["checks"]
+        assert checks["spool"]["ok"] is False and "spool" in checks["spool"]["error"]
+        assert checks["store"]["ok"] is True
+    finally:
+        spool.unlink()
+        (node.data_dir / "spool.away").rename(spool)
+    assert httpx.get(f"{node.server.api_url}/health").status_code == 200

@@ -49,6 +49,7 @@ def create_app(
     on_recording_retry: Callable[[], None] = lambda: None,
     on_config_change: Callable[[], None] = lambda: None,
     metrics: Callable[[], Awaitable[str]] | None = None,
+    health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
 ) -> FastAPI:
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
@@ -157,6 +158,13 @@ def create_app(
         return success({**doc, "id": config_id})
 
     app.include_router(router)
+    if health is not None:
+
+        @app.get("/health", include_in_schema=False)
+        async def get_health() -> JSONResponse:  # for load balancers: no token
+            healthy, checks = await health()
+            return JSONResponse({"status": "ok" if healthy else "failing", "checks": checks}, 200 if healthy else 503)
+
     if metrics is not None:
 
         @app.get("/metrics", include_in_schema=False)
