@@ -3,9 +3,9 @@
 Frames land, still G.711-encoded (a byte a sample), in two-second buffers at their place on the call's
 media timeline — what the caller says (left), what the caller hears (right) — so loss, pauses and late
 packets keep their place. Once the timeline is a quarter second past a whole second, that second is
-decoded, mixed (mono) or interleaved (stereo), resampled if asked, and handed to the spool in one piece.
-Per frame the work is one bytearray slice assignment; everything else happens once a second, at a
-moment that differs per call.
+copied out and handed to the spool, which decodes, mixes (mono), resamples if asked and encodes it where
+it writes (an MP3 spool: on its encoder thread). Per frame the work is one bytearray slice assignment;
+everything else happens once a second, at a moment that differs per call.
 """
 
 from __future__ import annotations
