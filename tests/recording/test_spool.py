@@ -77,4 +77,4 @@ def test_audio_is_on_disk_within_a_second_and_a_torn_file_is_repaired(tmp_path: 
     else:
         with wave.open(str(crashed)) as wav:
             assert wav.getnframes() == samples == 8000 * 5
-    spool.abandon()
+    spool.close()

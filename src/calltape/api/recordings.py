@@ -84,9 +84,10 @@ def add_recording_routes(
 
     async def delete_recording(request: Request, recording_id: str) -> JSONResponse:
         account = await account_of(request)
-        if (await recordings.get(account, recording_id)).state == ACTIVE:
-            raise ApiError(409, "conflict", {"state": "still recording: delete it when the call has ended"})
-        row = await recordings.delete(account, recording_id)
+        try:
+            row = await recordings.delete(account, recording_id)
+        except ValueError as exc:
+            raise ApiError(409, "conflict", {"state": str(exc)}) from None
         Path(row.spool_path).unlink(missing_ok=True)
         return success({"id": recording_id})
 

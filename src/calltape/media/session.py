@@ -181,7 +181,7 @@ class RtpSession:
         peer = self.relay_peer
         if peer is not None:
             if self.taps or peer.taps:
-                self._tap_relayed(bytes(self._view[:length]))
+                self._tap_relayed(length)
             self._relay(buffer, length)
             return
         if length > HEADER_SIZE and buffer[0] == 0x80:  # the usual packet: plain header, next in sequence
@@ -232,7 +232,7 @@ class RtpSession:
         """Send what arrives here straight on to *peer* (header rewritten, payload untouched), or stop (None).
 
         Both legs of a same-codec bridge relay to each other and leave the media clock: a packet costs one
-        receive and one send, no queue and no tick. With a tap attached, frames are decoded for it too.
+        receive and one send, no queue and no tick. With a tap attached, the taps get the payloads too.
         """
         if peer is None and self.relay_peer is not None:
             self.relay_peer._resume_own_stream()
@@ -293,17 +293,24 @@ class RtpSession:
             self._out_seq, self._out_ts = (out_seq + 1) & 0xFFFF, (out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
         self._relay_ssrc = self._relayed = None
 
-    def _tap_relayed(self, data: bytes) -> None:
-        """With a tap attached, relayed audio is decoded too: what this leg's far end says ("in") is what the
-        bridged leg sends ("out"), at the same place on the call's timeline."""
-        header = parse_rtp(data)
-        if header is None or header.payload_type != self.codec.payload_type:
-            return
-        if header.ssrc != self._ssrc:
-            self._ssrc = header.ssrc
-            self._anchor = (header.timestamp, self.timeline.position(self._loop.time()))
-        position = self._tap_position(header.timestamp)
-        payload = data[header.payload_start : header.payload_end]
+    def _tap_relayed(self, length: int) -> None:
+        """The taps hear relayed audio too: what this leg's far end says ("in") is what the bridged leg sends
+        ("out"), at the same place on the call's timeline. Read from the leg's buffer before it is rewritten."""
+        if length > HEADER_SIZE and self._buffer[0] == 0x80:  # the usual plain header: no parsing needed
+            _first, second, _sequence, timestamp, ssrc = _FIXED.unpack_from(self._buffer)
+            if second & 0x7F != self.codec.payload_type:
+                return
+            payload = bytes(self._view[HEADER_SIZE:length])
+        else:
+            header = parse_rtp(bytes(self._view[:length]))
+            if header is None or header.payload_type != self.codec.payload_type:
+                return
+            timestamp, ssrc = header.timestamp, header.ssrc
+            payload = bytes(self._view[header.payload_start : header.payload_end])
+        if ssrc != self._ssrc:
+            self._ssrc = ssrc
+            self._anchor = (timestamp, self.timeline.position(self._loop.time()))
+        position = self._tap_position(timestamp)
         for tap in self.taps:
             tap("in", payload, position, self.codec)
         assert self.relay_peer is not None

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ class DeliveryWorker:
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits, follow_redirects=False)
         self.delivered = 0
         self.failed_attempts = 0
-        self.latencies: list[float] = []  # seconds from a recording's end to its delivery, the last 1,000
+        self.latencies: deque[float] = deque(maxlen=1000)  # seconds from a recording's end to its delivery
 
     def wake(self) -> None:
         """Look at the outbox now."""
@@ -149,7 +150,7 @@ class DeliveryWorker:
         path.unlink(missing_ok=True)
         ended = row.created + row.duration_ms / 1000
         self.delivered += 1
-        self.latencies = [*self.latencies[-999:], time.time() - ended]
+        self.latencies.append(time.time() - ended)
         log.info(
             "call-id %s: recording %s delivered to %s (attempt %d)", row.call_id, row.name, where, row.attempts + 1
         )

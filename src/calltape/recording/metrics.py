@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from calltape.store.recordings import STATES
 
 
 def render(
-    states: Mapping[str, int], outbox: int, active: int, delivered: int, failed_attempts: int, latencies: list[float]
+    states: Mapping[str, int],
+    outbox: int,
+    active: int,
+    delivered: int,
+    failed_attempts: int,
+    latencies: Iterable[float],
 ) -> str:
     """The recordings by state, what waits for delivery, and how deliveries go."""
     lines = [
@@ -28,8 +33,8 @@ def render(
         "# TYPE calltape_recording_delivery_failures_total counter",
         f"calltape_recording_delivery_failures_total {failed_attempts}",
     ]
-    if latencies:
-        ordered = sorted(latencies)
+    ordered = sorted(latencies)
+    if ordered:
         lines += [
             "# HELP calltape_recording_delivery_seconds Hangup to delivery, over the last 1,000 deliveries.",
             "# TYPE calltape_recording_delivery_seconds summary",

@@ -91,7 +91,7 @@ class AudioSpool:
         work()
 
     def settle(self) -> None:
-        """Block until every batch written so far is on disk (blocking)."""
+        """Block until every batch written so far is on disk."""
 
     @property
     def seconds(self) -> float:
@@ -100,14 +100,10 @@ class AudioSpool:
 
     def close(self) -> SpoolFacts:
         """Write the rest and patch the header (blocking: run it in a thread for long files)."""
-        self.flush()
         self._finish()
+        if self.error is not None:
+            raise self.error
         return file_facts(self.path, self.samples)
-
-    def abandon(self) -> None:
-        """Close without finishing (the file is about to be deleted)."""
-        self._pending, self._pending_bytes = [], 0
-        self._finish()
 
     def _write_batch(self, data: bytes) -> None:
         raise NotImplementedError
@@ -135,6 +131,7 @@ class WavSpool(AudioSpool):
         self._wav.writeframesraw(data)
 
     def _finish(self) -> None:
+        self.flush()
         if self._open:
             self._open = False
             self._wav.close()
@@ -213,14 +210,8 @@ class Mp3Spool(AudioSpool):
         """Block until the batches written so far are encoded and on disk."""
         self._lane.submit(lambda: None).result()
 
-    def close(self) -> SpoolFacts:
-        """Encode the rest after everything queued, patch the Info frame (blocking)."""
-        self._lane.submit(self._on_lane, self._finish_on_lane).result()
-        if self.error is not None:
-            raise self.error
-        return file_facts(self.path, self.samples)
-
     def _finish(self) -> None:
+        """Encode the rest after everything queued on the lane, then patch the Info frame (blocking)."""
         self._lane.submit(self._on_lane, self._finish_on_lane).result()
 
     def _finish_on_lane(self) -> None:

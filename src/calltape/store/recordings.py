@@ -226,13 +226,12 @@ class Recordings:
         return rows[:page_size], next_key
 
     async def delete(self, account_id: str, recording_id: str) -> Any:
-        """Remove a recording (its outbox entry and stored audio go with it); the row as it was."""
+        """Remove a finished recording (its outbox entry and stored audio go with it, by cascade); the row as it was.
+        One still being made is refused (ValueError): its call would write it again."""
         row = await self.get(account_id, recording_id)
+        if row.state == ACTIVE:
+            raise ValueError("still recording: delete it when the call has ended")
         async with self.db.engine.begin() as conn:
-            await conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
-            await conn.execute(
-                delete(schema.recording_blobs).where(schema.recording_blobs.c.recording_id == recording_id)
-            )
             await conn.execute(delete(_t).where(_t.c.id == recording_id))
         return row
 

@@ -294,10 +294,10 @@ class Call:
         self, path: Path, *, max_seconds: float, silence_seconds: float | None, stop_keys: str = "#"
     ) -> Recorded:
         """Record what the caller says into a WAV at *path* until a key of *stop_keys*, silence, the limit or hangup."""
-        media = await self._answered_media()
+        await self._answered_media()
         spool = WavSpool(path)
         try:
-            recorded, _samples = await self._record_caller(media, spool, max_seconds, silence_seconds, stop_keys)
+            recorded = await self._record_caller(spool, max_seconds, silence_seconds, stop_keys)
         finally:
             spool.close()
         return recorded
@@ -307,7 +307,7 @@ class Call:
     ) -> Recorded:
         """``record_caller``: record the caller until any key, silence, the limit or hangup; then deliver it."""
         manager = self.services.recordings
-        media = await self._answered_media()
+        await self._answered_media()
         recording = None
         if manager is not None:
             try:
@@ -320,8 +320,8 @@ class Call:
             return Recorded(0.0, "not stored")
         started_at = time.time()
         try:
-            recorded, _samples = await self._record_caller(
-                media, recording.spool, recording.limit_seconds, silence_seconds, ANY_KEY, silence_threshold
+            recorded = await self._record_caller(
+                recording.spool, recording.limit_seconds, silence_seconds, ANY_KEY, silence_threshold
             )
         finally:  # whatever happens, what was recorded is finished and delivered
             manager.close(recording, recording.spool.samples, started_at, recording.facts, "")
@@ -329,13 +329,12 @@ class Call:
 
     async def _record_caller(
         self,
-        media: RtpSession,
         spool: AudioSpool,
         max_seconds: float,
         silence_seconds: float | None,
         stop_keys: str,
         silence_threshold: int = SILENCE_LEVEL,
-    ) -> tuple[Recorded, int]:
+    ) -> Recorded:
         recorder = CallerRecorder(spool, max_seconds, silence_seconds, silence_threshold)
         keys = self.dtmf.subscribe()
         self.taps.append(recorder)
@@ -357,9 +356,8 @@ class Call:
             self.dtmf.unsubscribe(keys)
             while not self.digits.empty():  # keys pressed while recording belong to the recording
                 self.digits.get_nowait()
-        samples = spool.samples
         log.info("call-id %s: recorded %.1f s of the caller (%s)", self.call_id, spool.seconds, recorder.reason)
-        return Recorded(spool.seconds, recorder.reason, key), samples
+        return Recorded(spool.seconds, recorder.reason, key)
 
     async def record_call(self, request: RecordingRequest, *, on_answer: bool = False, on_bridge: bool = False) -> None:
         """Start recording what the caller says and hears (now, or once answered or bridged)."""
