@@ -7,12 +7,16 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import NoReturn
 
 from calltape.config import LOG_LEVELS, ConfigError, load_settings
 from calltape.receiver.server import embedded_settings
 from calltape.store.database import StoreError
+
+# Commands that live in their own module: each has HELP, add_arguments(parser) and run(args) -> exit status.
+TOOLS = {"dial": "calltape.softphone.cli", "demo": "calltape.demo", "check": "calltape.check"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     receiver.add_argument("--backend", metavar="KIND", help="dir (default), s3 or postgresql")
     receiver.add_argument("--workers", metavar="N", help="processes (default 1)")
     receiver.add_argument("--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)")
+    for name, module in TOOLS.items():
+        tool = import_module(module)
+        tool.add_arguments(commands.add_parser(name, help=tool.HELP, description=tool.HELP))
     return parser
 
 
@@ -89,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "receiver":
         return _receiver(args)
+    if args.command in TOOLS:
+        status: int = import_module(TOOLS[args.command]).run(args)
+        return status
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     try:
         settings = load_settings(flags, args.config)

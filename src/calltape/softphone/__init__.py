@@ -1,0 +1,1 @@
+"""calltape dial: a command-line softphone on calltape's own SIP core and media."""
