@@ -1,0 +1,61 @@
+"""Lint warnings on valid callflows: recording into voicemail across jumps, stops, skipped nodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calltape.callflow.lint import AccountIds, LintLimits, lint_callflow
+from calltape.callflow.validation import validate_callflow
+
+JUMP_TARGET = "ab" * 16
+BOX = "cd" * 16
+
+
+def _node(module: str, data: dict[str, Any] | None = None, child: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"module": module, "data": data or {}, "children": {"_": child} if child else {}}
+
+
+def _lint(flow: dict[str, Any], callflows: dict[str, Any] | None = None, fmt: str = "mp3") -> list[str]:
+    doc = {"numbers": ["1"], "flow": flow}
+    validate_callflow(doc)
+    ids = AccountIds(vmboxes=frozenset({BOX}), callflows=callflows or {})
+    return [str(f) for f in lint_callflow(doc, ids, LintLimits(default_format=fmt))]
+
+
+VOICEMAIL = _node("voicemail", {"id": BOX})
+
+
+def test_default_format_comes_from_system_config() -> None:
+    assert len(_lint(_node("record_call", {}, VOICEMAIL))) == 1
+    assert _lint(_node("record_call", {}, VOICEMAIL), fmt="wav") == []
+
+
+def test_stop_before_voicemail_is_clean_and_skipped_stop_is_not() -> None:
+    assert _lint(_node("record_call", {}, _node("record_call", {"action": "stop"}, VOICEMAIL))) == []
+    skipped_stop = _node("record_call", {"action": "stop", "skip_module": True}, VOICEMAIL)
+    assert len(_lint(_node("record_call", {}, skipped_stop))) == 1
+    assert _lint(_node("record_call", {"skip_module": True}, VOICEMAIL)) == []
+
+
+def test_check_action_records_nothing() -> None:
+    assert _lint(_node("record_call", {}, _node("voicemail", {"id": BOX, "action": "check"}))) == []
+
+
+def test_followed_through_a_jump_that_loops() -> None:
+    target = {"numbers": ["2"], "flow": _node("say", {"text": "hi"}, _node("callflow", {"id": JUMP_TARGET}, None))}
+    target["flow"]["children"]["_"]["children"] = {}
+    target["flow"]["children"]["1"] = VOICEMAIL
+    found = _lint(_node("record_call", {}, _node("callflow", {"id": JUMP_TARGET})), {JUMP_TARGET: target})
+    assert found == [
+        f"flow.children._ -> callflow {JUMP_TARGET}: flow.children.1: voicemail runs while the record_call at flow "
+        "is still recording in mp3; the message is kept as wav (stop the recording first, or record in wav)"
+    ]
+
+
+def test_missing_ids() -> None:
+    flow = _node("play", {"id": "ef" * 16}, _node("callflow", {"id": "01" * 16}, None))
+    assert _lint(flow) == [
+        f"flow.data.id: media '{'ef' * 16}' does not exist in the account",
+        f"flow.children._.data.id: callflow '{'01' * 16}' does not exist in the account",
+    ]
+    assert _lint(_node("play", {"id": "https://example.com/a.wav"})) == []
