@@ -26,6 +26,7 @@ class LoopLag:
     def __init__(self) -> None:
         self.lag = 0.0
         self.worst = 0.0  # since the last health check
+        self.max = 0.0  # since the start (``/metrics``)
 
     async def run(self) -> None:
         """Measure until cancelled."""
@@ -35,6 +36,7 @@ class LoopLag:
             await asyncio.sleep(LAG_INTERVAL)
             self.lag = max(0.0, loop.time() - due)
             self.worst = max(self.worst, self.lag)
+            self.max = max(self.max, self.lag)
 
 
 async def health(db: Database, spool_dir: Path, lag: LoopLag) -> tuple[bool, dict[str, Any]]:

@@ -22,12 +22,16 @@ from calltape.config import Settings
 from calltape.health import LoopLag, health
 from calltape.media.library import MediaLibrary
 from calltape.media.ports import RtpPortPool
+from calltape.media.rtp_totals import RTP_TOTALS
 from calltape.media.tts import TtsCache
+from calltape.node_metrics import NodeFacts
+from calltape.node_metrics import render as render_node_metrics
 from calltape.receiver.server import build_receiver
 from calltape.receiver.settings import ReceiverSettings
 from calltape.recording.delivery import DeliveryWorker
 from calltape.recording.manager import RecordingManager
 from calltape.recording.metrics import render as render_recording_metrics
+from calltape.recording.metrics import spool_bytes
 from calltape.recording.recovery import recover
 from calltape.sip.digest import DigestChallenger
 from calltape.sip.endpoint import SipEndpoint
@@ -144,18 +148,30 @@ async def serve(
         recordings=manager,
     )
 
+    loop_lag = LoopLag()
+    lag_task = asyncio.create_task(loop_lag.run())
+    calls = service.calls
+
     async def metrics() -> str:
-        return render_recording_metrics(
+        node = NodeFacts(
+            calls=len(calls.active_calls),
+            legs=calls.leg_count(),
+            registrations=await registrations.count_live(time.time()),
+            rtp=RTP_TOTALS.counts(),
+            loop_lag=loop_lag.lag,
+            loop_lag_max=loop_lag.max,
+        )
+        recording = render_recording_metrics(
             await recordings.count_by_state(),
             await recordings.outbox_depth(),
             len(manager.active),
             delivery.delivered,
             delivery.failed_attempts,
             delivery.latencies,
+            latency=delivery.latency,
+            spool_bytes=await asyncio.to_thread(spool_bytes, manager.spool_dir),
         )
-
-    loop_lag = LoopLag()
-    lag_task = asyncio.create_task(loop_lag.run())
+        return render_node_metrics(node) + recording
 
     async def node_health() -> tuple[bool, dict[str, Any]]:
         return await health(db, manager.spool_dir, loop_lag)
@@ -173,6 +189,7 @@ async def serve(
         on_config_change=manager.forget_settings,
         metrics=metrics,
         health=node_health,
+        channels=calls.channels,
     )
     receiver_app = build_receiver(receiver) if receiver is not None else None
     if receiver_app is not None:

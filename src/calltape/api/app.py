@@ -8,15 +8,18 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from calltape.api.audio_links import AudioLinks, add_audio_link_routes
 from calltape.api.auth import TokenAuth
 from calltape.api.callflows import check_callflow
 from calltape.api.documents import Doc, add_document_routes, model_checker
 from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
+from calltape.api.live import ChannelLister, add_live_routes
 from calltape.api.media import add_media_raw_routes
 from calltape.api.recordings import add_recording_routes
 from calltape.api.schemas import Account, Device, Media, MediaConfig, User, VMBox
 from calltape.api.storage import add_storage_routes
+from calltape.api.ui import add_ui
 from calltape.api.voicemail import add_message_routes
 from calltape.media.library import MediaLibrary
 from calltape.store.callflows import Callflows
@@ -50,6 +53,7 @@ def create_app(
     on_config_change: Callable[[], None] = lambda: None,
     metrics: Callable[[], Awaitable[str]] | None = None,
     health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
+    channels: ChannelLister | None = None,
 ) -> FastAPI:
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
@@ -104,7 +108,10 @@ def create_app(
         router, "/accounts/{account_id}/vmboxes", vmboxes, model_checker(VMBox), account_of=account_in_path
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
-    add_recording_routes(router, recordings or Recordings(db), account_in_path, on_recording_retry)
+    recordings = recordings or Recordings(db)
+    add_recording_routes(router, recordings, account_in_path, on_recording_retry)
+    add_audio_link_routes(app, router, recordings, AudioLinks(admin_token), account_in_path)
+    add_live_routes(router, recordings, account_in_path, channels)
     add_storage_routes(router, StoragePlans(db), account_in_path, on_config_change)
     add_document_routes(
         router,
@@ -171,4 +178,5 @@ def create_app(
         async def get_metrics() -> PlainTextResponse:  # for scrapers: no token, like the receiver's
             return PlainTextResponse(await metrics(), media_type="text/plain; version=0.0.4")
 
+    add_ui(app)  # last: its mount takes every /ui/… path no route above took
     return app

@@ -4,7 +4,7 @@ As Kazoo's crossbar: the audio comes with ``Accept: audio/mpeg`` (or ``?accept=a
 ``audio/*`` or ``application/octet-stream``), as an attachment unless ``?inline=true``, with Range
 support. Lists are newest first and paginated with ``page_size`` and ``start_key`` (the response's
 ``next_start_key``). Filters: ``call_id``, ``owner_id``, ``state``, ``created_from``/``created_to``
-(Unix or Gregorian seconds, as Kazoo's are).
+(Unix or Gregorian seconds, as Kazoo's are), and calltape's ``number`` (part of the caller's or callee's number).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def add_recording_routes(
             account,
             call_id=query.get("call_id"),
             owner_id=owner_id or query.get("owner_id"),
+            number=_number(query.get("number")),
             created_from=_time(query, "created_from"),
             created_to=_time(query, "created_to"),
             state=state,
@@ -68,19 +69,7 @@ def add_recording_routes(
         wanted = request.query_params.get("accept") or request.headers.get("accept", "")
         if not wanted.startswith(AUDIO_TYPES):
             return success(as_document(row))
-        if row.state == ACTIVE:
-            raise ApiError(409, "conflict", {"state": "still recording: the audio is ready when the call ends"})
-        inline = request.query_params.get("inline") in ("true", "1")
-        disposition = "inline" if inline else "attachment"
-        media_type = CONTENT_TYPES.get(row.format, "application/octet-stream")
-        spool = Path(row.spool_path)
-        if spool.exists():  # not delivered yet (or failed): the spool file is the recording
-            return FileResponse(spool, media_type=media_type, filename=row.name, content_disposition_type=disposition)
-        blob = await recordings.blob(row.id)
-        if blob is None:
-            where = "delivered to its url" if row.state == "delivered" else "not kept here"
-            raise ApiError(404, "bad identifier", {"audio": f"the recording's audio is {where}"})
-        return _ranged(request, blob, media_type, f'{disposition}; filename="{row.name}"')
+        return await audio_response(request, recordings, row, request.query_params.get("inline") in ("true", "1"))
 
     async def delete_recording(request: Request, recording_id: str) -> JSONResponse:
         account = await account_of(request)
@@ -106,6 +95,30 @@ def add_recording_routes(
     router.add_api_route(item, get_recording, methods=["GET"])
     router.add_api_route(item, delete_recording, methods=["DELETE"])
     router.add_api_route(item + "/retry", retry_recording, methods=["POST", "PUT"])
+
+
+async def audio_response(request: Request, recordings: Recordings, row: Any, inline: bool) -> Response:
+    """A recording's audio (the spool file, or the copy in the database), with Range support."""
+    if row.state == ACTIVE:
+        raise ApiError(409, "conflict", {"state": "still recording: the audio is ready when the call ends"})
+    disposition = "inline" if inline else "attachment"
+    media_type = CONTENT_TYPES.get(row.format, "application/octet-stream")
+    spool = Path(row.spool_path)
+    if spool.exists():  # not delivered yet (or failed): the spool file is the recording
+        return FileResponse(spool, media_type=media_type, filename=row.name, content_disposition_type=disposition)
+    blob = await recordings.blob(row.id)
+    if blob is None:
+        where = "delivered to its url" if row.state == "delivered" else "not kept here"
+        raise ApiError(404, "bad identifier", {"audio": f"the recording's audio is {where}"})
+    return _ranged(request, blob, media_type, f'{disposition}; filename="{row.name}"')
+
+
+def _number(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    if len(text) > 64:
+        raise ApiError(400, "invalid data", {"number": "at most 64 characters"})
+    return text.strip()
 
 
 def _page_size(text: str | None) -> int:

@@ -27,6 +27,7 @@ from calltape.media.dtmf import DtmfReceiver, event_payloads
 from calltape.media.g711 import FRAME_SAMPLES, G711
 from calltape.media.outbound import Player, RelayBuffer, Silence, Source
 from calltape.media.rtp import HEADER_SIZE, build_rtp, parse_rtp
+from calltape.media.rtp_totals import RTP_TOTALS
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class RtpSession:
         self.latched: tuple[str, int] | None = None
         self.started_at = loop.time()  # the media timers count from here, not from 0
         self.packets_in = 0  # media packets of a negotiated type; the watchdog reads it, no clock per packet
+        self.packets_out = 0  # packets handed to the socket (own frames and relayed ones); /metrics sums them
         self._seen = (0, self.started_at)  # (packets_in, when the watchdog saw it change)
         self.relay_peer: RtpSession | None = None  # bridged with the same codec: packets go on at once
         self._relay_ssrc: int | None = None
@@ -117,6 +119,7 @@ class RtpSession:
         self.sock.setblocking(False)
         self._loop.add_reader(self.sock.fileno(), self._readable)
         self.open = True
+        RTP_TOTALS.opened(self)
         self.started_at = self._loop.time()
         self._seen = (self.packets_in, self.started_at)
         if self.relay_peer is None:
@@ -141,6 +144,7 @@ class RtpSession:
             self.open = False
             self._loop.remove_reader(self.sock.fileno())
             self.sock.close()
+            RTP_TOTALS.closed(self)
 
     def failed(self, error: Exception) -> None:
         """The media clock dropped this stream after *error*: stop it, and let its call end."""
@@ -283,6 +287,7 @@ class RtpSession:
                     peer.sock.send(packet)
                 else:
                     peer.sock.sendto(packet, peer.remote)
+                peer.packets_out += 1
             except OSError:
                 peer.stats["send_errors"] += 1
 
@@ -438,6 +443,7 @@ class RtpSession:
                     self.sock.send(packet)
                 else:
                     self.sock.sendto(packet, self.remote)
+                self.packets_out += 1
             except OSError:  # a full buffer or an ICMP error: UDP drops it, we count it
                 self.stats["send_errors"] += 1
         self._out_seq = (self._out_seq + 1) & 0xFFFF

@@ -24,10 +24,12 @@ from typing import Any
 import httpx
 
 from calltape.media.formats import CONTENT_TYPES
+from calltape.prometheus import Histogram
 from calltape.recording import names
 from calltape.recording.ftp_upload import ftp_upload
 from calltape.recording.http_upload import UploadError, UploadFile, upload
 from calltape.recording.metadata import upload_query
+from calltape.recording.metrics import DELIVERY_BUCKETS
 from calltape.recording.storage_plan import store_by_plan
 from calltape.store import recordings as states
 from calltape.store.recordings import Recordings
@@ -73,6 +75,7 @@ class DeliveryWorker:
         self.delivered = 0
         self.failed_attempts = 0
         self.latencies: deque[float] = deque(maxlen=1000)  # seconds from a recording's end to its delivery
+        self.latency = Histogram(DELIVERY_BUCKETS)  # the same, every delivery since the start (/metrics)
 
     def wake(self) -> None:
         """Look at the outbox now."""
@@ -150,7 +153,9 @@ class DeliveryWorker:
         path.unlink(missing_ok=True)
         ended = row.created + row.duration_ms / 1000
         self.delivered += 1
-        self.latencies.append(time.time() - ended)
+        latency = time.time() - ended
+        self.latencies.append(latency)
+        self.latency.observe(latency)
         log.info(
             "call-id %s: recording %s delivered to %s (attempt %d)", row.call_id, row.name, where, row.attempts + 1
         )

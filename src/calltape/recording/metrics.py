@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
+from calltape.prometheus import Histogram, family, single
 from calltape.store.recordings import STATES
+
+#: Hangup → delivered, in seconds: a healthy node delivers in well under a second; retries take minutes.
+DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
 def render(
@@ -14,25 +21,42 @@ def render(
     delivered: int,
     failed_attempts: int,
     latencies: Iterable[float],
+    *,
+    latency: Histogram | None = None,
+    spool_bytes: int | None = None,
 ) -> str:
-    """The recordings by state, what waits for delivery, and how deliveries go."""
+    """The recordings by state, what waits for delivery, how deliveries go, and the spool's size."""
     lines = [
-        "# HELP calltape_recordings Recordings in the store, by state.",
-        "# TYPE calltape_recordings gauge",
-        *(f'calltape_recordings{{state="{state}"}} {states.get(state, 0)}' for state in STATES),
-        "# HELP calltape_recordings_active Recordings being made now on this node.",
-        "# TYPE calltape_recordings_active gauge",
-        f"calltape_recordings_active {active}",
-        "# HELP calltape_recording_outbox_depth Deliveries waiting in the outbox.",
-        "# TYPE calltape_recording_outbox_depth gauge",
-        f"calltape_recording_outbox_depth {outbox}",
-        "# HELP calltape_recording_deliveries_total Recordings delivered by this node.",
-        "# TYPE calltape_recording_deliveries_total counter",
-        f"calltape_recording_deliveries_total {delivered}",
-        "# HELP calltape_recording_delivery_failures_total Delivery attempts that failed on this node.",
-        "# TYPE calltape_recording_delivery_failures_total counter",
-        f"calltape_recording_delivery_failures_total {failed_attempts}",
+        *family(
+            "calltape_recordings",
+            "gauge",
+            "Recordings in the store, by state.",
+            [({"state": state}, states.get(state, 0)) for state in STATES],
+        ),
+        *single("calltape_recordings_active", "gauge", "Recordings being made now on this node.", active),
+        *single("calltape_recording_outbox_depth", "gauge", "Deliveries waiting in the outbox.", outbox),
+        *single("calltape_recording_deliveries_total", "counter", "Recordings delivered by this node.", delivered),
+        *single(
+            "calltape_recording_delivery_failures_total",
+            "counter",
+            "Delivery attempts that failed on this node.",
+            failed_attempts,
+        ),
+        *family(
+            "calltape_recording_delivery_attempts_total",
+            "counter",
+            "Delivery attempts made by this node, by outcome.",
+            [({"outcome": "delivered"}, delivered), ({"outcome": "failed"}, failed_attempts)],
+        ),
     ]
+    if spool_bytes is not None:
+        lines += single(
+            "calltape_recording_spool_bytes", "gauge", "Bytes of recordings on disk in the spool.", spool_bytes
+        )
+    if latency is not None:
+        lines += latency.lines(
+            "calltape_recording_delivery_latency_seconds", "Hangup to delivery, every delivery since the start."
+        )
     ordered = sorted(latencies)
     if ordered:
         lines += [
@@ -49,3 +73,13 @@ def render(
 
 def _quantile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def spool_bytes(spool_dir: Path) -> int:
+    """Bytes of every file under *spool_dir* (run it in a thread: it walks the directory)."""
+    total = 0
+    for root, _dirs, files in os.walk(spool_dir):
+        for name in files:
+            with contextlib.suppress(OSError):  # delivered and deleted meanwhile
+                total += os.stat(os.path.join(root, name)).st_size
+    return total

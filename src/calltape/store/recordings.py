@@ -190,24 +190,54 @@ class Recordings:
             row = (await conn.execute(select(blobs.c.data).where(blobs.c.recording_id == recording_id))).first()
         return None if row is None else bytes(row[0])
 
+    async def queue(self, account_id: str, limit: int = MAX_PAGE) -> list[Any]:
+        """*account_id*'s outbox, soonest due first: each row's recording facts with ``due_at``, ``lease_until``
+        and ``lease_owner`` (a lease in the future: a node is delivering it now)."""
+        query = (
+            select(
+                _t.c.id,
+                _t.c.call_id,
+                _t.c.name,
+                _t.c.state,
+                _t.c.attempts,
+                _t.c.last_error,
+                _t.c.created,
+                _t.c.target,
+                _outbox.c.due_at,
+                _outbox.c.lease_until,
+                _outbox.c.lease_owner,
+            )
+            .select_from(_outbox.join(_t, _t.c.id == _outbox.c.recording_id))
+            .where(_t.c.account_id == account_id)
+            .order_by(_outbox.c.due_at, _t.c.id)
+            .limit(limit)
+        )
+        async with self.db.engine.connect() as conn:
+            return list((await conn.execute(query)).all())
+
     async def list(
         self,
         account_id: str,
         *,
         call_id: str | None = None,
         owner_id: str | None = None,
+        number: str | None = None,
         created_from: float | None = None,
         created_to: float | None = None,
         state: str | None = None,
         start_key: str | None = None,
         page_size: int = 50,
     ) -> tuple[list[Any], str | None]:
-        """Newest first; a page and the ``start_key`` of the next one (None on the last page)."""
+        """Newest first; a page and the ``start_key`` of the next one (None on the last page). *number* matches
+        the caller's or the callee's number containing it."""
         where = [_t.c.account_id == account_id]
         if call_id:
             where.append(_t.c.call_id == call_id)
         if owner_id:
             where.append(_t.c.owner_id == owner_id)
+        if number:
+            caller, callee = (_t.c.doc[key].as_string() for key in ("caller_id_number", "callee_id_number"))
+            where.append(or_(caller.contains(number, autoescape=True), callee.contains(number, autoescape=True)))
         if created_from is not None:
             where.append(_t.c.created >= created_from)
         if created_to is not None:

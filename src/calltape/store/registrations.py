@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, insert, select
+from sqlalchemy import and_, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from calltape.store import schema
@@ -119,6 +119,13 @@ class Registrations:
         query = select(t).where((t.c.device_id == device_id) & (t.c.expires_at > now)).order_by(t.c.contact)
         async with self.db.engine.connect() as conn:
             return [Binding(**r) for r in (await conn.execute(query)).mappings().all()]
+
+    async def count_live(self, now: float) -> int:
+        """How many bindings are live (``/metrics``)."""
+        t = self.table
+        query = select(func.count()).select_from(t).where(t.c.expires_at > now)
+        async with self.db.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def purge_expired(self, now: float) -> int:
         """Delete expired bindings; returns how many."""

@@ -1,0 +1,48 @@
+"""This node's metrics beyond recordings: calls and legs, registrations, RTP packets, event-loop lag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from calltape.media.rtp_totals import RtpCounts
+from calltape.prometheus import single
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """What ``/metrics`` reports about the node, read at scrape time."""
+
+    calls: int  # calls whose callflow runs
+    legs: int  # their legs (the caller's and every leg bridged to it)
+    registrations: int  # live bindings in the store
+    rtp: RtpCounts
+    loop_lag: float  # seconds late the last timer ran
+    loop_lag_max: float  # the worst since the process started
+
+
+def render(facts: NodeFacts) -> str:
+    """The exposition text."""
+    lines = [
+        *single("calltape_calls_active", "gauge", "Calls in progress on this node.", facts.calls),
+        *single("calltape_legs_active", "gauge", "Legs of the calls in progress (caller and bridged).", facts.legs),
+        *single("calltape_registrations", "gauge", "Live registrations (bindings) in the store.", facts.registrations),
+        *single("calltape_rtp_sessions_active", "gauge", "RTP sessions open on this node.", facts.rtp.sessions),
+        *single("calltape_rtp_packets_received_total", "counter", "RTP packets received.", facts.rtp.packets_in),
+        *single("calltape_rtp_packets_sent_total", "counter", "RTP packets sent.", facts.rtp.packets_out),
+        *single(
+            "calltape_rtp_packets_lost_total",
+            "counter",
+            "RTP packets that never arrived (given up after the reorder window).",
+            facts.rtp.lost,
+        ),
+        *single(
+            "calltape_event_loop_lag_seconds", "gauge", "How late the event loop ran its last timer.", facts.loop_lag
+        ),
+        *single(
+            "calltape_event_loop_lag_max_seconds",
+            "gauge",
+            "The latest the event loop has run a timer since the start.",
+            facts.loop_lag_max,
+        ),
+    ]
+    return "\n".join(lines) + "\n"

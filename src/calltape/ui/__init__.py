@@ -1,0 +1,1 @@
+"""The recordings web page's files (served by ``calltape.api.ui``)."""
