@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from calltape.api.audio_links import AudioLinks, add_audio_link_routes
 from calltape.api.auth import TokenAuth
 from calltape.api.callflows import check_callflow
+from calltape.api.docs_page import add_docs_page
 from calltape.api.documents import Doc, add_document_routes, model_checker
 from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
@@ -165,6 +166,7 @@ def create_app(
         return success({**doc, "id": config_id})
 
     app.include_router(router)
+    add_docs_page(app)  # /docs: the API reference, rendered from /openapi.json
     if health is not None:
 
         @app.get("/health", include_in_schema=False)
