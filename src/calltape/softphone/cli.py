@@ -19,13 +19,18 @@ from calltape.softphone.audio import load_audio
 from calltape.softphone.call import PhoneCall
 from calltape.softphone.ua import Softphone
 
+DEFAULT_SERVER = "127.0.0.1:5060"
 HELP = "a command-line softphone: register, call or answer, play audio, send DTMF, record what it hears"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``calltape dial``'s options."""
     parser.add_argument("target", nargs="?", help="number, user@host or SIP URI to call (omit with --answer)")
-    parser.add_argument("--server", metavar="HOST:PORT", default="127.0.0.1:5060", help="calltape's SIP address")
+    parser.add_argument(
+        "--server",
+        metavar="HOST:PORT",
+        help="calltape's SIP address (default 127.0.0.1:5060; a sip: URI to call goes to its own host without it)",
+    )
     parser.add_argument("--user", default="calltape", help="SIP user name (default calltape)")
     parser.add_argument("--password", help="digest password (or CALLTAPE_DIAL_PASSWORD)")
     parser.add_argument("--realm", help="the account's realm (default: the server's host)")
@@ -56,10 +61,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvloop
 
-        runner = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    return runner(_main(args, audio))
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # non-Linux platforms: the default loop works, only slower
+        pass
+    return asyncio.run(_main(args, audio))
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -77,7 +82,10 @@ def _check(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and value < 0:
             raise ConfigError(f"--{name.replace('_', '-')}: must not be negative")
-    parse_host_port(args.server, "--server")
+    if args.server is None and not (args.target or "").startswith(("sip:", "sips:")):
+        args.server = DEFAULT_SERVER
+    if args.server is not None:
+        parse_host_port(args.server, "--server")
     parse_host_port(args.listen, "--listen")
     if args.register and not (args.password or os.environ.get("CALLTAPE_DIAL_PASSWORD")):
         raise ConfigError("--register needs --password (or CALLTAPE_DIAL_PASSWORD)")
@@ -88,10 +96,10 @@ def _say(line: str) -> None:
 
 
 async def _main(args: argparse.Namespace, audio: bytes) -> int:
-    server = parse_host_port(args.server, "--server")
+    server = parse_host_port(args.server, "--server") if args.server else None
     listen = parse_host_port(args.listen, "--listen")
     phone = Softphone(
-        Peer("udp", server.host, server.port),
+        Peer("udp", server.host, server.port) if server else None,
         user=args.user,
         password=args.password or os.environ.get("CALLTAPE_DIAL_PASSWORD"),
         realm=args.realm,
