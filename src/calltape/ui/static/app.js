@@ -17,6 +17,7 @@ const state = {
   rows: new Map(), // id -> recording document on the current page
   openId: null,
   openGeneration: 0,
+  listGeneration: 0,
   liveTimer: null,
   users: new Map(),
 };
@@ -204,7 +205,17 @@ async function loadPage() {
   const query = filterQuery();
   const key = state.pages[state.page];
   if (key) query.set("start_key", key);
-  const body = await api(accountPath(`/recordings?${query}`));
+  const generation = ++state.listGeneration; // a slower, older answer must not replace a newer one
+  const table = $("recordings");
+  table.setAttribute("aria-busy", "true");
+  let body;
+  try {
+    body = await api(accountPath(`/recordings?${query}`));
+  } finally {
+    if (generation === state.listGeneration) table.setAttribute("aria-busy", "false");
+  }
+  if (generation !== state.listGeneration) return;
+  table.dataset.query = query.toString();
   state.nextKey = body.next_start_key || null;
   renderRows(body.data || []);
   $("newer").disabled = state.page === 0;

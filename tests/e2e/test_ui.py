@@ -1,0 +1,256 @@
+"""The recordings web page in a real headless Chromium, against a real server and a real recorded call.
+
+The page signs in, finds the recording just made, plays it (the browser's own MP3 decoder must report the
+duration mpg123 finds, ±0.1 s), draws both channels' waveforms, shows a live call while it is up, shows the
+failed delivery, and retries it until the receiver has the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.e2e.test_recording import CALLEE_HZ, CALLER_HZ, tone
+from tests.e2e.upload_sink import UploadSink, decode
+from tests.phone import Phone
+from tests.server import TOKEN, ServerProcess
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs Debian's chromium and chromium-driver (`make test` installs them)",
+)
+ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "27100-27199", "--delivery-retry-base", "0.2"]
+WAIT = 20.0
+
+# Non-background pixels of a canvas (the page paints its background #fafbfc first).
+DRAWN_PIXELS = """
+const canvas = document.getElementById(arguments[0]);
+const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+let drawn = 0;
+for (let i = 0; i < data.length; i += 4) {
+  if (data[i] !== 0xfa || data[i + 1] !== 0xfb || data[i + 2] !== 0xfc) drawn++;
+}
+return drawn;
+"""
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    assert CHROMIUM is not None and CHROMEDRIVER is not None
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"):
+        options.add_argument(arg)
+    options.add_argument("--window-size=1280,1600")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Rig:
+    """A server with one account, a receiver that fails twice, and a recorded callflow pointing at it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.server = ServerProcess(data_dir, ARGS).start()
+        self.api = httpx.Client(base_url=self.server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+        realm = f"u{uuid.uuid4().hex[:6]}.example.com"
+        self.account_id = self._put("/v2/accounts", {"name": "Browser", "realm": realm})
+        r = self.api.patch("/v2/system_configs/media", json={"data": {"storage_retry_times": 1}})
+        assert r.status_code == 200, r.text
+        self.sink = UploadSink(fail_first=2).start()  # the first attempt and its one retry fail; then it accepts
+        flow = {"module": "record_call", "data": {"url": f"{self.sink.url}/ui"}, "children": {"_": {"module": "echo"}}}
+        self.recorded_number = self.callflow(flow)
+        self.echo_number = self.callflow({"module": "echo", "data": {}})
+
+    def _put(self, path: str, data: dict[str, Any]) -> str:
+        r = self.api.put(path, json={"data": data})
+        assert r.status_code == 201, r.text
+        return str(r.json()["data"]["id"])
+
+    def callflow(self, flow: dict[str, Any]) -> str:
+        number = str(7000 + uuid.uuid4().int % 2000)
+        self._put(f"/v2/accounts/{self.account_id}/callflows", {"numbers": [number], "flow": flow})
+        return number
+
+    def recording(self, call_id: str) -> dict[str, Any]:
+        r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params={"call_id": call_id})
+        assert r.status_code == 200, r.text
+        [doc] = r.json()["data"]
+        return dict(doc)
+
+    def close(self) -> None:
+        self.sink.stop()
+        self.api.close()
+        self.server.stop()
+        assert "Traceback" not in self.server.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path / "calltape")
+    yield r
+    r.close()
+
+
+async def _recorded_call(sip_port: int, number: str, seconds: float) -> str:
+    caller = await Phone(sip_port).start()
+    try:
+        caller.say_pcm(tone(CALLER_HZ, seconds + 5))
+        assert (await caller.call(number)).status == 200
+        await asyncio.sleep(seconds)  # the call's length: what is recorded
+        await caller.hangup()
+        return caller.call_id
+    finally:
+        caller.close()
+
+
+class HeldCall:
+    """A call kept up in a thread of its own until ``hang_up``."""
+
+    def __init__(self, sip_port: int, number: str) -> None:
+        self.call_id = ""
+        self._up = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._run(sip_port, number),), daemon=True)
+        self._thread.start()
+        assert self._up.wait(WAIT), "the held call was not answered"
+
+    async def _run(self, sip_port: int, number: str) -> None:
+        phone = await Phone(sip_port).start()
+        try:
+            phone.say_pcm(tone(CALLEE_HZ, 60))
+            assert (await phone.call(number)).status == 200
+            self.call_id = phone.call_id
+            self._up.set()
+            await asyncio.to_thread(self._done.wait)
+            await phone.hangup()
+        finally:
+            phone.close()
+
+    def hang_up(self) -> None:
+        self._done.set()
+        self._thread.join(WAIT)
+
+
+def _wait(driver: WebDriver, condition: Any, message: str) -> Any:
+    ignored = (NoSuchElementException, StaleElementReferenceException)  # the page re-renders as it polls
+    return WebDriverWait(driver, WAIT, poll_frequency=0.1, ignored_exceptions=ignored).until(condition, message)
+
+
+def _filtered(driver: WebDriver, *terms: str) -> bool:
+    """The list shows the answer to a query with all of *terms*."""
+    table = driver.find_element(By.ID, "recordings")
+    query = table.get_attribute("data-query") or ""
+    return table.get_attribute("aria-busy") == "false" and all(term in query.split("&") for term in terms)
+
+
+def _text(driver: WebDriver, css: str) -> str:
+    found = driver.find_elements(By.CSS_SELECTOR, css)
+    return found[0].text if found else ""
+
+
+def test_sign_in_play_a_recording_see_its_waveform_and_retry_its_failed_delivery(rig: Rig, browser: WebDriver) -> None:
+    call_id = asyncio.run(_recorded_call(rig.server.sip_port, rig.recorded_number, 2.5))
+    deadline = time.monotonic() + WAIT
+    while (doc := rig.recording(call_id))["state"] != "failed":  # the delivery gives up after its one retry
+        assert time.monotonic() < deadline, f"still {doc['state']}"
+        time.sleep(0.1)
+    audio = Path(doc["spool_path"]).read_bytes()  # kept while the delivery has failed
+    pcm, rate, channels = decode(audio, "mp3")
+    file_seconds = len(pcm) / rate
+    assert channels == 2 and abs(file_seconds - 2.5) < 0.5
+
+    browser.get(f"{rig.server.api_url}/ui")
+    token = _wait(browser, lambda d: d.find_element(By.ID, "token"), "no sign-in form")
+    token.send_keys("not-the-token")
+    browser.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+    _wait(browser, lambda d: "token is wrong" in _text(d, "#error"), "a wrong token gave no clear message")
+    token.clear()
+    token.send_keys(TOKEN)
+    browser.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "app").is_displayed(), "signing in did not show the page")
+    assert not browser.find_element(By.ID, "error").is_displayed()
+    Select(browser.find_element(By.ID, "account")).select_by_value(rig.account_id)
+
+    # Filter by the number dialled, and by state: only this call's recording is left.
+    browser.find_element(By.ID, "number").send_keys(rig.recorded_number)
+    Select(browser.find_element(By.ID, "state")).select_by_value("failed")
+    browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    row_css = f'#recordings tbody tr[data-call-id="{call_id}"]'
+    _wait(browser, lambda d: _filtered(d, f"number={rig.recorded_number}", "state=failed"), "the filters")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#recordings tbody tr")) == 1
+    row = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, row_css), "the recording is not listed")
+    assert "failed" in row.text
+    row.find_element(By.CSS_SELECTOR, "button.open").click()
+
+    # Played by the browser through its signed link: its duration is the file's.
+    duration = _wait(
+        browser,
+        lambda d: d.execute_script(
+            "const a = document.getElementById('player');"
+            "return a.readyState >= 1 && isFinite(a.duration) && a.duration > 0 ? a.duration : false;"
+        ),
+        "the audio element never loaded the recording",
+    )
+    assert abs(duration - file_seconds) <= 0.1, (duration, file_seconds)
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.getElementById('player').play().then(() => done(true), (e) => done(String(e)));"
+    )
+    _wait(browser, lambda d: d.execute_script("return document.getElementById('player').currentTime > 0.3"), "play")
+    assert browser.execute_script("return document.getElementById('player').error") is None
+
+    # Both channels decoded in the page and drawn.
+    _wait(browser, lambda d: d.find_element(By.ID, "waveforms").get_attribute("data-drawn") == "2", "no waveform")
+    for canvas in ("waveform-0", "waveform-1"):
+        drawn = browser.execute_script(DRAWN_PIXELS, canvas)
+        width, height = browser.execute_script(
+            f"const c = document.getElementById('{canvas}'); return [c.width, c.height]"
+        )
+        assert drawn > width * 2, f"{canvas}: only {drawn} pixels drawn"  # a waveform, not a flat line
+        assert drawn < width * height * 0.9  # and not a filled box
+    download = browser.find_element(By.ID, "download").get_attribute("href")
+    assert download is not None and "sig=" in download and TOKEN not in download
+    assert httpx.get(download).content == audio
+
+    # The live view shows a call while it is up, and not once it has ended.
+    held = HeldCall(rig.server.sip_port, rig.echo_number)
+    live_row = f'#channels tbody tr[data-call-id="{held.call_id}"]'
+    try:
+        shown = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, live_row), "the live call is not shown")
+        assert rig.echo_number in shown.text
+    finally:
+        held.hang_up()
+    _wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, live_row), "the ended call is still shown")
+
+    # The failed delivery, retried from the page, reaches the receiver (which accepts by now).
+    assert _text(browser, "#detail-state") == "failed"
+    retry = browser.find_element(By.ID, "retry")
+    assert retry.is_enabled()
+    retry.click()
+    _wait(browser, lambda d: _text(d, "#detail-state") == "delivered", "the retried delivery never showed delivered")
+    assert len(rig.sink.uploads) == 1 and len(rig.sink.attempts) == 3
+    assert rig.sink.uploads[0].body == audio
+    assert rig.recording(call_id)["state"] == "delivered"
+    assert not browser.find_element(By.ID, "retry").is_enabled()
+    assert not browser.find_element(By.ID, "error").is_displayed()
