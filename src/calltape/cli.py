@@ -16,7 +16,7 @@ from calltape.receiver.server import embedded_settings
 from calltape.store.database import StoreError
 
 # Commands that live in their own module: each has HELP, add_arguments(parser) and run(args) -> exit status.
-TOOLS = {"dial": "calltape.softphone.cli", "demo": "calltape.demo", "check": "calltape.check"}
+TOOLS = {"dial": "calltape.softphone.cli", "demo": "calltape.demo.run", "check": "calltape.check"}
 
 
 class _Parser(argparse.ArgumentParser):
