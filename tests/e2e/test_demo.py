@@ -52,8 +52,9 @@ def test_demo_records_every_seed_flow_and_leaves_calltape_up_for_a_phone(tmp_pat
             assert abs(tone_hz(pcm[:, index], rate) - hz) < 15, (flow, index)
 
     text = "\n".join(lines)
-    server = re.search(r"server\s+(\S+)", text)
-    realm, user, password = (re.search(rf"{key}\s+(\S+)", text) for key in ("domain", "user", "password"))
+    server, realm, user, password = (
+        re.search(rf"^  {key}\s+(\S+)", text, re.MULTILINE) for key in ("server", "domain", "user", "password")
+    )
     assert server and realm and user and password
     login = ["--server", server[1], "--realm", realm[1], "--user", user[1], "--password", password[1]]
     dial = subprocess.run(
