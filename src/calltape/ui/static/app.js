@@ -99,6 +99,17 @@ function stateBadge(value) {
   return el("span", value, { class: `state state-${value}`, "data-state": value });
 }
 
+function withoutPassword(url) {
+  if (!url) return "";
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch (err) {
+    return url;
+  }
+}
+
 function callerOf(doc) {
   const name = doc.caller_id_name && doc.caller_id_name !== doc.caller_id_number ? ` (${doc.caller_id_name})` : "";
   return `${doc.caller_id_number || doc.from || ""}${name}`;
@@ -314,7 +325,7 @@ function renderFacts(doc) {
     ["User", doc.owner_id ? state.users.get(doc.owner_id) || doc.owner_id : ""],
     ["Duration", doc.state === "recording" ? "still recording" : seconds(doc.duration_ms)],
     ["Audio", `${doc.format}, ${doc.channels === 2 ? "stereo (left caller, right callee)" : "mono"}, ${doc.sample_rate} Hz`],
-    ["Delivery", delivery.url || delivery.kind || ""],
+    ["Delivery", withoutPassword(delivery.url) || delivery.kind || ""],
     ["State", doc.state],
     ["Attempts", String(doc.attempts)],
   ];
