@@ -201,6 +201,7 @@ async def serve(
     if receiver is not None:
         say(f"calltape: recording receiver at http://{http_host}:{http_port}{RECEIVER_PATH}/ storing in {receiver.dir}")
     say(f"calltape: API listening on http://{http_host}:{http_port}")
+    say(f"calltape: recordings web page http://{http_host}:{http_port}/ui, API reference /docs, metrics /metrics")
     say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(db.url)}")
 
     # Tens of thousands of live transactions (UDP keeps each for 32 s) make the default collector

@@ -99,6 +99,9 @@ class Site:
 
 async def provision(api: httpx.AsyncClient, receiver_url: str, realm: str = "demo.calltape.test") -> Site:
     """Create the demo's account and everything in it through the REST API."""
+    existing = (await api.get("/v2/accounts")).json().get("data", [])
+    if any(account.get("realm") == realm for account in existing):
+        raise RuntimeError("this data dir already holds a demo: give a new --data-dir, or none for a fresh temp dir")
     account = await _put(api, "/v2/accounts", {"name": "calltape demo", "realm": realm})
     site = Site(account, realm)
     base = f"/v2/accounts/{account}"

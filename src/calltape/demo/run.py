@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"calltape demo: error: {exc}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):  # calltape was stopped on the way out
+        print("calltape demo: interrupted", file=sys.stderr)
+        return 130
 
 
 def _say(line: str) -> None:
@@ -84,6 +87,9 @@ def _say(line: str) -> None:
 async def _demo(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir or Path(tempfile.mkdtemp(prefix="calltape-demo-"))).resolve()
     token = "demo-" + str(time.time_ns())
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)  # still stop the server we started
     _say(f"starting calltape in {data_dir}")
     server = await start(data_dir, token, args.sip, args.http)
     try:
