@@ -30,6 +30,15 @@ def test_demo_records_every_seed_flow_and_leaves_calltape_up_for_a_phone(tmp_pat
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        check_demo(demo, data_dir)
+    finally:
+        if demo.poll() is None:
+            demo.send_signal(signal.SIGINT)  # it stops the calltape it started
+            demo.wait(30)
+
+
+def check_demo(demo: subprocess.Popen[str], data_dir: Path) -> None:
     assert demo.stdout is not None
     lines: list[str] = []
     while "Ctrl-C stops calltape." not in (line := demo.stdout.readline()):

@@ -62,10 +62,22 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     server.stop()
 
 
+STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def no_phone_left_running() -> Iterator[None]:
+    yield
+    while STARTED:
+        STARTED.pop().kill()
+
+
 def dial(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "calltape", "dial", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    STARTED.append(proc)
+    return proc
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, list[dict[str, object]], str]:
@@ -125,15 +137,18 @@ def test_dial_sends_rfc4733_digits_that_choose_a_branch(pbx: Pbx) -> None:
 def test_dial_against_sipp_as_callee(tmp_path: Path) -> None:
     """SIPp answers and echoes RTP: our INVITE, ACK and BYE satisfy an independent UAS, and its echo is our tone."""
     port = free_port()
-    echo = ["-rtp_echo", "-mi", "127.0.0.1", "-mp", str(free_port()), "-nostdin", "-bg", "-trace_err"]
+    echo = ["-rtp_echo", "-mi", "127.0.0.1", "-mp", str(free_port()), "-nostdin", "-trace_err"]
     sipp = subprocess.Popen(
         ["sipp", "-sf", str(SCENARIOS / "uas_echo.xml"), "-i", "127.0.0.1", "-p", str(port), "-m", "1", *echo],
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    sipp.wait(10)  # -bg: the scenario runs in a daemon; the launcher exits at once
-    code, (call,), err = finish(dial(f"sip:echo@127.0.0.1:{port}", "--tone", "700", "--hangup-after", "2"))
+    try:
+        code, (call,), err = finish(dial(f"sip:echo@127.0.0.1:{port}", "--tone", "700", "--hangup-after", "2"))
+        assert sipp.wait(10) == 0  # SIPp's verdict: its one call went as its scenario says
+    finally:
+        sipp.kill()
     assert code == 0, err
     assert call["status"] == 200
     assert call["heard"]["dominant_hz"] == pytest.approx(700, abs=10)  # type: ignore[index]
