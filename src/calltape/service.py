@@ -80,6 +80,7 @@ def api_token(settings: Settings, say: Callable[[str], None]) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
     say(f"calltape: generated API token {token} (kept in {path})")
+    say("calltape: first start: `.venv/bin/calltape demo` calls through Kazoo's recording examples and checks them")
     return token
 
 
