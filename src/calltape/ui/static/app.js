@@ -103,8 +103,9 @@ function withoutPassword(url) {
   if (!url) return "";
   try {
     const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
+    if (!parsed.password) return url; // as written: placeholders such as {ACCOUNT_ID} stay readable
+    parsed.password = "***";
+    return decodeURI(parsed.toString());
   } catch (err) {
     return url;
   }
