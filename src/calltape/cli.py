@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--delivery-retry-base", metavar="SECONDS", help="first retry of a failed recording upload (default 5)"
     )
     serve.add_argument("--digest-algorithms", metavar="LIST", help="challenge order, default SHA-256,MD5")
+    serve.add_argument("--workers", metavar="N", help="processes sharing the SIP port (default 1)")
     serve.add_argument("--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)")
     receiver = commands.add_parser("receiver", help="run the recording receiver (what Kazoo's url points at)")
     receiver.add_argument("--config", type=Path, help="TOML file with the settings below")
@@ -83,7 +84,17 @@ def _receiver(args: argparse.Namespace) -> int:
     return 0
 
 
-def _install_event_loop_policy() -> None:
+def configure_logging(level: str, prefix: str = "") -> None:
+    """Log lines to stderr; *prefix* names the worker process."""
+    logging.basicConfig(
+        level=level.upper(), format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # delivery logs each upload with its call-id
+
+
+def install_event_loop_policy() -> None:
+    """uvloop where it exists."""
     try:
         import uvloop
     except ImportError:  # non-Linux platforms: the default loop works, only slower
@@ -106,15 +117,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"calltape: error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # delivery logs each upload with its call-id
+    configure_logging(settings.log_level)
     from calltape.service import serve
 
-    _install_event_loop_policy()
+    install_event_loop_policy()
     try:
+        if settings.workers > 1:
+            from calltape.workers import run_workers
+
+            return run_workers(settings, receiver)
         asyncio.run(serve(settings, receiver))
     except StoreError as exc:
         print(f"calltape: error: {exc}", file=sys.stderr)

@@ -48,6 +48,7 @@ class Settings:
     media_address: str = ""  # the address put in SDP and Contact; empty: the one facing the caller
     rtp_timeout: float = 60.0  # hang up after this long without RTP (0: never)
     delivery_retry_base: float = 5.0  # seconds before a failed delivery's first retry (then ×3 each time)
+    workers: int = 1  # processes sharing the SIP port (see calltape/workers.py)
 
     @property
     def db_url(self) -> str:
@@ -111,6 +112,11 @@ def _convert(name: str, value: Any) -> Any:
         if seconds < 0 or (name == "delivery_retry_base" and not 0.01 <= seconds <= 3600):
             raise ConfigError(f"{flag}: expected {'0.01-3600' if name == 'delivery_retry_base' else '>= 0'} seconds")
         return seconds
+    if name == "workers":
+        text = str(value)
+        if not text.isdigit() or not 1 <= int(text) <= 64:
+            raise ConfigError(f"{flag}: expected a number of processes from 1 to 64, got {value!r}")
+        return int(text)
     if name == "media_address" and value:
         try:
             return str(ipaddress.ip_address(str(value)))

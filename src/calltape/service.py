@@ -52,6 +52,7 @@ from calltape.switch.endpoints import Endpoints
 from calltape.switch.mailboxes import StoredMailboxes
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
+from calltape.workers import Router, Worker
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,29 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+def _quiet(_line: str) -> None:
+    """Workers other than the first: the first one speaks for all."""
+
+
+async def prepare_store(settings: Settings) -> None:
+    """Create or migrate the store's schema (before worker processes open it)."""
+    db = Database(settings.db_url)
+    await db.open()
+    await db.close()
+
+
 async def serve(
-    settings: Settings, receiver: ReceiverSettings | None = None, say: Callable[[str], None] = _say
+    settings: Settings,
+    receiver: ReceiverSettings | None = None,
+    say: Callable[[str], None] = _say,
+    worker: Worker | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+    """Run until SIGTERM or SIGINT, then shut down cleanly. With *worker*, as one of several processes."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    worker = worker or Worker()
+    first = worker.index == 0  # the process that serves the API and looks after the registrations
+    if not first:
+        say = _quiet
     db = Database(settings.db_url)
     await db.open()
     token = api_token(settings, say)
@@ -119,12 +138,17 @@ async def serve(
 
     transport = SipTransport(SipEndpoint(CAPABILITIES), on_event)
     service = SipService(registrar, transport)
-    sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port)
+    sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port, shared=worker.count > 1)
+    router = Router(worker, transport.received) if worker.count > 1 else None
+    if router is not None:
+        transport.pass_on = router.pass_on
+        router.start()
     media_library = MediaLibrary(settings.data_dir)
     callflows = Callflows(db)
     recordings = Recordings(db)
     plans = StoragePlans(db)
-    manager = RecordingManager(recordings, SystemConfigs(db), settings.data_dir / "spool", plans=plans)
+    spool = settings.data_dir / ("spool" if first else f"spool-w{worker.index}")  # each worker is its own node
+    manager = RecordingManager(recordings, SystemConfigs(db), spool, plans=plans)
 
     async def retry_times() -> int:
         return (await manager.settings()).storage_retry_times
@@ -177,33 +201,41 @@ async def serve(
     async def node_health() -> tuple[bool, dict[str, Any]]:
         return await health(db, manager.spool_dir, loop_lag)
 
-    api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
-    app = create_app(
-        db,
-        token,
-        media_library,
-        directory,
-        callflows,
-        mailboxes.messages_store,
-        recordings,
-        on_recording_retry=delivery.wake,
-        on_config_change=manager.forget_settings,
-        metrics=metrics,
-        health=node_health,
-        channels=calls.channels,
-    )
-    receiver_app = build_receiver(receiver) if receiver is not None else None
-    if receiver_app is not None:
-        app.mount(RECEIVER_PATH, receiver_app)
-    api_server = _EmbeddedUvicorn(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-    api_task = asyncio.create_task(api_server.serve(sockets=[api_socket]))
-    http_host, http_port = api_socket.getsockname()[:2]
-    say(f"calltape: SIP listening on udp+tcp {sip_host}:{sip_port}")
-    if receiver is not None:
-        say(f"calltape: recording receiver at http://{http_host}:{http_port}{RECEIVER_PATH}/ storing in {receiver.dir}")
-    say(f"calltape: API listening on http://{http_host}:{http_port}")
-    say(f"calltape: recordings web page http://{http_host}:{http_port}/ui, API reference /docs, metrics /metrics")
-    say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(db.url)}")
+    api_server: _EmbeddedUvicorn | None = None
+    api_task: asyncio.Task[None] | None = None
+    receiver_app = build_receiver(receiver) if receiver is not None and first else None
+    if first:
+        api_socket = socket.create_server((settings.http.host, settings.http.port), reuse_port=False)
+        app = create_app(
+            db,
+            token,
+            media_library,
+            directory,
+            callflows,
+            mailboxes.messages_store,
+            recordings,
+            on_recording_retry=delivery.wake,
+            on_config_change=manager.forget_settings,
+            metrics=metrics,
+            health=node_health,
+            channels=calls.channels,
+        )
+        if receiver_app is not None:
+            app.mount(RECEIVER_PATH, receiver_app)
+        api_server = _EmbeddedUvicorn(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+        api_task = asyncio.create_task(api_server.serve(sockets=[api_socket]))
+        http_host, http_port = api_socket.getsockname()[:2]
+        say(f"calltape: SIP listening on udp+tcp {sip_host}:{sip_port}")
+        if receiver is not None:
+            base = f"http://{http_host}:{http_port}{RECEIVER_PATH}/"
+            say(f"calltape: recording receiver at {base} storing in {receiver.dir}")
+        say(f"calltape: API listening on http://{http_host}:{http_port}")
+        say(f"calltape: recordings web page http://{http_host}:{http_port}/ui, API reference /docs, metrics /metrics")
+        say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(db.url)}")
+    if worker.count > 1:
+        low, high = settings.rtp_ports
+        where = f"SIP {sip_host}:{sip_port}, RTP {low}-{high}"
+        _say(f"calltape: worker {worker.index} of {worker.count} (pid {os.getpid()}): {where}")
 
     # Tens of thousands of live transactions (UDP keeps each for 32 s) make the default collector
     # thresholds trigger full scans constantly; everything made so far is long-lived.
@@ -213,23 +245,28 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    purge_task = asyncio.create_task(_purge_expired(registrations))
+    purge_task = asyncio.create_task(_purge_expired(registrations)) if first else None
     try:
         await stop.wait()
     finally:
         say("calltape: shutting down")
-        purge_task.cancel()
+        if purge_task is not None:
+            purge_task.cancel()
         lag_task.cancel()
-        api_server.should_exit = True
+        if api_server is not None:
+            api_server.should_exit = True
         await service.calls.close()
+        if router is not None:
+            router.close()
         await transport.close()
         await service.drain()
         await manager.drain()
         delivery_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await delivery_task
-        with contextlib.suppress(asyncio.CancelledError):
-            await api_task
+        if api_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await api_task
         if receiver_app is not None:
             await receiver_app.hook.drain()
             await receiver_app.storage.close()

@@ -38,21 +38,24 @@ class SipTransport:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.address: tuple[str, int] = ("", 0)
+        # with several workers: True when a datagram was passed on to the worker that owns its dialog
+        self.pass_on: Callable[[bytes, Peer], bool] | None = None
 
     def now(self) -> float:
         """The loop's monotonic clock, the time base of every SIP timer."""
         return self._loop.time()
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen on UDP and TCP *host:port* (port 0 picks one free for both)."""
+    async def start(self, host: str, port: int, *, shared: bool = False) -> tuple[str, int]:
+        """Listen on UDP and TCP *host:port* (port 0 picks one free for both); *shared*: with SO_REUSEPORT,
+        so that several worker processes listen on the same port."""
         for _ in range(20):
             udp, _proto = await self._loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self), local_addr=(host, port), reuse_port=False
+                lambda: _UdpProtocol(self), local_addr=(host, port), reuse_port=shared
             )
             bound = udp.get_extra_info("sockname")[:2]
             try:
                 self._tcp_server = await self._loop.create_server(
-                    lambda: _TcpConnection(self, None), host=host, port=bound[1], reuse_address=True
+                    lambda: _TcpConnection(self, None), host=host, port=bound[1], reuse_address=True, reuse_port=shared
                 )
             except OSError:
                 udp.close()
@@ -82,6 +85,8 @@ class SipTransport:
 
     def received(self, data: bytes, peer: Peer) -> None:
         """Feed one message to the endpoint (a bug on one message must not stop the listener)."""
+        if self.pass_on is not None and peer.transport == "udp" and self.pass_on(data, peer):
+            return
         try:
             self.endpoint.receive(data, peer, self.now())
         except Exception as exc:

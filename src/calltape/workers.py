@@ -1,0 +1,195 @@
+"""``calltape serve --workers N``: N processes on one machine share the SIP port, each owning whole dialogs.
+
+Every worker binds the SIP port with SO_REUSEPORT, so the kernel hands each datagram to one of them
+(by the sender's address). A dialog belongs to the worker that ``crc32(Call-ID) % N`` names: a datagram
+that lands elsewhere is passed on once, over a Unix datagram socket, to its owner. Call-IDs that a worker
+makes (for the legs it places) are drawn until they hash to itself, so the answers to its own requests
+come home whichever address they arrive from. TCP connections stay with the worker that accepted them.
+
+Each worker has its own slice of the RTP ports, its own media clock, MP3 encoder thread and spool
+(worker 0 keeps ``DATA_DIR/spool``, so its node is the single-process node), and its own delivery
+worker; the store is shared (PostgreSQL is the better store for several workers). Worker 0 also serves
+the API, the web page and the built-in receiver; ``/metrics`` and ``/channels`` show its calls only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import re
+import secrets
+import signal
+import socket
+import sys
+import uuid
+import zlib
+from dataclasses import dataclass, replace
+from multiprocessing.process import BaseProcess
+
+from calltape.config import HostPort, Settings
+from calltape.receiver.settings import ReceiverSettings
+from calltape.sip.events import Peer
+
+log = logging.getLogger(__name__)
+
+_CALL_ID = re.compile(rb"^(?:call-id|i)[ \t]*:[ \t]*([^\s]+)", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """This process's place among the workers."""
+
+    index: int = 0
+    count: int = 1
+    group: str = ""  # names the Unix sockets of one ``serve``
+
+    def owner(self, call_id: bytes) -> int:
+        """The worker that owns the dialog with this Call-ID."""
+        return zlib.crc32(call_id) % self.count
+
+    def owns(self, call_id: str) -> bool:
+        """True if this worker owns *call_id*'s dialog."""
+        return self.count == 1 or self.owner(call_id.encode()) == self.index
+
+    def address(self, index: int) -> str:
+        """The abstract Unix socket of worker *index*."""
+        return f"\0calltape-{self.group}-{index}"
+
+
+CURRENT = Worker()
+
+
+def new_call_id() -> str:
+    """A Call-ID for a dialog this process starts, owned by this worker (about N draws)."""
+    while True:
+        call_id = f"{uuid.uuid4().hex}@calltape"
+        if CURRENT.owns(call_id):
+            return call_id
+
+
+class Router:
+    """Passes a UDP datagram that belongs to another worker's dialog on to that worker."""
+
+    def __init__(self, worker: Worker, deliver: object) -> None:
+        self.worker = worker
+        self.deliver = deliver  # SipTransport.received: what a datagram from another worker goes to
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(worker.address(worker.index))
+        self.sock.setblocking(False)
+        self.passed_on = 0
+
+    def start(self) -> None:
+        """Take datagrams passed on by the other workers."""
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._readable)
+
+    def close(self) -> None:
+        """Stop taking datagrams."""
+        asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self.sock.close()
+
+    def pass_on(self, data: bytes, peer: Peer) -> bool:
+        """False if this worker owns *data*'s dialog (or it has no Call-ID); else it goes to the owner."""
+        match = _CALL_ID.search(data)
+        if match is None:
+            return False
+        owner = self.worker.owner(match.group(1))
+        if owner == self.worker.index:
+            return False
+        header = f"{peer.host} {peer.port}\n".encode()
+        try:
+            self.sock.sendto(header + data, self.worker.address(owner))
+            self.passed_on += 1
+        except OSError as exc:  # the owner is gone or its queue is full: UDP drops it, the sender retransmits
+            log.warning("cannot pass a datagram to worker %d: %s", owner, exc)
+        return True
+
+    def _readable(self) -> None:
+        for _ in range(64):
+            try:
+                packet = self.sock.recv(65600)
+            except (BlockingIOError, InterruptedError):
+                return
+            head, _, data = packet.partition(b"\n")
+            host, port = head.decode().split(" ")
+            self.deliver(data, Peer("udp", host, int(port)))  # type: ignore[operator]
+
+
+def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
+    """Start ``settings.workers`` serving processes and supervise them until SIGTERM/SIGINT."""
+    from calltape.service import api_token, prepare_store
+
+    count = settings.workers
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(prepare_store(settings))  # the schema is migrated once, before any worker opens it
+    settings = replace(
+        settings,
+        api_token=api_token(settings, lambda line: print(line, flush=True)),
+        sip=_fixed_port(settings.sip, both=True),
+        http=_fixed_port(settings.http, both=False),
+    )
+    group = f"{os.getpid()}-{secrets.token_hex(4)}"
+    low, high = settings.rtp_ports
+    share = (high - low + 1) // count
+    context = multiprocessing.get_context("spawn")
+    processes: list[BaseProcess] = []
+    for index in range(count):
+        ports = (low + index * share, low + (index + 1) * share - 1 if index < count - 1 else high)
+        worker = Worker(index, count, group)
+        mine = replace(settings, rtp_ports=ports)
+        process = context.Process(target=_worker_main, args=(mine, receiver if index == 0 else None, worker))
+        process.start()
+        processes.append(process)
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    failed = False
+    while any(p.is_alive() for p in processes):
+        multiprocessing.connection.wait([p.sentinel for p in processes if p.is_alive()])
+        if not stopping and any(p.exitcode not in (None, 0) for p in processes):
+            gone = next(p for p in processes if p.exitcode not in (None, 0))
+            print(f"calltape: error: worker {processes.index(gone)} stopped (exit {gone.exitcode})", file=sys.stderr)
+            failed = True
+            stop(signal.SIGTERM, None)
+    return 1 if failed or any(p.exitcode != 0 for p in processes) else 0
+
+
+def _fixed_port(address: HostPort, *, both: bool) -> HostPort:
+    """Port 0 means "any free one": pick it here, once, so that every worker binds the same."""
+    if address.port:
+        return address
+    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+    while True:
+        with socket.socket(family, socket.SOCK_DGRAM if both else socket.SOCK_STREAM) as probe:
+            probe.bind((address.host, 0))
+            port = int(probe.getsockname()[1])
+        if not both:
+            return HostPort(address.host, port)
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as tcp:
+                tcp.bind((address.host, port))
+            return HostPort(address.host, port)
+        except OSError:
+            continue
+
+
+def _worker_main(settings: Settings, receiver: ReceiverSettings | None, worker: Worker) -> None:
+    from calltape.cli import configure_logging, install_event_loop_policy
+    from calltape.service import serve
+
+    global CURRENT
+    CURRENT = worker
+    configure_logging(settings.log_level, prefix=f"w{worker.index} ")
+    install_event_loop_policy()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into one SIGTERM each
+    asyncio.run(serve(settings, receiver, worker=worker))

@@ -1,0 +1,162 @@
+"""``calltape serve --workers 2``: two processes share the SIP port; every dialog stays whole on its owner.
+
+Call-IDs are chosen so that each worker owns half of the calls (``crc32(Call-ID) % 2``); which process the
+kernel hands each datagram to depends on the sender's address, so datagrams also cross between workers.
+Echo calls and bridged calls (whose callee answers from another address) must work on both, every
+recording must be right and delivered, and SIGTERM must stop both processes cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.e2e.sipp_runner import free_port
+from tests.e2e.upload_sink import UploadSink, decode
+from tests.phone import Phone, dominant_frequency
+from tests.server import TOKEN, ServerProcess
+
+CALLER_HZ, CALLEE_HZ = 440.0, 1000.0
+
+
+@dataclass
+class Site:
+    server: ServerProcess
+    api: httpx.Client
+    account_id: str
+    realm: str
+    sink: UploadSink
+
+    def put(self, kind: str, data: dict[str, object]) -> str:
+        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
+        assert r.status_code == 201, r.text
+        return str(r.json()["data"]["id"])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    server = ServerProcess(
+        tmp_path_factory.mktemp("workers"),
+        ["--workers", "2", "--trusted-networks", "127.0.0.1/32", "--rtp-ports", "27600-27799"],
+    ).start()
+    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+    realm = f"w{uuid.uuid4().hex[:6]}.example.com"
+    account = api.put("/v2/accounts", json={"data": {"name": "Workers", "realm": realm}}).json()["data"]["id"]
+    sink = UploadSink().start()
+    yield Site(server, api, account, realm, sink)
+    sink.stop()
+    api.close()
+    assert server.stop() == 0  # SIGTERM reached both workers and both stopped cleanly
+    assert "Traceback" not in server.log_path.read_text(errors="replace")
+
+
+def call_id_owned_by(worker: int) -> str:
+    while True:
+        call_id = uuid.uuid4().hex
+        if zlib.crc32(call_id.encode()) % 2 == worker:
+            return call_id
+
+
+def tone(hz: float, seconds: float) -> bytes:
+    t = np.arange(int(8000 * seconds)) / 8000
+    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
+
+
+def channel_hz(channel: np.ndarray, rate: int) -> float:
+    loud = np.abs(channel.astype(np.int32)) > 1000
+    first, last = int(loud.argmax()), len(loud) - int(loud[::-1].argmax())
+    return dominant_frequency(channel[first:last], rate)
+
+
+async def place(site: Site, number: str, call_id: str, callee_port: int | None = None) -> float:
+    """One call of 2 s; returns the main frequency the caller heard."""
+    callee = None
+    if callee_port is not None:
+        callee = await Phone(site.server.sip_port, user="callee").start_on(callee_port)
+        callee.answer_after = 0.2
+        callee.say_pcm(tone(CALLEE_HZ, 8))
+    caller = await Phone(site.server.sip_port).start()
+    caller.call_id = call_id
+    try:
+        caller.say_pcm(tone(CALLER_HZ, 8))
+        assert (await caller.call(number)).status == 200
+        await asyncio.sleep(2.0)
+        assert (await caller.hangup()).status == 200
+        if callee is not None:
+            await callee.wait_bye(5)
+        return dominant_frequency(caller.received.pcm()[4000:])
+    finally:
+        caller.close()
+        if callee is not None:
+            callee.close()
+
+
+def recorded(site: Site, call_ids: list[str]) -> list[dict[str, object]]:
+    docs = []
+    for call_id in call_ids:
+        r = site.api.get(f"/v2/accounts/{site.account_id}/recordings", params={"call_id": call_id})
+        docs += r.json()["data"]
+    return docs
+
+
+def wait_delivered(site: Site, call_ids: list[str]) -> list[dict[str, object]]:
+    for _ in range(200):
+        docs = recorded(site, call_ids)
+        if len(docs) == len(call_ids) and all(d["state"] == "delivered" for d in docs):
+            return docs
+        time.sleep(0.1)
+    raise AssertionError(f"not all delivered: {[(d['call_id'], d['state']) for d in recorded(site, call_ids)]}")
+
+
+def test_echo_calls_owned_by_each_worker_are_answered_recorded_and_delivered(site: Site) -> None:
+    record = {"module": "record_call", "data": {"url": f"{site.sink.url}/echo"}}
+    site.put("callflows", {"numbers": ["2000"], "flow": {**record, "children": {"_": {"module": "echo", "data": {}}}}})
+    call_ids = [call_id_owned_by(i % 2) for i in range(6)]
+
+    async def all_calls() -> list[float]:
+        return list(await asyncio.gather(*(place(site, "2000", call_id) for call_id in call_ids)))
+
+    assert all(abs(hz - CALLER_HZ) < 10 for hz in asyncio.run(all_calls()))  # each caller heard its echo
+    docs = wait_delivered(site, call_ids)
+    assert len({d["node"] for d in docs}) == 2  # both workers recorded and delivered
+    for call_id in call_ids:
+        [upload] = [u for u in site.sink.uploads if quote(call_id, safe="") in u.path]
+        pcm, rate, channels = decode(upload.body, "mp3")
+        assert channels == 2 and abs(len(pcm) / rate - 2.0) < 0.15
+        assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+
+
+def test_bridged_calls_whose_callee_answers_from_elsewhere_stay_with_their_worker(site: Site) -> None:
+    ports = [free_port() for _ in range(4)]
+    numbers = []
+    for port in ports:
+        sip = {"username": f"desk{port}", "password": "desk-secret-1", "invite_format": "route"}
+        device = site.put("devices", {"name": f"desk{port}", "sip": {**sip, "route": f"sip:callee@127.0.0.1:{port}"}})
+        record = {"module": "record_call", "data": {"url": f"{site.sink.url}/bridge"}}
+        number = str(3000 + len(numbers))
+        flow = {**record, "children": {"_": {"module": "device", "data": {"id": device}}}}
+        site.put("callflows", {"numbers": [number], "flow": flow})
+        numbers.append(number)
+    call_ids = [call_id_owned_by(i % 2) for i in range(4)]
+
+    async def all_calls() -> list[float]:
+        calls = (place(site, n, c, p) for n, c, p in zip(numbers, call_ids, ports, strict=True))
+        return list(await asyncio.gather(*calls))
+
+    assert all(abs(hz - CALLEE_HZ) < 10 for hz in asyncio.run(all_calls()))  # the caller heard the callee
+    docs = wait_delivered(site, call_ids)
+    assert len({d["node"] for d in docs}) == 2
+    for call_id in call_ids:
+        [upload] = [u for u in site.sink.uploads if quote(call_id, safe="") in u.path]
+        pcm, rate, _ = decode(upload.body, "mp3")
+        assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+        assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15
