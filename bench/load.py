@@ -18,9 +18,10 @@ def write_sweep(path: Path, seconds: int = 10) -> Path:
     return path
 
 
-def start_server(tmp: Path) -> tuple[ServerProcess, int]:
+def start_server(tmp: Path, workers: int = 1) -> tuple[ServerProcess, int]:
     """calltape trusting loopback, with a wide RTP range and a quiet log; (server, its pid)."""
     args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "20000-29999", "--log-level", "warning"]
+    args += ["--workers", str(workers)]
     server = ServerProcess(tmp / "data", args).start()
     assert server.proc is not None
     return server, server.proc.pid

@@ -37,7 +37,7 @@ from tests.e2e.sipp_runner import free_port  # noqa: E402
 from tests.server import TOKEN  # noqa: E402
 
 from bench.load import sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
-from bench.procstat import cpu_seconds, rss_mb  # noqa: E402
+from bench.procstat import cpu_seconds, process_tree, rss_mb  # noqa: E402
 
 CALLER_MEDIA_PORT = 61000
 CALLEE_MEDIA_PORT = 63000
@@ -126,9 +126,11 @@ def run_step(
     ramp = n / args.rate
     hold_ms = int(args.hold * 1000)
     window = max(3.0, args.hold - ramp - 4)
-    idle_rss = rss_mb(pid)
+    pids = process_tree(pid)  # with --workers: the supervisor and its workers
+    idle_rss = rss_mb(*pids)
     result: dict[str, Any] = {}
     started = time.time()
+    cpu_start = cpu_seconds(*pids)
     threads = []
     if args.flow == "bridged":
 
@@ -149,12 +151,13 @@ def run_step(
         thread.start()
         time.sleep(0.5)
     time.sleep(ramp + 2)  # every call up
-    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    cpu0, t0 = cpu_seconds(*pids), time.monotonic()
     time.sleep(window)
-    cpu1, t1 = cpu_seconds(pid), time.monotonic()
-    peak = rss_mb(pid)  # with all N up (VmHWM would carry the peak of an earlier, larger step)
+    cpu1, t1 = cpu_seconds(*pids), time.monotonic()
+    peak = rss_mb(*pids)  # with all N up (VmHWM would carry the peak of an earlier, larger step)
     for thread in threads:
         thread.join()
+    cpu_end = cpu_seconds(*pids)  # every call has ended (encoding of their last second included)
     sipp = result["caller"]
     step: dict[str, Any] = {
         "flow": args.flow,
@@ -164,6 +167,7 @@ def run_step(
         "window_s": round(t1 - t0, 1),
         "server_cpu_share": round((cpu1 - cpu0) / (t1 - t0), 3),
         "cpu_s_per_call_minute": round((cpu1 - cpu0) / (n * (t1 - t0) / 60), 4),
+        "cpu_s_per_call_minute_whole_run": round((cpu_end - cpu_start) / (n * args.hold / 60), 4),
         "rss_mb_per_call": round((peak - idle_rss) / n, 3),
     }
     if args.flow != "echo-norec":
@@ -214,6 +218,7 @@ def main() -> int:
     parser.add_argument("--calls", default="200,500,1000")
     parser.add_argument("--hold", type=float, default=30.0, help="seconds each call lasts")
     parser.add_argument("--rate", type=int, default=100, help="new calls per second")
+    parser.add_argument("--workers", type=int, default=1, help="calltape serve --workers")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-recording-bench-"))
     write_sweep(tmp / "audio.ulaw", SWEEP_SECONDS)
@@ -231,7 +236,7 @@ def main() -> int:
         ],
         stderr=subprocess.DEVNULL,
     )
-    server, pid = start_server(tmp)
+    server, pid = start_server(tmp, args.workers)
     callee_port = free_port()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     report: dict[str, Any] = {
@@ -239,6 +244,7 @@ def main() -> int:
         "commit": commit.strip(),
         "cores": os.cpu_count(),
         "hold_s": args.hold,
+        "workers": args.workers,
         "steps": [],
     }
     try:
@@ -255,7 +261,12 @@ def main() -> int:
         receiver.wait()
     out = ROOT / "bench" / "results" / "recording.json"
     results = json.loads(out.read_text()) if out.exists() else {}
-    results[args.flow] = report  # one entry per flow, each with its own date and commit
+    key = args.flow if args.workers == 1 else f"{args.flow}-workers{args.workers}"
+    if key in results:  # keep the history: earlier runs of the same flow, newest first
+        earlier = results[key]
+        report["earlier_runs"] = [{k: v for k, v in earlier.items() if k != "earlier_runs"}]
+        report["earlier_runs"] += earlier.get("earlier_runs", [])[:5]
+    results[key] = report  # one entry per flow (and worker count), each with its own date and commit
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written {out}")
     return 0
