@@ -8,41 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
-import numpy as np
 import pytest
 
 from calltape.media.sources import tone
 from calltape.sip.events import Peer
 from calltape.softphone.ua import Softphone
+from tests.e2e.account import Account
 from tests.e2e.baresip import Baresip
+from tests.e2e.test_recording import channel_hz
 from tests.e2e.upload_sink import Upload, UploadSink, decode
-from tests.phone import dominant_frequency
-from tests.server import TOKEN, ServerProcess
+from tests.server import ServerProcess
 
 PASSWORD = "bare-secret-1"
-BARESIP_HZ, CALLER_HZ = 440, 1000
+BARESIP_HZ, CALLER_HZ = 440, 1000  # baresip's sine; what our softphone sends when it calls baresip
 
 
 @dataclass
-class Site:
-    server: ServerProcess
-    api: httpx.Client
-    account_id: str
-    realm: str
-    sink: UploadSink
-    user_id: str
-
-    def put(self, kind: str, data: dict[str, object]) -> str:
-        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
+class Site(Account):
+    sink: UploadSink = field(default_factory=UploadSink)
+    user_id: str = ""
 
     def upload_of(self, call_id: str, timeout: float = 20.0) -> Upload:
         deadline = time.monotonic() + timeout
@@ -51,31 +40,24 @@ class Site:
             time.sleep(0.1)
         return found[0]
 
-    def recording(self, call_id: str) -> dict[str, object]:
-        r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params={"call_id": call_id})
-        return dict(r.json()["data"][0])
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     server = ServerProcess(
         tmp_path_factory.mktemp("baresip"), ["--digest-algorithms", "MD5", "--rtp-ports", "27400-27499"]
     ).start()
-    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-    realm = f"bare{uuid.uuid4().hex[:6]}.example.com"
-    account = api.put("/v2/accounts", json={"data": {"name": "Bare", "realm": realm}}).json()["data"]["id"]
-    sink = UploadSink().start()
-    site = Site(server, api, account, realm, sink, "")
+    account = Account.create(server, "Bare")
+    site = Site(server, account.api, account.account_id, account.realm, UploadSink().start())
     site.user_id = site.put("users", {"first_name": "Linus", "last_name": "Baresip"})
     site.put("devices", {"name": "bare", "owner_id": site.user_id, "sip": {"username": "bare", "password": PASSWORD}})
     site.put("devices", {"name": "ada", "sip": {"username": "ada", "password": PASSWORD}})
-    record = {"module": "record_call", "data": {"url": f"{sink.url}/rec"}}
+    record = {"module": "record_call", "data": {"url": f"{site.sink.url}/rec"}}
     site.put("callflows", {"numbers": ["1001"], "flow": {**record, "children": {"_": {"module": "echo", "data": {}}}}})
     ring = {"_": {"module": "user", "data": {"id": site.user_id}}}
     site.put("callflows", {"numbers": ["1002"], "flow": {**record, "children": ring}})
     yield site
-    sink.stop()
-    api.close()
+    site.sink.stop()
+    site.api.close()
     server.stop()
 
 
@@ -87,13 +69,6 @@ def baresip(site: Site, tmp_path: Path) -> Iterator[Baresip]:
         yield phone
     finally:
         phone.close()
-
-
-def channel_hz(channel: np.ndarray, rate: int) -> float:
-    loud = np.abs(channel.astype(np.int32)) > 1000
-    assert loud.sum() > rate // 2, "the channel is nearly silent"
-    first, last = int(loud.argmax()), len(loud) - int(loud[::-1].argmax())
-    return dominant_frequency(channel[first:last], rate)
 
 
 def test_baresip_calls_a_record_call_flow_and_the_recording_is_right(site: Site, baresip: Baresip) -> None:
@@ -110,7 +85,7 @@ def test_baresip_calls_a_record_call_flow_and_the_recording_is_right(site: Site,
     assert abs(len(pcm) / rate - (closed["received_at"] - established)) <= 0.1
     assert abs(channel_hz(pcm[:, 0], rate) - BARESIP_HZ) < 15  # what baresip said
     assert abs(channel_hz(pcm[:, 1], rate) - BARESIP_HZ) < 15  # what it heard: the echo
-    assert site.recording(call_id)["from"] == f"bare@{site.realm}"
+    assert site.recordings(call_id=call_id)[0]["from"] == f"bare@{site.realm}"
 
 
 def test_a_user_node_rings_baresip_and_the_bridged_call_is_recorded(site: Site, baresip: Baresip) -> None:

@@ -10,16 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
+from tests.e2e.test_recording import channel_hz
 from tests.e2e.upload_sink import decode
-from tests.phone import dominant_frequency
-
-
-def tone_hz(channel: np.ndarray, rate: int) -> float:
-    loud = np.abs(channel.astype(np.int32)) > 1000
-    first, last = int(loud.argmax()), len(loud) - int(loud[::-1].argmax())
-    return dominant_frequency(channel[first:last], rate)
 
 
 def test_demo_records_every_seed_flow_and_leaves_calltape_up_for_a_phone(tmp_path: Path) -> None:
@@ -58,7 +50,7 @@ def check_demo(demo: subprocess.Popen[str], data_dir: Path) -> None:
         assert channels == int(row["channels"]) == len(tones)
         assert abs(len(pcm) / rate - float(row["duration"].split()[0])) <= 0.1
         for index, hz in enumerate(tones):
-            assert abs(tone_hz(pcm[:, index], rate) - hz) < 15, (flow, index)
+            assert abs(channel_hz(pcm[:, index], rate) - hz) < 15, (flow, index)
 
     text = "\n".join(lines)
     server, realm, user, password = (

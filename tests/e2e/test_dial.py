@@ -6,46 +6,30 @@ import audioop
 import json
 import subprocess
 import sys
-import uuid
 import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
+from tests.e2e.account import Account
 from tests.e2e.sipp_runner import SCENARIOS, free_port
 from tests.phone import dominant_frequency
-from tests.server import TOKEN, ServerProcess
+from tests.server import ServerProcess
 
 PASSWORD = "dial-secret-1"
 
 
-@dataclass
-class Pbx:
-    server: ServerProcess
-    api: httpx.Client
-    account_id: str
-    realm: str
-
-    def put(self, kind: str, data: dict[str, object]) -> str:
-        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
-
-
 @pytest.fixture(scope="module")
-def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
+def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
     server = ServerProcess(tmp_path_factory.mktemp("dial"), ["--rtp-ports", "27000-27199"]).start()
-    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-    realm = f"dial{uuid.uuid4().hex[:6]}.example.com"
-    account = api.put("/v2/accounts", json={"data": {"name": "Dial", "realm": realm}}).json()["data"]["id"]
-    pbx = Pbx(server, api, account, realm)
+    pbx = Account.create(server, "Dial")
     for name in ("ada", "bob"):
         pbx.put("devices", {"name": name, "sip": {"username": name, "password": PASSWORD}})
-    bob = next(d["id"] for d in api.get(f"/v2/accounts/{account}/devices").json()["data"] if d["name"] == "bob")
+    bob = next(
+        d["id"] for d in pbx.api.get(f"/v2/accounts/{pbx.account_id}/devices").json()["data"] if d["name"] == "bob"
+    )
     pbx.put("callflows", {"numbers": ["2000"], "flow": {"module": "echo", "data": {}}})
     pbx.put("callflows", {"numbers": ["3000"], "flow": {"module": "device", "data": {"id": bob}}})
     digits = {
@@ -58,7 +42,7 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     }
     pbx.put("callflows", {"numbers": ["4000"], "flow": digits})
     yield pbx
-    api.close()
+    pbx.api.close()
     server.stop()
 
 
@@ -85,7 +69,7 @@ def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, list[
     return proc.returncode, [json.loads(line) for line in out.splitlines() if line.strip()], err
 
 
-def as_device(pbx: Pbx, name: str) -> list[str]:
+def as_device(pbx: Account, name: str) -> list[str]:
     server = f"127.0.0.1:{pbx.server.sip_port}"
     return ["--server", server, "--realm", pbx.realm, "--user", name, "--password", PASSWORD]
 
@@ -96,7 +80,7 @@ def wav_pcm(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
 
 
-def test_dial_registers_calls_echo_and_records_what_it_hears(pbx: Pbx, tmp_path: Path) -> None:
+def test_dial_registers_calls_echo_and_records_what_it_hears(pbx: Account, tmp_path: Path) -> None:
     record = tmp_path / "heard.wav"
     args = [*as_device(pbx, "ada"), "--register", "--tone", "440", "--hangup-after", "3", "--record", str(record)]
     code, calls, err = finish(dial("2000", *args))
@@ -110,7 +94,7 @@ def test_dial_registers_calls_echo_and_records_what_it_hears(pbx: Pbx, tmp_path:
     assert abs(dominant_frequency(pcm) - 440) < 10  # the echo of our own tone
 
 
-def test_dial_answers_a_call_rung_through_a_device_flow(pbx: Pbx) -> None:
+def test_dial_answers_a_call_rung_through_a_device_flow(pbx: Account) -> None:
     bob = dial(
         "--answer", "--calls", "1", "--register", "--tone", "1000", "--answer-after", "0.5", *as_device(pbx, "bob")
     )
@@ -127,7 +111,7 @@ def test_dial_answers_a_call_rung_through_a_device_flow(pbx: Pbx) -> None:
     assert str(bob_call["remote"]).startswith("sip:ada@")
 
 
-def test_dial_sends_rfc4733_digits_that_choose_a_branch(pbx: Pbx) -> None:
+def test_dial_sends_rfc4733_digits_that_choose_a_branch(pbx: Account) -> None:
     code, (call,), err = finish(dial("4000", "--dtmf", "42", "--dtmf-after", "0.5", *as_device(pbx, "ada")))
     assert code == 0, err
     assert call["ended_by"] == "hung up by the other side"  # the tone branch ends the call
@@ -213,7 +197,7 @@ def test_dial_bad_options_get_one_line_and_exit_2(args: list[str], message: str)
     assert len(err.strip().splitlines()) == 1
 
 
-def test_dial_with_a_wrong_password_says_so_and_exits_1(pbx: Pbx) -> None:
+def test_dial_with_a_wrong_password_says_so_and_exits_1(pbx: Account) -> None:
     args = ["--server", f"127.0.0.1:{pbx.server.sip_port}", "--realm", pbx.realm, "--user", "ada"]
     code, calls, err = finish(dial("2000", *args, "--password", "wrong", "--register"))
     assert (code, calls) == (1, [])

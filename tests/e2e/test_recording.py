@@ -29,6 +29,7 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
 
+from calltape.demo.provision import SEED_THREE, SEED_TWO
 from calltape.receiver.s3 import sign_v4
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.upload_sink import Upload, UploadSink, decode
@@ -340,40 +341,6 @@ def test_a_second_recording_is_numbered_and_stop_ends_both_mono_included(rig: Ri
     assert abs(len(second) / rate - 1.5) <= 0.15
 
 
-SEED_TWO = """{
-    "module": "record_call",
-    "data": {
-        "action": "start",
-        "format": "mp3",
-        "url": "http://my.recording.server/{ACCOUNT_ID}/{USER_ID}",
-        "time_limit":360
-    },
-    "children": {
-        "_": {
-            "module": "user",
-            "data": {
-                "id": "{USER_ID}"
-            },
-            "children": {
-                "_": {
-                    "module": "record_call",
-                    "data": {
-                        "action": "stop"
-                    },
-                    "children": {
-                        "module": "voicemail",
-                        "data": {
-                            "id": "{VMBOX_ID}"
-                        },
-                        "children": {}
-                    }
-                }
-            }
-        }
-    }
-}"""
-
-
 def seed_two(rig: Rig, user: str, box: str) -> str:
     """The seed's second example exactly as written; only the server and the ids are filled in."""
     text = SEED_TWO.replace("http://my.recording.server", rig.sink.url).replace("{USER_ID}", user)
@@ -463,23 +430,7 @@ def test_record_call_keeps_recording_into_voicemail_and_both_are_right(rig: Rig)
 
 def test_seed_example_three_as_written_records_the_caller_until_a_key(rig: Rig) -> None:
     box = voicemail_box(rig, rig.put("users", {"first_name": "Hedy", "last_name": "Lamarr"}))
-    text = """{
-        "module": "say",
-        "data": {
-            "text": "Please leave your message after the beep"
-        },
-        "children": {
-            "_": {
-                "module": "record_caller",
-                "data": {
-                    "format": "mp3",
-                    "url": "http://my.recording.server/voicemail/{ACCOUNT_ID}/{BOX_ID}",
-                    "time_limit":360
-                }
-            }
-        }
-    }"""
-    flow = json.loads(text.replace("http://my.recording.server", rig.sink.url).replace("{BOX_ID}", box))
+    flow = json.loads(SEED_THREE.replace("http://my.recording.server", rig.sink.url).replace("{BOX_ID}", box))
     number = rig.callflow(flow)
 
     async def scenario() -> str:

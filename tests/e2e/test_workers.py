@@ -13,33 +13,22 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
-import httpx
-import numpy as np
 import pytest
 
+from tests.e2e.account import Account
 from tests.e2e.sipp_runner import free_port
+from tests.e2e.test_recording import CALLEE_HZ, CALLER_HZ, channel_hz, tone
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone, dominant_frequency
-from tests.server import TOKEN, ServerProcess
-
-CALLER_HZ, CALLEE_HZ = 440.0, 1000.0
+from tests.server import ServerProcess
 
 
 @dataclass
-class Site:
-    server: ServerProcess
-    api: httpx.Client
-    account_id: str
-    realm: str
-    sink: UploadSink
-
-    def put(self, kind: str, data: dict[str, object]) -> str:
-        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
+class Site(Account):
+    sink: UploadSink = field(default_factory=UploadSink)
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +37,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         tmp_path_factory.mktemp("workers"),
         ["--workers", "2", "--trusted-networks", "127.0.0.1/32", "--rtp-ports", "27600-27799"],
     ).start()
-    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-    realm = f"w{uuid.uuid4().hex[:6]}.example.com"
-    account = api.put("/v2/accounts", json={"data": {"name": "Workers", "realm": realm}}).json()["data"]["id"]
-    sink = UploadSink().start()
-    yield Site(server, api, account, realm, sink)
-    sink.stop()
-    api.close()
+    account = Account.create(server, "Workers")
+    site = Site(server, account.api, account.account_id, account.realm, UploadSink().start())
+    yield site
+    site.sink.stop()
+    site.api.close()
     assert server.stop() == 0  # SIGTERM reached both workers and both stopped cleanly
     assert "Traceback" not in server.log_path.read_text(errors="replace")
 
@@ -64,17 +51,6 @@ def call_id_owned_by(worker: int) -> str:
         call_id = uuid.uuid4().hex
         if zlib.crc32(call_id.encode()) % 2 == worker:
             return call_id
-
-
-def tone(hz: float, seconds: float) -> bytes:
-    t = np.arange(int(8000 * seconds)) / 8000
-    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
-
-
-def channel_hz(channel: np.ndarray, rate: int) -> float:
-    loud = np.abs(channel.astype(np.int32)) > 1000
-    first, last = int(loud.argmax()), len(loud) - int(loud[::-1].argmax())
-    return dominant_frequency(channel[first:last], rate)
 
 
 async def place(site: Site, number: str, call_id: str, callee_port: int | None = None) -> float:
@@ -100,21 +76,13 @@ async def place(site: Site, number: str, call_id: str, callee_port: int | None =
             callee.close()
 
 
-def recorded(site: Site, call_ids: list[str]) -> list[dict[str, object]]:
-    docs = []
-    for call_id in call_ids:
-        r = site.api.get(f"/v2/accounts/{site.account_id}/recordings", params={"call_id": call_id})
-        docs += r.json()["data"]
-    return docs
-
-
 def wait_delivered(site: Site, call_ids: list[str]) -> list[dict[str, object]]:
     for _ in range(200):
-        docs = recorded(site, call_ids)
+        docs = [doc for call_id in call_ids for doc in site.recordings(call_id=call_id)]
         if len(docs) == len(call_ids) and all(d["state"] == "delivered" for d in docs):
             return docs
         time.sleep(0.1)
-    raise AssertionError(f"not all delivered: {[(d['call_id'], d['state']) for d in recorded(site, call_ids)]}")
+    raise AssertionError(f"not all delivered: {[(d['call_id'], d['state']) for d in docs]}")
 
 
 def test_echo_calls_owned_by_each_worker_are_answered_recorded_and_delivered(site: Site) -> None:
