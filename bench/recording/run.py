@@ -113,6 +113,13 @@ def setup(api: httpx.Client, flow_kind: str, receiver_url: str, callee_port: int
     return str(account)
 
 
+def rtp_counters(api: httpx.Client) -> tuple[int, int]:
+    """(RTP packets received, payloads an echo or bridge dropped) from /metrics (worker 0's, with --workers)."""
+    text = api.get("/metrics").text
+    values = dict(line.split(" ", 1) for line in text.splitlines() if line.startswith("calltape_rtp_"))
+    return int(values["calltape_rtp_packets_received_total"]), int(values["calltape_rtp_relay_dropped_total"])
+
+
 def run_step(
     n: int,
     args: argparse.Namespace,
@@ -131,6 +138,7 @@ def run_step(
     result: dict[str, Any] = {}
     started = time.time()
     cpu_start = cpu_seconds(*pids)
+    received0, dropped0 = rtp_counters(api)
     threads = []
     if args.flow == "bridged":
 
@@ -158,6 +166,7 @@ def run_step(
     for thread in threads:
         thread.join()
     cpu_end = cpu_seconds(*pids)  # every call has ended (encoding of their last second included)
+    received1, dropped1 = rtp_counters(api)
     sipp = result["caller"]
     step: dict[str, Any] = {
         "flow": args.flow,
@@ -169,6 +178,8 @@ def run_step(
         "cpu_s_per_call_minute": round((cpu1 - cpu0) / (n * (t1 - t0) / 60), 4),
         "cpu_s_per_call_minute_whole_run": round((cpu_end - cpu_start) / (n * args.hold / 60), 4),
         "rss_mb_per_call": round((peak - idle_rss) / n, 3),
+        "rtp_received": received1 - received0,
+        "relayed_share": round(1 - (dropped1 - dropped0) / max(1, received1 - received0), 4),  # echoed / received
     }
     if args.flow != "echo-norec":
         step.update(check_recordings(api, account, started, n, args.hold, tmp / "receiver"))

@@ -36,6 +36,12 @@ def render(facts: NodeFacts) -> str:
             facts.rtp.lost,
         ),
         *single(
+            "calltape_rtp_relay_dropped_total",
+            "counter",
+            "RTP payloads received but not sent on (echo, bridge): the sending side was more than 100 ms behind.",
+            facts.rtp.relay_dropped,
+        ),
+        *single(
             "calltape_event_loop_lag_seconds", "gauge", "How late the event loop ran its last timer.", facts.loop_lag
         ),
         *single(

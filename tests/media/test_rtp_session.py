@@ -150,3 +150,24 @@ def test_play_is_paced_at_20ms_and_dtmf_goes_out() -> None:
     audio = [t for t, pt in zip(arrivals, types, strict=True) if pt == 0]
     rate = (len(audio) - 1) / (audio[-1] - audio[0])
     assert 48 <= rate <= 52  # 50 packets a second
+
+
+def test_a_relay_more_than_five_frames_behind_drops_the_oldest_and_counts_it() -> None:
+    async def scenario() -> tuple[list[bytes], int]:
+        session, peer, _, _ = await _session()
+        session.clock.remove(session)  # nobody sends: the relay falls behind
+        buffer = session.relay_buffer()
+        target = ("127.0.0.1", session.port)
+        for seq in range(8):
+            peer.sendto(build_rtp(0, seq, seq * 160, 1, _frame(seq * 10)), target)
+        for _ in range(100):
+            if session.packets_in == 8:
+                break
+            await asyncio.sleep(0.01)
+        session.close()
+        peer.close()
+        return list(buffer.payloads), session.stats["relay_dropped"]
+
+    kept, dropped = asyncio.run(scenario())
+    assert dropped == 3
+    assert kept == [_frame(v * 10) for v in range(3, 8)]  # the newest five, in order

@@ -19,14 +19,14 @@ def test_live_sessions_are_summed_and_ended_ones_keep_their_counts() -> None:
     a, b = FakeSession(), FakeSession()
     totals.opened(a)
     totals.opened(b)
-    a.packets_in, a.packets_out, a.stats["lost"] = 100, 90, 2
+    a.packets_in, a.packets_out, a.stats["lost"], a.stats["relay_dropped"] = 100, 90, 2, 3
     b.packets_in, b.packets_out = 10, 20
-    assert totals.counts() == RtpCounts(110, 110, 2, 2)
+    assert totals.counts() == RtpCounts(110, 110, 2, 2, relay_dropped=3)
     totals.closed(a)
     totals.closed(a)  # closing twice counts once
     a.packets_in = 999  # after its end, a session no longer counts
-    assert totals.counts() == RtpCounts(110, 110, 2, 1)
+    assert totals.counts() == RtpCounts(110, 110, 2, 1, relay_dropped=3)
     totals.closed(b)
-    assert totals.counts() == RtpCounts(110, 110, 2, 0)
+    assert totals.counts() == RtpCounts(110, 110, 2, 0, relay_dropped=3)
     totals.closed(FakeSession(packets_in=5))  # never opened: nothing to add
     assert totals.counts().packets_in == 110

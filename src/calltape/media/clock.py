@@ -14,7 +14,10 @@ log = logging.getLogger(__name__)
 
 TICK = 0.020
 RATE = 8000
-MAX_LATE = 0.2  # after a stall longer than this, skip ahead instead of sending a burst
+# After a stall of the event loop, every missed tick is still run — one per loop turn, between the reads, so
+# relayed audio is sent rather than dropped and outgoing taps keep every frame. Only a stall longer than this
+# skips ahead (a burst of more than a second of audio would help no one).
+MAX_CATCH_UP = 1.0
 
 
 class Ticking(Protocol):
@@ -72,7 +75,7 @@ class MediaClock:
                 stream.failed(exc)
         now = loop.time()
         self._next += TICK
-        if now - self._next > MAX_LATE:
+        if now - self._next > MAX_CATCH_UP:
             self.late_skips += 1
             self._next = now + TICK
         if self._streams:

@@ -25,6 +25,7 @@ class RtpCounts:
     packets_out: int = 0
     lost: int = 0
     sessions: int = 0  # live now
+    relay_dropped: int = 0  # received but never sent on: the relaying side was more than 100 ms behind
 
 
 class RtpTotals:
@@ -35,6 +36,7 @@ class RtpTotals:
         self._ended_in = 0
         self._ended_out = 0
         self._ended_lost = 0
+        self._ended_dropped = 0
 
     def opened(self, session: CountsPackets) -> None:
         """*session* started."""
@@ -47,6 +49,7 @@ class RtpTotals:
             self._ended_in += session.packets_in
             self._ended_out += session.packets_out
             self._ended_lost += session.stats["lost"]
+            self._ended_dropped += session.stats.get("relay_dropped", 0)
 
     def counts(self) -> RtpCounts:
         """The totals now (a sum over the live sessions)."""
@@ -56,6 +59,7 @@ class RtpTotals:
             self._ended_out + sum(s.packets_out for s in live),
             self._ended_lost + sum(s.stats["lost"] for s in live),
             len(live),
+            self._ended_dropped + sum(s.stats.get("relay_dropped", 0) for s in live),
         )
 
 

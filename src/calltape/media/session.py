@@ -25,7 +25,7 @@ from calltape.logs import throttle
 from calltape.media.clock import MediaClock, MediaTimeline
 from calltape.media.dtmf import DtmfReceiver, event_payloads
 from calltape.media.g711 import FRAME_SAMPLES, G711
-from calltape.media.outbound import Player, RelayBuffer, Silence, Source
+from calltape.media.outbound import RELAY_DEPTH, Player, RelayBuffer, Silence, Source
 from calltape.media.rtp import HEADER_SIZE, build_rtp, parse_rtp
 from calltape.media.rtp_totals import RTP_TOTALS
 
@@ -97,7 +97,7 @@ class RtpSession:
         self._view = memoryview(self._buffer)
         self._packet = bytearray(HEADER_SIZE + FRAME_SAMPLES)  # every audio packet we send is built here
         # counted per event (packets_in counts media)
-        self.stats = {"lost": 0, "late": 0, "send_errors": 0, "reanchored": 0}
+        self.stats = {"lost": 0, "late": 0, "send_errors": 0, "reanchored": 0, "relay_dropped": 0}
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
@@ -330,17 +330,23 @@ class RtpSession:
                     return
                 self.stats["lost"] += 1  # give up on it: silence keeps the timeline
                 timestamp = (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF
-                for relay in self.relays:
-                    relay.payloads.append(self.codec.silence)
+                self._to_relays(self.codec.silence)
                 self._deliver_in(self.codec.silence, timestamp)
             else:
                 self._in_order(item[1], item[0])
             self._expected = (self._expected + 1) & 0xFFFF
 
+    def _to_relays(self, payload: bytes) -> None:
+        for relay in self.relays:
+            payloads = relay.payloads
+            if len(payloads) == RELAY_DEPTH:  # its sender is 100 ms behind: the oldest goes
+                self.stats["relay_dropped"] += 1
+            payloads.append(payload)
+
     def _in_order(self, payload: bytes, timestamp: int) -> None:
         """The next payload in sequence: to the relays, and to the taps at its place (a pause becomes silence)."""
-        for relay in self.relays:
-            relay.payloads.append(payload)
+        if self.relays:
+            self._to_relays(payload)
         if not self.taps:  # nobody listens: just keep the timeline
             self._last_ts = timestamp
             return
