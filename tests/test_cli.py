@@ -23,6 +23,9 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     [
         (["serve", "--sip", "nonsense"], "--sip"),
         (["serve", "--sip", "127.0.0.1:70000"], "--sip"),
+        (["serve", "--sip", "127.0.0.1:50²"], "--sip"),  # "²".isdigit() is true, int("50²") fails
+        (["serve", "--workers", "0"], "--workers"),
+        (["serve", "--workers", "²"], "--workers"),
         (["serve", "--http", "127.0.0.1:"], "--http"),
         (["serve", "--rtp-ports", "20000-10000"], "--rtp-ports"),
         (["serve", "--rtp-ports", "80-90"], "--rtp-ports"),

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from calltape.digits import is_number
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -65,7 +67,7 @@ def parse_host_port(text: str, name: str) -> HostPort:
         host, sep, port = text[1:].partition("]:")
     else:
         host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not host or not is_number(port) or not 0 <= int(port) <= 65535:
         raise ConfigError(f"{name}: expected HOST:PORT with a port 0-65535, got {text!r}")
     try:
         ipaddress.ip_address(host)
@@ -78,7 +80,7 @@ def parse_host_port(text: str, name: str) -> HostPort:
 def parse_port_range(text: str, name: str) -> tuple[int, int]:
     """``LOW-HIGH``, even-aligned RTP ports above 1023."""
     low, sep, high = str(text).partition("-")
-    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+    if not sep or not is_number(low.strip()) or not is_number(high.strip()):
         raise ConfigError(f"{name}: expected LOW-HIGH, got {text!r}")
     lo, hi = int(low), int(high)
     if not 1024 <= lo < hi <= 65535 or hi - lo < 2:
@@ -114,7 +116,7 @@ def _convert(name: str, value: Any) -> Any:
         return seconds
     if name == "workers":
         text = str(value)
-        if not text.isdigit() or not 1 <= int(text) <= 64:
+        if not is_number(text) or not 1 <= int(text) <= 64:
             raise ConfigError(f"{flag}: expected a number of processes from 1 to 64, got {value!r}")
         return int(text)
     if name == "media_address" and value:

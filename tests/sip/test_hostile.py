@@ -164,3 +164,9 @@ def test_a_response_the_tu_could_not_read_is_dropped(old: str, new: str) -> None
         parse_message(data)
     answer, events = _answer(data)
     assert answer is None and not events
+
+
+@pytest.mark.parametrize("status", ["20²", "٢٠٠", "2 0"])
+def test_a_status_that_is_not_three_ascii_digits_is_refused_not_a_crash(status: str) -> None:
+    with pytest.raises(SipParseError):
+        parse_message(f"SIP/2.0 {status} OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n".encode())

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from calltape.api.envelope import success
 from calltape.api.errors import ApiError
 from calltape.api.recordings import audio_response
+from calltape.digits import is_number
 from calltape.store.recordings import Recordings
 
 LINK_TTL = 900.0  # seconds a link plays; the page asks for a fresh one each time a recording is opened
@@ -45,7 +46,7 @@ class AudioLinks:
 
     def valid(self, account_id: str, recording_id: str, expires: str, sig: str, now: float) -> bool:
         """True if *sig* signs this recording until *expires*, and that is still ahead."""
-        if not expires.isdigit() or int(expires) < now:
+        if not is_number(expires) or int(expires) < now:
             return False
         expected = self._signature(account_id, recording_id, int(expires))
         return hmac.compare_digest(sig.encode(), expected.encode())

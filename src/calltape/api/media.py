@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from calltape.api.envelope import success
 from calltape.api.errors import ApiError
+from calltape.digits import is_number
 from calltape.media.library import MediaLibrary
 from calltape.media.sources import MediaError
 from calltape.store.documents import Documents
@@ -30,7 +31,7 @@ def add_media_raw_routes(
         if content_type not in UPLOAD_TYPES:
             raise ApiError(415, "unsupported media type", {"Content-Type": f"expected one of {sorted(UPLOAD_TYPES)}"})
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_UPLOAD:
+        if is_number(length) and int(length) > MAX_UPLOAD:
             raise ApiError(413, "too large", {"body": f"larger than {MAX_UPLOAD} bytes"})
         data = await request.body()
         try:

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from calltape.api.envelope import success
 from calltape.api.errors import ApiError
+from calltape.digits import is_number
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
 from calltape.store.recordings import ACTIVE, MAX_PAGE, STATES, Recordings, as_document
@@ -124,7 +125,7 @@ def _number(text: str | None) -> str | None:
 def _page_size(text: str | None) -> int:
     if text is None:
         return 50
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    if not is_number(text) or not 1 <= int(text) <= MAX_PAGE:
         raise ApiError(400, "invalid data", {"page_size": f"must be a number from 1 to {MAX_PAGE}"})
     return int(text)
 

@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from calltape.digits import is_number
 from calltape.media.formats import CONTENT_TYPES, SNIFF_BYTES, looks_like
 from calltape.receiver.hooks import StoredHook
 from calltape.receiver.metrics import ReceiverMetrics
@@ -133,7 +134,7 @@ class ReceiverApp:
                 415, "format", f".{upload.ext} is not accepted (accepted: {', '.join(self.settings.formats)})"
             )
         length_header = _header(scope, b"content-length")
-        if length_header and not length_header.isdigit():
+        if length_header and not is_number(length_header):
             raise Rejected(400, "bad_length", "Content-Length is not a number")
         if length_header and int(length_header) > self.settings.max_size:
             raise Rejected(413, "too_large", f"larger than {self.settings.max_size} bytes", [(b"connection", b"close")])

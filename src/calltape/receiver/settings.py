@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from calltape.config import ConfigError, HostPort, parse_host_port, read_config_file
+from calltape.digits import is_number
 from calltape.media.formats import CONTENT_TYPES
 
 BACKENDS = ("dir", "s3", "postgresql")
@@ -52,7 +53,7 @@ def _convert(name: str, value: Any) -> Any:
         return Path(str(value))
     if name in ("max_size", "workers"):
         text = str(value).strip()
-        if not text.isdigit() or int(text) < 1:
+        if not is_number(text) or int(text) < 1:
             raise ConfigError(f"{flag}: expected a positive whole number, got {value!r}")
         return int(text)
     if name == "formats":

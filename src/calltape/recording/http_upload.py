@@ -16,6 +16,8 @@ from urllib.parse import urljoin
 
 import httpx
 
+from calltape.digits import is_number
+
 MAX_REDIRECTS = 10
 CHUNK = 64 * 1024
 TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
@@ -81,6 +83,6 @@ def _host(url: str) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
-    if value and value.strip().isdigit():
+    if value and is_number(value.strip()):
         return float(value.strip())
     return None

@@ -8,6 +8,7 @@ partial request (so the caller can copy Via, From, To, Call-ID and CSeq into the
 
 from __future__ import annotations
 
+from calltape.digits import is_number
 from calltape.sip.headers import SINGLE_KEYS, Headers, canonical_name
 from calltape.sip.message import SIP_VERSION, Message, Request, Response
 from calltape.sip.syntax import WHITESPACE, SipSyntaxError, is_call_id, is_token, parse_delta_seconds, parse_uint
@@ -76,7 +77,7 @@ def parse_message(data: bytes, *, framed: bool = False) -> Message:
 def _parse_start_line(line: str) -> Message:
     if line.startswith("SIP/"):
         parts = line.split(" ", 2)
-        if len(parts) < 2 or len(parts[1]) != 3 or not parts[1].isdigit() or parts[1][0] == "0":
+        if len(parts) < 2 or len(parts[1]) != 3 or not is_number(parts[1]) or parts[1][0] == "0":
             raise SipParseError("bad status line", None)
         if parts[0] != SIP_VERSION:
             raise SipParseError("unsupported version", None)
