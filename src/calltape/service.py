@@ -52,6 +52,7 @@ from calltape.switch.endpoints import Endpoints
 from calltape.switch.mailboxes import StoredMailboxes
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
+from calltape.worker_metrics import Snapshot, combine, publish, read_fresh, snapshot_path
 from calltape.workers import Router, Worker
 
 log = logging.getLogger(__name__)
@@ -177,24 +178,39 @@ async def serve(
     lag_task = asyncio.create_task(loop_lag.run())
     calls = service.calls
 
-    async def metrics() -> str:
-        node = NodeFacts(
+    def own_counters() -> Snapshot:
+        return Snapshot(
             calls=len(calls.active_calls),
             legs=calls.leg_count(),
-            registrations=await registrations.count_live(time.time()),
             rtp=RTP_TOTALS.counts(),
-            loop_lag=loop_lag.lag,
+            recordings_active=len(manager.active),
+            delivered=delivery.delivered,
+            failed_attempts=delivery.failed_attempts,
             loop_lag_max=loop_lag.max,
+        )
+
+    others = [snapshot_path(settings.data_dir, i) for i in range(1, worker.count)]  # worker 0 counts them all
+    spools = [manager.spool_dir, *(settings.data_dir / f"spool-w{i}" for i in range(1, worker.count))]
+
+    async def metrics() -> str:
+        counts = combine([own_counters(), *read_fresh(others, time.time())])
+        node = NodeFacts(
+            calls=counts.calls,
+            legs=counts.legs,
+            registrations=await registrations.count_live(time.time()),
+            rtp=counts.rtp,
+            loop_lag=loop_lag.lag,
+            loop_lag_max=counts.loop_lag_max,
         )
         recording = render_recording_metrics(
             await recordings.count_by_state(),
             await recordings.outbox_depth(),
-            len(manager.active),
-            delivery.delivered,
-            delivery.failed_attempts,
+            counts.recordings_active,
+            counts.delivered,
+            counts.failed_attempts,
             delivery.latencies,
             latency=delivery.latency,
-            spool_bytes=await asyncio.to_thread(spool_bytes, manager.spool_dir),
+            spool_bytes=sum([await asyncio.to_thread(spool_bytes, spool) for spool in spools]),
         )
         return render_node_metrics(node) + recording
 
@@ -246,12 +262,16 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     purge_task = asyncio.create_task(_purge_expired(registrations)) if first else None
+    publish_task = (
+        None if first else asyncio.create_task(publish(snapshot_path(settings.data_dir, worker.index), own_counters))
+    )
     try:
         await stop.wait()
     finally:
         say("calltape: shutting down")
-        if purge_task is not None:
-            purge_task.cancel()
+        for task in (purge_task, publish_task):
+            if task is not None:
+                task.cancel()
         lag_task.cancel()
         if api_server is not None:
             api_server.should_exit = True

@@ -9,7 +9,8 @@ come home whichever address they arrive from. TCP connections stay with the work
 Each worker has its own slice of the RTP ports, its own media clock, MP3 encoder thread and spool
 (worker 0 keeps ``DATA_DIR/spool``, so its node is the single-process node), and its own delivery
 worker; the store is shared (PostgreSQL is the better store for several workers). Worker 0 also serves
-the API, the web page and the built-in receiver; ``/metrics`` and ``/channels`` show its calls only.
+the API, the web page and the built-in receiver; its ``/metrics`` adds the other workers' counters (see
+``worker_metrics``), while ``/channels`` and the delivery latency histogram are its own.
 """
 
 from __future__ import annotations

@@ -128,3 +128,40 @@ def test_bridged_calls_whose_callee_answers_from_elsewhere_stay_with_their_worke
         pcm, rate, _ = decode(upload.body, "mp3")
         assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
         assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15
+
+
+def metric(site: Site, name: str) -> float:
+    text = site.api.get("/metrics").text
+    return float(next(line.split()[1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
+def wait_metric(site: Site, name: str, value: float) -> None:
+    for _ in range(100):  # the other worker's snapshot is at most a second old
+        if metric(site, name) == value:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} stayed {metric(site, name)}, expected {value}")
+
+
+def test_worker_zeros_metrics_count_the_calls_of_both_workers(site: Site) -> None:
+    site.put("callflows", {"numbers": ["2100"], "flow": {"module": "echo", "data": {}}})
+    received_before = metric(site, "calltape_rtp_packets_received_total")
+
+    async def hold_calls() -> None:
+        phones = [await Phone(site.server.sip_port).start() for _ in range(4)]
+        try:
+            for index, phone in enumerate(phones):
+                phone.call_id = call_id_owned_by(index % 2)
+                phone.say_pcm(tone(CALLER_HZ, 8))
+                assert (await phone.call("2100")).status == 200
+            await asyncio.to_thread(wait_metric, site, "calltape_calls_active", 4)  # 2 on each worker
+            await asyncio.to_thread(wait_metric, site, "calltape_rtp_sessions_active", 4)
+            for phone in phones:
+                assert (await phone.hangup()).status == 200
+        finally:
+            for phone in phones:
+                phone.close()
+
+    asyncio.run(hold_calls())
+    wait_metric(site, "calltape_calls_active", 0)
+    assert metric(site, "calltape_rtp_packets_received_total") - received_before > 4 * 25  # both workers' packets
