@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 
 from calltape.config import HostPort, Settings
+from calltape.logs import throttle
 from calltape.receiver.settings import ReceiverSettings
 from calltape.sip.events import Peer
 
@@ -104,7 +105,8 @@ class Router:
             self.sock.sendto(header + data, self.worker.address(owner))
             self.passed_on += 1
         except OSError as exc:  # the owner is gone or its queue is full: UDP drops it, the sender retransmits
-            log.warning("cannot pass a datagram to worker %d: %s", owner, exc)
+            why = "cannot pass a datagram to worker %d: %s"
+            throttle.log(log, logging.WARNING, ("pass-on", owner), why, owner, exc)
         return True
 
     def _readable(self) -> None:
