@@ -7,6 +7,6 @@ check that lets those through turns hostile input into a traceback. Use :func:`i
 from __future__ import annotations
 
 
-def is_number(text: str) -> bool:
-    """True if *text* is one or more ASCII digits."""
-    return text.isascii() and text.isdigit()
+def is_number(text: str, max_digits: int | None = 18) -> bool:
+    """True if *text* is one to *max_digits* ASCII digits (bounded: ``int()`` of thousands of digits raises)."""
+    return text.isascii() and text.isdigit() and (max_digits is None or len(text) <= max_digits)

@@ -39,3 +39,9 @@ def test_a_link_is_for_one_recording_and_cannot_be_altered() -> None:
 def test_another_admin_token_voids_every_link() -> None:
     account, recording, exp, sig = _parts(AudioLinks("old-token").link("acc", "r1", now=1000.0)[0])
     assert not AudioLinks("new-token").valid(account, recording, exp, sig, now=1000.0)
+
+
+def test_an_expiry_that_is_not_a_sane_number_is_refused_not_a_crash() -> None:
+    links = AudioLinks("admin-token")
+    for expires in ("9" * 5000, "²", "-1", ""):  # int() of 5,000 digits raises; "²".isdigit() is true
+        assert not links.valid("acc", "r1", expires, "0" * 64, now=1000.0)

@@ -151,7 +151,7 @@ def quote(text: str) -> str:
 def parse_uint(text: str, limit: int, what: str) -> int:
     """Parse a run of ASCII digits no greater than *limit* (leading zeros allowed, length bounded first)."""
     text = text.strip(WHITESPACE)
-    if not is_number(text):
+    if not is_number(text, max_digits=None):  # leading zeros are allowed: the length is bounded below
         raise SipSyntaxError(f"bad {what}")
     if len(text.lstrip("0")) > len(str(limit)):  # never hand int() thousands of digits
         raise SipSyntaxError(f"{what} out of range")
@@ -167,7 +167,7 @@ MAX_DELTA_SECONDS = 2**32 - 1
 def parse_delta_seconds(text: str, what: str = "expires value") -> int:
     """``delta-seconds`` (RFC 3261 §25.1): digits; values beyond 2**32-1 count as 2**32-1 (§20.19)."""
     text = text.strip(WHITESPACE)
-    if not is_number(text):
+    if not is_number(text, max_digits=None):  # leading zeros are allowed: the length is bounded below
         raise SipSyntaxError(f"bad {what} {text[:20]!r}")
     if len(text.lstrip("0")) > len(str(MAX_DELTA_SECONDS)):
         return MAX_DELTA_SECONDS
