@@ -114,8 +114,10 @@ async def serve(
     receiver: ReceiverSettings | None = None,
     say: Callable[[str], None] = _say,
     worker: Worker | None = None,
+    on_listening: Callable[[], None] = lambda: None,
 ) -> None:
-    """Run until SIGTERM or SIGINT, then shut down cleanly. With *worker*, as one of several processes."""
+    """Run until SIGTERM or SIGINT, then shut down cleanly. With *worker*, as one of several processes
+    (*on_listening* tells the supervisor this one takes calls)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = worker or Worker()
     first = worker.index == 0  # the process that serves the API and looks after the registrations
@@ -139,11 +141,6 @@ async def serve(
 
     transport = SipTransport(SipEndpoint(CAPABILITIES), on_event)
     service = SipService(registrar, transport)
-    sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port, shared=worker.count > 1)
-    router = Router(worker, transport.received) if worker.count > 1 else None
-    if router is not None:
-        transport.pass_on = router.pass_on
-        router.start()
     media_library = MediaLibrary(settings.data_dir)
     callflows = Callflows(db)
     recordings = Recordings(db)
@@ -173,6 +170,13 @@ async def serve(
         rtp_timeout=settings.rtp_timeout,
         recordings=manager,
     )
+    # Listen only now that calls can be taken: an INVITE that came earlier would be told 404 (no callflow).
+    sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port, shared=worker.count > 1)
+    router = Router(worker, transport.received) if worker.count > 1 else None
+    if router is not None:
+        transport.pass_on = router.pass_on
+        router.start()
+    on_listening()
 
     loop_lag = LoopLag()
     lag_task = asyncio.create_task(loop_lag.run())

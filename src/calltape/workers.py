@@ -29,6 +29,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from calltape.config import HostPort, Settings
 from calltape.logs import throttle
@@ -138,13 +139,6 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
     share = (high - low + 1) // count
     context = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = []
-    for index in range(count):
-        ports = (low + index * share, low + (index + 1) * share - 1 if index < count - 1 else high)
-        worker = Worker(index, count, group)
-        mine = replace(settings, rtp_ports=ports)
-        process = context.Process(target=_worker_main, args=(mine, receiver if index == 0 else None, worker))
-        process.start()
-        processes.append(process)
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
@@ -156,12 +150,29 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # Worker 0 starts last: when it prints where it listens, every worker takes calls.
+    for index in [*range(1, count), 0]:
+        ports = (low + index * share, low + (index + 1) * share - 1 if index < count - 1 else high)
+        mine = replace(settings, rtp_ports=ports)
+        listening = context.Event()
+        args = (mine, receiver if index == 0 else None, Worker(index, count, group), listening)
+        process = context.Process(target=_worker_main, args=args, name=f"worker {index}")
+        process.start()
+        processes.append(process)
+        while index and not listening.wait(0.2) and not stopping:
+            if not process.is_alive():
+                print(f"calltape: error: worker {index} did not start (exit {process.exitcode})", file=sys.stderr)
+                stop(signal.SIGTERM, None)
+                break
+        if stopping:
+            break
     failed = False
-    while any(p.is_alive() for p in processes):
-        multiprocessing.connection.wait([p.sentinel for p in processes if p.is_alive()])
+    while alive := [p for p in processes if p.is_alive()]:
+        # one list: asking is_alive() twice could see the last one exit in between and then wait on nothing, forever
+        multiprocessing.connection.wait([p.sentinel for p in alive], timeout=1.0)
         if not stopping and any(p.exitcode not in (None, 0) for p in processes):
             gone = next(p for p in processes if p.exitcode not in (None, 0))
-            print(f"calltape: error: worker {processes.index(gone)} stopped (exit {gone.exitcode})", file=sys.stderr)
+            print(f"calltape: error: {gone.name} stopped (exit {gone.exitcode})", file=sys.stderr)
             failed = True
             stop(signal.SIGTERM, None)
     return 1 if failed or any(p.exitcode != 0 for p in processes) else 0
@@ -186,7 +197,7 @@ def _fixed_port(address: HostPort, *, both: bool) -> HostPort:
             continue
 
 
-def _worker_main(settings: Settings, receiver: ReceiverSettings | None, worker: Worker) -> None:
+def _worker_main(settings: Settings, receiver: ReceiverSettings | None, worker: Worker, listening: Any) -> None:
     from calltape.cli import configure_logging, install_event_loop_policy
     from calltape.service import serve
 
@@ -195,4 +206,4 @@ def _worker_main(settings: Settings, receiver: ReceiverSettings | None, worker: 
     configure_logging(settings.log_level, prefix=f"w{worker.index} ")
     install_event_loop_policy()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into one SIGTERM each
-    asyncio.run(serve(settings, receiver, worker=worker))
+    asyncio.run(serve(settings, receiver, worker=worker, on_listening=listening.set))
