@@ -27,6 +27,7 @@ import socket
 import sys
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -76,7 +77,7 @@ def new_call_id() -> str:
 class Router:
     """Passes a UDP datagram that belongs to another worker's dialog on to that worker."""
 
-    def __init__(self, worker: Worker, deliver: object) -> None:
+    def __init__(self, worker: Worker, deliver: Callable[[bytes, Peer], None]) -> None:
         self.worker = worker
         self.deliver = deliver  # SipTransport.received: what a datagram from another worker goes to
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -118,7 +119,7 @@ class Router:
                 return
             head, _, data = packet.partition(b"\n")
             host, port = head.decode().split(" ")
-            self.deliver(data, Peer("udp", host, int(port)))  # type: ignore[operator]
+            self.deliver(data, Peer("udp", host, int(port)))
 
 
 def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:

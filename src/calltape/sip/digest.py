@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from enum import Enum
 
+from calltape.sip.message import Response
 from calltape.sip.syntax import SipSyntaxError, is_utf8, quote, split_outside_quotes, unquote
 
 ALGORITHMS = {"SHA-256": hashlib.sha256, "MD5": hashlib.md5}
@@ -187,3 +188,17 @@ def answer_challenge(
     if "opaque" in params:
         parts.append(f"opaque={quote(params['opaque'])}")
     return "Digest " + ", ".join(parts)
+
+
+def authorization_for(response: Response, method: str, uri: str, username: str, password: str) -> tuple[str, str]:
+    """(header, value) answering a 401's ``WWW-Authenticate`` or a 407's ``Proxy-Authenticate`` (the last
+    challenge: servers list their most preferred algorithm first and MD5 last); ValueError if there is none."""
+    name, header = (
+        ("WWW-Authenticate", "Authorization")
+        if response.status == 401
+        else ("Proxy-Authenticate", "Proxy-Authorization")
+    )
+    challenges = response.headers.get_lines(name)
+    if not challenges:
+        raise ValueError(f"a {response.status} without {name}")
+    return header, answer_challenge(challenges[-1], method, uri, username, password)

@@ -13,7 +13,7 @@ from typing import Any
 
 from calltape.media.clock import MediaClock
 from calltape.sip.dialog import new_branch
-from calltape.sip.digest import answer_challenge
+from calltape.sip.digest import authorization_for
 from calltape.sip.endpoint import SipEndpoint
 from calltape.sip.events import (
     AckReceived,
@@ -107,10 +107,8 @@ class Softphone:
         uri = f"sip:{self.realm}"
         response = await self.request(self._register_request(uri, expires, None), self.server)
         if response.status in (401, 407) and self.password:
-            name, header = _challenge_headers(response.status)
-            challenge = response.headers.get_lines(name)[-1]
-            auth = answer_challenge(challenge, "REGISTER", uri, self.user, self.password)
-            response = await self.request(self._register_request(uri, expires, (header, auth)), self.server)
+            auth = authorization_for(response, "REGISTER", uri, self.user, self.password)
+            response = await self.request(self._register_request(uri, expires, auth), self.server)
         return response
 
     def keep_registered(self, expires: int = 300) -> None:
@@ -177,9 +175,7 @@ class Softphone:
                 await call.hangup("no answer")
             response = await pending
             if response.status in (401, 407) and self.password and auth is None:
-                name, header = _challenge_headers(response.status)
-                value = answer_challenge(response.headers.get_lines(name)[-1], "INVITE", uri, self.user, self.password)
-                auth, cseq = (header, value), cseq + 1
+                auth, cseq = authorization_for(response, "INVITE", uri, self.user, self.password), cseq + 1
                 continue
             break
         if 200 <= response.status < 300:
@@ -289,8 +285,3 @@ class Softphone:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _challenge_headers(status: int) -> tuple[str, str]:
-    """(challenge header, answer header) for a 401 or a 407."""
-    return ("WWW-Authenticate", "Authorization") if status == 401 else ("Proxy-Authenticate", "Proxy-Authorization")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from calltape.media.sdp import Negotiated, SdpError, negotiate, offer_sdp, parse_sdp
 from calltape.sip.dialog import Dialog, new_branch
-from calltape.sip.digest import answer_challenge
+from calltape.sip.digest import authorization_for
 from calltape.sip.events import Peer
 from calltape.sip.headers import Headers
 from calltape.sip.message import Request, Response
@@ -148,17 +148,14 @@ class OutboundLeg(Leg):
         self._finish(503)
 
     def _authenticate(self, response: Response) -> None:
-        name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        header = "Authorization" if response.status == 401 else "Proxy-Authorization"
-        challenges = response.headers.get_lines(name)
         assert self.target.credentials is not None
         username, password = self.target.credentials
         try:
-            value = answer_challenge(challenges[-1], "INVITE", self.target.uri, username, password)
-        except (IndexError, ValueError):
+            authorization = authorization_for(response, "INVITE", self.target.uri, username, password)
+        except ValueError:
             self._finish(response.status)
             return
-        self._send_invite((header, value))
+        self._send_invite(authorization)
 
     def _answered(self, response: Response) -> None:
         assert self.invite_request is not None
