@@ -5,9 +5,12 @@ from __future__ import annotations
 import audioop
 from pathlib import Path
 
+import httpx
 import numpy as np
 from tests.e2e.sipp_runner import SippResult, run_sipp
 from tests.server import ServerProcess
+
+SERVER_RTP_PORTS = range(20000, 30000)
 
 
 def write_sweep(path: Path, seconds: int = 10) -> Path:
@@ -20,7 +23,8 @@ def write_sweep(path: Path, seconds: int = 10) -> Path:
 
 def start_server(tmp: Path, workers: int = 1) -> tuple[ServerProcess, int]:
     """calltape trusting loopback, with a wide RTP range and a quiet log; (server, its pid)."""
-    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "20000-29999", "--log-level", "warning"]
+    ports = f"{SERVER_RTP_PORTS.start}-{SERVER_RTP_PORTS.stop - 1}"
+    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", ports, "--log-level", "warning"]
     args += ["--workers", str(workers)]
     server = ServerProcess(tmp / "data", args).start()
     assert server.proc is not None
@@ -56,3 +60,10 @@ def sipp_callee(
         timeout=int(hold_s) + 120,
         extra=["-mi", "127.0.0.1", "-mp", str(media_port), "-rtp_echo"],
     )
+
+
+def rtp_counters(api: httpx.Client) -> tuple[int, int]:
+    """(RTP packets received, payloads an echo or bridge dropped) from /metrics (worker 0's, with --workers)."""
+    text = api.get("/metrics").text
+    values = dict(line.split(" ", 1) for line in text.splitlines() if line.startswith("calltape_rtp_"))
+    return int(values["calltape_rtp_packets_received_total"]), int(values["calltape_rtp_relay_dropped_total"])

@@ -36,3 +36,14 @@ def rss_mb(*pids: int) -> float:
             if line.startswith("VmRSS:"):
                 kib += int(line.split()[1])
     return round(kib / 1024, 1)
+
+
+def udp_drops(ports: range) -> int:
+    """Datagrams the kernel dropped (full receive buffer) on the UDP sockets bound to *ports*: /proc/net/udp."""
+    dropped = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) in ports:
+                dropped += int(fields[-1])
+    return dropped

@@ -4,6 +4,7 @@ to a SIPp callee that echoes it back — every bridged call carries audio both w
 For each N it measures, while all N calls are up: the server's CPU-seconds per bridged call-minute,
 its RSS per call, and checks every call completed. Results: bench/results/bridge.json. The issue's
 figure: 500 concurrent bridged calls (1,000 legs), all completed, <= 0.05 CPU-s per bridged call-minute.
+Packets lost: what the kernel dropped on calltape's RTP sockets (full receive buffers) in the window.
 
     .venv/bin/python bench/bridge/run.py [--calls 100,250,500] [--window 10]
 """
@@ -28,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.sipp_runner import free_port  # noqa: E402
 from tests.server import TOKEN  # noqa: E402
 
-from bench.load import sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
-from bench.procstat import cpu_seconds, rss_mb  # noqa: E402
+from bench.load import SERVER_RTP_PORTS, sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
+from bench.procstat import cpu_seconds, rss_mb, udp_drops  # noqa: E402
 
 RATE = 50  # new calls per second while ramping up
 CALLER_MEDIA_PORT = 61000
@@ -76,9 +77,9 @@ def main() -> int:
             time.sleep(1.0)
             threads[1].start()
             time.sleep(ramp + 3)  # every call up
-            cpu0, t0 = cpu_seconds(pid), time.monotonic()
+            drops0, cpu0, t0 = udp_drops(SERVER_RTP_PORTS), cpu_seconds(pid), time.monotonic()
             time.sleep(args.window)
-            cpu1, t1 = cpu_seconds(pid), time.monotonic()
+            drops1, cpu1, t1 = udp_drops(SERVER_RTP_PORTS), cpu_seconds(pid), time.monotonic()
             peak_rss = rss_mb(pid)
             for thread in threads:
                 thread.join()
@@ -93,6 +94,7 @@ def main() -> int:
                 "rss_mb": round(peak_rss, 1),
                 "rss_kb_per_call": round((peak_rss - baseline_rss) * 1024 / n, 1),
                 "server_rtp_packets_per_s": n * 200,
+                "server_rtp_dropped_by_kernel": drops1 - drops0,
             }
             report["steps"].append(step)
             print(json.dumps(step), flush=True)

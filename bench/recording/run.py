@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.sipp_runner import free_port  # noqa: E402
 from tests.server import TOKEN  # noqa: E402
 
-from bench.load import sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
+from bench.load import rtp_counters, sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
 from bench.procstat import cpu_seconds, process_tree, rss_mb  # noqa: E402
 
 CALLER_MEDIA_PORT = 61000
@@ -111,13 +111,6 @@ def setup(api: httpx.Client, flow_kind: str, receiver_url: str, callee_port: int
     flow = {"numbers": ["7000"], "flow": then if flow_kind == "echo-norec" else record}
     api.put(f"/v2/accounts/{account}/callflows", json={"data": flow}).raise_for_status()
     return str(account)
-
-
-def rtp_counters(api: httpx.Client) -> tuple[int, int]:
-    """(RTP packets received, payloads an echo or bridge dropped) from /metrics (worker 0's, with --workers)."""
-    text = api.get("/metrics").text
-    values = dict(line.split(" ", 1) for line in text.splitlines() if line.startswith("calltape_rtp_"))
-    return int(values["calltape_rtp_packets_received_total"]), int(values["calltape_rtp_relay_dropped_total"])
 
 
 def run_step(

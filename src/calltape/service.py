@@ -49,6 +49,7 @@ from calltape.switch.caller_auth import CallerAuth
 from calltape.switch.calls import CallControl
 from calltape.switch.device_auth import DeviceAuthenticator
 from calltape.switch.endpoints import Endpoints
+from calltape.switch.forwarding import Forwarding
 from calltape.switch.mailboxes import StoredMailboxes
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
@@ -156,14 +157,15 @@ async def serve(
     await recover(recordings, manager.node)
     delivery_task = asyncio.create_task(delivery.run())
     mailboxes = StoredMailboxes(db, settings.data_dir)
+    forwarding = Forwarding((await db.shared_secret("call-forwarding")).encode())
     service.calls = CallControl(
         transport,
-        CallerAuth(device_auth, settings.trusted_networks),
+        CallerAuth(device_auth, settings.trusted_networks, forwarding=forwarding),
         callflows,
         RtpPortPool(settings.sip.host, *settings.rtp_ports),
         TtsCache(settings.data_dir / "tts"),
         media_library,
-        Endpoints(db, registrations),
+        Endpoints(db, registrations, forwarding),
         mailboxes,
         allow_header=CAPABILITIES.allow_header,
         advertised_address=settings.media_address,
@@ -172,6 +174,7 @@ async def serve(
     )
     # Listen only now that calls can be taken: an INVITE that came earlier would be told 404 (no callflow).
     sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port, shared=worker.count > 1)
+    forwarding.listening(sip_host, sip_port)
     router = Router(worker, transport.received) if worker.count > 1 else None
     if router is not None:
         transport.pass_on = router.pass_on

@@ -45,6 +45,7 @@ from calltape.switch.call_recordings import CallRecordings
 from calltape.switch.dialer import dial
 from calltape.switch.digits import DigitBus
 from calltape.switch.endpoints import Endpoints, TargetOptions
+from calltape.switch.forwarding import CONFIRM_PROMPT, CONFIRM_SECONDS
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg, Target
 
@@ -86,6 +87,7 @@ class Call:
         self.caller = CallParty(getattr(from_.uri, "user", None) or "", text_of(from_.display_name or ""))
         self.variables: dict[str, Any] = {}
         self.caller_device_id: str | None = None  # the device that placed the call, if a device did
+        self.forward_hops: int | None = None  # set when the call is a forward (from caller_device_id)
         self.callflow_name = ""
         self.legs: list[Leg] = []  # legs bridged to the A-leg
         self.taps: list[Tap] = []  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
@@ -239,6 +241,7 @@ class Call:
                 on_ringing=ringing,
                 on_early_media=lambda leg: self.a_leg.host.spawn(early_media(leg)),
                 timeline=self.timeline,
+                confirm=self._confirm,
             )
         )
         if ringback is not None and self.a_leg.media is not None:
@@ -270,7 +273,7 @@ class Call:
     async def _targets(self, endpoints: list[Endpoint], options: RingOptions) -> list[Target]:
         finder = self.services.endpoints
         number, name = self.caller.number, self.caller.name
-        if self.caller_device_id is not None:  # a device of ours calls: the caller ID it is set up to show
+        if self.caller_device_id is not None and self.forward_hops is None:  # a device of ours calls: its caller ID
             number, name = await finder.caller_id_of(self.account_id, self.caller_device_id) or (number, name)
         ring = TargetOptions(
             caller_number=number,
@@ -279,12 +282,41 @@ class Call:
             can_call_self=options.can_call_self,
             suppress_clid=options.suppress_clid,
             custom_sip_headers=tuple(options.custom_sip_headers.items()),
+            forward_hops=self.forward_hops or 0,
         )
         targets: list[Target] = []
         for endpoint in endpoints:
             lookup = finder.for_device if endpoint.kind == "device" else finder.for_user
-            targets += await lookup(self.account_id, endpoint.id, ring)
+            for target in await lookup(self.account_id, endpoint.id, ring):
+                if not (target.sign and any(t.uri == target.uri for t in targets)):  # one forward per number
+                    targets.append(target)
         return targets
+
+    async def _confirm(self, leg: OutboundLeg) -> bool:
+        """A forwarded call answered: whoever answered hears the prompt and must press 1 to take the call."""
+        media = leg.media
+        if media is None:
+            return False
+        pressed: asyncio.Queue[str] = asyncio.Queue()
+        leg.on_digit = pressed.put_nowait
+        try:
+            prompt = await self.services.tts.render(CONFIRM_PROMPT, "female", "en-us")
+            media.play(prompt)
+            key = asyncio.ensure_future(pressed.get())
+            gone = asyncio.ensure_future(leg.ended.wait())
+            await asyncio.wait(
+                {key, gone}, timeout=len(prompt) / 16000 + CONFIRM_SECONDS, return_when="FIRST_COMPLETED"
+            )
+            gone.cancel()
+            key.cancel()
+            accepted = key.done() and not key.cancelled() and key.result() == "1"
+            log.info(
+                "call-id %s: forwarded call %s by %s", self.call_id, "accepted" if accepted else "refused", leg.call_id
+            )
+            return accepted
+        finally:
+            leg.on_digit = None
+            media.stop_playing()
 
     async def play_file(self, path: Path) -> None:
         """Play a WAV file of calltape's (8 kHz mono), e.g. a voicemail message."""

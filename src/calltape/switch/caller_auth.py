@@ -1,4 +1,5 @@
-"""Who is calling: a device of an account (digest-challenged with 407), a trusted network, or nobody (403)."""
+"""Who is calling: a device of an account (digest-challenged with 407), a trusted network, a forward that
+calltape placed itself (signed, see forwarding.py), or nobody (403)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from calltape.sip.message import Request, Response
 from calltape.sip.responses import make_response
 from calltape.sip.uri import SipUri
 from calltape.switch.device_auth import DeviceAuthenticator
+from calltape.switch.forwarding import FORWARD_HEADER, Forwarding
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +27,23 @@ class Caller:
 
     account_id: str | None
     device_id: str | None = None
+    forward_hops: int | None = None  # a forward of ours, this many deep
 
 
 class CallerAuth:
     """Decides whether an INVITE may place a call."""
 
     def __init__(
-        self, auth: DeviceAuthenticator, trusted_networks: tuple[str, ...] = (), clock: Callable[[], float] = time.time
+        self,
+        auth: DeviceAuthenticator,
+        trusted_networks: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.time,
+        forwarding: Forwarding | None = None,
     ) -> None:
         self.auth = auth
         self.trusted = [ipaddress.ip_network(n) for n in trusted_networks]
         self.clock = clock
+        self.forwarding = forwarding
 
     def is_trusted(self, host: str) -> bool:
         """True if *host* is in ``trusted_networks``."""
@@ -47,6 +55,20 @@ class CallerAuth:
 
     async def identify(self, request: Request, peer: Peer, to_tag: str) -> Caller | Response:
         """The caller, or the response to send instead (407 challenge, 403)."""
+        if FORWARD_HEADER in request.headers and self.forwarding is not None:
+            forwarded = self.forwarding.verify(request)
+            if forwarded is None:
+                throttle.log(
+                    log,
+                    logging.WARNING,
+                    ("bad-forward", peer.host),
+                    "call-id %s: INVITE from %s refused: its %s does not verify",
+                    request.call_id,
+                    peer.host,
+                    FORWARD_HEADER,
+                )
+                return make_response(request, 403, "Forbidden (call forward signature invalid)", to_tag=to_tag)
+            return Caller(forwarded.account_id, forwarded.device_id, forwarded.hops)
         if self.is_trusted(peer.host):
             return Caller(None)
         from_uri = request.from_.uri

@@ -169,9 +169,12 @@ class CallControl:
         if tx.final_sent:  # cancelled while we looked things up
             return None
         local = self.advertised_address or local_address_towards(peer.host)
+        if caller.forward_hops is not None:  # a forward of ours: both ends of its media are this machine
+            local = local_address_towards(peer.host)
         leg = InboundLeg(self, request, tx, peer, local, negotiated)
         call = Call(leg, self, account_id, number)
         call.caller_device_id = caller.device_id
+        call.forward_hops = caller.forward_hops
         call.callflow_name = str(callflow.get("name") or callflow.get("id") or "")
         return call, callflow
 

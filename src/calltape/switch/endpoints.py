@@ -4,6 +4,8 @@ A device is reached at every contact it has registered (forked), from the addres
 came from (what works through NAT), or — with ``sip.invite_format: "route"`` — at its static
 ``sip.route`` URI (trunks, test peers), answering that target's 401/407 with the device's own
 credentials. Disabled devices, devices in do-not-disturb and unregistered devices are skipped.
+A device (or its owner) with ``call_forward`` enabled is reached at the forwarded number instead, or
+as well (``substitute: false``), or only while it cannot be reached (``failover``): see forwarding.py.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from calltape.sip.uri import parse_sip_uri
 from calltape.store.database import Database
 from calltape.store.documents import ACCOUNTS, DEVICES, USERS, Documents, NotFoundError
 from calltape.store.registrations import Registrations
+from calltape.switch.forwarding import MAX_HOPS, CallForward, Forwarding
 from calltape.switch.outbound import Target
 
 log = logging.getLogger(__name__)
@@ -40,16 +43,24 @@ class TargetOptions:
     can_call_self: bool = False
     suppress_clid: bool = False
     custom_sip_headers: tuple[tuple[str, str], ...] = ()
+    forward_hops: int = 0  # how many forwards deep the call already is
 
 
 class Endpoints:
     """Targets for a device or a user's devices."""
 
-    def __init__(self, db: Database, registrations: Registrations, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        db: Database,
+        registrations: Registrations,
+        forwarding: Forwarding | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.devices = Documents(db, DEVICES)
         self.users = Documents(db, USERS)
         self.accounts = Documents(db, ACCOUNTS)
         self.registrations = registrations
+        self.forwarding = forwarding
         self.clock = clock
 
     async def for_device(self, account_id: str, device_id: str, options: TargetOptions) -> list[Target]:
@@ -58,7 +69,7 @@ class Endpoints:
             device = await self.devices.get(device_id, account_id)
         except NotFoundError:
             return []
-        return await self._targets(device, options)
+        return await self._targets(account_id, device, options)
 
     async def for_user(self, account_id: str, user_id: str, options: TargetOptions) -> list[Target]:
         """Where every device the user owns rings."""
@@ -69,7 +80,7 @@ class Endpoints:
         targets: list[Target] = []
         for device in await self.devices.list(account_id):
             if device.get("owner_id") == user_id:
-                targets += await self._targets(device, options)
+                targets += await self._targets(account_id, device, options)
         return targets
 
     async def caller_id_of(self, account_id: str, device_id: str) -> tuple[str, str] | None:
@@ -78,11 +89,7 @@ class Endpoints:
             device = await self.devices.get(device_id, account_id)
         except NotFoundError:
             return None
-        for doc in (device, await self._owner(account_id, device)):
-            internal = ((doc or {}).get("caller_id") or {}).get("internal") or {}
-            if internal.get("number") or internal.get("name"):
-                return str(internal.get("number") or ""), str(internal.get("name") or "")
-        return None
+        return await self._caller_id(account_id, device, "internal")
 
     async def device_and_owner(self, account_id: str, device_id: str) -> tuple[Doc | None, Doc | None]:
         """A device's document and its owner's (either None when missing)."""
@@ -116,11 +123,61 @@ class Endpoints:
         except NotFoundError:
             return None
 
-    async def _targets(self, device: Doc, options: TargetOptions) -> list[Target]:
+    async def _targets(self, account_id: str, device: Doc, options: TargetOptions) -> list[Target]:
         if device.get("enabled") is False or (device.get("do_not_disturb") or {}).get("enabled"):
             return []
         if device["id"] == options.caller_device_id and not options.can_call_self:
             return []
+        ringing = await self._device_targets(device, options)
+        forward = CallForward.of(device, await self._owner(account_id, device))
+        if forward is None or self.forwarding is None or not self.forwarding.ready:
+            return ringing
+        if options.forward_hops >= MAX_HOPS:
+            log.warning(
+                "device %s: not forwarding to %s, the call was forwarded %d times",
+                device["id"],
+                forward.number,
+                options.forward_hops,
+            )
+            return ringing
+        if forward.failover and ringing:
+            return ringing  # forwarded only while the device cannot be reached
+        forwarded = await self._forward_target(account_id, device, forward, options)
+        return [forwarded] if forward.substitute or forward.failover else [*ringing, forwarded]
+
+    async def _forward_target(
+        self, account_id: str, device: Doc, forward: CallForward, options: TargetOptions
+    ) -> Target:
+        """The forwarded number, dialled through this account's callflows (calltape calls itself)."""
+        forwarding = self.forwarding
+        assert forwarding is not None
+        number, name = ("anonymous", "") if options.suppress_clid else (options.caller_number, options.caller_name)
+        if not forward.keep_caller_id:
+            number, name = await self._caller_id(account_id, device, "external") or (number, name)
+        hops = options.forward_hops + 1
+        return Target(
+            forwarding.uri(forward.number),
+            Peer("udp", forwarding.host, forwarding.port),
+            number,
+            name,
+            headers=options.custom_sip_headers,
+            owner_id=device.get("owner_id") or None,
+            local_address=forwarding.host,
+            sign=lambda call_id: forwarding.header(call_id, forward.number, account_id, device["id"], hops),
+            confirm=forward.require_keypress,
+            early_media=forward.hears_early_media,
+        )
+
+    async def _caller_id(self, account_id: str, device: Doc, kind: str) -> tuple[str, str] | None:
+        """(number, name) of the device's ``caller_id.<kind>`` (internal, external), else its owner's."""
+        for doc in (device, await self._owner(account_id, device)):
+            shown = ((doc or {}).get("caller_id") or {}).get(kind) or {}
+            if shown.get("number") or shown.get("name"):
+                return str(shown.get("number") or ""), str(shown.get("name") or "")
+        return None
+
+    async def _device_targets(self, device: Doc, options: TargetOptions) -> list[Target]:
+        """Where the device itself rings: its static route, or every contact it registered."""
         sip = device.get("sip") or {}
         number, name = ("anonymous", "") if options.suppress_clid else (options.caller_number, options.caller_name)
         common = {

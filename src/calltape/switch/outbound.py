@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from calltape.media.sdp import Negotiated, SdpError, negotiate, offer_sdp, parse_sdp
@@ -41,6 +42,10 @@ class Target:
     headers: tuple[tuple[str, str], ...] = ()  # custom_sip_headers
     device_id: str | None = None
     owner_id: str | None = None  # the user who owns the device
+    local_address: str | None = None  # our address towards it, when not the caller's leg's (a forward to ourselves)
+    sign: Callable[[str], tuple[str, str]] | None = None  # a header signed over the leg's Call-ID (a forward)
+    confirm: bool = False  # whoever answers presses 1 before the caller is put through
+    early_media: bool = True  # the caller may hear its early media
 
 
 class OutboundLeg(Leg):
@@ -86,6 +91,7 @@ class OutboundLeg(Leg):
                 ("Contact", host.contact_for(self.peer, self.local_address)),
                 ("Allow", host.allow_header),
                 *target.headers,
+                *([target.sign(self.call_id)] if target.sign else []),
                 *([authorization] if authorization else []),
                 ("Content-Type", "application/sdp"),
             ]
