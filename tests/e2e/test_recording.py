@@ -210,6 +210,31 @@ def test_a_bridged_call_is_recorded_in_stereo_and_put_with_kazoos_url_and_query(
     assert [r["id"] for r in listed] == [doc["id"]]
 
 
+def test_a_forwarded_call_is_recorded_with_the_forwarded_phones_audio(rig: Rig) -> None:
+    """record_call, then a device forwarded elsewhere: the caller's recording holds the forwarded phone."""
+    port = free_port()
+    mobile = rig.callflow({"module": "device", "data": {"id": route_device(rig, port)}})
+    desk = rig.put("devices", {"name": "fwd-desk", "sip": {"username": "fwd-desk", "password": "desk-secret"}})
+    forward = {"enabled": True, "number": mobile, "require_keypress": False}
+    r = rig.api.patch(f"/v2/accounts/{rig.account_id}/devices/{desk}", json={"data": {"call_forward": forward}})
+    assert r.status_code == 200, r.text
+    number = rig.callflow(
+        {
+            "module": "record_call",
+            "data": {"action": "start", "format": "wav", "url": f"{rig.sink.url}/fwd"},
+            "children": {"_": {"module": "device", "data": {"id": desk}}},
+        }
+    )
+    call_id, seconds = asyncio.run(bridged_call(rig, number, port, 3.0))
+    rig.recording_of(call_id)
+    [upload] = uploads_of(rig, call_id)  # the caller's call is recorded once; the forward calltape placed is not
+    assert not [r for r in rig.recordings() if str(r.get("to")).startswith(f"{mobile}@")]
+    pcm, rate, channels = decode(upload.body, "wav")
+    assert channels == 2 and abs(len(pcm) / rate - seconds) <= 0.1
+    assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+    assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15
+
+
 class HasServer(Protocol):
     server: ServerProcess
 
