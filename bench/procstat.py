@@ -47,3 +47,10 @@ def udp_drops(ports: range) -> int:
             if int(fields[1].rsplit(":", 1)[1], 16) in ports:
                 dropped += int(fields[-1])
     return dropped
+
+
+def machine_cpu() -> dict[str, float]:
+    """Machine-wide CPU seconds by kind since boot (the ``cpu`` line of /proc/stat)."""
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    return {name: int(value) / os.sysconf("SC_CLK_TCK") for name, value in zip(names, fields, strict=False)}

@@ -5,6 +5,8 @@ For each N it measures, while all N calls are up: the server's CPU-seconds per b
 its RSS per call, and checks every call completed. Results: bench/results/bridge.json. The issue's
 figure: 500 concurrent bridged calls (1,000 legs), all completed, <= 0.05 CPU-s per bridged call-minute.
 Packets lost: what the kernel dropped on calltape's RTP sockets (full receive buffers) in the window.
+The machine's CPU by kind (user, system, softirq, steal, idle) in the window shows where the rest went:
+on loopback, a send also delivers into the SIPp peer's socket and wakes it, and that is charged to calltape.
 
     .venv/bin/python bench/bridge/run.py [--calls 100,250,500] [--window 10]
 """
@@ -30,7 +32,7 @@ from tests.e2e.sipp_runner import free_port  # noqa: E402
 from tests.server import TOKEN  # noqa: E402
 
 from bench.load import SERVER_RTP_PORTS, sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
-from bench.procstat import cpu_seconds, rss_mb, udp_drops  # noqa: E402
+from bench.procstat import cpu_seconds, machine_cpu, rss_mb, udp_drops  # noqa: E402
 
 RATE = 50  # new calls per second while ramping up
 CALLER_MEDIA_PORT = 61000
@@ -78,8 +80,10 @@ def main() -> int:
             threads[1].start()
             time.sleep(ramp + 3)  # every call up
             drops0, cpu0, t0 = udp_drops(SERVER_RTP_PORTS), cpu_seconds(pid), time.monotonic()
+            machine0 = machine_cpu()
             time.sleep(args.window)
             drops1, cpu1, t1 = udp_drops(SERVER_RTP_PORTS), cpu_seconds(pid), time.monotonic()
+            machine1 = machine_cpu()
             peak_rss = rss_mb(pid)
             for thread in threads:
                 thread.join()
@@ -95,6 +99,7 @@ def main() -> int:
                 "rss_kb_per_call": round((peak_rss - baseline_rss) * 1024 / n, 1),
                 "server_rtp_packets_per_s": n * 200,
                 "server_rtp_dropped_by_kernel": drops1 - drops0,
+                "machine_cpu_share": {k: round((machine1[k] - v) / (t1 - t0), 3) for k, v in machine0.items()},
             }
             report["steps"].append(step)
             print(json.dumps(step), flush=True)
