@@ -10,6 +10,7 @@ or nothing was reachable, 487 when the caller gave up.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 from calltape.media.clock import MediaTimeline
 from calltape.switch.leg import LegHost
 from calltape.switch.outbound import OutboundLeg, Target
+
+log = logging.getLogger(__name__)
 
 BUSY = frozenset({486, 600, 603})
 
@@ -107,7 +110,10 @@ class _Ring:
                             winner = leg
                     elif future in confirming:
                         leg = confirming.pop(future)
-                        if not future.cancelled() and future.exception() is None and future.result() and not winner:
+                        error = future.exception()
+                        if error is not None:
+                            log.error("call-id %s: confirming the answer failed: %r", leg.call_id, error)
+                        if error is None and future.result() and winner is None:
                             winner = leg
                         else:
                             statuses.append(480)
