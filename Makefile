@@ -33,7 +33,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 bench: install
 	$(PY) bench/sip/run.py

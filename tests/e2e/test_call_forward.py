@@ -224,7 +224,7 @@ def test_failover_forwards_only_while_the_device_is_offline(pbx: Account) -> Non
     username = pbx.api.get(f"/v2/accounts/{pbx.account_id}/devices/{desk}").json()["data"]["sip"]["username"]
     mobile_number = _flow(pbx, _device(pbx, "mobile", mobile_port))
     _forward(pbx, desk, number=mobile_number, failover=True, require_keypress=False)
-    desk_number = _flow(pbx, desk, timeout=3)
+    desk_number = _flow(pbx, desk, timeout=1.5)
 
     async def call_once(registered: bool) -> tuple[bool, bool]:
         mobile = await _phone_on(pbx, mobile_port, 1000, answer_after=None)
@@ -233,7 +233,7 @@ def test_failover_forwards_only_while_the_device_is_offline(pbx: Account) -> Non
         try:
             if registered:
                 assert (await ada.register(PASSWORD)).status == 200
-            await caller.call(desk_number)  # nobody answers: 480 after 3 s
+            await caller.call(desk_number)  # nobody answers: 480 after 1.5 s
             return not ada.invited.empty(), not mobile.invited.empty()
         finally:
             if registered:
