@@ -93,10 +93,12 @@ def test_a_malformed_header_does_not_verify(value: str) -> None:
 def test_the_owners_forward_wins_and_defaults_are_kazoos() -> None:
     device = {"call_forward": {"enabled": True, "number": "111"}}
     owner = {"call_forward": {"enabled": True, "number": "222", "substitute": False}}
-    assert CallForward.of(device, owner) == CallForward("222", substitute=False)
-    assert CallForward.of(device, {"call_forward": {"enabled": False, "number": "222"}}) == CallForward("111")
+    assert CallForward.of(device, owner) == CallForward(enabled=True, number="222", substitute=False)
+    assert CallForward.of(device, {"call_forward": {"enabled": False, "number": "222"}}) == CallForward(
+        enabled=True, number="111"
+    )
     assert CallForward.of({"call_forward": {"enabled": True}}, None) is None  # no number: nothing to forward to
-    forward = CallForward("111")
+    forward = CallForward(enabled=True, number="111")
     assert forward.require_keypress and forward.keep_caller_id and not forward.failover
     assert not forward.hears_early_media  # Kazoo ignores the forward's early media by default
-    assert CallForward("111", require_keypress=False, ignore_early_media=False).hears_early_media
+    assert CallForward(number="111", require_keypress=False, ignore_early_media=False).hears_early_media

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from calltape.recording.automatic import CallRecordingSettings
+from calltape.switch.forwarding import CallForward
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -57,25 +58,6 @@ class DeviceSip(_Doc):
         return value
 
 
-class CallForwardSettings(_Doc):
-    """Kazoo's ``call_forward`` of a device or user (defaults as Kazoo's); see switch/forwarding.py."""
-
-    enabled: bool = False
-    number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9*#]{1,35}$")] | None = None
-    substitute: bool = True
-    failover: bool = False
-    keep_caller_id: bool = True
-    require_keypress: bool = True
-    ignore_early_media: bool = True
-    direct_calls_only: bool = False
-
-    @model_validator(mode="after")
-    def _enabled_needs_number(self) -> CallForwardSettings:
-        if self.enabled and not self.number:
-            raise ValueError("enabled call forwarding needs a number")
-        return self
-
-
 class Device(_Doc):
     """A phone or softphone that registers with SIP credentials."""
 
@@ -84,7 +66,7 @@ class Device(_Doc):
     enabled: bool = True
     sip: DeviceSip
     call_recording: CallRecordingSettings | None = None
-    call_forward: CallForwardSettings | None = None
+    call_forward: CallForward | None = None
 
     @field_validator("sip")
     @classmethod
@@ -103,7 +85,7 @@ class User(_Doc):
     email: str | None = None
     caller_id: dict[str, dict[str, str]] | None = None  # Kazoo's {"internal": {"name": …, "number": …}, …}
     call_recording: CallRecordingSettings | None = None
-    call_forward: CallForwardSettings | None = None
+    call_forward: CallForward | None = None
 
 
 class VMBoxMedia(_Doc):

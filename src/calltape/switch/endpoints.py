@@ -89,7 +89,7 @@ class Endpoints:
             device = await self.devices.get(device_id, account_id)
         except NotFoundError:
             return None
-        return await self._caller_id(account_id, device, "internal")
+        return _caller_id(device, await self._owner(account_id, device), "internal")
 
     async def device_and_owner(self, account_id: str, device_id: str) -> tuple[Doc | None, Doc | None]:
         """A device's document and its owner's (either None when missing)."""
@@ -129,7 +129,8 @@ class Endpoints:
         if device["id"] == options.caller_device_id and not options.can_call_self:
             return []
         ringing = await self._device_targets(device, options)
-        forward = CallForward.of(device, await self._owner(account_id, device))
+        owner = await self._owner(account_id, device)
+        forward = CallForward.of(device, owner)
         if forward is None or self.forwarding is None or not self.forwarding.ready:
             return ringing
         if options.forward_hops >= MAX_HOPS:
@@ -142,39 +143,31 @@ class Endpoints:
             return ringing
         if forward.failover and ringing:
             return ringing  # forwarded only while the device cannot be reached
-        forwarded = await self._forward_target(account_id, device, forward, options)
+        forwarded = self._forward_target(account_id, device, owner, forward, options)
         return [forwarded] if forward.substitute or forward.failover else [*ringing, forwarded]
 
-    async def _forward_target(
-        self, account_id: str, device: Doc, forward: CallForward, options: TargetOptions
+    def _forward_target(
+        self, account_id: str, device: Doc, owner: Doc | None, forward: CallForward, options: TargetOptions
     ) -> Target:
         """The forwarded number, dialled through this account's callflows (calltape calls itself)."""
-        forwarding = self.forwarding
-        assert forwarding is not None
+        forwarding, to = self.forwarding, forward.number
+        assert forwarding is not None and to is not None  # an enabled forward has a number
         number, name = ("anonymous", "") if options.suppress_clid else (options.caller_number, options.caller_name)
         if not forward.keep_caller_id:
-            number, name = await self._caller_id(account_id, device, "external") or (number, name)
+            number, name = _caller_id(device, owner, "external") or (number, name)
         hops = options.forward_hops + 1
         return Target(
-            forwarding.uri(forward.number),
+            forwarding.uri(to),
             Peer("udp", forwarding.host, forwarding.port),
             number,
             name,
             headers=options.custom_sip_headers,
             owner_id=device.get("owner_id") or None,
             local_address=forwarding.host,
-            sign=lambda call_id: forwarding.header(call_id, forward.number, account_id, device["id"], hops),
+            sign=lambda call_id: forwarding.header(call_id, to, account_id, device["id"], hops),
             confirm=forward.require_keypress,
             early_media=forward.hears_early_media,
         )
-
-    async def _caller_id(self, account_id: str, device: Doc, kind: str) -> tuple[str, str] | None:
-        """(number, name) of the device's ``caller_id.<kind>`` (internal, external), else its owner's."""
-        for doc in (device, await self._owner(account_id, device)):
-            shown = ((doc or {}).get("caller_id") or {}).get(kind) or {}
-            if shown.get("number") or shown.get("name"):
-                return str(shown.get("number") or ""), str(shown.get("name") or "")
-        return None
 
     async def _device_targets(self, device: Doc, options: TargetOptions) -> list[Target]:
         """Where the device itself rings: its static route, or every contact it registered."""
@@ -199,6 +192,15 @@ class Endpoints:
             host, _, port = hostport.rpartition(":")
             targets.append(Target(binding.contact, Peer(transport, host, int(port)), **common))
         return targets
+
+
+def _caller_id(device: Doc, owner: Doc | None, kind: str) -> tuple[str, str] | None:
+    """(number, name) of the device's ``caller_id.<kind>`` (internal, external), else its owner's."""
+    for doc in (device, owner):
+        shown = ((doc or {}).get("caller_id") or {}).get(kind) or {}
+        if shown.get("number") or shown.get("name"):
+            return str(shown.get("number") or ""), str(shown.get("name") or "")
+    return None
 
 
 async def _peer_of(uri_text: str) -> Peer | None:

@@ -17,7 +17,9 @@ import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 
 from calltape.digits import is_number
 from calltape.sip.message import Request
@@ -31,31 +33,38 @@ CONFIRM_PROMPT = "You have a forwarded call. Press 1 to accept it."
 CONFIRM_SECONDS = 5.0  # after the prompt, for the 1
 
 
-@dataclass(frozen=True)
-class CallForward:
-    """The forwarding in force for a device, with Kazoo's defaults."""
+class CallForward(BaseModel):
+    """Kazoo's ``call_forward`` of a device or user, with Kazoo's defaults (checked when either is saved)."""
 
-    number: str
+    model_config = ConfigDict(extra="allow", strict=True)
+    enabled: bool = False
+    number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9*#]{1,35}$")] | None = None
     substitute: bool = True  # ring only the forwarded number (False: the device too)
     failover: bool = False  # forward only while the device cannot be reached (not registered)
     keep_caller_id: bool = True  # the forwarded number sees the caller (False: the device's caller ID)
     require_keypress: bool = True  # whoever answers presses 1 before the caller is put through
     ignore_early_media: bool = True
+    direct_calls_only: bool = False  # accepted: every call calltape rings is direct (it has no ring groups)
+
+    @model_validator(mode="after")
+    def _enabled_needs_number(self) -> CallForward:
+        if self.enabled and not self.number:
+            raise ValueError("enabled call forwarding needs a number")
+        return self
 
     @classmethod
     def of(cls, device: dict[str, Any], owner: dict[str, Any] | None) -> CallForward | None:
-        """The owner's forwarding when enabled, else the device's; None when neither forwards to a number."""
+        """The owner's forwarding when enabled, else the device's; None when neither forwards."""
         for doc in (owner or {}, device):
-            settings = doc.get("call_forward") or {}
-            if settings.get("enabled") is True and settings.get("number"):
-                return cls(
-                    number=str(settings["number"]),
-                    substitute=settings.get("substitute", True) is not False,
-                    failover=settings.get("failover") is True,
-                    keep_caller_id=settings.get("keep_caller_id", True) is not False,
-                    require_keypress=settings.get("require_keypress", True) is not False,
-                    ignore_early_media=settings.get("ignore_early_media", True) is not False,
-                )
+            raw = doc.get("call_forward")
+            if not isinstance(raw, dict):
+                continue
+            try:
+                settings = cls.model_validate(raw)
+            except ValidationError:
+                continue  # stored before validation existed: ignored rather than guessed
+            if settings.enabled:
+                return settings
         return None
 
     @property
