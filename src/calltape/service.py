@@ -54,7 +54,7 @@ from calltape.switch.mailboxes import StoredMailboxes
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
 from calltape.worker_metrics import Snapshot, combine, publish, read_fresh, snapshot_path
-from calltape.workers import Router, Worker
+from calltape.workers import Router, Worker, spool_dir
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ async def serve(
     callflows = Callflows(db)
     recordings = Recordings(db)
     plans = StoragePlans(db)
-    spool = settings.data_dir / ("spool" if first else f"spool-w{worker.index}")  # each worker is its own node
+    spool = spool_dir(settings.data_dir, worker.index)  # each worker is its own node
     manager = RecordingManager(recordings, SystemConfigs(db), spool, plans=plans)
 
     async def retry_times() -> int:
@@ -175,7 +175,7 @@ async def serve(
     # Listen only now that calls can be taken: an INVITE that came earlier would be told 404 (no callflow).
     sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port, shared=worker.count > 1)
     forwarding.listening(sip_host, sip_port)
-    router = Router(worker, transport.received) if worker.count > 1 else None
+    router = Router(worker, transport.deliver) if worker.count > 1 else None
     if router is not None:
         transport.pass_on = router.pass_on
         router.start()
@@ -197,7 +197,7 @@ async def serve(
         )
 
     others = [snapshot_path(settings.data_dir, i) for i in range(1, worker.count)]  # worker 0 counts them all
-    spools = [manager.spool_dir, *(settings.data_dir / f"spool-w{i}" for i in range(1, worker.count))]
+    spools = [spool_dir(settings.data_dir, i) for i in range(worker.count)]
 
     async def metrics() -> str:
         counts = combine([own_counters(), *read_fresh(others, time.time())])

@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from calltape.config import HostPort, Settings
@@ -74,12 +75,17 @@ def new_call_id() -> str:
             return call_id
 
 
+def spool_dir(data_dir: Path, index: int) -> Path:
+    """Worker *index*'s recording spool: worker 0 keeps ``spool``, so its node is the single-process node."""
+    return data_dir / ("spool" if index == 0 else f"spool-w{index}")
+
+
 class Router:
     """Passes a UDP datagram that belongs to another worker's dialog on to that worker."""
 
     def __init__(self, worker: Worker, deliver: Callable[[bytes, Peer], None]) -> None:
         self.worker = worker
-        self.deliver = deliver  # SipTransport.received: what a datagram from another worker goes to
+        self.deliver = deliver  # SipTransport.deliver: a datagram from another worker is taken here, not passed on
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(worker.address(worker.index))
         self.sock.setblocking(False)

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from calltape.callflow.validation import child_nodes
+from calltape.media.library import MEDIA_ID
 from calltape.recording.names import PLACEHOLDERS
 
 VOICEMAIL_FORMAT = "wav"
 _BRACES = re.compile(r"\{([^{}/?&]*)\}")
-_MEDIA_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,7 @@ def lint_callflow(doc: dict[str, Any], ids: AccountIds, limits: LintLimits) -> l
         data = node.get("data") or {}
         if not data.get("skip_module"):
             findings.extend(_node_findings(path, str(node.get("module")), data, ids, limits))
-        children = child_nodes(node)
-        prefix = f"{path}.children" if "module" not in (node.get("children") or {}) else None
-        for branch, child in reversed(children.items()):
-            nodes.append((f"{prefix}.{branch}" if prefix else f"{path}.children", child))
+        nodes.extend(_children(path, node))
     findings.extend(_recording_into_voicemail(doc, ids, limits))
     return findings
 
@@ -77,10 +74,10 @@ def lint_callflow(doc: dict[str, Any], ids: AccountIds, limits: LintLimits) -> l
 def _node_findings(path: str, module: str, data: dict[str, Any], ids: AccountIds, limits: LintLimits) -> list[Finding]:
     found: list[Finding] = []
     target = data.get("id")
-    known = {"user": ids.users, "device": ids.devices, "voicemail": ids.vmboxes, "callflow": frozenset(ids.callflows)}
+    known = {"user": ids.users, "device": ids.devices, "voicemail": ids.vmboxes, "callflow": ids.callflows.keys()}
     if module in known and isinstance(target, str) and target not in known[module]:
         found.append(Finding(f"{path}.data.id", f"{module} {target!r} does not exist in the account"))
-    if module == "play" and isinstance(target, str) and _MEDIA_ID.match(target) and target not in ids.media:
+    if module == "play" and isinstance(target, str) and MEDIA_ID.match(target) and target not in ids.media:
         found.append(Finding(f"{path}.data.id", f"media {target!r} does not exist in the account"))
     if module in ("record_call", "record_caller") and data.get("action", "start") in ("start", "toggle"):
         limit = data.get("time_limit")
@@ -143,9 +140,14 @@ def _recording_into_voicemail(doc: dict[str, Any], ids: AccountIds, limits: Lint
                     seen.add(key)
                     stack.append((f"{path} -> callflow {data.get('id')}: flow", target.get("flow"), formats, started))
                 continue
-        children = child_nodes(node)
-        bare = "module" in (node.get("children") or {})
-        for branch, child in reversed(children.items()):
-            child_path = f"{path}.children" if bare else f"{path}.children.{branch}"
-            stack.append((child_path, child, formats, started))
+        stack.extend((child_path, child, formats, started) for child_path, child in _children(path, node))
     return findings
+
+
+def _children(path: str, node: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A node's (path, child) pairs, last branch first (for a stack that visits them in order)."""
+    bare = "module" in (node.get("children") or {})
+    return [
+        (f"{path}.children" if bare else f"{path}.children.{branch}", child)
+        for branch, child in reversed(child_nodes(node).items())
+    ]

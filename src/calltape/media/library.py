@@ -16,7 +16,7 @@ from calltape.media.sources import MediaError, load_pcm, mp3_to_pcm, pcm_to_wav,
 log = logging.getLogger(__name__)
 
 MAX_FETCH = 50 * 1024 * 1024
-_MEDIA_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+MEDIA_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
 def to_pcm(data: bytes, content_type: str = "") -> bytes:
@@ -51,7 +51,7 @@ class MediaLibrary:
 
     async def pcm(self, account_id: str, media: str) -> bytes | None:
         """PCM of a media id or URL; None if there is no such media."""
-        if _MEDIA_ID.match(media):
+        if MEDIA_ID.match(media):
             path = self.path(account_id, media)
             return await asyncio.to_thread(load_pcm, path) if path.exists() else None
         if media.startswith(("http://", "https://")):

@@ -84,9 +84,13 @@ class SipTransport:
     # ---- pumping the endpoint --------------------------------------------------------------
 
     def received(self, data: bytes, peer: Peer) -> None:
-        """Feed one message to the endpoint (a bug on one message must not stop the listener)."""
+        """One message off the wire: passed on to the worker that owns its dialog, or taken here."""
         if self.pass_on is not None and peer.transport == "udp" and self.pass_on(data, peer):
             return
+        self.deliver(data, peer)
+
+    def deliver(self, data: bytes, peer: Peer) -> None:
+        """Feed one message to the endpoint (a bug on one message must not stop the listener)."""
         try:
             self.endpoint.receive(data, peer, self.now())
         except Exception as exc:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import audioop
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from calltape.media.g711 import FRAME_BYTES, FRAME_SAMPLES, G711
-from calltape.media.sources import RATE, MediaError, mp3_to_pcm, tone, wav_to_pcm
+from calltape.media.sources import RATE, MediaError, mp3_to_pcm, pcm_to_wav, tone, wav_to_pcm
 
 
 def load_audio(play: Path | None, tone_hz: list[float] | None) -> bytes:
@@ -72,11 +71,7 @@ class Listener:
 
     def write_wav(self, path: Path) -> None:
         """Save what was heard as a 16-bit 8 kHz mono WAV."""
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(RATE)
-            w.writeframes(self.pcm())
+        path.write_bytes(pcm_to_wav(self.pcm()))
 
 
 def describe(pcm: bytes) -> dict[str, float]:

@@ -57,7 +57,6 @@ class PhoneCall:
         self.listener = Listener()
         self.source: Source = Looping(b"")
         self.digits_heard: list[str] = []
-        self.started = time.time()
         self.answered_at: float | None = None
         self.ended_at: float | None = None
         self.ended_by = ""
@@ -82,8 +81,8 @@ class PhoneCall:
 
     # ---- placing a call ----------------------------------------------------------------------
 
-    async def answered_by(self, response: Response) -> bool:
-        """The 2xx to our INVITE: ACK it and start the media; False if its SDP is unusable (then BYE)."""
+    async def answered_by(self, response: Response) -> None:
+        """The 2xx to our INVITE: ACK it and start the media (an unusable SDP: BYE)."""
         assert self.invite is not None
         self.status = response.status
         self.dialog = Dialog.as_uac(self.invite, response)
@@ -93,8 +92,6 @@ class PhoneCall:
             await self._start_media(negotiate(parse_sdp(response.body)))
         except SdpError:
             await self.hangup("unusable answer")
-            return False
-        return True
 
     def ack_again(self, response: Response) -> None:
         """A retransmitted 2xx: our ACK was lost."""
@@ -255,9 +252,15 @@ class PhoneCall:
         """The INVITE failed (busy, declined, no answer, …) or the call ended without us."""
         self._end(why, status)
 
+    @property
+    def duration(self) -> float:
+        """Seconds from the answer to the end (or now); 0 if never answered."""
+        if self.answered_at is None:
+            return 0.0
+        return round((self.ended_at or time.time()) - self.answered_at, 3)
+
     def summary(self) -> dict[str, Any]:
         """What a person would want to know about the call, as JSON-ready data."""
-        end = self.ended_at or time.time()
         media = self.media
         return {
             "call_id": self.call_id,
@@ -265,7 +268,7 @@ class PhoneCall:
             "remote": self.remote,
             "status": self.status,
             "answered": self.answered_at is not None,
-            "duration": round(end - self.answered_at, 3) if self.answered_at else 0.0,
+            "duration": self.duration,
             "ended_by": self.ended_by,
             "codec": media.codec.name if media else None,
             "packets_received": media.packets_in if media else 0,

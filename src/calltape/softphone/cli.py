@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+from calltape.cli import install_event_loop_policy
 from calltape.config import ConfigError, parse_host_port
 from calltape.media.sources import MediaError
 from calltape.sip.events import Peer
@@ -58,12 +59,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, MediaError, ValueError) as exc:
         print(f"calltape dial: error: {exc}", file=sys.stderr)
         return 2
-    try:
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:  # non-Linux platforms: the default loop works, only slower
-        pass
+    install_event_loop_policy()
     return asyncio.run(_main(args, audio))
 
 
@@ -195,7 +191,7 @@ async def _take(call: PhoneCall, args: argparse.Namespace, stop: asyncio.Event) 
 
 async def _converse(call: PhoneCall, args: argparse.Namespace, stop: asyncio.Event) -> None:
     """From the answer to the end: digits, then until the other side hangs up, --hangup-after, or Ctrl-C."""
-    _say(f"answered ({call.summary()['codec']})")
+    _say(f"answered ({call.media.codec.name if call.media else '?'})")
     if args.dtmf:
         loop = asyncio.get_running_loop()
         loop.call_later(args.dtmf_after, lambda: call.send_digits(args.dtmf))
@@ -205,4 +201,4 @@ async def _converse(call: PhoneCall, args: argparse.Namespace, stop: asyncio.Eve
         wait.cancel()
     if not call.ended.is_set():
         await call.hangup()
-    _say(f"call ended after {call.summary()['duration']} s: {call.ended_by}")
+    _say(f"call ended after {call.duration} s: {call.ended_by}")
