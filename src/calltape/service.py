@@ -29,6 +29,7 @@ from calltape.node_metrics import render as render_node_metrics
 from calltape.receiver.server import build_receiver
 from calltape.receiver.settings import ReceiverSettings
 from calltape.recording.delivery import DeliveryWorker
+from calltape.recording.encoder_pool import EncoderPool, default_size
 from calltape.recording.manager import RecordingManager
 from calltape.recording.metrics import render as render_recording_metrics
 from calltape.recording.metrics import spool_bytes
@@ -147,14 +148,16 @@ async def serve(
     recordings = Recordings(db)
     plans = StoragePlans(db)
     spool = spool_dir(settings.data_dir, worker.index)  # each worker is its own node
-    manager = RecordingManager(recordings, SystemConfigs(db), spool, plans=plans)
+    encoders = EncoderPool(default_size(worker.count))
+    encoders.start()
+    manager = RecordingManager(recordings, SystemConfigs(db), spool, plans=plans, encoders=encoders)
 
     async def retry_times() -> int:
         return (await manager.settings()).storage_retry_times
 
     delivery = DeliveryWorker(recordings, manager.node, retry_times, retry_base=settings.delivery_retry_base)
     manager.on_queued = delivery.wake
-    await recover(recordings, manager.node)
+    await recover(recordings, manager.node, manager.encode)
     delivery_task = asyncio.create_task(delivery.run())
     mailboxes = StoredMailboxes(db, settings.data_dir)
     forwarding = Forwarding((await db.shared_secret("call-forwarding")).encode())
@@ -288,6 +291,7 @@ async def serve(
         await transport.close()
         await service.drain()
         await manager.drain()
+        await asyncio.to_thread(encoders.close)
         delivery_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await delivery_task

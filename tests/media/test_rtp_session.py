@@ -65,11 +65,11 @@ async def _session() -> tuple[RtpSession, socket.socket, _Collect, RtpPortPool]:
     return session, peer, tap, pool
 
 
-def test_reorder_loss_ssrc_change_and_wrap() -> None:
-    async def scenario() -> tuple[list[int], dict[str, int]]:
+def test_taps_get_every_frame_as_it_arrives_at_its_place_across_loss_reorder_ssrc_change_and_wrap() -> None:
+    async def scenario() -> tuple[list[tuple[int, int]], dict[str, int]]:
         session, peer, tap, _ = await _session()
         target = ("127.0.0.1", session.port)
-        order = [65533, 65535, 65534, 0, 3, 4, 5, 6]  # 1 and 2 lost; 65534 late but within the window
+        order = [65533, 65535, 65534, 0, 3, 4, 5, 6]  # 1 and 2 lost; 65534 late
         for seq in order:
             ts = ((seq - 65533) & 0xFFFF) * 160
             peer.sendto(build_rtp(0, seq, ts, 1, _frame(100 + (seq & 0xFF))), target)
@@ -78,18 +78,18 @@ def test_reorder_loss_ssrc_change_and_wrap() -> None:
         await asyncio.sleep(0.1)
         session.close()
         peer.close()
-        return [int(p[0]) for p, _ in tap.incoming()], session.stats
+        return [(int(p[0]), t) for p, t in tap.incoming()], session.stats
 
-    levels, stats = asyncio.run(scenario())
-    ulaw = [
-        int(np.frombuffer(audioop.ulaw2lin(_frame(v), 2), np.int16)[0])
-        for v in (100 + 253, 100 + 254, 100 + 255, 100, 103, 104, 105)
+    frames, stats = asyncio.run(scenario())
+    level = {v: int(np.frombuffer(audioop.ulaw2lin(_frame(v), 2), np.int16)[0]) for v in range(100, 356)}
+    first = frames[0][1]
+    # in arrival order, each at the place its timestamp gives: the late one too; the lost ones leave a gap
+    assert frames[:8] == [
+        (level[100 + (seq & 0xFF)], first + ((seq - 65533) & 0xFFFF) * 160)
+        for seq in [65533, 65535, 65534, 0, 3, 4, 5, 6]
     ]
-    assert levels[:4] == ulaw[:4]
-    assert levels[4:6] == [0, 0]  # the two lost packets became silence
-    assert levels[6:9] == ulaw[4:7]
-    assert stats["lost"] == 2
-    assert levels[-1] == int(np.frombuffer(audioop.ulaw2lin(_frame(7), 2), np.int16)[0])
+    assert stats["lost"] == 2  # the relays were given silence for them
+    assert len(frames) == 9 and frames[8][0] == int(np.frombuffer(audioop.ulaw2lin(_frame(7), 2), np.int16)[0])
 
 
 def test_latching_drops_other_sources_and_answers_the_source() -> None:

@@ -79,8 +79,9 @@ async def test_a_burst_lands_on_the_call_timeline_within_one_frame(relaying: boo
     assert 12000 - FRAME <= heard <= 12000 + 4 * FRAME, heard  # the callee's at 1.50 s, after at most the relay's queue
 
 
-async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call() -> None:
-    """A sender 10 % slow (its timestamps advance 144 per 20 ms) would drift 0.4 s in 4 s; the leg re-anchors it."""
+async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call_without_losing_a_frame() -> None:
+    """A sender 20 % slow (a 20 ms frame every 25 ms) would fall 1.2 s behind in 6 s; the leg moves its anchor on
+    by whole frames — a gap of silence opens, no frame is dropped or written over."""
     loop = asyncio.get_running_loop()
     timeline = MediaTimeline(loop.time())
     far = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -93,13 +94,17 @@ async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call() -
     await leg.start()
     payload = audioop.lin2ulaw(np.full(FRAME, 8000, dtype=np.int16).tobytes(), 2)
     start = loop.time()
-    for n in range(200):
-        await asyncio.sleep(max(0.0, start + n * 0.02 - loop.time()))
-        far.sendto(build_rtp(0, n, n * 144, 0x77, payload), ("127.0.0.1", leg.port))
+    sent = 240
+    for n in range(sent):
+        await asyncio.sleep(max(0.0, start + n * 0.025 - loop.time()))
+        far.sendto(build_rtp(0, n, n * FRAME, 0x77, payload), ("127.0.0.1", leg.port))
     await asyncio.sleep(0.1)
     wall = timeline.position(loop.time())
     leg.close()
     far.close()
-    last = max(p for d, p, _ in tap.frames if d == "in")
-    assert leg.stats["reanchored"] >= 1
-    assert wall - last < 2000, (wall, last)  # within a quarter second of now, not 0.4 s behind
+    positions = [p for d, p, _ in tap.frames if d == "in"]
+    assert len(positions) == sent
+    steps = {b - a for a, b in zip(positions, positions[1:], strict=False)}
+    assert min(steps) == FRAME and all(step % FRAME == 0 for step in steps)  # whole frames, never overlapping
+    assert leg.stats["reanchored"] >= 2
+    assert wall - positions[-1] < 7200, (wall, positions[-1])  # kept closer to now: 1.3 s behind uncorrected

@@ -51,6 +51,8 @@ class MediaClock:
         self.late_skips = 0
         self.failures = 0
         self.tick_time = 0.0  # the scheduled time of the tick being run (outgoing frames' place in time)
+        self.tick_number = 0  # which 20 ms slot that is, counted from the clock's first tick (skips included)
+        self._epoch: float | None = None
 
     def add(self, stream: Ticking) -> None:
         """Start pacing *stream*."""
@@ -67,6 +69,9 @@ class MediaClock:
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         self.tick_time = self._next
+        if self._epoch is None:
+            self._epoch = self._next
+        self.tick_number = round((self._next - self._epoch) / TICK)
         for stream in list(self._streams):
             try:
                 stream.tick()

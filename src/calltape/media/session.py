@@ -1,13 +1,13 @@
 """One leg's RTP: receive (latching, reordering, loss as silence, taps, DTMF, relays) and paced sending.
 
-Per received packet the work is: parse the header, check the source, and hand the payload on in
-order — decoded only when a tap listens. Sending is driven by the shared :class:`MediaClock`: each
-tick takes one frame from the leg's current :class:`~calltape.media.outbound.Source`.
+Per received packet the work is: parse the header, check the source, hand the payload to the taps at its
+place and, in order, to the relays — never decoded here. Sending is driven by the shared :class:`MediaClock`:
+each tick takes one frame from the leg's current :class:`~calltape.media.outbound.Source`.
 
-Taps see frames stamped on the call's :class:`MediaTimeline` (samples since the call's media began):
-outgoing frames by the tick that sent them, incoming ones by their RTP timestamps anchored at the
-arrival of their source's first packet — so loss and pauses keep their place, and both directions of
-a call line up to within a frame.
+Taps see every frame as it arrives, stamped on the call's :class:`MediaTimeline` (samples since the call's
+media began): outgoing frames by the tick that sent them, incoming ones by their RTP timestamps anchored at
+the arrival of their source's first packet — so loss, pauses, reordering and late packets keep their place
+(a tap places frames, it is not handed them in order), and both directions of a call line up.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import asyncio
 import logging
 import socket
 import struct
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -31,17 +32,18 @@ from calltape.media.rtp_totals import RTP_TOTALS
 
 log = logging.getLogger(__name__)
 
-MAX_DRIFT = 1600  # samples (200 ms) the far end's stream may drift from our clock before it is re-anchored
-DRIFT_CHECK_FRAMES = 50
-REORDER_DEPTH = 3  # packets held back to put a late one in its place (60 ms)
-MAX_GAP_FILL = 50 * 10  # at most 10 s of silence inserted for one gap
+MAX_DRIFT = 1600  # samples (200 ms) the far end's stream may fall behind our clock before it is moved on
+DRIFT_CHECK_FRAMES = 50  # the drift is looked at once a second of frames
+DRIFT_WINDOW = 3  # ... and judged by the least lag over the last looks (jitter only ever adds lag)
+REORDER_DEPTH = 3  # packets held back to put a late one in its place for a relay (60 ms)
 SILENCE = Silence()
 _FIXED = struct.Struct("!BBHII")  # version/flags, marker/type, sequence, timestamp, SSRC
 
 
 class Tap(Protocol):
     """Receives every 20 ms frame of a leg as sent on the wire (*codec*'s bytes: a tap decodes what it keeps, in
-    batches), with its position on the call's timeline. Must not block."""
+    batches), with its position on the call's timeline — as it arrives, so late and reordered frames come
+    after others but carry their own place. Must not block."""
 
     def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None: ...
 
@@ -101,10 +103,13 @@ class RtpSession:
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
-        self._last_ts = 0
-        self._anchor = (0, 0)  # (RTP timestamp, timeline position) of the current source's first packet
+        self._tap_ssrc: int | None = None  # the source the taps' anchor belongs to
+        self._anchor = (0, 0)  # (RTP timestamp, timeline position) from which incoming frames are placed
+        self._earlier_anchor = (0, 0)  # for frames older than the anchor, which came late (drift moved it)
         self._drift_check = DRIFT_CHECK_FRAMES
-        self._held: dict[int, tuple[int, bytes]] = {}
+        self._lags: deque[int] = deque(maxlen=DRIFT_WINDOW)  # the stream's lag at the last looks
+        self._out_anchor: tuple[MediaTimeline, int, int] | None = None  # (timeline, clock tick, position)
+        self._held: dict[int, bytes] = {}
         self._dtmf = DtmfReceiver(self._digit)
         self._out_ssrc = int.from_bytes(np.random.bytes(4), "big")
         self._out_seq = int.from_bytes(np.random.bytes(2), "big")
@@ -193,7 +198,11 @@ class RtpSession:
             if second == self._audio_type and sequence == self._expected and ssrc == self._ssrc and not self._held:
                 self.packets_in += 1
                 self._expected = (sequence + 1) & 0xFFFF
-                self._in_order(bytes(self._view[HEADER_SIZE:length]), timestamp)
+                payload = bytes(self._view[HEADER_SIZE:length])
+                if self.relays:
+                    self._to_relays(payload)
+                if self.taps:
+                    self._tap_in(payload, timestamp, ssrc)
                 return
         self._receive(bytes(self._view[:length]))
 
@@ -218,16 +227,16 @@ class RtpSession:
         if header.payload_type != self.codec.payload_type or not payload:
             return  # not what was negotiated: it does not count as media (the call can still time out)
         self.packets_in += 1
-        if header.ssrc != self._ssrc:  # a new source (or the first): start its sequence and timeline anchor afresh
+        if self.taps:  # every frame, late or not, at its place
+            self._tap_in(payload, header.timestamp, header.ssrc)
+        if header.ssrc != self._ssrc:  # a new source (or the first): start its sequence afresh
             self._ssrc, self._expected, self._held = header.ssrc, header.sequence, {}
-            self._last_ts = header.timestamp - FRAME_SAMPLES
-            self._anchor = (header.timestamp, self.timeline.position(self._loop.time()))
         assert self._expected is not None
         ahead = (header.sequence - self._expected) & 0xFFFF
         if ahead >= 0x8000:
-            self.stats["late"] += 1  # older than what was already handed on
+            self.stats["late"] += 1  # older than what the relays were already given
             return
-        self._held[header.sequence] = (header.timestamp, payload)
+        self._held[header.sequence] = payload
         self._release()
 
     # ---- relaying (a bridge of two legs with the same codec) ---------------------------------------
@@ -312,10 +321,7 @@ class RtpSession:
                 return
             timestamp, ssrc = header.timestamp, header.ssrc
             payload = bytes(self._view[header.payload_start : header.payload_end])
-        if ssrc != self._ssrc:
-            self._ssrc = ssrc
-            self._anchor = (timestamp, self.timeline.position(self._loop.time()))
-        position = self._tap_position(timestamp)
+        position = self._tap_position(timestamp, ssrc)
         for tap in self.taps:
             tap("in", payload, position, self.codec)
         assert self.relay_peer is not None
@@ -323,17 +329,16 @@ class RtpSession:
             tap("out", payload, position, self.codec)
 
     def _release(self) -> None:
+        """Hand the relays what is now in order; a packet missing behind REORDER_DEPTH others is given up."""
         while self._expected is not None:
-            item = self._held.pop(self._expected, None)
-            if item is None:
+            payload = self._held.pop(self._expected, None)
+            if payload is None:
                 if len(self._held) <= REORDER_DEPTH:
                     return
-                self.stats["lost"] += 1  # give up on it: silence keeps the timeline
-                timestamp = (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF
-                self._to_relays(self.codec.silence)
-                self._deliver_in(self.codec.silence, timestamp)
-            else:
-                self._in_order(item[1], item[0])
+                self.stats["lost"] += 1  # given up on (for the relays: the taps place it if it still comes)
+                payload = self.codec.silence
+            if self.relays:
+                self._to_relays(payload)
             self._expected = (self._expected + 1) & 0xFFFF
 
     def _to_relays(self, payload: bytes) -> None:
@@ -343,46 +348,47 @@ class RtpSession:
                 self.stats["relay_dropped"] += 1
             payloads.append(payload)
 
-    def _in_order(self, payload: bytes, timestamp: int) -> None:
-        """The next payload in sequence: to the relays, and to the taps at its place (a pause becomes silence)."""
-        if self.relays:
-            self._to_relays(payload)
-        if not self.taps:  # nobody listens: just keep the timeline
-            self._last_ts = timestamp
-            return
-        gap = ((timestamp - self._last_ts) & 0xFFFFFFFF) // FRAME_SAMPLES - 1
-        for _ in range(min(max(gap, 0), MAX_GAP_FILL)):  # sender paused (DTX, hold): silence
-            self._deliver_in(self.codec.silence, (self._last_ts + FRAME_SAMPLES) & 0xFFFFFFFF)
-        self._deliver_in(payload, timestamp)
+    def _tap_in(self, payload: bytes, timestamp: int, ssrc: int) -> None:
+        position = self._tap_position(timestamp, ssrc)
+        for tap in self.taps:
+            tap("in", payload, position, self.codec)
 
-    def _deliver_in(self, payload: bytes, timestamp: int) -> None:
-        self._last_ts = timestamp
-        if self.taps:
-            position = self._tap_position(timestamp)
-            for tap in self.taps:
-                tap("in", payload, position, self.codec)
+    def _tap_position(self, timestamp: int, ssrc: int) -> int:
+        """Where an incoming frame goes on the call's timeline: its RTP timestamp from its source's anchor.
 
-    def _tap_position(self, timestamp: int) -> int:
-        """Where an incoming frame goes on the call's timeline. Once a second, if the far end's clock has drifted
-        from ours (skew, or a sender that fell behind) by more than MAX_DRIFT, its stream is re-anchored at now:
-        one small jump, instead of frames that land ever later until the recorder drops them."""
-        position = self._position(timestamp)
-        self._drift_check -= 1
-        if self._drift_check > 0:
-            return position
-        self._drift_check = DRIFT_CHECK_FRAMES
-        now = self.timeline.position(self._loop.time())
-        if abs(now - position) <= MAX_DRIFT:
-            return position
-        self._anchor = (timestamp, now)
-        self.stats["reanchored"] += 1
-        return now
-
-    def _position(self, timestamp: int) -> int:
-        """Where an incoming RTP timestamp lies on the call's timeline (from its source's anchor, wrap-safe)."""
+        Once a second of frames the lag of the stream behind our clock is looked at; if even its least lag over
+        DRIFT_WINDOW looks exceeds MAX_DRIFT (the far end's clock is slow, or it paused its timestamps), the
+        anchor moves on by whole frames from the next frame on: silence opens, nothing is overwritten. A stream
+        ahead of our clock (a fast far end) is left ahead: moving it back would write over frames already taken.
+        """
+        if ssrc != self._tap_ssrc:  # a new source (or the first): anchored at its arrival
+            self._tap_ssrc = ssrc
+            self._anchor = self._earlier_anchor = (timestamp, self.timeline.position(self._loop.time()))
+            self._lags.clear()
+            self._drift_check = DRIFT_CHECK_FRAMES
         anchor_ts, anchor_position = self._anchor
         offset = (timestamp - anchor_ts) & 0xFFFFFFFF
-        return anchor_position + (offset - 2**32 if offset >= 2**31 else offset)
+        if offset >= 0x80000000:  # older than the anchor: placed as it was when it was sent
+            anchor_ts, anchor_position = self._earlier_anchor
+            offset = (timestamp - anchor_ts) & 0xFFFFFFFF
+            return anchor_position + (offset - 0x100000000 if offset >= 0x80000000 else offset)
+        position = anchor_position + offset
+        self._drift_check -= 1
+        if self._drift_check <= 0:
+            self._look_at_drift(timestamp, position)
+        return position
+
+    def _look_at_drift(self, timestamp: int, position: int) -> None:
+        self._drift_check = DRIFT_CHECK_FRAMES
+        lags = self._lags
+        lags.append(self.timeline.position(self._loop.time()) - position)
+        if len(lags) < DRIFT_WINDOW or (least := min(lags)) <= MAX_DRIFT:
+            return
+        step = least // FRAME_SAMPLES * FRAME_SAMPLES
+        self._lags = deque((lag - step for lag in lags), maxlen=DRIFT_WINDOW)  # as if placed so all along
+        self._earlier_anchor = self._anchor
+        self._anchor = ((timestamp + FRAME_SAMPLES) & 0xFFFFFFFF, position + FRAME_SAMPLES + step)
+        self.stats["reanchored"] += 1
 
     def _digit(self, digit: str, _duration: int) -> None:
         log.debug("call-id %s: DTMF %s", self.call_id, digit)
@@ -430,9 +436,18 @@ class RtpSession:
         self._send(self.codec.payload_type, payload, self._first_packet, timestamp)
         self._first_packet = False
         if self.taps:
-            position = self.timeline.position(self.clock.tick_time)
+            position = self._out_position()
             for tap in self.taps:
                 tap("out", payload, position, self.codec)
+
+    def _out_position(self) -> int:
+        """Where the frame this tick sends goes on the call's timeline: whole frames from the first one tapped,
+        by the clock's tick count (a stall's skipped ticks leave a gap, never a fraction of a frame)."""
+        tick = self.clock.tick_number
+        anchor = self._out_anchor
+        if anchor is None or anchor[0] is not self.timeline:
+            anchor = self._out_anchor = (self.timeline, tick, self.timeline.position(self.clock.tick_time))
+        return anchor[2] + (tick - anchor[1]) * FRAME_SAMPLES
 
     def _send(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> None:
         if self.sending and self.open and self.remote[1]:

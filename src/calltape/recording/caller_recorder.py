@@ -2,6 +2,8 @@
 
 It stops by itself after ``max_seconds`` or once the caller has been silent for ``silence_seconds``;
 whoever runs it also stops it on a key or when the call ends. The silence that ended it is not kept.
+Frames are written one after another as they come; a gap in their positions (loss, a pause) is written as
+silence, and a frame that comes after its place was passed (reordered by the network) is left out.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from calltape.media.g711 import G711
 from calltape.recording.spool import AudioSpool
 
 FRAME_SECONDS = 0.02
+FRAME_SAMPLES = 160
+MAX_GAP_FRAMES = 500  # a longer gap (10 s) is written as this much silence
 SILENCE_LEVEL = 300  # peak amplitude below which a 20 ms frame counts as silence
 
 
@@ -30,13 +34,27 @@ class CallerRecorder:
         self.last_sound = 0  # frames recorded up to the last one that was not silent
         self.stopped = asyncio.Event()
         self.reason = ""
+        self.left_out = 0  # frames that came after their place was written
         self._quiet: list[bytes] = []
+        self._next: int | None = None  # the position the next frame should have
 
     def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
         if direction != "in" or self.stopped.is_set():
             return
-        self.frames += 1
-        pcm = codec.decode(payload)  # per frame: silence is judged frame by frame (one call records at a time)
+        if self._next is not None:
+            if position < self._next:
+                self.left_out += 1
+                return
+            gap = min((position - self._next) // FRAME_SAMPLES, MAX_GAP_FRAMES)
+            for _ in range(gap):
+                self._take(bytes(2 * FRAME_SAMPLES))
+                if self.stopped.is_set():
+                    return
+        self._next = position + len(payload)
+        self._take(codec.decode(payload))
+
+    def _take(self, pcm: bytes) -> None:
+        self.frames += 1  # per frame: silence is judged frame by frame (one call records at a time)
         if audioop.max(pcm, 2) >= self.threshold:
             for quiet in self._quiet:  # a pause inside the message: it stays
                 self.spool.write(quiet)

@@ -1,10 +1,11 @@
 """Starting and ending recordings: their files, their rows, and where each one goes.
 
 ``open`` decides where the finished file will go (the ``url``; else the account's storage plan; else the
-database if ``store_recordings``; else nowhere — then nothing is recorded), creates the spool file and
-writes the recording's row (state ``recording``) so a crash is visible. ``close`` finishes the file off
-the event loop, then in one transaction records its facts and queues its delivery — or discards it when
-it is shorter than ``record_min_sec``, saying so in the log and the row.
+database if ``store_recordings``; else nowhere — then nothing is recorded), creates the capture file (a
+``record_call``) or the spool file (what the caller says) and writes the recording's row (state
+``recording``) so a crash is visible. ``close`` has the capture encoded by the encoder pool (or finishes
+the spool) off the event loop, then in one transaction records its facts and queues its delivery — or
+discards it when it is shorter than ``record_min_sec``, saying so in the log and the row.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ import hashlib
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from calltape.callflow.call_api import RecordingRequest
 from calltape.recording import names
+from calltape.recording.capture_file import CaptureWriter, capture_path
+from calltape.recording.encoder import EncodeJob, EncodeResult, encode
+from calltape.recording.encoder_pool import EncoderPool
 from calltape.recording.lame import LameError
 from calltape.recording.metadata import CallFacts, finished_document, kazoo_document
 from calltape.recording.names import MIN_TIME_LIMIT
+from calltape.recording.placement import FrameCounts
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
 from calltape.recording.storage_plan import recording_target
 from calltape.store import recordings as states
@@ -85,8 +90,11 @@ class Recording:
     id: str
     name: str
     fmt: str
-    path: Path
-    spool: AudioSpool
+    path: Path  # the finished file
+    channels: int
+    rate: int
+    spool: AudioSpool | None  # what the caller says: written as it comes
+    capture: CaptureWriter | None  # a record_call: captured raw, encoded when it ends
     target: dict[str, Any]
     request: RecordingRequest
     facts: CallFacts  # as the call was when the recording started
@@ -112,6 +120,7 @@ class RecordingManager:
         spool_dir: Path,
         on_queued: Callable[[], None] = lambda: None,
         plans: StoragePlans | None = None,
+        encoders: EncoderPool | None = None,
     ) -> None:
         self.store = store
         self.configs = configs
@@ -119,6 +128,8 @@ class RecordingManager:
         self.node = node_name(spool_dir)
         self.on_queued = on_queued
         self.plans = plans
+        self.encoders = encoders  # None: captures are encoded in a thread (tests, tools)
+        self.frames = FrameCounts()  # every finished recording's frames, summed (for /metrics)
         self.active: set[Recording] = set()
         self._cache = TtlCache(CONFIG_TTL)
         self._closing: set[asyncio.Task[None]] = set()
@@ -150,9 +161,14 @@ class RecordingManager:
             name = names.file_name(facts.call_id, fmt, sequence, request.media_name)
         path = self.spool_dir / facts.account_id / f"{recording_id}.{fmt}"
         channels = 2 if request.stereo and not caller_only else 1
+        spool: AudioSpool | None = None
+        capture: CaptureWriter | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            spool = open_spool(fmt, path, request.sample_rate, channels)
+            if caller_only:
+                spool = open_spool(fmt, path, request.sample_rate, channels)
+            else:
+                capture = CaptureWriter(capture_path(path))
         except (OSError, LameError) as exc:  # a full disk, a missing library: the call goes on unrecorded
             raise RecordingError(f"cannot start {name} in {path.parent}: {exc}") from exc
         limit = request.time_limit if request.time_limit is not None else DEFAULT_TIME_LIMIT
@@ -161,7 +177,10 @@ class RecordingManager:
             name=name,
             fmt=fmt,
             path=path,
+            channels=channels,
+            rate=request.sample_rate,
             spool=spool,
+            capture=capture,
             target=target,
             request=request,
             facts=facts,
@@ -213,8 +232,8 @@ class RecordingManager:
         if recording.request.label:
             doc["origin"] = f"callflow : {recording.request.label}"
         doc["record_min_sec"] = recording.min_seconds
-        doc["channels"] = "stereo" if recording.spool.channels == 2 else "mono"
-        if recording.spool.channels == 2:
+        doc["channels"] = "stereo" if recording.channels == 2 else "mono"
+        if recording.channels == 2:
             doc["channel_layout"] = {"left": "caller", "right": "callee"}
         return {
             "id": recording.id,
@@ -227,8 +246,8 @@ class RecordingManager:
             "duration_ms": duration_ms,
             "size": 0,
             "sha256": "",
-            "channels": recording.spool.channels,
-            "sample_rate": recording.spool.rate,
+            "channels": recording.channels,
+            "sample_rate": recording.rate,
             "spool_path": str(recording.path),
             "node": self.node,
             "target": recording.target,
@@ -236,31 +255,107 @@ class RecordingManager:
         }
 
     def close(self, recording: Recording, samples: int, started_at: float | None, facts: CallFacts, note: str) -> None:
-        """The recording ended after *samples* (8 kHz) samples: finish it in the background."""
+        """What the caller says ended after *samples* (8 kHz) samples: finish its spool in the background."""
+        assert recording.spool is not None
+        spool = recording.spool
+
+        async def finish() -> tuple[int, SpoolFacts | None, FrameCounts | None]:
+            return samples, await asyncio.to_thread(spool.close), None
+
+        self._finish(recording, finish, started_at, facts, note)
+
+    def close_capture(
+        self,
+        recording: Recording,
+        received: int,
+        not_captured: int,
+        started_at: float | None,
+        facts: CallFacts,
+        note: str,
+    ) -> None:
+        """A record_call ended (its capture file is closed): encode it and finish it in the background."""
+        job = EncodeJob(
+            capture=str(capture_path(recording.path)),
+            output=str(recording.path),
+            fmt=recording.fmt,
+            rate=recording.rate,
+            channels=recording.channels,
+            received=received,
+            not_captured=not_captured,
+        )
+
+        async def finish() -> tuple[int, SpoolFacts | None, FrameCounts | None]:
+            result = await self.encode(job)
+            if result.unaccounted:
+                log.error(
+                    "call-id %s: recording %s: %d frame(s) unaccounted for: %s",
+                    facts.call_id,
+                    recording.name,
+                    result.unaccounted,
+                    result.counts.as_document(),
+                )
+            self._count(result.counts)
+            return result.samples, result.facts, result.counts
+
+        self._finish(recording, finish, started_at, facts, note)
+
+    async def encode(self, job: EncodeJob) -> EncodeResult:
+        """Encode a capture in the encoder pool (or, without one, in a thread)."""
+        if self.encoders is not None:
+            return await self.encoders.encode(job)
+        return await asyncio.to_thread(encode, job)
+
+    def _count(self, counts: FrameCounts) -> None:
+        self.frames.received += counts.received
+        self.frames.written += counts.written
+        for reason, frames in counts.left_out.items():
+            self.frames.left_out[reason] += frames
+
+    def _finish(
+        self,
+        recording: Recording,
+        finish: Callable[[], Awaitable[tuple[int, SpoolFacts | None, FrameCounts | None]]],
+        started_at: float | None,
+        facts: CallFacts,
+        note: str,
+    ) -> None:
         if recording not in self.active:
             return
         self.active.discard(recording)
-        task = asyncio.ensure_future(self._close(recording, samples, started_at or time.time(), facts, note))
+        task = asyncio.ensure_future(self._close(recording, finish, started_at or time.time(), facts, note))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    async def _close(self, recording: Recording, samples: int, started_at: float, facts: CallFacts, note: str) -> None:
+    async def _close(
+        self,
+        recording: Recording,
+        finish: Callable[[], Awaitable[tuple[int, SpoolFacts | None, FrameCounts | None]]],
+        started_at: float,
+        facts: CallFacts,
+        note: str,
+    ) -> None:
+        deliver = True
+        samples, spooled, counts = 0, None, None
+        try:
+            samples, spooled, counts = await finish()
+        except (OSError, ValueError, LameError) as exc:
+            note = note or f"finishing the file failed: {exc}"
         duration_ms = samples * 1000 // 8000
         values = self._row(recording, started_at, duration_ms, facts)
         values.pop("id")
         doc = values["doc"]
-        deliver = True
-        try:
-            spooled: SpoolFacts | None = await asyncio.to_thread(recording.spool.close)
-        except (OSError, ValueError) as exc:
-            spooled = None
-            note = note or f"finishing the file failed: {exc}"
+        if counts is not None:
+            doc["frames"] = counts.as_document()
         if spooled is not None:
             values.update(size=spooled.size, sha256=spooled.sha256)
             values["doc"] = doc = finished_document(doc, duration_ms, spooled.md5_b64)
         if note:
             doc["note"] = note
-        if samples == 0 or duration_ms < recording.min_seconds * 1000:
+        if spooled is None and (samples or note):  # the audio is on disk, the file could not be made: kept
+            deliver = False
+            values.update(state=states.FAILED, last_error=note)
+            log.error("call-id %s: recording %s kept at %s: %s", facts.call_id, recording.name, recording.path, note)
+        elif spooled is None or samples == 0 or duration_ms < recording.min_seconds * 1000:
             deliver = False
             values["state"] = states.DISCARDED
             doc["discarded"] = (
@@ -270,10 +365,6 @@ class RecordingManager:
             )
             log.info("call-id %s: recording %s discarded: %s", facts.call_id, recording.name, doc["discarded"])
             recording.path.unlink(missing_ok=True)
-        elif spooled is None:
-            deliver = False
-            values.update(state=states.FAILED, last_error=note)
-            log.error("call-id %s: recording %s kept at %s: %s", facts.call_id, recording.name, recording.path, note)
         else:
             values["state"] = states.PENDING
             log.info(
@@ -283,9 +374,11 @@ class RecordingManager:
                 duration_ms / 1000,
                 spooled.size,
             )
-        await self._store_finish(recording, values, deliver)
+        kept = values["state"] == states.FAILED
+        if await self._store_finish(recording, values, deliver) and recording.capture is not None and not kept:
+            capture_path(recording.path).unlink(missing_ok=True)  # the row says where the audio is now
 
-    async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> None:
+    async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> bool:
         for attempt in range(FINISH_RETRIES):
             try:
                 if recording.created is not None:
@@ -301,9 +394,10 @@ class RecordingManager:
                 await asyncio.sleep(2.0**attempt)
         else:
             log.error("recording %s: left for recovery at the next start (file %s)", recording.id, recording.path)
-            return
+            return False
         if deliver:
             self.on_queued()
+        return True
 
     async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
         """At shutdown, after the calls were hung up: wait (up to *timeout*) until every recording is finished

@@ -1,18 +1,22 @@
 """Start-up recovery: recordings this node was making when it stopped (a crash, ``kill -9``, power loss).
 
-Each spool file is finished (WAV sizes patched, MP3 cut to its last whole frame with its Info frame
-written), its real duration read from what reached the disk, and it is queued for delivery marked
-``recovered``. A row whose file is gone becomes ``failed`` with the reason, so nothing disappears
-silently. Outbox entries this node held when it stopped are freed for a new attempt.
+A ``record_call`` left its capture file: it is encoded afresh into the recording's file, every frame that
+reached the disk at its place. A caller-only spool file is finished (WAV sizes patched, MP3 cut to its last
+whole frame with its Info frame written). Either way the real duration is what reached the disk, and the
+recording is queued for delivery marked ``recovered``. A row whose file is gone becomes ``failed`` with the
+reason, so nothing disappears silently. Outbox entries this node held when it stopped are freed for a new attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from calltape.recording.capture_file import capture_path
+from calltape.recording.encoder import EncodeJob, EncodeResult, encode
 from calltape.recording.metadata import finished_document
 from calltape.recording.spool import file_facts, repair
 from calltape.store import recordings as states
@@ -21,25 +25,44 @@ from calltape.store.recordings import Recordings
 log = logging.getLogger(__name__)
 
 
-async def recover(store: Recordings, node: str) -> int:
+Encoder = Callable[[EncodeJob], Awaitable[EncodeResult]]
+
+
+async def _in_a_thread(job: EncodeJob) -> EncodeResult:
+    return await asyncio.to_thread(encode, job)
+
+
+async def recover(store: Recordings, node: str, encoder: Encoder = _in_a_thread) -> int:
     """Finish and queue what this node left; the number of recordings queued."""
     await store.release_leases(node)
     queued = 0
     for row in await store.left_recording(node):
-        values = await _finished(row)
+        values = await _finished(row, encoder)
         deliver = values["state"] == states.PENDING
         await store.finish(row.id, values, deliver)
+        if deliver:
+            capture_path(Path(row.spool_path)).unlink(missing_ok=True)  # encoded: the file holds the audio now
         queued += deliver
     if queued:
         log.info("recovered %d recording(s) left by the last run; delivering them", queued)
     return queued
 
 
-async def _finished(row: Any) -> dict[str, Any]:
+async def _finished(row: Any, encoder: Encoder) -> dict[str, Any]:
     path = Path(row.spool_path)
+    capture = capture_path(path)
+    frames: dict[str, object] | None = None
     try:
-        samples, rate, _channels = await asyncio.to_thread(repair, path)
-        spooled = await asyncio.to_thread(file_facts, path, samples)
+        if capture.exists():
+            job = EncodeJob(str(capture), str(path), row.format, row.sample_rate, row.channels)
+            result = await encoder(job)
+            if result.facts is None:
+                raise ValueError("the capture holds no audio")
+            samples, rate, spooled = result.samples, 8000, result.facts
+            frames = result.counts.as_document()
+        else:
+            samples, rate, _channels = await asyncio.to_thread(repair, path)
+            spooled = await asyncio.to_thread(file_facts, path, samples)
     except (OSError, ValueError) as exc:
         reason = f"recovery after a stop found no usable audio ({exc})"
         log.error("call-id %s: recording %s: %s", row.call_id, row.name, reason)
@@ -47,6 +70,8 @@ async def _finished(row: Any) -> dict[str, Any]:
     duration_ms = samples * 1000 // rate
     doc = finished_document(row.doc, duration_ms, spooled.md5_b64)
     doc["recovered"] = True
+    if frames is not None:
+        doc["frames"] = frames
     min_seconds = float(doc.get("record_min_sec") or 0)
     log.info("call-id %s: recording %s recovered: %.1f s", row.call_id, row.name, duration_ms / 1000)
     if duration_ms < min_seconds * 1000:

@@ -142,16 +142,18 @@ class Mp3Spool(AudioSpool):
     """Constant-bitrate MP3 with a gapless Info frame first (a placeholder until close).
 
     Batches are encoded and written on the spool's encoder lane (another thread), in order; ``close``
-    waits for them."""
+    waits for them. ``threaded=False`` (in an encoder process) encodes where it is called."""
 
     extension = "mp3"
 
-    def __init__(self, path: Path, rate: int = 8000, channels: int = 1, quality: int = 7) -> None:
+    def __init__(
+        self, path: Path, rate: int = 8000, channels: int = 1, quality: int = 7, *, threaded: bool = True
+    ) -> None:
         super().__init__(path, rate, channels)
         self._encoder = LameEncoder(rate, channels, mp3_frames.bitrate_for(rate, channels), quality)
         self._file: BinaryIO | None = path.open("wb", buffering=0)  # one write per batch, at once
         self._tag_size = 0
-        self._lane = next(_next_lane)
+        self._lane = next(_next_lane) if threaded else None
         self._first: mp3_frames.FrameHeader | None = None
         self._frames = 0  # whole frames written (counted as they go: closing needs no re-read)
         self._unscanned = bytearray()
@@ -160,7 +162,10 @@ class Mp3Spool(AudioSpool):
     def submit(self, work: Callable[[], None]) -> None:
         """Run *work* on this spool's encoder lane, after what was queued before it; a write error it meets is
         kept in ``error`` (the next write raises it)."""
-        self._lane.submit(self._on_lane, work)
+        if self._lane is None:
+            self._on_lane(work)
+        else:
+            self._lane.submit(self._on_lane, work)
 
     def _on_lane(self, work: Callable[[], None]) -> None:
         _lane_thread.busy = True
@@ -176,13 +181,13 @@ class Mp3Spool(AudioSpool):
         if self.error is not None:
             raise self.error
         self.samples += len(left) // 2
-        if getattr(_lane_thread, "busy", False):
+        if self._lane is None or getattr(_lane_thread, "busy", False):
             self._write(self._encoder.encode_channels(left, right))
         else:
             self.submit(lambda: self._write(self._encoder.encode_channels(left, right)))
 
     def _write_batch(self, data: bytes) -> None:
-        if getattr(_lane_thread, "busy", False):  # already on the lane: now, so the order stays
+        if self._lane is None or getattr(_lane_thread, "busy", False):  # already on the lane: now, so the order stays
             self._write(self._encoder.encode(data))
         else:
             self.submit(lambda: self._write(self._encoder.encode(data)))
@@ -208,11 +213,15 @@ class Mp3Spool(AudioSpool):
 
     def settle(self) -> None:
         """Block until the batches written so far are encoded and on disk."""
-        self._lane.submit(lambda: None).result()
+        if self._lane is not None:
+            self._lane.submit(lambda: None).result()
 
     def _finish(self) -> None:
         """Encode the rest after everything queued on the lane, then patch the Info frame (blocking)."""
-        self._lane.submit(self._on_lane, self._finish_on_lane).result()
+        if self._lane is None:
+            self._on_lane(self._finish_on_lane)
+        else:
+            self._lane.submit(self._on_lane, self._finish_on_lane).result()
 
     def _finish_on_lane(self) -> None:
         if self._file is None:
@@ -232,10 +241,10 @@ class Mp3Spool(AudioSpool):
             repair_mp3(self.path, self.samples)
 
 
-def open_spool(fmt: str, path: Path, rate: int, channels: int) -> AudioSpool:
-    """A spool of format *fmt* (``mp3`` or ``wav``)."""
+def open_spool(fmt: str, path: Path, rate: int, channels: int, *, threaded: bool = True) -> AudioSpool:
+    """A spool of format *fmt* (``mp3`` or ``wav``); ``threaded=False`` encodes MP3 where it is written."""
     if fmt == "mp3":
-        return Mp3Spool(path, rate, channels)
+        return Mp3Spool(path, rate, channels, threaded=threaded)
     if fmt == "wav":
         return WavSpool(path, rate, channels)
     raise ValueError(f"unknown recording format {fmt!r}")

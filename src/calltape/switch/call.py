@@ -351,12 +351,14 @@ class Call:
             log.info("call-id %s: record_caller: no url and nowhere to store the recording, not recorded", self.call_id)
             return Recorded(0.0, "not stored")
         started_at = time.time()
+        spool = recording.spool
+        assert spool is not None  # a caller-only recording is written as it comes
         try:
             recorded = await self._record_caller(
-                recording.spool, recording.limit_seconds, silence_seconds, ANY_KEY, silence_threshold
+                spool, recording.limit_seconds, silence_seconds, ANY_KEY, silence_threshold
             )
         finally:  # whatever happens, what was recorded is finished and delivered
-            manager.close(recording, recording.spool.samples, started_at, recording.facts, "")
+            manager.close(recording, spool.samples, started_at, recording.facts, "")
         return recorded
 
     async def _record_caller(

@@ -1,10 +1,10 @@
 """A call's ``record_call`` recordings: started now or on answer/bridge, stopped together, ended by hangup.
 
-Each recording is a :class:`CallRecorder` on the call's taps. Its time limit is a place on the call's
-timeline, so it cuts at the exact sample; a once-a-second check writes out what the timeline has left
-behind even when no frame arrives (both parties on hold). Later recordings of one call are numbered
-(``_2``, ``_3``…) so nothing is overwritten, and ``stop`` ends all of them — unlike Kazoo, which ends
-only the newest.
+Each recording is a :class:`CallCapture` on the call's taps. Once a second (from its own start, so calls
+differ) it writes what it took to its capture file; when it ends, the capture is encoded apart from the
+event loop. Its time limit is a place on the call's timeline, so the file is cut at the exact sample. Later
+recordings of one call are numbered (``_2``, ``_3``…) so nothing is overwritten, and ``stop`` ends all of
+them — unlike Kazoo, which ends only the newest.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from calltape.callflow.call_api import RecordingRequest
 from calltape.media.clock import RATE, MediaTimeline
 from calltape.media.session import Tap
+from calltape.recording.capture import CallCapture
 from calltape.recording.manager import Recording, RecordingError, RecordingManager
 from calltape.recording.metadata import CallFacts
-from calltape.recording.recorder import CallRecorder
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ ADVANCE_INTERVAL = 1.0
 @dataclass
 class _Running:
     recording: Recording
-    recorder: CallRecorder
+    capture: CallCapture
     timer: asyncio.TimerHandle | None = None
 
 
@@ -91,19 +91,21 @@ class CallRecordings:
                 )
             return
         if self._ended:  # the call ended while the file was being opened
-            self.manager.close(recording, 0, None, recording.facts, "")
+            assert recording.capture is not None
+            recording.capture.close()
+            self.manager.close_capture(recording, 0, 0, None, recording.facts, "")
             return
         start = self._now() if self.media_started() else None
-        recorder = CallRecorder(
-            recording.spool,
-            stereo=recording.spool.channels == 2,
+        assert recording.capture is not None
+        capture = CallCapture(
+            recording.capture,
             limit_samples=int(recording.limit_seconds * RATE),
             on_stop=lambda reason: self._stop_soon(running, reason),
             start=start,
         )
-        recorder.masked = self.masked
-        running = _Running(recording, recorder)
-        self.taps.append(running.recorder)
+        capture.masked = self.masked
+        running = _Running(recording, capture)
+        self.taps.append(running.capture)
         self._running.append(running)
         running.timer = self._loop.call_later(ADVANCE_INTERVAL, self._advance, running)
         log.info("call-id %s: recording %s started (%s)", self.call_id, recording.name, recording.fmt)
@@ -116,12 +118,12 @@ class CallRecordings:
         return self.timeline().position(self._loop.time())
 
     def _advance(self, running: _Running) -> None:
-        """Once a second: write out what the timeline has left behind, even if no frame came."""
+        """Once a second: the capture goes to disk, and the time limit is checked even if no frame came."""
         running.timer = None
-        if running.recorder.finished:
+        if running.capture.finished:
             return
-        running.recorder.advance(self._now())
-        if not running.recorder.finished:
+        running.capture.flush(self._now())
+        if not running.capture.finished:
             running.timer = self._loop.call_later(ADVANCE_INTERVAL, self._advance, running)
 
     @property
@@ -133,7 +135,7 @@ class CallRecordings:
         """Masked recordings take silence instead of the call's audio (and recordings started later too)."""
         self.masked = masked
         for running in self._running:
-            running.recorder.masked = masked
+            running.capture.masked = masked
 
     async def stop(self) -> None:
         """End every recording of the call (``record_call`` with ``action: stop``)."""
@@ -154,20 +156,23 @@ class CallRecordings:
         self._running.remove(running)
         if running.timer is not None:
             running.timer.cancel()
-        if running.recorder in self.taps:
-            self.taps.remove(running.recorder)
-        samples = running.recorder.finish(self._now())
-        note = running.recorder.error or (reason if reason != "time_limit" else "")
+        if running.capture in self.taps:
+            self.taps.remove(running.capture)
+        running.capture.finish(self._now())
+        note = running.capture.error or (reason if reason != "time_limit" else "")
         if reason == "time_limit":
             log.info("call-id %s: recording %s reached its time limit", self.call_id, running.recording.name)
-        task = asyncio.ensure_future(self._close(running, samples, note))
+        task = asyncio.ensure_future(self._close(running, note))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    async def _close(self, running: _Running, samples: int, note: str) -> None:
+    async def _close(self, running: _Running, note: str) -> None:
         try:
             facts = await self.facts()
         except Exception as exc:  # the store is down: the recording is closed with what is known
             log.warning("call-id %s: call facts unavailable for the recording: %r", self.call_id, exc)
             facts = running.recording.facts
-        self.manager.close(running.recording, samples, running.recorder.started_at, facts, note)
+        capture = running.capture
+        self.manager.close_capture(
+            running.recording, capture.frames_received, capture.not_captured, capture.started_at, facts, note
+        )

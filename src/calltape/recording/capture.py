@@ -1,0 +1,140 @@
+"""The capture tap: every frame of a recorded call, kept as received, on disk about once a second.
+
+Per frame the event loop appends the frame and its place on the call's timeline to a list — nothing is
+decoded, placed or written then. Once a second (``flush``, at a moment that differs per call) each
+direction's frames go to the capture file in one write. Placing, decoding and encoding happen after the
+call, in an encoder process (``encoder.py``), so no frame is dropped for coming late, and a busy event loop
+only delays capture by the time it is busy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from calltape.media.g711 import G711
+from calltape.recording.capture_file import IN, LIMIT, MASKED, OUT, START, STOP, CaptureWriter
+
+
+class CallCapture:
+    """A tap: ``capture(direction, payload, position, codec)`` for every frame; ``flush(now)`` once a second;
+    ``finish(now)`` at the end. It never raises into the media path: a failed write stops it with the reason."""
+
+    def __init__(
+        self,
+        writer: CaptureWriter,
+        *,
+        limit_samples: int,
+        on_stop: Callable[[str], None],
+        start: int | None = None,
+    ) -> None:
+        self.writer = writer
+        self.limit_samples = limit_samples
+        self.on_stop = on_stop  # called once if capture stops by itself: "time_limit" or a write error
+        self.started_at: float | None = None  # Unix time of the first sample
+        self.start: int | None = None  # its timeline position
+        self.end: int | None = None  # where the time limit falls
+        self.masked = False  # while True, frames are counted and left out
+        self.finished = False
+        self.error = ""
+        self.received = 0  # frames handed to the tap and not yet flushed are added by ``frames_received``
+        self.not_captured = 0  # frames whose write failed (a full disk)
+        self._masked = 0  # frames left out while masked since the last flush
+        self._codec: G711 | None = None
+        self._said_at: list[int] = []
+        self._said: list[bytes] = []
+        self._heard_at: list[int] = []
+        self._heard: list[bytes] = []
+        if start is not None:
+            self._begin(start)
+
+    def _begin(self, position: int) -> None:
+        self.start = position
+        self.end = position + self.limit_samples
+        self.started_at = time.time()
+        try:
+            self.writer.marker(START, position)
+            self.writer.marker(LIMIT, self.end)
+        except OSError as exc:
+            self._failed(exc)
+
+    def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
+        if self.finished:
+            return
+        if self.start is None:
+            self._begin(position)  # the media began after the recording was asked for
+        if self.masked:
+            self._masked += 1
+            return
+        if codec is not self._codec:
+            self._adopt(codec, position)
+        if direction == "in":
+            self._said_at.append(position)
+            self._said.append(payload)
+        else:
+            self._heard_at.append(position)
+            self._heard.append(payload)
+
+    @property
+    def frames_received(self) -> int:
+        """Every frame the tap was given while capturing, flushed or not."""
+        return self.received + len(self._said) + len(self._heard) + self._masked
+
+    def _adopt(self, codec: G711, position: int) -> None:
+        """The first frame, or a change of law (a re-INVITE): what came in the old law is written first."""
+        if self._codec is not None:
+            self.flush(position)
+        self._codec = codec
+
+    def flush(self, now: int) -> None:
+        """Write what came since the last flush (once a second); stop at the time limit."""
+        if self.start is None or (self.finished and not self._said and not self._heard):
+            return
+        law = self._codec.name if self._codec is not None else "PCMU"
+        for kind, positions, payloads in ((IN, self._said_at, self._said), (OUT, self._heard_at, self._heard)):
+            if not positions:
+                continue
+            self.received += len(positions)
+            try:
+                self.writer.frames(kind, law, now, positions, payloads)
+            except OSError as exc:
+                self.not_captured += len(positions)
+                self._failed(exc)
+            positions.clear()
+            payloads.clear()
+        if self._masked:
+            self.received += self._masked
+            masked, self._masked = self._masked, 0
+            try:
+                self.writer.marker(MASKED, now, masked)
+            except OSError as exc:
+                self._failed(exc)
+        assert self.end is not None
+        if now >= self.end and not self.finished:
+            self.finished = True
+            self.on_stop("time_limit")
+
+    def finish(self, now: int) -> int:
+        """Write the rest and where the recording stopped; the stop position (0 if no media ever came)."""
+        if self.start is None:
+            self.finished = True
+            self.writer.close()
+            return 0
+        self.flush(now)
+        self.finished = True
+        assert self.end is not None
+        stop = max(self.start, min(now, self.end))
+        try:
+            self.writer.marker(STOP, stop)
+        except OSError as exc:
+            self.error = self.error or f"writing failed: {exc}"
+        self.writer.close()
+        return stop
+
+    def _failed(self, exc: OSError) -> None:
+        """A write failed (a full disk): what was written stays, the call goes on unrecorded from here."""
+        if not self.error:
+            self.error = f"writing failed: {exc}"
+        if not self.finished:
+            self.finished = True
+            self.on_stop(self.error)

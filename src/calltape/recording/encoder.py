@@ -1,0 +1,105 @@
+"""Encoding a capture into the recording's file (WAV or MP3), in an encoder process or a thread.
+
+The capture's blocks are read in the order they were written and their frames laid on the timeline
+(``placement.py``); each settled second is decoded, mixed (mono) or interleaved (stereo), resampled if asked
+and written through a spool. One encoder (and so one LAME instance) serves one recording at a time: memory
+per call holds no encoder. The result says how long the file is and what became of every frame.
+"""
+
+from __future__ import annotations
+
+import audioop
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from calltape.media.g711 import G711
+from calltape.recording.capture_file import LIMIT, MASKED, START, STOP, read_blocks
+from calltape.recording.placement import RATE, FrameCounts, Placement
+from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
+
+NO_LIMIT = 2**62  # a capture whose LIMIT marker never reached the disk
+
+
+@dataclass(frozen=True)
+class EncodeJob:
+    """What to encode where. *received* and *not_captured* are the tap's counts (None after a crash)."""
+
+    capture: str
+    output: str
+    fmt: str
+    rate: int
+    channels: int  # 1: both directions mixed; 2: caller left, callee right
+    received: int | None = None
+    not_captured: int = 0
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    """The finished file (None when the capture held no audio) and what became of every frame."""
+
+    samples: int  # at 8 kHz: the recording's duration
+    facts: SpoolFacts | None
+    counts: FrameCounts
+
+    @property
+    def unaccounted(self) -> int:
+        """Frames received but neither written nor left out with a reason (0 unless something is wrong)."""
+        return self.counts.received - self.counts.written - sum(self.counts.left_out.values())
+
+
+def encode(job: EncodeJob) -> EncodeResult:
+    """Place, decode and encode *job*'s capture into its output file (blocking)."""
+    placement: Placement | None = None
+    writer: _ChannelWriter | None = None
+    stop: int | None = None
+    masked = clock = 0
+    for block in read_blocks(Path(job.capture)):
+        if block.kind != LIMIT:
+            clock = max(clock, block.clock)  # without a STOP (a crash), the last clock is where it stopped
+        if block.kind == START and placement is None:
+            placement = Placement(block.clock, NO_LIMIT)
+            spool = open_spool(job.fmt, Path(job.output), job.rate, job.channels, threaded=False)
+            writer = _ChannelWriter(spool, stereo=job.channels == 2)
+        elif block.kind == LIMIT and placement is not None:
+            placement.end = block.clock
+        elif block.kind == STOP:
+            stop = block.clock
+        elif block.kind == MASKED:
+            masked += block.count
+        elif placement is not None and writer is not None:
+            placement.add(block)
+            for said, heard in placement.settled(block.clock):
+                writer.write(said, heard, placement.codec)
+    counts = placement.counts if placement is not None else FrameCounts()
+    for reason, frames in (("masked", masked), ("not_captured", job.not_captured)):
+        counts.received += frames
+        counts.left_out[reason] += frames
+    if job.received is not None:
+        counts.received = job.received
+    if placement is None or writer is None:
+        return EncodeResult(0, None, counts)
+    for said, heard in placement.rest(clock if stop is None else stop):
+        writer.write(said, heard, placement.codec)
+    return EncodeResult(placement.samples, writer.spool.close(), counts)
+
+
+class _ChannelWriter:
+    """Decodes a stretch of both directions and writes it as the file wants it."""
+
+    def __init__(self, spool: AudioSpool, *, stereo: bool) -> None:
+        self.spool = spool
+        self.stereo = stereo
+        self._rate_state: list[Any] = [None, None]  # audioop.ratecv's state per channel
+
+    def write(self, said: bytes, heard: bytes, codec: G711) -> None:
+        left, heard_pcm = codec.decode(said), codec.decode(heard)
+        right: bytes | None = heard_pcm
+        if not self.stereo:
+            left, right = audioop.add(left, heard_pcm, 2), None  # saturating
+        rate = self.spool.rate
+        if rate != RATE:  # linear, with its state carried from stretch to stretch
+            left, self._rate_state[0] = audioop.ratecv(left, 2, 1, RATE, rate, self._rate_state[0])
+            if right is not None:
+                right, self._rate_state[1] = audioop.ratecv(right, 2, 1, RATE, rate, self._rate_state[1])
+        self.spool.write_channels(left, right)

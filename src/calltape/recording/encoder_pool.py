@@ -1,0 +1,80 @@
+"""A small pool of encoder processes, at a lower priority than the calls.
+
+Encoding runs apart from the event loop and below it (``nice``), so under overload the calls and their
+capture keep all their audio and encoding catches up afterwards. The processes start with the server (so
+their memory is not counted per call), die with it (``PR_SET_PDEATHSIG``), and are replaced if one dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from calltape.recording.encoder import EncodeJob, EncodeResult, encode
+
+log = logging.getLogger(__name__)
+
+NICENESS = 10
+_PR_SET_PDEATHSIG = 1
+
+
+def default_size(workers: int = 1) -> int:
+    """One encoder per core this process may use (at least one)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def _start_encoder() -> None:
+    """In each encoder process: below the calls in priority, and gone when the server is."""
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which ends the pool
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class EncoderPool:
+    """``await pool.encode(job)``: the job runs in one of *size* encoder processes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._executor: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the processes now (in the background), before any call."""
+        executor = self._pool()
+        for _ in range(self.size):
+            executor.submit(_ready)
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                self.size, mp_context=multiprocessing.get_context("spawn"), initializer=_start_encoder
+            )
+        return self._executor
+
+    async def encode(self, job: EncodeJob) -> EncodeResult:
+        """Encode *job* in the pool; if the pool broke (a process was killed), in a new one."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool(), encode, job)
+        except BrokenProcessPool:
+            log.error("an encoder process died: starting new ones and encoding %s again", job.output)
+            self._executor = None
+            return await loop.run_in_executor(self._pool(), encode, job)
+
+    def close(self) -> None:
+        """Stop the processes (jobs under way finish first)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=False)
+            self._executor = None
