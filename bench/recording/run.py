@@ -1,20 +1,23 @@
-"""Recorded calls under load: SIPp streams a real sweep into N concurrent calls that calltape records (stereo MP3)
-while it echoes them (``--flow echo``) or bridges them to a SIPp callee that echoes (``--flow bridged``);
-``--flow echo-norec`` is the same echo without recording, so each part's cost shows.
+"""Recorded calls under load: SIPp streams a real sweep into N concurrent calls that calltape records (stereo MP3,
+or WAV with ``--format wav``) while it echoes them (``--flow echo``) or bridges them to a SIPp callee that echoes
+(``--flow bridged``); ``--flow echo-norec`` is the same echo without recording, so each part's cost shows.
 
 Recordings go by HTTP PUT to calltape's own receiver, run as a separate process. For each N it reports,
 with all N calls up: the server's CPU-seconds per call-minute and its RSS per call (its RSS then, above its
 RSS before the step, ÷ N); then SIPp's completed/failed calls, and after the calls: every recording fetched,
-decoded by mpg123 and checked (its duration against the metadata and the call; both channels tracking the
-sweep, which lost packets would break), and hangup→delivered latency p50/p99 (from each row's end of recording
-to its ``delivered_at``). Results: bench/results/recording.json, one entry per flow, with the commit.
+decoded and checked strictly (checks.py: its duration against the metadata and the call; every 250 ms window
+tracking the sweep with one offset for the whole file; for WAV, every 20 ms frame byte-exact and in order), and
+hangup→delivered latency p50/p99 (from each row's end of recording to its ``delivered_at``). Results:
+bench/results/recording.json, one entry per flow, with the commit. Exits 1 if a SIPp call failed or a recording
+is wrong.
 
-    .venv/bin/python bench/recording/run.py [--flow echo|bridged|echo-norec] [--calls 200,500,1000] [--hold 30]
+    .venv/bin/python bench/recording/run.py [--flow echo|bridged|echo-norec] [--format mp3|wav] [--calls 200,500]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import socket
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,53 +42,43 @@ from tests.server import TOKEN  # noqa: E402
 
 from bench.load import rtp_counters, sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
 from bench.procstat import cpu_seconds, process_tree, rss_mb  # noqa: E402
+from bench.recording.checks import exact_frames, reference_frames, sweep_windows  # noqa: E402
 
 CALLER_MEDIA_PORT = 61000
 CALLEE_MEDIA_PORT = 63000
 SWEEP_SECONDS = 10  # the sweep rises 300 Hz per second from 300 Hz, then starts again
-WINDOW = 1600  # 0.2 s analysis windows
-SEGMENT = 10  # windows (2 s) that share one sweep phase
-TRACKED_BELOW = 2800.0  # the sweep above this is beyond what 8 kHz MP3 keeps
 
 
-def tracks_sweep(channel: np.ndarray) -> float:
-    """The share of 0.2 s windows whose main frequency is the sweep's. The sweep's phase is found afresh for
-    every 2 s segment, so a re-anchored far end (a jump of a fraction of a second) costs one segment at most."""
-    count = len(channel) // WINDOW
-    if count < 5:
-        return 0.0
-    windows = channel[: count * WINDOW].reshape(count, WINDOW).astype(np.float64) * np.hanning(WINDOW)
-    peaks = np.argmax(np.abs(np.fft.rfft(windows, axis=1))[:, 1:], axis=1) + 1
-    measured = peaks * 8000 / WINDOW
-    times = (np.arange(count) + 0.5) * WINDOW / 8000
-    hits = usable_total = 0
-    for start in range(0, count, SEGMENT):
-        part = slice(start, start + SEGMENT)
-        best_hits, best_usable = 0, 0
-        for phase in np.arange(0, SWEEP_SECONDS, 0.05):
-            expected = 300 + 300 * ((times[part] + phase) % SWEEP_SECONDS)
-            usable = (expected < TRACKED_BELOW) & (expected > 350)
-            matched = int((np.abs(measured[part] - expected)[usable] < 60).sum())
-            if matched > best_hits or (matched == best_hits and usable.sum() > best_usable):
-                best_hits, best_usable = matched, int(usable.sum())
-        hits += best_hits
-        usable_total += best_usable
-    return hits / usable_total if usable_total else 0.0
-
-
-def verify(body: bytes, duration_ms: int, hold: float) -> dict[str, Any]:
-    decoded = subprocess.run(["mpg123", "-q", "-s", "-"], input=body, capture_output=True, check=True).stdout
-    pcm = np.frombuffer(decoded, dtype="<i2").reshape(-1, 2)
+def verify(
+    body: bytes, fmt: str, duration_ms: int, hold: float, both: bool, reference: dict[bytes, int]
+) -> dict[str, Any]:
+    """The strict checks (bench/recording/checks.py) on what the caller said (and, when *both*, on what the
+    callee said: in a bridged call calltape received that too)."""
+    if fmt == "mp3":
+        decoded = subprocess.run(["mpg123", "-q", "-s", "-"], input=body, capture_output=True, check=True).stdout
+        pcm = np.frombuffer(decoded, dtype="<i2").reshape(-1, 2)
+    else:
+        with wave.open(io.BytesIO(body)) as wav:
+            pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, wav.getnchannels())
     seconds = len(pcm) / 8000
-    left, right = tracks_sweep(pcm[:, 0]), tracks_sweep(pcm[:, 1])
-    return {
+    channels = [0, 1] if both else [0]
+    tracking = [sweep_windows(pcm[:, c], SWEEP_SECONDS) for c in channels]
+    result: dict[str, Any] = {
         "seconds": seconds,
         "vs_metadata": abs(seconds - duration_ms / 1000),
         "vs_call": abs(seconds - hold),
-        "left": left,
-        "right": right,
-        "ok": abs(seconds - duration_ms / 1000) <= 0.1 and abs(seconds - hold) <= 0.25 and min(left, right) >= 0.8,
+        "tracking": min(t["tracking"] for t in tracking),
     }
+    ok = result["vs_metadata"] <= 0.1 and result["vs_call"] <= 0.25 and result["tracking"] >= 0.95
+    if fmt == "wav":
+        frames = [exact_frames(pcm[:, c], reference) for c in channels]
+        expected = int(hold * 50) - 10  # every frame of the call, but for the first and last few
+        result["exact_frames"] = min(f["exact"] for f in frames)
+        result["other_frames"] = max(f["other"] for f in frames)
+        result["out_of_order"] = max(f["out_of_order"] for f in frames)
+        ok = ok and result["exact_frames"] >= expected and result["other_frames"] == 0 and result["out_of_order"] == 0
+    result["ok"] = ok
+    return result
 
 
 def rows_since(api: httpx.Client, account: str, since: float) -> list[dict[str, Any]]:
@@ -98,7 +92,7 @@ def rows_since(api: httpx.Client, account: str, since: float) -> list[dict[str, 
         params["start_key"] = page["next_start_key"]
 
 
-def setup(api: httpx.Client, flow_kind: str, receiver_url: str, callee_port: int) -> str:
+def setup(api: httpx.Client, flow_kind: str, fmt: str, receiver_url: str, callee_port: int) -> str:
     account = api.put("/v2/accounts", json={"data": {"name": "bench", "realm": "rec.example.com"}}).json()["data"]["id"]
     if flow_kind == "bridged":
         sip = {"username": "callee", "password": "callee-pw-1", "invite_format": "route"}
@@ -107,7 +101,7 @@ def setup(api: httpx.Client, flow_kind: str, receiver_url: str, callee_port: int
         then: dict[str, Any] = {"module": "device", "data": {"id": device["data"]["id"]}}
     else:
         then = {"module": "echo", "data": {}}
-    record = {"module": "record_call", "data": {"format": "mp3", "url": receiver_url}, "children": {"_": then}}
+    record = {"module": "record_call", "data": {"format": fmt, "url": receiver_url}, "children": {"_": then}}
     flow = {"numbers": ["7000"], "flow": then if flow_kind == "echo-norec" else record}
     api.put(f"/v2/accounts/{account}/callflows", json={"data": flow}).raise_for_status()
     return str(account)
@@ -175,11 +169,13 @@ def run_step(
         "relayed_share": round(1 - (dropped1 - dropped0) / max(1, received1 - received0), 4),  # echoed / received
     }
     if args.flow != "echo-norec":
-        step.update(check_recordings(api, account, started, n, args.hold, tmp / "receiver"))
+        step.update(check_recordings(api, account, started, args, n, tmp / "receiver"))
     return step
 
 
-def check_recordings(api: httpx.Client, account: str, since: float, n: int, hold: float, store: Path) -> dict[str, Any]:
+def check_recordings(
+    api: httpx.Client, account: str, since: float, args: argparse.Namespace, n: int, store: Path
+) -> dict[str, Any]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # a cheap question (one row at most) until nothing is left to deliver
         left = [
@@ -192,13 +188,18 @@ def check_recordings(api: httpx.Client, account: str, since: float, n: int, hold
     rows = rows_since(api, account, since)
     delivered = [r for r in rows if r["state"] == "delivered"]
     latencies = sorted(r["delivered_at"] - (r["created"] + r["duration_ms"] / 1000) for r in delivered)
-    files = {p.name: p for p in store.rglob("call_recording_*.mp3")}
+    files = {p.name: p for p in store.rglob(f"call_recording_*.{args.format}")}
+    reference = reference_frames(store.parent / "audio.ulaw")
 
     def check(row: dict[str, Any]) -> dict[str, Any]:
         path = files.get(row["name"])
         if path is None:
             return {"ok": False, "missing": row["name"]}
-        return verify(path.read_bytes(), row["duration_ms"], hold)
+        both = args.flow == "bridged"
+        return {
+            "call_id": row["call_id"],
+            **verify(path.read_bytes(), args.format, row["duration_ms"], args.hold, both, reference),
+        }
 
     with ThreadPoolExecutor(2) as pool:
         checks = list(pool.map(check, delivered))
@@ -210,7 +211,9 @@ def check_recordings(api: httpx.Client, account: str, since: float, n: int, hold
         "verified": len(checks) - len(bad),
         "bad_examples": bad[:3],
         "max_duration_error_vs_call_s": round(max(deviations, default=0.0), 3),
-        "min_sweep_tracking": round(min((min(c["left"], c["right"]) for c in checks if "left" in c), default=0.0), 3),
+        "min_sweep_tracking": round(min((c["tracking"] for c in checks if "tracking" in c), default=0.0), 3),
+        "min_exact_frames": min((c["exact_frames"] for c in checks if "exact_frames" in c), default=None),
+        "right": len(checks) - len(bad) == n == len(rows),
         "delivery_p50_s": round(latencies[len(latencies) // 2], 3) if latencies else None,
         "delivery_p99_s": round(latencies[int(len(latencies) * 0.99) - 1], 3) if latencies else None,
     }
@@ -223,6 +226,7 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=30.0, help="seconds each call lasts")
     parser.add_argument("--rate", type=int, default=100, help="new calls per second")
     parser.add_argument("--workers", type=int, default=1, help="calltape serve --workers")
+    parser.add_argument("--format", choices=["mp3", "wav"], default="mp3")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-recording-bench-"))
     write_sweep(tmp / "audio.ulaw", SWEEP_SECONDS)
@@ -253,7 +257,7 @@ def main() -> int:
     }
     try:
         with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=60) as api:
-            account = setup(api, args.flow, f"http://127.0.0.1:{receiver_port}/rec", callee_port)
+            account = setup(api, args.flow, args.format, f"http://127.0.0.1:{receiver_port}/rec", callee_port)
             for n in [int(x) for x in args.calls.split(",")]:
                 step = run_step(n, args, server, pid, tmp, callee_port, api, account)
                 report["steps"].append(step)
@@ -265,7 +269,8 @@ def main() -> int:
         receiver.wait()
     out = ROOT / "bench" / "results" / "recording.json"
     results = json.loads(out.read_text()) if out.exists() else {}
-    key = args.flow if args.workers == 1 else f"{args.flow}-workers{args.workers}"
+    key = args.flow if args.format == "mp3" else f"{args.flow}-{args.format}"
+    key = key if args.workers == 1 else f"{key}-workers{args.workers}"
     if key in results:  # keep the history: earlier runs of the same flow, newest first
         earlier = results[key]
         report["earlier_runs"] = [{k: v for k, v in earlier.items() if k != "earlier_runs"}]
@@ -273,7 +278,14 @@ def main() -> int:
     results[key] = report  # one entry per flow (and worker count), each with its own date and commit
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written {out}")
-    return 0
+    wrong = [s for s in report["steps"] if s["failed"] or not s.get("right", args.flow == "echo-norec")]
+    for step in wrong:
+        print(
+            f"FAILED at {step['calls']} calls: {step['failed']} SIPp calls failed, "
+            f"{step.get('verified')} of {step['calls']} recordings right",
+            file=sys.stderr,
+        )
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":

@@ -197,6 +197,7 @@ async def serve(
             delivered=delivery.delivered,
             failed_attempts=delivery.failed_attempts,
             loop_lag_max=loop_lag.max,
+            frames=manager.frames.flat(),
         )
 
     others = [snapshot_path(settings.data_dir, i) for i in range(1, worker.count)]  # worker 0 counts them all
@@ -221,6 +222,7 @@ async def serve(
             delivery.latencies,
             latency=delivery.latency,
             spool_bytes=sum([await asyncio.to_thread(spool_bytes, spool) for spool in spools]),
+            frames=counts.frames,
         )
         return render_node_metrics(node) + recording
 

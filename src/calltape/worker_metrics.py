@@ -12,8 +12,9 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from calltape.media.rtp_totals import RtpCounts
@@ -34,6 +35,7 @@ class Snapshot:
     delivered: int
     failed_attempts: int
     loop_lag_max: float
+    frames: dict[str, int] = field(default_factory=dict)  # finished recordings' frames: FrameCounts.flat()
 
 
 def snapshot_path(data_dir: Path, index: int) -> Path:
@@ -78,6 +80,7 @@ def combine(snapshots: list[Snapshot]) -> Snapshot:
         delivered=sum(s.delivered for s in snapshots),
         failed_attempts=sum(s.failed_attempts for s in snapshots),
         loop_lag_max=max((s.loop_lag_max for s in snapshots), default=0.0),
+        frames=dict(sum((Counter(s.frames) for s in snapshots), Counter())),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import audioop
+import itertools
 import socket
 
 import numpy as np
@@ -104,7 +105,7 @@ async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call_wit
     far.close()
     positions = [p for d, p, _ in tap.frames if d == "in"]
     assert len(positions) == sent
-    steps = {b - a for a, b in zip(positions, positions[1:], strict=False)}
+    steps = {b - a for a, b in itertools.pairwise(positions)}
     assert min(steps) == FRAME and all(step % FRAME == 0 for step in steps)  # whole frames, never overlapping
     assert leg.stats["reanchored"] >= 2
     assert wall - positions[-1] < 7200, (wall, positions[-1])  # kept closer to now: 1.3 s behind uncorrected

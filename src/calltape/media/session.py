@@ -245,7 +245,8 @@ class RtpSession:
         """Send what arrives here straight on to *peer* (header rewritten, payload untouched), or stop (None).
 
         Both legs of a same-codec bridge relay to each other and leave the media clock: a packet costs one
-        receive and one send, no queue and no tick. With a tap attached, the taps get the payloads too.
+        receive and one send, no queue and no tick. An echo is a leg relaying to itself. With a tap attached,
+        the taps get the payloads too.
         """
         if peer is None and self.relay_peer is not None:
             self.relay_peer._resume_own_stream()
@@ -275,7 +276,7 @@ class RtpSession:
             out_type = peer._audio_type
         elif payload_type == self.dtmf_payload_type:
             self._dtmf.receive(timestamp, bytes(buffer[HEADER_SIZE:length]))  # the call hears the digit too
-            if peer.dtmf_payload_type is None:
+            if peer.dtmf_payload_type is None or peer is self:  # an echo sends back audio, not key presses
                 self.packets_in += 1
                 return
             out_type = peer.dtmf_payload_type

@@ -294,7 +294,7 @@ class RecordingManager:
                     result.unaccounted,
                     result.counts.as_document(),
                 )
-            self._count(result.counts)
+            self.frames.add(result.counts)
             return result.samples, result.facts, result.counts
 
         self._finish(recording, finish, started_at, facts, note)
@@ -304,12 +304,6 @@ class RecordingManager:
         if self.encoders is not None:
             return await self.encoders.encode(job)
         return await asyncio.to_thread(encode, job)
-
-    def _count(self, counts: FrameCounts) -> None:
-        self.frames.received += counts.received
-        self.frames.written += counts.written
-        for reason, frames in counts.left_out.items():
-            self.frames.left_out[reason] += frames
 
     def _finish(
         self,

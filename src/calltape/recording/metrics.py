@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from calltape.prometheus import Histogram, family, single
+from calltape.recording.placement import LEFT_OUT_REASONS
 from calltape.store.recordings import STATES
 
 #: Hangup → delivered, in seconds: a healthy node delivers in well under a second; retries take minutes.
@@ -24,6 +25,7 @@ def render(
     *,
     latency: Histogram | None = None,
     spool_bytes: int | None = None,
+    frames: Mapping[str, int] | None = None,
 ) -> str:
     """The recordings by state, what waits for delivery, how deliveries go, and the spool's size."""
     lines = [
@@ -49,6 +51,19 @@ def render(
             [({"outcome": "delivered"}, delivered), ({"outcome": "failed"}, failed_attempts)],
         ),
     ]
+    if frames is not None:
+        lines += family(
+            "calltape_recording_frames_total",
+            "counter",
+            "20 ms frames of finished recordings: received by the recorder, and written to the file.",
+            [({"outcome": outcome}, frames.get(outcome, 0)) for outcome in ("received", "written")],
+        )
+        lines += family(
+            "calltape_recording_frames_left_out_total",
+            "counter",
+            "Frames received but left out of the file, by reason (received = written + left out).",
+            [({"reason": reason}, frames.get(f"left_out.{reason}", 0)) for reason in LEFT_OUT_REASONS],
+        )
     if spool_bytes is not None:
         lines += single(
             "calltape_recording_spool_bytes", "gauge", "Bytes of recordings on disk in the spool.", spool_bytes

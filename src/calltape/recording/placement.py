@@ -38,6 +38,21 @@ class FrameCounts:
         """The counts as the recording's metadata shows them."""
         return {"received": self.received, "written": self.written, "left_out": dict(self.left_out)}
 
+    def add(self, other: FrameCounts) -> None:
+        """Add *other*'s counts to these."""
+        self.received += other.received
+        self.written += other.written
+        for reason, frames in other.left_out.items():
+            self.left_out[reason] = self.left_out.get(reason, 0) + frames
+
+    def flat(self) -> dict[str, int]:
+        """One level: ``received``, ``written``, ``left_out.<reason>``."""
+        return {
+            "received": self.received,
+            "written": self.written,
+            **{f"left_out.{reason}": frames for reason, frames in self.left_out.items()},
+        }
+
 
 class Placement:
     """Lays the frames of a capture's blocks on the timeline ``[start, end)`` and hands it out in order."""

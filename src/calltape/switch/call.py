@@ -27,7 +27,6 @@ from calltape.callflow.call_api import (
 )
 from calltape.media.clock import MediaTimeline
 from calltape.media.library import MediaLibrary
-from calltape.media.outbound import Relay
 from calltape.media.ports import PortsExhaustedError
 from calltape.media.session import RtpSession, Tap
 from calltape.media.sources import TONES, cadence, load_pcm, tone
@@ -189,18 +188,17 @@ class Call:
         return collected
 
     async def echo(self, seconds: float | None) -> None:
-        """Send the caller's audio back to them, for *seconds* or until they hang up."""
+        """Send the caller's audio back to them, for *seconds* or until they hang up: each packet goes back as it
+        arrives (the leg relays to itself), as a bridge relays, so echo costs a receive and a send per packet."""
         media = await self._answered_media()
-        buffer = media.relay_buffer()
-        previous, media.source = media.source, Relay(buffer)
+        media.relay_to(media)
         try:
             if seconds is None:
                 await self.ended.wait()
                 raise CallEndedError()
             await self.sleep(seconds)
         finally:
-            media.drop_relay_buffer(buffer)
-            media.source = previous
+            media.relay_to(None)
 
     async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> str | None:
         """Ring *endpoints*; the first to answer is bridged to the caller until either side hangs up, and then
