@@ -171,3 +171,19 @@ def test_a_relay_more_than_five_frames_behind_drops_the_oldest_and_counts_it() -
     kept, dropped = asyncio.run(scenario())
     assert dropped == 3
     assert kept == [_frame(v * 10) for v in range(3, 8)]  # the newest five, in order
+
+
+def test_drain_hands_the_taps_what_waits_in_the_socket_when_the_call_ends() -> None:
+    """A busy event loop reads a BYE before the audio that came just ahead of it: ending the leg drains first."""
+
+    async def scenario() -> list[int]:
+        session, peer, tap, _ = await _session()
+        target = ("127.0.0.1", session.port)
+        for seq in range(25):  # half a second the loop has not read yet (no await in between)
+            peer.sendto(build_rtp(0, seq, seq * 160, 9, _frame(seq)), target)
+        session.drain()  # the loop never ran its reader: only the drain reads them
+        session.close()
+        peer.close()
+        return [t - tap.incoming()[0][1] for _, t in tap.incoming()]
+
+    assert asyncio.run(scenario()) == [seq * 160 for seq in range(25)]

@@ -495,6 +495,9 @@ class Call:
         state = "answered" if self.answered else "not answered"
         log.info("call-id %s: ended (%s) after %.1f s, %s", self.call_id, reason, seconds, state)
         if self.recordings is not None:
+            for leg in self.legs:  # what the other side said before the hangup belongs in the recording
+                if leg.media is not None:
+                    leg.media.drain()
             self.recordings.end()
         for leg in self.legs:
             self.a_leg.host.spawn(leg.hangup())

@@ -254,6 +254,7 @@ class Leg:
         self.state = LegState.ENDED
         self.ended.set()
         if self.media is not None:
+            self.media.drain()  # audio that came just ahead of the hangup still reaches the taps
             self.media.close()
             self.host.ports.release(self.media.port)
         if self.dialog is not None:
