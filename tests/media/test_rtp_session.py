@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import audioop
+import resource
 import socket
 
 import numpy as np
@@ -174,10 +175,15 @@ def test_a_relay_more_than_five_frames_behind_drops_the_oldest_and_counts_it() -
 
 
 def test_drain_hands_the_taps_what_waits_in_the_socket_when_the_call_ends() -> None:
-    """A busy event loop reads a BYE before the audio that came just ahead of it: ending the leg drains first."""
+    """A busy event loop reads a BYE before the audio that came just ahead of it: ending the leg drains first.
+    The session's socket gets a descriptor above 1024, as under load (select() cannot take those)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    filler = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(1100)]
 
     async def scenario() -> list[int]:
         session, peer, tap, _ = await _session()
+        assert session.sock.fileno() > 1024
         target = ("127.0.0.1", session.port)
         for seq in range(25):  # half a second the loop has not read yet (no await in between)
             peer.sendto(build_rtp(0, seq, seq * 160, 9, _frame(seq)), target)
@@ -186,4 +192,8 @@ def test_drain_hands_the_taps_what_waits_in_the_socket_when_the_call_ends() -> N
         peer.close()
         return [t - tap.incoming()[0][1] for _, t in tap.incoming()]
 
-    assert asyncio.run(scenario()) == [seq * 160 for seq in range(25)]
+    try:
+        assert asyncio.run(scenario()) == [seq * 160 for seq in range(25)]
+    finally:
+        for sock in filler:
+            sock.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import select
 import socket
 import struct
 from collections import deque
@@ -160,9 +159,8 @@ class RtpSession:
         """Take the packets that arrived and still wait in the socket (the call is ending). A busy event loop
         reads a hangup before the audio that came just ahead of it; without this, that audio is lost."""
         for _ in range(limit):
-            if not self.open or not select.select([self.sock], [], [], 0)[0]:
+            if not self.open or not self._readable():
                 return
-            self._readable()
 
     def failed(self, error: Exception) -> None:
         """The media clock dropped this stream after *error*: stop it, and let its call end."""
@@ -186,8 +184,8 @@ class RtpSession:
 
     # ---- receiving ---------------------------------------------------------------------------
 
-    def _readable(self) -> None:
-        """One read per readiness callback, into the leg's own buffer."""
+    def _readable(self) -> bool:
+        """One read per readiness callback, into the leg's own buffer; False if there was nothing to read."""
         buffer = self._buffer
         try:
             if self.latched is not None:
@@ -196,10 +194,10 @@ class RtpSession:
                 length, addr = self.sock.recvfrom_into(buffer)
                 self._latch(addr)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:  # ICMP port unreachable from the far end: counted, not logged per packet
             self.stats["send_errors"] += 1
-            return
+            return True
         peer = self.relay_peer
         if peer is not None:
             if length > HEADER_SIZE and buffer[0] == 0x80:  # the usual packet: audio of the source being relayed
@@ -221,11 +219,11 @@ class RtpSession:
                             buffer, 0, 0x80, peer._audio_type | (second & 0x80), out_seq, out_ts, peer._out_ssrc
                         )
                         peer._send_relayed(self._view[:length])
-                    return
+                    return True
             if self.taps or peer.taps:
                 self._tap_relayed(length)
             self._relay(buffer, length)
-            return
+            return True
         if length > HEADER_SIZE and buffer[0] == 0x80:  # the usual packet: plain header, next in sequence
             _first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(buffer)
             if second == self._audio_type and sequence == self._expected and ssrc == self._ssrc and not self._held:
@@ -236,8 +234,9 @@ class RtpSession:
                     self._to_relays(payload)
                 if self.taps:
                     self._tap_in(payload, timestamp, ssrc)
-                return
+                return True
         self._receive(bytes(self._view[:length]))
+        return True
 
     def _latch(self, addr: tuple[str | int, ...]) -> None:
         """Symmetric RTP: answer where the media comes from, and from now on hear only that source."""
