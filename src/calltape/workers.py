@@ -6,7 +6,7 @@ that lands elsewhere is passed on once, over a Unix datagram socket, to its owne
 makes (for the legs it places) are drawn until they hash to itself, so the answers to its own requests
 come home whichever address they arrive from. TCP connections stay with the worker that accepted them.
 
-Each worker has its own slice of the RTP ports, its own media clock, MP3 encoder thread and spool
+Each worker has its own slice of the RTP ports, its own media clock, encoder processes and spool
 (worker 0 keeps ``DATA_DIR/spool``, so its node is the single-process node), and its own delivery
 worker; the store is shared (PostgreSQL is the better store for several workers). Worker 0 also serves
 the API, the web page and the built-in receiver; its ``/metrics`` adds the other workers' counters (see

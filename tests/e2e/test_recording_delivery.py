@@ -183,6 +183,9 @@ def test_kill_9_mid_call_leaves_a_recording_that_the_next_start_delivers(node: N
         assert 2.0 <= duration <= 3.6  # what reached the disk: all but the last second at most
         assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
         assert "recovered" in node.server.log_path.read_text()
+        frames = doc["frames"]  # encoded afresh from the capture the killed process left
+        assert frames["written"] >= 2 * 50 * 2.0 and frames["received"] == frames["written"]
+        assert not Path(doc["spool_path"]).with_suffix(".capture").exists()
     finally:
         sink.stop()
 

@@ -300,9 +300,14 @@ class RecordingManager:
         self._finish(recording, finish, started_at, facts, note)
 
     async def encode(self, job: EncodeJob) -> EncodeResult:
-        """Encode a capture in the encoder pool (or, without one, in a thread)."""
+        """Encode a capture in the encoder pool (or, without one or if it fails as a whole, in a thread)."""
         if self.encoders is not None:
-            return await self.encoders.encode(job)
+            try:
+                return await self.encoders.encode(job)
+            except (OSError, ValueError, LameError):
+                raise  # the job's own fault (a full disk, a damaged capture): the same in a thread
+            except Exception as exc:  # the pool itself: the recording must still be made
+                log.error("the encoder pool failed (%r): encoding %s in a thread", exc, job.output)
         return await asyncio.to_thread(encode, job)
 
     def _finish(
