@@ -114,3 +114,33 @@ async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call_wit
     assert min(steps) == FRAME and all(step % FRAME == 0 for step in steps)  # whole frames, never overlapping
     assert leg.stats["reanchored"] >= 2
     assert wall - positions[-1] < 7200, (wall, positions[-1])  # kept closer to now: 1.3 s behind uncorrected
+
+
+async def test_a_far_end_that_resets_its_timestamps_is_placed_from_now_not_an_hour_ago() -> None:
+    """Same SSRC, sequence going on, timestamps back to 0 after 2 s: no packet is that late, so the stream is
+    placed from now on instead of before the recording began."""
+    loop = asyncio.get_running_loop()
+    timeline = MediaTimeline(loop.time())
+    far = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    far.bind(("127.0.0.1", 0))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    leg = RtpSession(sock, G711("PCMU", 0), None, far.getsockname(), MediaClock(), timeline=timeline)
+    tap = _Tap()
+    leg.taps.append(tap)
+    await leg.start()
+    payload = audioop.lin2ulaw(np.full(FRAME, 8000, dtype=np.int16).tobytes(), 2)
+    base = 3_000_000_000  # far from 0: going back to 0 is a jump of hours
+    for n in range(20):
+        far.sendto(build_rtp(0, n, base + n * FRAME, 0x77, payload), ("127.0.0.1", leg.port))
+        await asyncio.sleep(0.02)
+    for n in range(20, 40):
+        far.sendto(build_rtp(0, n, (n - 20) * FRAME, 0x77, payload), ("127.0.0.1", leg.port))
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)
+    leg.close()
+    far.close()
+    positions = [p for d, p, _ in tap.frames if d == "in"]
+    assert len(positions) == 40 and leg.stats["reanchored"] == 1
+    assert all(b - a == FRAME for a, b in itertools.pairwise(positions[20:]))
+    assert positions[20] > positions[19]  # after what came before, not hours before it

@@ -128,7 +128,8 @@ def test_the_time_limit_cuts_at_the_exact_sample_and_stops_the_capture(tmp_path:
     pcm = _read(tmp_path / "r.wav")
     assert result.samples == 5 * SECOND and len(pcm) == 5 * SECOND
     assert (pcm[:, 0] == _level(50) + _level(25)).all()  # mono: both directions mixed
-    assert result.counts.left_out["after_limit"] == 0 and result.counts.written == 500  # later frames never taken
+    # frames taken until the recording is finished are counted: those past the limit as left out
+    assert result.counts.left_out["after_limit"] == 300 and result.counts.written == 500 and result.unaccounted == 0
 
 
 def test_masked_audio_is_silence_and_counted(tmp_path: Path) -> None:
@@ -201,3 +202,18 @@ def test_a_capture_torn_by_a_crash_is_read_up_to_its_last_whole_block(tmp_path: 
     result = encode(EncodeJob(str(path), str(tmp_path / "r.wav"), "wav", 8000, 1))
     assert path.stat().st_size > whole
     assert result.samples == 150 * 160 and result.counts.received == result.counts.written == 150
+
+
+def test_a_bridge_whose_legs_have_their_own_codec_objects_still_writes_a_block_per_direction(tmp_path: Path) -> None:
+    capture, _ = _capture(tmp_path, start=0)
+    leg_a, leg_b = G711("PCMU", 0), G711("PCMU", 0)  # each leg negotiates its own
+    for n in range(50):
+        capture("in", _frame(100), n * 160, leg_a)
+        capture("out", _frame(200), n * 160, leg_b)
+        capture("in", b"", n * 160, leg_a)  # an empty payload (a keep-alive) is not a frame
+    capture.flush(50 * 160)
+    blocks = list(read_blocks(tmp_path / "r.capture"))
+    assert [block.count for block in blocks if block.count] == [50, 50]
+    capture.finish(50 * 160)
+    result = _encode(tmp_path, capture)
+    assert result.counts.received == result.counts.written == 100 and result.unaccounted == 0

@@ -38,6 +38,9 @@ DRIFT_CHECK_FRAMES = 50  # the drift is looked at once a second of frames
 # behind under load delays every read for a while (3 looks moved 225 of 800 calls' streams by up to 1.3 s in
 # the side-by-side run at 800 calls); a real clock drift (≤ 1 %) takes 20 s to reach MAX_DRIFT anyway.
 DRIFT_WINDOW = 10
+MAX_LATE = 60 * 8000  # samples: a frame placed further behind our clock is a timestamp reset, not a late packet
+MAX_AHEAD = 10 * 8000  # samples: a stream this far ahead of our clock jumped (a far end 1 % fast takes 17 min)
+JUMP_CHECK = 2 * 8000  # a step this long between two frames is looked at against our clock
 DRAIN_LIMIT = 3000  # packets read at most when a call ends (a minute of audio: what a socket buffer can hold)
 REORDER_DEPTH = 3  # packets held back to put a late one in its place for a relay (60 ms)
 SILENCE = Silence()
@@ -112,6 +115,7 @@ class RtpSession:
         self._earlier_anchor = (0, 0)  # for frames older than the anchor, which came late (drift moved it)
         self._drift_check = DRIFT_CHECK_FRAMES
         self._lags: deque[int] = deque(maxlen=DRIFT_WINDOW)  # the stream's lag at the last looks
+        self._tap_last = 0  # the position of the last frame placed after the anchor
         self._out_anchor: tuple[MediaTimeline, int, int] | None = None  # (timeline, clock tick, position)
         self._held: dict[int, bytes] = {}
         self._dtmf = DtmfReceiver(self._digit)
@@ -401,6 +405,7 @@ class RtpSession:
         if ssrc != self._tap_ssrc:  # a new source (or the first): anchored at its arrival
             self._tap_ssrc = ssrc
             self._anchor = self._earlier_anchor = (timestamp, self.timeline.position(self._loop.time()))
+            self._tap_last = self._anchor[1]
             self._lags.clear()
             self._drift_check = DRIFT_CHECK_FRAMES
         anchor_ts, anchor_position = self._anchor
@@ -408,8 +413,23 @@ class RtpSession:
         if offset >= 0x80000000:  # older than the anchor: placed as it was when it was sent
             anchor_ts, anchor_position = self._earlier_anchor
             offset = (timestamp - anchor_ts) & 0xFFFFFFFF
-            return anchor_position + (offset - 0x100000000 if offset >= 0x80000000 else offset)
+            position = anchor_position + (offset - 0x100000000 if offset >= 0x80000000 else offset)
+            now = self.timeline.position(self._loop.time())
+            if now - position > MAX_LATE:  # no packet is this late: the far end reset its timestamps
+                self._anchor = self._earlier_anchor = (timestamp, now)
+                self._lags.clear()
+                self.stats["reanchored"] += 1
+                return now
+            return position
         position = anchor_position + offset
+        if position - self._tap_last > JUMP_CHECK:  # a pause, or timestamps that jumped ahead: which is it?
+            now = self.timeline.position(self._loop.time())
+            if position - now > MAX_AHEAD:  # placed from now on, not hours ahead
+                self._earlier_anchor = self._anchor = (timestamp, now)
+                self._lags.clear()
+                self.stats["reanchored"] += 1
+                position = now
+        self._tap_last = position
         self._drift_check -= 1
         if self._drift_check <= 0:
             self._look_at_drift(timestamp, position)
@@ -418,7 +438,14 @@ class RtpSession:
     def _look_at_drift(self, timestamp: int, position: int) -> None:
         self._drift_check = DRIFT_CHECK_FRAMES
         lags = self._lags
-        lags.append(self.timeline.position(self._loop.time()) - position)
+        now = self.timeline.position(self._loop.time())
+        lags.append(now - position)
+        if now - position < -MAX_AHEAD:  # far ahead of our clock: the far end's timestamps jumped, not drifted
+            lags.clear()
+            self._earlier_anchor = self._anchor
+            self._anchor = ((timestamp + FRAME_SAMPLES) & 0xFFFFFFFF, now + FRAME_SAMPLES)
+            self.stats["reanchored"] += 1
+            return
         if len(lags) < DRIFT_WINDOW or (least := min(lags)) <= MAX_DRIFT:
             return
         step = least // FRAME_SAMPLES * FRAME_SAMPLES

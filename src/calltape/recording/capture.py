@@ -40,6 +40,7 @@ class CallCapture:
         self.received = 0  # frames handed to the tap and not yet flushed are added by ``frames_received``
         self.not_captured = 0  # frames whose write failed (a full disk)
         self._masked = 0  # frames left out while masked since the last flush
+        self._limit_reached = False
         self._codec: G711 | None = None
         self._said_at: list[int] = []
         self._said: list[bytes] = []
@@ -59,14 +60,14 @@ class CallCapture:
             self._failed(exc)
 
     def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
-        if self.finished:
+        if self.finished or not payload:
             return
         if self.start is None:
             self._begin(position)  # the media began after the recording was asked for
         if self.masked:
             self._masked += 1
             return
-        if codec is not self._codec:
+        if codec is not self._codec and (self._codec is None or codec.name != self._codec.name):
             self._adopt(codec, position)
         if direction == "in":
             self._said_at.append(position)
@@ -81,7 +82,8 @@ class CallCapture:
         return self.received + len(self._said) + len(self._heard) + self._masked
 
     def _adopt(self, codec: G711, position: int) -> None:
-        """The first frame, or a change of law (a re-INVITE): what came in the old law is written first."""
+        """The first frame, or a change of law (a re-INVITE): what came in the old law is written first (the
+        frame's position stands in for the clock: they differ by the jitter only)."""
         if self._codec is not None:
             self.flush(position)
         self._codec = codec
@@ -108,10 +110,11 @@ class CallCapture:
             try:
                 self.writer.marker(MASKED, now, masked)
             except OSError as exc:
+                self.not_captured += masked  # counted all the same: received = written + left out
                 self._failed(exc)
         assert self.end is not None
-        if now >= self.end and not self.finished:
-            self.finished = True
+        if now >= self.end and not self._limit_reached and not self.finished:
+            self._limit_reached = True  # frames keep coming until it is finished: late ones before the limit count
             self.on_stop("time_limit")
 
     def finish(self, now: int) -> int:

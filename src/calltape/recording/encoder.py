@@ -9,6 +9,7 @@ per call holds no encoder. The result says how long the file is and what became 
 from __future__ import annotations
 
 import audioop
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,39 +50,57 @@ class EncodeResult:
 
 
 def encode(job: EncodeJob) -> EncodeResult:
-    """Place, decode and encode *job*'s capture into its output file (blocking)."""
+    """Place, decode and encode *job*'s capture into its output file (blocking). The file is on stable storage
+    when this returns (the capture may then be deleted); if it raises, the output is closed unfinished."""
     placement: Placement | None = None
     writer: _ChannelWriter | None = None
     stop: int | None = None
     masked = clock = 0
-    for block in read_blocks(Path(job.capture)):
-        if block.kind != LIMIT:
-            clock = max(clock, block.clock)  # without a STOP (a crash), the last clock is where it stopped
-        if block.kind == START and placement is None:
-            placement = Placement(block.clock, NO_LIMIT)
-            spool = open_spool(job.fmt, Path(job.output), job.rate, job.channels, threaded=False)
-            writer = _ChannelWriter(spool, stereo=job.channels == 2)
-        elif block.kind == LIMIT and placement is not None:
-            placement.end = block.clock
-        elif block.kind == STOP:
-            stop = block.clock
-        elif block.kind == MASKED:
-            masked += block.count
-        elif placement is not None and writer is not None:
-            placement.add(block)
-            for said, heard in placement.settled(block.clock):
-                writer.write(said, heard, placement.codec)
-    counts = placement.counts if placement is not None else FrameCounts()
-    for reason, frames in (("masked", masked), ("not_captured", job.not_captured)):
-        counts.received += frames
-        counts.left_out[reason] += frames
-    if job.received is not None:
-        counts.received = job.received
-    if placement is None or writer is None:
-        return EncodeResult(0, None, counts)
-    for said, heard in placement.rest(clock if stop is None else stop):
-        writer.write(said, heard, placement.codec)
-    return EncodeResult(placement.samples, writer.spool.close(), counts)
+    try:
+        for block in read_blocks(Path(job.capture)):
+            if block.kind != LIMIT:
+                clock = max(clock, block.clock)  # without a STOP (a crash), the last clock is where it stopped
+            if block.kind == START and placement is None:
+                placement = Placement(block.clock, NO_LIMIT)
+                spool = open_spool(job.fmt, Path(job.output), job.rate, job.channels, threaded=False)
+                writer = _ChannelWriter(spool, stereo=job.channels == 2)
+            elif block.kind == LIMIT and placement is not None:
+                placement.end = block.clock
+            elif block.kind == STOP:
+                stop = block.clock
+            elif block.kind == MASKED:
+                masked += block.count
+            elif placement is not None and writer is not None:
+                placement.add(block)
+                for said, heard in placement.settled(block.clock):
+                    writer.write(said, heard, placement.codec)
+        counts = placement.counts if placement is not None else FrameCounts()
+        for reason, frames in (("masked", masked), ("not_captured", job.not_captured)):
+            counts.received += frames
+            counts.left_out[reason] += frames
+        if job.received is not None:
+            counts.received = job.received
+        if placement is None or writer is None:
+            return EncodeResult(0, None, counts)
+        for said, heard in placement.rest(clock if stop is None else stop):
+            writer.write(said, heard, placement.codec)
+        facts = writer.spool.close()
+    except BaseException:
+        if writer is not None:
+            writer.spool.abandon()  # an encoder process lives on: its file and LAME must not leak
+        raise
+    _sync(Path(job.output))
+    return EncodeResult(placement.samples, facts, counts)
+
+
+def _sync(path: Path) -> None:
+    """Flush *path* and its directory entry to stable storage."""
+    for target, flags in ((path, os.O_RDONLY), (path.parent, os.O_RDONLY | os.O_DIRECTORY)):
+        fd = os.open(target, flags)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class _ChannelWriter:

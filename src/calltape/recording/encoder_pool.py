@@ -66,11 +66,14 @@ class EncoderPool:
     async def encode(self, job: EncodeJob) -> EncodeResult:
         """Encode *job* in the pool; if the pool broke (a process was killed), in a new one."""
         loop = asyncio.get_running_loop()
+        executor = self._pool()
         try:
-            return await loop.run_in_executor(self._pool(), encode, job)
+            return await loop.run_in_executor(executor, encode, job)
         except BrokenProcessPool:
-            log.error("an encoder process died: starting new ones and encoding %s again", job.output)
-            self._executor = None
+            log.error("an encoder process died: encoding %s again in new ones", job.output)
+            if self._executor is executor:  # the first job to hear of it replaces the pool, once
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
             return await loop.run_in_executor(self._pool(), encode, job)
 
     def close(self) -> None:

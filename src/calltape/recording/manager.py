@@ -337,8 +337,9 @@ class RecordingManager:
         samples, spooled, counts = 0, None, None
         try:
             samples, spooled, counts = await finish()
-        except (OSError, ValueError, LameError) as exc:
-            note = note or f"finishing the file failed: {exc}"
+        except Exception as exc:  # the audio stays on disk (capture or spool): the row says why, nothing is lost
+            log.exception("call-id %s: recording %s could not be finished", facts.call_id, recording.name)
+            note = note or f"finishing the file failed: {exc!r}"
         duration_ms = samples * 1000 // 8000
         values = self._row(recording, started_at, duration_ms, facts)
         values.pop("id")

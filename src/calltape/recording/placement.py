@@ -99,7 +99,8 @@ class Placement:
         first = positions[0]
         offset = first - self.base
         if (
-            offset < 0
+            size == 0
+            or offset < 0
             or first + count * size > self.end
             or lengths.count(size) != count
             or positions[-1] != first + (count - 1) * size
@@ -118,6 +119,9 @@ class Placement:
     def _place(self, buffer: bytearray, mask: bytearray, position: int, frame: bytes) -> None:
         left_out = self.counts.left_out
         size = len(frame)
+        if size == 0:  # nothing to place (the tap drops these; a capture from elsewhere may hold one)
+            self.counts.written += 1
+            return
         if position + size <= self.start:
             left_out["before_start"] += 1
             return
@@ -148,11 +152,6 @@ class Placement:
                     mask[offset + index] = 1
         self.furthest = max(self.furthest, position + size)
         self.counts.written += 1
-
-    def left_out(self, reason: str, frames: int) -> None:
-        """Frames left out before they reached the capture (masked, or a failed write)."""
-        self.counts.received += frames
-        self.counts.left_out[reason] += frames
 
     def _reach(self, length: int) -> None:
         """Grow the buffers (silence, nothing written) to *length* bytes past ``base``."""

@@ -63,8 +63,8 @@ async def _finished(row: Any, encoder: Encoder) -> dict[str, Any]:
         else:
             samples, rate, _channels = await asyncio.to_thread(repair, path)
             spooled = await asyncio.to_thread(file_facts, path, samples)
-    except (OSError, ValueError) as exc:
-        reason = f"recovery after a stop found no usable audio ({exc})"
+    except Exception as exc:  # one bad file must not keep the node from starting, nor the others from delivery
+        reason = f"recovery after a stop found no usable audio ({exc!r})"
         log.error("call-id %s: recording %s: %s", row.call_id, row.name, reason)
         return {"state": states.FAILED, "last_error": reason, "doc": {**row.doc, "recovered": True}}
     duration_ms = samples * 1000 // rate

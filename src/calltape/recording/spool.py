@@ -9,6 +9,7 @@ keeps every whole frame that reached the disk.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import itertools
 import os
@@ -104,6 +105,11 @@ class AudioSpool:
         if self.error is not None:
             raise self.error
         return file_facts(self.path, self.samples)
+
+    def abandon(self) -> None:
+        """Close the file unfinished (an error elsewhere): nothing more is written, resources are freed."""
+        with contextlib.suppress(Exception):
+            self._finish()
 
     def _write_batch(self, data: bytes) -> None:
         raise NotImplementedError
