@@ -39,7 +39,7 @@ DRIFT_CHECK_FRAMES = 50  # the drift is looked at once a second of frames
 # the side-by-side run at 800 calls); a real clock drift (≤ 1 %) takes 20 s to reach MAX_DRIFT anyway.
 DRIFT_WINDOW = 10
 MAX_LATE = 60 * 8000  # samples: a frame placed further behind our clock is a timestamp reset, not a late packet
-MAX_AHEAD = 10 * 8000  # samples: a stream this far ahead of our clock jumped (a far end 1 % fast takes 17 min)
+MAX_AHEAD = 10 * 8000  # samples: a frame this far ahead of our clock, after a step of JUMP_CHECK, is a jump
 JUMP_CHECK = 2 * 8000  # a step this long between two frames is looked at against our clock
 DRAIN_LIMIT = 3000  # packets read at most when a call ends (a minute of audio: what a socket buffer can hold)
 REORDER_DEPTH = 3  # packets held back to put a late one in its place for a relay (60 ms)
@@ -414,38 +414,33 @@ class RtpSession:
             anchor_ts, anchor_position = self._earlier_anchor
             offset = (timestamp - anchor_ts) & 0xFFFFFFFF
             position = anchor_position + (offset - 0x100000000 if offset >= 0x80000000 else offset)
-            now = self.timeline.position(self._loop.time())
-            if now - position > MAX_LATE:  # no packet is this late: the far end reset its timestamps
-                self._anchor = self._earlier_anchor = (timestamp, now)
-                self._lags.clear()
-                self.stats["reanchored"] += 1
-                return now
+            if self.timeline.position(self._loop.time()) - position > MAX_LATE:  # no packet is this late:
+                return self._restart_anchor(timestamp)  # the far end reset its timestamps
             return position
         position = anchor_position + offset
-        if position - self._tap_last > JUMP_CHECK:  # a pause, or timestamps that jumped ahead: which is it?
-            now = self.timeline.position(self._loop.time())
-            if position - now > MAX_AHEAD:  # placed from now on, not hours ahead
-                self._earlier_anchor = self._anchor = (timestamp, now)
-                self._lags.clear()
-                self.stats["reanchored"] += 1
-                position = now
+        # a step of seconds is a pause, or timestamps that jumped ahead: our clock tells which
+        if position - self._tap_last > JUMP_CHECK and position - self.timeline.position(self._loop.time()) > MAX_AHEAD:
+            position = self._restart_anchor(timestamp)  # placed from now on, not hours ahead
         self._tap_last = position
         self._drift_check -= 1
         if self._drift_check <= 0:
             self._look_at_drift(timestamp, position)
         return position
 
+    def _restart_anchor(self, timestamp: int) -> int:
+        """The far end's timestamps jumped: its stream goes on from now (after the last frame placed, so nothing
+        is written over). The new position of *timestamp*."""
+        position = max(self.timeline.position(self._loop.time()), self._tap_last + FRAME_SAMPLES)
+        self._anchor = self._earlier_anchor = (timestamp, position)
+        self._tap_last = position
+        self._lags.clear()
+        self.stats["reanchored"] += 1
+        return position
+
     def _look_at_drift(self, timestamp: int, position: int) -> None:
         self._drift_check = DRIFT_CHECK_FRAMES
         lags = self._lags
-        now = self.timeline.position(self._loop.time())
-        lags.append(now - position)
-        if now - position < -MAX_AHEAD:  # far ahead of our clock: the far end's timestamps jumped, not drifted
-            lags.clear()
-            self._earlier_anchor = self._anchor
-            self._anchor = ((timestamp + FRAME_SAMPLES) & 0xFFFFFFFF, now + FRAME_SAMPLES)
-            self.stats["reanchored"] += 1
-            return
+        lags.append(self.timeline.position(self._loop.time()) - position)
         if len(lags) < DRIFT_WINDOW or (least := min(lags)) <= MAX_DRIFT:
             return
         step = least // FRAME_SAMPLES * FRAME_SAMPLES
