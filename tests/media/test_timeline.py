@@ -81,6 +81,19 @@ async def test_a_burst_lands_on_the_call_timeline_within_one_frame(relaying: boo
     assert 12000 - FRAME <= heard <= 12000 + 4 * FRAME, heard  # the callee's at 1.50 s, after at most the relay's queue
 
 
+async def _listening_leg(timeline: MediaTimeline) -> tuple[RtpSession, socket.socket, _Tap]:
+    """A started leg on *timeline* with a tap, and the far end's socket that sends to it."""
+    far = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    far.bind(("127.0.0.1", 0))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    leg = RtpSession(sock, G711("PCMU", 0), None, far.getsockname(), MediaClock(), timeline=timeline)
+    tap = _Tap()
+    leg.taps.append(tap)
+    await leg.start()
+    return leg, far, tap
+
+
 async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call_without_losing_a_frame(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -90,14 +103,7 @@ async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call_wit
     monkeypatch.setattr(session, "DRIFT_WINDOW", 3)
     loop = asyncio.get_running_loop()
     timeline = MediaTimeline(loop.time())
-    far = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    far.bind(("127.0.0.1", 0))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    leg = RtpSession(sock, G711("PCMU", 0), None, far.getsockname(), MediaClock(), timeline=timeline)
-    tap = _Tap()
-    leg.taps.append(tap)
-    await leg.start()
+    leg, far, tap = await _listening_leg(timeline)
     payload = audioop.lin2ulaw(np.full(FRAME, 8000, dtype=np.int16).tobytes(), 2)
     start = loop.time()
     sent = 240
@@ -121,14 +127,7 @@ async def test_a_far_end_that_resets_its_timestamps_is_placed_from_now_not_an_ho
     placed from now on instead of before the recording began."""
     loop = asyncio.get_running_loop()
     timeline = MediaTimeline(loop.time())
-    far = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    far.bind(("127.0.0.1", 0))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    leg = RtpSession(sock, G711("PCMU", 0), None, far.getsockname(), MediaClock(), timeline=timeline)
-    tap = _Tap()
-    leg.taps.append(tap)
-    await leg.start()
+    leg, far, tap = await _listening_leg(timeline)
     payload = audioop.lin2ulaw(np.full(FRAME, 8000, dtype=np.int16).tobytes(), 2)
     base = 3_000_000_000  # far from 0: going back to 0 is a jump of hours
     for n in range(20):

@@ -162,9 +162,12 @@ class RtpSession:
     def drain(self, limit: int = DRAIN_LIMIT) -> None:
         """Take the packets that arrived and still wait in the socket (the call is ending). A busy event loop
         reads a hangup before the audio that came just ahead of it; without this, that audio is lost."""
-        for _ in range(limit):
-            if not self.open or not self._readable():
-                return
+        try:
+            for _ in range(limit):
+                if not self.open or not self._readable():
+                    return
+        except Exception as exc:  # the leg and the call must end whatever happens here
+            log.error("call-id %s: reading the last RTP failed: %r", self.call_id, exc)
 
     def failed(self, error: Exception) -> None:
         """The media clock dropped this stream after *error*: stop it, and let its call end."""
@@ -209,20 +212,8 @@ class RtpSession:
                 if second & 0x7F == self._audio_type and ssrc == peer._relay_ssrc:
                     self.packets_in += 1
                     if self.taps or peer.taps:
-                        payload = bytes(self._view[HEADER_SIZE:length])
-                        position = self._tap_position(timestamp, ssrc)
-                        for tap in self.taps:
-                            tap("in", payload, position, self.codec)
-                        for tap in peer.taps:
-                            tap("out", payload, position, self.codec)
-                    seq_offset, ts_offset = peer._relay_offsets
-                    out_seq, out_ts = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
-                    peer._relayed = (out_seq, out_ts)
-                    if peer.sending and peer.open:
-                        _FIXED.pack_into(
-                            buffer, 0, 0x80, peer._audio_type | (second & 0x80), out_seq, out_ts, peer._out_ssrc
-                        )
-                        peer._send_relayed(self._view[:length])
+                        self._tap_both(bytes(self._view[HEADER_SIZE:length]), timestamp, ssrc, peer)
+                    peer._forward(buffer, length, peer._audio_type | (second & 0x80), sequence, timestamp)
                     return True
             if self.taps or peer.taps:
                 self._tap_relayed(length)
@@ -323,15 +314,21 @@ class RtpSession:
         if ssrc != peer._relay_ssrc:  # a new source: the peer's stream continues where it stands
             peer._relay_ssrc = ssrc
             peer._relay_offsets = ((peer._out_seq - sequence) & 0xFFFF, (peer._out_ts - timestamp) & 0xFFFFFFFF)
-        seq_offset, ts_offset = peer._relay_offsets
-        out_seq, out_ts = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
-        peer._relayed = (out_seq, out_ts)
-        if peer.sending and peer.open:
-            _FIXED.pack_into(buffer, 0, 0x80, out_type | (second & 0x80), out_seq, out_ts, peer._out_ssrc)
-            peer._send_relayed(memoryview(buffer)[:length])
+        peer._forward(buffer, length, out_type | (second & 0x80), sequence, timestamp)
 
-    def _send_relayed(self, packet: memoryview) -> None:
-        """Send a packet relayed from the bridged leg (or, for echo, from this one)."""
+    def _forward(self, buffer: bytearray, length: int, second: int, sequence: int, timestamp: int) -> None:
+        """Send a packet relayed from the bridged leg (or, for echo, from this one) as part of this leg's stream:
+        its fixed header rewritten in place with our SSRC and the relayed source's sequence and timestamps moved
+        on by this leg's offsets."""
+        seq_offset, ts_offset = self._relay_offsets
+        out_seq, out_ts = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
+        self._relayed = (out_seq, out_ts)
+        if self.sending and self.open:
+            _FIXED.pack_into(buffer, 0, 0x80, second, out_seq, out_ts, self._out_ssrc)
+            self._send_packet(memoryview(buffer)[:length])
+
+    def _send_packet(self, packet: bytes | bytearray | memoryview) -> None:
+        """One packet to the far end (a plain send once latched); a failure is counted, as UDP drops it."""
         try:
             if self.latched is not None:
                 self.sock.send(packet)
@@ -362,11 +359,16 @@ class RtpSession:
                 return
             timestamp, ssrc = header.timestamp, header.ssrc
             payload = bytes(self._view[header.payload_start : header.payload_end])
+        assert self.relay_peer is not None
+        self._tap_both(payload, timestamp, ssrc, self.relay_peer)
+
+    def _tap_both(self, payload: bytes, timestamp: int, ssrc: int, peer: RtpSession) -> None:
+        """A relayed frame at one place on the call's timeline: what this leg's far end says ("in") is what
+        *peer* sends ("out")."""
         position = self._tap_position(timestamp, ssrc)
         for tap in self.taps:
             tap("in", payload, position, self.codec)
-        assert self.relay_peer is not None
-        for tap in self.relay_peer.taps:
+        for tap in peer.taps:
             tap("out", payload, position, self.codec)
 
     def _release(self) -> None:
@@ -518,12 +520,5 @@ class RtpSession:
                 packet: bytes | bytearray = buffer
             else:
                 packet = build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker)
-            try:
-                if self.latched is not None:
-                    self.sock.send(packet)
-                else:
-                    self.sock.sendto(packet, self.remote)
-                self.packets_out += 1
-            except OSError:  # a full buffer or an ICMP error: UDP drops it, we count it
-                self.stats["send_errors"] += 1
+            self._send_packet(packet)
         self._out_seq = (self._out_seq + 1) & 0xFFFF

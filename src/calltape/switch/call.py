@@ -497,10 +497,7 @@ class Call:
         if self.recordings is not None:
             for leg in self.legs:  # what the other side said before the hangup belongs in the recording
                 if leg.media is not None:
-                    try:
-                        leg.media.drain()
-                    except Exception as exc:  # the recordings must end whatever happens
-                        log.error("call-id %s: reading the last RTP failed: %r", self.call_id, exc)
+                    leg.media.drain()
             self.recordings.end()
         for leg in self.legs:
             self.a_leg.host.spawn(leg.hangup())
