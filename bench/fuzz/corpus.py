@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 TORTURE_DIR = Path(__file__).resolve().parents[3] / "shared" / "sip-torture"
 HUGE = "9" * 5000  # more digits than int() converts (4,300)
+PADDED = "0" * 5000 + "70"  # a small number behind more leading zeros than int() converts
 
 #: Header values the fuzzing run found harmful, and others of their kind.
 NASTY_VALUES = [
@@ -53,9 +54,11 @@ NASTY_VALUES = [
     "SIP/2.0/UDP [::1;branch=z9hG4bKx",
     f"SIP/2.0/UDP 127.0.0.1:{HUGE};branch=z9hG4bKx",
     f"{HUGE} INVITE",
+    f"{PADDED} INVITE",
     "1 INVITE extra",
     "-1 OPTIONS",
     HUGE,
+    PADDED,
     "4294967296",
     'Digest username="\udcff", realm="fuzz.example.com", nonce="x", uri="sip:a", response="y", '
     'nc=00000001, cnonce="c", qop=auth, algorithm=MD5',
@@ -167,7 +170,7 @@ _text = st.text(st.one_of(_TOKEN_ALPHABET, _NASTY_ALPHABET), max_size=16)
 _number = st.one_of(
     st.integers(0, 70).map(str),
     st.integers(0, 2**32).map(str),
-    st.sampled_from(["", "-1", "65536", "4294967296", "2147483648", "²", "1e9", HUGE]),
+    st.sampled_from(["", "-1", "65536", "4294967296", "2147483648", "²", "1e9", HUGE, PADDED]),
 )
 _host = st.one_of(
     st.just("127.0.0.1"),
@@ -340,7 +343,7 @@ class Mutator:
         end = at
         while end < len(data) and 48 <= data[end] <= 57:
             end += 1
-        new = self.rnd.choice([HUGE.encode(), b"65536", b"4294967296", b"0", b"-1", "²".encode()])
+        new = self.rnd.choice([HUGE.encode(), PADDED.encode(), b"65536", b"4294967296", b"0", b"-1", "²".encode()])
         return data[:at] + new + data[end:]
 
     def _sdp(self, data: bytes) -> bytes:

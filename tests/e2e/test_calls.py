@@ -19,6 +19,7 @@ from calltape.media.tts import TtsCache
 from tests.phone import Phone, dominant_frequency
 from tests.receiver.audio import mp3_bytes, wav_bytes
 from tests.server import TOKEN, ServerProcess
+from tests.sipclient import UdpSipClient
 
 SAY_TEXT = "Please leave your message after the beep"
 
@@ -498,3 +499,33 @@ def test_shutdown_hangs_up_calls_in_progress(tmp_path: Path) -> None:
             phone.close()
 
     assert _run(scenario()) == 0  # the caller got a BYE, and the server exited cleanly
+
+
+def test_shutdown_with_a_late_offer_call_still_awaiting_its_ack_exits_cleanly(tmp_path: Path) -> None:
+    """A late-offer INVITE (no SDP) answered with our offer, whose ACK never comes: shutting down then ends the
+    call with nothing left running ("Task exception was never retrieved" was logged here)."""
+    server = ServerProcess(tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "25600-25699"])
+    server.start()
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
+        account = api.put("/v2/accounts", json={"data": {"name": "s", "realm": "late.example.com"}}).json()
+        flow = {"numbers": ["602"], "flow": {"module": "echo", "data": {}}}
+        api.put(f"/v2/accounts/{account['data']['id']}/callflows", json={"data": flow}).raise_for_status()
+    client = UdpSipClient()
+    try:
+        client.send(
+            (
+                f"INVITE sip:602@127.0.0.1:{server.sip_port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{client.port};branch=z9hG4bK{uuid.uuid4().hex}\r\n"
+                "Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=late1\r\nTo: <sip:602@127.0.0.1>\r\n"
+                f"Call-ID: {uuid.uuid4().hex}\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:{client.port}>\r\n"
+                "Content-Length: 0\r\n\r\n"
+            ).encode(),
+            server.sip_port,
+        )
+        answer = client.recv_final(5)
+        assert answer is not None and answer.status == 200 and b"m=audio" in answer.body  # our offer; no ACK sent
+        assert server.stop() == 0
+    finally:
+        client.close()
+    log = server.log_path.read_text()
+    assert "never retrieved" not in log and "Traceback" not in log, log[-3000:]

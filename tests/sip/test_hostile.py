@@ -19,6 +19,7 @@ from calltape.sip.validation import Capabilities
 from tests.sip.helpers import UDP_PEER, request_bytes
 
 HUGE = "9" * 5000
+ZEROS = "0" * 5000  # leading zeros past int()'s 4,300-digit limit: a small value all the same
 CAPS = Capabilities(frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"}))
 
 
@@ -46,6 +47,9 @@ def _replace(data: bytes, old: str, new: str) -> bytes:
         ("Max-Forwards: 70", f"Max-Forwards: {HUGE}"),
         ("sip:bob@example.com SIP/2.0", f"sip:bob@example.com:{HUGE} SIP/2.0"),
         ("Contact: <sip:alice@192.0.2.10:5070>", f"Contact: <sip:alice@192.0.2.10:{HUGE}>"),
+        ("Content-Length: 0", f"Content-Length: {ZEROS}1"),  # a body shorter than it says
+        ("CSeq: 1 INVITE", f"CSeq: {ZEROS}{HUGE} INVITE"),
+        ("Max-Forwards: 70", f"Max-Forwards: {ZEROS}256"),
         ("Max-Forwards: 70", "Max-Forwards: ²"),  # a digit to str.isdigit(), not to int()
         ("sip:bob@example.com SIP/2.0", "sip:bob@example.com:5²60 SIP/2.0"),
     ],
@@ -61,6 +65,13 @@ def test_number_parsers_bound_the_digits_before_converting() -> None:
     with pytest.raises(SipSyntaxError, match="out of range"):
         parse_uint(HUGE, 2**31 - 1, "CSeq number")
     assert parse_uint("000070", 255, "Max-Forwards") == 70
+    assert parse_uint(ZEROS + "70", 255, "Max-Forwards") == 70  # int() alone refuses 5,002 digits
+    assert parse_uint(ZEROS, 255, "Max-Forwards") == 0
+    assert parse_uint(f" {ZEROS}65535 ", 65535, "port") == 65535
+    with pytest.raises(SipSyntaxError, match="out of range"):
+        parse_uint(ZEROS + "65536", 65535, "port")
+    assert parse_delta_seconds(ZEROS + "3600") == 3600
+    assert parse_delta_seconds(ZEROS + HUGE) == 2**32 - 1
     assert parse_delta_seconds(HUGE) == 2**32 - 1  # RFC 3261 §20.19: too large means the largest
     with pytest.raises(SipSyntaxError):
         parse_delta_seconds("abc")
@@ -69,6 +80,13 @@ def test_number_parsers_bound_the_digits_before_converting() -> None:
 def test_huge_content_length_on_a_stream_is_a_framing_error() -> None:
     with pytest.raises(FramingError, match="too large"):
         StreamFramer().feed(_replace(request_bytes("OPTIONS"), "Content-Length: 0", f"Content-Length: {HUGE}"))
+    with pytest.raises(FramingError, match="too large"):
+        StreamFramer().feed(_replace(request_bytes("OPTIONS"), "Content-Length: 0", f"Content-Length: {ZEROS}{HUGE}"))
+
+
+def test_zero_padded_content_length_on_a_stream_frames_the_message() -> None:
+    message = _replace(request_bytes("OPTIONS"), "Content-Length: 0", f"Content-Length: {ZEROS}")
+    assert StreamFramer().feed(message + b"OPTIONS") == [message]  # what follows waits for the next message
 
 
 @pytest.mark.parametrize(

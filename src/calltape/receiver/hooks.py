@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from calltape.tasks import TaskSet
+
 log = logging.getLogger(__name__)
 
 
@@ -20,7 +22,7 @@ class StoredHook:
         self.command = command
         self.webhook = webhook
         self.timeout = timeout
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("receiver hooks")
 
     @property
     def enabled(self) -> bool:
@@ -31,9 +33,7 @@ class StoredHook:
         """Start the hook in the background."""
         if not self.enabled:
             return
-        task = asyncio.get_running_loop().create_task(self._run(location, sidecar))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._run(location, sidecar))
 
     async def _run(self, location: str, sidecar: dict[str, Any]) -> None:
         payload = json.dumps({"path": location, "metadata": sidecar}).encode()
@@ -68,5 +68,4 @@ class StoredHook:
 
     async def drain(self) -> None:
         """Wait for running hooks (at shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.wait()

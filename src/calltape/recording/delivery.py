@@ -33,6 +33,7 @@ from calltape.recording.metrics import DELIVERY_BUCKETS
 from calltape.recording.storage_plan import store_by_plan
 from calltape.store import recordings as states
 from calltape.store.recordings import Recordings
+from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class DeliveryWorker:
         self.retry_base = retry_base
         self._wake = asyncio.Event()
         self._concurrency = concurrency
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("delivery", on_done=self.wake)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits, follow_redirects=False)
         self.delivered = 0
@@ -95,9 +96,8 @@ class DeliveryWorker:
 
     async def close(self) -> None:
         """Stop: attempts under way are abandoned (their entries stay in the outbox for the next start)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._tasks.cancel()
+        await self._tasks.wait()
         await self._client.aclose()
 
     async def _deliver_due(self) -> float | None:
@@ -110,14 +110,8 @@ class DeliveryWorker:
             log.error("delivery: cannot read the outbox: %r", exc)
             return time.time() + 5.0
         for row in rows:
-            task = asyncio.ensure_future(self._deliver(row))
-            self._tasks.add(task)
-            task.add_done_callback(self._finished)
+            self._tasks.spawn(self._deliver(row))
         return time.time() if len(rows) == min(free, BATCH) else next_due  # a full batch: more may be due
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self.wake()
 
     async def _deliver(self, row: Any) -> None:
         try:

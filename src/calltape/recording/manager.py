@@ -37,6 +37,7 @@ from calltape.store.recordings import Recordings
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.ttl_cache import TtlCache
+from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class RecordingManager:
         self.frames = FrameCounts()  # every finished recording's frames, summed (for /metrics)
         self.active: set[Recording] = set()
         self._cache = TtlCache(CONFIG_TTL)
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing = TaskSet("recordings closing")
 
     async def settings(self) -> MediaSettings:
         """system_config ``media`` (re-read at most every few seconds)."""
@@ -321,9 +322,7 @@ class RecordingManager:
         if recording not in self.active:
             return
         self.active.discard(recording)
-        task = asyncio.ensure_future(self._close(recording, finish, started_at or time.time(), facts, note))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing.spawn(self._close(recording, finish, started_at or time.time(), facts, note))
 
     async def _close(
         self,

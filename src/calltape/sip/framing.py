@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from calltape.sip.parser import MAX_MESSAGE_SIZE
+from calltape.sip.syntax import bounded_digits_value
 
 _CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$", re.I | re.M)
 
@@ -59,9 +60,10 @@ class StreamFramer:
         lengths = _CONTENT_LENGTH.findall(head)
         if len(lengths) != 1:
             raise FramingError("a stream message needs exactly one Content-Length")
-        if len(lengths[0].lstrip(b"0")) > len(str(self._max_size)):  # never hand int() a huge number
+        length = bounded_digits_value(lengths[0].decode("ascii"), self._max_size)
+        if length is None:
             raise FramingError("message too large")
-        total = end + 4 + int(lengths[0])
+        total = end + 4 + length
         if total > self._max_size:
             raise FramingError("message too large")
         if len(buf) < total:

@@ -148,15 +148,23 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def bounded_digits_value(digits: str, limit: int) -> int | None:
+    """The value of a run of ASCII digits, or None above *limit*. Leading zeros are allowed, however many:
+    they are cut before ``int()`` sees the text, which otherwise refuses more than 4,300 digits."""
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(limit)):
+        return None
+    value = int(significant)
+    return value if value <= limit else None
+
+
 def parse_uint(text: str, limit: int, what: str) -> int:
     """Parse a run of ASCII digits no greater than *limit* (leading zeros allowed, length bounded first)."""
     text = text.strip(WHITESPACE)
     if not is_number(text, max_digits=None):  # leading zeros are allowed: the length is bounded below
         raise SipSyntaxError(f"bad {what}")
-    if len(text.lstrip("0")) > len(str(limit)):  # never hand int() thousands of digits
-        raise SipSyntaxError(f"{what} out of range")
-    value = int(text)
-    if value > limit:
+    value = bounded_digits_value(text, limit)
+    if value is None:
         raise SipSyntaxError(f"{what} out of range")
     return value
 
@@ -169,9 +177,8 @@ def parse_delta_seconds(text: str, what: str = "expires value") -> int:
     text = text.strip(WHITESPACE)
     if not is_number(text, max_digits=None):  # leading zeros are allowed: the length is bounded below
         raise SipSyntaxError(f"bad {what} {text[:20]!r}")
-    if len(text.lstrip("0")) > len(str(MAX_DELTA_SECONDS)):
-        return MAX_DELTA_SECONDS
-    return min(int(text), MAX_DELTA_SECONDS)
+    value = bounded_digits_value(text, MAX_DELTA_SECONDS)
+    return MAX_DELTA_SECONDS if value is None else value
 
 
 def text_of(value: str) -> str:

@@ -34,6 +34,7 @@ from calltape.sip.transport import SipTransport
 from calltape.sip.uri import parse_sip_uri
 from calltape.sip.validation import Capabilities
 from calltape.softphone.call import PhoneCall
+from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Softphone:
         self._pending: dict[ClientTransaction, tuple[asyncio.Future[Response], Progress | None]] = {}
         self._register_call_id = f"{secrets.token_hex(12)}@{host}"
         self._register_cseq = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("softphone")
         self.transport: SipTransport | None = None
 
     async def start(self, port: int = 0) -> Softphone:
@@ -83,8 +84,7 @@ class Softphone:
         """Hang up every call and stop listening."""
         for call in list(self.calls.values()):
             await call.hangup()
-        for task in self._tasks:
-            task.cancel()
+        self._tasks.cancel()
         if self.transport is not None:
             await self.transport.close()
 
@@ -282,6 +282,4 @@ class Softphone:
             loop.call_later(self.answer_after, lambda: self._spawn(call.answer()))
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)

@@ -47,6 +47,7 @@ from calltape.switch.endpoints import Endpoints, TargetOptions
 from calltape.switch.forwarding import CONFIRM_PROMPT, CONFIRM_SECONDS
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg, Target
+from calltape.tasks import abandon
 
 log = logging.getLogger(__name__)
 
@@ -518,6 +519,9 @@ class Call:
         ended = asyncio.ensure_future(self.ended.wait())
         try:
             await asyncio.wait({task, ended}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the callflow itself was cancelled (at shutdown): what it awaited goes too
+            abandon(task)
+            raise
         finally:
             ended.cancel()
         if not task.done():

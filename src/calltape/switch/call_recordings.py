@@ -20,6 +20,7 @@ from calltape.media.session import Tap
 from calltape.recording.capture import CallCapture
 from calltape.recording.manager import Recording, RecordingError, RecordingManager
 from calltape.recording.metadata import CallFacts
+from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,8 @@ class CallRecordings:
         self.facts = facts
         self.sequence = 0
         self._running: list[_Running] = []
-        self._waiting: set[asyncio.Task[None]] = set()
-        self._closing: set[asyncio.Task[None]] = set()
+        self._waiting = TaskSet(f"call-id {call_id}: recordings waiting to start")
+        self._closing = TaskSet(f"call-id {call_id}: recordings closing")
         self._said_not_stored = False
         self.masked = False
         self._ended = False
@@ -65,9 +66,7 @@ class CallRecordings:
         if when is None:
             await self._start(request)
             return
-        task = asyncio.ensure_future(self._start_after(request, when))
-        self._waiting.add(task)
-        task.add_done_callback(self._waiting.discard)
+        self._waiting.spawn(self._start_after(request, when))
 
     async def _start_after(self, request: RecordingRequest, when: asyncio.Event) -> None:
         await when.wait()
@@ -145,8 +144,7 @@ class CallRecordings:
     def end(self) -> None:
         """The call ended: every recording ends, and none starts any more."""
         self._ended = True
-        for task in list(self._waiting):
-            task.cancel()
+        self._waiting.cancel()
         for running in list(self._running):
             self._stop_one(running, "")
 
@@ -162,9 +160,7 @@ class CallRecordings:
         note = running.capture.error or (reason if reason != "time_limit" else "")
         if reason == "time_limit":
             log.info("call-id %s: recording %s reached its time limit", self.call_id, running.recording.name)
-        task = asyncio.ensure_future(self._close(running, note))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing.spawn(self._close(running, note))
 
     async def _close(self, running: _Running, note: str) -> None:
         try:

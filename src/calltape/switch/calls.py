@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -38,6 +37,7 @@ from calltape.switch.caller_auth import Caller, CallerAuth
 from calltape.switch.channels import describe, live_legs
 from calltape.switch.endpoints import Endpoints
 from calltape.switch.leg import InboundLeg, Leg
+from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class CallControl:
         self._owners: dict[tuple[str, ...], Leg] = {}  # client transaction key → the leg that sent it
         self._owned: dict[Leg, list[tuple[str, ...]]] = {}
         self._running: dict[int, Call] = {}  # by id() of the INVITE transaction, while its callflow runs
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("calls")
         self._watchdog: asyncio.Task[None] | None = None
         self._setting_up = 0
 
@@ -351,9 +351,7 @@ class CallControl:
 
     def spawn(self, coro: Any) -> None:
         """Run *coro* as a task this control keeps (and cancels at shutdown)."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def close(self) -> None:
         """Hang up every call (at shutdown)."""
@@ -361,10 +359,8 @@ class CallControl:
             await call.hangup(503)
         if self._watchdog is not None:
             self._watchdog.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.cancel()
+        await self._tasks.wait()
 
 
 def silence_limit(rtp_timeout: float, heard_anything: bool, under_pressure: bool) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import httpx
 from calltape.store.database import Database
 from calltape.store.documents import VMBOXES, Documents, NotFoundError
 from calltape.store.voicemail import VoicemailMessages
+from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class StoredMailboxes:
     def __init__(self, db: Database, data_dir: Path) -> None:
         self.boxes = Documents(db, VMBOXES)
         self.messages_store = VoicemailMessages(db, data_dir)
-        self._notifications: set[asyncio.Task[None]] = set()
+        self._notifications = TaskSet("voicemail notifications")
 
     async def box(self, account_id: str, box_id: str) -> Doc | None:
         """A box by id."""
@@ -56,9 +56,7 @@ class StoredMailboxes:
         ``delete_after_notify`` delete it once the webhook took it (2xx)."""
         message = await self.messages_store.add(account_id, box["id"], message_id, doc)
         if url := box.get("notify_webhook"):
-            task = asyncio.get_running_loop().create_task(self._notify(url, account_id, box, message))
-            self._notifications.add(task)
-            task.add_done_callback(self._notifications.discard)
+            self._notifications.spawn(self._notify(url, account_id, box, message))
         return message
 
     async def _notify(self, url: str, account_id: str, box: Doc, message: Doc) -> None:

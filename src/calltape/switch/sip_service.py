@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from calltape.sip.transaction import ServerTransaction
 from calltape.sip.validation import Capabilities
 from calltape.switch.calls import CallControl
 from calltape.switch.registrar import Registrar
+from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class SipService:
         self.responder = responder
         self.server_name = server_name
         self.calls: CallControl | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("sip requests")
 
     def handle_event(self, event: Event) -> None:
         """Called by the transport for every event the endpoint produces."""
@@ -107,11 +107,8 @@ class SipService:
         self.responder.respond(event.transaction, response)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def drain(self) -> None:
         """Wait for requests being handled (used at shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.wait()
