@@ -6,9 +6,8 @@ import asyncio
 import secrets
 import zlib
 
-import calltape.workers as workers
 from calltape.sip.events import Peer
-from calltape.workers import Router, Worker, new_call_id
+from calltape.worker import Router, Worker
 
 INVITE = (
     b"INVITE sip:2000@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
@@ -29,11 +28,8 @@ def test_the_owner_is_the_crc32_of_the_call_id_modulo_the_workers() -> None:
 
 def test_call_ids_a_worker_makes_are_its_own() -> None:
     for index in range(4):
-        workers.CURRENT = Worker(index, 4, "g")
-        try:
-            assert all(workers.CURRENT.owns(new_call_id()) for _ in range(50))
-        finally:
-            workers.CURRENT = Worker()
+        worker = Worker(index, 4, "g")
+        assert all(worker.owns(worker.new_call_id()) for _ in range(50))
 
 
 async def test_a_datagram_goes_to_its_owner_once_with_its_senders_address() -> None:

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from calltape.config import LOG_LEVELS, ConfigError, load_settings
 from calltape.receiver.server import embedded_settings
+from calltape.runtime import configure_logging, install_event_loop_policy
 from calltape.store.database import StoreError
 
 # Commands that live in their own module: each has HELP, add_arguments(parser) and run(args) -> exit status.
@@ -84,24 +85,6 @@ def _receiver(args: argparse.Namespace) -> int:
     return 0
 
 
-def configure_logging(level: str, prefix: str = "") -> None:
-    """Log lines to stderr; *prefix* names the worker process."""
-    logging.basicConfig(
-        level=level.upper(), format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # delivery logs each upload with its call-id
-
-
-def install_event_loop_policy() -> None:
-    """uvloop where it exists."""
-    try:
-        import uvloop
-    except ImportError:  # non-Linux platforms: the default loop works, only slower
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``calltape`` console script."""
     args = build_parser().parse_args(argv)
@@ -118,13 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"calltape: error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    from calltape.service import serve
-
     install_event_loop_policy()
+    from calltape.service import serve  # here, not at the top: ``dial`` and ``check`` start without the server
+    from calltape.workers import run_workers
+
     try:
         if settings.workers > 1:
-            from calltape.workers import run_workers
-
             return run_workers(settings, receiver)
         asyncio.run(serve(settings, receiver))
     except StoreError as exc:

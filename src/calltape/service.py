@@ -54,8 +54,8 @@ from calltape.switch.forwarding import Forwarding
 from calltape.switch.mailboxes import StoredMailboxes
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
+from calltape.worker import Router, Worker, spool_dir
 from calltape.worker_metrics import Snapshot, combine, publish, read_fresh, snapshot_path
-from calltape.workers import Router, Worker, spool_dir
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ async def serve(
         advertised_address=settings.media_address,
         rtp_timeout=settings.rtp_timeout,
         recordings=manager,
+        worker=worker,
     )
     # Listen only now that calls can be taken: an INVITE that came earlier would be told 404 (no callflow).
     sip_host, sip_port = await transport.start(settings.sip.host, settings.sip.port, shared=worker.count > 1)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from calltape.recording.request import RecordingRequest
+
 
 class CallEndedError(Exception):
     """The call is over (the caller hung up, cancelled, or the media timed out)."""
@@ -26,21 +28,6 @@ class Recorded:
     seconds: float
     ended_by: str
     key: str | None = None
-
-
-@dataclass(frozen=True)
-class RecordingRequest:
-    """What ``record_call`` or ``record_caller`` asked for (Kazoo's data, already checked)."""
-
-    format: str | None = None  # None: system_config media ``call_recording.extension``
-    url: str | None = None
-    method: str = "put"
-    time_limit: float | None = None  # None: 3600 s; always capped at ``max_recording_time_limit``
-    record_min_sec: float | None = None  # None: system_config media ``record_min_sec``
-    sample_rate: int = 8000
-    stereo: bool = True
-    label: str | None = None
-    media_name: str | None = None
 
 
 class Mailboxes(Protocol):

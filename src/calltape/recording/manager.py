@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from calltape.callflow.call_api import RecordingRequest
 from calltape.recording import names
 from calltape.recording.capture_file import CaptureWriter, capture_path
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode
@@ -30,6 +29,7 @@ from calltape.recording.lame import LameError
 from calltape.recording.metadata import CallFacts, finished_document, kazoo_document
 from calltape.recording.names import MIN_TIME_LIMIT
 from calltape.recording.placement import FrameCounts
+from calltape.recording.request import RecordingRequest
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
 from calltape.recording.storage_plan import recording_target
 from calltape.store import recordings as states

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from calltape.callflow.call_api import RecordingRequest
 from calltape.recording.names import MIN_TIME_LIMIT, SAMPLE_RATES, check_url
+from calltape.recording.request import RecordingRequest
 
 
 class RecordingTarget(BaseModel):

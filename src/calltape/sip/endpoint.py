@@ -24,6 +24,8 @@ from calltape.sip.events import (
     Peer,
     RequestReceived,
     ResponseReceived,
+    TransactionTimedOut,
+    TransportFailed,
 )
 from calltape.sip.message import Request, Response
 from calltape.sip.parser import SipParseError, parse_message
@@ -179,6 +181,19 @@ class SipEndpoint:
     def emit(self, event: Event) -> None:
         """Queue an event for the TU."""
         self._events.append(event)
+
+    def response_received(self, transaction: ClientTransaction) -> None:
+        """A client transaction passes its response on to the TU."""
+        assert transaction.last_response is not None
+        self.emit(ResponseReceived(transaction.last_response, transaction, transaction.peer))
+
+    def timed_out(self, transaction: ClientTransaction) -> None:
+        """A client transaction got no final response (timer B or F)."""
+        self.emit(TransactionTimedOut(transaction))
+
+    def request_failed(self, transaction: ClientTransaction) -> None:
+        """A client transaction's request could not be sent."""
+        self.emit(TransportFailed(transaction))
 
     def schedule(self, owner: _Timed, timer: str, at: float) -> None:
         """Arrange for ``owner.fire_timer(timer)`` at *at*."""

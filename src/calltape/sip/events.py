@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
 
 from calltape.sip.message import Request, Response
+from calltape.sip.peer import Peer
 from calltape.sip.responses import make_response
+from calltape.sip.transaction import ClientTransaction, ServerTransaction
 
-if TYPE_CHECKING:
-    from calltape.sip.transaction import ClientTransaction, ServerTransaction
-
-
-class Peer(NamedTuple):
-    """Where a message came from or goes to."""
-
-    transport: str  # "udp" or "tcp"
-    host: str
-    port: int
-
-    @property
-    def reliable(self) -> bool:
-        """True for stream transports (no retransmission timers needed)."""
-        return self.transport != "udp"
+__all__ = ["Peer"]  # named here too: the TU takes it with the events
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from calltape.sip.events import (
-    Event,
-    Peer,
-    ResponseReceived,
-    TransactionTimedOut,
-    TransportFailed,
-)
 from calltape.sip.headers import Headers
 from calltape.sip.message import Request, Response
+from calltape.sip.peer import Peer
 from calltape.sip.responses import new_tag
 
 
@@ -130,7 +124,15 @@ class TransactionHost(Protocol):
     timer_settings: TimerSettings
 
     def send(self, data: bytes, peer: Peer) -> None: ...
-    def emit(self, event: Event) -> None: ...
+    def response_received(self, transaction: ClientTransaction) -> None:
+        """Pass the transaction's ``last_response`` to the TU."""
+
+    def timed_out(self, transaction: ClientTransaction) -> None:
+        """Tell the TU that the transaction got no final response."""
+
+    def request_failed(self, transaction: ClientTransaction) -> None:
+        """Tell the TU that the transaction's request could not be sent."""
+
     def schedule(self, transaction: Transaction, timer: str, at: float) -> None: ...
     def terminated(self, transaction: Transaction) -> None: ...
 
@@ -250,17 +252,17 @@ class ClientTransaction(Transaction):
 
     def _pass_to_tu(self) -> None:
         assert self.last_response is not None
-        self.host.emit(ResponseReceived(self.last_response, self, self.peer))
+        self.host.response_received(self)
 
     def _send_ack(self) -> None:
         assert self.last_response is not None
         self.host.send(build_non_2xx_ack(self.request, self.last_response).serialize(), self.peer)
 
     def _report_timeout(self) -> None:
-        self.host.emit(TransactionTimedOut(self))
+        self.host.timed_out(self)
 
     def _report_transport_error(self) -> None:
-        self.host.emit(TransportFailed(self))
+        self.host.request_failed(self)
 
 
 class ServerTransaction(Transaction):

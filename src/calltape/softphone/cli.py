@@ -11,9 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
-from calltape.cli import install_event_loop_policy
 from calltape.config import ConfigError, parse_host_port
 from calltape.media.sources import MediaError
+from calltape.runtime import install_event_loop_policy
 from calltape.sip.events import Peer
 from calltape.sip.message import Response
 from calltape.softphone.audio import load_audio

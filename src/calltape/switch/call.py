@@ -22,7 +22,6 @@ from calltape.callflow.call_api import (
     Endpoint,
     Mailboxes,
     Recorded,
-    RecordingRequest,
     RingOptions,
 )
 from calltape.media.clock import MediaTimeline
@@ -36,6 +35,7 @@ from calltape.recording.automatic import Direction, Network, RecordingLeaf, endp
 from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder
 from calltape.recording.manager import RecordingError, RecordingManager
 from calltape.recording.metadata import CallFacts
+from calltape.recording.request import RecordingRequest
 from calltape.recording.spool import AudioSpool, WavSpool
 from calltape.sip.syntax import text_of
 from calltape.sip.uri import SipUri, parse_uri

@@ -14,12 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from calltape.callflow.call_api import RecordingRequest
 from calltape.media.clock import RATE, MediaTimeline
 from calltape.media.session import Tap
 from calltape.recording.capture import CallCapture
 from calltape.recording.manager import Recording, RecordingError, RecordingManager
 from calltape.recording.metadata import CallFacts
+from calltape.recording.request import RecordingRequest
 from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)

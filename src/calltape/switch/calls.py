@@ -38,6 +38,7 @@ from calltape.switch.channels import describe, live_legs
 from calltape.switch.endpoints import Endpoints
 from calltape.switch.leg import InboundLeg, Leg
 from calltape.tasks import TaskSet
+from calltape.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class CallControl:
         advertised_address: str = "",
         rtp_timeout: float = 60.0,
         recordings: RecordingManager | None = None,
+        worker: Worker | None = None,
     ) -> None:
         self.transport = transport
         self.auth = auth
@@ -80,6 +82,7 @@ class CallControl:
         self.mailboxes = mailboxes
         self.allow_header = allow_header
         self.advertised_address = advertised_address
+        self.worker = worker or Worker()  # which Call-IDs are ours (serve --workers N)
         self.rtp_timeout = rtp_timeout
         self.recordings = recordings
         self.clock = MediaClock()
@@ -258,6 +261,10 @@ class CallControl:
                 self.spawn(leg.hangup())
 
     # ---- LegHost: what legs get from us -----------------------------------------------------
+
+    def new_call_id(self) -> str:
+        """A Call-ID for a leg we place: the hash gives its dialog to this worker."""
+        return self.worker.new_call_id()
 
     def respond(self, transaction: ServerTransaction, response: Response) -> None:
         """Send a response through its transaction."""

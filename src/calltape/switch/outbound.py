@@ -25,7 +25,6 @@ from calltape.sip.responses import new_tag
 from calltape.sip.syntax import quote
 from calltape.sip.transaction import ClientTransaction, build_cancel
 from calltape.switch.leg import Leg, LegHost, LegState
-from calltape.workers import new_call_id
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ class OutboundLeg(Leg):
     """A leg we place; ``outcome`` is its final status."""
 
     def __init__(self, host: LegHost, target: Target, local_address: str) -> None:
-        super().__init__(host, new_call_id(), target.peer, local_address, LegState.CALLING)
+        super().__init__(host, host.new_call_id(), target.peer, local_address, LegState.CALLING)
         self.target = target
         self.local_tag = new_tag()
         self.outcome: asyncio.Future[int] = asyncio.get_running_loop().create_future()

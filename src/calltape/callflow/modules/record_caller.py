@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi, RecordingRequest
+from calltape.callflow.call_api import CallApi
 from calltape.callflow.module import Branch, Module, ModuleData, register
 from calltape.recording.options import RecordingTarget
+from calltape.recording.request import RecordingRequest
 
 
 class RecordCallerData(ModuleData, RecordingTarget):
