@@ -120,6 +120,10 @@ async def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT, then shut down cleanly. With *worker*, as one of several processes
     (*on_listening* tells the supervisor this one takes calls)."""
+    stop = asyncio.Event()  # set first: a SIGTERM that comes while starting up stops us once started
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = worker or Worker()
     first = worker.index == 0  # the process that serves the API and looks after the registrations
@@ -270,10 +274,6 @@ async def serve(
     # thresholds trigger full scans constantly; everything made so far is long-lived.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     purge_task = asyncio.create_task(_purge_expired(registrations)) if first else None
     publish_task = (
         None if first else asyncio.create_task(publish(snapshot_path(settings.data_dir, worker.index), own_counters))

@@ -22,6 +22,7 @@ from tests.e2e.account import Account
 from tests.e2e.baresip import Baresip
 from tests.e2e.test_recording import channel_hz
 from tests.e2e.upload_sink import Upload, UploadSink, decode
+from tests.ports import rtp_ports
 from tests.server import ServerProcess
 
 PASSWORD = "bare-secret-1"
@@ -44,7 +45,7 @@ class Site(Account):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     server = ServerProcess(
-        tmp_path_factory.mktemp("baresip"), ["--digest-algorithms", "MD5", "--rtp-ports", "27400-27499"]
+        tmp_path_factory.mktemp("baresip"), ["--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(27400, 27499)]
     ).start()
     account = Account.create(server, "Bare")
     site = Site(server, account.api, account.account_id, account.realm, UploadSink().start())

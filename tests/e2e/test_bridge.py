@@ -21,6 +21,7 @@ import pytest
 
 from tests.e2e.sipp_runner import free_port, run_sipp
 from tests.phone import Phone, dominant_frequency
+from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
 PASSWORD = "phone-secret-1"
@@ -52,7 +53,8 @@ class Pbx:
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     server = ServerProcess(
-        tmp_path_factory.mktemp("bridge"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "26000-26199"]
+        tmp_path_factory.mktemp("bridge"),
+        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26000, 26199)],
     ).start()
     api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     realm = f"ring{uuid.uuid4().hex[:6]}.example.com"

@@ -21,6 +21,7 @@ import pytest
 from tests.e2e.account import Account
 from tests.e2e.sipp_runner import free_port
 from tests.phone import Phone, dominant_frequency
+from tests.ports import rtp_ports
 from tests.server import ServerProcess
 
 PASSWORD = "phone-secret-1"
@@ -30,7 +31,8 @@ _NUMBERS = itertools.count(4100)
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
     server = ServerProcess(
-        tmp_path_factory.mktemp("forward"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "26400-26599"]
+        tmp_path_factory.mktemp("forward"),
+        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26200, 26399)],
     ).start()
     account = Account.create(server, "Forward")
     yield account

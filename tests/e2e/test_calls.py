@@ -17,6 +17,7 @@ import pytest
 from calltape.media.sdp import parse_sdp
 from calltape.media.tts import TtsCache
 from tests.phone import Phone, dominant_frequency
+from tests.ports import rtp_ports
 from tests.receiver.audio import mp3_bytes, wav_bytes
 from tests.server import TOKEN, ServerProcess
 from tests.sipclient import UdpSipClient
@@ -42,7 +43,7 @@ class Pbx:
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     server = ServerProcess(
-        tmp_path_factory.mktemp("calls"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "24000-24999"]
+        tmp_path_factory.mktemp("calls"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(24000, 24999)]
     ).start()
     api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     realm = f"calls{uuid.uuid4().hex[:6]}.example.com"
@@ -378,7 +379,8 @@ def test_unknown_module_at_run_time_and_loops_end_cleanly(pbx: Pbx) -> None:
 
 def test_silent_far_end_is_hung_up_after_rtp_timeout(tmp_path: Path) -> None:
     server = ServerProcess(
-        tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-timeout", "1", "--rtp-ports", "25500-25599"]
+        tmp_path / "data",
+        ["--trusted-networks", "127.0.0.1/32", "--rtp-timeout", "1", "--rtp-ports", rtp_ports(25500, 25599)],
     ).start()
     try:
         with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
@@ -480,7 +482,9 @@ def test_reinvite_to_a_new_address_moves_the_media(pbx: Pbx) -> None:
 
 
 def test_shutdown_hangs_up_calls_in_progress(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "25600-25699"])
+    server = ServerProcess(
+        tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(25600, 25699)]
+    )
     server.start()
     with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
         account = api.put("/v2/accounts", json={"data": {"name": "s", "realm": "shutdown.example.com"}}).json()
@@ -504,7 +508,9 @@ def test_shutdown_hangs_up_calls_in_progress(tmp_path: Path) -> None:
 def test_shutdown_with_a_late_offer_call_still_awaiting_its_ack_exits_cleanly(tmp_path: Path) -> None:
     """A late-offer INVITE (no SDP) answered with our offer, whose ACK never comes: shutting down then ends the
     call with nothing left running ("Task exception was never retrieved" was logged here)."""
-    server = ServerProcess(tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "25600-25699"])
+    server = ServerProcess(
+        tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(25600, 25699)]
+    )
     server.start()
     with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
         account = api.put("/v2/accounts", json={"data": {"name": "s", "realm": "late.example.com"}}).json()

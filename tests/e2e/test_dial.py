@@ -16,6 +16,7 @@ import pytest
 from tests.e2e.account import Account
 from tests.e2e.sipp_runner import SCENARIOS, free_port
 from tests.phone import dominant_frequency
+from tests.ports import rtp_ports
 from tests.server import ServerProcess
 
 PASSWORD = "dial-secret-1"
@@ -23,7 +24,7 @@ PASSWORD = "dial-secret-1"
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
-    server = ServerProcess(tmp_path_factory.mktemp("dial"), ["--rtp-ports", "27000-27199"]).start()
+    server = ServerProcess(tmp_path_factory.mktemp("dial"), ["--rtp-ports", rtp_ports(27000, 27199)]).start()
     pbx = Account.create(server, "Dial")
     for name in ("ada", "bob"):
         pbx.put("devices", {"name": name, "sip": {"username": name, "password": PASSWORD}})

@@ -20,6 +20,7 @@ import pytest
 
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
+from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
 FRAMES = 600  # 12 s
@@ -64,7 +65,8 @@ def packet(n: int, payload: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(
-        tmp_path_factory.mktemp("frames"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "27800-27899"]
+        tmp_path_factory.mktemp("frames"),
+        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27800, 27899)],
     ).start()
     yield proc
     proc.stop()

@@ -19,6 +19,7 @@ import pytest
 
 from calltape.sip.digest import answer_challenge
 from tests.phone import Phone, dominant_frequency
+from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 from tests.sipclient import UdpSipClient, options
 
@@ -26,7 +27,7 @@ HUGE = "9" * 5000
 REALM = "hostile.example.com"
 PASSWORD = "hostile-secret-1"
 # four even ports: four calls at most, so the test can fill the range
-RTP_PORTS = "25700-25707"
+RTP_PORTS = rtp_ports(25700, 25707)
 
 
 @dataclass

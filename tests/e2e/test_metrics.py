@@ -14,9 +14,10 @@ import pytest
 from tests.e2e.test_recording import CALLER_HZ, tone
 from tests.e2e.upload_sink import UploadSink
 from tests.phone import Phone
+from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
-ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "27200-27299", "--delivery-retry-base", "0.2"]
+ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27200, 27299), "--delivery-retry-base", "0.2"]
 PASSWORD = "metrics-secret-1"
 
 

@@ -34,6 +34,7 @@ from calltape.receiver.s3 import sign_v4
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.upload_sink import Upload, UploadSink, decode
 from tests.phone import Phone, dominant_frequency
+from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
 CALLER_HZ = 440.0
@@ -93,7 +94,7 @@ class Rig:
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     server = ServerProcess(
         tmp_path_factory.mktemp("rec"),
-        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "26600-26799", "--delivery-retry-base", "0.2"],
+        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26600, 26799), "--delivery-retry-base", "0.2"],
     ).start()
     api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     realm = f"rec{uuid.uuid4().hex[:6]}.example.com"

@@ -22,9 +22,10 @@ from tests.e2e.sipp_runner import free_port
 from tests.e2e.test_recording import CALLER_HZ, channel_hz, tone
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
+from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
-ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "26800-26899", "--delivery-retry-base", "0.2"]
+ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26800, 26899), "--delivery-retry-base", "0.2"]
 
 
 class Node:

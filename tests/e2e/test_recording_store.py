@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import PG_ADMIN_URL, _pg_admin
 from tests.e2e.test_recording import CALLER_HZ, channel_hz, echo_call
 from tests.e2e.upload_sink import UploadSink, decode
+from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
 
@@ -41,7 +42,7 @@ class Store:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "26900-26999"]
+    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26900, 26999)]
     name = f"calltape_test_{uuid.uuid4().hex[:10]}"
     if request.param == "postgresql":
         _pg_admin(f'CREATE DATABASE "{name}"')

@@ -29,6 +29,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.e2e.test_recording import CALLEE_HZ, CALLER_HZ, tone
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
+from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
 CHROMIUM = shutil.which("chromium")
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None,
     reason="needs Debian's chromium and chromium-driver (`make test` installs them)",
 )
-ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "27100-27199", "--delivery-retry-base", "0.2"]
+ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27300, 27399), "--delivery-retry-base", "0.2"]
 WAIT = 20.0
 
 # Non-background pixels of a canvas (the page paints its background #fafbfc first).

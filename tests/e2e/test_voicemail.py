@@ -25,6 +25,7 @@ import pytest
 
 from tests.e2e.sipp_runner import free_port
 from tests.phone import Phone
+from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
 CALLER_HZ = 440.0
@@ -62,7 +63,7 @@ class Box:
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     server = ServerProcess(
-        tmp_path_factory.mktemp("vm"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "26400-26599"]
+        tmp_path_factory.mktemp("vm"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26400, 26599)]
     ).start()
     api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     account = api.put("/v2/accounts", json={"data": {"name": "VM", "realm": "vm.example.com"}}).json()["data"]["id"]

@@ -23,6 +23,7 @@ from tests.e2e.sipp_runner import free_port
 from tests.e2e.test_recording import CALLEE_HZ, CALLER_HZ, channel_hz, tone
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone, dominant_frequency
+from tests.ports import rtp_ports
 from tests.server import ServerProcess
 
 
@@ -35,7 +36,7 @@ class Site(Account):
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     server = ServerProcess(
         tmp_path_factory.mktemp("workers"),
-        ["--workers", "2", "--trusted-networks", "127.0.0.1/32", "--rtp-ports", "27600-27799"],
+        ["--workers", "2", "--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27600, 27799)],
     ).start()
     account = Account.create(server, "Workers")
     site = Site(server, account.api, account.account_id, account.realm, UploadSink().start())

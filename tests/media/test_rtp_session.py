@@ -15,6 +15,7 @@ from calltape.media.g711 import G711
 from calltape.media.ports import RtpPortPool
 from calltape.media.rtp import build_rtp, parse_rtp
 from calltape.media.session import RtpSession
+from tests.ports import rtp_range
 
 
 def test_rtp_header_round_trip_with_csrc_and_padding() -> None:
@@ -56,7 +57,7 @@ def _frame(value: int) -> bytes:
 
 
 async def _session() -> tuple[RtpSession, socket.socket, _Collect, RtpPortPool]:
-    pool = RtpPortPool("127.0.0.1", 25000, 25100)
+    pool = RtpPortPool("127.0.0.1", *rtp_range(25000, 25100))
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
     session = RtpSession(pool.acquire(), G711("PCMU", 0), 101, peer.getsockname(), MediaClock())

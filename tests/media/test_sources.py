@@ -12,6 +12,7 @@ from calltape.media.library import to_pcm
 from calltape.media.ports import PortsExhaustedError, RtpPortPool
 from calltape.media.sources import MediaError, tone
 from tests.phone import dominant_frequency
+from tests.ports import rtp_range
 from tests.receiver.audio import mp3_bytes
 
 
@@ -45,14 +46,15 @@ def test_mp3_decodes_and_garbage_is_refused() -> None:
 def test_tone_and_port_pool() -> None:
     # below the kernel's ephemeral range (32768+), so no client socket can be holding these ports
     assert len(tone((1000.0,), 0.5)) == 8000
-    pool = RtpPortPool("127.0.0.1", 26000, 26006)
+    low, high = rtp_range(25800, 25806)
+    pool = RtpPortPool("127.0.0.1", low, high)
     socks = [pool.acquire() for _ in range(3)]
-    assert sorted(s.getsockname()[1] for s in socks) == [26000, 26002, 26004]
+    assert sorted(s.getsockname()[1] for s in socks) == [low, low + 2, low + 4]
     with pytest.raises(PortsExhaustedError):
         pool.acquire()
     socks[0].close()
-    pool.release(26000)
+    pool.release(low)
     again = pool.acquire()
-    assert again.getsockname()[1] == 26000
+    assert again.getsockname()[1] == low
     for s in [again, *socks[1:]]:
         s.close()
