@@ -19,6 +19,7 @@ import uvicorn
 
 from calltape.api.app import create_app
 from calltape.config import Settings
+from calltape.delivery.worker import DeliveryWorker
 from calltape.health import LoopLag, health
 from calltape.media.library import MediaLibrary
 from calltape.media.ports import RtpPortPool
@@ -28,7 +29,6 @@ from calltape.node_metrics import NodeFacts
 from calltape.node_metrics import render as render_node_metrics
 from calltape.receiver.server import build_receiver
 from calltape.receiver.settings import ReceiverSettings
-from calltape.recording.delivery import DeliveryWorker
 from calltape.recording.encoder_pool import EncoderPool, default_size
 from calltape.recording.manager import RecordingManager
 from calltape.recording.metrics import render as render_recording_metrics

@@ -29,8 +29,8 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
 
+from calltape.aws_sigv4 import sign_v4
 from calltape.demo.provision import SEED_THREE, SEED_TWO
-from calltape.receiver.s3 import sign_v4
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.upload_sink import Upload, UploadSink, decode
 from tests.phone import Phone, dominant_frequency

@@ -75,3 +75,44 @@ def test_rfc2617_md5_vector() -> None:
         "0a4f113b",
     )
     assert got == "6629fae49393a05397450978507c4ef1"
+
+
+# RFC 7616 §3.9.1, as printed there (the header folded over lines as in the RFC's figure).
+RFC7616_AUTHORIZATION = (
+    'Digest username="Mufasa",\r\n'
+    '       realm="http-auth@example.org",\r\n'
+    '       uri="/dir/index.html",\r\n'
+    "       algorithm={algorithm},\r\n"
+    '       nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",\r\n'
+    "       nc=00000001,\r\n"
+    '       cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",\r\n'
+    "       qop=auth,\r\n"
+    '       response="{response}",\r\n'
+    '       opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"'
+)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "response"),
+    [
+        ("SHA-256", "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"),
+        ("MD5", "8ca523f5e9506fed4657c9700eebdbec"),
+    ],
+)
+def test_rfc7616_worked_example_parses_and_hashes_to_the_rfcs_response(algorithm: str, response: str) -> None:
+    header = RFC7616_AUTHORIZATION.format(algorithm=algorithm, response=response).replace("\r\n", "")
+    credentials = parse_auth_header(header)
+    params = credentials.params
+    assert credentials.scheme == "Digest" and credentials.username == "Mufasa" and params["qop"] == "auth"
+    got = digest_response(
+        params["algorithm"],
+        credentials.username,
+        credentials.realm,
+        "Circle of Life",  # RFC 7616 errata 4495: a lower-case "of"
+        "GET",
+        params["uri"],
+        params["nonce"],
+        params["nc"],
+        params["cnonce"],
+    )
+    assert got == params["response"] == response

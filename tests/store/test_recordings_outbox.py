@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from calltape.recording.delivery import retry_delay
+from calltape.delivery.worker import retry_delay
 from calltape.recording.manager import MediaSettings
 from calltape.store.database import Database
 from calltape.store.recordings import FAILED, PENDING, STORED, Recordings

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from calltape.api.envelope import read_data, success, validate
 from calltape.api.errors import ApiError
-from calltape.recording.storage_plan import StoragePlan
+from calltape.delivery.storage_plan import StoragePlan
 from calltape.store.storage_plans import StoragePlans
 
 

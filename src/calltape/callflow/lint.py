@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from calltape.callflow.validation import child_nodes
+from calltape.delivery.addresses import PLACEHOLDERS
 from calltape.media.library import MEDIA_ID
-from calltape.recording.names import PLACEHOLDERS
 
 VOICEMAIL_FORMAT = "wav"
 _BRACES = re.compile(r"\{([^{}/?&]*)\}")

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from calltape.delivery.storage_plan import recording_target
+from calltape.delivery.targets import DatabaseTarget, FtpTarget, HttpTarget, StoragePlanTarget, Target
 from calltape.recording import names
 from calltape.recording.capture_file import CaptureWriter, capture_path
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode
@@ -31,7 +33,6 @@ from calltape.recording.names import MIN_TIME_LIMIT
 from calltape.recording.placement import FrameCounts
 from calltape.recording.request import RecordingRequest
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
-from calltape.recording.storage_plan import recording_target
 from calltape.store import recordings as states
 from calltape.store.recordings import Recordings
 from calltape.store.storage_plans import StoragePlans
@@ -96,7 +97,7 @@ class Recording:
     rate: int
     spool: AudioSpool | None  # what the caller says: written as it comes
     capture: CaptureWriter | None  # a record_call: captured raw, encoded when it ends
-    target: dict[str, Any]
+    target: Target
     request: RecordingRequest
     facts: CallFacts  # as the call was when the recording started
     limit_seconds: float
@@ -195,22 +196,22 @@ class RecordingManager:
 
     async def _target(
         self, account_id: str, request: RecordingRequest, caller_only: bool, settings: MediaSettings
-    ) -> dict[str, Any] | None:
+    ) -> Target | None:
         if request.url:
             scheme = request.url.split(":", 1)[0].lower()
             if scheme in ("http", "https"):
-                return {"kind": "http", "url": request.url, "method": request.method, "query": not caller_only}
+                return HttpTarget(request.url, request.method, query=not caller_only)
             if scheme in ("ftp", "ftps"):
-                return {"kind": "ftp", "url": request.url}
+                return FtpTarget(request.url)
             log.warning("recording url %r has an unsupported scheme: not recorded", request.url)
             return None
         if self.plans is not None:
             plans = self.plans
             plan = recording_target(await self._cache.get(("plan", account_id), lambda: plans.get(account_id)))
             if plan is not None:
-                return {"kind": "storage", "plan": plan}
+                return StoragePlanTarget(plan)
         if settings.store_recordings:
-            return {"kind": "db"}
+            return DatabaseTarget()
         return None
 
     async def _create_row(self, recording: Recording, started_at: float) -> None:
@@ -251,7 +252,7 @@ class RecordingManager:
             "sample_rate": recording.rate,
             "spool_path": str(recording.path),
             "node": self.node,
-            "target": recording.target,
+            "target": recording.target.as_dict(),
             "doc": doc,
         }
 

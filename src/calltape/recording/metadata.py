@@ -75,21 +75,3 @@ def kazoo_document(
 def finished_document(doc: dict[str, Any], duration_ms: int, md5_b64: str) -> dict[str, Any]:
     """*doc* with the finished file's length and digest."""
     return {**doc, "duration_ms": duration_ms, "duration": round(duration_ms / 1000), "md5": md5_b64}
-
-
-def upload_query(doc: dict[str, Any], account_id: str) -> dict[str, str | int | None]:
-    """Kazoo's twelve query keys, read from the metadata document."""
-    return {
-        "from": doc.get("from"),
-        "to": doc.get("to"),
-        "caller_id_name": doc.get("caller_id_name"),
-        "caller_id_number": doc.get("caller_id_number"),
-        "call_id": doc.get("call_id"),
-        "cdr_id": doc.get("cdr_id"),
-        "interaction_id": doc.get("interaction_id"),
-        "account_id": account_id,
-        "owner_id": doc.get("owner_id"),
-        "start": doc.get("start"),
-        "duration_ms": doc.get("duration_ms"),
-        "recording_id": doc.get("recording_id"),
-    }

@@ -12,7 +12,6 @@ from calltape.recording.placement import LEFT_OUT_REASONS
 from calltape.store.recordings import STATES
 
 #: Hangup → delivered, in seconds: a healthy node delivers in well under a second; retries take minutes.
-DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
 def render(

@@ -1,37 +1,16 @@
-"""Names and addresses of recordings, as Kazoo makes them (see KAZOO-COMPAT.md, "The upload request").
+"""Names of recordings, as Kazoo makes them (see KAZOO-COMPAT.md, "The upload request").
 
-``call_recording_<CALL_ID>.<EXT>`` (``_2``, ``_3``… for later recordings of one call), the upload URL
-with the file name placed by Kazoo's rules, its twelve-key query string, and the placeholders calltape
-fills in a URL (``{account_id}``, ``{call_id}``, ``{owner_id}``, ``{user_id}``, ``{caller_id_number}``,
-``{callee_id_number}``, any case).
+``call_recording_<CALL_ID>.<EXT>`` (``_2``, ``_3``… for later recordings of one call), Kazoo's ids and
+timestamps, and which recording URLs calltape can deliver to. Where an upload goes is ``delivery/addresses``.
 """
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
-from collections.abc import Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 GREGORIAN_OFFSET = 62167219200  # seconds from 0000-01-01 to 1970-01-01: Kazoo's timestamps
-QUERY_KEYS = (
-    "from",
-    "to",
-    "caller_id_name",
-    "caller_id_number",
-    "call_id",
-    "cdr_id",
-    "interaction_id",
-    "account_id",
-    "owner_id",
-    "start",
-    "duration_ms",
-    "recording_id",
-)
-PLACEHOLDERS = ("account_id", "call_id", "owner_id", "user_id", "caller_id_number", "callee_id_number")
-_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}", re.IGNORECASE)
-UNKNOWN = "unknown"  # what a placeholder without a value becomes (an empty path segment breaks receivers)
 
 
 URL_SCHEMES = ("http", "https", "ftp", "ftps")
@@ -72,39 +51,3 @@ def file_name(call_id: str, ext: str, sequence: int = 1, media_name: str | None 
         stem = media_name[: -len(ext) - 1] if media_name.lower().endswith("." + ext) else media_name
         return f"{stem}{suffix}.{ext}"
     return f"call_recording_{call_id}{suffix}.{ext}"
-
-
-def fill_placeholders(url: str, values: Mapping[str, str | None]) -> str:
-    """Replace ``{account_id}``-style placeholders (any case) by percent-encoded values."""
-
-    def value(match: re.Match[str]) -> str:
-        return quote(values.get(match.group(1).lower()) or UNKNOWN, safe="")
-
-    return _PLACEHOLDER.sub(value, url)
-
-
-def upload_url(base: str, name: str, query: Mapping[str, str | int | None] | None) -> str:
-    """Kazoo's upload URL: ``base/name?query``; a *base* with a query already carries the name in its last
-    parameter (``?k`` and ``?k=`` → ``?k=name``, ``?k=v`` → ``?k=v&recording=name``). No *query*: none added."""
-    encoded = quote(name, safe="")
-    if "?" in base:
-        if base.endswith("?"):
-            url = base + "recording=" + encoded
-        elif "=" not in base.rsplit("&", 1)[-1].split("?")[-1]:
-            url = base + "=" + encoded
-        elif base.endswith("="):
-            url = base + encoded
-        else:
-            url = base + "&recording=" + encoded
-        separator = "&"
-    else:
-        url = base + ("" if base.endswith("/") else "/") + encoded
-        separator = "?"
-    if query is None:
-        return url
-    pairs = "&".join(f"{key}={quote(_text(query.get(key)), safe='')}" for key in QUERY_KEYS)
-    return url + separator + pairs
-
-
-def _text(value: str | int | None) -> str:
-    return "" if value is None else str(value)

@@ -12,6 +12,7 @@ recording → discarded (shorter than ``record_min_sec``).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -31,6 +32,29 @@ MAX_PAGE = 500
 
 _t = schema.recordings
 _outbox = schema.recording_outbox
+
+
+@dataclass(frozen=True)
+class DueRecording:
+    """A recording the outbox holds for delivery: what its row says."""
+
+    id: str
+    name: str
+    call_id: str
+    account_id: str
+    owner_id: str | None
+    format: str
+    created: float  # Unix time the recording started
+    duration_ms: int
+    size: int
+    sha256: str
+    spool_path: str
+    attempts: int  # attempts made before this one
+    target: dict[str, Any]  # where it goes, as stored (see calltape.delivery.targets)
+    doc: dict[str, Any]  # the metadata document
+
+
+_DUE_COLUMNS = [_t.c[field.name] for field in fields(DueRecording)]
 _FIELDS = (
     "state",
     "format",
@@ -100,11 +124,13 @@ class Recordings:
 
     # ---- the delivery worker's side -----------------------------------------------------------------
 
-    async def claim_due(self, owner: str, now: float, lease: float, limit: int) -> tuple[list[Any], float | None]:
-        """Hold up to *limit* due entries for *lease* seconds (no other node takes them meanwhile): their rows,
-        and when the next entry not yet due falls due."""
+    async def claim_due(
+        self, owner: str, now: float, lease: float, limit: int
+    ) -> tuple[list[DueRecording], float | None]:
+        """Hold up to *limit* due entries for *lease* seconds (no other node takes them meanwhile): their
+        recordings, and when the next entry not yet due falls due."""
 
-        def work(conn: Connection) -> tuple[list[Any], float | None]:
+        def work(conn: Connection) -> tuple[list[DueRecording], float | None]:
             free_and_due = (_outbox.c.lease_until < now) & (_outbox.c.due_at <= now)
             due = select(_outbox.c.recording_id).where(free_and_due).order_by(_outbox.c.due_at).limit(limit)
             ids = [str(i) for i in conn.execute(due).scalars()]
@@ -117,11 +143,15 @@ class Recordings:
                     .returning(_outbox.c.recording_id)
                 )
                 claimed = [str(i) for i in held.scalars()]
-            rows = list(conn.execute(select(_t).where(_t.c.id.in_(claimed)))) if claimed else []
+            claimed_recordings = (
+                [DueRecording(*row) for row in conn.execute(select(*_DUE_COLUMNS).where(_t.c.id.in_(claimed)))]
+                if claimed
+                else []
+            )
             later = conn.execute(
                 select(_outbox.c.due_at).where(_outbox.c.due_at > now).order_by(_outbox.c.due_at).limit(1)
             ).first()
-            return rows, None if later is None else float(later[0])
+            return claimed_recordings, None if later is None else float(later[0])
 
         return await self.db.run(work)
 

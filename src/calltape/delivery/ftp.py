@@ -9,7 +9,7 @@ import ftplib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from calltape.recording.http_upload import UploadError
+from calltape.delivery.http import UploadError
 
 TIMEOUT = 30.0
 

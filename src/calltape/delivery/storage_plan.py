@@ -21,9 +21,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from calltape.aws_sigv4 import sign_v4
+from calltape.delivery.http import UploadError, UploadFile, upload
 from calltape.media.formats import CONTENT_TYPES
-from calltape.receiver.s3 import sign_v4
-from calltape.recording.http_upload import UploadError, UploadFile, upload
+from calltape.store.recordings import DueRecording
 
 
 class Attachment(BaseModel):
@@ -88,7 +89,7 @@ def object_key(account_id: str, name: str, started_at: float, prefix: str = "") 
     return f"{base + '/' if base else ''}{account_id}/{month}/{name}"
 
 
-async def store_by_plan(client: httpx.AsyncClient, plan: dict[str, Any], row: Any, path: Path) -> str:
+async def store_by_plan(client: httpx.AsyncClient, plan: dict[str, Any], row: DueRecording, path: Path) -> str:
     """Store *path* (the recording of *row*) as the plan says; where it went."""
     settings = plan.get("settings") or {}
     handler = plan.get("handler")
@@ -120,7 +121,7 @@ def _copy_into(source: Path, target: Path) -> str:
     return str(target)
 
 
-async def _put_object(client: httpx.AsyncClient, settings: dict[str, Any], row: Any, path: Path) -> str:
+async def _put_object(client: httpx.AsyncClient, settings: dict[str, Any], row: DueRecording, path: Path) -> str:
     scheme = settings.get("scheme", "https")
     host = settings.get("host", "s3.amazonaws.com")
     port = f":{settings['port']}" if settings.get("port") else ""

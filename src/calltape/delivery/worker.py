@@ -19,20 +19,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from calltape.media.formats import CONTENT_TYPES
+from calltape.delivery.http import UploadError
+from calltape.delivery.targets import target_from_dict
 from calltape.prometheus import Histogram
-from calltape.recording import names
-from calltape.recording.ftp_upload import ftp_upload
-from calltape.recording.http_upload import UploadError, UploadFile, upload
-from calltape.recording.metadata import upload_query
-from calltape.recording.metrics import DELIVERY_BUCKETS
-from calltape.recording.storage_plan import store_by_plan
-from calltape.store import recordings as states
-from calltape.store.recordings import Recordings
+from calltape.store.recordings import DueRecording, Recordings
 from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -42,6 +35,8 @@ IDLE_POLL = 30.0  # look at the outbox at least this often (another node may hav
 BATCH = 64
 RETRY_FACTOR = 3.0
 MAX_RETRY_DELAY = 3600.0
+#: Buckets of the hang-up → delivered histogram (seconds)
+DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
 def retry_delay(retry: int, base: float, retry_after: float | None = None) -> float:
@@ -113,7 +108,7 @@ class DeliveryWorker:
             self._tasks.spawn(self._deliver(row))
         return time.time() if len(rows) == min(free, BATCH) else next_due  # a full batch: more may be due
 
-    async def _deliver(self, row: Any) -> None:
+    async def _deliver(self, row: DueRecording) -> None:
         try:
             await self._attempt(row)
         except Exception as exc:  # recorded if the store lets us; else the lease runs out and it is tried again
@@ -129,21 +124,25 @@ class DeliveryWorker:
                     LEASE,
                 )
 
-    async def _attempt(self, row: Any) -> None:
+    async def _attempt(self, row: DueRecording) -> None:
         path = Path(row.spool_path)
-        target = row.target
+        try:
+            target = target_from_dict(row.target)
+        except (ValueError, KeyError, TypeError) as exc:  # written by another version: no attempt can succeed
+            await self._failed(row, f"cannot deliver to {row.target!r}: {exc}", None, final=True)
+            return
         if not path.exists():
             await self._failed(row, f"the spool file {path} is missing", None, final=True)
             return
         try:
-            where, state, blob = await self._send(row, target, path)
+            sent = await target.send(row, path, self._client)
         except UploadError as exc:
             await self._failed(row, str(exc), exc.retry_after)
             return
         except OSError as exc:
             await self._failed(row, f"{type(exc).__name__}: {exc}", None)
             return
-        await self.store.delivered(row.id, state, blob)
+        await self.store.delivered(row.id, sent.state, sent.audio)
         path.unlink(missing_ok=True)
         ended = row.created + row.duration_ms / 1000
         self.delivered += 1
@@ -151,30 +150,10 @@ class DeliveryWorker:
         self.latencies.append(latency)
         self.latency.observe(latency)
         log.info(
-            "call-id %s: recording %s delivered to %s (attempt %d)", row.call_id, row.name, where, row.attempts + 1
+            "call-id %s: recording %s delivered to %s (attempt %d)", row.call_id, row.name, sent.where, row.attempts + 1
         )
 
-    async def _send(self, row: Any, target: dict[str, Any], path: Path) -> tuple[str, str, bytes | None]:
-        """Move the file: (where it went, the resulting state, the audio if the database keeps it)."""
-        kind = target.get("kind")
-        doc = row.doc
-        base = names.fill_placeholders(str(target.get("url", "")), _placeholders(row))
-        if kind == "http":
-            query = upload_query(doc, row.account_id) if target.get("query", True) else None
-            url = names.upload_url(base, row.name, query)
-            file = UploadFile(path, row.size, CONTENT_TYPES[row.format], str(doc.get("md5", "")), row.sha256)
-            await upload(self._client, str(target.get("method", "put")), url, file)
-            return url, states.DELIVERED, None
-        if kind == "ftp":
-            where = await asyncio.to_thread(ftp_upload, base, row.name, path)
-            return where, states.DELIVERED, None
-        if kind == "db":
-            return "the database", states.STORED, await asyncio.to_thread(path.read_bytes)
-        if kind == "storage":
-            return await store_by_plan(self._client, target["plan"], row, path), states.DELIVERED, None
-        raise UploadError(f"unknown delivery target {kind!r}")
-
-    async def _failed(self, row: Any, error: str, retry_after: float | None, *, final: bool = False) -> None:
+    async def _failed(self, row: DueRecording, error: str, retry_after: float | None, *, final: bool = False) -> None:
         retries = row.attempts  # attempts before this one: this failure is attempt row.attempts + 1
         limit = await self.retry_times()
         self.failed_attempts += 1
@@ -200,15 +179,3 @@ class DeliveryWorker:
             delay,
         )
         self.wake()
-
-
-def _placeholders(row: Any) -> dict[str, str | None]:
-    doc = row.doc
-    return {
-        "account_id": row.account_id,
-        "call_id": row.call_id,
-        "owner_id": row.owner_id,
-        "user_id": row.owner_id,
-        "caller_id_number": doc.get("caller_id_number"),
-        "callee_id_number": doc.get("callee_id_number"),
-    }

@@ -1,0 +1,136 @@
+"""Where a finished recording goes: one class per kind of target, each moving the file its own way.
+
+A target is chosen when the recording starts (``recording/manager.py``), stored with its row as a plain
+document (``as_dict``), and read back (``target_from_dict``) by whichever node delivers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import httpx
+
+from calltape.delivery.addresses import fill_placeholders, upload_query, upload_url
+from calltape.delivery.ftp import ftp_upload
+from calltape.delivery.http import UploadFile, upload
+from calltape.delivery.storage_plan import store_by_plan
+from calltape.media.formats import CONTENT_TYPES
+from calltape.store.recordings import DELIVERED, STORED, DueRecording
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A delivery made: where the file went, the recording's state now, and its audio if the database keeps it."""
+
+    where: str
+    state: str
+    audio: bytes | None = None
+
+
+class Target(Protocol):
+    """A kind of place recordings go to."""
+
+    kind: ClassVar[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The target as its recording's row stores it."""
+
+    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+        """Move *path* (the file of *recording*) there; raises UploadError or OSError if it did not arrive."""
+
+
+@dataclass(frozen=True)
+class HttpTarget:
+    """A ``record_call``/``record_caller`` ``url`` over HTTP(S): Kazoo's upload, with its query for record_call."""
+
+    url: str
+    method: str = "put"
+    query: bool = True  # Kazoo's twelve query keys (a record_caller upload has none)
+    kind: ClassVar[str] = "http"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "url": self.url, "method": self.method, "query": self.query}
+
+    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+        base = fill_placeholders(self.url, _placeholders(recording))
+        query = upload_query(recording.doc, recording.account_id) if self.query else None
+        url = upload_url(base, recording.name, query)
+        md5 = str(recording.doc.get("md5", ""))
+        await upload(
+            client,
+            self.method,
+            url,
+            UploadFile(path, recording.size, CONTENT_TYPES[recording.format], md5, recording.sha256),
+        )
+        return Sent(url, DELIVERED)
+
+
+@dataclass(frozen=True)
+class FtpTarget:
+    """A ``url`` over FTP or FTPS: the file name only."""
+
+    url: str
+    kind: ClassVar[str] = "ftp"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "url": self.url}
+
+    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+        base = fill_placeholders(self.url, _placeholders(recording))
+        return Sent(await asyncio.to_thread(ftp_upload, base, recording.name, path), DELIVERED)
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """No url and no storage plan, with ``store_recordings``: the audio is kept in the database."""
+
+    kind: ClassVar[str] = "db"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+        return Sent("the database", STORED, await asyncio.to_thread(path.read_bytes))
+
+
+@dataclass(frozen=True)
+class StoragePlanTarget:
+    """The account's storage plan handler for call recordings (``delivery/storage_plan.py``)."""
+
+    plan: dict[str, Any]  # {"handler": "s3" | "http" | "filesystem", "settings": {...}}
+    kind: ClassVar[str] = "storage"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "plan": self.plan}
+
+    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+        return Sent(await store_by_plan(client, self.plan, recording, path), DELIVERED)
+
+
+def target_from_dict(stored: dict[str, Any]) -> Target:
+    """The target a recording's row stores; ValueError for one this version does not know."""
+    kind = stored.get("kind")
+    if kind == HttpTarget.kind:
+        return HttpTarget(str(stored["url"]), str(stored.get("method", "put")), bool(stored.get("query", True)))
+    if kind == FtpTarget.kind:
+        return FtpTarget(str(stored["url"]))
+    if kind == DatabaseTarget.kind:
+        return DatabaseTarget()
+    if kind == StoragePlanTarget.kind:
+        return StoragePlanTarget(dict(stored["plan"]))
+    raise ValueError(f"unknown delivery target {kind!r}")
+
+
+def _placeholders(recording: DueRecording) -> dict[str, str | None]:
+    doc = recording.doc
+    return {
+        "account_id": recording.account_id,
+        "call_id": recording.call_id,
+        "owner_id": recording.owner_id,
+        "user_id": recording.owner_id,
+        "caller_id_number": doc.get("caller_id_number"),
+        "callee_id_number": doc.get("callee_id_number"),
+    }
