@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import warnings
+from types import SimpleNamespace
 
 import pytest
 
@@ -29,7 +30,7 @@ async def test_a_module_step_after_the_call_ended_leaves_no_coroutine_unawaited(
     request = parse_message(request_bytes("INVITE"))
     transaction = ServerTransaction(None, ("k",), request, Peer("udp", "192.0.2.10", 5070))  # type: ignore[arg-type]
     leg = InboundLeg(None, request, transaction, Peer("udp", "192.0.2.10", 5070), "127.0.0.1", None)  # type: ignore[arg-type]
-    call = Call(leg, None, "a", "100")  # type: ignore[arg-type]
+    call = Call(leg, SimpleNamespace(recordings=None), "a", "100")  # type: ignore[arg-type]
     call.ended.set()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

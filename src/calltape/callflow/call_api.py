@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from calltape.recording.caller_recorder import Recorded
 from calltape.recording.request import RecordingRequest
 
 
@@ -19,15 +20,6 @@ class CallParty:
 
     number: str
     name: str
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What ``record_caller`` took: its length, and what ended it (a key, silence, the time limit, hangup)."""
-
-    seconds: float
-    ended_by: str
-    key: str | None = None
 
 
 class Mailboxes(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import audioop
+from dataclasses import dataclass
 
 from calltape.media.g711 import G711
 from calltape.recording.spool import AudioSpool
@@ -18,6 +19,15 @@ FRAME_SECONDS = 0.02
 FRAME_SAMPLES = 160
 MAX_GAP_FRAMES = 500  # a longer gap (10 s) is written as this much silence
 SILENCE_LEVEL = 300  # peak amplitude below which a 20 ms frame counts as silence
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What ``record_caller`` took: its length, and what ended it (a key, silence, the time limit, hangup)."""
+
+    seconds: float
+    ended_by: str
+    key: str | None = None
 
 
 class CallerRecorder:

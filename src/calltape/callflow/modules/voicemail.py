@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi, CallEndedError, Recorded
+from calltape.callflow.call_api import CallApi, CallEndedError
 from calltape.callflow.module import Branch, Module, ModuleData, register
+from calltape.recording.caller_recorder import Recorded
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,312 @@
+"""A call's recordings, all of them: ``record_call`` (both sides, captured and encoded apart), ``record_caller``
+and voicemail (what the caller says, until a key, silence, the limit or hangup), and the automatic recordings
+an account's or device's ``call_recording`` settings ask for. The call model asks this one object; it knows
+nothing of SIP or callflows.
+
+A ``record_call`` recording starts now or on answer/bridge; they stop together and end by hangup.
+Each is a :class:`CallCapture` on the call's taps. Once a second (from its own start, so calls
+differ) it writes what it took to its capture file; when it ends, the capture is encoded apart from the
+event loop. Its time limit is a place on the call's timeline, so the file is cut at the exact sample. Later
+recordings of one call are numbered (``_2``, ``_3``…) so nothing is overwritten, and ``stop`` ends all of
+them — unlike Kazoo, which ends only the newest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from calltape.media.clock import RATE, MediaTimeline
+from calltape.media.session import Tap
+from calltape.recording.automatic import Direction, Network, RecordingLeaf, endpoint_leaf, leaf_for
+from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder, Recorded
+from calltape.recording.capture import CallCapture
+from calltape.recording.manager import Recording, RecordingError, RecordingManager
+from calltape.recording.metadata import CallFacts
+from calltape.recording.request import RecordingRequest
+from calltape.recording.spool import AudioSpool
+from calltape.tasks import TaskSet
+
+log = logging.getLogger(__name__)
+
+ADVANCE_INTERVAL = 1.0
+ANY_KEY = "0123456789*#ABCD"
+
+
+class KeyPresses(Protocol):
+    """The call's DTMF: each subscriber gets every key pressed from then on."""
+
+    def subscribe(self) -> asyncio.Queue[str]: ...
+    def unsubscribe(self, queue: asyncio.Queue[str]) -> None: ...
+
+
+class RecordingDirectory(Protocol):
+    """Where the automatic recording settings are read: the account, devices and their owners."""
+
+    async def account(self, account_id: str) -> dict[str, Any] | None: ...
+    async def device_and_owner(
+        self, account_id: str, device_id: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]: ...
+
+
+@dataclass
+class _Running:
+    recording: Recording
+    capture: CallCapture
+    timer: asyncio.TimerHandle | None = None
+
+
+class CallRecordings:
+    """The recordings of one call (*manager* None: only voicemail, which writes its own file, can record)."""
+
+    def __init__(
+        self,
+        manager: RecordingManager | None,
+        call_id: str,
+        taps: list[Tap],
+        timeline: Callable[[], MediaTimeline],
+        media_started: Callable[[], bool],
+        facts: Callable[[], Awaitable[CallFacts]],
+        keys: KeyPresses,
+        answered: asyncio.Event,
+        bridged: asyncio.Event,
+        call_ended: asyncio.Event,
+    ) -> None:
+        self.manager = manager
+        self.call_id = call_id
+        self.taps = taps
+        self.timeline = timeline
+        self.media_started = media_started
+        self.facts = facts
+        self.keys = keys
+        self.answered = answered
+        self.bridged = bridged
+        self.call_ended = call_ended
+        self.sequence = 0
+        self._running: list[_Running] = []
+        self._waiting = TaskSet(f"call-id {call_id}: recordings waiting to start")
+        self._closing = TaskSet(f"call-id {call_id}: recordings closing")
+        self._said_not_stored = False
+        self.masked = False
+        self._ended = False
+        self._loop = asyncio.get_running_loop()
+
+    # ---- record_call -----------------------------------------------------------------------------
+
+    async def record_call(self, request: RecordingRequest, *, on_answer: bool = False, on_bridge: bool = False) -> None:
+        """Start recording what the caller says and hears: now, or once the call is answered or bridged."""
+        event = self.answered if on_answer else self.bridged if on_bridge else None
+        await self.start(request, None if event is None or event.is_set() else event)
+
+    async def start(self, request: RecordingRequest, when: asyncio.Event | None = None) -> None:
+        """Start a recording now, or (*when* given) once it is set — unless the call ends first."""
+        if self.manager is None:
+            log.warning("call-id %s: recording is not available on this server", self.call_id)
+            return
+        if when is None:
+            await self._start(request)
+            return
+        self._waiting.spawn(self._start_after(request, when))
+
+    async def _start_after(self, request: RecordingRequest, when: asyncio.Event) -> None:
+        await when.wait()
+        if not self._ended:
+            await self._start(request)
+
+    async def _start(self, request: RecordingRequest) -> None:
+        assert self.manager is not None
+        self.sequence += 1
+        try:
+            recording = await self.manager.open(await self.facts(), request, caller_only=False, sequence=self.sequence)
+        except Exception as exc:  # a full disk, the store down: the call goes on, and the log says why
+            reason = str(exc) if isinstance(exc, RecordingError) else repr(exc)
+            log.error("call-id %s: recording not made: %s", self.call_id, reason)
+            return
+        if recording is None:
+            if not self._said_not_stored:
+                self._said_not_stored = True
+                log.info(
+                    "call-id %s: recording not made: no url, no storage plan, and store_recordings is false",
+                    self.call_id,
+                )
+            return
+        if self._ended:  # the call ended while the file was being opened
+            assert recording.capture is not None
+            recording.capture.close()
+            self.manager.close_capture(recording, 0, 0, None, recording.facts, "")
+            return
+        start = self._now() if self.media_started() else None
+        assert recording.capture is not None
+        capture = CallCapture(
+            recording.capture,
+            limit_samples=int(recording.limit_seconds * RATE),
+            on_stop=lambda reason: self._stop_soon(running, reason),
+            start=start,
+        )
+        capture.masked = self.masked
+        running = _Running(recording, capture)
+        self.taps.append(running.capture)
+        self._running.append(running)
+        running.timer = self._loop.call_later(ADVANCE_INTERVAL, self._advance, running)
+        log.info("call-id %s: recording %s started (%s)", self.call_id, recording.name, recording.fmt)
+
+    def _stop_soon(self, running: _Running, reason: str) -> None:
+        """The recorder stopped by itself (inside a tap call): end it once the frame is handled."""
+        self._loop.call_soon(self._stop_one, running, reason)
+
+    def _now(self) -> int:
+        return self.timeline().position(self._loop.time())
+
+    def _advance(self, running: _Running) -> None:
+        """Once a second: the capture goes to disk, and the time limit is checked even if no frame came."""
+        running.timer = None
+        if running.capture.finished:
+            return
+        running.capture.flush(self._now())
+        if not running.capture.finished:
+            running.timer = self._loop.call_later(ADVANCE_INTERVAL, self._advance, running)
+
+    @property
+    def running(self) -> bool:
+        """True while a recording runs."""
+        return bool(self._running)
+
+    def mask(self, masked: bool) -> None:
+        """Masked recordings take silence instead of the call's audio (and recordings started later too)."""
+        self.masked = masked
+        for running in self._running:
+            running.capture.masked = masked
+
+    async def stop(self) -> None:
+        """End every recording of the call (``record_call`` with ``action: stop``)."""
+        for running in list(self._running):
+            self._stop_one(running, "")
+
+    def end(self) -> None:
+        """The call ended: every recording ends, and none starts any more."""
+        self._ended = True
+        self._waiting.cancel()
+        for running in list(self._running):
+            self._stop_one(running, "")
+
+    def _stop_one(self, running: _Running, reason: str) -> None:
+        if running not in self._running:
+            return
+        self._running.remove(running)
+        if running.timer is not None:
+            running.timer.cancel()
+        if running.capture in self.taps:
+            self.taps.remove(running.capture)
+        running.capture.finish(self._now())
+        note = running.capture.error or (reason if reason != "time_limit" else "")
+        if reason == "time_limit":
+            log.info("call-id %s: recording %s reached its time limit", self.call_id, running.recording.name)
+        self._closing.spawn(self._close(running, note))
+
+    async def _close(self, running: _Running, note: str) -> None:
+        assert self.manager is not None
+        try:
+            facts = await self.facts()
+        except Exception as exc:  # the store is down: the recording is closed with what is known
+            log.warning("call-id %s: call facts unavailable for the recording: %r", self.call_id, exc)
+            facts = running.recording.facts
+        capture = running.capture
+        self.manager.close_capture(
+            running.recording, capture.frames_received, capture.not_captured, capture.started_at, facts, note
+        )
+
+    # ---- record_caller and voicemail ---------------------------------------------------------------
+
+    async def record_caller_to(
+        self, request: RecordingRequest, silence_seconds: float | None, silence_threshold: int = SILENCE_LEVEL
+    ) -> Recorded:
+        """``record_caller``: the caller until any key, silence, the limit or hangup; then delivered."""
+        manager = self.manager
+        recording = None
+        if manager is not None:
+            try:
+                recording = await manager.open(await self.facts(), request, caller_only=True)
+            except RecordingError as exc:
+                log.error("call-id %s: record_caller: %s", self.call_id, exc)
+                return Recorded(0.0, "not recorded")
+        if manager is None or recording is None:
+            log.info("call-id %s: record_caller: no url and nowhere to store the recording, not recorded", self.call_id)
+            return Recorded(0.0, "not stored")
+        started_at = time.time()
+        spool = recording.spool
+        assert spool is not None  # a caller-only recording is written as it comes
+        try:
+            recorded = await self.record_caller(
+                spool, recording.limit_seconds, silence_seconds, ANY_KEY, silence_threshold
+            )
+        finally:  # whatever happens, what was recorded is finished and delivered
+            manager.close(recording, spool.samples, started_at, recording.facts, "")
+        return recorded
+
+    async def record_caller(
+        self,
+        spool: AudioSpool,
+        max_seconds: float,
+        silence_seconds: float | None,
+        stop_keys: str,
+        silence_threshold: int = SILENCE_LEVEL,
+    ) -> Recorded:
+        """What the caller says into *spool* until a key of *stop_keys*, silence, *max_seconds* or hangup."""
+        recorder = CallerRecorder(spool, max_seconds, silence_seconds, silence_threshold)
+        keys = self.keys.subscribe()
+        self.taps.append(recorder)
+        key: str | None = None
+        try:
+            pressed = asyncio.ensure_future(_first_of(keys, stop_keys))
+            others = [asyncio.ensure_future(recorder.stopped.wait()), asyncio.ensure_future(self.call_ended.wait())]
+            await asyncio.wait([pressed, *others], return_when=asyncio.FIRST_COMPLETED)
+            for task in (pressed, *others):
+                task.cancel()
+            if pressed.done() and not pressed.cancelled():
+                key = pressed.result()
+                recorder.stop("key")
+            else:
+                recorder.stop("hangup" if self.call_ended.is_set() else recorder.reason or "hangup")
+        finally:
+            if recorder in self.taps:
+                self.taps.remove(recorder)
+            self.keys.unsubscribe(keys)
+        log.info("call-id %s: recorded %.1f s of the caller (%s)", self.call_id, spool.seconds, recorder.reason)
+        return Recorded(spool.seconds, recorder.reason, key)
+
+    # ---- automatic recording (call_recording settings) -------------------------------------------------
+
+    async def start_automatic(
+        self, directory: RecordingDirectory, account_id: str, caller_device_id: str | None
+    ) -> None:
+        """At the start of the call: the account's ``call_recording`` for calls coming in, and the calling
+        device's (or its owner's) for calls it places."""
+        network: Network = "onnet" if caller_device_id is not None else "offnet"
+        account = await directory.account(account_id)
+        await self._record_by(leaf_for(account, "inbound", network), f"account inbound {network}")
+        if caller_device_id is not None:
+            await self.record_for_endpoint(directory, account_id, caller_device_id, "outbound", "onnet")
+
+    async def record_for_endpoint(
+        self, directory: RecordingDirectory, account_id: str, device_id: str, direction: Direction, network: Network
+    ) -> None:
+        """A device takes part in the call: its (or its owner's) ``call_recording`` for *direction*."""
+        device, owner = await directory.device_and_owner(account_id, device_id)
+        await self._record_by(endpoint_leaf(device, owner, direction, network), f"endpoint {direction} {network}")
+
+    async def _record_by(self, leaf: RecordingLeaf | None, label: str) -> None:
+        if leaf is not None:
+            request = leaf.request(label=f"automatic {label}")
+            await self.record_call(request, on_answer=leaf.record_on_answer, on_bridge=leaf.record_on_bridge)
+
+
+async def _first_of(keys: asyncio.Queue[str], wanted: str) -> str:
+    """The first key in *wanted* pressed."""
+    while True:
+        key = await keys.get()
+        if key in wanted:
+            return key

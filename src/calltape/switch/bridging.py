@@ -1,0 +1,171 @@
+"""Bridging a call: ring its endpoints (ringback, early media, a forward's confirmation prompt) and connect the
+first leg to answer to the caller's A-leg. Beside the dialer, which places and rings the legs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
+
+from calltape.callflow.call_api import CallEndedError, CallParty, Endpoint, RingOptions
+from calltape.media.clock import MediaTimeline
+from calltape.media.ports import PortsExhaustedError
+from calltape.media.sources import cadence
+from calltape.recording.automatic import Network
+from calltape.recording.call_recordings import CallRecordings
+from calltape.switch.bridge import Bridge
+from calltape.switch.dialer import dial
+from calltape.switch.digits import DigitBus
+from calltape.switch.endpoints import TargetOptions
+from calltape.switch.forwarding import CONFIRM_PROMPT, CONFIRM_SECONDS
+from calltape.switch.leg import InboundLeg, Leg, LegEndedError
+from calltape.switch.outbound import OutboundLeg, Target
+from calltape.switch.services import CallServices
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class BridgedCall(Protocol):
+    """What bridging uses of a call."""
+
+    call_id: str
+    account_id: str
+    a_leg: InboundLeg
+    caller: CallParty
+    caller_device_id: str | None
+    forward_hops: int | None
+    legs: list[Leg]
+    services: CallServices
+    recordings: CallRecordings
+    dtmf: DigitBus
+    bridged: asyncio.Event
+    ended: asyncio.Event
+
+    @property
+    def timeline(self) -> MediaTimeline: ...
+    async def answer(self) -> None: ...
+    async def wait_unless_ended(self, awaitable: Awaitable[T]) -> T: ...
+
+
+async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOptions) -> str | None:
+    """Ring *endpoints*; the first to answer is bridged to the caller until either side hangs up, and then
+    the call ends (CallEndedError: the flow does not continue, as in Kazoo). Nobody answered: ``"busy"``
+    when every answer was busy, else None."""
+    targets = await call.wait_unless_ended(_targets(call, endpoints, options))
+    if not targets:
+        log.info("call-id %s: nothing to ring for %s", call.call_id, endpoints)
+        return None
+    ringback: asyncio.Future[None] | None = None
+    early: list[Bridge] = []  # the caller hears a ringing phone's early media (183 with SDP)
+
+    def ringing() -> None:
+        nonlocal ringback
+        if call.a_leg.dialog is None:
+            call.a_leg.send_ringing()
+        elif call.a_leg.media is not None:  # an answered caller hears ringback
+            ringback = call.a_leg.media.play(cadence((440.0, 480.0), 2.0, 4.0, options.timeout))
+
+    async def early_media(leg: OutboundLeg) -> None:
+        if call.a_leg.dialog is not None:
+            return  # answered already: the caller hears our ringback
+        call.a_leg.timeline = call.timeline
+        try:
+            await call.a_leg.early_media()
+        except (LegEndedError, PortsExhaustedError):
+            return
+        if call.a_leg.media is not None and leg.media is not None and not leg.ended.is_set() and not early:
+            early.append(Bridge(call.a_leg, leg, call.dtmf.publish))
+
+    outcome = await call.wait_unless_ended(
+        dial(
+            call.a_leg.host,
+            targets,
+            call.a_leg.local_address,
+            timeout=options.timeout,
+            strategy=options.strategy,
+            on_ringing=ringing,
+            on_early_media=lambda leg: call.a_leg.host.spawn(early_media(leg)),
+            timeline=call.timeline,
+            confirm=lambda leg: _confirm(call, leg),
+        )
+    )
+    if ringback is not None and call.a_leg.media is not None:
+        call.a_leg.media.stop_playing()
+    if early and early[0].b is not outcome.leg:
+        early.pop().unbridge()
+    if outcome.leg is None:
+        log.info("call-id %s: nobody answered (%d)", call.call_id, outcome.status)
+        return "busy" if outcome.status == 486 else None
+    callee = outcome.leg
+    call.legs.append(callee)
+    callee.on_end(lambda _leg: call.a_leg.host.spawn(call.a_leg.hangup()))
+    try:
+        await call.answer()
+    except CallEndedError:
+        await callee.hangup()
+        raise
+    if callee.ended.is_set() or callee.media is None or call.a_leg.media is None:
+        raise CallEndedError()
+    if not early:  # the phone that played early media is already bridged
+        Bridge(call.a_leg, callee, call.dtmf.publish)
+    call.bridged.set()
+    if isinstance(callee, OutboundLeg) and callee.target.device_id:
+        network: Network = "onnet" if call.caller_device_id is not None else "offnet"
+        directory = call.services.endpoints
+        await call.recordings.record_for_endpoint(
+            directory, call.account_id, callee.target.device_id, "inbound", network
+        )
+    log.info("call-id %s: bridged to %s (call-id %s)", call.call_id, callee.target.uri, callee.call_id)
+    await call.ended.wait()
+    raise CallEndedError()
+
+
+async def _targets(call: BridgedCall, endpoints: list[Endpoint], options: RingOptions) -> list[Target]:
+    finder = call.services.endpoints
+    number, name = call.caller.number, call.caller.name
+    if call.caller_device_id is not None and call.forward_hops is None:  # a device of ours calls: its caller ID
+        number, name = await finder.caller_id_of(call.account_id, call.caller_device_id) or (number, name)
+    ring = TargetOptions(
+        caller_number=number,
+        caller_name=name,
+        caller_device_id=call.caller_device_id,
+        can_call_self=options.can_call_self,
+        suppress_clid=options.suppress_clid,
+        custom_sip_headers=tuple(options.custom_sip_headers.items()),
+        forward_hops=call.forward_hops or 0,
+    )
+    targets: list[Target] = []
+    for endpoint in endpoints:
+        lookup = finder.for_device if endpoint.kind == "device" else finder.for_user
+        for target in await lookup(call.account_id, endpoint.id, ring):
+            if not (target.sign and any(t.uri == target.uri for t in targets)):  # one forward per number
+                targets.append(target)
+    return targets
+
+
+async def _confirm(call: BridgedCall, leg: OutboundLeg) -> bool:
+    """A forwarded call answered: whoever answered hears the prompt and must press 1 to take the call."""
+    media = leg.media
+    if media is None:
+        return False
+    pressed: asyncio.Queue[str] = asyncio.Queue()
+    leg.on_digit = pressed.put_nowait
+    try:
+        prompt = await call.services.tts.render(CONFIRM_PROMPT, "female", "en-us")
+        media.play(prompt)
+        key = asyncio.ensure_future(pressed.get())
+        gone = asyncio.ensure_future(leg.ended.wait())
+        await asyncio.wait({key, gone}, timeout=len(prompt) / 16000 + CONFIRM_SECONDS, return_when="FIRST_COMPLETED")
+        gone.cancel()
+        key.cancel()
+        accepted = key.done() and not key.cancelled() and key.result() == "1"
+        log.info(
+            "call-id %s: forwarded call %s by %s", call.call_id, "accepted" if accepted else "refused", leg.call_id
+        )
+        return accepted
+    finally:
+        leg.on_digit = None
+        media.stop_playing()

@@ -1,0 +1,21 @@
+"""What a call's modules use beyond its legs: speech, media, endpoints, mailboxes and recordings."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from calltape.callflow.call_api import Mailboxes
+from calltape.media.library import MediaLibrary
+from calltape.media.tts import TtsCache
+from calltape.recording.manager import RecordingManager
+from calltape.switch.endpoints import Endpoints
+
+
+class CallServices(Protocol):
+    """What a call's modules use beyond its legs."""
+
+    tts: TtsCache
+    media_library: MediaLibrary
+    endpoints: Endpoints
+    mailboxes: Mailboxes
+    recordings: RecordingManager | None
