@@ -168,3 +168,20 @@ def test_docs_are_linked_from_the_readme_and_links_resolve(path: Path) -> None:
     assert f"docs/{path.name}" in (ROOT / "README.md").read_text()
     for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", path.read_text()):
         assert (DOCS / target).exists(), f"{path.name} links to {target}"
+
+
+def test_every_file_the_architecture_walk_names_exists() -> None:
+    """docs/architecture.md names files in the order a call passes them: a file that moves must move there too."""
+    text = (DOCS / "architecture.md").read_text()
+    named = set(re.findall(r"`([a-z_]+(?:/[a-z_0-9]+)*\.py)", text)) | {
+        f"{room}/" for room in re.findall(r"`([a-z_]+)/`", text)
+    }
+    assert len(named) > 40
+    package = ROOT / "src" / "calltape"
+
+    def exists(name: str) -> bool:
+        if "/" not in name:  # a file named within its room, as `transport.py` under `sip/`
+            return any(package.rglob(name))
+        return (package / name).exists() or (ROOT / name).exists()
+
+    assert [name for name in sorted(named) if not exists(name)] == []

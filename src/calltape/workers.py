@@ -28,9 +28,10 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from calltape.config import HostPort, Settings
+from calltape.node import api_token, prepare_store
 from calltape.receiver.settings import ReceiverSettings
 from calltape.runtime import configure_logging, install_event_loop_policy
-from calltape.service import api_token, prepare_store, serve
+from calltape.service import serve
 from calltape.worker import Worker
 
 

@@ -10,6 +10,7 @@ from calltape.delivery.targets import (
     HttpTarget,
     StoragePlanTarget,
     Target,
+    choose_target,
     target_from_dict,
 )
 
@@ -44,3 +45,24 @@ def test_the_stored_shape_is_what_older_rows_hold() -> None:
 def test_an_unknown_or_incomplete_target_is_refused(stored: dict[str, object]) -> None:
     with pytest.raises((ValueError, KeyError)):
         target_from_dict(stored)
+
+
+PLAN = {"handler": "filesystem", "settings": {"path": "/srv/recordings"}}
+
+
+@pytest.mark.parametrize(
+    ("url", "caller_only", "plan", "store", "expected"),
+    [
+        ("https://r.example/kzr", False, PLAN, True, HttpTarget("https://r.example/kzr", "post", query=True)),
+        ("http://r.example/vm", True, None, False, HttpTarget("http://r.example/vm", "post", query=False)),
+        ("FTPS://u:p@f.example/in", False, PLAN, True, FtpTarget("FTPS://u:p@f.example/in")),
+        ("gopher://x.example/", False, PLAN, True, None),  # a url it cannot use: not recorded, not elsewhere
+        (None, False, PLAN, True, StoragePlanTarget(PLAN)),  # no url: the account's plan before the database
+        (None, False, None, True, DatabaseTarget()),
+        (None, False, None, False, None),
+    ],
+)
+def test_a_new_recording_goes_to_its_url_then_the_plan_then_the_database(
+    url: str | None, caller_only: bool, plan: dict[str, object] | None, store: bool, expected: Target | None
+) -> None:
+    assert choose_target(url, "post", caller_only, plan, store) == expected

@@ -10,7 +10,7 @@ import socket
 import numpy as np
 import pytest
 
-from calltape.media import session
+from calltape.media import arrivals
 from calltape.media.clock import MediaClock, MediaTimeline
 from calltape.media.g711 import G711
 from calltape.media.outbound import Relay
@@ -108,7 +108,7 @@ async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call_wit
     """A sender 20 % slow (a 20 ms frame every 25 ms) would fall 1.2 s behind in 6 s; the leg moves its anchor on
     by whole frames — a gap of silence opens, no frame is dropped or written over. (The drift is judged over
     three seconds here rather than ten, to keep the test short.)"""
-    monkeypatch.setattr(session, "DRIFT_WINDOW", 3)
+    monkeypatch.setattr(arrivals, "DRIFT_WINDOW", 3)
     loop = asyncio.get_running_loop()
     timeline = MediaTimeline(loop.time())
     leg, far, tap = await _listening_leg(timeline)

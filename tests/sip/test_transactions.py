@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from calltape.sip.endpoint import SipEndpoint
 from calltape.sip.events import (
     AckReceived,
@@ -282,3 +284,16 @@ def test_stray_responses_are_dropped() -> None:
     ep.receive(response_bytes(200, "OPTIONS", branch="z9hG4bK-nobody"), REMOTE, 0.0)
     assert ep.datagrams_to_send() == [] and ep.next_event() is None
     assert ep.stats["stray_responses"] == 1
+
+
+def test_an_input_the_table_does_not_know_raises_and_one_the_state_does_not_list_is_absorbed() -> None:
+    endpoint = SipEndpoint(CAPS)
+    clock = Clock(endpoint)
+    tx = _server_request(endpoint, clock, request_bytes("OPTIONS")).transaction
+    assert tx.state is State.TRYING
+    with pytest.raises(ValueError, match="'TU_2xx' is not an input of ServerTransaction"):
+        tx._input("TU_2xx", clock.now)  # an INVITE's input, fed to a non-INVITE transaction: a fault of ours
+    with pytest.raises(ValueError, match="'timer_Z'"):
+        tx._input("timer_Z", clock.now)
+    tx._input("request", clock.now)  # a retransmission while Trying: absorbed (nothing to resend yet)
+    assert tx.state is State.TRYING and clock.collect() == []

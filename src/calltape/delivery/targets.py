@@ -7,6 +7,7 @@ document (``as_dict``), and read back (``target_from_dict``) by whichever node d
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -19,6 +20,8 @@ from calltape.delivery.http import UploadFile, upload
 from calltape.delivery.storage_plan import store_by_plan
 from calltape.media.formats import CONTENT_TYPES
 from calltape.store.recordings import DELIVERED, STORED, DueRecording
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,24 @@ class StoragePlanTarget:
 
     async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
         return Sent(await store_by_plan(client, self.plan, recording, path), DELIVERED)
+
+
+def choose_target(
+    url: str | None, method: str, caller_only: bool, plan: dict[str, Any] | None, store_recordings: bool
+) -> Target | None:
+    """Where a new recording goes: its ``url`` (HTTP(S) or FTP(S)), else the account's storage plan handler,
+    else the database with ``store_recordings``; None: nowhere (the caller logs why)."""
+    if url:
+        scheme = url.split(":", 1)[0].lower()
+        if scheme in ("http", "https"):
+            return HttpTarget(url, method, query=not caller_only)
+        if scheme in ("ftp", "ftps"):
+            return FtpTarget(url)
+        log.warning("recording url %r has an unsupported scheme: not recorded", url)
+        return None
+    if plan is not None:
+        return StoragePlanTarget(plan)
+    return DatabaseTarget() if store_recordings else None
 
 
 def target_from_dict(stored: dict[str, Any]) -> Target:

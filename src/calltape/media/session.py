@@ -16,13 +16,13 @@ import asyncio
 import logging
 import socket
 import struct
-from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 
 from calltape.logs import throttle
+from calltape.media.arrivals import ArrivalPlacer
 from calltape.media.clock import MediaClock, MediaTimeline
 from calltape.media.dtmf import DtmfReceiver, event_payloads
 from calltape.media.g711 import FRAME_SAMPLES, G711
@@ -32,15 +32,6 @@ from calltape.media.rtp_totals import RTP_TOTALS
 
 log = logging.getLogger(__name__)
 
-MAX_DRIFT = 1600  # samples (200 ms) the far end's stream may fall behind our clock before it is moved on
-DRIFT_CHECK_FRAMES = 50  # the drift is looked at once a second of frames
-# ... and judged by the least lag over the last looks: jitter only ever adds lag, and an event loop that falls
-# behind under load delays every read for a while (3 looks moved 225 of 800 calls' streams by up to 1.3 s in
-# the side-by-side run at 800 calls); a real clock drift (≤ 1 %) takes 20 s to reach MAX_DRIFT anyway.
-DRIFT_WINDOW = 10
-MAX_LATE = 60 * 8000  # samples: a frame placed further behind our clock is a timestamp reset, not a late packet
-MAX_AHEAD = 10 * 8000  # samples: a frame this far ahead of our clock, after a step of JUMP_CHECK, is a jump
-JUMP_CHECK = 2 * 8000  # a step this long between two frames is looked at against our clock
 DRAIN_LIMIT = 3000  # packets read at most when a call ends (a minute of audio: what a socket buffer can hold)
 REORDER_DEPTH = 3  # packets held back to put a late one in its place for a relay (60 ms)
 SILENCE = Silence()
@@ -110,12 +101,7 @@ class RtpSession:
         self.sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
-        self._tap_ssrc: int | None = None  # the source the taps' anchor belongs to
-        self._anchor = (0, 0)  # (RTP timestamp, timeline position) from which incoming frames are placed
-        self._earlier_anchor = (0, 0)  # for frames older than the anchor, which came late (drift moved it)
-        self._drift_check = DRIFT_CHECK_FRAMES
-        self._lags: deque[int] = deque(maxlen=DRIFT_WINDOW)  # the stream's lag at the last looks
-        self._tap_last = 0  # the position of the last frame placed after the anchor
+        self._arrivals = ArrivalPlacer(self.timeline, loop.time, self.stats)  # incoming frames' places
         self._out_anchor: tuple[MediaTimeline, int, int] | None = None  # (timeline, clock tick, position)
         self._held: dict[int, bytes] = {}
         self._dtmf = DtmfReceiver(self._digit)
@@ -365,7 +351,7 @@ class RtpSession:
     def _tap_both(self, payload: bytes, timestamp: int, ssrc: int, peer: RtpSession) -> None:
         """A relayed frame at one place on the call's timeline: what this leg's far end says ("in") is what
         *peer* sends ("out")."""
-        position = self._tap_position(timestamp, ssrc)
+        position = self._arrivals.position(timestamp, ssrc)
         for tap in self.taps:
             tap("in", payload, position, self.codec)
         for tap in peer.taps:
@@ -392,64 +378,9 @@ class RtpSession:
             payloads.append(payload)
 
     def _tap_in(self, payload: bytes, timestamp: int, ssrc: int) -> None:
-        position = self._tap_position(timestamp, ssrc)
+        position = self._arrivals.position(timestamp, ssrc)
         for tap in self.taps:
             tap("in", payload, position, self.codec)
-
-    def _tap_position(self, timestamp: int, ssrc: int) -> int:
-        """Where an incoming frame goes on the call's timeline: its RTP timestamp from its source's anchor.
-
-        Once a second of frames the lag of the stream behind our clock is looked at; if even its least lag over
-        DRIFT_WINDOW looks exceeds MAX_DRIFT (the far end's clock is slow, or it paused its timestamps), the
-        anchor moves on by whole frames from the next frame on: silence opens, nothing is overwritten. A stream
-        ahead of our clock (a fast far end) is left ahead: moving it back would write over frames already taken.
-        """
-        if ssrc != self._tap_ssrc:  # a new source (or the first): anchored at its arrival
-            self._tap_ssrc = ssrc
-            self._anchor = self._earlier_anchor = (timestamp, self.timeline.position(self._loop.time()))
-            self._tap_last = self._anchor[1]
-            self._lags.clear()
-            self._drift_check = DRIFT_CHECK_FRAMES
-        anchor_ts, anchor_position = self._anchor
-        offset = (timestamp - anchor_ts) & 0xFFFFFFFF
-        if offset >= 0x80000000:  # older than the anchor: placed as it was when it was sent
-            anchor_ts, anchor_position = self._earlier_anchor
-            offset = (timestamp - anchor_ts) & 0xFFFFFFFF
-            position = anchor_position + (offset - 0x100000000 if offset >= 0x80000000 else offset)
-            if self.timeline.position(self._loop.time()) - position > MAX_LATE:  # no packet is this late:
-                return self._restart_anchor(timestamp)  # the far end reset its timestamps
-            return position
-        position = anchor_position + offset
-        # a step of seconds is a pause, or timestamps that jumped ahead: our clock tells which
-        if position - self._tap_last > JUMP_CHECK and position - self.timeline.position(self._loop.time()) > MAX_AHEAD:
-            position = self._restart_anchor(timestamp)  # placed from now on, not hours ahead
-        self._tap_last = position
-        self._drift_check -= 1
-        if self._drift_check <= 0:
-            self._look_at_drift(timestamp, position)
-        return position
-
-    def _restart_anchor(self, timestamp: int) -> int:
-        """The far end's timestamps jumped: its stream goes on from now (after the last frame placed, so nothing
-        is written over). The new position of *timestamp*."""
-        position = max(self.timeline.position(self._loop.time()), self._tap_last + FRAME_SAMPLES)
-        self._anchor = self._earlier_anchor = (timestamp, position)
-        self._tap_last = position
-        self._lags.clear()
-        self.stats["reanchored"] += 1
-        return position
-
-    def _look_at_drift(self, timestamp: int, position: int) -> None:
-        self._drift_check = DRIFT_CHECK_FRAMES
-        lags = self._lags
-        lags.append(self.timeline.position(self._loop.time()) - position)
-        if len(lags) < DRIFT_WINDOW or (least := min(lags)) <= MAX_DRIFT:
-            return
-        step = least // FRAME_SAMPLES * FRAME_SAMPLES
-        self._lags = deque((lag - step for lag in lags), maxlen=DRIFT_WINDOW)  # as if placed so all along
-        self._earlier_anchor = self._anchor
-        self._anchor = ((timestamp + FRAME_SAMPLES) & 0xFFFFFFFF, position + FRAME_SAMPLES + step)
-        self.stats["reanchored"] += 1
 
     def _digit(self, digit: str, _duration: int) -> None:
         log.debug("call-id %s: DTMF %s", self.call_id, digit)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from calltape.delivery.storage_plan import recording_target
-from calltape.delivery.targets import DatabaseTarget, FtpTarget, HttpTarget, StoragePlanTarget, Target
+from calltape.delivery.targets import Target, choose_target
 from calltape.recording import names
 from calltape.recording.capture_file import CaptureWriter, capture_path
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode
@@ -197,22 +197,11 @@ class RecordingManager:
     async def _target(
         self, account_id: str, request: RecordingRequest, caller_only: bool, settings: MediaSettings
     ) -> Target | None:
-        if request.url:
-            scheme = request.url.split(":", 1)[0].lower()
-            if scheme in ("http", "https"):
-                return HttpTarget(request.url, request.method, query=not caller_only)
-            if scheme in ("ftp", "ftps"):
-                return FtpTarget(request.url)
-            log.warning("recording url %r has an unsupported scheme: not recorded", request.url)
-            return None
-        if self.plans is not None:
+        plan = None
+        if not request.url and self.plans is not None:
             plans = self.plans
             plan = recording_target(await self._cache.get(("plan", account_id), lambda: plans.get(account_id)))
-            if plan is not None:
-                return StoragePlanTarget(plan)
-        if settings.store_recordings:
-            return DatabaseTarget()
-        return None
+        return choose_target(request.url, request.method, caller_only, plan, settings.store_recordings)
 
     async def _create_row(self, recording: Recording, started_at: float) -> None:
         await self.store.create(self._row(recording, started_at, 0, None))

@@ -2,8 +2,9 @@
 
 Rules, to check against the RFC's figures 5–8:
 
-* Each table maps ``(state, input)`` to ``(next state, actions)``. An input a state does not list
-  is absorbed (e.g. a retransmitted request in Confirmed, a 1xx in Completed).
+* Each table maps ``(state, input)`` to ``(next state, actions)``; the actions are the transaction's own
+  methods. An input a state does not list is absorbed (e.g. a retransmitted request in Confirmed, a 1xx in
+  Completed); an input the table does not know at all is a fault in the caller and raises.
 * Inputs are a message's class (``1xx``, ``2xx``, ``300-699``, ``final``, ``request``, ``ACK``), a
   response from the TU (``TU_1xx``, ``TU_2xx``, ``TU_300-699``, ``TU_final``), or a timer firing.
 * Entering a state cancels every timer not in that state's ``LIVE_TIMERS`` entry.
@@ -13,9 +14,10 @@ Rules, to check against the RFC's figures 5–8:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from calltape.sip.headers import Headers
 from calltape.sip.message import Request, Response
@@ -38,65 +40,19 @@ class State(Enum):
 CALLING, TRYING, PROCEEDING = State.CALLING, State.TRYING, State.PROCEEDING
 COMPLETED, CONFIRMED, ACCEPTED, TERMINATED = State.COMPLETED, State.CONFIRMED, State.ACCEPTED, State.TERMINATED
 
-Table = dict[tuple[State, str], tuple[State, tuple[str, ...]]]
+Action = Callable[[Any], None]  # a transaction's own method, run on it
 
-# Figure 5 (INVITE client) with RFC 6026: a 2xx moves to Accepted, where further 2xx reach the TU.
-INVITE_CLIENT: Table = {
-    (CALLING, "timer_A"): (CALLING, ("retransmit", "start_A")),
-    (CALLING, "timer_B"): (TERMINATED, ("report_timeout",)),
-    (CALLING, "1xx"): (PROCEEDING, ("pass_to_tu",)),
-    (CALLING, "2xx"): (ACCEPTED, ("pass_to_tu", "start_M")),
-    (CALLING, "300-699"): (COMPLETED, ("send_ack", "pass_to_tu", "start_D")),
-    (CALLING, "transport_error"): (TERMINATED, ("report_transport_error",)),
-    (PROCEEDING, "1xx"): (PROCEEDING, ("pass_to_tu",)),
-    (PROCEEDING, "2xx"): (ACCEPTED, ("pass_to_tu", "start_M")),
-    (PROCEEDING, "300-699"): (COMPLETED, ("send_ack", "pass_to_tu", "start_D")),
-    (COMPLETED, "300-699"): (COMPLETED, ("send_ack",)),
-    (COMPLETED, "timer_D"): (TERMINATED, ()),
-    (ACCEPTED, "2xx"): (ACCEPTED, ("pass_to_tu",)),
-    (ACCEPTED, "timer_M"): (TERMINATED, ()),
-}
 
-# Figure 6 (non-INVITE client).
-NON_INVITE_CLIENT: Table = {
-    (TRYING, "timer_E"): (TRYING, ("retransmit", "start_E")),
-    (TRYING, "timer_F"): (TERMINATED, ("report_timeout",)),
-    (TRYING, "1xx"): (PROCEEDING, ("pass_to_tu",)),
-    (TRYING, "final"): (COMPLETED, ("pass_to_tu", "start_K")),
-    (TRYING, "transport_error"): (TERMINATED, ("report_transport_error",)),
-    (PROCEEDING, "timer_E"): (PROCEEDING, ("retransmit", "start_E_at_T2")),
-    (PROCEEDING, "timer_F"): (TERMINATED, ("report_timeout",)),
-    (PROCEEDING, "1xx"): (PROCEEDING, ("pass_to_tu",)),
-    (PROCEEDING, "final"): (COMPLETED, ("pass_to_tu", "start_K")),
-    (PROCEEDING, "transport_error"): (TERMINATED, ("report_transport_error",)),
-    (COMPLETED, "timer_K"): (TERMINATED, ()),
-}
+@dataclass(frozen=True)
+class Table:
+    """One of figures 5–8: ``(state, input)`` → ``(next state, actions)``; ``inputs`` is every input it knows."""
 
-# Figure 7 (INVITE server) with RFC 6026: a 2xx moves to Accepted, which absorbs retransmitted INVITEs.
-INVITE_SERVER: Table = {
-    (PROCEEDING, "request"): (PROCEEDING, ("resend_last_response",)),
-    (PROCEEDING, "TU_1xx"): (PROCEEDING, ("send_response",)),
-    (PROCEEDING, "TU_2xx"): (ACCEPTED, ("send_response", "start_L")),
-    (PROCEEDING, "TU_300-699"): (COMPLETED, ("send_response", "start_G", "start_H")),
-    (COMPLETED, "request"): (COMPLETED, ("resend_last_response",)),
-    (COMPLETED, "timer_G"): (COMPLETED, ("resend_last_response", "start_G")),
-    (COMPLETED, "timer_H"): (TERMINATED, ()),
-    (COMPLETED, "ACK"): (CONFIRMED, ("start_I",)),
-    (CONFIRMED, "timer_I"): (TERMINATED, ()),
-    (ACCEPTED, "TU_2xx"): (ACCEPTED, ("send_response",)),
-    (ACCEPTED, "timer_L"): (TERMINATED, ()),
-}
+    transitions: dict[tuple[State, str], tuple[State, tuple[Action, ...]]]
+    inputs: frozenset[str] = field(init=False)
 
-# Figure 8 (non-INVITE server).
-NON_INVITE_SERVER: Table = {
-    (TRYING, "TU_1xx"): (PROCEEDING, ("send_response",)),
-    (TRYING, "TU_final"): (COMPLETED, ("send_response", "start_J")),
-    (PROCEEDING, "request"): (PROCEEDING, ("resend_last_response",)),
-    (PROCEEDING, "TU_1xx"): (PROCEEDING, ("send_response",)),
-    (PROCEEDING, "TU_final"): (COMPLETED, ("send_response", "start_J")),
-    (COMPLETED, "request"): (COMPLETED, ("resend_last_response",)),
-    (COMPLETED, "timer_J"): (TERMINATED, ()),
-}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", frozenset(name for _state, name in self.transitions))
+
 
 LIVE_TIMERS: dict[State, frozenset[str]] = {
     CALLING: frozenset({"timer_A", "timer_B"}),
@@ -158,8 +114,10 @@ class Transaction:
         return self.peer.reliable
 
     def _input(self, name: str, now: float) -> None:
-        transition = self.table.get((self.state, name))
-        if transition is None:
+        if name not in self.table.inputs:
+            raise ValueError(f"{name!r} is not an input of {type(self).__name__}'s table")
+        transition = self.table.transitions.get((self.state, name))
+        if transition is None:  # an input this state absorbs
             return
         self._now = now
         next_state, actions = transition
@@ -168,7 +126,7 @@ class Transaction:
             live = LIVE_TIMERS[next_state]
             self.timers = {k: v for k, v in self.timers.items() if k in live}
         for action in actions:
-            getattr(self, "_" + action)()
+            action(self)
         if self.state is TERMINATED:
             self.timers.clear()
             self.host.terminated(self)
@@ -336,6 +294,84 @@ class ServerTransaction(Transaction):
 
     def _start_L(self) -> None:  # noqa: N802
         self._start("timer_L", 64 * self.host.timer_settings.t1)
+
+
+_C, _S = ClientTransaction, ServerTransaction
+
+# Figure 5 (INVITE client) with RFC 6026: a 2xx moves to Accepted, where further 2xx reach the TU.
+INVITE_CLIENT = Table(
+    {
+        (CALLING, "timer_A"): (CALLING, (_C._retransmit, _C._start_A)),
+        (CALLING, "timer_B"): (TERMINATED, (_C._report_timeout,)),
+        (CALLING, "1xx"): (PROCEEDING, (_C._pass_to_tu,)),
+        (CALLING, "2xx"): (ACCEPTED, (_C._pass_to_tu, _C._start_M)),
+        (CALLING, "300-699"): (
+            COMPLETED,
+            (_C._send_ack, _C._pass_to_tu, _C._start_D),
+        ),
+        (CALLING, "transport_error"): (TERMINATED, (_C._report_transport_error,)),
+        (PROCEEDING, "1xx"): (PROCEEDING, (_C._pass_to_tu,)),
+        (PROCEEDING, "2xx"): (ACCEPTED, (_C._pass_to_tu, _C._start_M)),
+        (PROCEEDING, "300-699"): (
+            COMPLETED,
+            (_C._send_ack, _C._pass_to_tu, _C._start_D),
+        ),
+        (COMPLETED, "300-699"): (COMPLETED, (_C._send_ack,)),
+        (COMPLETED, "timer_D"): (TERMINATED, ()),
+        (ACCEPTED, "2xx"): (ACCEPTED, (_C._pass_to_tu,)),
+        (ACCEPTED, "timer_M"): (TERMINATED, ()),
+    }
+)
+
+# Figure 6 (non-INVITE client).
+NON_INVITE_CLIENT = Table(
+    {
+        (TRYING, "timer_E"): (TRYING, (_C._retransmit, _C._start_E)),
+        (TRYING, "timer_F"): (TERMINATED, (_C._report_timeout,)),
+        (TRYING, "1xx"): (PROCEEDING, (_C._pass_to_tu,)),
+        (TRYING, "final"): (COMPLETED, (_C._pass_to_tu, _C._start_K)),
+        (TRYING, "transport_error"): (TERMINATED, (_C._report_transport_error,)),
+        (PROCEEDING, "timer_E"): (PROCEEDING, (_C._retransmit, _C._start_E_at_T2)),
+        (PROCEEDING, "timer_F"): (TERMINATED, (_C._report_timeout,)),
+        (PROCEEDING, "1xx"): (PROCEEDING, (_C._pass_to_tu,)),
+        (PROCEEDING, "final"): (COMPLETED, (_C._pass_to_tu, _C._start_K)),
+        (PROCEEDING, "transport_error"): (TERMINATED, (_C._report_transport_error,)),
+        (COMPLETED, "timer_K"): (TERMINATED, ()),
+    }
+)
+
+# Figure 7 (INVITE server) with RFC 6026: a 2xx moves to Accepted, which absorbs retransmitted INVITEs.
+INVITE_SERVER = Table(
+    {
+        (PROCEEDING, "request"): (PROCEEDING, (_S._resend_last_response,)),
+        (PROCEEDING, "TU_1xx"): (PROCEEDING, (_S._send_response,)),
+        (PROCEEDING, "TU_2xx"): (ACCEPTED, (_S._send_response, _S._start_L)),
+        (PROCEEDING, "TU_300-699"): (
+            COMPLETED,
+            (_S._send_response, _S._start_G, _S._start_H),
+        ),
+        (COMPLETED, "request"): (COMPLETED, (_S._resend_last_response,)),
+        (COMPLETED, "timer_G"): (COMPLETED, (_S._resend_last_response, _S._start_G)),
+        (COMPLETED, "timer_H"): (TERMINATED, ()),
+        (COMPLETED, "ACK"): (CONFIRMED, (_S._start_I,)),
+        (CONFIRMED, "timer_I"): (TERMINATED, ()),
+        (ACCEPTED, "TU_2xx"): (ACCEPTED, (_S._send_response,)),
+        (ACCEPTED, "timer_L"): (TERMINATED, ()),
+    }
+)
+
+# Figure 8 (non-INVITE server).
+NON_INVITE_SERVER = Table(
+    {
+        (TRYING, "TU_1xx"): (PROCEEDING, (_S._send_response,)),
+        (TRYING, "TU_final"): (COMPLETED, (_S._send_response, _S._start_J)),
+        (PROCEEDING, "request"): (PROCEEDING, (_S._resend_last_response,)),
+        (PROCEEDING, "TU_1xx"): (PROCEEDING, (_S._send_response,)),
+        (PROCEEDING, "TU_final"): (COMPLETED, (_S._send_response, _S._start_J)),
+        (COMPLETED, "request"): (COMPLETED, (_S._resend_last_response,)),
+        (COMPLETED, "timer_J"): (TERMINATED, ()),
+    }
+)
 
 
 def build_non_2xx_ack(invite: Request, response: Response) -> Request:

@@ -25,12 +25,16 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[Event], None]
 
 
+def _not_started(event: Event) -> None:
+    raise RuntimeError(f"SIP event {type(event).__name__} before the transport was started")
+
+
 class SipTransport:
     """Binds UDP and TCP on one port and pumps the endpoint."""
 
-    def __init__(self, endpoint: SipEndpoint, on_event: EventHandler) -> None:
+    def __init__(self, endpoint: SipEndpoint) -> None:
         self.endpoint = endpoint
-        self.on_event = on_event
+        self.on_event: EventHandler = _not_started
         self._loop = asyncio.get_running_loop()
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp_server: asyncio.Server | None = None
@@ -45,9 +49,20 @@ class SipTransport:
         """The loop's monotonic clock, the time base of every SIP timer."""
         return self._loop.time()
 
-    async def start(self, host: str, port: int, *, shared: bool = False) -> tuple[str, int]:
-        """Listen on UDP and TCP *host:port* (port 0 picks one free for both); *shared*: with SO_REUSEPORT,
-        so that several worker processes listen on the same port."""
+    async def start(
+        self,
+        host: str,
+        port: int,
+        on_event: EventHandler,
+        *,
+        shared: bool = False,
+        pass_on: Callable[[bytes, Peer], bool] | None = None,
+    ) -> tuple[str, int]:
+        """Listen on UDP and TCP *host:port* (port 0 picks one free for both) and hand every event to
+        *on_event*. *shared*: with SO_REUSEPORT, so that several worker processes listen on the same port, and
+        *pass_on* gives a datagram of another worker's dialog to that worker."""
+        self.on_event = on_event
+        self.pass_on = pass_on
         for _ in range(20):
             udp, _proto = await self._loop.create_datagram_endpoint(
                 lambda: _UdpProtocol(self), local_addr=(host, port), reuse_port=shared

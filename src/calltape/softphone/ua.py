@@ -76,8 +76,8 @@ class Softphone:
 
     async def start(self, port: int = 0) -> Softphone:
         """Listen for SIP on *port* (0: any free one)."""
-        self.transport = SipTransport(SipEndpoint(PHONE_CAPABILITIES), self._on_event)
-        self.host, self.port = await self.transport.start(self.host, port)
+        self.transport = SipTransport(SipEndpoint(PHONE_CAPABILITIES))
+        self.host, self.port = await self.transport.start(self.host, port, self._on_event)
         return self
 
     async def close(self) -> None:

@@ -46,19 +46,19 @@ class Responder(Protocol):
 class SipService:
     """Routes requests: OPTIONS, REGISTER, INVITE (to the callflow engine), in-dialog requests."""
 
-    def __init__(self, registrar: Registrar, responder: Responder, *, server_name: str = "calltape") -> None:
+    def __init__(
+        self, registrar: Registrar, responder: Responder, calls: CallControl, *, server_name: str = "calltape"
+    ) -> None:
         self.registrar = registrar
         self.responder = responder
+        self.calls = calls
         self.server_name = server_name
-        self.calls: CallControl | None = None
         self._tasks = TaskSet("sip requests")
 
     def handle_event(self, event: Event) -> None:
         """Called by the transport for every event the endpoint produces."""
         if isinstance(event, RequestReceived):
             self._on_request(event)
-        elif self.calls is None:
-            return
         elif isinstance(event, AckReceived):
             self.calls.on_ack(event)
         elif isinstance(event, InviteCancelled):
@@ -77,12 +77,10 @@ class SipService:
         elif method == "REGISTER":
             self._spawn(self._register(event))
         elif request.to.tag is not None:  # in-dialog: BYE, re-INVITE, INFO
-            if self.calls is None or not self.calls.on_in_dialog(event):
+            if not self.calls.on_in_dialog(event):
                 self._reply(event, 481)
-        elif method == "INVITE" and self.calls is not None:
-            self.calls.on_invite(event)
         elif method == "INVITE":
-            self._reply(event, 404, "Not Found (no callflow for this number)")
+            self.calls.on_invite(event)
         else:
             self._reply(event, 481)
 

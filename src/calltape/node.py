@@ -1,0 +1,342 @@
+"""One ``calltape serve`` process: its parts built whole (``Node.build``), started in order, stopped in order.
+
+Built: the store, SIP (transport, registrar, call control, the service routing events to them), recording
+(encoder processes, the manager) and delivery, and — in worker 0 — the API, the web page and the built-in
+receiver. Started: recovery of what the last run left, delivery, then SIP listening, then the API. Stopped:
+calls hung up, SIP closed, recordings finished and queued, encoders and delivery ended, the store closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from calltape.api.app import create_app
+from calltape.config import Settings
+from calltape.delivery.worker import DeliveryWorker
+from calltape.health import LoopLag, health
+from calltape.media.library import MediaLibrary
+from calltape.media.ports import RtpPortPool
+from calltape.media.rtp_totals import RTP_TOTALS
+from calltape.media.tts import TtsCache
+from calltape.node_metrics import NodeFacts
+from calltape.node_metrics import render as render_node_metrics
+from calltape.receiver.app import ReceiverApp
+from calltape.receiver.server import build_receiver
+from calltape.receiver.settings import ReceiverSettings
+from calltape.recording.encoder_pool import EncoderPool, default_size
+from calltape.recording.manager import RecordingManager, node_name
+from calltape.recording.metrics import render as render_recording_metrics
+from calltape.recording.metrics import spool_bytes
+from calltape.recording.recovery import recover
+from calltape.sip.digest import DigestChallenger
+from calltape.sip.endpoint import SipEndpoint
+from calltape.sip.transport import SipTransport
+from calltape.store.callflows import Callflows
+from calltape.store.database import Database
+from calltape.store.directory import Directory
+from calltape.store.recordings import Recordings
+from calltape.store.registrations import Registrations
+from calltape.store.storage_plans import StoragePlans
+from calltape.store.system_configs import SystemConfigs
+from calltape.switch.auth_throttle import FailureThrottle
+from calltape.switch.caller_auth import CallerAuth
+from calltape.switch.calls import CallControl
+from calltape.switch.device_auth import DeviceAuthenticator
+from calltape.switch.endpoints import Endpoints
+from calltape.switch.forwarding import Forwarding
+from calltape.switch.mailboxes import StoredMailboxes
+from calltape.switch.registrar import Registrar
+from calltape.switch.sip_service import CAPABILITIES, SipService
+from calltape.tasks import TaskSet
+from calltape.worker import Router, Worker, spool_dir
+from calltape.worker_metrics import Snapshot, combine, publish, read_fresh, snapshot_path
+
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL = 60.0
+RECEIVER_PATH = "/receiver"
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: calltape owns the process's signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def api_token(settings: Settings, say: Callable[[str], None]) -> str:
+    """The admin token: from the settings, or generated once and kept (mode 0600) in the data dir."""
+    if settings.api_token:
+        return settings.api_token
+    path = settings.data_dir / "api-token"
+    if path.exists():
+        say(f"calltape: API token in {path}")
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    say(f"calltape: generated API token {token} (kept in {path})")
+    say("calltape: first start: `.venv/bin/calltape demo` calls through Kazoo's recording examples and checks them")
+    return token
+
+
+def _masked(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
+    return url
+
+
+async def prepare_store(settings: Settings) -> None:
+    """Create or migrate the store's schema (before worker processes open it)."""
+    db = Database(settings.db_url)
+    await db.open()
+    await db.close()
+
+
+class Node:
+    """One serving process (worker ``worker.index`` of ``worker.count``)."""
+
+    def __init__(self, settings: Settings, worker: Worker, db: Database, token: str, say: Callable[[str], None]):
+        """The parts that need no awaiting; ``build`` adds the rest."""
+        self.settings = settings
+        self.worker = worker
+        self.first = worker.index == 0  # the process that serves the API and looks after the registrations
+        self.db = db
+        self.token = token
+        self.say = say
+        self.registrations = Registrations(db)
+        self.recordings = Recordings(db)
+        self.encoders = EncoderPool(default_size(worker.count))
+        spool = spool_dir(settings.data_dir, worker.index)  # each worker is its own node
+        self.delivery = DeliveryWorker(
+            self.recordings, node_name(spool), self._retry_times, retry_base=settings.delivery_retry_base
+        )
+        self.manager = RecordingManager(
+            self.recordings,
+            SystemConfigs(db),
+            spool,
+            on_queued=self.delivery.wake,
+            plans=StoragePlans(db),
+            encoders=self.encoders,
+        )
+        self.loop_lag = LoopLag()
+        self.housekeeping = TaskSet(f"worker {worker.index} housekeeping")  # stopped first
+        self.delivery_task: asyncio.Task[None] | None = None
+        self.api_server: _EmbeddedUvicorn | None = None
+        self.api_task: asyncio.Task[None] | None = None
+        self.receiver_app: ReceiverApp | None = None
+
+    @classmethod
+    async def build(
+        cls, settings: Settings, receiver: ReceiverSettings | None, worker: Worker, say: Callable[[str], None]
+    ) -> Node:
+        """Open the store and build every part (nothing listens yet)."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.db_url)
+        await db.open()
+        node = cls(settings, worker, db, api_token(settings, say), say)
+        await node._build_sip(await db.shared_secret("digest-nonce"), await db.shared_secret("call-forwarding"))
+        if node.first:
+            node._build_api(receiver)
+        return node
+
+    async def _build_sip(self, nonce_secret: str, forwarding_secret: str) -> None:
+        settings, db = self.settings, self.db
+        directory = Directory(db)
+        challenger = DigestChallenger(nonce_secret.encode(), algorithms=settings.digest_algorithms)
+        device_auth = DeviceAuthenticator(directory, challenger, FailureThrottle())
+        self.directory = directory
+        self.transport = SipTransport(SipEndpoint(CAPABILITIES))
+        self.forwarding = Forwarding(forwarding_secret.encode())
+        self.media_library = MediaLibrary(settings.data_dir)
+        self.callflows = Callflows(db)
+        self.mailboxes = StoredMailboxes(db, settings.data_dir)
+        self.calls = CallControl(
+            self.transport,
+            CallerAuth(device_auth, settings.trusted_networks, forwarding=self.forwarding),
+            self.callflows,
+            RtpPortPool(settings.sip.host, *settings.rtp_ports),
+            TtsCache(settings.data_dir / "tts"),
+            self.media_library,
+            Endpoints(db, self.registrations, self.forwarding),
+            self.mailboxes,
+            allow_header=CAPABILITIES.allow_header,
+            advertised_address=settings.media_address,
+            rtp_timeout=settings.rtp_timeout,
+            recordings=self.manager,
+            worker=self.worker,
+        )
+        registrar = Registrar(self.registrations, device_auth, node=socket.gethostname())
+        self.service = SipService(registrar, self.transport, self.calls)
+        self.router = Router(self.worker, self.transport.deliver) if self.worker.count > 1 else None
+
+    def _build_api(self, receiver: ReceiverSettings | None) -> None:
+        self.receiver_app = build_receiver(receiver) if receiver is not None else None
+        self.api_socket = socket.create_server((self.settings.http.host, self.settings.http.port), reuse_port=False)
+        app = create_app(
+            self.db,
+            self.token,
+            self.media_library,
+            self.directory,
+            self.callflows,
+            self.mailboxes.messages_store,
+            self.recordings,
+            on_recording_retry=self.delivery.wake,
+            on_config_change=self.manager.forget_settings,
+            metrics=self.metrics,
+            health=self.health,
+            channels=self.calls.channels,
+        )
+        if self.receiver_app is not None:
+            app.mount(RECEIVER_PATH, self.receiver_app)
+        self.api_server = _EmbeddedUvicorn(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+
+    async def _retry_times(self) -> int:
+        return (await self.manager.settings()).storage_retry_times
+
+    async def start(self, on_listening: Callable[[], None] = lambda: None) -> None:
+        """Recover what the last run left, deliver, listen for SIP, then serve the API."""
+        settings = self.settings
+        self.encoders.start()
+        await recover(self.recordings, self.manager.node, self.manager.encode)
+        self.delivery_task = asyncio.create_task(self.delivery.run())
+        # Listen only now that calls can be taken: an INVITE that came earlier would be told 404 (no callflow).
+        pass_on = self.router.pass_on if self.router is not None else None
+        sip_host, sip_port = await self.transport.start(
+            settings.sip.host,
+            settings.sip.port,
+            self.service.handle_event,
+            shared=self.worker.count > 1,
+            pass_on=pass_on,
+        )
+        self.forwarding.listening(sip_host, sip_port)
+        if self.router is not None:
+            self.router.start()
+        on_listening()
+        self.housekeeping.spawn(self.loop_lag.run())
+        if self.api_server is not None:
+            self.api_task = asyncio.create_task(self.api_server.serve(sockets=[self.api_socket]))
+            self._announce(sip_host, sip_port)
+            self.housekeeping.spawn(_purge_expired(self.registrations))
+        else:
+            self.housekeeping.spawn(publish(snapshot_path(settings.data_dir, self.worker.index), self._own_counters))
+        if self.worker.count > 1:
+            low, high = settings.rtp_ports
+            where = f"SIP {sip_host}:{sip_port}, RTP {low}-{high}"
+            print(
+                f"calltape: worker {self.worker.index} of {self.worker.count} (pid {os.getpid()}): {where}", flush=True
+            )
+        # Tens of thousands of live transactions (UDP keeps each for 32 s) make the default collector
+        # thresholds trigger full scans constantly; everything made so far is long-lived.
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
+
+    def _announce(self, sip_host: str, sip_port: int) -> None:
+        say, settings = self.say, self.settings
+        http_host, http_port = self.api_socket.getsockname()[:2]
+        say(f"calltape: SIP listening on udp+tcp {sip_host}:{sip_port}")
+        if self.receiver_app is not None:
+            base = f"http://{http_host}:{http_port}{RECEIVER_PATH}/"
+            say(f"calltape: recording receiver at {base} storing in {self.receiver_app.settings.dir}")
+        say(f"calltape: API listening on http://{http_host}:{http_port}")
+        say(f"calltape: recordings web page http://{http_host}:{http_port}/ui, API reference /docs, metrics /metrics")
+        say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(self.db.url)}")
+
+    async def stop(self) -> None:
+        """Hang up, stop listening, finish the recordings, stop delivery and the API, close the store."""
+        self.say("calltape: shutting down")
+        self.housekeeping.cancel()
+        if self.api_server is not None:
+            self.api_server.should_exit = True
+        await self.calls.close()
+        if self.router is not None:
+            self.router.close()
+        await self.transport.close()
+        await self.service.drain()
+        await self.manager.drain()
+        await asyncio.to_thread(self.encoders.close)
+        if self.delivery_task is not None:
+            self.delivery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.delivery_task
+        if self.api_task is not None:  # it stops by itself once told to, after the requests under way
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.api_task
+        await self.housekeeping.wait()
+        if self.receiver_app is not None:
+            await self.receiver_app.hook.drain()
+            await self.receiver_app.storage.close()
+        await self.db.close()
+
+    # ---- what the API shows -------------------------------------------------------------------------------
+
+    def _own_counters(self) -> Snapshot:
+        calls, delivery = self.calls, self.delivery
+        return Snapshot(
+            calls=len(calls.active_calls),
+            legs=calls.leg_count(),
+            rtp=RTP_TOTALS.counts(),
+            recordings_active=len(self.manager.active),
+            delivered=delivery.delivered,
+            failed_attempts=delivery.failed_attempts,
+            loop_lag_max=self.loop_lag.max,
+            frames=self.manager.frames.flat(),
+        )
+
+    async def metrics(self) -> str:
+        """``/metrics``: this node's figures, with the other workers' counters added (worker 0)."""
+        settings, worker = self.settings, self.worker
+        others = [snapshot_path(settings.data_dir, i) for i in range(1, worker.count)]
+        counts = combine([self._own_counters(), *read_fresh(others, time.time())])
+        node = NodeFacts(
+            calls=counts.calls,
+            legs=counts.legs,
+            registrations=await self.registrations.count_live(time.time()),
+            rtp=counts.rtp,
+            loop_lag=self.loop_lag.lag,
+            loop_lag_max=counts.loop_lag_max,
+        )
+        spools = [spool_dir(settings.data_dir, i) for i in range(worker.count)]
+        recording = render_recording_metrics(
+            await self.recordings.count_by_state(),
+            await self.recordings.outbox_depth(),
+            counts.recordings_active,
+            counts.delivered,
+            counts.failed_attempts,
+            self.delivery.latencies,
+            latency=self.delivery.latency,
+            spool_bytes=sum([await asyncio.to_thread(spool_bytes, spool) for spool in spools]),
+            frames=counts.frames,
+        )
+        return render_node_metrics(node) + recording
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """``/health``: the store, the spool and the event loop."""
+        return await health(self.db, self.manager.spool_dir, self.loop_lag)
+
+
+async def _purge_expired(registrations: Registrations) -> None:
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL)
+        try:
+            removed = await registrations.purge_expired(time.time())
+            if removed:
+                log.info("removed %d expired registrations", removed)
+        except Exception:
+            log.exception("purging expired registrations failed")
