@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 MODES = ("floor", "relay", "capture")
@@ -59,40 +60,45 @@ def _sender(ports: list[int], until: float) -> None:
     os._exit(0)
 
 
-def _floor(loop: asyncio.AbstractEventLoop, socks: list[socket.socket], spool: Path) -> list[list[int]]:
-    counts: list[list[int]] = []
-    for index, sock in enumerate(socks):
-        buffer, lengths = bytearray(), []
-        out = (spool / f"floor-{index}").open("wb")
+def _floor(loop: asyncio.AbstractEventLoop, socks: list[socket.socket], spool: Path) -> list[object]:
+    return [
+        _floor_session(loop, sock, spool / f"floor-{index}", 1.0 + index / len(socks))
+        for index, sock in enumerate(socks)
+    ]
 
-        def connected(sock: socket.socket = sock, buffer: bytearray = buffer, lengths: list[int] = lengths) -> None:
-            try:
-                data = sock.recv(2048)
-            except OSError:
-                return
-            sock.send(data)
-            buffer.extend(data)
-            lengths.append(len(data))
 
-        def first(sock: socket.socket = sock, buffer: bytearray = buffer, lengths: list[int] = lengths) -> None:
-            data, address = sock.recvfrom(2048)
-            sock.sendto(data, address)
-            buffer.extend(data)
-            lengths.append(len(data))
-            sock.connect(address)
-            loop.remove_reader(sock.fileno())
-            loop.add_reader(sock.fileno(), connected)
+def _floor_session(loop: asyncio.AbstractEventLoop, sock: socket.socket, path: Path, first_flush: float) -> object:
+    """One stream as pyrec does it: echo each packet, keep its bytes, write them once a second."""
+    buffer, lengths = bytearray(), []
+    out = path.open("wb")
 
-        def flush(buffer: bytearray = buffer, lengths: list[int] = lengths, out: object = out) -> None:
-            out.write(buffer)  # type: ignore[attr-defined]
-            buffer.clear()
-            lengths.clear()
-            loop.call_later(1.0, flush)
+    def connected() -> None:
+        try:
+            data = sock.recv(2048)
+        except OSError:
+            return
+        sock.send(data)
+        buffer.extend(data)
+        lengths.append(len(data))
 
-        loop.add_reader(sock.fileno(), first)
-        loop.call_later(1.0 + index / len(socks), flush)
-        counts.append(lengths)
-    return counts
+    def first() -> None:
+        data, address = sock.recvfrom(2048)
+        sock.sendto(data, address)
+        buffer.extend(data)
+        lengths.append(len(data))
+        sock.connect(address)
+        loop.remove_reader(sock.fileno())
+        loop.add_reader(sock.fileno(), connected)
+
+    def flush() -> None:
+        out.write(buffer)
+        buffer.clear()
+        lengths.clear()
+        loop.call_later(1.0, flush)
+
+    loop.add_reader(sock.fileno(), first)
+    loop.call_later(first_flush, flush)
+    return out
 
 
 async def _calltape(mode: str, socks: list[socket.socket], spool: Path) -> list[object]:
@@ -112,16 +118,17 @@ async def _calltape(mode: str, socks: list[socket.socket], spool: Path) -> list[
                 CaptureWriter(spool / f"{index}.capture"), limit_samples=10**9, on_stop=print, start=0
             )
             session.taps.append(capture)
-
-            def flush(capture: CallCapture = capture, session: RtpSession = session) -> None:
-                capture.flush(session.timeline.position(loop.time()))
-                loop.call_later(1.0, flush)
-
-            loop.call_later(1.0 + index / len(socks), flush)
+            loop.call_later(1.0 + index / len(socks), _flush_every_second, loop, capture, session.timeline)
         await session.start()
         session.relay_to(session)
         sessions.append(session)
     return sessions
+
+
+def _flush_every_second(loop: asyncio.AbstractEventLoop, capture: Any, timeline: Any) -> None:
+    """What a call's recordings do once a second: the capture goes to its file."""
+    capture.flush(timeline.position(loop.time()))
+    loop.call_later(1.0, _flush_every_second, loop, capture, timeline)
 
 
 async def _measure(mode: str, count: int, window: float) -> dict[str, float]:
@@ -170,7 +177,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--one", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    resource.setrlimit(resource.RLIMIT_NOFILE, (args.sessions * 2 + 100,) * 2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (args.sessions * 4 + 200,) * 2)  # sockets, capture files, the loop
     if args.one:
         import uvloop
 
