@@ -481,15 +481,20 @@ def test_reinvite_to_a_new_address_moves_the_media(pbx: Pbx) -> None:
     assert status == 200 and 40 <= arrived <= 60
 
 
-def test_shutdown_hangs_up_calls_in_progress(tmp_path: Path) -> None:
-    server = ServerProcess(
-        tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(25600, 25699)]
-    )
+def _echo_server(data_dir: Path, number: str) -> ServerProcess:
+    """A server of its own (these tests stop it) whose *number* is an echo."""
+    server = ServerProcess(data_dir, ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(25600, 25699)])
     server.start()
     with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
-        account = api.put("/v2/accounts", json={"data": {"name": "s", "realm": "shutdown.example.com"}}).json()
-        flow = {"numbers": ["601"], "flow": {"module": "echo", "data": {}}}
+        realm = f"shutdown{uuid.uuid4().hex[:6]}.example.com"
+        account = api.put("/v2/accounts", json={"data": {"name": "s", "realm": realm}}).json()
+        flow = {"numbers": [number], "flow": {"module": "echo", "data": {}}}
         api.put(f"/v2/accounts/{account['data']['id']}/callflows", json={"data": flow}).raise_for_status()
+    return server
+
+
+def test_shutdown_hangs_up_calls_in_progress(tmp_path: Path) -> None:
+    server = _echo_server(tmp_path / "data", "601")
 
     async def scenario() -> int | None:
         phone = await Phone(server.sip_port).start()
@@ -508,14 +513,7 @@ def test_shutdown_hangs_up_calls_in_progress(tmp_path: Path) -> None:
 def test_shutdown_with_a_late_offer_call_still_awaiting_its_ack_exits_cleanly(tmp_path: Path) -> None:
     """A late-offer INVITE (no SDP) answered with our offer, whose ACK never comes: shutting down then ends the
     call with nothing left running ("Task exception was never retrieved" was logged here)."""
-    server = ServerProcess(
-        tmp_path / "data", ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(25600, 25699)]
-    )
-    server.start()
-    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}) as api:
-        account = api.put("/v2/accounts", json={"data": {"name": "s", "realm": "late.example.com"}}).json()
-        flow = {"numbers": ["602"], "flow": {"module": "echo", "data": {}}}
-        api.put(f"/v2/accounts/{account['data']['id']}/callflows", json={"data": flow}).raise_for_status()
+    server = _echo_server(tmp_path / "data", "602")
     client = UdpSipClient()
     try:
         client.send(
