@@ -9,10 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from calltape.media.g711 import G711
+from calltape.media.session import TapDirection
 from calltape.recording.capture import CallCapture
 from calltape.recording.capture_file import CaptureWriter, read_blocks
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode
 from calltape.recording.placement import WINDOW
+
+IN, OUT = TapDirection.IN, TapDirection.OUT
 
 ULAW = G711("PCMU", 0)
 ALAW = G711("PCMA", 8)
@@ -60,16 +63,16 @@ def test_late_reordered_and_lost_frames_keep_their_place_and_every_frame_is_acco
     held: list[int] = []
     for n in range(500):  # 10 s: what the caller hears on time; what they say with frames late by up to 3 s
         position = 1000 + n * 160
-        capture("out", _frame(200), position, ULAW)
+        capture(OUT, _frame(200), position, ULAW)
         if n == 20:
             continue  # lost: silence at its place
         if 100 <= n < 250:
             held.append(n)  # a burst held back 3 s, then delivered backwards
         else:
-            capture("in", _frame(100 + n), position, ULAW)
+            capture(IN, _frame(100 + n), position, ULAW)
         if n == 400:
             for late in reversed(held):
-                capture("in", _frame(100 + late), 1000 + late * 160, ULAW)
+                capture(IN, _frame(100 + late), 1000 + late * 160, ULAW)
         if n % 50 == 0:
             capture.flush(position)
     assert capture.finish(1000 + 500 * 160) == 1000 + 500 * 160
@@ -87,12 +90,12 @@ def test_late_reordered_and_lost_frames_keep_their_place_and_every_frame_is_acco
 
 def test_duplicates_overlaps_and_frames_outside_the_recording_are_left_out_with_their_reason(tmp_path: Path) -> None:
     capture, _ = _capture(tmp_path, limit=SECOND, start=1000)
-    capture("in", _frame(50), 1000 - 160, ULAW)  # before the start
-    capture("in", _frame(50), 1000 - 80, ULAW)  # straddles it: its second half is kept
+    capture(IN, _frame(50), 1000 - 160, ULAW)  # before the start
+    capture(IN, _frame(50), 1000 - 80, ULAW)  # straddles it: its second half is kept
     for n in range(50):
-        capture("in", _frame(100), 1080 + n * 160, ULAW)
-    capture("in", _frame(999), 1080, ULAW)  # a duplicate of a frame already written
-    capture("in", _frame(300), 1000 + SECOND, ULAW)  # past the time limit
+        capture(IN, _frame(100), 1080 + n * 160, ULAW)
+    capture(IN, _frame(999), 1080, ULAW)  # a duplicate of a frame already written
+    capture(IN, _frame(300), 1000 + SECOND, ULAW)  # past the time limit
     capture.finish(1000 + SECOND)
     result = _encode(tmp_path, capture, channels=1)
     pcm = _read(tmp_path / "r.wav")[:, 0]
@@ -105,11 +108,11 @@ def test_duplicates_overlaps_and_frames_outside_the_recording_are_left_out_with_
 
 def test_a_frame_later_than_the_window_is_counted_too_late_not_lost_silently(tmp_path: Path) -> None:
     capture, _ = _capture(tmp_path, start=0)
-    capture("in", _frame(100), 0, ULAW)
+    capture(IN, _frame(100), 0, ULAW)
     capture.flush(160)
-    capture("out", _frame(100), WINDOW + 2 * SECOND, ULAW)
+    capture(OUT, _frame(100), WINDOW + 2 * SECOND, ULAW)
     capture.flush(WINDOW + 2 * SECOND)  # the first seconds are encoded now
-    capture("in", _frame(100), 160, ULAW)  # a minute late
+    capture(IN, _frame(100), 160, ULAW)  # a minute late
     capture.finish(WINDOW + 2 * SECOND + 160)
     result = _encode(tmp_path, capture)
     assert result.counts.left_out["too_late"] == 1 and result.counts.written == 2 and result.unaccounted == 0
@@ -118,8 +121,8 @@ def test_a_frame_later_than_the_window_is_counted_too_late_not_lost_silently(tmp
 def test_the_time_limit_cuts_at_the_exact_sample_and_stops_the_capture(tmp_path: Path) -> None:
     capture, stops = _capture(tmp_path, limit=5 * SECOND, start=None)
     for n in range(400):  # 8 s offered; the media starts at position 480 (the first frame)
-        capture("in", _frame(50), 480 + n * 160, ULAW)
-        capture("out", _frame(25), 480 + n * 160, ULAW)
+        capture(IN, _frame(50), 480 + n * 160, ULAW)
+        capture(OUT, _frame(25), 480 + n * 160, ULAW)
         if n % 50 == 49:
             capture.flush(480 + (n + 1) * 160)
     assert stops == ["time_limit"]
@@ -136,7 +139,7 @@ def test_masked_audio_is_silence_and_counted(tmp_path: Path) -> None:
     capture, _ = _capture(tmp_path, start=0)
     for n in range(100):
         capture.masked = 25 <= n < 50
-        capture("in", _frame(1000), n * 160, ULAW)
+        capture(IN, _frame(1000), n * 160, ULAW)
         if n % 10 == 9:
             capture.flush(n * 160)
     capture.finish(100 * 160)
@@ -151,7 +154,7 @@ def test_masked_audio_is_silence_and_counted(tmp_path: Path) -> None:
 def test_a_change_of_law_mid_call_keeps_the_audio(tmp_path: Path) -> None:
     capture, _ = _capture(tmp_path, start=0)
     for n in range(100):
-        capture("in", _frame(4000, ULAW if n < 50 else ALAW), n * 160, ULAW if n < 50 else ALAW)
+        capture(IN, _frame(4000, ULAW if n < 50 else ALAW), n * 160, ULAW if n < 50 else ALAW)
     capture.finish(100 * 160)
     _encode(tmp_path, capture)
     left = _read(tmp_path / "r.wav")[:, 0]
@@ -163,7 +166,7 @@ def test_a_16_khz_recording_keeps_the_duration_and_the_tone(tmp_path: Path) -> N
     t = np.arange(160 * 125) / 8000
     tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
     for n in range(125):
-        capture("in", ULAW.encode(tone[n * 160 : (n + 1) * 160].tobytes()), n * 160, ULAW)
+        capture(IN, ULAW.encode(tone[n * 160 : (n + 1) * 160].tobytes()), n * 160, ULAW)
     capture.finish(125 * 160)
     result = _encode(tmp_path, capture, rate=16000)
     left = _read(tmp_path / "r.wav")[:, 0].astype(np.float64)
@@ -177,7 +180,7 @@ def test_a_disk_that_fills_up_stops_the_capture_with_the_reason_and_keeps_what_w
     for n in range(250):  # 5 s of frames: the tap never raises into the media path
         if n == 100:
             os.dup2(os.open("/dev/full", os.O_WRONLY), capture.writer._fd)  # every write now fails with ENOSPC
-        capture("in", _frame(100), n * 160, ULAW)
+        capture(IN, _frame(100), n * 160, ULAW)
         if n % 50 == 49:
             capture.flush(n * 160)
     assert stops and "No space left on device" in stops[0]
@@ -192,7 +195,7 @@ def test_a_disk_that_fills_up_stops_the_capture_with_the_reason_and_keeps_what_w
 def test_a_capture_torn_by_a_crash_is_read_up_to_its_last_whole_block(tmp_path: Path) -> None:
     capture, _ = _capture(tmp_path, start=0)
     for n in range(150):
-        capture("in", _frame(700), n * 160, ULAW)
+        capture(IN, _frame(700), n * 160, ULAW)
         if n % 50 == 49:
             capture.flush(n * 160)
     path = tmp_path / "r.capture"
@@ -208,9 +211,9 @@ def test_a_bridge_whose_legs_have_their_own_codec_objects_still_writes_a_block_p
     capture, _ = _capture(tmp_path, start=0)
     leg_a, leg_b = G711("PCMU", 0), G711("PCMU", 0)  # each leg negotiates its own
     for n in range(50):
-        capture("in", _frame(100), n * 160, leg_a)
-        capture("out", _frame(200), n * 160, leg_b)
-        capture("in", b"", n * 160, leg_a)  # an empty payload (a keep-alive) is not a frame
+        capture(IN, _frame(100), n * 160, leg_a)
+        capture(OUT, _frame(200), n * 160, leg_b)
+        capture(IN, b"", n * 160, leg_a)  # an empty payload (a keep-alive) is not a frame
     capture.flush(50 * 160)
     blocks = list(read_blocks(tmp_path / "r.capture"))
     assert [block.count for block in blocks if block.count] == [50, 50]

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from calltape.store.database import Database
-from calltape.store.recordings import PENDING, Recordings
+from calltape.store.recordings import Recordings, RecordingState
 
 
 def _row(recording_id: str, created: float, caller: str, callee: str, account: str = "acc") -> dict[str, Any]:
@@ -50,11 +50,15 @@ async def test_the_outbox_of_an_account_lists_what_waits_soonest_first(database:
     store = Recordings(database)
     for i, account in enumerate(("acc", "acc", "other")):
         await store.create(_row(f"q{i}", float(i), "1", "2", account=account))
-        await store.finish(f"q{i}", {"state": PENDING}, deliver=True)
+        await store.finish(f"q{i}", {"state": RecordingState.PENDING}, deliver=True)
     await store.attempt_failed("q0", "HTTP 503 from receiver", time.time() + 60)
     queue = await store.queue("acc")
     assert [r.id for r in queue] == ["q1", "q0"]  # q0 was put back a minute later
-    assert (queue[1].attempts, queue[1].last_error, queue[1].state) == (1, "HTTP 503 from receiver", PENDING)
+    assert (queue[1].attempts, queue[1].last_error, queue[1].state) == (
+        1,
+        "HTTP 503 from receiver",
+        RecordingState.PENDING,
+    )
     assert queue[1].due_at > time.time() + 50 and queue[1].lease_until == 0.0
     await store.delivered("q1")
     assert [r.id for r in await store.queue("acc")] == ["q0"]

@@ -11,7 +11,7 @@ import pytest
 from calltape.delivery.worker import retry_delay
 from calltape.recording.manager import MediaSettings
 from calltape.store.database import Database
-from calltape.store.recordings import FAILED, PENDING, STORED, Recordings
+from calltape.store.recordings import Recordings, RecordingState
 
 
 def _row(recording_id: str, created: float, owner: str | None = None) -> dict[str, Any]:
@@ -36,32 +36,32 @@ async def test_a_due_entry_is_claimed_once_and_its_outcome_removes_it(database: 
     store = Recordings(database)
     await store.create(_row("r1", 1.0))
     assert await store.left_recording("n1") and not await store.left_recording("n2")
-    await store.finish("r1", {"state": PENDING, "duration_ms": 2000}, deliver=True)
+    await store.finish("r1", {"state": RecordingState.PENDING, "duration_ms": 2000}, deliver=True)
     now = time.time() + 0.01
     first, _ = await store.claim_due("node-a", now, 60, 10)
     second, _ = await store.claim_due("node-b", now, 60, 10)
     assert [r.id for r in first] == ["r1"] and second == []  # held: nobody else sends it meanwhile
-    await store.delivered("r1", STORED, b"audio")
+    await store.delivered("r1", RecordingState.STORED, b"audio")
     assert await store.blob("r1") == b"audio"
     row = await store.get("acc", "r1")
-    assert (row.state, row.attempts) == (STORED, 1)
+    assert (row.state, row.attempts) == (RecordingState.STORED, 1)
     assert await store.outbox_depth() == 0
 
 
 async def test_failures_reschedule_then_give_up_and_retry_starts_afresh(database: Database) -> None:
     store = Recordings(database)
     await store.create(_row("r2", 1.0))
-    await store.finish("r2", {"state": PENDING}, deliver=True)
+    await store.finish("r2", {"state": RecordingState.PENDING}, deliver=True)
     later = time.time() + 100
     await store.attempt_failed("r2", "HTTP 503 from x", later)
     due, next_due = await store.claim_due("n", time.time() + 1, 60, 10)
     assert due == [] and next_due == pytest.approx(later)
     await store.attempt_failed("r2", "HTTP 503 from x", None)
     row = await store.get("acc", "r2")
-    assert (row.state, row.attempts, row.last_error) == (FAILED, 2, "HTTP 503 from x")
+    assert (row.state, row.attempts, row.last_error) == (RecordingState.FAILED, 2, "HTTP 503 from x")
     assert await store.outbox_depth() == 0
     retried = await store.retry("acc", "r2")
-    assert (retried.state, retried.attempts) == (PENDING, 0)
+    assert (retried.state, retried.attempts) == (RecordingState.PENDING, 0)
     assert [r.id for r in (await store.claim_due("n", time.time() + 1, 60, 10))[0]] == ["r2"]
     with pytest.raises(ValueError):
         await store.retry("acc", "r2")

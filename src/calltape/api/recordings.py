@@ -21,7 +21,7 @@ from calltape.api.errors import ApiError
 from calltape.digits import is_number
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
-from calltape.store.recordings import ACTIVE, MAX_PAGE, STATES, Recordings, as_document
+from calltape.store.recordings import MAX_PAGE, STATES, Recordings, RecordingState, as_document
 
 AUDIO_TYPES = ("audio/", "application/octet-stream")
 
@@ -100,7 +100,7 @@ def add_recording_routes(
 
 async def audio_response(request: Request, recordings: Recordings, row: Any, inline: bool) -> Response:
     """A recording's audio (the spool file, or the copy in the database), with Range support."""
-    if row.state == ACTIVE:
+    if row.state == RecordingState.ACTIVE:
         raise ApiError(409, "conflict", {"state": "still recording: the audio is ready when the call ends"})
     disposition = "inline" if inline else "attachment"
     media_type = CONTENT_TYPES.get(row.format, "application/octet-stream")

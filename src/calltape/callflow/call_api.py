@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -37,11 +38,18 @@ class Mailboxes(Protocol):
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path: ...
 
 
+class EndpointKind(StrEnum):
+    """What an :class:`Endpoint` names (Kazoo's endpoint types)."""
+
+    DEVICE = "device"
+    USER = "user"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Something a callflow rings: a device, or every device a user owns."""
 
-    kind: Literal["device", "user"]
+    kind: EndpointKind
     id: str
 
 

@@ -19,7 +19,7 @@ from calltape.delivery.ftp import ftp_upload
 from calltape.delivery.http import UploadFile, upload
 from calltape.delivery.storage_plan import store_by_plan
 from calltape.media.formats import CONTENT_TYPES
-from calltape.store.recordings import DELIVERED, STORED, DueRecording
+from calltape.store.recordings import DueRecording, RecordingState
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class Sent:
     """A delivery made: where the file went, the recording's state now, and its audio if the database keeps it."""
 
     where: str
-    state: str
+    state: RecordingState
     audio: bytes | None = None
 
 
@@ -68,7 +68,7 @@ class HttpTarget:
             url,
             UploadFile(path, recording.size, CONTENT_TYPES[recording.format], md5, recording.sha256),
         )
-        return Sent(url, DELIVERED)
+        return Sent(url, RecordingState.DELIVERED)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class FtpTarget:
 
     async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
         base = fill_placeholders(self.url, _placeholders(recording))
-        return Sent(await asyncio.to_thread(ftp_upload, base, recording.name, path), DELIVERED)
+        return Sent(await asyncio.to_thread(ftp_upload, base, recording.name, path), RecordingState.DELIVERED)
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class DatabaseTarget:
         return {"kind": self.kind}
 
     async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
-        return Sent("the database", STORED, await asyncio.to_thread(path.read_bytes))
+        return Sent("the database", RecordingState.STORED, await asyncio.to_thread(path.read_bytes))
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class StoragePlanTarget:
         return {"kind": self.kind, "plan": self.plan}
 
     async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
-        return Sent(await store_by_plan(client, self.plan, recording, path), DELIVERED)
+        return Sent(await store_by_plan(client, self.plan, recording, path), RecordingState.DELIVERED)
 
 
 def choose_target(

@@ -107,7 +107,7 @@ async def provision(api: httpx.AsyncClient, receiver_url: str, realm: str = "dem
     base = f"/v2/accounts/{account}"
     for username, first, last in (("ada", "Ada", "Lovelace"), ("grace", "Grace", "Hopper")):
         user = await _put(api, f"{base}/users", {"first_name": first, "last_name": last, "username": username})
-        password = secrets.token_urlsafe(12)
+        password = secrets.token_hex(10)  # not token_urlsafe: a password starting with "-" reads as a flag
         device = {"name": f"{first}'s phone", "owner_id": user, "sip": {"username": username, "password": password}}
         await _put(api, f"{base}/devices", device)
         site.phones[username] = Phone(user, f"{first} {last}", username, password)

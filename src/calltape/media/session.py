@@ -17,6 +17,7 @@ import logging
 import socket
 import struct
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
@@ -38,12 +39,19 @@ SILENCE = Silence()
 _FIXED = struct.Struct("!BBHII")  # version/flags, marker/type, sequence, timestamp, SSRC
 
 
+class TapDirection(StrEnum):
+    """Which way a tapped frame went: what the leg's far end says, or what it hears."""
+
+    IN = "in"
+    OUT = "out"
+
+
 class Tap(Protocol):
     """Receives every 20 ms frame of a leg as sent on the wire (*codec*'s bytes: a tap decodes what it keeps, in
     batches), with its position on the call's timeline — as it arrives, so late and reordered frames come
     after others but carry their own place. Must not block."""
 
-    def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None: ...
+    def __call__(self, direction: TapDirection, payload: bytes, position: int, codec: G711) -> None: ...
 
 
 class RtpSession:
@@ -353,9 +361,9 @@ class RtpSession:
         *peer* sends ("out")."""
         position = self._arrivals.position(timestamp, ssrc)
         for tap in self.taps:
-            tap("in", payload, position, self.codec)
+            tap(TapDirection.IN, payload, position, self.codec)
         for tap in peer.taps:
-            tap("out", payload, position, self.codec)
+            tap(TapDirection.OUT, payload, position, self.codec)
 
     def _release(self) -> None:
         """Hand the relays what is now in order; a packet missing behind REORDER_DEPTH others is given up."""
@@ -380,7 +388,7 @@ class RtpSession:
     def _tap_in(self, payload: bytes, timestamp: int, ssrc: int) -> None:
         position = self._arrivals.position(timestamp, ssrc)
         for tap in self.taps:
-            tap("in", payload, position, self.codec)
+            tap(TapDirection.IN, payload, position, self.codec)
 
     def _digit(self, digit: str, _duration: int) -> None:
         log.debug("call-id %s: DTMF %s", self.call_id, digit)
@@ -430,7 +438,7 @@ class RtpSession:
         if self.taps:
             position = self._out_position()
             for tap in self.taps:
-                tap("out", payload, position, self.codec)
+                tap(TapDirection.OUT, payload, position, self.codec)
 
     def _out_position(self) -> int:
         """Where the frame this tick sends goes on the call's timeline: whole frames from the first one tapped,

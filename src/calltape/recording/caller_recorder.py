@@ -13,6 +13,7 @@ import audioop
 from dataclasses import dataclass
 
 from calltape.media.g711 import G711
+from calltape.media.session import TapDirection
 from calltape.recording.spool import AudioSpool
 
 FRAME_SECONDS = 0.02
@@ -48,8 +49,8 @@ class CallerRecorder:
         self._quiet: list[bytes] = []
         self._next: int | None = None  # the position the next frame should have
 
-    def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
-        if direction != "in" or self.stopped.is_set():
+    def __call__(self, direction: TapDirection, payload: bytes, position: int, codec: G711) -> None:
+        if direction is not TapDirection.IN or self.stopped.is_set():
             return
         if self._next is not None:
             if position < self._next:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from calltape.media.g711 import G711
+from calltape.media.session import TapDirection
 from calltape.recording.capture_file import IN, LIMIT, MASKED, OUT, START, STOP, CaptureWriter
 
 
@@ -59,7 +60,7 @@ class CallCapture:
         except OSError as exc:
             self._failed(exc)
 
-    def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
+    def __call__(self, direction: TapDirection, payload: bytes, position: int, codec: G711) -> None:
         if self.finished or not payload:
             return
         if self.start is None:
@@ -69,7 +70,7 @@ class CallCapture:
             return
         if codec is not self._codec and (self._codec is None or codec.name != self._codec.name):
             self._adopt(codec, position)
-        if direction == "in":
+        if direction is TapDirection.IN:
             self._said_at.append(position)
             self._said.append(payload)
         else:

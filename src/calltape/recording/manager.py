@@ -33,8 +33,7 @@ from calltape.recording.names import MIN_TIME_LIMIT
 from calltape.recording.placement import FrameCounts
 from calltape.recording.request import RecordingRequest
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
-from calltape.store import recordings as states
-from calltape.store.recordings import Recordings
+from calltape.store.recordings import Recordings, RecordingState
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.ttl_cache import TtlCache
@@ -342,11 +341,11 @@ class RecordingManager:
             doc["note"] = note
         if spooled is None and (samples or note):  # the audio is on disk, the file could not be made: kept
             deliver = False
-            values.update(state=states.FAILED, last_error=note)
+            values.update(state=RecordingState.FAILED, last_error=note)
             log.error("call-id %s: recording %s kept at %s: %s", facts.call_id, recording.name, recording.path, note)
         elif spooled is None or samples == 0 or duration_ms < recording.min_seconds * 1000:
             deliver = False
-            values["state"] = states.DISCARDED
+            values["state"] = RecordingState.DISCARDED
             doc["discarded"] = (
                 "no audio: the call's media never flowed while recording"
                 if samples == 0
@@ -355,7 +354,7 @@ class RecordingManager:
             log.info("call-id %s: recording %s discarded: %s", facts.call_id, recording.name, doc["discarded"])
             recording.path.unlink(missing_ok=True)
         else:
-            values["state"] = states.PENDING
+            values["state"] = RecordingState.PENDING
             log.info(
                 "call-id %s: recording %s finished: %.1f s, %d bytes",
                 facts.call_id,
@@ -363,7 +362,7 @@ class RecordingManager:
                 duration_ms / 1000,
                 spooled.size,
             )
-        kept = values["state"] == states.FAILED
+        kept = values["state"] == RecordingState.FAILED
         if await self._store_finish(recording, values, deliver) and recording.capture is not None and not kept:
             capture_path(recording.path).unlink(missing_ok=True)  # the row says where the audio is now
 
@@ -374,7 +373,7 @@ class RecordingManager:
                     with contextlib.suppress(Exception):
                         await recording.created  # the row's insert failed: insert it now
                     if recording.created.exception() is not None:
-                        await self.store.create({**values, "id": recording.id, "state": states.ACTIVE})
+                        await self.store.create({**values, "id": recording.id, "state": RecordingState.ACTIVE})
                     recording.created = None
                 await self.store.finish(recording.id, values, deliver)
                 break

@@ -19,8 +19,7 @@ from calltape.recording.capture_file import capture_path
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode
 from calltape.recording.metadata import finished_document
 from calltape.recording.spool import file_facts, repair
-from calltape.store import recordings as states
-from calltape.store.recordings import Recordings
+from calltape.store.recordings import Recordings, RecordingState
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ async def recover(store: Recordings, node: str, encoder: Encoder = _in_a_thread)
     queued = 0
     for row in await store.left_recording(node):
         values = await _finished(row, encoder)
-        deliver = values["state"] == states.PENDING
+        deliver = values["state"] == RecordingState.PENDING
         await store.finish(row.id, values, deliver)
         if deliver:
             capture_path(Path(row.spool_path)).unlink(missing_ok=True)  # encoded: the file holds the audio now
@@ -66,7 +65,7 @@ async def _finished(row: Any, encoder: Encoder) -> dict[str, Any]:
     except Exception as exc:  # one bad file must not keep the node from starting, nor the others from delivery
         reason = f"recovery after a stop found no usable audio ({exc!r})"
         log.error("call-id %s: recording %s: %s", row.call_id, row.name, reason)
-        return {"state": states.FAILED, "last_error": reason, "doc": {**row.doc, "recovered": True}}
+        return {"state": RecordingState.FAILED, "last_error": reason, "doc": {**row.doc, "recovered": True}}
     duration_ms = samples * 1000 // rate
     doc = finished_document(row.doc, duration_ms, spooled.md5_b64)
     doc["recovered"] = True
@@ -77,9 +76,9 @@ async def _finished(row: Any, encoder: Encoder) -> dict[str, Any]:
     if duration_ms < min_seconds * 1000:
         path.unlink(missing_ok=True)
         doc["discarded"] = f"shorter than record_min_sec ({duration_ms / 1000:.1f} s < {min_seconds:g} s)"
-        return {"state": states.DISCARDED, "duration_ms": duration_ms, "doc": doc}
+        return {"state": RecordingState.DISCARDED, "duration_ms": duration_ms, "doc": doc}
     return {
-        "state": states.PENDING,
+        "state": RecordingState.PENDING,
         "duration_ms": duration_ms,
         "size": spooled.size,
         "sha256": spooled.sha256,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from calltape.media.g711 import FRAME_BYTES, FRAME_SAMPLES, G711
+from calltape.media.session import TapDirection
 from calltape.media.sources import RATE, MediaError, mp3_to_pcm, pcm_to_wav, tone, wav_to_pcm
 
 
@@ -53,8 +54,8 @@ class Listener:
     def __init__(self) -> None:
         self._frames: list[tuple[int, bytes, G711]] = []
 
-    def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
-        if direction == "in":
+    def __call__(self, direction: TapDirection, payload: bytes, position: int, codec: G711) -> None:
+        if direction is TapDirection.IN:
             self._frames.append((position, payload, codec))
 
     def pcm(self) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -21,13 +22,19 @@ from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import Doc, NotFoundError
 
-ACTIVE = "recording"
-PENDING = "pending"
-DELIVERED = "delivered"
-STORED = "stored"
-FAILED = "failed"
-DISCARDED = "discarded"
-STATES = (ACTIVE, PENDING, DELIVERED, STORED, FAILED, DISCARDED)
+
+class RecordingState(StrEnum):
+    """A recording's state, as its row stores it."""
+
+    ACTIVE = "recording"
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    STORED = "stored"
+    FAILED = "failed"
+    DISCARDED = "discarded"
+
+
+STATES = tuple(RecordingState)
 MAX_PAGE = 500
 
 _t = schema.recordings
@@ -92,7 +99,7 @@ class Recordings:
 
     async def create(self, values: dict[str, Any]) -> None:
         """A recording has started (state ``recording``)."""
-        row = {"state": ACTIVE, "attempts": 0, "last_error": "", **values}
+        row = {"state": RecordingState.ACTIVE, "attempts": 0, "last_error": "", **values}
 
         def work(conn: Connection) -> None:
             conn.execute(insert(_t).values(row))
@@ -113,7 +120,11 @@ class Recordings:
     async def left_recording(self, node: str) -> list[Any]:
         """Rows this node was still recording when it stopped (found at start-up: a crash)."""
         async with self.db.engine.connect() as conn:
-            return list((await conn.execute(select(_t).where((_t.c.state == ACTIVE) & (_t.c.node == node)))).all())
+            return list(
+                (
+                    await conn.execute(select(_t).where((_t.c.state == RecordingState.ACTIVE) & (_t.c.node == node)))
+                ).all()
+            )
 
     async def release_leases(self, node: str) -> None:
         """Free the outbox entries *node* held (it restarted: those attempts are over)."""
@@ -155,7 +166,9 @@ class Recordings:
 
         return await self.db.run(work)
 
-    async def delivered(self, recording_id: str, state: str = DELIVERED, blob: bytes | None = None) -> None:
+    async def delivered(
+        self, recording_id: str, state: RecordingState = RecordingState.DELIVERED, blob: bytes | None = None
+    ) -> None:
         """Confirmed: the outcome is recorded and the outbox entry removed, together (with the audio if stored)."""
         blobs = schema.recording_blobs
 
@@ -178,7 +191,7 @@ class Recordings:
         def work(conn: Connection) -> None:
             values: dict[str, Any] = {"attempts": _t.c.attempts + 1, "last_error": error[:2000]}
             if retry_at is None:
-                values["state"] = FAILED
+                values["state"] = RecordingState.FAILED
                 conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
             else:
                 conn.execute(
@@ -289,7 +302,7 @@ class Recordings:
         """Remove a finished recording (its outbox entry and stored audio go with it, by cascade); the row as it was.
         One still being made is refused (ValueError): its call would write it again."""
         row = await self.get(account_id, recording_id)
-        if row.state == ACTIVE:
+        if row.state == RecordingState.ACTIVE:
             raise ValueError("still recording: delete it when the call has ended")
         async with self.db.engine.begin() as conn:
             await conn.execute(delete(_t).where(_t.c.id == recording_id))
@@ -298,9 +311,11 @@ class Recordings:
     async def retry(self, account_id: str, recording_id: str) -> Any:
         """Queue a failed delivery again (a fresh round of attempts); the row."""
         row = await self.get(account_id, recording_id)
-        if row.state != FAILED:
+        if row.state != RecordingState.FAILED:
             raise ValueError(f"only a failed delivery can be retried; this one is {row.state}")
         async with self.db.engine.begin() as conn:
-            await conn.execute(update(_t).where(_t.c.id == recording_id).values(state=PENDING, attempts=0))
+            await conn.execute(
+                update(_t).where(_t.c.id == recording_id).values(state=RecordingState.PENDING, attempts=0)
+            )
             await conn.execute(insert(_outbox).values(recording_id=recording_id, due_at=time.time(), lease_until=0.0))
         return await self.get(account_id, recording_id)

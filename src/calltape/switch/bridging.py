@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
-from calltape.callflow.call_api import CallEndedError, CallParty, Endpoint, RingOptions
+from calltape.callflow.call_api import CallEndedError, CallParty, Endpoint, EndpointKind, RingOptions
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
 from calltape.media.sources import cadence
@@ -139,7 +139,7 @@ async def _targets(call: BridgedCall, endpoints: list[Endpoint], options: RingOp
     )
     targets: list[Target] = []
     for endpoint in endpoints:
-        lookup = finder.for_device if endpoint.kind == "device" else finder.for_user
+        lookup = finder.for_device if endpoint.kind is EndpointKind.DEVICE else finder.for_user
         for target in await lookup(call.account_id, endpoint.id, ring):
             if not (target.sign and any(t.uri == target.uri for t in targets)):  # one forward per number
                 targets.append(target)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi, Endpoint, RingOptions
+from calltape.callflow.call_api import CallApi, Endpoint, EndpointKind, RingOptions
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 
@@ -32,7 +32,7 @@ async def run(call: CallApi, data: RingData) -> Branch:
     """Ring the device; ``busy`` (if the flow has it) when it was busy, else ``_`` when nobody answered."""
     if data.delay:
         await call.sleep(data.delay)
-    return await call.bridge([Endpoint("device", data.id)], data.options())
+    return await call.bridge([Endpoint(EndpointKind.DEVICE, data.id)], data.options())
 
 
 MODULE = register(Module("device", RingData, run))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calltape.callflow.call_api import CallApi, Endpoint
+from calltape.callflow.call_api import CallApi, Endpoint, EndpointKind
 from calltape.callflow.module import Branch, Module, register
 from calltape.callflow.modules.device import RingData
 
@@ -11,7 +11,7 @@ async def run(call: CallApi, data: RingData) -> Branch:
     """Ring the user's devices; ``busy`` when all were busy, else ``_`` when nobody answered."""
     if data.delay:
         await call.sleep(data.delay)
-    return await call.bridge([Endpoint("user", data.id)], data.options())
+    return await call.bridge([Endpoint(EndpointKind.USER, data.id)], data.options())
 
 
 MODULE = register(Module("user", RingData, run))
