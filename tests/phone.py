@@ -425,9 +425,3 @@ class Phone:
             encode = audioop.lin2alaw if self.payload_type == 8 else audioop.lin2ulaw
             frame = encode(pcm.ljust(320, b"\x00"), 2)
             self._rtp.sendto(build_rtp(self.payload_type, self._rtp_seq, ts, ssrc, frame), self.remote_rtp)
-
-
-def dominant_frequency(pcm: np.ndarray, rate: int = 8000) -> float:
-    """The strongest frequency in *pcm* (Hz)."""
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
-    return float(np.argmax(spectrum[1:]) + 1) * rate / len(pcm)

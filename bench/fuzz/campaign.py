@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 import numpy as np
-from tests.phone import Phone, dominant_frequency
+from tests.audio import dominant_frequency
+from tests.phone import Phone
 from tests.server import TOKEN, ServerProcess
 
 from bench.fuzz.corpus import (

@@ -19,8 +19,9 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.audio import dominant_frequency, tone
 from tests.e2e.sipp_runner import free_port, run_sipp
-from tests.phone import Phone, dominant_frequency
+from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
@@ -65,11 +66,6 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     assert "Traceback" not in server.log_path.read_text(errors="replace")
 
 
-def _tone(hz: float, seconds: float = 6.0) -> bytes:
-    t = np.arange(int(8000 * seconds)) / 8000
-    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
-
-
 def _heard(phone: Phone, payload_type: int = 0) -> float:
     pcm = phone.received.pcm(payload_type)
     loud = np.abs(pcm.astype(np.int32)) > 500
@@ -99,8 +95,8 @@ def test_a_user_rings_every_phone_and_the_first_to_answer_is_bridged(pbx: Pbx) -
         second = await _registered(pbx, "ada2")  # rings, never answers
         caller = await Phone(pbx.server.sip_port).start()
         try:
-            first.say_pcm(_tone(1000))
-            caller.say_pcm(_tone(440))
+            first.say_pcm(tone(1000, 6.0))
+            caller.say_pcm(tone(440, 6.0))
             assert (await caller.call(number)).status == 200
             await asyncio.wait_for(second.cancelled.wait(), 5)
             await asyncio.sleep(1.0)
@@ -135,8 +131,8 @@ def test_pcmu_caller_bridged_to_a_pcma_callee(pbx: Pbx) -> None:
         caller = await Phone(pbx.server.sip_port).start()
         caller.codecs = [(0, "PCMU")]
         try:
-            callee.say_pcm(_tone(1200))
-            caller.say_pcm(_tone(500))
+            callee.say_pcm(tone(1200, 6.0))
+            caller.say_pcm(tone(500, 6.0))
             assert (await caller.call(number)).status == 200
             await asyncio.sleep(2.5)
             await callee.hangup_incoming()  # the callee hangs up: the caller gets BYE
@@ -235,7 +231,7 @@ def test_sipp_callee_by_route_echoes_the_caller_through_the_bridge(pbx: Pbx, tmp
         await asyncio.sleep(1.0)  # SIPp is listening
         caller = await Phone(pbx.server.sip_port).start()
         try:
-            caller.say_pcm(_tone(650))
+            caller.say_pcm(tone(650, 6.0))
             assert (await caller.call(number)).status == 200
             await asyncio.sleep(2.5)
             await caller.hangup()
@@ -311,7 +307,7 @@ def test_early_media_from_a_ringing_phone_reaches_the_caller(pbx: Pbx) -> None:
         callee = Phone(pbx.server.sip_port)
         await callee.start_on(port)
         callee.early_media, callee.answer_after = True, 1.5
-        callee.say_pcm(_tone(800, 1.5) + _tone(1300, 3.0))  # an announcement, then the conversation
+        callee.say_pcm(tone(800, 1.5) + tone(1300, 3.0))  # an announcement, then the conversation
         caller = await Phone(pbx.server.sip_port).start()
         try:
             assert (await caller.call(number)).status == 200

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.audio import dominant_frequency, tone
 from tests.e2e.account import Account
 from tests.e2e.sipp_runner import free_port
-from tests.phone import Phone, dominant_frequency
+from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.server import ServerProcess
 
@@ -62,11 +63,6 @@ def _forward(pbx: Account, device_id: str, **settings: Any) -> None:
     assert r.status_code == 200, r.text
 
 
-def _tone(hz: float, seconds: float = 12.0) -> bytes:
-    t = np.arange(int(8000 * seconds)) / 8000
-    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
-
-
 def _loud(phone: Phone, since: float = 0.0) -> np.ndarray:
     """What *phone* heard after *since* (monotonic time), from its first to its last loud sample."""
     frames = [p for at, pt, p in phone.received.frames if pt == 0 and at >= since]
@@ -92,7 +88,7 @@ async def _phone_on(pbx: Account, port: int, hz: float, answer_after: float | No
     phone = Phone(pbx.server.sip_port)
     await phone.start_on(port)
     phone.answer_after = answer_after
-    phone.say_pcm(_tone(hz))
+    phone.say_pcm(tone(hz, 12.0))
     return phone
 
 
@@ -109,7 +105,7 @@ def test_forward_replaces_the_device_and_the_keypress_puts_the_caller_through(pb
         caller = Phone(pbx.server.sip_port, user="5551234")
         await caller.start()
         try:
-            caller.say_pcm(_tone(440))
+            caller.say_pcm(tone(440, 12.0))
             calling = asyncio.ensure_future(caller.call(desk_number))
             invite = await asyncio.wait_for(mobile.invited.get(), 5)
             await asyncio.sleep(2.0)  # the prompt plays to whoever answered the forward
@@ -174,7 +170,7 @@ def test_substitute_false_rings_both_and_keep_caller_id_false_shows_the_device(p
         mobile = await _phone_on(pbx, mobile_port, 1000, answer_after=None)  # rings, never answers
         caller = await Phone(pbx.server.sip_port).start()
         try:
-            caller.say_pcm(_tone(440))
+            caller.say_pcm(tone(440, 12.0))
             calling = asyncio.ensure_future(caller.call(desk_number))
             invite = await asyncio.wait_for(mobile.invited.get(), 5)
             assert (await asyncio.wait_for(calling, 10)).status == 200
@@ -206,7 +202,7 @@ def test_a_users_forward_rings_the_number_once_for_all_their_devices(pbx: Accoun
         mobile = await _phone_on(pbx, mobile_port, 1000)
         caller = await Phone(pbx.server.sip_port).start()
         try:
-            caller.say_pcm(_tone(440))
+            caller.say_pcm(tone(440, 12.0))
             assert (await caller.call(number)).status == 200
             await asyncio.sleep(1.5)
             await caller.hangup()

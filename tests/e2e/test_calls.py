@@ -16,7 +16,8 @@ import pytest
 
 from calltape.media.sdp import parse_sdp
 from calltape.media.tts import TtsCache
-from tests.phone import Phone, dominant_frequency
+from tests.audio import dominant_frequency
+from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.receiver.audio import mp3_bytes, wav_bytes
 from tests.server import TOKEN, ServerProcess

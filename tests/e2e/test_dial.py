@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.audio import dominant_frequency
 from tests.e2e.account import Account
 from tests.e2e.sipp_runner import SCENARIOS, free_port
-from tests.phone import dominant_frequency
 from tests.ports import rtp_ports
 from tests.server import ServerProcess
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
-import numpy as np
 import pytest
 
 from calltape.sip.digest import answer_challenge
-from tests.phone import Phone, dominant_frequency
+from tests.audio import dominant_frequency, tone
+from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 from tests.sipclient import UdpSipClient, options
@@ -70,16 +70,11 @@ def _run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
-def _tone(hz: float, seconds: float = 3.0) -> bytes:
-    t = np.arange(int(8000 * seconds)) / 8000
-    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
-
-
 async def _echo_call(port: int, hz: float = 440.0) -> float:
     """A call to the 1.5 s echo line; the frequency the caller hears back."""
     phone = await Phone(port).start()
     try:
-        phone.say_pcm(_tone(hz))
+        phone.say_pcm(tone(hz, 3.0))
         response = await phone.call("701")
         assert response.status == 200
         await phone.wait_bye(10)

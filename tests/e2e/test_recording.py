@@ -31,9 +31,10 @@ from pyftpdlib.servers import ThreadedFTPServer
 
 from calltape.aws_sigv4 import sign_v4
 from calltape.demo.provision import SEED_THREE, SEED_TWO
+from tests.audio import dominant_frequency, tone
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.upload_sink import Upload, UploadSink, decode
-from tests.phone import Phone, dominant_frequency
+from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
@@ -107,11 +108,6 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     assert "Traceback" not in server.log_path.read_text(errors="replace")
 
 
-def tone(hz: float, seconds: float = 10.0) -> bytes:
-    t = np.arange(int(8000 * seconds)) / 8000
-    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
-
-
 def channel_hz(pcm: np.ndarray, rate: int) -> float:
     """The main frequency of the loud middle of one channel."""
     loud = np.abs(pcm.astype(np.int32)) > 1000
@@ -128,8 +124,8 @@ async def bridged_call(rig: Rig, number: str, callee_port: int, seconds: float) 
     callee.answer_after = 0.3
     caller = await Phone(rig.server.sip_port).start()
     try:
-        callee.say_pcm(tone(CALLEE_HZ))
-        caller.say_pcm(tone(CALLER_HZ))
+        callee.say_pcm(tone(CALLEE_HZ, 10.0))
+        caller.say_pcm(tone(CALLER_HZ, 10.0))
         assert (await caller.call(number)).status == 200
         answered = time.monotonic()
         await asyncio.sleep(seconds)

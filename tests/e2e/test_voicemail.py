@@ -23,6 +23,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.audio import tone
 from tests.e2e.sipp_runner import free_port
 from tests.phone import Phone
 from tests.ports import rtp_ports
@@ -106,11 +107,6 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     assert "Traceback" not in server.log_path.read_text(errors="replace")
 
 
-def _tone(hz: float, seconds: float) -> bytes:
-    t = np.arange(int(8000 * seconds)) / 8000
-    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
-
-
 def _is_tone(chunk: np.ndarray, hz: float) -> bool:
     """A loud, pure *hz* (most of the energy within 30 Hz of it: a test tone, not speech)."""
     if np.abs(chunk.astype(np.int32)).max() < 1000:
@@ -142,7 +138,7 @@ def test_no_answer_leaves_a_message_that_is_listed_and_downloadable(box: Box) ->
             assert (await caller.call(box.compose_number, timeout=15)).status == 200
             await _wait_for_tone(caller, 1000.0, 20)  # the beep, after the spoken greeting
             await asyncio.sleep(0.3)
-            caller.say_pcm(_tone(CALLER_HZ, SPOKEN))
+            caller.say_pcm(tone(CALLER_HZ, SPOKEN))
             await asyncio.sleep(SPOKEN + 0.3)
             await caller.hangup()  # hanging up ends and keeps the message
         finally:
@@ -224,7 +220,7 @@ def test_delete_after_notify_removes_the_message_once_the_webhook_took_it(box: B
         try:
             assert (await caller.call(number)).status == 200
             await _wait_for_tone(caller, 1000.0, 10)  # the beep
-            caller.say_pcm(_tone(CALLER_HZ, SPOKEN))
+            caller.say_pcm(tone(CALLER_HZ, SPOKEN))
             await asyncio.sleep(SPOKEN + 0.3)
             await caller.hangup()
         finally:

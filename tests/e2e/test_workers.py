@@ -18,11 +18,12 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.audio import dominant_frequency
 from tests.e2e.account import Account
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.test_recording import CALLEE_HZ, CALLER_HZ, channel_hz, tone
 from tests.e2e.upload_sink import UploadSink, decode
-from tests.phone import Phone, dominant_frequency
+from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.server import ServerProcess
 

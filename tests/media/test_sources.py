@@ -11,7 +11,7 @@ import pytest
 from calltape.media.library import to_pcm
 from calltape.media.ports import PortsExhaustedError, RtpPortPool
 from calltape.media.sources import MediaError, tone
-from tests.phone import dominant_frequency
+from tests.audio import dominant_frequency
 from tests.ports import rtp_range
 from tests.receiver.audio import mp3_bytes
 

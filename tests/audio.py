@@ -1,0 +1,19 @@
+"""Test audio, made once: a sine tone as 8 kHz 16-bit PCM, and the strongest frequency of a stretch of audio."""
+
+from __future__ import annotations
+
+import numpy as np
+
+RATE = 8000
+
+
+def tone(hz: float, seconds: float, *, amplitude: int = 8000) -> bytes:
+    """*seconds* of a sine at *hz*: 8 kHz mono little-endian 16-bit PCM, as a phone says it."""
+    t = np.arange(int(RATE * seconds)) / RATE
+    return (np.sin(2 * np.pi * hz * t) * amplitude).astype("<i2").tobytes()
+
+
+def dominant_frequency(pcm: np.ndarray, rate: int = RATE) -> float:
+    """The strongest frequency in *pcm* (Hz)."""
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
+    return float(np.argmax(spectrum[1:]) + 1) * rate / len(pcm)
