@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from calltape.sip.message import Request, Response
-from calltape.sip.peer import Peer
+from calltape.sip.peer import Peer as Peer  # the TU takes it with the events
 from calltape.sip.responses import make_response
 from calltape.sip.transaction import ClientTransaction, ServerTransaction
-
-__all__ = ["Peer"]  # named here too: the TU takes it with the events
 
 
 @dataclass(frozen=True)
