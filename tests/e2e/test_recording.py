@@ -278,6 +278,62 @@ def test_seed_example_one_as_written_records_until_hangup(rig: Rig) -> None:
     assert doc["duration_ms"] == int(dict(upload.query)["duration_ms"])
 
 
+def test_record_on_bridge_starts_at_the_bridge_and_the_label_names_the_origin(rig: Rig) -> None:
+    """The call is answered and hears a 700 Hz tone for 2 s before the user is rung: a recording that waits for
+    the bridge holds the bridged talk only, and its label is its origin (Kazoo's ``origin: callflow : <label>``)."""
+    port = free_port()
+    user = rig.put("users", {"first_name": "Bea", "last_name": "Bridge"})
+    route_device(rig, port, owner_id=user)
+    ring_user = {"module": "user", "data": {"id": user}}
+    number = rig.callflow(
+        {
+            "module": "record_call",
+            "data": {"format": "wav", "url": f"{rig.sink.url}/onbridge", "record_on_bridge": True, "label": "sales"},
+            "children": {
+                "_": {
+                    "module": "tone",
+                    "data": {"frequencies": [700], "duration_ms": 2000},
+                    "children": {"_": ring_user},
+                }
+            },
+        }
+    )
+
+    async def scenario() -> tuple[str, float]:
+        callee = Phone(rig.server.sip_port, user="callee")
+        await callee.start_on(port)
+        callee.answer_after = 0.3
+        caller = await Phone(rig.server.sip_port).start()
+        try:
+            callee.say_pcm(tone(CALLEE_HZ, 10.0))
+            caller.say_pcm(tone(CALLER_HZ, 10.0))
+            assert (await caller.call(number)).status == 200  # answered by the tone module
+            while callee.answered_at is None:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(2.0)
+            hung_up = time.monotonic()
+            await caller.hangup()
+            await callee.wait_bye(5)
+            return caller.call_id, hung_up - callee.answered_at
+        finally:
+            caller.close()
+            callee.close()
+
+    call_id, bridged = asyncio.run(scenario())
+    doc = rig.recording_of(call_id)
+    [upload] = uploads_of(rig, call_id)
+    pcm, rate, channels = decode(upload.body, "wav")
+    assert channels == 2
+    duration = len(pcm) / rate
+    # from the bridge (just after the callee answered: the recording opens then) to the hang-up; recorded from
+    # the start, it would hold the 2 s tone too
+    assert bridged - 0.3 <= duration <= bridged + 0.1, (duration, bridged)
+    heard = pcm[: rate // 2, 1]  # its first half second: the callee already, no 700 Hz
+    assert abs(dominant_frequency(heard, rate) - CALLEE_HZ) < 20
+    assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15 and abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+    assert doc["origin"] == "callflow : sales"
+
+
 def test_time_limit_cuts_the_recording_and_the_call_goes_on(rig: Rig) -> None:
     number = rig.callflow(
         {
