@@ -116,9 +116,12 @@ def channel_hz(pcm: np.ndarray, rate: int) -> float:
     return dominant_frequency(pcm[first:last], rate)
 
 
-async def bridged_call(rig: Rig, number: str, callee_port: int, seconds: float) -> tuple[str, float]:
-    """The caller (440 Hz) calls *number*, which rings the phone on *callee_port* (1000 Hz); hangs up after
-    *seconds*. The call-id and how long the call was up, as the caller measured it."""
+async def bridged_call(
+    rig: Rig, number: str, callee_port: int, seconds: float, *, from_callee_answer: bool = False
+) -> tuple[str, float]:
+    """The caller (440 Hz) calls *number*, which rings the phone on *callee_port* (1000 Hz); hangs up *seconds*
+    after the callee answered. The call-id and how long the call was up, as the caller measured it (or, with
+    *from_callee_answer*, since the callee answered: the flow may answer the caller earlier)."""
     callee = Phone(rig.server.sip_port, user="callee")
     await callee.start_on(callee_port)
     callee.answer_after = 0.3
@@ -128,11 +131,13 @@ async def bridged_call(rig: Rig, number: str, callee_port: int, seconds: float) 
         caller.say_pcm(tone(CALLER_HZ, 10.0))
         assert (await caller.call(number)).status == 200
         answered = time.monotonic()
+        while callee.answered_at is None:
+            await asyncio.sleep(0.02)
         await asyncio.sleep(seconds)
         hung_up = time.monotonic()
         await caller.hangup()
         await callee.wait_bye(5)
-        return caller.call_id, hung_up - answered
+        return caller.call_id, hung_up - (callee.answered_at if from_callee_answer else answered)
     finally:
         caller.close()
         callee.close()
@@ -299,27 +304,7 @@ def test_record_on_bridge_starts_at_the_bridge_and_the_label_names_the_origin(ri
         }
     )
 
-    async def scenario() -> tuple[str, float]:
-        callee = Phone(rig.server.sip_port, user="callee")
-        await callee.start_on(port)
-        callee.answer_after = 0.3
-        caller = await Phone(rig.server.sip_port).start()
-        try:
-            callee.say_pcm(tone(CALLEE_HZ, 10.0))
-            caller.say_pcm(tone(CALLER_HZ, 10.0))
-            assert (await caller.call(number)).status == 200  # answered by the tone module
-            while callee.answered_at is None:
-                await asyncio.sleep(0.02)
-            await asyncio.sleep(2.0)
-            hung_up = time.monotonic()
-            await caller.hangup()
-            await callee.wait_bye(5)
-            return caller.call_id, hung_up - callee.answered_at
-        finally:
-            caller.close()
-            callee.close()
-
-    call_id, bridged = asyncio.run(scenario())
+    call_id, bridged = asyncio.run(bridged_call(rig, number, port, 2.0, from_callee_answer=True))
     doc = rig.recording_of(call_id)
     [upload] = uploads_of(rig, call_id)
     pcm, rate, channels = decode(upload.body, "wav")

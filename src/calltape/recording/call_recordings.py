@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from calltape.media.clock import RATE, MediaTimeline
+from calltape.media.dtmf import EVENTS
 from calltape.media.session import Tap
 from calltape.recording.automatic import Direction, Network, RecordingLeaf, endpoint_leaf, leaf_for
 from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder, Recorded
@@ -34,7 +35,6 @@ from calltape.tasks import TaskSet
 log = logging.getLogger(__name__)
 
 ADVANCE_INTERVAL = 1.0
-ANY_KEY = "0123456789*#ABCD"
 
 
 class KeyPresses(Protocol):
@@ -241,7 +241,7 @@ class CallRecordings:
         assert spool is not None  # a caller-only recording is written as it comes
         try:
             recorded = await self.record_caller(
-                spool, recording.limit_seconds, silence_seconds, ANY_KEY, silence_threshold
+                spool, recording.limit_seconds, silence_seconds, EVENTS, silence_threshold
             )
         finally:  # whatever happens, what was recorded is finished and delivered
             manager.close(recording, spool.samples, started_at, recording.facts, "")
