@@ -118,17 +118,18 @@ async def _calltape(mode: str, socks: list[socket.socket], spool: Path) -> list[
                 CaptureWriter(spool / f"{index}.capture"), limit_samples=10**9, on_stop=print, start=0
             )
             session.taps.append(capture)
-            loop.call_later(1.0 + index / len(socks), _flush_every_second, loop, capture, session.timeline)
+            loop.call_later(1.0 + index / len(socks), _flush_every_second, loop, capture, session)
         await session.start()
         session.relay_to(session)
         sessions.append(session)
     return sessions
 
 
-def _flush_every_second(loop: asyncio.AbstractEventLoop, capture: Any, timeline: Any) -> None:
-    """What a call's recordings do once a second: the capture goes to its file."""
-    capture.flush(timeline.position(loop.time()))
-    loop.call_later(1.0, _flush_every_second, loop, capture, timeline)
+def _flush_every_second(loop: asyncio.AbstractEventLoop, capture: Any, session: Any) -> None:
+    """What a call's recordings do once a second: the leg hands on what came, the capture goes to its file."""
+    session.taps.settle()
+    capture.flush(session.timeline.position(loop.time()))
+    loop.call_later(1.0, _flush_every_second, loop, capture, session)
 
 
 async def _measure(mode: str, count: int, window: float) -> dict[str, float]:

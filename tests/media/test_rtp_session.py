@@ -15,6 +15,7 @@ from calltape.media.g711 import G711
 from calltape.media.ports import RtpPortPool
 from calltape.media.rtp import build_rtp, parse_rtp
 from calltape.media.session import RtpSession
+from calltape.media.taps import FrameBatch
 from tests.ports import rtp_range
 
 
@@ -43,13 +44,17 @@ def test_dtmf_receiver_reports_each_digit_once() -> None:
 
 class _Collect:
     def __init__(self) -> None:
-        self.frames: list[tuple[str, np.ndarray, int]] = []
+        self.got: list[tuple[str, np.ndarray, int]] = []
 
     def __call__(self, direction: str, payload: bytes, ts: int, codec: G711) -> None:
-        self.frames.append((direction, np.frombuffer(codec.decode(payload), dtype=np.int16), ts))
+        self.got.append((direction, np.frombuffer(codec.decode(payload), dtype=np.int16), ts))
+
+    def frames(self, direction: str, batch: FrameBatch, codec: G711) -> None:
+        for position, payload in batch.frames():
+            self(direction, payload, position, codec)
 
     def incoming(self) -> list[tuple[np.ndarray, int]]:
-        return [(p, t) for d, p, t in self.frames if d == "in"]
+        return [(p, t) for d, p, t in self.got if d == "in"]
 
 
 def _frame(value: int) -> bytes:

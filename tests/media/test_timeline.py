@@ -16,19 +16,24 @@ from calltape.media.g711 import G711
 from calltape.media.outbound import Relay
 from calltape.media.rtp import build_rtp
 from calltape.media.session import RtpSession
+from calltape.media.taps import FrameBatch
 
 FRAME = 160
 
 
 class _Tap:
     def __init__(self) -> None:
-        self.frames: list[tuple[str, int, int]] = []  # (direction, position, peak)
+        self.got: list[tuple[str, int, int]] = []  # (direction, position, peak)
 
     def __call__(self, direction: str, payload: bytes, position: int, codec: G711) -> None:
-        self.frames.append((direction, position, audioop.max(codec.decode(payload), 2)))
+        self.got.append((direction, position, audioop.max(codec.decode(payload), 2)))
+
+    def frames(self, direction: str, batch: FrameBatch, codec: G711) -> None:
+        for position, payload in batch.frames():
+            self(direction, payload, position, codec)
 
     def first_loud(self, direction: str) -> int:
-        return next(p for d, p, peak in self.frames if d == direction and peak > 1000)
+        return next(p for d, p, peak in self.got if d == direction and peak > 1000)
 
 
 async def _far_end(
@@ -122,7 +127,7 @@ async def test_a_far_end_whose_clock_runs_slow_is_kept_in_step_with_the_call_wit
     wall = timeline.position(loop.time())
     leg.close()
     far.close()
-    positions = [p for d, p, _ in tap.frames if d == "in"]
+    positions = [p for d, p, _ in tap.got if d == "in"]
     assert len(positions) == sent
     steps = {b - a for a, b in itertools.pairwise(positions)}
     assert min(steps) == FRAME and all(step % FRAME == 0 for step in steps)  # whole frames, never overlapping
@@ -147,7 +152,7 @@ async def test_a_far_end_that_resets_its_timestamps_is_placed_from_now_not_an_ho
     await asyncio.sleep(0.05)
     leg.close()
     far.close()
-    positions = [p for d, p, _ in tap.frames if d == "in"]
+    positions = [p for d, p, _ in tap.got if d == "in"]
     assert len(positions) == 40 and leg.stats["reanchored"] == 1
     assert all(b - a == FRAME for a, b in itertools.pairwise(positions[20:]))
     assert positions[20] > positions[19]  # after what came before, not hours before it

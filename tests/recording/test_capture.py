@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from calltape.media.g711 import G711
-from calltape.media.session import TapDirection
+from calltape.media.taps import TapDirection
 from calltape.recording.capture import CallCapture
 from calltape.recording.capture_file import CaptureWriter, read_blocks
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode

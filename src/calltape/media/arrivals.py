@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+import numpy as np
+import numpy.typing as npt
+
 from calltape.media.clock import MediaTimeline
 from calltape.media.g711 import FRAME_SAMPLES
 
@@ -76,6 +79,29 @@ class ArrivalPlacer:
         if self._drift_check <= 0:
             self._look_at_drift(timestamp, position)
         return position
+
+    def positions(self, timestamps: npt.NDArray[np.int64], ssrc: int, *, arrived_now: bool) -> npt.NDArray[np.int64]:
+        """Where each of a batch of frames from one source goes (their RTP timestamps, in arrival order; the last
+        one arrived just now if *arrived_now*, else a while ago): as :meth:`position` gives, in one go.
+
+        The usual batch — frames after the anchor, no step of seconds — is placed by arithmetic, and the drift
+        is looked at on its last frame (only when it arrived just now: the lag of one that waited says nothing).
+        Anything else is placed frame by frame. A source not seen before is anchored so that the batch's last
+        frame lands now.
+        """
+        if ssrc != self._ssrc:
+            self.position(int(timestamps[-1]), ssrc)  # anchors the source at the last frame's arrival
+        anchor_ts, anchor_position = self._anchor
+        offsets = (timestamps - anchor_ts) & 0xFFFFFFFF
+        positions = offsets + anchor_position
+        steps = np.diff(positions, prepend=self._last)
+        if offsets.max() >= 0x80000000 or steps.max() > JUMP_CHECK:  # late frames, a pause or a jump
+            return np.fromiter((self.position(int(ts), ssrc) for ts in timestamps), np.int64, len(timestamps))
+        self._last = int(positions[-1])
+        self._drift_check -= len(positions)
+        if self._drift_check <= 0 and arrived_now:
+            self._look_at_drift(int(timestamps[-1]), self._last)
+        return positions
 
     def _restart(self, timestamp: int) -> int:
         """The far end's timestamps jumped: its stream goes on from now (after the last frame placed, so nothing

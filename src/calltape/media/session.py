@@ -17,8 +17,6 @@ import logging
 import socket
 import struct
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Protocol
 
 import numpy as np
 
@@ -30,28 +28,17 @@ from calltape.media.g711 import FRAME_SAMPLES, G711
 from calltape.media.outbound import RELAY_DEPTH, Player, RelayBuffer, Silence, Source
 from calltape.media.rtp import HEADER_SIZE, build_rtp, parse_rtp
 from calltape.media.rtp_totals import RTP_TOTALS
+from calltape.media.taps import FrameBatch, Tap, TapDirection, Taps
 
 log = logging.getLogger(__name__)
 
 DRAIN_LIMIT = 3000  # packets read at most when a call ends (a minute of audio: what a socket buffer can hold)
 REORDER_DEPTH = 3  # packets held back to put a late one in its place for a relay (60 ms)
+HAND_ON_FRAMES = 50  # received packets kept before they are placed and handed to the taps (a second's worth)
 SILENCE = Silence()
 _FIXED = struct.Struct("!BBHII")  # version/flags, marker/type, sequence, timestamp, SSRC
-
-
-class TapDirection(StrEnum):
-    """Which way a tapped frame went: what the leg's far end says, or what it hears."""
-
-    IN = "in"
-    OUT = "out"
-
-
-class Tap(Protocol):
-    """Receives every 20 ms frame of a leg as sent on the wire (*codec*'s bytes: a tap decodes what it keeps, in
-    batches), with its position on the call's timeline — as it arrives, so late and reordered frames come
-    after others but carry their own place. Must not block."""
-
-    def __call__(self, direction: TapDirection, payload: bytes, position: int, codec: G711) -> None: ...
+_TIMESTAMP_BYTES = np.arange(4, 8)  # where a header's timestamp lies
+_BIG_ENDIAN = np.array([1 << 24, 1 << 16, 1 << 8, 1], np.int64)
 
 
 class RtpSession:
@@ -72,7 +59,7 @@ class RtpSession:
         *,
         call_id: str = "",
         timeline: MediaTimeline | None = None,
-        taps: list[Tap] | None = None,
+        taps: Taps | list[Tap] | None = None,
     ) -> None:
         self.sock = sock
         self.bound_address = sock.getsockname()[:2]
@@ -84,7 +71,8 @@ class RtpSession:
         self.call_id = call_id
         loop = asyncio.get_running_loop()
         self.timeline = timeline or MediaTimeline(loop.time())
-        self.taps: list[Tap] = [] if taps is None else taps  # a call's list: its taps hear this leg
+        self.taps = taps if isinstance(taps, Taps) else Taps(taps or ())  # a call's: its taps hear this leg
+        self.taps.feed_from(self)
         self.relays: list[RelayBuffer] = []  # who sends on what this leg receives (echo, a bridged leg)
         self.source: Source = SILENCE
         self.player = Player()
@@ -104,6 +92,8 @@ class RtpSession:
         self._buffer = bytearray(2048)  # every read lands here; relaying rewrites the header in place
         self._view = memoryview(self._buffer)
         self._packet = bytearray(HEADER_SIZE + FRAME_SAMPLES)  # every audio packet we send is built here
+        self._kept = bytearray()  # received audio packets on the usual path, as they came, until handed on
+        self._kept_lengths: list[int] = []
         # counted per event (packets_in counts media)
         self.stats = {"lost": 0, "late": 0, "send_errors": 0, "reanchored": 0, "relay_dropped": 0}
         self.sending = True  # False while the far end holds the call
@@ -144,7 +134,11 @@ class RtpSession:
         return now - self._seen[1]
 
     def close(self) -> None:
-        """Stop sending and receiving; pending plays end."""
+        """Stop sending and receiving; pending plays end; the taps get what came."""
+        self.hand_on()
+        self.taps.stop_feeding(self)
+        if self.relay_peer is not None and self.relay_peer is not self:
+            self.relay_peer.taps.stop_feeding(self)
         self.clock.remove(self)
         self.player.stop()
         if self.open:
@@ -205,8 +199,12 @@ class RtpSession:
                 _first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(buffer)
                 if second & 0x7F == self._audio_type and ssrc == peer._relay_ssrc:
                     self.packets_in += 1
-                    if self.taps or peer.taps:
-                        self._tap_both(bytes(self._view[HEADER_SIZE:length]), timestamp, ssrc, peer)
+                    if self.taps or peer.taps:  # kept as it came (before its header is rewritten)
+                        self._kept += self._view[:length]
+                        kept = self._kept_lengths
+                        kept.append(length)
+                        if len(kept) >= HAND_ON_FRAMES:
+                            self.hand_on(arrived_now=True)
                     peer._forward(buffer, length, peer._audio_type | (second & 0x80), sequence, timestamp)
                     return True
             if self.taps or peer.taps:
@@ -218,11 +216,14 @@ class RtpSession:
             if second == self._audio_type and sequence == self._expected and ssrc == self._ssrc and not self._held:
                 self.packets_in += 1
                 self._expected = (sequence + 1) & 0xFFFF
-                payload = bytes(self._view[HEADER_SIZE:length])
                 if self.relays:
-                    self._to_relays(payload)
+                    self._to_relays(bytes(self._view[HEADER_SIZE:length]))
                 if self.taps:
-                    self._tap_in(payload, timestamp, ssrc)
+                    self._kept += self._view[:length]
+                    kept = self._kept_lengths
+                    kept.append(length)
+                    if len(kept) >= HAND_ON_FRAMES:
+                        self.hand_on(arrived_now=True)
                 return True
         self._receive(bytes(self._view[:length]))
         return True
@@ -237,6 +238,8 @@ class RtpSession:
 
     def _receive(self, data: bytes) -> None:
         """One packet from the far end (not relaying): in order to the relays and taps."""
+        if self._kept_lengths:  # what came before it reaches the taps first
+            self.hand_on()
         header = parse_rtp(data)
         if header is None:
             return
@@ -269,9 +272,15 @@ class RtpSession:
         receive and one send, no queue and no tick. An echo is a leg relaying to itself. With a tap attached,
         the taps get the payloads too.
         """
-        if peer is None and self.relay_peer is not None:
-            self.relay_peer._resume_own_stream()
+        self.hand_on()  # what came so far went to the old peer
+        old = self.relay_peer
+        if old is not None and old is not self:
+            old.taps.stop_feeding(self)
+        if peer is None and old is not None:
+            old._resume_own_stream()
         self.relay_peer = peer
+        if peer is not None:
+            peer.taps.feed_from(self)
         if peer is not None:
             self.clock.remove(self)
             self._ssrc = None  # the sequence and timeline anchor start afresh when relaying ends
@@ -342,6 +351,8 @@ class RtpSession:
     def _tap_relayed(self, length: int) -> None:
         """The taps hear relayed audio too: what this leg's far end says ("in") is what the bridged leg sends
         ("out"), at the same place on the call's timeline. Read from the leg's buffer before it is rewritten."""
+        if self._kept_lengths:  # what came before it reaches the taps first
+            self.hand_on()
         if length > HEADER_SIZE and self._buffer[0] == 0x80:  # the usual plain header: no parsing needed
             _first, second, _sequence, timestamp, ssrc = _FIXED.unpack_from(self._buffer)
             if second & 0x7F != self.codec.payload_type:
@@ -384,6 +395,34 @@ class RtpSession:
             if len(payloads) == RELAY_DEPTH:  # its sender is 100 ms behind: the oldest goes
                 self.stats["relay_dropped"] += 1
             payloads.append(payload)
+
+    def hand_on(self, *, arrived_now: bool = False) -> None:
+        """Place the received packets kept so far (the last arrived just now if *arrived_now*) and hand them to
+        the taps: what this leg's far end said ("in"), which is what a relay peer sent ("out")."""
+        sizes_kept = self._kept_lengths
+        if not sizes_kept:
+            return
+        data = bytes(self._kept)
+        sizes = np.array(sizes_kept, np.int64)
+        self._kept.clear()
+        sizes_kept.clear()
+        raw = np.frombuffer(data, np.uint8)
+        starts = np.cumsum(sizes) - sizes
+        timestamps = raw[starts[:, None] + _TIMESTAMP_BYTES].astype(np.int64) @ _BIG_ENDIAN
+        ssrc = int.from_bytes(data[8:12], "big")  # one source per batch: a new one takes the other path
+        if (sizes == sizes[0]).all():
+            payloads = raw.reshape(len(sizes), int(sizes[0]))[:, HEADER_SIZE:].tobytes()
+        else:
+            payloads = b"".join(
+                data[start + HEADER_SIZE : start + size] for start, size in zip(starts, sizes, strict=True)
+            )
+        positions = self._arrivals.positions(timestamps, ssrc, arrived_now=arrived_now)
+        batch = FrameBatch(positions, (sizes - HEADER_SIZE).astype(np.uint16), payloads)
+        for tap in self.taps:
+            tap.frames(TapDirection.IN, batch, self.codec)
+        if self.relay_peer is not None:
+            for tap in self.relay_peer.taps:
+                tap.frames(TapDirection.OUT, batch, self.codec)
 
     def _tap_in(self, payload: bytes, timestamp: int, ssrc: int) -> None:
         position = self._arrivals.position(timestamp, ssrc)

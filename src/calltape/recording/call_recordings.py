@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from calltape.media.clock import RATE, MediaTimeline
 from calltape.media.dtmf import EVENTS
-from calltape.media.session import Tap
+from calltape.media.taps import Taps
 from calltape.recording.automatic import Direction, Network, RecordingLeaf, endpoint_leaf, leaf_for
 from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder, Recorded
 from calltape.recording.capture import CallCapture
@@ -67,7 +67,7 @@ class CallRecordings:
         self,
         manager: RecordingManager | None,
         call_id: str,
-        taps: list[Tap],
+        taps: Taps,
         timeline: Callable[[], MediaTimeline],
         media_started: Callable[[], bool],
         facts: Callable[[], Awaitable[CallFacts]],
@@ -166,6 +166,7 @@ class CallRecordings:
         running.timer = None
         if running.capture.finished:
             return
+        self.taps.settle()
         running.capture.flush(self._now())
         if not running.capture.finished:
             running.timer = self._loop.call_later(ADVANCE_INTERVAL, self._advance, running)
@@ -177,6 +178,7 @@ class CallRecordings:
 
     def mask(self, masked: bool) -> None:
         """Masked recordings take silence instead of the call's audio (and recordings started later too)."""
+        self.taps.settle()  # what came before is not masked
         self.masked = masked
         for running in self._running:
             running.capture.masked = masked

@@ -13,7 +13,7 @@ import audioop
 from dataclasses import dataclass
 
 from calltape.media.g711 import G711
-from calltape.media.session import TapDirection
+from calltape.media.taps import FrameBatch, TapDirection
 from calltape.recording.spool import AudioSpool
 
 FRAME_SECONDS = 0.02
@@ -41,7 +41,7 @@ class CallerRecorder:
         self.threshold = threshold
         self.max_frames = int(max_seconds / FRAME_SECONDS)
         self.silence_frames = int(silence_seconds / FRAME_SECONDS) if silence_seconds else None
-        self.frames = 0
+        self.taken = 0  # frames taken so far
         self.last_sound = 0  # frames recorded up to the last one that was not silent
         self.stopped = asyncio.Event()
         self.reason = ""
@@ -64,19 +64,23 @@ class CallerRecorder:
         self._next = position + len(payload)
         self._take(codec.decode(payload))
 
+    def frames(self, direction: TapDirection, batch: FrameBatch, codec: G711) -> None:
+        for position, payload in batch.frames():
+            self(direction, payload, position, codec)
+
     def _take(self, pcm: bytes) -> None:
-        self.frames += 1  # per frame: silence is judged frame by frame (one call records at a time)
+        self.taken += 1  # per frame: silence is judged frame by frame (one call records at a time)
         if audioop.max(pcm, 2) >= self.threshold:
             for quiet in self._quiet:  # a pause inside the message: it stays
                 self.spool.write(quiet)
             self._quiet.clear()
             self.spool.write(pcm)
-            self.last_sound = self.frames
+            self.last_sound = self.taken
         else:
             self._quiet.append(pcm)  # held back until sound follows: trailing silence is cut
-        if self.frames >= self.max_frames:
+        if self.taken >= self.max_frames:
             self.stop("time_limit")
-        elif self.silence_frames and self.frames - self.last_sound >= self.silence_frames:
+        elif self.silence_frames and self.taken - self.last_sound >= self.silence_frames:
             self.stop("silence")
 
     def stop(self, reason: str) -> None:

@@ -1,7 +1,8 @@
 """The capture tap: every frame of a recorded call, kept as received, on disk about once a second.
 
-Per frame the event loop appends the frame and its place on the call's timeline to a list — nothing is
-decoded, placed or written then. Once a second (``flush``, at a moment that differs per call) each
+Frames come one at a time (with their place on the call's timeline) or, for received audio on the usual
+path, as a second's batch already placed; either way they are kept in memory — nothing is decoded or
+written then. Once a second (``flush``, at a moment that differs per call) each
 direction's frames go to the capture file in one write. Placing, decoding and encoding happen after the
 call, in an encoder process (``encoder.py``), so no frame is dropped for coming late, and a busy event loop
 only delays capture by the time it is busy.
@@ -12,13 +13,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import numpy as np
+import numpy.typing as npt
+
 from calltape.media.g711 import G711
-from calltape.media.session import TapDirection
+from calltape.media.taps import FrameBatch, TapDirection
 from calltape.recording.capture_file import IN, LIMIT, MASKED, OUT, START, STOP, CaptureWriter
 
 
 class CallCapture:
-    """A tap: ``capture(direction, payload, position, codec)`` for every frame; ``flush(now)`` once a second;
+    """A tap: ``capture(direction, payload, position, codec)`` for a frame, ``capture.frames(direction, batch,
+    codec)`` for a batch; ``flush(now)`` once a second;
     ``finish(now)`` at the end. It never raises into the media path: a failed write stops it with the reason."""
 
     def __init__(
@@ -47,6 +52,7 @@ class CallCapture:
         self._said: list[bytes] = []
         self._heard_at: list[int] = []
         self._heard: list[bytes] = []
+        self._batches: dict[int, list[FrameBatch]] = {IN: [], OUT: []}
         if start is not None:
             self._begin(start)
 
@@ -77,10 +83,23 @@ class CallCapture:
             self._heard_at.append(position)
             self._heard.append(payload)
 
+    def frames(self, direction: TapDirection, batch: FrameBatch, codec: G711) -> None:
+        if self.finished or not len(batch):
+            return
+        if self.start is None:
+            self._begin(int(batch.positions[0]))
+        if self.masked:
+            self._masked += len(batch)
+            return
+        if codec is not self._codec and (self._codec is None or codec.name != self._codec.name):
+            self._adopt(codec, int(batch.positions[0]))
+        self._batches[IN if direction is TapDirection.IN else OUT].append(batch)
+
     @property
     def frames_received(self) -> int:
         """Every frame the tap was given while capturing, flushed or not."""
-        return self.received + len(self._said) + len(self._heard) + self._masked
+        batched = sum(len(batch) for batches in self._batches.values() for batch in batches)
+        return self.received + len(self._said) + len(self._heard) + batched + self._masked
 
     def _adopt(self, codec: G711, position: int) -> None:
         """The first frame, or a change of law (a re-INVITE): what came in the old law is written first (the
@@ -91,20 +110,25 @@ class CallCapture:
 
     def flush(self, now: int) -> None:
         """Write what came since the last flush (once a second); stop at the time limit."""
-        if self.start is None or (self.finished and not self._said and not self._heard):
+        if self.start is None or (self.finished and not self._pending()):
             return
         law = self._codec.name if self._codec is not None else "PCMU"
         for kind, positions, payloads in ((IN, self._said_at, self._said), (OUT, self._heard_at, self._heard)):
-            if not positions:
+            batches = self._batches[kind]
+            if positions:
+                batches.append(FrameBatch(np.array(positions, np.int64), _lengths(payloads), b"".join(payloads)))
+                positions.clear()
+                payloads.clear()
+            if not batches:
                 continue
-            self.received += len(positions)
+            count = sum(len(batch) for batch in batches)
+            self.received += count
             try:
-                self.writer.frames(kind, law, now, positions, payloads)
+                self.writer.frames(kind, law, now, batches)
             except OSError as exc:
-                self.not_captured += len(positions)
+                self.not_captured += count
                 self._failed(exc)
-            positions.clear()
-            payloads.clear()
+            batches.clear()
         if self._masked:
             self.received += self._masked
             masked, self._masked = self._masked, 0
@@ -117,6 +141,9 @@ class CallCapture:
         if now >= self.end and not self._limit_reached and not self.finished:
             self._limit_reached = True  # frames keep coming until it is finished: late ones before the limit count
             self.on_stop("time_limit")
+
+    def _pending(self) -> bool:
+        return bool(self._said or self._heard or self._batches[IN] or self._batches[OUT])
 
     def finish(self, now: int) -> int:
         """Write the rest and where the recording stopped; the stop position (0 if no media ever came)."""
@@ -142,3 +169,7 @@ class CallCapture:
         if not self.finished:
             self.finished = True
             self.on_stop(self.error)
+
+
+def _lengths(payloads: list[bytes]) -> npt.NDArray[np.uint16]:
+    return np.fromiter(map(len, payloads), np.uint16, len(payloads))

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from calltape.media.taps import FrameBatch
+
 MAGIC = b"CTC1"
 IN, OUT, START, LIMIT, STOP, MASKED = range(6)
 LAWS = {"PCMU": 0, "PCMA": 1}
@@ -54,15 +56,18 @@ class CaptureWriter:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
 
-    def frames(self, kind: int, law: str, clock: int, positions: list[int], payloads: list[bytes]) -> None:
-        """Write one direction's frames (raises OSError, e.g. on a full disk)."""
-        count = len(positions)
-        lengths = array("H", map(len, payloads))
+    def frames(self, kind: int, law: str, clock: int, batches: list[FrameBatch]) -> None:
+        """Write one direction's frames, in one block (raises OSError, e.g. on a full disk)."""
+        count = sum(len(batch) for batch in batches)
         self._write(
-            _HEADER.pack(MAGIC, kind, LAWS[law], count, clock)
-            + lengths.tobytes()
-            + array("q", positions).tobytes()
-            + b"".join(payloads)
+            b"".join(
+                [
+                    _HEADER.pack(MAGIC, kind, LAWS[law], count, clock),
+                    *(batch.lengths.astype("<u2").tobytes() for batch in batches),
+                    *(batch.positions.astype("<i8").tobytes() for batch in batches),
+                    *(batch.payloads for batch in batches),
+                ]
+            )
         )
 
     def marker(self, kind: int, position: int, count: int = 0) -> None:

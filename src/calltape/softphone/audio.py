@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from calltape.media.g711 import FRAME_BYTES, FRAME_SAMPLES, G711
-from calltape.media.session import TapDirection
 from calltape.media.sources import RATE, MediaError, mp3_to_pcm, pcm_to_wav, tone, wav_to_pcm
+from calltape.media.taps import FrameBatch, TapDirection
 
 
 def load_audio(play: Path | None, tone_hz: list[float] | None) -> bytes:
@@ -57,6 +57,10 @@ class Listener:
     def __call__(self, direction: TapDirection, payload: bytes, position: int, codec: G711) -> None:
         if direction is TapDirection.IN:
             self._frames.append((position, payload, codec))
+
+    def frames(self, direction: TapDirection, batch: FrameBatch, codec: G711) -> None:
+        if direction is TapDirection.IN:
+            self._frames.extend((position, payload, codec) for position, payload in batch.frames())
 
     def pcm(self) -> bytes:
         """What was heard as 8 kHz mono PCM, from the first frame heard; gaps are silence."""

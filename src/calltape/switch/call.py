@@ -24,8 +24,9 @@ from calltape.callflow.call_api import (
     RingOptions,
 )
 from calltape.media.clock import MediaTimeline
-from calltape.media.session import RtpSession, Tap
+from calltape.media.session import RtpSession
 from calltape.media.sources import TONES, load_pcm, tone
+from calltape.media.taps import Taps
 from calltape.recording import names
 from calltape.recording.call_recordings import CallRecordings
 from calltape.recording.caller_recorder import SILENCE_LEVEL, Recorded
@@ -63,7 +64,7 @@ class Call:
         self.forward_hops: int | None = None  # set when the call is a forward (from caller_device_id)
         self.callflow_name = ""
         self.legs: list[Leg] = []  # legs bridged to the A-leg
-        self.taps: list[Tap] = []  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
+        self.taps = Taps()  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
         self.answered_event = asyncio.Event()
         self.bridged = asyncio.Event()
         self.dtmf = DigitBus()

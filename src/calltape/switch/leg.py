@@ -20,7 +20,8 @@ from calltape.media.dtmf import parse_dtmf_info
 from calltape.media.g711 import codec_for
 from calltape.media.ports import RtpPortPool
 from calltape.media.sdp import Negotiated, SdpError, answer_sdp, build_sdp, negotiate, offer_sdp, parse_sdp
-from calltape.media.session import RtpSession, Tap
+from calltape.media.session import RtpSession
+from calltape.media.taps import Taps
 from calltape.sip.dialog import Dialog, DialogError
 from calltape.sip.events import Peer, RequestReceived
 from calltape.sip.message import Request, Response
@@ -83,7 +84,7 @@ class Leg:
         self.media: RtpSession | None = None
         self.negotiated: Negotiated | None = None
         self.timeline: MediaTimeline | None = None  # the call's, handed over before media starts
-        self.taps: list[Tap] | None = None  # the call's taps (the A-leg's media feeds them), likewise
+        self.taps: Taps | None = None  # the call's taps (the A-leg's media feeds them), likewise
         self.session_id = str(abs(hash((call_id, id(self)))) % 2**31)
         self.sdp_version = 1
         self.ended = asyncio.Event()
