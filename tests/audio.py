@@ -17,3 +17,11 @@ def dominant_frequency(pcm: np.ndarray, rate: int = RATE) -> float:
     """The strongest frequency in *pcm* (Hz)."""
     spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm))))
     return float(np.argmax(spectrum[1:]) + 1) * rate / len(pcm)
+
+
+def channel_hz(pcm: np.ndarray, rate: int) -> float:
+    """The main frequency of the loud middle of one channel."""
+    loud = np.abs(pcm.astype(np.int32)) > 1000
+    assert loud.sum() > rate // 2, f"only {int(loud.sum())} loud samples"
+    first, last = int(loud.argmax()), len(loud) - int(loud[::-1].argmax())
+    return dominant_frequency(pcm[first:last], rate)

@@ -18,9 +18,9 @@ import pytest
 from calltape.media.sources import tone
 from calltape.sip.events import Peer
 from calltape.softphone.ua import Softphone
+from tests.audio import channel_hz
 from tests.e2e.account import Account
 from tests.e2e.baresip import Baresip
-from tests.e2e.test_recording import channel_hz
 from tests.e2e.upload_sink import Upload, UploadSink, decode
 from tests.ports import rtp_ports
 from tests.server import ServerProcess

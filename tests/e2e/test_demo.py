@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.test_recording import channel_hz
+from tests.audio import channel_hz
 from tests.e2e.upload_sink import decode
 
 

@@ -31,7 +31,7 @@ from pyftpdlib.servers import ThreadedFTPServer
 
 from calltape.aws_sigv4 import sign_v4
 from calltape.demo.provision import SEED_THREE, SEED_TWO
-from tests.audio import dominant_frequency, tone
+from tests.audio import channel_hz, dominant_frequency, tone
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.upload_sink import Upload, UploadSink, decode
 from tests.phone import Phone
@@ -106,14 +106,6 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     api.close()
     server.stop()
     assert "Traceback" not in server.log_path.read_text(errors="replace")
-
-
-def channel_hz(pcm: np.ndarray, rate: int) -> float:
-    """The main frequency of the loud middle of one channel."""
-    loud = np.abs(pcm.astype(np.int32)) > 1000
-    assert loud.sum() > rate // 2, f"only {int(loud.sum())} loud samples"
-    first, last = int(loud.argmax()), len(loud) - int(loud[::-1].argmax())
-    return dominant_frequency(pcm[first:last], rate)
 
 
 async def bridged_call(
@@ -633,7 +625,7 @@ def test_call_recording_settings_record_calls_without_a_record_call_node(rig: Ri
     echo = other.callflow({"module": "echo", "data": {}})
     call_id, seconds = asyncio.run(echo_call(other, echo, 2.0))  # from a trusted carrier: inbound, off-net
     doc = other.recording_of(call_id)
-    assert doc["origin"] == "callflow : automatic account inbound offnet"
+    assert doc["origin"] == "inbound from offnet to account"  # the old calltape shape, read as Kazoo's
     [upload] = uploads_of(other, call_id)
     pcm, rate, _ = decode(upload.body, "wav")
     assert abs(len(pcm) / rate - seconds) <= 0.1
@@ -654,7 +646,7 @@ def test_call_recording_settings_record_calls_without_a_record_call_node(rig: Ri
     number = rig.callflow({"module": "device", "data": {"id": device}})
     call_id, seconds = asyncio.run(bridged_call(rig, number, port, 2.0))
     doc = rig.recording_of(call_id)
-    assert doc["origin"] == "callflow : automatic endpoint inbound offnet"
+    assert doc["origin"] == "inbound from offnet to endpoint"
     [upload] = uploads_of(rig, call_id)
     pcm, rate, _ = decode(upload.body, "mp3")
     assert abs(len(pcm) / rate - seconds) <= 0.1

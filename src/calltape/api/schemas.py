@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator
 
-from calltape.recording.automatic import CallRecordingSettings
+from calltape.recording.automatic import AccountRecording, EndpointRecording
 from calltape.switch.forwarding import CallForward
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -20,12 +20,21 @@ class _Doc(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
-class Account(_Doc):
+class _RecordsCalls(_Doc):
+    """A document with ``call_recording``: stored as given (checked, no defaults filled in), because an endpoint's
+    settings merge field by field over its owner's and its account's — a default written here would override."""
+
+    @field_serializer("call_recording", check_fields=False)
+    def _as_given(self, value: EndpointRecording | None) -> dict[str, Any] | None:
+        return None if value is None else value.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+
+
+class Account(_RecordsCalls):
     """An account: a tenant with its own SIP realm."""
 
     name: NonEmpty
     realm: str
-    call_recording: CallRecordingSettings | None = None
+    call_recording: AccountRecording | None = None
 
     @field_validator("realm")
     @classmethod
@@ -58,14 +67,14 @@ class DeviceSip(_Doc):
         return value
 
 
-class Device(_Doc):
+class Device(_RecordsCalls):
     """A phone or softphone that registers with SIP credentials."""
 
     name: NonEmpty
     owner_id: str | None = None
     enabled: bool = True
     sip: DeviceSip
-    call_recording: CallRecordingSettings | None = None
+    call_recording: EndpointRecording | None = None
     call_forward: CallForward | None = None
 
     @field_validator("sip")
@@ -76,7 +85,7 @@ class Device(_Doc):
         return value
 
 
-class User(_Doc):
+class User(_RecordsCalls):
     """A person: owns devices (``owner_id``) and voicemail boxes; a ``user`` callflow node rings their devices."""
 
     first_name: NonEmpty
@@ -84,7 +93,7 @@ class User(_Doc):
     username: str | None = None
     email: str | None = None
     caller_id: dict[str, dict[str, str]] | None = None  # Kazoo's {"internal": {"name": …, "number": …}, …}
-    call_recording: CallRecordingSettings | None = None
+    call_recording: EndpointRecording | None = None
     call_forward: CallForward | None = None
 
 

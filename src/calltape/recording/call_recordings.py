@@ -23,7 +23,14 @@ from typing import Any, Protocol
 from calltape.media.clock import RATE, MediaTimeline
 from calltape.media.dtmf import EVENTS
 from calltape.media.taps import Taps
-from calltape.recording.automatic import Direction, Network, RecordingLeaf, endpoint_leaf, leaf_for
+from calltape.recording.automatic import (
+    Network,
+    RecordingLeaf,
+    account_rules,
+    enabled_leaf,
+    endpoint_rules,
+    origin,
+)
 from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder, Recorded
 from calltape.recording.capture import CallCapture
 from calltape.recording.manager import Recording, RecordingError, RecordingManager
@@ -91,6 +98,9 @@ class CallRecordings:
         self._waiting = TaskSet(f"call-id {call_id}: recordings waiting to start")
         self._closing = TaskSet(f"call-id {call_id}: recordings closing")
         self._said_not_stored = False
+        self._automatic: tuple[RecordingDirectory, str, str | None] | None = None  # set by start_automatic
+        self._account_rule_fired = False
+        self._outbound_done = False
         self.masked = False
         self._ended = False
         self._loop = asyncio.get_running_loop()
@@ -285,25 +295,60 @@ class CallRecordings:
     async def start_automatic(
         self, directory: RecordingDirectory, account_id: str, caller_device_id: str | None
     ) -> None:
-        """At the start of the call: the account's ``call_recording`` for calls coming in, and the calling
-        device's (or its owner's) for calls it places."""
-        network: Network = "onnet" if caller_device_id is not None else "offnet"
+        """At the start of the call: the account's inbound rule for where the call came from (on-net from one of
+        its devices, off-net from a carrier). The outbound rules wait until it is known where the call goes:
+        :meth:`record_outbound` when it rings somewhere, else on-net once the call is answered here."""
+        self._automatic = (directory, account_id, caller_device_id)
+        came_from = _network_of(caller_device_id)
         account = await directory.account(account_id)
-        await self._record_by(leaf_for(account, "inbound", network), f"account inbound {network}")
+        rules, _ = account_rules(account)
+        self._account_rule_fired = await self._record_by(
+            enabled_leaf(rules, "inbound", came_from), origin("inbound", came_from, "account")
+        )
+        self._waiting.spawn(self._outbound_on_answer())
+
+    async def _outbound_on_answer(self) -> None:
+        await self.answered.wait()
+        await self.record_outbound("onnet")
+
+    async def record_outbound(self, to: Network) -> None:
+        """The call goes out to *to* (once per call): the account's outbound rule unless its inbound rule fired,
+        and the calling device's outbound rule (merged with its owner's and the account's ``endpoint``)."""
+        if self._automatic is None or self._outbound_done:
+            return
+        self._outbound_done = True
+        directory, account_id, caller_device_id = self._automatic
+        account = await directory.account(account_id)
+        if not self._account_rule_fired:
+            rules, _ = account_rules(account)
+            await self._record_by(enabled_leaf(rules, "outbound", to), origin("outbound", to, "account"))
         if caller_device_id is not None:
-            await self.record_for_endpoint(directory, account_id, caller_device_id, "outbound", "onnet")
+            device, owner = await directory.device_and_owner(account_id, caller_device_id)
+            leaf = enabled_leaf(endpoint_rules(account, owner, device), "outbound", to)
+            await self._record_by(leaf, origin("outbound", to, "endpoint"))
 
-    async def record_for_endpoint(
-        self, directory: RecordingDirectory, account_id: str, device_id: str, direction: Direction, network: Network
-    ) -> None:
-        """A device takes part in the call: its (or its owner's) ``call_recording`` for *direction*."""
+    async def record_for_endpoint(self, device_id: str) -> None:
+        """A device of the account took the call: its inbound rule for where the call came from."""
+        if self._automatic is None:
+            return
+        directory, account_id, caller_device_id = self._automatic
+        came_from = _network_of(caller_device_id)
+        account = await directory.account(account_id)
         device, owner = await directory.device_and_owner(account_id, device_id)
-        await self._record_by(endpoint_leaf(device, owner, direction, network), f"endpoint {direction} {network}")
+        leaf = enabled_leaf(endpoint_rules(account, owner, device), "inbound", came_from)
+        await self._record_by(leaf, origin("inbound", came_from, "endpoint"))
 
-    async def _record_by(self, leaf: RecordingLeaf | None, label: str) -> None:
-        if leaf is not None:
-            request = leaf.request(label=f"automatic {label}")
-            await self.record_call(request, on_answer=leaf.record_on_answer, on_bridge=leaf.record_on_bridge)
+    async def _record_by(self, leaf: RecordingLeaf | None, rule: str) -> bool:
+        if leaf is None:
+            return False
+        request = leaf.request(origin=rule)
+        await self.record_call(request, on_answer=leaf.record_on_answer, on_bridge=leaf.record_on_bridge)
+        return True
+
+
+def _network_of(caller_device_id: str | None) -> Network:
+    """Where a call came from: on-net from one of the account's devices, else off-net (a carrier)."""
+    return "onnet" if caller_device_id is not None else "offnet"
 
 
 async def _first_of(keys: asyncio.Queue[str], wanted: str) -> str:

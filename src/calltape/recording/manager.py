@@ -219,7 +219,9 @@ class RecordingManager:
             duration_ms=duration_ms,
             source_type=recording.source_type,
         )
-        if recording.request.label:
+        if recording.request.origin:
+            doc["origin"] = recording.request.origin
+        elif recording.request.label:
             doc["origin"] = f"callflow : {recording.request.label}"
         doc["record_min_sec"] = recording.min_seconds
         doc["channels"] = "stereo" if recording.channels == 2 else "mono"

@@ -46,7 +46,12 @@ class RecordingOptions(RecordingTarget):
         return value
 
     def request(
-        self, *, label: str | None = None, stereo: bool = True, media_name: str | None = None
+        self,
+        *,
+        label: str | None = None,
+        origin: str | None = None,
+        stereo: bool = True,
+        media_name: str | None = None,
     ) -> RecordingRequest:
         """What the call is asked to record."""
         return RecordingRequest(
@@ -58,5 +63,6 @@ class RecordingOptions(RecordingTarget):
             sample_rate=self.record_sample_rate,
             stereo=stereo,
             label=label,
+            origin=origin,
             media_name=media_name,
         )

@@ -17,5 +17,6 @@ class RecordingRequest:
     record_min_sec: float | None = None  # None: system_config media ``record_min_sec``
     sample_rate: int = 8000
     stereo: bool = True
-    label: str | None = None
+    label: str | None = None  # record_call's: the origin is ``callflow : <label>``
+    origin: str | None = None  # an automatic rule's name (``inbound from offnet to account``), as the origin
     media_name: str | None = None

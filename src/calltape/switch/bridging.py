@@ -12,7 +12,6 @@ from calltape.callflow.call_api import CallEndedError, CallParty, Endpoint, Endp
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
 from calltape.media.sources import cadence
-from calltape.recording.automatic import Network
 from calltape.recording.call_recordings import CallRecordings
 from calltape.switch.bridge import Bridge
 from calltape.switch.dialer import dial
@@ -58,6 +57,7 @@ async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOpti
     if not targets:
         log.info("call-id %s: nothing to ring for %s", call.call_id, endpoints)
         return None
+    await call.recordings.record_outbound("offnet" if any(target.offnet for target in targets) else "onnet")
     ringback: asyncio.Future[None] | None = None
     early: list[Bridge] = []  # the caller hears a ringing phone's early media (183 with SDP)
 
@@ -113,11 +113,7 @@ async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOpti
         Bridge(call.a_leg, callee, call.dtmf.publish)
     call.bridged.set()
     if isinstance(callee, OutboundLeg) and callee.target.device_id:
-        network: Network = "onnet" if call.caller_device_id is not None else "offnet"
-        directory = call.services.endpoints
-        await call.recordings.record_for_endpoint(
-            directory, call.account_id, callee.target.device_id, "inbound", network
-        )
+        await call.recordings.record_for_endpoint(callee.target.device_id)
     log.info("call-id %s: bridged to %s (call-id %s)", call.call_id, callee.target.uri, callee.call_id)
     await call.ended.wait()
     raise CallEndedError()

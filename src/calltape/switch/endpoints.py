@@ -185,7 +185,7 @@ class Endpoints:
             if peer is None:
                 return []
             credentials = (sip["username"], sip["password"]) if sip.get("password") else None
-            return [Target(sip["route"], peer, credentials=credentials, **common)]
+            return [Target(sip["route"], peer, credentials=credentials, offnet=True, **common)]
         targets = []
         for binding in await self.registrations.for_device(device["id"], self.clock()):
             transport, _, hostport = binding.source.partition(":")

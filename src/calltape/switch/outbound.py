@@ -41,6 +41,7 @@ class Target:
     headers: tuple[tuple[str, str], ...] = ()  # custom_sip_headers
     device_id: str | None = None
     owner_id: str | None = None  # the user who owns the device
+    offnet: bool = False  # leaves the platform (a static route: a trunk, until carriers exist)
     local_address: str | None = None  # our address towards it, when not the caller's leg's (a forward to ourselves)
     sign: Callable[[str], tuple[str, str]] | None = None  # a header signed over the leg's Call-ID (a forward)
     confirm: bool = False  # whoever answers presses 1 before the caller is put through

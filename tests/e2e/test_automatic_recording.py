@@ -1,0 +1,175 @@
+"""Automatic recording from a Kazoo account document (issue 19): it records exactly the calls it names.
+
+The account's ``call_recording`` is written as Kazoo 4.3's schema has it: ``account.inbound.offnet`` (calls from
+carriers into the account) and ``endpoint.outbound.onnet`` (calls each endpoint places to another endpoint).
+Carriers call from 127.0.0.2 (the only trusted source); devices call from 127.0.0.1 and answer the server's
+digest challenge, so the server knows which device placed the call. A call that no rule names must leave no
+recording; one that a rule names leaves exactly one, whose origin names the rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.audio import channel_hz, tone
+from tests.e2e.sipp_runner import free_port
+from tests.e2e.upload_sink import UploadSink, decode
+from tests.phone import Phone
+from tests.ports import rtp_ports
+from tests.server import TOKEN, ServerProcess
+
+PASSWORD = "auto-secret-1"
+CALLER_HZ, CALLEE_HZ = 440.0, 1000.0
+
+
+class Site:
+    def __init__(self, server: ServerProcess, api: httpx.Client, sink: UploadSink) -> None:
+        self.server, self.api, self.sink = server, api, sink
+        self.realm = f"auto{uuid.uuid4().hex[:6]}.example.com"
+        leaf = {"enabled": True, "url": f"{sink.url}/auto"}
+        account = {
+            "name": "Kazoo-shaped",
+            "realm": self.realm,
+            "call_recording": {"account": {"inbound": {"offnet": leaf}}, "endpoint": {"outbound": {"onnet": leaf}}},
+        }
+        r = api.put("/v2/accounts", json={"data": account})
+        assert r.status_code == 201, r.text
+        self.account_id = str(r.json()["data"]["id"])
+        self.numbers = iter(range(7100, 7200))
+
+    def put(self, kind: str, data: dict[str, Any]) -> str:
+        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
+        assert r.status_code == 201, r.text
+        return str(r.json()["data"]["id"])
+
+    def callflow(self, flow: dict[str, Any]) -> str:
+        number = str(next(self.numbers))
+        self.put("callflows", {"numbers": [number], "flow": flow})
+        return number
+
+    def device(self, username: str, **sip: Any) -> str:
+        return self.put("devices", {"name": username, "sip": {"username": username, "password": PASSWORD, **sip}})
+
+    def recordings_of(self, call_id: str) -> list[dict[str, Any]]:
+        r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params={"call_id": call_id})
+        assert r.status_code == 200, r.text
+        return list(r.json()["data"])
+
+    def delivered(self, call_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.recordings_of(call_id)
+            if found and all(doc["state"] == "delivered" for doc in found):
+                assert len(found) == 1, found
+                return found[0]
+            assert time.monotonic() < deadline, f"recording of {call_id} not delivered: {found}"
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    server = ServerProcess(
+        tmp_path_factory.mktemp("auto"),
+        ["--trusted-networks", "127.0.0.2/32", "--rtp-ports", rtp_ports(25600, 25799)],
+    ).start()
+    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+    sink = UploadSink().start()
+    yield Site(server, api, sink)
+    sink.stop()
+    api.close()
+    server.stop()
+    assert "Traceback" not in server.log_path.read_text(errors="replace")
+
+
+async def _call(site: Site, caller: Phone, number: str, callee: Phone | None, seconds: float) -> tuple[str, float]:
+    """*caller* calls *number* (answered by *callee*, or by the flow itself); hangs up after *seconds*."""
+    await caller.start()
+    caller.say_pcm(tone(CALLER_HZ, seconds + 5))
+    if callee is not None:
+        callee.say_pcm(tone(CALLEE_HZ, seconds + 5))
+    try:
+        assert (await caller.call(number)).status == 200
+        answered = time.monotonic()
+        await asyncio.sleep(seconds)
+        hung_up = time.monotonic()
+        await caller.hangup()
+        if callee is not None:
+            await callee.wait_bye(5)
+        return caller.call_id, hung_up - answered
+    finally:
+        caller.close()
+        if callee is not None:
+            callee.close()
+
+
+def _device_phone(site: Site, username: str) -> Phone:
+    return Phone(site.server.sip_port, user=username, realm=site.realm, password=PASSWORD)
+
+
+async def _route_callee(site: Site, port: int) -> Phone:
+    callee = Phone(site.server.sip_port, user="callee")
+    await callee.start_on(port)
+    callee.answer_after = 0.2
+    return callee
+
+
+def test_a_carrier_call_into_the_account_is_recorded_by_the_account_rule(site: Site) -> None:
+    echo = site.callflow({"module": "echo", "data": {}})
+    call_id, seconds = asyncio.run(_call(site, Phone(site.server.sip_port, host="127.0.0.2"), echo, None, 2.0))
+    doc = site.delivered(call_id)
+    assert doc["origin"] == "inbound from offnet to account"
+    [upload] = [u for u in site.sink.uploads if call_id in u.path]
+    pcm, rate, _ = decode(upload.body, "mp3")
+    assert abs(len(pcm) / rate - seconds) <= 0.1
+    assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+
+
+def test_a_device_calling_another_device_is_recorded_by_the_endpoint_default_merged_with_its_own(site: Site) -> None:
+    port = free_port()
+    site.device("alice")
+    desk = site.device("desk", invite_format="route", route=f"sip:desk@127.0.0.1:{port}")
+    number = site.callflow({"module": "device", "data": {"id": desk}})
+    # the route device stands for a carrier: on-net rules do not name this call
+    call_id, _ = asyncio.run(_offnet_call(site, number, port))
+    assert site.recordings_of(call_id) == []
+
+    onnet = site.device("bob")  # rung where it registered: on-net
+    bob_number = site.callflow({"module": "device", "data": {"id": onnet}})
+    alice = next(d for d in _devices(site) if d["name"] == "alice")
+    r = site.api.patch(  # alice changes the format only: the rest comes from the account's endpoint default
+        f"/v2/accounts/{site.account_id}/devices/{alice['id']}",
+        json={"data": {"call_recording": {"outbound": {"onnet": {"format": "wav"}}}}},
+    )
+    assert r.status_code == 200, r.text
+    call_id, seconds = asyncio.run(_onnet_call(site, bob_number))
+    doc = site.delivered(call_id)
+    assert doc["origin"] == "outbound to onnet from endpoint"
+    [upload] = [u for u in site.sink.uploads if call_id in u.path]
+    assert upload.path.startswith("/auto/") and upload.path.endswith(".wav")
+    pcm, rate, _ = decode(upload.body, "wav")
+    assert abs(len(pcm) / rate - seconds) <= 0.1
+    assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+    assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15
+
+
+def _devices(site: Site) -> list[dict[str, Any]]:
+    return list(site.api.get(f"/v2/accounts/{site.account_id}/devices").json()["data"])
+
+
+async def _offnet_call(site: Site, number: str, port: int) -> tuple[str, float]:
+    callee = await _route_callee(site, port)
+    return await _call(site, _device_phone(site, "alice"), number, callee, 1.0)
+
+
+async def _onnet_call(site: Site, number: str) -> tuple[str, float]:
+    bob = await Phone(site.server.sip_port, user="bob", realm=site.realm).start()
+    bob.answer_after = 0.2
+    assert (await bob.register(PASSWORD)).status == 200
+    return await _call(site, _device_phone(site, "alice"), number, bob, 2.0)
