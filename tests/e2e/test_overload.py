@@ -58,7 +58,7 @@ def test_a_stuck_store_gets_503_in_bounded_time_and_a_flood_is_shed(tmp_path: Pa
             conn = await asyncpg.connect(fresh_pg_url)
             try:
                 async with conn.transaction():
-                    await conn.execute("LOCK TABLE callflow_numbers IN ACCESS EXCLUSIVE MODE")
+                    await conn.execute("LOCK TABLE account_numbers IN ACCESS EXCLUSIVE MODE")
                     client = UdpSipClient()
                     try:
                         for i in range(MAX_SETUPS + 20):  # numbers nobody looked up yet: no cache can answer

@@ -17,6 +17,7 @@ from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.live import ChannelLister, add_live_routes
 from calltape.api.media import add_media_raw_routes
+from calltape.api.phone_numbers import add_phone_number_routes
 from calltape.api.recordings import add_recording_routes
 from calltape.api.schemas import Account, Device, Media, MediaConfig, User, VMBox
 from calltape.api.storage import add_storage_routes
@@ -114,13 +115,15 @@ def create_app(
     add_audio_link_routes(app, router, recordings, AudioLinks(admin_token), account_in_path)
     add_live_routes(router, recordings, account_in_path, channels)
     add_storage_routes(router, StoragePlans(db), account_in_path, on_config_change)
+    callflows = callflows or Callflows(db)
     add_document_routes(
         router,
         "/accounts/{account_id}/callflows",
-        callflows or Callflows(db),
+        callflows,
         check_callflow,
         account_of=account_in_path,
     )
+    add_phone_number_routes(router, callflows.dids, account_in_path, callflows.forget)
     media = Documents(db, MEDIA)
     add_media_raw_routes(router, media, media_library, account_in_path)
     add_document_routes(

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from calltape.api.errors import ApiError, field_errors
+from calltape.digits import is_number
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -43,6 +44,15 @@ def validate(model: type[ModelT], data: dict[str, Any]) -> dict[str, Any]:
         return model.model_validate(data).model_dump(mode="json", exclude_none=True)
     except ValidationError as exc:
         raise ApiError(400, "invalid data", field_errors(exc)) from None
+
+
+def page_size_of(text: str | None, most: int, default: int = 50) -> int:
+    """A list's ``page_size`` query parameter (1 to *most*), or a 400 naming it."""
+    if text is None:
+        return default
+    if not is_number(text) or not 1 <= int(text) <= most:
+        raise ApiError(400, "invalid data", {"page_size": f"must be a number from 1 to {most}"})
+    return int(text)
 
 
 def merge_patch(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -16,9 +16,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from calltape.api.envelope import success
+from calltape.api.envelope import page_size_of, success
 from calltape.api.errors import ApiError
-from calltape.digits import is_number
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
 from calltape.store.recordings import MAX_PAGE, STATES, Recordings, RecordingState, as_document
@@ -55,7 +54,7 @@ def add_recording_routes(
             created_to=_time(query, "created_to"),
             state=state,
             start_key=query.get("start_key"),
-            page_size=_page_size(query.get("page_size")),
+            page_size=page_size_of(query.get("page_size"), MAX_PAGE),
         )
         body: dict[str, Any] = {"data": [as_document(r) for r in rows], "status": "success", "page_size": len(rows)}
         if next_key is not None:
@@ -120,14 +119,6 @@ def _number(text: str | None) -> str | None:
     if len(text) > 64:
         raise ApiError(400, "invalid data", {"number": "at most 64 characters"})
     return text.strip()
-
-
-def _page_size(text: str | None) -> int:
-    if text is None:
-        return 50
-    if not is_number(text) or not 1 <= int(text) <= MAX_PAGE:
-        raise ApiError(400, "invalid data", {"page_size": f"must be a number from 1 to {MAX_PAGE}"})
-    return int(text)
 
 
 def _time(query: Any, key: str) -> float | None:

@@ -1,4 +1,10 @@
-"""Callflow documents and the number → callflow index (numbers are unique across all accounts)."""
+"""Callflow documents and the number → callflow index (numbers are unique within an account).
+
+A call from one of an account's devices is routed in that account: the callflow with the dialled number, else the
+first whose pattern matches, else the account's ``no_match``. A call from a carrier finds its account by the DID
+(``phone_numbers``), then routes the same way; a number no account holds as a DID still reaches a callflow number
+that exactly one account has (how calltape routed carrier calls before DIDs: existing set-ups keep working).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import ConflictError, Doc, NotFoundError
+from calltape.store.phone_numbers import PhoneNumbers, number_forms
 from calltape.store.ttl_cache import TtlCache
 
 
@@ -28,7 +35,12 @@ class Callflows:
         self.db = db
         self.table = schema.callflows
         self.numbers = schema.callflow_numbers
+        self.dids = PhoneNumbers(db)
         self._found = TtlCache(cache_ttl, max_entries=10_000)
+
+    def forget(self) -> None:
+        """Drop remembered answers (a DID was assigned or released)."""
+        self._found.clear()
 
     async def create(self, doc: Doc, account_id: str) -> Doc:
         """Store a new callflow; ConflictError("numbers") if a number is taken."""
@@ -42,7 +54,7 @@ class Callflows:
                 )
                 await self._index(conn, doc_id, account_id, body)
         except IntegrityError:
-            raise ConflictError("numbers", "a number is already used by another callflow") from None
+            raise ConflictError("numbers", "a number is already used by another callflow of the account") from None
         self._found.clear()
         return {**body, "id": doc_id}
 
@@ -61,7 +73,7 @@ class Callflows:
                 await conn.execute(delete(self.numbers).where(self.numbers.c.callflow_id == doc_id))
                 await self._index(conn, doc_id, account_id, body)
         except IntegrityError:
-            raise ConflictError("numbers", "a number is already used by another callflow") from None
+            raise ConflictError("numbers", "a number is already used by another callflow of the account") from None
         self._found.clear()
         return {**body, "id": doc_id}
 
@@ -101,18 +113,34 @@ class Callflows:
             raise NotFoundError(doc_id)
 
     async def find(self, number: str, account_id: str | None) -> tuple[str, Doc] | None:
-        """(account id, callflow) for a dialled number: an exact number anywhere, else a pattern of the account."""
+        """(account id, callflow) for a number dialled by one of *account_id*'s devices, or (None) from a carrier."""
         found = await self._found.get((number, account_id), lambda: self._find(number, account_id))
         return cast(tuple[str, Doc] | None, found)
 
     async def _find(self, number: str, account_id: str | None) -> tuple[str, Doc] | None:
+        if account_id is not None:
+            return await self._in_account(number, account_id)
+        did = await self.dids.owner_of(number)
+        if did is not None:
+            return await self._in_account(number, did[0])
         n = self.numbers
         async with self.db.engine.connect() as conn:
-            row = (await conn.execute(select(n.c.callflow_id, n.c.account_id).where(n.c.number == number))).first()
-        if row is not None and (account_id is None or row[1] == account_id):
-            return row[1], await self.get(row[0], row[1])
-        if account_id is None:
+            rows = (await conn.execute(select(n.c.account_id, n.c.callflow_id).where(n.c.number == number))).all()
+        if len(rows) != 1:  # no account has it, or several do and no DID says whose it is
             return None
+        owner, callflow_id = rows[0]
+        return owner, await self.get(callflow_id, owner)
+
+    async def _in_account(self, number: str, account_id: str) -> tuple[str, Doc] | None:
+        n = self.numbers
+        query = select(n.c.number, n.c.callflow_id).where(
+            (n.c.account_id == account_id) & n.c.number.in_([*number_forms(number), "no_match"])
+        )
+        async with self.db.engine.connect() as conn:
+            by_number = dict((await conn.execute(query)).all())
+        exact = next((by_number[form] for form in number_forms(number) if form in by_number), None)
+        if exact is not None:
+            return account_id, await self.get(exact, account_id)
         for doc in await self.list(account_id):
             for pattern in doc.get("patterns", []):
                 try:
@@ -120,4 +148,6 @@ class Callflows:
                         return account_id, doc
                 except re.error:
                     continue
+        if "no_match" in by_number:
+            return account_id, await self.get(by_number["no_match"], account_id)
         return None

@@ -100,13 +100,36 @@ def _account_documents(name: str) -> Table:
 
 callflows = _account_documents("callflows")
 
-#: Numbers are unique across all accounts: a dialled number reaches exactly one callflow.
-callflow_numbers = Table(
+#: Until schema version 5, numbers were unique across all accounts (kept for the migrations that made and moved it).
+_callflow_numbers_v2 = Table(
     "callflow_numbers",
     metadata,
     Column("number", String(128), primary_key=True),
     Column("callflow_id", String(32), ForeignKey("callflows.id", ondelete="CASCADE"), nullable=False),
     Column("account_id", String(32), nullable=False),
+)
+
+#: A callflow's numbers (and ``no_match``): unique within an account, as in Kazoo; tenants may share ``1000``.
+callflow_numbers = Table(
+    "account_numbers",
+    metadata,
+    Column("account_id", String(32), primary_key=True),
+    Column("number", String(128), primary_key=True),
+    Column("callflow_id", String(32), ForeignKey("callflows.id", ondelete="CASCADE"), nullable=False),
+    Index("ix_account_numbers_number", "number"),
+    Index("ix_account_numbers_callflow", "callflow_id"),
+)
+
+#: DIDs: numbers that reach the platform from carriers, each owned by one account (unique across the platform).
+phone_numbers = Table(
+    "phone_numbers",
+    metadata,
+    Column("number", String(64), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("doc", JSON, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("modified", Float, nullable=False),
+    Index("ix_phone_numbers_account", "account_id", "number"),
 )
 
 media = _account_documents("media")
@@ -193,7 +216,7 @@ def _initial(conn: Connection) -> None:
 
 
 def _callflows_and_media(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[callflows, callflow_numbers, media])
+    metadata.create_all(conn, tables=[callflows, _callflow_numbers_v2, media])
 
 
 def _users_and_voicemail(conn: Connection) -> None:
@@ -204,11 +227,22 @@ def _recordings(conn: Connection) -> None:
     metadata.create_all(conn, tables=[recordings, recording_outbox, recording_blobs, storage_plans])
 
 
+def _numbers_per_account(conn: Connection) -> None:
+    """Callflow numbers become unique per account (their rows move as they are), and DIDs get their table."""
+    metadata.create_all(conn, tables=[callflow_numbers, phone_numbers])
+    old = _callflow_numbers_v2
+    rows = conn.execute(old.select()).mappings().all()
+    if rows:
+        conn.execute(callflow_numbers.insert(), [dict(row) for row in rows])
+    old.drop(conn)
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
     2: _callflows_and_media,
     3: _users_and_voicemail,
     4: _recordings,
+    5: _numbers_per_account,
 }
 LATEST_VERSION = max(MIGRATIONS)
