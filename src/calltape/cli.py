@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--delivery-retry-base", metavar="SECONDS", help="first retry of a failed recording upload (default 5)"
     )
+    serve.add_argument(
+        "--delivery-horizon",
+        metavar="SECONDS",
+        help="keep retrying an upload this long after the hang-up before it is failed (default 86400)",
+    )
     serve.add_argument("--digest-algorithms", metavar="LIST", help="challenge order, default SHA-256,MD5")
     serve.add_argument("--workers", metavar="N", help="processes sharing the SIP port (default 1)")
     serve.add_argument("--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)")

@@ -49,7 +49,8 @@ class Settings:
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # challenge order: most preferred first
     media_address: str = ""  # the address put in SDP and Contact; empty: the one facing the caller
     rtp_timeout: float = 60.0  # hang up after this long without RTP (0: never)
-    delivery_retry_base: float = 5.0  # seconds before a failed delivery's first retry (then ×3 each time)
+    delivery_retry_base: float = 5.0  # seconds between a failed delivery's first tries (later waits scale with it)
+    delivery_horizon: float = 86400.0  # seconds after the hang-up before an undeliverable recording is failed
     workers: int = 1  # processes sharing the SIP port (see calltape/workers.py)
 
     @property
@@ -106,7 +107,7 @@ def _convert(name: str, value: Any) -> Any:
         if url and not url.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise ConfigError(f"{flag}: expected sqlite:///PATH or postgresql://…, got {url!r}")
         return url
-    if name in ("rtp_timeout", "delivery_retry_base"):
+    if name in ("rtp_timeout", "delivery_retry_base", "delivery_horizon"):
         try:
             seconds = float(value)
         except ValueError:

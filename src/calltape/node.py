@@ -125,7 +125,11 @@ class Node:
         self.encoders = EncoderPool(default_size(worker.count))
         spool = spool_dir(settings.data_dir, worker.index)  # each worker is its own node
         self.delivery = DeliveryWorker(
-            self.recordings, node_name(spool), self._retry_times, retry_base=settings.delivery_retry_base
+            self.recordings,
+            node_name(spool),
+            self._retry_times,
+            retry_base=settings.delivery_retry_base,
+            horizon=settings.delivery_horizon,
         )
         self.manager = RecordingManager(
             self.recordings,

@@ -1,4 +1,5 @@
-"""Automatic recording from a Kazoo account document (issue 19): it records exactly the calls it names.
+"""A Kazoo tenant's recordings (issue 19): automatic recording from a Kazoo account document records exactly the
+calls it names, and an upload looks to a Kazoo receiver as Kazoo's would.
 
 The account's ``call_recording`` is written as Kazoo 4.3's schema has it: ``account.inbound.offnet`` (calls from
 carriers into the account) and ``endpoint.outbound.onnet`` (calls each endpoint places to another endpoint).
@@ -173,3 +174,40 @@ async def _onnet_call(site: Site, number: str) -> tuple[str, float]:
     bob.answer_after = 0.2
     assert (await bob.register(PASSWORD)).status == 200
     return await _call(site, _device_phone(site, "alice"), number, bob, 2.0)
+
+
+def test_the_upload_names_the_callers_owner_and_keeps_kazoos_file_name_whatever_the_media_name(site: Site) -> None:
+    """Kazoo 4.3: ``owner_id`` is the A-leg's owner; ``media_name`` names the recording document only."""
+    owner = site.put("users", {"first_name": "Carol", "last_name": "Caller"})
+    carol = site.device("carol")
+    r = site.api.patch(f"/v2/accounts/{site.account_id}/devices/{carol}", json={"data": {"owner_id": owner}})
+    assert r.status_code == 200, r.text
+    flow = {
+        "module": "record_call",
+        "data": {"url": f"{site.sink.url}/kz", "media_name": "sales call"},
+        "children": {"_": {"module": "echo", "data": {}}},
+    }
+    number = site.callflow(flow)
+    caller = Phone(site.server.sip_port, user="carol", realm=site.realm, password=PASSWORD)
+    call_id, seconds = asyncio.run(_call(site, caller, number, None, 2.0))
+    docs = _delivered_all(site, call_id)
+    named = [d for d in docs if d["name"] == "sales call.mp3"]
+    assert len(named) == 1 and named[0]["owner_id"] == owner
+    assert named[0]["file_name"] == f"call_recording_{call_id}.mp3"
+    uploads = [u for u in site.sink.uploads if u.path.startswith("/kz/")]
+    [upload] = [u for u in uploads if call_id in u.path]
+    assert upload.path == f"/kz/call_recording_{call_id}.mp3"
+    assert dict(upload.query)["owner_id"] == owner
+    pcm, rate, _ = decode(upload.body, "mp3")
+    assert abs(len(pcm) / rate - seconds) <= 0.1
+
+
+def _delivered_all(site: Site, call_id: str, timeout: float = 20.0) -> list[dict[str, Any]]:
+    """Every recording of the call, once all are delivered (the endpoint rule records this call too)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = site.recordings_of(call_id)
+        if found and all(doc["state"] == "delivered" for doc in found):
+            return found
+        assert time.monotonic() < deadline, f"recordings of {call_id} not delivered: {found}"
+        time.sleep(0.1)

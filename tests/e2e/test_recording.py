@@ -178,7 +178,7 @@ def test_a_bridged_call_is_recorded_in_stereo_and_put_with_kazoos_url_and_query(
     query = dict(upload.query)
     assert query["call_id"] == call_id
     assert query["account_id"] == rig.account_id
-    assert query["owner_id"] == user
+    assert query["owner_id"] == ""  # Kazoo's owner_id is the A-leg's owner: a carrier's call has none
     assert query["to"].startswith(f"{number}@")
     assert query["cdr_id"] == time.strftime("%Y%m", time.gmtime()) + "-" + call_id
     assert query["recording_id"].startswith(time.strftime("%Y%m-", time.gmtime())) and len(query["recording_id"]) == 39
@@ -198,7 +198,7 @@ def test_a_bridged_call_is_recorded_in_stereo_and_put_with_kazoos_url_and_query(
     assert doc["id"] == query["recording_id"]
     assert doc["channels"] == 2 and doc["sample_rate"] == 8000 and doc["attempts"] == 1
     assert doc["sha256"] == hashlib.sha256(upload.body).hexdigest()
-    assert doc["endpoint_id"] == device and doc["owner_id"] == user
+    assert doc["endpoint_id"] == device and doc["owner_id"] is None and doc["callee_owner_id"] == user
     assert doc["channel_layout"] == {"left": "caller", "right": "callee"}
     listed = rig.api.get(f"/v2/accounts/{rig.account_id}/users/{user}/recordings").json()["data"]
     assert [r["id"] for r in listed] == [doc["id"]]
@@ -518,6 +518,7 @@ def test_seed_example_three_as_written_records_the_caller_until_a_key(rig: Rig) 
         ({"url": "gopher://example.com/x"}, "flow.data.url", "http, https, ftp or ftps"),
         ({"url": "/relative"}, "flow.data.url", "http, https, ftp or ftps"),
         ({"time_limit": 3}, "flow.data.time_limit", "greater than or equal to 5"),
+        ({"time_limit": 10801}, "flow.data.time_limit", "less than or equal to 10800"),
         ({"record_sample_rate": 7000}, "flow.data.record_sample_rate", "must be one of"),
         ({"format": "ogg"}, "flow.data.format", "'mp3' or 'wav'"),
         ({"media_name": "a/b"}, "flow.data.media_name", "pattern"),

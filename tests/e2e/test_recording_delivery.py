@@ -31,9 +31,10 @@ ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26800, 26
 class Node:
     """A calltape serve on a data dir that survives restarts, with one account."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
-        self.server = ServerProcess(data_dir, ARGS).start()
+        self.args = [*ARGS, *args]
+        self.server = ServerProcess(data_dir, self.args).start()
         self.api = self._client()
         realm = f"d{uuid.uuid4().hex[:6]}.example.com"
         r = self.api.put("/v2/accounts", json={"data": {"name": "D", "realm": realm}})
@@ -45,7 +46,7 @@ class Node:
     def restart(self) -> None:
         self.api.close()
         self.server.stop()
-        self.server = ServerProcess(self.data_dir, ARGS).start()
+        self.server = ServerProcess(self.data_dir, self.args).start()
         self.api = self._client()
 
     def callflow(self, url: str) -> str:
@@ -113,18 +114,21 @@ def test_a_receiver_that_fails_three_times_gets_the_file_exactly_once(node: Node
         sink.stop()
 
 
-def test_after_its_retries_a_recording_is_failed_kept_visible_and_retried_on_request(node: Node) -> None:
-    r = node.api.patch("/v2/system_configs/media", json={"data": {"storage_retry_times": 1}})
-    assert r.status_code == 200, r.text
-    sink = UploadSink(fail_first=2).start()  # the first attempt and its one retry fail
+def test_at_its_horizon_a_recording_is_failed_kept_visible_and_retried_on_request(tmp_path: Path) -> None:
+    """Retried 0.2 s apart five times (Kazoo's five tries, on a short clock); the first round would wait 2.4 s,
+    past the 2 s horizon: only then is it failed."""
+    node = Node(tmp_path / "calltape", ("--delivery-horizon", "2"))
+    sink = UploadSink(fail_first=5).start()  # every quick try fails
     try:
+        r = node.api.patch("/v2/system_configs/media", json={"data": {"call_recording": {"storage_retry_times": 3}}})
+        assert r.status_code == 200, r.text
         number = node.callflow(f"{sink.url}/f")
         call_id, _ = asyncio.run(_call(node.server.sip_port, number, 1.5))
         doc = node.wait_state(call_id, "failed")
-        assert doc["attempts"] == 2 and "HTTP 503" in doc["last_error"]
+        assert doc["attempts"] == 5 and "HTTP 503" in doc["last_error"]
         assert Path(doc["spool_path"]).exists()  # kept
         assert 'calltape_recordings{state="failed"} 1' in httpx.get(f"{node.server.api_url}/metrics").text
-        assert "not delivered after 2 attempts" in node.server.log_path.read_text()
+        assert "not delivered after 5 attempts" in node.server.log_path.read_text()
         audio = node.api.get(f"/v2/accounts/{node.account_id}/recordings/{doc['id']}", params={"accept": "audio/mpeg"})
         assert audio.status_code == 200 and audio.content == Path(doc["spool_path"]).read_bytes()
         retry = node.api.post(f"/v2/accounts/{node.account_id}/recordings/{doc['id']}/retry")
@@ -135,6 +139,7 @@ def test_after_its_retries_a_recording_is_failed_kept_visible_and_retried_on_req
         assert again.status_code == 409  # only a failed delivery can be retried
     finally:
         sink.stop()
+        node.close()
 
 
 def test_a_receiver_down_while_calltape_restarts_still_gets_the_recording(node: Node) -> None:

@@ -38,7 +38,10 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None,
     reason="needs Debian's chromium and chromium-driver (`make test` installs them)",
 )
-ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27300, 27399), "--delivery-retry-base", "0.2"]
+ARGS = [
+    *("--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27300, 27399)),
+    *("--delivery-retry-base", "0.2", "--delivery-horizon", "2"),  # five quick tries, then failed (a short clock)
+]
 WAIT = 20.0
 
 # Non-background pixels of a canvas (the page paints its background #fafbfc first).
@@ -76,9 +79,7 @@ class Rig:
         self.api = httpx.Client(base_url=self.server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
         realm = f"u{uuid.uuid4().hex[:6]}.example.com"
         self.account_id = self._put("/v2/accounts", {"name": "Browser", "realm": realm})
-        r = self.api.patch("/v2/system_configs/media", json={"data": {"storage_retry_times": 1}})
-        assert r.status_code == 200, r.text
-        self.sink = UploadSink(fail_first=2).start()  # the first attempt and its one retry fail; then it accepts
+        self.sink = UploadSink(fail_first=5).start()  # the five quick tries fail; then it accepts
         flow = {"module": "record_call", "data": {"url": f"{self.sink.url}/ui"}, "children": {"_": {"module": "echo"}}}
         self.recorded_number = self.callflow(flow)
         self.echo_number = self.callflow({"module": "echo", "data": {}})
@@ -173,7 +174,7 @@ def _text(driver: WebDriver, css: str) -> str:
 def test_sign_in_play_a_recording_see_its_waveform_and_retry_its_failed_delivery(rig: Rig, browser: WebDriver) -> None:
     call_id = asyncio.run(_recorded_call(rig.server.sip_port, rig.recorded_number, 2.5))
     deadline = time.monotonic() + WAIT
-    while (doc := rig.recording(call_id))["state"] != "failed":  # the delivery gives up after its one retry
+    while (doc := rig.recording(call_id))["state"] != "failed":  # the delivery gives up at its horizon
         assert time.monotonic() < deadline, f"still {doc['state']}"
         time.sleep(0.1)
     audio = Path(doc["spool_path"]).read_bytes()  # kept while the delivery has failed
@@ -250,7 +251,7 @@ def test_sign_in_play_a_recording_see_its_waveform_and_retry_its_failed_delivery
     assert retry.is_enabled()
     retry.click()
     _wait(browser, lambda d: _text(d, "#detail-state") == "delivered", "the retried delivery never showed delivered")
-    assert len(rig.sink.uploads) == 1 and len(rig.sink.attempts) == 3
+    assert len(rig.sink.uploads) == 1 and len(rig.sink.attempts) == 6  # five quick tries, then the one asked for
     assert rig.sink.uploads[0].body == audio
     assert rig.recording(call_id)["state"] == "delivered"
     assert not browser.find_element(By.ID, "retry").is_enabled()

@@ -8,9 +8,10 @@ from calltape.recording import names
 def test_later_recordings_of_a_call_are_numbered_and_media_names_never_double_their_extension() -> None:
     assert names.file_name("c1", "mp3") == "call_recording_c1.mp3"
     assert names.file_name("c1", "mp3", 2) == "call_recording_c1_2.mp3"
-    assert names.file_name("c1", "mp3", 1, "greeting.mp3") == "greeting.mp3"
-    assert names.file_name("c1", "mp3", 1, "greeting.MP3") == "greeting.mp3"
-    assert names.file_name("c1", "wav", 3, "greeting") == "greeting_3.wav"
+    assert names.media_name("greeting.mp3", "mp3") == "greeting.mp3"
+    assert names.media_name("greeting.MP3", "mp3") == "greeting.MP3"
+    assert names.media_name("greeting", "wav") == "greeting.wav"
+    assert names.media_name(None, "wav") is None
 
 
 def test_kazoo_times_and_ids() -> None:

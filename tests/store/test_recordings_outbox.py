@@ -83,13 +83,15 @@ async def test_lists_are_newest_first_paged_and_filtered(database: Database) -> 
     assert [r.id for r in window] == ["p2", "p1"]
 
 
-def test_retries_start_within_ten_seconds_and_five_of_them_span_ten_minutes() -> None:
+def test_retries_are_at_least_kazoos_five_tries_5_s_apart_then_rounds_1_to_10_minutes_then_hourly() -> None:
     for _ in range(200):
-        delays = [retry_delay(n, 5.0) for n in range(1, 6)]
-        assert delays[0] <= 10.0
-        assert sum(delays) >= 600.0
-        assert delays == sorted(delays)
-    assert retry_delay(1, 5.0, retry_after=120) == 120  # the receiver's Retry-After is honoured
+        delays = [retry_delay(n, 5.0, rounds=5) for n in range(1, 15)]
+        assert all(5.0 <= d <= 6.25 for d in delays[:4])  # tries 2-5, 5 s after the one before
+        assert 60.0 <= delays[4] <= 75.0 and 600.0 <= delays[8] <= 750.0  # five rounds, 1 to 10 minutes apart
+        assert all(60.0 <= d <= 750.0 for d in delays[4:9])
+        assert all(3600.0 <= d <= 4500.0 for d in delays[9:])  # then hourly, until the horizon
+    assert retry_delay(1, 5.0, 5, retry_after=120) == 120  # the receiver's Retry-After is honoured
+    assert 3600.0 <= retry_delay(6, 5.0, rounds=0) <= 4500.0  # no rounds asked: hourly after the quick tries
 
 
 def test_media_settings_read_kazoos_keys_and_keep_defaults_for_bad_values() -> None:
@@ -99,3 +101,6 @@ def test_media_settings_read_kazoos_keys_and_keep_defaults_for_bad_values() -> N
     assert (settings.max_recording_time_limit, settings.store_recordings, settings.extension) == (600, True, "wav")
     bad = MediaSettings.from_document({"max_recording_time_limit": "lots", "call_recording": "x"})
     assert bad == MediaSettings()
+    kazoo = MediaSettings.from_document({"storage_retry_times": 2, "call_recording": {"storage_retry_times": 9}})
+    assert kazoo.storage_retry_times == 9  # Kazoo's key wins over calltape's earlier top-level one
+    assert MediaSettings.from_document({"storage_retry_times": 2}).storage_retry_times == 2

@@ -133,6 +133,7 @@ class CallRecordingConfig(_Doc):
 
     extension: Literal["mp3", "wav"] = "mp3"
     workers: int = Field(1, ge=1, le=64)
+    storage_retry_times: int | None = Field(None, ge=0, le=100)  # Kazoo's key; the top-level one is calltape's
 
 
 class MediaConfig(_Doc):

@@ -151,7 +151,7 @@ def _placeholders(recording: DueRecording) -> dict[str, str | None]:
         "account_id": recording.account_id,
         "call_id": recording.call_id,
         "owner_id": recording.owner_id,
-        "user_id": recording.owner_id,
+        "user_id": doc.get("callee_owner_id") or recording.owner_id,  # the user a callflow rang, else the caller's
         "caller_id_number": doc.get("caller_id_number"),
         "callee_id_number": doc.get("callee_id_number"),
     }

@@ -1,12 +1,14 @@
 """The delivery worker: takes due recordings from the outbox in the store and moves each to its target.
 
-Every attempt is recorded on the recording's row (attempts, last error). A failure is tried again
-with exponential backoff and jitter — 5 s, 15 s, 45 s, 135 s, 405 s (each up to a quarter longer, or
-later if the receiver asks with Retry-After) — so the default ``storage_retry_times`` of 5 spans over
-ten minutes; after that the recording is ``failed``, kept on disk, and ``POST …/retry`` starts a fresh
-round. Because the outbox is in the store, a restart resumes every pending delivery, and the outcome
-of a confirmed delivery is committed in the same transaction that removes its outbox entry, so it is
-never sent again. The spool file is deleted only after that commit.
+Every attempt is recorded on the recording's row (attempts, last error). A failure is tried again at
+least as Kazoo does: five tries 5 s apart, then ``storage_retry_times`` rounds (system_config media
+``call_recording.storage_retry_times``, default 5) 1 to 10 minutes apart, then on every hour — each wait
+up to a quarter longer, or later if the receiver asks with Retry-After — until the delivery horizon
+(``--delivery-horizon``, default 24 h after the hang-up). Only then is the recording ``failed``: kept on
+disk, and ``POST …/retry`` starts a fresh round. Nothing is dropped. Because the outbox is in the store, a
+restart resumes every pending delivery, and the outcome of a confirmed delivery is committed in the same
+transaction that removes its outbox entry, so it is never sent again. The spool file is deleted only after
+that commit.
 """
 
 from __future__ import annotations
@@ -33,18 +35,26 @@ log = logging.getLogger(__name__)
 LEASE = 600.0  # longer than one attempt can take: a node that died holding an entry frees it after this
 IDLE_POLL = 30.0  # look at the outbox at least this often (another node may have queued or freed work)
 BATCH = 64
-RETRY_FACTOR = 3.0
-MAX_RETRY_DELAY = 3600.0
+QUICK_TRIES = 5  # Kazoo's: five tries, one retry base (5 s) apart
+ROUND_FIRST, ROUND_MOST = 12.0, 120.0  # storage_retry_times rounds: 1 to 10 minutes apart (in retry bases)
+LATER = 720.0  # then once an hour (in retry bases)
+DEFAULT_HORIZON = 86400.0  # seconds after the hang-up before a recording that cannot be delivered is failed
 #: Buckets of the hang-up → delivered histogram (seconds)
 DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
-def retry_delay(retry: int, base: float, retry_after: float | None = None) -> float:
-    """Seconds before retry number *retry* (1, 2, …): base·3^(retry−1), up to 25 % more, or Retry-After."""
-    delay = base * RETRY_FACTOR ** (retry - 1) * random.uniform(1.0, 1.25)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, MAX_RETRY_DELAY)
+def retry_delay(retry: int, base: float, rounds: int, retry_after: float | None = None) -> float:
+    """Seconds before retry number *retry* (1, 2, …): *base* until there were QUICK_TRIES tries, then *rounds*
+    waits from 12·base doubling to 120·base (1 to 10 minutes at the default 5 s), then 720·base (an hour);
+    each up to 25 % more, or the receiver's Retry-After if longer."""
+    if retry < QUICK_TRIES:
+        delay = base
+    elif retry < QUICK_TRIES + rounds:
+        delay = min(ROUND_FIRST * base * 2 ** (retry - QUICK_TRIES), ROUND_MOST * base)
+    else:
+        delay = LATER * base
+    delay *= random.uniform(1.0, 1.25)
+    return max(delay, retry_after) if retry_after is not None else delay
 
 
 class DeliveryWorker:
@@ -57,12 +67,14 @@ class DeliveryWorker:
         retry_times: Callable[[], Awaitable[int]],
         *,
         retry_base: float = 5.0,
+        horizon: float = DEFAULT_HORIZON,
         concurrency: int = 64,
     ) -> None:
         self.store = store
         self.node = node
         self.retry_times = retry_times
         self.retry_base = retry_base
+        self.horizon = horizon
         self._wake = asyncio.Event()
         self._concurrency = concurrency
         self._tasks = TaskSet("delivery", on_done=self.wake)
@@ -155,9 +167,10 @@ class DeliveryWorker:
 
     async def _failed(self, row: DueRecording, error: str, retry_after: float | None, *, final: bool = False) -> None:
         retries = row.attempts  # attempts before this one: this failure is attempt row.attempts + 1
-        limit = await self.retry_times()
         self.failed_attempts += 1
-        if final or retries >= limit:
+        delay = retry_delay(retries + 1, self.retry_base, await self.retry_times(), retry_after)
+        hung_up = row.created + row.duration_ms / 1000
+        if final or time.time() + delay > hung_up + self.horizon:
             await self.store.attempt_failed(row.id, error, None)
             log.error(
                 "call-id %s: recording %s not delivered after %d attempts (%s); kept at %s, state failed",
@@ -168,7 +181,6 @@ class DeliveryWorker:
                 row.spool_path,
             )
             return
-        delay = retry_delay(retries + 1, self.retry_base, retry_after)
         await self.store.attempt_failed(row.id, error, time.time() + delay)
         log.warning(
             "call-id %s: recording %s: attempt %d failed (%s); next in %.0f s",

@@ -41,7 +41,7 @@ from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIME_LIMIT = 3600.0
+DEFAULT_CALLER_TIME_LIMIT = 3600.0
 
 CONFIG_TTL = 5.0
 DRAIN_TIMEOUT = 10.0
@@ -75,7 +75,13 @@ class MediaSettings:
             store_recordings=doc.get("store_recordings") is True,
             record_min_sec=_number(doc, "record_min_sec", defaults.record_min_sec),
             extension=extension if extension in ("mp3", "wav") else defaults.extension,
-            storage_retry_times=int(_number(doc, "storage_retry_times", defaults.storage_retry_times)),
+            storage_retry_times=int(
+                _number(  # Kazoo's key is under call_recording; calltape read it at the top level before
+                    recording,
+                    "storage_retry_times",
+                    _number(doc, "storage_retry_times", defaults.storage_retry_times),
+                )
+            ),
         )
 
 
@@ -156,10 +162,7 @@ class RecordingManager:
             return None
         fmt = request.format or settings.extension
         recording_id = names.recording_id()
-        if caller_only:
-            name = f"{facts.call_id}.{fmt}"
-        else:
-            name = names.file_name(facts.call_id, fmt, sequence, request.media_name)
+        name = f"{facts.call_id}.{fmt}" if caller_only else names.file_name(facts.call_id, fmt, sequence)
         path = self.spool_dir / facts.account_id / f"{recording_id}.{fmt}"
         channels = 2 if request.stereo and not caller_only else 1
         spool: AudioSpool | None = None
@@ -172,7 +175,9 @@ class RecordingManager:
                 capture = CaptureWriter(capture_path(path))
         except (OSError, LameError) as exc:  # a full disk, a missing library: the call goes on unrecorded
             raise RecordingError(f"cannot start {name} in {path.parent}: {exc}") from exc
-        limit = request.time_limit if request.time_limit is not None else DEFAULT_TIME_LIMIT
+        limit = request.time_limit
+        if limit is None:  # Kazoo: record_call runs to max_recording_time_limit; record_caller to an hour
+            limit = DEFAULT_CALLER_TIME_LIMIT if caller_only else settings.max_recording_time_limit
         recording = Recording(
             id=recording_id,
             name=name,
@@ -212,7 +217,7 @@ class RecordingManager:
         doc = kazoo_document(
             call,
             recording_id=recording.id,
-            name=recording.name,
+            name=names.media_name(recording.request.media_name, recording.fmt) or recording.name,
             fmt=recording.fmt,
             url=recording.request.url or "",
             started_at=started_at,
@@ -231,7 +236,7 @@ class RecordingManager:
             "id": recording.id,
             "account_id": call.account_id,
             "call_id": call.call_id,
-            "owner_id": call.owner_id,
+            "owner_id": call.owner_id or call.callee_owner_id,  # whose list it is in (/users/{U}/recordings)
             "format": recording.fmt,
             "name": recording.name,
             "created": started_at,

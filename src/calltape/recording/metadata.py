@@ -22,7 +22,8 @@ class CallFacts:
     caller_id_name: str = ""
     callee_id_number: str = ""
     callee_id_name: str = ""
-    owner_id: str | None = None
+    owner_id: str | None = None  # the A-leg's owner (the calling device's user), as Kazoo sends it
+    callee_owner_id: str | None = None  # the owner of the device that took the call (calltape's own key)
     endpoint_id: str | None = None
     interaction_id: str = ""
     origin: str = ""
@@ -63,6 +64,7 @@ def kazoo_document(
         "call_id": facts.call_id,
         "endpoint_id": facts.endpoint_id,
         "owner_id": facts.owner_id,
+        **({"callee_owner_id": facts.callee_owner_id} if facts.callee_owner_id else {}),
         "url": url,
         "cdr_id": names.cdr_id(facts.call_id, started_at),
         "interaction_id": facts.interaction_id,

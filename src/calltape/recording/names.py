@@ -16,6 +16,7 @@ GREGORIAN_OFFSET = 62167219200  # seconds from 0000-01-01 to 1970-01-01: Kazoo's
 URL_SCHEMES = ("http", "https", "ftp", "ftps")
 SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # what MP3 can hold
 MIN_TIME_LIMIT = 5  # seconds: Kazoo's minimum time_limit
+MAX_TIME_LIMIT = 10800  # seconds: the most Kazoo's schema accepts
 
 
 def check_url(value: str) -> str:
@@ -43,11 +44,15 @@ def cdr_id(call_id: str, unix_time: float) -> str:
     return time.strftime("%Y%m", time.gmtime(unix_time)) + "-" + call_id
 
 
-def file_name(call_id: str, ext: str, sequence: int = 1, media_name: str | None = None) -> str:
-    """``call_recording_<CALL_ID>.<EXT>`` (``…_2.<EXT>`` for the call's second), or *media_name* with its
-    extension added only when it does not have it already."""
+def file_name(call_id: str, ext: str, sequence: int = 1) -> str:
+    """The uploaded file: ``call_recording_<CALL_ID>.<EXT>`` (``…_2.<EXT>`` for the call's second)."""
     suffix = f"_{sequence}" if sequence > 1 else ""
-    if media_name:
-        stem = media_name[: -len(ext) - 1] if media_name.lower().endswith("." + ext) else media_name
-        return f"{stem}{suffix}.{ext}"
     return f"call_recording_{call_id}{suffix}.{ext}"
+
+
+def media_name(name: str | None, ext: str) -> str | None:
+    """``media_name`` as the recording document's name (Kazoo: it names the document, not the upload), its
+    extension added only when it does not have it already."""
+    if not name:
+        return None
+    return name if name.lower().endswith("." + ext) else f"{name}.{ext}"

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from calltape.recording.names import MIN_TIME_LIMIT, SAMPLE_RATES, check_url
+from calltape.recording.names import MAX_TIME_LIMIT, MIN_TIME_LIMIT, SAMPLE_RATES, check_url
 from calltape.recording.request import RecordingRequest
 
 
@@ -17,7 +17,7 @@ class RecordingTarget(BaseModel):
     format: Literal["mp3", "wav"] | None = None
     url: str | None = None
     method: Literal["put", "post"] = "put"
-    time_limit: float | None = Field(None, ge=MIN_TIME_LIMIT)
+    time_limit: float | None = Field(None, ge=MIN_TIME_LIMIT, le=MAX_TIME_LIMIT)
 
     @field_validator("format", "method", mode="before")
     @classmethod

@@ -65,7 +65,6 @@ _DUE_COLUMNS = [_t.c[field.name] for field in fields(DueRecording)]
 _FIELDS = (
     "state",
     "format",
-    "name",
     "duration_ms",
     "size",
     "sha256",
@@ -85,6 +84,7 @@ def as_document(row: Any) -> Doc:
     doc: Doc = dict(row.doc)
     doc.update({field: getattr(row, field) for field in _FIELDS})
     doc["id"] = row.id
+    doc["file_name"] = row.name  # what was uploaded (``name`` is the document's: ``media_name`` when given)
     doc["delivery"] = {k: v for k, v in row.target.items() if k != "credentials"}
     return doc
 

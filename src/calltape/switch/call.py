@@ -247,8 +247,8 @@ class Call:
         """What a recording says about this call, as it stands now."""
         request = self.a_leg.request
         callee = next((leg for leg in self.legs if isinstance(leg, OutboundLeg)), None)
-        owner_id = callee.target.owner_id if callee is not None else None
-        if owner_id is None and self.caller_device_id is not None:
+        owner_id = None
+        if self.caller_device_id is not None:
             owner_id = await self.services.endpoints.owner_of(self.account_id, self.caller_device_id)
         return CallFacts(
             call_id=self.call_id,
@@ -260,6 +260,7 @@ class Call:
             caller_id_name=self.caller.name,
             callee_id_number=self.number,
             owner_id=owner_id,
+            callee_owner_id=callee.target.owner_id if callee is not None else None,
             endpoint_id=callee.target.device_id if callee is not None else self.caller_device_id,
             interaction_id=self.interaction_id,
             origin=f"callflow : {self.callflow_name}" if self.callflow_name else "callflow",
