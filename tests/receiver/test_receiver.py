@@ -70,7 +70,10 @@ def test_kazoo_record_call_url_with_metadata(receiver: ReceiverProcess) -> None:
 def test_record_caller_and_query_string_forms(receiver: ReceiverProcess) -> None:
     audio = wav_bytes(0.5)
     assert _put(receiver, "/voicemail/acc2/box9/vm-call-1.wav", audio).status_code == 201
-    assert (receiver.dir / f"unknown/{MONTH}/vm-call-1.wav").read_bytes() == audio
+    assert (receiver.dir / f"unknown/{MONTH}/vm-call-1.wav").read_bytes() == audio  # no account id anywhere
+    account, box = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+    assert _put(receiver, f"/voicemail/{account}/{box}/vm-call-2.wav", audio).status_code == 201
+    assert (receiver.dir / f"{account}/{MONTH}/vm-call-2.wav").read_bytes() == audio  # the account in the path
     r = _put(receiver, "/upload.php?file=call_recording_q1.mp3&from=a&account_id=acc3", mp3_bytes(0.3))
     assert r.status_code == 201 and r.json()["key"] == f"acc3/{MONTH}/call_recording_q1.mp3"
     r = _put(receiver, "/upload.php?k=v&recording=call_recording_q2.mp3&from=b&account_id=acc3", mp3_bytes(0.4))

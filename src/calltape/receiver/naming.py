@@ -18,6 +18,7 @@ from calltape.media.formats import CONTENT_TYPES
 _NAME = re.compile(r"^(?:call_recording_)?(?P<id>[^/\\\x00]+)\.(?P<ext>[A-Za-z0-9]{2,5})$")
 _RECORDING_VALUE = re.compile(r"^call_recording_[^/\\\x00]+\.[A-Za-z0-9]{2,5}$")
 _SAFE_ACCOUNT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")  # a Kazoo account id, as record_caller URLs carry it in their path
 MAX_NAME = 200
 
 
@@ -31,7 +32,7 @@ class Upload:
 
     name: str  # the file name as Kazoo chose it, e.g. call_recording_abc.mp3
     ext: str  # lower-case extension
-    account_id: str  # "unknown" when the query has none
+    account_id: str  # the query's, else the first account id in the path, else "unknown"
     metadata: dict[str, str]
 
 
@@ -77,7 +78,8 @@ def parse_upload(raw_path: bytes, query_string: bytes) -> Upload:
         raise BadRequestError("no recording name (…/call_recording_<CALL_ID>.<EXT> or …/<CALL_ID>.<EXT>)")
     if any(c in name for c in "/\\\x00") or name in (".", ".."):
         raise BadRequestError("bad recording name")
-    account_id = metadata.get("account_id") or "unknown"
+    in_path = next((segment for segment in segments[:-1] if _ACCOUNT_ID.match(segment)), None)
+    account_id = metadata.get("account_id") or in_path or "unknown"  # record_caller sends no query
     if not _SAFE_ACCOUNT.match(account_id):
         raise BadRequestError("account_id must be 1-64 letters, digits, '-' or '_'")
     return Upload(name=name, ext=match.group("ext").lower(), account_id=account_id, metadata=metadata)
