@@ -124,3 +124,11 @@ def test_media_system_config(api: httpx.Client) -> None:
 def test_openapi(server: ServerProcess) -> None:
     r = httpx.get(f"{server.api_url}/openapi.json")
     assert r.status_code == 200 and "/v2/accounts" in r.json()["paths"]
+
+
+def test_every_operation_has_an_id_of_its_own(server: ServerProcess) -> None:
+    """An OpenAPI client generator names a method after its operation id: no two may share one."""
+    spec = httpx.get(f"{server.api_url}/openapi.json").json()
+    ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()]
+    assert len(ids) > 50 and len(ids) == len(set(ids))
+    assert "Duplicate Operation ID" not in server.log_path.read_text(errors="replace")

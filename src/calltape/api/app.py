@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from calltape.api.audio_links import AudioLinks, add_audio_link_routes
@@ -19,6 +19,7 @@ from calltape.api.live import ChannelLister, add_live_routes
 from calltape.api.media import add_media_raw_routes
 from calltape.api.phone_numbers import add_phone_number_routes
 from calltape.api.recordings import add_recording_routes
+from calltape.api.routing import Router
 from calltape.api.schemas import Account, Device, Media, MediaConfig, User, VMBox
 from calltape.api.storage import add_storage_routes
 from calltape.api.ui import add_ui
@@ -60,7 +61,7 @@ def create_app(
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
     install_error_handlers(app)
-    router = APIRouter(prefix="/v2", dependencies=[Depends(TokenAuth(admin_token))])
+    router = Router(prefix="/v2", dependencies=[Depends(TokenAuth(admin_token))])
     accounts = Documents(db, ACCOUNTS)
     devices = Documents(db, DEVICES)
     configs = SystemConfigs(db)
