@@ -38,7 +38,7 @@ def test_account_lifecycle(api: httpx.Client) -> None:
     assert api.get(f"/v2/accounts/{account_id}").json()["data"]["name"] == "Acme"
     assert any(a["id"] == account_id for a in api.get("/v2/accounts").json()["data"])
     r = api.patch(f"/v2/accounts/{account_id}", json={"data": {"name": "Acme Inc", "notes": "kept"}})
-    assert r.json()["data"] == {"name": "Acme Inc", "realm": realm, "notes": "kept", "id": account_id}
+    assert r.json()["data"] == {"name": "Acme Inc", "realm": realm, "notes": "kept", "id": account_id, "tree": []}
     r = api.post(f"/v2/accounts/{account_id}", json={"data": {"name": "Acme 2", "realm": realm}})
     assert r.status_code == 200 and "notes" not in r.json()["data"]
     assert api.delete(f"/v2/accounts/{account_id}").status_code == 200

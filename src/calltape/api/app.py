@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from calltape.api.accounts import add_account_routes
 from calltape.api.audio_links import AudioLinks, add_audio_link_routes
-from calltape.api.auth import TokenAuth
+from calltape.api.auth import TokenAuth, principal_of, require_master
 from calltape.api.callflows import check_callflow
 from calltape.api.docs_page import add_docs_page
 from calltape.api.documents import Doc, add_document_routes, model_checker
@@ -20,11 +21,12 @@ from calltape.api.media import add_media_raw_routes
 from calltape.api.phone_numbers import add_phone_number_routes
 from calltape.api.recordings import add_recording_routes
 from calltape.api.routing import Router
-from calltape.api.schemas import Account, Device, Media, MediaConfig, User, VMBox
+from calltape.api.schemas import Device, Media, MediaConfig, User, VMBox
 from calltape.api.storage import add_storage_routes
 from calltape.api.ui import add_ui
 from calltape.api.voicemail import add_message_routes
 from calltape.media.library import MediaLibrary
+from calltape.store.auth_tokens import AuthTokens
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
@@ -61,21 +63,23 @@ def create_app(
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
     install_error_handlers(app)
-    router = Router(prefix="/v2", dependencies=[Depends(TokenAuth(admin_token))])
+    tokens = AuthTokens(db)
+    router = Router(prefix="/v2", dependencies=[Depends(TokenAuth(admin_token, tokens))])
+    open_router = Router(prefix="/v2")  # what a client calls to get a token
     accounts = Documents(db, ACCOUNTS)
     devices = Documents(db, DEVICES)
     configs = SystemConfigs(db)
 
-    async def no_account(_: Request) -> None:
-        return None
-
     async def account_in_path(request: Request) -> str:
+        """The account the path names: 404 if unknown, 403 unless the token reaches it."""
         account_id = str(request.path_params["account_id"])
-        await accounts.get(account_id)  # 404 for an unknown account
+        account = await accounts.get(account_id)
+        if not principal_of(request).reaches(account):
+            raise ApiError(403, "forbidden", {"account_id": "not this token's account or one below it"})
         return account_id
 
     forget = directory.forget if directory is not None else (lambda: None)
-    add_document_routes(router, "/accounts", accounts, model_checker(Account), account_of=no_account, on_change=forget)
+    add_account_routes(router, open_router, accounts, tokens, forget)
     add_document_routes(
         router,
         "/accounts/{account_id}/devices",
@@ -147,11 +151,11 @@ def create_app(
         stored = await configs.get(config_id) or {}
         return validate(model, stored)
 
-    @router.get("/system_configs/{config_id}")
+    @router.get("/system_configs/{config_id}", dependencies=[Depends(require_master)])
     async def get_config(config_id: str) -> JSONResponse:
         return success({**await current_config(config_id), "id": config_id})
 
-    @router.api_route("/system_configs/{config_id}", methods=["PUT", "POST"])
+    @router.api_route("/system_configs/{config_id}", methods=["PUT", "POST"], dependencies=[Depends(require_master)])
     async def put_config(config_id: str, request: Request) -> JSONResponse:
         data = await read_data(request)
         data.pop("id", None)
@@ -160,7 +164,7 @@ def create_app(
         on_config_change()
         return success({**doc, "id": config_id})
 
-    @router.patch("/system_configs/{config_id}")
+    @router.patch("/system_configs/{config_id}", dependencies=[Depends(require_master)])
     async def patch_config(config_id: str, request: Request) -> JSONResponse:
         data = await read_data(request)
         data.pop("id", None)
@@ -170,6 +174,7 @@ def create_app(
         return success({**doc, "id": config_id})
 
     app.include_router(router)
+    app.include_router(open_router)
     add_docs_page(app)  # /docs: the API reference, rendered from /openapi.json
     if health is not None:
 

@@ -1,21 +1,68 @@
-"""``X-Auth-Token`` checking."""
+"""``X-Auth-Token``: the operator's master token, or a token scoped to one account and what lies below it.
+
+The dependency sets ``request.state.principal``; routes under ``/v2/accounts/{A}`` check it against A's place in
+the account tree (``reaches``), the others that only the operator may use call ``require_master``.
+"""
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
 from calltape.api.errors import ApiError
+from calltape.store.auth_tokens import AuthTokens
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request is: the operator (``account_id`` None) or a token for one account and its descendants."""
+
+    account_id: str | None = None
+    method: str = "master"
+
+    @property
+    def master(self) -> bool:
+        """The operator's token: every account, and the system settings."""
+        return self.account_id is None
+
+    def reaches(self, account: dict[str, Any]) -> bool:
+        """True if *account* is this token's account or lies below it."""
+        return self.master or account.get("id") == self.account_id or self.account_id in account.get("pvt_tree", [])
+
+
+MASTER = Principal()
 
 
 class TokenAuth:
-    """A FastAPI dependency accepting the admin token."""
+    """A FastAPI dependency: the master token, or a token ``/v2/api_auth`` issued (401 otherwise)."""
 
-    def __init__(self, admin_token: str) -> None:
+    def __init__(self, admin_token: str, tokens: AuthTokens | None = None) -> None:
         self._token = admin_token.encode()
+        self.tokens = tokens
 
     async def __call__(self, request: Request) -> None:
         given = request.headers.get("x-auth-token", "")
-        if not given or not hmac.compare_digest(given.encode(), self._token):
-            raise ApiError(401, "invalid credentials", {"X-Auth-Token": "missing or wrong"})
+        if given and hmac.compare_digest(given.encode(), self._token):
+            request.state.principal = MASTER
+            return
+        issued = await self.tokens.check(given) if given and self.tokens is not None else None
+        if issued is None:
+            raise ApiError(401, "invalid credentials", {"X-Auth-Token": "missing, wrong, revoked or expired"})
+        request.state.principal = Principal(issued.account_id, issued.method)
+
+
+def principal_of(request: Request) -> Principal:
+    """Who made *request* (set by TokenAuth; a request it did not see is refused)."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise ApiError(401, "invalid credentials", {"X-Auth-Token": "missing"})
+    return principal
+
+
+def require_master(request: Request) -> None:
+    """Only the operator's token may do this (403 for an account's token)."""
+    if not principal_of(request).master:
+        raise ApiError(403, "forbidden", {"X-Auth-Token": "only the operator's token may do this"})

@@ -237,6 +237,23 @@ def _numbers_per_account(conn: Connection) -> None:
     old.drop(conn)
 
 
+#: API tokens for one account and what lies below it (``/v2/api_auth``): only a token's SHA-256 is kept.
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("expires", Float, nullable=False),
+    Index("ix_auth_tokens_expires", "expires"),
+)
+
+
+def _auth_tokens(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[auth_tokens])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -244,5 +261,6 @@ MIGRATIONS: dict[int, Migration] = {
     3: _users_and_voicemail,
     4: _recordings,
     5: _numbers_per_account,
+    6: _auth_tokens,
 }
 LATEST_VERSION = max(MIGRATIONS)

@@ -1,0 +1,160 @@
+"""``/v2/accounts``: accounts in a tree (Kazoo's), their API keys, and the tokens those keys buy.
+
+``PUT /v2/accounts/{PARENT}`` creates a child of PARENT (as crossbar does); ``GET …/children`` and
+``…/descendants`` list what lies below; ``DELETE`` refuses an account that has children. Each account has an
+``api_key`` (``GET …/api_key``); ``PUT /v2/api_auth`` with it returns a token for that account and its
+descendants, ``GET /v2/token_auth`` says what a token is good for, ``DELETE /v2/token_auth`` revokes it.
+Keys starting with ``pvt_`` are the server's: never taken from a request, never shown.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from calltape.api.auth import principal_of, require_master
+from calltape.api.envelope import merge_patch, read_data, success, validate
+from calltape.api.errors import ApiError
+from calltape.api.schemas import Account
+from calltape.store.auth_tokens import AuthTokens
+from calltape.store.documents import Documents
+
+Doc = dict[str, Any]
+
+
+def public(account: Doc) -> Doc:
+    """An account as the API shows it: without the server's keys, with its place in the tree."""
+    shown = {k: v for k, v in account.items() if not k.startswith("pvt_")}
+    shown["tree"] = list(account.get("pvt_tree", []))
+    return shown
+
+
+def _private(account: Doc) -> Doc:
+    return {k: v for k, v in account.items() if k.startswith("pvt_")}
+
+
+def _checked(data: Doc) -> Doc:
+    return validate(Account, {k: v for k, v in data.items() if not k.startswith("pvt_") and k not in ("id", "tree")})
+
+
+def add_account_routes(
+    router: APIRouter,
+    open_router: APIRouter,
+    accounts: Documents,
+    tokens: AuthTokens,
+    on_change: Callable[[], None],
+) -> None:
+    """The account routes on *router* (token required) and ``api_auth`` on *open_router* (no token)."""
+
+    async def reachable(request: Request, account_id: str) -> Doc:
+        account = await accounts.get(account_id)  # 404 for an unknown account
+        if not principal_of(request).reaches(account):
+            raise ApiError(403, "forbidden", {"account_id": "not this token's account or one below it"})
+        return account
+
+    async def create(data: Doc, parent: Doc | None) -> JSONResponse:
+        tree = [*parent.get("pvt_tree", []), parent["id"]] if parent is not None else []
+        doc = {**_checked(data), "pvt_tree": tree, "pvt_api_key": secrets.token_hex(32)}
+        created = await accounts.create(doc)
+        on_change()
+        return success(public(created), 201)
+
+    async def list_accounts(request: Request) -> JSONResponse:
+        principal = principal_of(request)
+        return success([public(a) for a in await accounts.list() if principal.reaches(a)])
+
+    async def create_top(request: Request) -> JSONResponse:
+        require_master(request)
+        return await create(await read_data(request), None)
+
+    async def get_account(request: Request, account_id: str) -> JSONResponse:
+        return success(public(await reachable(request, account_id)))
+
+    async def create_child(request: Request, account_id: str) -> JSONResponse:
+        return await create(await read_data(request), await reachable(request, account_id))
+
+    async def replace(request: Request, account_id: str) -> JSONResponse:
+        stored = await reachable(request, account_id)
+        doc = {**_checked(await read_data(request)), **_private(stored)}
+        replaced = await accounts.replace(account_id, doc)
+        on_change()
+        return success(public(replaced))
+
+    async def patch(request: Request, account_id: str) -> JSONResponse:
+        stored = await reachable(request, account_id)
+        current = {k: v for k, v in stored.items() if not k.startswith("pvt_") and k != "id"}
+        doc = {**_checked(merge_patch(current, await read_data(request))), **_private(stored)}
+        patched = await accounts.replace(account_id, doc)
+        on_change()
+        return success(public(patched))
+
+    async def delete(request: Request, account_id: str) -> JSONResponse:
+        await reachable(request, account_id)
+        if principal_of(request).account_id == account_id:
+            raise ApiError(403, "forbidden", {"account_id": "a token cannot delete its own account"})
+        if any(a.get("pvt_tree", [])[-1:] == [account_id] for a in await accounts.list()):
+            raise ApiError(409, "conflict", {"account_id": "the account has children: delete them first"})
+        await accounts.delete(account_id)
+        on_change()
+        return success({"id": account_id})
+
+    async def children(request: Request, account_id: str) -> JSONResponse:
+        await reachable(request, account_id)
+        return success([public(a) for a in await accounts.list() if a.get("pvt_tree", [])[-1:] == [account_id]])
+
+    async def descendants(request: Request, account_id: str) -> JSONResponse:
+        await reachable(request, account_id)
+        return success([public(a) for a in await accounts.list() if account_id in a.get("pvt_tree", [])])
+
+    async def api_key(request: Request, account_id: str) -> JSONResponse:
+        account = await reachable(request, account_id)
+        key = account.get("pvt_api_key")
+        if not key:  # an account made before keys existed gets one when it is first asked for
+            key = secrets.token_hex(32)
+            await accounts.replace(account_id, {**{k: v for k, v in account.items() if k != "id"}, "pvt_api_key": key})
+        return success({"api_key": key})
+
+    async def api_auth(request: Request) -> JSONResponse:
+        data = await read_data(request)
+        key = data.get("api_key")
+        if not isinstance(key, str) or not key:
+            raise ApiError(400, "invalid data", {"api_key": "required"})
+        found = next((a for a in await accounts.list() if secrets.compare_digest(a.get("pvt_api_key", ""), key)), None)
+        if found is None:
+            raise ApiError(401, "invalid credentials", {"api_key": "no account has this key"})
+        token, issued = await tokens.issue(found["id"], "api_key")
+        body = {
+            "auth_token": token,
+            "data": {"account_id": found["id"], "account_name": found.get("name"), "expires": issued.expires},
+            "status": "success",
+        }
+        return JSONResponse(body, status_code=201)
+
+    async def token_info(request: Request) -> JSONResponse:
+        principal = principal_of(request)
+        return success({"account_id": principal.account_id, "method": principal.method, "master": principal.master})
+
+    async def revoke(request: Request) -> JSONResponse:
+        if principal_of(request).master:
+            raise ApiError(400, "invalid data", {"X-Auth-Token": "the operator's token is set at start, not revoked"})
+        await tokens.revoke(request.headers.get("x-auth-token", ""))
+        return success({})
+
+    item = "/accounts/{account_id}"
+    router.add_api_route("/accounts", list_accounts, methods=["GET"])
+    router.add_api_route("/accounts", create_top, methods=["PUT", "POST"], status_code=201)
+    router.add_api_route(item, get_account, methods=["GET"])
+    router.add_api_route(item, create_child, methods=["PUT"], status_code=201)
+    router.add_api_route(item, replace, methods=["POST"])
+    router.add_api_route(item, patch, methods=["PATCH"])
+    router.add_api_route(item, delete, methods=["DELETE"])
+    router.add_api_route(f"{item}/children", children, methods=["GET"])
+    router.add_api_route(f"{item}/descendants", descendants, methods=["GET"])
+    router.add_api_route(f"{item}/api_key", api_key, methods=["GET"])
+    router.add_api_route("/token_auth", token_info, methods=["GET"])
+    router.add_api_route("/token_auth", revoke, methods=["DELETE"])
+    open_router.add_api_route("/api_auth", api_auth, methods=["PUT"], status_code=201)

@@ -1,0 +1,113 @@
+"""Accounts in a tree and tokens scoped to one account (issue 19), through a running server.
+
+A token from ``/v2/api_auth`` reaches its account and what lies below it, nothing else: every route the server
+has (read from its own ``/openapi.json``, so a route added later is covered) is tried with one tenant's token
+against another tenant's account and must answer 403 without reading or writing anything.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.server import TOKEN, ServerProcess
+
+#: Routes outside /v2/accounts/{account_id}/… and what an account's token gets from them.
+OUTSIDE_AN_ACCOUNT = {
+    ("GET", "/v2/accounts"): 200,  # only its own accounts are listed (checked below)
+    ("PUT", "/v2/accounts"): 403,
+    ("POST", "/v2/accounts"): 403,
+    ("GET", "/v2/system_configs/{config_id}"): 403,
+    ("PUT", "/v2/system_configs/{config_id}"): 403,
+    ("POST", "/v2/system_configs/{config_id}"): 403,
+    ("PATCH", "/v2/system_configs/{config_id}"): 403,
+    ("GET", "/v2/token_auth"): 200,
+    ("DELETE", "/v2/token_auth"): None,  # revokes the token: tried last, on its own
+    ("PUT", "/v2/api_auth"): None,  # needs no token
+}
+
+
+@pytest.fixture
+def api(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=10) as client:
+        yield client
+
+
+def _account(api: httpx.Client, name: str, parent: str | None = None) -> str:
+    path = f"/v2/accounts/{parent}" if parent else "/v2/accounts"
+    r = api.put(path, json={"data": {"name": name, "realm": f"{name}-{uuid.uuid4().hex[:8]}.example.com"}})
+    assert r.status_code == 201, r.text
+    return str(r.json()["data"]["id"])
+
+
+def _token(server: ServerProcess, api: httpx.Client, account_id: str) -> httpx.Client:
+    key = api.get(f"/v2/accounts/{account_id}/api_key").json()["data"]["api_key"]
+    r = httpx.put(f"{server.api_url}/v2/api_auth", json={"data": {"api_key": key}})
+    assert r.status_code == 201, r.text
+    assert r.json()["data"]["account_id"] == account_id
+    return httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": r.json()["auth_token"]}, timeout=10)
+
+
+def test_accounts_form_a_tree_and_one_with_children_is_not_deleted(api: httpx.Client) -> None:
+    reseller = _account(api, "reseller")
+    first, second = _account(api, "first", reseller), _account(api, "second", reseller)
+    grandchild = _account(api, "grandchild", first)
+    children = {a["id"] for a in api.get(f"/v2/accounts/{reseller}/children").json()["data"]}
+    below = {a["id"] for a in api.get(f"/v2/accounts/{reseller}/descendants").json()["data"]}
+    assert children == {first, second} and below == {first, second, grandchild}
+    assert api.get(f"/v2/accounts/{grandchild}").json()["data"]["tree"] == [reseller, first]
+    refused = api.delete(f"/v2/accounts/{first}")
+    assert refused.status_code == 409 and "children" in refused.text
+    assert api.delete(f"/v2/accounts/{grandchild}").status_code == 200
+    assert api.delete(f"/v2/accounts/{first}").status_code == 200
+    shown = api.get(f"/v2/accounts/{second}").json()["data"]
+    assert not [k for k in shown if k.startswith("pvt_")]  # the key and the tree's private form stay inside
+
+
+def test_a_token_reaches_its_account_and_below_and_is_refused_everywhere_else(
+    server: ServerProcess, api: httpx.Client
+) -> None:
+    parent = _account(api, "parent")
+    mine, theirs = _account(api, "mine", parent), _account(api, "theirs", parent)
+    below = _account(api, "below", mine)
+    device = {"name": "d", "sip": {"username": "d1", "password": "secret-pw"}}
+    assert api.put(f"/v2/accounts/{theirs}/devices", json={"data": device}).status_code == 201
+    before = api.get(f"/v2/accounts/{theirs}/devices").json()["data"]
+    bad = httpx.put(f"{server.api_url}/v2/api_auth", json={"data": {"api_key": "0" * 64}})
+    assert bad.status_code == 401
+
+    with _token(server, api, mine) as tenant:
+        assert tenant.get("/v2/token_auth").json()["data"]["account_id"] == mine
+        assert tenant.get(f"/v2/accounts/{mine}").status_code == 200
+        assert tenant.get(f"/v2/accounts/{below}/devices").status_code == 200  # a descendant
+        for other in (theirs, parent):
+            assert tenant.get(f"/v2/accounts/{other}").status_code == 403
+        assert {a["id"] for a in tenant.get("/v2/accounts").json()["data"]} == {mine, below}
+
+        spec = httpx.get(f"{server.api_url}/openapi.json").json()
+        tried = 0
+        for path, operations in spec["paths"].items():
+            for method in operations:
+                key = (method.upper(), path)
+                if "{account_id}" not in path and not path.startswith("/v2/accounts/{doc_id}"):
+                    assert key in OUTSIDE_AN_ACCOUNT, f"{key}: a route outside an account nobody decided about"
+                    expected = OUTSIDE_AN_ACCOUNT[key]
+                    if expected is not None:
+                        url = path.replace("{config_id}", "media")
+                        assert tenant.request(method, url, json={"data": {}}).status_code == expected, key
+                    continue
+                url = re.sub(r"\{account_id\}|\{doc_id\}", theirs, path, count=1)
+                url = re.sub(r"\{[a-z_]+\}", uuid.uuid4().hex, url)
+                r = tenant.request(method, url, json={"data": {"name": "x", "realm": "x.example.com"}})
+                assert r.status_code == 403, (key, r.status_code, r.text[:200])
+                tried += 1
+        assert tried > 40
+        assert api.get(f"/v2/accounts/{theirs}/devices").json()["data"] == before  # nothing was written
+
+        assert tenant.delete("/v2/token_auth").status_code == 200
+        assert tenant.get("/v2/token_auth").status_code == 401  # revoked
+        assert tenant.get(f"/v2/accounts/{mine}").status_code == 401
