@@ -7,6 +7,7 @@ against another tenant's account and must answer 403 without reading or writing 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ OUTSIDE_AN_ACCOUNT = {
     ("GET", "/v2/token_auth"): 200,
     ("DELETE", "/v2/token_auth"): None,  # revokes the token: tried last, on its own
     ("PUT", "/v2/api_auth"): None,  # needs no token
+    ("PUT", "/v2/user_auth"): None,  # likewise
 }
 
 
@@ -111,3 +113,74 @@ def test_a_token_reaches_its_account_and_below_and_is_refused_everywhere_else(
         assert tenant.delete("/v2/token_auth").status_code == 200
         assert tenant.get("/v2/token_auth").status_code == 401  # revoked
         assert tenant.get(f"/v2/accounts/{mine}").status_code == 401
+
+
+def _sign_in(server: ServerProcess, credentials: str, **account: str) -> httpx.Response:
+    return httpx.put(f"{server.api_url}/v2/user_auth", json={"data": {"credentials": credentials, **account}})
+
+
+def test_a_user_signs_in_as_kazoo_clients_do_and_a_user_level_token_sees_only_its_own(
+    server: ServerProcess, api: httpx.Client
+) -> None:
+    name = f"office-{uuid.uuid4().hex[:6]}"
+    account = api.put("/v2/accounts", json={"data": {"name": name, "realm": f"{name}.example.com"}}).json()["data"]
+    base = f"/v2/accounts/{account['id']}"
+    ursula = api.put(
+        f"{base}/users",
+        json={"data": {"first_name": "Ursula", "last_name": "U", "username": "Ursula", "password": "pw-ursula-1"}},
+    ).json()["data"]
+    adam = api.put(
+        f"{base}/users",
+        json={
+            "data": {
+                "first_name": "Adam",
+                "last_name": "A",
+                "username": "adam",
+                "password": "pw-adam-1",
+                "priv_level": "admin",
+            }
+        },
+    ).json()["data"]
+    assert "password" not in ursula and not [
+        k for k in api.get(f"{base}/users/{ursula['id']}").json()["data"] if k.startswith("pvt_")
+    ]
+    devices = {}
+    for owner, username in ((ursula["id"], "u-desk"), (adam["id"], "a-desk")):
+        doc = {"name": username, "owner_id": owner, "sip": {"username": username, "password": "secret-pw"}}
+        devices[username] = api.put(f"{base}/devices", json={"data": doc}).json()["data"]["id"]
+
+    md5 = hashlib.md5(b"ursula:pw-ursula-1").hexdigest()  # the username lower-cased, as Kazoo's clients send it
+    signed = _sign_in(server, md5, account_name=name.upper())
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["data"] == {**signed.json()["data"], "owner_id": ursula["id"], "priv_level": "user"}
+    sha = hashlib.sha1(b"ursula:pw-ursula-1").hexdigest()
+    by_realm = httpx.put(
+        f"{server.api_url}/v2/user_auth",
+        json={"data": {"credentials": sha, "method": "sha", "account_realm": f"{name}.example.com"}},
+    )
+    assert by_realm.status_code == 201
+    assert _sign_in(server, hashlib.md5(b"ursula:wrong").hexdigest(), account_name=name).status_code == 401
+
+    token = {"X-Auth-Token": signed.json()["auth_token"]}
+    with httpx.Client(base_url=server.api_url, headers=token, timeout=10) as user:
+        assert user.get(f"{base}/users/{ursula['id']}").status_code == 200
+        assert user.get(f"{base}/users/{adam['id']}").status_code == 403
+        assert [d["id"] for d in user.get(f"{base}/devices").json()["data"]] == [devices["u-desk"]]
+        assert user.get(f"{base}/devices/{devices['a-desk']}").status_code == 403
+        assert user.get(f"{base}/callflows").status_code == 403
+        assert user.put(f"{base}/devices", json={"data": {"name": "x"}}).status_code == 403
+        assert user.get(f"{base}/recordings").json()["data"] == []
+        assert user.get(f"/v2/accounts/{account['id']}").status_code == 200
+    admin = _sign_in(server, hashlib.md5(b"adam:pw-adam-1").hexdigest(), account_name=name).json()["auth_token"]
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": admin}, timeout=10) as boss:
+        assert len(boss.get(f"{base}/devices").json()["data"]) == 2  # an admin sees the whole account
+
+
+def test_failed_sign_ins_are_throttled(server: ServerProcess, api: httpx.Client) -> None:
+    """Last in this module: the source address stays throttled for a minute."""
+    name = f"throttle-{uuid.uuid4().hex[:6]}"
+    api.put("/v2/accounts", json={"data": {"name": name, "realm": f"{name}.example.com"}})
+    wrong = hashlib.md5(b"nobody:nothing").hexdigest()
+    statuses = [_sign_in(server, wrong, account_name=name).status_code for _ in range(12)]
+    first = statuses.index(429)  # ten failures a minute per source (an earlier test failed one too)
+    assert 9 <= first <= 10 and set(statuses[:first]) == {401} and set(statuses[first:]) == {429}

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from calltape.api.accounts import add_account_routes
 from calltape.api.audio_links import AudioLinks, add_audio_link_routes
-from calltape.api.auth import TokenAuth, principal_of, require_master
+from calltape.api.auth import TokenAuth, require_master
 from calltape.api.callflows import check_callflow
 from calltape.api.docs_page import add_docs_page
 from calltape.api.documents import Doc, add_document_routes, model_checker
@@ -21,9 +21,11 @@ from calltape.api.media import add_media_raw_routes
 from calltape.api.phone_numbers import add_phone_number_routes
 from calltape.api.recordings import add_recording_routes
 from calltape.api.routing import Router
-from calltape.api.schemas import Device, Media, MediaConfig, User, VMBox
+from calltape.api.schemas import Device, Media, MediaConfig, VMBox
+from calltape.api.scope import AccountScope
 from calltape.api.storage import add_storage_routes
 from calltape.api.ui import add_ui
+from calltape.api.user_auth import add_user_auth_route, check_user
 from calltape.api.voicemail import add_message_routes
 from calltape.media.library import MediaLibrary
 from calltape.store.auth_tokens import AuthTokens
@@ -68,18 +70,16 @@ def create_app(
     open_router = Router(prefix="/v2")  # what a client calls to get a token
     accounts = Documents(db, ACCOUNTS)
     devices = Documents(db, DEVICES)
+    users = Documents(db, USERS)
+    vmboxes = Documents(db, VMBOXES)
     configs = SystemConfigs(db)
-
-    async def account_in_path(request: Request) -> str:
-        """The account the path names: 404 if unknown, 403 unless the token reaches it."""
-        account_id = str(request.path_params["account_id"])
-        account = await accounts.get(account_id)
-        if not principal_of(request).reaches(account):
-            raise ApiError(403, "forbidden", {"account_id": "not this token's account or one below it"})
-        return account_id
+    recordings = recordings or Recordings(db)
+    callflows = callflows or Callflows(db)
+    account_in_path = AccountScope(accounts, users, devices, vmboxes, recordings)
 
     forget = directory.forget if directory is not None else (lambda: None)
     add_account_routes(router, open_router, accounts, tokens, forget)
+    add_user_auth_route(open_router, accounts, users, callflows.dids, tokens)
     add_document_routes(
         router,
         "/accounts/{account_id}/devices",
@@ -89,8 +89,6 @@ def create_app(
         hide=_without_password,
         on_change=forget,
     )
-    users = Documents(db, USERS)
-    vmboxes = Documents(db, VMBOXES)
     messages = voicemail or VoicemailMessages(db, media_library.root.parent)
 
     async def devices_of_user(request: Request, account: str, user_id: str) -> None:
@@ -107,7 +105,7 @@ def create_app(
         router,
         "/accounts/{account_id}/users",
         users,
-        model_checker(User),
+        check_user,
         account_of=account_in_path,
         before_delete=devices_of_user,
     )
@@ -115,12 +113,10 @@ def create_app(
         router, "/accounts/{account_id}/vmboxes", vmboxes, model_checker(VMBox), account_of=account_in_path
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
-    recordings = recordings or Recordings(db)
     add_recording_routes(router, recordings, account_in_path, on_recording_retry)
     add_audio_link_routes(app, router, recordings, AudioLinks(admin_token), account_in_path)
     add_live_routes(router, recordings, account_in_path, channels)
     add_storage_routes(router, StoragePlans(db), account_in_path, on_config_change)
-    callflows = callflows or Callflows(db)
     add_document_routes(
         router,
         "/accounts/{account_id}/callflows",

@@ -22,11 +22,18 @@ class Principal:
 
     account_id: str | None = None
     method: str = "master"
+    user_id: str | None = None  # signed in as this user (user_auth)
+    priv_level: str = "admin"  # "user": only what the user owns
 
     @property
     def master(self) -> bool:
         """The operator's token: every account, and the system settings."""
         return self.account_id is None
+
+    @property
+    def own_only(self) -> str | None:
+        """The user whose things alone this token may see (a ``priv_level: user`` sign-in), else None."""
+        return self.user_id if self.priv_level != "admin" else None
 
     def reaches(self, account: dict[str, Any]) -> bool:
         """True if *account* is this token's account or lies below it."""
@@ -51,7 +58,7 @@ class TokenAuth:
         issued = await self.tokens.check(given) if given and self.tokens is not None else None
         if issued is None:
             raise ApiError(401, "invalid credentials", {"X-Auth-Token": "missing, wrong, revoked or expired"})
-        request.state.principal = Principal(issued.account_id, issued.method)
+        request.state.principal = Principal(issued.account_id, issued.method, issued.user_id, issued.priv_level)
 
 
 def principal_of(request: Request) -> Principal:

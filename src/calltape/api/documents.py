@@ -1,7 +1,9 @@
 """Routes for Kazoo-style document collections (accounts, devices, callflows, media).
 
 Both crossbar's verbs (PUT creates on a collection, POST replaces a document) and the plain
-REST ones (POST creates, PUT replaces) are accepted, so scripts written for either work.
+REST ones (POST creates, PUT replaces) are accepted, so scripts written for either work. Keys starting
+with ``pvt_`` are the server's (a user's password hashes): never taken from a request, kept across a
+replace, never shown.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ class DocumentStore(Protocol):
     def list(self, account_id: Any) -> Awaitable[list[Doc]]: ...
     def replace(self, doc_id: str, doc: Doc, account_id: Any) -> Awaitable[Doc]: ...
     def delete(self, doc_id: str, account_id: Any) -> Awaitable[None]: ...
+
+
+def shown(doc: Doc) -> Doc:
+    """A document as the API shows it: without the server's ``pvt_`` keys."""
+    return {k: v for k, v in doc.items() if not k.startswith("pvt_")}
+
+
+def _from_client(data: Doc) -> Doc:
+    return {k: v for k, v in data.items() if not k.startswith("pvt_")}
 
 
 def model_checker(model: type[BaseModel]) -> Checker:
@@ -60,34 +71,38 @@ def add_document_routes(
 
     async def list_docs(request: Request) -> JSONResponse:
         account = await account_of(request)
-        return success([hide(d) for d in await store.list(account)])
+        owner = getattr(request.state, "owner_only", None)  # a user's sign-in lists what the user owns
+        docs = [d for d in await store.list(account) if owner is None or owner in (d.get("owner_id"), d.get("id"))]
+        return success([hide(shown(d)) for d in docs])
 
     async def create(request: Request) -> JSONResponse:
         account = await account_of(request)
-        doc, warnings = check(await read_data(request))
+        doc, warnings = check(_from_client(await read_data(request)))
         created = await store.create(doc, account)
         on_change()
-        return success(created, 201, warnings)
+        return success(shown(created), 201, warnings)
 
     async def get(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
-        return success(await store.get(doc_id, account))
+        return success(shown(await store.get(doc_id, account)))
 
     async def replace(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
-        doc, warnings = check(await read_data(request))
-        replaced = await store.replace(doc_id, doc, account)
+        stored = await store.get(doc_id, account)
+        doc, warnings = check(_from_client(await read_data(request)))
+        kept = {k: v for k, v in stored.items() if k.startswith("pvt_")}
+        replaced = await store.replace(doc_id, {**kept, **doc}, account)
         on_change()
-        return success(replaced, 200, warnings)
+        return success(shown(replaced), 200, warnings)
 
     async def patch(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
         current = await store.get(doc_id, account)
         current.pop("id", None)
-        doc, warnings = check(merge_patch(current, await read_data(request)))
+        doc, warnings = check(merge_patch(current, _from_client(await read_data(request))))
         patched = await store.replace(doc_id, doc, account)
         on_change()
-        return success(patched, 200, warnings)
+        return success(shown(patched), 200, warnings)
 
     async def delete(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)

@@ -48,7 +48,7 @@ def add_recording_routes(
         rows, next_key = await recordings.list(
             account,
             call_id=query.get("call_id"),
-            owner_id=owner_id or query.get("owner_id"),
+            owner_id=getattr(request.state, "owner_only", None) or owner_id or query.get("owner_id"),
             number=_number(query.get("number")),
             created_from=_time(query, "created_from"),
             created_to=_time(query, "created_to"),

@@ -91,6 +91,8 @@ class User(_RecordsCalls):
     first_name: NonEmpty
     last_name: NonEmpty
     username: str | None = None
+    password: Annotated[str, StringConstraints(min_length=6, max_length=128)] | None = None  # write-only
+    priv_level: Literal["admin", "user"] | None = None  # a sign-in's reach; Kazoo's default is "user"
     email: str | None = None
     caller_id: dict[str, dict[str, str]] | None = None  # Kazoo's {"internal": {"name": …, "number": …}, …}
     call_recording: EndpointRecording | None = None

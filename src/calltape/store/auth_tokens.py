@@ -23,11 +23,14 @@ _t = schema.auth_tokens
 
 @dataclass(frozen=True)
 class IssuedToken:
-    """A token's account, how it was obtained and until when it is good (Unix time)."""
+    """A token's account, how it was obtained, until when it is good (Unix time), and for user_auth the user and
+    their ``priv_level`` (``admin``: the whole account; ``user``: what the user owns)."""
 
     account_id: str
     method: str
     expires: float
+    user_id: str | None = None
+    priv_level: str = "admin"
 
 
 def _digest(token: str) -> str:
@@ -41,11 +44,13 @@ class AuthTokens:
         self.db = db
         self.clock = clock
 
-    async def issue(self, account_id: str, method: str) -> tuple[str, IssuedToken]:
+    async def issue(
+        self, account_id: str, method: str, user_id: str | None = None, priv_level: str = "admin"
+    ) -> tuple[str, IssuedToken]:
         """A new token for *account_id* (and what lies below it)."""
         token = secrets.token_hex(32)
         now = self.clock()
-        issued = IssuedToken(account_id, method, now + TOKEN_SECONDS)
+        issued = IssuedToken(account_id, method, now + TOKEN_SECONDS, user_id, priv_level)
         async with self.db.engine.begin() as conn:
             await conn.execute(delete(_t).where(_t.c.expires < now))  # the expired go as new ones come
             await conn.execute(
@@ -53,6 +58,8 @@ class AuthTokens:
                     token_sha256=_digest(token),
                     account_id=account_id,
                     method=method,
+                    user_id=user_id,
+                    priv_level=priv_level,
                     created=now,
                     expires=issued.expires,
                 )
@@ -64,12 +71,14 @@ class AuthTokens:
         async with self.db.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(_t.c.account_id, _t.c.method, _t.c.expires).where(_t.c.token_sha256 == _digest(token))
+                    select(_t.c.account_id, _t.c.method, _t.c.expires, _t.c.user_id, _t.c.priv_level).where(
+                        _t.c.token_sha256 == _digest(token)
+                    )
                 )
             ).first()
         if row is None or row[2] <= self.clock():
             return None
-        return IssuedToken(str(row[0]), str(row[1]), float(row[2]))
+        return IssuedToken(str(row[0]), str(row[1]), float(row[2]), row[3], str(row[4]))
 
     async def revoke(self, token: str) -> bool:
         """Revoke *token*; False if it was not known."""

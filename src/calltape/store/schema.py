@@ -244,6 +244,8 @@ auth_tokens = Table(
     Column("token_sha256", String(64), primary_key=True),
     Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("method", String(32), nullable=False),
+    Column("user_id", String(32), nullable=True),  # user_auth: the user signed in
+    Column("priv_level", String(16), nullable=False),  # admin: the whole account; user: what the user owns
     Column("created", Float, nullable=False),
     Column("expires", Float, nullable=False),
     Index("ix_auth_tokens_expires", "expires"),
