@@ -206,6 +206,7 @@ class Node:
             metrics=self.metrics,
             health=self.health,
             channels=self.calls.channels,
+            node=self.manager.node,
         )
         if self.receiver_app is not None:
             app.mount(RECEIVER_PATH, self.receiver_app)

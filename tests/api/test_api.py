@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -51,7 +52,7 @@ def test_duplicate_realm_is_409(api: httpx.Client) -> None:
     assert api.post("/v2/accounts", json={"data": {"name": "A", "realm": realm}}).status_code == 201
     r = api.post("/v2/accounts", json={"data": {"name": "B", "realm": realm}})
     assert r.status_code == 409
-    assert r.json()["data"] == {"realm": "realm is already in use"}
+    assert r.json()["data"] == {"realm": {"unique": {"message": "realm is already in use"}}}
 
 
 @pytest.mark.parametrize(
@@ -88,7 +89,9 @@ def test_devices(api: httpx.Client) -> None:
     assert "password" not in listed[0]["sip"] and "s3cret-pw" not in api.get(base).text
     assert api.get(f"{base}/{device_id}").json()["data"]["sip"]["password"] == "s3cret-pw"
     r = api.post(base, json={"data": {**device, "name": "other"}})
-    assert r.status_code == 409 and r.json()["data"] == {"sip.username": "sip.username is already in use"}
+    assert r.status_code == 409 and r.json()["data"] == {
+        "sip.username": {"unique": {"message": "sip.username is already in use"}}
+    }
     r = api.patch(f"{base}/{device_id}", json={"data": {"sip": {"password": "x"}}})
     assert r.status_code == 400 and "sip.password" in r.json()["data"]
     r = api.patch(f"{base}/{device_id}", json={"data": {"sip": {"invite_format": "route"}}})
@@ -132,3 +135,34 @@ def test_every_operation_has_an_id_of_its_own(server: ServerProcess) -> None:
     ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()]
     assert len(ids) > 50 and len(ids) == len(set(ids))
     assert "Duplicate Operation ID" not in server.log_path.read_text(errors="replace")
+
+
+def test_every_answer_carries_crossbars_envelope_and_errors_kazoos_shape(api: httpx.Client) -> None:
+    r = api.get("/v2/accounts", headers={"X-Request-ID": "req-42"})
+    body = r.json()
+    assert body["status"] == "success" and body["request_id"] == "req-42" and r.headers["x-request-id"] == "req-42"
+    assert body["auth_token"] == TOKEN and body["version"] and body["node"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["timestamp"]) and len(body["revision"]) == 32
+    bad = api.put("/v2/accounts", json={"data": {"realm": "x.example.com"}})
+    error = bad.json()
+    assert bad.status_code == 400 and error["status"] == "error" and error["error"] == "400"
+    assert error["data"] == {"name": {"required": {"message": "Field required"}}}
+    assert len(error["request_id"]) == 32 and error["auth_token"] == TOKEN
+
+
+def test_lists_are_paged_as_crossbar_pages_them(api: httpx.Client) -> None:
+    account_id = api.put("/v2/accounts", json={"data": {"name": "Pages", "realm": _realm()}}).json()["data"]["id"]
+    base = f"/v2/accounts/{account_id}/devices"
+    made = [
+        api.put(base, json={"data": {"name": f"d{n}", "sip": {"username": f"pg{n}", "password": "secret-pw"}}}).json()[
+            "data"
+        ]["id"]
+        for n in range(3)
+    ]
+    first = api.get(base, params={"page_size": 2}).json()
+    assert [d["id"] for d in first["data"]] == made[:2] and first["page_size"] == 2
+    second = api.get(base, params={"page_size": 2, "start_key": first["next_start_key"]}).json()
+    assert [d["id"] for d in second["data"]] == made[2:] and "next_start_key" not in second
+    assert len(api.get(base, params={"paginate": "false"}).json()["data"]) == 3
+    bad = api.get(base, params={"start_key": "nope"})
+    assert bad.status_code == 400 and "start_key" in bad.json()["data"]

@@ -42,7 +42,7 @@ def test_channels_and_outbox_need_the_token_and_start_empty(
     for what in ("channels", "outbox"):
         assert httpx.get(f"{server.api_url}/v2/accounts/{account}/{what}").status_code == 401
         r = api.get(f"/v2/accounts/{account}/{what}")
-        assert r.status_code == 200 and r.json() == {"data": [], "status": "success"}
+        assert r.status_code == 200 and (r.json()["data"], r.json()["status"]) == ([], "success")
     assert api.get("/v2/accounts/nope/channels").status_code == 404
 
 
@@ -53,7 +53,7 @@ def test_audio_links_need_the_token_and_a_recording_of_the_account(
     assert httpx.get(server.api_url + path).status_code == 401
     assert api.get(path).status_code == 404
     forged = httpx.get(f"{server.api_url}/ui/audio/{account}/202611-x?expires=9999999999&sig={'0' * 64}")
-    assert forged.status_code == 403 and "audio_link" in forged.json()["data"]["sig"]
+    assert forged.status_code == 403 and "audio_link" in forged.json()["data"]["sig"]["forbidden"]["message"]
 
 
 def test_the_number_filter_is_checked(api: httpx.Client, account: str) -> None:

@@ -66,7 +66,7 @@ def test_api_rejects_with_paths_and_numbers_are_unique_within_an_account(api: ht
     number = f"9{uuid.uuid4().int % 10**9}"
     bad = {"numbers": [number], "flow": {"module": "say", "data": {}}}
     r = api.put(f"/v2/accounts/{a}/callflows", json={"data": bad})
-    assert r.status_code == 400 and r.json()["data"] == {"flow.data.text": "Field required"}
+    assert r.status_code == 400 and r.json()["data"] == {"flow.data.text": {"required": {"message": "Field required"}}}
     good = {"numbers": [number], "flow": {"module": "say", "data": {"text": "hello"}}}
     created = api.put(f"/v2/accounts/{a}/callflows", json={"data": good})
     assert created.status_code == 201

@@ -531,7 +531,7 @@ def test_a_callflow_with_bad_recording_data_is_refused_with_the_field_path(
     r = rig.api.put(f"/v2/accounts/{rig.account_id}/callflows", json={"data": {"numbers": ["59999"], "flow": flow}})
     assert r.status_code == 400
     errors = r.json()["data"]
-    assert path in errors and reason in errors[path], errors
+    assert path in errors and reason in json.dumps(errors[path]), errors
 
 
 def test_ftp_urls_are_accepted_when_saving(rig: Rig) -> None:

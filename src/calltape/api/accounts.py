@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from calltape.api.auth import principal_of, require_master
-from calltape.api.envelope import merge_patch, read_data, success, validate
+from calltape.api.envelope import merge_patch, paged, read_data, success, validate
 from calltape.api.errors import ApiError
 from calltape.api.schemas import Account
 from calltape.store.auth_tokens import AuthTokens
@@ -65,7 +65,7 @@ def add_account_routes(
 
     async def list_accounts(request: Request) -> JSONResponse:
         principal = principal_of(request)
-        return success([public(a) for a in await accounts.list() if principal.reaches(a)])
+        return paged(request, [public(a) for a in await accounts.list() if principal.reaches(a)])
 
     async def create_top(request: Request) -> JSONResponse:
         require_master(request)
@@ -104,11 +104,11 @@ def add_account_routes(
 
     async def children(request: Request, account_id: str) -> JSONResponse:
         await reachable(request, account_id)
-        return success([public(a) for a in await accounts.list() if a.get("pvt_tree", [])[-1:] == [account_id]])
+        return paged(request, [public(a) for a in await accounts.list() if a.get("pvt_tree", [])[-1:] == [account_id]])
 
     async def descendants(request: Request, account_id: str) -> JSONResponse:
         await reachable(request, account_id)
-        return success([public(a) for a in await accounts.list() if account_id in a.get("pvt_tree", [])])
+        return paged(request, [public(a) for a in await accounts.list() if account_id in a.get("pvt_tree", [])])
 
     async def api_key(request: Request, account_id: str) -> JSONResponse:
         account = await reachable(request, account_id)

@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from calltape import __version__
 from calltape.api.accounts import add_account_routes
 from calltape.api.audio_links import AudioLinks, add_audio_link_routes
 from calltape.api.auth import TokenAuth, require_master
 from calltape.api.callflows import check_callflow
+from calltape.api.crossbar import CrossbarEnvelope
 from calltape.api.docs_page import add_docs_page
 from calltape.api.documents import Doc, add_document_routes, model_checker
 from calltape.api.envelope import merge_patch, read_data, success, validate
@@ -61,9 +63,11 @@ def create_app(
     metrics: Callable[[], Awaitable[str]] | None = None,
     health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
     channels: ChannelLister | None = None,
+    node: str = "",
 ) -> FastAPI:
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
-    app = FastAPI(title="calltape", version="0.1.0", docs_url=None, redoc_url=None)
+    app = FastAPI(title="calltape", version=__version__, docs_url=None, redoc_url=None)
+    app.add_middleware(CrossbarEnvelope, node=node)
     install_error_handlers(app)
     tokens = AuthTokens(db)
     router = Router(prefix="/v2", dependencies=[Depends(TokenAuth(admin_token, tokens))])

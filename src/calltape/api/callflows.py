@@ -13,4 +13,8 @@ def check_callflow(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     try:
         return doc, validate_callflow(doc)
     except CallflowInvalidError as exc:
-        raise ApiError(400, "invalid data", exc.errors) from None
+        errors = {
+            path: {"required" if reason == "Field required" else "invalid": {"message": reason}}
+            for path, reason in exc.errors.items()
+        }
+        raise ApiError(400, "invalid data", errors) from None

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from calltape.api.envelope import merge_patch, read_data, success, validate
+from calltape.api.envelope import merge_patch, paged, read_data, success, validate
 
 Doc = dict[str, Any]
 #: Validates a document: the document to store and any warnings, or an ApiError(400).
@@ -73,7 +73,7 @@ def add_document_routes(
         account = await account_of(request)
         owner = getattr(request.state, "owner_only", None)  # a user's sign-in lists what the user owns
         docs = [d for d in await store.list(account) if owner is None or owner in (d.get("owner_id"), d.get("id"))]
-        return success([hide(shown(d)) for d in docs])
+        return paged(request, [hide(shown(d)) for d in docs])
 
     async def create(request: Request) -> JSONResponse:
         account = await account_of(request)

@@ -55,6 +55,31 @@ def page_size_of(text: str | None, most: int, default: int = 50) -> int:
     return int(text)
 
 
+MAX_PAGE = 1000
+
+
+def paged(request: Request, docs: list[dict[str, Any]], key: str = "id") -> JSONResponse:
+    """A list answer paged as crossbar pages: ``page_size`` (default 50) from ``start_key`` (an entry's *key*),
+    with ``next_start_key`` when more follow; ``paginate=false`` returns every entry."""
+    query = request.query_params
+    if query.get("paginate") == "false":
+        return JSONResponse({"data": docs, "status": "success", "page_size": len(docs)})
+    size = page_size_of(query.get("page_size"), MAX_PAGE)
+    start_key = query.get("start_key")
+    first = 0
+    if start_key is not None:
+        first = next((i for i, doc in enumerate(docs) if str(doc.get(key)) == start_key), -1)
+        if first < 0:
+            raise ApiError(400, "invalid data", {"start_key": "no entry has this key (a page's next_start_key)"})
+    page = docs[first : first + size]
+    body: dict[str, Any] = {"data": page, "status": "success", "page_size": len(page)}
+    if first + size < len(docs):
+        body["next_start_key"] = str(docs[first + size].get(key))
+    if start_key is not None:
+        body["start_key"] = start_key
+    return JSONResponse(body)
+
+
 def merge_patch(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge *patch* into *doc* (a null removes a key), as crossbar's PATCH does."""
     out = dict(doc)

@@ -13,11 +13,10 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from calltape.api.envelope import page_size_of, read_data, success
+from calltape.api.envelope import MAX_PAGE, page_size_of, read_data, success
 from calltape.api.errors import ApiError
 from calltape.store.phone_numbers import PhoneNumbers
 
-MAX_PAGE = 1000
 _NUMBER = re.compile(r"^\+?[0-9]{2,20}$")
 IN_SERVICE = "in_service"
 

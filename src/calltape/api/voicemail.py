@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from calltape.api.envelope import read_data, success
+from calltape.api.envelope import paged, read_data, success
 from calltape.api.errors import ApiError
 from calltape.store.documents import Documents
 from calltape.store.voicemail import FOLDERS, VoicemailMessages
@@ -29,7 +29,7 @@ def add_message_routes(
 
     async def list_messages(request: Request, box_id: str) -> JSONResponse:
         account = await box_of(request, box_id)
-        return success(await messages.list(account, box_id, FOLDERS))
+        return paged(request, await messages.list(account, box_id, FOLDERS), key="id")
 
     async def get_message(request: Request, box_id: str, message_id: str) -> Response:
         account = await box_of(request, box_id)

@@ -47,7 +47,10 @@ function describeFailure(status, body) {
   let detail = "";
   if (body && typeof body === "object") {
     const data = body.data && typeof body.data === "object" ? Object.entries(body.data) : [];
-    detail = data.length ? data.map(([k, v]) => `${k}: ${v}`).join("; ") : body.message || "";
+    // crossbar's shape: {"field.path": {"rule": {"message": "reason"}}}
+    const reason = (v) =>
+      v && typeof v === "object" ? Object.values(v).map((r) => (r && r.message) || String(r)).join(", ") : String(v);
+    detail = data.length ? data.map(([k, v]) => `${k}: ${reason(v)}`).join("; ") : body.message || "";
   }
   return `The server answered ${status}${detail ? ": " + detail : ""}.`;
 }
