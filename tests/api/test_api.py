@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from openapi_spec_validator import validate as validate_spec
 
 from tests.server import TOKEN, ServerProcess
 
@@ -166,3 +167,13 @@ def test_lists_are_paged_as_crossbar_pages_them(api: httpx.Client) -> None:
     assert len(api.get(base, params={"paginate": "false"}).json()["data"]) == 3
     bad = api.get(base, params={"start_key": "nope"})
     assert bad.status_code == 400 and "start_key" in bad.json()["data"]
+
+
+def test_the_openapi_document_is_valid_and_documents_bodies_and_list_parameters(server: ServerProcess) -> None:
+    spec = httpx.get(f"{server.api_url}/openapi.json").json()
+    validate_spec(spec)  # an independent validator (openapi-spec-validator), not FastAPI's own view
+    devices = spec["paths"]["/v2/accounts/{account_id}/devices"]
+    body = devices["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["data"] == {"$ref": "#/components/schemas/Device"}
+    assert "sip" in spec["components"]["schemas"]["Device"]["properties"]
+    assert {p["name"] for p in devices["get"]["parameters"]} >= {"account_id", "page_size", "start_key"}

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from calltape.api.auth import principal_of, require_master
 from calltape.api.envelope import merge_patch, paged, read_data, success, validate
 from calltape.api.errors import ApiError
+from calltape.api.openapi import LIST_PARAMETERS, request_body
 from calltape.api.schemas import Account
 from calltape.store.auth_tokens import AuthTokens
 from calltape.store.documents import Documents
@@ -145,16 +146,19 @@ def add_account_routes(
         return success({})
 
     item = "/accounts/{account_id}"
-    router.add_api_route("/accounts", list_accounts, methods=["GET"])
-    router.add_api_route("/accounts", create_top, methods=["PUT", "POST"], status_code=201)
+    body = request_body(Account)
+    router.add_api_route("/accounts", list_accounts, methods=["GET"], openapi_extra=LIST_PARAMETERS)
+    router.add_api_route("/accounts", create_top, methods=["PUT", "POST"], status_code=201, openapi_extra=body)
     router.add_api_route(item, get_account, methods=["GET"])
-    router.add_api_route(item, create_child, methods=["PUT"], status_code=201)
-    router.add_api_route(item, replace, methods=["POST"])
-    router.add_api_route(item, patch, methods=["PATCH"])
+    router.add_api_route(item, create_child, methods=["PUT"], status_code=201, openapi_extra=body)
+    router.add_api_route(item, replace, methods=["POST"], openapi_extra=body)
+    router.add_api_route(item, patch, methods=["PATCH"], openapi_extra=request_body(Account, "fields to change"))
     router.add_api_route(item, delete, methods=["DELETE"])
-    router.add_api_route(f"{item}/children", children, methods=["GET"])
-    router.add_api_route(f"{item}/descendants", descendants, methods=["GET"])
+    router.add_api_route(f"{item}/children", children, methods=["GET"], openapi_extra=LIST_PARAMETERS)
+    router.add_api_route(f"{item}/descendants", descendants, methods=["GET"], openapi_extra=LIST_PARAMETERS)
     router.add_api_route(f"{item}/api_key", api_key, methods=["GET"])
     router.add_api_route("/token_auth", token_info, methods=["GET"])
     router.add_api_route("/token_auth", revoke, methods=["DELETE"])
-    open_router.add_api_route("/api_auth", api_auth, methods=["PUT"], status_code=201)
+    open_router.add_api_route(
+        "/api_auth", api_auth, methods=["PUT"], status_code=201, openapi_extra=request_body(None, "{api_key}")
+    )

@@ -20,15 +20,17 @@ from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.live import ChannelLister, add_live_routes
 from calltape.api.media import add_media_raw_routes
+from calltape.api.openapi import install_openapi, request_body
 from calltape.api.phone_numbers import add_phone_number_routes
 from calltape.api.recordings import add_recording_routes
 from calltape.api.routing import Router
-from calltape.api.schemas import Device, Media, MediaConfig, VMBox
+from calltape.api.schemas import Account, Device, Media, MediaConfig, User, VMBox
 from calltape.api.scope import AccountScope
 from calltape.api.storage import add_storage_routes
 from calltape.api.ui import add_ui
 from calltape.api.user_auth import add_user_auth_route, check_user
 from calltape.api.voicemail import add_message_routes
+from calltape.delivery.storage_plan import StoragePlan
 from calltape.media.library import MediaLibrary
 from calltape.store.auth_tokens import AuthTokens
 from calltape.store.callflows import Callflows
@@ -90,6 +92,7 @@ def create_app(
         devices,
         model_checker(Device),
         account_of=account_in_path,
+        model=Device,
         hide=_without_password,
         on_change=forget,
     )
@@ -111,10 +114,16 @@ def create_app(
         users,
         check_user,
         account_of=account_in_path,
+        model=User,
         before_delete=devices_of_user,
     )
     add_document_routes(
-        router, "/accounts/{account_id}/vmboxes", vmboxes, model_checker(VMBox), account_of=account_in_path
+        router,
+        "/accounts/{account_id}/vmboxes",
+        vmboxes,
+        model_checker(VMBox),
+        account_of=account_in_path,
+        model=VMBox,
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
     add_recording_routes(router, recordings, account_in_path, on_recording_retry)
@@ -137,6 +146,7 @@ def create_app(
         media,
         model_checker(Media),
         account_of=account_in_path,
+        model=Media,
         after_delete=lambda account, media_id: media_library.path(account, media_id).unlink(missing_ok=True),
     )
 
@@ -155,7 +165,12 @@ def create_app(
     async def get_config(config_id: str) -> JSONResponse:
         return success({**await current_config(config_id), "id": config_id})
 
-    @router.api_route("/system_configs/{config_id}", methods=["PUT", "POST"], dependencies=[Depends(require_master)])
+    @router.api_route(
+        "/system_configs/{config_id}",
+        methods=["PUT", "POST"],
+        dependencies=[Depends(require_master)],
+        openapi_extra=request_body(MediaConfig),
+    )
     async def put_config(config_id: str, request: Request) -> JSONResponse:
         data = await read_data(request)
         data.pop("id", None)
@@ -164,7 +179,9 @@ def create_app(
         on_config_change()
         return success({**doc, "id": config_id})
 
-    @router.patch("/system_configs/{config_id}", dependencies=[Depends(require_master)])
+    @router.patch(
+        "/system_configs/{config_id}", dependencies=[Depends(require_master)], openapi_extra=request_body(MediaConfig)
+    )
     async def patch_config(config_id: str, request: Request) -> JSONResponse:
         data = await read_data(request)
         data.pop("id", None)
@@ -189,5 +206,6 @@ def create_app(
         async def get_metrics() -> PlainTextResponse:  # for scrapers: no token, like the receiver's
             return PlainTextResponse(await metrics(), media_type="text/plain; version=0.0.4")
 
+    install_openapi(app, [Account, Device, User, VMBox, Media, MediaConfig, StoragePlan])
     add_ui(app)  # last: its mount takes every /ui/… path no route above took
     return app

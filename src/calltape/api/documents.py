@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from calltape.api.envelope import merge_patch, paged, read_data, success, validate
+from calltape.api.openapi import LIST_PARAMETERS, request_body
 
 Doc = dict[str, Any]
 #: Validates a document: the document to store and any warnings, or an ApiError(400).
@@ -57,6 +58,7 @@ def add_document_routes(
     before_delete: Callable[[Request, Any, str], Awaitable[None]] | None = None,
     after_delete: Callable[[Any, str], None] | None = None,
     on_change: Callable[[], None] = lambda: None,
+    model: type[BaseModel] | None = None,
 ) -> None:
     """GET list / GET one / create / replace / PATCH / DELETE for one collection at *path*.
 
@@ -65,7 +67,8 @@ def add_document_routes(
     secrets from list entries; ``before_delete(request, account, id)`` may refuse a delete (raise) or
     remove what depends on the document;
     ``after_delete(account, id)`` cleans up what lives beside a document (e.g. a media's audio);
-    ``on_change()`` runs after every write (e.g. to drop cached lookups).
+    ``on_change()`` runs after every write (e.g. to drop cached lookups); *model* is what ``/openapi.json``
+    says a body holds.
     """
     item = path + "/{doc_id}"
 
@@ -115,9 +118,10 @@ def add_document_routes(
             after_delete(account, doc_id)
         return success({"id": doc_id})
 
-    router.add_api_route(path, list_docs, methods=["GET"])
-    router.add_api_route(path, create, methods=["PUT", "POST"], status_code=201)
+    body = request_body(model)
+    router.add_api_route(path, list_docs, methods=["GET"], openapi_extra=LIST_PARAMETERS)
+    router.add_api_route(path, create, methods=["PUT", "POST"], status_code=201, openapi_extra=body)
     router.add_api_route(item, get, methods=["GET"])
-    router.add_api_route(item, replace, methods=["POST", "PUT"])
-    router.add_api_route(item, patch, methods=["PATCH"])
+    router.add_api_route(item, replace, methods=["POST", "PUT"], openapi_extra=body)
+    router.add_api_route(item, patch, methods=["PATCH"], openapi_extra=request_body(model, "fields to change"))
     router.add_api_route(item, delete, methods=["DELETE"])

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from calltape.api.envelope import read_data, success, validate
 from calltape.api.errors import ApiError
+from calltape.api.openapi import request_body
 from calltape.delivery.storage_plan import StoragePlan
 from calltape.store.storage_plans import StoragePlans
 
@@ -43,5 +44,5 @@ def add_storage_routes(
         return success({})
 
     router.add_api_route(path, get_plan, methods=["GET"])
-    router.add_api_route(path, put_plan, methods=["PUT", "POST"])
+    router.add_api_route(path, put_plan, methods=["PUT", "POST"], openapi_extra=request_body(StoragePlan))
     router.add_api_route(path, delete_plan, methods=["DELETE"])

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from calltape.api.credentials import METHODS, matches, private_fields
 from calltape.api.envelope import read_data, validate
 from calltape.api.errors import ApiError
+from calltape.api.openapi import request_body
 from calltape.api.schemas import User
 from calltape.store.auth_tokens import AuthTokens
 from calltape.store.documents import Documents
@@ -119,4 +120,7 @@ def add_user_auth_route(
         }
         return JSONResponse(body, status_code=201)
 
-    open_router.add_api_route("/user_auth", user_auth, methods=["PUT"], status_code=201)
+    description = "{credentials, method?, account_name | account_realm | phone_number}"
+    open_router.add_api_route(
+        "/user_auth", user_auth, methods=["PUT"], status_code=201, openapi_extra=request_body(None, description)
+    )
