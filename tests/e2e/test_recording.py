@@ -594,6 +594,9 @@ def test_without_a_url_the_accounts_storage_plan_takes_the_recording(
     month = time.strftime("%Y/%m", time.gmtime())
     try:
         assert rig.api.put(storage, json={"data": _plan("filesystem", {"path": str(tmp_path)})}).status_code == 201
+        relative = {"attachments": {"h1": {"settings": {"path": "relative"}}}}
+        patched = rig.api.patch(storage, json={"data": relative})  # PATCH merges, then checks the whole plan
+        assert patched.status_code == 400 and "must be absolute" in patched.text
         call_id, seconds = asyncio.run(echo_call(rig, number, 2.0))
         doc = rig.recording_of(call_id)
         stored = tmp_path / rig.account_id / month / f"call_recording_{call_id}.mp3"
@@ -622,11 +625,12 @@ def test_call_recording_settings_record_calls_without_a_record_call_node(rig: Ri
     account = {"name": "Auto", "realm": realm, "call_recording": {"inbound": {"offnet": leaf}}}
     r = rig.api.put("/v2/accounts", json={"data": account})
     assert r.status_code == 201, r.text
+    assert r.json()["data"]["call_recording"] == {"account": {"inbound": {"offnet": leaf}}}  # Kazoo's shape
     other = Rig(rig.server, rig.api, r.json()["data"]["id"], rig.sink)
     echo = other.callflow({"module": "echo", "data": {}})
     call_id, seconds = asyncio.run(echo_call(other, echo, 2.0))  # from a trusted carrier: inbound, off-net
     doc = other.recording_of(call_id)
-    assert doc["origin"] == "inbound from offnet to account"  # the old calltape shape, read as Kazoo's
+    assert doc["origin"] == "inbound from offnet to account"  # the old calltape shape, saved as Kazoo's
     [upload] = uploads_of(other, call_id)
     pcm, rate, _ = decode(upload.body, "wav")
     assert abs(len(pcm) / rate - seconds) <= 0.1

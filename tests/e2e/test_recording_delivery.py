@@ -284,3 +284,32 @@ def test_health_says_what_is_wrong_when_the_spool_cannot_be_written(node: Node) 
         spool.unlink()
         (node.data_dir / "spool.away").rename(spool)
     assert httpx.get(f"{node.server.api_url}/health").status_code == 200
+
+
+def test_a_receiver_down_for_half_an_hour_on_a_short_clock_gets_the_file_exactly_once(tmp_path: Path) -> None:
+    """Every wait scaled by 1/500 (retry base 0.01 s): five quick tries, then rounds 0.12 s to 1.2 s apart, then
+    7.2 s ("hourly"). The receiver is down for 3.6 s ("half an hour") and then takes the file: once."""
+    node = Node(tmp_path / "calltape", ("--delivery-retry-base", "0.01"))
+    port = free_port()
+    try:
+        number = node.callflow(f"http://127.0.0.1:{port}/down")
+        call_id, _ = asyncio.run(_call(node.server.sip_port, number, 1.0))
+        down_until = time.monotonic() + 3.6
+        deadline = down_until + 10
+        while node.recording(call_id)["attempts"] < 6:  # the quick tries are over: it is in its rounds
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(max(0.0, down_until - time.monotonic()))
+        assert node.recording(call_id)["state"] == "pending"  # still going, not failed, after "half an hour"
+        sink = UploadSink(port=port).start()
+        try:
+            doc = node.wait_state(call_id, "delivered")
+            time.sleep(1.0)  # nothing more may come
+            [upload] = sink.uploads
+            assert len(sink.attempts) == 1 and doc["attempts"] >= 7
+            pcm, rate, _ = decode(upload.body, "mp3")
+            assert abs(len(pcm) / rate - doc["duration_ms"] / 1000) <= 0.1
+        finally:
+            sink.stop()
+    finally:
+        node.close()

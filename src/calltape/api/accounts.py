@@ -23,6 +23,7 @@ from calltape.api.openapi import LIST_PARAMETERS, request_body
 from calltape.api.schemas import Account
 from calltape.store.auth_tokens import AuthTokens
 from calltape.store.documents import Documents
+from calltape.store.schema import kazoo_recording_shape
 
 Doc = dict[str, Any]
 
@@ -39,7 +40,10 @@ def _private(account: Doc) -> Doc:
 
 
 def _checked(data: Doc) -> Doc:
-    return validate(Account, {k: v for k, v in data.items() if not k.startswith("pvt_") and k not in ("id", "tree")})
+    doc = validate(Account, {k: v for k, v in data.items() if not k.startswith("pvt_") and k not in ("id", "tree")})
+    if "call_recording" in doc:  # calltape's earlier shape is saved as Kazoo's
+        doc["call_recording"] = kazoo_recording_shape(doc["call_recording"])
+    return doc
 
 
 def add_account_routes(

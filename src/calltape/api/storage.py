@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from calltape.api.envelope import read_data, success, validate
+from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError
 from calltape.api.openapi import request_body
 from calltape.delivery.storage_plan import StoragePlan
@@ -20,7 +20,7 @@ def add_storage_routes(
     account_of: Callable[[Request], Awaitable[str]],
     on_change: Callable[[], None],
 ) -> None:
-    """GET, PUT (or POST) and DELETE of the account's storage plan."""
+    """GET, PUT (or POST), PATCH and DELETE of the account's storage plan."""
     path = "/accounts/{account_id}/storage"
 
     async def get_plan(request: Request) -> JSONResponse:
@@ -37,6 +37,16 @@ def add_storage_routes(
         on_change()
         return success(doc, status=200 if existed else 201)
 
+    async def patch_plan(request: Request) -> JSONResponse:
+        account = await account_of(request)
+        current = await plans.get(account)
+        if current is None:
+            raise ApiError(404, "bad identifier", {"storage": "the account has no storage plan"})
+        doc = validate(StoragePlan, merge_patch(current, await read_data(request)))
+        await plans.put(account, doc)
+        on_change()
+        return success(doc)
+
     async def delete_plan(request: Request) -> JSONResponse:
         if not await plans.delete(await account_of(request)):
             raise ApiError(404, "bad identifier", {"storage": "the account has no storage plan"})
@@ -45,4 +55,5 @@ def add_storage_routes(
 
     router.add_api_route(path, get_plan, methods=["GET"])
     router.add_api_route(path, put_plan, methods=["PUT", "POST"], openapi_extra=request_body(StoragePlan))
+    router.add_api_route(path, patch_plan, methods=["PATCH"], openapi_extra=request_body(StoragePlan, "fields"))
     router.add_api_route(path, delete_plan, methods=["DELETE"])

@@ -7,7 +7,9 @@ the store records the highest version applied and runs only what is newer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+log = logging.getLogger(__name__)
 metadata = MetaData()
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
@@ -256,6 +259,32 @@ def _auth_tokens(conn: Connection) -> None:
     metadata.create_all(conn, tables=[auth_tokens])
 
 
+OLD_RECORDING_SHAPE = {"inbound", "outbound", "any"}
+
+
+def kazoo_recording_shape(call_recording: Any) -> Any:
+    """An account's ``call_recording`` in Kazoo's shape: calltape's earlier one (directions at the top level)
+    becomes ``{"account": …}``; anything else is returned as it is."""
+    if (
+        isinstance(call_recording, dict)
+        and OLD_RECORDING_SHAPE & call_recording.keys()
+        and not {"account", "endpoint"} & call_recording.keys()
+    ):
+        return {"account": call_recording}
+    return call_recording
+
+
+def _account_recording_in_kazoos_shape(conn: Connection) -> None:
+    """Accounts saved with calltape's earlier ``call_recording`` shape are rewritten in Kazoo's (said once each)."""
+    for account_id, doc in conn.execute(accounts.select().with_only_columns(accounts.c.id, accounts.c.doc)).all():
+        moved = kazoo_recording_shape(doc.get("call_recording"))
+        if moved is not doc.get("call_recording"):
+            conn.execute(
+                accounts.update().where(accounts.c.id == account_id).values(doc={**doc, "call_recording": moved})
+            )
+            log.warning("account %s: call_recording moved under call_recording.account (Kazoo's shape)", account_id)
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -264,5 +293,6 @@ MIGRATIONS: dict[int, Migration] = {
     4: _recordings,
     5: _numbers_per_account,
     6: _auth_tokens,
+    7: _account_recording_in_kazoos_shape,
 }
 LATEST_VERSION = max(MIGRATIONS)
