@@ -256,3 +256,28 @@ def test_sign_in_play_a_recording_see_its_waveform_and_retry_its_failed_delivery
     assert rig.recording(call_id)["state"] == "delivered"
     assert not browser.find_element(By.ID, "retry").is_enabled()
     assert not browser.find_element(By.ID, "error").is_displayed()
+
+
+def test_a_user_signs_in_with_account_username_and_password(rig: Rig, browser: WebDriver) -> None:
+    """Kazoo's user_auth from the page: the user's account opens, and a wrong password says so."""
+    user = {"first_name": "Una", "last_name": "User", "username": "una", "password": "una-secret-1"}
+    rig._put(f"/v2/accounts/{rig.account_id}/users", {**user, "priv_level": "admin"})
+    browser.get(f"{rig.server.api_url}/ui")
+    _wait(browser, lambda d: d.find_element(By.ID, "account-name").is_displayed(), "no sign-in form")
+    for field, value in (("account-name", "browser"), ("username", "UNA"), ("password", "wrong-password")):
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+    _wait(browser, lambda d: "username or password is wrong" in _text(d, "#error"), "a wrong password said nothing")
+    password = browser.find_element(By.ID, "password")
+    password.clear()
+    password.send_keys("una-secret-1")
+    browser.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "app").is_displayed(), "signing in did not show the page")
+    options = [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "account")).options]
+    assert options == [rig.account_id]  # the user's account, and no other
+    token = browser.execute_script("return sessionStorage.getItem('calltape.token')")
+    assert token and token != TOKEN
+    assert (
+        httpx.get(f"{rig.server.api_url}/v2/token_auth", headers={"X-Auth-Token": token}).json()["data"]["account_id"]
+        == rig.account_id
+    )

@@ -128,20 +128,53 @@ function calleeOf(doc) {
 async function signIn(event) {
   event.preventDefault();
   clearError();
-  const token = $("token").value.trim();
-  if (!token) {
-    showError("Enter the API token.");
+  let token = $("token").value.trim();
+  const account = $("account-name").value.trim();
+  const username = $("username").value.trim();
+  const password = $("password").value;
+  if (!token && !(account && username && password)) {
+    showError("Enter the API token, or an account name, a username and a password.");
     return;
+  }
+  if (!token) {
+    token = await userToken(account, username, password);
+    if (!token) return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
   try {
     await start();
-    $("token").value = "";
+    for (const id of ["token", "password"]) $(id).value = "";
   } catch (err) {
     sessionStorage.removeItem(TOKEN_KEY);
     showSignIn();
     showError(err.status === 401 ? "That API token is wrong: use the admin token of this calltape." : err.message);
   }
+}
+
+// Kazoo's user_auth: the SHA-1 hex of "username:password" (the username lower-cased); the password never leaves.
+async function userToken(account, username, password) {
+  if (!window.crypto || !crypto.subtle) {
+    showError("Signing in as a user needs https (or localhost): use the API token here.");
+    return "";
+  }
+  const bytes = new TextEncoder().encode(`${username.toLowerCase()}:${password}`);
+  const digest = await crypto.subtle.digest("SHA-1", bytes);
+  const credentials = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  const response = await fetch("/v2/user_auth", {
+    method: "PUT",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ data: { credentials, method: "sha", account_name: account } }),
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok || !body || !body.auth_token) {
+    showError(
+      response.status === 401
+        ? "That account, username or password is wrong."
+        : describeFailure(response.status, body),
+    );
+    return "";
+  }
+  return body.auth_token;
 }
 
 function signOut() {
