@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert
 
 from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import ACCOUNTS, Documents
+from tests.store.old_schema import old_database
 
 LEAF = {"enabled": True, "url": "http://rec.example.com/in"}
 
@@ -18,20 +18,14 @@ LEAF = {"enabled": True, "url": "http://rec.example.com/in"}
 async def test_an_old_call_recording_shape_is_moved_under_account_and_said(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        schema.schema_version.create(conn)
-        for version in range(1, 7):
-            step = schema.MIGRATIONS[version]
-            assert callable(step)
-            step(conn)
-        conn.execute(insert(schema.schema_version).values(version=6))
-        for account_id, recording in (("old", {"inbound": {"offnet": LEAF}}), ("kazoo", {"account": {"any": {}}})):
-            doc = {"name": account_id, "call_recording": recording}
-            realm = f"{account_id}.example.com"
-            conn.execute(insert(schema.accounts).values(id=account_id, realm=realm, doc=doc, created=0, modified=0))
-    engine.dispose()
+    accounts = [
+        (schema.accounts, {"id": name, "realm": f"{name}.example.com", "doc": doc, "created": 0, "modified": 0})
+        for name, doc in (
+            ("old", {"name": "old", "call_recording": {"inbound": {"offnet": LEAF}}}),
+            ("kazoo", {"name": "kazoo", "call_recording": {"account": {"any": {}}}}),
+        )
+    ]
+    url = old_database(tmp_path / "old.db", 6, accounts)
     database = Database(url)
     with caplog.at_level(logging.WARNING):
         await database.open()

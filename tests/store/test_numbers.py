@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import select
 
 from calltape.store import schema
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.documents import ACCOUNTS, ConflictError, Documents
+from tests.store.old_schema import old_database
 
 
 async def _accounts(database: Database, *names: str) -> list[str]:
@@ -71,23 +72,21 @@ async def test_dids_are_listed_in_pages(database: Database) -> None:
 
 async def test_numbers_of_schema_4_move_to_their_accounts(tmp_path: Path) -> None:
     """A database from before per-account numbers: its rows keep working after the migration."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        schema.schema_version.create(conn)
-        for version in range(1, 5):
-            step = schema.MIGRATIONS[version]
-            assert callable(step)
-            step(conn)
-        conn.execute(insert(schema.schema_version).values(version=4))
-        conn.execute(
-            insert(schema.accounts).values(id="a1", realm="old.example.com", doc={"name": "old"}, created=0, modified=0)
-        )
-        conn.execute(
-            insert(schema.callflows).values(id="cf1", account_id="a1", doc={"numbers": ["1000"]}, created=0, modified=0)
-        )
-        conn.execute(insert(schema._callflow_numbers_v2).values(number="1000", callflow_id="cf1", account_id="a1"))
-    engine.dispose()
+    url = old_database(
+        tmp_path / "old.db",
+        4,
+        [
+            (
+                schema.accounts,
+                {"id": "a1", "realm": "old.example.com", "doc": {"name": "old"}, "created": 0, "modified": 0},
+            ),
+            (
+                schema.callflows,
+                {"id": "cf1", "account_id": "a1", "doc": {"numbers": ["1000"]}, "created": 0, "modified": 0},
+            ),
+            (schema._callflow_numbers_v2, {"number": "1000", "callflow_id": "cf1", "account_id": "a1"}),
+        ],
+    )
     database = Database(url)
     await database.open()
     try:
