@@ -79,8 +79,9 @@ def test_a_token_reaches_its_account_and_below_and_is_refused_everywhere_else(
     device = {"name": "d", "sip": {"username": "d1", "password": "secret-pw"}}
     assert api.put(f"/v2/accounts/{theirs}/devices", json={"data": device}).status_code == 201
     before = api.get(f"/v2/accounts/{theirs}/devices").json()["data"]
-    bad = httpx.put(f"{server.api_url}/v2/api_auth", json={"data": {"api_key": "0" * 64}})
-    assert bad.status_code == 401
+    for wrong in ("0" * 64, "clé-ünïcode"):
+        bad = httpx.put(f"{server.api_url}/v2/api_auth", json={"data": {"api_key": wrong}})
+        assert bad.status_code == 401
 
     with _token(server, api, mine) as tenant:
         assert tenant.get("/v2/token_auth").json()["data"]["account_id"] == mine
@@ -171,6 +172,17 @@ def test_a_user_signs_in_as_kazoo_clients_do_and_a_user_level_token_sees_only_it
         assert user.put(f"{base}/devices", json={"data": {"name": "x"}}).status_code == 403
         assert user.get(f"{base}/recordings").json()["data"] == []
         assert user.get(f"/v2/accounts/{account['id']}").status_code == 200
+        for method, path in (  # the account itself is the admins': a user can neither take its key nor change it
+            ("GET", f"{base}/api_key"),
+            ("PATCH", base),
+            ("POST", base),
+            ("PUT", base),
+            ("DELETE", base),
+            ("GET", f"{base}/children"),
+            ("GET", f"{base}/descendants"),
+        ):
+            r = user.request(method, path, json={"data": {"name": "x", "realm": "y.example.com"}})
+            assert r.status_code == 403, (method, path, r.status_code)
     admin = _sign_in(server, hashlib.md5(b"adam:pw-adam-1").hexdigest(), account_name=name).json()["auth_token"]
     with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": admin}, timeout=10) as boss:
         assert len(boss.get(f"{base}/devices").json()["data"]) == 2  # an admin sees the whole account

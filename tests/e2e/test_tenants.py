@@ -98,16 +98,15 @@ def test_a_carrier_call_reaches_the_account_that_holds_the_did(tenants: Tenants)
             assert abs(asyncio.run(_heard(carrier, dialled)) - hz) < 20, (name, dialled)
 
     assert tenants.api.delete(tenants.did_url("acme", DIDS["acme"])).status_code == 200
-    carrier = Phone(tenants.server.sip_port, host="127.0.0.2")
-
-    async def refused() -> int:
-        await carrier.start()
-        try:
-            return (await carrier.call("1000")).status
-        finally:
-            carrier.close()
-
-    assert asyncio.run(refused()) == 404  # 1000 is in both accounts and no DID says whose
+    taken = tenants.api.put(tenants.did_url("bolt", DIDS["acme"].lstrip("+")))  # released: now bolt's, any form
+    assert taken.status_code == 201, taken.text
+    flow = {"module": "tone", "data": {"frequencies": [TONES["bolt"]], "duration_ms": 1500}}
+    ported = {"data": {"numbers": [DIDS["acme"]], "flow": flow}}  # bolt routes the number it now holds
+    assert tenants.api.put(f"/v2/accounts/{tenants.ids['bolt']}/callflows", json=ported).status_code == 201
+    for dialled in (DIDS["acme"], "1000"):  # the DID now reaches bolt; 1000, no DID: the tenant that had it first
+        carrier = Phone(tenants.server.sip_port, host="127.0.0.2")
+        expected = TONES["bolt"] if dialled != "1000" else TONES["acme"]
+        assert abs(asyncio.run(_heard(carrier, dialled)) - expected) < 20, dialled
 
 
 def test_a_bad_did_is_400_with_its_path(tenants: Tenants) -> None:

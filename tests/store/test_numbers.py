@@ -34,7 +34,7 @@ async def test_two_tenants_have_the_same_extensions_and_each_reaches_its_own(dat
     assert await callflows.find("1000", a) == (a, a_ext)
     assert await callflows.find("1000", b) == (b, b_ext)
     assert await callflows.find("5551234", a) == (a, a_any)  # nothing else matches: the account's no_match
-    assert await callflows.find("1000", None) is None  # from a carrier: two accounts have it and no DID says whose
+    assert await callflows.find("1000", None) == (a, a_ext)  # from a carrier, no DID: the account that had it first
 
 
 async def test_a_did_belongs_to_one_account_and_routes_carrier_calls_there(database: Database) -> None:
@@ -47,13 +47,16 @@ async def test_a_did_belongs_to_one_account_and_routes_carrier_calls_there(datab
     with pytest.raises(ConflictError) as taken:
         await callflows.dids.assign(b, "+14155550100", {})
     assert a in str(taken.value)  # the conflict names the holder
+    with pytest.raises(ConflictError):
+        await callflows.dids.assign(b, "14155550100", {})  # the same number without its +
     assert await callflows.find("+14155550100", None) == (a, sales_a)
     assert await callflows.find("14155550100", None) == (a, sales_a)  # delivered without the +
 
     solo = await callflows.create({"numbers": ["8000"], "flow": {"module": "echo"}}, b)
     assert await callflows.find("8000", None) == (b, solo)  # one account has it, no DID: found as before DIDs
     await callflows.dids.release(a, "+14155550100")
-    assert await callflows.find("+14155550100", None) is None
+    await callflows.dids.assign(b, "+14155550100", {})
+    assert (await callflows.find("+14155550100", None))[0] == b  # a DID moves routing; released, it can be taken
     page, next_key = await callflows.dids.page(a, "", 10)
     assert page == [] and next_key is None
 

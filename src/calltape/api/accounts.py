@@ -55,10 +55,14 @@ def add_account_routes(
 ) -> None:
     """The account routes on *router* (token required) and ``api_auth`` on *open_router* (no token)."""
 
-    async def reachable(request: Request, account_id: str) -> Doc:
+    async def reachable(request: Request, account_id: str, *, reading: bool = False) -> Doc:
+        """The account, if the token may touch it: a user's sign-in (priv_level user) may only read its own."""
         account = await accounts.get(account_id)  # 404 for an unknown account
-        if not principal_of(request).reaches(account):
+        principal = principal_of(request)
+        if not principal.reaches(account):
             raise ApiError(403, "forbidden", {"account_id": "not this token's account or one below it"})
+        if principal.own_only is not None and not reading:
+            raise ApiError(403, "forbidden", {"priv_level": "a user's sign-in reaches only what the user owns"})
         return account
 
     async def create(data: Doc, parent: Doc | None) -> JSONResponse:
@@ -77,7 +81,7 @@ def add_account_routes(
         return await create(await read_data(request), None)
 
     async def get_account(request: Request, account_id: str) -> JSONResponse:
-        return success(public(await reachable(request, account_id)))
+        return success(public(await reachable(request, account_id, reading=True)))
 
     async def create_child(request: Request, account_id: str) -> JSONResponse:
         return await create(await read_data(request), await reachable(request, account_id))
@@ -128,7 +132,11 @@ def add_account_routes(
         key = data.get("api_key")
         if not isinstance(key, str) or not key:
             raise ApiError(400, "invalid data", {"api_key": "required"})
-        found = next((a for a in await accounts.list() if secrets.compare_digest(a.get("pvt_api_key", ""), key)), None)
+        given = key.encode()
+        found = next(
+            (a for a in await accounts.list() if secrets.compare_digest(str(a.get("pvt_api_key", "")).encode(), given)),
+            None,
+        )
         if found is None:
             raise ApiError(401, "invalid credentials", {"api_key": "no account has this key"})
         token, issued = await tokens.issue(found["id"], "api_key")

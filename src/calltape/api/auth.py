@@ -36,8 +36,10 @@ class Principal:
         return self.user_id if self.priv_level != "admin" else None
 
     def reaches(self, account: dict[str, Any]) -> bool:
-        """True if *account* is this token's account or lies below it."""
-        return self.master or account.get("id") == self.account_id or self.account_id in account.get("pvt_tree", [])
+        """True if *account* is this token's account or lies below it (a user's sign-in: its own account only)."""
+        if self.master or account.get("id") == self.account_id:
+            return True
+        return self.own_only is None and self.account_id in account.get("pvt_tree", [])
 
 
 MASTER = Principal()

@@ -8,6 +8,7 @@ Failed sign-ins are throttled per source address and per account (429 with Retry
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import defaultdict, deque
@@ -26,7 +27,8 @@ from calltape.store.documents import Documents
 from calltape.store.phone_numbers import PhoneNumbers
 
 Doc = dict[str, Any]
-FAILURES_ALLOWED = 10  # failed sign-ins per source, and per account, within FAILURE_WINDOW
+FAILURES_PER_SOURCE = 10  # failed sign-ins allowed from one address within FAILURE_WINDOW
+FAILURES_PER_ACCOUNT = 100  # ... and for one account (higher: a stranger must not lock an account's users out)
 FAILURE_WINDOW = 60.0
 _DIGEST = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{40}$")
 
@@ -45,22 +47,24 @@ def check_user(data: Doc) -> tuple[Doc, list[str]]:
 class SignInThrottle:
     """Counts failed sign-ins per key over a sliding window."""
 
-    def __init__(self, allowed: int = FAILURES_ALLOWED, window: float = FAILURE_WINDOW) -> None:
-        self.allowed, self.window = allowed, window
+    def __init__(self, window: float = FAILURE_WINDOW) -> None:
+        self.window = window
         self._failures: dict[str, deque[float]] = defaultdict(deque)
 
-    def retry_after(self, *keys: str) -> float:
-        """Seconds until another try is allowed for every key (0: now)."""
+    def retry_after(self, keys: dict[str, int]) -> float:
+        """Seconds until another try is allowed for every key (each allowed so many failures; 0: now)."""
         now, wait = time.monotonic(), 0.0
-        for key in keys:
+        for key, allowed in keys.items():
             times = self._failures.get(key)
             while times and times[0] <= now - self.window:
                 times.popleft()
-            if times is not None and len(times) >= self.allowed:
+            if times is not None and not times:
+                del self._failures[key]  # forgotten once its window is over: the table does not grow
+            elif times is not None and len(times) >= allowed:
                 wait = max(wait, times[0] + self.window - now)
         return wait
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, keys: dict[str, int]) -> None:
         """One more failure for each key."""
         for key in keys:
             self._failures[key].append(time.monotonic())
@@ -95,15 +99,20 @@ def add_user_auth_route(
             raise ApiError(400, "invalid data", {"account_name": "account_name, account_realm or phone_number"})
         source = f"source:{request.client.host if request.client else '?'}"
         account = await account_named(data)
-        keys = (source, f"account:{account['id']}") if account is not None else (source,)
-        wait = throttle.retry_after(*keys)
+        keys = {source: FAILURES_PER_SOURCE}
+        if account is not None:
+            keys[f"account:{account['id']}"] = FAILURES_PER_ACCOUNT
+        wait = throttle.retry_after(keys)
         if wait > 0:
             raise ApiError(429, "too many failed sign-ins", {"credentials": f"try again in {wait:.0f} s"})
         user = None
-        if account is not None:
-            user = next((u for u in await users.list(account["id"]) if matches(u, method, credentials)), None)
+        if account is not None:  # scrypt takes tens of ms: off the event loop, which carries the calls' audio
+            candidates = await users.list(account["id"])
+            user = await asyncio.to_thread(
+                lambda: next((u for u in candidates if matches(u, method, credentials)), None)
+            )
         if account is None or user is None:
-            throttle.failed(*keys)
+            throttle.failed(keys)
             raise ApiError(401, "invalid credentials", {"credentials": "no such user in that account"})
         priv_level = str(user.get("priv_level") or "user")
         token, issued = await tokens.issue(account["id"], "credentials", user["id"], priv_level)

@@ -169,8 +169,8 @@ class DeliveryWorker:
         retries = row.attempts  # attempts before this one: this failure is attempt row.attempts + 1
         self.failed_attempts += 1
         delay = retry_delay(retries + 1, self.retry_base, await self.retry_times(), retry_after)
-        hung_up = row.created + row.duration_ms / 1000
-        if final or time.time() + delay > hung_up + self.horizon:
+        round_started = max(row.created + row.duration_ms / 1000, float(row.doc.get("retried_at") or 0))
+        if final or time.time() + delay > round_started + self.horizon:
             await self.store.attempt_failed(row.id, error, None)
             log.error(
                 "call-id %s: recording %s not delivered after %d attempts (%s); kept at %s, state failed",

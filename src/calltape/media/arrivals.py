@@ -47,20 +47,17 @@ class ArrivalPlacer:
     def _now_position(self) -> int:
         return self.timeline.position(self.clock())
 
-    def position(self, timestamp: int, ssrc: int) -> int:
+    def position(self, timestamp: int, ssrc: int, *, look: bool = True) -> int:
         """Where an incoming frame goes on the call's timeline: its RTP timestamp from its source's anchor.
 
         Once a second of frames the lag of the stream behind our clock is looked at; if even its least lag over
         DRIFT_WINDOW looks exceeds MAX_DRIFT (the far end's clock is slow, or it paused its timestamps), the
         anchor moves on by whole frames from the next frame on: silence opens, nothing is overwritten. A stream
         ahead of our clock (a fast far end) is left ahead: moving it back would write over frames already taken.
+        *look* False: the frame came a while ago, its lag says nothing (a batch looks for itself).
         """
         if ssrc != self._ssrc:  # a new source (or the first): anchored at its arrival
-            self._ssrc = ssrc
-            self._anchor = self._earlier_anchor = (timestamp, self._now_position())
-            self._last = self._anchor[1]
-            self._lags.clear()
-            self._drift_check = DRIFT_CHECK_FRAMES
+            self._anchor_source(timestamp, ssrc, self._now_position())
         anchor_ts, anchor_position = self._anchor
         offset = (timestamp - anchor_ts) & 0xFFFFFFFF
         if offset >= 0x80000000:  # older than the anchor: placed as it was when it was sent
@@ -76,31 +73,53 @@ class ArrivalPlacer:
             position = self._restart(timestamp)  # placed from now on, not hours ahead
         self._last = position
         self._drift_check -= 1
-        if self._drift_check <= 0:
-            self._look_at_drift(timestamp, position)
+        if self._drift_check <= 0 and look:
+            self._look_at_drift(self._now_position() - position, timestamp, position)
         return position
 
-    def positions(self, timestamps: npt.NDArray[np.int64], ssrc: int, *, arrived_now: bool) -> npt.NDArray[np.int64]:
-        """Where each of a batch of frames from one source goes (their RTP timestamps, in arrival order; the last
-        one arrived just now if *arrived_now*, else a while ago): as :meth:`position` gives, in one go.
+    def _anchor_source(self, timestamp: int, ssrc: int, position: int) -> None:
+        self._ssrc = ssrc
+        self._anchor = self._earlier_anchor = (timestamp, position)
+        self._last = position
+        self._lags.clear()
+        self._drift_check = DRIFT_CHECK_FRAMES
 
-        The usual batch — frames after the anchor, no step of seconds — is placed by arithmetic, and the drift
-        is looked at on its last frame (only when it arrived just now: the lag of one that waited says nothing).
-        Anything else is placed frame by frame. A source not seen before is anchored so that the batch's last
-        frame lands now.
+    def positions(
+        self,
+        timestamps: npt.NDArray[np.int64],
+        ssrc: int,
+        first_arrival: float,
+        last_arrival: float | None = None,
+    ) -> npt.NDArray[np.int64]:
+        """Where each of a batch of frames from one source goes (their RTP timestamps in arrival order, the first
+        of which arrived at loop time *first_arrival*, the last at *last_arrival* if known): as :meth:`position`
+        gives, in one go.
+
+        The usual batch — frames after the anchor, no step of seconds — is placed by arithmetic; anything else
+        frame by frame. A source not seen before is anchored at the first frame's arrival. Once a second of
+        frames the drift is looked at on the last frame if its arrival is known, else the first: a frame whose
+        arrival time is known, whoever hands the batch on and whenever.
         """
+        arrived_at = self.timeline.position(first_arrival)
         if ssrc != self._ssrc:
-            self.position(int(timestamps[-1]), ssrc)  # anchors the source at the last frame's arrival
+            self._anchor_source(int(timestamps[0]), ssrc, arrived_at)
         anchor_ts, anchor_position = self._anchor
         offsets = (timestamps - anchor_ts) & 0xFFFFFFFF
         positions = offsets + anchor_position
         steps = np.diff(positions, prepend=self._last)
         if offsets.max() >= 0x80000000 or steps.max() > JUMP_CHECK:  # late frames, a pause or a jump
-            return np.fromiter((self.position(int(ts), ssrc) for ts in timestamps), np.int64, len(timestamps))
-        self._last = int(positions[-1])
-        self._drift_check -= len(positions)
-        if self._drift_check <= 0 and arrived_now:
-            self._look_at_drift(int(timestamps[-1]), self._last)
+            positions = np.fromiter(
+                (self.position(int(ts), ssrc, look=False) for ts in timestamps), np.int64, len(timestamps)
+            )
+        else:
+            self._last = int(positions[-1])
+            self._drift_check -= len(positions)
+        if self._drift_check <= 0:
+            if last_arrival is not None:
+                lag = self.timeline.position(last_arrival) - int(positions[-1])
+            else:
+                lag = arrived_at - int(positions[0])
+            self._look_at_drift(lag, int(timestamps[-1]), self._last)
         return positions
 
     def _restart(self, timestamp: int) -> int:
@@ -113,10 +132,12 @@ class ArrivalPlacer:
         self.stats["reanchored"] += 1
         return position
 
-    def _look_at_drift(self, timestamp: int, position: int) -> None:
+    def _look_at_drift(self, lag: int, timestamp: int, position: int) -> None:
+        """The stream was *lag* samples behind our clock; if it stays far behind, it goes on from the frame after
+        (*timestamp*, *position*) that much further on."""
         self._drift_check = DRIFT_CHECK_FRAMES
         lags = self._lags
-        lags.append(self._now_position() - position)
+        lags.append(lag)
         if len(lags) < DRIFT_WINDOW or (least := min(lags)) <= MAX_DRIFT:
             return
         step = least // FRAME_SAMPLES * FRAME_SAMPLES

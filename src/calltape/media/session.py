@@ -94,6 +94,7 @@ class RtpSession:
         self._packet = bytearray(HEADER_SIZE + FRAME_SAMPLES)  # every audio packet we send is built here
         self._kept = bytearray()  # received audio packets on the usual path, as they came, until handed on
         self._kept_lengths: list[int] = []
+        self._kept_since = 0.0  # loop time the first kept packet arrived
         # counted per event (packets_in counts media)
         self.stats = {"lost": 0, "late": 0, "send_errors": 0, "reanchored": 0, "relay_dropped": 0}
         self.sending = True  # False while the far end holds the call
@@ -202,9 +203,11 @@ class RtpSession:
                     if self.taps or peer.taps:  # kept as it came (before its header is rewritten)
                         self._kept += self._view[:length]
                         kept = self._kept_lengths
+                        if not kept:
+                            self._kept_since = self._loop.time()
                         kept.append(length)
                         if len(kept) >= HAND_ON_FRAMES:
-                            self.hand_on(arrived_now=True)
+                            self.hand_on(last_arrival=self._loop.time())
                     peer._forward(buffer, length, peer._audio_type | (second & 0x80), sequence, timestamp)
                     return True
             if self.taps or peer.taps:
@@ -221,9 +224,11 @@ class RtpSession:
                 if self.taps:
                     self._kept += self._view[:length]
                     kept = self._kept_lengths
+                    if not kept:
+                        self._kept_since = self._loop.time()
                     kept.append(length)
                     if len(kept) >= HAND_ON_FRAMES:
-                        self.hand_on(arrived_now=True)
+                        self.hand_on(last_arrival=self._loop.time())
                 return True
         self._receive(bytes(self._view[:length]))
         return True
@@ -396,9 +401,9 @@ class RtpSession:
                 self.stats["relay_dropped"] += 1
             payloads.append(payload)
 
-    def hand_on(self, *, arrived_now: bool = False) -> None:
-        """Place the received packets kept so far (the last arrived just now if *arrived_now*) and hand them to
-        the taps: what this leg's far end said ("in"), which is what a relay peer sent ("out")."""
+    def hand_on(self, last_arrival: float | None = None) -> None:
+        """Place the received packets kept so far (the last arrived at loop time *last_arrival*, if known) and
+        hand them to the taps: what this leg's far end said ("in"), which is what a relay peer sent ("out")."""
         sizes_kept = self._kept_lengths
         if not sizes_kept:
             return
@@ -416,13 +421,15 @@ class RtpSession:
             payloads = b"".join(
                 data[start + HEADER_SIZE : start + size] for start, size in zip(starts, sizes, strict=True)
             )
-        positions = self._arrivals.positions(timestamps, ssrc, arrived_now=arrived_now)
+        positions = self._arrivals.positions(timestamps, ssrc, self._kept_since, last_arrival)
         batch = FrameBatch(positions, (sizes - HEADER_SIZE).astype(np.uint16), payloads)
-        for tap in self.taps:
-            tap.frames(TapDirection.IN, batch, self.codec)
-        if self.relay_peer is not None:
-            for tap in self.relay_peer.taps:
-                tap.frames(TapDirection.OUT, batch, self.codec)
+        peer = self.relay_peer
+        for direction, taps in ((TapDirection.IN, self.taps), (TapDirection.OUT, peer.taps if peer else ())):
+            for tap in taps:
+                try:
+                    tap.frames(direction, batch, self.codec)
+                except Exception as exc:  # a tap's failure (a full disk) is its own: the call and its legs go on
+                    throttle.error(log, "tap failed", exc, "call-id %s: a tap failed: %r", self.call_id, exc)
 
     def _tap_in(self, payload: bytes, timestamp: int, ssrc: int) -> None:
         position = self._arrivals.position(timestamp, ssrc)

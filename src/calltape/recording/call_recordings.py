@@ -278,6 +278,7 @@ class CallRecordings:
             await asyncio.wait([pressed, *others], return_when=asyncio.FIRST_COMPLETED)
             for task in (pressed, *others):
                 task.cancel()
+            self.taps.settle()  # what came before the key (or the hangup) is the caller's message
             if pressed.done() and not pressed.cancelled():
                 key = pressed.result()
                 recorder.stop("key")

@@ -2,8 +2,9 @@
 
 A call from one of an account's devices is routed in that account: the callflow with the dialled number, else the
 first whose pattern matches, else the account's ``no_match``. A call from a carrier finds its account by the DID
-(``phone_numbers``), then routes the same way; a number no account holds as a DID still reaches a callflow number
-that exactly one account has (how calltape routed carrier calls before DIDs: existing set-ups keep working).
+(``phone_numbers``), then routes the same way; a number no account holds as a DID reaches the account that has had
+it as a callflow number longest (how calltape routed carrier calls before DIDs, when a number had one account:
+existing set-ups keep working, and a newer tenant that adds the same number cannot take the calls).
 """
 
 from __future__ import annotations
@@ -123,13 +124,19 @@ class Callflows:
         did = await self.dids.owner_of(number)
         if did is not None:
             return await self._in_account(number, did[0])
-        n = self.numbers
+        n, t = self.numbers, self.table
+        query = (
+            select(n.c.account_id, n.c.callflow_id)
+            .join(t, t.c.id == n.c.callflow_id)
+            .where(n.c.number == number)
+            .order_by(t.c.created, t.c.id)
+            .limit(1)
+        )
         async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(select(n.c.account_id, n.c.callflow_id).where(n.c.number == number))).all()
-        if len(rows) != 1:  # no account has it, or several do and no DID says whose it is
+            row = (await conn.execute(query)).first()
+        if row is None:
             return None
-        owner, callflow_id = rows[0]
-        return owner, await self.get(callflow_id, owner)
+        return row[0], await self.get(row[1], row[0])
 
     async def _in_account(self, number: str, account_id: str) -> tuple[str, Doc] | None:
         n = self.numbers

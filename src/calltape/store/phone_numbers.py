@@ -38,9 +38,15 @@ class PhoneNumbers:
         now = time.time()
         body = {k: v for k, v in doc.items() if k not in ("id", "number")}
         async with self.db.engine.begin() as conn:
+            held = (
+                await conn.execute(select(t.c.number, t.c.account_id).where(t.c.number.in_(number_forms(number))))
+            ).all()
+            for form, holder in held:  # +1415… and 1415… are one number: one holder
+                if holder != account_id:
+                    raise ConflictError("number", f"{number} is assigned to account {holder}")
+                if form != number:
+                    raise ConflictError("number", f"the account holds this number as {form}")
             row = (await conn.execute(select(t.c.account_id, t.c.doc).where(t.c.number == number))).first()
-            if row is not None and row[0] != account_id:
-                raise ConflictError("number", f"{number} is assigned to account {row[0]}")
             if row is not None:
                 body = {**row[1], **body}
                 await conn.execute(update(t).where(t.c.number == number).values(doc=body, modified=now))
@@ -90,10 +96,13 @@ class PhoneNumbers:
         """(account id, number as held) of the DID a carrier delivered, in any of its forms."""
         t = self.table
         async with self.db.engine.connect() as conn:
-            row = (
-                await conn.execute(select(t.c.account_id, t.c.number).where(t.c.number.in_(number_forms(number))))
-            ).first()
-        return (str(row[0]), str(row[1])) if row is not None else None
+            rows = list(
+                (
+                    await conn.execute(select(t.c.account_id, t.c.number).where(t.c.number.in_(number_forms(number))))
+                ).all()
+            )
+        rows.sort(key=lambda row: row[1] != number)  # as dialled first (assign keeps one form per number anyway)
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
 
 def _public(number: str, doc: dict[str, Any]) -> Doc:

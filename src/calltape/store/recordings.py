@@ -309,13 +309,17 @@ class Recordings:
         return row
 
     async def retry(self, account_id: str, recording_id: str) -> Any:
-        """Queue a failed delivery again (a fresh round of attempts); the row."""
+        """Queue a failed delivery again (a fresh round of attempts, its horizon counted from now: the metadata's
+        ``retried_at``); the row."""
         row = await self.get(account_id, recording_id)
         if row.state != RecordingState.FAILED:
             raise ValueError(f"only a failed delivery can be retried; this one is {row.state}")
+        now = time.time()
         async with self.db.engine.begin() as conn:
             await conn.execute(
-                update(_t).where(_t.c.id == recording_id).values(state=RecordingState.PENDING, attempts=0)
+                update(_t)
+                .where(_t.c.id == recording_id)
+                .values(state=RecordingState.PENDING, attempts=0, doc={**row.doc, "retried_at": now})
             )
-            await conn.execute(insert(_outbox).values(recording_id=recording_id, due_at=time.time(), lease_until=0.0))
+            await conn.execute(insert(_outbox).values(recording_id=recording_id, due_at=now, lease_until=0.0))
         return await self.get(account_id, recording_id)
