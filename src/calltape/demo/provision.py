@@ -99,7 +99,7 @@ class Site:
 
 async def provision(api: httpx.AsyncClient, receiver_url: str, realm: str = "demo.calltape.test") -> Site:
     """Create the demo's account and everything in it through the REST API."""
-    existing = (await api.get("/v2/accounts")).json().get("data", [])
+    existing = (await api.get("/v2/accounts", params={"paginate": "false"})).json().get("data", [])
     if any(account.get("realm") == realm for account in existing):
         raise RuntimeError("this data dir already holds a demo: give a new --data-dir, or none for a fresh temp dir")
     account = await _put(api, "/v2/accounts", {"name": "calltape demo", "realm": realm})

@@ -192,7 +192,7 @@ function showSignIn() {
 }
 
 async function start() {
-  const accounts = (await api("/v2/accounts")).data || [];
+  const accounts = (await api("/v2/accounts?paginate=false")).data || [];
   $("sign-in").hidden = true;
   $("app").hidden = false;
   $("sign-out").hidden = false;
