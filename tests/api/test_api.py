@@ -87,7 +87,8 @@ def test_devices(api: httpx.Client) -> None:
     assert r.json()["data"]["sip"]["invite_format"] == "contact"
     listed = api.get(base).json()["data"]
     assert [d["id"] for d in listed] == [device_id]
-    assert "password" not in listed[0]["sip"] and "s3cret-pw" not in api.get(base).text
+    assert listed[0]["username"] == "alice" and "sip" not in listed[0]  # Kazoo's listing fields
+    assert "s3cret-pw" not in api.get(base).text
     assert api.get(f"{base}/{device_id}").json()["data"]["sip"]["password"] == "s3cret-pw"
     r = api.post(base, json={"data": {**device, "name": "other"}})
     assert r.status_code == 409 and r.json()["data"] == {
@@ -177,3 +178,8 @@ def test_the_openapi_document_is_valid_and_documents_bodies_and_list_parameters(
     assert body["properties"]["data"] == {"$ref": "#/components/schemas/Device"}
     assert "sip" in spec["components"]["schemas"]["Device"]["properties"]
     assert {p["name"] for p in devices["get"]["parameters"]} >= {"account_id", "page_size", "start_key"}
+    one = spec["paths"]["/v2/accounts/{account_id}/devices/{doc_id}"]["get"]["responses"]["200"]
+    answer = one["content"]["application/json"]["schema"]
+    assert (
+        answer["properties"]["data"] == {"$ref": "#/components/schemas/Device"} and "request_id" in answer["properties"]
+    )

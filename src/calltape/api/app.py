@@ -9,13 +9,14 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from calltape import __version__
+from calltape.api import summaries
 from calltape.api.accounts import add_account_routes
 from calltape.api.audio_links import AudioLinks, add_audio_link_routes
 from calltape.api.auth import TokenAuth, require_master
 from calltape.api.callflows import check_callflow
 from calltape.api.crossbar import CrossbarEnvelope
 from calltape.api.docs_page import add_docs_page
-from calltape.api.documents import Doc, add_document_routes, model_checker
+from calltape.api.documents import Doc, add_document_routes, each, model_checker
 from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.live import ChannelLister, add_live_routes
@@ -43,13 +44,6 @@ from calltape.store.system_configs import SystemConfigs
 from calltape.store.voicemail import VoicemailMessages
 
 SYSTEM_CONFIG_MODELS = {"media": MediaConfig}
-
-
-def _without_password(doc: Doc) -> Doc:
-    sip = doc.get("sip")
-    if isinstance(sip, dict) and "password" in sip:
-        return {**doc, "sip": {k: v for k, v in sip.items() if k != "password"}}
-    return doc
 
 
 def create_app(
@@ -93,7 +87,7 @@ def create_app(
         model_checker(Device),
         account_of=account_in_path,
         model=Device,
-        hide=_without_password,
+        summarize=each(summaries.device),
         on_change=forget,
     )
     messages = voicemail or VoicemailMessages(db, media_library.root.parent)
@@ -108,6 +102,13 @@ def create_app(
         if owned:
             forget()
 
+    async def boxes_with_counts(account: str, boxes: list[Doc]) -> list[Doc]:
+        """Kazoo's box listing counts the messages a box holds."""
+        return [
+            summaries.vmbox({**box, "messages": sum((await messages.count(account, box["id"])).values())})
+            for box in boxes
+        ]
+
     add_document_routes(
         router,
         "/accounts/{account_id}/users",
@@ -115,6 +116,7 @@ def create_app(
         check_user,
         account_of=account_in_path,
         model=User,
+        summarize=each(summaries.user),
         before_delete=devices_of_user,
     )
     add_document_routes(
@@ -124,6 +126,7 @@ def create_app(
         model_checker(VMBox),
         account_of=account_in_path,
         model=VMBox,
+        summarize=boxes_with_counts,
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
     add_recording_routes(router, recordings, account_in_path, on_recording_retry)
@@ -136,6 +139,7 @@ def create_app(
         callflows,
         check_callflow,
         account_of=account_in_path,
+        summarize=each(summaries.callflow),
     )
     add_phone_number_routes(router, callflows.dids, account_in_path, callflows.forget)
     media = Documents(db, MEDIA)
@@ -147,6 +151,7 @@ def create_app(
         model_checker(Media),
         account_of=account_in_path,
         model=Media,
+        summarize=each(summaries.media),
         after_delete=lambda account, media_id: media_library.path(account, media_id).unlink(missing_ok=True),
     )
 

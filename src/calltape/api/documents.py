@@ -16,11 +16,22 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from calltape.api.envelope import merge_patch, paged, read_data, success, validate
-from calltape.api.openapi import LIST_PARAMETERS, request_body
+from calltape.api.openapi import LIST_PARAMETERS, answer, request_body
 
 Doc = dict[str, Any]
 #: Validates a document: the document to store and any warnings, or an ApiError(400).
 Checker = Callable[[Doc], tuple[Doc, list[str]]]
+#: What a list shows of the account's documents.
+Summarize = Callable[[Any, list[Doc]], Awaitable[list[Doc]]]
+
+
+def each(summary: Callable[[Doc], Doc]) -> Summarize:
+    """A Summarize that applies *summary* to every document."""
+
+    async def summarize(_account: Any, docs: list[Doc]) -> list[Doc]:
+        return [summary(doc) for doc in docs]
+
+    return summarize
 
 
 class DocumentStore(Protocol):
@@ -54,7 +65,7 @@ def add_document_routes(
     check: Checker,
     *,
     account_of: Callable[[Request], Any],
-    hide: Callable[[Doc], Doc] = lambda d: d,
+    summarize: Summarize | None = None,
     before_delete: Callable[[Request, Any, str], Awaitable[None]] | None = None,
     after_delete: Callable[[Any, str], None] | None = None,
     on_change: Callable[[], None] = lambda: None,
@@ -62,13 +73,12 @@ def add_document_routes(
 ) -> None:
     """GET list / GET one / create / replace / PATCH / DELETE for one collection at *path*.
 
-    ``check`` validates what is written. ``account_of(request)`` is awaited and returns the account
-    id the collection belongs to (or None); it raises 404 for an unknown account. ``hide`` strips
-    secrets from list entries; ``before_delete(request, account, id)`` may refuse a delete (raise) or
-    remove what depends on the document;
-    ``after_delete(account, id)`` cleans up what lives beside a document (e.g. a media's audio);
-    ``on_change()`` runs after every write (e.g. to drop cached lookups); *model* is what ``/openapi.json``
-    says a body holds.
+    ``check`` validates what is written. ``account_of(request)`` is awaited and returns the account id the
+    collection belongs to (or None); it raises 404 for an unknown account. ``summarize(account, docs)`` gives
+    what a list shows of each (Kazoo's listing fields; default: the whole document). ``before_delete(request,
+    account, id)`` may refuse a delete (raise) or remove what depends on the document; ``after_delete(account,
+    id)`` cleans up what lives beside a document (e.g. a media's audio); ``on_change()`` runs after every write
+    (e.g. to drop cached lookups); *model* is what ``/openapi.json`` says a body holds.
     """
     item = path + "/{doc_id}"
 
@@ -76,7 +86,8 @@ def add_document_routes(
         account = await account_of(request)
         owner = getattr(request.state, "owner_only", None)  # a user's sign-in lists what the user owns
         docs = [d for d in await store.list(account) if owner is None or owner in (d.get("owner_id"), d.get("id"))]
-        return paged(request, [hide(shown(d)) for d in docs])
+        listed = [shown(d) for d in docs]
+        return paged(request, await summarize(account, listed) if summarize is not None else listed)
 
     async def create(request: Request) -> JSONResponse:
         account = await account_of(request)
@@ -118,10 +129,12 @@ def add_document_routes(
             after_delete(account, doc_id)
         return success({"id": doc_id})
 
-    body = request_body(model)
-    router.add_api_route(path, list_docs, methods=["GET"], openapi_extra=LIST_PARAMETERS)
-    router.add_api_route(path, create, methods=["PUT", "POST"], status_code=201, openapi_extra=body)
-    router.add_api_route(item, get, methods=["GET"])
-    router.add_api_route(item, replace, methods=["POST", "PUT"], openapi_extra=body)
-    router.add_api_route(item, patch, methods=["PATCH"], openapi_extra=request_body(model, "fields to change"))
+    body, one = request_body(model), answer(model)
+    router.add_api_route(path, list_docs, methods=["GET"], openapi_extra=LIST_PARAMETERS | answer(model, many=True))
+    router.add_api_route(
+        path, create, methods=["PUT", "POST"], status_code=201, openapi_extra=body | answer(model, status="201")
+    )
+    router.add_api_route(item, get, methods=["GET"], openapi_extra=one)
+    router.add_api_route(item, replace, methods=["POST", "PUT"], openapi_extra=body | one)
+    router.add_api_route(item, patch, methods=["PATCH"], openapi_extra=request_body(model, "fields to change") | one)
     router.add_api_route(item, delete, methods=["DELETE"])

@@ -36,6 +36,30 @@ def request_body(model: type[BaseModel] | None, description: str = "") -> dict[s
     return {"requestBody": body}
 
 
+def answer(model: type[BaseModel] | None, *, many: bool = False, status: str = "200") -> dict[str, Any]:
+    """``openapi_extra`` for a route that answers crossbar's envelope around one *model* document (or, *many*,
+    a page of listing entries)."""
+    one: dict[str, Any] = {"$ref": _REF.format(model=model.__name__)} if model is not None else {"type": "object"}
+    data = {"type": "array", "items": {"type": "object"}} if many else one
+    properties: dict[str, Any] = {
+        "status": {"type": "string", "enum": ["success"]},
+        "data": data,
+        **{key: {"type": "string"} for key in ("request_id", "auth_token", "revision", "timestamp", "node", "version")},
+    }
+    if many:
+        properties |= {
+            "page_size": {"type": "integer"},
+            "start_key": {"type": "string"},
+            "next_start_key": {"type": "string"},
+        }
+    schema = {"type": "object", "required": ["status", "data"], "properties": properties}
+    return {
+        "responses": {
+            status: {"description": "crossbar's envelope", "content": {"application/json": {"schema": schema}}}
+        }
+    }
+
+
 def install_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
     """Serve ``/openapi.json`` with *models*' schemas among its components."""
 
