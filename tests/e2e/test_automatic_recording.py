@@ -11,22 +11,29 @@ recording; one that a rule names leaves exactly one, whose origin names the rule
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 
 from tests.audio import channel_hz, tone
 from tests.e2e.sipp_runner import free_port
+from tests.e2e.test_recording import QUERY_KEYS
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
 PASSWORD = "auto-secret-1"
+KZR_ROOT = Path(__file__).parent  # kzr/index.php (the seed's) and kzr_router.php (its .htaccess)
 CALLER_HZ, CALLEE_HZ = 440.0, 1000.0
 
 
@@ -211,3 +218,46 @@ def _delivered_all(site: Site, call_id: str, timeout: float = 20.0) -> list[dict
             return found
         assert time.monotonic() < deadline, f"recordings of {call_id} not delivered: {found}"
         time.sleep(0.1)
+
+
+def test_the_seeds_php_receiver_takes_the_upload_of_a_call_with_an_owner_and_a_media_name(
+    site: Site, tmp_path: Path
+) -> None:
+    """The seed page's receiver (.htaccess + kzr/index.php, as written, under PHP's own server) gets the file
+    byte for byte at Kazoo's URL, with Kazoo's twelve query keys and the caller's owner."""
+    log = tmp_path / "requests.log"
+    port = free_port()
+    php = subprocess.Popen(
+        ["php", "-S", f"127.0.0.1:{port}", "-t", str(KZR_ROOT), str(KZR_ROOT / "kzr_router.php")],
+        env={**os.environ, "KZR_LOG": str(log)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    owner = site.put("users", {"first_name": "Dora", "last_name": "Dialler"})
+    site.put("devices", {"name": "dora", "owner_id": owner, "sip": {"username": "dora", "password": PASSWORD}})
+    flow = {
+        "module": "record_call",
+        "data": {"url": f"http://127.0.0.1:{port}/kzr", "media_name": "dora's call"},
+        "children": {"_": {"module": "echo", "data": {}}},
+    }
+    number = site.callflow(flow)
+    stored: Path | None = None
+    try:
+        caller = Phone(site.server.sip_port, user="dora", realm=site.realm, password=PASSWORD)
+        call_id, _ = asyncio.run(_call(site, caller, number, None, 1.5))
+        stored = Path(f"/tmp/{call_id}.mp3")  # where the seed's script puts it
+        docs = _delivered_all(site, call_id)
+        [doc] = [d for d in docs if d["name"] == "dora's call.mp3"]
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == doc["sha256"]
+        [line] = [entry for entry in log.read_text().splitlines() if f"call_recording_{call_id}.mp3" in entry]
+        method, target = line.split(" ", 1)
+        path, _, query = target.partition("?")
+        assert (method, path) == ("PUT", f"/kzr/call_recording_{call_id}.mp3")
+        pairs = parse_qsl(query, keep_blank_values=True)
+        assert [key for key, _ in pairs] == QUERY_KEYS
+        assert dict(pairs)["owner_id"] == owner and dict(pairs)["recording_id"] == doc["id"]
+    finally:
+        php.terminate()
+        php.wait(5)
+        if stored is not None:
+            stored.unlink(missing_ok=True)
