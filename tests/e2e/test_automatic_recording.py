@@ -261,3 +261,25 @@ def test_the_seeds_php_receiver_takes_the_upload_of_a_call_with_an_owner_and_a_m
         php.wait(5)
         if stored is not None:
             stored.unlink(missing_ok=True)
+
+
+def test_a_user_signed_in_sees_the_recordings_of_its_calls_and_no_others(site: Site) -> None:
+    """priv_level user (Kazoo's default): its own calls' recordings are listed and readable; another's are not."""
+    owner = site.put("users", {"first_name": "Eve", "last_name": "E", "username": "eve", "password": "eve-secret-1"})
+    site.put("devices", {"name": "eve", "owner_id": owner, "sip": {"username": "eve", "password": PASSWORD}})
+    echo = site.callflow({"module": "echo", "data": {}})
+    mine, _ = asyncio.run(_call(site, _device_phone(site, "eve"), echo, None, 1.0))  # recorded by the endpoint rule
+    theirs, _ = asyncio.run(_call(site, Phone(site.server.sip_port, host="127.0.0.2"), echo, None, 1.0))  # a carrier's
+    mine_doc, theirs_doc = site.delivered(mine), site.delivered(theirs)
+    credentials = hashlib.md5(b"eve:eve-secret-1").hexdigest()
+    signed = httpx.put(
+        f"{site.server.api_url}/v2/user_auth", json={"data": {"credentials": credentials, "account_realm": site.realm}}
+    )
+    assert signed.status_code == 201, signed.text
+    headers = {"X-Auth-Token": signed.json()["auth_token"]}
+    base = f"{site.server.api_url}/v2/accounts/{site.account_id}/recordings"
+    listed = httpx.get(base, headers=headers, params={"paginate": "false"}).json()["data"]
+    assert mine_doc["id"] in {r["id"] for r in listed} and theirs_doc["id"] not in {r["id"] for r in listed}
+    assert {r["owner_id"] for r in listed} == {owner}
+    assert httpx.get(f"{base}/{mine_doc['id']}", headers=headers).status_code == 200
+    assert httpx.get(f"{base}/{theirs_doc['id']}", headers=headers).status_code == 403
