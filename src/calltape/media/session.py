@@ -25,6 +25,7 @@ from calltape.media.arrivals import ArrivalPlacer
 from calltape.media.clock import MediaClock, MediaTimeline
 from calltape.media.dtmf import DtmfReceiver, event_payloads
 from calltape.media.g711 import FRAME_SAMPLES, G711
+from calltape.media.kept import HAND_ON_FRAMES, KeptPackets
 from calltape.media.outbound import RELAY_DEPTH, Player, RelayBuffer, Silence, Source
 from calltape.media.rtp import HEADER_SIZE, build_rtp, parse_rtp
 from calltape.media.rtp_totals import RTP_TOTALS
@@ -34,11 +35,8 @@ log = logging.getLogger(__name__)
 
 DRAIN_LIMIT = 3000  # packets read at most when a call ends (a minute of audio: what a socket buffer can hold)
 REORDER_DEPTH = 3  # packets held back to put a late one in its place for a relay (60 ms)
-HAND_ON_FRAMES = 50  # received packets kept before they are placed and handed to the taps (a second's worth)
 SILENCE = Silence()
 _FIXED = struct.Struct("!BBHII")  # version/flags, marker/type, sequence, timestamp, SSRC
-_TIMESTAMP_BYTES = np.arange(4, 8)  # where a header's timestamp lies
-_BIG_ENDIAN = np.array([1 << 24, 1 << 16, 1 << 8, 1], np.int64)
 
 
 class RtpSession:
@@ -92,9 +90,8 @@ class RtpSession:
         self._buffer = bytearray(2048)  # every read lands here; relaying rewrites the header in place
         self._view = memoryview(self._buffer)
         self._packet = bytearray(HEADER_SIZE + FRAME_SAMPLES)  # every audio packet we send is built here
-        self._kept = bytearray()  # received audio packets on the usual path, as they came, until handed on
-        self._kept_lengths: list[int] = []
-        self._kept_since = 0.0  # loop time the first kept packet arrived
+        self._kept = KeptPackets()  # received audio packets on the usual path, as they came, until handed on
+        self._kept_data, self._kept_lengths = self._kept.data, self._kept.lengths  # the same objects, one hop less
         # counted per event (packets_in counts media)
         self.stats = {"lost": 0, "late": 0, "send_errors": 0, "reanchored": 0, "relay_dropped": 0}
         self.sending = True  # False while the far end holds the call
@@ -201,10 +198,10 @@ class RtpSession:
                 if second & 0x7F == self._audio_type and ssrc == peer._relay_ssrc:
                     self.packets_in += 1
                     if self.taps or peer.taps:  # kept as it came (before its header is rewritten)
-                        self._kept += self._view[:length]
+                        self._kept_data += self._view[:length]
                         kept = self._kept_lengths
                         if not kept:
-                            self._kept_since = self._loop.time()
+                            self._kept.since = self._loop.time()
                         kept.append(length)
                         if len(kept) >= HAND_ON_FRAMES:
                             self.hand_on(last_arrival=self._loop.time())
@@ -222,10 +219,10 @@ class RtpSession:
                 if self.relays:
                     self._to_relays(bytes(self._view[HEADER_SIZE:length]))
                 if self.taps:
-                    self._kept += self._view[:length]
+                    self._kept_data += self._view[:length]
                     kept = self._kept_lengths
                     if not kept:
-                        self._kept_since = self._loop.time()
+                        self._kept.since = self._loop.time()
                     kept.append(length)
                     if len(kept) >= HAND_ON_FRAMES:
                         self.hand_on(last_arrival=self._loop.time())
@@ -243,7 +240,7 @@ class RtpSession:
 
     def _receive(self, data: bytes) -> None:
         """One packet from the far end (not relaying): in order to the relays and taps."""
-        if self._kept_lengths:  # what came before it reaches the taps first
+        if self._kept.lengths:  # what came before it reaches the taps first
             self.hand_on()
         header = parse_rtp(data)
         if header is None:
@@ -356,7 +353,7 @@ class RtpSession:
     def _tap_relayed(self, length: int) -> None:
         """The taps hear relayed audio too: what this leg's far end says ("in") is what the bridged leg sends
         ("out"), at the same place on the call's timeline. Read from the leg's buffer before it is rewritten."""
-        if self._kept_lengths:  # what came before it reaches the taps first
+        if self._kept.lengths:  # what came before it reaches the taps first
             self.hand_on()
         if length > HEADER_SIZE and self._buffer[0] == 0x80:  # the usual plain header: no parsing needed
             _first, second, _sequence, timestamp, ssrc = _FIXED.unpack_from(self._buffer)
@@ -404,25 +401,11 @@ class RtpSession:
     def hand_on(self, last_arrival: float | None = None) -> None:
         """Place the received packets kept so far (the last arrived at loop time *last_arrival*, if known) and
         hand them to the taps: what this leg's far end said ("in"), which is what a relay peer sent ("out")."""
-        sizes_kept = self._kept_lengths
-        if not sizes_kept:
+        kept = self._kept.take()
+        if kept is None:
             return
-        data = bytes(self._kept)
-        sizes = np.array(sizes_kept, np.int64)
-        self._kept.clear()
-        sizes_kept.clear()
-        raw = np.frombuffer(data, np.uint8)
-        starts = np.cumsum(sizes) - sizes
-        timestamps = raw[starts[:, None] + _TIMESTAMP_BYTES].astype(np.int64) @ _BIG_ENDIAN
-        ssrc = int.from_bytes(data[8:12], "big")  # one source per batch: a new one takes the other path
-        if (sizes == sizes[0]).all():
-            payloads = raw.reshape(len(sizes), int(sizes[0]))[:, HEADER_SIZE:].tobytes()
-        else:
-            payloads = b"".join(
-                data[start + HEADER_SIZE : start + size] for start, size in zip(starts, sizes, strict=True)
-            )
-        positions = self._arrivals.positions(timestamps, ssrc, self._kept_since, last_arrival)
-        batch = FrameBatch(positions, (sizes - HEADER_SIZE).astype(np.uint16), payloads)
+        positions = self._arrivals.positions(kept.timestamps, kept.ssrc, self._kept.since, last_arrival)
+        batch = FrameBatch(positions, kept.payload_lengths, kept.payloads)
         peer = self.relay_peer
         for direction, taps in ((TapDirection.IN, self.taps), (TapDirection.OUT, peer.taps if peer else ())):
             for tap in taps:
