@@ -1,13 +1,15 @@
 """One leg's RTP: receive (latching, reordering, loss as silence, taps, DTMF, relays) and paced sending.
 
-Per received packet the work is: parse the header, check the source, relay it, and keep its bytes for the taps
-(``media/kept.py``), which get them placed, a batch at a time — never decoded here. Sending is driven by the shared :class:`MediaClock`:
-each tick takes one frame from the leg's current :class:`~calltape.media.outbound.Source`.
+Per received packet the work is: parse the header, check the source, relay it, and keep its bytes for the
+taps (``media/kept.py``), which get them placed, a batch at a time — never decoded here. Sending is driven by
+the shared :class:`MediaClock`: each tick takes one frame from the leg's current
+:class:`~calltape.media.outbound.Source`.
 
 Taps see every frame — one at a time, or in a batch for received audio on the usual path — stamped on the
-call's :class:`MediaTimeline` (samples since the call's media began): outgoing frames by the tick that sent them, incoming ones by their RTP timestamps anchored at
-the arrival of their source's first packet — so loss, pauses, reordering and late packets keep their place
-(a tap places frames, it is not handed them in order), and both directions of a call line up.
+call's :class:`MediaTimeline` (samples since the call's media began): outgoing frames by the tick that sent
+them, incoming ones by their RTP timestamps anchored at the arrival of their source's first packet — so loss,
+pauses, reordering and late packets keep their place (a tap places frames, it is not handed them in order),
+and both directions of a call line up.
 """
 
 from __future__ import annotations
