@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from calltape.api.auth import principal_of, require_master
+from calltape.api.documents import private, shown
 from calltape.api.envelope import merge_patch, paged, read_data, success, validate
 from calltape.api.errors import ApiError
 from calltape.api.openapi import LIST_PARAMETERS, request_body
@@ -30,17 +31,15 @@ Doc = dict[str, Any]
 
 def public(account: Doc) -> Doc:
     """An account as the API shows it: without the server's keys, with its place in the tree."""
-    shown = {k: v for k, v in account.items() if not k.startswith("pvt_")}
-    shown["tree"] = list(account.get("pvt_tree", []))
-    return shown
+    return {**shown(account), "tree": list(account.get("pvt_tree", []))}
 
 
-def _private(account: Doc) -> Doc:
-    return {k: v for k, v in account.items() if k.startswith("pvt_")}
+def _is_child(account: Doc, parent_id: str) -> bool:
+    return bool(account.get("pvt_tree", [])[-1:] == [parent_id])
 
 
 def _checked(data: Doc) -> Doc:
-    doc = validate(Account, {k: v for k, v in data.items() if not k.startswith("pvt_") and k not in ("id", "tree")})
+    doc = validate(Account, {k: v for k, v in shown(data).items() if k not in ("id", "tree")})
     if "call_recording" in doc:  # calltape's earlier shape is saved as Kazoo's
         doc["call_recording"] = kazoo_recording_shape(doc["call_recording"])
     return doc
@@ -88,15 +87,15 @@ def add_account_routes(
 
     async def replace(request: Request, account_id: str) -> JSONResponse:
         stored = await reachable(request, account_id)
-        doc = {**_checked(await read_data(request)), **_private(stored)}
+        doc = {**_checked(await read_data(request)), **private(stored)}
         replaced = await accounts.replace(account_id, doc)
         on_change()
         return success(public(replaced))
 
     async def patch(request: Request, account_id: str) -> JSONResponse:
         stored = await reachable(request, account_id)
-        current = {k: v for k, v in stored.items() if not k.startswith("pvt_") and k != "id"}
-        doc = {**_checked(merge_patch(current, await read_data(request))), **_private(stored)}
+        current = {k: v for k, v in shown(stored).items() if k != "id"}
+        doc = {**_checked(merge_patch(current, await read_data(request))), **private(stored)}
         patched = await accounts.replace(account_id, doc)
         on_change()
         return success(public(patched))
@@ -105,7 +104,7 @@ def add_account_routes(
         await reachable(request, account_id)
         if principal_of(request).account_id == account_id:
             raise ApiError(403, "forbidden", {"account_id": "a token cannot delete its own account"})
-        if any(a.get("pvt_tree", [])[-1:] == [account_id] for a in await accounts.list()):
+        if any(_is_child(a, account_id) for a in await accounts.list()):
             raise ApiError(409, "conflict", {"account_id": "the account has children: delete them first"})
         await accounts.delete(account_id)
         on_change()
@@ -113,7 +112,7 @@ def add_account_routes(
 
     async def children(request: Request, account_id: str) -> JSONResponse:
         await reachable(request, account_id)
-        return paged(request, [public(a) for a in await accounts.list() if a.get("pvt_tree", [])[-1:] == [account_id]])
+        return paged(request, [public(a) for a in await accounts.list() if _is_child(a, account_id)])
 
     async def descendants(request: Request, account_id: str) -> JSONResponse:
         await reachable(request, account_id)

@@ -45,12 +45,13 @@ class DocumentStore(Protocol):
 
 
 def shown(doc: Doc) -> Doc:
-    """A document as the API shows it: without the server's ``pvt_`` keys."""
+    """A document without the server's ``pvt_`` keys: as the API shows it, and as it takes one from a client."""
     return {k: v for k, v in doc.items() if not k.startswith("pvt_")}
 
 
-def _from_client(data: Doc) -> Doc:
-    return {k: v for k, v in data.items() if not k.startswith("pvt_")}
+def private(doc: Doc) -> Doc:
+    """Only the server's ``pvt_`` keys of a document (kept when a client replaces it)."""
+    return {k: v for k, v in doc.items() if k.startswith("pvt_")}
 
 
 def model_checker(model: type[BaseModel]) -> Checker:
@@ -91,7 +92,7 @@ def add_document_routes(
 
     async def create(request: Request) -> JSONResponse:
         account = await account_of(request)
-        doc, warnings = check(_from_client(await read_data(request)))
+        doc, warnings = check(shown(await read_data(request)))
         created = await store.create(doc, account)
         on_change()
         return success(shown(created), 201, warnings)
@@ -103,9 +104,8 @@ def add_document_routes(
     async def replace(request: Request, doc_id: str) -> JSONResponse:
         account = await account_of(request)
         stored = await store.get(doc_id, account)
-        doc, warnings = check(_from_client(await read_data(request)))
-        kept = {k: v for k, v in stored.items() if k.startswith("pvt_")}
-        replaced = await store.replace(doc_id, {**kept, **doc}, account)
+        doc, warnings = check(shown(await read_data(request)))
+        replaced = await store.replace(doc_id, {**private(stored), **doc}, account)
         on_change()
         return success(shown(replaced), 200, warnings)
 
@@ -113,7 +113,7 @@ def add_document_routes(
         account = await account_of(request)
         current = await store.get(doc_id, account)
         current.pop("id", None)
-        doc, warnings = check(merge_patch(current, _from_client(await read_data(request))))
+        doc, warnings = check(merge_patch(current, shown(await read_data(request))))
         patched = await store.replace(doc_id, doc, account)
         on_change()
         return success(shown(patched), 200, warnings)

@@ -285,7 +285,6 @@ class RtpSession:
         self.relay_peer = peer
         if peer is not None:
             peer.taps.feed_from(self)
-        if peer is not None:
             self.clock.remove(self)
             self._ssrc = None  # the sequence and timeline anchor start afresh when relaying ends
         elif self.open:
