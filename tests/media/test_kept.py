@@ -24,3 +24,17 @@ def test_kept_packets_give_their_timestamps_source_and_payloads_and_empty_themse
     assert batch.payload_lengths.tolist() == [160, 160, 80]
     assert batch.payloads == b"\x11" * 160 + b"\x22" * 160 + b"\x33" * 80
     assert kept.take() is None and not kept.data and not kept.lengths
+
+
+def test_packets_of_one_size_are_read_as_a_table_with_the_same_result() -> None:
+    kept = KeptPackets()
+    frames = [(sequence, (0xFFFFFEC0 + 160 * sequence) & 0xFFFFFFFF, bytes([sequence]) * 160) for sequence in range(5)]
+    for sequence, timestamp, payload in frames:
+        packet = _packet(sequence, timestamp, payload)
+        kept.data += packet
+        kept.lengths.append(len(packet))
+    batch = kept.take()
+    assert batch is not None
+    assert batch.timestamps.tolist() == [0xFFFFFEC0, 0xFFFFFF60, 0, 160, 320] and batch.ssrc == 0x0A0B0C0D
+    assert batch.payload_lengths.tolist() == [160] * 5
+    assert batch.payloads == b"".join(payload for _s, _t, payload in frames)

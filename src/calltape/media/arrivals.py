@@ -106,8 +106,8 @@ class ArrivalPlacer:
         anchor_ts, anchor_position = self._anchor
         offsets = (timestamps - anchor_ts) & 0xFFFFFFFF
         positions = offsets + anchor_position
-        steps = np.diff(positions, prepend=self._last)
-        if offsets.max() >= 0x80000000 or steps.max() > JUMP_CHECK:  # late frames, a pause or a jump
+        leaps = len(positions) > 1 and (positions[1:] - positions[:-1]).max() > JUMP_CHECK
+        if offsets.max() >= 0x80000000 or positions[0] - self._last > JUMP_CHECK or leaps:  # late, paused, jumped
             positions = np.fromiter(
                 (self.position(int(ts), ssrc, look=False) for ts in timestamps), np.int64, len(timestamps)
             )

@@ -8,7 +8,9 @@ end.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
@@ -16,8 +18,7 @@ import numpy.typing as npt
 from calltape.media.rtp import HEADER_SIZE
 
 HAND_ON_FRAMES = 50  # packets kept before they are placed and handed to the taps (a second's worth)
-_TIMESTAMP_BYTES = np.arange(4, 8)  # where a header's timestamp lies
-_BIG_ENDIAN = np.array([1 << 24, 1 << 16, 1 << 8, 1], np.int64)
+_TIMESTAMP = struct.Struct("!I")
 
 
 @dataclass(slots=True)
@@ -42,20 +43,24 @@ class KeptPackets:
 
     def take(self) -> KeptBatch | None:
         """Everything kept so far, read apart (None if nothing was); the store is empty afterwards."""
-        if not self.lengths:
+        lengths = self.lengths
+        count = len(lengths)
+        if not count:
             return None
         data = bytes(self.data)
-        sizes = np.array(self.lengths, np.int64)
         self.data.clear()
-        self.lengths.clear()
-        raw = np.frombuffer(data, np.uint8)
-        starts = np.cumsum(sizes) - sizes
-        timestamps = raw[starts[:, None] + _TIMESTAMP_BYTES].astype(np.int64) @ _BIG_ENDIAN
         ssrc = int.from_bytes(data[8:12], "big")  # one source per batch: a new one takes the other path
-        if (sizes == sizes[0]).all():
-            payloads = raw.reshape(len(sizes), int(sizes[0]))[:, HEADER_SIZE:].tobytes()
+        size = lengths[0]
+        if lengths.count(size) == count:  # the usual batch: packets of one size, read as a table
+            timestamps = np.ndarray((count,), ">u4", data, 4, (size,)).astype(np.int64)
+            payloads = np.frombuffer(data, np.uint8).reshape(count, size)[:, HEADER_SIZE:].tobytes()
+            payload_lengths = np.full(count, size - HEADER_SIZE, np.uint16)
         else:
+            starts = list(accumulate(lengths, initial=0))[:-1]
+            timestamps = np.array([_TIMESTAMP.unpack_from(data, start + 4)[0] for start in starts], np.int64)
             payloads = b"".join(
-                data[start + HEADER_SIZE : start + size] for start, size in zip(starts, sizes, strict=True)
+                data[start + HEADER_SIZE : start + length] for start, length in zip(starts, lengths, strict=True)
             )
-        return KeptBatch(timestamps, ssrc, (sizes - HEADER_SIZE).astype(np.uint16), payloads)
+            payload_lengths = np.array(lengths, np.uint16) - HEADER_SIZE
+        lengths.clear()
+        return KeptBatch(timestamps, ssrc, payload_lengths, payloads)

@@ -18,7 +18,17 @@ import numpy.typing as npt
 
 from calltape.media.g711 import G711
 from calltape.media.taps import FrameBatch, TapDirection
-from calltape.recording.capture_file import IN, LIMIT, MASKED, OUT, START, STOP, CaptureWriter
+from calltape.recording.capture_file import (
+    IN,
+    LIMIT,
+    MASKED,
+    OUT,
+    START,
+    STOP,
+    CaptureWriter,
+    frames_block,
+    marker_block,
+)
 
 
 class CallCapture:
@@ -61,8 +71,7 @@ class CallCapture:
         self.end = position + self.limit_samples
         self.started_at = time.time()
         try:
-            self.writer.marker(START, position)
-            self.writer.marker(LIMIT, self.end)
+            self.writer.write(marker_block(START, position), marker_block(LIMIT, self.end))
         except OSError as exc:
             self._failed(exc)
 
@@ -113,29 +122,27 @@ class CallCapture:
         if self.start is None or (self.finished and not self._pending()):
             return
         law = self._codec.name if self._codec is not None else "PCMU"
+        blocks: list[bytes] = []  # both directions and the masked count go to the file in one write
+        count = 0
         for kind, positions, payloads in ((IN, self._said_at, self._said), (OUT, self._heard_at, self._heard)):
             batches = self._batches[kind]
             if positions:
                 batches.append(FrameBatch(np.array(positions, np.int64), _lengths(payloads), b"".join(payloads)))
                 positions.clear()
                 payloads.clear()
-            if not batches:
-                continue
-            count = sum(len(batch) for batch in batches)
-            self.received += count
+            if batches:
+                blocks.append(frames_block(kind, law, now, batches))
+                count += sum(len(batch) for batch in batches)
+                batches.clear()
+        masked, self._masked = self._masked, 0
+        if masked:
+            blocks.append(marker_block(MASKED, now, masked))
+        self.received += count + masked
+        if blocks:
             try:
-                self.writer.frames(kind, law, now, batches)
+                self.writer.write(*blocks)
             except OSError as exc:
-                self.not_captured += count
-                self._failed(exc)
-            batches.clear()
-        if self._masked:
-            self.received += self._masked
-            masked, self._masked = self._masked, 0
-            try:
-                self.writer.marker(MASKED, now, masked)
-            except OSError as exc:
-                self.not_captured += masked  # counted all the same: received = written + left out
+                self.not_captured += count + masked  # counted all the same: received = written + left out
                 self._failed(exc)
         assert self.end is not None
         if now >= self.end and not self._limit_reached and not self.finished:
@@ -156,7 +163,7 @@ class CallCapture:
         assert self.end is not None
         stop = max(self.start, min(now, self.end))
         try:
-            self.writer.marker(STOP, stop)
+            self.writer.write(marker_block(STOP, stop))
         except OSError as exc:
             self.error = self.error or f"writing failed: {exc}"
         self.writer.close()

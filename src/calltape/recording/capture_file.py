@@ -49,34 +49,36 @@ class Block:
     count: int  # frames in the block (for MASKED: frames left out)
 
 
+def frames_block(kind: int, law: str, clock: int, batches: list[FrameBatch]) -> bytes:
+    """One direction's frames (*batches*, in the order received) as one block."""
+    count = sum(len(batch) for batch in batches)
+    return b"".join(
+        [
+            _HEADER.pack(MAGIC, kind, LAWS[law], count, clock),
+            *(batch.lengths.astype("<u2", copy=False).tobytes() for batch in batches),
+            *(batch.positions.astype("<i8", copy=False).tobytes() for batch in batches),
+            *(batch.payloads for batch in batches),
+        ]
+    )
+
+
+def marker_block(kind: int, position: int, count: int = 0) -> bytes:
+    """A marker block (START, LIMIT, STOP, MASKED)."""
+    return _HEADER.pack(MAGIC, kind, 0, count, position)
+
+
 class CaptureWriter:
-    """Appends blocks to a capture file; each block is one unbuffered write."""
+    """Appends blocks to a capture file; what one call of ``write`` is given goes in one unbuffered write."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
 
-    def frames(self, kind: int, law: str, clock: int, batches: list[FrameBatch]) -> None:
-        """Write one direction's frames, in one block (raises OSError, e.g. on a full disk)."""
-        count = sum(len(batch) for batch in batches)
-        self._write(
-            b"".join(
-                [
-                    _HEADER.pack(MAGIC, kind, LAWS[law], count, clock),
-                    *(batch.lengths.astype("<u2").tobytes() for batch in batches),
-                    *(batch.positions.astype("<i8").tobytes() for batch in batches),
-                    *(batch.payloads for batch in batches),
-                ]
-            )
-        )
-
-    def marker(self, kind: int, position: int, count: int = 0) -> None:
-        """Write a marker block (START, LIMIT, STOP, MASKED)."""
-        self._write(_HEADER.pack(MAGIC, kind, 0, count, position))
-
-    def _write(self, data: bytes) -> None:
+    def write(self, *blocks: bytes) -> None:
+        """Append *blocks* (raises OSError, e.g. on a full disk: a block torn by it is ignored when read)."""
+        data = b"".join(blocks) if len(blocks) != 1 else blocks[0]
         written = os.write(self._fd, data)
-        if written != len(data):  # a disk that filled up mid-block: the torn block is ignored when read
+        if written != len(data):
             raise OSError(28, "No space left on device (short write)")
 
     def close(self) -> None:
