@@ -50,6 +50,7 @@ from calltape.store.recordings import Recordings
 from calltape.store.registrations import Registrations
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
+from calltape.switch.account_documents import StoredDocuments
 from calltape.switch.auth_throttle import FailureThrottle
 from calltape.switch.caller_auth import CallerAuth
 from calltape.switch.calls import CallControl
@@ -180,6 +181,7 @@ class Node:
             self.media_library,
             Endpoints(db, self.registrations, self.forwarding),
             self.mailboxes,
+            StoredDocuments(db, self.callflows),
             allow_header=CAPABILITIES.allow_header,
             advertised_address=settings.media_address,
             rtp_timeout=settings.rtp_timeout,

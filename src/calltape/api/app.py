@@ -25,7 +25,18 @@ from calltape.api.openapi import install_openapi, request_body
 from calltape.api.phone_numbers import add_phone_number_routes
 from calltape.api.recordings import add_recording_routes
 from calltape.api.routing import Router
-from calltape.api.schemas import Account, Device, Media, MediaConfig, User, VMBox
+from calltape.api.schemas import (
+    Account,
+    Device,
+    Group,
+    Media,
+    MediaConfig,
+    Menu,
+    TemporalRule,
+    TemporalRuleSet,
+    User,
+    VMBox,
+)
 from calltape.api.scope import AccountScope
 from calltape.api.storage import add_storage_routes
 from calltape.api.ui import add_ui
@@ -37,7 +48,18 @@ from calltape.store.auth_tokens import AuthTokens
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
-from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, USERS, VMBOXES, Documents
+from calltape.store.documents import (
+    ACCOUNTS,
+    DEVICES,
+    GROUPS,
+    MEDIA,
+    MENUS,
+    TEMPORAL_RULES,
+    TEMPORAL_RULES_SETS,
+    USERS,
+    VMBOXES,
+    Documents,
+)
 from calltape.store.recordings import Recordings
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
@@ -142,6 +164,22 @@ def create_app(
         summarize=each(summaries.callflow),
     )
     add_phone_number_routes(router, callflows.dids, account_in_path, callflows.forget)
+    routing = (
+        ("menus", MENUS, Menu, summaries.menu),
+        ("groups", GROUPS, Group, summaries.group),
+        ("temporal_rules", TEMPORAL_RULES, TemporalRule, summaries.temporal_rule),
+        ("temporal_rules_sets", TEMPORAL_RULES_SETS, TemporalRuleSet, summaries.temporal_rule_set),
+    )
+    for collection, kind, model, summary in routing:  # what menu, ring_group and temporal_route nodes name
+        add_document_routes(
+            router,
+            f"/accounts/{{account_id}}/{collection}",
+            Documents(db, kind),
+            model_checker(model),
+            account_of=account_in_path,
+            model=model,
+            summarize=each(summary),
+        )
     media = Documents(db, MEDIA)
     add_media_raw_routes(router, media, media_library, account_in_path)
     add_document_routes(
@@ -211,6 +249,8 @@ def create_app(
         async def get_metrics() -> PlainTextResponse:  # for scrapers: no token, like the receiver's
             return PlainTextResponse(await metrics(), media_type="text/plain; version=0.0.4")
 
-    install_openapi(app, [Account, Device, User, VMBox, Media, MediaConfig, StoragePlan])
+    install_openapi(
+        app, [Account, Device, User, VMBox, Media, MediaConfig, StoragePlan, Menu, Group, TemporalRule, TemporalRuleSet]
+    )
     add_ui(app)  # last: its mount takes every /ui/… path no route above took
     return app

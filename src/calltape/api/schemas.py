@@ -153,3 +153,82 @@ class Media(_Doc):
 
     name: NonEmpty
     description: str | None = None
+
+
+_MEDIA_REF = Annotated[str, StringConstraints(min_length=3, max_length=2048)]
+
+
+class MenuMedia(_Doc):
+    """A menu's prompts: media ids, URLs or ``tts://text``; ``false`` plays nothing (Kazoo's menus.json)."""
+
+    greeting: _MEDIA_REF | None = None
+    invalid_media: _MEDIA_REF | bool | None = None
+    exit_media: _MEDIA_REF | bool | None = None
+    transfer_media: _MEDIA_REF | bool | None = None
+
+
+class Menu(_Doc):
+    """An IVR menu (Kazoo's menus.json; timeouts in milliseconds as there)."""
+
+    name: NonEmpty
+    retries: int = Field(3, ge=1, le=10)
+    timeout: int | None = Field(None, ge=1, le=60000)
+    interdigit_timeout: int | None = Field(None, ge=1, le=10000)
+    max_extension_length: int = Field(4, ge=1, le=6)
+    hunt: bool = True
+    hunt_allow: Annotated[str, StringConstraints(max_length=256)] | None = None
+    hunt_deny: Annotated[str, StringConstraints(max_length=256)] | None = None
+    suppress_media: bool = False
+    media: MenuMedia = Field(default_factory=MenuMedia)
+
+    @field_validator("hunt_allow", "hunt_deny")
+    @classmethod
+    def _is_a_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+
+class GroupEndpoint(_Doc):
+    """A member of a group (the key of ``endpoints`` is its id)."""
+
+    type: Literal["device", "user", "group"] = "device"
+    weight: int | None = Field(None, ge=1, le=100)
+    delay: int | None = Field(None, ge=0, le=300)
+    timeout: int | None = Field(None, ge=1, le=3600)
+
+
+class Group(_Doc):
+    """A group of users and devices that ring groups ring (Kazoo's groups.json)."""
+
+    name: NonEmpty
+    endpoints: dict[str, GroupEndpoint]
+
+
+_WEEKDAY = Literal["monday", "tuesday", "wednesday", "wensday", "thursday", "friday", "saturday", "sunday"]
+
+
+class TemporalRule(_Doc):
+    """A business-hours rule (Kazoo's temporal_rules.json: days are dates, time windows seconds of the day)."""
+
+    name: NonEmpty
+    cycle: Literal["date", "daily", "weekly", "monthly", "yearly"]
+    interval: int = Field(1, ge=1)
+    days: list[Annotated[int, Field(ge=1, le=31)]] | None = None
+    wdays: list[_WEEKDAY] | None = None
+    ordinal: Literal["every", "first", "second", "third", "fourth", "fifth", "last"] | None = None
+    month: int | None = Field(None, ge=1, le=12)
+    start_date: int | None = Field(None, ge=0)  # Gregorian seconds, as Kazoo stores dates
+    time_window_start: int | None = Field(None, ge=0, le=86400)
+    time_window_stop: int | None = Field(None, ge=0, le=86400)
+    enabled: bool | None = None
+
+
+class TemporalRuleSet(_Doc):
+    """Rules that match together (any of them) as one (Kazoo's temporal_rules_sets.json)."""
+
+    name: NonEmpty
+    temporal_rules: list[NonEmpty] = Field(default_factory=list)

@@ -131,3 +131,36 @@ def media(doc: Doc) -> Doc:
         language=str(doc.get("language") or "").lower(),
         is_prompt=bool(doc.get("prompt_id")),
     )
+
+
+def menu(doc: Doc) -> Doc:
+    """menus.json: id, name, flags."""
+    return _present(id=doc.get("id"), name=doc.get("name"), flags=doc.get("flags") or [])
+
+
+def group(doc: Doc) -> Doc:
+    """groups.json: id, name, features (music_on_hold if set), endpoints (how many), flags."""
+    features = [
+        name for name, value in _obj(doc, "smartpbx").items() if isinstance(value, dict) and value.get("enabled")
+    ]
+    if _obj(doc, "music_on_hold").get("media_id"):
+        features.append("music_on_hold")
+    return _present(
+        id=doc.get("id"),
+        name=doc.get("name"),
+        features=features,
+        endpoints=len(_obj(doc, "endpoints")),
+        flags=doc.get("flags") or [],
+    )
+
+
+def temporal_rule(doc: Doc) -> Doc:
+    """temporal_rules.json: id, name, type, flags."""
+    return _present(id=doc.get("id"), name=doc.get("name"), type=doc.get("type"), flags=doc.get("flags") or [])
+
+
+def temporal_rule_set(doc: Doc) -> Doc:
+    """temporal_rules_sets.json: id, name, rules, flags."""
+    return _present(
+        id=doc.get("id"), name=doc.get("name"), rules=doc.get("temporal_rules"), flags=doc.get("flags") or []
+    )

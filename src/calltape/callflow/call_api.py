@@ -38,6 +38,18 @@ class Mailboxes(Protocol):
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path: ...
 
 
+class AccountDocuments(Protocol):
+    """An account's documents as callflow modules read them (menus, groups, temporal rules, …)."""
+
+    async def get(self, account_id: str, collection: str, doc_id: str) -> dict[str, Any] | None: ...
+    async def save(self, account_id: str, collection: str, doc: dict[str, Any]) -> None: ...
+    async def callflow_for(self, account_id: str, number: str) -> str | None:
+        """The id of the callflow a number reaches in the account (not its ``no_match``), if any."""
+
+    async def timezone(self, account_id: str) -> str:
+        """The account's ``timezone``, else the node's default."""
+
+
 class EndpointKind(StrEnum):
     """What an :class:`Endpoint` names (Kazoo's endpoint types)."""
 
@@ -47,21 +59,53 @@ class EndpointKind(StrEnum):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Something a callflow rings: a device, or every device a user owns."""
+    """Something a callflow rings: a device, or every device a user owns; a ring group's member starts ringing
+    *delay* seconds in and rings for its own *timeout* (None: the node's)."""
 
     kind: EndpointKind
     id: str
+    delay: float = 0.0
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
 class RingOptions:
-    """How to ring (Kazoo's ``user``/``device`` data)."""
+    """How to ring (Kazoo's ``user``/``device``/``ring_group`` data)."""
 
     timeout: float = 20.0
     strategy: Literal["simultaneous", "single"] = "simultaneous"
     can_call_self: bool = False
     suppress_clid: bool = False
     custom_sip_headers: dict[str, str] = field(default_factory=dict)
+    fail_on_single_reject: bool = False  # one phone's rejection ends the attempt for all
+    ignore_forward: bool = False  # ring the devices themselves, not where they forward to
+
+
+BUSY_STATUSES = frozenset({486, 600, 603})
+
+
+@dataclass(frozen=True)
+class BridgeFailure:
+    """Why nobody was bridged: the cause as Kazoo names it (``USER_BUSY``, ``NO_ANSWER``, …; empty when there was
+    nothing to ring) and the SIP status that decided it (None when nothing answered at all)."""
+
+    cause: str
+    sip_status: int | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Every phone that answered was busy (or declined)."""
+        return self.sip_status in BUSY_STATUSES
+
+    def branches(self) -> tuple[str, ...]:
+        """The children a flow may have for it, in Kazoo's order (cause, then ``sip:<status>``; then calltape's
+        older ``busy``)."""
+        keys = [self.cause] if self.cause else []
+        if self.sip_status is not None:
+            keys.append(f"sip:{self.sip_status}")
+        if self.busy:
+            keys.append("busy")
+        return tuple(keys)
 
 
 class CallApi(Protocol):
@@ -72,10 +116,18 @@ class CallApi(Protocol):
     number: str  # the dialled number
     variables: dict[str, Any]
     caller: CallParty
+    children: frozenset[str]  # the keys of the running node's children (what Kazoo's cf_exe:attempt asks)
 
     @property
     def mailboxes(self) -> Mailboxes:
         """Voicemail boxes and messages."""
+
+    @property
+    def documents(self) -> AccountDocuments:
+        """The account's documents."""
+
+    def now(self) -> float:
+        """Unix time (the node's clock: tests set it)."""
 
     async def answer(self) -> None: ...
     async def say(self, text: str, voice: str = "female", language: str = "en-us") -> None: ...
@@ -91,9 +143,20 @@ class CallApi(Protocol):
         """Answer, and record what the caller says into a WAV at *path* until a stop key, silence, the limit or
         hangup (then the call is over, but the recording is kept)."""
 
-    async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> str | None:
-        """Ring; bridge the first to answer until the call ends (CallEndedError). If nobody answers:
-        ``"busy"`` when every answer was busy, else None."""
+    async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> BridgeFailure:
+        """Ring; bridge the first to answer until the call ends (CallEndedError). If nobody answers: why."""
+
+    async def play_prompt(self, prompt: str) -> None:
+        """Play a media id, an http(s) URL or ``tts://text``."""
+
+    async def collect_during(
+        self, prompt: str | None, max_digits: int, timeout: float, interdigit: float, terminators: str = "#"
+    ) -> str:
+        """Play *prompt* (a media id, an http(s) URL or ``tts://text``) and collect digits meanwhile: the first key
+        stops the prompt; *timeout* seconds after the prompt for the first key, *interdigit* between keys."""
+
+    async def respond(self, status: int, reason: str | None, prompt: str | None) -> None:
+        """Refuse an unanswered call with a SIP *status* (after *prompt* as early media); hang up an answered one."""
 
     async def record_call(self, request: RecordingRequest, *, on_answer: bool = False, on_bridge: bool = False) -> None:
         """Start recording the call (what the caller says and hears), now or once it is answered or bridged;

@@ -45,6 +45,7 @@ async def run_callflow(call: CallApi, callflow: dict[str, Any], load: CallflowLo
                 log.error("call-id %s: bad data for module %s: %s", call.call_id, name, exc.errors()[0]["msg"])
                 break
             log.debug("call-id %s: running %s", call.call_id, name)
+            call.children = frozenset(children)
             branch = await module.run(call, parsed)
             if isinstance(branch, Jump):
                 jumps += 1
@@ -57,7 +58,8 @@ async def run_callflow(call: CallApi, callflow: dict[str, Any], load: CallflowLo
                     log.error("call-id %s: callflow %s not found", call.call_id, branch.callflow_id)
                     break
                 continue
-            node = children.get(branch) if branch is not None and branch in children else children.get("_")
+            keys = branch if isinstance(branch, tuple) else (branch,) if branch is not None else ()
+            node = children.get(next((key for key in keys if key in children), "_"))
     except CallEndedError:
         log.debug("call-id %s: call ended while running the callflow", call.call_id)
     finally:

@@ -25,7 +25,9 @@ class Jump:
     callflow_id: str
 
 
-Branch = str | Jump | None
+#: The child to run next: its key; keys in order of preference (the first the node has); another callflow; or
+#: None for ``_``.
+Branch = str | tuple[str, ...] | Jump | None
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,10 @@ DEVICES = DocumentKind(schema.devices, {"sip_username": ("sip.username", _sip_us
 MEDIA = DocumentKind(schema.media, {})
 USERS = DocumentKind(schema.users, {})
 VMBOXES = DocumentKind(schema.vmboxes, {})
+MENUS = DocumentKind(schema.menus, {})
+GROUPS = DocumentKind(schema.groups, {})
+TEMPORAL_RULES = DocumentKind(schema.temporal_rules, {})
+TEMPORAL_RULES_SETS = DocumentKind(schema.temporal_rules_sets, {})
 
 
 class Documents:

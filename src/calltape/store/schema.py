@@ -138,6 +138,10 @@ phone_numbers = Table(
 media = _account_documents("media")
 users = _account_documents("users")
 vmboxes = _account_documents("vmboxes")
+menus = _account_documents("menus")
+groups = _account_documents("groups")
+temporal_rules = _account_documents("temporal_rules")
+temporal_rules_sets = _account_documents("temporal_rules_sets")
 
 #: Voicemail messages: the audio is a file in the data dir, the row says where and what it is.
 vm_messages = Table(
@@ -285,6 +289,11 @@ def _account_recording_in_kazoos_shape(conn: Connection) -> None:
             log.warning("account %s: call_recording moved under call_recording.account (Kazoo's shape)", account_id)
 
 
+def _routing_documents(conn: Connection) -> None:
+    """IVR menus, ring groups, and business hours (temporal rules and their sets)."""
+    metadata.create_all(conn, tables=[menus, groups, temporal_rules, temporal_rules_sets])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -294,5 +303,6 @@ MIGRATIONS: dict[int, Migration] = {
     5: _numbers_per_account,
     6: _auth_tokens,
     7: _account_recording_in_kazoos_shape,
+    8: _routing_documents,
 }
 LATEST_VERSION = max(MIGRATIONS)

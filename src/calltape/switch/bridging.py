@@ -6,9 +6,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import Protocol, TypeVar
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar
 
-from calltape.callflow.call_api import CallEndedError, CallParty, Endpoint, EndpointKind, RingOptions
+from calltape.callflow.call_api import (
+    BridgeFailure,
+    CallEndedError,
+    CallParty,
+    Endpoint,
+    EndpointKind,
+    RingOptions,
+)
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
 from calltape.media.sources import cadence
@@ -37,6 +45,7 @@ class BridgedCall(Protocol):
     caller_device_id: str | None
     forward_hops: int | None
     legs: list[Leg]
+    variables: dict[str, Any]
     services: CallServices
     recordings: CallRecordings
     dtmf: DigitBus
@@ -49,14 +58,13 @@ class BridgedCall(Protocol):
     async def wait_unless_ended(self, awaitable: Awaitable[T]) -> T: ...
 
 
-async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOptions) -> str | None:
+async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOptions) -> BridgeFailure:
     """Ring *endpoints*; the first to answer is bridged to the caller until either side hangs up, and then
-    the call ends (CallEndedError: the flow does not continue, as in Kazoo). Nobody answered: ``"busy"``
-    when every answer was busy, else None."""
+    the call ends (CallEndedError: the flow does not continue, as in Kazoo). Nobody answered: why."""
     targets = await call.wait_unless_ended(_targets(call, endpoints, options))
     if not targets:
         log.info("call-id %s: nothing to ring for %s", call.call_id, endpoints)
-        return None
+        return BridgeFailure("")
     await call.recordings.record_outbound("offnet" if any(target.offnet for target in targets) else "onnet")
     ringback: asyncio.Future[None] | None = None
     early: list[Bridge] = []  # the caller hears a ringing phone's early media (183 with SDP)
@@ -86,6 +94,7 @@ async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOpti
             call.a_leg.local_address,
             timeout=options.timeout,
             strategy=options.strategy,
+            fail_on_single_reject=options.fail_on_single_reject,
             on_ringing=ringing,
             on_early_media=lambda leg: call.a_leg.host.spawn(early_media(leg)),
             timeline=call.timeline,
@@ -97,8 +106,8 @@ async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOpti
     if early and early[0].b is not outcome.leg:
         early.pop().unbridge()
     if outcome.leg is None:
-        log.info("call-id %s: nobody answered (%d)", call.call_id, outcome.status)
-        return "busy" if outcome.status == 486 else None
+        log.info("call-id %s: nobody answered (%s, SIP %s)", call.call_id, outcome.cause, outcome.status)
+        return BridgeFailure(outcome.cause, outcome.status)
     callee = outcome.leg
     call.legs.append(callee)
     callee.on_end(lambda _leg: call.a_leg.host.spawn(call.a_leg.hangup()))
@@ -124,6 +133,7 @@ async def _targets(call: BridgedCall, endpoints: list[Endpoint], options: RingOp
     number, name = call.caller.number, call.caller.name
     if call.caller_device_id is not None and call.forward_hops is None:  # a device of ours calls: its caller ID
         number, name = await finder.caller_id_of(call.account_id, call.caller_device_id) or (number, name)
+    number, name = shown_caller_id(call.variables, number, name)
     ring = TargetOptions(
         caller_number=number,
         caller_name=name,
@@ -132,14 +142,23 @@ async def _targets(call: BridgedCall, endpoints: list[Endpoint], options: RingOp
         suppress_clid=options.suppress_clid,
         custom_sip_headers=tuple(options.custom_sip_headers.items()),
         forward_hops=call.forward_hops or 0,
+        ignore_forward=options.ignore_forward,
     )
     targets: list[Target] = []
     for endpoint in endpoints:
         lookup = finder.for_device if endpoint.kind is EndpointKind.DEVICE else finder.for_user
         for target in await lookup(call.account_id, endpoint.id, ring):
             if not (target.sign and any(t.uri == target.uri for t in targets)):  # one forward per number
-                targets.append(target)
+                targets.append(replace(target, delay=endpoint.delay, timeout=endpoint.timeout))
     return targets
+
+
+def shown_caller_id(variables: dict[str, Any], number: str, name: str) -> tuple[str, str]:
+    """The caller ID the callee is shown after the flow's ``set_cid`` (a replacement) and ``prepend_cid`` (a
+    prefix), as Kazoo's endpoints apply them."""
+    number = str(variables.get("rewrite_cid_number") or number)
+    name = str(variables.get("rewrite_cid_name") or name)
+    return f"{variables.get('prepend_cid_number', '')}{number}", f"{variables.get('prepend_cid_name', '')}{name}"
 
 
 async def _confirm(call: BridgedCall, leg: OutboundLeg) -> bool:

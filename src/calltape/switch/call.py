@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from calltape.callflow.call_api import (
+    AccountDocuments,
+    BridgeFailure,
     CallEndedError,
     CallParty,
     Endpoint,
@@ -24,6 +26,7 @@ from calltape.callflow.call_api import (
     RingOptions,
 )
 from calltape.media.clock import MediaTimeline
+from calltape.media.ports import PortsExhaustedError
 from calltape.media.session import RtpSession
 from calltape.media.sources import TONES, load_pcm, tone
 from calltape.media.taps import Taps
@@ -63,6 +66,7 @@ class Call:
         self.caller_device_id: str | None = None  # the device that placed the call, if a device did
         self.forward_hops: int | None = None  # set when the call is a forward (from caller_device_id)
         self.callflow_name = ""
+        self.children: frozenset[str] = frozenset()  # the running node's branches
         self.legs: list[Leg] = []  # legs bridged to the A-leg
         self.taps = Taps()  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
         self.answered_event = asyncio.Event()
@@ -105,6 +109,15 @@ class Call:
         return self.services.mailboxes
 
     @property
+    def documents(self) -> AccountDocuments:
+        """The account's menus, groups, temporal rules, … (for the routing modules)."""
+        return self.services.documents
+
+    def now(self) -> float:
+        """Unix time by the node's clock."""
+        return self.services.wall_clock()
+
+    @property
     def answered(self) -> bool:
         """True once the A-leg was answered."""
         return self.a_leg.answered
@@ -143,6 +156,61 @@ class Call:
             log.warning("call-id %s: media %s not found, skipping", self.call_id, media)
             return
         await self.play_pcm(pcm)
+
+    async def _prompt_pcm(self, prompt: str) -> bytes | None:
+        """A prompt's audio: ``tts://text`` spoken, else a media id or URL (None if it cannot be found)."""
+        if prompt.startswith("tts://"):
+            return await self.wait_unless_ended(self.services.tts.render(prompt[6:], "female", "en-us"))
+        pcm = await self.wait_unless_ended(self.services.media_library.pcm(self.account_id, prompt))
+        if pcm is None:
+            log.warning("call-id %s: media %s not found, skipping", self.call_id, prompt)
+        return pcm
+
+    async def play_prompt(self, prompt: str) -> None:
+        """Play a media id, an http(s) URL or ``tts://text``."""
+        await self.answer()
+        pcm = await self._prompt_pcm(prompt)
+        if pcm:
+            await self.play_pcm(pcm)
+
+    async def collect_during(
+        self, prompt: str | None, max_digits: int, timeout: float, interdigit: float, terminators: str = "#"
+    ) -> str:
+        """Play *prompt* while collecting digits: the first key stops it; then *timeout* seconds for the first key
+        and *interdigit* seconds between keys."""
+        media = await self._answered_media()
+        pcm = await self._prompt_pcm(prompt) if prompt else None
+        first = asyncio.ensure_future(self.digits.get())
+        try:
+            if pcm:
+                played: asyncio.Future[Any] = media.play(pcm)
+                await self.wait_unless_ended(asyncio.wait({played, first}, return_when=asyncio.FIRST_COMPLETED))
+                media.stop_playing()
+            digit = await self.wait_unless_ended(asyncio.wait_for(asyncio.shield(first), timeout))
+        except TimeoutError:
+            return ""
+        finally:
+            first.cancel()
+        collected = "" if digit in terminators else digit
+        if digit not in terminators and max_digits > 1:
+            collected += await self.collect_digits(max_digits - 1, interdigit, terminators)
+        log.debug("call-id %s: collected %r", self.call_id, collected)
+        return collected
+
+    async def respond(self, status: int, reason: str | None, prompt: str | None) -> None:
+        """Refuse an unanswered call with *status* (*prompt* played first as early media); hang up an answered one."""
+        if self.answered:
+            await self.hangup()
+            return
+        if prompt:
+            pcm = await self._prompt_pcm(prompt)
+            try:
+                await self.a_leg.early_media()
+            except (LegEndedError, PortsExhaustedError):
+                raise CallEndedError() from None
+            if pcm and self.a_leg.media is not None:
+                await self.wait_unless_ended(self.a_leg.media.play(pcm))
+        await self.a_leg.hangup(status, reason)
 
     async def play_tone(self, name: str | None, frequencies: tuple[float, ...], seconds: float) -> None:
         """A named tone, or *frequencies* for *seconds*."""
@@ -186,7 +254,7 @@ class Call:
         finally:
             media.relay_to(None)
 
-    async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> str | None:
+    async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> BridgeFailure:
         """Ring *endpoints* and bridge the first to answer until the call ends (``switch/bridging.py``)."""
         return await bridge(self, endpoints, options)
 

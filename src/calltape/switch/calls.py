@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
-from calltape.callflow.call_api import Mailboxes
+from calltape.callflow.call_api import AccountDocuments, Mailboxes
 from calltape.callflow.engine import run_callflow
 from calltape.logs import throttle
 from calltape.media.clock import MediaClock
@@ -65,12 +66,14 @@ class CallControl:
         media_library: MediaLibrary,
         endpoints: Endpoints,
         mailboxes: Mailboxes,
+        documents: AccountDocuments,
         *,
         allow_header: str,
         advertised_address: str = "",
         rtp_timeout: float = 60.0,
         recordings: RecordingManager | None = None,
         worker: Worker | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.transport = transport
         self.auth = auth
@@ -80,6 +83,8 @@ class CallControl:
         self.media_library = media_library
         self.endpoints = endpoints
         self.mailboxes = mailboxes
+        self.documents = documents
+        self.wall_clock = wall_clock
         self.allow_header = allow_header
         self.advertised_address = advertised_address
         self.worker = worker or Worker()  # which Call-IDs are ours (serve --workers N)

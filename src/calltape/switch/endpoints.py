@@ -44,6 +44,7 @@ class TargetOptions:
     suppress_clid: bool = False
     custom_sip_headers: tuple[tuple[str, str], ...] = ()
     forward_hops: int = 0  # how many forwards deep the call already is
+    ignore_forward: bool = False  # ring the device itself even if it forwards its calls
 
 
 class Endpoints:
@@ -130,7 +131,7 @@ class Endpoints:
             return []
         ringing = await self._device_targets(device, options)
         owner = await self._owner(account_id, device)
-        forward = CallForward.of(device, owner)
+        forward = None if options.ignore_forward else CallForward.of(device, owner)
         if forward is None or self.forwarding is None or not self.forwarding.ready:
             return ringing
         if options.forward_hops >= MAX_HOPS:

@@ -232,7 +232,7 @@ class Leg:
 
     # ---- the end -----------------------------------------------------------------------------
 
-    async def hangup(self, status: int = 480) -> None:
+    async def hangup(self, status: int = 480, reason: str | None = None) -> None:
         """End the leg from our side (BYE once answered); nothing if it already ended."""
         if not self.ended.is_set():
             self._send_bye()
@@ -381,8 +381,10 @@ class InboundLeg(Leg):
         self._ack_body = ack.body
         self._ack.set()
 
-    async def hangup(self, status: int = 480) -> None:
-        """BYE if answered; a final *status* if not; nothing if the far end already left."""
+    async def hangup(self, status: int = 480, reason: str | None = None) -> None:
+        """BYE if answered; a final *status* (with *reason*, else the usual phrase) if not; nothing if the far end
+        already left."""
         if not self.ended.is_set() and self.dialog is None and not self.transaction.final_sent:
-            self.host.respond(self.transaction, make_response(self.request, status, to_tag=self.transaction.to_tag))
+            response = make_response(self.request, status, reason, to_tag=self.transaction.to_tag)
+            self.host.respond(self.transaction, response)
         await super().hangup(status)

@@ -46,6 +46,8 @@ class Target:
     sign: Callable[[str], tuple[str, str]] | None = None  # a header signed over the leg's Call-ID (a forward)
     confirm: bool = False  # whoever answers presses 1 before the caller is put through
     early_media: bool = True  # the caller may hear its early media
+    delay: float = 0.0  # seconds into the dial before it rings (a ring group's member)
+    timeout: float | None = None  # how long it rings (None: as long as the dial)
 
 
 class OutboundLeg(Leg):

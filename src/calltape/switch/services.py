@@ -1,10 +1,11 @@
-"""What a call's modules use beyond its legs: speech, media, endpoints, mailboxes and recordings."""
+"""What a call's modules use beyond its legs: speech, media, endpoints, mailboxes, documents and recordings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-from calltape.callflow.call_api import Mailboxes
+from calltape.callflow.call_api import AccountDocuments, Mailboxes
 from calltape.media.library import MediaLibrary
 from calltape.media.tts import TtsCache
 from calltape.recording.manager import RecordingManager
@@ -18,4 +19,6 @@ class CallServices(Protocol):
     media_library: MediaLibrary
     endpoints: Endpoints
     mailboxes: Mailboxes
+    documents: AccountDocuments
+    wall_clock: Callable[[], float]  # Unix time, for business hours (tests set it)
     recordings: RecordingManager | None

@@ -29,10 +29,12 @@ class RingData(ModuleData):
 
 
 async def run(call: CallApi, data: RingData) -> Branch:
-    """Ring the device; ``busy`` (if the flow has it) when it was busy, else ``_`` when nobody answered."""
+    """Ring the device; nobody answered: the child for the cause (``USER_BUSY``, ``NO_ANSWER``, …), else for the
+    SIP status (``sip:486``), else ``busy`` when it was busy, else ``_`` (Kazoo's cf_util bridge failure)."""
     if data.delay:
         await call.sleep(data.delay)
-    return await call.bridge([Endpoint(EndpointKind.DEVICE, data.id)], data.options())
+    failure = await call.bridge([Endpoint(EndpointKind.DEVICE, data.id)], data.options())
+    return failure.branches()
 
 
 MODULE = register(Module("device", RingData, run))

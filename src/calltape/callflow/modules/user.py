@@ -8,10 +8,11 @@ from calltape.callflow.modules.device import RingData
 
 
 async def run(call: CallApi, data: RingData) -> Branch:
-    """Ring the user's devices; ``busy`` when all were busy, else ``_`` when nobody answered."""
+    """Ring the user's devices; nobody answered: the failure's child as for ``device``, else ``_``."""
     if data.delay:
         await call.sleep(data.delay)
-    return await call.bridge([Endpoint(EndpointKind.USER, data.id)], data.options())
+    failure = await call.bridge([Endpoint(EndpointKind.USER, data.id)], data.options())
+    return failure.branches()
 
 
 MODULE = register(Module("user", RingData, run))
