@@ -25,3 +25,22 @@ def channel_hz(pcm: np.ndarray, rate: int) -> float:
     assert loud.sum() > rate // 2, f"only {int(loud.sum())} loud samples"
     first, last = int(loud.argmax()), len(loud) - int(loud[::-1].argmax())
     return dominant_frequency(pcm[first:last], rate)
+
+
+def window_hz(pcm: np.ndarray, rate: int = RATE, window: float = 0.25, level: int = 1000) -> list[float]:
+    """The main frequency of each *window* seconds of *pcm*, 0.0 for a window without loud audio."""
+    size = int(rate * window)
+    found = []
+    for start in range(0, len(pcm) - size + 1, size):
+        part = pcm[start : start + size]
+        found.append(dominant_frequency(part, rate) if np.abs(part.astype(np.int32)).max() > level else 0.0)
+    return found
+
+
+def heard_for(pcm: np.ndarray, hz: float, *, tolerance: float = 20.0, rate: int = RATE) -> float:
+    """The longest stretch (seconds) of 250 ms windows whose main frequency is *hz*."""
+    longest = run = 0
+    for found in window_hz(pcm, rate):
+        run = run + 1 if abs(found - hz) <= tolerance else 0
+        longest = max(longest, run)
+    return longest * 0.25

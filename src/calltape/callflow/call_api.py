@@ -116,7 +116,7 @@ class CallApi(Protocol):
     number: str  # the dialled number
     variables: dict[str, Any]
     caller: CallParty
-    children: frozenset[str]  # the keys of the running node's children (what Kazoo's cf_exe:attempt asks)
+    children: tuple[str, ...]  # the keys of the running node's children, in order (what cf_exe:attempt asks)
 
     @property
     def mailboxes(self) -> Mailboxes:

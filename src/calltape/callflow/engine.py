@@ -45,7 +45,7 @@ async def run_callflow(call: CallApi, callflow: dict[str, Any], load: CallflowLo
                 log.error("call-id %s: bad data for module %s: %s", call.call_id, name, exc.errors()[0]["msg"])
                 break
             log.debug("call-id %s: running %s", call.call_id, name)
-            call.children = frozenset(children)
+            call.children = tuple(children)
             branch = await module.run(call, parsed)
             if isinstance(branch, Jump):
                 jumps += 1

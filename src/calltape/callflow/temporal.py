@@ -6,10 +6,16 @@ callflow migrated from Kazoo takes the same branch at the same moment.
 
 How Kazoo decides (``process_rules/3``): for each rule in order, a rule whose ``start_date`` is after today is left
 out (``maybe_build_rule/8``); ``enabled`` true wins at once, false skips the rule; a rule without a ``cycle`` is
-skipped; otherwise Kazoo computes the rule's next occurrence after *yesterday* (after *today* minus nothing for
-``weekly``, whose recurrence already includes the day searched from) and the rule is active when the local time is
-within ``[occurrence + time_window_start, occurrence + time_window_stop]``, both ends included, in whole seconds of
-local wall-clock time. The first active rule's id picks the branch; none active means the default (``_``) branch.
+skipped; otherwise Kazoo computes the rule's next occurrence after *yesterday* (on or after *today* for ``weekly``,
+whose search includes the day searched from), and the rule is active when the local time is within
+``[occurrence + time_window_start, occurrence + time_window_stop]``, both ends included, in whole seconds of local
+wall-clock time. The first active rule's id picks the branch; none active means the default (``_``) branch.
+
+Where this differs from Kazoo: a document without ``start_date`` starts on the local date of the evaluation (Kazoo
+defaults it to the local time's Gregorian seconds and converts those *again* from UTC to the zone, so east of UTC
+such a rule starts "tomorrow" late in the evening and is dropped); and where Kazoo crashes or loops for ever on a
+rule, :func:`is_active` raises :class:`UnsupportedRuleError` and :func:`first_active` returns None, the branch
+Kazoo's call then takes.
 """
 
 from __future__ import annotations
@@ -93,6 +99,7 @@ class TemporalRule:
         Raises ValueError for what makes Kazoo's ``build_rule/4`` crash (an unknown weekday name, a day that is not
         an integer), for a missing id and for an unknown *timezone*.
         """
+        _zone(timezone)
         rule_id = doc.get("id") or doc.get("_id")
         if not isinstance(rule_id, str) or not rule_id:
             raise ValueError("a temporal rule document needs an 'id' or '_id'")
@@ -148,9 +155,7 @@ def is_active(rule: TemporalRule, now: datetime) -> bool:
         return False  # process_rules/3: "time based rule is invalid, skipping"
     search = today if rule.cycle == "weekly" else today - timedelta(days=1)
     base = datetime.combine(_next_rule_date(rule, start, search), time())
-    return (
-        base + timedelta(seconds=rule.time_window_start) <= local <= base + timedelta(seconds=rule.time_window_stop)
-    )
+    return base + timedelta(seconds=rule.time_window_start) <= local <= base + timedelta(seconds=rule.time_window_stop)
 
 
 def first_active(rules: Sequence[TemporalRule], now_utc: datetime, timezone: str) -> str | None:
@@ -204,9 +209,9 @@ def _next_rule_date(rule: TemporalRule, start: date, search: date) -> date:
                 return _next_yearly(rule, start, search)
             case _:
                 raise UnsupportedRuleError(f"rule {rule.id!r} has an unknown cycle {rule.cycle!r}")
+    except UnsupportedRuleError:
+        raise
     except (ValueError, OverflowError) as exc:  # an impossible date: Kazoo's calendar calls crash the same way
-        if isinstance(exc, UnsupportedRuleError):
-            raise
         raise UnsupportedRuleError(f"rule {rule.id!r}: {exc}") from exc
 
 
@@ -411,9 +416,7 @@ def _zone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown timezone {timezone!r}: give an IANA zone name such as {DEFAULT_TIMEZONE!r}"
-        ) from exc
+        raise ValueError(f"unknown timezone {timezone!r}: give an IANA zone name such as {DEFAULT_TIMEZONE!r}") from exc
 
 
 def _erl_round(value: float) -> int:

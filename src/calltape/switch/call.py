@@ -66,7 +66,7 @@ class Call:
         self.caller_device_id: str | None = None  # the device that placed the call, if a device did
         self.forward_hops: int | None = None  # set when the call is a forward (from caller_device_id)
         self.callflow_name = ""
-        self.children: frozenset[str] = frozenset()  # the running node's branches
+        self.children: tuple[str, ...] = ()  # the running node's branches
         self.legs: list[Leg] = []  # legs bridged to the A-leg
         self.taps = Taps()  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
         self.answered_event = asyncio.Event()

@@ -62,7 +62,7 @@ async def run(call: CallApi, data: RingGroupData) -> Branch:
         if not members:
             return None
         failure = await call.bridge(_order(members, data.strategy), options)
-        if call.children & set(failure.branches()):
+        if any(key in call.children for key in failure.branches()):
             return failure.branches()
     return None
 
