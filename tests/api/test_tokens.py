@@ -26,6 +26,14 @@ OUTSIDE_AN_ACCOUNT = {
     ("PUT", "/v2/system_configs/{config_id}"): 403,
     ("POST", "/v2/system_configs/{config_id}"): 403,
     ("PATCH", "/v2/system_configs/{config_id}"): 403,
+    ("GET", "/v2/resources"): 403,  # the platform's carriers: the operator's
+    ("PUT", "/v2/resources"): 403,
+    ("POST", "/v2/resources"): 403,
+    ("GET", "/v2/resources/{doc_id}"): 403,
+    ("PUT", "/v2/resources/{doc_id}"): 403,
+    ("POST", "/v2/resources/{doc_id}"): 403,
+    ("PATCH", "/v2/resources/{doc_id}"): 403,
+    ("DELETE", "/v2/resources/{doc_id}"): 403,
     ("GET", "/v2/token_auth"): 200,
     ("DELETE", "/v2/token_auth"): None,  # revokes the token: tried last, on its own
     ("PUT", "/v2/api_auth"): None,  # needs no token

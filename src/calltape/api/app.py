@@ -32,6 +32,7 @@ from calltape.api.schemas import (
     Media,
     MediaConfig,
     Menu,
+    Resource,
     TemporalRule,
     TemporalRuleSet,
     User,
@@ -51,9 +52,11 @@ from calltape.store.directory import Directory
 from calltape.store.documents import (
     ACCOUNTS,
     DEVICES,
+    GLOBAL_RESOURCES,
     GROUPS,
     MEDIA,
     MENUS,
+    RESOURCES,
     TEMPORAL_RULES,
     TEMPORAL_RULES_SETS,
     USERS,
@@ -169,6 +172,7 @@ def create_app(
         ("groups", GROUPS, Group, summaries.group),
         ("temporal_rules", TEMPORAL_RULES, TemporalRule, summaries.temporal_rule),
         ("temporal_rules_sets", TEMPORAL_RULES_SETS, TemporalRuleSet, summaries.temporal_rule_set),
+        ("resources", RESOURCES, Resource, summaries.resource),
     )
     for collection, kind, model, summary in routing:  # what menu, ring_group and temporal_route nodes name
         add_document_routes(
@@ -191,6 +195,20 @@ def create_app(
         model=Media,
         summarize=each(summaries.media),
         after_delete=lambda account, media_id: media_library.path(account, media_id).unlink(missing_ok=True),
+    )
+
+    async def master_only(request: Request) -> None:
+        """The platform's documents belong to no account: the operator's token only."""
+        require_master(request)
+
+    add_document_routes(  # the platform's carriers: the operator's (master token)
+        router,
+        "/resources",
+        Documents(db, GLOBAL_RESOURCES),
+        model_checker(Resource),
+        account_of=master_only,
+        model=Resource,
+        summarize=each(summaries.resource),
     )
 
     def config_model(config_id: str) -> type[MediaConfig]:
@@ -250,7 +268,21 @@ def create_app(
             return PlainTextResponse(await metrics(), media_type="text/plain; version=0.0.4")
 
     install_openapi(
-        app, [Account, Device, User, VMBox, Media, MediaConfig, StoragePlan, Menu, Group, TemporalRule, TemporalRuleSet]
+        app,
+        [
+            Account,
+            Device,
+            User,
+            VMBox,
+            Media,
+            MediaConfig,
+            StoragePlan,
+            Menu,
+            Group,
+            TemporalRule,
+            TemporalRuleSet,
+            Resource,
+        ],
     )
     add_ui(app)  # last: its mount takes every /ui/… path no route above took
     return app

@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_serializer,
+    field_validator,
+)
 
 from calltape.recording.automatic import AccountRecording, EndpointRecording
 from calltape.switch.forwarding import CallForward
@@ -155,6 +163,17 @@ class Media(_Doc):
     description: str | None = None
 
 
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from exc
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_regex)]
+
+
 _MEDIA_REF = Annotated[str, StringConstraints(min_length=3, max_length=2048)]
 
 
@@ -176,20 +195,10 @@ class Menu(_Doc):
     interdigit_timeout: int | None = Field(None, ge=1, le=10000)
     max_extension_length: int = Field(4, ge=1, le=6)
     hunt: bool = True
-    hunt_allow: Annotated[str, StringConstraints(max_length=256)] | None = None
-    hunt_deny: Annotated[str, StringConstraints(max_length=256)] | None = None
+    hunt_allow: Annotated[str, StringConstraints(max_length=256), AfterValidator(_regex)] | None = None
+    hunt_deny: Annotated[str, StringConstraints(max_length=256), AfterValidator(_regex)] | None = None
     suppress_media: bool = False
     media: MenuMedia = Field(default_factory=MenuMedia)
-
-    @field_validator("hunt_allow", "hunt_deny")
-    @classmethod
-    def _is_a_regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from exc
-        return value
 
 
 class GroupEndpoint(_Doc):
@@ -232,3 +241,41 @@ class TemporalRuleSet(_Doc):
 
     name: NonEmpty
     temporal_rules: list[NonEmpty] = Field(default_factory=list)
+
+
+class Gateway(_Doc):
+    """One way into a carrier (Kazoo's resources.json gateway): ``server`` is a host or ``host:port``."""
+
+    server: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\s;@]+$")]
+    port: int | None = Field(None, ge=1, le=65535)
+    transport: Literal["udp", "tcp"] = "udp"
+    realm: str | None = None
+    username: str | None = None
+    password: str | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+    invite_format: Literal["route", "username", "e164", "npan", "1npan"] = "route"
+    route: str | None = None
+    codecs: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    custom_sip_headers: dict[str, str] = Field(default_factory=dict)
+    caller_id_type: Literal["internal", "external", "emergency"] | None = None
+
+
+class CallerIdOptions(_Doc):
+    """Which caller ID a carrier is shown."""
+
+    type: Literal["internal", "external", "emergency"] = "external"
+
+
+class Resource(_Doc):
+    """A carrier (Kazoo's resources.json): tried for numbers its ``rules`` match, lightest ``weight_cost`` first."""
+
+    name: NonEmpty
+    gateways: list[Gateway] = Field(min_length=1)
+    rules: list[Regex] = Field(default_factory=list)
+    weight_cost: int = Field(50, ge=1, le=100)
+    enabled: bool = True
+    emergency: bool = False
+    flags: list[str] = Field(default_factory=list)
+    caller_id_options: CallerIdOptions | None = None

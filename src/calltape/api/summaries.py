@@ -164,3 +164,15 @@ def temporal_rule_set(doc: Doc) -> Doc:
     return _present(
         id=doc.get("id"), name=doc.get("name"), rules=doc.get("temporal_rules"), flags=doc.get("flags") or []
     )
+
+
+def resource(doc: Doc) -> Doc:
+    """resources.json: id, name, enabled, weight_cost, template_name, classifiers."""
+    return _present(
+        id=doc.get("id"),
+        name=doc.get("name"),
+        enabled=doc.get("enabled"),
+        weight_cost=doc.get("weight_cost"),
+        template_name=doc.get("template_name"),
+        classifiers=doc.get("classifiers"),
+    )

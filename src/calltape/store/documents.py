@@ -53,6 +53,8 @@ MENUS = DocumentKind(schema.menus, {})
 GROUPS = DocumentKind(schema.groups, {})
 TEMPORAL_RULES = DocumentKind(schema.temporal_rules, {})
 TEMPORAL_RULES_SETS = DocumentKind(schema.temporal_rules_sets, {})
+RESOURCES = DocumentKind(schema.resources, {})
+GLOBAL_RESOURCES = DocumentKind(schema.global_resources, {}, scoped=False)
 
 
 class Documents:

@@ -142,6 +142,17 @@ menus = _account_documents("menus")
 groups = _account_documents("groups")
 temporal_rules = _account_documents("temporal_rules")
 temporal_rules_sets = _account_documents("temporal_rules_sets")
+resources = _account_documents("resources")  # an account's own carriers
+
+#: The platform's carriers (``/v2/resources``, the ``offnet`` module): no account.
+global_resources = Table(
+    "global_resources",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("doc", JSON, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("modified", Float, nullable=False),
+)
 
 #: Voicemail messages: the audio is a file in the data dir, the row says where and what it is.
 vm_messages = Table(
@@ -290,8 +301,8 @@ def _account_recording_in_kazoos_shape(conn: Connection) -> None:
 
 
 def _routing_documents(conn: Connection) -> None:
-    """IVR menus, ring groups, and business hours (temporal rules and their sets)."""
-    metadata.create_all(conn, tables=[menus, groups, temporal_rules, temporal_rules_sets])
+    """IVR menus, ring groups, business hours (temporal rules and their sets), and carriers."""
+    metadata.create_all(conn, tables=[menus, groups, temporal_rules, temporal_rules_sets, resources, global_resources])
 
 
 #: version → migration; append only, never edit a released entry.
