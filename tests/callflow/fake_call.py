@@ -7,7 +7,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from calltape.callflow.call_api import BridgeFailure, CallEndedError, CallParty, Endpoint, RingOptions
+from calltape.callflow.call_api import (
+    BridgeFailure,
+    CallEndedError,
+    CallParty,
+    Endpoint,
+    OffnetRequest,
+    RingOptions,
+)
 from calltape.callflow.engine import run_callflow
 
 
@@ -48,6 +55,7 @@ class FakeCall:
     ring_outcomes: list[BridgeFailure | None] = field(default_factory=list)  # None: answered (the call ends)
     heard: list[str] = field(default_factory=list)  # prompts, tones and speech, in order
     rang: list[tuple[list[Endpoint], RingOptions]] = field(default_factory=list)
+    called_out: list[OffnetRequest] = field(default_factory=list)
     responded: tuple[int, str | None] | None = None
     call_id: str = "fake-call"
     account_id: str = "account"
@@ -82,6 +90,13 @@ class FakeCall:
     async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> BridgeFailure:
         self.rang.append((endpoints, options))
         outcome = self.ring_outcomes.pop(0) if self.ring_outcomes else BridgeFailure("NO_ANSWER")
+        if outcome is None:
+            raise CallEndedError()
+        return outcome
+
+    async def bridge_offnet(self, request: OffnetRequest) -> BridgeFailure:
+        self.called_out.append(request)
+        outcome = self.ring_outcomes.pop(0) if self.ring_outcomes else BridgeFailure("NO_ROUTE_DESTINATION")
         if outcome is None:
             raise CallEndedError()
         return outcome

@@ -213,3 +213,28 @@ def test_caller_id_changes_and_a_response_end_the_flow() -> None:
         "prepend_cid_number": "12",
     }
     assert call.responded == (503, None) and call.hung_up
+
+
+def test_carrier_modules_ask_for_the_right_carriers_and_number_and_refuse_when_no_child_takes_the_failure() -> None:
+    call = FakeCall(number="5551234567")
+    flow = {
+        "module": "resources",
+        "data": {"caller_id_type": "internal", "timeout": 30},
+        "children": {"_": tone_node(1)},
+    }
+    assert _run(call, flow) == ["tone:1"]
+    [request] = call.called_out
+    assert (request.number, request.local_resources, request.caller_id_type, request.timeout) == (
+        "5551234567",
+        True,
+        "internal",
+        30.0,
+    )
+    call = FakeCall(ring_outcomes=[BridgeFailure("USER_BUSY", 486)])
+    flow = {"module": "offnet", "data": {"to_did": "+442071234567", "bypass_e164": True}}
+    assert _run(call, flow) == [] and call.responded == (486, None)  # no child: the caller is refused with it
+    [request] = call.called_out
+    assert (request.number, request.local_resources, request.normalize) == ("+442071234567", False, False)
+    call = FakeCall()  # no carrier matched and no child: 404
+    assert _run(call, {"module": "resources", "data": {"use_local_resources": False}}) == []
+    assert call.responded == (404, None) and not call.called_out[0].local_resources

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import (
     StringConstraints,
     field_serializer,
     field_validator,
+    model_validator,
 )
 
 from calltape.recording.automatic import AccountRecording, EndpointRecording
@@ -21,7 +23,7 @@ from calltape.switch.forwarding import CallForward
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _REALM = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
-_SIP_USER = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/]{1,64}$")
+_SIP_USER = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/]{2,32}$")
 
 
 class _Doc(BaseModel):
@@ -53,19 +55,42 @@ class Account(_RecordsCalls):
 
 
 class DeviceSip(_Doc):
-    """A device's SIP credentials and how to reach it."""
+    """A device's SIP credentials (Kazoo's rules: a username of 2–32 characters, a password of 5–32) and how to
+    reach it: at its registered contact (``invite_format`` ``contact``; ``username``, ``e164``, ``npan`` and
+    ``1npan`` put that in the Request-URI's user part) or at its static ``route``. ``method: "ip"`` authenticates it
+    by its address (``ip``) instead of a password."""
 
     username: str
-    password: Annotated[str, StringConstraints(min_length=6, max_length=128)]
-    invite_format: Literal["contact", "route"] = "contact"
+    password: Annotated[str, StringConstraints(min_length=5, max_length=32)] | None = None
+    method: Literal["password", "ip"] = "password"
+    ip: str | None = None
+    invite_format: Literal["contact", "username", "e164", "npan", "1npan", "route"] = "contact"
     route: str | None = None
 
     @field_validator("username")
     @classmethod
     def _username_chars(cls, value: str) -> str:
         if not _SIP_USER.match(value):
-            raise ValueError("must be 1-64 characters allowed in a SIP user part")
+            raise ValueError("must be 2-32 characters allowed in a SIP user part")
         return value
+
+    @field_validator("ip")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError as exc:
+                raise ValueError("must be an IP address") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _authenticated_somehow(self) -> DeviceSip:
+        if self.method == "password" and not self.password:
+            raise ValueError("password: required unless method is ip")
+        if self.method == "ip" and not self.ip:
+            raise ValueError("ip: required when method is ip")
+        return self
 
     @field_validator("route")
     @classmethod

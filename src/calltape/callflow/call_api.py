@@ -49,6 +49,9 @@ class AccountDocuments(Protocol):
     async def timezone(self, account_id: str) -> str:
         """The account's ``timezone``, else the node's default."""
 
+    async def resources(self, account_id: str | None) -> list[dict[str, Any]]:
+        """Carriers: the account's own, or (None) the platform's."""
+
 
 class EndpointKind(StrEnum):
     """What an :class:`Endpoint` names (Kazoo's endpoint types)."""
@@ -79,6 +82,19 @@ class RingOptions:
     custom_sip_headers: dict[str, str] = field(default_factory=dict)
     fail_on_single_reject: bool = False  # one phone's rejection ends the attempt for all
     ignore_forward: bool = False  # ring the devices themselves, not where they forward to
+
+
+@dataclass(frozen=True)
+class OffnetRequest:
+    """A call out to the public network through carriers (Kazoo's ``resources`` / ``offnet`` data)."""
+
+    number: str  # as dialled (``to_did``, else the call's number)
+    local_resources: bool  # the account's own carriers, else the platform's
+    caller_id_type: str = "external"  # which caller ID the carrier is shown: external, internal or emergency
+    timeout: float = 60.0  # how long each gateway may ring
+    flags: tuple[str, ...] = ()  # a carrier must carry all of them
+    normalize: bool = True  # to E.164 first (false: Kazoo's ``bypass_e164`` / ``do_not_normalize``)
+    custom_sip_headers: dict[str, str] = field(default_factory=dict)
 
 
 BUSY_STATUSES = frozenset({486, 600, 603})
@@ -145,6 +161,11 @@ class CallApi(Protocol):
 
     async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> BridgeFailure:
         """Ring; bridge the first to answer until the call ends (CallEndedError). If nobody answers: why."""
+
+    async def bridge_offnet(self, request: OffnetRequest) -> BridgeFailure:
+        """Call out through the carriers whose rules match, each gateway in turn (a busy callee ends the attempt),
+        and bridge the answer until the call ends (CallEndedError). If none answered: why (``NO_ROUTE_DESTINATION``
+        when no carrier matched)."""
 
     async def play_prompt(self, prompt: str) -> None:
         """Play a media id, an http(s) URL or ``tts://text``."""

@@ -1,4 +1,4 @@
-"""Lookups the SIP side needs: which account owns a realm, which device a SIP username is."""
+"""Lookups the SIP side needs: which account owns a realm, which device a SIP username or a source address is."""
 
 from __future__ import annotations
 
@@ -51,6 +51,23 @@ class Directory:
         key = ("device", account_id, username.lower())
         value = await self._cache.get(key, lambda: self._load_device(account_id, username))
         return cast(SipCredentials | None, value)
+
+    async def device_at(self, address: str) -> tuple[str, str] | None:
+        """(account id, device id) of the enabled device authenticated by its address (``sip.method: "ip"``,
+        ``sip.ip``), if one is."""
+        value = await self._cache.get(("ip-devices",), self._load_ip_devices)
+        return cast(dict[str, tuple[str, str]], value).get(address)
+
+    async def _load_ip_devices(self) -> dict[str, tuple[str, str]]:
+        table = schema.devices
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(select(table.c.account_id, table.c.id, table.c.doc))).all()
+        found = {}
+        for account_id, device_id, doc in rows:
+            sip = doc.get("sip") or {}
+            if sip.get("method") == "ip" and sip.get("ip") and doc.get("enabled") is not False:
+                found[str(sip["ip"])] = (account_id, device_id)
+        return found
 
     async def _load_account(self, realm: str) -> str | None:
         table = schema.accounts

@@ -1,5 +1,5 @@
-"""An account's documents for callflow modules: menus, groups, temporal rules, users and devices, the callflow
-a number reaches, and the account's timezone."""
+"""An account's documents for callflow modules: menus, groups, temporal rules, users and devices, carriers, the
+callflow a number reaches, and the account's timezone."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from calltape.store.database import Database
 from calltape.store.documents import (
     ACCOUNTS,
     DEVICES,
+    GLOBAL_RESOURCES,
     GROUPS,
     MENUS,
+    RESOURCES,
     TEMPORAL_RULES,
     TEMPORAL_RULES_SETS,
     USERS,
@@ -50,6 +52,8 @@ class StoredDocuments:
     def __init__(self, db: Database, callflows: Callflows, default_timezone: str | None = None) -> None:
         self._collections = {name: Documents(db, kind) for name, kind in COLLECTIONS.items()}
         self._accounts = Documents(db, ACCOUNTS)
+        self._resources = Documents(db, RESOURCES)
+        self._global_resources = Documents(db, GLOBAL_RESOURCES)
         self._callflows = callflows
         self.default_timezone = default_timezone or node_timezone()
 
@@ -81,3 +85,9 @@ class StoredDocuments:
         except NotFoundError:
             return self.default_timezone
         return str(account.get("timezone") or self.default_timezone)
+
+    async def resources(self, account_id: str | None) -> list[Doc]:
+        """Carriers: the account's own, or (None) the platform's."""
+        if account_id is None:
+            return await self._global_resources.list()
+        return await self._resources.list(account_id)

@@ -40,6 +40,7 @@ class BridgedCall(Protocol):
 
     call_id: str
     account_id: str
+    number: str
     a_leg: InboundLeg
     caller: CallParty
     caller_device_id: str | None
@@ -65,6 +66,14 @@ async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOpti
     if not targets:
         log.info("call-id %s: nothing to ring for %s", call.call_id, endpoints)
         return BridgeFailure("")
+    return await connect(call, targets, options)
+
+
+async def connect(
+    call: BridgedCall, targets: list[Target], options: RingOptions, *, stop_on: frozenset[int] = frozenset()
+) -> BridgeFailure:
+    """Ring *targets* as *options* say (``single``: in turn, until one answers or refuses with a status in
+    *stop_on*) and bridge the first to answer, as :func:`bridge` does."""
     await call.recordings.record_outbound("offnet" if any(target.offnet for target in targets) else "onnet")
     ringback: asyncio.Future[None] | None = None
     early: list[Bridge] = []  # the caller hears a ringing phone's early media (183 with SDP)
@@ -95,6 +104,7 @@ async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOpti
             timeout=options.timeout,
             strategy=options.strategy,
             fail_on_single_reject=options.fail_on_single_reject,
+            stop_on=stop_on,
             on_ringing=ringing,
             on_early_media=lambda leg: call.a_leg.host.spawn(early_media(leg)),
             timeline=call.timeline,
@@ -143,6 +153,7 @@ async def _targets(call: BridgedCall, endpoints: list[Endpoint], options: RingOp
         custom_sip_headers=tuple(options.custom_sip_headers.items()),
         forward_hops=call.forward_hops or 0,
         ignore_forward=options.ignore_forward,
+        dialled=call.number,
     )
     targets: list[Target] = []
     for endpoint in endpoints:

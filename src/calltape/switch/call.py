@@ -23,6 +23,7 @@ from calltape.callflow.call_api import (
     CallParty,
     Endpoint,
     Mailboxes,
+    OffnetRequest,
     RingOptions,
 )
 from calltape.media.clock import MediaTimeline
@@ -39,6 +40,7 @@ from calltape.recording.spool import WavSpool
 from calltape.sip.syntax import text_of
 from calltape.sip.uri import SipUri, parse_uri
 from calltape.switch.bridging import bridge
+from calltape.switch.carriers import bridge_offnet
 from calltape.switch.digits import DigitBus
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg
@@ -165,6 +167,10 @@ class Call:
         if pcm is None:
             log.warning("call-id %s: media %s not found, skipping", self.call_id, prompt)
         return pcm
+
+    async def bridge_offnet(self, request: OffnetRequest) -> BridgeFailure:
+        """Call out through carriers and bridge the answer until the call ends (``switch/carriers.py``)."""
+        return await bridge_offnet(self, request)
 
     async def play_prompt(self, prompt: str) -> None:
         """Play a media id, an http(s) URL or ``tts://text``."""

@@ -45,13 +45,15 @@ async def dial(
     timeout: float,
     strategy: str = "simultaneous",
     fail_on_single_reject: bool = False,
+    stop_on: frozenset[int] = frozenset(),
     on_ringing: Callable[[], None] = lambda: None,
     on_early_media: Callable[[OutboundLeg], None] = lambda leg: None,
     timeline: MediaTimeline | None = None,
     confirm: Callable[[OutboundLeg], Awaitable[bool]] | None = None,
 ) -> DialOutcome:
     """Ring *targets*; ``single`` rings them in turn, each for its own timeout or *timeout*. The legs' taps use
-    *timeline*. With *fail_on_single_reject*, the first target to refuse ends the attempt.
+    *timeline*. With *fail_on_single_reject*, the first target to refuse ends the attempt; in turn, so does one
+    that answers with a status in *stop_on* (a carrier's busy callee is busy through every gateway).
 
     ``on_ringing()`` is called once, when the first target rings; ``on_early_media(leg)`` once, for the first
     leg whose early media (183 with SDP) flows and that may be heard; ``confirm(leg)`` for an answered leg
@@ -64,7 +66,7 @@ async def dial(
             if outcome.leg is not None:
                 return outcome
             failures.append(outcome)
-            if fail_on_single_reject and outcome.status is not None:
+            if outcome.status is not None and (fail_on_single_reject or outcome.status in stop_on):
                 break
         return _overall(failures)
     return await ring.fork(targets, fail_on_single_reject=fail_on_single_reject)

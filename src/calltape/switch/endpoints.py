@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from calltape.carriers.numbers import npan, one_npan, to_e164
 from calltape.sip.events import Peer
 from calltape.sip.syntax import SipSyntaxError
 from calltape.sip.uri import parse_sip_uri
@@ -45,6 +46,7 @@ class TargetOptions:
     custom_sip_headers: tuple[tuple[str, str], ...] = ()
     forward_hops: int = 0  # how many forwards deep the call already is
     ignore_forward: bool = False  # ring the device itself even if it forwards its calls
+    dialled: str = ""  # the number the caller dialled (a device's invite_format e164/npan/1npan sends it on)
 
 
 class Endpoints:
@@ -91,6 +93,23 @@ class Endpoints:
         except NotFoundError:
             return None
         return _caller_id(device, await self._owner(account_id, device), "internal")
+
+    async def caller_id_for_carriers(self, account_id: str, device_id: str | None, kind: str) -> tuple[str, str] | None:
+        """(number, name) a carrier is shown (Kazoo's ``kz_attributes:caller_id``): the calling device's
+        ``caller_id.<kind>``, else its owner's, else the account's; ``emergency`` falls back to ``external``."""
+        device: Doc | None = None
+        if device_id is not None:
+            try:
+                device = await self.devices.get(device_id, account_id)
+            except NotFoundError:
+                device = None
+        owner = await self._owner(account_id, device) if device is not None else None
+        account = await self.account(account_id)
+        for wanted in (kind, "external") if kind == "emergency" else (kind,):
+            found = _caller_id(device or {}, owner, wanted) or _caller_id(account or {}, None, wanted)
+            if found is not None:
+                return found
+        return None
 
     async def device_and_owner(self, account_id: str, device_id: str) -> tuple[Doc | None, Doc | None]:
         """A device's document and its owner's (either None when missing)."""
@@ -187,12 +206,38 @@ class Endpoints:
                 return []
             credentials = (sip["username"], sip["password"]) if sip.get("password") else None
             return [Target(sip["route"], peer, credentials=credentials, offnet=True, **common)]
+        user = _request_user(sip, options.dialled)
         targets = []
         for binding in await self.registrations.for_device(device["id"], self.clock()):
             transport, _, hostport = binding.source.partition(":")
             host, _, port = hostport.rpartition(":")
-            targets.append(Target(binding.contact, Peer(transport, host, int(port)), **common))
+            uri = binding.contact if user is None else _with_user(binding.contact, user)
+            targets.append(Target(uri, Peer(transport, host, int(port)), **common))
+        if not targets and sip.get("method") == "ip" and sip.get("ip"):  # a PBX known by its address
+            host = str(sip["ip"])
+            uri_host = f"[{host}]" if ":" in host else host
+            targets.append(Target(f"sip:{user or sip.get('username')}@{uri_host}", Peer("udp", host, 5060), **common))
         return targets
+
+
+def _request_user(sip: Doc, dialled: str) -> str | None:
+    """The Request-URI's user part a device's ``invite_format`` asks for (None: its contact as registered)."""
+    match sip.get("invite_format"):
+        case "username":
+            return str(sip.get("username") or "") or None
+        case "e164" if dialled:
+            return to_e164(dialled)
+        case "npan" if dialled:
+            return npan(to_e164(dialled))
+        case "1npan" if dialled:
+            return one_npan(to_e164(dialled))
+    return None
+
+
+def _with_user(uri: str, user: str) -> str:
+    """*uri* (``sip:alice@host:port;params``) with *user* as its user part."""
+    scheme, _, rest = uri.partition(":")
+    return f"{scheme}:{user}@{rest.rpartition('@')[2]}"
 
 
 def _caller_id(device: Doc, owner: Doc | None, kind: str) -> tuple[str, str] | None:
