@@ -205,9 +205,11 @@ def test_a_menu_runs_the_key_pressed_an_extension_dialled_or_max_retries(office:
     )
 
     async def scenario() -> None:
-        key = await _caller_hears(office, number, 500, digits="1")
-        hunted = await _caller_hears(office, number, 800, digits=extension)
-        invalid = await _caller_hears(office, number, 1200, digits="9")
+        key, hunted, invalid = await asyncio.gather(  # three callers at once
+            _caller_hears(office, number, 500, digits="1"),
+            _caller_hears(office, number, 800, digits=extension),
+            _caller_hears(office, number, 1200, digits="9"),
+        )
         assert heard_for(key.received.pcm(), 500) >= HEARD, "key 1's child did not run"
         assert heard_for(hunted.received.pcm(), 800) >= HEARD, "the dialled extension's callflow did not run"
         assert heard_for(invalid.received.pcm(), 1200) >= HEARD, "max_retries did not run"
