@@ -23,7 +23,19 @@ from calltape.recording.manager import MediaSettings
 from calltape.store import schema
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database, StoreError
-from calltape.store.documents import ACCOUNTS, DEVICES, MEDIA, USERS, VMBOXES, Doc, Documents
+from calltape.store.documents import (
+    ACCOUNTS,
+    DEVICES,
+    GROUPS,
+    MEDIA,
+    MENUS,
+    TEMPORAL_RULES,
+    TEMPORAL_RULES_SETS,
+    USERS,
+    VMBOXES,
+    Doc,
+    Documents,
+)
 from calltape.store.system_configs import SystemConfigs
 
 HELP = "validate a config file and every stored callflow (with lint warnings)"
@@ -124,6 +136,10 @@ async def _check_account(db: Database, account_id: str, limits: LintLimits, repo
         devices=await ids(Documents(db, DEVICES)),
         vmboxes=await ids(Documents(db, VMBOXES)),
         media=await ids(Documents(db, MEDIA)),
+        menus=await ids(Documents(db, MENUS)),
+        groups=await ids(Documents(db, GROUPS)),
+        temporal_rules=await ids(Documents(db, TEMPORAL_RULES)),
+        temporal_rules_sets=await ids(Documents(db, TEMPORAL_RULES_SETS)),
         callflows={f["id"]: f for f in flows},
     )
     for doc in flows:

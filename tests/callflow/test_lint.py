@@ -59,3 +59,23 @@ def test_missing_ids() -> None:
         f"flow.children._.data.id: callflow '{'01' * 16}' does not exist in the account",
     ]
     assert _lint(_node("play", {"id": "https://example.com/a.wav"})) == []
+
+
+def test_missing_ids_of_routing_modules() -> None:
+    group, rule = "12" * 16, "34" * 16
+    flow = _node(
+        "menu",
+        {"id": "56" * 16},
+        _node(
+            "ring_group",
+            {"endpoints": [{"id": BOX, "endpoint_type": "group"}, {"id": group, "endpoint_type": "user"}]},
+            _node("temporal_route", {"rules": [rule], "rule_set": "78" * 16}),
+        ),
+    )
+    assert _lint(flow) == [
+        f"flow.data.id: menu '{'56' * 16}' does not exist in the account",
+        f"flow.children._.data.endpoints.0.id: group '{BOX}' does not exist in the account",
+        f"flow.children._.data.endpoints.1.id: user '{group}' does not exist in the account",
+        f"flow.children._.children._.data.rules.0: temporal rule '{rule}' does not exist",
+        f"flow.children._.children._.data.rule_set: temporal rule set '{'78' * 16}' does not exist",
+    ]

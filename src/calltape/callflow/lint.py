@@ -2,8 +2,8 @@
 
 - a ``record_call`` still recording when a ``voicemail`` (compose) runs, in a format other than
   voicemail's WAV (followed through ``callflow`` jumps): the call is kept in two formats;
-- a ``user``, ``device``, ``voicemail``, ``play`` (media id) or ``callflow`` node naming an id the
-  account does not have;
+- a ``user``, ``device``, ``voicemail``, ``menu``, ``play`` (media id) or ``callflow`` node, a ``ring_group``
+  member or a ``temporal_route`` rule or rule set naming an id the account does not have;
 - a ``time_limit`` above system_config media ``max_recording_time_limit`` (the recording stops there);
 - a ``url`` with a ``{placeholder}`` calltape does not fill in (it stays in the URL as written).
 
@@ -33,6 +33,10 @@ class AccountIds:
     devices: frozenset[str] = frozenset()
     vmboxes: frozenset[str] = frozenset()
     media: frozenset[str] = frozenset()
+    menus: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    temporal_rules: frozenset[str] = frozenset()
+    temporal_rules_sets: frozenset[str] = frozenset()
     callflows: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # id → document
 
 
@@ -74,9 +78,31 @@ def lint_callflow(doc: dict[str, Any], ids: AccountIds, limits: LintLimits) -> l
 def _node_findings(path: str, module: str, data: dict[str, Any], ids: AccountIds, limits: LintLimits) -> list[Finding]:
     found: list[Finding] = []
     target = data.get("id")
-    known = {"user": ids.users, "device": ids.devices, "voicemail": ids.vmboxes, "callflow": ids.callflows.keys()}
+    known = {
+        "user": ids.users,
+        "device": ids.devices,
+        "voicemail": ids.vmboxes,
+        "callflow": ids.callflows.keys(),
+        "menu": ids.menus,
+    }
     if module in known and isinstance(target, str) and target not in known[module]:
         found.append(Finding(f"{path}.data.id", f"{module} {target!r} does not exist in the account"))
+    if module == "ring_group":
+        members = {"user": ids.users, "device": ids.devices, "group": ids.groups}
+        for index, member in enumerate(data.get("endpoints") or []):
+            kind = member.get("endpoint_type", "device") if isinstance(member, dict) else None
+            member_id = member.get("id") if isinstance(member, dict) else None
+            if kind in members and isinstance(member_id, str) and member_id not in members[kind]:
+                where = f"{path}.data.endpoints.{index}.id"
+                found.append(Finding(where, f"{kind} {member_id!r} does not exist in the account"))
+    if module == "temporal_route":
+        rules = [r for r in data.get("rules") or [] if isinstance(r, str)]
+        for index, rule in enumerate(rules):
+            if rule not in ids.temporal_rules and rule not in ids.temporal_rules_sets:
+                found.append(Finding(f"{path}.data.rules.{index}", f"temporal rule {rule!r} does not exist"))
+        rule_set = data.get("rule_set")
+        if isinstance(rule_set, str) and rule_set not in ids.temporal_rules_sets:
+            found.append(Finding(f"{path}.data.rule_set", f"temporal rule set {rule_set!r} does not exist"))
     if module == "play" and isinstance(target, str) and MEDIA_ID.match(target) and target not in ids.media:
         found.append(Finding(f"{path}.data.id", f"media {target!r} does not exist in the account"))
     if module in ("record_call", "record_caller") and data.get("action", "start") in ("start", "toggle"):
