@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
 from calltape.store.documents import ACCOUNTS, DEVICES, ConflictError, Documents, NotFoundError
@@ -126,3 +127,25 @@ async def test_directory_cache_expires(database: Database) -> None:
     now[0] = 5.1
     found = await directory.device_credentials(a["id"], "carol")
     assert found is not None and found.password == "pw"
+
+
+async def test_a_document_keeps_the_id_it_brings_and_a_taken_id_is_a_conflict(database: Database) -> None:
+    """A Kazoo export is imported with its ids, so its callflows still name the right users and devices."""
+    accounts, devices = Documents(database, ACCOUNTS), Documents(database, DEVICES)
+    account = await accounts.create({"name": "K", "realm": "k.example.com"})
+    kazoo_id = "0123456789abcdef0123456789abcdef"
+    device = {"id": kazoo_id, "name": "desk", "sip": {"username": "desk", "password": "pw123"}}
+    assert (await devices.create(device, account["id"]))["id"] == kazoo_id
+    with pytest.raises(ConflictError) as err:
+        await devices.create({**device, "sip": {"username": "other", "password": "pw123"}}, account["id"])
+    assert err.value.field == "id"
+    callflows = Callflows(database)
+    flow = {"id": "fedcba9876543210fedcba9876543210", "numbers": ["100"], "flow": {"module": "echo"}}
+    assert (await callflows.create(flow, account["id"]))["id"] == flow["id"]
+    with pytest.raises(ConflictError) as err:
+        await callflows.create({**flow, "numbers": ["101"]}, account["id"])
+    assert err.value.field == "id"
+    not_an_id = await devices.create(
+        {"id": "x", "name": "b", "sip": {"username": "b2", "password": "pw123"}}, account["id"]
+    )
+    assert not_an_id["id"] != "x" and len(not_an_id["id"]) == 32

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any, cast
 
 from sqlalchemy import delete, insert, select, update
@@ -19,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from calltape.store import schema
 from calltape.store.database import Database
-from calltape.store.documents import ConflictError, Doc, NotFoundError
+from calltape.store.documents import ConflictError, Doc, NotFoundError, is_id_conflict, new_id
 from calltape.store.phone_numbers import PhoneNumbers, number_forms
 from calltape.store.ttl_cache import TtlCache
 
@@ -45,7 +44,7 @@ class Callflows:
 
     async def create(self, doc: Doc, account_id: str) -> Doc:
         """Store a new callflow; ConflictError("numbers") if a number is taken."""
-        doc_id = uuid.uuid4().hex
+        doc_id = new_id(doc)
         now = time.time()
         body = {k: v for k, v in doc.items() if k != "id"}
         try:
@@ -54,7 +53,9 @@ class Callflows:
                     insert(self.table).values(id=doc_id, account_id=account_id, doc=body, created=now, modified=now)
                 )
                 await self._index(conn, doc_id, account_id, body)
-        except IntegrityError:
+        except IntegrityError as exc:
+            if is_id_conflict(exc, self.table.name):
+                raise ConflictError("id", "a document with this id already exists") from None
             raise ConflictError("numbers", "a number is already used by another callflow of the account") from None
         self._found.clear()
         return {**body, "id": doc_id}
@@ -73,7 +74,9 @@ class Callflows:
                     raise NotFoundError(doc_id)
                 await conn.execute(delete(self.numbers).where(self.numbers.c.callflow_id == doc_id))
                 await self._index(conn, doc_id, account_id, body)
-        except IntegrityError:
+        except IntegrityError as exc:
+            if is_id_conflict(exc, self.table.name):
+                raise ConflictError("id", "a document with this id already exists") from None
             raise ConflictError("numbers", "a number is already used by another callflow of the account") from None
         self._found.clear()
         return {**body, "id": doc_id}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,22 @@ from calltape.store import schema
 from calltape.store.database import Database
 
 Doc = dict[str, Any]
+
+
+_DOC_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_id(doc: Doc) -> str:
+    """The id a new document gets: the one it brings (32 hex digits: a Kazoo export keeps its ids, so the
+    callflows that name them still work), else a fresh one."""
+    given = doc.get("id")
+    return given if isinstance(given, str) and _DOC_ID.match(given) else uuid.uuid4().hex
+
+
+def is_id_conflict(exc: IntegrityError, table: str) -> bool:
+    """Whether *exc* says a document with that id already exists (SQLite's and PostgreSQL's words)."""
+    message = str(exc.orig).lower()
+    return f"{table}.id" in message or f"{table}_pkey" in message
 
 
 class NotFoundError(LookupError):
@@ -77,6 +94,8 @@ class Documents:
         return clause
 
     def _conflict(self, exc: IntegrityError) -> Exception:
+        if is_id_conflict(exc, self.table.name):
+            return ConflictError("id", "a document with this id already exists")
         message = str(exc.orig).lower()
         for col, (path, _) in self.kind.columns.items():
             if col in message or "unique" in message:
@@ -84,9 +103,9 @@ class Documents:
         return exc
 
     async def create(self, doc: Doc, account_id: str | None = None) -> Doc:
-        """Insert *doc* with a new id."""
+        """Insert *doc* with its own id (:func:`new_id`) or a new one."""
         now = time.time()
-        doc_id = uuid.uuid4().hex
+        doc_id = new_id(doc)
         values = self._values(doc) | {"id": doc_id, "created": now, "modified": now}
         if self.kind.scoped:
             values["account_id"] = account_id
