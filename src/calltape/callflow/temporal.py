@@ -21,14 +21,26 @@ Kazoo's call then takes.
 from __future__ import annotations
 
 import logging
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import dropwhile
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from calltape.callflow.kazoo_json import json_bool, json_int, json_list, json_optional_int, to_int
+from calltape.callflow.kz_date import (
+    UnsupportedRuleError,
+    erl_div,
+    erl_rem,
+    iso_week_difference,
+    last_weekday,
+    monday_of_iso_week,
+    next_weekday,
+    normalize,
+    ordinal_weekday,
+    trunc_div,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +64,9 @@ WDAY_NUMBERS: Final[Mapping[str, int]] = {
     "saturday": 6,
     "sunday": 7,
 }
-_ORDINAL_POSITIONS: Final[Mapping[str, int]] = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4}
 _ALL_WDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: The Gregorian calendar repeats every 400 years, so a yearly search that has not landed by then never will.
 _MAX_YEARLY_STEPS: Final = 400
-
-
-class UnsupportedRuleError(ValueError):
-    """A rule Kazoo cannot evaluate: its ``cf_temporal_route`` crashes on it (or loops for ever), and the call then
-    continues on the default branch."""
 
 
 @dataclass(frozen=True)
@@ -106,20 +112,20 @@ class TemporalRule:
         name = doc.get("name")
         cycle = doc.get("cycle")
         ordinal = doc.get("ordinal")
-        raw_start = _json_optional_int(doc.get("start_date"))
+        raw_start = json_optional_int(doc.get("start_date"))
         return cls(
             id=rule_id,
             name=name if isinstance(name, str) else "no_name",
             cycle="" if cycle is None else str(cycle),
-            interval=_json_int(doc.get("interval"), 1),
-            days=[_day_of_doc(day) for day in _json_list(doc.get("days"))],
-            wdays=[_wday_of_doc(wday) for wday in _json_list(doc.get("wdays"))],
+            interval=json_int(doc.get("interval"), 1),
+            days=[_day_of_doc(day) for day in json_list(doc.get("days"))],
+            wdays=[_wday_of_doc(wday) for wday in json_list(doc.get("wdays"))],
             ordinal="first" if ordinal is None else str(ordinal),
-            month=_json_int(doc.get("month"), 1),
+            month=json_int(doc.get("month"), 1),
             start_date=None if raw_start is None else date_of_gregorian_seconds(raw_start, timezone),
-            time_window_start=_json_int(doc.get("time_window_start"), 0),
-            time_window_stop=_json_int(doc.get("time_window_stop"), SECONDS_IN_DAY),
-            enabled=_json_bool(doc.get("enabled")),
+            time_window_start=json_int(doc.get("time_window_start"), 0),
+            time_window_stop=json_int(doc.get("time_window_stop"), SECONDS_IN_DAY),
+            enabled=json_bool(doc.get("enabled")),
         )
 
 
@@ -216,17 +222,17 @@ def _next_rule_date(rule: TemporalRule, start: date, search: date) -> date:
 
 
 def _next_daily(rule: TemporalRule, start: date, search: date) -> date:
-    offset = _trunc_div((search - start).days, rule.interval) * rule.interval
+    offset = trunc_div((search - start).days, rule.interval) * rule.interval
     # Quirk: from a search date before the start (the start day itself, searched from yesterday), an interval > 1
     # truncates the offset to 0 and lands on start + interval: the start day is skipped.
-    return _normalize(start.year, start.month, start.day + offset + rule.interval)
+    return normalize(start.year, start.month, start.day + offset + rule.interval)
 
 
 def _next_weekly(rule: TemporalRule, start: date, search: date) -> date:
     dows = _sorted_dows(rule.wdays)
     dow0 = search.isoweekday()
-    distance = _iso_week_difference(start, search)
-    offset = _trunc_div(distance, rule.interval) * rule.interval
+    distance = iso_week_difference(start, search)
+    offset = trunc_div(distance, rule.interval) * rule.interval
     later = [dow for dow in dows if dow >= dow0]
     if later and distance == offset:
         if search < start:
@@ -234,42 +240,42 @@ def _next_weekly(rule: TemporalRule, start: date, search: date) -> date:
         return search + timedelta(days=later[0] - dow0)
     # Not an active week, or no rule day left in it: the first rule day of the next active week.
     iso_year, iso_week, _ = start.isocalendar()
-    return _monday_of_iso_week(iso_year, iso_week + offset + rule.interval) + timedelta(days=dows[0] - 1)
+    return monday_of_iso_week(iso_year, iso_week + offset + rule.interval) + timedelta(days=dows[0] - 1)
 
 
 def _next_monthly(rule: TemporalRule, start: date, search: date) -> date:
     interval = rule.interval
     distance = (search.year - start.year) * 12 - start.month + search.month
-    offset = _trunc_div(distance, interval) * interval
+    offset = trunc_div(distance, interval) * interval
     y0, m0 = start.year, start.month
     y1, m1, d1 = search.year, search.month, search.day
     if rule.days:
         later = [day for day in rule.days if day > d1]  # in the order given: Kazoo does not sort days
         month = m0 + offset if later and distance == offset else m0 + offset + interval
         day = later[0] if later and distance == offset else rule.days[0]
-        return _normalize(y0 + _erl_div(month, 12), _erl_rem(month, 12), day)
+        return normalize(y0 + erl_div(month, 12), erl_rem(month, 12), day)
     dow = _single_dow(rule)
     if rule.ordinal == "every":
         if distance == offset:
-            found = _next_weekday(search, dow)
+            found = next_weekday(search, dow)
             if (found.year, found.month) == (y1, m1) or interval == 1:
                 return found
-        return _ordinal_weekday(y0, m0 + offset + interval, dow, "first")
+        return ordinal_weekday(y0, m0 + offset + interval, dow, "first")
     if rule.ordinal == "last":
         if distance == offset:
-            last = _last_weekday(y1, m1, dow)
+            last = last_weekday(y1, m1, dow)
             if d1 < last.day:
                 return last
-        return _last_weekday(y0, m0 + offset + interval, dow)
+        return last_weekday(y0, m0 + offset + interval, dow)
     if distance == offset:
-        found = _ordinal_weekday(y1, m1, dow, rule.ordinal)
+        found = ordinal_weekday(y1, m1, dow, rule.ordinal)
         if interval > 1 and found.month == m1 and d1 < found.day:
             return found
         # Quirk: with interval 1 a "fifth" that the month lacks spills into the next month (5 weeks after the first
         # occurrence, i.e. the next month's first such weekday) and is kept because that month is later.
         if interval == 1 and (d1 < found.day or m1 < found.month):
             return found
-    return _ordinal_weekday(y0, m0 + offset + interval, dow, rule.ordinal)
+    return ordinal_weekday(y0, m0 + offset + interval, dow, rule.ordinal)
 
 
 def _next_yearly(rule: TemporalRule, start: date, search: date) -> date:
@@ -277,42 +283,42 @@ def _next_yearly(rule: TemporalRule, start: date, search: date) -> date:
     y0 = start.year
     y1, m1, d1 = search.year, search.month, search.day
     distance = y1 - y0
-    offset = _trunc_div(distance, interval) * interval
+    offset = trunc_div(distance, interval) * interval
     next_year = y0 + offset + interval
     if rule.days:
         # Kazoo returns {Year, Month, Day} without checking the day exists; normalising it moves a February 29 to
         # March 1 in common years (and a day 31 of a 30-day month to the 1st of the next).
         first = rule.days[0]
         if distance != offset or m1 > month:
-            return _normalize(next_year, month, first)
+            return normalize(next_year, month, first)
         if m1 < month:
-            return _normalize(y1, month, first)
+            return normalize(y1, month, first)
         rest = list(dropwhile(lambda day: d1 >= day, rule.days))
-        return _normalize(y1, month, rest[0]) if rest else _normalize(next_year, month, first)
+        return normalize(y1, month, rest[0]) if rest else normalize(next_year, month, first)
     dow = _single_dow(rule)
     if rule.ordinal == "every":
         if distance == offset:
             # Quirk: Kazoo looks for the weekday after day d1 *of the rule's month*; that date does not exist when
             # d1 is past the month's end (Kazoo crashes: UnsupportedRuleError), and from the previous month it
             # lands after the 1st, so the month's first day is never active.
-            found = _next_weekday(date(y1, month, d1), dow)
+            found = next_weekday(date(y1, month, d1), dow)
             if (found.year, found.month) == (y1, month) and (m1 < month or (m1 == month and d1 < found.day)):
                 return found
-        return _ordinal_weekday(next_year, month, dow, "first")
+        return ordinal_weekday(next_year, month, dow, "first")
     if rule.ordinal == "last":
         if distance == offset:
-            last = _last_weekday(y1, month, dow)
+            last = last_weekday(y1, month, dow)
             if last.year == y1 and (m1 < month or (m1 == month and d1 < last.day)):
                 return last
-        return _last_weekday(next_year, month, dow)
+        return last_weekday(next_year, month, dow)
     if distance == offset:
-        found = _ordinal_weekday(y1, month, dow, rule.ordinal)
+        found = ordinal_weekday(y1, month, dow, rule.ordinal)
         if (found.year, found.month) == (y1, month) and (m1 < month or (m1 == month and d1 < found.day)):
             return found
     # find_next_yearly_ordinal_weekday/5: step by the interval until the month has that occurrence.
     year = next_year
     for _ in range(_MAX_YEARLY_STEPS):
-        found = _ordinal_weekday(year, month, dow, rule.ordinal)
+        found = ordinal_weekday(year, month, dow, rule.ordinal)
         if found.month == month:
             return found
         year += interval
@@ -340,74 +346,7 @@ def _check_weekday_names(rule: TemporalRule) -> None:
         raise UnsupportedRuleError(f"rule {rule.id!r} has unknown weekdays {unknown!r}")
 
 
-# ---- Kazoo's date helpers (kz_date and cf_temporal_route), on Python dates ----
-
-
-def _normalize(year: int, month: int, day: int) -> date:
-    """``kz_date:normalize/1``: month 0 is the previous December, day 0 the previous month's last day, months past 12
-    and days past the month's end carry over. Negative values crash in Kazoo."""
-    if month < 0 or day < 0:
-        raise UnsupportedRuleError(f"{year}-{month}-{day} cannot be normalised")
-    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1) + timedelta(days=day - 1)
-
-
-def _next_weekday(after: date, dow: int) -> date:
-    """``kz_date:find_next_weekday/2``: the first *dow* strictly after *after*."""
-    return after + timedelta(days=(dow - after.isoweekday() - 1) % 7 + 1)
-
-
-def _ordinal_weekday(year: int, month: int, dow: int, ordinal: str) -> date:
-    """``find_ordinal_weekday/4``: the month's first *dow*, plus a week per ordinal position. A "fifth" the month
-    lacks is not an error: it lands in the next month. Months past 12 carry into the next years; a month below 1
-    makes Kazoo's date_of_dow/4 crash and retry with the next month, up to January."""
-    position = _ORDINAL_POSITIONS.get(ordinal)
-    if position is None:
-        raise UnsupportedRuleError(f"unknown ordinal {ordinal!r}")
-    first = _normalize(year, max(month, 1), 1)
-    return first + timedelta(days=(dow - first.isoweekday()) % 7 + 7 * position)
-
-
-def _last_weekday(year: int, month: int, dow: int) -> date:
-    """``find_last_weekday/2``: the fifth *dow* if the month has one, else the fourth."""
-    if month < 1:
-        raise UnsupportedRuleError(f"month {month} of {year} has no last weekday")
-    fifth = _ordinal_weekday(year, month, dow, "fifth")
-    first = _normalize(year, month, 1)
-    return fifth if fifth.month == first.month else fifth - timedelta(weeks=1)
-
-
-def _monday_of_iso_week(iso_year: int, week: int) -> date:
-    """``kz_date:from_iso_week/1``, for any week number (past 52/53 it runs into the next years)."""
-    jan4 = date(iso_year, 1, 4)
-    return jan4 - timedelta(days=jan4.isoweekday() - 1) + timedelta(weeks=week - 1)
-
-
-def _iso_week_difference(first: date, second: date) -> int:
-    """``iso_week_difference/2``: whole weeks between the Mondays of the two dates' ISO weeks (never negative)."""
-    monday0 = first - timedelta(days=first.isoweekday() - 1)
-    monday1 = second - timedelta(days=second.isoweekday() - 1)
-    return abs((monday0 - monday1).days) // 7
-
-
-def _trunc_div(dividend: int, divisor: int) -> int:
-    """Erlang's ``trunc(A / B)``: the quotient rounded toward zero; B = 0 crashes Kazoo (badarith)."""
-    if divisor == 0:
-        raise UnsupportedRuleError("interval 0")
-    quotient = abs(dividend) // abs(divisor)
-    return quotient if (dividend >= 0) == (divisor > 0) else -quotient
-
-
-def _erl_div(dividend: int, divisor: int) -> int:
-    """Erlang's ``div``: integer division truncating toward zero."""
-    return _trunc_div(dividend, divisor)
-
-
-def _erl_rem(dividend: int, divisor: int) -> int:
-    """Erlang's ``rem``: the remainder with the dividend's sign."""
-    return dividend - divisor * _erl_div(dividend, divisor)
-
-
-# ---- reading documents (kz_json's casts) and zones ----
+# ---- reading documents and zones ----
 
 
 def _zone(timezone: str) -> ZoneInfo:
@@ -419,62 +358,9 @@ def _zone(timezone: str) -> ZoneInfo:
         raise ValueError(f"unknown timezone {timezone!r}: give an IANA zone name such as {DEFAULT_TIMEZONE!r}") from exc
 
 
-def _erl_round(value: float) -> int:
-    """Erlang's ``round/1``: halves away from zero."""
-    whole = int(abs(value) + 0.5)
-    return whole if value >= 0 else -whole
-
-
-_ERLANG_INTEGER: Final = re.compile(r"[+-]?[0-9]+")
-_ERLANG_FLOAT: Final = re.compile(r"[+-]?[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?")
-
-
-def _to_int(value: Any) -> int:
-    """``kz_term:to_integer/1``: integers, floats rounded, integer or float strings; anything else raises
-    ValueError."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return _erl_round(value)
-    if isinstance(value, str):
-        if _ERLANG_INTEGER.fullmatch(value):
-            return int(value)
-        if _ERLANG_FLOAT.fullmatch(value):
-            return _erl_round(float(value))
-    raise ValueError(f"{value!r} is not an integer")
-
-
-def _json_int(value: Any, default: int) -> int:
-    """``kz_json:get_integer_value/3``: the value cast to an integer, or *default* when missing or uncastable."""
-    found = _json_optional_int(value)
-    return default if found is None else found
-
-
-def _json_optional_int(value: Any) -> int | None:
-    """``kz_json:get_integer_value/2``: the value cast to an integer, or None when missing or uncastable."""
-    try:
-        return None if value is None else _to_int(value)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _json_bool(value: Any) -> bool | None:
-    """``kz_json:get_boolean_value/3`` with no default: true/false (or their strings), else None."""
-    if isinstance(value, bool):
-        return value
-    return {"true": True, "false": False}.get(value) if isinstance(value, str) else None
-
-
-def _json_list(value: Any) -> list[Any]:
-    """``kz_json:get_list_value/3`` with [] as default."""
-    return value if isinstance(value, list) else []
-
-
 def _day_of_doc(value: Any) -> int:
     try:
-        return _to_int(value)
+        return to_int(value)
     except (ValueError, OverflowError) as exc:
         raise ValueError(f"temporal rule day {value!r} is not an integer") from exc
 

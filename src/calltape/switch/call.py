@@ -41,7 +41,7 @@ from calltape.sip.syntax import text_of
 from calltape.sip.uri import SipUri, parse_uri
 from calltape.switch.bridging import bridge
 from calltape.switch.carriers import bridge_offnet
-from calltape.switch.digits import DigitBus
+from calltape.switch.digits import DigitBus, collect
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg
 from calltape.switch.services import CallServices
@@ -192,16 +192,11 @@ class Call:
                 played: asyncio.Future[Any] = media.play(pcm)
                 await self.wait_unless_ended(asyncio.wait({played, first}, return_when=asyncio.FIRST_COMPLETED))
                 media.stop_playing()
-            digit = await self.wait_unless_ended(asyncio.wait_for(asyncio.shield(first), timeout))
-        except TimeoutError:
-            return ""
+            return await collect(
+                self.digits, max_digits, timeout, interdigit, terminators, self.wait_unless_ended, first
+            )
         finally:
             first.cancel()
-        collected = "" if digit in terminators else digit
-        if digit not in terminators and max_digits > 1:
-            collected += await self.collect_digits(max_digits - 1, interdigit, terminators)
-        log.debug("call-id %s: collected %r", self.call_id, collected)
-        return collected
 
     async def respond(self, status: int, reason: str | None, prompt: str | None) -> None:
         """Refuse an unanswered call with *status* (*prompt* played first as early media); hang up an answered one."""
@@ -235,17 +230,7 @@ class Call:
     async def collect_digits(self, max_digits: int, timeout: float, terminators: str = "#") -> str:
         """Digits until *max_digits*, a terminator, or *timeout* seconds without a key."""
         await self.answer()
-        collected = ""
-        while len(collected) < max_digits:
-            try:
-                digit = await self.wait_unless_ended(asyncio.wait_for(self.digits.get(), timeout))
-            except TimeoutError:
-                break
-            if digit in terminators:
-                break
-            collected += digit
-        log.debug("call-id %s: collected %r", self.call_id, collected)
-        return collected
+        return await collect(self.digits, max_digits, timeout, timeout, terminators, self.wait_unless_ended)
 
     async def echo(self, seconds: float | None) -> None:
         """Send the caller's audio back to them, for *seconds* or until they hang up: each packet goes back as it
