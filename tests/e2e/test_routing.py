@@ -15,8 +15,9 @@ import pytest
 
 from tests.audio import heard_for, tone
 from tests.e2e.account import Account
-from tests.phone import Phone
+from tests.phone import Phone, Received
 from tests.ports import rtp_ports
+from tests.receiver.audio import wav_bytes
 from tests.server import ServerProcess
 
 PASSWORD = "routing-secret-1"
@@ -287,3 +288,36 @@ def test_business_hours_route_a_real_call_by_the_rule_open_now(office: Account) 
     )
     caller = asyncio.run(_caller_hears(office, number, 500))
     assert heard_for(caller.received.pcm(), 500) >= HEARD, "the open rule's child did not run"
+
+
+def test_a_ring_groups_own_ringback_is_early_media_until_a_member_answers(office: Account) -> None:
+    base = f"/v2/accounts/{office.account_id}/media"
+    media_id = office.put("media", {"name": "ringback"})
+    r = office.api.put(f"{base}/{media_id}/raw", content=wav_bytes(1.0, 1200), headers={"Content-Type": "audio/wav"})
+    assert r.status_code == 200, r.text
+
+    async def scenario() -> tuple[float, float]:
+        member, member_id = await _phone(office, answer_after=3.0)
+        member.say_pcm(tone(1000, 10.0))
+        number = _callflow(
+            office,
+            {
+                "module": "ring_group",
+                "data": {"endpoints": [{"id": member_id, "endpoint_type": "device"}], "ringback": media_id},
+            },
+        )
+        caller = await Phone(office.server.sip_port).start()
+        assert (await caller.call(number)).status == 200  # after three seconds of ringing
+        answered = caller.answered_at or 0.0
+        deadline = time.monotonic() + 10
+        while heard_for(caller.received.pcm(), 1000) < HEARD and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+        await caller.hangup()
+        for phone in (caller, member):
+            phone.close()
+        before = [(t, pt, payload) for t, pt, payload in caller.received.frames if t < answered]
+        return heard_for(Received(before).pcm(), 1200), heard_for(caller.received.pcm(), 1000)
+
+    ringback_heard, member_heard = asyncio.run(scenario())
+    assert ringback_heard >= 2.0, "the caller did not hear the ring group's ringback (early media) while it rang"
+    assert member_heard >= HEARD, "the caller did not reach the member who answered"

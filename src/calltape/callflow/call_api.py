@@ -82,6 +82,7 @@ class RingOptions:
     custom_sip_headers: dict[str, str] = field(default_factory=dict)
     fail_on_single_reject: bool = False  # one phone's rejection ends the attempt for all
     ignore_forward: bool = False  # ring the devices themselves, not where they forward to
+    ringback: str | None = None  # what the caller hears while the phones ring (a media id, URL or tts://text)
 
 
 @dataclass(frozen=True)

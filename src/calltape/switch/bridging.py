@@ -28,6 +28,7 @@ from calltape.switch.endpoints import TargetOptions
 from calltape.switch.forwarding import CONFIRM_PROMPT, CONFIRM_SECONDS
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg, Target
+from calltape.switch.ringback import Ringback
 from calltape.switch.services import CallServices
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class BridgedCall(Protocol):
     @property
     def timeline(self) -> MediaTimeline: ...
     async def answer(self) -> None: ...
+    async def prompt_pcm(self, prompt: str) -> bytes | None: ...
     async def wait_unless_ended(self, awaitable: Awaitable[T]) -> T: ...
 
 
@@ -77,10 +79,16 @@ async def connect(
     await call.recordings.record_outbound("offnet" if any(target.offnet for target in targets) else "onnet")
     ringback: asyncio.Future[None] | None = None
     early: list[Bridge] = []  # the caller hears a ringing phone's early media (183 with SDP)
+    custom = None
+    if options.ringback:  # the flow's own ringback, in place of ringing and of the phones' early media
+        prompt = options.ringback
+        custom = Ringback(call.a_leg, call.timeline, lambda: call.prompt_pcm(prompt))
 
     def ringing() -> None:
         nonlocal ringback
-        if call.a_leg.dialog is None:
+        if custom is not None:
+            custom.start()
+        elif call.a_leg.dialog is None:
             call.a_leg.send_ringing()
         elif call.a_leg.media is not None:  # an answered caller hears ringback
             ringback = call.a_leg.media.play(cadence((440.0, 480.0), 2.0, 4.0, options.timeout))
@@ -106,11 +114,13 @@ async def connect(
             fail_on_single_reject=options.fail_on_single_reject,
             stop_on=stop_on,
             on_ringing=ringing,
-            on_early_media=lambda leg: call.a_leg.host.spawn(early_media(leg)),
+            on_early_media=lambda leg: None if custom else call.a_leg.host.spawn(early_media(leg)),
             timeline=call.timeline,
             confirm=lambda leg: _confirm(call, leg),
         )
     )
+    if custom is not None:
+        custom.stop()
     if ringback is not None and call.a_leg.media is not None:
         call.a_leg.media.stop_playing()
     if early and early[0].b is not outcome.leg:

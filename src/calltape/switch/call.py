@@ -159,7 +159,7 @@ class Call:
             return
         await self.play_pcm(pcm)
 
-    async def _prompt_pcm(self, prompt: str) -> bytes | None:
+    async def prompt_pcm(self, prompt: str) -> bytes | None:
         """A prompt's audio: ``tts://text`` spoken, else a media id or URL (None if it cannot be found)."""
         if prompt.startswith("tts://"):
             return await self.wait_unless_ended(self.services.tts.render(prompt[6:], "female", "en-us"))
@@ -175,7 +175,7 @@ class Call:
     async def play_prompt(self, prompt: str) -> None:
         """Play a media id, an http(s) URL or ``tts://text``."""
         await self.answer()
-        pcm = await self._prompt_pcm(prompt)
+        pcm = await self.prompt_pcm(prompt)
         if pcm:
             await self.play_pcm(pcm)
 
@@ -185,7 +185,7 @@ class Call:
         """Play *prompt* while collecting digits: the first key stops it; then *timeout* seconds for the first key
         and *interdigit* seconds between keys."""
         media = await self._answered_media()
-        pcm = await self._prompt_pcm(prompt) if prompt else None
+        pcm = await self.prompt_pcm(prompt) if prompt else None
         first = asyncio.ensure_future(self.digits.get())
         try:
             if pcm:
@@ -204,7 +204,7 @@ class Call:
             await self.hangup()
             return
         if prompt:
-            pcm = await self._prompt_pcm(prompt)
+            pcm = await self.prompt_pcm(prompt)
             try:
                 await self.a_leg.early_media()
             except (LegEndedError, PortsExhaustedError):

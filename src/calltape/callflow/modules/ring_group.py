@@ -56,6 +56,7 @@ async def run(call: CallApi, data: RingGroupData) -> Branch:
         strategy="simultaneous" if data.strategy == "simultaneous" else "single",
         fail_on_single_reject=data.fail_on_single_reject,
         ignore_forward=data.ignore_forward,
+        ringback=data.ringback,
     )
     for _ in range(data.repeats):
         members = await _resolve(call, data.endpoints, data.strategy, 0)

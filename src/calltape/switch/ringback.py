@@ -1,0 +1,52 @@
+"""A ring group's own ringback (Kazoo's ``ringback``): while the phones ring, the caller gets early media (183 with
+our SDP, or the answered call's audio) and hears the prompt, again and again, instead of the usual ringing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from calltape.callflow.call_api import CallEndedError
+from calltape.media.clock import MediaTimeline
+from calltape.media.ports import PortsExhaustedError
+from calltape.switch.leg import InboundLeg, LegEndedError
+
+
+class Ringback:
+    """Plays *pcm_of()*'s audio to the caller's leg from ``start()`` until ``stop()``."""
+
+    def __init__(
+        self, a_leg: InboundLeg, timeline: MediaTimeline, pcm_of: Callable[[], Awaitable[bytes | None]]
+    ) -> None:
+        self.a_leg = a_leg
+        self.timeline = timeline
+        self.pcm_of = pcm_of
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        """Begin (once): early media if the caller is not answered yet, then the prompt in a loop."""
+        if self._task is None and not self._stopped:
+            self._task = asyncio.ensure_future(self._play())
+
+    async def _play(self) -> None:
+        try:
+            pcm = await self.pcm_of()
+            if not pcm or self._stopped:
+                return
+            if self.a_leg.dialog is None:
+                self.a_leg.timeline = self.timeline
+                await self.a_leg.early_media()
+            media = self.a_leg.media
+            while media is not None and not self._stopped and not self.a_leg.ended.is_set():
+                await media.play(pcm)
+        except (CallEndedError, LegEndedError, PortsExhaustedError):
+            return  # the caller left while the phones rang
+
+    def stop(self) -> None:
+        """The ringing is over: the prompt stops where it is."""
+        self._stopped = True
+        if self._task is not None:
+            if self.a_leg.media is not None:
+                self.a_leg.media.stop_playing()
+            self._task.cancel()
