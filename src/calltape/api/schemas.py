@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from calltape.patterns import is_valid
 from calltape.recording.automatic import AccountRecording, EndpointRecording
 from calltape.switch.forwarding import CallForward
 
@@ -189,10 +190,9 @@ class Media(_Doc):
 
 
 def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"not a regular expression: {exc}") from exc
+    problem = is_valid(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import ValidationError
 
 import calltape.callflow.modules  # noqa: F401 - registers the modules
 from calltape.callflow.module import MODULES
+from calltape.patterns import is_valid
 
 MAX_DEPTH = 64
 
@@ -43,10 +43,9 @@ def validate_callflow(doc: dict[str, Any]) -> list[str]:
         errors["patterns"] = "must be a list of regular expressions"
     else:
         for i, pattern in enumerate(patterns):
-            try:
-                re.compile(pattern)
-            except (re.error, TypeError) as exc:
-                errors[f"patterns.{i}"] = f"not a regular expression: {exc}"
+            problem = is_valid(pattern) if isinstance(pattern, str) else "must be a string"
+            if problem is not None:
+                errors[f"patterns.{i}"] = problem
     if "flow" not in doc:
         errors["flow"] = "Field required"
     else:

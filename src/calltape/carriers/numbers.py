@@ -24,7 +24,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+
+import regex
+
+from calltape.patterns import compile_pattern, search
 
 DEFAULT_E164_CONVERTERS: dict[str, str] = {
     # knm_converter_regex ?DEFAULT_E164_CONVERTERS, same order; {"prefix": "+1"} on group 2 (the NPA-NXX-XXXX).
@@ -64,33 +67,23 @@ DEFAULT_CLASSIFIERS: dict[str, Classifier] = {
     "unknown": Classifier(r"^(.*)$", "Unknown"),
 }
 
-_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<(?![=!])")
 
-
-@lru_cache(maxsize=1024)
-def compile_rule(pattern: str) -> re.Pattern[str] | None:
-    """Compile a Kazoo (PCRE) regex for Python, or None if it is not valid.
-
-    ``\\d`` and ``\\w`` stay ASCII as in PCRE, and PCRE's ``(?<name>…)`` is read as Python's ``(?P<name>…)``.
-    """
-    try:
-        return re.compile(_NAMED_GROUP.sub("(?P<", pattern), re.ASCII)
-    except (re.error, RecursionError, OverflowError):
-        return None
+def compile_rule(pattern: str) -> regex.Pattern[str] | None:
+    """Compile a Kazoo (PCRE) regex, or None if it is not valid (:mod:`calltape.patterns`)."""
+    return compile_pattern(pattern)
 
 
 def to_e164(number: str, converters: Mapping[str, str] | None = None) -> str:
     """*number* in E.164 as Kazoo's regex converter makes it; unchanged if it starts with ``+`` or nothing matches."""
     if not number or number.startswith("+"):
         return number
-    for regex, replacement in (DEFAULT_E164_CONVERTERS if converters is None else converters).items():
-        pattern = compile_rule(regex)
-        match = pattern.search(number) if pattern is not None else None
+    for rule, replacement in (DEFAULT_E164_CONVERTERS if converters is None else converters).items():
+        match = search(compile_rule(rule), number)
         if match is None:
             continue
         try:
             return match.expand(replacement)
-        except (re.error, IndexError):
+        except (regex.error, IndexError):
             continue  # a broken replacement: Kazoo's shape (prefix/suffix) cannot be broken, so try the next one
     return number
 
@@ -103,8 +96,7 @@ def classify(
     """The class of *number* (normalised to E.164 first), e.g. "emergency", "did_us"; None if no classifier matches."""
     normalized = to_e164(number, converters)
     for name, classifier in (DEFAULT_CLASSIFIERS if classifiers is None else classifiers).items():
-        pattern = compile_rule(classifier.regex)
-        if pattern is not None and pattern.search(normalized) is not None:
+        if search(compile_rule(classifier.regex), normalized) is not None:
             return name
     return None
 

@@ -40,8 +40,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import regex
+
 from calltape.carriers.numbers import DEFAULT_CLASSIFIERS, classify, compile_rule, npan, one_npan, to_e164
 from calltape.digits import is_number
+from calltape.patterns import search
 
 DEFAULT_WEIGHT = 3
 DEFAULT_PORT = 5060
@@ -78,8 +81,8 @@ class _Resource:
     flags: frozenset[str]
     require_flags: bool
     ignore_flags: bool
-    rules: tuple[re.Pattern[str], ...]  # in Kazoo's evaluation order: the document's, reversed
-    cid_rules: tuple[re.Pattern[str], ...]
+    rules: tuple[regex.Pattern[str], ...]  # in Kazoo's evaluation order: the document's, reversed
+    cid_rules: tuple[regex.Pattern[str], ...]
     emergency: bool
     caller_id_type: str | None
     codecs: tuple[str, ...]
@@ -130,10 +133,10 @@ def _filter_flags(resources: list[_Resource], flags: Sequence[str]) -> list[_Res
     return [r for r in resources if r.ignore_flags or all(flag in r.flags for flag in wanted)]
 
 
-def _evaluate_rules(rules: tuple[re.Pattern[str], ...], number: str) -> str | None:
+def _evaluate_rules(rules: tuple[regex.Pattern[str], ...], number: str) -> str | None:
     """stepswitch ``evaluate_rules``: the part of *number* the first matching rule picks, None if none matches."""
     for pattern in rules:
-        match = pattern.search(number)
+        match = search(pattern, number)
         if match is None:
             continue
         # Erlang's re:run lists groups up to the highest one that took part; the whole match if there is none.
@@ -226,7 +229,7 @@ def _resource(doc: Mapping[str, Any]) -> _Resource | None:
     )
 
 
-def _compile_rules(value: object) -> tuple[re.Pattern[str], ...]:
+def _compile_rules(value: object) -> tuple[regex.Pattern[str], ...]:
     compiled = (compile_rule(rule) for rule in reversed(_list(value)) if isinstance(rule, str))
     return tuple(pattern for pattern in compiled if pattern is not None)
 

@@ -9,13 +9,13 @@ existing set-ups keep working, and a newer tenant that adds the same number cann
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, cast
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from calltape.patterns import search
 from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import ConflictError, Doc, NotFoundError, is_id_conflict, new_id
@@ -153,11 +153,8 @@ class Callflows:
             return account_id, await self.get(exact, account_id)
         for doc in await self.list(account_id):
             for pattern in doc.get("patterns", []):
-                try:
-                    if re.search(pattern, number):
-                        return account_id, doc
-                except re.error:
-                    continue
+                if isinstance(pattern, str) and search(pattern, number):
+                    return account_id, doc
         if "no_match" in by_number:
             return account_id, await self.get(by_number["no_match"], account_id)
         return None

@@ -12,13 +12,13 @@ No key: the ``timeout`` child, else another try. After ``retries`` tries: the ex
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from pydantic import Field
 
 from calltape.callflow.call_api import CallApi
 from calltape.callflow.module import Branch, Jump, Module, ModuleData, register
+from calltape.patterns import search
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,7 @@ async def _hunt(call: CallApi, menu: dict[str, Any], digits: str) -> str | None:
 
 
 def _matches(pattern: str, digits: str) -> bool:
-    try:
-        return re.search(pattern, digits) is not None
-    except re.error:
-        return False
+    return search(pattern, digits) is not None
 
 
 def _prompt(menu: dict[str, Any], name: str) -> str | None:
