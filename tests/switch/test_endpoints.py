@@ -4,13 +4,19 @@ has not registered. Real stores (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.directory import Directory
-from calltape.store.documents import ACCOUNTS, DEVICES, Documents
+from calltape.store.documents import ACCOUNTS, DEVICES, ConflictError, Documents
 from calltape.store.registrations import Binding, BindingChange, BindingWriter, RegisterUpdate, Registrations
 from calltape.switch.endpoints import Endpoints, TargetOptions
+from tests.store.old_schema import old_database
 
 NOW = 1000.0
 
@@ -59,3 +65,43 @@ async def test_a_device_known_by_its_address_is_found_by_it_and_rung_there(datab
         account,
     )
     assert await directory.device_at("192.0.2.10") is None  # a disabled device is nobody
+
+
+async def test_an_address_belongs_to_one_device_on_the_whole_platform(database: Database) -> None:
+    accounts, devices = Documents(database, ACCOUNTS), Documents(database, DEVICES)
+    mine = (await accounts.create({"name": "A", "realm": "a.example.com"}))["id"]
+    theirs = (await accounts.create({"name": "B", "realm": "b.example.com"}))["id"]
+    await devices.create({"name": "pbx", "sip": {"username": "pbx", "method": "ip", "ip": "2001:db8::10"}}, mine)
+    claim = {
+        "name": "x",
+        "sip": {"username": "x1", "method": "ip", "ip": "2001:DB8:0::10"},
+    }  # the same, written otherwise
+    with pytest.raises(ConflictError) as err:
+        await devices.create(claim, theirs)
+    assert err.value.field == "sip.ip"
+    with pytest.raises(ConflictError) as err:  # and the username rule still names its own field
+        await devices.create({"name": "y", "sip": {"username": "pbx", "password": "pw123"}}, mine)
+    assert err.value.field == "sip.username"
+
+
+async def test_devices_known_by_address_before_schema_8_get_their_column(tmp_path: Path) -> None:
+    device = {
+        "id": "d" * 32,
+        "account_id": "a" * 32,
+        "sip_username": "pbx",
+        "doc": {"name": "pbx", "sip": {"username": "pbx", "method": "ip", "ip": "192.0.2.7"}},
+        "created": 1.0,
+        "modified": 1.0,
+    }
+    account = {"id": "a" * 32, "realm": "a.example.com", "doc": {"name": "A"}, "created": 1.0, "modified": 1.0}
+    path = tmp_path / "old.db"
+    url = old_database(path, 7, [(schema.accounts, account), (schema.devices, device)])
+    with sqlite3.connect(path) as conn:  # as schema 7 was: no address column, no index on it
+        conn.execute("DROP INDEX ix_devices_sip_ip")
+        conn.execute("ALTER TABLE devices DROP COLUMN sip_ip")
+    database = Database(url)
+    await database.open()
+    try:
+        assert await Directory(database, cache_ttl=0).device_at("192.0.2.7") == ("a" * 32, "d" * 32)
+    finally:
+        await database.close()

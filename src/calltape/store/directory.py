@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,19 +56,21 @@ class Directory:
     async def device_at(self, address: str) -> tuple[str, str] | None:
         """(account id, device id) of the enabled device authenticated by its address (``sip.method: "ip"``,
         ``sip.ip``), if one is."""
-        value = await self._cache.get(("ip-devices",), self._load_ip_devices)
-        return cast(dict[str, tuple[str, str]], value).get(address)
+        try:
+            normal = ipaddress.ip_address(address).compressed
+        except ValueError:
+            return None
+        value = await self._cache.get(("ip", normal), lambda: self._load_device_at(normal))
+        return cast(tuple[str, str] | None, value)
 
-    async def _load_ip_devices(self) -> dict[str, tuple[str, str]]:
+    async def _load_device_at(self, address: str) -> tuple[str, str] | None:
         table = schema.devices
+        query = select(table.c.account_id, table.c.id, table.c.doc).where(table.c.sip_ip == address)
         async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(select(table.c.account_id, table.c.id, table.c.doc))).all()
-        found = {}
-        for account_id, device_id, doc in rows:
-            sip = doc.get("sip") or {}
-            if sip.get("method") == "ip" and sip.get("ip") and doc.get("enabled") is not False:
-                found[str(sip["ip"])] = (account_id, device_id)
-        return found
+            row = (await conn.execute(query)).first()
+        if row is None or row[2].get("enabled") is False:
+            return None
+        return str(row[0]), str(row[1])
 
     async def _load_account(self, realm: str) -> str | None:
         table = schema.accounts

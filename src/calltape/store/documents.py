@@ -62,7 +62,9 @@ def _sip_username(doc: Doc) -> Any:
 
 
 ACCOUNTS = DocumentKind(schema.accounts, {"realm": ("realm", lambda d: str(d["realm"]).lower())}, scoped=False)
-DEVICES = DocumentKind(schema.devices, {"sip_username": ("sip.username", _sip_username)})
+DEVICES = DocumentKind(
+    schema.devices, {"sip_username": ("sip.username", _sip_username), "sip_ip": ("sip.ip", schema.device_address)}
+)
 MEDIA = DocumentKind(schema.media, {})
 USERS = DocumentKind(schema.users, {})
 VMBOXES = DocumentKind(schema.vmboxes, {})
@@ -97,10 +99,10 @@ class Documents:
         if is_id_conflict(exc, self.table.name):
             return ConflictError("id", "a document with this id already exists")
         message = str(exc.orig).lower()
-        for col, (path, _) in self.kind.columns.items():
-            if col in message or "unique" in message:
-                return ConflictError(path, f"{path} is already in use")
-        return exc
+        paths = [path for col, (path, _) in self.kind.columns.items() if col in message]
+        if not paths and "unique" in message:  # a constraint named otherwise (PostgreSQL names the constraint)
+            paths = [path for path, _ in self.kind.columns.values()][:1]
+        return ConflictError(paths[0], f"{paths[0]} is already in use") if paths else exc
 
     async def create(self, doc: Doc, account_id: str | None = None) -> Doc:
         """Insert *doc* with its own id (:func:`new_id`) or a new one."""

@@ -7,6 +7,7 @@ the store records the highest version applied and runs only what is newer.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +26,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
 
 log = logging.getLogger(__name__)
@@ -55,10 +58,12 @@ devices = Table(
     Column("id", String(32), primary_key=True),
     Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("sip_username", String(255)),
+    Column("sip_ip", String(64)),  # a device authenticated by its address: one device per address, platform-wide
     Column("doc", JSON, nullable=False),
     Column("created", Float, nullable=False),
     Column("modified", Float, nullable=False),
     UniqueConstraint("account_id", "sip_username", name="uq_devices_account_username"),
+    Index("ix_devices_sip_ip", "sip_ip", unique=True),
 )
 
 system_configs = Table(
@@ -300,9 +305,29 @@ def _account_recording_in_kazoos_shape(conn: Connection) -> None:
             log.warning("account %s: call_recording moved under call_recording.account (Kazoo's shape)", account_id)
 
 
+def device_address(doc: dict[str, Any]) -> str | None:
+    """The address a device is authenticated by (``sip.method: "ip"``), normalised; None for the others."""
+    sip = doc.get("sip")
+    if not isinstance(sip, dict) or sip.get("method") != "ip" or not sip.get("ip"):
+        return None
+    try:
+        return ipaddress.ip_address(str(sip["ip"])).compressed
+    except ValueError:
+        return None
+
+
 def _routing_documents(conn: Connection) -> None:
-    """IVR menus, ring groups, business hours (temporal rules and their sets), and carriers."""
+    """IVR menus, ring groups, business hours (temporal rules and their sets), carriers; devices known by their
+    address get an indexed, unique column."""
     metadata.create_all(conn, tables=[menus, groups, temporal_rules, temporal_rules_sets, resources, global_resources])
+    if "sip_ip" not in {column["name"] for column in inspect(conn).get_columns("devices")}:
+        conn.execute(text("ALTER TABLE devices ADD COLUMN sip_ip VARCHAR(64)"))
+    for index in devices.indexes:
+        index.create(conn, checkfirst=True)
+    for device_id, doc in conn.execute(devices.select().with_only_columns(devices.c.id, devices.c.doc)).all():
+        address = device_address(doc)
+        if address is not None:
+            conn.execute(devices.update().where(devices.c.id == device_id).values(sip_ip=address))
 
 
 #: version → migration; append only, never edit a released entry.

@@ -69,11 +69,11 @@ class CallerAuth:
                 )
                 return make_response(request, 403, "Forbidden (call forward signature invalid)", to_tag=to_tag)
             return Caller(forwarded.account_id, forwarded.device_id, forwarded.hops)
+        if self.is_trusted(peer.host):  # a carrier: no device's address claim can take its calls
+            return Caller(None)
         by_address = await self.auth.directory.device_at(peer.host)
         if by_address is not None:  # a device authenticated by its address (a PBX): no digest
             return Caller(*by_address)
-        if self.is_trusted(peer.host):
-            return Caller(None)
         from_uri = request.from_.uri
         realm = from_uri.host.lower() if isinstance(from_uri, SipUri) else ""
         if not realm or await self.auth.directory.account_for_realm(realm) is None:
