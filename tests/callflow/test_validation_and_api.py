@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -85,3 +86,28 @@ def test_api_rejects_with_paths_and_numbers_are_unique_within_an_account(api: ht
     assert r.status_code == 201 and r.json()["warnings"]
     assert api.delete(f"/v2/accounts/{a}/callflows/{cf_id}").status_code == 200
     assert api.put(f"/v2/accounts/{a}/callflows", json={"data": good}).status_code == 201  # the number is free again
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"P-Asserted-Identity": "<sip:+15550100@x>"}, "set by calltape"),
+        ({"Via": "SIP/2.0/UDP evil"}, "set by calltape"),
+        ({"X-Note": "a\r\nP-Asserted-Identity: <sip:1@x>"}, "line break"),
+        ({"X Bad": "1"}, "not a SIP token"),
+    ],
+)
+def test_custom_sip_headers_cannot_forge_or_inject(headers: dict[str, str], reason: str) -> None:
+    for module in ("device", "resources"):
+        data: dict[str, Any] = {"custom_sip_headers": headers}
+        if module == "device":
+            data["id"] = "0123456789abcdef0123456789abcdef"
+        with pytest.raises(CallflowInvalidError) as err:
+            validate_callflow({"numbers": ["1"], "flow": {"module": module, "data": data}})
+        assert reason in err.value.errors["flow.data.custom_sip_headers"], err.value.errors
+    assert (
+        validate_callflow(
+            {"numbers": ["1"], "flow": {"module": "resources", "data": {"custom_sip_headers": {"X-Account": "acme"}}}}
+        )
+        == []
+    )

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from calltape.callflow.module import SipHeaders
 from calltape.patterns import is_valid
 from calltape.recording.automatic import AccountRecording, EndpointRecording
 from calltape.switch.forwarding import CallForward
@@ -283,7 +284,7 @@ class Gateway(_Doc):
     route: str | None = None
     codecs: list[str] = Field(default_factory=list)
     enabled: bool = True
-    custom_sip_headers: dict[str, str] = Field(default_factory=dict)
+    custom_sip_headers: SipHeaders = Field(default_factory=dict)
     caller_id_type: Literal["internal", "external", "emergency"] | None = None
 
 

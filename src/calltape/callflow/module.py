@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from calltape.callflow.call_api import CallApi
+from calltape.sip.syntax import custom_header_problem
+
+
+def _custom_headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        problem = custom_header_problem(name, value)
+        if problem is not None:
+            raise ValueError(problem)
+    return headers
+
+
+#: ``custom_sip_headers``: header name → value, added to the INVITEs a node sends.
+SipHeaders = Annotated[dict[str, str], AfterValidator(_custom_headers)]
 
 
 class ModuleData(BaseModel):

@@ -199,3 +199,25 @@ def is_utf8(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+#: Headers a flow or a carrier document may not set: they make the request what it is, or assert an identity.
+RESERVED_HEADERS = frozenset(
+    {
+        "via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "content-length", "content-type",
+        "route", "record-route", "authorization", "proxy-authorization", "p-asserted-identity",
+        "p-preferred-identity", "identity", "refer-to", "replaces", "require", "proxy-require",
+    }
+)  # fmt: skip
+
+
+def custom_header_problem(name: str, value: str) -> str | None:
+    """Why *name*: *value* cannot be added to a request we send (None if it can): a token name, no line break
+    in the value, and none of the headers that make a request what it is."""
+    if not is_token(name):
+        return f"header name {name!r} is not a SIP token"
+    if name.lower() in RESERVED_HEADERS:
+        return f"header {name!r} is set by calltape, not by a document"
+    if any(ch in value for ch in "\r\n\0"):
+        return f"header {name!r}: a value may not hold a line break"
+    return None

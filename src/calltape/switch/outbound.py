@@ -22,7 +22,7 @@ from calltape.sip.events import Peer
 from calltape.sip.headers import Headers
 from calltape.sip.message import Request, Response
 from calltape.sip.responses import new_tag
-from calltape.sip.syntax import quote
+from calltape.sip.syntax import custom_header_problem, quote
 from calltape.sip.transaction import ClientTransaction, build_cancel
 from calltape.switch.leg import Leg, LegHost, LegState
 
@@ -92,7 +92,7 @@ class OutboundLeg(Leg):
                 ("CSeq", f"{self._cseq} INVITE"),
                 ("Contact", host.contact_for(self.peer, self.local_address)),
                 ("Allow", host.allow_header),
-                *target.headers,
+                *((name, value) for name, value in target.headers if custom_header_problem(name, value) is None),
                 *([target.sign(self.call_id)] if target.sign else []),
                 *([authorization] if authorization else []),
                 ("Content-Type", "application/sdp"),

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from calltape.callflow.call_api import CallApi, Endpoint, EndpointKind, RingOptions
-from calltape.callflow.module import Branch, Module, ModuleData, register
+from calltape.callflow.module import Branch, Module, ModuleData, SipHeaders, register
 
 
 class RingData(ModuleData):
@@ -19,7 +19,7 @@ class RingData(ModuleData):
     strategy: Literal["simultaneous", "single"] = "simultaneous"
     can_call_self: bool = False
     suppress_clid: bool = False
-    custom_sip_headers: dict[str, str] = Field(default_factory=dict)
+    custom_sip_headers: SipHeaders = Field(default_factory=dict)
 
     def options(self) -> RingOptions:
         """The ringing choices."""

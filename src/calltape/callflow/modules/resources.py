@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from calltape.callflow.call_api import BridgeFailure, CallApi, CallEndedError, OffnetRequest
-from calltape.callflow.module import Branch, Module, ModuleData, register
+from calltape.callflow.module import Branch, Module, ModuleData, SipHeaders, register
 
 DEFAULT_STATUS = {"NO_ROUTE_DESTINATION": 404, "NO_ANSWER": 480}
 
@@ -30,7 +30,7 @@ class OffnetData(ModuleData):
     outbound_flags: list[str] = Field(default_factory=list)
     bypass_e164: bool = False
     do_not_normalize: bool = False
-    custom_sip_headers: dict[str, str] = Field(default_factory=dict)
+    custom_sip_headers: SipHeaders = Field(default_factory=dict)
 
 
 async def _call_out(call: CallApi, data: OffnetData, local: bool) -> Branch:
