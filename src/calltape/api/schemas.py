@@ -25,7 +25,7 @@ from calltape.switch.forwarding import CallForward
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _REALM = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
-_SIP_USER = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/]{2,32}$")
+_SIP_USER = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/]{2,64}$")
 
 
 class _Doc(BaseModel):
@@ -57,13 +57,14 @@ class Account(_RecordsCalls):
 
 
 class DeviceSip(_Doc):
-    """A device's SIP credentials (Kazoo's rules: a username of 2–32 characters, a password of 5–32) and how to
+    """A device's SIP credentials (a username of at least 2 characters and a password of at least 5, as Kazoo asks;
+    longer than Kazoo's 32 is accepted, as calltape took before) and how to
     reach it: at its registered contact (``invite_format`` ``contact``; ``username``, ``e164``, ``npan`` and
     ``1npan`` put that in the Request-URI's user part) or at its static ``route``. ``method: "ip"`` authenticates it
     by its address (``ip``) instead of a password."""
 
     username: str
-    password: Annotated[str, StringConstraints(min_length=5, max_length=32)] | None = None
+    password: Annotated[str, StringConstraints(min_length=5, max_length=128)] | None = None
     method: Literal["password", "ip"] = "password"
     ip: str | None = None
     invite_format: Literal["contact", "username", "e164", "npan", "1npan", "route"] = "contact"
@@ -73,7 +74,7 @@ class DeviceSip(_Doc):
     @classmethod
     def _username_chars(cls, value: str) -> str:
         if not _SIP_USER.match(value):
-            raise ValueError("must be 2-32 characters allowed in a SIP user part")
+            raise ValueError("must be 2-64 characters allowed in a SIP user part")
         return value
 
     @field_validator("ip")

@@ -83,6 +83,7 @@ class RingOptions:
     fail_on_single_reject: bool = False  # one phone's rejection ends the attempt for all
     ignore_forward: bool = False  # ring the devices themselves, not where they forward to
     ringback: str | None = None  # what the caller hears while the phones ring (a media id, URL or tts://text)
+    ignore_early_media: bool = False  # the caller never hears a ringing phone's early media
 
 
 @dataclass(frozen=True)

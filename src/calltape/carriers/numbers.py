@@ -122,3 +122,20 @@ def one_npan(e164: str) -> str:
     """``1`` + the NPA-NXX-XXXX of a NANP number; anything else (international numbers too) unchanged."""
     match = re.match(NANP_REGEX, e164, re.ASCII)
     return "1" + match.group(2) if match else e164
+
+
+def in_format(
+    number: str, invite_format: str, username: str | None = None, converters: Mapping[str, str] | None = None
+) -> str:
+    """*number* (E.164, or the part of it a carrier's rule picked) as an ``invite_format`` puts it in a
+    Request-URI, a gateway's or a device's: ``e164``, ``npan``, ``1npan``, ``username`` (the given SIP username,
+    else the number), else as it is."""
+    if invite_format == "e164":
+        return to_e164(number, converters)
+    if invite_format == "npan":
+        return npan(number)
+    if invite_format == "1npan":
+        return one_npan(number)
+    if invite_format == "username":
+        return username or number
+    return number

@@ -42,7 +42,7 @@ from typing import Any
 
 import regex
 
-from calltape.carriers.numbers import DEFAULT_CLASSIFIERS, classify, compile_rule, npan, one_npan, to_e164
+from calltape.carriers.numbers import DEFAULT_CLASSIFIERS, classify, compile_rule, in_format, to_e164
 from calltape.digits import is_number
 from calltape.patterns import search
 
@@ -242,16 +242,7 @@ def _attempt(
     if invite_format not in INVITE_FORMATS:
         return None
     username = _text(gw.get("username"))
-    if invite_format == "e164":
-        formatted = to_e164(matched, converters)
-    elif invite_format == "npan":
-        formatted = npan(matched)
-    elif invite_format == "1npan":
-        formatted = one_npan(matched)
-    elif invite_format == "username":
-        formatted = username or matched
-    else:
-        formatted = matched
+    formatted = in_format(matched, invite_format, username, converters)
     user = f"{_affix(gw.get('prefix'))}{formatted}{_affix(gw.get('suffix'))}"
     route = _text(gw.get("route"))
     if route is not None:

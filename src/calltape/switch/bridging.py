@@ -87,7 +87,9 @@ async def connect(
     def ringing() -> None:
         nonlocal ringback
         if custom is not None:
-            custom.start()
+            if call.a_leg.dialog is None:
+                call.a_leg.send_ringing()  # the caller's phone rings on if the prompt cannot be played
+            custom.start(call.a_leg.host.spawn)
         elif call.a_leg.dialog is None:
             call.a_leg.send_ringing()
         elif call.a_leg.media is not None:  # an answered caller hears ringback
@@ -104,23 +106,25 @@ async def connect(
         if call.a_leg.media is not None and leg.media is not None and not leg.ended.is_set() and not early:
             early.append(Bridge(call.a_leg, leg, call.dtmf.publish))
 
-    outcome = await call.wait_unless_ended(
-        dial(
-            call.a_leg.host,
-            targets,
-            call.a_leg.local_address,
-            timeout=options.timeout,
-            strategy=options.strategy,
-            fail_on_single_reject=options.fail_on_single_reject,
-            stop_on=stop_on,
-            on_ringing=ringing,
-            on_early_media=lambda leg: None if custom else call.a_leg.host.spawn(early_media(leg)),
-            timeline=call.timeline,
-            confirm=lambda leg: _confirm(call, leg),
+    try:
+        outcome = await call.wait_unless_ended(
+            dial(
+                call.a_leg.host,
+                targets,
+                call.a_leg.local_address,
+                timeout=options.timeout,
+                strategy=options.strategy,
+                fail_on_single_reject=options.fail_on_single_reject,
+                stop_on=stop_on,
+                on_ringing=ringing,
+                on_early_media=lambda leg: None if custom else call.a_leg.host.spawn(early_media(leg)),
+                timeline=call.timeline,
+                confirm=lambda leg: _confirm(call, leg),
+            )
         )
-    )
-    if custom is not None:
-        custom.stop()
+    finally:
+        if custom is not None:
+            custom.stop()
     if ringback is not None and call.a_leg.media is not None:
         call.a_leg.media.stop_playing()
     if early and early[0].b is not outcome.leg:
@@ -169,8 +173,10 @@ async def _targets(call: BridgedCall, endpoints: list[Endpoint], options: RingOp
     for endpoint in endpoints:
         lookup = finder.for_device if endpoint.kind is EndpointKind.DEVICE else finder.for_user
         for target in await lookup(call.account_id, endpoint.id, ring):
-            if not (target.sign and any(t.uri == target.uri for t in targets)):  # one forward per number
-                targets.append(replace(target, delay=endpoint.delay, timeout=endpoint.timeout))
+            if not any(t.uri == target.uri and (target.sign or t.device_id == target.device_id) for t in targets):
+                # one forward per number, and a phone reached twice (its user and itself) rings once
+                early = target.early_media and not options.ignore_early_media
+                targets.append(replace(target, delay=endpoint.delay, timeout=endpoint.timeout, early_media=early))
     return targets
 
 

@@ -152,12 +152,7 @@ class Call:
 
     async def play_media(self, media: str) -> None:
         """Play an uploaded media id or an http(s) URL."""
-        await self.answer()
-        pcm = await self.wait_unless_ended(self.services.media_library.pcm(self.account_id, media))
-        if pcm is None:
-            log.warning("call-id %s: media %s not found, skipping", self.call_id, media)
-            return
-        await self.play_pcm(pcm)
+        await self.play_prompt(media)
 
     async def prompt_pcm(self, prompt: str) -> bytes | None:
         """A prompt's audio: ``tts://text`` spoken, else a media id or URL (None if it cannot be found)."""

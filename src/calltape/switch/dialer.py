@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from calltape.callflow.call_api import BUSY_STATUSES
 from calltape.media.clock import MediaTimeline
 from calltape.sip.causes import NO_ANSWER, cause_of
 from calltape.switch.leg import LegHost
@@ -23,7 +24,6 @@ from calltape.switch.outbound import OutboundLeg, Target
 
 log = logging.getLogger(__name__)
 
-BUSY = frozenset({486, 600, 603})
 CANCELLED = 487
 
 
@@ -205,6 +205,6 @@ def _overall(failures: list[DialOutcome]) -> DialOutcome:
     statuses = {failure.status for failure in failures}
     if len(statuses) == 1:
         return failures[0]
-    if statuses <= BUSY:
+    if statuses <= BUSY_STATUSES:
         return DialOutcome(None, cause_of(486), 486)
     return next((f for f in failures if f.cause == NO_ANSWER), failures[-1])

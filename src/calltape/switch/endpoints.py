@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from calltape.carriers.numbers import npan, one_npan, to_e164
+from calltape.carriers.numbers import in_format, to_e164
 from calltape.sip.events import Peer
 from calltape.sip.syntax import SipSyntaxError
 from calltape.sip.uri import parse_sip_uri
@@ -222,15 +222,11 @@ class Endpoints:
 
 def _request_user(sip: Doc, dialled: str) -> str | None:
     """The Request-URI's user part a device's ``invite_format`` asks for (None: its contact as registered)."""
-    match sip.get("invite_format"):
-        case "username":
-            return str(sip.get("username") or "") or None
-        case "e164" if dialled:
-            return to_e164(dialled)
-        case "npan" if dialled:
-            return npan(to_e164(dialled))
-        case "1npan" if dialled:
-            return one_npan(to_e164(dialled))
+    invite_format = sip.get("invite_format")
+    if invite_format == "username":
+        return str(sip.get("username") or "") or None
+    if invite_format in ("e164", "npan", "1npan") and dialled:
+        return in_format(to_e164(dialled), invite_format)
     return None
 
 

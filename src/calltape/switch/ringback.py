@@ -3,8 +3,8 @@ our SDP, or the answered call's audio) and hears the prompt, again and again, in
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from calltape.callflow.call_api import CallEndedError
 from calltape.media.clock import MediaTimeline
@@ -21,13 +21,15 @@ class Ringback:
         self.a_leg = a_leg
         self.timeline = timeline
         self.pcm_of = pcm_of
-        self._task: asyncio.Task[None] | None = None
+        self._started = False
         self._stopped = False
 
-    def start(self) -> None:
-        """Begin (once): early media if the caller is not answered yet, then the prompt in a loop."""
-        if self._task is None and not self._stopped:
-            self._task = asyncio.ensure_future(self._play())
+    def start(self, spawn: Callable[[Coroutine[Any, Any, None]], object]) -> None:
+        """Begin (once), as a task of *spawn*'s (which logs a failure): early media if the caller is not answered
+        yet, then the prompt in a loop."""
+        if not self._started and not self._stopped:
+            self._started = True
+            spawn(self._play())
 
     async def _play(self) -> None:
         try:
@@ -44,9 +46,7 @@ class Ringback:
             return  # the caller left while the phones rang
 
     def stop(self) -> None:
-        """The ringing is over: the prompt stops where it is."""
+        """The ringing is over: the prompt stops where it is (its loop sees the flag and ends)."""
         self._stopped = True
-        if self._task is not None:
-            if self.a_leg.media is not None:
-                self.a_leg.media.stop_playing()
-            self._task.cancel()
+        if self._started and self.a_leg.media is not None:
+            self.a_leg.media.stop_playing()

@@ -52,8 +52,12 @@ async def _call_out(call: CallApi, data: OffnetData, local: bool) -> Branch:
 
 
 def _status(failure: BridgeFailure) -> int:
-    """The status the caller is refused with when the flow has no child for the failure."""
-    return failure.sip_status or DEFAULT_STATUS.get(failure.cause, 480)
+    """The status the caller is refused with when the flow has no child for the failure: the carrier's, unless
+    it speaks of the carrier itself (a challenge, a redirect), which the caller could not act on (then 503)."""
+    status = failure.sip_status
+    if status is None:
+        return DEFAULT_STATUS.get(failure.cause, 480)
+    return 503 if status < 400 or status in (401, 407) else status
 
 
 async def resources(call: CallApi, data: OffnetData) -> Branch:

@@ -57,9 +57,10 @@ async def run(call: CallApi, data: RingGroupData) -> Branch:
         fail_on_single_reject=data.fail_on_single_reject,
         ignore_forward=data.ignore_forward,
         ringback=data.ringback,
+        ignore_early_media=True,  # as Kazoo's cf_ring_group bridges: one member's 183 must not hold the caller
     )
     for _ in range(data.repeats):
-        members = await _resolve(call, data.endpoints, data.strategy, 0)
+        members = await _resolve(call, data.endpoints, data.strategy)
         if not members:
             return None
         failure = await call.bridge(_order(members, data.strategy), options)
@@ -68,23 +69,30 @@ async def run(call: CallApi, data: RingGroupData) -> Branch:
     return None
 
 
-async def _resolve(call: CallApi, members: list[Member], strategy: str, depth: int) -> list[tuple[Endpoint, int]]:
-    """Members as endpoints (users and devices) with their weights, groups opened, repeats and disabled left out."""
+async def _resolve(call: CallApi, members: list[Member], strategy: str) -> list[tuple[Endpoint, int]]:
+    """Members as endpoints (users and devices) with their weights: groups opened once each, a member seen again
+    with the same delay and time left out, disabled members left out (Kazoo's ``resolve_endpoint_ids``)."""
     now = call.now() + GREGORIAN_TO_UNIX
     found: list[tuple[Endpoint, int]] = []
     seen: set[tuple[str, float, float | None]] = set()
-    for member in members:
-        if member.disable_until > now:
-            continue
-        if member.endpoint_type == "group":
-            if depth < MAX_GROUP_DEPTH:
-                found += await _resolve(call, await _group_members(call, member, strategy), strategy, depth + 1)
-            continue
-        kind = EndpointKind.USER if member.endpoint_type == "user" else EndpointKind.DEVICE
-        endpoint = Endpoint(kind, member.id, float(member.delay), float(member.timeout))
-        if (member.id, endpoint.delay, endpoint.timeout) not in seen:
-            seen.add((member.id, endpoint.delay, endpoint.timeout))
-            found.append((endpoint, _weight(member.weight, DEFAULT_WEIGHT)))
+    opened: set[str] = set()
+
+    async def walk(members: list[Member], depth: int) -> None:
+        for member in members:
+            if member.disable_until > now:
+                continue
+            if member.endpoint_type == "group":
+                if depth < MAX_GROUP_DEPTH and member.id not in opened:
+                    opened.add(member.id)
+                    await walk(await _group_members(call, member, strategy), depth + 1)
+                continue
+            kind = EndpointKind.USER if member.endpoint_type == "user" else EndpointKind.DEVICE
+            endpoint = Endpoint(kind, member.id, float(member.delay), float(member.timeout))
+            if (member.id, endpoint.delay, endpoint.timeout) not in seen:
+                seen.add((member.id, endpoint.delay, endpoint.timeout))
+                found.append((endpoint, _weight(member.weight, DEFAULT_WEIGHT)))
+
+    await walk(members, 0)
     return found
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from calltape.callflow.call_api import CallApi
 from calltape.callflow.module import Branch, Module, ModuleData, register
@@ -33,12 +34,20 @@ MENU_KEYS = {"1": "enable", "2": "disable", "3": "reset"}
 MENU_PROMPT = "Press 1 to enable, 2 to disable, or 3 to reset the time of day routes."
 
 
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {name!r}: an IANA name such as Europe/Paris") from exc
+    return name
+
+
 class TemporalRouteData(ModuleData):
     """Kazoo's ``temporal_route`` data (callflows.temporal_route.json)."""
 
     rules: list[str] = Field(default_factory=list)
     rule_set: str | None = None
-    timezone: str | None = None
+    timezone: Annotated[str, AfterValidator(_known_zone)] | None = None
     action: Literal["menu", "enable", "disable", "reset"] | None = None
     interdigit_timeout: int | None = Field(None, ge=1, le=60000)
 
@@ -48,20 +57,21 @@ async def run(call: CallApi, data: TemporalRouteData) -> Branch:
     if data.action is not None:
         action: str | None = data.action
         if action == "menu":
-            action = MENU_KEYS.get(await call.collect_during(f"tts://{MENU_PROMPT}", 1, 5.0, 2.0))
+            interdigit = (data.interdigit_timeout or 2000) / 1000
+            action = MENU_KEYS.get(await call.collect_during(f"tts://{MENU_PROMPT}", 1, 5.0, interdigit))
         if action is not None:
             await _set_enabled(call, data.rules, action)
             await call.say(SAID[action])
         return None
     timezone = data.timezone or await call.documents.timezone(call.account_id)
-    rules = []
-    for rule_id, key in await _routes(call, data):
-        doc = await call.documents.get(call.account_id, RULES, rule_id)
-        if doc is not None:
-            rules.append(dataclasses.replace(TemporalRule.from_doc(doc, timezone), id=key))
     try:
+        rules = []
+        for rule_id, key in await _routes(call, data):
+            doc = await call.documents.get(call.account_id, RULES, rule_id)
+            if doc is not None:
+                rules.append(dataclasses.replace(TemporalRule.from_doc(doc, timezone), id=key))
         return first_active(rules, datetime.fromtimestamp(call.now(), UTC), timezone)
-    except ValueError as exc:
+    except ValueError as exc:  # an unknown timezone (the account's): the default branch, as Kazoo's crash takes
         log.error("call-id %s: temporal_route: %s", call.call_id, exc)
         return None
 
