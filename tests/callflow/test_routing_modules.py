@@ -238,3 +238,27 @@ def test_carrier_modules_ask_for_the_right_carriers_and_number_and_refuse_when_n
     call = FakeCall()  # no carrier matched and no child: 404
     assert _run(call, {"module": "resources", "data": {"use_local_resources": False}}) == []
     assert call.responded == (404, None) and not call.called_out[0].local_resources
+
+
+def test_groups_that_hold_each_other_are_opened_once() -> None:
+    call = FakeCall()
+    first = call.documents.add("groups", {"name": "A", "endpoints": {"d1": {"type": "device"}}})
+    second = call.documents.add("groups", {"name": "B", "endpoints": {first: {"type": "group"}, "d2": {}}})
+    call.documents.collections["groups"][first]["endpoints"][second] = {"type": "group"}  # a loop
+    _run(call, _group_flow([{"id": first, "endpoint_type": "group"}]))
+    [(endpoints, _options)] = call.rang
+    assert sorted(e.id for e in endpoints) == ["d1", "d2"]
+
+
+def test_an_unknown_account_timezone_takes_the_default_branch() -> None:
+    call = FakeCall(clock=_at("2026-12-07T10:00:00"))
+    call.documents.account_timezone = "Mars/Olympus_Mons"
+    weekdays, holiday = _hours(call)
+    assert _run(call, _hours_flow(weekdays, holiday)) == ["tone:300"]
+
+
+def test_a_carriers_challenge_or_redirect_reaches_the_caller_as_503() -> None:
+    for status, refused in ((407, 503), (302, 503), (404, 404)):
+        call = FakeCall(ring_outcomes=[BridgeFailure("CALL_REJECTED", status)])
+        _run(call, {"module": "offnet", "data": {}})
+        assert call.responded == (refused, None), status
