@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -40,3 +41,17 @@ class Account:
         r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params=query)
         assert r.status_code == 200, r.text
         return list(r.json()["data"])
+
+
+def wait_delivered(api: httpx.Client, account_id: str, call_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    """The one recording of *call_id*, once it is delivered (fails after *timeout* seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = api.get(f"/v2/accounts/{account_id}/recordings", params={"call_id": call_id})
+        assert r.status_code == 200, r.text
+        found = list(r.json()["data"])
+        if found and all(doc["state"] == "delivered" for doc in found):
+            assert len(found) == 1, found
+            return dict(found[0])
+        assert time.monotonic() < deadline, f"recording of {call_id} not delivered: {found}"
+        time.sleep(0.1)

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.audio import channel_hz, tone
+from tests.e2e.account import wait_delivered
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.test_recording import QUERY_KEYS
 from tests.e2e.upload_sink import UploadSink, decode
@@ -70,15 +71,8 @@ class Site:
         assert r.status_code == 200, r.text
         return list(r.json()["data"])
 
-    def delivered(self, call_id: str, timeout: float = 20.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.recordings_of(call_id)
-            if found and all(doc["state"] == "delivered" for doc in found):
-                assert len(found) == 1, found
-                return found[0]
-            assert time.monotonic() < deadline, f"recording of {call_id} not delivered: {found}"
-            time.sleep(0.1)
+    def delivered(self, call_id: str) -> dict[str, Any]:
+        return wait_delivered(self.api, self.account_id, call_id)
 
 
 @pytest.fixture(scope="module")

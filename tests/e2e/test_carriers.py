@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from tests.audio import heard_for, tone
+from tests.e2e.account import wait_delivered
 from tests.e2e.sipp_runner import SippResult, free_port, run_sipp
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
@@ -52,17 +53,6 @@ class Office:
         r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
         assert r.status_code == 201, r.text
         return str(r.json()["data"]["id"])
-
-    def delivered(self, call_id: str, timeout: float = 20.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params={"call_id": call_id})
-            found = list(r.json()["data"])
-            if found and all(doc["state"] == "delivered" for doc in found):
-                assert len(found) == 1, found
-                return found[0]
-            assert time.monotonic() < deadline, f"recording of {call_id} not delivered: {found}"
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +150,7 @@ def test_a_failed_gateway_hands_the_call_to_the_next_which_gets_e164_the_digest_
     result = sipp["result"]
     assert (result.successful, result.failed) == (1, 0), result.errors[-2000:] or result.output[-2000:]
     assert heard_for(caller.received.pcm(), CARRIER_HZ) >= 2.0, "the caller did not hear the carrier's side"
-    doc = office.delivered(call_id)
+    doc = wait_delivered(office.api, office.account_id, call_id)
     assert doc["origin"] == "outbound to offnet from account"
     [upload] = [u for u in office.sink.uploads if call_id in u.path]
     pcm, rate, _ = decode(upload.body, "wav")
