@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -98,3 +99,16 @@ def run_sipp(
 
     errors = error_file.read_text(errors="replace") if error_file.exists() else ""
     return SippResult(proc.returncode, count("Successful call"), count("Failed call"), out, errors)
+
+
+async def until_listening(port: int, timeout: float = 10.0) -> None:
+    """Until something (SIPp) has bound UDP 127.0.0.1:*port* (a bind of our own then fails)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing listens on udp 127.0.0.1:{port}")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests.audio import dominant_frequency, tone
-from tests.e2e.sipp_runner import free_port, run_sipp
+from tests.e2e.sipp_runner import free_port, run_sipp, until_listening
 from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
@@ -228,7 +228,7 @@ def test_sipp_callee_by_route_echoes_the_caller_through_the_bridge(pbx: Pbx, tmp
     thread.start()
 
     async def scenario() -> float:
-        await asyncio.sleep(1.0)  # SIPp is listening
+        await until_listening(port)
         caller = await Phone(pbx.server.sip_port).start()
         try:
             caller.say_pcm(tone(650, 6.0))

@@ -21,7 +21,7 @@ import pytest
 
 from tests.audio import heard_for, tone
 from tests.e2e.account import wait_delivered
-from tests.e2e.sipp_runner import SippResult, free_port, run_sipp
+from tests.e2e.sipp_runner import SippResult, free_port, run_sipp, until_listening
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
@@ -109,7 +109,7 @@ def test_a_failed_gateway_hands_the_call_to_the_next_which_gets_e164_the_digest_
         caller = _alice(office)
         await caller.start()
         caller.say_pcm(tone(CALLER_HZ, 12.0))
-        await asyncio.sleep(1.0)  # SIPp is listening
+        await until_listening(sipp_port)
         assert (await caller.call("4155552671")).status == 200
         answered = time.monotonic()
         await asyncio.wait_for(down.invited.get(), 1)  # the first gateway was tried first
