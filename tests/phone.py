@@ -97,6 +97,7 @@ class Phone:
         self.cancelled = asyncio.Event()
         self.acked = asyncio.Event()
         self._incoming_tag = uuid.uuid4().hex[:8]
+        self._incoming_cseq = 0  # our requests within the call we answered
 
     async def start(self) -> Phone:
         return await self.start_on(0)
@@ -143,7 +144,7 @@ class Phone:
             self._send_response(message, 200)
             if self._sender is not None:
                 self._sender.cancel()
-        elif message.method in ("OPTIONS", "INFO"):
+        elif message.method in ("OPTIONS", "INFO", "NOTIFY"):
             self._send_response(message, 200)
         self.requests.put_nowait(message)
 
@@ -188,10 +189,11 @@ class Phone:
         if self._sender is None:
             self._sender = asyncio.get_running_loop().create_task(self._send_rtp())
 
-    async def hangup_incoming(self) -> None:
-        """BYE the call we answered."""
+    def _incoming_request(self, method: str, extra: list[tuple[str, str]] | None = None) -> Request:
+        """A request of ours within the call we answered."""
         invite = self.incoming
         assert invite is not None
+        self._incoming_cseq += 1
         headers = Headers(
             [
                 ("Via", f"SIP/2.0/UDP {self.host}:{self.sip_port};rport;branch=z9hG4bK{uuid.uuid4().hex}"),
@@ -199,14 +201,24 @@ class Phone:
                 ("From", f"{invite.headers.get('To')};tag={self._incoming_tag}"),
                 ("To", invite.headers.get("From") or ""),
                 ("Call-ID", invite.call_id),
-                ("CSeq", "1 BYE"),
+                ("CSeq", f"{self._incoming_cseq} {method}"),
+                *(extra or []),
             ]
         )
-        uri = str(invite.contacts[0].uri)
-        self.send(Request(headers=headers, method="BYE", uri=uri))
+        return Request(headers=headers, method=method, uri=str(invite.contacts[0].uri))
+
+    async def hangup_incoming(self) -> None:
+        """BYE the call we answered."""
+        self.send(self._incoming_request("BYE"))
         if self._sender is not None:
             self._sender.cancel()
         await self.final()
+
+    async def refer_incoming(self, target: str) -> Response:
+        """Transfer the call we answered to *target* (a blind REFER); the REFER's final response."""
+        contact = f"<sip:{self.user}@{self.host}:{self.sip_port}>"
+        self.send(self._incoming_request("REFER", [("Refer-To", f"<{target}>"), ("Contact", contact)]))
+        return await self.final()
 
     async def register(self, password: str, expires: int = 300) -> Response:
         """REGISTER this phone's contact as ``user@realm`` (answering the 401)."""

@@ -15,6 +15,14 @@ class CallEndedError(Exception):
     """The call is over (the caller hung up, cancelled, or the media timed out)."""
 
 
+class TransferredError(Exception):
+    """The caller was transferred (a REFER from the other party): the flow goes on in another callflow."""
+
+    def __init__(self, callflow_id: str) -> None:
+        super().__init__(callflow_id)
+        self.callflow_id = callflow_id
+
+
 @dataclass(frozen=True)
 class CallParty:
     """Who is calling, as far as SIP says."""

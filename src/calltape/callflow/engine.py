@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import calltape.callflow.modules  # noqa: F401 - registers the modules
-from calltape.callflow.call_api import CallApi, CallEndedError
+from calltape.callflow.call_api import CallApi, CallEndedError, TransferredError
 from calltape.callflow.module import MODULES, Jump
 from calltape.callflow.validation import child_nodes
 
@@ -46,7 +46,11 @@ async def run_callflow(call: CallApi, callflow: dict[str, Any], load: CallflowLo
                 break
             log.debug("call-id %s: running %s", call.call_id, name)
             call.children = tuple(children)
-            branch = await module.run(call, parsed)
+            try:
+                branch = await module.run(call, parsed)
+            except TransferredError as transfer:  # the caller goes on in the number's callflow
+                log.info("call-id %s: transferred to callflow %s", call.call_id, transfer.callflow_id)
+                branch = Jump(transfer.callflow_id)
             if isinstance(branch, Jump):
                 jumps += 1
                 if jumps > MAX_JUMPS:

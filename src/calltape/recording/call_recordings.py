@@ -64,6 +64,7 @@ class RecordingDirectory(Protocol):
 class _Running:
     recording: Recording
     capture: CallCapture
+    follow_transfer: bool = True
     timer: asyncio.TimerHandle | None = None
 
 
@@ -158,7 +159,7 @@ class CallRecordings:
             start=start,
         )
         capture.masked = self.masked
-        running = _Running(recording, capture)
+        running = _Running(recording, capture, request.follow_transfer)
         self.taps.append(running.capture)
         self._running.append(running)
         running.timer = self._loop.call_later(ADVANCE_INTERVAL, self._advance, running)
@@ -197,6 +198,13 @@ class CallRecordings:
         """End every recording of the call (``record_call`` with ``action: stop``)."""
         for running in list(self._running):
             self._stop_one(running, "")
+
+    def transferred(self) -> None:
+        """The caller was transferred: a recording asked not to follow (``should_follow_transfer: false``) ends
+        here; the others go on, the new party in the same channel."""
+        for running in list(self._running):
+            if not running.follow_transfer:
+                self._stop_one(running, "")
 
     def end(self) -> None:
         """The call ended: every recording ends, and none starts any more."""

@@ -10,6 +10,15 @@ from calltape.recording import names
 
 
 @dataclass(frozen=True)
+class Transfer:
+    """The caller was transferred: when (Unix time), by which leg (its Call-ID), to which number."""
+
+    at: float
+    by: str
+    to: str
+
+
+@dataclass(frozen=True)
 class CallFacts:
     """What a recording says about its call, read when the recording ends (the callee is known by then)."""
 
@@ -29,6 +38,7 @@ class CallFacts:
     origin: str = ""
     direction: str = "inbound"
     custom_channel_vars: dict[str, Any] = field(default_factory=dict)
+    transfers: tuple[Transfer, ...] = ()
 
 
 def kazoo_document(
@@ -71,7 +81,18 @@ def kazoo_document(
         "origin": facts.origin,
         "custom_channel_vars": facts.custom_channel_vars,
         "recording_id": recording_id,
+        **_transfers(facts.transfers, started_at),
     }
+
+
+def _transfers(transfers: tuple[Transfer, ...], started_at: float) -> dict[str, Any]:
+    """calltape's ``transfers``: each transfer during the recording, seconds into it, by whom, to which number."""
+    shown = [
+        {"offset_s": round(t.at - started_at, 3), "by_call_id": t.by, "to": t.to}
+        for t in transfers
+        if t.at >= started_at
+    ]
+    return {"transfers": shown} if shown else {}
 
 
 def finished_document(doc: dict[str, Any], duration_ms: int, md5_b64: str) -> dict[str, Any]:

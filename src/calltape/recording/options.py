@@ -52,6 +52,7 @@ class RecordingOptions(RecordingTarget):
         origin: str | None = None,
         stereo: bool = True,
         media_name: str | None = None,
+        follow_transfer: bool = True,
     ) -> RecordingRequest:
         """What the call is asked to record."""
         return RecordingRequest(
@@ -65,4 +66,5 @@ class RecordingOptions(RecordingTarget):
             label=label,
             origin=origin,
             media_name=media_name,
+            follow_transfer=follow_transfer,
         )

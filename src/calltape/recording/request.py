@@ -20,3 +20,4 @@ class RecordingRequest:
     label: str | None = None  # record_call's: the origin is ``callflow : <label>``
     origin: str | None = None  # an automatic rule's name (``inbound from offnet to account``), as the origin
     media_name: str | None = None
+    follow_transfer: bool = True  # record_call's should_follow_transfer: false ends the file at a transfer

@@ -34,7 +34,7 @@ from calltape.media.taps import Taps
 from calltape.recording import names
 from calltape.recording.call_recordings import CallRecordings
 from calltape.recording.caller_recorder import SILENCE_LEVEL, Recorded
-from calltape.recording.metadata import CallFacts
+from calltape.recording.metadata import CallFacts, Transfer
 from calltape.recording.request import RecordingRequest
 from calltape.recording.spool import WavSpool
 from calltape.sip.syntax import text_of
@@ -69,6 +69,7 @@ class Call:
         self.forward_hops: int | None = None  # set when the call is a forward (from caller_device_id)
         self.callflow_name = ""
         self.children: tuple[str, ...] = ()  # the running node's branches
+        self.transfers: list[Transfer] = []  # the caller's transfers, for the recordings' metadata
         self.legs: list[Leg] = []  # legs bridged to the A-leg
         self.taps = Taps()  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
         self.answered_event = asyncio.Event()
@@ -300,7 +301,7 @@ class Call:
     async def facts(self) -> CallFacts:
         """What a recording says about this call, as it stands now."""
         request = self.a_leg.request
-        callee = next((leg for leg in self.legs if isinstance(leg, OutboundLeg)), None)
+        callee = next((leg for leg in reversed(self.legs) if isinstance(leg, OutboundLeg)), None)  # the latest
         owner_id = None
         if self.caller_device_id is not None:
             owner_id = await self.services.endpoints.owner_of(self.account_id, self.caller_device_id)
@@ -318,6 +319,7 @@ class Call:
             endpoint_id=callee.target.device_id if callee is not None else self.caller_device_id,
             interaction_id=self.interaction_id,
             origin=f"callflow : {self.callflow_name}" if self.callflow_name else "callflow",
+            transfers=tuple(self.transfers),
         )
 
     async def hangup(self, status: int = 480) -> None:

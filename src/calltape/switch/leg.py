@@ -91,6 +91,7 @@ class Leg:
         self.end_reason = ""
         self.on_digit: Callable[[str], None] | None = None
         self.on_media_change: Callable[[Leg], None] | None = None  # hold/unhold (a bridge passes it on)
+        self.on_refer: Callable[[RequestReceived], None] | None = None  # a transfer (a bridge takes it)
         self._end_hooks: list[Callable[[Leg], None]] = []
 
     @property
@@ -192,6 +193,11 @@ class Leg:
             self.far_end_hung_up("bye")
         elif request.method == "INVITE":
             self._reinvite(event)
+        elif request.method == "REFER":
+            if self.on_refer is not None:
+                self.on_refer(event)
+            else:
+                self.host.respond(tx, event.response(403, "Transfer not possible now"))
         elif request.method == "INFO":
             digit = parse_dtmf_info(request.content_type, request.body)
             if digit:

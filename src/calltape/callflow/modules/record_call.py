@@ -32,7 +32,12 @@ async def run(call: CallApi, data: RecordCallData) -> Branch:
     """Start, stop, mask or unmask; the flow goes on at once either way."""
     if data.action == "start" or (data.action == "toggle" and not call.recording):
         await call.record_call(
-            data.request(label=data.label, stereo=data.channels == "stereo", media_name=data.media_name),
+            data.request(
+                label=data.label,
+                stereo=data.channels == "stereo",
+                media_name=data.media_name,
+                follow_transfer=data.should_follow_transfer,
+            ),
             on_answer=data.record_on_answer,
             on_bridge=data.record_on_bridge,
         )

@@ -1,0 +1,226 @@
+"""Blind transfer (issue 21): the phone that answered hands the caller on with REFER; the caller hears the first
+phone, then the second; the one recording of the call goes on with the new party in the same channel (or ends
+at the transfer with ``should_follow_transfer: false``), and its metadata says when. Our phone and Debian's
+baresip (its ``transfer`` command) are the transferors; a REFER to a number nothing answers to leaves the
+bridge standing. Carriers (the caller) come from 127.0.0.2; devices register from 127.0.0.1 with digest."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.audio import heard_for, tone, window_hz
+from tests.e2e.account import wait_delivered
+from tests.e2e.baresip import Baresip
+from tests.e2e.upload_sink import UploadSink, decode
+from tests.phone import Phone
+from tests.ports import rtp_ports
+from tests.server import TOKEN, ServerProcess
+
+PASSWORD = "transfer-secret-1"
+CALLER_HZ, FIRST_HZ, SECOND_HZ, BARESIP_HZ = 440.0, 1000.0, 1500.0, 700.0
+
+
+class Office:
+    def __init__(self, server: ServerProcess, sink: UploadSink) -> None:
+        self.server, self.sink = server, sink
+        self.api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+        self.realm = f"xfer{uuid.uuid4().hex[:6]}.example.com"
+        r = self.api.put("/v2/accounts", json={"data": {"name": "Transfers", "realm": self.realm}})
+        assert r.status_code == 201, r.text
+        self.account_id = str(r.json()["data"]["id"])
+        self.numbers = iter(range(6100, 6200))
+
+    def put(self, kind: str, data: dict[str, Any]) -> str:
+        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
+        assert r.status_code == 201, r.text
+        return str(r.json()["data"]["id"])
+
+    def device_number(self, username: str, record: dict[str, Any] | None = None) -> str:
+        """A device *username* and a number that rings it (recorded by *record*'s record_call data, if given)."""
+        device = self.put("devices", {"name": username, "sip": {"username": username, "password": PASSWORD}})
+        ring: dict[str, Any] = {"module": "device", "data": {"id": device}}
+        flow = {"module": "record_call", "data": record, "children": {"_": ring}} if record else ring
+        number = str(next(self.numbers))
+        self.put("callflows", {"numbers": [number], "flow": flow})
+        return number
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
+    server = ServerProcess(
+        tmp_path_factory.mktemp("transfer"),
+        ["--trusted-networks", "127.0.0.2/32", "--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(27900, 27999)],
+    ).start()
+    sink = UploadSink().start()
+    yield Office(server, sink)
+    sink.stop()
+    server.stop()
+    assert "Traceback" not in server.log_path.read_text(errors="replace")
+
+
+async def _phone(office: Office, username: str, hz: float) -> Phone:
+    phone = await Phone(office.server.sip_port, user=username, realm=office.realm).start()
+    phone.answer_after = 0.3
+    phone.say_pcm(tone(hz, 30.0))
+    assert (await phone.register(PASSWORD)).status == 200
+    return phone
+
+
+async def _until_heard(phone: Phone, hz: float, seconds: float, within: float = 15.0) -> None:
+    deadline = time.monotonic() + within
+    while heard_for(phone.received.pcm(), hz) < seconds:
+        assert time.monotonic() < deadline, f"{hz:g} Hz not heard for {seconds} s"
+        await asyncio.sleep(0.1)
+
+
+async def _notified(phone: Phone, status_line: str, within: float = 5.0) -> None:
+    """Until the transferor gets the NOTIFY whose sipfrag is *status_line*."""
+    deadline = time.monotonic() + within
+    while True:
+        request = await asyncio.wait_for(phone.requests.get(), max(0.1, deadline - time.monotonic()))
+        if request.method == "NOTIFY" and request.body.decode().startswith(status_line):
+            assert request.headers.get("Event") == "refer"
+            assert (request.content_type or "").startswith("message/sipfrag")
+            return
+
+
+def _record(office: Office, **data: Any) -> dict[str, Any]:
+    return {"format": "wav", "url": f"{office.sink.url}/rec", **data}
+
+
+async def _transferred_call(
+    office: Office, first_username: str, first_number: str, second: str
+) -> tuple[str, float, float, float]:
+    """The caller reaches the first phone, which transfers it to *second*; (call-id, answered, transfer, end)."""
+    first = await _phone(office, first_username, FIRST_HZ)
+    caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+    caller.say_pcm(tone(CALLER_HZ, 30.0))
+    try:
+        assert (await caller.call(first_number)).status == 200
+        answered = time.monotonic()
+        await _until_heard(caller, FIRST_HZ, 2.0)
+        transfer_at = time.monotonic()
+        assert (await first.refer_incoming(f"sip:{second}@{office.realm}")).status == 202
+        await _notified(first, "SIP/2.0 100")
+        await _notified(first, "SIP/2.0 200")
+        await first.wait_bye(5)  # the transferor leaves: calltape says BYE if its phone does not
+        await _until_heard(caller, SECOND_HZ, 2.0)
+        ended = time.monotonic()
+        await caller.hangup()
+        return caller.call_id, answered, transfer_at, ended
+    finally:
+        caller.close()
+        first.close()
+
+
+def test_a_blind_transfer_keeps_one_recording_with_the_new_party_in_the_same_channel(office: Office) -> None:
+    first_username = f"a{uuid.uuid4().hex[:4]}"
+    first_number = office.device_number(first_username, _record(office))
+    second_username = f"sales{uuid.uuid4().hex[:4]}"
+    second_number = office.device_number(second_username)
+
+    async def scenario() -> tuple[str, float, float, float]:
+        second = await _phone(office, second_username, SECOND_HZ)
+        try:
+            return await _transferred_call(office, first_username, first_number, second_number)
+        finally:
+            second.close()
+
+    call_id, answered, transfer_at, ended = asyncio.run(scenario())
+    doc = wait_delivered(office.api, office.account_id, call_id)
+    [upload] = [u for u in office.sink.uploads if call_id in u.path]
+    pcm, rate, _ = decode(upload.body, "wav")
+    assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
+    [transfer] = doc["transfers"]
+    assert transfer["to"] == second_number
+    offset = float(transfer["offset_s"])
+    assert abs(offset - (transfer_at - answered)) <= 0.5
+    caller_side, other_side = np.ascontiguousarray(pcm[:, 0]), np.ascontiguousarray(pcm[:, 1])
+    assert heard_for(caller_side, CALLER_HZ, rate=rate) >= len(pcm) / rate - 1.0  # the caller throughout
+    windows = window_hz(other_side, rate)
+    cut = int(offset / 0.25)
+    before, after = windows[: cut - 1], windows[cut + 4 :]  # a second's grace around the hand-over
+    assert sum(abs(hz - FIRST_HZ) < 20 for hz in before) >= len(before) - 2, before
+    assert sum(abs(hz - SECOND_HZ) < 20 for hz in after) >= len(after) - 2, after
+
+
+def test_should_follow_transfer_false_ends_the_file_at_the_transfer(office: Office) -> None:
+    first_username = f"b{uuid.uuid4().hex[:4]}"
+    first_number = office.device_number(first_username, _record(office, should_follow_transfer=False))
+    second_username = f"desk{uuid.uuid4().hex[:4]}"
+    second_number = office.device_number(second_username)
+
+    async def scenario() -> tuple[str, float, float, float]:
+        second = await _phone(office, second_username, SECOND_HZ)
+        try:
+            return await _transferred_call(office, first_username, first_number, second_number)
+        finally:
+            second.close()
+
+    call_id, answered, transfer_at, _ended = asyncio.run(scenario())
+    wait_delivered(office.api, office.account_id, call_id)
+    [upload] = [u for u in office.sink.uploads if call_id in u.path]
+    pcm, rate, _ = decode(upload.body, "wav")
+    assert abs(len(pcm) / rate - (transfer_at - answered)) <= 0.5
+    assert heard_for(np.ascontiguousarray(pcm[:, 1]), SECOND_HZ, rate=rate) == 0.0
+
+
+def test_a_transfer_to_a_number_nothing_answers_to_leaves_the_bridge(office: Office) -> None:
+    username = f"c{uuid.uuid4().hex[:4]}"
+    number = office.device_number(username)
+
+    async def scenario() -> Phone:
+        first = await _phone(office, username, FIRST_HZ)
+        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        try:
+            assert (await caller.call(number)).status == 200
+            await _until_heard(caller, FIRST_HZ, 1.0)
+            assert (await first.refer_incoming(f"sip:0000@{office.realm}")).status == 202
+            await _notified(first, "SIP/2.0 404")
+            heard = heard_for(caller.received.pcm(), FIRST_HZ)
+            await _until_heard(caller, FIRST_HZ, heard + 1.5)  # still bridged to the first phone
+            assert first.bye_at is None
+            await caller.hangup()
+            return first
+        finally:
+            caller.close()
+            first.close()
+
+    asyncio.run(scenario())
+
+
+def test_baresip_transfers_the_caller_with_its_transfer_command(office: Office, tmp_path: Path) -> None:
+    bare_number = office.device_number("bare")
+    second_username = f"team{uuid.uuid4().hex[:4]}"
+    second_number = office.device_number(second_username)
+    baresip = Baresip(tmp_path / "baresip", f"sip:bare@{office.realm}", PASSWORD, office.server.sip_port, hz=700)
+
+    async def scenario() -> Phone:
+        second = await _phone(office, second_username, SECOND_HZ)
+        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        try:
+            assert (await caller.call(bare_number)).status == 200
+            await _until_heard(caller, BARESIP_HZ, 1.5)
+            assert (await asyncio.to_thread(baresip.command, "transfer", f"sip:{second_number}@{office.realm}"))["ok"]
+            await _until_heard(caller, SECOND_HZ, 2.0)
+            await caller.hangup()
+            return caller
+        finally:
+            caller.close()
+            second.close()
+
+    try:
+        baresip.wait_registered()
+        asyncio.run(scenario())
+        baresip.wait_event("CALL_CLOSED")  # baresip's own leg ended with the transfer
+    finally:
+        baresip.close()
