@@ -224,3 +224,79 @@ def test_baresip_transfers_the_caller_with_its_transfer_command(office: Office, 
         baresip.wait_event("CALL_CLOSED")  # baresip's own leg ended with the transfer
     finally:
         baresip.close()
+
+
+def test_an_attended_transfer_joins_the_caller_to_the_consultation_calls_party(office: Office) -> None:
+    """The first phone talks to the caller, calls the second phone itself (the consultation call), then REFERs
+    the caller there with Replaces naming that call: the caller and the second phone talk, both of the first
+    phone's calls end, and the caller's one recording holds the first phone's tone, then the second's."""
+    first_username = f"d{uuid.uuid4().hex[:4]}"
+    first_number = office.device_number(first_username, _record(office))
+    second_username = f"e{uuid.uuid4().hex[:4]}"
+    second_number = office.device_number(second_username)
+
+    async def scenario() -> tuple[str, float, float, float, Phone]:
+        first = await _phone(office, first_username, FIRST_HZ)
+        second = await _phone(office, second_username, SECOND_HZ)
+        consult = await Phone(
+            office.server.sip_port, user=first_username, realm=office.realm, password=PASSWORD
+        ).start()
+        consult.say_pcm(tone(FIRST_HZ, 30.0))
+        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        caller.say_pcm(tone(CALLER_HZ, 30.0))
+        try:
+            assert (await caller.call(first_number)).status == 200
+            answered = time.monotonic()
+            await _until_heard(caller, FIRST_HZ, 2.0)
+            assert (await consult.call(second_number)).status == 200  # the consultation call
+            await _until_heard(consult, SECOND_HZ, 1.0)
+            replaces = f"{consult.call_id}%3Bto-tag%3D{consult.to_tag}%3Bfrom-tag%3D{consult.from_tag}"
+            transfer_at = time.monotonic()
+            refer = await first.refer_incoming(f"sip:{second_number}@{office.realm}?Replaces={replaces}")
+            assert refer.status == 202
+            await _notified(first, "SIP/2.0 200")
+            await first.wait_bye(5)  # both of the transferor's calls end
+            await consult.wait_bye(5)
+            await _until_heard(caller, SECOND_HZ, 2.0)
+            ended = time.monotonic()
+            await caller.hangup()
+            await second.wait_bye(5)  # the caller's hangup reaches the party it was joined to
+            return caller.call_id, answered, transfer_at, ended, second
+        finally:
+            for phone in (caller, first, second, consult):
+                phone.close()
+
+    call_id, answered, transfer_at, ended, second = asyncio.run(scenario())
+    assert heard_for(second.received.pcm(), CALLER_HZ) >= 1.5, "the second phone did not hear the caller"
+    doc = wait_delivered(office.api, office.account_id, call_id)
+    [transfer] = doc["transfers"]
+    assert transfer["to"] == second_number and abs(float(transfer["offset_s"]) - (transfer_at - answered)) <= 0.5
+    [upload] = [u for u in office.sink.uploads if call_id in u.path]
+    pcm, rate, _ = decode(upload.body, "wav")
+    assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
+    windows = window_hz(np.ascontiguousarray(pcm[:, 1]), rate)
+    cut = int(float(transfer["offset_s"]) / 0.25)
+    before, after = windows[: cut - 1], windows[cut + 4 :]
+    assert sum(abs(hz - FIRST_HZ) < 20 for hz in before) >= len(before) - 2, before
+    assert sum(abs(hz - SECOND_HZ) < 20 for hz in after) >= len(after) - 2, after
+
+
+def test_a_replaces_that_names_no_call_of_ours_is_481(office: Office) -> None:
+    username = f"f{uuid.uuid4().hex[:4]}"
+    number = office.device_number(username)
+
+    async def scenario() -> int:
+        first = await _phone(office, username, FIRST_HZ)
+        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        try:
+            assert (await caller.call(number)).status == 200
+            await _until_heard(caller, FIRST_HZ, 1.0)
+            target = f"sip:{number}@{office.realm}?Replaces=nosuchcall%3Bto-tag%3Da%3Bfrom-tag%3Db"
+            status = (await first.refer_incoming(target)).status
+            await caller.hangup()
+            return status
+        finally:
+            caller.close()
+            first.close()
+
+    assert asyncio.run(scenario()) == 481

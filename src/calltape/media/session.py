@@ -147,6 +147,12 @@ class RtpSession:
             self.sock.close()
             RTP_TOTALS.closed(self)
 
+    def follow(self, timeline: MediaTimeline) -> None:
+        """Place frames on *timeline* from now on (a party another call took over by a transfer)."""
+        self.hand_on()
+        self.timeline = timeline
+        self._arrivals = ArrivalPlacer(timeline, self._loop.time, self.stats)
+
     def drain(self, limit: int = DRAIN_LIMIT) -> None:
         """Take the packets that arrived and still wait in the socket (the call is ending). A busy event loop
         reads a hangup before the audio that came just ahead of it; without this, that audio is lost."""

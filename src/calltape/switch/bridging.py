@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from calltape.callflow.call_api import (
     BridgeFailure,
@@ -17,14 +16,12 @@ from calltape.callflow.call_api import (
     Endpoint,
     EndpointKind,
     RingOptions,
-    TransferredError,
 )
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
 from calltape.media.sources import cadence
 from calltape.recording.call_recordings import CallRecordings
 from calltape.recording.metadata import Transfer
-from calltape.sip.events import RequestReceived
 from calltape.switch.bridge import Bridge
 from calltape.switch.dialer import dial
 from calltape.switch.digits import DigitBus
@@ -34,7 +31,7 @@ from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg, Target
 from calltape.switch.ringback import Ringback
 from calltape.switch.services import CallServices
-from calltape.switch.transfer import TransferRequest, notify, refer_target
+from calltape.switch.transfer import Joined, hang_up_caller_when_gone, stay_bridged
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +50,7 @@ class BridgedCall(Protocol):
     forward_hops: int | None
     legs: list[Leg]
     transfers: list[Transfer]
+    joined: Joined | None
     variables: dict[str, Any]
     services: CallServices
     recordings: CallRecordings
@@ -140,8 +138,8 @@ async def connect(
         return BridgeFailure(outcome.cause, outcome.status)
     callee = outcome.leg
     call.legs.append(callee)
-    transfer: asyncio.Future[TransferRequest] = asyncio.get_running_loop().create_future()
-    callee.on_end(lambda _leg: None if transfer.done() else call.a_leg.host.spawn(call.a_leg.hangup()))
+    call.joined = Joined(callee)
+    callee.on_end(hang_up_caller_when_gone(call))
     try:
         await call.answer()
     except CallEndedError:
@@ -149,48 +147,12 @@ async def connect(
         raise
     if callee.ended.is_set() or callee.media is None or call.a_leg.media is None:
         raise CallEndedError()
-    bridge = early[0] if early else Bridge(call.a_leg, callee, call.dtmf.publish)
+    call.joined.bridge = early[0] if early else Bridge(call.a_leg, callee, call.dtmf.publish)
     call.bridged.set()
     if isinstance(callee, OutboundLeg) and callee.target.device_id:
         await call.recordings.record_for_endpoint(callee.target.device_id)
     log.info("call-id %s: bridged to %s (call-id %s)", call.call_id, callee.target.uri, callee.call_id)
-    callee.on_refer = lambda event: callee.host.spawn(_refer(call, callee, event, transfer))
-    ended: asyncio.Future[Any] = asyncio.ensure_future(call.ended.wait())
-    try:
-        await asyncio.wait({ended, transfer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        ended.cancel()
-        callee.on_refer = None
-    if call.ended.is_set() or not transfer.done():
-        raise CallEndedError()
-    return _hand_on(call, bridge, transfer.result())
-
-
-async def _refer(call: BridgedCall, transferor: Leg, event: RequestReceived, transfer: asyncio.Future[Any]) -> None:
-    """The bridged phone asks to transfer the caller (REFER): accepted, and the outcome NOTIFYed."""
-    number = refer_target(event)
-    if number is None or transfer.done():
-        transferor.host.respond(event.transaction, event.response(403, "Transfer not possible"))
-        return
-    transferor.host.respond(event.transaction, event.response(202))
-    notify(transferor, "SIP/2.0 100 Trying", final=False)
-    callflow_id = await call.services.documents.callflow_for(call.account_id, number)
-    if callflow_id is None or transfer.done() or call.ended.is_set():
-        log.info("call-id %s: transfer to %s refused: no callflow reaches it", call.call_id, number)
-        notify(transferor, "SIP/2.0 404 Not Found", final=True)
-        return
-    notify(transferor, "SIP/2.0 200 OK", final=True)
-    transfer.set_result(TransferRequest(transferor, number, callflow_id))
-
-
-def _hand_on(call: BridgedCall, bridge: Bridge, request: TransferRequest) -> NoReturn:
-    """The transferor leaves; the caller goes on into the number's callflow with the same recordings."""
-    bridge.unbridge()
-    call.transfers.append(Transfer(time.time(), request.transferor.call_id, request.number))
-    call.recordings.transferred()
-    call.a_leg.host.spawn(request.transferor.hangup())  # its phone usually hangs up first; if not, BYE
-    log.info("call-id %s: transferred by %s to %s", call.call_id, request.transferor.call_id, request.number)
-    raise TransferredError(request.callflow_id)
+    await stay_bridged(call, call.services)
 
 
 async def _targets(call: BridgedCall, endpoints: list[Endpoint], options: RingOptions) -> list[Target]:

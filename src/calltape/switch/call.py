@@ -45,6 +45,7 @@ from calltape.switch.digits import DigitBus, collect
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg
 from calltape.switch.services import CallServices
+from calltape.switch.transfer import Joined
 from calltape.tasks import abandon
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Call:
         self.callflow_name = ""
         self.children: tuple[str, ...] = ()  # the running node's branches
         self.transfers: list[Transfer] = []  # the caller's transfers, for the recordings' metadata
+        self.joined: Joined | None = None  # the bridge as it stands (switch/transfer.py)
         self.legs: list[Leg] = []  # legs bridged to the A-leg
         self.taps = Taps()  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
         self.answered_event = asyncio.Event()

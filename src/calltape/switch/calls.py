@@ -231,6 +231,10 @@ class CallControl:
 
     # ---- in-dialog ---------------------------------------------------------------------------
 
+    def call_of_leg(self, call_id: str) -> Call | None:
+        """The running call whose caller's leg has *call_id*."""
+        return next((call for call in self._running.values() if call.a_leg.call_id == call_id), None)
+
     def find(self, request: Request) -> Leg | None:
         """The leg an in-dialog request belongs to."""
         try:

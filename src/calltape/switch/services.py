@@ -10,6 +10,7 @@ from calltape.media.library import MediaLibrary
 from calltape.media.tts import TtsCache
 from calltape.recording.manager import RecordingManager
 from calltape.switch.endpoints import Endpoints
+from calltape.switch.transfer import TransferringCall
 
 
 class CallServices(Protocol):
@@ -21,4 +22,8 @@ class CallServices(Protocol):
     mailboxes: Mailboxes
     documents: AccountDocuments
     wall_clock: Callable[[], float]  # Unix time, for business hours (tests set it)
+
+    def call_of_leg(self, call_id: str) -> TransferringCall | None:
+        """The running call whose caller's leg has *call_id* (an attended transfer's consultation call)."""
+
     recordings: RecordingManager | None

@@ -26,9 +26,7 @@ from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
-CAPABILITIES = Capabilities(
-    allow=frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "REFER"})
-)
+CAPABILITIES = Capabilities(allow=frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "REFER"}))
 #: What an OPTIONS answer advertises (RFC 3261 §11.2).
 OPTIONS_HEADERS = [
     ("Allow", CAPABILITIES.allow_header),
