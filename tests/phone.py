@@ -214,6 +214,19 @@ class Phone:
             self._sender.cancel()
         await self.final()
 
+    async def reinvite_incoming(self, direction: str) -> Response:
+        """Hold (``sendonly``) or resume (``sendrecv``) the call we answered."""
+        contact = f"<sip:{self.user}@{self.host}:{self.sip_port}>"
+        request = self._incoming_request("INVITE", [("Contact", contact), ("Content-Type", "application/sdp")])
+        request = Request(headers=request.headers, body=self.sdp(direction=direction), method="INVITE", uri=request.uri)
+        self.send(request)
+        response = await self.final()
+        ack = self._incoming_request("ACK")
+        ack.headers.set("CSeq", f"{request.cseq.number} ACK")
+        self._incoming_cseq -= 1  # an ACK takes its INVITE's number
+        self.send(Request(headers=ack.headers, method="ACK", uri=str(response.contacts[0].uri)))
+        return response
+
     async def refer_incoming(self, target: str) -> Response:
         """Transfer the call we answered to *target* (a blind REFER); the REFER's final response."""
         contact = f"<sip:{self.user}@{self.host}:{self.sip_port}>"

@@ -1,8 +1,10 @@
-"""Blind transfer (issue 21): the phone that answered hands the caller on with REFER; the caller hears the first
-phone, then the second; the one recording of the call goes on with the new party in the same channel (or ends
-at the transfer with ``should_follow_transfer: false``), and its metadata says when. Our phone and Debian's
-baresip (its ``transfer`` command) are the transferors; a REFER to a number nothing answers to leaves the
-bridge standing. Carriers (the caller) come from 127.0.0.2; devices register from 127.0.0.1 with digest."""
+"""Transfers and holds (issue 21). Blind: the phone that answered hands the caller on with REFER; the caller
+hears the first phone, then the second; the one recording of the call goes on with the new party in the same
+channel (or ends at the transfer with ``should_follow_transfer: false``), and its metadata says when. Our phone and
+Debian's baresip (its ``transfer`` command) are the transferors; a REFER to a number nothing answers to leaves the
+bridge standing. Attended: Replaces joins the caller to the consultation call's party. A hold plays the account's
+music on hold to the caller, and into the recording. Carriers (the caller) come from 127.0.0.2; devices register
+from 127.0.0.1 with digest."""
 
 from __future__ import annotations
 
@@ -23,10 +25,11 @@ from tests.e2e.baresip import Baresip
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
+from tests.receiver.audio import wav_bytes
 from tests.server import TOKEN, ServerProcess
 
 PASSWORD = "transfer-secret-1"
-CALLER_HZ, FIRST_HZ, SECOND_HZ, BARESIP_HZ = 440.0, 1000.0, 1500.0, 700.0
+CALLER_HZ, FIRST_HZ, SECOND_HZ, BARESIP_HZ, MUSIC_HZ = 440.0, 1000.0, 1500.0, 700.0, 600.0
 
 
 class Office:
@@ -300,3 +303,51 @@ def test_a_replaces_that_names_no_call_of_ours_is_481(office: Office) -> None:
             first.close()
 
     assert asyncio.run(scenario()) == 481
+
+
+def test_a_held_caller_hears_the_accounts_music_and_so_does_the_recording(office: Office) -> None:
+    """The answering phone holds (re-INVITE sendonly): the caller hears the account's music on hold until it
+    resumes, the recording's other-party channel holds the music at that place, and its metadata the hold."""
+    music = office.put("media", {"name": "hold music"})
+    raw = f"/v2/accounts/{office.account_id}/media/{music}/raw"
+    r = office.api.put(raw, content=wav_bytes(1.0, MUSIC_HZ), headers={"Content-Type": "audio/wav"})
+    assert r.status_code == 200, r.text
+    r = office.api.patch(f"/v2/accounts/{office.account_id}", json={"data": {"music_on_hold": {"media_id": music}}})
+    assert r.status_code == 200, r.text
+    username = f"h{uuid.uuid4().hex[:4]}"
+    number = office.device_number(username, _record(office))
+
+    async def scenario() -> tuple[str, float, float, float, float]:
+        desk = await _phone(office, username, FIRST_HZ)
+        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        caller.say_pcm(tone(CALLER_HZ, 30.0))
+        try:
+            assert (await caller.call(number)).status == 200
+            answered = time.monotonic()
+            await _until_heard(caller, FIRST_HZ, 1.5)
+            held_at = time.monotonic()
+            assert (await desk.reinvite_incoming("sendonly")).status == 200
+            await _until_heard(caller, MUSIC_HZ, 2.0)
+            resumed_at = time.monotonic()
+            assert (await desk.reinvite_incoming("sendrecv")).status == 200
+            heard = heard_for(caller.received.pcm(), FIRST_HZ)
+            await _until_heard(caller, FIRST_HZ, heard + 1.5)  # back to the desk phone
+            ended = time.monotonic()
+            await caller.hangup()
+            return caller.call_id, answered, held_at, resumed_at, ended
+        finally:
+            caller.close()
+            desk.close()
+
+    call_id, answered, held_at, resumed_at, _ended = asyncio.run(scenario())
+    doc = wait_delivered(office.api, office.account_id, call_id)
+    [hold] = doc["holds"]
+    assert abs(float(hold["offset_s"]) - (held_at - answered)) <= 0.5
+    assert abs(float(hold["length_s"]) - (resumed_at - held_at)) <= 0.5
+    [upload] = [u for u in office.sink.uploads if call_id in u.path]
+    pcm, rate, _ = decode(upload.body, "wav")
+    windows = window_hz(np.ascontiguousarray(pcm[:, 1]), rate)
+    start, stop = int(float(hold["offset_s"]) / 0.25), int((float(hold["offset_s"]) + float(hold["length_s"])) / 0.25)
+    during = windows[start + 2 : stop - 1]
+    assert during and sum(abs(hz - MUSIC_HZ) < 20 for hz in during) >= len(during) - 1, during
+    assert sum(abs(hz - FIRST_HZ) < 20 for hz in windows[stop + 2 :]) >= 4  # the desk phone again after

@@ -19,6 +19,14 @@ class Transfer:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """The call was on hold (music played to the held side): from when (Unix time), for how long."""
+
+    at: float
+    seconds: float
+
+
+@dataclass(frozen=True)
 class CallFacts:
     """What a recording says about its call, read when the recording ends (the callee is known by then)."""
 
@@ -39,6 +47,7 @@ class CallFacts:
     direction: str = "inbound"
     custom_channel_vars: dict[str, Any] = field(default_factory=dict)
     transfers: tuple[Transfer, ...] = ()
+    holds: tuple[Hold, ...] = ()
 
 
 def kazoo_document(
@@ -82,6 +91,7 @@ def kazoo_document(
         "custom_channel_vars": facts.custom_channel_vars,
         "recording_id": recording_id,
         **_transfers(facts.transfers, started_at),
+        **_holds(facts.holds, started_at),
     }
 
 
@@ -98,3 +108,13 @@ def _transfers(transfers: tuple[Transfer, ...], started_at: float) -> dict[str, 
 def finished_document(doc: dict[str, Any], duration_ms: int, md5_b64: str) -> dict[str, Any]:
     """*doc* with the finished file's length and digest."""
     return {**doc, "duration_ms": duration_ms, "duration": round(duration_ms / 1000), "md5": md5_b64}
+
+
+def _holds(holds: tuple[Hold, ...], started_at: float) -> dict[str, Any]:
+    """calltape's ``holds``: each hold during the recording, seconds into it, and how long."""
+    shown = [
+        {"offset_s": round(max(0.0, h.at - started_at), 3), "length_s": round(h.seconds, 3)}
+        for h in holds
+        if h.at + h.seconds >= started_at
+    ]
+    return {"holds": shown} if shown else {}

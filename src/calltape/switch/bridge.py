@@ -2,33 +2,62 @@
 
 Same codec on both legs: payloads are relayed as they came (new SSRC, sequence and timestamp on
 the way out) and never decoded unless a tap listens; PCMU↔PCMA are transcoded. RFC 4733 and INFO
-digits cross over (and still reach the call's DTMF bus); a hold on one side (re-INVITE sendonly or
-inactive) is passed to the other as a re-INVITE of ours. Unbridging puts both legs back on silence.
+digits cross over (and still reach the call's DTMF bus). A hold on one side (re-INVITE sendonly or
+inactive) plays the holder's music on hold to the other side, who leaves the bridge until the hold ends;
+without music it is passed to the other side as a re-INVITE of ours. Unbridging puts both legs back on
+silence.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from calltape.media.outbound import Relay
 from calltape.media.session import SILENCE, RtpSession
 from calltape.switch.leg import Leg, LegState
 
+log = logging.getLogger(__name__)
+
+
+class HoldMusicSource(Protocol):
+    """Where a bridge finds the music a holder's side has set, and tells of holds."""
+
+    async def for_holder(self, leg: Leg) -> bytes | None: ...
+    def began(self) -> None: ...
+    def ended(self) -> None: ...
+
 
 class Bridge:
     """Relays media and digits between two legs while it stands."""
 
-    def __init__(self, a: Leg, b: Leg, publish_digit: Callable[[str], None]) -> None:
+    def __init__(
+        self, a: Leg, b: Leg, publish_digit: Callable[[str], None], hold_music: HoldMusicSource | None = None
+    ) -> None:
         assert a.media is not None and b.media is not None
         self.a, self.b = a, b
         self._publish = publish_digit
         self._a_media: RtpSession = a.media
         self._b_media: RtpSession = b.media
         self.relaying = self._a_media.codec.name == self._b_media.codec.name
+        self._hold_music = hold_music
+        self._holder: Leg | None = None  # who holds (music plays to the other side)
+        self._music: asyncio.Task[None] | None = None
+        self._playing = False  # the held side hears the music (and is out of the bridge)
+        self._connected = False
+        self._standing = True
+        self._connect()
+        a.on_media_change = b.on_media_change = self._media_changed
+
+    def _connect(self) -> None:
+        self._connected = True
+        a, b = self.a, self.b
         if self.relaying:  # payloads go straight across, digits too (as telephone-events)
             self._a_media.relay_to(self._b_media)
             self._b_media.relay_to(self._a_media)
-            a.on_digit = b.on_digit = publish_digit
+            a.on_digit = b.on_digit = self._publish
         else:  # transcoded on each leg's clock; digits re-sent as our own events
             self._from_a = self._a_media.relay_buffer()
             self._from_b = self._b_media.relay_buffer()
@@ -36,21 +65,20 @@ class Bridge:
             self._a_media.source = Relay(self._from_b)
 
             def a_digit(digit: str) -> None:
-                publish_digit(digit)
+                self._publish(digit)
                 self._b_media.send_digit(digit)
 
             def b_digit(digit: str) -> None:
-                publish_digit(digit)
+                self._publish(digit)
                 self._a_media.send_digit(digit)
 
             a.on_digit, b.on_digit = a_digit, b_digit
-        a.on_media_change = lambda leg: b.hold_far_end(leg.state is LegState.HELD)
-        b.on_media_change = lambda leg: a.hold_far_end(leg.state is LegState.HELD)
 
-    def unbridge(self) -> None:
-        """Stop relaying (both legs fall back to silence on their clock; digits only reach the call)."""
+    def _disconnect(self) -> None:
+        if not self._connected:
+            return
+        self._connected = False
         self.a.on_digit = self.b.on_digit = self._publish
-        self.a.on_media_change = self.b.on_media_change = None
         if self.relaying:
             self._a_media.relay_to(None)
             self._b_media.relay_to(None)
@@ -58,3 +86,62 @@ class Bridge:
             self._a_media.drop_relay_buffer(self._from_a)
             self._b_media.drop_relay_buffer(self._from_b)
         self._a_media.source = self._b_media.source = SILENCE
+
+    def _media_changed(self, leg: Leg) -> None:
+        """A re-INVITE on *leg*: a hold begins or ends."""
+        other = self.b if leg is self.a else self.a
+        held = leg.state is LegState.HELD
+        if self._hold_music is None:
+            other.hold_far_end(held)
+        elif held and self._holder is None:
+            self._holder = leg
+            self._music = asyncio.ensure_future(self._hold(leg, other))
+        elif not held and self._holder is leg:
+            self._holder = None
+            self._resume(other)
+
+    async def _hold(self, holder: Leg, held: Leg) -> None:
+        assert self._hold_music is not None
+        try:
+            pcm = await self._hold_music.for_holder(holder)
+            if self._holder is not holder or not self._standing:
+                return
+            if pcm is None:  # no music set: the far end holds itself
+                held.hold_far_end(True)
+                return
+            self._disconnect()
+            self._playing = True
+            self._hold_music.began()
+            media = held.media
+            while media is not None and self._holder is holder and not held.ended.is_set():
+                await media.play(pcm)
+        except Exception as exc:  # the music's lookup failed (the store down): the call goes on
+            log.error("call-id %s: music on hold failed: %r", held.call_id, exc)
+
+    def _resume(self, held: Leg) -> None:
+        music, self._music = self._music, None
+        if self._playing:  # back from the music to the bridge
+            self._stop_music(held)
+            if self._standing:
+                self._connect()
+        elif music is not None and not music.done():  # still looking the music up: nothing changed yet
+            music.cancel()
+        else:  # the hold was passed on: so is its end
+            held.hold_far_end(False)
+
+    def _stop_music(self, held: Leg) -> None:
+        assert self._hold_music is not None
+        self._playing = False
+        if held.media is not None:
+            held.media.stop_playing()
+        self._hold_music.ended()
+
+    def unbridge(self) -> None:
+        """Stop relaying (both legs fall back to silence on their clock; digits only reach the call)."""
+        self._standing = False
+        self.a.on_media_change = self.b.on_media_change = None
+        if self._music is not None:
+            self._music.cancel()
+        if self._playing and self._holder is not None:
+            self._stop_music(self.b if self._holder is self.a else self.a)
+        self._disconnect()

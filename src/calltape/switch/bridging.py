@@ -27,6 +27,7 @@ from calltape.switch.dialer import dial
 from calltape.switch.digits import DigitBus
 from calltape.switch.endpoints import TargetOptions
 from calltape.switch.forwarding import CONFIRM_PROMPT, CONFIRM_SECONDS
+from calltape.switch.hold_music import HoldMusic
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg, Target
 from calltape.switch.ringback import Ringback
@@ -51,6 +52,7 @@ class BridgedCall(Protocol):
     legs: list[Leg]
     transfers: list[Transfer]
     joined: Joined | None
+    hold_music: HoldMusic
     variables: dict[str, Any]
     services: CallServices
     recordings: CallRecordings
@@ -108,7 +110,7 @@ async def connect(
         except (LegEndedError, PortsExhaustedError):
             return
         if call.a_leg.media is not None and leg.media is not None and not leg.ended.is_set() and not early:
-            early.append(Bridge(call.a_leg, leg, call.dtmf.publish))
+            early.append(Bridge(call.a_leg, leg, call.dtmf.publish, call.hold_music))
 
     try:
         outcome = await call.wait_unless_ended(
@@ -147,7 +149,7 @@ async def connect(
         raise
     if callee.ended.is_set() or callee.media is None or call.a_leg.media is None:
         raise CallEndedError()
-    call.joined.bridge = early[0] if early else Bridge(call.a_leg, callee, call.dtmf.publish)
+    call.joined.bridge = early[0] if early else Bridge(call.a_leg, callee, call.dtmf.publish, call.hold_music)
     call.bridged.set()
     if isinstance(callee, OutboundLeg) and callee.target.device_id:
         await call.recordings.record_for_endpoint(callee.target.device_id)

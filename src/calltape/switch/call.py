@@ -42,6 +42,7 @@ from calltape.sip.uri import SipUri, parse_uri
 from calltape.switch.bridging import bridge
 from calltape.switch.carriers import bridge_offnet
 from calltape.switch.digits import DigitBus, collect
+from calltape.switch.hold_music import HoldMusic
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg
 from calltape.switch.services import CallServices
@@ -72,6 +73,9 @@ class Call:
         self.children: tuple[str, ...] = ()  # the running node's branches
         self.transfers: list[Transfer] = []  # the caller's transfers, for the recordings' metadata
         self.joined: Joined | None = None  # the bridge as it stands (switch/transfer.py)
+        self.hold_music = HoldMusic(
+            services.endpoints, services.media_library, account_id, lambda: self.caller_device_id
+        )
         self.legs: list[Leg] = []  # legs bridged to the A-leg
         self.taps = Taps()  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
         self.answered_event = asyncio.Event()
@@ -322,6 +326,7 @@ class Call:
             interaction_id=self.interaction_id,
             origin=f"callflow : {self.callflow_name}" if self.callflow_name else "callflow",
             transfers=tuple(self.transfers),
+            holds=self.hold_music.all_holds(),
         )
 
     async def hangup(self, status: int = 480) -> None:

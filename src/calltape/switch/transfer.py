@@ -32,7 +32,7 @@ from calltape.sip.address import parse_address
 from calltape.sip.events import RequestReceived
 from calltape.sip.syntax import SipSyntaxError
 from calltape.sip.uri import SipUri
-from calltape.switch.bridge import Bridge
+from calltape.switch.bridge import Bridge, HoldMusicSource
 from calltape.switch.leg import InboundLeg, Leg
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ class TransferringCall(Protocol):
 
     @property
     def timeline(self) -> MediaTimeline: ...
+    @property
+    def hold_music(self) -> HoldMusicSource: ...
 
 
 class TransferServices(Protocol):
@@ -245,7 +247,7 @@ def _join(call: TransferringCall, party: Leg) -> Joined:
     assert party.media is not None
     party.media.follow(call.timeline)
     call.legs.append(party)
-    joined = Joined(party, Bridge(call.a_leg, party, call.dtmf.publish))
+    joined = Joined(party, Bridge(call.a_leg, party, call.dtmf.publish, call.hold_music))
     call.joined = joined
     party.on_end(hang_up_caller_when_gone(call))
     if party.ended.is_set():
