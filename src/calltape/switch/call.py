@@ -73,9 +73,7 @@ class Call:
         self.children: tuple[str, ...] = ()  # the running node's branches
         self.transfers: list[Transfer] = []  # the caller's transfers, for the recordings' metadata
         self.joined: Joined | None = None  # the bridge as it stands (switch/transfer.py)
-        self.hold_music = HoldMusic(
-            services.endpoints, services.media_library, account_id, lambda: self.caller_device_id
-        )
+        self.hold_music = HoldMusic(services, account_id, lambda: self.caller_device_id)
         self.legs: list[Leg] = []  # legs bridged to the A-leg
         self.taps = Taps()  # fed by the A-leg's media: what the caller says ("in") and hears ("out")
         self.answered_event = asyncio.Event()

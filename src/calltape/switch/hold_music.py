@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from calltape.media.library import MediaLibrary
 from calltape.recording.metadata import Hold
@@ -15,18 +16,18 @@ from calltape.switch.leg import Leg
 from calltape.switch.outbound import OutboundLeg
 
 
+class MusicServices(Protocol):
+    """Where the music is found: the documents that set it, and the media library."""
+
+    endpoints: Endpoints
+    media_library: MediaLibrary
+
+
 class HoldMusic:
     """A call's music on hold and its holds."""
 
-    def __init__(
-        self,
-        endpoints: Endpoints,
-        media_library: MediaLibrary,
-        account_id: str,
-        caller_device: Callable[[], str | None],
-    ) -> None:
-        self.endpoints = endpoints
-        self.media_library = media_library
+    def __init__(self, services: MusicServices, account_id: str, caller_device: Callable[[], str | None]) -> None:
+        self.services = services
         self.account_id = account_id
         self.caller_device = caller_device  # the calling device, once known
         self.holds: list[Hold] = []
@@ -38,11 +39,12 @@ class HoldMusic:
         media_id = await self._media_id(device_id)
         if media_id is None:
             return None
-        return await self.media_library.pcm(self.account_id, media_id)
+        return await self.services.media_library.pcm(self.account_id, media_id)
 
     async def _media_id(self, device_id: str | None) -> str | None:
-        device, owner = await self.endpoints.device_and_owner(self.account_id, device_id) if device_id else (None, None)
-        for doc in (device, owner, await self.endpoints.account(self.account_id)):
+        endpoints = self.services.endpoints
+        device, owner = await endpoints.device_and_owner(self.account_id, device_id) if device_id else (None, None)
+        for doc in (device, owner, await endpoints.account(self.account_id)):
             music = (doc or {}).get("music_on_hold")
             if isinstance(music, dict) and isinstance(music.get("media_id"), str) and music["media_id"]:
                 return str(music["media_id"])
