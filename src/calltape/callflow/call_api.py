@@ -134,8 +134,8 @@ class BridgeFailure:
         return tuple(keys)
 
 
-class CallApi(Protocol):
-    """What a running call offers to callflow modules."""
+class CallContext(Protocol):
+    """Who and where the call is: what every module may read."""
 
     call_id: str
     account_id: str
@@ -155,19 +155,37 @@ class CallApi(Protocol):
     def now(self) -> float:
         """Unix time (the node's clock: tests set it)."""
 
+    async def hangup(self) -> None: ...
+
+
+class Playback(Protocol):
+    """What the caller hears from the flow."""
+
     async def answer(self) -> None: ...
     async def say(self, text: str, voice: str = "female", language: str = "en-us") -> None: ...
     async def play_media(self, media: str) -> None: ...
+    async def play_prompt(self, prompt: str) -> None:
+        """Play a media id, an http(s) URL or ``tts://text``."""
+
     async def play_tone(self, name: str | None, frequencies: tuple[float, ...], seconds: float) -> None: ...
-    async def sleep(self, seconds: float) -> None: ...
-    async def collect_digits(self, max_digits: int, timeout: float, terminators: str = "#") -> str: ...
-    async def echo(self, seconds: float | None) -> None: ...
     async def play_file(self, path: Path) -> None: ...
-    async def record_caller(
-        self, path: Path, *, max_seconds: float, silence_seconds: float | None, stop_keys: str = "#"
-    ) -> Recorded:
-        """Answer, and record what the caller says into a WAV at *path* until a stop key, silence, the limit or
-        hangup (then the call is over, but the recording is kept)."""
+    async def sleep(self, seconds: float) -> None: ...
+    async def echo(self, seconds: float | None) -> None: ...
+
+
+class Keys(Protocol):
+    """The caller's key presses."""
+
+    async def collect_digits(self, max_digits: int, timeout: float, terminators: str = "#") -> str: ...
+    async def collect_during(
+        self, prompt: str | None, max_digits: int, timeout: float, interdigit: float, terminators: str = "#"
+    ) -> str:
+        """Play *prompt* (a media id, an http(s) URL or ``tts://text``) and collect digits meanwhile: the first key
+        stops the prompt; *timeout* seconds after the prompt for the first key, *interdigit* between keys."""
+
+
+class Ringing(Protocol):
+    """Reaching others: phones, carriers, or a chosen refusal."""
 
     async def bridge(self, endpoints: list[Endpoint], options: RingOptions) -> BridgeFailure:
         """Ring; bridge the first to answer until the call ends (CallEndedError). If nobody answers: why."""
@@ -177,17 +195,12 @@ class CallApi(Protocol):
         and bridge the answer until the call ends (CallEndedError). If none answered: why (``NO_ROUTE_DESTINATION``
         when no carrier matched)."""
 
-    async def play_prompt(self, prompt: str) -> None:
-        """Play a media id, an http(s) URL or ``tts://text``."""
-
-    async def collect_during(
-        self, prompt: str | None, max_digits: int, timeout: float, interdigit: float, terminators: str = "#"
-    ) -> str:
-        """Play *prompt* (a media id, an http(s) URL or ``tts://text``) and collect digits meanwhile: the first key
-        stops the prompt; *timeout* seconds after the prompt for the first key, *interdigit* between keys."""
-
     async def respond(self, status: int, reason: str | None, prompt: str | None) -> None:
         """Refuse an unanswered call with a SIP *status* (after *prompt* as early media); hang up an answered one."""
+
+
+class Recorder(Protocol):
+    """Recording the call, or only the caller."""
 
     async def record_call(self, request: RecordingRequest, *, on_answer: bool = False, on_bridge: bool = False) -> None:
         """Start recording the call (what the caller says and hears), now or once it is answered or bridged;
@@ -203,10 +216,19 @@ class CallApi(Protocol):
     def mask_recordings(self, masked: bool) -> None:
         """While masked, recordings take silence instead of the call's audio."""
 
+    async def record_caller(
+        self, path: Path, *, max_seconds: float, silence_seconds: float | None, stop_keys: str = "#"
+    ) -> Recorded:
+        """Answer, and record what the caller says into a WAV at *path* until a stop key, silence, the limit or
+        hangup (then the call is over, but the recording is kept)."""
+
     async def record_caller_to(
         self, request: RecordingRequest, silence_seconds: float | None, silence_threshold: int
     ) -> Recorded:
         """Answer, record only the caller until any key, silence, the time limit or hangup, and deliver it
         (to ``url/<CALL_ID>.<EXT>`` with no query string)."""
 
-    async def hangup(self) -> None: ...
+
+class CallApi(CallContext, Playback, Keys, Ringing, Recorder, Protocol):
+    """Everything a running call offers (what the engine hands each module). A module names in its signature
+    only the parts it uses (``CallContext`` and some of ``Playback``, ``Keys``, ``Ringing``, ``Recorder``)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import Playback
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 
@@ -10,7 +10,7 @@ class AnswerData(ModuleData):
     """No settings."""
 
 
-async def run(call: CallApi, data: AnswerData) -> Branch:
+async def run(call: Playback, data: AnswerData) -> Branch:
     """Answer, continue with the default child."""
     await call.answer()
     return None

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import CallContext
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 _CID = Field("", max_length=128)
@@ -26,7 +26,7 @@ class PrependCidData(ModuleData):
     apply_to: Literal["current", "original"] = "current"
 
 
-async def prepend(call: CallApi, data: PrependCidData) -> Branch:
+async def prepend(call: CallContext, data: PrependCidData) -> Branch:
     """Keep the prefixes in the call's variables (the bridging shows them)."""
     if data.action == "reset":
         call.variables.pop("prepend_cid_name", None)
@@ -47,7 +47,7 @@ class SetCidData(ModuleData):
     caller_id_number: str = _CID
 
 
-async def set_cid(call: CallApi, data: SetCidData) -> Branch:
+async def set_cid(call: CallContext, data: SetCidData) -> Branch:
     """Keep the replacement in the call's variables (an empty field removes it)."""
     for key, value in (("rewrite_cid_name", data.caller_id_name), ("rewrite_cid_number", data.caller_id_number)):
         if value:

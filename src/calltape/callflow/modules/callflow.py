@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import CallContext
 from calltape.callflow.module import Branch, Jump, Module, ModuleData, register
 
 
@@ -14,7 +14,7 @@ class CallflowData(ModuleData):
     id: str = Field(pattern=r"^[0-9a-fA-F]{32}$")
 
 
-async def run(call: CallApi, data: CallflowData) -> Branch:
+async def run(call: CallContext, data: CallflowData) -> Branch:
     """Jump."""
     return Jump(data.id)
 

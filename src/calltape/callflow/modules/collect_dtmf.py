@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import CallContext, Keys
 from calltape.callflow.module import Branch, Module, ModuleData, register
+
+
+class KeysCall(CallContext, Keys, Protocol):
+    """What this module uses of a call."""
 
 
 class CollectDtmfData(ModuleData):
@@ -17,7 +23,7 @@ class CollectDtmfData(ModuleData):
     collection_name: str = Field("default", min_length=1, max_length=64)
 
 
-async def run(call: CallApi, data: CollectDtmfData) -> Branch:
+async def run(call: KeysCall, data: CollectDtmfData) -> Branch:
     """Collect, store in ``variables[collection_name]``, branch on the digits."""
     digits = await call.collect_digits(data.max_digits, data.timeout, data.terminator)
     call.variables[data.collection_name] = digits

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi, Endpoint, EndpointKind, RingOptions
+from calltape.callflow.call_api import Endpoint, EndpointKind, Playback, Ringing, RingOptions
 from calltape.callflow.module import Branch, Module, ModuleData, SipHeaders, register
+
+
+class RingingCall(Playback, Ringing, Protocol):
+    """What this module uses of a call."""
 
 
 class RingData(ModuleData):
@@ -28,7 +32,7 @@ class RingData(ModuleData):
         )
 
 
-async def run(call: CallApi, data: RingData) -> Branch:
+async def run(call: RingingCall, data: RingData) -> Branch:
     """Ring the device; nobody answered: the child for the cause (``USER_BUSY``, ``NO_ANSWER``, …), else for the
     SIP status (``sip:486``), else ``busy`` when it was busy, else ``_`` (Kazoo's cf_util bridge failure)."""
     if data.delay:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import Playback
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 
@@ -14,7 +14,7 @@ class EchoData(ModuleData):
     duration: float | None = Field(None, gt=0, le=86400)
 
 
-async def run(call: CallApi, data: EchoData) -> Branch:
+async def run(call: Playback, data: EchoData) -> Branch:
     """Answer and echo."""
     await call.echo(data.duration)
     return None

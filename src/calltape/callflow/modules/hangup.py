@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import CallContext
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 
@@ -10,7 +10,7 @@ class HangupData(ModuleData):
     """No settings."""
 
 
-async def run(call: CallApi, data: HangupData) -> Branch:
+async def run(call: CallContext, data: HangupData) -> Branch:
     """Hang up (BYE if answered, a final response otherwise)."""
     await call.hangup()
     return None

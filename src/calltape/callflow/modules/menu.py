@@ -12,13 +12,18 @@ No key: the ``timeout`` child, else another try. After ``retries`` tries: the ex
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import CallContext, Keys, Playback
 from calltape.callflow.module import Branch, Jump, Module, ModuleData, register
 from calltape.patterns import search
+
+
+class MenuCall(CallContext, Playback, Keys, Protocol):
+    """What this module uses of a call."""
+
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +45,7 @@ class MenuData(ModuleData):
     interdigit_timeout: int | None = Field(None, ge=1, le=10000)
 
 
-async def run(call: CallApi, data: MenuData) -> Branch:
+async def run(call: MenuCall, data: MenuData) -> Branch:
     """Run the menu until a key's child, an extension, a time-out child, or the tries run out."""
     menu = await call.documents.get(call.account_id, "menus", data.id)
     if menu is None:
@@ -73,7 +78,7 @@ async def run(call: CallApi, data: MenuData) -> Branch:
     return None
 
 
-async def _hunt(call: CallApi, menu: dict[str, Any], digits: str) -> str | None:
+async def _hunt(call: MenuCall, menu: dict[str, Any], digits: str) -> str | None:
     """The callflow of the extension the caller dialled, if the menu lets callers dial extensions."""
     if menu.get("hunt") is False:
         return None
@@ -97,7 +102,7 @@ def _prompt(menu: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and value else DEFAULT_PROMPTS[name]
 
 
-async def _play(call: CallApi, prompt: str | None) -> None:
+async def _play(call: MenuCall, prompt: str | None) -> None:
     if prompt:
         await call.play_prompt(prompt)
 

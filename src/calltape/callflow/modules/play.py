@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import Playback
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 
@@ -14,7 +14,7 @@ class PlayData(ModuleData):
     id: str = Field(min_length=1, pattern=r"^([0-9a-fA-F]{32}|https?://\S+)$")
 
 
-async def run(call: CallApi, data: PlayData) -> Branch:
+async def run(call: Playback, data: PlayData) -> Branch:
     """Answer if needed, then play."""
     await call.play_media(data.id)
     return None

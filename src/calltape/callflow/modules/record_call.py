@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import Recorder
 from calltape.callflow.module import Branch, Module, ModuleData, register
 from calltape.recording.options import RecordingOptions
 
@@ -28,7 +28,7 @@ class RecordCallData(ModuleData, RecordingOptions):
     should_follow_transfer: bool = True
 
 
-async def run(call: CallApi, data: RecordCallData) -> Branch:
+async def run(call: Recorder, data: RecordCallData) -> Branch:
     """Start, stop, mask or unmask; the flow goes on at once either way."""
     if data.action == "start" or (data.action == "toggle" and not call.recording):
         await call.record_call(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import Recorder
 from calltape.callflow.module import Branch, Module, ModuleData, register
 from calltape.recording.options import RecordingTarget
 from calltape.recording.request import RecordingRequest
@@ -22,7 +22,7 @@ class RecordCallerData(ModuleData, RecordingTarget):
     silence_threshold: int = Field(300, ge=0, le=32767)  # peak amplitude below which a frame is silent
 
 
-async def run(call: CallApi, data: RecordCallerData) -> Branch:
+async def run(call: Recorder, data: RecordCallerData) -> Branch:
     """Record; then the ``_`` child runs."""
     request = RecordingRequest(
         format=data.format, url=data.url, method=data.method, time_limit=data.time_limit, stereo=False

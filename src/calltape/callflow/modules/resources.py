@@ -10,12 +10,17 @@ else ``_``; with neither, the caller is refused with that status (404 when no ca
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field
 
-from calltape.callflow.call_api import BridgeFailure, CallApi, CallEndedError, OffnetRequest
+from calltape.callflow.call_api import BridgeFailure, CallContext, CallEndedError, OffnetRequest, Ringing
 from calltape.callflow.module import Branch, Module, ModuleData, SipHeaders, register
+
+
+class CarrierCall(CallContext, Ringing, Protocol):
+    """What this module uses of a call."""
+
 
 DEFAULT_STATUS = {"NO_ROUTE_DESTINATION": 404, "NO_ANSWER": 480}
 
@@ -33,7 +38,7 @@ class OffnetData(ModuleData):
     custom_sip_headers: SipHeaders = Field(default_factory=dict)
 
 
-async def _call_out(call: CallApi, data: OffnetData, local: bool) -> Branch:
+async def _call_out(call: CarrierCall, data: OffnetData, local: bool) -> Branch:
     request = OffnetRequest(
         number=data.to_did or call.number,
         local_resources=local,
@@ -60,12 +65,12 @@ def _status(failure: BridgeFailure) -> int:
     return 503 if status < 400 or status in (401, 407) else status
 
 
-async def resources(call: CallApi, data: OffnetData) -> Branch:
+async def resources(call: CarrierCall, data: OffnetData) -> Branch:
     """Through the account's carriers (or the platform's, with ``use_local_resources: false``)."""
     return await _call_out(call, data, data.use_local_resources)
 
 
-async def offnet(call: CallApi, data: OffnetData) -> Branch:
+async def offnet(call: CarrierCall, data: OffnetData) -> Branch:
     """Through the platform's carriers."""
     return await _call_out(call, data, False)
 

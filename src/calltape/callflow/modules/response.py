@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi, CallEndedError
+from calltape.callflow.call_api import CallEndedError, Ringing
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 
@@ -17,7 +17,7 @@ class ResponseData(ModuleData):
     media: str | None = Field(None, min_length=1)
 
 
-async def run(call: CallApi, data: ResponseData) -> Branch:
+async def run(call: Ringing, data: ResponseData) -> Branch:
     """Send the response; the call ends."""
     await call.respond(data.code, data.message, data.media)
     raise CallEndedError()

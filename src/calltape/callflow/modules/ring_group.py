@@ -12,12 +12,17 @@ rings again, ``repeats`` times in all, and then ``_`` runs.
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from calltape.callflow.call_api import CallApi, Endpoint, EndpointKind, RingOptions
+from calltape.callflow.call_api import CallContext, Endpoint, EndpointKind, Ringing, RingOptions
 from calltape.callflow.module import Branch, Module, ModuleData, register
+
+
+class RingGroupCall(CallContext, Ringing, Protocol):
+    """What this module uses of a call."""
+
 
 GREGORIAN_TO_UNIX = 62167219200  # seconds from year 0 (Kazoo's Gregorian seconds) to 1970
 DEFAULT_WEIGHT = 20
@@ -49,7 +54,7 @@ class RingGroupData(ModuleData):
     ringback: str | None = None
 
 
-async def run(call: CallApi, data: RingGroupData) -> Branch:
+async def run(call: RingGroupCall, data: RingGroupData) -> Branch:
     """Ring the group (``repeats`` times); the failure's child if the flow has one, else ``_``."""
     options = RingOptions(
         timeout=float(data.timeout),
@@ -69,7 +74,7 @@ async def run(call: CallApi, data: RingGroupData) -> Branch:
     return None
 
 
-async def _resolve(call: CallApi, members: list[Member], strategy: str) -> list[tuple[Endpoint, int]]:
+async def _resolve(call: RingGroupCall, members: list[Member], strategy: str) -> list[tuple[Endpoint, int]]:
     """Members as endpoints (users and devices) with their weights: groups opened once each, a member seen again
     with the same delay and time left out, disabled members left out (Kazoo's ``resolve_endpoint_ids``)."""
     now = call.now() + GREGORIAN_TO_UNIX
@@ -96,7 +101,7 @@ async def _resolve(call: CallApi, members: list[Member], strategy: str) -> list[
     return found
 
 
-async def _group_members(call: CallApi, member: Member, strategy: str) -> list[Member]:
+async def _group_members(call: RingGroupCall, member: Member, strategy: str) -> list[Member]:
     """A group's members, with the member's delay and time as their defaults and its weight; for ``single``, only
     those with a weight of their own, lightest first (as Kazoo orders a group's members)."""
     group = await call.documents.get(call.account_id, "groups", member.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import Playback
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 
@@ -16,7 +16,7 @@ class SayData(ModuleData):
     language: str = Field("en-us", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
-async def run(call: CallApi, data: SayData) -> Branch:
+async def run(call: Playback, data: SayData) -> Branch:
     """Answer if needed, then speak."""
     await call.say(data.text, data.voice, data.language)
     return None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import Playback
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -19,7 +19,7 @@ class SleepData(ModuleData):
     unit: Literal["ms", "s", "m", "h"] = "s"
 
 
-async def run(call: CallApi, data: SleepData) -> Branch:
+async def run(call: Playback, data: SleepData) -> Branch:
     """Wait; a hangup ends the wait."""
     await call.sleep(data.duration * UNITS[data.unit])
     return None

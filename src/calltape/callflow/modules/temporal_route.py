@@ -13,14 +13,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import CallContext, Keys, Playback
 from calltape.callflow.module import Branch, Module, ModuleData, register
 from calltape.callflow.temporal import TemporalRule, first_active
+
+
+class TemporalCall(CallContext, Playback, Keys, Protocol):
+    """What this module uses of a call."""
+
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,7 @@ class TemporalRouteData(ModuleData):
     interdigit_timeout: int | None = Field(None, ge=1, le=60000)
 
 
-async def run(call: CallApi, data: TemporalRouteData) -> Branch:
+async def run(call: TemporalCall, data: TemporalRouteData) -> Branch:
     """The child of the first active rule; or, with an ``action``, change the rules and go on with ``_``."""
     if data.action is not None:
         action: str | None = data.action
@@ -76,7 +81,7 @@ async def run(call: CallApi, data: TemporalRouteData) -> Branch:
         return None
 
 
-async def _routes(call: CallApi, data: TemporalRouteData) -> list[tuple[str, str]]:
+async def _routes(call: TemporalCall, data: TemporalRouteData) -> list[tuple[str, str]]:
     """(rule id, child key) in Kazoo's order, rule sets opened."""
     named = [*data.rules, *(key for key in call.children if key != "_")]
     routes: list[tuple[str, str]] = []
@@ -89,12 +94,12 @@ async def _routes(call: CallApi, data: TemporalRouteData) -> list[tuple[str, str
     return opened + routes
 
 
-async def _set_rules(call: CallApi, set_id: str) -> list[str]:
+async def _set_rules(call: TemporalCall, set_id: str) -> list[str]:
     rule_set = await call.documents.get(call.account_id, SETS, set_id)
     return [str(rule) for rule in (rule_set or {}).get("temporal_rules") or []]
 
 
-async def _set_enabled(call: CallApi, rule_ids: list[str], action: str) -> None:
+async def _set_enabled(call: TemporalCall, rule_ids: list[str], action: str) -> None:
     for rule_id in rule_ids:
         doc = await call.documents.get(call.account_id, RULES, rule_id)
         if doc is None:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi
+from calltape.callflow.call_api import Playback
 from calltape.callflow.module import Branch, Module, ModuleData, register
 
 
@@ -18,7 +18,7 @@ class ToneData(ModuleData):
     duration_ms: int = Field(1000, ge=20, le=600_000)
 
 
-async def run(call: CallApi, data: ToneData) -> Branch:
+async def run(call: Playback, data: ToneData) -> Branch:
     """Answer if needed, then play the tone."""
     name = data.name if data.name or data.frequencies else "beep"
     await call.play_tone(name, tuple(data.frequencies), data.duration_ms / 1000)

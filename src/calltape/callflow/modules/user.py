@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from calltape.callflow.call_api import CallApi, Endpoint, EndpointKind
+from calltape.callflow.call_api import Endpoint, EndpointKind
 from calltape.callflow.module import Branch, Module, register
-from calltape.callflow.modules.device import RingData
+from calltape.callflow.modules.device import RingData, RingingCall
 
 
-async def run(call: CallApi, data: RingData) -> Branch:
+async def run(call: RingingCall, data: RingData) -> Branch:
     """Ring the user's devices; nobody answered: the failure's child as for ``device``, else ``_``."""
     if data.delay:
         await call.sleep(data.delay)

@@ -15,14 +15,19 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
-from calltape.callflow.call_api import CallApi, CallEndedError
+from calltape.callflow.call_api import CallContext, CallEndedError, Keys, Playback, Recorder
 from calltape.callflow.module import Branch, Module, ModuleData, register
 from calltape.recording.caller_recorder import Recorded
+
+
+class VoicemailCall(CallContext, Playback, Keys, Recorder, Protocol):
+    """What this module uses of a call."""
+
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ class VoicemailData(ModuleData):
     silence_seconds: float = Field(10, gt=0, le=600)
 
 
-async def run(call: CallApi, data: VoicemailData) -> Branch:
+async def run(call: VoicemailCall, data: VoicemailData) -> Branch:
     """Leave or check messages; the call ends after (the flow's children do not run)."""
     if data.action == "check":
         await _check(call, data)
@@ -51,7 +56,7 @@ async def run(call: CallApi, data: VoicemailData) -> Branch:
 # ---- leaving a message ------------------------------------------------------------------------
 
 
-async def _compose(call: CallApi, data: VoicemailData) -> None:
+async def _compose(call: VoicemailCall, data: VoicemailData) -> None:
     box = await call.mailboxes.box(call.account_id, data.id) if data.id else None
     if box is None:
         log.warning("call-id %s: voicemail box %s not found", call.call_id, data.id)
@@ -91,7 +96,7 @@ async def _compose(call: CallApi, data: VoicemailData) -> None:
     await _keep(call, box, message_id, path, recorded)
 
 
-async def _review(call: CallApi, path: Any) -> str:
+async def _review(call: VoicemailCall, path: Any) -> str:
     """After ``#``: 1 listen, 2 save, 3 record again (no key: save)."""
     while True:
         await call.say("To listen to your message, press 1. To save it, press 2. To record it again, press 3.")
@@ -104,7 +109,7 @@ async def _review(call: CallApi, path: Any) -> str:
             return "save"
 
 
-async def _keep(call: CallApi, box: Box, message_id: str, path: Any, recorded: Recorded) -> None:
+async def _keep(call: VoicemailCall, box: Box, message_id: str, path: Any, recorded: Recorded) -> None:
     minimum = float(box.get("min_message_length", 3))
     if recorded.seconds < minimum:
         path.unlink(missing_ok=True)
@@ -132,7 +137,7 @@ async def _keep(call: CallApi, box: Box, message_id: str, path: Any, recorded: R
 # ---- listening to messages ------------------------------------------------------------------------
 
 
-async def _check(call: CallApi, data: VoicemailData) -> None:
+async def _check(call: VoicemailCall, data: VoicemailData) -> None:
     await call.answer()
     box = await call.mailboxes.box(call.account_id, data.id) if data.id else None
     if box is None:
@@ -148,7 +153,7 @@ async def _check(call: CallApi, data: VoicemailData) -> None:
     await call.say("You have no more messages. Goodbye.")
 
 
-async def _pin_accepted(call: CallApi, box: Box) -> bool:
+async def _pin_accepted(call: VoicemailCall, box: Box) -> bool:
     pin = str(box.get("pin") or "")
     for _ in range(PIN_TRIES):
         await call.say("Please enter your password, followed by pound.")
@@ -159,7 +164,7 @@ async def _pin_accepted(call: CallApi, box: Box) -> bool:
     return False
 
 
-async def _present(call: CallApi, box: Box, message: dict[str, Any]) -> None:
+async def _present(call: VoicemailCall, box: Box, message: dict[str, Any]) -> None:
     path = call.mailboxes.audio_path(call.account_id, box["id"], message["id"])
     caller = " ".join(message.get("caller_id_number") or "") or "an unknown caller"
     while True:
