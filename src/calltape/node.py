@@ -54,6 +54,7 @@ from calltape.switch.account_documents import StoredDocuments
 from calltape.switch.auth_throttle import FailureThrottle
 from calltape.switch.caller_auth import CallerAuth
 from calltape.switch.calls import CallControl
+from calltape.switch.channels import LiveCalls
 from calltape.switch.device_auth import DeviceAuthenticator
 from calltape.switch.endpoints import Endpoints
 from calltape.switch.forwarding import Forwarding
@@ -207,7 +208,7 @@ class Node:
             on_config_change=self.manager.forget_settings,
             metrics=self.metrics,
             health=self.health,
-            channels=self.calls.channels,
+            channels=LiveCalls(lambda: self.calls.active_calls, self.manager),
             node=self.manager.node,
         )
         if self.receiver_app is not None:

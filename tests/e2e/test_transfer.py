@@ -3,12 +3,14 @@ hears the first phone, then the second; the one recording of the call goes on wi
 channel (or ends at the transfer with ``should_follow_transfer: false``), and its metadata says when. Our phone and
 Debian's baresip (its ``transfer`` command) are the transferors; a REFER to a number nothing answers to leaves the
 bridge standing. Attended: Replaces joins the caller to the consultation call's party. A hold plays the account's
-music on hold to the caller, and into the recording. Carriers (the caller) come from 127.0.0.2; devices register
+music on hold to the caller, and into the recording. The API starts, masks and stops a live call's
+recording. Carriers (the caller) come from 127.0.0.2; devices register
 from 127.0.0.1 with digest."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import numpy as np
 import pytest
 
 from tests.audio import heard_for, tone, window_hz
-from tests.e2e.account import wait_delivered
+from tests.e2e.account import Account, wait_delivered
 from tests.e2e.baresip import Baresip
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
@@ -351,3 +353,73 @@ def test_a_held_caller_hears_the_accounts_music_and_so_does_the_recording(office
     during = windows[start + 2 : stop - 1]
     assert during and sum(abs(hz - MUSIC_HZ) < 20 for hz in during) >= len(during) - 1, during
     assert sum(abs(hz - FIRST_HZ) < 20 for hz in windows[stop + 2 :]) >= 4  # the desk phone again after
+
+
+def test_the_api_starts_masks_and_stops_a_live_calls_recording(office: Office) -> None:
+    """``POST …/channels/{CALL_ID}/recordings``: start on a call that was not recorded, mask (the file holds no
+    audio of the caller meanwhile), unmask, stop; the channel lists the recording and its state; another
+    account's token sees no such call; a bad action is a 400 naming it."""
+    username = f"live{uuid.uuid4().hex[:4]}"
+    number = office.device_number(username)
+    base = f"/v2/accounts/{office.account_id}/channels"
+
+    async def post(call_id: str, data: dict[str, Any]) -> httpx.Response:
+        return await asyncio.to_thread(office.api.post, f"{base}/{call_id}/recordings", json={"data": data})
+
+    async def scenario() -> tuple[str, list[float], dict[str, Any]]:
+        desk = await _phone(office, username, FIRST_HZ)
+        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        caller.say_pcm(tone(CALLER_HZ, 30.0))
+        marks: list[float] = []
+        try:
+            assert (await caller.call(number)).status == 200
+            await _until_heard(caller, FIRST_HZ, 1.0)
+            r = await post(caller.call_id, {"action": "start", "format": "wav", "url": f"{office.sink.url}/live"})
+            assert r.status_code == 200, r.text
+            [running] = r.json()["data"]["recordings"]
+            assert running["state"] == "recording"
+            marks.append(time.monotonic())
+            await asyncio.sleep(1.5)
+            r = await post(caller.call_id, {"action": "mask"})
+            assert r.json()["data"]["recordings"][0]["state"] == "masked"
+            marks.append(time.monotonic())
+            await asyncio.sleep(2.0)
+            assert (await post(caller.call_id, {"action": "unmask"})).status_code == 200
+            marks.append(time.monotonic())
+            await asyncio.sleep(1.5)
+            bad = await post(caller.call_id, {"action": "rewind"})
+            assert bad.status_code == 400 and "action" in json.dumps(bad.json()), bad.text
+            assert (await post("no-such-call", {"action": "stop"})).status_code == 404
+            r = await post(caller.call_id, {"action": "stop"})
+            assert r.json()["data"]["recordings"] == []
+            marks.append(time.monotonic())
+            await caller.hangup()
+            return caller.call_id, marks, running
+        finally:
+            caller.close()
+            desk.close()
+
+    call_id, marks, running = asyncio.run(scenario())
+    wait_delivered(office.api, office.account_id, call_id)
+    [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith("/live")]
+    pcm, rate, _ = decode(upload.body, "wav")
+    assert abs(len(pcm) / rate - (marks[3] - marks[0])) <= 0.3
+    caller_windows = window_hz(np.ascontiguousarray(pcm[:, 0]), rate)
+    masked = caller_windows[int((marks[1] - marks[0]) / 0.25) + 1 : int((marks[2] - marks[0]) / 0.25) - 1]
+    unmasked = caller_windows[: int((marks[1] - marks[0]) / 0.25) - 1]
+    assert masked and all(hz == 0.0 for hz in masked), masked  # no frame of the caller while masked
+    assert sum(abs(hz - CALLER_HZ) < 20 for hz in unmasked) >= len(unmasked) - 1, unmasked
+    assert running["format"] == "wav" and running["follows_transfer"] is True
+
+
+def test_another_accounts_token_sees_no_such_call(office: Office) -> None:
+    other = Account.create(office.server, "Other")
+    key = office.api.get(f"/v2/accounts/{other.account_id}/api_key").json()["data"]["api_key"]
+    token = httpx.put(f"{office.server.api_url}/v2/api_auth", json={"data": {"api_key": key}}).json()["auth_token"]
+    with httpx.Client(base_url=office.server.api_url, headers={"X-Auth-Token": token}) as tenant:
+        r = tenant.post(
+            f"/v2/accounts/{other.account_id}/channels/anything/recordings", json={"data": {"action": "stop"}}
+        )
+        assert r.status_code == 404
+        r = tenant.get(f"/v2/accounts/{office.account_id}/channels/anything")
+        assert r.status_code == 403  # not its account

@@ -40,8 +40,13 @@ async def read_data(request: Request) -> dict[str, Any]:
 
 def validate(model: type[ModelT], data: dict[str, Any]) -> dict[str, Any]:
     """Validate *data* against *model*; return it as a JSON-ready dict (unknown keys kept)."""
+    return validate_model(model, data).model_dump(mode="json", exclude_none=True)
+
+
+def validate_model(model: type[ModelT], data: dict[str, Any]) -> ModelT:
+    """*data* as a *model*, or a 400 naming each field's problem."""
     try:
-        return model.model_validate(data).model_dump(mode="json", exclude_none=True)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ApiError(400, "invalid data", field_errors(exc)) from None
 

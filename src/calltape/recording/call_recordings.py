@@ -187,6 +187,20 @@ class CallRecordings:
         """True while a recording runs."""
         return bool(self._running)
 
+    def describe(self) -> list[dict[str, Any]]:
+        """The recordings running now, as the channels API shows them."""
+        return [
+            {
+                "recording_id": running.recording.id,
+                "name": running.recording.name,
+                "format": running.recording.fmt,
+                "state": "masked" if running.capture.masked else "recording",
+                "started_at": running.capture.started_at,
+                "follows_transfer": running.follow_transfer,
+            }
+            for running in self._running
+        ]
+
     def mask(self, masked: bool) -> None:
         """Masked recordings take silence instead of the call's audio (and recordings started later too)."""
         self.taps.settle()  # what came before is not masked

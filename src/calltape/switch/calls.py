@@ -35,7 +35,7 @@ from calltape.sip.uri import SipUri, parse_uri
 from calltape.store.callflows import Callflows
 from calltape.switch.call import Call
 from calltape.switch.caller_auth import Caller, CallerAuth
-from calltape.switch.channels import describe, live_legs
+from calltape.switch.channels import live_legs
 from calltape.switch.endpoints import Endpoints
 from calltape.switch.leg import InboundLeg, Leg
 from calltape.tasks import TaskSet
@@ -217,13 +217,6 @@ class CallControl:
     def active_calls(self) -> list[Call]:
         """The calls whose callflow runs now."""
         return list(self._running.values())
-
-    def channels(self, account_id: str) -> list[dict[str, Any]]:
-        """*account_id*'s active calls as the channels API shows them, oldest first."""
-        recorded = {r.facts.call_id for r in self.recordings.active} if self.recordings is not None else set()
-        now, loop_now = time.time(), asyncio.get_running_loop().time()
-        calls = sorted((c for c in self._running.values() if c.account_id == account_id), key=lambda c: c.started_at)
-        return [describe(call, recorded, loop_now - call.started_at, now) for call in calls]
 
     def leg_count(self) -> int:
         """Live legs of the active calls (``/metrics``)."""

@@ -1,10 +1,15 @@
-"""Active calls as ``GET /v2/accounts/{A}/channels`` lists them (Kazoo calls a live call a channel)."""
+"""Active calls as ``/v2/accounts/{A}/channels`` shows them (Kazoo calls a live call a channel), and the
+recordings of one of them started, stopped, masked or unmasked from the API."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import asyncio
+import time
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
+from calltape.recording.manager import RecordingManager
+from calltape.recording.request import RecordingRequest
 from calltape.switch.call import Call
 from calltape.switch.leg import Leg
 from calltape.switch.outbound import OutboundLeg
@@ -49,3 +54,47 @@ def _leg(leg: Leg) -> dict[str, Any]:
         doc["device_id"] = leg.target.device_id
         doc["owner_id"] = leg.target.owner_id
     return doc
+
+
+class LiveCalls:
+    """The running calls of this process, for the API: an account sees its own calls only."""
+
+    def __init__(self, calls: Callable[[], Iterable[Call]], recordings: RecordingManager | None) -> None:
+        self.calls = calls
+        self.recordings = recordings
+
+    def list(self, account_id: str) -> list[dict[str, Any]]:
+        """*account_id*'s active calls, oldest first."""
+        calls = sorted((c for c in self.calls() if c.account_id == account_id), key=lambda c: c.started_at)
+        return [self._describe(call) for call in calls]
+
+    def one(self, account_id: str, call_id: str) -> dict[str, Any] | None:
+        """One active call of the account with its running recordings (None if it has no such call)."""
+        call = self._find(account_id, call_id)
+        if call is None:
+            return None
+        return {**self._describe(call), "recordings": call.recordings.describe()}
+
+    async def control(
+        self, account_id: str, call_id: str, action: str, request: RecordingRequest
+    ) -> dict[str, Any] | None:
+        """Start (with *request*), stop, mask or unmask the call's recordings; the call as it is then (None if
+        the account has no such call)."""
+        call = self._find(account_id, call_id)
+        if call is None:
+            return None
+        if action == "start":
+            await call.record_call(request)
+        elif action == "stop":
+            await call.stop_recordings()
+        else:
+            call.mask_recordings(action == "mask")
+        return self.one(account_id, call_id)
+
+    def _find(self, account_id: str, call_id: str) -> Call | None:
+        return next((c for c in self.calls() if c.call_id == call_id and c.account_id == account_id), None)
+
+    def _describe(self, call: Call) -> dict[str, Any]:
+        recorded = {r.facts.call_id for r in self.recordings.active} if self.recordings is not None else set()
+        age = asyncio.get_running_loop().time() - call.started_at
+        return describe(call, recorded, age, time.time())
