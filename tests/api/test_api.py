@@ -140,6 +140,7 @@ def test_every_operation_has_an_id_of_its_own(server: ServerProcess) -> None:
 
 
 def test_every_answer_carries_crossbars_envelope_and_errors_kazoos_shape(api: httpx.Client) -> None:
+    api.put("/v2/accounts", json={"data": {"name": "Envelope", "realm": _realm()}})  # a list with something in it
     r = api.get("/v2/accounts", headers={"X-Request-ID": "req-42"})
     body = r.json()
     assert body["status"] == "success" and body["request_id"] == "req-42" and r.headers["x-request-id"] == "req-42"
