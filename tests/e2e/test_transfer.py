@@ -93,7 +93,7 @@ async def _notified(phone: Phone, status_line: str, within: float = 5.0) -> None
     while True:
         request = await asyncio.wait_for(phone.requests.get(), max(0.1, deadline - time.monotonic()))
         if request.method == "NOTIFY" and request.body.decode().startswith(status_line):
-            assert request.headers.get("Event") == "refer"
+            assert (request.headers.get("Event") or "").startswith("refer;id=")
             assert (request.content_type or "").startswith("message/sipfrag")
             return
 
@@ -286,7 +286,7 @@ def test_an_attended_transfer_joins_the_caller_to_the_consultation_calls_party(o
     assert sum(abs(hz - SECOND_HZ) < 20 for hz in after) >= len(after) - 2, after
 
 
-def test_a_replaces_that_names_no_call_of_ours_is_481(office: Office) -> None:
+def test_a_replaces_that_names_no_call_of_ours_is_notified_481_and_the_bridge_stands(office: Office) -> None:
     username = f"f{uuid.uuid4().hex[:4]}"
     number = office.device_number(username)
 
@@ -298,13 +298,15 @@ def test_a_replaces_that_names_no_call_of_ours_is_481(office: Office) -> None:
             await _until_heard(caller, FIRST_HZ, 1.0)
             target = f"sip:{number}@{office.realm}?Replaces=nosuchcall%3Bto-tag%3Da%3Bfrom-tag%3Db"
             status = (await first.refer_incoming(target)).status
+            await _notified(first, "SIP/2.0 481")  # told in the NOTIFY: a 481 to the REFER would end its dialog
+            await _until_heard(caller, FIRST_HZ, heard_for(caller.received.pcm(), FIRST_HZ) + 1.0)  # still bridged
             await caller.hangup()
             return status
         finally:
             caller.close()
             first.close()
 
-    assert asyncio.run(scenario()) == 481
+    assert asyncio.run(scenario()) == 202
 
 
 def test_a_held_caller_hears_the_accounts_music_and_so_does_the_recording(office: Office) -> None:
@@ -423,3 +425,28 @@ def test_another_accounts_token_sees_no_such_call(office: Office) -> None:
         assert r.status_code == 404
         r = tenant.get(f"/v2/accounts/{office.account_id}/channels/anything")
         assert r.status_code == 403  # not its account
+
+
+def test_a_transferor_that_hangs_up_as_soon_as_its_refer_is_accepted_does_not_end_the_call(office: Office) -> None:
+    first_username = f"g{uuid.uuid4().hex[:4]}"
+    first_number = office.device_number(first_username)
+    second_username = f"k{uuid.uuid4().hex[:4]}"
+    second_number = office.device_number(second_username)
+
+    async def scenario() -> None:
+        first = await _phone(office, first_username, FIRST_HZ)
+        second = await _phone(office, second_username, SECOND_HZ)
+        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        try:
+            assert (await caller.call(first_number)).status == 200
+            await _until_heard(caller, FIRST_HZ, 1.0)
+            assert (await first.refer_incoming(f"sip:{second_number}@{office.realm}")).status == 202
+            await first.hangup_incoming()  # at once, as many phones do after a blind transfer
+            await _until_heard(caller, SECOND_HZ, 2.0)
+            assert caller.bye_at is None
+            await caller.hangup()
+        finally:
+            for phone in (caller, first, second):
+                phone.close()
+
+    asyncio.run(scenario())

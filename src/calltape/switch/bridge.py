@@ -47,6 +47,7 @@ class Bridge:
         self._music: asyncio.Task[None] | None = None
         self._playing = False  # the held side hears the music (and is out of the bridge)
         self._connected = False
+        self._passed_on: Leg | None = None  # the side a hold was passed on to (re-INVITEd sendonly)
         self._standing = True
         self._connect()
         a.on_media_change = b.on_media_change = self._media_changed
@@ -93,6 +94,7 @@ class Bridge:
         held = leg.state is LegState.HELD
         if self._hold_music is None:
             other.hold_far_end(held)
+            self._passed_on = other if held else None
         elif held and self._holder is None:
             self._holder = leg
             self._music = asyncio.ensure_future(self._hold(leg, other))
@@ -108,6 +110,7 @@ class Bridge:
                 return
             if pcm is None:  # no music set: the far end holds itself
                 held.hold_far_end(True)
+                self._passed_on = held
                 return
             self._disconnect()
             self._playing = True
@@ -121,6 +124,8 @@ class Bridge:
     def _resume(self, held: Leg) -> None:
         music, self._music = self._music, None
         if self._playing:  # back from the music to the bridge
+            if music is not None:
+                music.cancel()
             self._stop_music(held)
             if self._standing:
                 self._connect()
@@ -128,6 +133,7 @@ class Bridge:
             music.cancel()
         else:  # the hold was passed on: so is its end
             held.hold_far_end(False)
+            self._passed_on = None
 
     def _stop_music(self, held: Leg) -> None:
         assert self._hold_music is not None
@@ -144,4 +150,7 @@ class Bridge:
             self._music.cancel()
         if self._playing and self._holder is not None:
             self._stop_music(self.b if self._holder is self.a else self.a)
+        if self._passed_on is not None:  # a hold passed on ends with the bridge (a transfer takes the caller on)
+            self._passed_on.hold_far_end(False)
+            self._passed_on = None
         self._disconnect()

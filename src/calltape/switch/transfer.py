@@ -5,13 +5,15 @@ on its far side may hand the caller on.
   number reaches a callflow of the account — the transferor leaves (calltape sends BYE if its phone does not) and
   the caller goes on into that callflow — or ``404 Not Found``, and the bridge stands.
 - **Attended**: ``Refer-To: <sip:…?Replaces=CALL-ID;to-tag=…;from-tag=…>`` naming the transferor's other call
-  through calltape (the consultation call, answered). The caller is bridged to that call's other party, both of
-  the transferor's legs end, and the consultation call ends without its other party. A Replaces that names no
-  call of ours gets 481, one of another account 403.
+  through calltape (the consultation call, answered, placed by the same phone). The caller is bridged to that
+  call's other party, both of the transferor's legs end, and the consultation call ends without its other party.
+  A Replaces naming anything else (no call of ours, another account's or another phone's) is NOTIFYed 481.
 
 Either way the caller's call, recordings and taps go on: the new party is heard in the same channel, each
-transfer is noted for the recordings' metadata, and a recording asked not to follow a transfer ends there. A REFER
-from the caller's own side, or while nothing is bridged, gets 403.
+transfer is noted for the recordings' metadata, and a recording asked not to follow a transfer ends there. Only a
+phone of ours may transfer (a carrier's party may not: it could send the caller anywhere at the account's cost);
+a REFER from the caller's own side, while nothing is bridged, or while a transfer is under way gets 403. The
+transferor leaving once its REFER is accepted does not end the call; if the transfer then fails, it does.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from calltape.sip.syntax import SipSyntaxError
 from calltape.sip.uri import SipUri
 from calltape.switch.bridge import Bridge, HoldMusicSource
 from calltape.switch.leg import InboundLeg, Leg
+from calltape.switch.outbound import OutboundLeg
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION_SECONDS = 60
+TRANSFEROR_GRACE = 2.0  # seconds a transferor's phone has to hang up by itself before calltape's BYE
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class Joined:
     callee: Leg
     bridge: Bridge | None = None
     transfer: asyncio.Future[TransferRequest] | None = None
+    transferring: bool = False  # the party's REFER was accepted: its leaving does not end the call
 
 
 class TransferringCall(Protocol):
@@ -76,6 +81,8 @@ class TransferringCall(Protocol):
 
     call_id: str
     account_id: str
+    number: str
+    caller_device_id: str | None
     a_leg: InboundLeg
     legs: list[Leg]
     transfers: list[Transfer]
@@ -107,7 +114,8 @@ async def stay_bridged(call: TransferringCall, services: TransferServices) -> No
         transfer: asyncio.Future[TransferRequest] = asyncio.get_running_loop().create_future()
         joined.transfer = transfer
         callee = joined.callee
-        callee.on_refer = lambda event, callee=callee: callee.host.spawn(_refer(call, services, callee, event))
+        if _may_transfer(callee):
+            callee.on_refer = lambda event, callee=callee: callee.host.spawn(_refer(call, services, callee, event))
         ended: asyncio.Future[Any] = asyncio.ensure_future(call.ended.wait())
         try:
             await asyncio.wait({ended, transfer}, return_when=asyncio.FIRST_COMPLETED)
@@ -117,10 +125,11 @@ async def stay_bridged(call: TransferringCall, services: TransferServices) -> No
         if call.ended.is_set() or not transfer.done() or transfer.exception() is not None:
             raise CallEndedError()
         request = transfer.result()
-        _note(call, joined.bridge, request)
+        _hand_over(call, joined.bridge, request)
         if request.join is None:
             assert request.callflow_id is not None
             call.joined = None
+            call.number = request.number  # the caller goes on as if it had dialled the target
             raise TransferredError(request.callflow_id)
         joined = _join(call, request.join)
 
@@ -130,7 +139,8 @@ def hang_up_caller_when_gone(call: TransferringCall) -> Callable[[Leg], None]:
     one that was transferred away)."""
 
     def gone(leg: Leg) -> None:
-        if call.joined is not None and call.joined.callee is leg:
+        joined = call.joined
+        if joined is not None and joined.callee is leg and not joined.transferring:
             call.a_leg.host.spawn(call.a_leg.hangup())
 
     return gone
@@ -157,65 +167,106 @@ def refer_target(event: RequestReceived) -> ReferTarget | None:
     return ReferTarget(uri.user_unescaped, replaces)
 
 
-def notify(leg: Leg, status_line: str, *, final: bool) -> None:
-    """Tell the transferor how its transfer goes: a NOTIFY in the REFER's dialog with *status_line* as sipfrag."""
-    if leg.dialog is None or leg.ended.is_set():
-        return
-    state = "terminated;reason=noresource" if final else f"active;expires={SUBSCRIPTION_SECONDS}"
-    request = leg.dialog.create_request(
-        "NOTIFY",
-        leg.host.via_for(leg.peer, leg.local_address),
-        body=f"{status_line}\r\n".encode(),
-        content_type="message/sipfrag;version=2.0",
-    )
-    request.headers.add("Event", "refer")
-    request.headers.add("Subscription-State", state)
-    leg.host.send_request(request, leg.peer, leg)
+@dataclass
+class Progress:
+    """The REFER's implicit subscription (RFC 3515): NOTIFYs in its dialog with the outcome as ``message/sipfrag``,
+    ``Event: refer;id=<the REFER's CSeq>``, the last one terminating it."""
+
+    leg: Leg
+    refer_cseq: int
+
+    def trying(self) -> None:
+        self._notify("SIP/2.0 100 Trying", final=False)
+
+    def final(self, status_line: str) -> None:
+        self._notify(status_line, final=True)
+
+    def _notify(self, status_line: str, *, final: bool) -> None:
+        leg = self.leg
+        if leg.dialog is None or leg.ended.is_set():
+            return
+        state = "terminated;reason=noresource" if final else f"active;expires={SUBSCRIPTION_SECONDS}"
+        request = leg.dialog.create_request(
+            "NOTIFY",
+            leg.host.via_for(leg.peer, leg.local_address),
+            body=f"{status_line}\r\n".encode(),
+            content_type="message/sipfrag;version=2.0",
+        )
+        request.headers.add("Event", f"refer;id={self.refer_cseq}")
+        request.headers.add("Subscription-State", state)
+        leg.host.send_request(request, leg.peer, leg)
+
+
+def _may_transfer(leg: Leg) -> bool:
+    """Only a phone of ours may transfer the caller (a carrier's party could send it anywhere at our cost)."""
+    return isinstance(leg, OutboundLeg) and leg.target.device_id is not None and not leg.target.offnet
 
 
 async def _refer(call: TransferringCall, services: TransferServices, transferor: Leg, event: RequestReceived) -> None:
-    """The bridged phone asks to transfer the caller: the REFER answered, and the outcome NOTIFYed."""
-    respond = transferor.host.respond
+    """The bridged phone asks to transfer the caller: the REFER answered (202), the outcome NOTIFYed."""
     target = refer_target(event)
     joined = call.joined
     transfer = joined.transfer if joined is not None else None
-    if target is None or transfer is None or transfer.done():
-        respond(event.transaction, event.response(403, "Transfer not possible"))
+    if target is None or joined is None or transfer is None or transfer.done() or joined.transferring:
+        transferor.host.respond(event.transaction, event.response(403, "Transfer not possible"))
         return
+    contact = [("Contact", transferor.host.contact_for(transferor.peer, transferor.local_address))]
+    transferor.host.respond(event.transaction, event.response(202, None, contact))
+    progress = Progress(transferor, event.request.cseq.number)
+    joined.transferring = True
+    try:
+        request = await _carry_out(call, services, transferor, target, progress)
+    except Exception as exc:  # the store down, …: the transferor is told, the call goes on as it was
+        log.error("call-id %s: transfer failed: %r", call.call_id, exc)
+        request = None
+        progress.final("SIP/2.0 503 Service Unavailable")
+    if request is not None and not transfer.done() and not call.ended.is_set():
+        transfer.set_result(request)
+        return
+    if request is not None and request.join is not None:  # the caller left meanwhile: the party has no one
+        request.join.host.spawn(request.join.hangup())
+    joined.transferring = False
+    if transferor.ended.is_set():  # it left while the transfer failed: the caller has no one
+        call.a_leg.host.spawn(call.a_leg.hangup())
+
+
+async def _carry_out(
+    call: TransferringCall, services: TransferServices, transferor: Leg, target: ReferTarget, progress: Progress
+) -> TransferRequest | None:
     if target.replaces is not None:
-        other, status = _consultation(call, services, target.replaces)
-        if other is None:
-            respond(event.transaction, event.response(status))
-            return
-        respond(event.transaction, event.response(202))
-        notify(transferor, "SIP/2.0 200 OK", final=True)
-        transfer.set_result(TransferRequest(transferor, target.number, join=_take_party(other)))
-        return
-    respond(event.transaction, event.response(202))
-    notify(transferor, "SIP/2.0 100 Trying", final=False)
+        other = _consultation(call, services, transferor, target.replaces)
+        if other is None:  # unknown, another account's, or not the transferor's: all told the same way
+            progress.final("SIP/2.0 481 Call/Transaction Does Not Exist")
+            return None
+        progress.final("SIP/2.0 200 OK")
+        return TransferRequest(transferor, target.number, join=_take_party(other))
+    progress.trying()
     callflow_id = await services.documents.callflow_for(call.account_id, target.number)
-    if callflow_id is None or transfer.done() or call.ended.is_set():
+    if callflow_id is None:
         log.info("call-id %s: transfer to %s refused: no callflow reaches it", call.call_id, target.number)
-        notify(transferor, "SIP/2.0 404 Not Found", final=True)
-        return
-    notify(transferor, "SIP/2.0 200 OK", final=True)
-    transfer.set_result(TransferRequest(transferor, target.number, callflow_id))
+        progress.final("SIP/2.0 404 Not Found")
+        return None
+    progress.final("SIP/2.0 200 OK")
+    return TransferRequest(transferor, target.number, callflow_id)
 
 
 def _consultation(
-    call: TransferringCall, services: TransferServices, replaces: tuple[str, str, str]
-) -> tuple[TransferringCall | None, int]:
-    """The transferor's answered consultation call that *replaces* names, or why not (481, 403)."""
+    call: TransferringCall, services: TransferServices, transferor: Leg, replaces: tuple[str, str, str]
+) -> TransferringCall | None:
+    """The transferor's own answered consultation call that *replaces* names, if it is one: in the same account,
+    placed by the same device, bridged, and not being transferred itself."""
     call_id, to_tag, from_tag = replaces
     other = services.call_of_leg(call_id)
     dialog = other.a_leg.dialog if other is not None else None
-    if other is None or dialog is None or (dialog.local_tag, dialog.remote_tag) != (to_tag, from_tag):
-        return None, 481
-    if other.account_id != call.account_id:
-        return None, 403
-    if other is call or other.joined is None or other.joined.bridge is None or other.joined.transfer is None:
-        return None, 481
-    return other, 202
+    if other is None or other is call or dialog is None or (dialog.local_tag, dialog.remote_tag) != (to_tag, from_tag):
+        return None
+    device = transferor.target.device_id if isinstance(transferor, OutboundLeg) else None
+    if other.account_id != call.account_id or other.caller_device_id != device:
+        return None
+    joined = other.joined
+    if joined is None or joined.bridge is None or joined.transfer is None or joined.transfer.done():
+        return None
+    return other
 
 
 def _take_party(other: TransferringCall) -> Leg:
@@ -233,13 +284,22 @@ def _take_party(other: TransferringCall) -> Leg:
     return party
 
 
-def _note(call: TransferringCall, bridge: Bridge, request: TransferRequest) -> None:
-    """The transferor leaves; the transfer is noted for the recordings."""
+def _hand_over(call: TransferringCall, bridge: Bridge, request: TransferRequest) -> None:
+    """The caller leaves the transferor's bridge (the transferor is hung up if its phone does not hang up
+    itself), the transfer is noted, and a recording that does not follow transfers ends."""
     bridge.unbridge()
     call.transfers.append(Transfer(time.time(), request.transferor.call_id, request.number))
     call.recordings.transferred()
-    call.a_leg.host.spawn(request.transferor.hangup())  # its phone usually hangs up first; if not, BYE
+    call.a_leg.host.spawn(_hang_up_later(request.transferor))
     log.info("call-id %s: transferred by %s to %s", call.call_id, request.transferor.call_id, request.number)
+
+
+async def _hang_up_later(leg: Leg) -> None:
+    """A transferor's phone hangs up once told the transfer worked; if it has not in a moment, BYE."""
+    try:
+        await asyncio.wait_for(leg.ended.wait(), TRANSFEROR_GRACE)
+    except TimeoutError:
+        await leg.hangup()
 
 
 def _join(call: TransferringCall, party: Leg) -> Joined:
