@@ -127,10 +127,12 @@ async def _transferred_call(
         first.close()
 
 
-def test_a_blind_transfer_keeps_one_recording_with_the_new_party_in_the_same_channel(office: Office) -> None:
-    first_username = f"a{uuid.uuid4().hex[:4]}"
-    first_number = office.device_number(first_username, _record(office))
-    second_username = f"sales{uuid.uuid4().hex[:4]}"
+def _blind_transfer(
+    office: Office, record: dict[str, Any]
+) -> tuple[float, float, float, np.ndarray, int, dict[str, Any]]:
+    """A recorded call transferred blind: (answered, transfer, end) times, the file's PCM and rate, its metadata."""
+    first_username, second_username = f"a{uuid.uuid4().hex[:4]}", f"s{uuid.uuid4().hex[:4]}"
+    first_number = office.device_number(first_username, record)
     second_number = office.device_number(second_username)
 
     async def scenario() -> tuple[str, float, float, float]:
@@ -144,37 +146,34 @@ def test_a_blind_transfer_keeps_one_recording_with_the_new_party_in_the_same_cha
     doc = wait_delivered(office.api, office.account_id, call_id)
     [upload] = [u for u in office.sink.uploads if call_id in u.path]
     pcm, rate, _ = decode(upload.body, "wav")
-    assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
-    [transfer] = doc["transfers"]
-    assert transfer["to"] == second_number
-    offset = float(transfer["offset_s"])
-    assert abs(offset - (transfer_at - answered)) <= 0.5
-    caller_side, other_side = np.ascontiguousarray(pcm[:, 0]), np.ascontiguousarray(pcm[:, 1])
-    assert heard_for(caller_side, CALLER_HZ, rate=rate) >= len(pcm) / rate - 1.0  # the caller throughout
-    windows = window_hz(other_side, rate)
+    assert doc.get("transfers", [{}])[0].get("to", second_number) == second_number
+    return answered, transfer_at, ended, pcm, rate, doc
+
+
+def _handed_over(pcm: np.ndarray, rate: int, offset: float) -> None:
+    """The other party's channel holds the first phone's tone before *offset* and the second's after (per 250 ms
+    window, a second's grace around the hand-over)."""
+    windows = window_hz(np.ascontiguousarray(pcm[:, 1]), rate)
     cut = int(offset / 0.25)
-    before, after = windows[: cut - 1], windows[cut + 4 :]  # a second's grace around the hand-over
+    before, after = windows[: cut - 1], windows[cut + 4 :]
     assert sum(abs(hz - FIRST_HZ) < 20 for hz in before) >= len(before) - 2, before
     assert sum(abs(hz - SECOND_HZ) < 20 for hz in after) >= len(after) - 2, after
 
 
+def test_a_blind_transfer_keeps_one_recording_with_the_new_party_in_the_same_channel(office: Office) -> None:
+    answered, transfer_at, ended, pcm, rate, doc = _blind_transfer(office, _record(office))
+    assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
+    [transfer] = doc["transfers"]
+    offset = float(transfer["offset_s"])
+    assert abs(offset - (transfer_at - answered)) <= 0.5
+    assert heard_for(np.ascontiguousarray(pcm[:, 0]), CALLER_HZ, rate=rate) >= len(pcm) / rate - 1.0
+    _handed_over(pcm, rate, offset)
+
+
 def test_should_follow_transfer_false_ends_the_file_at_the_transfer(office: Office) -> None:
-    first_username = f"b{uuid.uuid4().hex[:4]}"
-    first_number = office.device_number(first_username, _record(office, should_follow_transfer=False))
-    second_username = f"desk{uuid.uuid4().hex[:4]}"
-    second_number = office.device_number(second_username)
-
-    async def scenario() -> tuple[str, float, float, float]:
-        second = await _phone(office, second_username, SECOND_HZ)
-        try:
-            return await _transferred_call(office, first_username, first_number, second_number)
-        finally:
-            second.close()
-
-    call_id, answered, transfer_at, _ended = asyncio.run(scenario())
-    wait_delivered(office.api, office.account_id, call_id)
-    [upload] = [u for u in office.sink.uploads if call_id in u.path]
-    pcm, rate, _ = decode(upload.body, "wav")
+    answered, transfer_at, _ended, pcm, rate, _doc = _blind_transfer(
+        office, _record(office, should_follow_transfer=False)
+    )
     assert abs(len(pcm) / rate - (transfer_at - answered)) <= 0.5
     assert heard_for(np.ascontiguousarray(pcm[:, 1]), SECOND_HZ, rate=rate) == 0.0
 
@@ -279,11 +278,7 @@ def test_an_attended_transfer_joins_the_caller_to_the_consultation_calls_party(o
     [upload] = [u for u in office.sink.uploads if call_id in u.path]
     pcm, rate, _ = decode(upload.body, "wav")
     assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
-    windows = window_hz(np.ascontiguousarray(pcm[:, 1]), rate)
-    cut = int(float(transfer["offset_s"]) / 0.25)
-    before, after = windows[: cut - 1], windows[cut + 4 :]
-    assert sum(abs(hz - FIRST_HZ) < 20 for hz in before) >= len(before) - 2, before
-    assert sum(abs(hz - SECOND_HZ) < 20 for hz in after) >= len(after) - 2, after
+    _handed_over(pcm, rate, float(transfer["offset_s"]))
 
 
 def test_a_replaces_that_names_no_call_of_ours_is_notified_481_and_the_bridge_stands(office: Office) -> None:
