@@ -19,7 +19,7 @@ from calltape.callflow.lint import AccountIds, LintLimits, lint_callflow
 from calltape.callflow.validation import CallflowInvalidError, validate_callflow
 from calltape.config import ConfigError, load_settings
 from calltape.receiver.server import embedded_settings
-from calltape.recording.manager import MediaSettings
+from calltape.recording.media_settings import MediaSettings
 from calltape.store import schema
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database, StoreError

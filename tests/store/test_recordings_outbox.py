@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from calltape.delivery.worker import retry_delay
-from calltape.recording.manager import MediaSettings
+from calltape.recording.media_settings import MediaSettings
 from calltape.store.database import Database
 from calltape.store.recordings import Recordings, RecordingState
 
