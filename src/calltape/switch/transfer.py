@@ -176,9 +176,11 @@ class Progress:
     refer_cseq: int
 
     def trying(self) -> None:
+        """The transfer is under way."""
         self._notify("SIP/2.0 100 Trying", final=False)
 
     def final(self, status_line: str) -> None:
+        """How it ended (``SIP/2.0 200 OK``, ``… 404 Not Found``, …); the subscription ends with it."""
         self._notify(status_line, final=True)
 
     def _notify(self, status_line: str, *, final: bool) -> None:
