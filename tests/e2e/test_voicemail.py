@@ -170,9 +170,9 @@ def test_check_plays_the_message_after_the_pin(box: Box) -> None:
         owner = await Phone(box.server.sip_port).start()
         try:
             assert (await owner.call(box.check_number)).status == 200
-            owner.send_digits("1234#")  # typed ahead: read by the PIN prompt
+            owner.send_digits("1234#1")  # typed ahead: the PIN, then Kazoo's main menu: 1 new messages
             await _wait_for_tone(owner, CALLER_HZ, 30)  # the message plays
-            owner.send_digits("2")  # save it
+            owner.send_digits("1#")  # Kazoo's keys: 1 keeps it (saved); back in the main menu, # leaves
             await owner.wait_bye(30)
             return _seconds_of(owner.received.pcm(0), CALLER_HZ)
         finally:

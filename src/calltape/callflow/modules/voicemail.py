@@ -2,12 +2,13 @@
 
 compose: the box's greeting (its ``media.unavailable``, or a spoken default naming the box), a beep,
 then the caller is recorded until they hang up, press ``#``, stay silent for ``silence_seconds`` or
-reach the box's ``max_message_length``. ``#`` opens a menu: 1 listen, 2 save, 3 record again. A message
+reach the box's ``max_message_length``. ``#`` opens Kazoo's review: 1 save, 2 listen, 3 record again. A message
 shorter than ``min_message_length`` is not kept; a full box says so and records nothing. A caller
 who hangs up mid-message still leaves it.
 
-check: the PIN by DTMF (three tries, then goodbye), the counts of new and saved messages, then each
-message with its date and caller: 1 replay, 2 save, 7 delete, # next.
+check: the PIN by DTMF (three tries, then goodbye), then Kazoo's keys: the main menu (the counts of new and saved
+messages; 1 new, 2 saved, # goodbye), each message newest first with its date and caller (1 keep, 2 replay,
+4 previous, 6 next, 7 delete).
 """
 
 from __future__ import annotations
@@ -97,11 +98,11 @@ async def _compose(call: VoicemailCall, data: VoicemailData) -> None:
 
 
 async def _review(call: VoicemailCall, path: Any) -> str:
-    """After ``#``: 1 listen, 2 save, 3 record again (no key: save)."""
+    """After ``#``, Kazoo's record review: 1 save, 2 listen, 3 record again (no key: save)."""
     while True:
-        await call.say("To listen to your message, press 1. To save it, press 2. To record it again, press 3.")
+        await call.say("To save your message, press 1. To listen to it, press 2. To record it again, press 3.")
         key = await call.collect_digits(1, MENU_TIMEOUT)
-        if key == "1":
+        if key == "2":
             await call.play_file(path)
         elif key == "3":
             return "again"
@@ -146,11 +147,20 @@ async def _check(call: VoicemailCall, data: VoicemailData) -> None:
     if box is None or not await _pin_accepted(call, box):
         await call.say("Goodbye.")
         return
-    counts = await call.mailboxes.counts(call.account_id, box["id"])
-    await call.say(f"You have {_count(counts['new'], 'new message')} and {_count(counts['saved'], 'saved message')}.")
-    for message in await call.mailboxes.messages(call.account_id, box["id"]):
-        await _present(call, box, message)
-    await call.say("You have no more messages. Goodbye.")
+    while True:  # Kazoo's main menu: 1 new messages, 2 saved ones, # goodbye
+        counts = await call.mailboxes.counts(call.account_id, box["id"])
+        await call.say(
+            f"You have {_count(counts['new'], 'new message')} and {_count(counts['saved'], 'saved message')}. "
+            "To hear new messages, press 1. To hear saved messages, press 2. To exit, press pound."
+        )
+        key = await call.collect_digits(1, MENU_TIMEOUT)
+        if key not in ("1", "2"):
+            await call.say("Goodbye.")
+            return
+        folder = "new" if key == "1" else "saved"
+        messages = [m for m in await call.mailboxes.messages(call.account_id, box["id"]) if m["folder"] == folder]
+        await _review_messages(call, box, sorted(messages, key=lambda m: m.get("timestamp", 0), reverse=True))
+        await call.say("You have no more messages.")
 
 
 async def _pin_accepted(call: VoicemailCall, box: Box) -> bool:
@@ -164,25 +174,33 @@ async def _pin_accepted(call: VoicemailCall, box: Box) -> bool:
     return False
 
 
-async def _present(call: VoicemailCall, box: Box, message: dict[str, Any]) -> None:
-    path = call.mailboxes.audio_path(call.account_id, box["id"], message["id"])
-    caller = " ".join(message.get("caller_id_number") or "") or "an unknown caller"
-    while True:
+async def _review_messages(call: VoicemailCall, box: Box, messages: list[dict[str, Any]]) -> None:
+    """Each message, newest first, then Kazoo's keys: 1 keep (saved), 2 replay, 4 previous, 6 next, 7 delete;
+    no key: the next one."""
+    index = 0
+    while 0 <= index < len(messages):
+        message = messages[index]
+        path = call.mailboxes.audio_path(call.account_id, box["id"], message["id"])
+        caller = " ".join(message.get("caller_id_number") or "") or "an unknown caller"
         await call.say(f"Message received {_spoken_time(message.get('timestamp', 0), box)}, from {caller}.")
         await call.play_file(path)
         await call.say(
-            "To replay it, press 1. To save it, press 2. To delete it, press 7. For the next message, press pound."
+            "To keep it, press 1. To replay it, press 2. For the previous message, press 4. "
+            "For the next, press 6. To delete it, press 7."
         )
         key = await call.collect_digits(1, MENU_TIMEOUT)
-        if key == "1":
-            continue
         if key == "2":
+            continue
+        if key == "4":
+            index = max(0, index - 1)
+            continue
+        if key == "1":
             await call.mailboxes.set_folder(call.account_id, box["id"], message["id"], "saved")
             await call.say("Saved.")
         elif key == "7":
             await call.mailboxes.set_folder(call.account_id, box["id"], message["id"], "deleted")
             await call.say("Deleted.")
-        return
+        index += 1
 
 
 def _spoken_box(box: Box) -> str:
