@@ -100,8 +100,7 @@ async def _compose(call: VoicemailCall, data: VoicemailData) -> None:
 async def _review(call: VoicemailCall, path: Any) -> str:
     """After ``#``, Kazoo's record review: 1 save, 2 listen, 3 record again (no key: save)."""
     while True:
-        await call.say("To save your message, press 1. To listen to it, press 2. To record it again, press 3.")
-        key = await call.collect_digits(1, MENU_TIMEOUT)
+        key = await _menu(call, "To save your message, press 1. To listen to it, press 2. To record it again, press 3.")
         if key == "2":
             await call.play_file(path)
         elif key == "3":
@@ -149,11 +148,11 @@ async def _check(call: VoicemailCall, data: VoicemailData) -> None:
         return
     while True:  # Kazoo's main menu: 1 new messages, 2 saved ones, # goodbye
         counts = await call.mailboxes.counts(call.account_id, box["id"])
-        await call.say(
+        key = await _menu(
+            call,
             f"You have {_count(counts['new'], 'new message')} and {_count(counts['saved'], 'saved message')}. "
-            "To hear new messages, press 1. To hear saved messages, press 2. To exit, press pound."
+            "To hear new messages, press 1. To hear saved messages, press 2. To exit, press pound.",
         )
-        key = await call.collect_digits(1, MENU_TIMEOUT)
         if key not in ("1", "2"):
             await call.say("Goodbye.")
             return
@@ -166,8 +165,10 @@ async def _check(call: VoicemailCall, data: VoicemailData) -> None:
 async def _pin_accepted(call: VoicemailCall, box: Box) -> bool:
     pin = str(box.get("pin") or "")
     for _ in range(PIN_TRIES):
-        await call.say("Please enter your password, followed by pound.")
-        if await call.collect_digits(10, MENU_TIMEOUT) == pin and pin:
+        entered = await call.collect_during(
+            "tts://Please enter your password, followed by pound.", 10, MENU_TIMEOUT, 3.0
+        )
+        if entered == pin and pin:
             return True
         await call.say("That password is not correct.")
     log.info("call-id %s: wrong voicemail PIN %d times for box %s", call.call_id, PIN_TRIES, box["id"])
@@ -184,11 +185,11 @@ async def _review_messages(call: VoicemailCall, box: Box, messages: list[dict[st
         caller = " ".join(message.get("caller_id_number") or "") or "an unknown caller"
         await call.say(f"Message received {_spoken_time(message.get('timestamp', 0), box)}, from {caller}.")
         await call.play_file(path)
-        await call.say(
+        key = await _menu(
+            call,
             "To keep it, press 1. To replay it, press 2. For the previous message, press 4. "
-            "For the next, press 6. To delete it, press 7."
+            "For the next, press 6. To delete it, press 7.",
         )
-        key = await call.collect_digits(1, MENU_TIMEOUT)
         if key == "2":
             continue
         if key == "4":
@@ -201,6 +202,11 @@ async def _review_messages(call: VoicemailCall, box: Box, messages: list[dict[st
             await call.mailboxes.set_folder(call.account_id, box["id"], message["id"], "deleted")
             await call.say("Deleted.")
         index += 1
+
+
+async def _menu(call: VoicemailCall, prompt: str) -> str:
+    """A menu's key: the prompt stops at the first key (or one typed ahead), as Kazoo's prompts do."""
+    return await call.collect_during(f"tts://{prompt}", 1, MENU_TIMEOUT, MENU_TIMEOUT)
 
 
 def _spoken_box(box: Box) -> str:
