@@ -68,6 +68,9 @@ class FakeCall:
     def now(self) -> float:
         return self.clock
 
+    async def caller_owner_id(self) -> str | None:
+        return None
+
     async def answer(self) -> None:
         pass
 

@@ -237,3 +237,36 @@ def test_delete_after_notify_removes_the_message_once_the_webhook_took_it(box: B
         time.sleep(0.1)
     assert box.api.get(base).json()["data"] == []
     assert box.api.get(f"{base}/{posted['data']['id']}", headers={"Accept": "audio/wav"}).status_code == 404
+
+
+def test_the_owner_on_its_own_phone_hears_its_messages_without_a_pin(box: Box) -> None:
+    """Kazoo's ``check_if_owner``: the box's owner calling from a device it owns (digest from an untrusted
+    address) goes straight to the main menu; pressing 1 plays the new messages."""
+    box.api.post(
+        f"/v2/accounts/{box.account_id}/vmboxes/{box.box_id}/messages/{_newest(box)}", json={"data": {"folder": "new"}}
+    )
+
+    async def scenario() -> float:
+        owner = Phone(
+            box.server.sip_port, host="127.0.0.3", user="grace", realm="vm.example.com", password="grace-secret"
+        )
+        await owner.start()
+        try:
+            assert (await owner.call(box.check_number)).status == 200
+            owner.send_digits("1")  # no PIN asked: the main menu reads this
+            await _wait_for_tone(owner, CALLER_HZ, 30)  # a message plays
+            deadline = time.monotonic() + 10
+            while _seconds_of(owner.received.pcm(0), CALLER_HZ) < 1.0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            await owner.hangup()
+            return _seconds_of(owner.received.pcm(0), CALLER_HZ)
+        finally:
+            owner.close()
+
+    assert asyncio.run(scenario()) >= 1.0
+
+
+def _newest(box: Box) -> str:
+    if not box.messages():
+        test_no_answer_leaves_a_message_that_is_listed_and_downloadable(box)
+    return str(box.messages()[-1]["id"])

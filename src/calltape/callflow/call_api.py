@@ -155,6 +155,9 @@ class CallContext(Protocol):
     def now(self) -> float:
         """Unix time (the node's clock: tests set it)."""
 
+    async def caller_owner_id(self) -> str | None:
+        """The user who owns the calling device, when a device of ours calls and has an owner."""
+
     async def hangup(self) -> None: ...
 
 

@@ -124,6 +124,12 @@ class Call:
         """Unix time by the node's clock."""
         return self.services.wall_clock()
 
+    async def caller_owner_id(self) -> str | None:
+        """The user who owns the calling device, if a device of ours calls."""
+        if self.caller_device_id is None:
+            return None
+        return await self.services.endpoints.owner_of(self.account_id, self.caller_device_id)
+
     @property
     def answered(self) -> bool:
         """True once the A-leg was answered."""

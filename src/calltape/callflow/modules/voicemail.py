@@ -6,7 +6,8 @@ reach the box's ``max_message_length``. ``#`` opens Kazoo's review: 1 save, 2 li
 shorter than ``min_message_length`` is not kept; a full box says so and records nothing. A caller
 who hangs up mid-message still leaves it.
 
-check: the PIN by DTMF (three tries, then goodbye), then Kazoo's keys: the main menu (the counts of new and saved
+check: the PIN by DTMF (three tries, then goodbye; none for the box's owner on its own phone, Kazoo's
+``check_if_owner``, unless ``require_pin``), then Kazoo's keys: the main menu (the counts of new and saved
 messages; 1 new, 2 saved, # goodbye), each message newest first with its date and caller (1 keep, 2 replay,
 4 previous, 6 next, 7 delete).
 """
@@ -143,7 +144,7 @@ async def _check(call: VoicemailCall, data: VoicemailData) -> None:
     if box is None:
         await call.say("Please enter your mailbox number, followed by pound.")
         box = await call.mailboxes.box_for_mailbox(call.account_id, await call.collect_digits(10, MENU_TIMEOUT))
-    if box is None or not await _pin_accepted(call, box):
+    if box is None or not (await _is_owner(call, box) or await _pin_accepted(call, box)):
         await call.say("Goodbye.")
         return
     while True:  # Kazoo's main menu: 1 new messages, 2 saved ones, # goodbye
@@ -160,6 +161,14 @@ async def _check(call: VoicemailCall, data: VoicemailData) -> None:
         messages = [m for m in await call.mailboxes.messages(call.account_id, box["id"]) if m["folder"] == folder]
         await _review_messages(call, box, sorted(messages, key=lambda m: m.get("timestamp", 0), reverse=True))
         await call.say("You have no more messages.")
+
+
+async def _is_owner(call: VoicemailCall, box: Box) -> bool:
+    """Kazoo's ``check_if_owner`` (true by default): the box's owner calling from a phone it owns needs no PIN,
+    unless the box has ``require_pin``."""
+    if box.get("require_pin") is True or box.get("check_if_owner") is False or not box.get("owner_id"):
+        return False
+    return await call.caller_owner_id() == str(box["owner_id"])
 
 
 async def _pin_accepted(call: VoicemailCall, box: Box) -> bool:
