@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from calltape.callflow.call_api import (
@@ -16,6 +17,7 @@ from calltape.callflow.call_api import (
     RingOptions,
 )
 from calltape.callflow.engine import run_callflow
+from calltape.recording.caller_recorder import Recorded
 
 
 @dataclass
@@ -46,10 +48,51 @@ class FakeDocuments:
 
 
 @dataclass
+class FakeMailboxes:
+    """Voicemail boxes and their messages in memory (audio paths that are never read: play_file only notes them)."""
+
+    boxes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages_of: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    async def box(self, account_id: str, box_id: str) -> dict[str, Any] | None:
+        return self.boxes.get(box_id)
+
+    async def box_for_mailbox(self, account_id: str, mailbox: str) -> dict[str, Any] | None:
+        return next((b for b in self.boxes.values() if b.get("mailbox") == mailbox), None)
+
+    async def counts(self, account_id: str, box_id: str) -> dict[str, int]:
+        folders = [m["folder"] for m in self.messages_of.get(box_id, [])]
+        return {folder: folders.count(folder) for folder in ("new", "saved", "deleted")}
+
+    async def messages(self, account_id: str, box_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages_of.get(box_id, []) if m["folder"] != "deleted"]
+
+    def new_message(self, account_id: str, box_id: str) -> tuple[str, Path]:
+        message_id = uuid.uuid4().hex
+        return message_id, Path(f"/nonexistent/{message_id}.wav")
+
+    async def save_message(
+        self, account_id: str, box: dict[str, Any], message_id: str, doc: dict[str, Any]
+    ) -> dict[str, Any]:
+        message = {**doc, "id": message_id, "folder": "new"}
+        self.messages_of.setdefault(box["id"], []).append(message)
+        return message
+
+    async def set_folder(self, account_id: str, box_id: str, message_id: str, folder: str) -> None:
+        for message in self.messages_of.get(box_id, []):
+            if message["id"] == message_id:
+                message["folder"] = folder
+
+    def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path:
+        return Path(f"/nonexistent/{message_id}.wav")
+
+
+@dataclass
 class FakeCall:
     """Implements what the routing modules use of :class:`calltape.callflow.call_api.CallApi`."""
 
     documents: FakeDocuments = field(default_factory=FakeDocuments)
+    mailboxes: FakeMailboxes = field(default_factory=FakeMailboxes)
     clock: float = 0.0  # Unix time now()
     keys: list[str] = field(default_factory=list)  # what collect_during returns, in turn ("" = nothing pressed)
     ring_outcomes: list[BridgeFailure | None] = field(default_factory=list)  # None: answered (the call ends)
@@ -79,6 +122,15 @@ class FakeCall:
 
     async def play_prompt(self, prompt: str) -> None:
         self.heard.append(prompt)
+
+    async def play_file(self, path: Path) -> None:
+        self.heard.append(f"file:{path.stem}")
+
+    async def record_caller(
+        self, path: Path, *, max_seconds: float, silence_seconds: float | None, stop_keys: str = "#"
+    ) -> Recorded:
+        self.heard.append("recording")
+        return Recorded(5.0, "hangup")
 
     async def play_tone(self, name: str | None, frequencies: tuple[float, ...], seconds: float) -> None:
         self.heard.append(f"tone:{name or ','.join(f'{f:g}' for f in frequencies)}")

@@ -262,3 +262,30 @@ def test_a_carriers_challenge_or_redirect_reaches_the_caller_as_503() -> None:
         call = FakeCall(ring_outcomes=[BridgeFailure("CALL_REJECTED", status)])
         _run(call, {"module": "offnet", "data": {}})
         assert call.responded == (refused, None), status
+
+
+def _box(call: FakeCall) -> str:
+    box = {"id": "b1", "name": "Sales", "mailbox": "3000", "pin": "1234", "skip_instructions": True}
+    call.mailboxes.boxes["b1"] = box
+    for index, when in enumerate((100, 300, 200)):  # three new messages, the newest second
+        call.mailboxes.messages_of.setdefault("b1", []).append({"id": f"m{index}", "folder": "new", "timestamp": when})
+    return "b1"
+
+
+def test_voicemail_star_during_the_greeting_logs_in_and_kazoos_keys_walk_the_messages_newest_first() -> None:
+    call = FakeCall(keys=["*", "1234", "1", "6", "4", "7", "1", "", ""])
+    box = _box(call)
+    heard = _run(call, {"module": "voicemail", "data": {"id": box}})
+    played = [h for h in heard if h.startswith("file:")]
+    assert played == ["file:m1", "file:m2", "file:m1", "file:m2", "file:m0"]  # newest first; 6 on, 4 back
+    folders = {m["id"]: m["folder"] for m in call.mailboxes.messages_of[box]}
+    assert folders == {"m1": "deleted", "m2": "saved", "m0": "new"}  # 7 deleted m1, 1 kept m2, no key left m0
+    assert "recording" not in heard  # logging in leaves no message
+
+
+def test_voicemail_zero_during_the_greeting_goes_to_the_operator() -> None:
+    call = FakeCall(keys=["0"])
+    box = _box(call)
+    call.documents.numbers["0"] = "cf-operator"
+    heard = _run(call, {"module": "voicemail", "data": {"id": box}}, {"cf-operator": {"flow": tone_node(700)}})
+    assert heard[-1] == "tone:700" and "recording" not in heard

@@ -1,6 +1,7 @@
 """``voicemail``: leave a message in a box (``compose``, the default) or listen to a box's messages (``check``).
 
-compose: the box's greeting (its ``media.unavailable``, or a spoken default naming the box), a beep,
+compose: the box's greeting (its ``media.unavailable``, or a spoken default naming the box) — ``*`` during it
+logs in to the box (Kazoo's login), ``0`` goes to the account's operator (its callflow for 0) — a beep,
 then the caller is recorded until they hang up, press ``#``, stay silent for ``silence_seconds`` or
 reach the box's ``max_message_length``. ``#`` opens Kazoo's review: 1 save, 2 listen, 3 record again. A message
 shorter than ``min_message_length`` is not kept; a full box says so and records nothing. A caller
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field
 
 from calltape.callflow.call_api import CallContext, CallEndedError, Keys, Playback, Recorder
-from calltape.callflow.module import Branch, Module, ModuleData, register
+from calltape.callflow.module import Branch, Jump, Module, ModuleData, register
 from calltape.recording.caller_recorder import Recorded
 
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 Box = dict[str, Any]
 PIN_TRIES = 3
 MENU_TIMEOUT = 5.0
+KEY_AFTER_GREETING = 0.2  # seconds a key may still come after each greeting prompt
 
 
 class VoicemailData(ModuleData):
@@ -50,33 +52,51 @@ async def run(call: VoicemailCall, data: VoicemailData) -> Branch:
     """Leave or check messages; the call ends after (the flow's children do not run)."""
     if data.action == "check":
         await _check(call, data)
-    else:
-        await _compose(call, data)
-    return None
+        return None
+    return await _compose(call, data)
 
 
 # ---- leaving a message ------------------------------------------------------------------------
 
 
-async def _compose(call: VoicemailCall, data: VoicemailData) -> None:
+async def _compose(call: VoicemailCall, data: VoicemailData) -> Branch:
     box = await call.mailboxes.box(call.account_id, data.id) if data.id else None
     if box is None:
         log.warning("call-id %s: voicemail box %s not found", call.call_id, data.id)
         await call.say("This mailbox is not available.")
-        return
+        return None
     counts = await call.mailboxes.counts(call.account_id, box["id"])
     if counts["new"] + counts["saved"] >= int(box.get("max_message_count", 100)):
         await call.say("The mailbox is full. No message can be left. Goodbye.")
-        return
+        return None
     await call.answer()
+    key = await _greet(call, box)
+    if key == "*":  # Kazoo's login: the box's own messages, after its PIN
+        await _listen(call, box)
+        return None
+    if key == "0" and (operator := await call.documents.callflow_for(call.account_id, "0")) is not None:
+        return Jump(operator)  # Kazoo's operator: the account's callflow for 0
+    await _record(call, box, data)
+    return None
+
+
+async def _greet(call: VoicemailCall, box: Box) -> str:
+    """The greeting and the instructions; a key pressed meanwhile stops them and is returned (``*`` login, ``0``
+    operator; any other goes on to the beep)."""
+    prompts = []
     if not box.get("skip_greeting"):
         greeting = (box.get("media") or {}).get("unavailable")
-        if greeting:
-            await call.play_media(greeting)
-        else:
-            await call.say(f"The person at {_spoken_box(box)} is not available.")
+        prompts.append(greeting or f"tts://The person at {_spoken_box(box)} is not available.")
     if not box.get("skip_instructions"):
-        await call.say("Please leave your message after the tone. When you are done, hang up, or press pound.")
+        prompts.append("tts://Please leave your message after the tone. When you are done, hang up, or press pound.")
+    for prompt in prompts:
+        key = await call.collect_during(prompt, 1, KEY_AFTER_GREETING, KEY_AFTER_GREETING, terminators="")
+        if key:
+            return key
+    return ""
+
+
+async def _record(call: VoicemailCall, box: Box, data: VoicemailData) -> None:
     while True:
         await call.play_tone("beep", (), 0.25)
         message_id, path = call.mailboxes.new_message(call.account_id, box["id"])
@@ -144,7 +164,15 @@ async def _check(call: VoicemailCall, data: VoicemailData) -> None:
     if box is None:
         await call.say("Please enter your mailbox number, followed by pound.")
         box = await call.mailboxes.box_for_mailbox(call.account_id, await call.collect_digits(10, MENU_TIMEOUT))
-    if box is None or not (await _is_owner(call, box) or await _pin_accepted(call, box)):
+    if box is None:
+        await call.say("Goodbye.")
+        return
+    await _listen(call, box)
+
+
+async def _listen(call: VoicemailCall, box: Box) -> None:
+    """The box's messages, after its PIN (or none for its owner): Kazoo's main menu."""
+    if not (await _is_owner(call, box) or await _pin_accepted(call, box)):
         await call.say("Goodbye.")
         return
     while True:  # Kazoo's main menu: 1 new messages, 2 saved ones, # goodbye
