@@ -102,8 +102,11 @@ class Report:
         """JSON-ready."""
         return asdict(self)
 
-    def failures(self, *, rss_growth_mb: float = 20.0, log_lines_per_s: float = 5.0) -> list[str]:
-        """The bars this run misses (empty: all met)."""
+    def failures(
+        self, *, rss_growth_mb: float = 20.0, log_lines_per_s: float = 5.0, probe_latency: bool = True
+    ) -> list[str]:
+        """The bars this run misses (empty: all met); *probe_latency* False leaves out the 100 ms bar on OPTIONS
+        answers (a timing bar, which a test on a busy machine must not hold; a lost probe always counts)."""
         out = []
         if self.crashed:
             out.append("the server died")
@@ -113,7 +116,7 @@ class Report:
             out.append(f"{self.invites_without_final} INVITEs without a final response")
         if self.real_calls_ok != self.real_calls or not self.real_calls:
             out.append(f"real calls: {self.real_calls_ok}/{self.real_calls} ok: {self.real_call_failures[:5]}")
-        if self.probes_lost or self.probes_late:
+        if self.probes_lost or (self.probes_late and probe_latency):
             out.append(f"OPTIONS probes: {self.probes_lost} lost, {self.probes_late} later than 100 ms")
         if self.rss_mb_end - self.rss_mb_after_warmup > rss_growth_mb:
             out.append(f"RSS grew from {self.rss_mb_after_warmup} to {self.rss_mb_end} MiB after warm-up")
