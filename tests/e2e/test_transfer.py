@@ -80,6 +80,13 @@ async def _phone(office: Office, username: str, hz: float) -> Phone:
     return phone
 
 
+async def _caller(office: Office) -> Phone:
+    """A caller from the carriers' address, saying its tone."""
+    caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+    caller.say_pcm(tone(CALLER_HZ, 30.0))
+    return caller
+
+
 async def _until_heard(phone: Phone, hz: float, seconds: float, within: float = 15.0) -> None:
     deadline = time.monotonic() + within
     while heard_for(phone.received.pcm(), hz) < seconds:
@@ -107,8 +114,7 @@ async def _transferred_call(
 ) -> tuple[str, float, float, float]:
     """The caller reaches the first phone, which transfers it to *second*; (call-id, answered, transfer, end)."""
     first = await _phone(office, first_username, FIRST_HZ)
-    caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
-    caller.say_pcm(tone(CALLER_HZ, 30.0))
+    caller = await _caller(office)
     try:
         assert (await caller.call(first_number)).status == 200
         answered = time.monotonic()
@@ -195,7 +201,7 @@ def test_a_transfer_that_cannot_be_made_is_notified_and_the_bridge_stands(
 
     async def scenario() -> Phone:
         first = await _phone(office, username, FIRST_HZ)
-        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        caller = await _caller(office)
         try:
             assert (await caller.call(number)).status == 200
             await _until_heard(caller, FIRST_HZ, 1.0)
@@ -222,7 +228,7 @@ def test_baresip_transfers_the_caller_with_its_transfer_command(office: Office, 
 
     async def scenario() -> Phone:
         second = await _phone(office, second_username, SECOND_HZ)
-        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        caller = await _caller(office)
         try:
             assert (await caller.call(bare_number)).status == 200
             await _until_heard(caller, BARESIP_HZ, 1.5)
@@ -258,8 +264,7 @@ def test_an_attended_transfer_joins_the_caller_to_the_consultation_calls_party(o
             office.server.sip_port, user=first_username, realm=office.realm, password=PASSWORD
         ).start()
         consult.say_pcm(tone(FIRST_HZ, 30.0))
-        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
-        caller.say_pcm(tone(CALLER_HZ, 30.0))
+        caller = await _caller(office)
         try:
             assert (await caller.call(first_number)).status == 200
             answered = time.monotonic()
@@ -307,8 +312,7 @@ def test_a_held_caller_hears_the_accounts_music_and_so_does_the_recording(office
 
     async def scenario() -> tuple[str, float, float, float, float]:
         desk = await _phone(office, username, FIRST_HZ)
-        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
-        caller.say_pcm(tone(CALLER_HZ, 30.0))
+        caller = await _caller(office)
         try:
             assert (await caller.call(number)).status == 200
             answered = time.monotonic()
@@ -354,8 +358,7 @@ def test_the_api_starts_masks_and_stops_a_live_calls_recording(office: Office) -
 
     async def scenario() -> tuple[str, list[float], dict[str, Any]]:
         desk = await _phone(office, username, FIRST_HZ)
-        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
-        caller.say_pcm(tone(CALLER_HZ, 30.0))
+        caller = await _caller(office)
         marks: list[float] = []
         try:
             assert (await caller.call(number)).status == 200
@@ -420,7 +423,7 @@ def test_a_transferor_that_hangs_up_as_soon_as_its_refer_is_accepted_does_not_en
     async def scenario() -> None:
         first = await _phone(office, first_username, FIRST_HZ)
         second = await _phone(office, second_username, SECOND_HZ)
-        caller = await Phone(office.server.sip_port, host="127.0.0.2").start()
+        caller = await _caller(office)
         try:
             assert (await caller.call(first_number)).status == 200
             await _until_heard(caller, FIRST_HZ, 1.0)

@@ -15,8 +15,8 @@ Facts from ``core/kazoo_number_manager/src/converters/knm_converter_regex.erl`` 
 - ``to_npan`` / ``to_1npan`` only rewrite NANP numbers (``[+][1]NXXNXXXXXX``); anything else, international
   numbers included, comes back unchanged (``to_1npan`` does not add a ``1`` to a non-NANP number).
 
-Regexes are PCRE in Kazoo; they are compiled here with :func:`compile_rule` (ASCII ``\\d``, ``(?<name>…)``
-accepted). An invalid regex is skipped, never raised.
+Regexes are PCRE in Kazoo; they are compiled by :func:`calltape.patterns.compile_pattern` (ASCII ``\\d``,
+``(?<name>…)`` accepted, a time limit on matching). An invalid regex is skipped, never raised.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import regex
 
-from calltape.patterns import compile_pattern, search
+from calltape.patterns import search
 
 DEFAULT_E164_CONVERTERS: dict[str, str] = {
     # knm_converter_regex ?DEFAULT_E164_CONVERTERS, same order; {"prefix": "+1"} on group 2 (the NPA-NXX-XXXX).
@@ -68,17 +68,12 @@ DEFAULT_CLASSIFIERS: dict[str, Classifier] = {
 }
 
 
-def compile_rule(pattern: str) -> regex.Pattern[str] | None:
-    """Compile a Kazoo (PCRE) regex, or None if it is not valid (:mod:`calltape.patterns`)."""
-    return compile_pattern(pattern)
-
-
 def to_e164(number: str, converters: Mapping[str, str] | None = None) -> str:
     """*number* in E.164 as Kazoo's regex converter makes it; unchanged if it starts with ``+`` or nothing matches."""
     if not number or number.startswith("+"):
         return number
     for rule, replacement in (DEFAULT_E164_CONVERTERS if converters is None else converters).items():
-        match = search(compile_rule(rule), number)
+        match = search(rule, number)
         if match is None:
             continue
         try:
@@ -96,7 +91,7 @@ def classify(
     """The class of *number* (normalised to E.164 first), e.g. "emergency", "did_us"; None if no classifier matches."""
     normalized = to_e164(number, converters)
     for name, classifier in (DEFAULT_CLASSIFIERS if classifiers is None else classifiers).items():
-        if search(compile_rule(classifier.regex), normalized) is not None:
+        if search(classifier.regex, normalized) is not None:
             return name
     return None
 

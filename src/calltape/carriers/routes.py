@@ -42,9 +42,9 @@ from typing import Any
 
 import regex
 
-from calltape.carriers.numbers import DEFAULT_CLASSIFIERS, classify, compile_rule, in_format, to_e164
+from calltape.carriers.numbers import DEFAULT_CLASSIFIERS, classify, in_format, to_e164
 from calltape.digits import is_number
-from calltape.patterns import search
+from calltape.patterns import compile_pattern, search
 
 DEFAULT_WEIGHT = 3
 DEFAULT_PORT = 5060
@@ -230,7 +230,7 @@ def _resource(doc: Mapping[str, Any]) -> _Resource | None:
 
 
 def _compile_rules(value: object) -> tuple[regex.Pattern[str], ...]:
-    compiled = (compile_rule(rule) for rule in reversed(_list(value)) if isinstance(rule, str))
+    compiled = (compile_pattern(rule) for rule in reversed(_list(value)) if isinstance(rule, str))
     return tuple(pattern for pattern in compiled if pattern is not None)
 
 

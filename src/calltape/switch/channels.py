@@ -66,14 +66,15 @@ class LiveCalls:
     def list(self, account_id: str) -> list[dict[str, Any]]:
         """*account_id*'s active calls, oldest first."""
         calls = sorted((c for c in self.calls() if c.account_id == account_id), key=lambda c: c.started_at)
-        return [self._describe(call) for call in calls]
+        recorded = self._recorded()
+        return [self._describe(call, recorded) for call in calls]
 
     def one(self, account_id: str, call_id: str) -> dict[str, Any] | None:
         """One active call of the account with its running recordings (None if it has no such call)."""
         call = self._find(account_id, call_id)
         if call is None:
             return None
-        return {**self._describe(call), "recordings": call.recordings.describe()}
+        return {**self._describe(call, self._recorded()), "recordings": call.recordings.describe()}
 
     async def control(
         self, account_id: str, call_id: str, action: str, request: RecordingRequest
@@ -94,7 +95,10 @@ class LiveCalls:
     def _find(self, account_id: str, call_id: str) -> Call | None:
         return next((c for c in self.calls() if c.call_id == call_id and c.account_id == account_id), None)
 
-    def _describe(self, call: Call) -> dict[str, Any]:
-        recorded = {r.facts.call_id for r in self.recordings.active} if self.recordings is not None else set()
+    def _recorded(self) -> set[str]:
+        """The Call-IDs with a recording being made (the manager's, record_caller's included)."""
+        return {r.facts.call_id for r in self.recordings.active} if self.recordings is not None else set()
+
+    def _describe(self, call: Call, recorded: Collection[str]) -> dict[str, Any]:
         age = asyncio.get_running_loop().time() - call.started_at
         return describe(call, recorded, age, time.time())
