@@ -137,7 +137,7 @@ class Node:
             self.recordings,
             SystemConfigs(db),
             spool,
-            on_queued=self.delivery.wake,
+            delivery=self.delivery,
             plans=StoragePlans(db),
             encoders=self.encoders,
         )

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 LEASE = 600.0  # longer than one attempt can take: a node that died holding an entry frees it after this
 IDLE_POLL = 30.0  # look at the outbox at least this often (another node may have queued or freed work)
 BATCH = 64
+KEEP_ALIVE = 8  # connections kept open between deliveries
 QUICK_TRIES = 5  # Kazoo's: five tries, one retry base (5 s) apart
 ROUND_FIRST, ROUND_MOST = 12.0, 120.0  # storage_retry_times rounds: 1 to 10 minutes apart (in retry bases)
 LATER = 720.0  # then once an hour (in retry bases)
@@ -77,8 +78,10 @@ class DeliveryWorker:
         self.horizon = horizon
         self._wake = asyncio.Event()
         self._concurrency = concurrency
-        self._tasks = TaskSet("delivery", on_done=self.wake)
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._backlog = False  # the last look at the outbox left due entries for want of room
+        self._tasks = TaskSet("delivery", on_done=self._delivery_ended)
+        # a few kept-alive connections: httpcore looks at every kept one before each request
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=KEEP_ALIVE)
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits, follow_redirects=False)
         self.delivered = 0
         self.failed_attempts = 0
@@ -88,6 +91,19 @@ class DeliveryWorker:
     def wake(self) -> None:
         """Look at the outbox now."""
         self._wake.set()
+
+    def lease_now(self) -> tuple[str, float] | None:
+        """(this node, the lease) if a recording finishing now can be delivered at once: it is then queued
+        already held by this node and handed to :meth:`deliver_now`, with no claim from the outbox."""
+        return (self.node, LEASE) if len(self._tasks) < self._concurrency else None
+
+    def deliver_now(self, row: DueRecording) -> None:
+        """Deliver *row*, queued with the lease :meth:`lease_now` gave."""
+        self._tasks.spawn(self._deliver(row))
+
+    def _delivery_ended(self) -> None:
+        if self._backlog:  # room for an entry that is waiting
+            self.wake()
 
     async def run(self) -> None:
         """Deliver what is due, then sleep until woken or the next entry falls due."""
@@ -109,7 +125,8 @@ class DeliveryWorker:
 
     async def _deliver_due(self) -> float | None:
         free = self._concurrency - len(self._tasks)
-        if free <= 0:
+        self._backlog = free <= 0
+        if self._backlog:
             return None  # woken again when a delivery ends
         try:
             rows, next_due = await self.store.claim_due(self.node, time.time(), LEASE, min(free, BATCH))
@@ -118,7 +135,8 @@ class DeliveryWorker:
             return time.time() + 5.0
         for row in rows:
             self._tasks.spawn(self._deliver(row))
-        return time.time() if len(rows) == min(free, BATCH) else next_due  # a full batch: more may be due
+        self._backlog = len(rows) == min(free, BATCH)  # a full batch: more may be due
+        return time.time() if self._backlog else next_due
 
     async def _deliver(self, row: DueRecording) -> None:
         try:

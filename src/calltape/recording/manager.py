@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from calltape.delivery.storage_plan import recording_target
 from calltape.delivery.targets import Target, choose_target
@@ -34,7 +34,7 @@ from calltape.recording.names import MIN_TIME_LIMIT
 from calltape.recording.placement import FrameCounts
 from calltape.recording.request import RecordingRequest
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
-from calltape.store.recordings import Recordings, RecordingState
+from calltape.store.recordings import DueRecording, Recordings, RecordingState
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.ttl_cache import TtlCache
@@ -47,6 +47,19 @@ DEFAULT_CALLER_TIME_LIMIT = 3600.0
 CONFIG_TTL = 5.0
 DRAIN_TIMEOUT = 10.0
 FINISH_RETRIES = 5  # a store that is down when a recording ends: tried again, then left to start-up recovery
+
+
+class DeliveryQueue(Protocol):
+    """Where finished recordings go (the delivery worker)."""
+
+    def lease_now(self) -> tuple[str, float] | None:
+        """(owner, seconds) to queue a recording already held for delivery at once, or None: queue it free."""
+
+    def deliver_now(self, row: DueRecording) -> None:
+        """Deliver *row*, queued with the lease :meth:`lease_now` gave."""
+
+    def wake(self) -> None:
+        """Something was queued."""
 
 
 class RecordingError(Exception):
@@ -88,7 +101,7 @@ class RecordingManager:
         store: Recordings,
         configs: SystemConfigs,
         spool_dir: Path,
-        on_queued: Callable[[], None] = lambda: None,
+        delivery: DeliveryQueue | None = None,
         plans: StoragePlans | None = None,
         encoders: EncoderPool | None = None,
     ) -> None:
@@ -96,7 +109,7 @@ class RecordingManager:
         self.configs = configs
         self.spool_dir = spool_dir
         self.node = node_name(spool_dir)
-        self.on_queued = on_queued
+        self.delivery = delivery
         self.plans = plans
         self.encoders = encoders  # None: captures are encoded in a thread (tests, tools)
         self.frames = FrameCounts()  # every finished recording's frames, summed (for /metrics)
@@ -345,7 +358,8 @@ class RecordingManager:
                     if recording.created.exception() is not None:
                         await self.store.create({**values, "id": recording.id, "state": RecordingState.ACTIVE})
                     recording.created = None
-                await self.store.finish(recording.id, values, deliver)
+                lease = self.delivery.lease_now() if deliver and self.delivery is not None else None
+                due = await self.store.finish(recording.id, values, deliver, lease)
                 break
             except Exception as exc:  # the store is down: the file is safe on disk, try again
                 log.error("recording %s: the store failed (%r), retrying", recording.id, exc)
@@ -353,8 +367,10 @@ class RecordingManager:
         else:
             log.error("recording %s: left for recovery at the next start (file %s)", recording.id, recording.path)
             return False
-        if deliver:
-            self.on_queued()
+        if due is not None and self.delivery is not None:
+            self.delivery.deliver_now(due)
+        elif deliver and self.delivery is not None:
+            self.delivery.wake()
         return True
 
     async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:

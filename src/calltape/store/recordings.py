@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from calltape.store import schema
 from calltape.store.database import Database
@@ -62,6 +62,13 @@ class DueRecording:
 
 
 _DUE_COLUMNS = [_t.c[field.name] for field in fields(DueRecording)]
+# The statements every recording runs, built once (SQLAlchemy then only looks up their compiled form)
+_INSERT_RECORDING = insert(_t)
+_INSERT_OUTBOX = insert(_outbox)
+_DROP_OUTBOX = delete(_outbox).where(_outbox.c.recording_id == bindparam("rid"))
+_UPDATE_ONE = update(_t).where(_t.c.id == bindparam("rid"))  # SET: the columns the parameters name
+_DELIVERED = _UPDATE_ONE.values(attempts=_t.c.attempts + 1, last_error="")
+_DUE_ONE = select(*_DUE_COLUMNS).where(_t.c.id == bindparam("rid"))
 _FIELDS = (
     "state",
     "format",
@@ -102,20 +109,29 @@ class Recordings:
         row = {"state": RecordingState.ACTIVE, "attempts": 0, "last_error": "", **values}
 
         def work(conn: Connection) -> None:
-            conn.execute(insert(_t).values(row))
+            conn.execute(_INSERT_RECORDING, row)
 
         await self.db.run(work)
 
-    async def finish(self, recording_id: str, values: dict[str, Any], deliver: bool) -> None:
-        """It ended: its facts, and (if *deliver*) an outbox entry due now — one transaction."""
+    async def finish(
+        self, recording_id: str, values: dict[str, Any], deliver: bool, lease: tuple[str, float] | None = None
+    ) -> DueRecording | None:
+        """It ended: its facts, and (if *deliver*) an outbox entry due now — one transaction. With *lease*
+        (owner, seconds) the entry is already held by that owner and the recording comes back to be delivered
+        at once, without a claim."""
 
-        def work(conn: Connection) -> None:
-            conn.execute(update(_t).where(_t.c.id == recording_id).values(**values))
-            if deliver:
-                conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
-                conn.execute(insert(_outbox).values(recording_id=recording_id, due_at=time.time(), lease_until=0.0))
+        def work(conn: Connection) -> DueRecording | None:
+            conn.execute(_UPDATE_ONE, {**values, "rid": recording_id})
+            if not deliver:
+                return None
+            now = time.time()
+            owner, until = (lease[0], now + lease[1]) if lease else ("", 0.0)
+            conn.execute(_DROP_OUTBOX, {"rid": recording_id})
+            outbox_row = {"recording_id": recording_id, "due_at": now, "lease_until": until, "lease_owner": owner}
+            conn.execute(_INSERT_OUTBOX, outbox_row)
+            return DueRecording(*conn.execute(_DUE_ONE, {"rid": recording_id}).one()) if lease else None
 
-        await self.db.run(work)
+        return await self.db.run(work)
 
     async def left_recording(self, node: str) -> list[Any]:
         """Rows this node was still recording when it stopped (found at start-up: a crash)."""
@@ -176,12 +192,8 @@ class Recordings:
             if blob is not None:
                 conn.execute(delete(blobs).where(blobs.c.recording_id == recording_id))
                 conn.execute(insert(blobs).values(recording_id=recording_id, data=blob))
-            conn.execute(
-                update(_t)
-                .where(_t.c.id == recording_id)
-                .values(state=state, attempts=_t.c.attempts + 1, last_error="", delivered_at=time.time())
-            )
-            conn.execute(delete(_outbox).where(_outbox.c.recording_id == recording_id))
+            conn.execute(_DELIVERED, {"rid": recording_id, "state": state, "delivered_at": time.time()})
+            conn.execute(_DROP_OUTBOX, {"rid": recording_id})
 
         await self.db.run(work)
 
