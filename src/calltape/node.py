@@ -32,6 +32,7 @@ from calltape.media.rtp_totals import RTP_TOTALS
 from calltape.media.tts import TtsCache
 from calltape.node_metrics import NodeFacts
 from calltape.node_metrics import render as render_node_metrics
+from calltape.notify.mailer import Mailer
 from calltape.receiver.app import ReceiverApp
 from calltape.receiver.server import build_receiver
 from calltape.receiver.settings import ReceiverSettings
@@ -46,6 +47,7 @@ from calltape.sip.transport import SipTransport
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
+from calltape.store.notifications import Notifications
 from calltape.store.recordings import Recordings
 from calltape.store.registrations import Registrations
 from calltape.store.storage_plans import StoragePlans
@@ -172,7 +174,15 @@ class Node:
         self.forwarding = Forwarding(forwarding_secret.encode())
         self.media_library = MediaLibrary(settings.data_dir)
         self.callflows = Callflows(db)
-        self.mailboxes = StoredMailboxes(db, settings.data_dir)
+        self.mailer = Mailer(
+            Notifications(db),
+            SystemConfigs(db),
+            self.manager.node,
+            retry_base=settings.delivery_retry_base,
+            horizon=settings.delivery_horizon,
+            after_sent=lambda sent: self.mailboxes.notified(sent),
+        )
+        self.mailboxes = StoredMailboxes(db, settings.data_dir, outbox=self.mailer)
         self.calls = CallControl(
             self.transport,
             CallerAuth(device_auth, settings.trusted_networks, forwarding=self.forwarding),
@@ -205,6 +215,7 @@ class Node:
             self.mailboxes.messages_store,
             self.recordings,
             on_recording_retry=self.delivery.wake,
+            on_notification_retry=self.mailer.wake,
             on_config_change=self.manager.forget_settings,
             metrics=self.metrics,
             health=self.health,
@@ -238,6 +249,7 @@ class Node:
             self.router.start()
         on_listening()
         self.housekeeping.spawn(self.loop_lag.run())
+        self.housekeeping.spawn(self.mailer.run())
         if self.api_server is not None:
             self.api_task = asyncio.create_task(self.api_server.serve(sockets=[self.api_socket]))
             self._announce(sip_host, sip_port)

@@ -53,6 +53,7 @@ class FakeMailboxes:
 
     boxes: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages_of: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    full_notices: list[tuple[str, int]] = field(default_factory=list)  # (box id, limit) for each full box found
 
     async def box(self, account_id: str, box_id: str) -> dict[str, Any] | None:
         return self.boxes.get(box_id)
@@ -82,6 +83,9 @@ class FakeMailboxes:
         for message in self.messages_of.get(box_id, []):
             if message["id"] == message_id:
                 message["folder"] = folder
+
+    async def box_full(self, account_id: str, box: dict[str, Any], limit: int, call_id: str) -> None:
+        self.full_notices.append((box["id"], limit))
 
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path:
         return Path(f"/nonexistent/{message_id}.wav")

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 
 from calltape import __version__
 from calltape.api import summaries
@@ -21,6 +22,7 @@ from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.live import ChannelLister, add_live_routes
 from calltape.api.media import add_media_raw_routes
+from calltape.api.notifications import add_notification_routes
 from calltape.api.openapi import install_openapi, request_body
 from calltape.api.phone_numbers import add_phone_number_routes
 from calltape.api.recordings import add_recording_routes
@@ -45,6 +47,7 @@ from calltape.api.user_auth import add_user_auth_route, check_user
 from calltape.api.voicemail import add_message_routes
 from calltape.delivery.storage_plan import StoragePlan
 from calltape.media.library import MediaLibrary
+from calltape.notify.smtp import SMTP_CONFIG, SmtpClientConfig
 from calltape.store.auth_tokens import AuthTokens
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
@@ -63,12 +66,14 @@ from calltape.store.documents import (
     VMBOXES,
     Documents,
 )
+from calltape.store.notifications import Notifications
 from calltape.store.recordings import Recordings
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.voicemail import VoicemailMessages
 
-SYSTEM_CONFIG_MODELS = {"media": MediaConfig}
+SYSTEM_CONFIG_MODELS: dict[str, type[BaseModel]] = {"media": MediaConfig, SMTP_CONFIG: SmtpClientConfig}
+SECRET_SHOWN = "********"  # smtp_client's password as GET shows it; PUT or PATCH of this keeps the stored one
 
 
 def create_app(
@@ -80,6 +85,7 @@ def create_app(
     voicemail: VoicemailMessages | None = None,
     recordings: Recordings | None = None,
     on_recording_retry: Callable[[], None] = lambda: None,
+    on_notification_retry: Callable[[], None] = lambda: None,
     on_config_change: Callable[[], None] = lambda: None,
     metrics: Callable[[], Awaitable[str]] | None = None,
     health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
@@ -155,6 +161,7 @@ def create_app(
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
     add_recording_routes(router, recordings, account_in_path, on_recording_retry)
+    add_notification_routes(router, Notifications(db), account_in_path, on_notification_retry)
     add_audio_link_routes(app, router, recordings, AudioLinks(admin_token), account_in_path)
     add_live_routes(router, recordings, account_in_path, channels)
     add_storage_routes(router, StoragePlans(db), account_in_path, on_config_change)
@@ -211,7 +218,7 @@ def create_app(
         summarize=each(summaries.resource),
     )
 
-    def config_model(config_id: str) -> type[MediaConfig]:
+    def config_model(config_id: str) -> type[BaseModel]:
         model = SYSTEM_CONFIG_MODELS.get(config_id)
         if model is None:
             raise ApiError(404, "bad identifier", {"id": f"no system config {config_id!r}"})
@@ -222,9 +229,19 @@ def create_app(
         stored = await configs.get(config_id) or {}
         return validate(model, stored)
 
+    def shown(config_id: str, doc: dict[str, Any]) -> JSONResponse:
+        if doc.get("password"):
+            doc = {**doc, "password": SECRET_SHOWN}
+        return success({**doc, "id": config_id})
+
+    async def kept_secret(config_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+        if doc.get("password") == SECRET_SHOWN:
+            doc = {**doc, "password": (await configs.get(config_id) or {}).get("password", "")}
+        return doc
+
     @router.get("/system_configs/{config_id}", dependencies=[Depends(require_master)])
     async def get_config(config_id: str) -> JSONResponse:
-        return success({**await current_config(config_id), "id": config_id})
+        return shown(config_id, await current_config(config_id))
 
     @router.api_route(
         "/system_configs/{config_id}",
@@ -235,10 +252,10 @@ def create_app(
     async def put_config(config_id: str, request: Request) -> JSONResponse:
         data = await read_data(request)
         data.pop("id", None)
-        doc = validate(config_model(config_id), data.get("default", data))
+        doc = validate(config_model(config_id), await kept_secret(config_id, data.get("default", data)))
         await configs.put(config_id, doc)
         on_config_change()
-        return success({**doc, "id": config_id})
+        return shown(config_id, doc)
 
     @router.patch(
         "/system_configs/{config_id}", dependencies=[Depends(require_master)], openapi_extra=request_body(MediaConfig)
@@ -246,10 +263,11 @@ def create_app(
     async def patch_config(config_id: str, request: Request) -> JSONResponse:
         data = await read_data(request)
         data.pop("id", None)
-        doc = validate(config_model(config_id), merge_patch(await current_config(config_id), data))
+        merged = merge_patch(await current_config(config_id), await kept_secret(config_id, data))
+        doc = validate(config_model(config_id), merged)
         await configs.put(config_id, doc)
         on_config_change()
-        return success({**doc, "id": config_id})
+        return shown(config_id, doc)
 
     app.include_router(router)
     app.include_router(open_router)

@@ -129,10 +129,15 @@ class User(_RecordsCalls):
     username: str | None = None
     password: Annotated[str, StringConstraints(min_length=6, max_length=128)] | None = None  # write-only
     priv_level: Literal["admin", "user"] | None = None  # a sign-in's reach; Kazoo's default is "user"
-    email: str | None = None
+    email: Email | None = None
+    vm_to_email_enabled: bool | None = None  # Kazoo's: absent is true (new voicemail e-mailed to ``email``)
+    timezone: str | None = None
     caller_id: dict[str, dict[str, str]] | None = None  # Kazoo's {"internal": {"name": …, "number": …}, …}
     call_recording: EndpointRecording | None = None
     call_forward: CallForward | None = None
+
+
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+$", max_length=254)]
 
 
 class VMBoxMedia(_Doc):
@@ -151,12 +156,14 @@ class VMBox(_Doc):
     media: VMBoxMedia = Field(default_factory=VMBoxMedia)
     max_message_length: int = Field(500, ge=1, le=36000)
     min_message_length: int = Field(3, ge=0, le=600)
-    max_message_count: int = Field(100, ge=1, le=100_000)
+    max_message_count: int = Field(100, ge=0, le=100_000)  # 0: no limit (Kazoo's)
     timezone: str = "UTC"
     delete_after_notify: bool = False
     skip_greeting: bool = False
     skip_instructions: bool = False
     notify_webhook: str | None = None
+    notify_email_addresses: list[Email] = Field(default_factory=list)
+    include_message_on_notify: bool = True
 
     @field_validator("notify_webhook")
     @classmethod

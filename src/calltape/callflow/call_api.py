@@ -43,6 +43,9 @@ class Mailboxes(Protocol):
         self, account_id: str, box: dict[str, Any], message_id: str, doc: dict[str, Any]
     ) -> dict[str, Any]: ...
     async def set_folder(self, account_id: str, box_id: str, message_id: str, folder: str) -> None: ...
+    async def box_full(self, account_id: str, box: dict[str, Any], limit: int, call_id: str) -> None:
+        """A caller found *box* full (its people are told)."""
+
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path: ...
 
 

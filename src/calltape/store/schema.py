@@ -230,6 +230,28 @@ storage_plans = Table(
     Column("modified", Float, nullable=False),
 )
 
+#: E-mail notifications (voicemail to e-mail, a full box): the durable outbox while ``pending``, then Kazoo's
+#: SMTP log (``/notifications/smtplog``) once ``sent`` or ``failed``.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(32), nullable=False),
+    Column("template_id", String(64), nullable=False),  # Kazoo's: voicemail_to_email, voicemail_full
+    Column("call_id", String(255), nullable=False, default=""),
+    Column("state", String(16), nullable=False),  # pending | sent | failed
+    Column("created", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=False, default=0.0),  # a node sending it holds it until then
+    Column("lease_owner", String(255), nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("sent_at", Float),
+    Column("doc", JSON, nullable=False),  # emails, subject, rendered_templates, attachments, receipt
+    Index("ix_notifications_due", "state", "due_at"),
+    Index("ix_notifications_account_created", "account_id", "created"),
+)
+
 Migration = Sequence[str] | Callable[[Connection], None]
 
 
@@ -330,6 +352,10 @@ def _routing_documents(conn: Connection) -> None:
             conn.execute(devices.update().where(devices.c.id == device_id).values(sip_ip=address))
 
 
+def _notifications(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[notifications])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -340,5 +366,6 @@ MIGRATIONS: dict[int, Migration] = {
     6: _auth_tokens,
     7: _account_recording_in_kazoos_shape,
     8: _routing_documents,
+    9: _notifications,
 }
 LATEST_VERSION = max(MIGRATIONS)

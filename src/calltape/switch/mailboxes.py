@@ -1,15 +1,19 @@
-"""Voicemail boxes for the ``voicemail`` module: box documents, messages, and the new-message webhook."""
+"""Voicemail boxes for the ``voicemail`` module: box documents, messages, and who is told of a new message or a
+full box (Kazoo's e-mails through the notification outbox; calltape's ``notify_webhook``)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
+from calltape.notify.voicemail import BOX_FULL, NEW_MESSAGE, box_full_email, new_message_email
 from calltape.store.database import Database
-from calltape.store.documents import VMBOXES, Documents, NotFoundError
+from calltape.store.documents import ACCOUNTS, USERS, VMBOXES, Documents, NotFoundError
+from calltape.store.notifications import Notification
 from calltape.store.voicemail import VoicemailMessages
 from calltape.tasks import TaskSet
 
@@ -17,15 +21,27 @@ log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 WEBHOOK_TIMEOUT = 10.0
+FULL_NOTICE_EVERY = 3600.0  # a full box is e-mailed about at most this often (each caller who finds it full)
+
+
+class Outbox(Protocol):
+    """Where notifications go to be sent (the mailer)."""
+
+    async def queue(self, account_id: str, template_id: str, call_id: str, doc: Doc) -> str:
+        """Keep it and send it; its id."""
 
 
 class StoredMailboxes:
     """The store behind :class:`calltape.callflow.call_api.Mailboxes`."""
 
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(self, db: Database, data_dir: Path, outbox: Outbox | None = None) -> None:
         self.boxes = Documents(db, VMBOXES)
+        self.accounts = Documents(db, ACCOUNTS)
+        self.users = Documents(db, USERS)
         self.messages_store = VoicemailMessages(db, data_dir)
-        self._notifications = TaskSet("voicemail notifications")
+        self.outbox = outbox  # None: nobody is e-mailed (tools, tests)
+        self._webhooks = TaskSet("voicemail webhooks")
+        self._full_noticed: dict[str, float] = {}  # box id → when its full notice was queued
 
     async def box(self, account_id: str, box_id: str) -> Doc | None:
         """A box by id."""
@@ -52,17 +68,67 @@ class StoredMailboxes:
         return self.messages_store.new_audio_path(account_id, box_id)
 
     async def save_message(self, account_id: str, box: Doc, message_id: str, doc: Doc) -> Doc:
-        """Store a recorded message; POST it to the box's ``notify_webhook`` (in the background), and with
-        ``delete_after_notify`` delete it once the webhook took it (2xx)."""
+        """Store a recorded message; queue Kazoo's ``voicemail_to_email`` for the box's people and POST the
+        message to the box's ``notify_webhook`` (in the background). ``delete_after_notify`` moves the message to
+        the deleted folder once told (the e-mail sent, or the webhook took it)."""
         message = await self.messages_store.add(account_id, box["id"], message_id, doc)
+        path = self.audio_path(account_id, box["id"], message_id)
+        email = new_message_email(
+            await self._account(account_id), box, await self._owner(account_id, box), message, path
+        )
+        if email is not None:
+            await self._queue(account_id, NEW_MESSAGE, str(doc.get("call_id", "")), email)
         if url := box.get("notify_webhook"):
-            self._notifications.spawn(self._notify(url, account_id, box, message))
+            self._webhooks.spawn(self._notify(url, account_id, box, message))
         return message
+
+    async def box_full(self, account_id: str, box: Doc, limit: int, call_id: str) -> None:
+        """A caller found *box* full: Kazoo's ``voicemail_full`` e-mail (at most once an hour per box)."""
+        now = time.monotonic()
+        if now - self._full_noticed.get(box["id"], -FULL_NOTICE_EVERY) < FULL_NOTICE_EVERY:
+            return
+        self._full_noticed[box["id"]] = now
+        email = box_full_email(await self._account(account_id), box, await self._owner(account_id, box), limit)
+        if email is not None:
+            await self._queue(account_id, BOX_FULL, call_id, email)
+
+    async def notified(self, notification: Notification) -> None:
+        """After an e-mail was sent: ``delete_after_notify``'s move to the deleted folder."""
+        move = notification.doc.get("after_sent", {}).get("move_to_deleted")
+        if move:
+            await self._move_to_deleted(notification.account_id, move["vmbox_id"], move["message_id"])
+
+    async def _queue(self, account_id: str, template_id: str, call_id: str, email: Doc) -> None:
+        if self.outbox is None:
+            return
+        notification_id = await self.outbox.queue(account_id, template_id, call_id, email)
+        log.info("call-id %s: %s e-mail %s queued for %s", call_id, template_id, notification_id, email["emails"]["to"])
+
+    async def _account(self, account_id: str) -> Doc:
+        try:
+            return await self.accounts.get(account_id)
+        except NotFoundError:
+            return {"id": account_id}
+
+    async def _owner(self, account_id: str, box: Doc) -> Doc | None:
+        if not box.get("owner_id"):
+            return None
+        try:
+            return await self.users.get(str(box["owner_id"]), account_id)
+        except NotFoundError:
+            return None
 
     async def _notify(self, url: str, account_id: str, box: Doc, message: Doc) -> None:
         if await _post(url, {**message, "vmbox_id": box["id"]}) and box.get("delete_after_notify"):
-            await self.messages_store.delete(account_id, box["id"], message["id"])
-            log.info("voicemail message %s delivered to %s and deleted", message["id"], url)
+            await self._move_to_deleted(account_id, box["id"], message["id"])
+            log.info("voicemail message %s delivered to %s", message["id"], url)
+
+    async def _move_to_deleted(self, account_id: str, box_id: str, message_id: str) -> None:
+        try:
+            await self.messages_store.set_folder(account_id, box_id, message_id, "deleted")
+        except NotFoundError:  # removed by its owner meanwhile
+            return
+        log.info("voicemail message %s moved to the deleted folder (delete_after_notify)", message_id)
 
     async def set_folder(self, account_id: str, box_id: str, message_id: str, folder: str) -> None:
         """Move a message to new, saved or deleted."""

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Box = dict[str, Any]
 PIN_TRIES = 3
+DEFAULT_MAX_MESSAGES = 100  # Kazoo's MAILBOX_DEFAULT_SIZE
 MENU_TIMEOUT = 5.0
 KEY_AFTER_GREETING = 0.2  # seconds a key may still come after each greeting prompt
 
@@ -66,7 +67,9 @@ async def _compose(call: VoicemailCall, data: VoicemailData) -> Branch:
         await call.say("This mailbox is not available.")
         return None
     counts = await call.mailboxes.counts(call.account_id, box["id"])
-    if counts["new"] + counts["saved"] >= int(box.get("max_message_count", 100)):
+    limit = int(box.get("max_message_count", DEFAULT_MAX_MESSAGES))
+    if 0 < limit <= counts["new"] + counts["saved"]:  # Kazoo's: 0 is no limit
+        await call.mailboxes.box_full(call.account_id, box, limit, call.call_id)
         await call.say("The mailbox is full. No message can be left. Goodbye.")
         return None
     await call.answer()
