@@ -182,7 +182,7 @@ class Node:
             horizon=settings.delivery_horizon,
             after_sent=lambda sent: self.mailboxes.notified(sent),
         )
-        self.mailboxes = StoredMailboxes(db, settings.data_dir, outbox=self.mailer)
+        self.mailboxes = StoredMailboxes(db, settings.data_dir, self.media_library, outbox=self.mailer)
         self.calls = CallControl(
             self.transport,
             CallerAuth(device_auth, settings.trusted_networks, forwarding=self.forwarding),
@@ -331,6 +331,7 @@ class Node:
             rtp=counts.rtp,
             loop_lag=self.loop_lag.lag,
             loop_lag_max=counts.loop_lag_max,
+            emails=await self.mailer.store.count_by_state(),
         )
         spools = [spool_dir(settings.data_dir, i) for i in range(worker.count)]
         recording = render_recording_metrics(

@@ -1,11 +1,13 @@
-"""This node's metrics beyond recordings: calls and legs, registrations, RTP packets, event-loop lag."""
+"""This node's metrics beyond recordings: calls and legs, registrations, RTP packets, event-loop lag, e-mails."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from calltape.media.rtp_totals import RtpCounts
-from calltape.prometheus import single
+from calltape.prometheus import family, single
+from calltape.store.notifications import NotificationState
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class NodeFacts:
     rtp: RtpCounts
     loop_lag: float  # seconds late the last timer ran
     loop_lag_max: float  # the worst since the process started
+    emails: Mapping[str, int] = field(default_factory=dict)  # notifications in the store, by state
 
 
 def render(facts: NodeFacts) -> str:
@@ -40,6 +43,12 @@ def render(facts: NodeFacts) -> str:
             "counter",
             "RTP payloads received but not sent on (echo, bridge): the sending side was more than 100 ms behind.",
             facts.rtp.relay_dropped,
+        ),
+        *family(
+            "calltape_emails",
+            "gauge",
+            "E-mail notifications in the store, by state (pending: in the outbox).",
+            [({"state": state}, facts.emails.get(state, 0)) for state in NotificationState],
         ),
         *single(
             "calltape_event_loop_lag_seconds", "gauge", "How late the event loop ran its last timer.", facts.loop_lag

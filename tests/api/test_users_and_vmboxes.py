@@ -48,3 +48,43 @@ def test_user_and_vmbox_validation_names_the_field(account: tuple[httpx.Client, 
     assert (box["max_message_length"], box["min_message_length"]) == (500, 3)  # Kazoo's defaults
     assert api.get(f"{base}/vmboxes/{box['id']}/messages").json()["data"] == []
     assert api.get(f"{base}/vmboxes/nope/messages").status_code == 404
+
+
+def test_email_fields_are_checked_and_the_smtp_log_answers(account: tuple[httpx.Client, str]) -> None:
+    api, account_id = account
+    base = f"/v2/accounts/{account_id}"
+    r = api.put(f"{base}/users", json={"data": {"first_name": "Ada", "last_name": "L", "email": "not-an-address"}})
+    assert r.status_code == 400 and "email" in r.json()["data"]
+    box = {"name": "box", "mailbox": "100", "notify_email_addresses": ["desk@example.com", "nope"]}
+    r = api.put(f"{base}/vmboxes", json={"data": box})
+    assert r.status_code == 400 and any(k.startswith("notify_email_addresses") for k in r.json()["data"]), r.text
+    r = api.put(f"{base}/vmboxes", json={"data": {**box, "notify_email_addresses": ["desk@example.com"]}})
+    assert r.status_code == 201
+    assert (r.json()["data"]["include_message_on_notify"], r.json()["data"]["max_message_count"]) == (True, 100)
+    assert (
+        api.put(
+            f"{base}/vmboxes",
+            json={"data": {**box, "mailbox": "101", "notify_email_addresses": [], "max_message_count": 0}},
+        ).status_code
+        == 201
+    )
+    log = api.get(f"{base}/notifications/smtplog")
+    assert log.status_code == 200 and log.json()["data"] == []
+    r = api.get(f"{base}/notifications/smtplog", params={"state": "lost"})
+    assert r.status_code == 400 and "state" in r.json()["data"]
+    assert api.get(f"{base}/notifications/smtplog/{'0' * 32}").status_code == 404
+    assert api.post(f"{base}/notifications/smtplog/{'0' * 32}/retry").status_code == 404
+
+
+def test_smtp_client_config_has_kazoos_defaults_and_names_a_bad_field(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=10) as api:
+        shown = api.get("/v2/system_configs/smtp_client").json()["data"]
+        assert (shown["relay"], shown["port"], shown["auth"], shown["tls"]) == (
+            "localhost",
+            25,
+            "never",
+            "if_available",
+        )
+        for field, value in (("port", 0), ("auth", "sometimes"), ("tls", "maybe"), ("use_ssl", "yes")):
+            r = api.put("/v2/system_configs/smtp_client", json={"data": {field: value}})
+            assert r.status_code == 400 and field in r.json()["data"], r.text

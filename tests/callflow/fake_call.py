@@ -87,6 +87,21 @@ class FakeMailboxes:
     async def box_full(self, account_id: str, box: dict[str, Any], limit: int, call_id: str) -> None:
         self.full_notices.append((box["id"], limit))
 
+    def draft_path(self, account_id: str, box_id: str) -> Path:
+        return Path(f"/nonexistent/draft-{uuid.uuid4().hex}.wav")
+
+    async def keep_recorded(self, account_id: str, box: dict[str, Any], what: str, recorded: Path) -> dict[str, Any]:
+        box.setdefault("media", {})[what] = recorded.stem
+        return box
+
+    async def forget_greeting(self, account_id: str, box: dict[str, Any], what: str) -> dict[str, Any]:
+        box.get("media", {}).pop(what, None)
+        return box
+
+    async def set_pin(self, account_id: str, box: dict[str, Any], pin: str) -> dict[str, Any]:
+        box["pin"] = pin
+        return box
+
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path:
         return Path(f"/nonexistent/{message_id}.wav")
 

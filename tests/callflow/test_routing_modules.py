@@ -289,3 +289,35 @@ def test_voicemail_zero_during_the_greeting_goes_to_the_operator() -> None:
     call.documents.numbers["0"] = "cf-operator"
     heard = _run(call, {"module": "voicemail", "data": {"id": box}}, {"cf-operator": {"flow": tone_node(700)}})
     assert heard[-1] == "tone:700" and "recording" not in heard
+
+
+def test_voicemail_full_box_tells_its_people_records_nothing_and_zero_is_no_limit() -> None:
+    call = FakeCall()
+    box = _box(call)  # three messages
+    call.mailboxes.boxes[box]["max_message_count"] = 3
+    heard = _run(call, {"module": "voicemail", "data": {"id": box}})
+    assert "recording" not in heard and any("full" in h for h in heard)
+    assert call.mailboxes.full_notices == [(box, 3)]
+    call.mailboxes.boxes[box]["max_message_count"] = 0  # Kazoo's: no limit
+    assert "recording" in _run(call, {"module": "voicemail", "data": {"id": box}})
+    assert call.mailboxes.full_notices == [(box, 3)]
+
+
+def test_voicemail_settings_record_greetings_change_the_pin_and_the_temporary_greeting_plays_first() -> None:
+    keys = ["1234", "5", "1", "1", "3", "4321", "4321", "4", "1", "0", "#"]  # PIN, settings: 1 greeting saved,
+    call = FakeCall(keys=keys)  # 3 new PIN twice, 4 temporary greeting saved, 0 main menu, # goodbye
+    box = _box(call)
+    _run(call, {"module": "voicemail", "data": {"id": box, "action": "check"}})
+    stored = call.mailboxes.boxes[box]
+    assert stored["pin"] == "4321" and set(stored["media"]) == {"unavailable", "temporary_unavailable"}
+    assert call.heard.count("recording") == 2 and "tts://Your password has been changed." in call.heard
+
+    caller = FakeCall(mailboxes=call.mailboxes)
+    heard = _run(caller, {"module": "voicemail", "data": {"id": box}})
+    assert heard[0] == stored["media"]["temporary_unavailable"]  # Kazoo's: the temporary greeting first
+    call = FakeCall(
+        keys=["4321", "5", "5", "3", "12", "99", "123", "123", "1", "2", "0", "#"], mailboxes=call.mailboxes
+    )
+    _run(call, {"module": "voicemail", "data": {"id": box, "action": "check"}})
+    assert "temporary_unavailable" not in stored["media"] and stored["pin"] == "4321"  # deleted; bad PINs refused
+    assert call.heard.count("tts://That password is not valid.") == 3

@@ -1,8 +1,8 @@
 """Voicemail (issue 7): nobody answers, the caller leaves a message; the box's owner listens to it after the PIN.
 
 The message must hold the caller's audio (its frequency) for as long as the caller spoke, be listed
-and downloadable as a real WAV over the API, and ``check`` must play it back; a wrong PIN three times
-ends the call with nothing played.
+and downloadable as a real WAV over the API, and e-mailed to the box's owner through a real SMTP server that
+requires a login (issue 21); ``check`` must play it back; a wrong PIN three times ends the call with nothing played.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import http.server
 import io
 import json
+import socket
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ import pytest
 
 from tests.audio import tone
 from tests.e2e.sipp_runner import free_port
+from tests.notify.smtp_server import Inbox, start_smtp
 from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
@@ -54,6 +56,7 @@ class Box:
     box_id: str
     compose_number: str
     check_number: str
+    inbox: Inbox
 
     def messages(self) -> list[dict[str, Any]]:
         r = self.api.get(f"/v2/accounts/{self.account_id}/vmboxes/{self.box_id}/messages")
@@ -74,7 +77,14 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
         assert r.status_code == 201, r.text
         return str(r.json()["data"]["id"])
 
-    user = put("users", {"first_name": "Grace", "last_name": "Hopper"})
+    inbox, smtp_port = Inbox(), free_port(socket.SOCK_STREAM)
+    smtp = start_smtp(smtp_port, inbox, credentials=("vm", "s3cret"))
+    smtp_client = {"relay": "127.0.0.1", "port": smtp_port, "auth": "always", "username": "vm", "password": "s3cret"}
+    r = api.put("/v2/system_configs/smtp_client", json={"data": {**smtp_client, "default_from": "vm@vm.example.com"}})
+    assert r.status_code == 200 and r.json()["data"]["password"] == "********", r.text  # never shown
+    shown = api.get("/v2/system_configs/smtp_client").json()["data"]
+    assert api.put("/v2/system_configs/smtp_client", json={"data": shown}).status_code == 200  # the secret is kept
+    user = put("users", {"first_name": "Grace", "last_name": "Hopper", "email": "grace@vm.example.com"})
     sip = {"username": "grace", "password": "grace-secret", "invite_format": "route"}
     sip["route"] = f"sip:grace@127.0.0.1:{free_port()}"  # nobody there: the phone never answers
     put("devices", {"name": "desk", "owner_id": user, "sip": sip})
@@ -100,7 +110,8 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     put("callflows", {"numbers": [compose], "flow": flow})
     check = str(int(compose) + 1)
     put("callflows", {"numbers": [check], "flow": {"module": "voicemail", "data": {"id": box_id, "action": "check"}}})
-    yield Box(server, api, account, box_id, compose, check)
+    yield Box(server, api, account, box_id, compose, check, inbox)
+    smtp.stop()
     webhook.shutdown()
     api.close()
     server.stop()
@@ -160,6 +171,25 @@ def test_no_answer_leaves_a_message_that_is_listed_and_downloadable(box: Box) ->
     assert abs(_seconds_of(pcm, CALLER_HZ) - SPOKEN) <= 0.2  # the caller's audio, for as long as they spoke
     assert box.api.get(url).json()["data"]["id"] == message["id"]  # and the same message as JSON
     assert [m["data"]["id"] for m in _Webhook.received] == [message["id"]]  # the box's webhook was told
+    mail = box.inbox.wait_for(1)[0]  # and its owner was e-mailed, logging in as smtp_client says
+    assert (mail.login, mail.mail_from, mail.rcpt_tos) == ("vm", "vm@vm.example.com", ["grace@vm.example.com"])
+    assert mail.message["Subject"] == "New voicemail from tester"
+    assert "Length: 00:00:03" in mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    [attached] = list(mail.message.iter_attachments())
+    assert attached.get_filename() == f"{message['id']}.wav"
+    with wave.open(io.BytesIO(attached.get_content())) as w:
+        mailed = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    assert np.array_equal(mailed, pcm)  # the message itself, whole
+    smtplog = f"/v2/accounts/{box.account_id}/notifications/smtplog"
+    deadline = time.monotonic() + 5  # the relay's answer is logged just after it came
+    while (log := box.api.get(smtplog).json()["data"])[0]["state"] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [(e["template_id"], e["state"], e["receipt"]) for e in log] == [
+        ("voicemail_to_email", "sent", "2.0.0 Ok: queued as Q1")
+    ]
+    assert log[0]["emails"] == {"from": "vm@vm.example.com", "to": ["grace@vm.example.com"]}
+    metrics = box.api.get("/metrics").text.splitlines()
+    assert 'calltape_emails{state="sent"} 1' in metrics and 'calltape_emails{state="pending"} 0' in metrics
 
 
 def test_check_plays_the_message_after_the_pin(box: Box) -> None:
@@ -197,7 +227,7 @@ def test_a_wrong_pin_three_times_hangs_up_with_nothing_played(box: Box) -> None:
     assert asyncio.run(scenario()) == 0.0
 
 
-def test_delete_after_notify_removes_the_message_once_the_webhook_took_it(box: Box) -> None:
+def test_delete_after_notify_moves_the_message_to_the_deleted_folder_once_the_webhook_took_it(box: Box) -> None:
     webhook_url = box.api.get(f"/v2/accounts/{box.account_id}/vmboxes/{box.box_id}").json()["data"]["notify_webhook"]
     doc = {
         "name": "Relay",
@@ -233,10 +263,10 @@ def test_delete_after_notify_removes_the_message_once_the_webhook_took_it(box: B
     [posted] = _Webhook.received[already:]
     assert posted["data"]["vmbox_id"] == relay_box and posted["data"]["length"] >= (SPOKEN - 0.2) * 1000
     base = f"/v2/accounts/{box.account_id}/vmboxes/{relay_box}/messages"
-    while box.api.get(base).json()["data"] and time.monotonic() < deadline:
+    while [m["folder"] for m in box.api.get(base).json()["data"]] != ["deleted"] and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert box.api.get(base).json()["data"] == []
-    assert box.api.get(f"{base}/{posted['data']['id']}", headers={"Accept": "audio/wav"}).status_code == 404
+    assert [m["folder"] for m in box.api.get(base).json()["data"]] == ["deleted"]  # Kazoo's: kept, as deleted
+    assert box.api.get(f"{base}/{posted['data']['id']}", headers={"Accept": "audio/wav"}).status_code == 200
 
 
 def test_the_owner_on_its_own_phone_hears_its_messages_without_a_pin(box: Box) -> None:
@@ -270,3 +300,46 @@ def _newest(box: Box) -> str:
     if not box.messages():
         test_no_answer_leaves_a_message_that_is_listed_and_downloadable(box)
     return str(box.messages()[-1]["id"])
+
+
+def test_a_greeting_recorded_by_phone_is_heard_by_the_next_caller_and_the_pin_is_changed_by_phone(box: Box) -> None:
+    """Kazoo's settings menu (issue 21): the owner records the unavailable greeting (5, 1, tone, #, 1 save) and a new
+    PIN (3, twice); the next caller hears that greeting before the beep, and the box holds the new PIN."""
+    greeting_hz = 660.0
+
+    async def owner_records() -> None:
+        owner = await Phone(box.server.sip_port).start()
+        try:
+            assert (await owner.call(box.check_number)).status == 200
+            owner.send_digits("1234#51")  # PIN; main menu 5 settings; settings 1 the unavailable greeting
+            await _wait_for_tone(owner, 1000.0, 30)  # the beep
+            owner.say_pcm(tone(greeting_hz, 2.0))
+            await asyncio.sleep(2.2)
+            owner.send_digits("#13")  # ends the greeting; review 1 saves; settings 3 the PIN
+            owner.send_digits("4321#4321#0#")  # twice; 0 back to the main menu; # goodbye
+            await owner.wait_bye(60)
+        finally:
+            owner.close()
+
+    async def next_caller_hears_it() -> None:
+        caller = await Phone(box.server.sip_port).start()
+        try:
+            assert (await caller.call(box.compose_number, timeout=15)).status == 200
+            await _wait_for_tone(caller, greeting_hz, 20)  # the greeting the owner recorded
+            await _wait_for_tone(caller, 1000.0, 10)  # then the beep
+            await caller.hangup()
+        finally:
+            caller.close()
+
+    try:
+        asyncio.run(owner_records())
+        stored = box.api.get(f"/v2/accounts/{box.account_id}/vmboxes/{box.box_id}").json()["data"]
+        assert stored["pin"] == "4321"
+        media = box.api.get(f"/v2/accounts/{box.account_id}/media/{stored['media']['unavailable']}").json()["data"]
+        assert media["media_source"] == "recording" and 2.0 <= media["duration"] <= 3.5
+        asyncio.run(next_caller_hears_it())
+    finally:  # the box as the other tests know it
+        box.api.patch(
+            f"/v2/accounts/{box.account_id}/vmboxes/{box.box_id}",
+            json={"data": {"pin": "1234", "media": {"unavailable": None}}},
+        )

@@ -46,6 +46,19 @@ class Mailboxes(Protocol):
     async def box_full(self, account_id: str, box: dict[str, Any], limit: int, call_id: str) -> None:
         """A caller found *box* full (its people are told)."""
 
+    def draft_path(self, account_id: str, box_id: str) -> Path:
+        """Where a greeting or name being recorded by phone goes until it is kept."""
+
+    async def keep_recorded(self, account_id: str, box: dict[str, Any], what: str, recorded: Path) -> dict[str, Any]:
+        """A greeting (``unavailable``, ``temporary_unavailable``) or the ``name`` recorded by phone is the box's
+        now; the box as it is now."""
+
+    async def forget_greeting(self, account_id: str, box: dict[str, Any], what: str) -> dict[str, Any]:
+        """The box no longer plays that greeting; the box as it is now."""
+
+    async def set_pin(self, account_id: str, box: dict[str, Any], pin: str) -> dict[str, Any]:
+        """The box's new PIN; the box as it is now."""
+
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path: ...
 
 

@@ -3,16 +3,19 @@ full box (Kazoo's e-mails through the notification outbox; calltape's ``notify_w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
+from calltape.media.library import MediaLibrary
 from calltape.notify.voicemail import BOX_FULL, NEW_MESSAGE, box_full_email, new_message_email
 from calltape.store.database import Database
-from calltape.store.documents import ACCOUNTS, USERS, VMBOXES, Documents, NotFoundError
+from calltape.store.documents import ACCOUNTS, MEDIA, USERS, VMBOXES, Documents, NotFoundError
 from calltape.store.notifications import Notification
 from calltape.store.voicemail import VoicemailMessages
 from calltape.tasks import TaskSet
@@ -34,8 +37,10 @@ class Outbox(Protocol):
 class StoredMailboxes:
     """The store behind :class:`calltape.callflow.call_api.Mailboxes`."""
 
-    def __init__(self, db: Database, data_dir: Path, outbox: Outbox | None = None) -> None:
+    def __init__(self, db: Database, data_dir: Path, media_library: MediaLibrary, outbox: Outbox | None = None) -> None:
         self.boxes = Documents(db, VMBOXES)
+        self.media = Documents(db, MEDIA)
+        self.media_library = media_library
         self.accounts = Documents(db, ACCOUNTS)
         self.users = Documents(db, USERS)
         self.messages_store = VoicemailMessages(db, data_dir)
@@ -133,6 +138,52 @@ class StoredMailboxes:
     async def set_folder(self, account_id: str, box_id: str, message_id: str, folder: str) -> None:
         """Move a message to new, saved or deleted."""
         await self.messages_store.set_folder(account_id, box_id, message_id, folder)
+
+    def draft_path(self, account_id: str, box_id: str) -> Path:
+        """Where a greeting or a name being recorded by phone goes until it is kept."""
+        return self.messages_store.new_audio_path(account_id, box_id)[1].with_name(f"draft-{uuid.uuid4().hex}.wav")
+
+    async def keep_recorded(self, account_id: str, box: Doc, what: str, recorded: Path) -> Doc:
+        """A greeting (*what*: ``unavailable`` or ``temporary_unavailable``) or the owner's name (``name``) recorded
+        by phone becomes media of the account, named in the box's ``media`` (the name: its owner's, if it has
+        one), as Kazoo's. Media recorded this way before is overwritten in place; an uploaded one is left alone.
+        Returns the box as it is now."""
+        owner = await self._owner(account_id, box) if what == "name" else None
+        holder = owner or box
+        previous = (holder.get("media") or {}).get(what)
+        media_id = previous if previous and await self._recorded_by_phone(account_id, previous) else uuid.uuid4().hex
+        data = await asyncio.to_thread(recorded.read_bytes)
+        seconds = await self.media_library.store_upload(account_id, media_id, data, "audio/wav")
+        media_doc = {"name": f"{box.get('name', 'mailbox')} {what.replace('_', ' ')}", "media_source": "recording"}
+        if media_id == previous:
+            await self.media.replace(media_id, {**media_doc, "duration": seconds}, account_id)
+        else:
+            await self.media.create({**media_doc, "id": media_id, "duration": seconds}, account_id)
+        recorded.unlink(missing_ok=True)
+        log.info("voicemail box %s: %s recorded by phone as media %s", box["id"], what, media_id)
+        if owner is not None:
+            await self._update(self.users, account_id, owner, {"media": {**(owner.get("media") or {}), what: media_id}})
+            return box
+        return await self._update(self.boxes, account_id, box, {"media": {**(box.get("media") or {}), what: media_id}})
+
+    async def forget_greeting(self, account_id: str, box: Doc, what: str) -> Doc:
+        """The box no longer plays its *what* greeting (the media stays in the account); the box as it is now."""
+        media = {k: v for k, v in (box.get("media") or {}).items() if k != what}
+        return await self._update(self.boxes, account_id, box, {"media": media})
+
+    async def set_pin(self, account_id: str, box: Doc, pin: str) -> Doc:
+        """The box's new PIN; the box as it is now."""
+        return await self._update(self.boxes, account_id, box, {"pin": pin})
+
+    async def _update(self, documents: Documents, account_id: str, doc: Doc, changes: Doc) -> Doc:
+        stored = {k: v for k, v in {**doc, **changes}.items() if k != "id"}
+        return await documents.replace(doc["id"], stored, account_id)
+
+    async def _recorded_by_phone(self, account_id: str, media_id: str) -> bool:
+        try:
+            return (await self.media.get(media_id, account_id)).get("media_source") == "recording"
+        except NotFoundError:
+            return False
 
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path:
         """Where a message's WAV is."""

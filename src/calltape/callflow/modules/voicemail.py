@@ -9,8 +9,10 @@ who hangs up mid-message still leaves it.
 
 check: the PIN by DTMF (three tries, then goodbye; none for the box's owner on its own phone, Kazoo's
 ``check_if_owner``, unless ``require_pin``), then Kazoo's keys: the main menu (the counts of new and saved
-messages; 1 new, 2 saved, # goodbye), each message newest first with its date and caller (1 keep, 2 replay,
-4 previous, 6 next, 7 delete).
+messages; 1 new, 2 saved, 5 settings, # goodbye), each message newest first with its date and caller (1 keep,
+2 replay, 4 previous, 6 next, 7 delete), and the settings menu (1 record the unavailable greeting, 2 record the
+name, 3 change the PIN, 4 record a temporary greeting, which plays instead of the other until 5 deletes it,
+0 back to the main menu).
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ log = logging.getLogger(__name__)
 Box = dict[str, Any]
 PIN_TRIES = 3
 DEFAULT_MAX_MESSAGES = 100  # Kazoo's MAILBOX_DEFAULT_SIZE
+MENU_TRIES = 3  # unknown keys in a row before a menu gives up
+GREETINGS = {"1": "unavailable", "2": "name", "4": "temporary_unavailable"}  # settings key → what is recorded
+GREETING_SECONDS = 300.0
+GREETING_SILENCE = 5.0
+MIN_PIN, MAX_PIN = 4, 10  # the vmbox schema's pin
 MENU_TIMEOUT = 5.0
 KEY_AFTER_GREETING = 0.2  # seconds a key may still come after each greeting prompt
 
@@ -88,7 +95,8 @@ async def _greet(call: VoicemailCall, box: Box) -> str:
     operator; any other goes on to the beep)."""
     prompts = []
     if not box.get("skip_greeting"):
-        greeting = (box.get("media") or {}).get("unavailable")
+        media = box.get("media") or {}
+        greeting = media.get("temporary_unavailable") or media.get("unavailable")  # Kazoo's: the temporary first
         prompts.append(greeting or f"tts://The person at {_spoken_box(box)} is not available.")
     if not box.get("skip_instructions"):
         prompts.append("tts://Please leave your message after the tone. When you are done, hang up, or press pound.")
@@ -121,10 +129,10 @@ async def _record(call: VoicemailCall, box: Box, data: VoicemailData) -> None:
     await _keep(call, box, message_id, path, recorded)
 
 
-async def _review(call: VoicemailCall, path: Any) -> str:
+async def _review(call: VoicemailCall, path: Any, what: str = "message") -> str:
     """After ``#``, Kazoo's record review: 1 save, 2 listen, 3 record again (no key: save)."""
     while True:
-        key = await _menu(call, "To save your message, press 1. To listen to it, press 2. To record it again, press 3.")
+        key = await _menu(call, f"To save your {what}, press 1. To listen to it, press 2. To record it again, press 3.")
         if key == "2":
             await call.play_file(path)
         elif key == "3":
@@ -178,13 +186,17 @@ async def _listen(call: VoicemailCall, box: Box) -> None:
     if not (await _is_owner(call, box) or await _pin_accepted(call, box)):
         await call.say("Goodbye.")
         return
-    while True:  # Kazoo's main menu: 1 new messages, 2 saved ones, # goodbye
+    while True:  # Kazoo's main menu: 1 new messages, 2 saved ones, 5 settings, # goodbye
         counts = await call.mailboxes.counts(call.account_id, box["id"])
         key = await _menu(
             call,
             f"You have {_count(counts['new'], 'new message')} and {_count(counts['saved'], 'saved message')}. "
-            "To hear new messages, press 1. To hear saved messages, press 2. To exit, press pound.",
+            "To hear new messages, press 1. To hear saved messages, press 2. To change your settings, press 5. "
+            "To exit, press pound.",
         )
+        if key == "5":
+            box = await _settings(call, box)
+            continue
         if key not in ("1", "2"):
             await call.say("Goodbye.")
             return
@@ -192,6 +204,68 @@ async def _listen(call: VoicemailCall, box: Box) -> None:
         messages = [m for m in await call.mailboxes.messages(call.account_id, box["id"]) if m["folder"] == folder]
         await _review_messages(call, box, sorted(messages, key=lambda m: m.get("timestamp", 0), reverse=True))
         await call.say("You have no more messages.")
+
+
+async def _settings(call: VoicemailCall, box: Box) -> Box:
+    """Kazoo's settings menu: 1 unavailable greeting, 2 name, 3 PIN, 4 temporary greeting, 5 delete it, 0 (or no
+    key) back to the main menu; three unknown keys in a row go back too. Returns the box as it is now."""
+    unknown = 0
+    while unknown < MENU_TRIES:
+        key = await _menu(
+            call,
+            "To record your unavailable greeting, press 1. To record your name, press 2. "
+            "To change your password, press 3. To record a temporary greeting, press 4. "
+            "To delete your temporary greeting, press 5. To return to the main menu, press 0.",
+        )
+        if key in ("", "0"):
+            return box
+        unknown = 0
+        if key in GREETINGS:
+            box = await _record_greeting(call, box, GREETINGS[key])
+        elif key == "3":
+            box = await _change_pin(call, box)
+        elif key == "5":
+            box = await call.mailboxes.forget_greeting(call.account_id, box, "temporary_unavailable")
+            await call.say("Your temporary greeting has been deleted.")
+        else:
+            unknown += 1
+    return box
+
+
+async def _record_greeting(call: VoicemailCall, box: Box, what: str) -> Box:
+    """Record a greeting or the name after the tone until ``#`` or silence; Kazoo's review; kept on 1."""
+    spoken = "your name" if what == "name" else "your greeting"
+    while True:
+        await call.say(f"Record {spoken} after the tone. When you are done, press pound.")
+        await call.play_tone("beep", (), 0.25)
+        path = call.mailboxes.draft_path(call.account_id, box["id"])
+        recorded = await call.record_caller(
+            path, max_seconds=GREETING_SECONDS, silence_seconds=GREETING_SILENCE, stop_keys="#"
+        )
+        choice = await _review(call, path, "name" if what == "name" else "greeting")
+        if choice == "save" and recorded.seconds > 0:
+            box = await call.mailboxes.keep_recorded(call.account_id, box, what, path)
+            await call.say("Saved.")
+            return box
+        path.unlink(missing_ok=True)
+        if choice == "save":  # nothing was said
+            await call.say("Nothing was recorded.")
+            return box
+
+
+async def _change_pin(call: VoicemailCall, box: Box) -> Box:
+    """Kazoo's change_pin: the new PIN twice; 4 to 10 digits and the same both times, else "not valid" (three
+    tries). Returns the box as it is now."""
+    for _ in range(PIN_TRIES):
+        first = await call.collect_during("tts://Enter your new password, followed by pound.", 10, MENU_TIMEOUT, 3.0)
+        again = await call.collect_during("tts://Enter it again, followed by pound.", 10, MENU_TIMEOUT, 3.0)
+        if first == again and first.isdigit() and MIN_PIN <= len(first) <= MAX_PIN:
+            box = await call.mailboxes.set_pin(call.account_id, box, first)
+            log.info("call-id %s: the PIN of voicemail box %s was changed by phone", call.call_id, box["id"])
+            await call.say("Your password has been changed.")
+            return box
+        await call.say("That password is not valid.")
+    return box
 
 
 async def _is_owner(call: VoicemailCall, box: Box) -> bool:
