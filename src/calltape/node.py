@@ -47,11 +47,13 @@ from calltape.sip.transport import SipTransport
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
+from calltape.store.documents import ACCOUNTS, Documents
 from calltape.store.notifications import Notifications
 from calltape.store.recordings import Recordings
 from calltape.store.registrations import Registrations
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
+from calltape.store.webhook_events import WebhookEvents
 from calltape.switch.account_documents import StoredDocuments
 from calltape.switch.auth_throttle import FailureThrottle
 from calltape.switch.caller_auth import CallerAuth
@@ -64,6 +66,8 @@ from calltape.switch.mailboxes import StoredMailboxes
 from calltape.switch.registrar import Registrar
 from calltape.switch.sip_service import CAPABILITIES, SipService
 from calltape.tasks import TaskSet
+from calltape.webhooks.events import RecordingEvents
+from calltape.webhooks.sender import WebhookSender
 from calltape.worker import Router, Worker, spool_dir
 from calltape.worker_metrics import Snapshot, combine, publish, read_fresh, snapshot_path
 
@@ -128,12 +132,22 @@ class Node:
         self.recordings = Recordings(db)
         self.encoders = EncoderPool(default_size(worker.count))
         spool = spool_dir(settings.data_dir, worker.index)  # each worker is its own node
+        self.webhooks = WebhookSender(
+            WebhookEvents(db),
+            node_name(spool),
+            retry_base=settings.delivery_retry_base,
+            horizon=settings.delivery_horizon,
+        )
+        self.recording_events = RecordingEvents(
+            Documents(db, ACCOUNTS), self.recordings, self.webhooks.store, self.webhooks.wake
+        )
         self.delivery = DeliveryWorker(
             self.recordings,
             node_name(spool),
             self._retry_times,
             retry_base=settings.delivery_retry_base,
             horizon=settings.delivery_horizon,
+            events=self.recording_events,
         )
         self.manager = RecordingManager(
             self.recordings,
@@ -142,6 +156,7 @@ class Node:
             delivery=self.delivery,
             plans=StoragePlans(db),
             encoders=self.encoders,
+            events=self.recording_events,
         )
         self.loop_lag = LoopLag()
         self.housekeeping = TaskSet(f"worker {worker.index} housekeeping")  # stopped first
@@ -216,6 +231,8 @@ class Node:
             self.recordings,
             on_recording_retry=self.delivery.wake,
             on_notification_retry=self.mailer.wake,
+            recording_events=self.recording_events,
+            on_webhook_retry=self.webhooks.wake,
             on_config_change=self.manager.forget_settings,
             metrics=self.metrics,
             health=self.health,
@@ -250,6 +267,7 @@ class Node:
         on_listening()
         self.housekeeping.spawn(self.loop_lag.run())
         self.housekeeping.spawn(self.mailer.run())
+        self.housekeeping.spawn(self.webhooks.run())
         if self.api_server is not None:
             self.api_task = asyncio.create_task(self.api_server.serve(sockets=[self.api_socket]))
             self._announce(sip_host, sip_port)
@@ -332,6 +350,7 @@ class Node:
             loop_lag=self.loop_lag.lag,
             loop_lag_max=counts.loop_lag_max,
             emails=await self.mailer.store.count_by_state(),
+            webhook_events=await self.webhooks.store.count_by_state(),
         )
         spools = [spool_dir(settings.data_dir, i) for i in range(worker.count)]
         recording = render_recording_metrics(

@@ -21,6 +21,7 @@ class NodeFacts:
     loop_lag: float  # seconds late the last timer ran
     loop_lag_max: float  # the worst since the process started
     emails: Mapping[str, int] = field(default_factory=dict)  # notifications in the store, by state
+    webhook_events: Mapping[str, int] = field(default_factory=dict)  # recording webhook events, by state
 
 
 def render(facts: NodeFacts) -> str:
@@ -49,6 +50,12 @@ def render(facts: NodeFacts) -> str:
             "gauge",
             "E-mail notifications in the store, by state (pending: in the outbox).",
             [({"state": state}, facts.emails.get(state, 0)) for state in NotificationState],
+        ),
+        *family(
+            "calltape_webhook_events",
+            "gauge",
+            "Recording webhook events in the store, by state (pending: in the outbox).",
+            [({"state": state}, facts.webhook_events.get(state, 0)) for state in NotificationState],
         ),
         *single(
             "calltape_event_loop_lag_seconds", "gauge", "How late the event loop ran its last timer.", facts.loop_lag

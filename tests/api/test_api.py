@@ -64,6 +64,36 @@ def test_duplicate_realm_is_409(api: httpx.Client) -> None:
         ({"data": {"name": 5, "realm": "x.example.com"}}, "name"),
         ({"name": "A"}, "data"),
         ({"data": []}, "data"),
+        (
+            {
+                "data": {
+                    "name": "A",
+                    "realm": "x.example.com",
+                    "recording_webhooks": [{"url": "ftp://x", "secret": "s" * 16}],
+                }
+            },
+            "recording_webhooks.0.url",
+        ),
+        (
+            {
+                "data": {
+                    "name": "A",
+                    "realm": "x.example.com",
+                    "recording_webhooks": [{"url": "http://x", "secret": "short"}],
+                }
+            },
+            "recording_webhooks.0.secret",
+        ),
+        (
+            {
+                "data": {
+                    "name": "A",
+                    "realm": "x.example.com",
+                    "recording_webhooks": [{"url": "http://x", "secret": "s" * 16, "events": ["recording.exploded"]}],
+                }
+            },
+            "recording_webhooks.0.events",
+        ),
     ],
 )
 def test_invalid_account_is_400_with_field_path(api: httpx.Client, body: dict[str, object], field: str) -> None:

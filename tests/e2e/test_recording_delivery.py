@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
+import json
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -315,3 +318,51 @@ def test_a_receiver_down_for_half_an_hour_on_a_short_clock_gets_the_file_exactly
             sink.stop()
     finally:
         node.close()
+
+
+def _signed(secret: str, upload: Any) -> bool:
+    """The X-Calltape-Signature checked as a receiver would: HMAC-SHA256 of "<t>." + the raw body."""
+    fields = dict(part.split("=", 1) for part in upload.headers["x-calltape-signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + upload.body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(fields["v1"], expected)
+
+
+def test_webhooks_say_started_completed_delivered_signed_in_order_once_across_a_restart(node: Node) -> None:
+    """Issue 22: the account's recording_webhooks get each event of a recording, in order, exactly once, though the
+    webhook receiver was down while the recording was made and calltape restarted before it came up."""
+    hook_port, secret = free_port(socket.SOCK_STREAM), f"whsec_{uuid.uuid4().hex}"
+    hook = {"url": f"http://127.0.0.1:{hook_port}/hooks", "secret": secret}
+    r = node.api.patch(f"/v2/accounts/{node.account_id}", json={"data": {"recording_webhooks": [hook]}})
+    assert r.status_code == 200, r.text
+    sink = UploadSink().start()
+    hooks = UploadSink(port=hook_port)
+    try:
+        number = node.callflow(f"{sink.url}/r")  # the account's first recording: its webhooks are read now
+        call_id, _ = asyncio.run(_call(node.server.sip_port, number, 2.0))
+        recording = node.wait_state(call_id, "delivered")
+        events = f"/v2/accounts/{node.account_id}/webhook_events"
+        deadline = time.monotonic() + 10
+        while not (tried := node.api.get(events).json()["data"]) or tried[-1]["attempts"] < 1:
+            assert time.monotonic() < deadline, tried
+            time.sleep(0.1)
+        assert "ConnectError" in tried[-1]["error"] and all(e["state"] == "pending" for e in tried)
+        node.restart()
+        hooks.start()
+        posts = hooks.wait(3)
+        time.sleep(1.0)  # nothing more may come
+        assert [p.headers["x-calltape-event"] for p in hooks.uploads] == [
+            "recording.started",
+            "recording.completed",
+            "recording.delivered",
+        ]
+        bodies = [json.loads(p.body) for p in posts]
+        assert all(_signed(secret, p) for p in posts) and not _signed("another-secret-123", posts[0])
+        assert [p.headers["idempotency-key"] for p in posts] == [b["id"] for b in bodies]
+        assert {b["recording_id"] for b in bodies} == {recording["id"]}
+        assert [b["data"]["state"] for b in bodies] == ["recording", "pending", "delivered"]
+        assert bodies[2]["data"]["duration_ms"] == recording["duration_ms"]
+        logged = node.api.get(events, params={"recording_id": recording["id"]}).json()["data"]
+        assert [e["state"] for e in logged] == ["sent"] * 3 and "secret" not in logged[0]
+    finally:
+        sink.stop()
+        hooks.stop()

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from calltape.delivery.worker import retry_delay
 from calltape.recording.media_settings import MediaSettings
+from calltape.retry import retry_delay
 from calltape.store.database import Database
 from calltape.store.recordings import Recordings, RecordingState
 

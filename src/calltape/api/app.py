@@ -45,6 +45,7 @@ from calltape.api.storage import add_storage_routes
 from calltape.api.ui import add_ui
 from calltape.api.user_auth import add_user_auth_route, check_user
 from calltape.api.voicemail import add_message_routes
+from calltape.api.webhook_events import add_webhook_event_routes
 from calltape.delivery.storage_plan import StoragePlan
 from calltape.media.library import MediaLibrary
 from calltape.notify.smtp import SMTP_CONFIG, SmtpClientConfig
@@ -71,6 +72,8 @@ from calltape.store.recordings import Recordings
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.voicemail import VoicemailMessages
+from calltape.store.webhook_events import WebhookEvents
+from calltape.webhooks.events import StatusEvents
 
 SYSTEM_CONFIG_MODELS: dict[str, type[BaseModel]] = {"media": MediaConfig, SMTP_CONFIG: SmtpClientConfig}
 SECRET_SHOWN = "********"  # smtp_client's password as GET shows it; PUT or PATCH of this keeps the stored one
@@ -86,6 +89,8 @@ def create_app(
     recordings: Recordings | None = None,
     on_recording_retry: Callable[[], None] = lambda: None,
     on_notification_retry: Callable[[], None] = lambda: None,
+    recording_events: StatusEvents | None = None,
+    on_webhook_retry: Callable[[], None] = lambda: None,
     on_config_change: Callable[[], None] = lambda: None,
     metrics: Callable[[], Awaitable[str]] | None = None,
     health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
@@ -160,7 +165,8 @@ def create_app(
         summarize=boxes_with_counts,
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
-    add_recording_routes(router, recordings, account_in_path, on_recording_retry)
+    add_recording_routes(router, recordings, account_in_path, on_recording_retry, recording_events)
+    add_webhook_event_routes(router, WebhookEvents(db), account_in_path, on_webhook_retry)
     add_notification_routes(router, Notifications(db), account_in_path, on_notification_retry)
     add_audio_link_routes(app, router, recordings, AudioLinks(admin_token), account_in_path)
     add_live_routes(router, recordings, account_in_path, channels)

@@ -21,6 +21,7 @@ from calltape.api.errors import ApiError
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
 from calltape.store.recordings import MAX_PAGE, STATES, Recordings, RecordingState, as_document
+from calltape.webhooks.events import StatusEvents
 
 AUDIO_TYPES = ("audio/", "application/octet-stream")
 
@@ -30,8 +31,9 @@ def add_recording_routes(
     recordings: Recordings,
     account_of: Callable[[Request], Awaitable[str]],
     on_retry: Callable[[], None],
+    events: StatusEvents | None = None,
 ) -> None:
-    """The routes of an account's recordings."""
+    """The routes of an account's recordings (*events*: where a deletion is told)."""
     path = "/accounts/{account_id}/recordings"
 
     async def list_recordings(request: Request) -> JSONResponse:
@@ -78,6 +80,8 @@ def add_recording_routes(
         except ValueError as exc:
             raise ApiError(409, "conflict", {"state": str(exc)}) from None
         Path(row.spool_path).unlink(missing_ok=True)
+        if events is not None:
+            await events.emit(account, recording_id, "recording.deleted", row)
         return success({"id": recording_id})
 
     async def retry_recording(request: Request, recording_id: str) -> JSONResponse:

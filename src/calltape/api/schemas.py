@@ -21,6 +21,7 @@ from calltape.callflow.module import SipHeaders
 from calltape.patterns import is_valid
 from calltape.recording.automatic import AccountRecording, EndpointRecording
 from calltape.switch.forwarding import CallForward
+from calltape.webhooks.events import EVENTS
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -41,12 +42,36 @@ class _RecordsCalls(_Doc):
         return None if value is None else value.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
+class RecordingWebhook(_Doc):
+    """One of an account's ``recording_webhooks``: where its recordings' status events go, signed with ``secret``."""
+
+    url: str
+    secret: Annotated[str, StringConstraints(min_length=16, max_length=256)]
+    events: list[str] | None = None  # none: every event
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(value or ()) - set(EVENTS))
+        if unknown:
+            raise ValueError(f"unknown events {', '.join(unknown)}; known: {', '.join(EVENTS)}")
+        return value
+
+
 class Account(_RecordsCalls):
     """An account: a tenant with its own SIP realm."""
 
     name: NonEmpty
     realm: str
     call_recording: AccountRecording | None = None
+    recording_webhooks: list[RecordingWebhook] | None = None
 
     @field_validator("realm")
     @classmethod

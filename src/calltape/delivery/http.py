@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from calltape.digits import is_number
+from calltape.retry import retry_after_seconds
 
 MAX_REDIRECTS = 10
 CHUNK = 64 * 1024
@@ -69,7 +69,8 @@ async def upload(client: httpx.AsyncClient, method: str, url: str, file: UploadF
                 if 200 <= response.status_code < 300:
                     return response.status_code
                 raise UploadError(
-                    f"HTTP {response.status_code} from {_host(url)}", _retry_after(response.headers.get("retry-after"))
+                    f"HTTP {response.status_code} from {_host(url)}",
+                    retry_after_seconds(response.headers.get("retry-after")),
                 )
     except TimeoutError:
         raise UploadError(f"no answer from {_host(url)} within {TOTAL_TIMEOUT:.0f} s") from None
@@ -80,9 +81,3 @@ async def upload(client: httpx.AsyncClient, method: str, url: str, file: UploadF
 
 def _host(url: str) -> str:
     return httpx.URL(url).host or url
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value and is_number(value.strip()):
-        return float(value.strip())
-    return None

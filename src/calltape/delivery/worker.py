@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -27,8 +26,10 @@ import httpx
 from calltape.delivery.http import UploadError
 from calltape.delivery.targets import target_from_dict
 from calltape.prometheus import Histogram
+from calltape.retry import DEFAULT_HORIZON, retry_delay
 from calltape.store.recordings import DueRecording, Recordings
 from calltape.tasks import TaskSet
+from calltape.webhooks.events import StatusEvents
 
 log = logging.getLogger(__name__)
 
@@ -36,26 +37,8 @@ LEASE = 600.0  # longer than one attempt can take: a node that died holding an e
 IDLE_POLL = 30.0  # look at the outbox at least this often (another node may have queued or freed work)
 BATCH = 64
 KEEP_ALIVE = 8  # connections kept open between deliveries
-QUICK_TRIES = 5  # Kazoo's: five tries, one retry base (5 s) apart
-ROUND_FIRST, ROUND_MOST = 12.0, 120.0  # storage_retry_times rounds: 1 to 10 minutes apart (in retry bases)
-LATER = 720.0  # then once an hour (in retry bases)
-DEFAULT_HORIZON = 86400.0  # seconds after the hang-up before a recording that cannot be delivered is failed
 #: Buckets of the hang-up → delivered histogram (seconds)
 DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
-
-
-def retry_delay(retry: int, base: float, rounds: int, retry_after: float | None = None) -> float:
-    """Seconds before retry number *retry* (1, 2, …): *base* until there were QUICK_TRIES tries, then *rounds*
-    waits from 12·base doubling to 120·base (1 to 10 minutes at the default 5 s), then 720·base (an hour);
-    each up to 25 % more, or the receiver's Retry-After if longer."""
-    if retry < QUICK_TRIES:
-        delay = base
-    elif retry < QUICK_TRIES + rounds:
-        delay = min(ROUND_FIRST * base * 2 ** (retry - QUICK_TRIES), ROUND_MOST * base)
-    else:
-        delay = LATER * base
-    delay *= random.uniform(1.0, 1.25)
-    return max(delay, retry_after) if retry_after is not None else delay
 
 
 class DeliveryWorker:
@@ -70,8 +53,10 @@ class DeliveryWorker:
         retry_base: float = 5.0,
         horizon: float = DEFAULT_HORIZON,
         concurrency: int = 64,
+        events: StatusEvents | None = None,
     ) -> None:
         self.store = store
+        self.events = events  # the account's webhooks hear of each delivery and each give-up
         self.node = node
         self.retry_times = retry_times
         self.retry_base = retry_base
@@ -174,6 +159,8 @@ class DeliveryWorker:
             return
         await self.store.delivered(row.id, sent.state, sent.audio)
         path.unlink(missing_ok=True)
+        if self.events is not None:
+            await self.events.emit(row.account_id, row.id, "recording.delivered")
         ended = row.created + row.duration_ms / 1000
         self.delivered += 1
         latency = time.time() - ended
@@ -190,6 +177,8 @@ class DeliveryWorker:
         round_started = max(row.created + row.duration_ms / 1000, float(row.doc.get("retried_at") or 0))
         if final or time.time() + delay > round_started + self.horizon:
             await self.store.attempt_failed(row.id, error, None)
+            if self.events is not None:
+                await self.events.emit(row.account_id, row.id, "recording.failed")
             log.error(
                 "call-id %s: recording %s not delivered after %d attempts (%s); kept at %s, state failed",
                 row.call_id,

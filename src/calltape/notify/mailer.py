@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from calltape.delivery.worker import DEFAULT_HORIZON, retry_delay
 from calltape.notify.smtp import SMTP_CONFIG, SmtpClientConfig, SmtpError, send
+from calltape.retry import DEFAULT_HORIZON, retry_delay
 from calltape.store.notifications import Notification, Notifications
 from calltape.store.system_configs import SystemConfigs
 from calltape.tasks import TaskSet

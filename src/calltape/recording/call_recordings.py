@@ -206,6 +206,8 @@ class CallRecordings:
         self.taps.settle()  # what came before is not masked
         self.masked = masked
         for running in self._running:
+            if running.capture.masked != masked and self.manager is not None:
+                self.manager.emit_soon(running.recording, "recording.masked" if masked else "recording.unmasked")
             running.capture.masked = masked
 
     async def stop(self) -> None:

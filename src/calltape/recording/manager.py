@@ -39,6 +39,7 @@ from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.ttl_cache import TtlCache
 from calltape.tasks import TaskSet
+from calltape.webhooks.events import StatusEvents
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,14 @@ class DeliveryQueue(Protocol):
 
     def wake(self) -> None:
         """Something was queued."""
+
+
+#: The webhook event each final state of a finished recording makes
+FINISHED_EVENTS = {
+    RecordingState.PENDING: "recording.completed",
+    RecordingState.DISCARDED: "recording.discarded",
+    RecordingState.FAILED: "recording.failed",
+}
 
 
 class RecordingError(Exception):
@@ -104,8 +113,10 @@ class RecordingManager:
         delivery: DeliveryQueue | None = None,
         plans: StoragePlans | None = None,
         encoders: EncoderPool | None = None,
+        events: StatusEvents | None = None,
     ) -> None:
         self.store = store
+        self.events = events
         self.configs = configs
         self.spool_dir = spool_dir
         self.node = node_name(spool_dir)
@@ -185,6 +196,17 @@ class RecordingManager:
 
     async def _create_row(self, recording: Recording, started_at: float) -> None:
         await self.store.create(self._row(recording, started_at, 0, None))
+        await self.emit(recording, "recording.started")
+
+    async def emit(self, recording: Recording, event: str) -> None:
+        """Tell the account's webhooks of *event* (nothing when there are none)."""
+        if self.events is not None:
+            await self.events.emit(recording.facts.account_id, recording.id, event)
+
+    def emit_soon(self, recording: Recording, event: str) -> None:
+        """:meth:`emit` in the background (from code that cannot wait)."""
+        if self.events is not None:
+            self._closing.spawn(self.emit(recording, event))
 
     def _row(
         self, recording: Recording, started_at: float, duration_ms: int, facts: CallFacts | None
@@ -346,8 +368,11 @@ class RecordingManager:
                 spooled.size,
             )
         kept = values["state"] == RecordingState.FAILED
-        if await self._store_finish(recording, values, deliver) and recording.capture is not None and not kept:
+        if not await self._store_finish(recording, values, deliver):
+            return
+        if recording.capture is not None and not kept:
             capture_path(recording.path).unlink(missing_ok=True)  # the row says where the audio is now
+        await self.emit(recording, FINISHED_EVENTS[values["state"]])
 
     async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> bool:
         for attempt in range(FINISH_RETRIES):

@@ -252,6 +252,32 @@ notifications = Table(
     Index("ix_notifications_account_created", "account_id", "created"),
 )
 
+#: Recording status webhooks: one row per event per subscribed URL — the durable outbox while ``pending``, then the
+#: log of what was sent (``sent``) or given up (``failed``). ``seq`` orders a recording's events for one URL.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),  # the idempotency key the receiver sees
+    Column("account_id", String(32), nullable=False),
+    Column("recording_id", String(40), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | sent | failed
+    Column("created", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=False, default=0.0),
+    Column("lease_owner", String(255), nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("sent_at", Float),
+    Column("payload", JSON, nullable=False),  # the body, fixed when the event happened
+    Index("ix_webhook_events_due", "state", "due_at"),
+    Index("ix_webhook_events_recording", "recording_id", "url", "seq"),
+    Index("ix_webhook_events_account_created", "account_id", "created"),
+)
+
 Migration = Sequence[str] | Callable[[Connection], None]
 
 
@@ -356,6 +382,10 @@ def _notifications(conn: Connection) -> None:
     metadata.create_all(conn, tables=[notifications])
 
 
+def _webhook_events(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[webhook_events])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -367,5 +397,6 @@ MIGRATIONS: dict[int, Migration] = {
     7: _account_recording_in_kazoos_shape,
     8: _routing_documents,
     9: _notifications,
+    10: _webhook_events,
 }
 LATEST_VERSION = max(MIGRATIONS)

@@ -1,0 +1,110 @@
+"""What happens to a recording, told to the account's ``recording_webhooks``.
+
+Each webhook of the account (``{"url", "secret", "events"}``; no ``events``: all of them) that wants the event gets
+one row in the outbox, with the body fixed now: ``{"id", "event", "timestamp", "account_id", "recording_id",
+"data"}`` where ``data`` is the recording's document as the API shows it at that moment. An event is queued right
+after the change it reports was committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from calltape.store.documents import Documents, NotFoundError
+from calltape.store.recordings import Recordings, as_document
+from calltape.store.ttl_cache import TtlCache
+from calltape.store.webhook_events import WebhookEvents
+
+log = logging.getLogger(__name__)
+
+EVENTS = (
+    "recording.started",
+    "recording.masked",
+    "recording.unmasked",
+    "recording.completed",
+    "recording.delivered",
+    "recording.failed",
+    "recording.discarded",
+    "recording.deleted",
+)
+CONFIG_TTL = 5.0  # seconds an account's webhooks are remembered
+
+
+class StatusEvents(Protocol):
+    """Where a recording's status changes are told."""
+
+    async def emit(self, account_id: str, recording_id: str, event: str, row: Any = None) -> None:
+        """Tell *event* of the recording (never raises)."""
+
+
+class RecordingEvents:
+    """Queues webhook events; ``emit`` costs nothing more than a cached look at the account when it has none."""
+
+    def __init__(
+        self, accounts: Documents, recordings: Recordings, store: WebhookEvents, on_queued: Callable[[], None]
+    ) -> None:
+        self.accounts = accounts
+        self.recordings = recordings
+        self.store = store
+        self.on_queued = on_queued
+        self._webhooks = TtlCache(CONFIG_TTL)
+
+    def forget(self) -> None:
+        """Accounts changed: read their webhooks afresh."""
+        self._webhooks.clear()
+
+    async def emit(self, account_id: str, recording_id: str, event: str, row: Any = None) -> None:
+        """Queue *event* for every webhook of the account that wants it (*row*: the recording as it is now, if the
+        caller has it; else it is read). Never raises: a failure is logged, the recording goes on."""
+        try:
+            wanted = [
+                h for h in await self._webhooks.get(account_id, lambda: self._load(account_id)) if _wants(h, event)
+            ]
+            if not wanted:
+                return
+            document = as_document(row if row is not None else await self.recordings.get(account_id, recording_id))
+            now = time.time()
+            queued = []
+            for hook in wanted:
+                event_id = uuid.uuid4().hex
+                payload = {
+                    "id": event_id,
+                    "event": event,
+                    "timestamp": now,
+                    "account_id": account_id,
+                    "recording_id": recording_id,
+                    "data": document,
+                }
+                queued.append(
+                    {
+                        "id": event_id,
+                        "account_id": account_id,
+                        "recording_id": recording_id,
+                        "event": event,
+                        "url": hook["url"],
+                        "secret": hook["secret"],
+                        "created": now,
+                        "payload": payload,
+                    }
+                )
+            await self.store.queue(queued)
+            self.on_queued()
+        except Exception:
+            log.exception("recording %s: the %s webhook event could not be queued", recording_id, event)
+
+    async def _load(self, account_id: str) -> list[dict[str, Any]]:
+        try:
+            account = await self.accounts.get(account_id)
+        except NotFoundError:
+            return []
+        hooks = account.get("recording_webhooks") or []
+        return [h for h in hooks if isinstance(h, dict) and h.get("url") and h.get("secret")]
+
+
+def _wants(hook: dict[str, Any], event: str) -> bool:
+    events = hook.get("events")
+    return not events or event in events
