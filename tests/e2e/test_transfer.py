@@ -401,6 +401,57 @@ def test_the_api_starts_masks_and_stops_a_live_calls_recording(office: Office) -
     assert running["format"] == "wav" and running["follows_transfer"] is True
 
 
+def test_the_api_pauses_a_live_recording_and_the_file_leaves_the_pause_out_and_lists_it(office: Office) -> None:
+    """Issue 22: ``pause``/``resume`` on a live call with ``pause_behavior: skip`` (the default): the file is as long
+    as the call's recorded time minus the pause, the caller's tone runs through the splice, and the metadata lists
+    the pause where it falls in the file."""
+    username = f"pz{uuid.uuid4().hex[:4]}"
+    number = office.device_number(username)
+    base = f"/v2/accounts/{office.account_id}/channels"
+
+    async def post(call_id: str, data: dict[str, Any]) -> httpx.Response:
+        return await asyncio.to_thread(office.api.post, f"{base}/{call_id}/recordings", json={"data": data})
+
+    async def scenario() -> tuple[str, list[float]]:
+        desk = await _phone(office, username, FIRST_HZ)
+        caller = await _caller(office)
+        marks: list[float] = []
+        try:
+            assert (await caller.call(number)).status == 200
+            await _until_heard(caller, FIRST_HZ, 1.0)
+            r = await post(caller.call_id, {"action": "start", "format": "wav", "url": f"{office.sink.url}/paused"})
+            assert r.status_code == 200, r.text
+            marks.append(time.monotonic())
+            await asyncio.sleep(1.5)
+            r = await post(caller.call_id, {"action": "pause"})
+            assert r.json()["data"]["recordings"][0]["state"] == "paused"
+            marks.append(time.monotonic())
+            await asyncio.sleep(2.0)
+            r = await post(caller.call_id, {"action": "resume"})
+            assert r.json()["data"]["recordings"][0]["state"] == "recording"
+            marks.append(time.monotonic())
+            await asyncio.sleep(1.5)
+            assert (await post(caller.call_id, {"action": "stop"})).status_code == 200
+            marks.append(time.monotonic())
+            await caller.hangup()
+            return caller.call_id, marks
+        finally:
+            caller.close()
+            desk.close()
+
+    call_id, marks = asyncio.run(scenario())
+    doc = wait_delivered(office.api, office.account_id, call_id)
+    [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith("/paused")]
+    pcm, rate, _ = decode(upload.body, "wav")
+    paused = marks[2] - marks[1]
+    assert abs(len(pcm) / rate - (marks[3] - marks[0] - paused)) <= 0.3  # the pause is not in the file
+    [pause] = doc["pauses"]
+    assert abs(pause["offset"] - (marks[1] - marks[0])) <= 0.3 and abs(pause["length"] - paused) <= 0.3
+    assert doc["frames"]["left_out"]["paused"] >= 2 * 50 * (paused - 0.3)  # both directions' frames, counted
+    windows = window_hz(np.ascontiguousarray(pcm[:, 0]), rate)
+    assert sum(abs(hz - CALLER_HZ) < 20 for hz in windows) >= len(windows) - 2, windows  # the tone runs on
+
+
 def test_another_accounts_token_sees_no_such_call(office: Office) -> None:
     other = Account.create(office.server, "Other")
     key = office.api.get(f"/v2/accounts/{other.account_id}/api_key").json()["data"]["api_key"]

@@ -151,6 +151,41 @@ def test_masked_audio_is_silence_and_counted(tmp_path: Path) -> None:
     assert _frame(1000) * 75 == masked_on_disk  # no masked frame reached the disk
 
 
+def _paused_call(tmp_path: Path, cut: bool) -> tuple[EncodeResult, np.ndarray]:
+    """100 frames whose value is their number; paused for frames 30–59 and masked for 80–89."""
+    capture, _ = _capture(tmp_path, start=0)
+    for n in range(100):
+        if n in (30, 60):
+            capture.set_paused(n == 30, n * 160)
+        if n in (80, 90):
+            capture.set_masked(n == 80, n * 160)
+        capture(IN, _frame(100 * n), n * 160, ULAW)
+        if n % 10 == 9:
+            capture.flush(n * 160)
+    capture.finish(100 * 160)
+    job = EncodeJob(str(tmp_path / "r.capture"), str(tmp_path / "r.wav"), "wav", 8000, 1, capture.frames_received)
+    result = encode(EncodeJob(**{**job.__dict__, "cut_pauses": cut}))
+    return result, _read(tmp_path / "r.wav")[:, 0]
+
+
+def test_a_pause_with_skip_leaves_its_time_out_of_the_file_and_lists_it(tmp_path: Path) -> None:
+    result, pcm = _paused_call(tmp_path, cut=True)
+    frames = [int(pcm[i * 160]) for i in range(len(pcm) // 160)]
+    assert len(pcm) == 70 * 160 and result.samples == 70 * 160  # 30 frames of pause left out, nothing else
+    expected = [_level(100 * n) for n in range(30)] + [_level(100 * n) for n in range(60, 80)] + [0] * 10
+    assert frames == expected + [_level(100 * n) for n in range(90, 100)]  # the cut is frame-exact; the mask silent
+    assert result.pauses == [(30 * 160, 30 * 160)] and result.masks == [(50 * 160, 10 * 160)]  # offsets in the file
+    assert result.counts.left_out["paused"] == 30 and result.counts.left_out["masked"] == 10
+    assert result.counts.written == 60 and result.unaccounted == 0
+
+
+def test_a_pause_with_silence_keeps_the_timing(tmp_path: Path) -> None:
+    result, pcm = _paused_call(tmp_path, cut=False)
+    assert len(pcm) == 100 * 160 and (pcm[30 * 160 : 60 * 160] == 0).all() and pcm[60 * 160] == _level(6000)
+    assert result.pauses == [(30 * 160, 30 * 160)] and result.masks == [(80 * 160, 10 * 160)]
+    assert result.counts.left_out["paused"] == 30 and result.unaccounted == 0
+
+
 def test_a_change_of_law_mid_call_keeps_the_audio(tmp_path: Path) -> None:
     capture, _ = _capture(tmp_path, start=0)
     for n in range(100):

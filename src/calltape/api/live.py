@@ -35,7 +35,7 @@ class ChannelLister(Protocol):
 class RecordingControl(RecordCallData):
     """``POST …/channels/{CALL_ID}/recordings``: what to do, and (to start) ``record_call``'s fields."""
 
-    action: Literal["start", "stop", "mask", "unmask"]
+    action: Literal["start", "stop", "pause", "resume", "mask", "unmask"]
 
 
 def add_live_routes(
@@ -77,7 +77,9 @@ def add_live_routes(
         "/accounts/{account_id}/channels/{call_id}/recordings",
         control_recordings,
         methods=["POST", "PUT"],
-        openapi_extra=request_body(RecordingControl, "start | stop | mask | unmask, and record_call's fields"),
+        openapi_extra=request_body(
+            RecordingControl, "start | stop | pause | resume | mask | unmask, and record_call's fields"
+        ),
     )
     router.add_api_route("/accounts/{account_id}/outbox", list_outbox, methods=["GET"])
 

@@ -235,6 +235,9 @@ class Recorder(Protocol):
     def mask_recordings(self, masked: bool) -> None:
         """While masked, recordings take silence instead of the call's audio."""
 
+    def pause_recordings(self, paused: bool) -> None:
+        """While paused, recordings capture nothing (each file leaves the time out or keeps it silent)."""
+
     async def record_caller(
         self, path: Path, *, max_seconds: float, silence_seconds: float | None, stop_keys: str = "#"
     ) -> Recorded:

@@ -103,6 +103,7 @@ class CallRecordings:
         self._account_rule_fired = False
         self._outbound_done = False
         self.masked = False
+        self.paused = False
         self._ended = False
         self._loop = asyncio.get_running_loop()
 
@@ -157,8 +158,9 @@ class CallRecordings:
             limit_samples=int(recording.limit_seconds * RATE),
             on_stop=lambda reason: self._stop_soon(running, reason),
             start=start,
+            masked=self.masked,
+            paused=self.paused,
         )
-        capture.masked = self.masked
         running = _Running(recording, capture, request.follow_transfer)
         self.taps.append(running.capture)
         self._running.append(running)
@@ -194,7 +196,7 @@ class CallRecordings:
                 "recording_id": running.recording.id,
                 "name": running.recording.name,
                 "format": running.recording.fmt,
-                "state": "masked" if running.capture.masked else "recording",
+                "state": "paused" if running.capture.paused else "masked" if running.capture.masked else "recording",
                 "started_at": running.capture.started_at,
                 "follows_transfer": running.follow_transfer,
             }
@@ -203,12 +205,28 @@ class CallRecordings:
 
     def mask(self, masked: bool) -> None:
         """Masked recordings take silence instead of the call's audio (and recordings started later too)."""
-        self.taps.settle()  # what came before is not masked
         self.masked = masked
+        self._switch(masked, "masked", "recording.masked", "recording.unmasked")
+
+    def pause(self, paused: bool) -> None:
+        """Paused recordings capture nothing; each file leaves the time out or keeps it silent, as its
+        ``pause_behavior`` says (recordings started meanwhile begin paused)."""
+        self.paused = paused
+        self._switch(paused, "paused", "recording.paused", "recording.resumed")
+
+    def _switch(self, on: bool, state: str, on_event: str, off_event: str) -> None:
+        self.taps.settle()  # what came before is on the other side of the switch
+        now = self._now()
         for running in self._running:
-            if running.capture.masked != masked and self.manager is not None:
-                self.manager.emit_soon(running.recording, "recording.masked" if masked else "recording.unmasked")
-            running.capture.masked = masked
+            capture = running.capture
+            if getattr(capture, state) == on:
+                continue
+            if state == "paused":
+                capture.set_paused(on, now)
+            else:
+                capture.set_masked(on, now)
+            if self.manager is not None:
+                self.manager.emit_soon(running.recording, on_event if on else off_event)
 
     async def stop(self) -> None:
         """End every recording of the call (``record_call`` with ``action: stop``)."""

@@ -21,8 +21,13 @@ from calltape.media.taps import FrameBatch, TapDirection
 from calltape.recording.capture_file import (
     IN,
     LIMIT,
+    MASK_OFF,
+    MASK_ON,
     MASKED,
     OUT,
+    PAUSE,
+    PAUSED,
+    RESUME,
     START,
     STOP,
     CaptureWriter,
@@ -43,6 +48,8 @@ class CallCapture:
         limit_samples: int,
         on_stop: Callable[[str], None],
         start: int | None = None,
+        masked: bool = False,
+        paused: bool = False,
     ) -> None:
         self.writer = writer
         self.limit_samples = limit_samples
@@ -50,12 +57,14 @@ class CallCapture:
         self.started_at: float | None = None  # Unix time of the first sample
         self.start: int | None = None  # its timeline position
         self.end: int | None = None  # where the time limit falls
-        self.masked = False  # while True, frames are counted and left out
+        self.masked = masked  # while True, frames are counted and left out (set_masked)
+        self.paused = paused  # the same, and the file may leave the time out (set_paused)
         self.finished = False
         self.error = ""
         self.received = 0  # frames handed to the tap and not yet flushed are added by ``frames_received``
         self.not_captured = 0  # frames whose write failed (a full disk)
         self._masked = 0  # frames left out while masked since the last flush
+        self._paused = 0  # frames left out while paused since the last flush
         self._limit_reached = False
         self._codec: G711 | None = None
         self._said_at: list[int] = []
@@ -70,8 +79,13 @@ class CallCapture:
         self.start = position
         self.end = position + self.limit_samples
         self.started_at = time.time()
+        markers = [marker_block(START, position), marker_block(LIMIT, self.end)]
+        if self.paused:  # paused or masked before the media began: from its first sample
+            markers.append(marker_block(PAUSE, position))
+        if self.masked:
+            markers.append(marker_block(MASK_ON, position))
         try:
-            self.writer.write(marker_block(START, position), marker_block(LIMIT, self.end))
+            self.writer.write(*markers)
         except OSError as exc:
             self._failed(exc)
 
@@ -80,8 +94,11 @@ class CallCapture:
             return
         if self.start is None:
             self._begin(position)  # the media began after the recording was asked for
-        if self.masked:
-            self._masked += 1
+        if self.paused or self.masked:
+            if self.paused:
+                self._paused += 1
+            else:
+                self._masked += 1
             return
         if codec is not self._codec and (self._codec is None or codec.name != self._codec.name):
             self._adopt(codec, position)
@@ -97,8 +114,11 @@ class CallCapture:
             return
         if self.start is None:
             self._begin(int(batch.positions[0]))
-        if self.masked:
-            self._masked += len(batch)
+        if self.paused or self.masked:
+            if self.paused:
+                self._paused += len(batch)
+            else:
+                self._masked += len(batch)
             return
         if codec is not self._codec and (self._codec is None or codec.name != self._codec.name):
             self._adopt(codec, int(batch.positions[0]))
@@ -108,7 +128,27 @@ class CallCapture:
     def frames_received(self) -> int:
         """Every frame the tap was given while capturing, flushed or not."""
         batched = sum(len(batch) for batches in self._batches.values() for batch in batches)
-        return self.received + len(self._said) + len(self._heard) + batched + self._masked
+        return self.received + len(self._said) + len(self._heard) + batched + self._masked + self._paused
+
+    def set_masked(self, masked: bool, now: int) -> None:
+        """Mask (silence in the file) or unmask from timeline position *now* on; the file's metadata lists it."""
+        self._mark(masked, self.masked, MASK_ON if masked else MASK_OFF, now)
+        self.masked = masked
+
+    def set_paused(self, paused: bool, now: int) -> None:
+        """Pause or resume from timeline position *now* on: nothing is captured meanwhile, and the encoder leaves
+        the time out of the file or keeps it as silence, as the recording's ``pause_behavior`` says."""
+        self._mark(paused, self.paused, PAUSE if paused else RESUME, now)
+        self.paused = paused
+
+    def _mark(self, on: bool, was: bool, kind: int, now: int) -> None:
+        if on == was or self.finished or self.start is None:
+            return
+        self.flush(now)  # what came before belongs before the marker
+        try:
+            self.writer.write(marker_block(kind, max(self.start, now)))
+        except OSError as exc:
+            self._failed(exc)
 
     def _adopt(self, codec: G711, position: int) -> None:
         """The first frame, or a change of law (a re-INVITE): what came in the old law is written first (the
@@ -135,14 +175,18 @@ class CallCapture:
                 count += sum(len(batch) for batch in batches)
                 batches.clear()
         masked, self._masked = self._masked, 0
+        paused, self._paused = self._paused, 0
         if masked:
             blocks.append(marker_block(MASKED, now, masked))
-        self.received += count + masked
+        if paused:
+            blocks.append(marker_block(PAUSED, now, paused))
+        left_out = masked + paused
+        self.received += count + left_out
         if blocks:
             try:
                 self.writer.write(*blocks)
             except OSError as exc:
-                self.not_captured += count + masked  # counted all the same: received = written + left out
+                self.not_captured += count + left_out  # counted all the same: received = written + left out
                 self._failed(exc)
         assert self.end is not None
         if now >= self.end and not self._limit_reached and not self.finished:

@@ -8,7 +8,8 @@ frame is kept however late or out of order it came.
 
 Block kinds: ``IN`` (what the caller says), ``OUT`` (what the caller hears), and markers without frames whose
 ``clock`` is a position: ``START`` (the recording's first sample), ``LIMIT`` (where its time limit falls),
-``STOP`` (where it was stopped), and ``MASKED`` (frames left out while masked, counted in ``count``).
+``STOP`` (where it was stopped), ``MASKED`` and ``PAUSED`` (frames left out while masked or paused, counted in
+``count``), ``PAUSE``/``RESUME`` and ``MASK_ON``/``MASK_OFF`` (where a pause or a mask began and ended).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pathlib import Path
 from calltape.media.taps import FrameBatch
 
 MAGIC = b"CTC1"
-IN, OUT, START, LIMIT, STOP, MASKED = range(6)
+IN, OUT, START, LIMIT, STOP, MASKED, PAUSED, PAUSE, RESUME, MASK_ON, MASK_OFF = range(11)
+LAST_KIND = MASK_OFF
 LAWS = {"PCMU": 0, "PCMA": 1}
 LAW_NAMES = {number: name for name, number in LAWS.items()}
 #: magic, kind, law, count, clock (the timeline position when the block was written)
@@ -46,7 +48,7 @@ class Block:
     positions: array[int]  # 'q': one per frame
     lengths: array[int]  # 'H'
     payload: bytes  # the frames, one after another
-    count: int  # frames in the block (for MASKED: frames left out)
+    count: int  # frames in the block (for MASKED and PAUSED: frames left out)
 
 
 def frames_block(kind: int, law: str, clock: int, batches: list[FrameBatch]) -> bytes:
@@ -63,7 +65,7 @@ def frames_block(kind: int, law: str, clock: int, batches: list[FrameBatch]) -> 
 
 
 def marker_block(kind: int, position: int, count: int = 0) -> bytes:
-    """A marker block (START, LIMIT, STOP, MASKED)."""
+    """A marker block (any kind but IN and OUT)."""
     return _HEADER.pack(MAGIC, kind, 0, count, position)
 
 
@@ -93,7 +95,7 @@ def read_blocks(path: Path) -> Iterator[Block]:
     with path.open("rb") as fh:
         while len(header := fh.read(_HEADER.size)) == _HEADER.size:
             magic, kind, law, count, clock = _HEADER.unpack(header)
-            if magic != MAGIC or kind > MASKED or law not in LAW_NAMES:
+            if magic != MAGIC or kind > LAST_KIND or law not in LAW_NAMES:
                 return
             if kind not in (IN, OUT):
                 yield Block(kind, "PCMU", clock, array("q"), array("H"), b"", count)

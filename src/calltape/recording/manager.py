@@ -94,6 +94,7 @@ class Recording:
     min_seconds: float
     source_type: str
     created: asyncio.Task[None] | None = field(default=None, repr=False)
+    stretches: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # pauses and masks in the file
 
 
 def node_name(spool_dir: Path) -> str:
@@ -277,6 +278,7 @@ class RecordingManager:
             channels=recording.channels,
             received=received,
             not_captured=not_captured,
+            cut_pauses=recording.request.pause_behavior == "skip",
         )
 
         async def finish() -> tuple[int, SpoolFacts | None, FrameCounts | None]:
@@ -290,6 +292,7 @@ class RecordingManager:
                     result.counts.as_document(),
                 )
             self.frames.add(result.counts)
+            recording.stretches = {"pauses": result.pauses, "masks": result.masks}
             return result.samples, result.facts, result.counts
 
         self._finish(recording, finish, started_at, facts, note)
@@ -339,6 +342,9 @@ class RecordingManager:
         doc = values["doc"]
         if counts is not None:
             doc["frames"] = counts.as_document()
+        for what, stretches in recording.stretches.items():  # every pause and mask: where in the file, how long
+            if stretches:
+                doc[what] = [{"offset": offset / 8000, "length": length / 8000} for offset, length in stretches]
         if spooled is not None:
             values.update(size=spooled.size, sha256=spooled.sha256)
             values["doc"] = doc = finished_document(doc, duration_ms, spooled.md5_b64)

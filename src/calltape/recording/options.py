@@ -37,6 +37,7 @@ class RecordingOptions(RecordingTarget):
     record_on_answer: bool = False
     record_on_bridge: bool = False
     record_sample_rate: int = 8000
+    pause_behavior: Literal["skip", "silence"] = "skip"  # calltape's: a pause is cut out of the file, or silent
 
     @field_validator("record_sample_rate")
     @classmethod
@@ -67,4 +68,5 @@ class RecordingOptions(RecordingTarget):
             origin=origin,
             media_name=media_name,
             follow_transfer=follow_transfer,
+            pause_behavior=self.pause_behavior,
         )

@@ -21,3 +21,4 @@ class RecordingRequest:
     origin: str | None = None  # an automatic rule's name (``inbound from offnet to account``), as the origin
     media_name: str | None = None
     follow_transfer: bool = True  # record_call's should_follow_transfer: false ends the file at a transfer
+    pause_behavior: str = "skip"  # skip: a pause is left out of the file; silence: it is kept, silent

@@ -304,6 +304,10 @@ class Call:
         """While masked, recordings take silence instead of the call's audio."""
         self.recordings.mask(masked)
 
+    def pause_recordings(self, paused: bool) -> None:
+        """While paused, recordings capture nothing (each file leaves the time out or keeps it silent)."""
+        self.recordings.pause(paused)
+
     async def start_automatic_recordings(self) -> None:
         """At the start of the call: the account's and the calling device's ``call_recording`` settings."""
         await self.recordings.start_automatic(self.services.endpoints, self.account_id, self.caller_device_id)

@@ -1,5 +1,5 @@
 """Active calls as ``/v2/accounts/{A}/channels`` shows them (Kazoo calls a live call a channel), and the
-recordings of one of them started, stopped, masked or unmasked from the API."""
+recordings of one of them started, stopped, paused, resumed, masked or unmasked from the API."""
 
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ class LiveCalls:
     async def control(
         self, account_id: str, call_id: str, action: str, request: RecordingRequest
     ) -> dict[str, Any] | None:
-        """Start (with *request*), stop, mask or unmask the call's recordings; the call as it is then (None if
-        the account has no such call)."""
+        """Start (with *request*), stop, pause, resume, mask or unmask the call's recordings; the call as it is
+        then (None if the account has no such call)."""
         call = self._find(account_id, call_id)
         if call is None:
             return None
@@ -88,6 +88,8 @@ class LiveCalls:
             await call.record_call(request)
         elif action == "stop":
             await call.stop_recordings()
+        elif action in ("pause", "resume"):
+            call.pause_recordings(action == "pause")
         else:
             call.mask_recordings(action == "mask")
         return self.one(account_id, call_id)

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 EVENTS = (
     "recording.started",
+    "recording.paused",
+    "recording.resumed",
     "recording.masked",
     "recording.unmasked",
     "recording.completed",

@@ -4,7 +4,9 @@ Kazoo's data (KAZOO-COMPAT.md): format, url, method, time_limit (default 3600, a
 system_config media ``max_recording_time_limit``), record_min_sec, record_on_answer, record_on_bridge,
 record_sample_rate, label, media_name; calltape adds ``channels`` (stereo — caller left, the other
 party right — or mono). ``stop`` ends every recording of the call; ``mask``/``unmask`` write silence
-instead of the call's audio while masked (card numbers), ``toggle`` starts or stops.
+instead of the call's audio while masked (card numbers); ``pause``/``resume`` capture nothing meanwhile, and the
+file leaves that time out (``pause_behavior: skip``, the default) or keeps it silent (``silence``); ``toggle``
+starts or stops.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from calltape.recording.options import RecordingOptions
 class RecordCallData(ModuleData, RecordingOptions):
     """Kazoo's ``record_call`` data."""
 
-    action: Literal["start", "stop", "mask", "unmask", "toggle"] = "start"
+    action: Literal["start", "stop", "mask", "unmask", "pause", "resume", "toggle"] = "start"
     channels: Literal["stereo", "mono"] = "stereo"
     label: str | None = None
     media_name: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^/\\\x00]+$")
@@ -43,6 +45,8 @@ async def run(call: Recorder, data: RecordCallData) -> Branch:
         )
     elif data.action in ("stop", "toggle"):
         await call.stop_recordings()
+    elif data.action in ("pause", "resume"):
+        call.pause_recordings(data.action == "pause")
     else:
         call.mask_recordings(data.action == "mask")
     return None
