@@ -349,8 +349,8 @@ class Node:
             rtp=counts.rtp,
             loop_lag=self.loop_lag.lag,
             loop_lag_max=counts.loop_lag_max,
-            emails=await self.mailer.store.count_by_state(),
-            webhook_events=await self.webhooks.store.count_by_state(),
+            emails=await self.mailer.outbox.count_by_state(),
+            webhook_events=await self.webhooks.outbox.count_by_state(),
         )
         spools = [spool_dir(settings.data_dir, i) for i in range(worker.count)]
         recording = render_recording_metrics(

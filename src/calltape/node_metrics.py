@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from calltape.media.rtp_totals import RtpCounts
 from calltape.prometheus import family, single
-from calltape.store.notifications import NotificationState
+from calltape.store.leased_outbox import OutboxState
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,13 @@ def render(facts: NodeFacts) -> str:
             "calltape_emails",
             "gauge",
             "E-mail notifications in the store, by state (pending: in the outbox).",
-            [({"state": state}, facts.emails.get(state, 0)) for state in NotificationState],
+            [({"state": state}, facts.emails.get(state, 0)) for state in OutboxState],
         ),
         *family(
             "calltape_webhook_events",
             "gauge",
             "Recording webhook events in the store, by state (pending: in the outbox).",
-            [({"state": state}, facts.webhook_events.get(state, 0)) for state in NotificationState],
+            [({"state": state}, facts.webhook_events.get(state, 0)) for state in OutboxState],
         ),
         *single(
             "calltape_event_loop_lag_seconds", "gauge", "How late the event loop ran its last timer.", facts.loop_lag

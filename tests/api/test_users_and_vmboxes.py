@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -88,3 +89,18 @@ def test_smtp_client_config_has_kazoos_defaults_and_names_a_bad_field(server: Se
         for field, value in (("port", 0), ("auth", "sometimes"), ("tls", "maybe"), ("use_ssl", "yes")):
             r = api.put("/v2/system_configs/smtp_client", json={"data": {field: value}})
             assert r.status_code == 400 and field in r.json()["data"], r.text
+
+
+def test_the_smtp_password_is_never_shown_and_goes_to_no_other_relay(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=10) as api:
+        path = "/v2/system_configs/smtp_client"
+        config = {"relay": "smtp.example.com", "port": 587, "auth": "always", "username": "vm", "password": "s3cret"}
+        r = api.put(path, json={"data": config})
+        assert r.status_code == 200 and r.json()["data"]["password"] == "********"
+        shown = api.get(path).json()["data"]
+        assert shown["password"] == "********" and "s3cret" not in json.dumps(shown)
+        assert api.put(path, json={"data": {**shown, "port": 465}}).status_code == 400  # another relay: say it again
+        r = api.put(path, json={"data": {**shown, "relay": "evil.example.net"}})
+        assert r.status_code == 400 and "password" in r.json()["data"]
+        assert api.patch(path, json={"data": {"send_timeout_ms": 5000}}).status_code == 200  # the rest may change
+        api.put(path, json={"data": {}})  # as it was

@@ -334,6 +334,10 @@ def test_webhooks_say_started_completed_delivered_signed_in_order_once_across_a_
     hook = {"url": f"http://127.0.0.1:{hook_port}/hooks", "secret": secret}
     r = node.api.patch(f"/v2/accounts/{node.account_id}", json={"data": {"recording_webhooks": [hook]}})
     assert r.status_code == 200, r.text
+    [shown] = node.api.get(f"/v2/accounts/{node.account_id}").json()["data"]["recording_webhooks"]
+    assert shown == {**hook, "secret": "********"}  # never shown; sent back as shown, the secret is kept:
+    r = node.api.patch(f"/v2/accounts/{node.account_id}", json={"data": {"name": "D2", "recording_webhooks": [shown]}})
+    assert r.status_code == 200, r.text
     sink = UploadSink().start()
     hooks = UploadSink(port=hook_port)
     try:

@@ -36,9 +36,11 @@ def audio(tmp_path: Path) -> Path:
     [
         (
             ["desk@acme.example.com"],
-            {"email": "ada@acme.example.com"},
+            {"email": "ada@acme.example.com", "vm_to_email_enabled": True},
             ["ada@acme.example.com", "desk@acme.example.com"],
         ),
+        # a user document without the flag (imported: the API stores true) counts as false, as in teletype
+        (["desk@acme.example.com"], {"email": "ada@acme.example.com"}, ["desk@acme.example.com"]),
         ([], {"email": "ada@acme.example.com", "vm_to_email_enabled": True}, ["ada@acme.example.com"]),
         # the owner does not want them: left out, even when the box lists the owner's address
         (
@@ -59,6 +61,7 @@ def test_new_message_recipients_follow_teletype(
 
 def test_new_message_email_says_who_when_and_how_long_and_carries_the_audio(audio: Path) -> None:
     owner = {"email": "ada@acme.example.com", "first_name": "Ada", "timezone": "Europe/Paris"}
+    owner["vm_to_email_enabled"] = True
     email = new_message_email(ACCOUNT, _box(), owner, MESSAGE, audio)
     assert email is not None
     assert email["subject"] == "New voicemail from Ada (+14155550100)"

@@ -28,7 +28,8 @@ async def test_new_message_full_box_and_delete_after_notify(tmp_path: Path) -> N
     await db.open()
     try:
         account = await Documents(db, ACCOUNTS).create({"name": "Acme", "realm": "acme.example.com"})
-        user = await Documents(db, USERS).create({"first_name": "Ada", "email": "ada@acme.example.com"}, account["id"])
+        ada = {"first_name": "Ada", "email": "ada@acme.example.com", "vm_to_email_enabled": True}
+        user = await Documents(db, USERS).create(ada, account["id"])
         box_doc = {"name": "Sales", "mailbox": "2000", "owner_id": user["id"], "delete_after_notify": True}
         box = await Documents(db, VMBOXES).create(box_doc, account["id"])
         outbox = ListOutbox()

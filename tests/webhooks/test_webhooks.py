@@ -56,17 +56,29 @@ async def store(tmp_path: Path) -> AsyncIterator[WebhookEvents]:
 
 
 async def test_a_recordings_events_are_claimed_one_at_a_time_in_order_per_url(store: WebhookEvents) -> None:
+    outbox = store.outbox
     started, completed = _event("r1", "recording.started"), _event("r1", "recording.completed")
     other_url = _event("r1", "recording.started", url="http://127.0.0.1:9/other")
     other_recording = _event("r2", "recording.started")
     await store.queue([started, completed, other_url, other_recording])
-    claimed = await store.claim_due("n", time.time(), 60, 10)
+    now = time.time()
+    claimed = await outbox.claim_due("n", now, 60, 10)
     assert sorted(e.id for e in claimed) == sorted([started["id"], other_url["id"], other_recording["id"]])
-    assert await store.claim_due("n", time.time(), 60, 10) == []  # leased, and the next waits for the first
-    await store.attempt_failed(started["id"], "down", time.time() - 1)  # due again: still first in line
-    assert [e.id for e in await store.claim_due("n", time.time(), 60, 10)] == [started["id"]]
-    await store.sent(started["id"])
-    assert [e.id for e in await store.claim_due("n", time.time(), 60, 10)] == [completed["id"]]
+    assert await outbox.claim_due("n", now, 60, 10) == []  # leased, and the next waits for the first
+    assert 59 < (await outbox.next_wake(now) or 0) - now <= 60  # nothing before a lease runs out: no busy loop
+    assert not await outbox.attempt_failed(started["id"], "another-node", "down", None)  # not its lease: ignored
+    assert await outbox.attempt_failed(started["id"], "n", "down", now + 30)  # due again in 30 s: still first
+    assert await outbox.claim_due("n", now, 60, 10) == []
+    assert 29 < (await outbox.next_wake(now) or 0) - now <= 30
+    assert [e.id for e in await outbox.claim_due("n", now + 31, 60, 10)] == [started["id"]]
+    assert await store.sent(started["id"], "n")
+    assert [e.id for e in await outbox.claim_due("n", now + 31, 60, 10)] == [completed["id"]]
+    await outbox.release_leases("n")  # a restart: what it held is free again
+    assert {e.id for e in await outbox.claim_due("n2", now + 31, 60, 10)} == {
+        completed["id"],
+        other_url["id"],
+        other_recording["id"],
+    }
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):

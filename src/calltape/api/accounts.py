@@ -29,9 +29,34 @@ from calltape.store.schema import kazoo_recording_shape
 Doc = dict[str, Any]
 
 
+SECRET_SHOWN = "********"  # a webhook's secret as the API shows it; sent back, it keeps the stored one
+
+
 def public(account: Doc) -> Doc:
-    """An account as the API shows it: without the server's keys, with its place in the tree."""
-    return {**shown(account), "tree": list(account.get("pvt_tree", []))}
+    """An account as the API shows it: without the server's keys or its webhooks' secrets, with its place in the
+    tree."""
+    doc = {**shown(account), "tree": list(account.get("pvt_tree", []))}
+    if isinstance(doc.get("recording_webhooks"), list):
+        doc["recording_webhooks"] = [
+            {**hook, "secret": SECRET_SHOWN} if isinstance(hook, dict) and hook.get("secret") else hook
+            for hook in doc["recording_webhooks"]
+        ]
+    return doc
+
+
+def _kept_secrets(data: Doc, stored: Doc) -> Doc:
+    """*data* with each webhook secret sent back as shown replaced by the stored one of the same URL."""
+    hooks = data.get("recording_webhooks")
+    if not isinstance(hooks, list):
+        return data
+    known = {h.get("url"): h.get("secret") for h in stored.get("recording_webhooks") or [] if isinstance(h, dict)}
+    kept = [
+        {**hook, "secret": known.get(hook.get("url"), hook["secret"])}
+        if isinstance(hook, dict) and hook.get("secret") == SECRET_SHOWN
+        else hook
+        for hook in hooks
+    ]
+    return {**data, "recording_webhooks": kept}
 
 
 def _is_child(account: Doc, parent_id: str) -> bool:
@@ -87,7 +112,7 @@ def add_account_routes(
 
     async def replace(request: Request, account_id: str) -> JSONResponse:
         stored = await reachable(request, account_id)
-        doc = {**_checked(await read_data(request)), **private(stored)}
+        doc = {**_checked(_kept_secrets(await read_data(request), stored)), **private(stored)}
         replaced = await accounts.replace(account_id, doc)
         on_change()
         return success(public(replaced))
@@ -95,7 +120,7 @@ def add_account_routes(
     async def patch(request: Request, account_id: str) -> JSONResponse:
         stored = await reachable(request, account_id)
         current = {k: v for k, v in shown(stored).items() if k != "id"}
-        doc = {**_checked(merge_patch(current, await read_data(request))), **private(stored)}
+        doc = {**_checked(_kept_secrets(merge_patch(current, await read_data(request)), stored)), **private(stored)}
         patched = await accounts.replace(account_id, doc)
         on_change()
         return success(public(patched))

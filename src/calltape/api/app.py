@@ -22,8 +22,8 @@ from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.live import ChannelLister, add_live_routes
 from calltape.api.media import add_media_raw_routes
-from calltape.api.notifications import add_notification_routes
 from calltape.api.openapi import install_openapi, request_body
+from calltape.api.outbox_log import add_outbox_log_routes
 from calltape.api.phone_numbers import add_phone_number_routes
 from calltape.api.recordings import add_recording_routes
 from calltape.api.routing import Router
@@ -45,7 +45,6 @@ from calltape.api.storage import add_storage_routes
 from calltape.api.ui import add_ui
 from calltape.api.user_auth import add_user_auth_route, check_user
 from calltape.api.voicemail import add_message_routes
-from calltape.api.webhook_events import add_webhook_event_routes
 from calltape.delivery.storage_plan import StoragePlan
 from calltape.media.library import MediaLibrary
 from calltape.notify.smtp import SMTP_CONFIG, SmtpClientConfig
@@ -67,12 +66,12 @@ from calltape.store.documents import (
     VMBOXES,
     Documents,
 )
-from calltape.store.notifications import Notifications
+from calltape.store.notifications import Notifications, as_smtp_log
 from calltape.store.recordings import Recordings
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.voicemail import VoicemailMessages
-from calltape.store.webhook_events import WebhookEvents
+from calltape.store.webhook_events import WebhookEvents, as_log_entry
 from calltape.webhooks.events import StatusEvents
 
 SYSTEM_CONFIG_MODELS: dict[str, type[BaseModel]] = {"media": MediaConfig, SMTP_CONFIG: SmtpClientConfig}
@@ -166,8 +165,14 @@ def create_app(
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
     add_recording_routes(router, recordings, account_in_path, on_recording_retry, recording_events)
-    add_webhook_event_routes(router, WebhookEvents(db), account_in_path, on_webhook_retry)
-    add_notification_routes(router, Notifications(db), account_in_path, on_notification_retry)
+    hooks = "/accounts/{account_id}/webhook_events"
+    events = WebhookEvents(db)
+    event_rows = (events.list, events.get, events.retry)
+    add_outbox_log_routes(router, hooks, event_rows, as_log_entry, account_in_path, on_webhook_retry, ("recording_id",))
+    smtplog = "/accounts/{account_id}/notifications/smtplog"
+    mails = Notifications(db)
+    mail_rows = (mails.list, mails.get, mails.retry)
+    add_outbox_log_routes(router, smtplog, mail_rows, as_smtp_log, account_in_path, on_notification_retry)
     add_audio_link_routes(app, router, recordings, AudioLinks(admin_token), account_in_path)
     add_live_routes(router, recordings, account_in_path, channels)
     add_storage_routes(router, StoragePlans(db), account_in_path, on_config_change)
@@ -241,9 +246,13 @@ def create_app(
         return success({**doc, "id": config_id})
 
     async def kept_secret(config_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-        if doc.get("password") == SECRET_SHOWN:
-            doc = {**doc, "password": (await configs.get(config_id) or {}).get("password", "")}
-        return doc
+        """The stored password for one sent back as shown — for the same relay and login only."""
+        if doc.get("password") != SECRET_SHOWN:
+            return doc
+        stored = await configs.get(config_id) or {}
+        if any(doc.get(key, stored.get(key)) != stored.get(key) for key in ("relay", "port", "username")):
+            raise ApiError(400, "invalid data", {"password": "a new relay or username needs its password"})
+        return {**doc, "password": stored.get("password", "")}
 
     @router.get("/system_configs/{config_id}", dependencies=[Depends(require_master)])
     async def get_config(config_id: str) -> JSONResponse:

@@ -155,7 +155,7 @@ class User(_RecordsCalls):
     password: Annotated[str, StringConstraints(min_length=6, max_length=128)] | None = None  # write-only
     priv_level: Literal["admin", "user"] | None = None  # a sign-in's reach; Kazoo's default is "user"
     email: Email | None = None
-    vm_to_email_enabled: bool | None = None  # Kazoo's: absent is true (new voicemail e-mailed to ``email``)
+    vm_to_email_enabled: bool = True  # Kazoo's (crossbar stores it): new voicemail is e-mailed to ``email``
     timezone: str | None = None
     caller_id: dict[str, dict[str, str]] | None = None  # Kazoo's {"internal": {"name": …, "number": …}, …}
     call_recording: EndpointRecording | None = None

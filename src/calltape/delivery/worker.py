@@ -158,9 +158,9 @@ class DeliveryWorker:
             await self._failed(row, f"{type(exc).__name__}: {exc}", None)
             return
         await self.store.delivered(row.id, sent.state, sent.audio)
-        path.unlink(missing_ok=True)
         if self.events is not None:
             await self.events.emit(row.account_id, row.id, "recording.delivered")
+        path.unlink(missing_ok=True)
         ended = row.created + row.duration_ms / 1000
         self.delivered += 1
         latency = time.time() - ended

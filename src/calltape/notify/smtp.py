@@ -3,7 +3,9 @@
 ``tls``: ``if_available`` (the default) upgrades with STARTTLS when the server offers it, ``always`` requires
 it, ``never`` stays in the clear; ``use_ssl`` connects with TLS from the start (port 465). ``auth``: ``never``
 (Kazoo's default) sends no credentials, ``always`` requires the server to take them, ``if_available`` logs in
-when the server offers AUTH. Certificates are verified (``verify_certificates``; ``ca_file`` for a private CA).
+when the server offers AUTH. A password goes only over TLS, unless ``tls`` is ``never``: a relay (or someone in
+between) that offers no STARTTLS gets none. Certificates are verified (``verify_certificates``; ``ca_file`` for a
+private CA).
 """
 
 from __future__ import annotations
@@ -86,8 +88,16 @@ async def send(config: SmtpClientConfig, message: EmailMessage) -> Sent:
 async def _log_in(client: aiosmtplib.SMTP, config: SmtpClientConfig) -> None:
     if config.auth == "never" or not config.username:
         return
+    where = f"{config.relay}:{config.port}"
+    encrypted = client.get_transport_info("ssl_object") is not None
+    if not encrypted and config.tls != "never":
+        if config.auth == "always":
+            raise SmtpError(f"{where} offered no TLS: the password is not sent in the clear (unless tls is never)")
+        return
+    if client.is_ehlo_or_helo_needed:  # without STARTTLS nothing has asked what the server offers yet
+        await client.ehlo()
     if not client.supports_extension("auth"):
         if config.auth == "always":
-            raise SmtpError(f"{config.relay}:{config.port} offers no AUTH and smtp_client auth is always")
+            raise SmtpError(f"{where} offers no AUTH and smtp_client auth is always")
         return
     await client.login(config.username, config.password)

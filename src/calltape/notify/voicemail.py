@@ -2,8 +2,9 @@
 box that cannot take one. Each is built when its event happens, as the document the outbox keeps and sends.
 
 Recipients, as teletype: the box's ``notify_email_addresses``, and its owner's ``email`` — for a new message only
-if the owner's ``vm_to_email_enabled`` (true by default; false also takes the owner's address out of the box's
-list). The message audio is attached unless the box's ``include_message_on_notify`` is false.
+if the owner's ``vm_to_email_enabled`` is true (the API stores true when a user is made, as crossbar does; a user
+document without it, imported from elsewhere, counts as false, as in teletype; false also takes the owner's
+address out of the box's list). The message audio is attached unless the box's ``include_message_on_notify`` is false.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def new_message_email(account: Doc, box: Doc, owner: Doc | None, message: Doc, a
     recipients = _box_emails(box)
     owner_email = str((owner or {}).get("email") or "")
     if owner_email:
-        wanted = (owner or {}).get("vm_to_email_enabled", True) is not False
+        wanted = (owner or {}).get("vm_to_email_enabled") is True
         recipients = [owner_email, *recipients] if wanted else [r for r in recipients if r != owner_email]
     recipients = list(dict.fromkeys(recipients))
     if not recipients:

@@ -71,6 +71,14 @@ FINISHED_EVENTS = {
 }
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A recording's final row is stored: whether it is to be delivered, and the lease to deliver it now."""
+
+    deliver: bool
+    due: DueRecording | None
+
+
 class RecordingError(Exception):
     """A recording could not be started (the call goes on without it)."""
 
@@ -95,6 +103,7 @@ class Recording:
     source_type: str
     created: asyncio.Task[None] | None = field(default=None, repr=False)
     stretches: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # pauses and masks in the file
+    told: asyncio.Future[None] | None = field(default=None, repr=False)  # the last status event, once told
 
 
 def node_name(spool_dir: Path) -> str:
@@ -183,6 +192,7 @@ class RecordingManager:
             source_type="record_caller" if caller_only else "record_call",
         )
         recording.created = asyncio.ensure_future(self._create_row(recording, time.time()))
+        recording.told = recording.created  # "started" is told first: every later event waits for it
         self.active.add(recording)
         return recording
 
@@ -197,12 +207,23 @@ class RecordingManager:
 
     async def _create_row(self, recording: Recording, started_at: float) -> None:
         await self.store.create(self._row(recording, started_at, 0, None))
-        await self.emit(recording, "recording.started")
+        if self.events is not None:
+            await self.events.emit(recording.facts.account_id, recording.id, "recording.started")
 
     async def emit(self, recording: Recording, event: str) -> None:
-        """Tell the account's webhooks of *event* (nothing when there are none)."""
-        if self.events is not None:
+        """Tell the account's webhooks of *event* (nothing when there are none), after the recording's earlier
+        events: they are queued in the order they happened."""
+        if self.events is None:
+            return
+        previous, told = recording.told, asyncio.get_running_loop().create_future()
+        recording.told = told
+        try:
+            if previous is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(previous)
             await self.events.emit(recording.facts.account_id, recording.id, event)
+        finally:
+            told.set_result(None)
 
     def emit_soon(self, recording: Recording, event: str) -> None:
         """:meth:`emit` in the background (from code that cannot wait)."""
@@ -374,13 +395,17 @@ class RecordingManager:
                 spooled.size,
             )
         kept = values["state"] == RecordingState.FAILED
-        if not await self._store_finish(recording, values, deliver):
+        finished = await self._store_finish(recording, values, deliver)
+        if finished is None:
             return
         if recording.capture is not None and not kept:
             capture_path(recording.path).unlink(missing_ok=True)  # the row says where the audio is now
-        await self.emit(recording, FINISHED_EVENTS[values["state"]])
+        try:
+            await self.emit(recording, FINISHED_EVENTS[values["state"]])  # told before delivery can say delivered
+        finally:
+            self._hand_on(finished)
 
-    async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> bool:
+    async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> Finished | None:
         for attempt in range(FINISH_RETRIES):
             try:
                 if recording.created is not None:
@@ -397,12 +422,17 @@ class RecordingManager:
                 await asyncio.sleep(2.0**attempt)
         else:
             log.error("recording %s: left for recovery at the next start (file %s)", recording.id, recording.path)
-            return False
-        if due is not None and self.delivery is not None:
-            self.delivery.deliver_now(due)
-        elif deliver and self.delivery is not None:
+            return None
+        return Finished(deliver, due)
+
+    def _hand_on(self, finished: Finished) -> None:
+        """A finished recording to delivery: already leased to be delivered now, or woken for."""
+        if self.delivery is None or not finished.deliver:
+            return
+        if finished.due is not None:
+            self.delivery.deliver_now(finished.due)
+        else:
             self.delivery.wake()
-        return True
 
     async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
         """At shutdown, after the calls were hung up: wait (up to *timeout*) until every recording is finished

@@ -11,24 +11,16 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import Doc, NotFoundError
+from calltape.store.leased_outbox import LeasedOutbox, OutboxState
 
 _t = schema.notifications
-
-
-class NotificationState(StrEnum):
-    """Where a notification is."""
-
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -63,7 +55,7 @@ def as_smtp_log(row: Any) -> Doc:
     )
     if row.last_error:
         doc["error"] = row.last_error
-    if row.state == NotificationState.PENDING:
+    if row.state == OutboxState.PENDING:
         doc["next_attempt_at"] = row.due_at
     return doc
 
@@ -73,6 +65,7 @@ class Notifications:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.outbox = LeasedOutbox(db, _t, _COLUMNS, Notification, order=_t.c.due_at)
 
     async def queue(self, account_id: str, template_id: str, call_id: str, doc: Doc) -> str:
         """A notification to send now; its id."""
@@ -82,7 +75,7 @@ class Notifications:
             "account_id": account_id,
             "template_id": template_id,
             "call_id": call_id,
-            "state": NotificationState.PENDING,
+            "state": OutboxState.PENDING,
             "created": now,
             "due_at": now,
             "lease_until": 0.0,
@@ -98,65 +91,11 @@ class Notifications:
         await self.db.run(work)
         return str(row["id"])
 
-    async def claim_due(self, owner: str, now: float, lease: float, limit: int) -> list[Notification]:
-        """Hold up to *limit* due notifications for *lease* seconds (no other node sends them meanwhile)."""
-
-        def work(conn: Connection) -> list[Notification]:
-            free_and_due = (_t.c.state == NotificationState.PENDING) & (_t.c.due_at <= now) & (_t.c.lease_until < now)
-            due = select(_t.c.id).where(free_and_due).order_by(_t.c.due_at).limit(limit)
-            ids = [str(i) for i in conn.execute(due).scalars()]
-            if not ids:
-                return []
-            held = conn.execute(
-                update(_t)
-                .where(_t.c.id.in_(ids) & free_and_due)
-                .values(lease_until=now + lease, lease_owner=owner)
-                .returning(*_COLUMNS)
-            )
-            return [Notification(*row) for row in held]
-
-        return await self.db.run(work)
-
-    async def next_due(self) -> float | None:
-        """When the soonest pending notification falls due."""
-        async with self.db.engine.connect() as conn:
-            query = select(func.min(_t.c.due_at)).where(_t.c.state == NotificationState.PENDING)
-            value = (await conn.execute(query)).scalar()
-        return None if value is None else float(value)
-
-    async def sent(self, notification_id: str, receipt: str, sender: str, refused: str = "") -> None:
+    async def sent(self, notification: Notification, owner: str, receipt: str, sender: str, refused: str = "") -> bool:
         """The SMTP server took it from *sender*: its receipt (and the recipients it refused, if some were)."""
-
-        def work(conn: Connection) -> None:
-            doc = conn.execute(select(_t.c.doc).where(_t.c.id == notification_id)).scalar_one()
-            doc = {**doc, "emails": {**doc["emails"], "from": sender}, "receipt": receipt}
-            values = {"state": NotificationState.SENT, "sent_at": time.time(), "last_error": refused, "doc": doc}
-            conn.execute(
-                update(_t)
-                .where(_t.c.id == notification_id)
-                .values(attempts=_t.c.attempts + 1, lease_until=0.0, **values)
-            )
-
-        await self.db.run(work)
-
-    async def attempt_failed(self, notification_id: str, error: str, retry_at: float | None) -> None:
-        """One attempt failed: try again at *retry_at*, or (None) give up with state ``failed``."""
-        values: dict[str, Any] = {"attempts": _t.c.attempts + 1, "last_error": error[:2000], "lease_until": 0.0}
-        if retry_at is None:
-            values["state"] = NotificationState.FAILED
-        else:
-            values["due_at"] = retry_at
-
-        def work(conn: Connection) -> None:
-            conn.execute(update(_t).where(_t.c.id == notification_id).values(**values))
-
-        await self.db.run(work)
-
-    async def count_by_state(self) -> dict[str, int]:
-        """How many notifications are in each state."""
-        async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(select(_t.c.state, func.count()).group_by(_t.c.state))).all()
-        return {str(state): int(count) for state, count in rows}
+        doc = {**notification.doc, "emails": {**notification.doc["emails"], "from": sender}, "receipt": receipt}
+        values = {"state": OutboxState.SENT, "sent_at": time.time(), "last_error": refused, "doc": doc}
+        return await self.outbox.record(notification.id, owner, values)
 
     # ---- the API's side -------------------------------------------------------------------------------
 
@@ -187,9 +126,10 @@ class Notifications:
         return rows[:page_size], (rows[page_size].id if len(rows) > page_size else None)
 
     async def retry(self, account_id: str, notification_id: str) -> Any:
-        """Queue a failed notification again (a fresh round of attempts); the row."""
+        """Queue a failed notification again: a fresh round of attempts, its horizon counted from now (the
+        document's ``retried_at``); the row."""
         row = await self.get(account_id, notification_id)
-        if row.state != NotificationState.FAILED:
+        if row.state != OutboxState.FAILED:
             raise ValueError(f"only a failed notification can be sent again; this one is {row.state}")
         now = time.time()
         doc = {**row.doc, "retried_at": now}
@@ -197,6 +137,6 @@ class Notifications:
             await conn.execute(
                 update(_t)
                 .where(_t.c.id == notification_id)
-                .values(state=NotificationState.PENDING, attempts=0, due_at=now, lease_until=0.0, doc=doc)
+                .values(state=OutboxState.PENDING, attempts=0, due_at=now, lease_until=0.0, lease_owner="", doc=doc)
             )
         return await self.get(account_id, notification_id)

@@ -12,13 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy import Connection, exists, insert, select, update
 from sqlalchemy.orm import aliased
 
 from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import Doc, NotFoundError
-from calltape.store.notifications import NotificationState
+from calltape.store.leased_outbox import LeasedOutbox, OutboxState
 
 _t = schema.webhook_events
 _earlier = aliased(_t)
@@ -58,7 +58,7 @@ def as_log_entry(row: Any) -> Doc:
     }
     if row.last_error:
         entry["error"] = row.last_error
-    if row.state == NotificationState.PENDING:
+    if row.state == OutboxState.PENDING:
         entry["next_attempt_at"] = row.due_at
     return entry
 
@@ -68,71 +68,29 @@ class WebhookEvents:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    async def queue(self, rows: list[Doc]) -> None:
-        """Events to send now (each with id, account_id, recording_id, event, url, secret, created, payload)."""
-        full = [{**row, "state": NotificationState.PENDING, "due_at": row["created"], "attempts": 0} for row in rows]
-
-        def work(conn: Connection) -> None:
-            conn.execute(insert(_t), [{**row, "lease_until": 0.0, "lease_owner": "", "last_error": ""} for row in full])
-
-        await self.db.run(work)
-
-    async def claim_due(self, owner: str, now: float, lease: float, limit: int) -> list[WebhookEvent]:
-        """Hold up to *limit* due events for *lease* seconds: each the first still pending of its recording for its
-        URL (so a receiver gets a recording's events in order)."""
-        pending = NotificationState.PENDING
         waits_for_earlier = exists().where(
             (_earlier.c.recording_id == _t.c.recording_id)
             & (_earlier.c.url == _t.c.url)
-            & (_earlier.c.state == pending)
+            & (_earlier.c.state == OutboxState.PENDING)
             & (_earlier.c.seq < _t.c.seq)
         )
-        free_and_due = (_t.c.state == pending) & (_t.c.due_at <= now) & (_t.c.lease_until < now)
+        # a recording's events go to a URL in order: one waits while an earlier one is pending
+        self.outbox = LeasedOutbox(db, _t, _COLUMNS, WebhookEvent, order=_t.c.seq, held_back=waits_for_earlier)
 
-        def work(conn: Connection) -> list[WebhookEvent]:
-            due = select(_t.c.seq).where(free_and_due & ~waits_for_earlier).order_by(_t.c.seq).limit(limit)
-            seqs = list(conn.execute(due).scalars())
-            if not seqs:
-                return []
-            held = conn.execute(
-                update(_t)
-                .where(_t.c.seq.in_(seqs) & free_and_due)
-                .values(lease_until=now + lease, lease_owner=owner)
-                .returning(*_COLUMNS)
-            )
-            return [WebhookEvent(*row) for row in held]
+    async def queue(self, rows: list[Doc]) -> None:
+        """Events to send now (each with id, account_id, recording_id, event, url, secret, created, payload)."""
+        pending = {"state": OutboxState.PENDING, "attempts": 0, "lease_until": 0.0, "lease_owner": "", "last_error": ""}
 
-        return await self.db.run(work)
-
-    async def next_due(self) -> float | None:
-        """When the soonest pending event falls due."""
-        async with self.db.engine.connect() as conn:
-            value = (await conn.execute(select(func.min(_t.c.due_at)).where(_t.c.state == "pending"))).scalar()
-        return None if value is None else float(value)
-
-    async def sent(self, event_id: str) -> None:
-        """The receiver took it (2xx)."""
-        values = {"state": NotificationState.SENT, "sent_at": time.time(), "last_error": "", "lease_until": 0.0}
-        await self._update(event_id, {**values, "attempts": _t.c.attempts + 1})
-
-    async def attempt_failed(self, event_id: str, error: str, retry_at: float | None) -> None:
-        """One attempt failed: try again at *retry_at*, or (None) give up with state ``failed``."""
-        values: dict[str, Any] = {"attempts": _t.c.attempts + 1, "last_error": error[:2000], "lease_until": 0.0}
-        values.update({"state": NotificationState.FAILED} if retry_at is None else {"due_at": retry_at})
-        await self._update(event_id, values)
-
-    async def _update(self, event_id: str, values: dict[str, Any]) -> None:
         def work(conn: Connection) -> None:
-            conn.execute(update(_t).where(_t.c.id == event_id).values(**values))
+            conn.execute(insert(_t), [{**row, **pending, "due_at": row["created"]} for row in rows])
 
         await self.db.run(work)
 
-    async def count_by_state(self) -> dict[str, int]:
-        """How many events are in each state."""
-        async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(select(_t.c.state, func.count()).group_by(_t.c.state))).all()
-        return {str(state): int(count) for state, count in rows}
+    async def sent(self, event_id: str, owner: str) -> bool:
+        """The receiver took it (2xx)."""
+        return await self.outbox.record(
+            event_id, owner, {"state": OutboxState.SENT, "sent_at": time.time(), "last_error": ""}
+        )
 
     # ---- the API's side -------------------------------------------------------------------------------
 
@@ -175,11 +133,10 @@ class WebhookEvents:
         """Queue a failed event again: a fresh round of attempts, its horizon counted from now (``created`` is when
         the round started; the body keeps the event's own time); the row."""
         row = await self.get(account_id, event_id)
-        if row.state != NotificationState.FAILED:
+        if row.state != OutboxState.FAILED:
             raise ValueError(f"only a failed event can be sent again; this one is {row.state}")
         now = time.time()
-        await self._update(
-            event_id,
-            {"state": NotificationState.PENDING, "attempts": 0, "due_at": now, "created": now, "lease_until": 0.0},
-        )
+        values = {"state": OutboxState.PENDING, "attempts": 0, "due_at": now, "created": now}
+        async with self.db.engine.begin() as conn:
+            await conn.execute(update(_t).where(_t.c.id == event_id).values(lease_until=0.0, lease_owner="", **values))
         return await self.get(account_id, event_id)

@@ -78,9 +78,13 @@ class StoredMailboxes:
         the deleted folder once told (the e-mail sent, or the webhook took it)."""
         message = await self.messages_store.add(account_id, box["id"], message_id, doc)
         path = self.audio_path(account_id, box["id"], message_id)
-        email = new_message_email(
-            await self._account(account_id), box, await self._owner(account_id, box), message, path
-        )
+        try:
+            email = new_message_email(
+                await self._account(account_id), box, await self._owner(account_id, box), message, path
+            )
+        except Exception:  # the message is kept: told or not, the caller hears it was saved
+            log.exception("call-id %s: the voicemail e-mail could not be made", doc.get("call_id", ""))
+            email = None
         if email is not None:
             await self._queue(account_id, NEW_MESSAGE, str(doc.get("call_id", "")), email)
         if url := box.get("notify_webhook"):
@@ -92,10 +96,13 @@ class StoredMailboxes:
         now = time.monotonic()
         if now - self._full_noticed.get(box["id"], -FULL_NOTICE_EVERY) < FULL_NOTICE_EVERY:
             return
-        self._full_noticed[box["id"]] = now
-        email = box_full_email(await self._account(account_id), box, await self._owner(account_id, box), limit)
-        if email is not None:
-            await self._queue(account_id, BOX_FULL, call_id, email)
+        try:
+            email = box_full_email(await self._account(account_id), box, await self._owner(account_id, box), limit)
+        except Exception:
+            log.exception("call-id %s: the full-box e-mail could not be made", call_id)
+            return
+        if email is None or await self._queue(account_id, BOX_FULL, call_id, email):
+            self._full_noticed[box["id"]] = now
 
     async def notified(self, notification: Notification) -> None:
         """After an e-mail was sent: ``delete_after_notify``'s move to the deleted folder."""
@@ -103,11 +110,17 @@ class StoredMailboxes:
         if move:
             await self._move_to_deleted(notification.account_id, move["vmbox_id"], move["message_id"])
 
-    async def _queue(self, account_id: str, template_id: str, call_id: str, email: Doc) -> None:
+    async def _queue(self, account_id: str, template_id: str, call_id: str, email: Doc) -> bool:
+        """Keep the e-mail in the outbox; False (logged) if the store failed: the call goes on regardless."""
         if self.outbox is None:
-            return
-        notification_id = await self.outbox.queue(account_id, template_id, call_id, email)
+            return True
+        try:
+            notification_id = await self.outbox.queue(account_id, template_id, call_id, email)
+        except Exception:
+            log.exception("call-id %s: the %s e-mail could not be queued", call_id, template_id)
+            return False
         log.info("call-id %s: %s e-mail %s queued for %s", call_id, template_id, notification_id, email["emails"]["to"])
+        return True
 
     async def _account(self, account_id: str) -> Doc:
         try:
