@@ -66,7 +66,8 @@ class DeliveryWorker:
         self._backlog = False  # the last look at the outbox left due entries for want of room
         self._tasks = TaskSet("delivery", on_done=self._delivery_ended)
         # a few kept-alive connections: httpcore looks at every kept one before each request
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=KEEP_ALIVE)
+        # room above the cap: recordings finishing together are leased before any of them is counted as running
+        limits = httpx.Limits(max_connections=concurrency + BATCH, max_keepalive_connections=KEEP_ALIVE)
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits, follow_redirects=False)
         self.delivered = 0
         self.failed_attempts = 0

@@ -189,7 +189,9 @@ class StoredMailboxes:
         return await self._update(self.boxes, account_id, box, {"pin": pin})
 
     async def _update(self, documents: Documents, account_id: str, doc: Doc, changes: Doc) -> Doc:
-        stored = {k: v for k, v in {**doc, **changes}.items() if k != "id"}
+        """*changes* on the document as stored now (an edit made by the API during the call stays)."""
+        current = await documents.get(doc["id"], account_id)
+        stored = {k: v for k, v in {**current, **changes}.items() if k != "id"}
         return await documents.replace(doc["id"], stored, account_id)
 
     async def _recorded_by_phone(self, account_id: str, media_id: str) -> bool:

@@ -239,15 +239,17 @@ async def _record_greeting(call: VoicemailCall, box: Box, what: str) -> Box:
         await call.say(f"Record {spoken} after the tone. When you are done, press pound.")
         await call.play_tone("beep", (), 0.25)
         path = call.mailboxes.draft_path(call.account_id, box["id"])
-        recorded = await call.record_caller(
-            path, max_seconds=GREETING_SECONDS, silence_seconds=GREETING_SILENCE, stop_keys="#"
-        )
-        choice = await _review(call, path, "name" if what == "name" else "greeting")
-        if choice == "save" and recorded.seconds > 0:
-            box = await call.mailboxes.keep_recorded(call.account_id, box, what, path)
-            await call.say("Saved.")
-            return box
-        path.unlink(missing_ok=True)
+        try:
+            recorded = await call.record_caller(
+                path, max_seconds=GREETING_SECONDS, silence_seconds=GREETING_SILENCE, stop_keys="#"
+            )
+            choice = await _review(call, path, "name" if what == "name" else "greeting")
+            if choice == "save" and recorded.seconds > 0:
+                box = await call.mailboxes.keep_recorded(call.account_id, box, what, path)
+                await call.say("Saved.")
+                return box
+        finally:
+            path.unlink(missing_ok=True)  # kept: it is media now; else (again, a hang-up) a draft no more
         if choice == "save":  # nothing was said
             await call.say("Nothing was recorded.")
             return box
