@@ -94,6 +94,10 @@ def test_duplicate_realm_is_409(api: httpx.Client) -> None:
             },
             "recording_webhooks.0.events",
         ),
+        (
+            {"data": {"name": "A", "realm": "x.example.com", "metaflows": {"numbers": {"1": {"module": "park"}}}}},
+            "metaflows.numbers.1.module",
+        ),
     ],
 )
 def test_invalid_account_is_400_with_field_path(api: httpx.Client, body: dict[str, object], field: str) -> None:

@@ -452,6 +452,55 @@ def test_the_api_pauses_a_live_recording_and_the_file_leaves_the_pause_out_and_l
     assert sum(abs(hz - CALLER_HZ) < 20 for hz in windows) >= len(windows) - 2, windows  # the tone runs on
 
 
+def test_feature_codes_pause_and_resume_the_recording_and_their_digits_reach_nobody(office: Office) -> None:
+    """Issue 22: the account's metaflows ``*2`` pause and ``*3`` resume the call's recording; the far end's RFC 4733
+    log holds none of those digits, while a digit that is no code (``5``) reaches it; the file leaves the pause
+    out and lists it."""
+    codes = {
+        "2": {"module": "record_call", "data": {"action": "pause"}},
+        "3": {"module": "record_call", "data": {"action": "resume"}},
+    }
+    account = f"/v2/accounts/{office.account_id}"
+    assert office.api.patch(account, json={"data": {"metaflows": {"numbers": codes}}}).status_code == 200
+    username = f"fc{uuid.uuid4().hex[:4]}"
+    number = office.device_number(username, {"format": "wav", "url": f"{office.sink.url}/codes"})
+
+    async def scenario() -> tuple[str, list[float], list[int]]:
+        desk = await _phone(office, username, FIRST_HZ)
+        caller = await _caller(office)
+        marks: list[float] = []
+        try:
+            assert (await caller.call(number)).status == 200
+            await _until_heard(caller, FIRST_HZ, 1.0)
+            caller.send_digits("*2")
+            marks.append(time.time())
+            await asyncio.sleep(2.0)
+            caller.send_digits("*3")
+            marks.append(time.time())
+            await asyncio.sleep(1.5)
+            caller.send_digits("5")
+            await asyncio.sleep(1.0)
+            await caller.hangup()
+            marks.append(time.time())
+            await desk.wait_bye(10)
+            events = [payload[0] for _, pt, payload in desk.received.frames if pt == 101 and payload]
+            return caller.call_id, marks, events
+        finally:
+            caller.close()
+            desk.close()
+
+    try:
+        call_id, marks, events = asyncio.run(scenario())
+    finally:
+        office.api.patch(account, json={"data": {"metaflows": None}})
+    assert set(events) == {5}, events  # RFC 4733 event codes: * is 10, 2 and 3 are themselves
+    doc = wait_delivered(office.api, office.account_id, call_id)
+    [pause] = doc["pauses"]
+    assert abs(pause["length"] - (marks[1] - marks[0])) <= 0.4
+    assert abs(doc["duration_ms"] / 1000 - (marks[2] - doc["created"] - pause["length"])) <= 0.5
+    assert doc["frames"]["left_out"]["paused"] > 0
+
+
 def test_another_accounts_token_sees_no_such_call(office: Office) -> None:
     other = Account.create(office.server, "Other")
     key = office.api.get(f"/v2/accounts/{other.account_id}/api_key").json()["data"]["api_key"]

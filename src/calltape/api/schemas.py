@@ -20,6 +20,7 @@ from pydantic import (
 from calltape.callflow.module import SipHeaders
 from calltape.patterns import is_valid
 from calltape.recording.automatic import AccountRecording, EndpointRecording
+from calltape.switch.feature_codes import Metaflows
 from calltape.switch.forwarding import CallForward
 from calltape.webhooks.events import EVENTS
 
@@ -72,6 +73,7 @@ class Account(_RecordsCalls):
     realm: str
     call_recording: AccountRecording | None = None
     recording_webhooks: list[RecordingWebhook] | None = None
+    metaflows: Metaflows | None = None
 
     @field_validator("realm")
     @classmethod

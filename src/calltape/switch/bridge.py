@@ -2,10 +2,11 @@
 
 Same codec on both legs: payloads are relayed as they came (new SSRC, sequence and timestamp on
 the way out) and never decoded unless a tap listens; PCMU↔PCMA are transcoded. RFC 4733 and INFO
-digits cross over (and still reach the call's DTMF bus). A hold on one side (re-INVITE sendonly or
-inactive) plays the holder's music on hold to the other side, who leaves the bridge until the hold ends;
-without music it is passed to the other side as a re-INVITE of ours. Unbridging puts both legs back on
-silence.
+digits cross over (and still reach the call's DTMF bus). With the account's metaflows (feature codes) both
+legs run on the media clock and the bridge re-sends each digit itself, so a code's digits can be kept back.
+A hold on one side (re-INVITE sendonly or inactive) plays the holder's music on hold to the other side, who
+leaves the bridge until the hold ends; without music it is passed to the other side as a re-INVITE of ours.
+Unbridging puts both legs back on silence.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Literal, Protocol
 
 from calltape.media.outbound import Relay
 from calltape.media.session import SILENCE, RtpSession
+from calltape.switch.feature_codes import DigitGate, FeatureCodes
 from calltape.switch.leg import Leg, LegState
 
 log = logging.getLogger(__name__)
@@ -34,14 +36,21 @@ class Bridge:
     """Relays media and digits between two legs while it stands."""
 
     def __init__(
-        self, a: Leg, b: Leg, publish_digit: Callable[[str], None], hold_music: HoldMusicSource | None = None
+        self,
+        a: Leg,
+        b: Leg,
+        publish_digit: Callable[[str], None],
+        hold_music: HoldMusicSource | None = None,
+        codes: FeatureCodes | None = None,
     ) -> None:
         assert a.media is not None and b.media is not None
         self.a, self.b = a, b
         self._publish = publish_digit
         self._a_media: RtpSession = a.media
         self._b_media: RtpSession = b.media
-        self.relaying = self._a_media.codec.name == self._b_media.codec.name
+        self._codes = codes  # metaflows: digits are re-sent, not relayed, so a code's digits can be kept back
+        self._gates: list[DigitGate] = []
+        self.relaying = self._a_media.codec.name == self._b_media.codec.name and codes is None
         self._hold_music = hold_music
         self._holder: Leg | None = None  # who holds (music plays to the other side)
         self._music: asyncio.Task[None] | None = None
@@ -59,27 +68,36 @@ class Bridge:
             self._a_media.relay_to(self._b_media)
             self._b_media.relay_to(self._a_media)
             a.on_digit = b.on_digit = self._publish
-        else:  # transcoded on each leg's clock; digits re-sent as our own events
+        else:  # on each leg's clock (transcoded if need be); digits re-sent as our own events
             self._from_a = self._a_media.relay_buffer()
             self._from_b = self._b_media.relay_buffer()
             self._b_media.source = Relay(self._from_a)
             self._a_media.source = Relay(self._from_b)
+            a.on_digit = self._digits_to(self._b_media, "self")
+            b.on_digit = self._digits_to(self._a_media, "peer")
 
-            def a_digit(digit: str) -> None:
-                self._publish(digit)
-                self._b_media.send_digit(digit)
+    def _digits_to(self, other: RtpSession, side: Literal["self", "peer"]) -> Callable[[str], None]:
+        """What becomes of a leg's digits: published and sent on to *other*, through a metaflow gate if the call
+        has codes and listens on that *side*."""
 
-            def b_digit(digit: str) -> None:
-                self._publish(digit)
-                self._a_media.send_digit(digit)
+        def pass_on(digit: str) -> None:
+            self._publish(digit)
+            other.send_digit(digit)
 
-            a.on_digit, b.on_digit = a_digit, b_digit
+        gate = self._codes.gate(side, pass_on) if self._codes is not None else None
+        if gate is None:
+            return pass_on
+        self._gates.append(gate)
+        return gate.press
 
     def _disconnect(self) -> None:
         if not self._connected:
             return
         self._connected = False
         self.a.on_digit = self.b.on_digit = self._publish
+        for gate in self._gates:
+            gate.close()
+        self._gates.clear()
         if self.relaying:
             self._a_media.relay_to(None)
             self._b_media.relay_to(None)

@@ -26,6 +26,7 @@ from calltape.switch.bridge import Bridge
 from calltape.switch.dialer import dial
 from calltape.switch.digits import DigitBus
 from calltape.switch.endpoints import TargetOptions
+from calltape.switch.feature_codes import FeatureCodes
 from calltape.switch.forwarding import CONFIRM_PROMPT, CONFIRM_SECONDS
 from calltape.switch.hold_music import HoldMusic
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
@@ -57,11 +58,13 @@ class BridgedCall(Protocol):
     services: CallServices
     recordings: CallRecordings
     dtmf: DigitBus
+    codes: FeatureCodes | None
     bridged: asyncio.Event
     ended: asyncio.Event
 
     @property
     def timeline(self) -> MediaTimeline: ...
+    async def feature_codes(self) -> FeatureCodes | None: ...
     async def answer(self) -> None: ...
     async def prompt_pcm(self, prompt: str) -> bytes | None: ...
     async def wait_unless_ended(self, awaitable: Awaitable[T]) -> T: ...
@@ -83,6 +86,7 @@ async def connect(
     """Ring *targets* as *options* say (``single``: in turn, until one answers or refuses with a status in
     *stop_on*) and bridge the first to answer, as :func:`bridge` does."""
     await call.recordings.record_outbound("offnet" if any(target.offnet for target in targets) else "onnet")
+    codes = await call.feature_codes()
     ringback: asyncio.Future[None] | None = None
     early: list[Bridge] = []  # the caller hears a ringing phone's early media (183 with SDP)
     custom = None
@@ -110,7 +114,7 @@ async def connect(
         except (LegEndedError, PortsExhaustedError):
             return
         if call.a_leg.media is not None and leg.media is not None and not leg.ended.is_set() and not early:
-            early.append(Bridge(call.a_leg, leg, call.dtmf.publish, call.hold_music))
+            early.append(Bridge(call.a_leg, leg, call.dtmf.publish, call.hold_music, codes))
 
     try:
         outcome = await call.wait_unless_ended(
@@ -149,7 +153,7 @@ async def connect(
         raise
     if callee.ended.is_set() or callee.media is None or call.a_leg.media is None:
         raise CallEndedError()
-    call.joined.bridge = early[0] if early else Bridge(call.a_leg, callee, call.dtmf.publish, call.hold_music)
+    call.joined.bridge = early[0] if early else Bridge(call.a_leg, callee, call.dtmf.publish, call.hold_music, codes)
     call.bridged.set()
     if isinstance(callee, OutboundLeg) and callee.target.device_id:
         await call.recordings.record_for_endpoint(callee.target.device_id)

@@ -26,6 +26,8 @@ from calltape.callflow.call_api import (
     OffnetRequest,
     RingOptions,
 )
+from calltape.callflow.modules import record_call
+from calltape.callflow.modules.record_call import RecordCallData
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
 from calltape.media.session import RtpSession
@@ -42,6 +44,7 @@ from calltape.sip.uri import SipUri, parse_uri
 from calltape.switch.bridging import bridge
 from calltape.switch.carriers import bridge_offnet
 from calltape.switch.digits import DigitBus, collect
+from calltape.switch.feature_codes import FeatureCodes, feature_codes_of
 from calltape.switch.hold_music import HoldMusic
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 from calltape.switch.outbound import OutboundLeg
@@ -79,6 +82,8 @@ class Call:
         self.answered_event = asyncio.Event()
         self.bridged = asyncio.Event()
         self.dtmf = DigitBus()
+        self.codes: FeatureCodes | None = None  # the account's metaflows, once feature_codes() read them
+        self._codes_read = False
         self.digits = self.dtmf.subscribe()  # the callflow's own: digits typed ahead wait here for collect_digits
         self.ended = asyncio.Event()
         self.end_reason = ""
@@ -299,6 +304,18 @@ class Call:
     def recording(self) -> bool:
         """True while a ``record_call`` recording runs."""
         return self.recordings.running
+
+    async def feature_codes(self) -> FeatureCodes | None:
+        """The account's metaflows for this call's bridges (read once per call)."""
+        if not self._codes_read:
+            self._codes_read = True
+            account = await self.services.endpoints.account(self.account_id)
+            self.codes = feature_codes_of(account, self._run_metaflow)
+        return self.codes
+
+    def _run_metaflow(self, data: RecordCallData) -> None:
+        log.info("call-id %s: metaflow record_call %s", self.call_id, data.action)
+        self.a_leg.host.spawn(record_call.run(self, data))
 
     def mask_recordings(self, masked: bool) -> None:
         """While masked, recordings take silence instead of the call's audio."""

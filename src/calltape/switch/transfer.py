@@ -35,6 +35,7 @@ from calltape.sip.events import RequestReceived
 from calltape.sip.syntax import SipSyntaxError
 from calltape.sip.uri import SipUri
 from calltape.switch.bridge import Bridge, HoldMusicSource
+from calltape.switch.feature_codes import FeatureCodes
 from calltape.switch.leg import InboundLeg, Leg
 from calltape.switch.outbound import OutboundLeg
 
@@ -90,6 +91,7 @@ class TransferringCall(Protocol):
     joined: Joined | None
     ended: asyncio.Event
     dtmf: Any  # DigitBus: .publish
+    codes: FeatureCodes | None  # the account's metaflows, as the call's first bridge read them
 
     @property
     def timeline(self) -> MediaTimeline: ...
@@ -309,7 +311,7 @@ def _join(call: TransferringCall, party: Leg) -> Joined:
     assert party.media is not None
     party.media.follow(call.timeline)
     call.legs.append(party)
-    joined = Joined(party, Bridge(call.a_leg, party, call.dtmf.publish, call.hold_music))
+    joined = Joined(party, Bridge(call.a_leg, party, call.dtmf.publish, call.hold_music, call.codes))
     call.joined = joined
     party.on_end(hang_up_caller_when_gone(call))
     if party.ended.is_set():
