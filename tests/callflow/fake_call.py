@@ -87,6 +87,13 @@ class FakeMailboxes:
     async def box_full(self, account_id: str, box: dict[str, Any], limit: int, call_id: str) -> None:
         self.full_notices.append((box["id"], limit))
 
+    async def forward_message(
+        self, account_id: str, box: dict[str, Any], message: dict[str, Any], to_box: dict[str, Any]
+    ) -> dict[str, Any]:
+        copy = {**message, "id": uuid.uuid4().hex, "folder": "new", "forwarded_from": {"vmbox_id": box["id"]}}
+        self.messages_of.setdefault(to_box["id"], []).append(copy)
+        return copy
+
     def draft_path(self, account_id: str, box_id: str) -> Path:
         return Path(f"/nonexistent/draft-{uuid.uuid4().hex}.wav")
 

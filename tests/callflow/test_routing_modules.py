@@ -321,3 +321,19 @@ def test_voicemail_settings_record_greetings_change_the_pin_and_the_temporary_gr
     _run(call, {"module": "voicemail", "data": {"id": box, "action": "check"}})
     assert "temporary_unavailable" not in stored["media"] and stored["pin"] == "4321"  # deleted; bad PINs refused
     assert call.heard.count("tts://That password is not valid.") == 3
+
+
+def test_voicemail_forward_copies_the_message_to_another_box_and_keeps_it_saved() -> None:
+    call = FakeCall(keys=["1234", "1", "3", "3000", "3001", "", "#"])  # 3: forward; this box first, then 3001
+    box = _box(call)
+    call.mailboxes.boxes["b2"] = {"id": "b2", "name": "Support", "mailbox": "3001"}
+    _run(call, {"module": "voicemail", "data": {"id": box, "action": "check"}})
+    [copy] = call.mailboxes.messages_of["b2"]
+    assert copy["folder"] == "new" and copy["forwarded_from"] == {"vmbox_id": box} and copy["timestamp"] == 300
+    assert {m["id"]: m["folder"] for m in call.mailboxes.messages_of[box]}["m1"] == "saved"  # Kazoo's: then saved
+    assert "tts://That is this mailbox." in call.heard and "tts://The message was forwarded." in call.heard
+
+    call = FakeCall(keys=["1234", "1", "3", "9999"], mailboxes=call.mailboxes)  # no such box: not forwarded
+    _run(call, {"module": "voicemail", "data": {"id": box, "action": "check"}})
+    assert len(call.mailboxes.messages_of["b2"]) == 1
+    assert "tts://That mailbox does not exist. The message was not forwarded." in call.heard

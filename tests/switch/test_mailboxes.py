@@ -58,3 +58,31 @@ async def test_new_message_full_box_and_delete_after_notify(tmp_path: Path) -> N
         assert [q[1] for q in outbox.queued] == ["voicemail_to_email", "voicemail_full"]
     finally:
         await db.close()
+
+
+async def test_a_forwarded_message_is_a_new_message_of_the_other_box_with_its_audio_and_its_email(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'calltape.db'}")
+    await db.open()
+    try:
+        account = await Documents(db, ACCOUNTS).create({"name": "Acme", "realm": "acme.example.com"})
+        boxes = Documents(db, VMBOXES)
+        sales = await boxes.create({"name": "Sales", "mailbox": "2000"}, account["id"])
+        support_doc = {"name": "Support", "mailbox": "2001", "notify_email_addresses": ["support@acme.example.com"]}
+        support = await boxes.create(support_doc, account["id"])
+        outbox = ListOutbox()
+        mailboxes = StoredMailboxes(db, tmp_path, MediaLibrary(tmp_path), outbox=outbox)
+        message_id, path = mailboxes.new_message(account["id"], sales["id"])
+        path.write_bytes(b"RIFF-the-message")
+        doc = {"caller_id_number": "100", "caller_id_name": "", "timestamp": 1, "length": 4000, "call_id": "c1"}
+        message = await mailboxes.save_message(account["id"], sales, message_id, doc)
+        copy = await mailboxes.forward_message(account["id"], sales, message, support)
+        assert copy["folder"] == "new" and copy["id"] != message_id and copy["caller_id_number"] == "100"
+        assert copy["forwarded_from"] == {"vmbox_id": sales["id"], "message_id": message_id}
+        assert mailboxes.audio_path(account["id"], support["id"], copy["id"]).read_bytes() == b"RIFF-the-message"
+        [(_, template, _, email)] = outbox.queued  # Sales has nobody to tell; Support's list is told
+        assert template == "voicemail_to_email" and email["emails"]["to"] == ["support@acme.example.com"]
+        assert [m["id"] for m in await mailboxes.messages(account["id"], sales["id"])] == [message_id]  # kept
+    finally:
+        await db.close()

@@ -46,6 +46,11 @@ class Mailboxes(Protocol):
     async def box_full(self, account_id: str, box: dict[str, Any], limit: int, call_id: str) -> None:
         """A caller found *box* full (its people are told)."""
 
+    async def forward_message(
+        self, account_id: str, box: dict[str, Any], message: dict[str, Any], to_box: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A copy of *message* left in *to_box* as new (its people told as of any new message); the copy."""
+
     def draft_path(self, account_id: str, box_id: str) -> Path:
         """Where a greeting or name being recorded by phone goes until it is kept."""
 

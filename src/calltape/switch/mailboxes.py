@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -90,6 +91,16 @@ class StoredMailboxes:
         if url := box.get("notify_webhook"):
             self._webhooks.spawn(self._notify(url, account_id, box, message))
         return message
+
+    async def forward_message(self, account_id: str, box: Doc, message: Doc, to_box: Doc) -> Doc:
+        """Kazoo's forward (key 3): a copy of *message* left in *to_box* as new, its people told as of any new
+        message; the copy."""
+        copy_id, copy_path = self.new_message(account_id, to_box["id"])
+        await asyncio.to_thread(shutil.copyfile, self.audio_path(account_id, box["id"], message["id"]), copy_path)
+        doc = {k: v for k, v in message.items() if k not in ("id", "folder")}
+        doc["forwarded_from"] = {"vmbox_id": box["id"], "message_id": message["id"]}
+        log.info("voicemail message %s of box %s forwarded to box %s", message["id"], box["id"], to_box["id"])
+        return await self.save_message(account_id, to_box, copy_id, doc)
 
     async def box_full(self, account_id: str, box: Doc, limit: int, call_id: str) -> None:
         """A caller found *box* full: Kazoo's ``voicemail_full`` e-mail (at most once an hour per box)."""

@@ -10,9 +10,9 @@ who hangs up mid-message still leaves it.
 check: the PIN by DTMF (three tries, then goodbye; none for the box's owner on its own phone, Kazoo's
 ``check_if_owner``, unless ``require_pin``), then Kazoo's keys: the main menu (the counts of new and saved
 messages; 1 new, 2 saved, 5 settings, # goodbye), each message newest first with its date and caller (1 keep,
-2 replay, 4 previous, 6 next, 7 delete), and the settings menu (1 record the unavailable greeting, 2 record the
-name, 3 change the PIN, 4 record a temporary greeting, which plays instead of the other until 5 deletes it,
-0 back to the main menu).
+2 replay, 3 forward to another box of the account, 4 previous, 6 next, 7 delete), and the settings menu
+(1 record the unavailable greeting, 2 record the name, 3 change the PIN, 4 record a temporary greeting, which
+plays instead of the other until 5 deletes it, 0 back to the main menu).
 """
 
 from __future__ import annotations
@@ -303,7 +303,7 @@ async def _review_messages(call: VoicemailCall, box: Box, messages: list[dict[st
         await call.play_file(path)
         key = await _menu(
             call,
-            "To keep it, press 1. To replay it, press 2. For the previous message, press 4. "
+            "To keep it, press 1. To replay it, press 2. To forward it, press 3. For the previous message, press 4. "
             "For the next, press 6. To delete it, press 7.",
         )
         if key == "2":
@@ -311,13 +311,40 @@ async def _review_messages(call: VoicemailCall, box: Box, messages: list[dict[st
         if key == "4":
             index = max(0, index - 1)
             continue
-        if key == "1":
+        if key == "3":  # Kazoo's: forwarded, then saved
+            await _forward(call, box, message)
+        if key in ("1", "3"):
             await call.mailboxes.set_folder(call.account_id, box["id"], message["id"], "saved")
             await call.say("Saved.")
         elif key == "7":
             await call.mailboxes.set_folder(call.account_id, box["id"], message["id"], "deleted")
             await call.say("Deleted.")
         index += 1
+
+
+async def _forward(call: VoicemailCall, box: Box, message: dict[str, Any]) -> None:
+    """Kazoo's forward: the number of another box of the account (three tries; not this box); a box that does
+    not exist or is full ends it."""
+    for _ in range(PIN_TRIES):
+        number = await call.collect_during(
+            "tts://Enter the mailbox number to forward the message to, followed by pound.", 10, MENU_TIMEOUT, 3.0
+        )
+        to_box = await call.mailboxes.box_for_mailbox(call.account_id, number) if number else None
+        if to_box is None:
+            await call.say("That mailbox does not exist. The message was not forwarded.")
+            return
+        if to_box["id"] == box["id"]:
+            await call.say("That is this mailbox.")
+            continue
+        counts = await call.mailboxes.counts(call.account_id, to_box["id"])
+        limit = int(to_box.get("max_message_count", DEFAULT_MAX_MESSAGES))
+        if 0 < limit <= counts["new"] + counts["saved"]:
+            await call.say("That mailbox is full. The message was not forwarded.")
+            return
+        await call.mailboxes.forward_message(call.account_id, box, message, to_box)
+        await call.say("The message was forwarded.")
+        return
+    await call.say("The message was not forwarded.")
 
 
 async def _menu(call: VoicemailCall, prompt: str) -> str:
