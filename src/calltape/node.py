@@ -41,14 +41,16 @@ from calltape.recording.manager import RecordingManager, node_name
 from calltape.recording.metrics import render as render_recording_metrics
 from calltape.recording.metrics import spool_bytes
 from calltape.recording.recovery import recover
+from calltape.recording.retention import RetentionSweeper
 from calltape.sip.digest import DigestChallenger
 from calltape.sip.endpoint import SipEndpoint
 from calltape.sip.transport import SipTransport
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
-from calltape.store.documents import ACCOUNTS, Documents
+from calltape.store.documents import ACCOUNTS, USERS, Documents
 from calltape.store.notifications import Notifications
+from calltape.store.recording_audit import RecordingAudit
 from calltape.store.recordings import Recordings
 from calltape.store.registrations import Registrations
 from calltape.store.storage_plans import StoragePlans
@@ -272,6 +274,8 @@ class Node:
             self.api_task = asyncio.create_task(self.api_server.serve(sockets=[self.api_socket]))
             self._announce(sip_host, sip_port)
             self.housekeeping.spawn(_purge_expired(self.registrations))
+            accounts, users, audit = Documents(self.db, ACCOUNTS), Documents(self.db, USERS), RecordingAudit(self.db)
+            self.housekeeping.spawn(RetentionSweeper(accounts, users, self.recordings, audit).run())
         else:
             self.housekeeping.spawn(publish(snapshot_path(settings.data_dir, self.worker.index), self._own_counters))
         if self.worker.count > 1:

@@ -67,6 +67,7 @@ from calltape.store.documents import (
     Documents,
 )
 from calltape.store.notifications import Notifications, as_smtp_log
+from calltape.store.recording_audit import RecordingAudit
 from calltape.store.recordings import Recordings
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
@@ -164,7 +165,8 @@ def create_app(
         summarize=boxes_with_counts,
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
-    add_recording_routes(router, recordings, account_in_path, on_recording_retry, recording_events)
+    audit = RecordingAudit(db)
+    add_recording_routes(router, recordings, account_in_path, on_recording_retry, recording_events, audit)
     hooks = "/accounts/{account_id}/webhook_events"
     events = WebhookEvents(db)
     event_rows = (events.list, events.get, events.retry)
@@ -173,7 +175,7 @@ def create_app(
     mails = Notifications(db)
     mail_rows = (mails.list, mails.get, mails.retry)
     add_outbox_log_routes(router, smtplog, mail_rows, as_smtp_log, account_in_path, on_notification_retry)
-    add_audio_link_routes(app, router, recordings, AudioLinks(admin_token), account_in_path)
+    add_audio_link_routes(app, router, recordings, AudioLinks(admin_token), account_in_path, audit)
     add_live_routes(router, recordings, account_in_path, channels)
     add_storage_routes(router, StoragePlans(db), account_in_path, on_config_change)
     add_document_routes(

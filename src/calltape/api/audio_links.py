@@ -17,10 +17,12 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from calltape.api.auth import actor_of
 from calltape.api.envelope import success
 from calltape.api.errors import ApiError
 from calltape.api.recordings import audio_response
 from calltape.digits import is_number
+from calltape.store.recording_audit import RecordingAudit
 from calltape.store.recordings import Recordings
 
 LINK_TTL = 900.0  # seconds a link plays; the page asks for a fresh one each time a recording is opened
@@ -58,13 +60,18 @@ def add_audio_link_routes(
     recordings: Recordings,
     links: AudioLinks,
     account_of: Callable[[Request], Awaitable[str]],
+    audit: RecordingAudit | None = None,
 ) -> None:
-    """``…/recordings/{ID}/audio_link`` on the token-guarded *router*; the signed audio itself on *app*."""
+    """``…/recordings/{ID}/audio_link`` on the token-guarded *router*; the signed audio itself on *app*. Issuing a
+    link is in the audit trail (``link_issued``, by whom asked for it)."""
 
     async def audio_link(request: Request, recording_id: str) -> JSONResponse:
         account = await account_of(request)
         row = await recordings.get(account, recording_id)  # 404 for a recording not in the account
         path, expires = links.link(account, row.id, time.time())
+        if audit is not None:
+            remote = request.client.host if request.client else ""
+            await audit.add(account, row.id, "link_issued", actor_of(request), remote, expires=expires)
         return success({"url": path, "download_url": path + "&download=true", "expires": expires})
 
     async def signed_audio(request: Request, account_id: str, recording_id: str) -> Response:

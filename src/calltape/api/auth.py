@@ -71,6 +71,14 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
+def actor_of(request: Request) -> str:
+    """Who a request is, as the audit trail names it: ``user:<id>``, ``account:<id>`` or ``operator``."""
+    principal = principal_of(request)
+    if principal.user_id:
+        return f"user:{principal.user_id}"
+    return "operator" if principal.master else f"account:{principal.account_id}"
+
+
 def require_master(request: Request) -> None:
     """Only the operator's token may do this (403 for an account's token)."""
     if not principal_of(request).master:

@@ -1,4 +1,5 @@
-"""``/v2/accounts/{A}/recordings`` (and ``/users/{U}/recordings``): list, read (JSON or the audio), delete, retry.
+"""``/v2/accounts/{A}/recordings`` (and ``/users/{U}/recordings``): list, read (JSON or the audio), delete, retry,
+legal hold (``PATCH {"legal_hold": true}``), and the audit trail (``…/recordings/audit``).
 
 As Kazoo's crossbar: the audio comes with ``Accept: audio/mpeg`` (or ``?accept=audio/mpeg``; any
 ``audio/*`` or ``application/octet-stream``), as an attachment unless ``?inline=true``, with Range
@@ -16,10 +17,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from calltape.api.envelope import page_size_of, success
+from calltape.api.auth import actor_of
+from calltape.api.envelope import page_size_of, read_data, success
 from calltape.api.errors import ApiError
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
+from calltape.store.recording_audit import ACTIONS, RecordingAudit
+from calltape.store.recording_audit import as_entry as audit_entry
 from calltape.store.recordings import MAX_PAGE, STATES, Recordings, RecordingState, as_document
 from calltape.webhooks.events import StatusEvents
 
@@ -32,8 +36,16 @@ def add_recording_routes(
     account_of: Callable[[Request], Awaitable[str]],
     on_retry: Callable[[], None],
     events: StatusEvents | None = None,
+    audit: RecordingAudit | None = None,
 ) -> None:
-    """The routes of an account's recordings (*events*: where a deletion is told)."""
+    """The routes of an account's recordings (*events*: where a deletion is told; *audit*: where every delete,
+    legal hold, retry, play and download is written)."""
+
+    async def note(request: Request, account: str, recording_id: str, action: str, **detail: Any) -> None:
+        if audit is not None:
+            remote = request.client.host if request.client else ""
+            await audit.add(account, recording_id, action, actor_of(request), remote, **detail)
+
     path = "/accounts/{account_id}/recordings"
 
     async def list_recordings(request: Request) -> JSONResponse:
@@ -71,7 +83,11 @@ def add_recording_routes(
         wanted = request.query_params.get("accept") or request.headers.get("accept", "")
         if not wanted.startswith(AUDIO_TYPES):
             return success(as_document(row))
-        return await audio_response(request, recordings, row, request.query_params.get("inline") in ("true", "1"))
+        inline = request.query_params.get("inline") in ("true", "1")
+        response = await audio_response(request, recordings, row, inline)
+        if response.status_code < 300:
+            await note(request, account, recording_id, "played" if inline else "downloaded")
+        return response
 
     async def delete_recording(request: Request, recording_id: str) -> JSONResponse:
         account = await account_of(request)
@@ -80,9 +96,40 @@ def add_recording_routes(
         except ValueError as exc:
             raise ApiError(409, "conflict", {"state": str(exc)}) from None
         Path(row.spool_path).unlink(missing_ok=True)
+        await note(request, account, recording_id, "deleted", state=row.state, name=row.name)
         if events is not None:
             await events.emit(account, recording_id, "recording.deleted", row)
         return success({"id": recording_id})
+
+    async def patch_recording(request: Request, recording_id: str) -> JSONResponse:
+        """Only ``legal_hold`` may change (an account's admin: a user's sign-in is refused by the scope)."""
+        account = await account_of(request)
+        held = (await read_data(request)).get("legal_hold")
+        if not isinstance(held, bool):
+            raise ApiError(400, "invalid data", {"legal_hold": "true or false (the only field that may change)"})
+        row = await recordings.set_legal_hold(account, recording_id, held)
+        await note(request, account, recording_id, "legal_hold_set" if held else "legal_hold_lifted")
+        return success(as_document(row))
+
+    async def audit_trail(request: Request) -> JSONResponse:
+        account = await account_of(request)
+        query = request.query_params
+        action = query.get("action")
+        if action is not None and action not in ACTIONS:
+            raise ApiError(400, "invalid data", {"action": f"must be one of {', '.join(ACTIONS)}"})
+        if audit is None:
+            return JSONResponse({"data": [], "status": "success", "page_size": 0})
+        rows, next_key = await audit.list(
+            account,
+            recording_id=query.get("recording_id"),
+            action=action,
+            start_key=query.get("start_key"),
+            page_size=page_size_of(query.get("page_size"), MAX_PAGE),
+        )
+        body: dict[str, Any] = {"data": [audit_entry(r) for r in rows], "status": "success", "page_size": len(rows)}
+        if next_key is not None:
+            body["next_start_key"] = next_key
+        return JSONResponse(body)
 
     async def retry_recording(request: Request, recording_id: str) -> JSONResponse:
         account = await account_of(request)
@@ -90,14 +137,17 @@ def add_recording_routes(
             row = await recordings.retry(account, recording_id)
         except ValueError as exc:
             raise ApiError(409, "conflict", {"state": str(exc)}) from None
+        await note(request, account, recording_id, "retried")
         on_retry()
         return success(as_document(row), status=202)
 
     item = path + "/{recording_id}"
     router.add_api_route(path, list_recordings, methods=["GET"])
+    router.add_api_route(path + "/audit", audit_trail, methods=["GET"])  # before the item route that would take it
     router.add_api_route("/accounts/{account_id}/users/{user_id}/recordings", list_user_recordings, methods=["GET"])
     router.add_api_route(item, get_recording, methods=["GET"])
     router.add_api_route(item, delete_recording, methods=["DELETE"])
+    router.add_api_route(item, patch_recording, methods=["PATCH"])
     router.add_api_route(item + "/retry", retry_recording, methods=["POST", "PUT"])
 
 

@@ -43,6 +43,13 @@ class _RecordsCalls(_Doc):
         return None if value is None else value.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
+class RecordingsPolicy(_Doc):
+    """``recordings`` on an account (or a user, for the recordings it owns): how long calltape keeps what it
+    holds."""
+
+    retention_days: int | None = Field(None, ge=1, le=36500)
+
+
 class RecordingWebhook(_Doc):
     """One of an account's ``recording_webhooks``: where its recordings' status events go, signed with ``secret``."""
 
@@ -74,6 +81,7 @@ class Account(_RecordsCalls):
     call_recording: AccountRecording | None = None
     recording_webhooks: list[RecordingWebhook] | None = None
     metaflows: Metaflows | None = None
+    recordings: RecordingsPolicy | None = None
 
     @field_validator("realm")
     @classmethod
@@ -158,6 +166,7 @@ class User(_RecordsCalls):
     priv_level: Literal["admin", "user"] | None = None  # a sign-in's reach; Kazoo's default is "user"
     email: Email | None = None
     vm_to_email_enabled: bool = True  # Kazoo's (crossbar stores it): new voicemail is e-mailed to ``email``
+    recordings: RecordingsPolicy | None = None
     timezone: str | None = None
     caller_id: dict[str, dict[str, str]] | None = None  # Kazoo's {"internal": {"name": …, "number": …}, …}
     call_recording: EndpointRecording | None = None

@@ -12,6 +12,7 @@ recording → discarded (shorter than ``record_min_sec``).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -316,9 +317,30 @@ class Recordings:
         row = await self.get(account_id, recording_id)
         if row.state == RecordingState.ACTIVE:
             raise ValueError("still recording: delete it when the call has ended")
+        if row.doc.get("legal_hold"):
+            raise ValueError("under legal hold: lift the hold first")
+        await self.remove(recording_id)
+        return row
+
+    async def remove(self, recording_id: str) -> None:
+        """Remove a row (its outbox entry and stored audio go with it, by cascade), whatever its state."""
         async with self.db.engine.begin() as conn:
             await conn.execute(delete(_t).where(_t.c.id == recording_id))
-        return row
+
+    async def set_legal_hold(self, account_id: str, recording_id: str, held: bool) -> Any:
+        """Put a recording under legal hold (neither deleted nor swept by retention) or lift it; the row."""
+        row = await self.get(account_id, recording_id)
+        async with self.db.engine.begin() as conn:
+            await conn.execute(update(_t).where(_t.c.id == recording_id).values(doc={**row.doc, "legal_hold": held}))
+        return await self.get(account_id, recording_id)
+
+    async def finished_before(self, account_id: str, before: float, limit: int = MAX_PAGE) -> Sequence[Any]:
+        """The account's finished recordings (not recording, not waiting for delivery) that started before
+        *before*, oldest first."""
+        done = _t.c.state.notin_([RecordingState.ACTIVE, RecordingState.PENDING])
+        query = select(_t).where((_t.c.account_id == account_id) & (_t.c.created < before) & done)
+        async with self.db.engine.connect() as conn:
+            return list((await conn.execute(query.order_by(_t.c.created).limit(limit))).all())
 
     async def retry(self, account_id: str, recording_id: str) -> Any:
         """Queue a failed delivery again (a fresh round of attempts, its horizon counted from now: the metadata's

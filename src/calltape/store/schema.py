@@ -278,6 +278,23 @@ webhook_events = Table(
     Index("ix_webhook_events_account_created", "account_id", "created"),
 )
 
+#: What was done to recordings and by whom: deletes (API, retention), legal holds, retries, plays and downloads.
+#: Append-only: nothing in calltape updates or deletes a row.
+recording_audit = Table(
+    "recording_audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), nullable=False),
+    Column("recording_id", String(40), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),  # the token's user, account or the operator; "system"
+    Column("remote", String(64), nullable=False, default=""),  # the request's address
+    Column("at", Float, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_recording_audit_account", "account_id", "seq"),
+    Index("ix_recording_audit_recording", "recording_id"),
+)
+
 Migration = Sequence[str] | Callable[[Connection], None]
 
 
@@ -386,6 +403,10 @@ def _webhook_events(conn: Connection) -> None:
     metadata.create_all(conn, tables=[webhook_events])
 
 
+def _recording_audit(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[recording_audit])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -398,5 +419,6 @@ MIGRATIONS: dict[int, Migration] = {
     8: _routing_documents,
     9: _notifications,
     10: _webhook_events,
+    11: _recording_audit,
 }
 LATEST_VERSION = max(MIGRATIONS)
