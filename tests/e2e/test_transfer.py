@@ -501,6 +501,43 @@ def test_feature_codes_pause_and_resume_the_recording_and_their_digits_reach_nob
     assert doc["frames"]["left_out"]["paused"] > 0
 
 
+def test_consent_both_parties_hear_the_announcement_before_the_recording_starts(office: Office) -> None:
+    """Issue 22: ``announce`` on record_call: once the call is answered, caller and callee hear it (before they are
+    bridged), and the recording starts after it: no frame of it is in the file."""
+    announce_hz = 880.0
+    media = office.put("media", {"name": "consent"})
+    raw = f"/v2/accounts/{office.account_id}/media/{media}/raw"
+    assert (
+        office.api.put(raw, content=wav_bytes(1.0, announce_hz), headers={"Content-Type": "audio/wav"}).status_code
+        < 300
+    )
+    username = f"cs{uuid.uuid4().hex[:4]}"
+    number = office.device_number(username, {"format": "wav", "url": f"{office.sink.url}/consent", "announce": media})
+
+    async def scenario() -> str:
+        desk = await _phone(office, username, FIRST_HZ)
+        caller = await _caller(office)
+        try:
+            assert (await caller.call(number)).status == 200
+            await _until_heard(caller, announce_hz, 0.8)
+            await _until_heard(desk, announce_hz, 0.8)
+            await _until_heard(caller, FIRST_HZ, 1.5)  # then bridged
+            await caller.hangup()
+            return caller.call_id
+        finally:
+            caller.close()
+            desk.close()
+
+    call_id = asyncio.run(scenario())
+    wait_delivered(office.api, office.account_id, call_id)
+    [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith("/consent")]
+    pcm, rate, _ = decode(upload.body, "wav")
+    said, heard = (window_hz(np.ascontiguousarray(pcm[:, c]), rate) for c in (0, 1))
+    assert all(abs(hz - announce_hz) > 20 for hz in said + heard)  # nothing of the announcement in the file
+    assert sum(abs(hz - FIRST_HZ) < 20 for hz in heard) >= len(heard) - 3 and len(heard) >= 4  # the bridge after it
+    assert sum(abs(hz - CALLER_HZ) < 20 for hz in said) >= len(said) - 3
+
+
 def test_another_accounts_token_sees_no_such_call(office: Office) -> None:
     other = Account.create(office.server, "Other")
     key = office.api.get(f"/v2/accounts/{other.account_id}/api_key").json()["data"]["api_key"]

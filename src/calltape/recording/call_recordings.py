@@ -104,6 +104,12 @@ class CallRecordings:
         self._outbound_done = False
         self.masked = False
         self.paused = False
+        # consent: the call's parties are told once, before the first recording that asks for it starts
+        self.announcer: Callable[[str], Awaitable[None]] | None = None  # the call's: plays to every party now
+        self.bridging = False  # a bridge being made tells them itself, between its answer and its bridge
+        self.told = asyncio.Event()
+        self._announcement: str | None = None  # what is to be said
+        self._telling = False
         self._ended = False
         self._loop = asyncio.get_running_loop()
 
@@ -119,10 +125,40 @@ class CallRecordings:
         if self.manager is None:
             log.warning("call-id %s: recording is not available on this server", self.call_id)
             return
+        if request.announce and not self.told.is_set():
+            self._announcement = self._announcement or request.announce
+            self._waiting.spawn(self._start_after_telling(request, when))
+            return
         if when is None:
             await self._start(request)
             return
         self._waiting.spawn(self._start_after(request, when))
+
+    async def _start_after_telling(self, request: RecordingRequest, when: asyncio.Event | None) -> None:
+        """Consent: once answered, the parties hear the announcement, and only then does the recording start."""
+        for event in (when, self.answered):
+            if event is not None:
+                await event.wait()
+        if self.bridging:  # the bridge being made tells both sides before it bridges them
+            await self.told.wait()
+        elif self.announcer is not None:
+            await self.tell(self.announcer)
+        if not self._ended:
+            await self._start(request)
+
+    async def tell(self, play: Callable[[str], Awaitable[None]]) -> None:
+        """Play the announcement a recording waits for with *play*, once per call (others wait until it is done)."""
+        if self.told.is_set() or self._announcement is None:
+            return
+        if self._telling:
+            await self.told.wait()
+            return
+        self._telling = True
+        try:
+            log.info("call-id %s: telling the parties they are recorded", self.call_id)
+            await play(self._announcement)
+        finally:
+            self.told.set()
 
     async def _start_after(self, request: RecordingRequest, when: asyncio.Event) -> None:
         await when.wait()

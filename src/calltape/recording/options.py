@@ -38,6 +38,7 @@ class RecordingOptions(RecordingTarget):
     record_on_bridge: bool = False
     record_sample_rate: int = 8000
     pause_behavior: Literal["skip", "silence"] = "skip"  # calltape's: a pause is cut out of the file, or silent
+    announce: str | None = Field(None, min_length=1, max_length=2000)  # consent: a media id, URL or tts://text
 
     @field_validator("record_sample_rate")
     @classmethod
@@ -69,4 +70,5 @@ class RecordingOptions(RecordingTarget):
             media_name=media_name,
             follow_transfer=follow_transfer,
             pause_behavior=self.pause_behavior,
+            announce=self.announce,
         )

@@ -106,6 +106,15 @@ class Bridge:
             self._b_media.drop_relay_buffer(self._from_b)
         self._a_media.source = self._b_media.source = SILENCE
 
+    async def play_to_both(self, pcm: bytes) -> None:
+        """Both sides hear *pcm* (a consent announcement), off the bridge meanwhile; then bridged again."""
+        self._disconnect()
+        try:
+            await asyncio.gather(self._a_media.play(pcm), self._b_media.play(pcm))
+        finally:
+            if self._standing and self._holder is None:
+                self._connect()
+
     def _media_changed(self, leg: Leg) -> None:
         """A re-INVITE on *leg*: a hold begins or ends."""
         other = self.b if leg is self.a else self.a

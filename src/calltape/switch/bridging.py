@@ -146,19 +146,37 @@ async def connect(
     call.legs.append(callee)
     call.joined = Joined(callee)
     callee.on_end(hang_up_caller_when_gone(call))
+    call.recordings.bridging = True  # a recording asking for consent waits for this bridge to tell both sides
     try:
         await call.answer()
+        if callee.ended.is_set() or callee.media is None or call.a_leg.media is None:
+            raise CallEndedError()
+        await call.recordings.tell(lambda prompt: _tell_both(call, callee, prompt, early[0] if early else None))
     except CallEndedError:
         await callee.hangup()
         raise
-    if callee.ended.is_set() or callee.media is None or call.a_leg.media is None:
-        raise CallEndedError()
+    finally:
+        call.recordings.bridging = False
     call.joined.bridge = early[0] if early else Bridge(call.a_leg, callee, call.dtmf.publish, call.hold_music, codes)
     call.bridged.set()
     if isinstance(callee, OutboundLeg) and callee.target.device_id:
         await call.recordings.record_for_endpoint(callee.target.device_id)
     log.info("call-id %s: bridged to %s (call-id %s)", call.call_id, callee.target.uri, callee.call_id)
     await stay_bridged(call, call.services)
+
+
+async def _tell_both(call: BridgedCall, callee: Leg, prompt: str, early: Bridge | None) -> None:
+    """A consent announcement to the caller and the callee, answered and not yet bridged (or bridged already for
+    the callee's early media: taken off that bridge meanwhile)."""
+    pcm = await call.prompt_pcm(prompt)
+    if pcm is None or call.a_leg.media is None or callee.media is None:
+        return
+    both = (
+        early.play_to_both(pcm)
+        if early is not None
+        else asyncio.gather(call.a_leg.media.play(pcm), callee.media.play(pcm))
+    )
+    await call.wait_unless_ended(both)
 
 
 async def _targets(call: BridgedCall, endpoints: list[Endpoint], options: RingOptions) -> list[Target]:

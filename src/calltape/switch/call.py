@@ -104,6 +104,7 @@ class Call:
             self.bridged,
             self.ended,
         )
+        self.recordings.announcer = self.announce
         a_leg.taps = self.taps
         a_leg.on_digit = self.dtmf.publish
         a_leg.on_end(lambda leg: self._end(leg.end_reason))
@@ -178,6 +179,18 @@ class Call:
         if pcm is None:
             log.warning("call-id %s: media %s not found, skipping", self.call_id, prompt)
         return pcm
+
+    async def announce(self, prompt: str) -> None:
+        """Play *prompt* to every party of the call now: both sides of its bridge (taken off it meanwhile), or
+        the caller."""
+        pcm = await self.prompt_pcm(prompt)
+        if pcm is None:
+            return
+        bridge = self.joined.bridge if self.joined is not None else None
+        if bridge is not None:
+            await self.wait_unless_ended(bridge.play_to_both(pcm))
+        elif self.a_leg.media is not None:
+            await self.wait_unless_ended(self.a_leg.media.play(pcm))
 
     async def bridge_offnet(self, request: OffnetRequest) -> BridgeFailure:
         """Call out through carriers and bridge the answer until the call ends (``switch/carriers.py``)."""
