@@ -10,6 +10,7 @@ from 127.0.0.1 with digest."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
@@ -536,6 +537,47 @@ def test_consent_both_parties_hear_the_announcement_before_the_recording_starts(
     assert all(abs(hz - announce_hz) > 20 for hz in said + heard)  # nothing of the announcement in the file
     assert sum(abs(hz - FIRST_HZ) < 20 for hz in heard) >= len(heard) - 3 and len(heard) >= 4  # the bridge after it
     assert sum(abs(hz - CALLER_HZ) < 20 for hz in said) >= len(said) - 3
+
+
+def test_a_beep_every_five_seconds_is_heard_by_both_and_is_in_the_file(office: Office) -> None:
+    """Issue 22: ``beep_interval`` (as Asterisk's MixMonitor B()): while the bridged call is recorded, both parties
+    hear a beep every 5 s, and the file has each one where it was played."""
+    beep_hz = 1400.0
+    username = f"bp{uuid.uuid4().hex[:4]}"
+    number = office.device_number(username, {"format": "wav", "url": f"{office.sink.url}/beeps", "beep_interval": 5})
+
+    async def scenario() -> str:
+        desk = await _phone(office, username, FIRST_HZ)
+        caller = await _caller(office)
+        try:
+            assert (await caller.call(number)).status == 200
+            await _until_heard(caller, FIRST_HZ, 1.0)
+            deadline = time.monotonic() + 20
+            while _bursts(caller.received.pcm(), beep_hz) < 2 or _bursts(desk.received.pcm(), beep_hz) < 2:
+                assert time.monotonic() < deadline, "two beeps not heard by both"
+                await asyncio.sleep(0.2)
+            await caller.hangup()
+            return caller.call_id
+        finally:
+            caller.close()
+            desk.close()
+
+    call_id = asyncio.run(scenario())
+    wait_delivered(office.api, office.account_id, call_id)
+    [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith("/beeps")]
+    pcm, rate, _ = decode(upload.body, "wav")
+    starts = _burst_starts(np.ascontiguousarray(pcm[:, 1]), beep_hz, rate)
+    assert len(starts) >= 2 and all(4.5 <= b - a <= 5.8 for a, b in itertools.pairwise(starts)), starts
+
+
+def _burst_starts(pcm: np.ndarray, hz: float, rate: int = 8000) -> list[float]:
+    """Where each burst of *hz* begins (in 50 ms windows; a burst is a run of them)."""
+    windows = window_hz(pcm, rate, 0.05)
+    return [i * 0.05 for i, w in enumerate(windows) if abs(w - hz) < 30 and (i == 0 or abs(windows[i - 1] - hz) >= 30)]
+
+
+def _bursts(pcm: np.ndarray, hz: float) -> int:
+    return len(_burst_starts(pcm, hz))
 
 
 def test_another_accounts_token_sees_no_such_call(office: Office) -> None:

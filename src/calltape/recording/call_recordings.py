@@ -106,6 +106,8 @@ class CallRecordings:
         self.paused = False
         # consent: the call's parties are told once, before the first recording that asks for it starts
         self.announcer: Callable[[str], Awaitable[None]] | None = None  # the call's: plays to every party now
+        self.beeper: Callable[[], Awaitable[None]] | None = None  # the call's: a beep to every party now
+        self._beeping = False
         self.bridging = False  # a bridge being made tells them itself, between its answer and its bridge
         self.told = asyncio.Event()
         self._announcement: str | None = None  # what is to be said
@@ -145,6 +147,24 @@ class CallRecordings:
             await self.tell(self.announcer)
         if not self._ended:
             await self._start(request)
+
+    async def _beep_every(self, interval: float) -> None:
+        """Consent, as Asterisk's MixMonitor B(): every *interval* seconds while a recording runs, every party hears
+        a beep (and the recording has it, in what the caller hears)."""
+        try:
+            while not self._ended:
+                await asyncio.sleep(interval)
+                if not self._running or self._ended:
+                    return
+                assert self.beeper is not None
+                try:
+                    await self.beeper()
+                except Exception:
+                    if not self._ended:  # the call ending meanwhile is no fault
+                        log.exception("call-id %s: the recording beep could not be played", self.call_id)
+                    return
+        finally:
+            self._beeping = False
 
     async def tell(self, play: Callable[[str], Awaitable[None]]) -> None:
         """Play the announcement a recording waits for with *play*, once per call (others wait until it is done)."""
@@ -201,6 +221,9 @@ class CallRecordings:
         self.taps.append(running.capture)
         self._running.append(running)
         running.timer = self._loop.call_later(ADVANCE_INTERVAL, self._advance, running)
+        if request.beep_interval and not self._beeping and self.beeper is not None:
+            self._beeping = True
+            self._waiting.spawn(self._beep_every(request.beep_interval))
         log.info("call-id %s: recording %s started (%s)", self.call_id, recording.name, recording.fmt)
 
     def _stop_soon(self, running: _Running, reason: str) -> None:

@@ -23,3 +23,4 @@ class RecordingRequest:
     follow_transfer: bool = True  # record_call's should_follow_transfer: false ends the file at a transfer
     pause_behavior: str = "skip"  # skip: a pause is left out of the file; silence: it is kept, silent
     announce: str | None = None  # consent: played to the call's parties before the recording starts (once a call)
+    beep_interval: float | None = None  # consent: a beep to every party this often while a recording runs

@@ -53,6 +53,7 @@ from calltape.switch.transfer import Joined
 from calltape.tasks import abandon
 
 log = logging.getLogger(__name__)
+RECORDING_BEEP = tone((1400.0,), 0.2)  # what beep_interval plays
 
 
 T = TypeVar("T")
@@ -105,6 +106,7 @@ class Call:
             self.ended,
         )
         self.recordings.announcer = self.announce
+        self.recordings.beeper = self.beep
         a_leg.taps = self.taps
         a_leg.on_digit = self.dtmf.publish
         a_leg.on_end(lambda leg: self._end(leg.end_reason))
@@ -184,8 +186,14 @@ class Call:
         """Play *prompt* to every party of the call now: both sides of its bridge (taken off it meanwhile), or
         the caller."""
         pcm = await self.prompt_pcm(prompt)
-        if pcm is None:
-            return
+        if pcm is not None:
+            await self._to_every_party(pcm)
+
+    async def beep(self) -> None:
+        """The recording beep (``beep_interval``) to every party now."""
+        await self._to_every_party(RECORDING_BEEP)
+
+    async def _to_every_party(self, pcm: bytes) -> None:
         bridge = self.joined.bridge if self.joined is not None else None
         if bridge is not None:
             await self.wait_unless_ended(bridge.play_to_both(pcm))
