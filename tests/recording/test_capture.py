@@ -255,3 +255,19 @@ def test_a_bridge_whose_legs_have_their_own_codec_objects_still_writes_a_block_p
     capture.finish(50 * 160)
     result = _encode(tmp_path, capture)
     assert result.counts.received == result.counts.written == 100 and result.unaccounted == 0
+
+
+def test_a_mask_overlapping_a_cut_pause_is_listed_for_what_the_file_holds_of_it(tmp_path: Path) -> None:
+    capture, _ = _capture(tmp_path, start=0)
+    for n in range(100):
+        if n in (30, 60):
+            capture.set_paused(n == 30, n * 160)
+        if n in (50, 70):
+            capture.set_masked(n == 50, n * 160)
+        capture(IN, _frame(100 * n), n * 160, ULAW)
+    capture.finish(100 * 160)
+    job = EncodeJob(str(tmp_path / "r.capture"), str(tmp_path / "r.wav"), "wav", 8000, 1, capture.frames_received)
+    result = encode(job)
+    assert result.pauses == [(30 * 160, 30 * 160)]  # where the splice is, how long the pause was
+    assert result.masks == [(30 * 160, 10 * 160)]  # frames 60-69: right after the splice, ten frames long
+    assert len(_read(tmp_path / "r.wav")) == 70 * 160

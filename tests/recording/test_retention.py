@@ -75,6 +75,7 @@ async def test_the_sweep_removes_only_what_calltape_holds_past_its_retention(tmp
             "younger": await row("young", "stored", 10, {"kind": "db"}),
             "still pending": await row("pending", "pending", 40, elsewhere),
         }
+        (tmp_path / "failed.capture").write_bytes(b"CTC1")
         plan_file = plan_dir / object_key(account["id"], "local.mp3", now - 40 * DAY)
         plan_file.parent.mkdir(parents=True)
         plan_file.write_bytes(b"audio")
@@ -84,6 +85,7 @@ async def test_the_sweep_removes_only_what_calltape_holds_past_its_retention(tmp
         left = {r.id for r in (await recordings.list(account["id"], page_size=50))[0]}
         assert left == set(kept.values()), {k for k, v in {**swept, **kept}.items() if (v in left) != (k in kept)}
         assert not (tmp_path / "failed.mp3").exists() and not plan_file.exists()  # their files went with them
+        assert not (tmp_path / "failed.capture").exists()  # and a raw capture the encoding could not finish
         assert (tmp_path / "elsewhere.mp3").exists()
         trail = (await audit.list(account["id"], page_size=50))[0]
         assert {(t.recording_id, t.action, t.actor) for t in trail} == {(i, "swept", "system") for i in swept.values()}

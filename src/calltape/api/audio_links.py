@@ -79,7 +79,12 @@ def add_audio_link_routes(
         if not links.valid(account_id, recording_id, query.get("expires", ""), query.get("sig", ""), time.time()):
             raise ApiError(403, "forbidden", {"sig": "missing, wrong or expired: ask for a new audio_link"})
         row = await recordings.get(account_id, recording_id)
-        return await audio_response(request, recordings, row, inline=query.get("download") != "true")
+        inline = query.get("download") != "true"
+        response = await audio_response(request, recordings, row, inline=inline)
+        if audit is not None and response.status_code < 300 and "range" not in request.headers:  # a play, not a seek
+            remote = request.client.host if request.client else ""
+            await audit.add(account_id, row.id, "played" if inline else "downloaded", "audio_link", remote)
+        return response
 
     router.add_api_route("/accounts/{account_id}/recordings/{recording_id}/audio_link", audio_link, methods=["GET"])
     signed_path = AUDIO_PATH + "/{account_id}/{recording_id}"

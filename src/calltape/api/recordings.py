@@ -22,6 +22,7 @@ from calltape.api.envelope import page_size_of, read_data, success
 from calltape.api.errors import ApiError
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
+from calltape.recording.retention import held_files
 from calltape.store.recording_audit import ACTIONS, RecordingAudit
 from calltape.store.recording_audit import as_entry as audit_entry
 from calltape.store.recordings import MAX_PAGE, STATES, Recordings, RecordingState, as_document
@@ -95,7 +96,8 @@ def add_recording_routes(
             row = await recordings.delete(account, recording_id)
         except ValueError as exc:
             raise ApiError(409, "conflict", {"state": str(exc)}) from None
-        Path(row.spool_path).unlink(missing_ok=True)
+        for held in held_files(row):
+            held.unlink(missing_ok=True)
         await note(request, account, recording_id, "deleted", state=row.state, name=row.name)
         if events is not None:
             await events.emit(account, recording_id, "recording.deleted", row)
@@ -107,7 +109,10 @@ def add_recording_routes(
         held = (await read_data(request)).get("legal_hold")
         if not isinstance(held, bool):
             raise ApiError(400, "invalid data", {"legal_hold": "true or false (the only field that may change)"})
-        row = await recordings.set_legal_hold(account, recording_id, held)
+        try:
+            row = await recordings.set_legal_hold(account, recording_id, held)
+        except ValueError as exc:
+            raise ApiError(409, "conflict", {"state": str(exc)}) from None
         await note(request, account, recording_id, "legal_hold_set" if held else "legal_hold_lifted")
         return success(as_document(row))
 

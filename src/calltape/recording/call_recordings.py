@@ -105,11 +105,12 @@ class CallRecordings:
         self.masked = False
         self.paused = False
         # consent: the call's parties are told once, before the first recording that asks for it starts
-        self.announcer: Callable[[str], Awaitable[None]] | None = None  # the call's: plays to every party now
+        self.announcer: Callable[[str], Awaitable[bool]] | None = None  # the call's: plays to every party now
         self.beeper: Callable[[], Awaitable[None]] | None = None  # the call's: a beep to every party now
         self._beeping = False
         self.bridging = False  # a bridge being made tells them itself, between its answer and its bridge
         self.told = asyncio.Event()
+        self._told_ok = False  # the announcement was played (else recordings waiting for it do not start)
         self._announcement: str | None = None  # what is to be said
         self._telling = False
         self._ended = False
@@ -145,6 +146,9 @@ class CallRecordings:
             await self.told.wait()
         elif self.announcer is not None:
             await self.tell(self.announcer)
+        if not self._told_ok:  # consent could not be asked: no recording rather than one nobody was told of
+            log.error("call-id %s: recording not started: its announcement could not be played", self.call_id)
+            return
         if not self._ended:
             await self._start(request)
 
@@ -166,8 +170,9 @@ class CallRecordings:
         finally:
             self._beeping = False
 
-    async def tell(self, play: Callable[[str], Awaitable[None]]) -> None:
-        """Play the announcement a recording waits for with *play*, once per call (others wait until it is done)."""
+    async def tell(self, play: Callable[[str], Awaitable[bool]]) -> None:
+        """Play the announcement a recording waits for with *play* (True if it was played), once per call; others
+        wait until it is done."""
         if self.told.is_set() or self._announcement is None:
             return
         if self._telling:
@@ -176,7 +181,7 @@ class CallRecordings:
         self._telling = True
         try:
             log.info("call-id %s: telling the parties they are recorded", self.call_id)
-            await play(self._announcement)
+            self._told_ok = await play(self._announcement)
         finally:
             self.told.set()
 

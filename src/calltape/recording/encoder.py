@@ -118,7 +118,7 @@ def encode(job: EncodeJob) -> EncodeResult:
         placement.samples - writer.cut,
         facts,
         counts,
-        pauses.in_file(placement.start, end, cut),
+        pauses.in_file(placement.start, end, cut, whole=True),
         masks.in_file(placement.start, end, cut),
     )
 
@@ -151,16 +151,23 @@ class _Spans:
             kept.append((at - position, stop - at))
         return kept
 
-    def in_file(self, start: int, end: int, cut: _Spans | None) -> list[tuple[int, int]]:
-        """Each stretch within ``[start, end)`` as (offset in the file, length), offsets moved back by the time
-        *cut* left out before them."""
+    def in_file(self, start: int, end: int, cut: _Spans | None, *, whole: bool = False) -> list[tuple[int, int]]:
+        """Each stretch within ``[start, end)`` as (offset in the file, length): offsets moved back by the time
+        *cut* left out before them, lengths without what *cut* left out of them (a stretch all cut is not in the
+        file) — unless *whole* (the cut stretches themselves: where the splice is, and how long they were)."""
         found = []
         for begin, finish in self.spans:
             assert begin is not None
             begin, finish = max(begin, start), min(end if finish is None else finish, end)
-            if finish > begin:
-                removed = 0 if cut is None else (begin - start) - sum(n for _, n in cut.keep(start, begin - start))
-                found.append((begin - start - removed, finish - begin))
+            if finish <= begin:
+                continue
+            if cut is None:
+                found.append((begin - start, finish - begin))
+                continue
+            before = sum(n for _, n in cut.keep(start, begin - start))  # what the file holds before it
+            length = finish - begin if whole else sum(n for _, n in cut.keep(begin, finish - begin))
+            if length:
+                found.append((before, length))
         return found
 
 

@@ -29,7 +29,7 @@ from calltape.recording.encoder import EncodeJob, EncodeResult, encode
 from calltape.recording.encoder_pool import EncoderPool
 from calltape.recording.lame import LameError
 from calltape.recording.media_settings import MediaSettings
-from calltape.recording.metadata import CallFacts, finished_document, kazoo_document
+from calltape.recording.metadata import CallFacts, finished_document, kazoo_document, stretches_document
 from calltape.recording.names import MIN_TIME_LIMIT
 from calltape.recording.placement import FrameCounts
 from calltape.recording.request import RecordingRequest
@@ -249,6 +249,7 @@ class RecordingManager:
         elif recording.request.label:
             doc["origin"] = f"callflow : {recording.request.label}"
         doc["record_min_sec"] = recording.min_seconds
+        doc["pause_behavior"] = recording.request.pause_behavior
         doc["channels"] = "stereo" if recording.channels == 2 else "mono"
         if recording.channels == 2:
             doc["channel_layout"] = {"left": "caller", "right": "callee"}
@@ -363,9 +364,7 @@ class RecordingManager:
         doc = values["doc"]
         if counts is not None:
             doc["frames"] = counts.as_document()
-        for what, stretches in recording.stretches.items():  # every pause and mask: where in the file, how long
-            if stretches:
-                doc[what] = [{"offset": offset / 8000, "length": length / 8000} for offset, length in stretches]
+        doc.update(stretches_document(recording.stretches))
         if spooled is not None:
             values.update(size=spooled.size, sha256=spooled.sha256)
             values["doc"] = doc = finished_document(doc, duration_ms, spooled.md5_b64)

@@ -105,6 +105,16 @@ def _transfers(transfers: tuple[Transfer, ...], started_at: float) -> dict[str, 
     return {"transfers": shown} if shown else {}
 
 
+def stretches_document(stretches: dict[str, list[tuple[int, int]]]) -> dict[str, Any]:
+    """``pauses`` and ``masks`` as the metadata lists them: each one's offset in the file and length, in seconds
+    (from samples at 8 kHz); a kind with none is left out."""
+    return {
+        what: [{"offset": offset / 8000, "length": length / 8000} for offset, length in found]
+        for what, found in stretches.items()
+        if found
+    }
+
+
 def finished_document(doc: dict[str, Any], duration_ms: int, md5_b64: str) -> dict[str, Any]:
     """*doc* with the finished file's length and digest."""
     return {**doc, "duration_ms": duration_ms, "duration": round(duration_ms / 1000), "md5": md5_b64}

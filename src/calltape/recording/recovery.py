@@ -17,7 +17,7 @@ from typing import Any
 
 from calltape.recording.capture_file import capture_path
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode
-from calltape.recording.metadata import finished_document
+from calltape.recording.metadata import finished_document, stretches_document
 from calltape.recording.spool import file_facts, repair
 from calltape.store.recordings import Recordings, RecordingState
 
@@ -51,14 +51,17 @@ async def _finished(row: Any, encoder: Encoder) -> dict[str, Any]:
     path = Path(row.spool_path)
     capture = capture_path(path)
     frames: dict[str, object] | None = None
+    stretches: dict[str, list[tuple[int, int]]] = {}
     try:
         if capture.exists():
-            job = EncodeJob(str(capture), str(path), row.format, row.sample_rate, row.channels)
+            cut = row.doc.get("pause_behavior", "skip") == "skip"
+            job = EncodeJob(str(capture), str(path), row.format, row.sample_rate, row.channels, cut_pauses=cut)
             result = await encoder(job)
             if result.facts is None:
                 raise ValueError("the capture holds no audio")
             samples, rate, spooled = result.samples, 8000, result.facts
             frames = result.counts.as_document()
+            stretches = {"pauses": result.pauses, "masks": result.masks}
         else:
             samples, rate, _channels = await asyncio.to_thread(repair, path)
             spooled = await asyncio.to_thread(file_facts, path, samples)
@@ -71,6 +74,7 @@ async def _finished(row: Any, encoder: Encoder) -> dict[str, Any]:
     doc["recovered"] = True
     if frames is not None:
         doc["frames"] = frames
+        doc.update(stretches_document(stretches))
     min_seconds = float(doc.get("record_min_sec") or 0)
     log.info("call-id %s: recording %s recovered: %.1f s", row.call_id, row.name, duration_ms / 1000)
     if duration_ms < min_seconds * 1000:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from calltape.delivery.storage_plan import object_key
-from calltape.store.documents import Documents
+from calltape.recording.capture_file import capture_path
+from calltape.store.documents import Documents, NotFoundError
 from calltape.store.recording_audit import RecordingAudit
 from calltape.store.recordings import Recordings, RecordingState
 
@@ -33,26 +34,29 @@ def retention_days(doc: dict[str, Any] | None) -> int | None:
     return int(days) if isinstance(days, int) and days > 0 else None
 
 
-def held_file(row: Any) -> Path | None:
-    """The file calltape holds for a finished recording, if any (its spool, or a local storage plan's copy)."""
-    if row.state == RecordingState.FAILED:
-        return Path(row.spool_path)
+def local_copy(row: Any) -> Path | None:
+    """Where a local (``filesystem``) storage plan put a delivered recording, if that is where it went."""
     target = row.target or {}
     plan = target.get("plan") or {}
-    if (
-        row.state == RecordingState.DELIVERED
-        and target.get("kind") == "storage"
-        and plan.get("handler") == "filesystem"
-    ):
-        return Path((plan.get("settings") or {}).get("path", "")) / object_key(row.account_id, row.name, row.created)
-    return None
+    if row.state != RecordingState.DELIVERED or target.get("kind") != "storage" or plan.get("handler") != "filesystem":
+        return None
+    return Path((plan.get("settings") or {}).get("path", "")) / object_key(row.account_id, row.name, row.created)
+
+
+def held_files(row: Any) -> list[Path]:
+    """The files calltape may still hold of a recording: its spool and its raw capture (after a failure or a
+    crash), and a local storage plan's copy once delivered there."""
+    spool = Path(row.spool_path)
+    local = local_copy(row)
+    return [spool, capture_path(spool), *([local] if local is not None else [])]
 
 
 def held_by_calltape(row: Any) -> bool:
     """Whether retention may remove *row*: calltape holds it, and no legal hold keeps it."""
     if row.doc.get("legal_hold"):
         return False
-    return row.state in (RecordingState.STORED, RecordingState.DISCARDED) or held_file(row) is not None
+    held = (RecordingState.STORED, RecordingState.DISCARDED, RecordingState.FAILED)
+    return row.state in held or local_copy(row) is not None
 
 
 class RetentionSweeper:
@@ -95,19 +99,24 @@ class RetentionSweeper:
             if days is None and not overrides:
                 continue
             shortest = min([days, *overrides.values()] if days else overrides.values())
-            for row in await self.recordings.finished_before(account["id"], now - shortest * DAY):
-                keep_for = overrides.get(row.owner_id or "", days)
-                if keep_for is None or row.created >= now - keep_for * DAY or not held_by_calltape(row):
-                    continue
-                await self._remove(row, keep_for)
-                removed += 1
+            after: tuple[float, str] | None = None
+            while page := await self.recordings.finished_before(account["id"], now - shortest * DAY, after):
+                after = (page[-1].created, page[-1].id)
+                for row in page:
+                    keep_for = overrides.get(row.owner_id or "", days)
+                    if keep_for is None or row.created >= now - keep_for * DAY or not held_by_calltape(row):
+                        continue
+                    removed += await self._remove(row, keep_for)
         self.swept += removed
         return removed
 
-    async def _remove(self, row: Any, days: int) -> None:
-        path = held_file(row)
-        await self.recordings.remove(row.id)
-        if path is not None:
+    async def _remove(self, row: Any, days: int) -> int:
+        try:
+            await self.recordings.remove(row.account_id, row.id)
+        except (ValueError, NotFoundError):  # held, or gone, since it was read
+            return 0
+        for path in held_files(row):
             await asyncio.to_thread(path.unlink, missing_ok=True)
         await self.audit.add(row.account_id, row.id, "swept", "system", retention_days=days, state=row.state)
         log.info("call-id %s: recording %s removed after %d days (retention)", row.call_id, row.name, days)
+        return 1

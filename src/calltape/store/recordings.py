@@ -314,33 +314,48 @@ class Recordings:
     async def delete(self, account_id: str, recording_id: str) -> Any:
         """Remove a finished recording (its outbox entry and stored audio go with it, by cascade); the row as it was.
         One still being made is refused (ValueError): its call would write it again."""
-        row = await self.get(account_id, recording_id)
-        if row.state == RecordingState.ACTIVE:
-            raise ValueError("still recording: delete it when the call has ended")
-        if row.doc.get("legal_hold"):
-            raise ValueError("under legal hold: lift the hold first")
-        await self.remove(recording_id)
-        return row
+        return await self.remove(account_id, recording_id, refuse_active=True)
 
-    async def remove(self, recording_id: str) -> None:
-        """Remove a row (its outbox entry and stored audio go with it, by cascade), whatever its state."""
-        async with self.db.engine.begin() as conn:
-            await conn.execute(delete(_t).where(_t.c.id == recording_id))
+    async def remove(self, account_id: str, recording_id: str, *, refuse_active: bool = False) -> Any:
+        """Remove a row (its outbox entry and stored audio go with it, by cascade) — in one transaction with the
+        look at it, so a legal hold set meanwhile is never overlooked: ValueError under legal hold (or, with
+        *refuse_active*, still recording); the row as it was."""
+
+        def work(conn: Connection) -> Any:
+            where = (_t.c.id == recording_id) & (_t.c.account_id == account_id)
+            row = conn.execute(select(_t).where(where).with_for_update()).first()
+            if row is None:
+                raise NotFoundError(recording_id)
+            if refuse_active and row.state == RecordingState.ACTIVE:
+                raise ValueError("still recording: delete it when the call has ended")
+            if row.doc.get("legal_hold"):
+                raise ValueError("under legal hold: lift the hold first")
+            conn.execute(delete(_t).where(where))
+            return row
+
+        return await self.db.run(work)
 
     async def set_legal_hold(self, account_id: str, recording_id: str, held: bool) -> Any:
         """Put a recording under legal hold (neither deleted nor swept by retention) or lift it; the row."""
         row = await self.get(account_id, recording_id)
+        if row.state == RecordingState.ACTIVE:  # its document is written afresh when it ends
+            raise ValueError("still recording: hold it when the call has ended")
         async with self.db.engine.begin() as conn:
             await conn.execute(update(_t).where(_t.c.id == recording_id).values(doc={**row.doc, "legal_hold": held}))
         return await self.get(account_id, recording_id)
 
-    async def finished_before(self, account_id: str, before: float, limit: int = MAX_PAGE) -> Sequence[Any]:
-        """The account's finished recordings (not recording, not waiting for delivery) that started before
-        *before*, oldest first."""
+    async def finished_before(
+        self, account_id: str, before: float, after: tuple[float, str] | None = None, limit: int = MAX_PAGE
+    ) -> Sequence[Any]:
+        """A page of the account's finished recordings (not recording, not waiting for delivery) that started
+        before *before*, oldest first, from past *after* (the last one's (created, id) of the page before)."""
         done = _t.c.state.notin_([RecordingState.ACTIVE, RecordingState.PENDING])
-        query = select(_t).where((_t.c.account_id == account_id) & (_t.c.created < before) & done)
+        where = (_t.c.account_id == account_id) & (_t.c.created < before) & done
+        if after is not None:
+            where &= or_(_t.c.created > after[0], and_(_t.c.created == after[0], _t.c.id > after[1]))
+        query = select(_t).where(where).order_by(_t.c.created, _t.c.id).limit(limit)
         async with self.db.engine.connect() as conn:
-            return list((await conn.execute(query.order_by(_t.c.created).limit(limit))).all())
+            return list((await conn.execute(query)).all())
 
     async def retry(self, account_id: str, recording_id: str) -> Any:
         """Queue a failed delivery again (a fresh round of attempts, its horizon counted from now: the metadata's

@@ -12,6 +12,7 @@ Unbridging puts both legs back on silence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Literal, Protocol
@@ -57,13 +58,19 @@ class Bridge:
         self._playing = False  # the held side hears the music (and is out of the bridge)
         self._connected = False
         self._passed_on: Leg | None = None  # the side a hold was passed on to (re-INVITEd sendonly)
+        self._announcing = False  # both sides hear an announcement or a beep (off the bridge meanwhile)
         self._standing = True
+        self._digit_handlers: tuple[Callable[[str], None], Callable[[str], None]] | None = None
         self._connect()
         a.on_media_change = b.on_media_change = self._media_changed
 
     def _connect(self) -> None:
+        if self._connected:
+            return
         self._connected = True
         a, b = self.a, self.b
+        for media in (self._a_media, self._b_media):
+            media.stop_playing()  # whatever played (music, an announcement) is over: its waiters go on
         if self.relaying:  # payloads go straight across, digits too (as telephone-events)
             self._a_media.relay_to(self._b_media)
             self._b_media.relay_to(self._a_media)
@@ -73,8 +80,9 @@ class Bridge:
             self._from_b = self._b_media.relay_buffer()
             self._b_media.source = Relay(self._from_a)
             self._a_media.source = Relay(self._from_b)
-            a.on_digit = self._digits_to(self._b_media, "self")
-            b.on_digit = self._digits_to(self._a_media, "peer")
+            if self._digit_handlers is None:  # made once: a code half typed survives a beep or a hold
+                self._digit_handlers = (self._digits_to(self._b_media, "self"), self._digits_to(self._a_media, "peer"))
+            a.on_digit, b.on_digit = self._digit_handlers
 
     def _digits_to(self, other: RtpSession, side: Literal["self", "peer"]) -> Callable[[str], None]:
         """What becomes of a leg's digits: published and sent on to *other*, through a metaflow gate if the call
@@ -95,9 +103,6 @@ class Bridge:
             return
         self._connected = False
         self.a.on_digit = self.b.on_digit = self._publish
-        for gate in self._gates:
-            gate.close()
-        self._gates.clear()
         if self.relaying:
             self._a_media.relay_to(None)
             self._b_media.relay_to(None)
@@ -107,12 +112,18 @@ class Bridge:
         self._a_media.source = self._b_media.source = SILENCE
 
     async def play_to_both(self, pcm: bytes) -> None:
-        """Both sides hear *pcm* (a consent announcement), off the bridge meanwhile; then bridged again."""
+        """Both sides hear *pcm* (a consent announcement, a beep), off the bridge meanwhile; then bridged again
+        (unless music on hold plays by then: its end bridges them). Bounded by the audio's length, whatever else
+        happens to the legs meanwhile."""
+        self._announcing = True
         self._disconnect()
         try:
-            await asyncio.gather(self._a_media.play(pcm), self._b_media.play(pcm))
+            played = asyncio.gather(self._a_media.play(pcm), self._b_media.play(pcm))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(played, len(pcm) / 16000 + 1.0)
         finally:
-            if self._standing and self._holder is None:
+            self._announcing = False
+            if self._standing and not self._playing:
                 self._connect()
 
     def _media_changed(self, leg: Leg) -> None:
@@ -154,7 +165,7 @@ class Bridge:
             if music is not None:
                 music.cancel()
             self._stop_music(held)
-            if self._standing:
+            if self._standing and not self._announcing:
                 self._connect()
         elif music is not None and not music.done():  # still looking the music up: nothing changed yet
             music.cancel()
@@ -181,3 +192,6 @@ class Bridge:
             self._passed_on.hold_far_end(False)
             self._passed_on = None
         self._disconnect()
+        for gate in self._gates:
+            gate.close()
+        self._gates.clear()

@@ -165,18 +165,19 @@ async def connect(
     await stay_bridged(call, call.services)
 
 
-async def _tell_both(call: BridgedCall, callee: Leg, prompt: str, early: Bridge | None) -> None:
+async def _tell_both(call: BridgedCall, callee: Leg, prompt: str, early: Bridge | None) -> bool:
     """A consent announcement to the caller and the callee, answered and not yet bridged (or bridged already for
     the callee's early media: taken off that bridge meanwhile)."""
     pcm = await call.prompt_pcm(prompt)
     if pcm is None or call.a_leg.media is None or callee.media is None:
-        return
+        return False
     both = (
         early.play_to_both(pcm)
         if early is not None
         else asyncio.gather(call.a_leg.media.play(pcm), callee.media.play(pcm))
     )
     await call.wait_unless_ended(both)
+    return True
 
 
 async def _targets(call: BridgedCall, endpoints: list[Endpoint], options: RingOptions) -> list[Target]:

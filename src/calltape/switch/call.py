@@ -182,12 +182,13 @@ class Call:
             log.warning("call-id %s: media %s not found, skipping", self.call_id, prompt)
         return pcm
 
-    async def announce(self, prompt: str) -> None:
+    async def announce(self, prompt: str) -> bool:
         """Play *prompt* to every party of the call now: both sides of its bridge (taken off it meanwhile), or
-        the caller."""
+        the caller; False if it could not be found."""
         pcm = await self.prompt_pcm(prompt)
         if pcm is not None:
             await self._to_every_party(pcm)
+        return pcm is not None
 
     async def beep(self) -> None:
         """The recording beep (``beep_interval``) to every party now."""
