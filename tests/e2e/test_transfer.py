@@ -88,6 +88,20 @@ async def _caller(office: Office) -> Phone:
     return caller
 
 
+def _recorded(office: Office, call_id: str, path: str = "") -> tuple[dict[str, Any], np.ndarray, int]:
+    """The call's recording once delivered: its document, and the uploaded WAV (to a URL under *path*) decoded."""
+    doc = wait_delivered(office.api, office.account_id, call_id)
+    [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith(path)]
+    pcm, rate, _ = decode(upload.body, "wav")
+    return doc, pcm, rate
+
+
+async def _control(office: Office, call_id: str, data: dict[str, Any]) -> httpx.Response:
+    """``POST …/channels/{CALL_ID}/recordings`` with *data*."""
+    path = f"/v2/accounts/{office.account_id}/channels/{call_id}/recordings"
+    return await asyncio.to_thread(office.api.post, path, json={"data": data})
+
+
 async def _until_heard(phone: Phone, hz: float, seconds: float, within: float = 15.0) -> None:
     deadline = time.monotonic() + within
     while heard_for(phone.received.pcm(), hz) < seconds:
@@ -150,9 +164,7 @@ def _blind_transfer(
             second.close()
 
     call_id, answered, transfer_at, ended = asyncio.run(scenario())
-    doc = wait_delivered(office.api, office.account_id, call_id)
-    [upload] = [u for u in office.sink.uploads if call_id in u.path]
-    pcm, rate, _ = decode(upload.body, "wav")
+    doc, pcm, rate = _recorded(office, call_id)
     assert doc.get("transfers", [{}])[0].get("to", second_number) == second_number
     return answered, transfer_at, ended, pcm, rate, doc
 
@@ -352,10 +364,6 @@ def test_the_api_starts_masks_and_stops_a_live_calls_recording(office: Office) -
     account's token sees no such call; a bad action is a 400 naming it."""
     username = f"live{uuid.uuid4().hex[:4]}"
     number = office.device_number(username)
-    base = f"/v2/accounts/{office.account_id}/channels"
-
-    async def post(call_id: str, data: dict[str, Any]) -> httpx.Response:
-        return await asyncio.to_thread(office.api.post, f"{base}/{call_id}/recordings", json={"data": data})
 
     async def scenario() -> tuple[str, list[float], dict[str, Any]]:
         desk = await _phone(office, username, FIRST_HZ)
@@ -364,23 +372,25 @@ def test_the_api_starts_masks_and_stops_a_live_calls_recording(office: Office) -
         try:
             assert (await caller.call(number)).status == 200
             await _until_heard(caller, FIRST_HZ, 1.0)
-            r = await post(caller.call_id, {"action": "start", "format": "wav", "url": f"{office.sink.url}/live"})
+            r = await _control(
+                office, caller.call_id, {"action": "start", "format": "wav", "url": f"{office.sink.url}/live"}
+            )
             assert r.status_code == 200, r.text
             [running] = r.json()["data"]["recordings"]
             assert running["state"] == "recording"
             marks.append(time.monotonic())
             await asyncio.sleep(1.5)
-            r = await post(caller.call_id, {"action": "mask"})
+            r = await _control(office, caller.call_id, {"action": "mask"})
             assert r.json()["data"]["recordings"][0]["state"] == "masked"
             marks.append(time.monotonic())
             await asyncio.sleep(2.0)
-            assert (await post(caller.call_id, {"action": "unmask"})).status_code == 200
+            assert (await _control(office, caller.call_id, {"action": "unmask"})).status_code == 200
             marks.append(time.monotonic())
             await asyncio.sleep(1.5)
-            bad = await post(caller.call_id, {"action": "rewind"})
+            bad = await _control(office, caller.call_id, {"action": "rewind"})
             assert bad.status_code == 400 and "action" in json.dumps(bad.json()), bad.text
-            assert (await post("no-such-call", {"action": "stop"})).status_code == 404
-            r = await post(caller.call_id, {"action": "stop"})
+            assert (await _control(office, "no-such-call", {"action": "stop"})).status_code == 404
+            r = await _control(office, caller.call_id, {"action": "stop"})
             assert r.json()["data"]["recordings"] == []
             marks.append(time.monotonic())
             await caller.hangup()
@@ -390,9 +400,7 @@ def test_the_api_starts_masks_and_stops_a_live_calls_recording(office: Office) -
             desk.close()
 
     call_id, marks, running = asyncio.run(scenario())
-    wait_delivered(office.api, office.account_id, call_id)
-    [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith("/live")]
-    pcm, rate, _ = decode(upload.body, "wav")
+    _, pcm, rate = _recorded(office, call_id, "/live")
     assert abs(len(pcm) / rate - (marks[3] - marks[0])) <= 0.3
     caller_windows = window_hz(np.ascontiguousarray(pcm[:, 0]), rate)
     masked = caller_windows[int((marks[1] - marks[0]) / 0.25) + 1 : int((marks[2] - marks[0]) / 0.25) - 1]
@@ -408,10 +416,6 @@ def test_the_api_pauses_a_live_recording_and_the_file_leaves_the_pause_out_and_l
     the pause where it falls in the file."""
     username = f"pz{uuid.uuid4().hex[:4]}"
     number = office.device_number(username)
-    base = f"/v2/accounts/{office.account_id}/channels"
-
-    async def post(call_id: str, data: dict[str, Any]) -> httpx.Response:
-        return await asyncio.to_thread(office.api.post, f"{base}/{call_id}/recordings", json={"data": data})
 
     async def scenario() -> tuple[str, list[float]]:
         desk = await _phone(office, username, FIRST_HZ)
@@ -420,19 +424,21 @@ def test_the_api_pauses_a_live_recording_and_the_file_leaves_the_pause_out_and_l
         try:
             assert (await caller.call(number)).status == 200
             await _until_heard(caller, FIRST_HZ, 1.0)
-            r = await post(caller.call_id, {"action": "start", "format": "wav", "url": f"{office.sink.url}/paused"})
+            r = await _control(
+                office, caller.call_id, {"action": "start", "format": "wav", "url": f"{office.sink.url}/paused"}
+            )
             assert r.status_code == 200, r.text
             marks.append(time.monotonic())
             await asyncio.sleep(1.5)
-            r = await post(caller.call_id, {"action": "pause"})
+            r = await _control(office, caller.call_id, {"action": "pause"})
             assert r.json()["data"]["recordings"][0]["state"] == "paused"
             marks.append(time.monotonic())
             await asyncio.sleep(2.0)
-            r = await post(caller.call_id, {"action": "resume"})
+            r = await _control(office, caller.call_id, {"action": "resume"})
             assert r.json()["data"]["recordings"][0]["state"] == "recording"
             marks.append(time.monotonic())
             await asyncio.sleep(1.5)
-            assert (await post(caller.call_id, {"action": "stop"})).status_code == 200
+            assert (await _control(office, caller.call_id, {"action": "stop"})).status_code == 200
             marks.append(time.monotonic())
             await caller.hangup()
             return caller.call_id, marks
@@ -441,9 +447,7 @@ def test_the_api_pauses_a_live_recording_and_the_file_leaves_the_pause_out_and_l
             desk.close()
 
     call_id, marks = asyncio.run(scenario())
-    doc = wait_delivered(office.api, office.account_id, call_id)
-    [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith("/paused")]
-    pcm, rate, _ = decode(upload.body, "wav")
+    doc, pcm, rate = _recorded(office, call_id, "/paused")
     paused = marks[2] - marks[1]
     assert abs(len(pcm) / rate - (marks[3] - marks[0] - paused)) <= 0.3  # the pause is not in the file
     [pause] = doc["pauses"]
@@ -530,9 +534,7 @@ def test_consent_both_parties_hear_the_announcement_before_the_recording_starts(
             desk.close()
 
     call_id = asyncio.run(scenario())
-    wait_delivered(office.api, office.account_id, call_id)
-    [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith("/consent")]
-    pcm, rate, _ = decode(upload.body, "wav")
+    _, pcm, rate = _recorded(office, call_id, "/consent")
     said, heard = (window_hz(np.ascontiguousarray(pcm[:, c]), rate) for c in (0, 1))
     assert all(abs(hz - announce_hz) > 20 for hz in said + heard)  # nothing of the announcement in the file
     assert sum(abs(hz - FIRST_HZ) < 20 for hz in heard) >= len(heard) - 3 and len(heard) >= 4  # the bridge after it
@@ -563,9 +565,7 @@ def test_a_beep_every_five_seconds_is_heard_by_both_and_is_in_the_file(office: O
             desk.close()
 
     call_id = asyncio.run(scenario())
-    wait_delivered(office.api, office.account_id, call_id)
-    [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith("/beeps")]
-    pcm, rate, _ = decode(upload.body, "wav")
+    _, pcm, rate = _recorded(office, call_id, "/beeps")
     starts = _burst_starts(np.ascontiguousarray(pcm[:, 1]), beep_hz, rate)
     assert len(starts) >= 2 and all(4.5 <= b - a <= 5.8 for a, b in itertools.pairwise(starts)), starts
 

@@ -63,6 +63,17 @@ def page_size_of(text: str | None, most: int, default: int = 50) -> int:
 MAX_PAGE = 1000
 
 
+def store_page(data: list[dict[str, Any]], next_key: str | None, start_key: str | None = None) -> JSONResponse:
+    """A page the store cut (newest first, by ``start_key``): its entries, ``page_size``, the ``start_key`` asked
+    for, and ``next_start_key`` when more follow."""
+    body: dict[str, Any] = {"data": data, "status": "success", "page_size": len(data)}
+    if next_key is not None:
+        body["next_start_key"] = next_key
+    if start_key:
+        body["start_key"] = start_key
+    return JSONResponse(body)
+
+
 def paged(request: Request, docs: list[dict[str, Any]], key: str = "id") -> JSONResponse:
     """A list answer paged as crossbar pages: ``page_size`` (default 50) from ``start_key`` (an entry's *key*),
     with ``next_start_key`` when more follow; ``paginate=false`` returns every entry."""

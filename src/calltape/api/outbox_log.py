@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from calltape.api.envelope import page_size_of, success
+from calltape.api.envelope import page_size_of, store_page, success
 from calltape.api.errors import ApiError
 from calltape.store.leased_outbox import OutboxState
 
@@ -51,10 +51,7 @@ def add_outbox_log_routes(
             page_size=page_size_of(query.get("page_size"), MAX_PAGE),
             **{key: query.get(key) for key in filters},
         )
-        body: dict[str, Any] = {"data": [entry(r) for r in found], "status": "success", "page_size": len(found)}
-        if next_key is not None:
-            body["next_start_key"] = next_key
-        return JSONResponse(body)
+        return store_page([entry(r) for r in found], next_key, query.get("start_key"))
 
     async def get_entry(request: Request, row_id: str) -> JSONResponse:
         return success(entry(await get_row(await account_of(request), row_id)))

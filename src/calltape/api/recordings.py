@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from calltape.api.auth import actor_of
-from calltape.api.envelope import page_size_of, read_data, success
+from calltape.api.envelope import page_size_of, read_data, store_page, success
 from calltape.api.errors import ApiError
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
@@ -71,12 +71,7 @@ def add_recording_routes(
             start_key=query.get("start_key"),
             page_size=page_size_of(query.get("page_size"), MAX_PAGE),
         )
-        body: dict[str, Any] = {"data": [as_document(r) for r in rows], "status": "success", "page_size": len(rows)}
-        if next_key is not None:
-            body["next_start_key"] = next_key
-        if query.get("start_key"):
-            body["start_key"] = query["start_key"]
-        return JSONResponse(body)
+        return store_page([as_document(r) for r in rows], next_key, query.get("start_key"))
 
     async def get_recording(request: Request, recording_id: str) -> Response:
         account = await account_of(request)
@@ -123,7 +118,7 @@ def add_recording_routes(
         if action is not None and action not in ACTIONS:
             raise ApiError(400, "invalid data", {"action": f"must be one of {', '.join(ACTIONS)}"})
         if audit is None:
-            return JSONResponse({"data": [], "status": "success", "page_size": 0})
+            return store_page([], None)
         rows, next_key = await audit.list(
             account,
             recording_id=query.get("recording_id"),
@@ -131,10 +126,7 @@ def add_recording_routes(
             start_key=query.get("start_key"),
             page_size=page_size_of(query.get("page_size"), MAX_PAGE),
         )
-        body: dict[str, Any] = {"data": [audit_entry(r) for r in rows], "status": "success", "page_size": len(rows)}
-        if next_key is not None:
-            body["next_start_key"] = next_key
-        return JSONResponse(body)
+        return store_page([audit_entry(r) for r in rows], next_key, query.get("start_key"))
 
     async def retry_recording(request: Request, recording_id: str) -> JSONResponse:
         account = await account_of(request)
