@@ -111,6 +111,7 @@ class CallRecordings:
         self.bridging = False  # a bridge being made tells them itself, between its answer and its bridge
         self.told = asyncio.Event()
         self._told_ok = False  # the announcement was played (else recordings waiting for it do not start)
+        self._stops = 0  # stops so far: a recording still waiting for its announcement when one comes never starts
         self._announcement: str | None = None  # what is to be said
         self._telling = False
         self._ended = False
@@ -138,7 +139,9 @@ class CallRecordings:
         self._waiting.spawn(self._start_after(request, when))
 
     async def _start_after_telling(self, request: RecordingRequest, when: asyncio.Event | None) -> None:
-        """Consent: once answered, the parties hear the announcement, and only then does the recording start."""
+        """Consent: once answered, the parties hear the announcement, and only then does the recording start
+        (unless a stop came meanwhile)."""
+        stops = self._stops
         for event in (when, self.answered):
             if event is not None:
                 await event.wait()
@@ -149,7 +152,7 @@ class CallRecordings:
         if not self._told_ok:  # consent could not be asked: no recording rather than one nobody was told of
             log.error("call-id %s: recording not started: its announcement could not be played", self.call_id)
             return
-        if not self._ended:
+        if not self._ended and self._stops == stops:
             await self._start(request)
 
     async def _beep_every(self, interval: float) -> None:
@@ -293,7 +296,8 @@ class CallRecordings:
                 self.manager.emit_soon(running.recording, on_event if on else off_event)
 
     async def stop(self) -> None:
-        """End every recording of the call (``record_call`` with ``action: stop``)."""
+        """End every recording of the call (``record_call`` with ``action: stop``), and those waiting to start."""
+        self._stops += 1
         for running in list(self._running):
             self._stop_one(running, "")
 
