@@ -39,7 +39,7 @@ class RecordingOptions(RecordingTarget):
     record_sample_rate: int = 8000
     pause_behavior: Literal["skip", "silence"] = "skip"  # calltape's: a pause is cut out of the file, or silent
     announce: str | None = Field(None, min_length=1, max_length=2000)  # consent: a media id, URL or tts://text
-    beep_interval: float | None = Field(None, ge=5, le=3600)  # consent: a beep every so many seconds, heard by all
+    beep_interval: float | None = Field(None, ge=1, le=3600)  # consent: a beep every so many seconds, heard by all
 
     @field_validator("record_sample_rate")
     @classmethod
