@@ -17,6 +17,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Generator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ from calltape.switch.account_documents import StoredDocuments
 from calltape.switch.auth_throttle import FailureThrottle
 from calltape.switch.caller_auth import CallerAuth
 from calltape.switch.calls import CallControl
-from calltape.switch.channels import LiveCalls
+from calltape.switch.channels import LiveCalls, WorkerChannels
 from calltape.switch.device_auth import DeviceAuthenticator
 from calltape.switch.endpoints import Endpoints
 from calltape.switch.forwarding import Forwarding
@@ -71,6 +72,7 @@ from calltape.tasks import TaskSet
 from calltape.webhooks.events import RecordingEvents
 from calltape.webhooks.sender import WebhookSender
 from calltape.worker import Router, Worker, spool_dir
+from calltape.worker_control import ControlServer, ask
 from calltape.worker_metrics import Snapshot, combine, publish, read_fresh, snapshot_path
 
 log = logging.getLogger(__name__)
@@ -216,6 +218,10 @@ class Node:
             recordings=self.manager,
             worker=self.worker,
         )
+        local = LiveCalls(lambda: self.calls.active_calls, self.manager)
+        several = self.worker.count > 1  # the API (worker 0) asks the worker that has a call
+        self.channels = WorkerChannels(local, self.worker, partial(ask, self.worker) if several else None)
+        self.control = ControlServer(self.worker, self.channels.handle) if several else None
         registrar = Registrar(self.registrations, device_auth, node=socket.gethostname())
         self.service = SipService(registrar, self.transport, self.calls)
         self.router = Router(self.worker, self.transport.deliver) if self.worker.count > 1 else None
@@ -238,7 +244,7 @@ class Node:
             on_config_change=self.manager.forget_settings,
             metrics=self.metrics,
             health=self.health,
-            channels=LiveCalls(lambda: self.calls.active_calls, self.manager),
+            channels=self.channels,
             node=self.manager.node,
         )
         if self.receiver_app is not None:
@@ -266,6 +272,8 @@ class Node:
         self.forwarding.listening(sip_host, sip_port)
         if self.router is not None:
             self.router.start()
+        if self.control is not None:
+            await self.control.start()
         on_listening()
         self.housekeeping.spawn(self.loop_lag.run())
         self.housekeeping.spawn(self.mailer.run())
@@ -309,6 +317,8 @@ class Node:
         await self.calls.close()
         if self.router is not None:
             self.router.close()
+        if self.control is not None:
+            await self.control.close()
         await self.transport.close()
         await self.service.drain()
         await self.manager.drain()

@@ -14,6 +14,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -130,6 +131,47 @@ def test_bridged_calls_whose_callee_answers_from_elsewhere_stay_with_their_worke
         pcm, rate, _ = decode(upload.body, "mp3")
         assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
         assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15
+
+
+def test_the_api_on_worker_0_controls_the_recording_of_a_call_worker_1_has(site: Site) -> None:
+    """Issue 22: ``GET …/channels/{CALL_ID}`` and ``POST …/channels/{CALL_ID}/recordings`` reach the worker that
+    owns the call; the list gathers both workers' calls; the recording it started is made and delivered."""
+    site.put("callflows", {"numbers": ["2300"], "flow": {"module": "echo", "data": {}}})
+    call_id, other = call_id_owned_by(1), call_id_owned_by(0)
+    base = f"/v2/accounts/{site.account_id}/channels"
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        callers = [await Phone(site.server.sip_port).start() for _ in range(2)]
+        try:
+            for caller, chosen in zip(callers, (call_id, other), strict=True):
+                caller.call_id = chosen
+                caller.say_pcm(tone(CALLER_HZ, 8))
+                assert (await caller.call("2300")).status == 200
+            listed = [c["call_id"] for c in (await asyncio.to_thread(site.api.get, base)).json()["data"]]
+            data = {"action": "start", "format": "wav", "url": f"{site.sink.url}/live"}
+            started = await asyncio.to_thread(site.api.post, f"{base}/{call_id}/recordings", json={"data": data})
+            assert started.status_code == 200, started.text
+            await asyncio.sleep(2.0)
+            shown = (await asyncio.to_thread(site.api.get, f"{base}/{call_id}")).json()["data"]
+            stopped = await asyncio.to_thread(
+                site.api.post, f"{base}/{call_id}/recordings", json={"data": {"action": "stop"}}
+            )
+            for caller in callers:
+                await caller.hangup()
+            return started.json()["data"], {**shown, "after_stop": stopped.json()["data"]["recordings"]}, listed
+        finally:
+            for caller in callers:
+                caller.close()
+
+    started, shown, listed = asyncio.run(scenario())
+    assert sorted(listed) == sorted([call_id, other])  # both workers' calls in one list
+    assert [r["state"] for r in started["recordings"]] == ["recording"] and shown["after_stop"] == []
+    assert shown["call_id"] == call_id and shown["recordings"][0]["format"] == "wav"
+    wait_delivered(site, [call_id])
+    [upload] = [u for u in site.sink.uploads if quote(call_id, safe="") in u.path and u.path.startswith("/live")]
+    pcm, rate, _ = decode(upload.body, "wav")
+    assert abs(len(pcm) / rate - 2.0) < 0.4 and abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+    assert site.api.get(f"{base}/{call_id_owned_by(1)}").status_code == 404  # none such on worker 1: 404 as before
 
 
 def metric(site: Site, name: str) -> float:

@@ -25,8 +25,8 @@ from calltape.store.recordings import Recordings
 class ChannelLister(Protocol):
     """The running calls (``switch/channels.py`` ``LiveCalls``)."""
 
-    def list(self, account_id: str) -> list[dict[str, Any]]: ...
-    def one(self, account_id: str, call_id: str) -> dict[str, Any] | None: ...
+    async def list(self, account_id: str) -> list[dict[str, Any]]: ...
+    async def one(self, account_id: str, call_id: str) -> dict[str, Any] | None: ...
     async def control(
         self, account_id: str, call_id: str, action: str, request: RecordingRequest
     ) -> dict[str, Any] | None: ...
@@ -48,11 +48,11 @@ def add_live_routes(
 
     async def list_channels(request: Request) -> JSONResponse:
         account = await account_of(request)
-        return success(channels.list(account) if channels is not None else [])
+        return success(await channels.list(account) if channels is not None else [])
 
     async def get_channel(request: Request, call_id: str) -> JSONResponse:
         account = await account_of(request)
-        found = channels.one(account, call_id) if channels is not None else None
+        found = await channels.one(account, call_id) if channels is not None else None
         if found is None:
             raise ApiError(404, "bad identifier", {"call_id": f"no active call {call_id!r} in this account"})
         return success(found)

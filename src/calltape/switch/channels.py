@@ -1,11 +1,13 @@
 """Active calls as ``/v2/accounts/{A}/channels`` shows them (Kazoo calls a live call a channel), and the
-recordings of one of them started, stopped, paused, resumed, masked or unmasked from the API."""
+recordings of one of them started, stopped, paused, resumed, masked or unmasked from the API — on whichever worker
+of ``serve --workers N`` has the call."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 from calltape.recording.manager import RecordingManager
@@ -13,6 +15,9 @@ from calltape.recording.request import RecordingRequest
 from calltape.switch.call import Call
 from calltape.switch.leg import Leg
 from calltape.switch.outbound import OutboundLeg
+from calltape.worker import Worker
+
+Asker = Callable[[int, dict[str, Any]], Awaitable[Any]]  # (worker index, question) → its answer
 
 
 def live_legs(call: Call) -> list[Leg]:
@@ -104,3 +109,61 @@ class LiveCalls:
     def _describe(self, call: Call, recorded: Collection[str]) -> dict[str, Any]:
         age = asyncio.get_running_loop().time() - call.started_at
         return describe(call, recorded, age, time.time())
+
+
+class WorkerChannels:
+    """The calls of every worker of this ``serve`` for the API (on worker 0): a call is asked of the worker that
+    owns its Call-ID, a list gathers every worker's; ``handle`` answers the other workers' questions."""
+
+    def __init__(self, local: LiveCalls, worker: Worker, ask: Asker | None = None) -> None:
+        self.local = local
+        self.worker = worker
+        self.ask = ask  # None: one process, every call is here
+
+    async def list(self, account_id: str) -> list[dict[str, Any]]:
+        """*account_id*'s active calls on every worker, oldest first."""
+        found = self.local.list(account_id)
+        if self.ask is not None:
+            for index in range(self.worker.count):
+                if index != self.worker.index:
+                    found += await self.ask(index, {"op": "list", "account_id": account_id})
+        return sorted(found, key=lambda call: call["started"])
+
+    async def one(self, account_id: str, call_id: str) -> dict[str, Any] | None:
+        """One active call of the account with its running recordings (None if it has no such call)."""
+        owner = self._owner(call_id)
+        if owner is None:
+            return self.local.one(account_id, call_id)
+        answer: dict[str, Any] | None = await self.ask(
+            owner, {"op": "one", "account_id": account_id, "call_id": call_id}
+        )  # type: ignore[misc]
+        return answer
+
+    async def control(
+        self, account_id: str, call_id: str, action: str, request: RecordingRequest
+    ) -> dict[str, Any] | None:
+        """The call's recordings started, stopped, paused, resumed, masked or unmasked, on the worker that has it."""
+        owner = self._owner(call_id)
+        if owner is None:
+            return await self.local.control(account_id, call_id, action, request)
+        assert self.ask is not None
+        question = {"op": "control", "account_id": account_id, "call_id": call_id, "action": action}
+        answer: dict[str, Any] | None = await self.ask(owner, {**question, "request": dataclasses.asdict(request)})
+        return answer
+
+    async def handle(self, question: dict[str, Any]) -> Any:
+        """Another worker's question about this worker's calls."""
+        account_id = str(question["account_id"])
+        if question["op"] == "list":
+            return self.local.list(account_id)
+        call_id = str(question["call_id"])
+        if question["op"] == "one":
+            return self.local.one(account_id, call_id)
+        request = RecordingRequest(**question["request"])
+        return await self.local.control(account_id, call_id, str(question["action"]), request)
+
+    def _owner(self, call_id: str) -> int | None:
+        """The other worker that owns *call_id*, if it is not this one's."""
+        if self.ask is None or self.worker.owns(call_id):
+            return None
+        return self.worker.owner(call_id.encode())
