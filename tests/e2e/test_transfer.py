@@ -14,7 +14,7 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,23 @@ def _recorded(office: Office, call_id: str, path: str = "") -> tuple[dict[str, A
     [upload] = [u for u in office.sink.uploads if call_id in u.path and u.path.startswith(path)]
     pcm, rate, _ = decode(upload.body, "wav")
     return doc, pcm, rate
+
+
+async def _desk_call(
+    office: Office, username: str, number: str, meanwhile: Callable[[Phone, Phone], Awaitable[None]]
+) -> str:
+    """The carriers' caller calls *number*, which rings the desk phone *username*; *meanwhile* runs while they talk,
+    then the caller hangs up. The call's id."""
+    desk = await _phone(office, username, FIRST_HZ)
+    caller = await _caller(office)
+    try:
+        assert (await caller.call(number)).status == 200
+        await meanwhile(caller, desk)
+        await caller.hangup()
+        return caller.call_id
+    finally:
+        caller.close()
+        desk.close()
 
 
 async def _control(office: Office, call_id: str, data: dict[str, Any]) -> httpx.Response:
@@ -519,21 +536,12 @@ def test_consent_both_parties_hear_the_announcement_before_the_recording_starts(
     username = f"cs{uuid.uuid4().hex[:4]}"
     number = office.device_number(username, {"format": "wav", "url": f"{office.sink.url}/consent", "announce": media})
 
-    async def scenario() -> str:
-        desk = await _phone(office, username, FIRST_HZ)
-        caller = await _caller(office)
-        try:
-            assert (await caller.call(number)).status == 200
-            await _until_heard(caller, announce_hz, 0.8)
-            await _until_heard(desk, announce_hz, 0.8)
-            await _until_heard(caller, FIRST_HZ, 1.5)  # then bridged
-            await caller.hangup()
-            return caller.call_id
-        finally:
-            caller.close()
-            desk.close()
+    async def meanwhile(caller: Phone, desk: Phone) -> None:
+        await _until_heard(caller, announce_hz, 0.8)
+        await _until_heard(desk, announce_hz, 0.8)
+        await _until_heard(caller, FIRST_HZ, 1.5)  # then bridged
 
-    call_id = asyncio.run(scenario())
+    call_id = asyncio.run(_desk_call(office, username, number, meanwhile))
     _, pcm, rate = _recorded(office, call_id, "/consent")
     said, heard = (window_hz(np.ascontiguousarray(pcm[:, c]), rate) for c in (0, 1))
     assert all(abs(hz - announce_hz) > 20 for hz in said + heard)  # nothing of the announcement in the file
@@ -548,23 +556,14 @@ def test_a_beep_every_two_seconds_is_heard_by_both_and_is_in_the_file(office: Of
     username = f"bp{uuid.uuid4().hex[:4]}"
     number = office.device_number(username, {"format": "wav", "url": f"{office.sink.url}/beeps", "beep_interval": 2})
 
-    async def scenario() -> str:
-        desk = await _phone(office, username, FIRST_HZ)
-        caller = await _caller(office)
-        try:
-            assert (await caller.call(number)).status == 200
-            await _until_heard(caller, FIRST_HZ, 1.0)
-            deadline = time.monotonic() + 20
-            while _bursts(caller.received.pcm(), beep_hz) < 2 or _bursts(desk.received.pcm(), beep_hz) < 2:
-                assert time.monotonic() < deadline, "two beeps not heard by both"
-                await asyncio.sleep(0.2)
-            await caller.hangup()
-            return caller.call_id
-        finally:
-            caller.close()
-            desk.close()
+    async def meanwhile(caller: Phone, desk: Phone) -> None:
+        await _until_heard(caller, FIRST_HZ, 1.0)
+        deadline = time.monotonic() + 20
+        while _bursts(caller.received.pcm(), beep_hz) < 2 or _bursts(desk.received.pcm(), beep_hz) < 2:
+            assert time.monotonic() < deadline, "two beeps not heard by both"
+            await asyncio.sleep(0.2)
 
-    call_id = asyncio.run(scenario())
+    call_id = asyncio.run(_desk_call(office, username, number, meanwhile))
     _, pcm, rate = _recorded(office, call_id, "/beeps")
     starts = _burst_starts(np.ascontiguousarray(pcm[:, 1]), beep_hz, rate)
     assert len(starts) >= 2 and all(1.8 <= b - a <= 2.6 for a, b in itertools.pairwise(starts)), starts
