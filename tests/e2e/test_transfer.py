@@ -549,6 +549,35 @@ def test_consent_both_parties_hear_the_announcement_before_the_recording_starts(
     assert sum(abs(hz - CALLER_HZ) < 20 for hz in said) >= len(said) - 3
 
 
+def test_consent_given_before_a_party_joins_is_told_to_that_party_too(office: Office) -> None:
+    """Issue 22: the call is answered (as an IVR would) and recorded with ``announce`` before it rings the desk:
+    the caller hears the announcement at once, and the desk phone hears it when it answers, before the bridge."""
+    announce_hz = 880.0
+    media = office.put("media", {"name": "consent"})
+    raw = f"/v2/accounts/{office.account_id}/media/{media}/raw"
+    assert (
+        office.api.put(raw, content=wav_bytes(1.0, announce_hz), headers={"Content-Type": "audio/wav"}).status_code
+        < 300
+    )
+    username = f"cj{uuid.uuid4().hex[:4]}"
+    device = office.put("devices", {"name": username, "sip": {"username": username, "password": PASSWORD}})
+    record = {"format": "wav", "url": f"{office.sink.url}/joined", "announce": media}
+    ring = {"module": "device", "data": {"id": device}}
+    flow = {"module": "answer", "children": {"_": {"module": "record_call", "data": record, "children": {"_": ring}}}}
+    number = str(next(office.numbers))
+    office.put("callflows", {"numbers": [number], "flow": flow})
+
+    async def meanwhile(caller: Phone, desk: Phone) -> None:
+        await _until_heard(caller, announce_hz, 0.8)
+        await _until_heard(desk, announce_hz, 0.8)  # the party joining later
+        await _until_heard(caller, FIRST_HZ, 1.0)
+
+    call_id = asyncio.run(_desk_call(office, username, number, meanwhile))
+    _, pcm, rate = _recorded(office, call_id, "/joined")
+    heard = window_hz(np.ascontiguousarray(pcm[:, 1]), rate)
+    assert all(abs(hz - announce_hz) > 20 for hz in heard) and sum(abs(hz - FIRST_HZ) < 20 for hz in heard) >= 3
+
+
 def test_a_beep_every_two_seconds_is_heard_by_both_and_is_in_the_file(office: Office) -> None:
     """Issue 22: ``beep_interval`` (as Asterisk's MixMonitor B()): while the bridged call is recorded, both parties
     hear a beep every 2 s, and the file has each one where it was played."""

@@ -112,7 +112,7 @@ class CallRecordings:
         self.told = asyncio.Event()
         self._told_ok = False  # the announcement was played (else recordings waiting for it do not start)
         self._stops = 0  # stops so far: a recording still waiting for its announcement when one comes never starts
-        self._announcement: str | None = None  # what is to be said
+        self.announcement: str | None = None  # what is (or was) said
         self._telling = False
         self._ended = False
         self._loop = asyncio.get_running_loop()
@@ -130,8 +130,11 @@ class CallRecordings:
             log.warning("call-id %s: recording is not available on this server", self.call_id)
             return
         if request.announce and not self.told.is_set():
-            self._announcement = self._announcement or request.announce
-            self._waiting.spawn(self._start_after_telling(request, when))
+            self.announcement = self.announcement or request.announce
+            if when is None and self.answered.is_set() and not self.bridging:
+                await self._start_after_telling(request, None)  # now: the flow goes on once it has been said
+            else:
+                self._waiting.spawn(self._start_after_telling(request, when))
             return
         if when is None:
             await self._start(request)
@@ -176,7 +179,7 @@ class CallRecordings:
     async def tell(self, play: Callable[[str], Awaitable[bool]]) -> None:
         """Play the announcement a recording waits for with *play* (True if it was played), once per call; others
         wait until it is done."""
-        if self.told.is_set() or self._announcement is None:
+        if self.told.is_set() or self.announcement is None:
             return
         if self._telling:
             await self.told.wait()
@@ -184,7 +187,7 @@ class CallRecordings:
         self._telling = True
         try:
             log.info("call-id %s: telling the parties they are recorded", self.call_id)
-            self._told_ok = await play(self._announcement)
+            self._told_ok = await play(self.announcement)
         finally:
             self.told.set()
 

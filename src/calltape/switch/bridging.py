@@ -151,7 +151,10 @@ async def connect(
         await call.answer()
         if callee.ended.is_set() or callee.media is None or call.a_leg.media is None:
             raise CallEndedError()
+        told_before = call.recordings.told.is_set()  # the caller was told before this party answered
         await call.recordings.tell(lambda prompt: _tell_both(call, callee, prompt, early[0] if early else None))
+        if told_before and call.recordings.announcement is not None:  # the party joining is told too
+            await _tell_both(call, callee, call.recordings.announcement, early[0] if early else None, caller=False)
     except CallEndedError:
         await callee.hangup()
         raise
@@ -165,18 +168,18 @@ async def connect(
     await stay_bridged(call, call.services)
 
 
-async def _tell_both(call: BridgedCall, callee: Leg, prompt: str, early: Bridge | None) -> bool:
-    """A consent announcement to the caller and the callee, answered and not yet bridged (or bridged already for
-    the callee's early media: taken off that bridge meanwhile)."""
+async def _tell_both(call: BridgedCall, callee: Leg, prompt: str, early: Bridge | None, *, caller: bool = True) -> bool:
+    """A consent announcement to the callee, and (*caller*) the caller, answered and not yet bridged (or bridged
+    already for the callee's early media: both taken off that bridge meanwhile)."""
     pcm = await call.prompt_pcm(prompt)
     if pcm is None or call.a_leg.media is None or callee.media is None:
         return False
-    both = (
-        early.play_to_both(pcm)
-        if early is not None
-        else asyncio.gather(call.a_leg.media.play(pcm), callee.media.play(pcm))
-    )
-    await call.wait_unless_ended(both)
+    if early is not None:
+        await call.wait_unless_ended(early.play_to_both(pcm))
+    elif caller:
+        await call.wait_unless_ended(asyncio.gather(call.a_leg.media.play(pcm), callee.media.play(pcm)))
+    else:
+        await call.wait_unless_ended(callee.media.play(pcm))
     return True
 
 
