@@ -382,41 +382,36 @@ def test_the_api_starts_masks_and_stops_a_live_calls_recording(office: Office) -
     username = f"live{uuid.uuid4().hex[:4]}"
     number = office.device_number(username)
 
-    async def scenario() -> tuple[str, list[float], dict[str, Any]]:
-        desk = await _phone(office, username, FIRST_HZ)
-        caller = await _caller(office)
-        marks: list[float] = []
-        try:
-            assert (await caller.call(number)).status == 200
-            await _until_heard(caller, FIRST_HZ, 1.0)
-            r = await _control(
-                office, caller.call_id, {"action": "start", "format": "wav", "url": f"{office.sink.url}/live"}
-            )
-            assert r.status_code == 200, r.text
-            [running] = r.json()["data"]["recordings"]
-            assert running["state"] == "recording"
-            marks.append(time.monotonic())
-            await asyncio.sleep(1.5)
-            r = await _control(office, caller.call_id, {"action": "mask"})
-            assert r.json()["data"]["recordings"][0]["state"] == "masked"
-            marks.append(time.monotonic())
-            await asyncio.sleep(2.0)
-            assert (await _control(office, caller.call_id, {"action": "unmask"})).status_code == 200
-            marks.append(time.monotonic())
-            await asyncio.sleep(1.5)
-            bad = await _control(office, caller.call_id, {"action": "rewind"})
-            assert bad.status_code == 400 and "action" in json.dumps(bad.json()), bad.text
-            assert (await _control(office, "no-such-call", {"action": "stop"})).status_code == 404
-            r = await _control(office, caller.call_id, {"action": "stop"})
-            assert r.json()["data"]["recordings"] == []
-            marks.append(time.monotonic())
-            await caller.hangup()
-            return caller.call_id, marks, running
-        finally:
-            caller.close()
-            desk.close()
+    marks: list[float] = []
+    started: list[dict[str, Any]] = []
 
-    call_id, marks, running = asyncio.run(scenario())
+    async def meanwhile(caller: Phone, desk: Phone) -> None:
+        await _until_heard(caller, FIRST_HZ, 1.0)
+        r = await _control(
+            office, caller.call_id, {"action": "start", "format": "wav", "url": f"{office.sink.url}/live"}
+        )
+        assert r.status_code == 200, r.text
+        [running] = r.json()["data"]["recordings"]
+        assert running["state"] == "recording"
+        started.append(running)
+        marks.append(time.monotonic())
+        await asyncio.sleep(1.5)
+        r = await _control(office, caller.call_id, {"action": "mask"})
+        assert r.json()["data"]["recordings"][0]["state"] == "masked"
+        marks.append(time.monotonic())
+        await asyncio.sleep(2.0)
+        assert (await _control(office, caller.call_id, {"action": "unmask"})).status_code == 200
+        marks.append(time.monotonic())
+        await asyncio.sleep(1.5)
+        bad = await _control(office, caller.call_id, {"action": "rewind"})
+        assert bad.status_code == 400 and "action" in json.dumps(bad.json()), bad.text
+        assert (await _control(office, "no-such-call", {"action": "stop"})).status_code == 404
+        r = await _control(office, caller.call_id, {"action": "stop"})
+        assert r.json()["data"]["recordings"] == []
+        marks.append(time.monotonic())
+
+    call_id = asyncio.run(_desk_call(office, username, number, meanwhile))
+    [running] = started
     _, pcm, rate = _recorded(office, call_id, "/live")
     assert abs(len(pcm) / rate - (marks[3] - marks[0])) <= 0.3
     caller_windows = window_hz(np.ascontiguousarray(pcm[:, 0]), rate)
@@ -434,36 +429,26 @@ def test_the_api_pauses_a_live_recording_and_the_file_leaves_the_pause_out_and_l
     username = f"pz{uuid.uuid4().hex[:4]}"
     number = office.device_number(username)
 
-    async def scenario() -> tuple[str, list[float]]:
-        desk = await _phone(office, username, FIRST_HZ)
-        caller = await _caller(office)
-        marks: list[float] = []
-        try:
-            assert (await caller.call(number)).status == 200
-            await _until_heard(caller, FIRST_HZ, 1.0)
-            r = await _control(
-                office, caller.call_id, {"action": "start", "format": "wav", "url": f"{office.sink.url}/paused"}
-            )
-            assert r.status_code == 200, r.text
-            marks.append(time.monotonic())
-            await asyncio.sleep(1.5)
-            r = await _control(office, caller.call_id, {"action": "pause"})
-            assert r.json()["data"]["recordings"][0]["state"] == "paused"
-            marks.append(time.monotonic())
-            await asyncio.sleep(2.0)
-            r = await _control(office, caller.call_id, {"action": "resume"})
-            assert r.json()["data"]["recordings"][0]["state"] == "recording"
-            marks.append(time.monotonic())
-            await asyncio.sleep(1.5)
-            assert (await _control(office, caller.call_id, {"action": "stop"})).status_code == 200
-            marks.append(time.monotonic())
-            await caller.hangup()
-            return caller.call_id, marks
-        finally:
-            caller.close()
-            desk.close()
+    marks: list[float] = []
 
-    call_id, marks = asyncio.run(scenario())
+    async def meanwhile(caller: Phone, desk: Phone) -> None:
+        await _until_heard(caller, FIRST_HZ, 1.0)
+        data = {"action": "start", "format": "wav", "url": f"{office.sink.url}/paused"}
+        assert (r := await _control(office, caller.call_id, data)).status_code == 200, r.text
+        marks.append(time.monotonic())
+        await asyncio.sleep(1.5)
+        r = await _control(office, caller.call_id, {"action": "pause"})
+        assert r.json()["data"]["recordings"][0]["state"] == "paused"
+        marks.append(time.monotonic())
+        await asyncio.sleep(2.0)
+        r = await _control(office, caller.call_id, {"action": "resume"})
+        assert r.json()["data"]["recordings"][0]["state"] == "recording"
+        marks.append(time.monotonic())
+        await asyncio.sleep(1.5)
+        assert (await _control(office, caller.call_id, {"action": "stop"})).status_code == 200
+        marks.append(time.monotonic())
+
+    call_id = asyncio.run(_desk_call(office, username, number, meanwhile))
     doc, pcm, rate = _recorded(office, call_id, "/paused")
     paused = marks[2] - marks[1]
     assert abs(len(pcm) / rate - (marks[3] - marks[0] - paused)) <= 0.3  # the pause is not in the file

@@ -200,6 +200,12 @@ def test_worker_zeros_metrics_count_the_calls_of_both_workers(site: Site) -> Non
                 assert (await phone.call("2100")).status == 200
             await asyncio.to_thread(wait_metric, site, "calltape_calls_active", 4)  # 2 on each worker
             await asyncio.to_thread(wait_metric, site, "calltape_rtp_sessions_active", 4)
+            deadline = time.monotonic() + 10  # on a busy machine the calls may need a moment to send that much
+            while (
+                await asyncio.to_thread(metric, site, "calltape_rtp_packets_received_total") - received_before <= 4 * 25
+            ):
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.2)
             for phone in phones:
                 assert (await phone.hangup()).status == 200
         finally:

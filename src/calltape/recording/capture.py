@@ -57,8 +57,9 @@ class CallCapture:
         self.started_at: float | None = None  # Unix time of the first sample
         self.start: int | None = None  # its timeline position
         self.end: int | None = None  # where the time limit falls
-        self.masked = masked  # while True, frames are counted and left out (set_masked)
-        self.paused = paused  # the same, and the file may leave the time out (set_paused)
+        self._is_masked = masked  # while True, frames are counted and left out (set_masked)
+        self._is_paused = paused  # the same, and the file may leave the time out (set_paused)
+        self._leaving_out = masked or paused  # either: the one check a frame costs
         self.finished = False
         self.error = ""
         self.received = 0  # frames handed to the tap and not yet flushed are added by ``frames_received``
@@ -94,8 +95,8 @@ class CallCapture:
             return
         if self.start is None:
             self._begin(position)  # the media began after the recording was asked for
-        if self.paused or self.masked:
-            if self.paused:
+        if self._leaving_out:
+            if self._is_paused:
                 self._paused += 1
             else:
                 self._masked += 1
@@ -114,8 +115,8 @@ class CallCapture:
             return
         if self.start is None:
             self._begin(int(batch.positions[0]))
-        if self.paused or self.masked:
-            if self.paused:
+        if self._leaving_out:
+            if self._is_paused:
                 self._paused += len(batch)
             else:
                 self._masked += len(batch)
@@ -130,16 +131,32 @@ class CallCapture:
         batched = sum(len(batch) for batches in self._batches.values() for batch in batches)
         return self.received + len(self._said) + len(self._heard) + batched + self._masked + self._paused
 
+    @property
+    def masked(self) -> bool:
+        """Frames are left out (silence in the file); set directly, no marker is written (``set_masked`` does)."""
+        return self._is_masked
+
+    @masked.setter
+    def masked(self, masked: bool) -> None:
+        self._is_masked = masked
+        self._leaving_out = masked or self._is_paused
+
+    @property
+    def paused(self) -> bool:
+        """Frames are left out, and the file may leave the time out (``set_paused``)."""
+        return self._is_paused
+
     def set_masked(self, masked: bool, now: int) -> None:
         """Mask (silence in the file) or unmask from timeline position *now* on; the file's metadata lists it."""
-        self._mark(masked, self.masked, MASK_ON if masked else MASK_OFF, now)
+        self._mark(masked, self._is_masked, MASK_ON if masked else MASK_OFF, now)
         self.masked = masked
 
     def set_paused(self, paused: bool, now: int) -> None:
         """Pause or resume from timeline position *now* on: nothing is captured meanwhile, and the encoder leaves
         the time out of the file or keeps it as silence, as the recording's ``pause_behavior`` says."""
-        self._mark(paused, self.paused, PAUSE if paused else RESUME, now)
-        self.paused = paused
+        self._mark(paused, self._is_paused, PAUSE if paused else RESUME, now)
+        self._is_paused = paused
+        self._leaving_out = paused or self._is_masked
 
     def _mark(self, on: bool, was: bool, kind: int, now: int) -> None:
         if on == was or self.finished or self.start is None:
