@@ -108,11 +108,65 @@ def test_no_module_imports_itself_through_others() -> None:
     assert _cycles(graph) == []
 
 
-def test_no_package_imports_itself_through_others() -> None:
+def _package_graph() -> dict[str, set[str]]:
     graph, modules = _graph()
     packages: dict[str, set[str]] = {}
     for module, imported in graph.items():
         here = _package(module, modules)
         packages.setdefault(here, set()).update(_package(other, modules) for other in imported)
         packages[here].discard(here)
-    assert _cycles(packages) == []
+    return packages
+
+
+def test_no_package_imports_itself_through_others() -> None:
+    assert _cycles(_package_graph()) == []
+
+
+# The house, bottom up (docs/architecture.md): a package imports only packages on floors below its own.
+FLOORS: tuple[tuple[str, frozenset[str]], ...] = tuple(
+    (name, frozenset(f"calltape.{package}" if package != "calltape" else package for package in packages.split()))
+    for name, packages in (
+        ("tools", "calltape logs digits tasks aws_sigv4 prometheus runtime ui"),
+        (
+            "SIP messages and media (sans-IO SIP, RTP, codecs), text patterns, retry schedules",
+            "sip media patterns retry",
+        ),
+        ("sockets, the store, carriers' rules", "sip_transport worker store carriers worker_metrics"),
+        ("settings, health, the outbox loop", "config health node_metrics outbox_worker worker_control"),
+        ("e-mail, webhooks, the receiver, the test phone", "notify webhooks receiver softphone"),
+        ("delivery, the directory", "delivery directory demo"),
+        ("recording", "recording"),
+        ("the call model", "switch"),
+        ("callflows", "callflow"),
+        ("the front door, the API, the checks", "frontdoor api check"),
+        ("the node", "node"),
+        ("the service", "service"),
+        ("its workers", "workers"),
+        ("the command line", "cli"),
+        ("python -m calltape", "__main__"),
+    )
+)
+
+
+def _upward(graph: dict[str, set[str]], floor_of: dict[str, int]) -> list[str]:
+    """The imports that go sideways or up."""
+    return sorted(
+        f"{here} (floor {floor_of[here]}) imports {there} (floor {floor_of[there]})"
+        for here, imported in graph.items()
+        for there in imported
+        if floor_of[there] >= floor_of[here]
+    )
+
+
+def test_the_floor_check_finds_an_import_going_up_or_sideways() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": set()}
+    assert _upward(graph, {"a": 2, "b": 1, "c": 0}) == []
+    assert _upward(graph, {"a": 1, "b": 1, "c": 0}) == ["a (floor 1) imports b (floor 1)"]
+    assert _upward(graph, {"a": 2, "b": 0, "c": 1}) == ["b (floor 0) imports c (floor 1)"]
+
+
+def test_every_package_is_on_a_floor_and_imports_only_below_it() -> None:
+    floor_of = {package: level for level, (_, packages) in enumerate(FLOORS) for package in packages}
+    graph = _package_graph()
+    assert set(graph) - set(floor_of) == set(), "a new package: give it a floor here and in docs/architecture.md"
+    assert _upward(graph, floor_of) == []

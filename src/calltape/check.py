@@ -20,7 +20,7 @@ from calltape.callflow.validation import CallflowInvalidError, validate_callflow
 from calltape.config import ConfigError, load_settings
 from calltape.receiver.server import embedded_settings
 from calltape.recording.media_settings import MediaSettings
-from calltape.store import schema
+from calltape.store import migrations
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database, StoreError
 from calltape.store.documents import (
@@ -107,10 +107,10 @@ async def check_store(url: str) -> Report:
     report = Report()
     try:
         version = await db.schema_version()
-        if version < schema.LATEST_VERSION:
+        if version < migrations.LATEST_VERSION:
             report.lines.append(
                 f"warning: database schema version {version} is older than this calltape's "
-                f"{schema.LATEST_VERSION}; calltape serve migrates it when it starts"
+                f"{migrations.LATEST_VERSION}; calltape serve migrates it when it starts"
             )
             report.warnings += 1
         media = MediaSettings.from_document(await SystemConfigs(db).get("media"))

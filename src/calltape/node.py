@@ -26,6 +26,15 @@ import uvicorn
 from calltape.api.app import create_app
 from calltape.config import Settings
 from calltape.delivery.worker import DeliveryWorker
+from calltape.directory.account_documents import StoredDocuments
+from calltape.directory.mailboxes import StoredMailboxes
+from calltape.frontdoor.auth_throttle import FailureThrottle
+from calltape.frontdoor.caller_auth import CallerAuth
+from calltape.frontdoor.calls import CallControl
+from calltape.frontdoor.channels import LiveCalls, WorkerChannels
+from calltape.frontdoor.device_auth import DeviceAuthenticator
+from calltape.frontdoor.registrar import Registrar
+from calltape.frontdoor.sip_service import CAPABILITIES, SipService
 from calltape.health import LoopLag, health
 from calltape.media.library import MediaLibrary
 from calltape.media.ports import RtpPortPool
@@ -45,7 +54,7 @@ from calltape.recording.recovery import recover
 from calltape.recording.retention import RetentionSweeper
 from calltape.sip.digest import DigestChallenger
 from calltape.sip.endpoint import SipEndpoint
-from calltape.sip.transport import SipTransport
+from calltape.sip_transport import SipTransport
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
@@ -57,17 +66,8 @@ from calltape.store.registrations import Registrations
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.webhook_events import WebhookEvents
-from calltape.switch.account_documents import StoredDocuments
-from calltape.switch.auth_throttle import FailureThrottle
-from calltape.switch.caller_auth import CallerAuth
-from calltape.switch.calls import CallControl
-from calltape.switch.channels import LiveCalls, WorkerChannels
-from calltape.switch.device_auth import DeviceAuthenticator
 from calltape.switch.endpoints import Endpoints
 from calltape.switch.forwarding import Forwarding
-from calltape.switch.mailboxes import StoredMailboxes
-from calltape.switch.registrar import Registrar
-from calltape.switch.sip_service import CAPABILITIES, SipService
 from calltape.tasks import TaskSet
 from calltape.webhooks.events import RecordingEvents
 from calltape.webhooks.sender import WebhookSender

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from calltape.switch.calls import MAX_SETUPS, SETUP_TIMEOUT
+from calltape.frontdoor.calls import MAX_SETUPS, SETUP_TIMEOUT
 from tests.phone import Phone
 from tests.server import TOKEN, ServerProcess
 from tests.sipclient import UdpSipClient

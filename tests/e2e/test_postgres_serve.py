@@ -12,7 +12,7 @@ import httpx
 from calltape.store.database import Database
 from calltape.store.registrations import Registrations
 from tests.server import TOKEN, ServerProcess
-from tests.switch.test_registrar import Device, Registering
+from tests.frontdoor.test_registrar import Device, Registering
 
 
 def test_serve_on_postgresql(tmp_path: Path, fresh_pg_url: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Table, create_engine, insert
 
-from calltape.store import schema
+from calltape.store import migrations, schema
 
 
 def old_database(path: Path, version: int, rows: Sequence[tuple[Table, dict[str, Any]]]) -> str:
@@ -18,7 +18,7 @@ def old_database(path: Path, version: int, rows: Sequence[tuple[Table, dict[str,
     with engine.begin() as conn:
         schema.schema_version.create(conn)
         for step_version in range(1, version + 1):
-            step = schema.MIGRATIONS[step_version]
+            step = migrations.MIGRATIONS[step_version]
             assert callable(step)
             step(conn)
         conn.execute(insert(schema.schema_version).values(version=version))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from calltape.store import schema
+from calltape.store import migrations, schema
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.documents import ACCOUNTS, ConflictError, Documents
@@ -87,13 +87,13 @@ async def test_numbers_of_schema_4_move_to_their_accounts(tmp_path: Path) -> Non
                 schema.callflows,
                 {"id": "cf1", "account_id": "a1", "doc": {"numbers": ["1000"]}, "created": 0, "modified": 0},
             ),
-            (schema._callflow_numbers_v2, {"number": "1000", "callflow_id": "cf1", "account_id": "a1"}),
+            (schema.callflow_numbers_v2, {"number": "1000", "callflow_id": "cf1", "account_id": "a1"}),
         ],
     )
     database = Database(url)
     await database.open()
     try:
-        assert await database.schema_version() == schema.LATEST_VERSION
+        assert await database.schema_version() == migrations.LATEST_VERSION
         callflows = Callflows(database)
         assert await callflows.find("1000", "a1") == ("a1", {"numbers": ["1000"], "id": "cf1"})
         async with database.engine.connect() as conn:

@@ -10,6 +10,7 @@ from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
 from calltape.store.documents import ACCOUNTS, DEVICES, ConflictError, Documents, NotFoundError
+from calltape.store.migrations import LATEST_VERSION
 from calltape.store.registrations import (
     Binding,
     BindingChange,
@@ -18,7 +19,6 @@ from calltape.store.registrations import (
     RegisterUpdate,
     Registrations,
 )
-from calltape.store.schema import LATEST_VERSION
 
 
 async def test_migrated_to_latest_and_reopen_is_idempotent(database: Database) -> None:

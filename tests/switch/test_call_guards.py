@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pytest
 
 from calltape.callflow.call_api import CallEndedError
+from calltape.frontdoor.calls import FIRST_PACKET_TIMEOUT, PRESSURE_TIMEOUT, silence_limit
 from calltape.sip.events import Peer
 from calltape.sip.parser import parse_message
 from calltape.sip.transaction import ServerTransaction
 from calltape.switch.call import Call
-from calltape.switch.calls import FIRST_PACKET_TIMEOUT, PRESSURE_TIMEOUT, silence_limit
 from calltape.switch.leg import InboundLeg
 from tests.sip.helpers import request_bytes
 

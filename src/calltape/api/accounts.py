@@ -24,7 +24,7 @@ from calltape.api.openapi import LIST_PARAMETERS, request_body
 from calltape.api.schemas import Account
 from calltape.store.auth_tokens import AuthTokens
 from calltape.store.documents import Documents
-from calltape.store.schema import kazoo_recording_shape
+from calltape.store.migrations import kazoo_recording_shape
 
 Doc = dict[str, Any]
 

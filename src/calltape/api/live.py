@@ -23,7 +23,7 @@ from calltape.store.recordings import Recordings
 
 
 class ChannelLister(Protocol):
-    """The running calls (``switch/channels.py`` ``LiveCalls``)."""
+    """The running calls (``frontdoor/channels.py`` ``LiveCalls``)."""
 
     async def list(self, account_id: str) -> list[dict[str, Any]]: ...
     async def one(self, account_id: str, call_id: str) -> dict[str, Any] | None: ...

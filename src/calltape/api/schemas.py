@@ -17,10 +17,10 @@ from pydantic import (
     model_validator,
 )
 
+from calltape.callflow.metaflows import Metaflows
 from calltape.callflow.module import SipHeaders
 from calltape.patterns import is_valid
 from calltape.recording.automatic import AccountRecording, EndpointRecording
-from calltape.switch.feature_codes import Metaflows
 from calltape.switch.forwarding import CallForward
 from calltape.webhooks.events import EVENTS
 

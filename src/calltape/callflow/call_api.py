@@ -2,157 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from calltape.recording.caller_recorder import Recorded
 from calltape.recording.request import RecordingRequest
-
-
-class CallEndedError(Exception):
-    """The call is over (the caller hung up, cancelled, or the media timed out)."""
-
-
-class TransferredError(Exception):
-    """The caller was transferred (a REFER from the other party): the flow goes on in another callflow."""
-
-    def __init__(self, callflow_id: str) -> None:
-        super().__init__(callflow_id)
-        self.callflow_id = callflow_id
-
-
-@dataclass(frozen=True)
-class CallParty:
-    """Who is calling, as far as SIP says."""
-
-    number: str
-    name: str
-
-
-class Mailboxes(Protocol):
-    """Voicemail boxes and their messages, as the ``voicemail`` module needs them."""
-
-    async def box(self, account_id: str, box_id: str) -> dict[str, Any] | None: ...
-    async def box_for_mailbox(self, account_id: str, mailbox: str) -> dict[str, Any] | None: ...
-    async def counts(self, account_id: str, box_id: str) -> dict[str, int]: ...
-    async def messages(self, account_id: str, box_id: str) -> list[dict[str, Any]]: ...
-    def new_message(self, account_id: str, box_id: str) -> tuple[str, Path]: ...
-    async def save_message(
-        self, account_id: str, box: dict[str, Any], message_id: str, doc: dict[str, Any]
-    ) -> dict[str, Any]: ...
-    async def set_folder(self, account_id: str, box_id: str, message_id: str, folder: str) -> None: ...
-    async def box_full(self, account_id: str, box: dict[str, Any], limit: int, call_id: str) -> None:
-        """A caller found *box* full (its people are told)."""
-
-    async def forward_message(
-        self, account_id: str, box: dict[str, Any], message: dict[str, Any], to_box: dict[str, Any]
-    ) -> dict[str, Any]:
-        """A copy of *message* left in *to_box* as new (its people told as of any new message); the copy."""
-
-    def draft_path(self, account_id: str, box_id: str) -> Path:
-        """Where a greeting or name being recorded by phone goes until it is kept."""
-
-    async def keep_recorded(self, account_id: str, box: dict[str, Any], what: str, recorded: Path) -> dict[str, Any]:
-        """A greeting (``unavailable``, ``temporary_unavailable``) or the ``name`` recorded by phone is the box's
-        now; the box as it is now."""
-
-    async def forget_greeting(self, account_id: str, box: dict[str, Any], what: str) -> dict[str, Any]:
-        """The box no longer plays that greeting; the box as it is now."""
-
-    async def set_pin(self, account_id: str, box: dict[str, Any], pin: str) -> dict[str, Any]:
-        """The box's new PIN; the box as it is now."""
-
-    def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path: ...
-
-
-class AccountDocuments(Protocol):
-    """An account's documents as callflow modules read them (menus, groups, temporal rules, …)."""
-
-    async def get(self, account_id: str, collection: str, doc_id: str) -> dict[str, Any] | None: ...
-    async def save(self, account_id: str, collection: str, doc: dict[str, Any]) -> None: ...
-    async def callflow_for(self, account_id: str, number: str) -> str | None:
-        """The id of the callflow a number reaches in the account (not its ``no_match``), if any."""
-
-    async def timezone(self, account_id: str) -> str:
-        """The account's ``timezone``, else the node's default."""
-
-    async def resources(self, account_id: str | None) -> list[dict[str, Any]]:
-        """Carriers: the account's own, or (None) the platform's."""
-
-
-class EndpointKind(StrEnum):
-    """What an :class:`Endpoint` names (Kazoo's endpoint types)."""
-
-    DEVICE = "device"
-    USER = "user"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Something a callflow rings: a device, or every device a user owns; a ring group's member starts ringing
-    *delay* seconds in and rings for its own *timeout* (None: the node's)."""
-
-    kind: EndpointKind
-    id: str
-    delay: float = 0.0
-    timeout: float | None = None
-
-
-@dataclass(frozen=True)
-class RingOptions:
-    """How to ring (Kazoo's ``user``/``device``/``ring_group`` data)."""
-
-    timeout: float = 20.0
-    strategy: Literal["simultaneous", "single"] = "simultaneous"
-    can_call_self: bool = False
-    suppress_clid: bool = False
-    custom_sip_headers: dict[str, str] = field(default_factory=dict)
-    fail_on_single_reject: bool = False  # one phone's rejection ends the attempt for all
-    ignore_forward: bool = False  # ring the devices themselves, not where they forward to
-    ringback: str | None = None  # what the caller hears while the phones ring (a media id, URL or tts://text)
-    ignore_early_media: bool = False  # the caller never hears a ringing phone's early media
-
-
-@dataclass(frozen=True)
-class OffnetRequest:
-    """A call out to the public network through carriers (Kazoo's ``resources`` / ``offnet`` data)."""
-
-    number: str  # as dialled (``to_did``, else the call's number)
-    local_resources: bool  # the account's own carriers, else the platform's
-    caller_id_type: str = "external"  # which caller ID the carrier is shown: external, internal or emergency
-    timeout: float = 60.0  # how long each gateway may ring
-    flags: tuple[str, ...] = ()  # a carrier must carry all of them
-    normalize: bool = True  # to E.164 first (false: Kazoo's ``bypass_e164`` / ``do_not_normalize``)
-    custom_sip_headers: dict[str, str] = field(default_factory=dict)
-
-
-BUSY_STATUSES = frozenset({486, 600, 603})
-
-
-@dataclass(frozen=True)
-class BridgeFailure:
-    """Why nobody was bridged: the cause as Kazoo names it (``USER_BUSY``, ``NO_ANSWER``, …; empty when there was
-    nothing to ring) and the SIP status that decided it (None when nothing answered at all)."""
-
-    cause: str
-    sip_status: int | None = None
-
-    @property
-    def busy(self) -> bool:
-        """Every phone that answered was busy (or declined)."""
-        return self.sip_status in BUSY_STATUSES
-
-    def branches(self) -> tuple[str, ...]:
-        """The children a flow may have for it, in Kazoo's order (cause, then ``sip:<status>``; then calltape's
-        older ``busy``)."""
-        keys = [self.cause] if self.cause else []
-        if self.sip_status is not None:
-            keys.append(f"sip:{self.sip_status}")
-        if self.busy:
-            keys.append("busy")
-        return tuple(keys)
+from calltape.switch.call_types import BUSY_STATUSES as BUSY_STATUSES
+from calltape.switch.call_types import BridgeFailure as BridgeFailure
+from calltape.switch.call_types import CallEndedError as CallEndedError
+from calltape.switch.call_types import CallParty as CallParty
+from calltape.switch.call_types import Endpoint as Endpoint
+from calltape.switch.call_types import EndpointKind as EndpointKind
+from calltape.switch.call_types import OffnetRequest as OffnetRequest
+from calltape.switch.call_types import RingOptions as RingOptions
+from calltape.switch.call_types import TransferredError as TransferredError
+from calltape.switch.directory import AccountDocuments as AccountDocuments
+from calltape.switch.directory import Mailboxes as Mailboxes
 
 
 class CallContext(Protocol):

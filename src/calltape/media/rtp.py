@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-_HEADER = struct.Struct("!BBHII")
-HEADER_SIZE = _HEADER.size
+FIXED_HEADER = struct.Struct("!BBHII")
+HEADER_SIZE = FIXED_HEADER.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ def parse_rtp(packet: bytes) -> RtpHeader | None:
     """The header of an RTP version 2 packet, or None if it is not one."""
     if len(packet) < HEADER_SIZE:
         return None
-    first, second, sequence, timestamp, ssrc = _HEADER.unpack_from(packet)
+    first, second, sequence, timestamp, ssrc = FIXED_HEADER.unpack_from(packet)
     if first >> 6 != 2:
         return None
     start = HEADER_SIZE + 4 * (first & 0x0F)
@@ -47,4 +47,4 @@ def build_rtp(
 ) -> bytes:
     """One RTP packet."""
     second = payload_type | (0x80 if marker else 0)
-    return _HEADER.pack(0x80, second, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc) + payload
+    return FIXED_HEADER.pack(0x80, second, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc) + payload

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import struct
 from collections.abc import Callable
 
 import numpy as np
@@ -25,12 +24,14 @@ import numpy as np
 from calltape.logs import throttle
 from calltape.media.arrivals import ArrivalPlacer
 from calltape.media.clock import MediaClock, MediaTimeline
-from calltape.media.dtmf import DtmfReceiver, event_payloads
+from calltape.media.dtmf import DtmfReceiver
 from calltape.media.g711 import FRAME_SAMPLES, G711
 from calltape.media.kept import HAND_ON_FRAMES, KeptPackets
 from calltape.media.outbound import RELAY_DEPTH, Player, RelayBuffer, Silence, Source
-from calltape.media.rtp import HEADER_SIZE, build_rtp, parse_rtp
+from calltape.media.relaying import Relaying
+from calltape.media.rtp import FIXED_HEADER, HEADER_SIZE, parse_rtp
 from calltape.media.rtp_totals import RTP_TOTALS
+from calltape.media.sending import PacedSending
 from calltape.media.taps import FrameBatch, Tap, TapDirection, Taps
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,9 @@ log = logging.getLogger(__name__)
 DRAIN_LIMIT = 3000  # packets read at most when a call ends (a minute of audio: what a socket buffer can hold)
 REORDER_DEPTH = 3  # packets held back to put a late one in its place for a relay (60 ms)
 SILENCE = Silence()
-_FIXED = struct.Struct("!BBHII")  # version/flags, marker/type, sequence, timestamp, SSRC
 
 
-class RtpSession:
+class RtpSession(Relaying, PacedSending):
     """The RTP of one leg, on a socket from the port pool.
 
     The socket is read with one ``recv_into`` per readiness callback and, once the far end's source is known
@@ -202,7 +202,7 @@ class RtpSession:
         peer = self.relay_peer
         if peer is not None:
             if length > HEADER_SIZE and buffer[0] == 0x80:  # the usual packet: audio of the source being relayed
-                _first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(buffer)
+                _first, second, sequence, timestamp, ssrc = FIXED_HEADER.unpack_from(buffer)
                 if second & 0x7F == self._audio_type and ssrc == peer._relay_ssrc:
                     self.packets_in += 1
                     if self.taps or peer.taps:  # kept as it came (before its header is rewritten)
@@ -220,7 +220,7 @@ class RtpSession:
             self._relay(buffer, length)
             return True
         if length > HEADER_SIZE and buffer[0] == 0x80:  # the usual packet: plain header, next in sequence
-            _first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(buffer)
+            _first, second, sequence, timestamp, ssrc = FIXED_HEADER.unpack_from(buffer)
             if second == self._audio_type and sequence == self._expected and ssrc == self._ssrc and not self._held:
                 self.packets_in += 1
                 self._expected = (sequence + 1) & 0xFFFF
@@ -273,8 +273,6 @@ class RtpSession:
         self._held[header.sequence] = payload
         self._release()
 
-    # ---- relaying (a bridge of two legs with the same codec) ---------------------------------------
-
     def relay_to(self, peer: RtpSession | None) -> None:
         """Send what arrives here straight on to *peer* (header rewritten, payload untouched), or stop (None).
 
@@ -296,49 +294,6 @@ class RtpSession:
         elif self.open:
             self.clock.add(self)
 
-    def _relay(self, buffer: bytearray, length: int) -> None:
-        """One packet on to the bridged leg, its fixed header rewritten in place (the first of a source, DTMF,
-        and packets with CSRCs, extensions or padding: the usual audio packet takes the path in ``_readable``)."""
-        if length <= HEADER_SIZE:
-            return
-        first, second, sequence, timestamp, ssrc = _FIXED.unpack_from(buffer)
-        if first != 0x80:  # CSRCs, an extension or padding: cut down to a plain packet, then as usual
-            header = parse_rtp(bytes(buffer[:length]))
-            if header is not None and header.payload_end > header.payload_start:
-                plain = bytearray(_FIXED.pack(0x80, second, sequence, timestamp, ssrc))
-                plain += buffer[header.payload_start : header.payload_end]
-                self._relay(plain, len(plain))
-            return
-        payload_type = second & 0x7F
-        peer = self.relay_peer
-        assert peer is not None
-        if payload_type == self._audio_type:
-            out_type = peer._audio_type
-        elif payload_type == self.dtmf_payload_type:
-            self._dtmf.receive(timestamp, bytes(buffer[HEADER_SIZE:length]))  # the call hears the digit too
-            if peer.dtmf_payload_type is None or peer is self:  # an echo sends back audio, not key presses
-                self.packets_in += 1
-                return
-            out_type = peer.dtmf_payload_type
-        else:
-            return
-        self.packets_in += 1
-        if ssrc != peer._relay_ssrc:  # a new source: the peer's stream continues where it stands
-            peer._relay_ssrc = ssrc
-            peer._relay_offsets = ((peer._out_seq - sequence) & 0xFFFF, (peer._out_ts - timestamp) & 0xFFFFFFFF)
-        peer._forward(buffer, length, out_type | (second & 0x80), sequence, timestamp)
-
-    def _forward(self, buffer: bytearray, length: int, second: int, sequence: int, timestamp: int) -> None:
-        """Send a packet relayed from the bridged leg (or, for echo, from this one) as part of this leg's stream:
-        its fixed header rewritten in place with our SSRC and the relayed source's sequence and timestamps moved
-        on by this leg's offsets."""
-        seq_offset, ts_offset = self._relay_offsets
-        out_seq, out_ts = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
-        self._relayed = (out_seq, out_ts)
-        if self.sending and self.open:
-            _FIXED.pack_into(buffer, 0, 0x80, second, out_seq, out_ts, self._out_ssrc)
-            self._send_packet(memoryview(buffer)[:length])
-
     def _send_packet(self, packet: bytes | bytearray | memoryview) -> None:
         """One packet to the far end (a plain send once latched); a failure is counted, as UDP drops it."""
         try:
@@ -349,41 +304,6 @@ class RtpSession:
             self.packets_out += 1
         except OSError:
             self.stats["send_errors"] += 1
-
-    def _resume_own_stream(self) -> None:
-        """Relaying to this leg ended: its own packets continue the sequence and timestamps it was sending."""
-        if self._relayed is not None:
-            out_seq, out_ts = self._relayed
-            self._out_seq, self._out_ts = (out_seq + 1) & 0xFFFF, (out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
-        self._relay_ssrc = self._relayed = None
-
-    def _tap_relayed(self, length: int) -> None:
-        """The taps hear relayed audio too: what this leg's far end says ("in") is what the bridged leg sends
-        ("out"), at the same place on the call's timeline. Read from the leg's buffer before it is rewritten."""
-        if self._kept.lengths:  # what came before it reaches the taps first
-            self.hand_on()
-        if length > HEADER_SIZE and self._buffer[0] == 0x80:  # the usual plain header: no parsing needed
-            _first, second, _sequence, timestamp, ssrc = _FIXED.unpack_from(self._buffer)
-            if second & 0x7F != self.codec.payload_type:
-                return
-            payload = bytes(self._view[HEADER_SIZE:length])
-        else:
-            header = parse_rtp(bytes(self._view[:length]))
-            if header is None or header.payload_type != self.codec.payload_type:
-                return
-            timestamp, ssrc = header.timestamp, header.ssrc
-            payload = bytes(self._view[header.payload_start : header.payload_end])
-        assert self.relay_peer is not None
-        self._tap_both(payload, timestamp, ssrc, self.relay_peer)
-
-    def _tap_both(self, payload: bytes, timestamp: int, ssrc: int, peer: RtpSession) -> None:
-        """A relayed frame at one place on the call's timeline: what this leg's far end says ("in") is what
-        *peer* sends ("out")."""
-        position = self._arrivals.position(timestamp, ssrc)
-        for tap in self.taps:
-            tap(TapDirection.IN, payload, position, self.codec)
-        for tap in peer.taps:
-            tap(TapDirection.OUT, payload, position, self.codec)
 
     def _release(self) -> None:
         """Hand the relays what is now in order; a packet missing behind REORDER_DEPTH others is given up."""
@@ -430,70 +350,3 @@ class RtpSession:
         log.debug("call-id %s: DTMF %s", self.call_id, digit)
         if self.on_digit is not None:
             self.on_digit(digit)
-
-    # ---- sending -----------------------------------------------------------------------------
-
-    def play(self, pcm: bytes) -> asyncio.Future[None]:
-        """Play 8 kHz mono PCM (the player becomes the source); the future completes when it has gone out."""
-        self.source = self.player
-        return self.player.play(pcm)
-
-    def stop_playing(self) -> None:
-        """Drop what is playing and queued (their futures complete)."""
-        self.player.stop()
-
-    def relay_buffer(self) -> RelayBuffer:
-        """A buffer that receives this leg's incoming payloads in order (for echo, or a bridged leg's Relay)."""
-        buffer = RelayBuffer(self.codec)
-        self.relays.append(buffer)
-        return buffer
-
-    def drop_relay_buffer(self, buffer: RelayBuffer) -> None:
-        """Stop filling *buffer*."""
-        if buffer in self.relays:
-            self.relays.remove(buffer)
-
-    def send_digit(self, digit: str, duration_ms: int = 100) -> None:
-        """Send one RFC 4733 event (only if the far end offered telephone-event)."""
-        if self.dtmf_payload_type is not None:
-            self._dtmf_out.extend(event_payloads(digit, duration_ms))
-
-    def tick(self) -> None:
-        """Called every 20 ms by the media clock: send one frame."""
-        timestamp = self._out_ts
-        self._out_ts = (self._out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
-        if self._dtmf_out:  # every packet of one event carries the event's start time
-            payload, marker = self._dtmf_out.pop(0)
-            if marker:
-                self._dtmf_ts = timestamp
-            self._send(self.dtmf_payload_type or 0, payload, marker, self._dtmf_ts)
-            return
-        payload = self.source.next_frame(self.codec)
-        self._send(self.codec.payload_type, payload, self._first_packet, timestamp)
-        self._first_packet = False
-        if self.taps:
-            position = self._out_position()
-            for tap in self.taps:
-                tap(TapDirection.OUT, payload, position, self.codec)
-
-    def _out_position(self) -> int:
-        """Where the frame this tick sends goes on the call's timeline: whole frames from the first one tapped,
-        by the clock's tick count (a stall's skipped ticks leave a gap, never a fraction of a frame)."""
-        tick = self.clock.tick_number
-        anchor = self._out_anchor
-        if anchor is None or anchor[0] is not self.timeline:
-            anchor = self._out_anchor = (self.timeline, tick, self.timeline.position(self.clock.tick_time))
-        return anchor[2] + (tick - anchor[1]) * FRAME_SAMPLES
-
-    def _send(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> None:
-        if self.sending and self.open and self.remote[1]:
-            if len(payload) == FRAME_SAMPLES:  # a G.711 frame: packed into the leg's own buffer
-                buffer = self._packet
-                second = payload_type | (0x80 if marker else 0)
-                _FIXED.pack_into(buffer, 0, 0x80, second, self._out_seq, timestamp, self._out_ssrc)
-                buffer[HEADER_SIZE:] = payload
-                packet: bytes | bytearray = buffer
-            else:
-                packet = build_rtp(payload_type, self._out_seq, timestamp, self._out_ssrc, payload, marker)
-            self._send_packet(packet)
-        self._out_seq = (self._out_seq + 1) & 0xFFFF

@@ -23,18 +23,12 @@ from typing import Any, Protocol
 from calltape.media.clock import RATE, MediaTimeline
 from calltape.media.dtmf import EVENTS
 from calltape.media.taps import Taps
-from calltape.recording.automatic import (
-    Network,
-    RecordingLeaf,
-    account_rules,
-    enabled_leaf,
-    endpoint_rules,
-    origin,
-)
+from calltape.recording.automatic_recordings import AutomaticRecordings
 from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder, Recorded
 from calltape.recording.capture import CallCapture
-from calltape.recording.manager import Recording, RecordingError, RecordingManager
+from calltape.recording.manager import RecordingManager
 from calltape.recording.metadata import CallFacts
+from calltape.recording.open_recording import Recording, RecordingError
 from calltape.recording.request import RecordingRequest
 from calltape.recording.spool import AudioSpool
 from calltape.tasks import TaskSet
@@ -49,15 +43,6 @@ class KeyPresses(Protocol):
 
     def subscribe(self) -> asyncio.Queue[str]: ...
     def unsubscribe(self, queue: asyncio.Queue[str]) -> None: ...
-
-
-class RecordingDirectory(Protocol):
-    """Where the automatic recording settings are read: the account, devices and their owners."""
-
-    async def account(self, account_id: str) -> dict[str, Any] | None: ...
-    async def device_and_owner(
-        self, account_id: str, device_id: str
-    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]: ...
 
 
 @dataclass
@@ -99,9 +84,7 @@ class CallRecordings:
         self._waiting = TaskSet(f"call-id {call_id}: recordings waiting to start")
         self._closing = TaskSet(f"call-id {call_id}: recordings closing")
         self._said_not_stored = False
-        self._automatic: tuple[RecordingDirectory, str, str | None] | None = None  # set by start_automatic
-        self._account_rule_fired = False
-        self._outbound_done = False
+        self.automatic = AutomaticRecordings(self.record_call, answered, self._waiting.spawn)
         self.masked = False
         self.paused = False
         # consent: the call's parties are told once, before the first recording that asks for it starts
@@ -403,66 +386,6 @@ class CallRecordings:
             self.keys.unsubscribe(keys)
         log.info("call-id %s: recorded %.1f s of the caller (%s)", self.call_id, spool.seconds, recorder.reason)
         return Recorded(spool.seconds, recorder.reason, key)
-
-    # ---- automatic recording (call_recording settings) -------------------------------------------------
-
-    async def start_automatic(
-        self, directory: RecordingDirectory, account_id: str, caller_device_id: str | None
-    ) -> None:
-        """At the start of the call: the account's inbound rule for where the call came from (on-net from one of
-        its devices, off-net from a carrier). The outbound rules wait until it is known where the call goes:
-        :meth:`record_outbound` when it rings somewhere, else on-net once the call is answered here."""
-        self._automatic = (directory, account_id, caller_device_id)
-        came_from = _network_of(caller_device_id)
-        account = await directory.account(account_id)
-        rules, _ = account_rules(account)
-        self._account_rule_fired = await self._record_by(
-            enabled_leaf(rules, "inbound", came_from), origin("inbound", came_from, "account")
-        )
-        self._waiting.spawn(self._outbound_on_answer())
-
-    async def _outbound_on_answer(self) -> None:
-        await self.answered.wait()
-        await self.record_outbound("onnet")
-
-    async def record_outbound(self, to: Network) -> None:
-        """The call goes out to *to* (once per call): the account's outbound rule unless its inbound rule fired,
-        and the calling device's outbound rule (merged with its owner's and the account's ``endpoint``)."""
-        if self._automatic is None or self._outbound_done:
-            return
-        self._outbound_done = True
-        directory, account_id, caller_device_id = self._automatic
-        account = await directory.account(account_id)
-        if not self._account_rule_fired:
-            rules, _ = account_rules(account)
-            await self._record_by(enabled_leaf(rules, "outbound", to), origin("outbound", to, "account"))
-        if caller_device_id is not None:
-            device, owner = await directory.device_and_owner(account_id, caller_device_id)
-            leaf = enabled_leaf(endpoint_rules(account, owner, device), "outbound", to)
-            await self._record_by(leaf, origin("outbound", to, "endpoint"))
-
-    async def record_for_endpoint(self, device_id: str) -> None:
-        """A device of the account took the call: its inbound rule for where the call came from."""
-        if self._automatic is None:
-            return
-        directory, account_id, caller_device_id = self._automatic
-        came_from = _network_of(caller_device_id)
-        account = await directory.account(account_id)
-        device, owner = await directory.device_and_owner(account_id, device_id)
-        leaf = enabled_leaf(endpoint_rules(account, owner, device), "inbound", came_from)
-        await self._record_by(leaf, origin("inbound", came_from, "endpoint"))
-
-    async def _record_by(self, leaf: RecordingLeaf | None, rule: str) -> bool:
-        if leaf is None:
-            return False
-        request = leaf.request(origin=rule)
-        await self.record_call(request, on_answer=leaf.record_on_answer, on_bridge=leaf.record_on_bridge)
-        return True
-
-
-def _network_of(caller_device_id: str | None) -> Network:
-    """Where a call came from: on-net from one of the account's devices, else off-net (a carrier)."""
-    return "onnet" if caller_device_id is not None else "offnet"
 
 
 async def _first_of(keys: asyncio.Queue[str], wanted: str) -> str:

@@ -17,7 +17,7 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,10 +29,12 @@ from calltape.recording.encoder import EncodeJob, EncodeResult, encode
 from calltape.recording.encoder_pool import EncoderPool
 from calltape.recording.lame import LameError
 from calltape.recording.media_settings import MediaSettings
-from calltape.recording.metadata import CallFacts, finished_document, kazoo_document, stretches_document
+from calltape.recording.metadata import CallFacts
 from calltape.recording.names import MIN_TIME_LIMIT
+from calltape.recording.open_recording import Recording, RecordingError
 from calltape.recording.placement import FrameCounts
 from calltape.recording.request import RecordingRequest
+from calltape.recording.rows import finished_row, recording_row
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
 from calltape.store.recordings import DueRecording, Recordings, RecordingState
 from calltape.store.storage_plans import StoragePlans
@@ -77,33 +79,6 @@ class Finished:
 
     deliver: bool
     due: DueRecording | None
-
-
-class RecordingError(Exception):
-    """A recording could not be started (the call goes on without it)."""
-
-
-@dataclass(eq=False)
-class Recording:
-    """One recording being made."""
-
-    id: str
-    name: str
-    fmt: str
-    path: Path  # the finished file
-    channels: int
-    rate: int
-    spool: AudioSpool | None  # what the caller says: written as it comes
-    capture: CaptureWriter | None  # a record_call: captured raw, encoded when it ends
-    target: Target
-    request: RecordingRequest
-    facts: CallFacts  # as the call was when the recording started
-    limit_seconds: float
-    min_seconds: float
-    source_type: str
-    created: asyncio.Task[None] | None = field(default=None, repr=False)
-    stretches: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # pauses and masks in the file
-    told: asyncio.Future[None] | None = field(default=None, repr=False)  # the last status event, once told
 
 
 def node_name(spool_dir: Path) -> str:
@@ -206,7 +181,7 @@ class RecordingManager:
         return choose_target(request.url, request.method, caller_only, plan, settings.store_recordings)
 
     async def _create_row(self, recording: Recording, started_at: float) -> None:
-        await self.store.create(self._row(recording, started_at, 0, None))
+        await self.store.create(recording_row(recording, self.node, started_at, 0, None))
         if self.events is not None:
             await self.events.emit(recording.facts.account_id, recording.id, "recording.started")
 
@@ -229,48 +204,6 @@ class RecordingManager:
         """:meth:`emit` in the background (from code that cannot wait)."""
         if self.events is not None:
             self._closing.spawn(self.emit(recording, event))
-
-    def _row(
-        self, recording: Recording, started_at: float, duration_ms: int, facts: CallFacts | None
-    ) -> dict[str, Any]:
-        call = facts or recording.facts
-        doc = kazoo_document(
-            call,
-            recording_id=recording.id,
-            name=names.media_name(recording.request.media_name, recording.fmt) or recording.name,
-            fmt=recording.fmt,
-            url=recording.request.url or "",
-            started_at=started_at,
-            duration_ms=duration_ms,
-            source_type=recording.source_type,
-        )
-        if recording.request.origin:
-            doc["origin"] = recording.request.origin
-        elif recording.request.label:
-            doc["origin"] = f"callflow : {recording.request.label}"
-        doc["record_min_sec"] = recording.min_seconds
-        doc["pause_behavior"] = recording.request.pause_behavior
-        doc["channels"] = "stereo" if recording.channels == 2 else "mono"
-        if recording.channels == 2:
-            doc["channel_layout"] = {"left": "caller", "right": "callee"}
-        return {
-            "id": recording.id,
-            "account_id": call.account_id,
-            "call_id": call.call_id,
-            "owner_id": call.owner_id or call.callee_owner_id,  # whose list it is in (/users/{U}/recordings)
-            "format": recording.fmt,
-            "name": recording.name,
-            "created": started_at,
-            "duration_ms": duration_ms,
-            "size": 0,
-            "sha256": "",
-            "channels": recording.channels,
-            "sample_rate": recording.rate,
-            "spool_path": str(recording.path),
-            "node": self.node,
-            "target": recording.target.as_dict(),
-            "doc": doc,
-        }
 
     def close(self, recording: Recording, samples: int, started_at: float | None, facts: CallFacts, note: str) -> None:
         """What the caller says ended after *samples* (8 kHz) samples: finish its spool in the background."""
@@ -351,48 +284,15 @@ class RecordingManager:
         facts: CallFacts,
         note: str,
     ) -> None:
-        deliver = True
         samples, spooled, counts = 0, None, None
         try:
             samples, spooled, counts = await finish()
         except Exception as exc:  # the audio stays on disk (capture or spool): the row says why, nothing is lost
             log.exception("call-id %s: recording %s could not be finished", facts.call_id, recording.name)
             note = note or f"finishing the file failed: {exc!r}"
-        duration_ms = samples * 1000 // 8000
-        values = self._row(recording, started_at, duration_ms, facts)
-        values.pop("id")
-        doc = values["doc"]
-        if counts is not None:
-            doc["frames"] = counts.as_document()
-        doc.update(stretches_document(recording.stretches))
-        if spooled is not None:
-            values.update(size=spooled.size, sha256=spooled.sha256)
-            values["doc"] = doc = finished_document(doc, duration_ms, spooled.md5_b64)
-        if note:
-            doc["note"] = note
-        if spooled is None and (samples or note):  # the audio is on disk, the file could not be made: kept
-            deliver = False
-            values.update(state=RecordingState.FAILED, last_error=note)
-            log.error("call-id %s: recording %s kept at %s: %s", facts.call_id, recording.name, recording.path, note)
-        elif spooled is None or samples == 0 or duration_ms < recording.min_seconds * 1000:
-            deliver = False
-            values["state"] = RecordingState.DISCARDED
-            doc["discarded"] = (
-                "no audio: the call's media never flowed while recording"
-                if samples == 0
-                else f"shorter than record_min_sec ({duration_ms / 1000:.1f} s < {recording.min_seconds:g} s)"
-            )
-            log.info("call-id %s: recording %s discarded: %s", facts.call_id, recording.name, doc["discarded"])
+        values, deliver = finished_row(recording, self.node, started_at, samples, spooled, counts, facts, note)
+        if values["state"] == RecordingState.DISCARDED:
             recording.path.unlink(missing_ok=True)
-        else:
-            values["state"] = RecordingState.PENDING
-            log.info(
-                "call-id %s: recording %s finished: %.1f s, %d bytes",
-                facts.call_id,
-                recording.name,
-                duration_ms / 1000,
-                spooled.size,
-            )
         kept = values["state"] == RecordingState.FAILED
         finished = await self._store_finish(recording, values, deliver)
         if finished is None:

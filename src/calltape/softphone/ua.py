@@ -30,9 +30,9 @@ from calltape.sip.message import Request, Response
 from calltape.sip.responses import new_tag
 from calltape.sip.syntax import quote
 from calltape.sip.transaction import ClientTransaction
-from calltape.sip.transport import SipTransport
 from calltape.sip.uri import parse_sip_uri
 from calltape.sip.validation import Capabilities
+from calltape.sip_transport import SipTransport
 from calltape.softphone.call import PhoneCall
 from calltape.tasks import TaskSet
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from calltape.store import schema
+from calltape.store import migrations, schema
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ class Database:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         schema.schema_version.create(conn, checkfirst=True)
         current = conn.execute(select(schema.schema_version.c.version)).scalar() or 0
-        for version in sorted(v for v in schema.MIGRATIONS if v > current):
-            step = schema.MIGRATIONS[version]
+        for version in sorted(v for v in migrations.MIGRATIONS if v > current):
+            step = migrations.MIGRATIONS[version]
             log.info("migrating database schema to version %d", version)
             if callable(step):
                 step(conn)
@@ -113,9 +113,9 @@ class Database:
                 for statement in step:
                     conn.execute(text(statement))
         if current == 0:
-            conn.execute(insert(schema.schema_version).values(version=schema.LATEST_VERSION))
-        elif current < schema.LATEST_VERSION:
-            conn.execute(schema.schema_version.update().values(version=schema.LATEST_VERSION))
+            conn.execute(insert(schema.schema_version).values(version=migrations.LATEST_VERSION))
+        elif current < migrations.LATEST_VERSION:
+            conn.execute(schema.schema_version.update().values(version=migrations.LATEST_VERSION))
 
     async def schema_version(self) -> int:
         """The version the database is at."""

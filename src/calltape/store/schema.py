@@ -1,21 +1,18 @@
-"""Tables and the ordered list of schema migrations.
+"""The tables (their migrations are ``store/migrations.py``).
 
 Documents (accounts, devices, configs, …) are stored Kazoo-style as JSON with the columns that
-need indexes or uniqueness pulled out. A migration is a list of SQL statements or a callable;
-the store records the highest version applied and runs only what is newer.
+need indexes or uniqueness pulled out.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Column,
-    Connection,
     Float,
     ForeignKey,
     Index,
@@ -26,8 +23,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    inspect,
-    text,
 )
 
 log = logging.getLogger(__name__)
@@ -109,7 +104,7 @@ def _account_documents(name: str) -> Table:
 callflows = _account_documents("callflows")
 
 #: Until schema version 5, numbers were unique across all accounts (kept for the migrations that made and moved it).
-_callflow_numbers_v2 = Table(
+callflow_numbers_v2 = Table(
     "callflow_numbers",
     metadata,
     Column("number", String(128), primary_key=True),
@@ -295,35 +290,6 @@ recording_audit = Table(
     Index("ix_recording_audit_recording", "recording_id"),
 )
 
-Migration = Sequence[str] | Callable[[Connection], None]
-
-
-def _initial(conn: Connection) -> None:
-    tables = [secrets, accounts, devices, system_configs, registrations]
-    metadata.create_all(conn, tables=tables)
-
-
-def _callflows_and_media(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[callflows, _callflow_numbers_v2, media])
-
-
-def _users_and_voicemail(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[users, vmboxes, vm_messages])
-
-
-def _recordings(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[recordings, recording_outbox, recording_blobs, storage_plans])
-
-
-def _numbers_per_account(conn: Connection) -> None:
-    """Callflow numbers become unique per account (their rows move as they are), and DIDs get their table."""
-    metadata.create_all(conn, tables=[callflow_numbers, phone_numbers])
-    old = _callflow_numbers_v2
-    rows = conn.execute(old.select()).mappings().all()
-    if rows:
-        conn.execute(callflow_numbers.insert(), [dict(row) for row in rows])
-    old.drop(conn)
-
 
 #: API tokens for one account and what lies below it (``/v2/api_auth``): only a token's SHA-256 is kept.
 auth_tokens = Table(
@@ -340,36 +306,6 @@ auth_tokens = Table(
 )
 
 
-def _auth_tokens(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[auth_tokens])
-
-
-OLD_RECORDING_SHAPE = {"inbound", "outbound", "any"}
-
-
-def kazoo_recording_shape(call_recording: Any) -> Any:
-    """An account's ``call_recording`` in Kazoo's shape: calltape's earlier one (directions at the top level)
-    becomes ``{"account": …}``; anything else is returned as it is."""
-    if (
-        isinstance(call_recording, dict)
-        and OLD_RECORDING_SHAPE & call_recording.keys()
-        and not {"account", "endpoint"} & call_recording.keys()
-    ):
-        return {"account": call_recording}
-    return call_recording
-
-
-def _account_recording_in_kazoos_shape(conn: Connection) -> None:
-    """Accounts saved with calltape's earlier ``call_recording`` shape are rewritten in Kazoo's (said once each)."""
-    for account_id, doc in conn.execute(accounts.select().with_only_columns(accounts.c.id, accounts.c.doc)).all():
-        moved = kazoo_recording_shape(doc.get("call_recording"))
-        if moved is not doc.get("call_recording"):
-            conn.execute(
-                accounts.update().where(accounts.c.id == account_id).values(doc={**doc, "call_recording": moved})
-            )
-            log.warning("account %s: call_recording moved under call_recording.account (Kazoo's shape)", account_id)
-
-
 def device_address(doc: dict[str, Any]) -> str | None:
     """The address a device is authenticated by (``sip.method: "ip"``), normalised; None for the others."""
     sip = doc.get("sip")
@@ -379,46 +315,3 @@ def device_address(doc: dict[str, Any]) -> str | None:
         return ipaddress.ip_address(str(sip["ip"])).compressed
     except ValueError:
         return None
-
-
-def _routing_documents(conn: Connection) -> None:
-    """IVR menus, ring groups, business hours (temporal rules and their sets), carriers; devices known by their
-    address get an indexed, unique column."""
-    metadata.create_all(conn, tables=[menus, groups, temporal_rules, temporal_rules_sets, resources, global_resources])
-    if "sip_ip" not in {column["name"] for column in inspect(conn).get_columns("devices")}:
-        conn.execute(text("ALTER TABLE devices ADD COLUMN sip_ip VARCHAR(64)"))
-    for index in devices.indexes:
-        index.create(conn, checkfirst=True)
-    for device_id, doc in conn.execute(devices.select().with_only_columns(devices.c.id, devices.c.doc)).all():
-        address = device_address(doc)
-        if address is not None:
-            conn.execute(devices.update().where(devices.c.id == device_id).values(sip_ip=address))
-
-
-def _notifications(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[notifications])
-
-
-def _webhook_events(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[webhook_events])
-
-
-def _recording_audit(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[recording_audit])
-
-
-#: version → migration; append only, never edit a released entry.
-MIGRATIONS: dict[int, Migration] = {
-    1: _initial,
-    2: _callflows_and_media,
-    3: _users_and_voicemail,
-    4: _recordings,
-    5: _numbers_per_account,
-    6: _auth_tokens,
-    7: _account_recording_in_kazoos_shape,
-    8: _routing_documents,
-    9: _notifications,
-    10: _webhook_events,
-    11: _recording_audit,
-}
-LATEST_VERSION = max(MIGRATIONS)

@@ -9,7 +9,13 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
-from calltape.callflow.call_api import (
+from calltape.media.clock import MediaTimeline
+from calltape.media.ports import PortsExhaustedError
+from calltape.media.sources import cadence
+from calltape.recording.call_recordings import CallRecordings
+from calltape.recording.metadata import Transfer
+from calltape.switch.bridge import Bridge
+from calltape.switch.call_types import (
     BridgeFailure,
     CallEndedError,
     CallParty,
@@ -17,12 +23,6 @@ from calltape.callflow.call_api import (
     EndpointKind,
     RingOptions,
 )
-from calltape.media.clock import MediaTimeline
-from calltape.media.ports import PortsExhaustedError
-from calltape.media.sources import cadence
-from calltape.recording.call_recordings import CallRecordings
-from calltape.recording.metadata import Transfer
-from calltape.switch.bridge import Bridge
 from calltape.switch.dialer import dial
 from calltape.switch.digits import DigitBus
 from calltape.switch.endpoints import TargetOptions
@@ -85,7 +85,7 @@ async def connect(
 ) -> BridgeFailure:
     """Ring *targets* as *options* say (``single``: in turn, until one answers or refuses with a status in
     *stop_on*) and bridge the first to answer, as :func:`bridge` does."""
-    await call.recordings.record_outbound("offnet" if any(target.offnet for target in targets) else "onnet")
+    await call.recordings.automatic.outbound("offnet" if any(target.offnet for target in targets) else "onnet")
     codes = await call.feature_codes()
     ringback: asyncio.Future[None] | None = None
     early: list[Bridge] = []  # the caller hears a ringing phone's early media (183 with SDP)
@@ -163,7 +163,7 @@ async def connect(
     call.joined.bridge = early[0] if early else Bridge(call.a_leg, callee, call.dtmf.publish, call.hold_music, codes)
     call.bridged.set()
     if isinstance(callee, OutboundLeg) and callee.target.device_id:
-        await call.recordings.record_for_endpoint(callee.target.device_id)
+        await call.recordings.automatic.for_endpoint(callee.target.device_id)
     log.info("call-id %s: bridged to %s (call-id %s)", call.call_id, callee.target.uri, callee.call_id)
     await stay_bridged(call, call.services)
 

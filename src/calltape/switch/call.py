@@ -7,8 +7,6 @@ SIP or RTP. The call ends when its A-leg ends, whatever ends it, and then runs i
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import inspect
 import logging
 import time
 import uuid
@@ -16,18 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from calltape.callflow.call_api import (
-    AccountDocuments,
-    BridgeFailure,
-    CallEndedError,
-    CallParty,
-    Endpoint,
-    Mailboxes,
-    OffnetRequest,
-    RingOptions,
-)
-from calltape.callflow.modules import record_call
-from calltape.callflow.modules.record_call import RecordCallData
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
 from calltape.media.session import RtpSession
@@ -40,17 +26,18 @@ from calltape.recording.metadata import CallFacts, Transfer
 from calltape.recording.request import RecordingRequest
 from calltape.recording.spool import WavSpool
 from calltape.sip.syntax import text_of
-from calltape.sip.uri import SipUri, parse_uri
 from calltape.switch.bridging import bridge
+from calltape.switch.call_facts import call_facts
+from calltape.switch.call_types import BridgeFailure, CallEndedError, CallParty, Endpoint, OffnetRequest, RingOptions
 from calltape.switch.carriers import bridge_offnet
 from calltape.switch.digits import DigitBus, collect
-from calltape.switch.feature_codes import FeatureCodes, feature_codes_of
+from calltape.switch.directory import AccountDocuments, Mailboxes
+from calltape.switch.feature_codes import FeatureCodes
 from calltape.switch.hold_music import HoldMusic
 from calltape.switch.leg import InboundLeg, Leg, LegEndedError
-from calltape.switch.outbound import OutboundLeg
 from calltape.switch.services import CallServices
 from calltape.switch.transfer import Joined
-from calltape.tasks import abandon
+from calltape.switch.waiting import unless_ended
 
 log = logging.getLogger(__name__)
 RECORDING_BEEP = tone((1400.0,), 0.2)  # what beep_interval plays
@@ -332,12 +319,8 @@ class Call:
         if not self._codes_read:
             self._codes_read = True
             account = await self.services.endpoints.account(self.account_id)
-            self.codes = feature_codes_of(account, self._run_metaflow)
+            self.codes = self.services.feature_codes(account, self)
         return self.codes
-
-    def _run_metaflow(self, data: RecordCallData) -> None:
-        log.info("call-id %s: metaflow record_call %s", self.call_id, data.action)
-        self.a_leg.host.spawn(record_call.run(self, data))
 
     def mask_recordings(self, masked: bool) -> None:
         """While masked, recordings take silence instead of the call's audio."""
@@ -349,32 +332,11 @@ class Call:
 
     async def start_automatic_recordings(self) -> None:
         """At the start of the call: the account's and the calling device's ``call_recording`` settings."""
-        await self.recordings.start_automatic(self.services.endpoints, self.account_id, self.caller_device_id)
+        await self.recordings.automatic.start(self.services.endpoints, self.account_id, self.caller_device_id)
 
     async def facts(self) -> CallFacts:
         """What a recording says about this call, as it stands now."""
-        request = self.a_leg.request
-        callee = next((leg for leg in reversed(self.legs) if isinstance(leg, OutboundLeg)), None)  # the latest
-        owner_id = None
-        if self.caller_device_id is not None:
-            owner_id = await self.services.endpoints.owner_of(self.account_id, self.caller_device_id)
-        return CallFacts(
-            call_id=self.call_id,
-            account_id=self.account_id,
-            from_=_user_at_host(request.from_.uri),
-            to=_user_at_host(request.to.uri),
-            request=_user_at_host(parse_uri(request.uri)),
-            caller_id_number=self.caller.number,
-            caller_id_name=self.caller.name,
-            callee_id_number=self.number,
-            owner_id=owner_id,
-            callee_owner_id=callee.target.owner_id if callee is not None else None,
-            endpoint_id=callee.target.device_id if callee is not None else self.caller_device_id,
-            interaction_id=self.interaction_id,
-            origin=f"callflow : {self.callflow_name}" if self.callflow_name else "callflow",
-            transfers=tuple(self.transfers),
-            holds=self.hold_music.all_holds(),
-        )
+        return await call_facts(self)
 
     async def hangup(self, status: int = 480) -> None:
         """End the call: every leg is hung up (BYE once answered, else the final *status*)."""
@@ -417,29 +379,4 @@ class Call:
 
     async def wait_unless_ended(self, awaitable: Awaitable[T]) -> T:
         """Await *awaitable* unless the call ends first (then CallEndedError)."""
-        if self.ended.is_set():
-            if inspect.iscoroutine(awaitable):
-                awaitable.close()  # never started: closed, so it is not reported as never awaited
-            raise CallEndedError()
-        task = asyncio.ensure_future(awaitable)
-        ended = asyncio.ensure_future(self.ended.wait())
-        try:
-            await asyncio.wait({task, ended}, return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:  # the callflow itself was cancelled (at shutdown): what it awaited goes too
-            abandon(task)
-            raise
-        finally:
-            ended.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            raise CallEndedError()
-        return task.result()
-
-
-def _user_at_host(uri: object) -> str:
-    """``user@host`` of a SIP URI (Kazoo's ``from``, ``to`` and ``request``)."""
-    if isinstance(uri, SipUri):
-        return f"{uri.user_unescaped or ''}@{uri.host}" if uri.user_unescaped else uri.host
-    return ""
+        return await unless_ended(self.ended, awaitable)

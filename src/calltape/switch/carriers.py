@@ -12,10 +12,10 @@ import ipaddress
 import logging
 import socket
 
-from calltape.callflow.call_api import BUSY_STATUSES, BridgeFailure, OffnetRequest, RingOptions
 from calltape.carriers.routes import GatewayAttempt, routes_for
 from calltape.sip.events import Peer
 from calltape.switch.bridging import BridgedCall, connect
+from calltape.switch.call_types import BUSY_STATUSES, BridgeFailure, OffnetRequest, RingOptions
 from calltape.switch.outbound import Target
 
 log = logging.getLogger(__name__)

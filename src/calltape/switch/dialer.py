@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from calltape.callflow.call_api import BUSY_STATUSES
 from calltape.media.clock import MediaTimeline
 from calltape.sip.causes import NO_ANSWER, cause_of
+from calltape.switch.call_types import BUSY_STATUSES
 from calltape.switch.leg import LegHost
 from calltape.switch.outbound import OutboundLeg, Target
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from calltape.callflow.call_api import CallEndedError
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
+from calltape.switch.call_types import CallEndedError
 from calltape.switch.leg import InboundLeg, LegEndedError
 
 

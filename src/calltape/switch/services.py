@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
-from calltape.callflow.call_api import AccountDocuments, Mailboxes
 from calltape.media.library import MediaLibrary
 from calltape.media.tts import TtsCache
 from calltape.recording.manager import RecordingManager
+from calltape.switch.directory import AccountDocuments, Mailboxes
 from calltape.switch.endpoints import Endpoints
+from calltape.switch.feature_codes import FeatureCodes
 from calltape.switch.transfer import TransferringCall
 
 
@@ -27,3 +28,6 @@ class CallServices(Protocol):
         """The running call whose caller's leg has *call_id* (an attended transfer's consultation call)."""
 
     recordings: RecordingManager | None
+
+    def feature_codes(self, account: dict[str, Any] | None, call: Any) -> FeatureCodes | None:
+        """The account's metaflows (feature codes) for *call*'s bridges, their actions run on it; None without."""

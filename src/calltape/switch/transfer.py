@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 from urllib.parse import unquote
 
-from calltape.callflow.call_api import AccountDocuments, CallEndedError, TransferredError
 from calltape.media.clock import MediaTimeline
 from calltape.recording.call_recordings import CallRecordings
 from calltape.recording.metadata import Transfer
@@ -35,6 +34,8 @@ from calltape.sip.events import RequestReceived
 from calltape.sip.syntax import SipSyntaxError
 from calltape.sip.uri import SipUri
 from calltape.switch.bridge import Bridge, HoldMusicSource
+from calltape.switch.call_types import CallEndedError, TransferredError
+from calltape.switch.directory import AccountDocuments
 from calltape.switch.feature_codes import FeatureCodes
 from calltape.switch.leg import InboundLeg, Leg
 from calltape.switch.outbound import OutboundLeg

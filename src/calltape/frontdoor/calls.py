@@ -8,8 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from calltape.callflow.call_api import AccountDocuments, Mailboxes
 from calltape.callflow.engine import run_callflow
+from calltape.callflow.metaflows import feature_codes_of
+from calltape.callflow.modules import record_call
+from calltape.callflow.modules.record_call import RecordCallData
+from calltape.frontdoor.caller_auth import Caller, CallerAuth
+from calltape.frontdoor.channels import live_legs
 from calltape.logs import throttle
 from calltape.media.clock import MediaClock
 from calltape.media.library import MediaLibrary
@@ -30,13 +34,13 @@ from calltape.sip.events import (
 from calltape.sip.message import Request, Response
 from calltape.sip.syntax import SipSyntaxError, quote
 from calltape.sip.transaction import ClientTransaction, ServerTransaction
-from calltape.sip.transport import SipTransport, local_address_towards
 from calltape.sip.uri import SipUri, parse_uri
+from calltape.sip_transport import SipTransport, local_address_towards
 from calltape.store.callflows import Callflows
 from calltape.switch.call import Call
-from calltape.switch.caller_auth import Caller, CallerAuth
-from calltape.switch.channels import live_legs
+from calltape.switch.directory import AccountDocuments, Mailboxes
 from calltape.switch.endpoints import Endpoints
+from calltape.switch.feature_codes import FeatureCodes
 from calltape.switch.leg import InboundLeg, Leg
 from calltape.tasks import TaskSet
 from calltape.worker import Worker
@@ -227,6 +231,15 @@ class CallControl:
     def call_of_leg(self, call_id: str) -> Call | None:
         """The running call whose caller's leg has *call_id*."""
         return next((call for call in self._running.values() if call.a_leg.call_id == call_id), None)
+
+    def feature_codes(self, account: dict[str, Any] | None, call: Call) -> FeatureCodes | None:
+        """The account's metaflows for *call*: a code runs its ``record_call`` action on the call."""
+
+        def run(data: RecordCallData) -> None:
+            log.info("call-id %s: metaflow record_call %s", call.call_id, data.action)
+            self.spawn(record_call.run(call, data))
+
+        return feature_codes_of(account, run)
 
     def find(self, request: Request) -> Leg | None:
         """The leg an in-dialog request belongs to."""

@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from calltape.directory.mailboxes import StoredMailboxes
 from calltape.media.library import MediaLibrary
 from calltape.store.database import Database
 from calltape.store.documents import ACCOUNTS, USERS, VMBOXES, Documents
 from calltape.store.notifications import Notification
-from calltape.switch.mailboxes import StoredMailboxes
 
 
 class ListOutbox:

@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
+from calltape.callflow.metaflows import Metaflows, feature_codes_of
 from calltape.callflow.modules.record_call import RecordCallData
-from calltape.switch.feature_codes import FeatureCodes, Metaflows
 
 FLOWS = {
     "binding_digit": "*",
@@ -29,7 +29,9 @@ async def _press(keys: str, flows: dict[str, object] = FLOWS, wait: float = 0.0)
     def run(data: RecordCallData) -> None:
         ran.append(data.action)
 
-    gate = FeatureCodes(Metaflows.model_validate(flows), run).gate("self", passed.append)
+    codes = feature_codes_of({"metaflows": flows}, run)
+    assert codes is not None
+    gate = codes.gate("self", passed.append)
     assert gate is not None
     for key in keys:
         gate.press(key)
@@ -61,8 +63,8 @@ async def test_a_binding_digit_left_alone_goes_on_after_the_digit_timeout() -> N
 
 
 async def test_listen_on_chooses_the_legs() -> None:
-    flows = Metaflows.model_validate({**FLOWS, "listen_on": "peer"})
-    codes = FeatureCodes(flows, lambda data: None)
+    codes = feature_codes_of({"metaflows": {**FLOWS, "listen_on": "peer"}}, lambda data: None)
+    assert codes is not None
     assert codes.gate("self", print) is None and codes.gate("peer", print) is not None
 
 

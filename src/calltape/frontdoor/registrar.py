@@ -1,7 +1,7 @@
 """The registrar (RFC 3261 §10.3): devices log in with their SIP credentials and bind contacts.
 
 Unknown users, unknown realms and wrong passwords get the same answer (a fresh 401 challenge);
-see :mod:`calltape.switch.device_auth`.
+see :mod:`calltape.frontdoor.device_auth`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 
+from calltape.frontdoor.device_auth import DeviceAuthenticator
 from calltape.logs import throttle
 from calltape.sip.digest import Verdict
 from calltape.sip.events import Peer
@@ -27,7 +28,6 @@ from calltape.store.registrations import (
     RegisterUpdate,
     Registrations,
 )
-from calltape.switch.device_auth import DeviceAuthenticator
 
 log = logging.getLogger(__name__)
 

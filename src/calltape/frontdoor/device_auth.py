@@ -6,10 +6,10 @@ response never tells which extensions exist; every failed attempt counts against
 
 from __future__ import annotations
 
+from calltape.frontdoor.auth_throttle import FailureThrottle
 from calltape.sip.digest import DigestChallenger, Verdict, parse_auth_header
 from calltape.sip.syntax import SipSyntaxError
 from calltape.store.directory import Directory, SipCredentials
-from calltape.switch.auth_throttle import FailureThrottle
 
 
 class DeviceAuthenticator:

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+from calltape.frontdoor.calls import CallControl
+from calltape.frontdoor.registrar import Registrar
 from calltape.logs import throttle
 from calltape.sip.events import (
     AckReceived,
@@ -20,8 +22,6 @@ from calltape.sip.events import (
 from calltape.sip.message import Response
 from calltape.sip.transaction import ServerTransaction
 from calltape.sip.validation import Capabilities
-from calltape.switch.calls import CallControl
-from calltape.switch.registrar import Registrar
 from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)

@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from calltape.frontdoor.device_auth import DeviceAuthenticator
 from calltape.logs import throttle
 from calltape.sip.digest import Verdict
 from calltape.sip.events import Peer
 from calltape.sip.message import Request, Response
 from calltape.sip.responses import make_response
 from calltape.sip.uri import SipUri
-from calltape.switch.device_auth import DeviceAuthenticator
 from calltape.switch.forwarding import FORWARD_HEADER, Forwarding
 
 log = logging.getLogger(__name__)

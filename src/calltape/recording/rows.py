@@ -1,0 +1,111 @@
+"""A recording's row: as it starts (state ``recording``) and as it ends — ``pending`` delivery, ``discarded``
+(shorter than ``record_min_sec``, or no audio), or ``failed`` (the audio is on disk but the file could not be
+made: kept)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from calltape.recording import names
+from calltape.recording.metadata import CallFacts, finished_document, kazoo_document, stretches_document
+from calltape.recording.open_recording import Recording
+from calltape.recording.placement import FrameCounts
+from calltape.recording.spool import SpoolFacts
+from calltape.store.recordings import RecordingState
+
+log = logging.getLogger(__name__)
+
+
+def recording_row(
+    recording: Recording, node: str, started_at: float, duration_ms: int, facts: CallFacts | None
+) -> dict[str, Any]:
+    """The recording's row as the store keeps it (its Kazoo metadata document in ``doc``)."""
+    call = facts or recording.facts
+    doc = kazoo_document(
+        call,
+        recording_id=recording.id,
+        name=names.media_name(recording.request.media_name, recording.fmt) or recording.name,
+        fmt=recording.fmt,
+        url=recording.request.url or "",
+        started_at=started_at,
+        duration_ms=duration_ms,
+        source_type=recording.source_type,
+    )
+    if recording.request.origin:
+        doc["origin"] = recording.request.origin
+    elif recording.request.label:
+        doc["origin"] = f"callflow : {recording.request.label}"
+    doc["record_min_sec"] = recording.min_seconds
+    doc["pause_behavior"] = recording.request.pause_behavior
+    doc["channels"] = "stereo" if recording.channels == 2 else "mono"
+    if recording.channels == 2:
+        doc["channel_layout"] = {"left": "caller", "right": "callee"}
+    return {
+        "id": recording.id,
+        "account_id": call.account_id,
+        "call_id": call.call_id,
+        "owner_id": call.owner_id or call.callee_owner_id,  # whose list it is in (/users/{U}/recordings)
+        "format": recording.fmt,
+        "name": recording.name,
+        "created": started_at,
+        "duration_ms": duration_ms,
+        "size": 0,
+        "sha256": "",
+        "channels": recording.channels,
+        "sample_rate": recording.rate,
+        "spool_path": str(recording.path),
+        "node": node,
+        "target": recording.target.as_dict(),
+        "doc": doc,
+    }
+
+
+def finished_row(
+    recording: Recording,
+    node: str,
+    started_at: float,
+    samples: int,
+    spooled: SpoolFacts | None,
+    counts: FrameCounts | None,
+    facts: CallFacts,
+    note: str,
+) -> tuple[dict[str, Any], bool]:
+    """The row's values once the file is made (or could not be), and whether it is to be delivered (a discarded
+    file is for the caller to delete)."""
+    deliver = True
+    duration_ms = samples * 1000 // 8000
+    values = recording_row(recording, node, started_at, duration_ms, facts)
+    values.pop("id")
+    doc = values["doc"]
+    if counts is not None:
+        doc["frames"] = counts.as_document()
+    doc.update(stretches_document(recording.stretches))
+    if spooled is not None:
+        values.update(size=spooled.size, sha256=spooled.sha256)
+        values["doc"] = doc = finished_document(doc, duration_ms, spooled.md5_b64)
+    if note:
+        doc["note"] = note
+    if spooled is None and (samples or note):  # the audio is on disk, the file could not be made: kept
+        deliver = False
+        values.update(state=RecordingState.FAILED, last_error=note)
+        log.error("call-id %s: recording %s kept at %s: %s", facts.call_id, recording.name, recording.path, note)
+    elif spooled is None or samples == 0 or duration_ms < recording.min_seconds * 1000:
+        deliver = False
+        values["state"] = RecordingState.DISCARDED
+        doc["discarded"] = (
+            "no audio: the call's media never flowed while recording"
+            if samples == 0
+            else f"shorter than record_min_sec ({duration_ms / 1000:.1f} s < {recording.min_seconds:g} s)"
+        )
+        log.info("call-id %s: recording %s discarded: %s", facts.call_id, recording.name, doc["discarded"])
+    else:
+        values["state"] = RecordingState.PENDING
+        log.info(
+            "call-id %s: recording %s finished: %.1f s, %d bytes",
+            facts.call_id,
+            recording.name,
+            duration_ms / 1000,
+            spooled.size,
+        )
+    return values, deliver
