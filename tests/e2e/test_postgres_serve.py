@@ -11,8 +11,8 @@ import httpx
 
 from calltape.store.database import Database
 from calltape.store.registrations import Registrations
-from tests.server import TOKEN, ServerProcess
 from tests.frontdoor.test_registrar import Device, Registering
+from tests.server import TOKEN, ServerProcess
 
 
 def test_serve_on_postgresql(tmp_path: Path, fresh_pg_url: str) -> None:

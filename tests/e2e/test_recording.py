@@ -17,11 +17,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import boto3
 import httpx
 import numpy as np
 import pytest
@@ -29,7 +29,6 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
 
-from calltape.aws_sigv4 import sign_v4
 from calltape.demo.provision import SEED_THREE, SEED_TWO
 from tests.audio import channel_hz, dominant_frequency, tone
 from tests.e2e.sipp_runner import free_port
@@ -610,11 +609,13 @@ def test_without_a_url_the_accounts_storage_plan_takes_the_recording(
         assert rig.api.put(storage, json={"data": _plan("s3", s3)}).status_code == 200
         call_id, seconds = asyncio.run(echo_call(rig, number, 2.0))
         doc = rig.recording_of(call_id)
-        url = httpx.URL(f"{s3_endpoint}/calls/{rig.account_id}/{month}/call_recording_{call_id}.mp3")
-        empty = hashlib.sha256(b"").hexdigest()
-        signed = sign_v4("GET", url, {}, empty, "test", "test-secret", "us-east-1", datetime.now(UTC))
-        obj = httpx.get(url, headers=signed)
-        assert obj.status_code == 200 and hashlib.sha256(obj.content).hexdigest() == doc["sha256"]
+        key = f"{rig.account_id}/{month}/call_recording_{call_id}.mp3"
+        s3_client = boto3.client(
+            "s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="t", region_name="us-east-1"
+        )
+        stored_object = s3_client.get_object(Bucket="calls", Key=key)
+        assert hashlib.sha256(stored_object["Body"].read()).hexdigest() == doc["sha256"]
+        assert stored_object["Metadata"] == {"sha256": doc["sha256"]}
     finally:
         rig.api.delete(storage)
 

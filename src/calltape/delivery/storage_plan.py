@@ -1,10 +1,11 @@
 """An account's storage plan for call recordings (Kazoo's ``/storage`` document) and storing a file by it.
 
 Kazoo's shape: ``attachments`` names handlers by id, and ``plan.modb.types.call_recording.attachments.handler``
-says which one takes call recordings. Handlers: ``s3`` (settings: bucket, key, secret, and host, port,
-scheme, region, bucket_path for S3-compatible stores), ``http`` (url, verb put|post) and calltape's
-``filesystem`` (path). A recording is stored as ``<account>/<YYYY>/<MM>/<name>`` under the bucket path or
-directory; an object that exists already is never overwritten.
+says which one takes call recordings. Handlers: ``s3`` (settings: bucket, key, secret, and host, port, scheme,
+region, bucket_access_method, bucket_path for S3-compatible stores; through boto3, files over 64 MiB in parts),
+``http`` (url, verb put|post) and calltape's ``filesystem`` (path). A recording is stored as
+``<account>/<YYYY>/<MM>/<name>`` under the bucket path or directory; an object that exists already is never
+overwritten. A plan's keys are required: a tenant's plan never signs with the node's own AWS credentials.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import os
 import shutil
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -21,9 +21,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from calltape.aws_sigv4 import sign_v4
 from calltape.delivery.http import UploadError, UploadFile, upload
 from calltape.media.formats import CONTENT_TYPES
+from calltape.s3_bucket import Addressing, BucketAddress, S3Bucket, S3Error
 from calltape.store.recordings import DueRecording
 
 
@@ -45,6 +45,9 @@ class Attachment(BaseModel):
             raise ValueError("a filesystem path must be absolute")
         if self.handler == "http" and not str(self.settings["url"]).startswith(("http://", "https://")):
             raise ValueError("an http handler's url must be http or https")
+        method = self.settings.get("bucket_access_method")
+        if self.handler == "s3" and method is not None and method not in ACCESS_METHODS:
+            raise ValueError(f"bucket_access_method is one of {', '.join(ACCESS_METHODS)}")
         return self
 
 
@@ -103,7 +106,7 @@ async def store_by_plan(client: httpx.AsyncClient, plan: dict[str, Any], row: Du
         await upload(client, str(settings.get("verb", "put")), url, file)
         return url
     if handler == "s3":
-        return await _put_object(client, settings, row, path)
+        return await _put_object(settings, row, path)
     raise UploadError(f"unknown storage handler {handler!r}")
 
 
@@ -121,41 +124,43 @@ def _copy_into(source: Path, target: Path) -> str:
     return str(target)
 
 
-async def _put_object(client: httpx.AsyncClient, settings: dict[str, Any], row: DueRecording, path: Path) -> str:
-    scheme = settings.get("scheme", "https")
-    host = settings.get("host", "s3.amazonaws.com")
-    port = f":{settings['port']}" if settings.get("port") else ""
-    key = object_key(row.account_id, row.name, row.created, str(settings.get("bucket_path", "")))
-    url = httpx.URL(f"{scheme}://{host}{port}/{quote(settings['bucket'])}/{quote(key, safe='/-_.~')}")
-    headers = {
-        "content-type": CONTENT_TYPES[row.format],
-        "content-length": str(row.size),
-        "if-none-match": "*",  # never over an object that is there
-        "x-amz-meta-sha256": row.sha256,
-    }
-    signed = sign_v4(
-        "PUT",
-        url,
-        headers,
-        row.sha256,
-        str(settings["key"]),
-        str(settings["secret"]),
-        str(settings.get("region", "us-east-1")),
-        datetime.now(UTC),
+ACCESS_METHODS: dict[str, Addressing] = {"auto": "auto", "vhost": "virtual", "path": "path"}
+_buckets: dict[BucketAddress, S3Bucket] = {}  # one client per bucket and credentials, made once
+MAX_BUCKETS = 256
+
+
+def bucket_address(settings: dict[str, Any]) -> BucketAddress:
+    """Kazoo's s3 attachment settings as a bucket's address: ``host`` (else AWS's endpoint for the region),
+    ``port``, ``scheme``, ``region``, ``bucket_access_method`` (auto, vhost or path; path for a host of one's
+    own unless it says otherwise), ``key`` and ``secret``."""
+    host = settings.get("host")
+    endpoint = None
+    if host:
+        port = f":{settings['port']}" if settings.get("port") else ""
+        endpoint = f"{settings.get('scheme', 'https')}://{host}{port}"
+    method = settings.get("bucket_access_method") or ("path" if host else "auto")
+    return BucketAddress(
+        bucket=str(settings["bucket"]),
+        endpoint=endpoint,
+        region=str(settings.get("region") or "us-east-1"),
+        access_key=str(settings["key"]),
+        secret_key=str(settings["secret"]),
+        addressing=ACCESS_METHODS[method],
     )
-    body = path.read_bytes() if row.size <= 1 << 20 else _chunks(path)
+
+
+async def _put_object(settings: dict[str, Any], row: DueRecording, path: Path) -> str:
+    address = bucket_address(settings)
+    bucket = _buckets.get(address)
+    if bucket is None:
+        if len(_buckets) >= MAX_BUCKETS:
+            _buckets.pop(next(iter(_buckets))).close()
+        bucket = _buckets[address] = S3Bucket(address)
+    key = object_key(row.account_id, row.name, row.created, str(settings.get("bucket_path", "")))
     try:
-        response = await client.put(url, headers=signed, content=body)
-    except httpx.HTTPError as exc:
-        raise UploadError(f"{type(exc).__name__} talking to {host}: {exc}") from None
-    if response.status_code == 412:  # there already: stored by an attempt whose answer was lost
-        return str(url)
-    if not 200 <= response.status_code < 300:
-        raise UploadError(f"S3 answered {response.status_code}: {response.text[:200]}")
-    return str(url)
-
-
-async def _chunks(path: Path) -> Any:
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 16):
-            yield chunk
+        await bucket.create(
+            key, path, sha256=row.sha256, content_type=CONTENT_TYPES[row.format], metadata={"sha256": row.sha256}
+        )  # False: there already, stored by an attempt whose answer was lost (never overwritten)
+    except S3Error as exc:
+        raise UploadError(str(exc)) from None
+    return bucket.url(key)

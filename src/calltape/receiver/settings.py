@@ -7,13 +7,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from calltape.config import ConfigError, HostPort, parse_host_port, read_config_file
 from calltape.digits import is_number
 from calltape.media.formats import CONTENT_TYPES
+from calltape.s3_bucket import Addressing
 
 BACKENDS = ("dir", "s3", "postgresql")
+ADDRESSING = get_args(Addressing)
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ class ReceiverSettings:
     s3_bucket: str = ""
     s3_region: str = "us-east-1"
     s3_access_key: str = ""
-    s3_secret_key: str = ""
+    s3_secret_key: str = ""  # with the access key; both empty: boto3's credential chain (environment, files, roles)
+    s3_addressing: Addressing = "path"  # path, virtual (the bucket in the host name) or auto
     postgres_url: str = ""
     on_stored_command: tuple[str, ...] = ()
     on_stored_webhook: str = ""
@@ -70,6 +73,10 @@ def _convert(name: str, value: Any) -> Any:
         if value not in BACKENDS:
             raise ConfigError(f"{flag}: expected one of {', '.join(BACKENDS)}, got {value!r}")
         return value
+    if name == "s3_addressing":
+        if value not in ADDRESSING:
+            raise ConfigError(f"{flag}: expected one of {', '.join(ADDRESSING)}, got {value!r}")
+        return value
     if name == "on_stored_command":
         return tuple(value.split() if isinstance(value, str) else (str(v) for v in value))
     return str(value)
@@ -97,8 +104,10 @@ def load_receiver_settings(
             merged[key] = env
     merged.update({k: v for k, v in flags.items() if v is not None})
     settings = ReceiverSettings(**{k: _convert(k, v) for k, v in merged.items()})
-    if settings.backend == "s3" and not (settings.s3_endpoint and settings.s3_bucket):
-        raise ConfigError("--backend s3 needs --s3-endpoint and --s3-bucket")
+    if settings.backend == "s3" and not settings.s3_bucket:
+        raise ConfigError("--backend s3 needs --s3-bucket")
+    if bool(settings.s3_access_key) != bool(settings.s3_secret_key):
+        raise ConfigError("--s3-access-key and --s3-secret-key go together (neither: the AWS credential chain)")
     if settings.backend == "postgresql" and not settings.postgres_url:
         raise ConfigError("--backend postgresql needs --postgres-url")
     return settings
