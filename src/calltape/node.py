@@ -25,7 +25,7 @@ import uvicorn
 
 from calltape.api.app import create_app
 from calltape.config import Settings
-from calltape.delivery.worker import DeliveryWorker
+from calltape.delivery.worker import LATENCY_METRIC, DeliveryWorker
 from calltape.directory.account_documents import StoredDocuments
 from calltape.directory.mailboxes import StoredMailboxes
 from calltape.frontdoor.auth_throttle import FailureThrottle
@@ -40,16 +40,15 @@ from calltape.media.library import MediaLibrary
 from calltape.media.ports import RtpPortPool
 from calltape.media.rtp_totals import RTP_TOTALS
 from calltape.media.tts import TtsCache
-from calltape.node_metrics import NodeFacts
-from calltape.node_metrics import render as render_node_metrics
+from calltape.node_metrics import NodeFacts, node_families
 from calltape.notify.mailer import Mailer
+from calltape.prometheus import exposition
 from calltape.receiver.app import ReceiverApp
 from calltape.receiver.server import build_receiver
 from calltape.receiver.settings import ReceiverSettings
 from calltape.recording.encoder_pool import EncoderPool, default_size
 from calltape.recording.manager import RecordingManager, node_name
-from calltape.recording.metrics import render as render_recording_metrics
-from calltape.recording.metrics import spool_bytes
+from calltape.recording.metrics import recording_families, spool_bytes
 from calltape.recording.recovery import recover
 from calltape.recording.retention import RetentionSweeper
 from calltape.sip.digest import DigestChallenger
@@ -73,7 +72,7 @@ from calltape.webhooks.events import RecordingEvents
 from calltape.webhooks.sender import WebhookSender
 from calltape.worker import Router, Worker, spool_dir
 from calltape.worker_control import ControlServer, ask
-from calltape.worker_metrics import Snapshot, combine, publish, read_fresh, snapshot_path
+from calltape.worker_metrics import ENVIRONMENT, SharedFigures, Snapshot, read_shared, shared_directory
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +162,8 @@ class Node:
             events=self.recording_events,
         )
         self.loop_lag = LoopLag()
+        # --workers: each worker's figures go to the shared directory the supervisor named (worker_metrics.py)
+        self.shared_figures = SharedFigures() if worker.count > 1 and ENVIRONMENT in os.environ else None
         self.housekeeping = TaskSet(f"worker {worker.index} housekeeping")  # stopped first
         self.delivery_task: asyncio.Task[None] | None = None
         self.api_server: _EmbeddedUvicorn | None = None
@@ -284,8 +285,8 @@ class Node:
             self.housekeeping.spawn(_purge_expired(self.registrations))
             accounts, users, audit = Documents(self.db, ACCOUNTS), Documents(self.db, USERS), RecordingAudit(self.db)
             self.housekeeping.spawn(RetentionSweeper(accounts, users, self.recordings, audit).run())
-        else:
-            self.housekeeping.spawn(publish(snapshot_path(settings.data_dir, self.worker.index), self._own_counters))
+        if self.shared_figures is not None:
+            self.housekeeping.spawn(self.shared_figures.publish(self._own_counters))
         if self.worker.count > 1:
             low, high = settings.rtp_ports
             where = f"SIP {sip_host}:{sip_port}, RTP {low}-{high}"
@@ -352,10 +353,12 @@ class Node:
         )
 
     async def metrics(self) -> str:
-        """``/metrics``: this node's figures, with the other workers' counters added (worker 0)."""
+        """``/metrics``: this node's figures; with ``--workers``, every worker's counters and gauges (worker 0)."""
         settings, worker = self.settings, self.worker
-        others = [snapshot_path(settings.data_dir, i) for i in range(1, worker.count)]
-        counts = combine([self._own_counters(), *read_fresh(others, time.time())])
+        if self.shared_figures is not None:
+            counts, shared = read_shared(shared_directory(settings.data_dir), keep=[LATENCY_METRIC])
+        else:
+            counts, shared = self._own_counters(), list(self.delivery.latency.collect())
         node = NodeFacts(
             calls=counts.calls,
             legs=counts.legs,
@@ -367,18 +370,17 @@ class Node:
             webhook_events=await self.webhooks.outbox.count_by_state(),
         )
         spools = [spool_dir(settings.data_dir, i) for i in range(worker.count)]
-        recording = render_recording_metrics(
+        recording = recording_families(
             await self.recordings.count_by_state(),
             await self.recordings.outbox_depth(),
             counts.recordings_active,
             counts.delivered,
             counts.failed_attempts,
             self.delivery.latencies,
-            latency=self.delivery.latency,
             spool_bytes=sum([await asyncio.to_thread(spool_bytes, spool) for spool in spools]),
             frames=counts.frames,
         )
-        return render_node_metrics(node) + recording
+        return exposition([*node_families(node), *recording, *shared])
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """``/health``: the store, the spool and the event loop."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from prometheus_client.core import Metric
+
 from calltape.media.rtp_totals import RtpCounts
-from calltape.prometheus import family, single
+from calltape.prometheus import counter, gauge, labelled_gauge
 from calltape.store.leased_outbox import OutboxState
 
 
@@ -24,47 +26,41 @@ class NodeFacts:
     webhook_events: Mapping[str, int] = field(default_factory=dict)  # recording webhook events, by state
 
 
-def render(facts: NodeFacts) -> str:
-    """The exposition text."""
-    lines = [
-        *single("calltape_calls_active", "gauge", "Calls in progress on this node.", facts.calls),
-        *single("calltape_legs_active", "gauge", "Legs of the calls in progress (caller and bridged).", facts.legs),
-        *single("calltape_registrations", "gauge", "Live registrations (bindings) in the store.", facts.registrations),
-        *single("calltape_rtp_sessions_active", "gauge", "RTP sessions open on this node.", facts.rtp.sessions),
-        *single("calltape_rtp_packets_received_total", "counter", "RTP packets received.", facts.rtp.packets_in),
-        *single("calltape_rtp_packets_sent_total", "counter", "RTP packets sent.", facts.rtp.packets_out),
-        *single(
+def node_families(facts: NodeFacts) -> list[Metric]:
+    """The node's families."""
+    return [
+        gauge("calltape_calls_active", "Calls in progress on this node.", facts.calls),
+        gauge("calltape_legs_active", "Legs of the calls in progress (caller and bridged).", facts.legs),
+        gauge("calltape_registrations", "Live registrations (bindings) in the store.", facts.registrations),
+        gauge("calltape_rtp_sessions_active", "RTP sessions open on this node.", facts.rtp.sessions),
+        counter("calltape_rtp_packets_received_total", "RTP packets received.", facts.rtp.packets_in),
+        counter("calltape_rtp_packets_sent_total", "RTP packets sent.", facts.rtp.packets_out),
+        counter(
             "calltape_rtp_packets_lost_total",
-            "counter",
             "RTP packets that never arrived (given up after the reorder window).",
             facts.rtp.lost,
         ),
-        *single(
+        counter(
             "calltape_rtp_relay_dropped_total",
-            "counter",
             "RTP payloads received but not sent on (echo, bridge): the sending side was more than 100 ms behind.",
             facts.rtp.relay_dropped,
         ),
-        *family(
+        labelled_gauge(
             "calltape_emails",
-            "gauge",
             "E-mail notifications in the store, by state (pending: in the outbox).",
-            [({"state": state}, facts.emails.get(state, 0)) for state in OutboxState],
+            "state",
+            {state: facts.emails.get(state, 0) for state in OutboxState},
         ),
-        *family(
+        labelled_gauge(
             "calltape_webhook_events",
-            "gauge",
             "Recording webhook events in the store, by state (pending: in the outbox).",
-            [({"state": state}, facts.webhook_events.get(state, 0)) for state in OutboxState],
+            "state",
+            {state: facts.webhook_events.get(state, 0) for state in OutboxState},
         ),
-        *single(
-            "calltape_event_loop_lag_seconds", "gauge", "How late the event loop ran its last timer.", facts.loop_lag
-        ),
-        *single(
+        gauge("calltape_event_loop_lag_seconds", "How late the event loop ran its last timer.", facts.loop_lag),
+        gauge(
             "calltape_event_loop_lag_max_seconds",
-            "gauge",
             "The latest the event loop has run a timer since the start.",
             facts.loop_lag_max,
         ),
     ]
-    return "\n".join(lines) + "\n"

@@ -1,66 +1,60 @@
-"""Prometheus' text exposition format (0.0.4): metric families, and a cumulative histogram."""
+"""``/metrics`` through prometheus_client: gauges and counters are families built at scrape time from what the node
+knows (nothing is counted through the library per packet), histograms are observed as things happen, and the
+library writes Prometheus' text format."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+# no ``_created`` series: the names and samples are what they were
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
-def _value(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(round(value, 6))
+def gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
+    """A gauge of one sample."""
+    return GaugeMetricFamily(name, help_text, value=value)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def labelled_gauge(name: str, help_text: str, label: str, values: Mapping[str, float]) -> GaugeMetricFamily:
+    """A gauge with a sample per value of *label*."""
+    family = GaugeMetricFamily(name, help_text, labels=[label])
+    for key, value in values.items():
+        family.add_metric([key], value)
+    return family
 
 
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+def counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
+    """A counter of one sample (*name* ends in ``_total``)."""
+    return CounterMetricFamily(name, help_text, value=value)
 
 
-def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]) -> list[str]:
-    """One metric family: its HELP and TYPE lines, then a line per (labels, value)."""
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{_labels(labels)} {_value(value)}" for labels, value in samples]
-    return lines
+def labelled_counter(name: str, help_text: str, label: str, values: Mapping[str, float]) -> CounterMetricFamily:
+    """A counter with a sample per value of *label*."""
+    family = CounterMetricFamily(name, help_text, labels=[label])
+    for key, value in values.items():
+        family.add_metric([key], value)
+    return family
 
 
-def single(name: str, kind: str, help_text: str, value: float) -> list[str]:
-    """A family of one unlabelled sample."""
-    return family(name, kind, help_text, [({}, value)])
+def histogram(name: str, help_text: str, buckets: Sequence[float]) -> Histogram:
+    """A histogram of this process's observations (with ``--workers``, summed over the workers by the library's
+    multiprocess mode); it is not registered anywhere: its owner hands its families to :func:`exposition`."""
+    return Histogram(name, help_text, buckets=sorted(buckets), registry=None)
 
 
-class Histogram:
-    """Counts of observations at or under each bound, their sum and count, since the process started."""
+class _Families:
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
 
-    def __init__(self, bounds: Sequence[float]) -> None:
-        self.bounds = tuple(sorted(bounds))
-        self.counts = [0] * len(self.bounds)  # per bucket (not cumulative): one increment per observation
-        self.sum = 0.0
-        self.count = 0
+    def collect(self) -> Iterable[Metric]:
+        return self.families
 
-    def observe(self, value: float) -> None:
-        """Count one observation."""
-        self.sum += value
-        self.count += 1
-        for i, bound in enumerate(self.bounds):
-            if value <= bound:
-                self.counts[i] += 1
-                return
 
-    def lines(self, name: str, help_text: str) -> list[str]:
-        """The family: cumulative ``_bucket`` lines (``le``, ending with ``+Inf``), ``_sum`` and ``_count``."""
-        out = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
-        running = 0
-        for bound, n in zip(self.bounds, self.counts, strict=True):
-            running += n
-            out.append(f'{name}_bucket{{le="{_value(float(bound))}"}} {running}')
-        out.append(f'{name}_bucket{{le="+Inf"}} {self.count}')
-        out += [f"{name}_sum {_value(self.sum)}", f"{name}_count {self.count}"]
-        return out
+def exposition(families: Iterable[Metric]) -> str:
+    """*families* in Prometheus' text format (0.0.4)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry).decode()

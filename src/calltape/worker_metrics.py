@@ -1,32 +1,37 @@
-"""With ``--workers``, worker 0's ``/metrics`` counts every worker.
+"""With ``--workers``, worker 0's ``/metrics`` counts every worker, through prometheus_client's multiprocess mode.
 
-Each other worker writes a snapshot of its counters once a second (``DATA_DIR/run/worker-N.json``, replaced
-atomically); worker 0 adds the fresh ones (at most a few seconds old) to its own. A worker that stopped
-writing drops out of the sums, so a dead worker shows as calls and counters that went missing.
+The supervisor empties ``DATA_DIR/run/metrics`` and names it in ``PROMETHEUS_MULTIPROC_DIR`` before it starts the
+workers. Once a second each worker writes its figures there (:class:`SharedFigures`: gauges of what it has now,
+counters moved on by what it counted since); its delivery-latency histogram lands there as it observes. At each
+scrape worker 0 reads them all, summed by the library (:func:`read_shared`). (A worker that dies takes the others
+down with it: the supervisor stops them all.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import time
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+import shutil
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess
+from prometheus_client.core import Metric
 
 from calltape.media.rtp_totals import RtpCounts
 
 log = logging.getLogger(__name__)
 
-MAX_AGE = 5.0  # seconds: an older snapshot belongs to a worker that is gone
+ENVIRONMENT = "PROMETHEUS_MULTIPROC_DIR"
+_GAUGES = ("calls", "legs", "sessions", "recordings_active")
+_COUNTERS = ("packets_in", "packets_out", "lost", "relay_dropped", "delivered", "failed_attempts")
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One worker's counters."""
+    """One worker's figures (or every worker's, summed)."""
 
     calls: int
     legs: int
@@ -37,58 +42,102 @@ class Snapshot:
     loop_lag_max: float
     frames: dict[str, int] = field(default_factory=dict)  # finished recordings' frames: FrameCounts.flat()
 
+    def figures(self) -> dict[str, float]:
+        """Every figure by its name in the shared files."""
+        rtp = self.rtp
+        return {
+            "calls": self.calls,
+            "legs": self.legs,
+            "sessions": rtp.sessions,
+            "recordings_active": self.recordings_active,
+            "packets_in": rtp.packets_in,
+            "packets_out": rtp.packets_out,
+            "lost": rtp.lost,
+            "relay_dropped": rtp.relay_dropped,
+            "delivered": self.delivered,
+            "failed_attempts": self.failed_attempts,
+        }
 
-def snapshot_path(data_dir: Path, index: int) -> Path:
-    """Where worker *index* keeps its snapshot."""
-    return data_dir / "run" / f"worker-{index}.json"
+
+def shared_directory(data_dir: Path) -> Path:
+    """Where the workers' figures are shared."""
+    return data_dir / "run" / "metrics"
 
 
-def write(path: Path, snapshot: Snapshot) -> None:
-    """Replace *path* with *snapshot* (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps({"at": time.time(), **asdict(snapshot)}))
-    os.replace(partial, path)
+def prepare(data_dir: Path) -> None:
+    """The supervisor, before it starts the workers: an empty directory (what an earlier run left is not this
+    run's), named in the environment they inherit."""
+    directory = shared_directory(data_dir)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[ENVIRONMENT] = str(directory)
 
 
-def read_fresh(paths: Iterable[Path], now: float) -> list[Snapshot]:
-    """The snapshots at *paths* written less than MAX_AGE ago."""
-    found = []
-    for path in paths:
-        try:
-            raw = json.loads(path.read_text())
-        except (OSError, ValueError):
+class SharedFigures:
+    """This worker's side: its figures into the shared directory, once a second."""
+
+    def __init__(self) -> None:
+        self._gauges = {name: Gauge(f"worker_{name}", name, multiprocess_mode="livesum") for name in _GAUGES}
+        self._lag = Gauge("worker_loop_lag_max", "loop lag", multiprocess_mode="livemax")
+        self._counters = {name: Counter(f"worker_{name}", name) for name in _COUNTERS}
+        self._frames = Counter("worker_frames", "frames", ["key"])
+        self._last = Snapshot(0, 0, RtpCounts(0, 0, 0, 0, 0), 0, 0, 0, 0.0)
+
+    def write(self, now: Snapshot) -> None:
+        """Gauges set to *now*; counters moved on by what was counted since the last write."""
+        figures, last = now.figures(), self._last.figures()
+        for name, metric in self._gauges.items():
+            metric.set(figures[name])
+        for name, counted in self._counters.items():
+            if figures[name] > last[name]:
+                counted.inc(figures[name] - last[name])
+        for key, value in now.frames.items():
+            if value > self._last.frames.get(key, 0):
+                self._frames.labels(key).inc(value - self._last.frames.get(key, 0))
+        self._lag.set(now.loop_lag_max)
+        self._last = now
+
+    async def publish(self, take: Callable[[], Snapshot], interval: float = 1.0) -> None:
+        """:meth:`write` every *interval* seconds until cancelled."""
+        while True:
+            try:
+                self.write(take())
+            except OSError as exc:
+                log.warning("cannot write the worker's metrics: %s", exc)
+            await asyncio.sleep(interval)
+
+
+def read_shared(directory: Path, keep: Collection[str] = ()) -> tuple[Snapshot, list[Metric]]:
+    """Every worker's figures, summed; and the families named in *keep* found there (histograms: the library sums
+    them as the workers observe)."""
+    registry = CollectorRegistry(auto_describe=False)
+    multiprocess.MultiProcessCollector(registry, str(directory))  # type: ignore[no-untyped-call]
+    values: dict[str, float] = {}
+    frames: dict[str, int] = {}
+    others: list[Metric] = []
+    for family in registry.collect():
+        if not family.name.startswith("worker_"):
+            if family.name in keep:
+                others.append(family)
             continue
-        if now - raw.pop("at", 0) <= MAX_AGE:
-            found.append(Snapshot(**{**raw, "rtp": RtpCounts(**raw["rtp"])}))
-    return found
-
-
-def combine(snapshots: list[Snapshot]) -> Snapshot:
-    """The sums (and the worst loop lag) of *snapshots*."""
-    return Snapshot(
-        calls=sum(s.calls for s in snapshots),
-        legs=sum(s.legs for s in snapshots),
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            if family.name == "worker_frames":
+                frames[sample.labels["key"]] = int(sample.value)
+            else:
+                values[family.name.removeprefix("worker_")] = sample.value
+    count = {name: int(values.get(name, 0)) for name in (*_GAUGES, *_COUNTERS)}
+    snapshot = Snapshot(
+        calls=count["calls"],
+        legs=count["legs"],
         rtp=RtpCounts(
-            sum(s.rtp.packets_in for s in snapshots),
-            sum(s.rtp.packets_out for s in snapshots),
-            sum(s.rtp.lost for s in snapshots),
-            sum(s.rtp.sessions for s in snapshots),
-            sum(s.rtp.relay_dropped for s in snapshots),
+            count["packets_in"], count["packets_out"], count["lost"], count["sessions"], count["relay_dropped"]
         ),
-        recordings_active=sum(s.recordings_active for s in snapshots),
-        delivered=sum(s.delivered for s in snapshots),
-        failed_attempts=sum(s.failed_attempts for s in snapshots),
-        loop_lag_max=max((s.loop_lag_max for s in snapshots), default=0.0),
-        frames=dict(sum((Counter(s.frames) for s in snapshots), Counter())),
+        recordings_active=count["recordings_active"],
+        delivered=count["delivered"],
+        failed_attempts=count["failed_attempts"],
+        loop_lag_max=values.get("loop_lag_max", 0.0),
+        frames=frames,
     )
-
-
-async def publish(path: Path, take: Callable[[], Snapshot], interval: float = 1.0) -> None:
-    """Write this worker's snapshot every *interval* seconds until cancelled."""
-    while True:
-        try:
-            write(path, take())
-        except OSError as exc:
-            log.warning("cannot write the worker's metrics to %s: %s", path, exc)
-        await asyncio.sleep(interval)
+    return snapshot, others

@@ -9,8 +9,8 @@ come home whichever address they arrive from. TCP connections stay with the work
 Each worker has its own slice of the RTP ports, its own media clock, encoder processes and spool
 (worker 0 keeps ``DATA_DIR/spool``, so its node is the single-process node), and its own delivery
 worker; the store is shared (PostgreSQL is the better store for several workers). Worker 0 also serves
-the API, the web page and the built-in receiver; its ``/metrics`` adds the other workers' counters (see
-``worker_metrics``), while ``/channels`` and the delivery latency histogram are its own.
+the API, the web page and the built-in receiver; its ``/metrics`` sums every worker's counters and gauges
+(``worker_metrics``, prometheus_client's multiprocess mode), while ``/channels`` lists every worker's calls.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from calltape.receiver.settings import ReceiverSettings
 from calltape.runtime import configure_logging, install_event_loop_policy
 from calltape.service import serve
 from calltape.worker import Worker
+from calltape.worker_metrics import prepare as prepare_shared_figures
 
 
 def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
@@ -46,6 +47,7 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
         sip=_fixed_port(settings.sip, both=True),
         http=_fixed_port(settings.http, both=False),
     )
+    prepare_shared_figures(settings.data_dir)  # worker 0's /metrics sums every worker's (worker_metrics.py)
     group = f"{os.getpid()}-{secrets.token_hex(4)}"
     low, high = settings.rtp_ports
     share = (high - low + 1) // count

@@ -111,8 +111,8 @@ def test_a_receiver_that_fails_three_times_gets_the_file_exactly_once(node: Node
         log = node.server.log_path.read_text()
         assert log.count("HTTP 503") >= 3 and call_id in log
         metrics = httpx.get(f"{node.server.api_url}/metrics").text
-        assert "calltape_recording_delivery_failures_total 3" in metrics
-        assert 'calltape_recordings{state="delivered"} 1' in metrics
+        assert "calltape_recording_delivery_failures_total 3.0" in metrics
+        assert 'calltape_recordings{state="delivered"} 1.0' in metrics
     finally:
         sink.stop()
 
@@ -130,7 +130,7 @@ def test_at_its_horizon_a_recording_is_failed_kept_visible_and_retried_on_reques
         doc = node.wait_state(call_id, "failed")
         assert doc["attempts"] == 5 and "HTTP 503" in doc["last_error"]
         assert Path(doc["spool_path"]).exists()  # kept
-        assert 'calltape_recordings{state="failed"} 1' in httpx.get(f"{node.server.api_url}/metrics").text
+        assert 'calltape_recordings{state="failed"} 1.0' in httpx.get(f"{node.server.api_url}/metrics").text
         assert "not delivered after 5 attempts" in node.server.log_path.read_text()
         audio = node.api.get(f"/v2/accounts/{node.account_id}/recordings/{doc['id']}", params={"accept": "audio/mpeg"})
         assert audio.status_code == 200 and audio.content == Path(doc["spool_path"]).read_bytes()

@@ -25,7 +25,7 @@ import httpx
 
 from calltape.delivery.http import UploadError
 from calltape.delivery.targets import target_from_dict
-from calltape.prometheus import Histogram
+from calltape.prometheus import histogram
 from calltape.retry import DEFAULT_HORIZON, retry_delay
 from calltape.store.recordings import DueRecording, Recordings
 from calltape.tasks import TaskSet
@@ -37,8 +37,9 @@ LEASE = 600.0  # longer than one attempt can take: a node that died holding an e
 IDLE_POLL = 30.0  # look at the outbox at least this often (another node may have queued or freed work)
 BATCH = 64
 KEEP_ALIVE = 8  # connections kept open between deliveries
-#: Buckets of the hang-up → delivered histogram (seconds)
-DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+#: Hang-up → delivered (seconds): a healthy node delivers in well under a second; retries take minutes.
+BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+LATENCY_METRIC = "calltape_recording_delivery_latency_seconds"
 
 
 class DeliveryWorker:
@@ -72,7 +73,8 @@ class DeliveryWorker:
         self.delivered = 0
         self.failed_attempts = 0
         self.latencies: deque[float] = deque(maxlen=1000)  # seconds from a recording's end to its delivery
-        self.latency = Histogram(DELIVERY_BUCKETS)  # the same, every delivery since the start (/metrics)
+        # the same, every delivery since the start (/metrics; with --workers, every worker's)
+        self.latency = histogram(LATENCY_METRIC, "Hangup to delivery, every delivery since the start.", BUCKETS)
 
     def wake(self) -> None:
         """Look at the outbox now."""
