@@ -65,7 +65,8 @@ def sipp_callee(
 def rtp_counters(api: httpx.Client) -> tuple[int, int]:
     """(RTP packets received, payloads an echo or bridge dropped) from /metrics (worker 0's, with --workers)."""
     text = api.get("/metrics").text
-    values = dict(line.split(" ", 1) for line in text.splitlines() if line.startswith("calltape_rtp_"))
-    return int(float(values["calltape_rtp_packets_received_total"])), int(
-        float(values["calltape_rtp_relay_dropped_total"])
-    )
+    values = {
+        key: int(float(value))
+        for key, value in (line.split(" ", 1) for line in text.splitlines() if line.startswith("calltape_rtp_"))
+    }
+    return values["calltape_rtp_packets_received_total"], values["calltape_rtp_relay_dropped_total"]
