@@ -15,8 +15,8 @@ import hashlib
 import os
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,51 +25,23 @@ import httpx
 import pytest
 
 from tests.audio import channel_hz, tone
-from tests.e2e.account import wait_delivered
+from tests.e2e.account import PASSWORD, Account, running, wait_delivered
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.test_recording import QUERY_KEYS
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
-from tests.server import TOKEN, ServerProcess
 
-PASSWORD = "auto-secret-1"
 KZR_ROOT = Path(__file__).parent  # kzr/index.php (the seed's) and kzr_router.php (its .htaccess)
 CALLER_HZ, CALLEE_HZ = 440.0, 1000.0
 
 
-class Site:
-    def __init__(self, server: ServerProcess, api: httpx.Client, sink: UploadSink) -> None:
-        self.server, self.api, self.sink = server, api, sink
-        self.realm = f"auto{uuid.uuid4().hex[:6]}.example.com"
-        leaf = {"enabled": True, "url": f"{sink.url}/auto"}
-        account = {
-            "name": "Kazoo-shaped",
-            "realm": self.realm,
-            "call_recording": {"account": {"inbound": {"offnet": leaf}}, "endpoint": {"outbound": {"onnet": leaf}}},
-        }
-        r = api.put("/v2/accounts", json={"data": account})
-        assert r.status_code == 201, r.text
-        self.account_id = str(r.json()["data"]["id"])
-        self.numbers = iter(range(7100, 7200))
-
-    def put(self, kind: str, data: dict[str, Any]) -> str:
-        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
-
-    def callflow(self, flow: dict[str, Any]) -> str:
-        number = str(next(self.numbers))
-        self.put("callflows", {"numbers": [number], "flow": flow})
-        return number
-
-    def device(self, username: str, **sip: Any) -> str:
-        return self.put("devices", {"name": username, "sip": {"username": username, "password": PASSWORD, **sip}})
+@dataclass
+class Site(Account):
+    sink: UploadSink = field(default_factory=UploadSink)
 
     def recordings_of(self, call_id: str) -> list[dict[str, Any]]:
-        r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params={"call_id": call_id})
-        assert r.status_code == 200, r.text
-        return list(r.json()["data"])
+        return self.recordings(call_id=call_id)
 
     def delivered(self, call_id: str) -> dict[str, Any]:
         return wait_delivered(self.api, self.account_id, call_id)
@@ -77,17 +49,17 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("auto"),
-        ["--trusted-networks", "127.0.0.2/32", "--rtp-ports", rtp_ports(25600, 25799)],
-    ).start()
-    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     sink = UploadSink().start()
-    yield Site(server, api, sink)
-    sink.stop()
-    api.close()
-    server.stop()
-    assert "Traceback" not in server.log_path.read_text(errors="replace")
+    leaf = {"enabled": True, "url": f"{sink.url}/auto"}
+    recording = {"account": {"inbound": {"offnet": leaf}}, "endpoint": {"outbound": {"onnet": leaf}}}
+    args = ["--trusted-networks", "127.0.0.2/32", "--rtp-ports", rtp_ports(25600, 25799)]
+    try:
+        with running(
+            tmp_path_factory.mktemp("auto"), args, "Auto", Site, doc={"call_recording": recording}, sink=sink
+        ) as site:
+            yield site
+    finally:
+        sink.stop()
 
 
 async def _call(site: Site, caller: Phone, number: str, callee: Phone | None, seconds: float) -> tuple[str, float]:

@@ -7,63 +7,29 @@ the others get CANCEL; busy and no-answer take their branches; either side's BYE
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
 from tests.audio import dominant_frequency, tone
+from tests.e2e.account import PASSWORD, Account, running
 from tests.e2e.sipp_runner import free_port, run_sipp, until_listening
 from tests.phone import Phone
 from tests.ports import rtp_ports
-from tests.server import TOKEN, ServerProcess
 
-PASSWORD = "phone-secret-1"
-_NUMBERS = itertools.count(7000)
-
-
-@dataclass
-class Pbx:
-    server: ServerProcess
-    api: httpx.Client
-    account_id: str
-    realm: str
-
-    def put(self, kind: str, data: dict[str, Any]) -> str:
-        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
-
-    def device(self, username: str, owner_id: str | None = None, **sip: Any) -> str:
-        doc = {"name": username, "sip": {"username": username, "password": PASSWORD, **sip}}
-        return self.put("devices", {**doc, "owner_id": owner_id} if owner_id else doc)
-
-    def callflow(self, flow: dict[str, Any]) -> str:
-        number = str(next(_NUMBERS))
-        self.put("callflows", {"numbers": [number], "flow": flow})
-        return number
+Pbx = Account
 
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("bridge"),
-        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26000, 26199)],
-    ).start()
-    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-    realm = f"ring{uuid.uuid4().hex[:6]}.example.com"
-    account = api.put("/v2/accounts", json={"data": {"name": "Ring", "realm": realm}}).json()["data"]["id"]
-    yield Pbx(server, api, account, realm)
-    api.close()
-    server.stop()
-    assert "Traceback" not in server.log_path.read_text(errors="replace")
+    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26000, 26199)]
+    with running(tmp_path_factory.mktemp("bridge"), args, "Ring") as account:
+        yield account
 
 
 def _heard(phone: Phone, payload_type: int = 0) -> float:

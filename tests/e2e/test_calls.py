@@ -7,7 +7,6 @@ import socket
 import uuid
 import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 from calltape.media.sdp import parse_sdp
 from calltape.media.tts import TtsCache
 from tests.audio import dominant_frequency
+from tests.e2e.account import Account, running
 from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.receiver.audio import mp3_bytes, wav_bytes
@@ -26,32 +26,14 @@ from tests.sipclient import UdpSipClient
 SAY_TEXT = "Please leave your message after the beep"
 
 
-@dataclass
-class Pbx:
-    server: ServerProcess
-    api: httpx.Client
-    account_id: str
-    realm: str
-
-    def callflow(self, number: str, flow: dict[str, object]) -> str:
-        r = self.api.put(
-            f"/v2/accounts/{self.account_id}/callflows", json={"data": {"numbers": [number], "flow": flow}}
-        )
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
+Pbx = Account
 
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("calls"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(24000, 24999)]
-    ).start()
-    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-    realm = f"calls{uuid.uuid4().hex[:6]}.example.com"
-    account = api.put("/v2/accounts", json={"data": {"name": "Calls", "realm": realm}}).json()["data"]["id"]
-    yield Pbx(server, api, account, realm)
-    api.close()
-    server.stop()
+    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(24000, 24999)]
+    with running(tmp_path_factory.mktemp("calls"), args, "Calls") as account:
+        yield account
 
 
 def _run(coro: object) -> object:
@@ -70,7 +52,7 @@ def _audible_span(pcm: np.ndarray, threshold: int = 64) -> float:
 
 
 def test_say_callflow_speaks_the_render_and_hangs_up(pbx: Pbx) -> None:
-    pbx.callflow("5551000", {"module": "say", "data": {"text": SAY_TEXT}})
+    pbx.callflow(number="5551000", flow={"module": "say", "data": {"text": SAY_TEXT}})
 
     async def scenario() -> tuple[int, np.ndarray, float, int]:
         phone = await Phone(pbx.server.sip_port).start()
@@ -112,7 +94,7 @@ def test_rfc4733_and_info_digits_choose_the_branch(pbx: Pbx) -> None:
             "_": {"module": "tone", "data": {"frequencies": [400], "duration_ms": 1500}},
         },
     }
-    pbx.callflow("5551001", flow)
+    pbx.callflow(number="5551001", flow=flow)
 
     async def scenario(use_info: bool) -> float:
         phone = await Phone(pbx.server.sip_port).start()
@@ -147,7 +129,7 @@ def test_no_digits_takes_the_default_branch(pbx: Pbx) -> None:
             "_": {"module": "tone", "data": {"frequencies": [400], "duration_ms": 800}},
         },
     }
-    pbx.callflow("5551002", flow)
+    pbx.callflow(number="5551002", flow=flow)
 
     async def scenario() -> float:
         phone = await Phone(pbx.server.sip_port).start()
@@ -164,7 +146,8 @@ def test_no_digits_takes_the_default_branch(pbx: Pbx) -> None:
 
 def test_cancel_before_answer_gets_487(pbx: Pbx) -> None:
     pbx.callflow(
-        "5551003", {"module": "sleep", "data": {"duration": 10}, "children": {"_": {"module": "answer", "data": {}}}}
+        number="5551003",
+        flow={"module": "sleep", "data": {"duration": 10}, "children": {"_": {"module": "answer", "data": {}}}},
     )
 
     async def scenario() -> tuple[int, int]:
@@ -188,7 +171,7 @@ def test_cancel_before_answer_gets_487(pbx: Pbx) -> None:
 
 
 def test_g729_only_gets_488(pbx: Pbx) -> None:
-    pbx.callflow("5551004", {"module": "answer", "data": {}})
+    pbx.callflow(number="5551004", flow={"module": "answer", "data": {}})
 
     async def scenario() -> int:
         phone = await Phone(pbx.server.sip_port).start()
@@ -201,7 +184,7 @@ def test_g729_only_gets_488(pbx: Pbx) -> None:
 
 
 def test_late_offer(pbx: Pbx) -> None:
-    pbx.callflow("5551005", {"module": "tone", "data": {"frequencies": [700], "duration_ms": 1000}})
+    pbx.callflow(number="5551005", flow={"module": "tone", "data": {"frequencies": [700], "duration_ms": 1000}})
 
     async def scenario() -> tuple[int, float]:
         phone = await Phone(pbx.server.sip_port).start()
@@ -224,7 +207,7 @@ def test_late_offer(pbx: Pbx) -> None:
 
 
 def test_hold_and_unhold(pbx: Pbx) -> None:
-    pbx.callflow("5551006", {"module": "tone", "data": {"frequencies": [500], "duration_ms": 6000}})
+    pbx.callflow(number="5551006", flow={"module": "tone", "data": {"frequencies": [500], "duration_ms": 6000}})
 
     async def scenario() -> tuple[str, str, int, int]:
         phone = await Phone(pbx.server.sip_port).start()
@@ -254,7 +237,7 @@ def test_hold_and_unhold(pbx: Pbx) -> None:
 def test_device_is_challenged_with_407(pbx: Pbx) -> None:
     doc = {"name": "desk", "sip": {"username": "bob", "password": "bob-secret-1"}}
     assert pbx.api.put(f"/v2/accounts/{pbx.account_id}/devices", json={"data": doc}).status_code == 201
-    pbx.callflow("5551007", {"module": "tone", "data": {"name": "beep"}})
+    pbx.callflow(number="5551007", flow={"module": "tone", "data": {"name": "beep"}})
 
     async def scenario(password: str) -> int:
         phone = await Phone(
@@ -273,7 +256,9 @@ def test_device_is_challenged_with_407(pbx: Pbx) -> None:
 
 
 def test_caller_hangs_up_during_say(pbx: Pbx) -> None:
-    pbx.callflow("5551008", {"module": "say", "data": {"text": "This is a rather long sentence that will be cut."}})
+    pbx.callflow(
+        number="5551008", flow={"module": "say", "data": {"text": "This is a rather long sentence that will be cut."}}
+    )
 
     async def scenario() -> tuple[int, int]:
         phone = await Phone(pbx.server.sip_port).start()
@@ -300,8 +285,8 @@ def test_play_uploaded_wav_and_mp3(pbx: Pbx) -> None:
     assert r.status_code == 200 and 1.0 <= r.json()["data"]["duration"] < 1.2
     assert pbx.api.put(f"{base}/{wav_id}/raw", content=b"xx", headers={"Content-Type": "text/plain"}).status_code == 415
     pbx.callflow(
-        "5551009",
-        {"module": "play", "data": {"id": wav_id}, "children": {"_": {"module": "play", "data": {"id": mp3_id}}}},
+        number="5551009",
+        flow={"module": "play", "data": {"id": wav_id}, "children": {"_": {"module": "play", "data": {"id": mp3_id}}}},
     )
 
     async def scenario() -> tuple[float, float]:
@@ -340,10 +325,11 @@ def _heard(pbx: Pbx, number: str) -> tuple[int, float | None]:
 
 
 def test_skip_module_and_callflow_jump(pbx: Pbx) -> None:
-    target = pbx.callflow("5551010", {"module": "tone", "data": {"frequencies": [700], "duration_ms": 600}})
+    tone = {"module": "tone", "data": {"frequencies": [700], "duration_ms": 600}}
+    target = pbx.put("callflows", {"numbers": ["5551010"], "flow": tone})  # its id
     pbx.callflow(
-        "5551011",
-        {
+        number="5551011",
+        flow={
             "module": "tone",
             "data": {"frequencies": [1000], "skip_module": True},
             "children": {"_": {"module": "callflow", "data": {"id": target}}},
@@ -415,7 +401,7 @@ def test_silent_far_end_is_hung_up_after_rtp_timeout(tmp_path: Path) -> None:
 
 
 def test_echo_returns_the_callers_audio(pbx: Pbx) -> None:
-    pbx.callflow("5551014", {"module": "echo", "data": {"duration": 1.5}})
+    pbx.callflow(number="5551014", flow={"module": "echo", "data": {"duration": 1.5}})
 
     async def scenario() -> float:
         phone = await Phone(pbx.server.sip_port).start()
@@ -448,7 +434,7 @@ def test_play_from_url_is_fetched_once_and_cached(pbx: Pbx, tmp_path: Path) -> N
     web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=web.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{web.server_address[1]}/prompt.wav"
-    pbx.callflow("5551015", {"module": "play", "data": {"id": url}})
+    pbx.callflow(number="5551015", flow={"module": "play", "data": {"id": url}})
     try:
         first = _heard(pbx, "5551015")
     finally:
@@ -461,7 +447,7 @@ def test_play_from_url_is_fetched_once_and_cached(pbx: Pbx, tmp_path: Path) -> N
 
 
 def test_reinvite_to_a_new_address_moves_the_media(pbx: Pbx) -> None:
-    pbx.callflow("5551016", {"module": "tone", "data": {"frequencies": [800], "duration_ms": 4000}})
+    pbx.callflow(number="5551016", flow={"module": "tone", "data": {"frequencies": [800], "duration_ms": 4000}})
 
     async def scenario() -> tuple[int, int]:
         phone = await Phone(pbx.server.sip_port).start()

@@ -11,16 +11,14 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from calltape.sip.digest import answer_challenge
 from tests.audio import dominant_frequency, tone
+from tests.e2e.account import Account, running
 from tests.phone import Phone
 from tests.ports import rtp_ports
-from tests.server import TOKEN, ServerProcess
 from tests.sipclient import UdpSipClient, options
 
 HUGE = "9" * 5000
@@ -30,40 +28,17 @@ PASSWORD = "hostile-secret-1"
 RTP_PORTS = rtp_ports(25700, 25707)
 
 
-@dataclass
-class Pbx:
-    server: ServerProcess
-    account_id: str
-
-    def log_text(self) -> str:
-        return self.server.log_path.read_text(errors="replace")
-
-    def assert_no_traceback(self) -> None:
-        text = self.log_text()
-        for marker in ("Traceback", "never awaited", "Fatal error", "Task exception"):
-            assert marker not in text, text[text.find(marker) - 500 :][:3000]
+Pbx = Account
 
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("hostile"),
-        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", RTP_PORTS, "--log-level", "info"],
-    ).start()
-    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30) as api:
-        account = api.put("/v2/accounts", json={"data": {"name": "hostile", "realm": REALM}}).json()["data"]["id"]
-        device = {"name": "desk", "sip": {"username": "desk", "password": PASSWORD}}
-        api.put(f"/v2/accounts/{account}/devices", json={"data": device}).raise_for_status()
-        for number, flow in {
-            "700": {"module": "echo", "data": {}},
-            "701": {"module": "echo", "data": {"duration": 1.5}},
-        }.items():
-            body = {"data": {"numbers": [number], "flow": flow}}
-            api.put(f"/v2/accounts/{account}/callflows", json=body).raise_for_status()
-    pbx = Pbx(server, account)
-    yield pbx
-    server.stop()
-    pbx.assert_no_traceback()
+    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", RTP_PORTS, "--log-level", "info"]
+    with running(tmp_path_factory.mktemp("hostile"), args, "hostile", doc={"realm": REALM}) as pbx:
+        pbx.device("desk", password=PASSWORD)
+        pbx.callflow({"module": "echo", "data": {}}, "700")
+        pbx.callflow({"module": "echo", "data": {"duration": 1.5}}, "701")
+        yield pbx
 
 
 def _run(coro: object) -> object:
