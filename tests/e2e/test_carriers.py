@@ -10,62 +10,46 @@ import asyncio
 import audioop
 import threading
 import time
-import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
 from tests.audio import heard_for, tone
-from tests.e2e.account import wait_delivered
+from tests.e2e.account import Account, running, wait_delivered
 from tests.e2e.sipp_runner import SippResult, free_port, run_sipp, until_listening
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
-from tests.server import TOKEN, ServerProcess
 
 PASSWORD = "carrier-test-1"
 CARRIER_USER, CARRIER_PASSWORD = "acme-trunk", "trunk-secret-9"
 CALLER_HZ, CARRIER_HZ, BUSY_HZ = 440.0, 1000.0, 700.0
 
 
-class Office:
-    def __init__(self, server: ServerProcess, sink: UploadSink) -> None:
-        self.server, self.sink = server, sink
-        self.api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-        self.realm = f"carrier{uuid.uuid4().hex[:6]}.example.com"
-        account = {
-            "name": "Acme",
-            "realm": self.realm,
-            "caller_id": {"external": {"number": "+15550100", "name": "Acme Inc"}},
-            "call_recording": {
-                "account": {"outbound": {"offnet": {"enabled": True, "url": f"{sink.url}/out", "format": "wav"}}}
-            },
-        }
-        r = self.api.put("/v2/accounts", json={"data": account})
-        assert r.status_code == 201, r.text
-        self.account_id = str(r.json()["data"]["id"])
-
-    def put(self, kind: str, data: dict[str, Any]) -> str:
-        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
+@dataclass
+class Office(Account):
+    sink: UploadSink = field(default_factory=UploadSink)
 
 
 @pytest.fixture(scope="module")
 def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
-    server = ServerProcess(tmp_path_factory.mktemp("carriers"), ["--rtp-ports", rtp_ports(25200, 25399)]).start()
     sink = UploadSink().start()
-    office = Office(server, sink)
-    office.put("devices", {"name": "alice", "sip": {"username": "alice", "password": PASSWORD}})
-    yield office
-    office.api.close()
-    sink.stop()
-    server.stop()
-    assert "Traceback" not in server.log_path.read_text(errors="replace")
+    outbound = {"outbound": {"offnet": {"enabled": True, "url": f"{sink.url}/out", "format": "wav"}}}
+    doc = {
+        "caller_id": {"external": {"number": "+15550100", "name": "Acme Inc"}},
+        "call_recording": {"account": outbound},
+    }
+    args = ["--rtp-ports", rtp_ports(25200, 25399)]
+    try:
+        with running(tmp_path_factory.mktemp("carriers"), args, "Acme", Office, doc=doc, sink=sink) as office:
+            office.device("alice", password=PASSWORD)
+            yield office
+    finally:
+        sink.stop()
 
 
 async def _gateway(office: Office, **behaviour: Any) -> Phone:

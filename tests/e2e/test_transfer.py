@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,54 +24,36 @@ import numpy as np
 import pytest
 
 from tests.audio import heard_for, tone, window_hz
-from tests.e2e.account import Account, wait_delivered
+from tests.e2e.account import Account, running, wait_delivered
 from tests.e2e.baresip import Baresip
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.receiver.audio import wav_bytes
-from tests.server import TOKEN, ServerProcess
 
 PASSWORD = "transfer-secret-1"
 CALLER_HZ, FIRST_HZ, SECOND_HZ, BARESIP_HZ, MUSIC_HZ = 440.0, 1000.0, 1500.0, 700.0, 600.0
 
 
-class Office:
-    def __init__(self, server: ServerProcess, sink: UploadSink) -> None:
-        self.server, self.sink = server, sink
-        self.api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-        self.realm = f"xfer{uuid.uuid4().hex[:6]}.example.com"
-        r = self.api.put("/v2/accounts", json={"data": {"name": "Transfers", "realm": self.realm}})
-        assert r.status_code == 201, r.text
-        self.account_id = str(r.json()["data"]["id"])
-        self.numbers = iter(range(6100, 6200))
-
-    def put(self, kind: str, data: dict[str, Any]) -> str:
-        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
+@dataclass
+class Office(Account):
+    sink: UploadSink = field(default_factory=UploadSink)
 
     def device_number(self, username: str, record: dict[str, Any] | None = None) -> str:
         """A device *username* and a number that rings it (recorded by *record*'s record_call data, if given)."""
-        device = self.put("devices", {"name": username, "sip": {"username": username, "password": PASSWORD}})
-        ring: dict[str, Any] = {"module": "device", "data": {"id": device}}
-        flow = {"module": "record_call", "data": record, "children": {"_": ring}} if record else ring
-        number = str(next(self.numbers))
-        self.put("callflows", {"numbers": [number], "flow": flow})
-        return number
+        ring: dict[str, Any] = {"module": "device", "data": {"id": self.device(username, password=PASSWORD)}}
+        return self.callflow({"module": "record_call", "data": record, "children": {"_": ring}} if record else ring)
 
 
 @pytest.fixture(scope="module")
 def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("transfer"),
-        ["--trusted-networks", "127.0.0.2/32", "--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(27900, 27999)],
-    ).start()
     sink = UploadSink().start()
-    yield Office(server, sink)
-    sink.stop()
-    server.stop()
-    assert "Traceback" not in server.log_path.read_text(errors="replace")
+    args = ["--trusted-networks", "127.0.0.2/32", "--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(27900, 27999)]
+    try:
+        with running(tmp_path_factory.mktemp("transfer"), args, "Transfers", Office, sink=sink) as office:
+            yield office
+    finally:
+        sink.stop()
 
 
 async def _phone(office: Office, username: str, hz: float) -> Phone:
