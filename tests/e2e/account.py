@@ -23,6 +23,7 @@ PASSWORD = "phone-secret-1"  # the devices' SIP password unless a test says othe
 FAULTS = ("Traceback", "never awaited", "Fatal error", "Task exception")
 
 A = TypeVar("A", bound="Account")
+_NUMBERS = itertools.count(7000)  # callflow numbers: unique across accounts, so a carrier's call reaches the one meant
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Account:
     api: httpx.Client
     account_id: str
     realm: str
-    numbers: Iterator[int] = field(default_factory=lambda: itertools.count(7000), repr=False)
+    numbers: Iterator[int] = field(default=_NUMBERS, repr=False)
 
     @classmethod
     def create(cls: type[A], server: ServerProcess, name: str, doc: dict[str, Any] | None = None, **extra: Any) -> A:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import itertools
 import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -31,11 +30,12 @@ from pyftpdlib.servers import ThreadedFTPServer
 
 from calltape.demo.provision import SEED_THREE, SEED_TWO
 from tests.audio import channel_hz, dominant_frequency, tone
+from tests.e2e.account import Account, running
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.upload_sink import Upload, UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
-from tests.server import TOKEN, ServerProcess
+from tests.server import ServerProcess
 
 CALLER_HZ = 440.0
 CALLEE_HZ = 1000.0
@@ -54,30 +54,11 @@ QUERY_KEYS = [
     "duration_ms",
     "recording_id",
 ]
-_NUMBERS = itertools.count(5100)
 
 
 @dataclass
-class Rig:
-    server: ServerProcess
-    api: httpx.Client
-    account_id: str
-    sink: UploadSink
-
-    def put(self, kind: str, data: dict[str, Any]) -> str:
-        r = self.api.put(f"/v2/accounts/{self.account_id}/{kind}", json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
-
-    def callflow(self, flow: dict[str, Any]) -> str:
-        number = str(next(_NUMBERS))
-        self.put("callflows", {"numbers": [number], "flow": flow})
-        return number
-
-    def recordings(self, **query: str) -> list[dict[str, Any]]:
-        r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params=query)
-        assert r.status_code == 200, r.text
-        return list(r.json()["data"])
+class Rig(Account):
+    sink: UploadSink = field(default_factory=UploadSink)
 
     def recording_of(self, call_id: str, state: str = "delivered", timeout: float = 20.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -92,19 +73,14 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("rec"),
-        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26600, 26799), "--delivery-retry-base", "0.2"],
-    ).start()
-    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-    realm = f"rec{uuid.uuid4().hex[:6]}.example.com"
-    account = api.put("/v2/accounts", json={"data": {"name": "Rec", "realm": realm}}).json()["data"]["id"]
     sink = UploadSink().start()
-    yield Rig(server, api, account, sink)
-    sink.stop()
-    api.close()
-    server.stop()
-    assert "Traceback" not in server.log_path.read_text(errors="replace")
+    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26600, 26799)]
+    args += ["--delivery-retry-base", "0.2"]  # a failed upload is tried again soon
+    try:
+        with running(tmp_path_factory.mktemp("rec"), args, "Rec", Rig, sink=sink) as rig:
+            yield rig
+    finally:
+        sink.stop()
 
 
 async def bridged_call(
@@ -627,7 +603,7 @@ def test_call_recording_settings_record_calls_without_a_record_call_node(rig: Ri
     r = rig.api.put("/v2/accounts", json={"data": account})
     assert r.status_code == 201, r.text
     assert r.json()["data"]["call_recording"] == {"account": {"inbound": {"offnet": leaf}}}  # Kazoo's shape
-    other = Rig(rig.server, rig.api, r.json()["data"]["id"], rig.sink)
+    other = Rig(rig.server, rig.api, r.json()["data"]["id"], realm, sink=rig.sink)
     echo = other.callflow({"module": "echo", "data": {}})
     call_id, seconds = asyncio.run(echo_call(other, echo, 2.0))  # from a trusted carrier: inbound, off-net
     doc = other.recording_of(call_id)
