@@ -17,19 +17,18 @@ import time
 import uuid
 import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import httpx
 import numpy as np
 import pytest
 
 from tests.audio import tone
+from tests.e2e.account import Account, running
 from tests.e2e.sipp_runner import free_port
 from tests.notify.smtp_server import Inbox, start_smtp
 from tests.phone import Phone
 from tests.ports import rtp_ports
-from tests.server import TOKEN, ServerProcess
 
 CALLER_HZ = 440.0
 SPOKEN = 3.0
@@ -49,14 +48,11 @@ class _Webhook(http.server.BaseHTTPRequestHandler):
 
 
 @dataclass
-class Box:
-    server: ServerProcess
-    api: httpx.Client
-    account_id: str
-    box_id: str
-    compose_number: str
-    check_number: str
-    inbox: Inbox
+class Box(Account):
+    box_id: str = ""
+    compose_number: str = ""  # rings Grace's phone, then her voicemail
+    check_number: str = ""  # her voicemail's check action
+    inbox: Inbox = field(default_factory=Inbox)  # what the SMTP relay received
 
     def messages(self) -> list[dict[str, Any]]:
         r = self.api.get(f"/v2/accounts/{self.account_id}/vmboxes/{self.box_id}/messages")
@@ -66,19 +62,24 @@ class Box:
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("vm"), ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26400, 26599)]
-    ).start()
-    api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-    account = api.put("/v2/accounts", json={"data": {"name": "VM", "realm": "vm.example.com"}}).json()["data"]["id"]
-
-    def put(kind: str, data: dict[str, Any]) -> str:
-        r = api.put(f"/v2/accounts/{account}/{kind}", json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
-
     inbox, smtp_port = Inbox(), free_port(socket.SOCK_STREAM)
     smtp = start_smtp(smtp_port, inbox, credentials=("vm", "s3cret"))
+    webhook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    args = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(26400, 26599)]
+    try:
+        with running(
+            tmp_path_factory.mktemp("vm"), args, "VM", Box, doc={"realm": "vm.example.com"}, inbox=inbox
+        ) as vm:
+            yield _provision(vm, smtp_port, webhook.server_address[1])
+    finally:
+        smtp.stop()
+        webhook.shutdown()
+
+
+def _provision(vm: Box, smtp_port: int, webhook_port: int) -> Box:
+    """Grace, her phone that never answers, her box (PIN 1234, e-mailed and webhooked) and its two numbers."""
+    api, put = vm.api, vm.put
     smtp_client = {"relay": "127.0.0.1", "port": smtp_port, "auth": "always", "username": "vm", "password": "s3cret"}
     smtp_client["tls"] = "never"  # the test server has no certificate: the password may go in the clear
     r = api.put("/v2/system_configs/smtp_client", json={"data": {**smtp_client, "default_from": "vm@vm.example.com"}})
@@ -89,8 +90,6 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     sip = {"username": "grace", "password": "grace-secret", "invite_format": "route"}
     sip["route"] = f"sip:grace@127.0.0.1:{free_port()}"  # nobody there: the phone never answers
     put("devices", {"name": "desk", "owner_id": user, "sip": sip})
-    webhook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=webhook.serve_forever, daemon=True).start()
     box_id = put(
         "vmboxes",
         {
@@ -99,7 +98,7 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
             "pin": "1234",
             "owner_id": user,
             "skip_instructions": True,
-            "notify_webhook": f"http://127.0.0.1:{webhook.server_address[1]}/vm",
+            "notify_webhook": f"http://127.0.0.1:{webhook_port}/vm",
         },
     )
     compose = str(8000 + uuid.uuid4().int % 1000)
@@ -111,12 +110,8 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     put("callflows", {"numbers": [compose], "flow": flow})
     check = str(int(compose) + 1)
     put("callflows", {"numbers": [check], "flow": {"module": "voicemail", "data": {"id": box_id, "action": "check"}}})
-    yield Box(server, api, account, box_id, compose, check, inbox)
-    smtp.stop()
-    webhook.shutdown()
-    api.close()
-    server.stop()
-    assert "Traceback" not in server.log_path.read_text(errors="replace")
+    vm.box_id, vm.compose_number, vm.check_number = box_id, compose, check
+    return vm
 
 
 def _is_tone(chunk: np.ndarray, hz: float) -> bool:
