@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.account import Account, running
 from tests.e2e.test_recording import CALLER_HZ, tone
 from tests.e2e.upload_sink import UploadSink
 from tests.phone import Phone
 from tests.ports import rtp_ports
-from tests.server import TOKEN, ServerProcess
 
 ARGS = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27200, 27299), "--delivery-retry-base", "0.2"]
 PASSWORD = "metrics-secret-1"
@@ -36,22 +35,7 @@ def parse(text: str) -> dict[str, float]:
     return samples
 
 
-class Node:
-    def __init__(self, data_dir: Path) -> None:
-        self.server = ServerProcess(data_dir, ARGS).start()
-        self.api = httpx.Client(base_url=self.server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-        self.realm = f"m{uuid.uuid4().hex[:6]}.example.com"
-        r = self.api.put("/v2/accounts", json={"data": {"name": "M", "realm": self.realm}})
-        self.account_id = r.json()["data"]["id"]
-        device = {"name": "desk", "sip": {"username": "desk", "password": PASSWORD}}
-        assert self.api.put(f"/v2/accounts/{self.account_id}/devices", json={"data": device}).status_code == 201
-
-    def callflow(self, flow: dict[str, object]) -> str:
-        number = str(8000 + uuid.uuid4().int % 1000)
-        body = {"data": {"numbers": [number], "flow": flow}}
-        assert self.api.put(f"/v2/accounts/{self.account_id}/callflows", json=body).status_code == 201
-        return number
-
+class Node(Account):
     def metrics(self) -> dict[str, float]:
         r = httpx.get(f"{self.server.api_url}/metrics")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
@@ -67,11 +51,9 @@ class Node:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[Node]:
-    n = Node(tmp_path / "calltape")
-    yield n
-    n.api.close()
-    n.server.stop()
-    assert "Traceback" not in n.server.log_path.read_text(errors="replace")
+    with running(tmp_path / "calltape", ARGS, "M", Node) as n:
+        n.device("desk", password=PASSWORD)
+        yield n
 
 
 def test_calls_legs_registrations_packets_and_deliveries_are_counted(node: Node) -> None:

@@ -11,8 +11,8 @@ import asyncio
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.e2e.account import Account, running
 from tests.e2e.test_recording import CALLEE_HZ, CALLER_HZ, tone
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
-from tests.server import TOKEN, ServerProcess
+from tests.server import TOKEN
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -71,47 +72,30 @@ def browser() -> Iterator[WebDriver]:
         driver.quit()
 
 
-class Rig:
+@dataclass
+class Rig(Account):
     """A server with one account, a receiver that fails twice, and a recorded callflow pointing at it."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.server = ServerProcess(data_dir, ARGS).start()
-        self.api = httpx.Client(base_url=self.server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-        realm = f"u{uuid.uuid4().hex[:6]}.example.com"
-        self.account_id = self._put("/v2/accounts", {"name": "Browser", "realm": realm})
-        self.sink = UploadSink(fail_first=5).start()  # the five quick tries fail; then it accepts
-        flow = {"module": "record_call", "data": {"url": f"{self.sink.url}/ui"}, "children": {"_": {"module": "echo"}}}
-        self.recorded_number = self.callflow(flow)
-        self.echo_number = self.callflow({"module": "echo", "data": {}})
-
-    def _put(self, path: str, data: dict[str, Any]) -> str:
-        r = self.api.put(path, json={"data": data})
-        assert r.status_code == 201, r.text
-        return str(r.json()["data"]["id"])
-
-    def callflow(self, flow: dict[str, Any]) -> str:
-        number = str(7000 + uuid.uuid4().int % 2000)
-        self._put(f"/v2/accounts/{self.account_id}/callflows", {"numbers": [number], "flow": flow})
-        return number
+    sink: UploadSink = field(default_factory=UploadSink)
+    recorded_number: str = ""
+    echo_number: str = ""
 
     def recording(self, call_id: str) -> dict[str, Any]:
-        r = self.api.get(f"/v2/accounts/{self.account_id}/recordings", params={"call_id": call_id})
-        assert r.status_code == 200, r.text
-        [doc] = r.json()["data"]
-        return dict(doc)
-
-    def close(self) -> None:
-        self.sink.stop()
-        self.api.close()
-        self.server.stop()
-        assert "Traceback" not in self.server.log_path.read_text(errors="replace")
+        [doc] = self.recordings(call_id=call_id)
+        return doc
 
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path / "calltape")
-    yield r
-    r.close()
+    sink = UploadSink(fail_first=5).start()  # the five quick tries fail; then it accepts
+    try:
+        with running(tmp_path / "calltape", ARGS, "Browser", Rig, sink=sink) as r:
+            flow = {"module": "record_call", "data": {"url": f"{sink.url}/ui"}, "children": {"_": {"module": "echo"}}}
+            r.recorded_number = r.callflow(flow)
+            r.echo_number = r.callflow({"module": "echo", "data": {}})
+            yield r
+    finally:
+        sink.stop()
 
 
 async def _recorded_call(sip_port: int, number: str, seconds: float) -> str:
@@ -261,11 +245,11 @@ def test_sign_in_play_a_recording_see_its_waveform_and_retry_its_failed_delivery
 def test_a_user_signs_in_with_account_username_and_password(rig: Rig, browser: WebDriver) -> None:
     """Kazoo's user_auth from the page: the user's account opens, and a wrong password says so."""
     user = {"first_name": "Una", "last_name": "User", "username": "una", "password": "una-secret-1"}
-    rig._put(f"/v2/accounts/{rig.account_id}/users", {**user, "priv_level": "admin"})
+    rig.put("users", {**user, "priv_level": "admin"})
     browser.get(f"{rig.server.api_url}/ui")
     _wait(browser, lambda d: d.find_element(By.ID, "account-name").is_displayed(), "no sign-in form")
-    for field, value in (("account-name", "browser"), ("username", "UNA"), ("password", "wrong-password")):
-        browser.find_element(By.ID, field).send_keys(value)
+    for element_id, value in (("account-name", "browser"), ("username", "UNA"), ("password", "wrong-password")):
+        browser.find_element(By.ID, element_id).send_keys(value)
     browser.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
     _wait(browser, lambda d: "username or password is wrong" in _text(d, "#error"), "a wrong password said nothing")
     password = browser.find_element(By.ID, "password")
