@@ -34,7 +34,7 @@ class Account:
     api: httpx.Client
     account_id: str
     realm: str
-    numbers: Iterator[int] = field(default=_NUMBERS, repr=False)
+    numbers: Iterator[int] = field(default=_NUMBERS, repr=False, kw_only=True)
 
     @classmethod
     def create(cls: type[A], server: ServerProcess, name: str, doc: dict[str, Any] | None = None, **extra: Any) -> A:

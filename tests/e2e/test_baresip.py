@@ -19,11 +19,10 @@ from calltape.media.sources import tone
 from calltape.sip.events import Peer
 from calltape.softphone.ua import Softphone
 from tests.audio import channel_hz
-from tests.e2e.account import Account
+from tests.e2e.account import Account, running
 from tests.e2e.baresip import Baresip
 from tests.e2e.upload_sink import Upload, UploadSink, decode
 from tests.ports import rtp_ports
-from tests.server import ServerProcess
 
 PASSWORD = "bare-secret-1"
 BARESIP_HZ, CALLER_HZ = 440, 1000  # baresip's sine; what our softphone sends when it calls baresip
@@ -44,11 +43,16 @@ class Site(Account):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("baresip"), ["--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(27400, 27499)]
-    ).start()
-    account = Account.create(server, "Bare")
-    site = Site(server, account.api, account.account_id, account.realm, UploadSink().start())
+    sink = UploadSink().start()
+    args = ["--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(27400, 27499)]
+    try:
+        with running(tmp_path_factory.mktemp("baresip"), args, "Bare", Site, sink=sink) as site:
+            yield _provision(site)
+    finally:
+        sink.stop()
+
+
+def _provision(site: Site) -> Site:
     site.user_id = site.put("users", {"first_name": "Linus", "last_name": "Baresip"})
     site.put("devices", {"name": "bare", "owner_id": site.user_id, "sip": {"username": "bare", "password": PASSWORD}})
     site.put("devices", {"name": "ada", "sip": {"username": "ada", "password": PASSWORD}})
@@ -56,10 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     site.put("callflows", {"numbers": ["1001"], "flow": {**record, "children": {"_": {"module": "echo", "data": {}}}}})
     ring = {"_": {"module": "user", "data": {"id": site.user_id}}}
     site.put("callflows", {"numbers": ["1002"], "flow": {**record, "children": ring}})
-    yield site
-    site.sink.stop()
-    site.api.close()
-    server.stop()
+    return site
 
 
 @pytest.fixture

@@ -20,13 +20,12 @@ from urllib.parse import quote
 import pytest
 
 from tests.audio import dominant_frequency
-from tests.e2e.account import Account
+from tests.e2e.account import Account, running
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.test_recording import CALLEE_HZ, CALLER_HZ, channel_hz, tone
 from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
-from tests.server import ServerProcess
 
 
 @dataclass
@@ -36,17 +35,13 @@ class Site(Account):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("workers"),
-        ["--workers", "2", "--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27600, 27799)],
-    ).start()
-    account = Account.create(server, "Workers")
-    site = Site(server, account.api, account.account_id, account.realm, UploadSink().start())
-    yield site
-    site.sink.stop()
-    site.api.close()
-    assert server.stop() == 0  # SIGTERM reached both workers and both stopped cleanly
-    assert "Traceback" not in server.log_path.read_text(errors="replace")
+    sink = UploadSink().start()
+    args = ["--workers", "2", "--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27600, 27799)]
+    try:  # running() checks that SIGTERM reached both workers and both stopped cleanly (exit 0)
+        with running(tmp_path_factory.mktemp("workers"), args, "Workers", Site, sink=sink) as site:
+            yield site
+    finally:
+        sink.stop()
 
 
 def call_id_owned_by(worker: int) -> str:
