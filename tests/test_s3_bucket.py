@@ -15,6 +15,7 @@ import httpx
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from calltape import s3_bucket
 from calltape.s3_bucket import BucketAddress, S3Bucket, S3Error
 
 MiB = 1 << 20
@@ -25,6 +26,10 @@ def bucket_name(s3_endpoint: str) -> str:
     name = f"calls-{os.urandom(4).hex()}"
     assert httpx.put(f"{s3_endpoint}/{name}").status_code == 200
     return name
+
+
+def _open(address: BucketAddress, **sizes: int) -> S3Bucket:
+    return asyncio.run(S3Bucket.open(address, **sizes))
 
 
 def _file(tmp_path: Path, data: bytes) -> tuple[Path, str]:
@@ -40,7 +45,7 @@ async def _read(bucket: S3Bucket, key: str, start: int, end: int) -> bytes:
 def test_a_file_is_created_once_never_replaced_and_read_back(
     s3_endpoint: str, bucket_name: str, tmp_path: Path
 ) -> None:
-    bucket = S3Bucket(BucketAddress(bucket_name, s3_endpoint, access_key="k", secret_key="s", addressing="path"))
+    bucket = _open(BucketAddress(bucket_name, s3_endpoint, access_key="k", secret_key="s", addressing="path"))
     first, first_sha = _file(tmp_path, b"first" * 1000)
     second, second_sha = _file(tmp_path, b"second" * 1000)
 
@@ -66,7 +71,7 @@ def test_a_file_is_created_once_never_replaced_and_read_back(
 def test_a_long_file_goes_up_in_parts_and_is_not_replaced_either(
     s3_endpoint: str, bucket_name: str, tmp_path: Path
 ) -> None:
-    bucket = S3Bucket(
+    bucket = _open(
         BucketAddress(bucket_name, s3_endpoint, access_key="k", secret_key="s", addressing="path"),
         multipart_threshold=6 * MiB,
         part_size=5 * MiB,
@@ -103,14 +108,16 @@ def test_without_keys_the_standard_credential_chain_signs(
     s3_endpoint: str, bucket_name: str, tmp_path: Path, no_aws_environment: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path, sha = _file(tmp_path, b"x" * 100)
-    nobody = S3Bucket(BucketAddress(bucket_name, s3_endpoint, addressing="path"))
+    monkeypatch.setattr(s3_bucket, "_SESSION", None)  # the process's session reads the environment as it is now
+    nobody = _open(BucketAddress(bucket_name, s3_endpoint, addressing="path"))
     with pytest.raises(S3Error, match="credentials"):
         asyncio.run(nobody.create("k", path, sha256=sha, content_type="audio/wav", metadata={}))
     credentials = tmp_path / "credentials"
     credentials.write_text("[default]\naws_access_key_id = from-file\naws_secret_access_key = secret\n")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     signed: list[str] = []
-    from_file = S3Bucket(BucketAddress(bucket_name, s3_endpoint, addressing="path"))
+    monkeypatch.setattr(s3_bucket, "_SESSION", None)
+    from_file = _open(BucketAddress(bucket_name, s3_endpoint, addressing="path"))
     from_file._s3.meta.events.register(
         "before-send.s3", lambda request, **_: signed.append(request.headers["Authorization"].decode())
     )
@@ -125,7 +132,7 @@ class _EmptyBody:
 
 def _on_the_wire(address: BucketAddress, tmp_path: Path, data: bytes) -> Any:
     """The PutObject request botocore would send for *data* (answered here with a 200, never sent)."""
-    bucket = S3Bucket(address)
+    bucket = _open(address)
     sent: list[Any] = []
 
     def capture(request: Any, **_: Any) -> Any:

@@ -4,7 +4,8 @@ receiver's ``s3`` backend.
 Credentials are the keys given, else boto3's standard chain (environment, shared files, instance roles). The
 bucket is addressed as its endpoint wants it (``auto``, ``virtual`` host or ``path`` style). A file is created,
 never replaced: ``If-None-Match: *`` on the object (or on completing a multipart upload, for files over
-``multipart_threshold``), and S3 checks the SHA-256 of what it received. boto3 blocks: every call runs in a thread.
+``multipart_threshold``), and S3 checks the SHA-256 of what it received. boto3 blocks: every call, and the making
+of a client, runs on S3's own threads, so a backlog of uploads never holds up what calls need of the loop's.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
+import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +30,10 @@ Addressing = Literal["auto", "virtual", "path"]
 MULTIPART_THRESHOLD = 64 << 20  # larger files go up in parts (S3 takes at most 5 GB in one PUT)
 PART_SIZE = 16 << 20  # S3's smallest part is 5 MiB
 READ_CHUNK = 256 << 10
+THREADS = 16  # S3 calls at once, over every bucket of the process
+_POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="s3")
+_SESSION: boto3.session.Session | None = None  # one: its endpoint data and S3 model are loaded once
+_SESSION_LOCK = threading.Lock()  # a boto3 session makes clients one at a time
 
 
 class S3Error(RuntimeError):
@@ -42,6 +50,7 @@ class BucketAddress:
     access_key: str | None = None
     secret_key: str | None = None
     addressing: Addressing = "auto"
+    tenant: bool = False  # a tenant's bucket: the node's AWS profile and endpoint settings are not applied
 
     def __repr__(self) -> str:  # never the secret in a log line
         return f"BucketAddress(bucket={self.bucket!r}, endpoint={self.endpoint!r}, region={self.region!r})"
@@ -56,35 +65,27 @@ class ObjectHead:
 
 
 class S3Bucket:
-    """One bucket; safe to share between tasks (boto3's clients are thread-safe)."""
+    """One bucket; safe to share between tasks (boto3's clients are thread-safe). Make it with :meth:`open`."""
 
     def __init__(
         self,
         address: BucketAddress,
+        client: Any,
         *,
         multipart_threshold: int = MULTIPART_THRESHOLD,
         part_size: int = PART_SIZE,
-        connections: int = 16,
     ) -> None:
         self.address = address
         self.bucket = address.bucket
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
-        session = boto3.session.Session(
-            aws_access_key_id=address.access_key or None,
-            aws_secret_access_key=address.secret_key or None,
-            region_name=address.region,
-        )
-        config = Config(
-            s3={"addressing_style": address.addressing},
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=10,
-            read_timeout=60,
-            max_pool_connections=connections,
-            request_checksum_calculation="when_required",  # S3-compatible stores that lack AWS's newer checksums
-            response_checksum_validation="when_required",
-        )
-        self._s3: Any = session.client("s3", endpoint_url=address.endpoint or None, config=config)
+        self._s3 = client
+
+    @classmethod
+    async def open(cls, address: BucketAddress, **sizes: int) -> S3Bucket:
+        """A bucket and its client (made on S3's threads: making one takes tens of milliseconds)."""
+        client = await asyncio.get_running_loop().run_in_executor(_POOL, _client, address)
+        return cls(address, client, **sizes)
 
     def url(self, key: str) -> str:
         """``s3://bucket/key``."""
@@ -153,11 +154,12 @@ class S3Bucket:
         await self._call(self._s3.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 
     async def head(self, key: str) -> ObjectHead | None:
-        """The object's size and metadata, or None if there is none."""
+        """The object's size and metadata, or None if there is none (or, 403, if the credentials may not tell:
+        S3 answers a missing key so without ``s3:ListBucket``)."""
         try:
             found = await self._call(self._s3.head_object, Bucket=self.bucket, Key=key)
         except S3Error as exc:
-            if isinstance(exc.__cause__, ClientError) and _status(exc.__cause__) == 404:
+            if isinstance(exc.__cause__, ClientError) and _status(exc.__cause__) in (403, 404):
                 return None
             raise
         return ObjectHead(int(found["ContentLength"]), dict(found.get("Metadata") or {}))
@@ -201,14 +203,40 @@ class S3Bucket:
         self._s3.close()
 
     async def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        """*function* in a thread; boto3's and botocore's errors become :class:`S3Error` saying what went wrong."""
+        """*function* on S3's threads; boto3's and botocore's errors become :class:`S3Error` saying what went
+        wrong."""
         try:
-            return await asyncio.to_thread(function, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(function, *args, **kwargs))
         except ClientError as exc:
             error = exc.response.get("Error", {})
             raise S3Error(f"{self.bucket}: {_status(exc)} {error.get('Code', '')} {error.get('Message', '')}") from exc
         except BotoCoreError as exc:
             raise S3Error(f"{self.bucket}: {exc}") from exc
+
+
+def _client(address: BucketAddress) -> Any:
+    global _SESSION
+    config = Config(
+        s3={"addressing_style": address.addressing},
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=10,
+        read_timeout=60,
+        max_pool_connections=THREADS,
+        request_checksum_calculation="when_required",  # S3-compatible stores that lack AWS's newer checksums
+        response_checksum_validation="when_required",
+        ignore_configured_endpoint_urls=address.tenant,
+    )
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            _SESSION = boto3.session.Session()
+        return _SESSION.client(
+            "s3",
+            region_name=address.region,
+            endpoint_url=address.endpoint or None,
+            aws_access_key_id=address.access_key or None,
+            aws_secret_access_key=address.secret_key or None,
+            config=config,
+        )
 
 
 def _status(exc: ClientError) -> int:

@@ -69,7 +69,7 @@ def prepare(data_dir: Path) -> None:
     run's), named in the environment they inherit."""
     directory = shared_directory(data_dir)
     shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
     os.environ[ENVIRONMENT] = str(directory)
 
 
@@ -81,21 +81,20 @@ class SharedFigures:
         self._lag = Gauge("worker_loop_lag_max", "loop lag", multiprocess_mode="livemax")
         self._counters = {name: Counter(f"worker_{name}", name) for name in _COUNTERS}
         self._frames = Counter("worker_frames", "frames", ["key"])
-        self._last = Snapshot(0, 0, RtpCounts(0, 0, 0, 0, 0), 0, 0, 0, 0.0)
+        self._written: dict[str, float] = {}  # what each counter holds (a failed write leaves the rest as they were)
 
     def write(self, now: Snapshot) -> None:
         """Gauges set to *now*; counters moved on by what was counted since the last write."""
-        figures, last = now.figures(), self._last.figures()
+        figures = now.figures()
         for name, metric in self._gauges.items():
             metric.set(figures[name])
-        for name, counted in self._counters.items():
-            if figures[name] > last[name]:
-                counted.inc(figures[name] - last[name])
-        for key, value in now.frames.items():
-            if value > self._last.frames.get(key, 0):
-                self._frames.labels(key).inc(value - self._last.frames.get(key, 0))
         self._lag.set(now.loop_lag_max)
-        self._last = now
+        counted = [(name, figures[name], self._counters[name]) for name in _COUNTERS]
+        counted += [(f"frames.{key}", value, self._frames.labels(key)) for key, value in now.frames.items()]
+        for name, value, counter in counted:
+            if value > self._written.get(name, 0):
+                counter.inc(value - self._written.get(name, 0))
+                self._written[name] = value
 
     async def publish(self, take: Callable[[], Snapshot], interval: float = 1.0) -> None:
         """:meth:`write` every *interval* seconds until cancelled."""

@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -125,7 +126,7 @@ def _copy_into(source: Path, target: Path) -> str:
 
 
 ACCESS_METHODS: dict[str, Addressing] = {"auto": "auto", "vhost": "virtual", "path": "path"}
-_buckets: dict[BucketAddress, S3Bucket] = {}  # one client per bucket and credentials, made once
+_buckets: OrderedDict[BucketAddress, S3Bucket] = OrderedDict()  # a client per bucket and keys, the latest used last
 MAX_BUCKETS = 256
 
 
@@ -139,6 +140,8 @@ def bucket_address(settings: dict[str, Any]) -> BucketAddress:
         port = f":{settings['port']}" if settings.get("port") else ""
         endpoint = f"{settings.get('scheme', 'https')}://{host}{port}"
     method = settings.get("bucket_access_method") or ("path" if host else "auto")
+    if not settings.get("key") or not settings.get("secret"):  # never the node's own credentials
+        raise UploadError("the s3 handler has no key and secret")
     return BucketAddress(
         bucket=str(settings["bucket"]),
         endpoint=endpoint,
@@ -146,6 +149,7 @@ def bucket_address(settings: dict[str, Any]) -> BucketAddress:
         access_key=str(settings["key"]),
         secret_key=str(settings["secret"]),
         addressing=ACCESS_METHODS[method],
+        tenant=True,
     )
 
 
@@ -153,9 +157,10 @@ async def _put_object(settings: dict[str, Any], row: DueRecording, path: Path) -
     address = bucket_address(settings)
     bucket = _buckets.get(address)
     if bucket is None:
-        if len(_buckets) >= MAX_BUCKETS:
-            _buckets.pop(next(iter(_buckets))).close()
-        bucket = _buckets[address] = S3Bucket(address)
+        bucket = _buckets[address] = await S3Bucket.open(address)
+        if len(_buckets) > MAX_BUCKETS:
+            _buckets.popitem(last=False)  # its client closes when the uploads still using it are done
+    _buckets.move_to_end(address)
     key = object_key(row.account_id, row.name, row.created, str(settings.get("bucket_path", "")))
     try:
         await bucket.create(

@@ -58,7 +58,7 @@ class StoredHook:
                 *self.command,
                 location,
                 stdin=asyncio.subprocess.PIPE,
-                env={**os.environ, "CALLTAPE_RECORDING_PATH": location},
+                env={**_hook_environment(), "CALLTAPE_RECORDING_PATH": location},
             )
             await asyncio.wait_for(proc.communicate(payload), self.timeout)
             if proc.returncode:
@@ -69,3 +69,8 @@ class StoredHook:
     async def drain(self) -> None:
         """Wait for running hooks (at shutdown)."""
         await self._tasks.wait()
+
+
+def _hook_environment() -> dict[str, str]:
+    """calltape's environment, less what is its own business (the workers' shared metrics directory)."""
+    return {name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"}
