@@ -5,12 +5,14 @@ library writes Prometheus' text format."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 # no ``_created`` series: the names and samples are what they were
 disable_created_metrics()  # type: ignore[no-untyped-call]
+F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily)
 
 
 def gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
@@ -20,10 +22,7 @@ def gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
 
 def labelled_gauge(name: str, help_text: str, label: str, values: Mapping[str, float]) -> GaugeMetricFamily:
     """A gauge with a sample per value of *label*."""
-    family = GaugeMetricFamily(name, help_text, labels=[label])
-    for key, value in values.items():
-        family.add_metric([key], value)
-    return family
+    return _with_samples(GaugeMetricFamily(name, help_text, labels=[label]), values)
 
 
 def counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
@@ -33,7 +32,10 @@ def counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
 
 def labelled_counter(name: str, help_text: str, label: str, values: Mapping[str, float]) -> CounterMetricFamily:
     """A counter with a sample per value of *label*."""
-    family = CounterMetricFamily(name, help_text, labels=[label])
+    return _with_samples(CounterMetricFamily(name, help_text, labels=[label]), values)
+
+
+def _with_samples(family: F, values: Mapping[str, float]) -> F:
     for key, value in values.items():
         family.add_metric([key], value)
     return family
