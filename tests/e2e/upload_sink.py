@@ -26,6 +26,7 @@ class Upload:
     raw_query: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass

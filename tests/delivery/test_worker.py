@@ -1,0 +1,150 @@
+"""The delivery worker in-process, against a real store (SQLite and PostgreSQL) and a real local HTTP receiver
+(``tests/e2e/upload_sink.py``), on a short clock: delivered exactly once and the file deleted after the commit;
+Kazoo's retry schedule; a redirect followed with the whole file; at the horizon the recording is failed and its
+file kept."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from calltape.delivery.worker import DeliveryWorker
+from calltape.store.database import Database
+from calltape.store.recordings import Recordings, RecordingState
+from tests.e2e.upload_sink import UploadSink
+
+AUDIO = b"ID3" + bytes(range(256)) * 40  # what is delivered, byte for byte
+RETRY_BASE = 0.05  # Kazoo's quick tries are 5 s apart; here 50 ms, with the same shape
+
+
+async def _queue(store: Recordings, tmp_path: Path, rid: str, url: str) -> Path:
+    """A finished recording of *AUDIO*, due for delivery to *url* (as the recording manager leaves it)."""
+    path = tmp_path / f"{rid}.mp3"
+    path.write_bytes(AUDIO)
+    row = {
+        "id": rid,
+        "account_id": "acc",
+        "call_id": f"call-{rid}",
+        "format": "mp3",
+        "name": f"call_recording_{rid}.mp3",
+        "created": time.time() - 1.0,
+        "channels": 2,
+        "sample_rate": 8000,
+        "spool_path": str(path),
+        "node": "n1",
+        "target": {"kind": "http", "url": url, "method": "put", "query": False},
+        "doc": {"call_id": f"call-{rid}"},
+    }
+    await store.create(row)
+    finished = {
+        "state": RecordingState.PENDING,
+        "duration_ms": 1000,
+        "size": len(AUDIO),
+        "sha256": hashlib.sha256(AUDIO).hexdigest(),
+        "doc": {"call_id": f"call-{rid}", "md5": base64.b64encode(hashlib.md5(AUDIO).digest()).decode()},
+    }
+    await store.finish(rid, finished, deliver=True)
+    return path
+
+
+async def _deliver_until(worker: DeliveryWorker, done: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    task = asyncio.create_task(worker.run())
+    try:
+        deadline = time.monotonic() + timeout
+        while not await done():
+            assert time.monotonic() < deadline, "the worker did not get there in time"
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _worker(store: Recordings, horizon: float = 60.0) -> DeliveryWorker:
+    async def retry_times() -> int:
+        return 2
+
+    return DeliveryWorker(store, "n1", retry_times, retry_base=RETRY_BASE, horizon=horizon)
+
+
+async def _state(store: Recordings, rid: str) -> RecordingState:
+    return RecordingState((await store.get("acc", rid)).state)
+
+
+async def test_delivered_once_byte_for_byte_and_the_file_deleted_after_the_commit(
+    database: Database, tmp_path: Path
+) -> None:
+    store, sink = Recordings(database), UploadSink().start()
+    try:
+        path = await _queue(store, tmp_path, "r1", f"{sink.url}/kzr")
+        worker = _worker(store)
+        await _deliver_until(worker, lambda: _is(store, "r1", RecordingState.DELIVERED))
+        await asyncio.sleep(0.3)  # nothing more may come
+    finally:
+        sink.stop()
+    [upload] = sink.attempts
+    assert upload.method == "PUT" and upload.path == "/kzr/call_recording_r1.mp3" and upload.body == AUDIO
+    assert upload.headers["content-md5"] == base64.b64encode(hashlib.md5(AUDIO).digest()).decode()
+    assert upload.headers["repr-digest"] == f"sha-256=:{base64.b64encode(hashlib.sha256(AUDIO).digest()).decode()}:"
+    assert not path.exists() and await store.outbox_depth() == 0
+    assert worker.delivered == 1 and worker.failed_attempts == 0 and len(worker.latencies) == 1
+
+
+async def test_failures_are_tried_again_on_kazoos_schedule_and_the_whole_file_each_time(
+    database: Database, tmp_path: Path
+) -> None:
+    store, sink = Recordings(database), UploadSink(fail_first=3).start()
+    try:
+        await _queue(store, tmp_path, "r2", f"{sink.url}/kzr")
+        worker = _worker(store)
+        await _deliver_until(worker, lambda: _is(store, "r2", RecordingState.DELIVERED))
+    finally:
+        sink.stop()
+    assert [a.body for a in sink.attempts] == [AUDIO] * 4 and len(sink.uploads) == 1
+    gaps = [b.at - a.at for a, b in zip(sink.attempts, sink.attempts[1:], strict=False)]
+    assert all(gap >= RETRY_BASE * 0.9 for gap in gaps), gaps  # never sooner than the schedule says
+    row = await store.get("acc", "r2")
+    assert (row.attempts, row.last_error) == (4, "") and worker.failed_attempts == 3
+
+
+async def test_a_redirect_is_followed_with_the_whole_file(database: Database, tmp_path: Path) -> None:
+    store, sink = Recordings(database), UploadSink(redirect_to="/elsewhere").start()
+    try:
+        await _queue(store, tmp_path, "r3", f"{sink.url}/kzr")
+        worker = _worker(store)
+        await _deliver_until(worker, lambda: _is(store, "r3", RecordingState.DELIVERED))
+    finally:
+        sink.stop()
+    assert [a.path for a in sink.attempts] == ["/kzr/call_recording_r3.mp3", "/elsewhere"]  # one attempt, 307
+    assert [a.body for a in sink.attempts] == [AUDIO, AUDIO] and worker.failed_attempts == 0
+
+
+async def test_at_the_horizon_the_recording_is_failed_and_its_file_kept(database: Database, tmp_path: Path) -> None:
+    store, sink = Recordings(database), UploadSink(fail_first=1000).start()
+    try:
+        path = await _queue(store, tmp_path, "r4", f"{sink.url}/kzr")
+        worker = _worker(store, horizon=1.5)  # 1.5 s after the hang-up
+        await _deliver_until(worker, lambda: _is(store, "r4", RecordingState.FAILED))
+    finally:
+        sink.stop()
+    row = await store.get("acc", "r4")
+    assert "503" in row.last_error and row.attempts == len(sink.attempts) >= 2
+    assert path.read_bytes() == AUDIO and await store.outbox_depth() == 0  # kept, and no longer queued
+
+
+async def test_a_missing_spool_file_fails_at_once_and_says_so(database: Database, tmp_path: Path) -> None:
+    store, sink = Recordings(database), UploadSink().start()
+    try:
+        path = await _queue(store, tmp_path, "r5", f"{sink.url}/kzr")
+        path.unlink()
+        await _deliver_until(_worker(store), lambda: _is(store, "r5", RecordingState.FAILED))
+    finally:
+        sink.stop()
+    assert "is missing" in (await store.get("acc", "r5")).last_error and sink.attempts == []
+
+
+async def _is(store: Recordings, rid: str, state: RecordingState) -> bool:
+    return await _state(store, rid) == state
