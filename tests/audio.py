@@ -19,12 +19,18 @@ def dominant_frequency(pcm: np.ndarray, rate: int = RATE) -> float:
     return float(np.argmax(spectrum[1:]) + 1) * rate / len(pcm)
 
 
-def channel_hz(pcm: np.ndarray, rate: int) -> float:
-    """The main frequency of the loud middle of one channel."""
+def channel_hz(pcm: np.ndarray, rate: int, tolerance: float = 15.0) -> float:
+    """The main frequency of the loud middle of one channel, which must carry it throughout: every 250 ms window
+    from its first loud sample to its last holds that frequency, so a dropout (frames turned to silence), a
+    channel swapped halfway or another sound in the middle fails the check."""
     loud = np.abs(pcm.astype(np.int32)) > 1000
     assert loud.sum() > rate // 2, f"only {int(loud.sum())} loud samples"
     first, last = int(loud.argmax()), len(loud) - int(loud[::-1].argmax())
-    return dominant_frequency(pcm[first:last], rate)
+    hz = dominant_frequency(pcm[first:last], rate)
+    windows = window_hz(pcm[first:last], rate)
+    off = {i * 0.25: round(found) for i, found in enumerate(windows) if abs(found - hz) > tolerance}
+    assert not off, f"{hz:.0f} Hz, but not at these seconds of {len(windows) * 0.25:.2f} (0: silent): {off}"
+    return hz
 
 
 def window_hz(pcm: np.ndarray, rate: int = RATE, window: float = 0.25, level: int = 1000) -> list[float]:
