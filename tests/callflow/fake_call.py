@@ -123,6 +123,8 @@ class FakeCall:
     keys: list[str] = field(default_factory=list)  # what collect_during returns, in turn ("" = nothing pressed)
     ring_outcomes: list[BridgeFailure | None] = field(default_factory=list)  # None: answered (the call ends)
     heard: list[str] = field(default_factory=list)  # prompts, tones and speech, in order
+    recorded: list[Recorded] = field(default_factory=list)  # what record_caller takes, in turn (else 5 s, hangup)
+    recording_limits: list[float] = field(default_factory=list)  # the max_seconds each record_caller was given
     rang: list[tuple[list[Endpoint], RingOptions]] = field(default_factory=list)
     called_out: list[OffnetRequest] = field(default_factory=list)
     responded: tuple[int, str | None] | None = None
@@ -156,7 +158,8 @@ class FakeCall:
         self, path: Path, *, max_seconds: float, silence_seconds: float | None, stop_keys: str = "#"
     ) -> Recorded:
         self.heard.append("recording")
-        return Recorded(5.0, "hangup")
+        self.recording_limits.append(max_seconds)
+        return self.recorded.pop(0) if self.recorded else Recorded(5.0, "hangup")
 
     async def play_tone(self, name: str | None, frequencies: tuple[float, ...], seconds: float) -> None:
         self.heard.append(f"tone:{name or ','.join(f'{f:g}' for f in frequencies)}")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calltape.callflow.call_api import BridgeFailure, EndpointKind
+from calltape.recording.caller_recorder import Recorded
 from tests.callflow.fake_call import FakeCall, tone_node
 
 GREGORIAN_1970 = 62167219200
@@ -337,3 +338,23 @@ def test_voicemail_forward_copies_the_message_to_another_box_and_keeps_it_saved(
     _run(call, {"module": "voicemail", "data": {"id": box, "action": "check"}})
     assert len(call.mailboxes.messages_of["b2"]) == 1
     assert "tts://That mailbox does not exist. The message was not forwarded." in call.heard
+
+
+def test_voicemail_pound_opens_the_review_three_records_again_and_one_saves_the_second_take() -> None:
+    call = FakeCall(keys=["", "3", "1"], recorded=[Recorded(8.0, "key", "#"), Recorded(6.0, "key", "#")])
+    box = _box(call)
+    call.mailboxes.boxes[box]["max_message_length"] = 120
+    heard = _run(call, {"module": "voicemail", "data": {"id": box}})
+    assert heard.count("recording") == 2 and call.recording_limits == [120.0, 120.0]
+    [kept] = [m for m in call.mailboxes.messages_of[box] if m["id"] not in ("m0", "m1", "m2")]
+    assert kept["length"] == 6000 and heard[-1] == "tts://Your message has been saved. Goodbye."
+
+
+def test_voicemail_a_message_shorter_than_min_message_length_is_not_kept_and_the_caller_is_told() -> None:
+    call = FakeCall(keys=[""], recorded=[Recorded(2.0, "silence")])
+    box = _box(call)
+    call.mailboxes.boxes[box]["min_message_length"] = 3
+    heard = _run(call, {"module": "voicemail", "data": {"id": box}})
+    assert len(call.mailboxes.messages_of[box]) == 3  # only the three it had
+    assert heard[-1] == "tts://Your message was too short and has not been saved. Goodbye."
+    assert call.recording_limits == [500.0]  # Kazoo's max_message_length when the box says none

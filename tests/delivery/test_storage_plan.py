@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
 from calltape.delivery.http import UploadError
-from calltape.delivery.storage_plan import Attachment, bucket_address
+from calltape.delivery.storage_plan import Attachment, bucket_address, store_by_plan
 from calltape.s3_bucket import BucketAddress
+from calltape.store.recordings import DueRecording
+from tests.e2e.upload_sink import UploadSink
 
 KEYS = {"bucket": "calls", "key": "AKIA1", "secret": "s"}
 
@@ -53,3 +60,25 @@ def test_an_s3_handler_that_cannot_work_is_refused(settings: dict[str, Any], pro
 def test_a_stored_plan_without_keys_never_signs_with_the_nodes_credentials() -> None:
     with pytest.raises(UploadError, match="no key and secret"):
         bucket_address({"bucket": "calls", "key": "", "secret": ""})
+
+
+async def test_the_http_handler_sends_the_file_to_its_url_with_its_verb(tmp_path: Path) -> None:
+    audio = b"ID3" + bytes(range(256)) * 8
+    path = tmp_path / "r.mp3"
+    path.write_bytes(audio)
+    md5 = base64.b64encode(hashlib.md5(audio).digest()).decode()
+    row = DueRecording(
+        "r1", "call_recording_c@1.mp3", "c@1", "acc", None, "mp3", time.time(), 1000, len(audio),
+        hashlib.sha256(audio).hexdigest(), str(path), 0, {}, {"md5": md5},
+    )  # fmt: skip
+    sink = UploadSink().start()
+    try:
+        plan = {"handler": "http", "settings": {"url": f"{sink.url}/plan", "verb": "post"}}
+        async with httpx.AsyncClient() as client:
+            where = await store_by_plan(client, plan, row, path)
+    finally:
+        sink.stop()
+    [upload] = sink.uploads
+    assert (upload.method, upload.path, upload.body) == ("POST", "/plan/call_recording_c%401.mp3", audio)
+    assert upload.headers["content-md5"] == md5
+    assert where == f"{sink.url}/plan/call_recording_c%401.mp3"
