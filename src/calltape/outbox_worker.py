@@ -4,7 +4,8 @@ with a deadline, record every outcome, sleep until woken or until something may 
 At most ``concurrency`` attempts run at once; a finished one wakes the loop (a row it held back may now go). An
 attempt that outlives ``lease × 0.8`` is abandoned and counted as failed, before another node could claim the row;
 an unexpected error in an attempt fails its row at once with the error as the reason, so no row is claimed for ever.
-At start the rows this node held before a restart are freed.
+At start the rows this node held before a restart are freed. Rows that are done stay in the API's logs for
+``KEPT_DAYS`` days after they were made, then are forgotten (looked at hourly).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 Row = TypeVar("Row")
 IDLE_POLL = 30.0  # look at the outbox at least this often (another node may have queued or freed work)
 RETRY_ROUNDS = 5  # Kazoo's storage_retry_times default: rounds 1 to 10 minutes apart before the hourly tries
+KEPT_DAYS = 30  # how long a sent or failed row stays in the log
+PRUNE_INTERVAL = 3600.0
 
 
 class OutboxWorker(Generic[Row]):
@@ -48,6 +51,7 @@ class OutboxWorker(Generic[Row]):
         self.retry_base = retry_base
         self.horizon = horizon
         self.failed_attempts = 0
+        self._pruned_at = 0.0
         self._wake = asyncio.Event()
         self._tasks = TaskSet(self.name, on_done=self.wake)
 
@@ -62,6 +66,7 @@ class OutboxWorker(Generic[Row]):
                 await self.outbox.release_leases(self.node)
             while True:
                 self._wake.clear()
+                await self._prune()
                 wait = await self._attempt_due()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
@@ -84,6 +89,19 @@ class OutboxWorker(Generic[Row]):
     def describe(self, row: Any) -> str:
         """*row* in a log line."""
         return str(row.id)
+
+    async def _prune(self) -> None:
+        now = time.time()
+        if now - self._pruned_at < PRUNE_INTERVAL:
+            return
+        self._pruned_at = now
+        try:
+            forgotten = await self.outbox.prune(now - KEPT_DAYS * 86400)
+        except Exception as exc:  # the store is down: next hour
+            log.error("%s: cannot forget old rows: %r", self.name, exc)
+            return
+        if forgotten:
+            log.info("%s: forgot %d rows done more than %d days ago", self.name, forgotten, KEPT_DAYS)
 
     async def _attempt_due(self) -> float:
         free = self.concurrency - len(self._tasks)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Table, func, select, update
+from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, update
 
 from calltape.store.database import Database
 
@@ -103,6 +103,16 @@ class LeasedOutbox:
             conn.execute(update(t).where(t.c.lease_owner == owner).values(lease_until=0.0, lease_owner=""))
 
         await self.db.run(work)
+
+    async def prune(self, created_before: float) -> int:
+        """Forget rows that are done (sent or failed) and were made before *created_before*; how many."""
+        t = self.table
+        done_and_old = (t.c.state != OutboxState.PENDING) & (t.c.created < created_before)
+
+        def work(conn: Connection) -> int:
+            return int(conn.execute(delete(t).where(done_and_old)).rowcount or 0)
+
+        return await self.db.run(work)
 
     async def count_by_state(self) -> dict[str, int]:
         """How many rows are in each state."""
