@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 Addressing = Literal["auto", "virtual", "path"]
@@ -32,7 +30,7 @@ PART_SIZE = 16 << 20  # S3's smallest part is 5 MiB
 READ_CHUNK = 256 << 10
 THREADS = 16  # S3 calls at once, over every bucket of the process
 _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="s3")
-_SESSION: boto3.session.Session | None = None  # one: its endpoint data and S3 model are loaded once
+_SESSION: Any = None  # one boto3 session: its endpoint data and S3 model are loaded once
 _SESSION_LOCK = threading.Lock()  # a boto3 session makes clients one at a time
 
 
@@ -215,6 +213,9 @@ class S3Bucket:
 
 
 def _client(address: BucketAddress) -> Any:
+    import boto3  # here: a process that never stores in S3 does not pay for importing it
+    from botocore.config import Config
+
     global _SESSION
     config = Config(
         s3={"addressing_style": address.addressing},
