@@ -77,10 +77,10 @@ async def test_record_on_answer_starts_only_once_the_call_is_answered(call: Call
     await call.recordings.record_call(RecordingRequest(url="http://r.example/x"), on_answer=True)
     call.bridged.set()  # a bridge is not an answer
     await asyncio.sleep(0.05)
-    assert _captures(call) == [] and not call.recordings.running
+    assert _captures(call) == [] and call.recordings.describe() == []  # asked for, not yet recording
     call.answered.set()
     for _ in range(100):
-        if call.recordings.running:
+        if _captures(call):
             break
         await asyncio.sleep(0.01)
     assert len(_captures(call)) == 1 and call.recordings.describe()[0]["state"] == "recording"
@@ -90,13 +90,13 @@ async def test_record_on_bridge_waits_for_the_bridge_not_the_answer(call: Call) 
     await call.recordings.record_call(RecordingRequest(url="http://r.example/x"), on_bridge=True)
     call.answered.set()
     await asyncio.sleep(0.05)
-    assert not call.recordings.running
+    assert _captures(call) == []
     call.bridged.set()
     for _ in range(100):
-        if call.recordings.running:
+        if _captures(call):
             break
         await asyncio.sleep(0.01)
-    assert call.recordings.running
+    assert len(_captures(call)) == 1
 
 
 async def test_a_call_that_ends_before_its_answer_is_never_recorded(call: Call) -> None:
@@ -119,3 +119,36 @@ async def test_the_label_is_the_origin_and_stop_ends_every_recording(call: Call)
     assert origins["call_recording_call-1.mp3"] == "callflow : sales line"
     assert origins["call_recording_call-1_2.mp3"] != "callflow : sales line"  # its own: no label
     assert all("no audio" in row["doc"]["discarded"] for row in rows)  # type: ignore[index]
+
+
+async def test_a_stop_before_the_answer_means_the_recording_never_starts(call: Call) -> None:
+    await call.recordings.record_call(RecordingRequest(url="http://r.example/x"), on_answer=True)
+    assert call.recordings.running  # asked for: a toggle now would stop it, not start a second one
+    await call.recordings.stop()
+    assert not call.recordings.running
+    call.answered.set()
+    await asyncio.sleep(0.05)
+    assert not call.recordings.running and await _rows(call) == []
+
+
+async def test_a_toggle_while_the_announcement_plays_stops_the_recording_instead_of_starting_a_second(
+    call: Call,
+) -> None:
+    telling = asyncio.Event()
+    said = asyncio.Event()
+
+    async def announce(prompt: str) -> bool:
+        telling.set()
+        await said.wait()
+        return True
+
+    call.recordings.announcer = announce
+    call.answered.set()
+    request = RecordingRequest(url="http://r.example/x", announce="tts://This call is recorded.")
+    first = asyncio.create_task(call.recordings.record_call(request))
+    await telling.wait()
+    assert call.recordings.running  # being announced: on, for a toggle
+    await call.recordings.stop()  # what a toggle does when it is on
+    said.set()
+    await first
+    assert not call.recordings.running and _captures(call) == []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -94,7 +94,9 @@ class CallRecordings:
         self.bridging = False  # a bridge being made tells them itself, between its answer and its bridge
         self.told = asyncio.Event()
         self._told_ok = False  # the announcement was played (else recordings waiting for it do not start)
-        self._stops = 0  # stops so far: a recording still waiting for its announcement when one comes never starts
+        self._stops = 0  # stops so far: a recording still waiting to start when one comes never starts
+        self._waiting_to_start = 0  # recordings asked for that wait for their announcement, the answer or the bridge
+        self._starting: set[asyncio.Task[Any]] = set()  # those of them that wait in a task of their own
         self.announcement: str | None = None  # what is (or was) said
         self._telling = False
         self._ended = False
@@ -108,26 +110,42 @@ class CallRecordings:
         await self.start(request, None if event is None or event.is_set() else event)
 
     async def start(self, request: RecordingRequest, when: asyncio.Event | None = None) -> None:
-        """Start a recording now, or (*when* given) once it is set — unless the call ends first."""
+        """Start a recording now, or (*when* given) once it is set — unless the call ends or a stop comes first.
+        Until it starts it counts as running: a toggle meanwhile stops it rather than start a second one."""
         if self.manager is None:
             log.warning("call-id %s: recording is not available on this server", self.call_id)
             return
+        stops = self._stops
         if request.announce and not self.told.is_set():
             self.announcement = self.announcement or request.announce
             if when is None and self.answered.is_set() and not self.bridging:
-                await self._start_after_telling(request, None)  # now: the flow goes on once it has been said
+                self._waiting_to_start += 1  # now: the flow goes on once it has been said
+                try:
+                    await self._start_after_telling(request, None, stops)
+                finally:
+                    self._waiting_to_start -= 1
             else:
-                self._waiting.spawn(self._start_after_telling(request, when))
+                self._start_later(self._start_after_telling(request, when, stops))
             return
         if when is None:
             await self._start(request)
             return
-        self._waiting.spawn(self._start_after(request, when))
+        self._start_later(self._start_after(request, when, stops))
 
-    async def _start_after_telling(self, request: RecordingRequest, when: asyncio.Event | None) -> None:
+    def _start_later(self, starting: Coroutine[Any, Any, None]) -> None:
+        self._waiting_to_start += 1
+        task = self._waiting.spawn(starting)
+        self._starting.add(task)
+        task.add_done_callback(self._waited)
+
+    def _waited(self, task: asyncio.Task[Any]) -> None:
+        if task in self._starting:  # else a stop let it go already
+            self._starting.discard(task)
+            self._waiting_to_start -= 1
+
+    async def _start_after_telling(self, request: RecordingRequest, when: asyncio.Event | None, stops: int) -> None:
         """Consent: once answered, the parties hear the announcement, and only then does the recording start
-        (unless a stop came meanwhile)."""
-        stops = self._stops
+        (unless a stop came since it was asked for: *stops* then)."""
         for event in (when, self.answered):
             if event is not None:
                 await event.wait()
@@ -174,9 +192,9 @@ class CallRecordings:
         finally:
             self.told.set()
 
-    async def _start_after(self, request: RecordingRequest, when: asyncio.Event) -> None:
+    async def _start_after(self, request: RecordingRequest, when: asyncio.Event, stops: int) -> None:
         await when.wait()
-        if not self._ended:
+        if not self._ended and self._stops == stops:  # a stop before the answer (or bridge) is a stop of this one
             await self._start(request)
 
     async def _start(self, request: RecordingRequest) -> None:
@@ -239,8 +257,8 @@ class CallRecordings:
 
     @property
     def running(self) -> bool:
-        """True while a recording runs."""
-        return bool(self._running)
+        """True while a recording runs or waits to start (its announcement, the answer, the bridge)."""
+        return bool(self._running) or self._waiting_to_start > 0
 
     def describe(self) -> list[dict[str, Any]]:
         """The recordings running now, as the channels API shows them."""
@@ -284,6 +302,9 @@ class CallRecordings:
     async def stop(self) -> None:
         """End every recording of the call (``record_call`` with ``action: stop``), and those waiting to start."""
         self._stops += 1
+        for task in list(self._starting):  # they no longer count, from now on
+            self._waited(task)
+            task.cancel()
         for running in list(self._running):
             self._stop_one(running, "")
 
