@@ -5,7 +5,7 @@ At most ``concurrency`` attempts run at once; a finished one wakes the loop (a r
 attempt that outlives ``lease × 0.8`` is abandoned and counted as failed, before another node could claim the row;
 an unexpected error in an attempt fails its row at once with the error as the reason, so no row is claimed for ever.
 At start the rows this node held before a restart are freed. Rows that are done stay in the API's logs for
-``KEPT_DAYS`` days after they were made, then are forgotten (looked at hourly).
+``KEPT_DAYS`` days after their last attempt, then are forgotten (looked at hourly).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class OutboxWorker(Generic[Row]):
             log.error("%s: cannot forget old rows: %r", self.name, exc)
             return
         if forgotten:
-            log.info("%s: forgot %d rows done more than %d days ago", self.name, forgotten, KEPT_DAYS)
+            log.info("%s: forgot %d rows last tried more than %d days ago", self.name, forgotten, KEPT_DAYS)
 
     async def _attempt_due(self) -> float:
         free = self.concurrency - len(self._tasks)

@@ -48,7 +48,7 @@ class BucketAddress:
     access_key: str | None = None
     secret_key: str | None = None
     addressing: Addressing = "auto"
-    tenant: bool = False  # a tenant's bucket: the node's AWS profile and endpoint settings are not applied
+    tenant: bool = False  # a tenant's bucket: the node's configured endpoint URLs (AWS_ENDPOINT_URL…) do not apply
 
     def __repr__(self) -> str:  # never the secret in a log line
         return f"BucketAddress(bucket={self.bucket!r}, endpoint={self.endpoint!r}, region={self.region!r})"

@@ -51,13 +51,17 @@ async def _queue(store: Recordings, tmp_path: Path, rid: str, url: str) -> Path:
     return path
 
 
-async def _deliver_until(worker: DeliveryWorker, done: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+async def _deliver_until(
+    worker: DeliveryWorker, done: Callable[[], Awaitable[bool]], timeout: float = 10.0, linger: float = 0.0
+) -> None:
+    """Run *worker* until *done*, then *linger* seconds more (time for what must not happen)."""
     task = asyncio.create_task(worker.run())
     try:
         deadline = time.monotonic() + timeout
         while not await done():
             assert time.monotonic() < deadline, "the worker did not get there in time"
             await asyncio.sleep(0.02)
+        await asyncio.sleep(linger)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -81,8 +85,7 @@ async def test_delivered_once_byte_for_byte_and_the_file_deleted_after_the_commi
     try:
         path = await _queue(store, tmp_path, "r1", f"{sink.url}/kzr")
         worker = _worker(store)
-        await _deliver_until(worker, lambda: _is(store, "r1", RecordingState.DELIVERED))
-        await asyncio.sleep(0.3)  # nothing more may come
+        await _deliver_until(worker, lambda: _is(store, "r1", RecordingState.DELIVERED), linger=0.5)  # nothing more
     finally:
         sink.stop()
     [upload] = sink.attempts

@@ -58,6 +58,19 @@ async def call(tmp_path: Path) -> AsyncIterator[Call]:
     await db.close()
 
 
+async def _never_recorded(call: Call) -> None:
+    """Nothing started: given time to, no capture joined the taps and no row was written."""
+    await asyncio.sleep(0.3)
+    assert not call.recordings.running and _captures(call) == [] and await _rows(call) == []
+
+
+async def _until_recording(call: Call, count: int = 1) -> None:
+    deadline = time.monotonic() + 10
+    while len(_captures(call)) < count:
+        assert time.monotonic() < deadline, "the recording never started"
+        await asyncio.sleep(0.01)
+
+
 def _captures(call: Call) -> list[CallCapture]:
     return [tap for tap in call.taps if isinstance(tap, CallCapture)]
 
@@ -79,10 +92,7 @@ async def test_record_on_answer_starts_only_once_the_call_is_answered(call: Call
     await asyncio.sleep(0.05)
     assert _captures(call) == [] and call.recordings.describe() == []  # asked for, not yet recording
     call.answered.set()
-    for _ in range(100):
-        if _captures(call):
-            break
-        await asyncio.sleep(0.01)
+    await _until_recording(call)
     assert len(_captures(call)) == 1 and call.recordings.describe()[0]["state"] == "recording"
 
 
@@ -92,10 +102,7 @@ async def test_record_on_bridge_waits_for_the_bridge_not_the_answer(call: Call) 
     await asyncio.sleep(0.05)
     assert _captures(call) == []
     call.bridged.set()
-    for _ in range(100):
-        if _captures(call):
-            break
-        await asyncio.sleep(0.01)
+    await _until_recording(call)
     assert len(_captures(call)) == 1
 
 
@@ -103,8 +110,9 @@ async def test_a_call_that_ends_before_its_answer_is_never_recorded(call: Call) 
     await call.recordings.record_call(RecordingRequest(url="http://r.example/x"), on_answer=True)
     call.recordings.end()
     call.answered.set()
-    await asyncio.sleep(0.05)
-    assert not call.recordings.running and await _rows(call) == []
+    await _never_recorded(call)
+    await call.recordings.record_call(RecordingRequest(url="http://r.example/x"), on_answer=True)  # after the end
+    assert not call.recordings.running
 
 
 async def test_the_label_is_the_origin_and_stop_ends_every_recording(call: Call) -> None:
@@ -127,8 +135,7 @@ async def test_a_stop_before_the_answer_means_the_recording_never_starts(call: C
     await call.recordings.stop()
     assert not call.recordings.running
     call.answered.set()
-    await asyncio.sleep(0.05)
-    assert not call.recordings.running and await _rows(call) == []
+    await _never_recorded(call)
 
 
 async def test_a_toggle_while_the_announcement_plays_stops_the_recording_instead_of_starting_a_second(
@@ -149,6 +156,9 @@ async def test_a_toggle_while_the_announcement_plays_stops_the_recording_instead
     await telling.wait()
     assert call.recordings.running  # being announced: on, for a toggle
     await call.recordings.stop()  # what a toggle does when it is on
+    assert not call.recordings.running  # off at once, though the announcement is still being said
     said.set()
     await first
-    assert not call.recordings.running and _captures(call) == []
+    await _never_recorded(call)
+    await call.recordings.record_call(request)  # the next toggle: told already (in full), so it starts at once
+    assert len(_captures(call)) == 1

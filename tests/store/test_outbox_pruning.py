@@ -1,5 +1,5 @@
-"""The notification outboxes forget what is done once it is a month old (SQLite and PostgreSQL): sent and failed
-rows older than ``KEPT_DAYS`` go, pending ones never do, and the loop does it by itself."""
+"""The notification outboxes forget what is done a month after its last attempt (SQLite and PostgreSQL): sent and
+failed rows last tried more than ``KEPT_DAYS`` ago go, pending ones never do, and the loop does it by itself."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ from calltape.store.system_configs import SystemConfigs
 DAY = 86400.0
 
 
-async def _aged(db: Database, store: Notifications, state: OutboxState, days: float) -> str:
+async def _aged(db: Database, store: Notifications, state: OutboxState, days: float, tried: float | None = None) -> str:
+    """A row made *days* ago, last tried *tried* days ago (then, unless said)."""
     row_id = await store.queue("acc", "voicemail_to_email", "call-1", {"emails": {"to": ["a@b.example"]}})
     created = time.time() - days * DAY
+    due_at = time.time() - (days if tried is None else tried) * DAY
 
     def work(conn: object) -> None:
         statement = update(notifications).where(notifications.c.id == row_id)
-        conn.execute(statement.values(state=state, created=created, due_at=created + 3600 * 24 * 365))  # type: ignore[attr-defined]
+        conn.execute(statement.values(state=state, created=created, due_at=due_at))  # type: ignore[attr-defined]
 
     await db.run(work)
     return row_id
@@ -37,15 +39,16 @@ async def _left(store: Notifications) -> dict[str, int]:
 
 async def test_done_rows_older_than_a_month_are_forgotten_and_pending_ones_kept(database: Database) -> None:
     store = Notifications(database)
-    for state, days in [
-        (OutboxState.SENT, 31),
-        (OutboxState.FAILED, 40),
-        (OutboxState.SENT, 29),  # still in the log
-        (OutboxState.PENDING, 90),  # never given up on: stays
+    for state, days, tried in [
+        (OutboxState.SENT, 31, None),
+        (OutboxState.FAILED, 40, None),
+        (OutboxState.SENT, 29, None),  # still in the log
+        (OutboxState.SENT, 90, 2),  # retried two days ago and sent: counts from its retry
+        (OutboxState.PENDING, 90, 60),  # never given up on: stays
     ]:
-        await _aged(database, store, state, days)
+        await _aged(database, store, state, days, tried)
     assert await store.outbox.prune(time.time() - KEPT_DAYS * DAY) == 2
-    assert await _left(store) == {"sent": 1, "pending": 1}
+    assert await _left(store) == {"sent": 2, "pending": 1}
 
 
 async def test_the_mailer_forgets_them_by_itself(database: Database) -> None:

@@ -100,7 +100,7 @@ class Recorder(Protocol):
 
     @property
     def recording(self) -> bool:
-        """True while a ``record_call`` recording runs."""
+        """True while a ``record_call`` recording runs or waits to start (a toggle then stops it)."""
 
     def mask_recordings(self, masked: bool) -> None:
         """While masked, recordings take silence instead of the call's audio."""

@@ -7,6 +7,7 @@ is none under its key (``If-None-Match: *``), so nothing is ever overwritten.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -31,14 +32,16 @@ class S3Storage:
             settings.s3_addressing,
         )
         self._bucket: S3Bucket | None = None
+        self._opening = asyncio.Lock()
         self.spool_dir = settings.dir / ".incoming"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._lock_for = NameLocks()
 
     async def bucket(self) -> S3Bucket:
         """The bucket (its client made on first use)."""
-        if self._bucket is None:
-            self._bucket = await S3Bucket.open(self.address)
+        async with self._opening:  # one client, however many uploads come first
+            if self._bucket is None:
+                self._bucket = await S3Bucket.open(self.address)
         return self._bucket
 
     async def store(self, spool: SpoolFile, upload: Upload, sidecar: Sidecar, received: datetime) -> StoredFile:

@@ -95,8 +95,9 @@ class CallRecordings:
         self.told = asyncio.Event()
         self._told_ok = False  # the announcement was played (else recordings waiting for it do not start)
         self._stops = 0  # stops so far: a recording still waiting to start when one comes never starts
-        self._waiting_to_start = 0  # recordings asked for that wait for their announcement, the answer or the bridge
-        self._starting: set[asyncio.Task[Any]] = set()  # those of them that wait in a task of their own
+        # recordings asked for that wait for their announcement, the answer or the bridge (one token each; a stop
+        # forgets them all at once, and each one's own end forgets it)
+        self._waiting_to_start: set[object] = set()
         self.announcement: str | None = None  # what is (or was) said
         self._telling = False
         self._ended = False
@@ -115,15 +116,18 @@ class CallRecordings:
         if self.manager is None:
             log.warning("call-id %s: recording is not available on this server", self.call_id)
             return
+        if self._ended:  # a metaflow or the API, just after the hangup
+            return
         stops = self._stops
         if request.announce and not self.told.is_set():
             self.announcement = self.announcement or request.announce
             if when is None and self.answered.is_set() and not self.bridging:
-                self._waiting_to_start += 1  # now: the flow goes on once it has been said
+                token = object()  # now: the flow goes on once it has been said
+                self._waiting_to_start.add(token)
                 try:
                     await self._start_after_telling(request, None, stops)
                 finally:
-                    self._waiting_to_start -= 1
+                    self._waiting_to_start.discard(token)
             else:
                 self._start_later(self._start_after_telling(request, when, stops))
             return
@@ -133,15 +137,9 @@ class CallRecordings:
         self._start_later(self._start_after(request, when, stops))
 
     def _start_later(self, starting: Coroutine[Any, Any, None]) -> None:
-        self._waiting_to_start += 1
         task = self._waiting.spawn(starting)
-        self._starting.add(task)
-        task.add_done_callback(self._waited)
-
-    def _waited(self, task: asyncio.Task[Any]) -> None:
-        if task in self._starting:  # else a stop let it go already
-            self._starting.discard(task)
-            self._waiting_to_start -= 1
+        self._waiting_to_start.add(task)
+        task.add_done_callback(self._waiting_to_start.discard)
 
     async def _start_after_telling(self, request: RecordingRequest, when: asyncio.Event | None, stops: int) -> None:
         """Consent: once answered, the parties hear the announcement, and only then does the recording start
@@ -258,7 +256,7 @@ class CallRecordings:
     @property
     def running(self) -> bool:
         """True while a recording runs or waits to start (its announcement, the answer, the bridge)."""
-        return bool(self._running) or self._waiting_to_start > 0
+        return bool(self._running or self._waiting_to_start)
 
     def describe(self) -> list[dict[str, Any]]:
         """The recordings running now, as the channels API shows them."""
@@ -302,9 +300,7 @@ class CallRecordings:
     async def stop(self) -> None:
         """End every recording of the call (``record_call`` with ``action: stop``), and those waiting to start."""
         self._stops += 1
-        for task in list(self._starting):  # they no longer count, from now on
-            self._waited(task)
-            task.cancel()
+        self._waiting_to_start.clear()  # they never start (an announcement being said is still said in full)
         for running in list(self._running):
             self._stop_one(running, "")
 

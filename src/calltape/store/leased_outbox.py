@@ -104,10 +104,11 @@ class LeasedOutbox:
 
         await self.db.run(work)
 
-    async def prune(self, created_before: float) -> int:
-        """Forget rows that are done (sent or failed) and were made before *created_before*; how many."""
+    async def prune(self, before: float) -> int:
+        """Forget rows that are done (sent or failed) and whose last attempt was due before *before* (a retried
+        row counts from its retry); how many."""
         t = self.table
-        done_and_old = (t.c.state != OutboxState.PENDING) & (t.c.created < created_before)
+        done_and_old = (t.c.state != OutboxState.PENDING) & (t.c.due_at < before)
 
         def work(conn: Connection) -> int:
             return int(conn.execute(delete(t).where(done_and_old)).rowcount or 0)

@@ -311,7 +311,8 @@ class Call:
 
     @property
     def recording(self) -> bool:
-        """True while a ``record_call`` recording runs."""
+        """True while a ``record_call`` recording runs or waits to start (its announcement, the answer, the
+        bridge): a toggle then stops it."""
         return self.recordings.running
 
     async def feature_codes(self) -> FeatureCodes | None:
