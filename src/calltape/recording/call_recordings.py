@@ -18,13 +18,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from calltape.media.clock import RATE, MediaTimeline
 from calltape.media.dtmf import EVENTS
 from calltape.media.taps import Taps
 from calltape.recording.automatic_recordings import AutomaticRecordings
-from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder, Recorded
+from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder, KeyPresses, Recorded, record_until_done
 from calltape.recording.capture import CallCapture
 from calltape.recording.manager import RecordingManager
 from calltape.recording.metadata import CallFacts
@@ -36,13 +36,6 @@ from calltape.tasks import TaskSet
 log = logging.getLogger(__name__)
 
 ADVANCE_INTERVAL = 1.0
-
-
-class KeyPresses(Protocol):
-    """The call's DTMF: each subscriber gets every key pressed from then on."""
-
-    def subscribe(self) -> asyncio.Queue[str]: ...
-    def unsubscribe(self, queue: asyncio.Queue[str]) -> None: ...
 
 
 @dataclass
@@ -382,32 +375,6 @@ class CallRecordings:
     ) -> Recorded:
         """What the caller says into *spool* until a key of *stop_keys*, silence, *max_seconds* or hangup."""
         recorder = CallerRecorder(spool, max_seconds, silence_seconds, silence_threshold)
-        keys = self.keys.subscribe()
-        self.taps.append(recorder)
-        key: str | None = None
-        try:
-            pressed = asyncio.ensure_future(_first_of(keys, stop_keys))
-            others = [asyncio.ensure_future(recorder.stopped.wait()), asyncio.ensure_future(self.call_ended.wait())]
-            await asyncio.wait([pressed, *others], return_when=asyncio.FIRST_COMPLETED)
-            for task in (pressed, *others):
-                task.cancel()
-            self.taps.settle()  # what came before the key (or the hangup) is the caller's message
-            if pressed.done() and not pressed.cancelled():
-                key = pressed.result()
-                recorder.stop("key")
-            else:
-                recorder.stop("hangup" if self.call_ended.is_set() else recorder.reason or "hangup")
-        finally:
-            if recorder in self.taps:
-                self.taps.remove(recorder)
-            self.keys.unsubscribe(keys)
+        key = await record_until_done(recorder, self.taps, self.keys, self.call_ended, stop_keys)
         log.info("call-id %s: recorded %.1f s of the caller (%s)", self.call_id, spool.seconds, recorder.reason)
         return Recorded(spool.seconds, recorder.reason, key)
-
-
-async def _first_of(keys: asyncio.Queue[str], wanted: str) -> str:
-    """The first key in *wanted* pressed."""
-    while True:
-        key = await keys.get()
-        if key in wanted:
-            return key

@@ -11,15 +11,23 @@ from __future__ import annotations
 import asyncio
 import audioop
 from dataclasses import dataclass
+from typing import Protocol
 
 from calltape.media.g711 import G711
-from calltape.media.taps import FrameBatch, TapDirection
+from calltape.media.taps import FrameBatch, TapDirection, Taps
 from calltape.recording.spool import AudioSpool
 
 FRAME_SECONDS = 0.02
 FRAME_SAMPLES = 160
 MAX_GAP_FRAMES = 500  # a longer gap (10 s) is written as this much silence
 SILENCE_LEVEL = 300  # peak amplitude below which a 20 ms frame counts as silence
+
+
+class KeyPresses(Protocol):
+    """The call's DTMF: each subscriber gets every key pressed from then on."""
+
+    def subscribe(self) -> asyncio.Queue[str]: ...
+    def unsubscribe(self, queue: asyncio.Queue[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -93,3 +101,36 @@ class CallerRecorder:
                 self.spool.write(quiet)
         self._quiet.clear()
         self.stopped.set()
+
+
+async def record_until_done(
+    recorder: CallerRecorder, taps: Taps, keys: KeyPresses, call_ended: asyncio.Event, stop_keys: str
+) -> str | None:
+    """Run *recorder* on the call's *taps* until a key of *stop_keys* (which is returned), its own end (silence,
+    the time limit) or the call's; what came before the key or the hangup is in the recording."""
+    pressed_keys = keys.subscribe()
+    taps.append(recorder)
+    try:
+        pressed = asyncio.ensure_future(_first_of(pressed_keys, stop_keys))
+        others = [asyncio.ensure_future(recorder.stopped.wait()), asyncio.ensure_future(call_ended.wait())]
+        await asyncio.wait([pressed, *others], return_when=asyncio.FIRST_COMPLETED)
+        for task in (pressed, *others):
+            task.cancel()
+        taps.settle()
+        if pressed.done() and not pressed.cancelled():
+            recorder.stop("key")
+            return pressed.result()
+        recorder.stop("hangup" if call_ended.is_set() else recorder.reason or "hangup")
+        return None
+    finally:
+        if recorder in taps:
+            taps.remove(recorder)
+        keys.unsubscribe(pressed_keys)
+
+
+async def _first_of(keys: asyncio.Queue[str], wanted: str) -> str:
+    """The first key in *wanted* pressed."""
+    while True:
+        key = await keys.get()
+        if key in wanted:
+            return key
