@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, u
 from calltape.store.database import Database
 
 Row = TypeVar("Row")
+PRUNE_BATCH = 500  # rows forgotten per transaction
 
 
 class OutboxState(StrEnum):
@@ -104,16 +105,23 @@ class LeasedOutbox:
 
         await self.db.run(work)
 
-    async def prune(self, before: float) -> int:
+    async def prune(self, before: float, batch: int = PRUNE_BATCH) -> int:
         """Forget rows that are done (sent or failed) and whose last attempt was due before *before* (a retried
-        row counts from its retry); how many."""
+        row counts from its retry), *batch* at a time so the store is never held long; how many."""
         t = self.table
         done_and_old = (t.c.state != OutboxState.PENDING) & (t.c.due_at < before)
+        some = select(t.c.id).where(done_and_old).limit(batch)
 
         def work(conn: Connection) -> int:
-            return int(conn.execute(delete(t).where(done_and_old)).rowcount or 0)
+            ids = list(conn.execute(some).scalars())
+            if ids:
+                conn.execute(delete(t).where(t.c.id.in_(ids)))
+            return len(ids)
 
-        return await self.db.run(work)
+        forgotten = 0
+        while (step := await self.db.run(work)) == batch:
+            forgotten += step
+        return forgotten + step
 
     async def count_by_state(self) -> dict[str, int]:
         """How many rows are in each state."""
