@@ -14,6 +14,7 @@ from calltape.callflow.modules import record_call
 from calltape.callflow.modules.record_call import RecordCallData
 from calltape.frontdoor.caller_auth import Caller, CallerAuth
 from calltape.frontdoor.channels import live_legs
+from calltape.frontdoor.replies import reply
 from calltape.logs import throttle
 from calltape.media.clock import MediaClock
 from calltape.media.library import MediaLibrary
@@ -111,7 +112,7 @@ class CallControl:
             throttle.log(
                 log, logging.WARNING, "overloaded", "overloaded: %d INVITEs being set up, answering 503", MAX_SETUPS
             )
-            self._reply(event, 503, "Service Unavailable (overloaded)", [("Retry-After", RETRY_AFTER)])
+            reply(self.transport, event, 503, "Service Unavailable (overloaded)", [("Retry-After", RETRY_AFTER)])
             return
         self._setting_up += 1  # counted from now: a burst arrives before any of its tasks has run
         self.spawn(self._start_call(event))
@@ -138,12 +139,12 @@ class CallControl:
                 event.request.call_id,
                 SETUP_TIMEOUT,
             )
-            self._reply(event, 503, "Service Unavailable (busy)", [("Retry-After", RETRY_AFTER)])
+            reply(self.transport, event, 503, "Service Unavailable (busy)", [("Retry-After", RETRY_AFTER)])
         except Exception as exc:
             throttle.error(log, "setup-failed", exc, "call-id %s: call set-up failed", event.request.call_id)
         finally:
             if not tx.final_sent:  # the guarantee: no INVITE is left without a final response
-                self._reply(event, 500, "Server Internal Error", [("Retry-After", RETRY_AFTER)])
+                reply(self.transport, event, 500, "Server Internal Error", [("Retry-After", RETRY_AFTER)])
 
     async def _set_up(self, event: RequestReceived) -> tuple[Call, dict[str, Any]] | None:
         """Who calls, which callflow, which media: a Call, or None after answering the INVITE with an error."""
@@ -165,7 +166,7 @@ class CallControl:
                 number,
                 peer.host,
             )
-            self._reply(event, 404, "Not Found (no callflow for this number)")
+            reply(self.transport, event, 404, "Not Found (no callflow for this number)")
             return None
         account_id, callflow = found
         negotiated: Negotiated | None = None
@@ -176,7 +177,7 @@ class CallControl:
                 throttle.log(
                     log, logging.INFO, ("sdp-refused", peer.host), "call-id %s: SDP refused: %s", request.call_id, exc
                 )
-                self._reply(event, exc.status, exc.reason, [("Warning", f"304 calltape {quote(str(exc))}")])
+                reply(self.transport, event, exc.status, exc.reason, [("Warning", f"304 calltape {quote(str(exc))}")])
                 return None
         if tx.final_sent:  # cancelled while we looked things up
             return None
@@ -206,16 +207,6 @@ class CallControl:
             await call.hangup(500)
         finally:
             self._running.pop(id(tx), None)
-
-    def _reply(
-        self,
-        event: RequestReceived,
-        status: int,
-        reason: str | None = None,
-        headers: list[tuple[str, str]] | None = None,
-    ) -> None:
-        if not event.transaction.final_sent:
-            self.transport.respond(event.transaction, event.response(status, reason, headers))
 
     @property
     def active_calls(self) -> list[Call]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import Any
 
 from calltape.frontdoor.calls import CallControl
 from calltape.frontdoor.registrar import Registrar
+from calltape.frontdoor.replies import Responder, reply
 from calltape.logs import throttle
 from calltape.sip.events import (
     AckReceived,
@@ -19,8 +20,6 @@ from calltape.sip.events import (
     TransactionTimedOut,
     TransportFailed,
 )
-from calltape.sip.message import Response
-from calltape.sip.transaction import ServerTransaction
 from calltape.sip.validation import Capabilities
 from calltape.tasks import TaskSet
 
@@ -35,12 +34,6 @@ OPTIONS_HEADERS = [
     ("Accept-Language", "en"),
     ("Supported", ", ".join(sorted(CAPABILITIES.supported))),
 ]
-
-
-class Responder(Protocol):
-    """The transport side: send a response through its transaction."""
-
-    def respond(self, transaction: ServerTransaction, response: Response) -> None: ...
 
 
 class SipService:
@@ -91,8 +84,7 @@ class SipService:
         reason: str | None = None,
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
-        all_headers = [*(headers or []), ("Server", self.server_name)]
-        self.responder.respond(event.transaction, event.response(status, reason, all_headers))
+        reply(self.responder, event, status, reason, [*(headers or []), ("Server", self.server_name)])
 
     async def _register(self, event: RequestReceived) -> None:
         try:
