@@ -13,7 +13,6 @@ def configure_logging(level: str, prefix: str = "") -> None:
         level=level.upper(), format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # delivery logs each upload with its call-id
     for chatty in ("boto3", "botocore", "s3transfer", "urllib3"):  # at debug: every request's headers and body
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
 

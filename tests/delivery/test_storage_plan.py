@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
 from calltape.delivery.http import UploadError
 from calltape.delivery.storage_plan import Attachment, bucket_address, store_by_plan
+from calltape.http_client import HttpClient
 from calltape.s3_bucket import BucketAddress
 from calltape.store.recordings import DueRecording
 from tests.e2e.upload_sink import UploadSink
@@ -74,8 +74,9 @@ async def test_the_http_handler_sends_the_file_to_its_url_with_its_verb(tmp_path
     sink = UploadSink().start()
     try:
         plan = {"handler": "http", "settings": {"url": f"{sink.url}/plan", "verb": "post"}}
-        async with httpx.AsyncClient() as client:
-            where = await store_by_plan(client, plan, row, path)
+        client = HttpClient()
+        where = await store_by_plan(client, plan, row, path)
+        await client.close()
     finally:
         sink.stop()
     [upload] = sink.uploads

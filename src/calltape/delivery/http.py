@@ -12,15 +12,13 @@ import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
-import httpx
-
+from calltape.http_client import HttpClient, HttpError
 from calltape.retry import retry_after_seconds
 
 MAX_REDIRECTS = 10
-CHUNK = 64 * 1024
-TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+CHUNK = 256 * 1024
 TOTAL_TIMEOUT = 300.0
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -50,7 +48,7 @@ async def _body(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def upload(client: httpx.AsyncClient, method: str, url: str, file: UploadFile) -> int:
+async def upload(client: HttpClient, method: str, url: str, file: UploadFile) -> int:
     """Send *file*; the final 2xx status, or UploadError."""
     headers = {
         "Content-Type": file.content_type,
@@ -61,23 +59,21 @@ async def upload(client: httpx.AsyncClient, method: str, url: str, file: UploadF
     try:
         async with asyncio.timeout(TOTAL_TIMEOUT):
             for _ in range(MAX_REDIRECTS + 1):
-                response = await client.request(method.upper(), url, content=_body(file.path), headers=headers)
-                await response.aclose()
-                if response.status_code in REDIRECTS and "location" in response.headers:
-                    url = urljoin(url, response.headers["location"])
+                answer = await client.request(method.upper(), url, body=_body(file.path), headers=headers)
+                if answer.status in REDIRECTS and "location" in answer.headers:
+                    url = urljoin(url, answer.headers["location"])
                     continue
-                if 200 <= response.status_code < 300:
-                    return response.status_code
+                if answer.ok:
+                    return answer.status
                 raise UploadError(
-                    f"HTTP {response.status_code} from {_host(url)}",
-                    retry_after_seconds(response.headers.get("retry-after")),
+                    f"HTTP {answer.status} from {_host(url)}", retry_after_seconds(answer.headers.get("retry-after"))
                 )
+    except HttpError as exc:  # before TimeoutError: a read that timed out is both
+        raise UploadError(f"{type(exc).__name__} talking to {_host(url)}: {exc}") from None
     except TimeoutError:
         raise UploadError(f"no answer from {_host(url)} within {TOTAL_TIMEOUT:.0f} s") from None
-    except httpx.HTTPError as exc:
-        raise UploadError(f"{type(exc).__name__} talking to {_host(url)}: {exc}") from None
     raise UploadError(f"more than {MAX_REDIRECTS} redirects")
 
 
 def _host(url: str) -> str:
-    return httpx.URL(url).host or url
+    return urlsplit(url).hostname or url

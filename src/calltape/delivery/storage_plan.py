@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from calltape.delivery.http import UploadError, UploadFile, upload
+from calltape.http_client import HttpClient
 from calltape.media.formats import CONTENT_TYPES
 from calltape.s3_bucket import Addressing, BucketAddress, S3Bucket, S3Error
 from calltape.store.recordings import DueRecording
@@ -93,7 +93,7 @@ def object_key(account_id: str, name: str, started_at: float, prefix: str = "") 
     return f"{base + '/' if base else ''}{account_id}/{month}/{name}"
 
 
-async def store_by_plan(client: httpx.AsyncClient, plan: dict[str, Any], row: DueRecording, path: Path) -> str:
+async def store_by_plan(client: HttpClient, plan: dict[str, Any], row: DueRecording, path: Path) -> str:
     """Store *path* (the recording of *row*) as the plan says; where it went."""
     settings = plan.get("settings") or {}
     handler = plan.get("handler")

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-import httpx
-
 from calltape.delivery.addresses import fill_placeholders, upload_query, upload_url
 from calltape.delivery.ftp import ftp_upload
 from calltape.delivery.http import UploadFile, upload
 from calltape.delivery.storage_plan import store_by_plan
+from calltape.http_client import HttpClient
 from calltape.media.formats import CONTENT_TYPES
 from calltape.store.recordings import DueRecording, RecordingState
 
@@ -41,7 +40,7 @@ class Target(Protocol):
     def as_dict(self) -> dict[str, Any]:
         """The target as its recording's row stores it."""
 
-    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+    async def send(self, recording: DueRecording, path: Path, client: HttpClient) -> Sent:
         """Move *path* (the file of *recording*) there; raises UploadError or OSError if it did not arrive."""
 
 
@@ -57,7 +56,7 @@ class HttpTarget:
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "url": self.url, "method": self.method, "query": self.query}
 
-    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+    async def send(self, recording: DueRecording, path: Path, client: HttpClient) -> Sent:
         base = fill_placeholders(self.url, _placeholders(recording))
         query = upload_query(recording.doc, recording.account_id) if self.query else None
         url = upload_url(base, recording.name, query)
@@ -81,7 +80,7 @@ class FtpTarget:
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "url": self.url}
 
-    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+    async def send(self, recording: DueRecording, path: Path, client: HttpClient) -> Sent:
         base = fill_placeholders(self.url, _placeholders(recording))
         return Sent(await asyncio.to_thread(ftp_upload, base, recording.name, path), RecordingState.DELIVERED)
 
@@ -95,7 +94,7 @@ class DatabaseTarget:
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind}
 
-    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+    async def send(self, recording: DueRecording, path: Path, client: HttpClient) -> Sent:
         return Sent("the database", RecordingState.STORED, await asyncio.to_thread(path.read_bytes))
 
 
@@ -109,7 +108,7 @@ class StoragePlanTarget:
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "plan": self.plan}
 
-    async def send(self, recording: DueRecording, path: Path, client: httpx.AsyncClient) -> Sent:
+    async def send(self, recording: DueRecording, path: Path, client: HttpClient) -> Sent:
         return Sent(await store_by_plan(client, self.plan, recording, path), RecordingState.DELIVERED)
 
 

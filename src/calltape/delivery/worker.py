@@ -21,10 +21,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
-
 from calltape.delivery.http import UploadError
 from calltape.delivery.targets import target_from_dict
+from calltape.http_client import HttpClient
 from calltape.prometheus import histogram
 from calltape.retry import DEFAULT_HORIZON, retry_delay
 from calltape.store.recordings import DueRecording, Recordings
@@ -36,7 +35,6 @@ log = logging.getLogger(__name__)
 LEASE = 600.0  # longer than one attempt can take: a node that died holding an entry frees it after this
 IDLE_POLL = 30.0  # look at the outbox at least this often (another node may have queued or freed work)
 BATCH = 64
-KEEP_ALIVE = 8  # connections kept open between deliveries
 #: Hang-up → delivered (seconds): a healthy node delivers in well under a second; retries take minutes.
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 LATENCY_METRIC = "calltape_recording_delivery_latency_seconds"
@@ -66,10 +64,8 @@ class DeliveryWorker:
         self._concurrency = concurrency
         self._backlog = False  # the last look at the outbox left due entries for want of room
         self._tasks = TaskSet("delivery", on_done=self._delivery_ended)
-        # a few kept-alive connections: httpcore looks at every kept one before each request
         # room above the cap: recordings finishing together are leased before any of them is counted as running
-        limits = httpx.Limits(max_connections=concurrency + BATCH, max_keepalive_connections=KEEP_ALIVE)
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), limits=limits, follow_redirects=False)
+        self._client = HttpClient(connections=concurrency + BATCH)
         self.delivered = 0
         self.failed_attempts = 0
         self.latencies: deque[float] = deque(maxlen=1000)  # seconds from a recording's end to its delivery
@@ -109,7 +105,7 @@ class DeliveryWorker:
         """Stop: attempts under way are abandoned (their entries stay in the outbox for the next start)."""
         self._tasks.cancel()
         await self._tasks.wait()
-        await self._client.aclose()
+        await self._client.close()
 
     async def _deliver_due(self) -> float | None:
         free = self._concurrency - len(self._tasks)

@@ -11,10 +11,13 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
+from calltape.http_client import Answer, HttpClient
 
 # "Starting recording", then an echo so the caller hears themself (the example alone has no children).
+READ = 8 * 1024 * 1024  # an API answer read at most
+
 SEED_ONE = """{
     "module": "record_call",
     "data": {
@@ -97,9 +100,9 @@ class Site:
     numbers: dict[str, str] = field(default_factory=dict)  # flow name → number dialled
 
 
-async def provision(api: httpx.AsyncClient, receiver_url: str, realm: str = "demo.calltape.test") -> Site:
+async def provision(api: DemoApi, receiver_url: str, realm: str = "demo.calltape.test") -> Site:
     """Create the demo's account and everything in it through the REST API."""
-    existing = (await api.get("/v2/accounts", params={"paginate": "false"})).json().get("data", [])
+    existing = (await api.get("/v2/accounts", paginate="false")).json().get("data", [])
     if any(account.get("realm") == realm for account in existing):
         raise RuntimeError("this data dir already holds a demo: give a new --data-dir, or none for a fresh temp dir")
     account = await _put(api, "/v2/accounts", {"name": "calltape demo", "realm": realm})
@@ -135,8 +138,31 @@ def _filled(seed: str, receiver_url: str, ids: dict[str, str]) -> dict[str, Any]
     return flow
 
 
-async def _put(api: httpx.AsyncClient, path: str, data: dict[str, Any]) -> str:
-    response = await api.put(path, json={"data": data})
-    if response.status_code != 201:
-        raise RuntimeError(f"PUT {path} answered {response.status_code}: {response.text[:300]}")
-    return str(response.json()["data"]["id"])
+async def _put(api: DemoApi, path: str, data: dict[str, Any]) -> str:
+    answer = await api.put(path, {"data": data})
+    if answer.status != 201:
+        raise RuntimeError(f"PUT {path} answered {answer.status}: {answer.body[:300].decode(errors='replace')}")
+    return str(answer.json()["data"]["id"])
+
+
+class DemoApi:
+    """calltape's REST API as the demo uses it: JSON bodies, the token on every request."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
+        self._client = HttpClient(connections=4, timeout=30, read=30)
+
+    async def get(self, path: str, **params: str) -> Answer:
+        """GET *path* with *params* as its query."""
+        query = f"?{urlencode(params)}" if params else ""
+        return await self._client.request("GET", self.base_url + path + query, headers=self._headers, read=READ)
+
+    async def put(self, path: str, body: dict[str, Any]) -> Answer:
+        """PUT *body* as JSON to *path*."""
+        data = json.dumps(body).encode()
+        return await self._client.request("PUT", self.base_url + path, body=data, headers=self._headers, read=READ)
+
+    async def close(self) -> None:
+        """Close its connections."""
+        await self._client.close()

@@ -14,11 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from calltape.config import ConfigError, parse_host_port
 from calltape.demo import verify
-from calltape.demo.provision import Site, provision
+from calltape.demo.provision import DemoApi, Site, provision
 from calltape.demo.server import Server, start
 from calltape.media.sources import tone
 from calltape.sip.events import Peer
@@ -93,10 +91,13 @@ async def _demo(args: argparse.Namespace) -> int:
     _say(f"starting calltape in {data_dir}")
     server = await start(data_dir, token, args.sip, args.http)
     try:
-        async with httpx.AsyncClient(base_url=server.api_url, headers={"X-Auth-Token": token}, timeout=30) as api:
+        api = DemoApi(server.api_url, token)
+        try:
             _say(f"provisioning an account, two users with phones, a voicemail box and 3 callflows ({server.api_url})")
             site = await provision(api, f"{server.api_url}/receiver")
             results = await _call_every_flow(server, site, api, data_dir)
+        finally:
+            await api.close()
         _print(results, data_dir, args.json)
         if args.keep_running:
             _how_to_connect(server, site, token)
@@ -107,7 +108,7 @@ async def _demo(args: argparse.Namespace) -> int:
         await server.stop()
 
 
-async def _call_every_flow(server: Server, site: Site, api: httpx.AsyncClient, data_dir: Path) -> list[Result]:
+async def _call_every_flow(server: Server, site: Site, api: DemoApi, data_dir: Path) -> list[Result]:
     peer = Peer("udp", server.sip_host, server.sip_port)
     ada_login, grace_login = site.phones["ada"], site.phones["grace"]
     ada = Softphone(peer, user="ada", password=ada_login.password, realm=site.realm, display_name=ada_login.name)
@@ -169,7 +170,7 @@ async def _leave_message(caller: Softphone, site: Site) -> PhoneCall:
 
 
 async def _check_recording(
-    result: Result, call: PhoneCall, tones: list[float], api: httpx.AsyncClient, site: Site, data_dir: Path
+    result: Result, call: PhoneCall, tones: list[float], api: DemoApi, site: Site, data_dir: Path
 ) -> None:
     doc = await _delivered(api, site, call.call_id)
     if doc is None:
@@ -202,12 +203,12 @@ def _answered_for(call: PhoneCall) -> float | None:
     return call.ended_at - call.answered_at
 
 
-async def _delivered(api: httpx.AsyncClient, site: Site, call_id: str) -> dict[str, Any] | None:
+async def _delivered(api: DemoApi, site: Site, call_id: str) -> dict[str, Any] | None:
     """The call's recording once it has left the recording state (delivered, failed or discarded)."""
     deadline = time.monotonic() + DELIVERY_TIMEOUT
     while True:
-        r = await api.get(f"/v2/accounts/{site.account_id}/recordings", params={"call_id": call_id})
-        found = r.json()["data"] if r.status_code == 200 else []
+        answer = await api.get(f"/v2/accounts/{site.account_id}/recordings", call_id=call_id)
+        found = answer.json()["data"] if answer.status == 200 else []
         settled = [doc for doc in found if doc["state"] in ("delivered", "failed", "discarded")]
         if (settled and settled[0]["state"] != "failed") or time.monotonic() > deadline:
             return settled[0] if settled else (found[0] if found else None)

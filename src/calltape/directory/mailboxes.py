@@ -4,6 +4,7 @@ full box (Kazoo's e-mails through the notification outbox; calltape's ``notify_w
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import time
@@ -11,8 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
-
+from calltape.http_client import HTTP_ERRORS, HttpClient
 from calltape.media.library import MediaLibrary
 from calltape.notify.voicemail import BOX_FULL, NEW_MESSAGE, box_full_email, new_message_email
 from calltape.store.database import Database
@@ -218,13 +218,16 @@ class StoredMailboxes:
 
 async def _post(url: str, message: Doc) -> bool:
     """POST the message; True if the webhook took it."""
+    client = HttpClient(connections=1, timeout=WEBHOOK_TIMEOUT, read=WEBHOOK_TIMEOUT)
     try:
-        async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT) as client:
-            response = await client.post(url, json={"data": message})
-    except httpx.HTTPError as exc:
-        log.warning("voicemail webhook %s failed: %s", url, exc)
+        body = json.dumps({"data": message}).encode()
+        answer = await client.request("POST", url, body=body, headers={"Content-Type": "application/json"})
+    except HTTP_ERRORS as exc:
+        log.warning("voicemail webhook %s failed: %r", url, exc)
         return False
-    if response.status_code >= 300:
-        log.warning("voicemail webhook %s answered %d", url, response.status_code)
+    finally:
+        await client.close()
+    if not answer.ok:
+        log.warning("voicemail webhook %s answered %d", url, answer.status)
         return False
     return True

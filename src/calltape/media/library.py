@@ -8,8 +8,7 @@ import logging
 import re
 from pathlib import Path
 
-import httpx
-
+from calltape.http_client import HTTP_ERRORS, HttpClient
 from calltape.media.formats import SNIFF_BYTES, looks_like
 from calltape.media.sources import MediaError, load_pcm, mp3_to_pcm, pcm_to_wav, wav_to_pcm
 
@@ -62,13 +61,15 @@ class MediaLibrary:
         path = self.cache / f"{hashlib.sha256(url.encode()).hexdigest()[:32]}.wav"
         if not path.exists():
             try:
-                async with httpx.AsyncClient(timeout=30, follow_redirects=True) as client:
-                    response = await client.get(url)
-                response.raise_for_status()
-                if len(response.content) > MAX_FETCH:
-                    raise MediaError("prompt too large")
-                pcm = await asyncio.to_thread(to_pcm, response.content, response.headers.get("content-type", ""))
-            except (httpx.HTTPError, MediaError) as exc:
+                client = HttpClient(connections=1, timeout=30, read=30)
+                try:
+                    answer = await client.request("GET", url, redirects=True, read=MAX_FETCH)
+                finally:
+                    await client.close()
+                if not answer.ok:
+                    raise MediaError(f"answered {answer.status}")
+                pcm = await asyncio.to_thread(to_pcm, answer.body, answer.headers.get("content-type", ""))
+            except (*HTTP_ERRORS, MediaError) as exc:
                 log.warning("cannot fetch prompt %s: %s", url, exc)
                 return None
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,7 @@ import logging
 import os
 from typing import Any
 
-import httpx
-
+from calltape.http_client import HTTP_ERRORS, HttpClient
 from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -42,13 +41,15 @@ class StoredHook:
             await self._run_command(location, payload, call_id)
         if self.webhook:
             try:
-                async with httpx.AsyncClient(timeout=self.timeout) as client:
-                    response = await client.post(
-                        self.webhook, content=payload, headers={"Content-Type": "application/json"}
-                    )
-                if response.status_code >= 300:
-                    log.warning("call-id %s: on_stored webhook answered %d", call_id, response.status_code)
-            except httpx.HTTPError as exc:
+                client = HttpClient(connections=1, timeout=self.timeout, read=self.timeout)
+                try:
+                    headers = {"Content-Type": "application/json"}
+                    answer = await client.request("POST", self.webhook, body=payload, headers=headers)
+                finally:
+                    await client.close()
+                if not answer.ok:
+                    log.warning("call-id %s: on_stored webhook answered %d", call_id, answer.status)
+            except HTTP_ERRORS as exc:
                 log.warning("call-id %s: on_stored webhook failed: %s", call_id, exc)
 
     async def _run_command(self, location: str, payload: bytes, call_id: str) -> None:

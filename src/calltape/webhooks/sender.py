@@ -14,8 +14,7 @@ import logging
 import time
 from typing import Any
 
-import httpx
-
+from calltape.http_client import HTTP_ERRORS, HttpClient
 from calltape.outbox_worker import OutboxWorker
 from calltape.retry import DEFAULT_HORIZON, retry_after_seconds
 from calltape.store.webhook_events import WebhookEvent, WebhookEvents
@@ -41,11 +40,10 @@ class WebhookSender(OutboxWorker[WebhookEvent]):
             store.outbox, node, lease=LEASE, concurrency=CONCURRENCY, retry_base=retry_base, horizon=horizon
         )
         self.store = store
-        limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=8)
-        self._client = httpx.AsyncClient(timeout=TIMEOUT, limits=limits, follow_redirects=False)
+        self._client = HttpClient(connections=CONCURRENCY, timeout=TIMEOUT, read=TIMEOUT)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._client.close()
 
     def describe(self, row: Any) -> str:
         return f"recording {row.recording_id}: {row.event} {row.id} to {row.url}"
@@ -60,13 +58,13 @@ class WebhookSender(OutboxWorker[WebhookEvent]):
             HEADER: sign(event.secret, int(time.time()), body),
         }
         try:
-            response = await self._client.post(event.url, content=body, headers=headers)
-        except httpx.TransportError as exc:
+            answer = await self._client.request("POST", event.url, body=body, headers=headers)
+        except HTTP_ERRORS as exc:
             await self.failed(event, f"{type(exc).__name__}: {exc}", retry=True)
             return
-        if not response.is_success:
-            retry = response.status_code >= 500 or response.status_code in RETRIED_STATUSES
-            wish = retry_after_seconds(response.headers.get("retry-after"))
-            await self.failed(event, f"{event.url} answered {response.status_code}", retry=retry, retry_after=wish)
+        if not answer.ok:
+            retry = answer.status >= 500 or answer.status in RETRIED_STATUSES
+            wish = retry_after_seconds(answer.headers.get("retry-after"))
+            await self.failed(event, f"{event.url} answered {answer.status}", retry=retry, retry_after=wish)
         elif await self.store.sent(event.id, self.node):
             log.info("%s: sent", self.describe(event))
