@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable
 from typing import cast
 
@@ -253,12 +254,25 @@ def _grow_buffers(sock: socket.socket | None) -> None:
             sock.setsockopt(socket.SOL_SOCKET, option, 4 * 1024 * 1024)
 
 
+_ROUTE_TTL = 30.0  # seconds a looked-up local address is used before the routes are asked again
+_routes: dict[str, tuple[str, float]] = {}
+
+
 def local_address_towards(host: str) -> str:
-    """The local IP the kernel would use to reach *host* (for SDP and Contact when bound to 0.0.0.0)."""
+    """The local IP the kernel would use to reach *host* (for SDP and Contact when bound to 0.0.0.0); asked of the
+    kernel once per host every 30 s, not once per call."""
+    now = time.monotonic()
+    known = _routes.get(host)
+    if known is not None and known[1] > now:
+        return known[0]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as probe:
         try:
             probe.connect((host, 9))
-            return str(probe.getsockname()[0])
+            address = str(probe.getsockname()[0])
         except OSError:
-            return "127.0.0.1"
+            address = "127.0.0.1"
+    if len(_routes) >= 4096:  # a scan from many sources must not grow it without end
+        _routes.clear()
+    _routes[host] = (address, now + _ROUTE_TTL)
+    return address

@@ -159,7 +159,7 @@ class DeliveryWorker:
         await self.store.delivered(row.id, sent.state, sent.audio)
         if self.events is not None:
             await self.events.emit(row.account_id, row.id, "recording.delivered")
-        path.unlink(missing_ok=True)
+        await asyncio.to_thread(path.unlink, missing_ok=True)  # freeing a file's blocks may wait on the disk
         ended = row.created + row.duration_ms / 1000
         self.delivered += 1
         latency = time.time() - ended
