@@ -87,15 +87,16 @@ def add_recording_routes(
 
     async def delete_recording(request: Request, recording_id: str) -> JSONResponse:
         account = await account_of(request)
+        told = await events.notice(account, recording_id, "recording.deleted") if events is not None else None
         try:
-            row = await recordings.delete(account, recording_id)
+            row = await recordings.delete(account, recording_id, after=told)
         except ValueError as exc:
             raise ApiError(409, "conflict", {"state": str(exc)}) from None
+        if told is not None and events is not None:
+            events.wake()
         for held in held_files(row):
             held.unlink(missing_ok=True)
         await note(request, account, recording_id, "deleted", state=row.state, name=row.name)
-        if events is not None:
-            await events.emit(account, recording_id, "recording.deleted", row)
         return success({"id": recording_id})
 
     async def patch_recording(request: Request, recording_id: str) -> JSONResponse:

@@ -36,7 +36,7 @@ from calltape.recording.placement import FrameCounts
 from calltape.recording.request import RecordingRequest
 from calltape.recording.rows import finished_row, recording_row
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
-from calltape.store.recordings import DueRecording, Recordings, RecordingState
+from calltape.store.recordings import AfterChange, DueRecording, Recordings, RecordingState
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.ttl_cache import TtlCache
@@ -181,9 +181,17 @@ class RecordingManager:
         return choose_target(request.url, request.method, caller_only, plan, settings.store_recordings)
 
     async def _create_row(self, recording: Recording, started_at: float) -> None:
-        await self.store.create(recording_row(recording, self.node, started_at, 0, None))
-        if self.events is not None:
-            await self.events.emit(recording.facts.account_id, recording.id, "recording.started")
+        told = await self._notice(recording, "recording.started")
+        await self.store.create(recording_row(recording, self.node, started_at, 0, None), after=told)
+        self._told(told)
+
+    async def _notice(self, recording: Recording, event: str) -> AfterChange | None:
+        """What queues *event* in the transaction of the change it reports (None: no webhook wants it)."""
+        return await self.events.notice(recording.facts.account_id, recording.id, event) if self.events else None
+
+    def _told(self, told: AfterChange | None) -> None:
+        if told is not None and self.events is not None:
+            self.events.wake()
 
     async def emit(self, recording: Recording, event: str) -> None:
         """Tell the account's webhooks of *event* (nothing when there are none), after the recording's earlier
@@ -294,15 +302,15 @@ class RecordingManager:
         if values["state"] == RecordingState.DISCARDED:
             recording.path.unlink(missing_ok=True)
         kept = values["state"] == RecordingState.FAILED
+        if recording.told is not None:  # the events of the call (a pause…) are queued before the last one
+            with contextlib.suppress(Exception):
+                await asyncio.shield(recording.told)
         finished = await self._store_finish(recording, values, deliver)
         if finished is None:
             return
         if recording.capture is not None and not kept:
             capture_path(recording.path).unlink(missing_ok=True)  # the row says where the audio is now
-        try:
-            await self.emit(recording, FINISHED_EVENTS[values["state"]])  # told before delivery can say delivered
-        finally:
-            self._hand_on(finished)
+        self._hand_on(finished)
 
     async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> Finished | None:
         for attempt in range(FINISH_RETRIES):
@@ -311,10 +319,16 @@ class RecordingManager:
                     with contextlib.suppress(Exception):
                         await recording.created  # the row's insert failed: insert it now
                     if recording.created.exception() is not None:
-                        await self.store.create({**values, "id": recording.id, "state": RecordingState.ACTIVE})
+                        started = await self._notice(recording, "recording.started")
+                        row = {**values, "id": recording.id, "state": RecordingState.ACTIVE}
+                        await self.store.create(row, after=started)
+                        self._told(started)
                     recording.created = None
                 lease = self.delivery.lease_now() if deliver and self.delivery is not None else None
-                due = await self.store.finish(recording.id, values, deliver, lease)
+                # the outcome is told in its own transaction: before delivery can tell "delivered"
+                told = await self._notice(recording, FINISHED_EVENTS[values["state"]])
+                due = await self.store.finish(recording.id, values, deliver, lease, after=told)
+                self._told(told)
                 break
             except Exception as exc:  # the store is down: the file is safe on disk, try again
                 log.error("recording %s: the store failed (%r), retrying", recording.id, exc)

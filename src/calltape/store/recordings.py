@@ -7,12 +7,16 @@ outbox entry in the same transaction, so a confirmed delivery is never made agai
 
 States: recording → pending → delivered | stored (in the database) | failed (retry by the API);
 recording → discarded (shorter than ``record_min_sec``).
+
+A change may carry *after*: work of the caller's (queuing the webhook events that report it) run in the change's
+own transaction with the row as the change left it, so the change and its report are committed together or not
+at all.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -40,6 +44,8 @@ MAX_PAGE = 500
 
 _t = schema.recordings
 _outbox = schema.recording_outbox
+
+AfterChange = Callable[[Connection, Any], None]  # work run in a change's transaction, given the row it left
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ _DROP_OUTBOX = delete(_outbox).where(_outbox.c.recording_id == bindparam("rid"))
 _UPDATE_ONE = update(_t).where(_t.c.id == bindparam("rid"))  # SET: the columns the parameters name
 _DELIVERED = _UPDATE_ONE.values(attempts=_t.c.attempts + 1, last_error="")
 _DUE_ONE = select(*_DUE_COLUMNS).where(_t.c.id == bindparam("rid"))
+_ROW = select(_t).where(_t.c.id == bindparam("rid"))
 _FIELDS = (
     "state",
     "format",
@@ -105,17 +112,23 @@ class Recordings:
 
     # ---- the recorder's side -------------------------------------------------------------------------
 
-    async def create(self, values: dict[str, Any]) -> None:
+    async def create(self, values: dict[str, Any], after: AfterChange | None = None) -> None:
         """A recording has started (state ``recording``)."""
         row = {"state": RecordingState.ACTIVE, "attempts": 0, "last_error": "", **values}
 
         def work(conn: Connection) -> None:
             conn.execute(_INSERT_RECORDING, row)
+            _after(conn, after, row["id"])
 
         await self.db.run(work)
 
     async def finish(
-        self, recording_id: str, values: dict[str, Any], deliver: bool, lease: tuple[str, float] | None = None
+        self,
+        recording_id: str,
+        values: dict[str, Any],
+        deliver: bool,
+        lease: tuple[str, float] | None = None,
+        after: AfterChange | None = None,
     ) -> DueRecording | None:
         """It ended: its facts, and (if *deliver*) an outbox entry due now — one transaction. With *lease*
         (owner, seconds) the entry is already held by that owner and the recording comes back to be delivered
@@ -123,6 +136,7 @@ class Recordings:
 
         def work(conn: Connection) -> DueRecording | None:
             conn.execute(_UPDATE_ONE, {**values, "rid": recording_id})
+            _after(conn, after, recording_id)
             if not deliver:
                 return None
             now = time.time()
@@ -184,7 +198,11 @@ class Recordings:
         return await self.db.run(work)
 
     async def delivered(
-        self, recording_id: str, state: RecordingState = RecordingState.DELIVERED, blob: bytes | None = None
+        self,
+        recording_id: str,
+        state: RecordingState = RecordingState.DELIVERED,
+        blob: bytes | None = None,
+        after: AfterChange | None = None,
     ) -> None:
         """Confirmed: the outcome is recorded and the outbox entry removed, together (with the audio if stored)."""
         blobs = schema.recording_blobs
@@ -195,10 +213,13 @@ class Recordings:
                 conn.execute(insert(blobs).values(recording_id=recording_id, data=blob))
             conn.execute(_DELIVERED, {"rid": recording_id, "state": state, "delivered_at": time.time()})
             conn.execute(_DROP_OUTBOX, {"rid": recording_id})
+            _after(conn, after, recording_id)
 
         await self.db.run(work)
 
-    async def attempt_failed(self, recording_id: str, error: str, retry_at: float | None) -> None:
+    async def attempt_failed(
+        self, recording_id: str, error: str, retry_at: float | None, after: AfterChange | None = None
+    ) -> None:
         """One attempt failed: try again at *retry_at*, or (None) give up with state ``failed``."""
 
         def work(conn: Connection) -> None:
@@ -213,6 +234,7 @@ class Recordings:
                     .values(due_at=retry_at, lease_until=0.0, lease_owner="")
                 )
             conn.execute(update(_t).where(_t.c.id == recording_id).values(**values))
+            _after(conn, after, recording_id)
 
         await self.db.run(work)
 
@@ -311,12 +333,14 @@ class Recordings:
         next_key = rows[page_size].id if len(rows) > page_size else None
         return rows[:page_size], next_key
 
-    async def delete(self, account_id: str, recording_id: str) -> Any:
+    async def delete(self, account_id: str, recording_id: str, after: AfterChange | None = None) -> Any:
         """Remove a finished recording (its outbox entry and stored audio go with it, by cascade); the row as it was.
         One still being made is refused (ValueError): its call would write it again."""
-        return await self.remove(account_id, recording_id, refuse_active=True)
+        return await self.remove(account_id, recording_id, refuse_active=True, after=after)
 
-    async def remove(self, account_id: str, recording_id: str, *, refuse_active: bool = False) -> Any:
+    async def remove(
+        self, account_id: str, recording_id: str, *, refuse_active: bool = False, after: AfterChange | None = None
+    ) -> Any:
         """Remove a row (its outbox entry and stored audio go with it, by cascade) — in one transaction with the
         look at it, so a legal hold set meanwhile is never overlooked: ValueError under legal hold (or, with
         *refuse_active*, still recording); the row as it was."""
@@ -331,6 +355,8 @@ class Recordings:
             if row.doc.get("legal_hold"):
                 raise ValueError("under legal hold: lift the hold first")
             conn.execute(delete(_t).where(where))
+            if after is not None:
+                after(conn, row)  # the row as it was
             return row
 
         return await self.db.run(work)
@@ -372,3 +398,8 @@ class Recordings:
             )
             await conn.execute(insert(_outbox).values(recording_id=recording_id, due_at=now, lease_until=0.0))
         return await self.get(account_id, recording_id)
+
+
+def _after(conn: Connection, after: AfterChange | None, recording_id: str) -> None:
+    if after is not None:
+        after(conn, conn.execute(_ROW, {"rid": recording_id}).one())

@@ -79,12 +79,7 @@ class WebhookEvents:
 
     async def queue(self, rows: list[Doc]) -> None:
         """Events to send now (each with id, account_id, recording_id, event, url, secret, created, payload)."""
-        pending = {"state": OutboxState.PENDING, "attempts": 0, "lease_until": 0.0, "lease_owner": "", "last_error": ""}
-
-        def work(conn: Connection) -> None:
-            conn.execute(insert(_t), [{**row, **pending, "due_at": row["created"]} for row in rows])
-
-        await self.db.run(work)
+        await self.db.run(lambda conn: queue_in(conn, rows))
 
     async def sent(self, event_id: str, owner: str) -> bool:
         """The receiver took it (2xx)."""
@@ -140,3 +135,9 @@ class WebhookEvents:
         async with self.db.engine.begin() as conn:
             await conn.execute(update(_t).where(_t.c.id == event_id).values(lease_until=0.0, lease_owner="", **values))
         return await self.get(account_id, event_id)
+
+
+def queue_in(conn: Connection, rows: list[Doc]) -> None:
+    """:meth:`WebhookEvents.queue` inside a transaction of the caller's (the change the events report)."""
+    pending = {"state": OutboxState.PENDING, "attempts": 0, "lease_until": 0.0, "lease_owner": "", "last_error": ""}
+    conn.execute(insert(_t), [{**row, **pending, "due_at": row["created"]} for row in rows])

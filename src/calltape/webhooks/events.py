@@ -2,8 +2,10 @@
 
 Each webhook of the account (``{"url", "secret", "events"}``; no ``events``: all of them) that wants the event gets
 one row in the outbox, with the body fixed now: ``{"id", "event", "timestamp", "account_id", "recording_id",
-"data"}`` where ``data`` is the recording's document as the API shows it at that moment. An event is queued right
-after the change it reports was committed.
+"data"}`` where ``data`` is the recording's document as the API shows it at that moment. An event that reports a
+change of the recording's row (started, completed, discarded, delivered, failed, deleted) is queued in that
+change's own transaction (:meth:`RecordingEvents.notice`): a crash cannot keep the change and lose its event.
+Pause, resume and masks change no row; they are queued when they happen (:meth:`RecordingEvents.emit`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from calltape.store.documents import Documents, NotFoundError
-from calltape.store.recordings import Recordings, as_document
+from sqlalchemy import Connection
+
+from calltape.store.documents import Doc, Documents, NotFoundError
+from calltape.store.recordings import AfterChange, Recordings, as_document
 from calltape.store.ttl_cache import TtlCache
-from calltape.store.webhook_events import WebhookEvents
+from calltape.store.webhook_events import WebhookEvents, queue_in
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,12 @@ class StatusEvents(Protocol):
     async def emit(self, account_id: str, recording_id: str, event: str, row: Any = None) -> None:
         """Tell *event* of the recording (never raises)."""
 
+    async def notice(self, account_id: str, recording_id: str, event: str) -> AfterChange | None:
+        """What queues *event* in the transaction of the change it reports; None if nobody wants it."""
+
+    def wake(self) -> None:
+        """Events were queued by a change: send them."""
+
 
 class RecordingEvents:
     """Queues webhook events; ``emit`` costs nothing more than a cached look at the account when it has none."""
@@ -63,40 +73,39 @@ class RecordingEvents:
         """Queue *event* for every webhook of the account that wants it (*row*: the recording as it is now, if the
         caller has it; else it is read). Never raises: a failure is logged, the recording goes on."""
         try:
-            wanted = [
-                h for h in await self._webhooks.get(account_id, lambda: self._load(account_id)) if _wants(h, event)
-            ]
+            wanted = await self._wanted(account_id, event)
             if not wanted:
                 return
             document = as_document(row if row is not None else await self.recordings.get(account_id, recording_id))
-            now = time.time()
-            queued = []
-            for hook in wanted:
-                event_id = uuid.uuid4().hex
-                payload = {
-                    "id": event_id,
-                    "event": event,
-                    "timestamp": now,
-                    "account_id": account_id,
-                    "recording_id": recording_id,
-                    "data": document,
-                }
-                queued.append(
-                    {
-                        "id": event_id,
-                        "account_id": account_id,
-                        "recording_id": recording_id,
-                        "event": event,
-                        "url": hook["url"],
-                        "secret": hook["secret"],
-                        "created": now,
-                        "payload": payload,
-                    }
-                )
-            await self.store.queue(queued)
+            await self.store.queue(_rows(wanted, account_id, recording_id, event, document))
             self.on_queued()
         except Exception:
             log.exception("recording %s: the %s webhook event could not be queued", recording_id, event)
+
+    async def notice(self, account_id: str, recording_id: str, event: str) -> AfterChange | None:
+        """The work that queues *event* for the account's webhooks that want it, to be run by the store in the
+        transaction of the change it reports, with the row as that change left it; None when no webhook wants it
+        (or the account cannot be read: the change goes on untold, and the log says so)."""
+        try:
+            wanted = await self._wanted(account_id, event)
+        except Exception:
+            log.exception("recording %s: the %s webhook event cannot be queued", recording_id, event)
+            return None
+        if not wanted:
+            return None
+
+        def queue(conn: Connection, row: Any) -> None:
+            queue_in(conn, _rows(wanted, account_id, recording_id, event, as_document(row)))
+
+        return queue
+
+    def wake(self) -> None:
+        """Events were queued by a change: the sender looks now."""
+        self.on_queued()
+
+    async def _wanted(self, account_id: str, event: str) -> list[dict[str, Any]]:
+        hooks = await self._webhooks.get(account_id, lambda: self._load(account_id))
+        return [hook for hook in hooks if _wants(hook, event)]
 
     async def _load(self, account_id: str) -> list[dict[str, Any]]:
         try:
@@ -110,3 +119,32 @@ class RecordingEvents:
 def _wants(hook: dict[str, Any], event: str) -> bool:
     events = hook.get("events")
     return not events or event in events
+
+
+def _rows(hooks: list[dict[str, Any]], account_id: str, recording_id: str, event: str, document: Doc) -> list[Doc]:
+    """One outbox row per webhook, each with its body fixed now."""
+    now = time.time()
+    rows = []
+    for hook in hooks:
+        event_id = uuid.uuid4().hex
+        body = {
+            "id": event_id,
+            "event": event,
+            "timestamp": now,
+            "account_id": account_id,
+            "recording_id": recording_id,
+            "data": document,
+        }
+        rows.append(
+            {
+                "id": event_id,
+                "account_id": account_id,
+                "recording_id": recording_id,
+                "event": event,
+                "url": hook["url"],
+                "secret": hook["secret"],
+                "created": now,
+                "payload": body,
+            }
+        )
+    return rows
