@@ -17,7 +17,12 @@ from calltape.runtime import configure_logging, install_event_loop_policy
 from calltape.store.database import StoreError
 
 # Commands that live in their own module: each has HELP, add_arguments(parser) and run(args) -> exit status.
-TOOLS = {"dial": "calltape.softphone.cli", "demo": "calltape.demo.run", "check": "calltape.check"}
+TOOLS = {
+    "dial": "calltape.softphone.cli",
+    "demo": "calltape.demo.run",
+    "check": "calltape.check",
+    "verify": "calltape.verify",
+}
 
 
 class _Parser(argparse.ArgumentParser):

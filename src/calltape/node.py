@@ -36,6 +36,7 @@ from calltape.frontdoor.device_auth import DeviceAuthenticator
 from calltape.frontdoor.registrar import Registrar
 from calltape.frontdoor.sip_service import CAPABILITIES, SipService
 from calltape.health import LoopLag, health
+from calltape.manifest import SigningKey
 from calltape.media.library import MediaLibrary
 from calltape.media.ports import RtpPortPool
 from calltape.media.rtp_totals import RTP_TOTALS
@@ -62,6 +63,7 @@ from calltape.store.notifications import Notifications
 from calltape.store.recording_audit import RecordingAudit
 from calltape.store.recordings import Recordings
 from calltape.store.registrations import Registrations
+from calltape.store.signing_keys import SigningKeys
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.webhook_events import WebhookEvents
@@ -160,6 +162,7 @@ class Node:
             plans=StoragePlans(db),
             encoders=self.encoders,
             events=self.recording_events,
+            signing_key=SigningKey.of_data_dir(settings.data_dir),
         )
         self.loop_lag = LoopLag()
         # --workers: each worker's figures go to the shared directory the supervisor named (worker_metrics.py)
@@ -179,6 +182,9 @@ class Node:
         db = Database(settings.db_url)
         await db.open()
         node = cls(settings, worker, db, api_token(settings, say), say)
+        key = node.manager.signing_key
+        assert key is not None
+        await SigningKeys(db).register(key.key_id, node.manager.node, key.public_b64)
         await node._build_sip(await db.shared_secret("digest-nonce"), await db.shared_secret("call-forwarding"))
         if node.first:
             node._build_api(receiver)
@@ -259,7 +265,7 @@ class Node:
         """Recover what the last run left, deliver, listen for SIP, then serve the API."""
         settings = self.settings
         self.encoders.start()
-        await recover(self.recordings, self.manager.node, self.manager.encode)
+        await recover(self.recordings, self.manager.node, self.manager.encode, self.manager.signing_key)
         self.delivery_task = asyncio.create_task(self.delivery.run())
         # Listen only now that calls can be taken: an INVITE that came earlier would be told 404 (no callflow).
         pass_on = self.router.pass_on if self.router is not None else None

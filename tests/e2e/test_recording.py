@@ -11,6 +11,8 @@ import asyncio
 import base64
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -29,6 +31,7 @@ from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
 
 from calltape.demo.provision import SEED_THREE, SEED_TWO
+from calltape.manifest import problems
 from tests.audio import channel_hz, dominant_frequency, tone
 from tests.e2e.account import Account, running
 from tests.e2e.sipp_runner import free_port
@@ -550,6 +553,41 @@ def test_calltapes_own_receiver_takes_the_recording_and_checks_its_digests(rig: 
     pcm, rate, _ = decode(stored.read_bytes(), "mp3")
     assert abs(len(pcm) / rate - seconds) <= 0.1
     assert json.dumps(entry).count(doc["id"]) >= 1  # the receiver kept the metadata from the query string
+    _check_the_manifest(rig, stored, doc)
+
+
+def _check_the_manifest(rig: Rig, stored: Path, doc: dict[str, Any]) -> None:
+    """The file's manifest, signed by the node's key (served by the API), rode with the upload into the receiver's
+    sidecar; ``calltape verify`` accepts the file with it, and refuses it after one byte of the file, one field of
+    the manifest or one field of the metadata changed, or under another key."""
+    manifest = doc["manifest"]
+    assert (manifest["file"]["sha256"], manifest["call"]["call_id"]) == (doc["sha256"], doc["call_id"])
+    keys = rig.api.get("/v2/signing_keys").json()["data"]
+    [key] = [k["public_key"] for k in keys if k["key_id"] == manifest["key_id"]]
+    sidecar = stored.with_name(stored.name + ".json")
+    assert json.loads(sidecar.read_text())["manifest"] == manifest
+    verify = [sys.executable, "-m", "calltape", "verify"]
+    ok = subprocess.run([*verify, str(stored), str(sidecar), "--key", key], capture_output=True, text=True)
+    assert ok.returncode == 0 and "verified" in ok.stdout and manifest["key_id"] in ok.stdout, ok.stdout + ok.stderr
+
+    tampered = stored.with_name("tampered.mp3")
+    audio = bytearray(stored.read_bytes())
+    audio[len(audio) // 2] ^= 0x01
+    tampered.write_bytes(audio)
+    refused = subprocess.run([*verify, str(tampered), str(sidecar)], capture_output=True, text=True)
+    assert refused.returncode == 1 and "NOT verified" in refused.stdout and "SHA-256" in refused.stdout
+    tampered.unlink()
+
+    forged = {**manifest, "call": {**manifest["call"], "call_id": "another-call"}}
+    assert any("signature" in p for p in problems(forged, stored))
+    other_key = base64.b64encode(bytes(32)).decode()
+    assert any("trusted key" in p for p in problems(manifest, stored, trusted_key=other_key))
+    shown = rig.api.get(f"/v2/accounts/{rig.account_id}/recordings/{doc['id']}").json()["data"]
+    assert problems(manifest, stored, metadata=shown) == []  # the API's document agrees with the signed one
+    changed = {**shown, "caller_id_number": "+15550000000"}
+    assert problems(manifest, stored, metadata=changed) == [
+        f"metadata: caller_id_number is '+15550000000', signed as {shown['caller_id_number']!r}"
+    ]
 
 
 def _plan(handler: str, settings: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from calltape.manifest import from_header, problems
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.test_recording import CALLER_HZ, channel_hz, tone
 from tests.e2e.upload_sink import UploadSink, decode
@@ -197,6 +198,11 @@ def test_kill_9_mid_call_leaves_a_recording_that_the_next_start_delivers(node: N
         frames = doc["frames"]  # encoded afresh from the capture the killed process left
         assert frames["written"] >= 2 * 50 * 2.0 and frames["received"] == frames["written"]
         assert not Path(doc["spool_path"]).with_suffix(".capture").exists()
+        manifest = from_header(upload.headers["x-calltape-manifest"])  # signed at the restart, sent with the file
+        assert manifest == doc["manifest"] and manifest["metadata"]["recovered"] is True
+        received = node.server.data_dir / "received.mp3"
+        received.write_bytes(upload.body)
+        assert problems(manifest, received) == []
     finally:
         sink.stop()
 

@@ -69,6 +69,7 @@ from calltape.store.documents import (
 from calltape.store.notifications import Notifications, as_smtp_log
 from calltape.store.recording_audit import RecordingAudit
 from calltape.store.recordings import Recordings
+from calltape.store.signing_keys import SigningKeys
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.voicemail import VoicemailMessages
@@ -167,6 +168,13 @@ def create_app(
     add_message_routes(router, vmboxes, messages, account_in_path)
     audit = RecordingAudit(db)
     add_recording_routes(router, recordings, account_in_path, on_recording_retry, recording_events, audit)
+    signing_keys = SigningKeys(db)
+
+    @router.get("/signing_keys")
+    async def list_signing_keys() -> JSONResponse:
+        """The nodes' public keys that recording manifests are signed with (manifest.py)."""
+        return success(await signing_keys.all())
+
     hooks = "/accounts/{account_id}/webhook_events"
     events = WebhookEvents(db)
     event_rows = (events.list, events.get, events.retry)

@@ -1,8 +1,9 @@
 """Uploading one recording over HTTP, as Kazoo does: PUT (or POST) of the raw file, streamed from disk.
 
 Headers: Content-Type from the extension, Content-Length, Content-MD5 and ``Repr-Digest: sha-256=:…:``
-(RFC 9530) so the receiver can check what arrived. Any 2xx is success; 301/302/303/307/308 are followed
-up to ten times, each time sending the whole file again. Connect and total timeouts bound an attempt.
+(RFC 9530) so the receiver can check what arrived, and ``X-Calltape-Manifest``, the signed manifest. Any 2xx
+is success; 301/302/303/307/308 are followed up to ten times, each time sending the whole file again. Connect and
+total timeouts bound an attempt.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from calltape.http_client import HttpClient, HttpError
+from calltape.manifest import HEADER as MANIFEST_HEADER
+from calltape.manifest import as_header
+from calltape.media.formats import CONTENT_TYPES
 from calltape.retry import retry_after_seconds
+from calltape.store.recordings import DueRecording
 
 MAX_REDIRECTS = 10
 CHUNK = 256 * 1024
@@ -40,6 +45,20 @@ class UploadFile:
     content_type: str
     md5_b64: str
     sha256_hex: str
+    manifest: str = ""  # the signed manifest as a header value (manifest.py), if it has one
+
+
+def upload_file(recording: DueRecording, path: Path) -> UploadFile:
+    """What a recording's upload sends: its file, the headers its row holds the values of."""
+    manifest = recording.doc.get("manifest")
+    return UploadFile(
+        path,
+        recording.size,
+        CONTENT_TYPES[recording.format],
+        str(recording.doc.get("md5", "")),
+        recording.sha256,
+        as_header(manifest) if isinstance(manifest, dict) else "",
+    )
 
 
 async def _body(path: Path) -> AsyncIterator[bytes]:
@@ -56,6 +75,8 @@ async def upload(client: HttpClient, method: str, url: str, file: UploadFile) ->
         "Content-MD5": file.md5_b64,
         "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(file.sha256_hex)).decode()}:",
     }
+    if file.manifest:
+        headers[MANIFEST_HEADER] = file.manifest
     try:
         async with asyncio.timeout(TOTAL_TIMEOUT):
             for _ in range(MAX_REDIRECTS + 1):

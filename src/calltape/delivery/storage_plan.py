@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from calltape.delivery.http import UploadError, UploadFile, upload
+from calltape.delivery.http import UploadError, upload, upload_file
 from calltape.http_client import HttpClient
 from calltape.media.formats import CONTENT_TYPES
 from calltape.s3_bucket import Addressing, BucketAddress, S3Bucket, S3Error
@@ -101,7 +101,7 @@ async def store_by_plan(client: HttpClient, plan: dict[str, Any], row: DueRecord
         key = object_key(row.account_id, row.name, row.created)
         return await asyncio.to_thread(_copy_into, path, Path(settings["path"]) / key)
     if handler == "http":
-        file = UploadFile(path, row.size, CONTENT_TYPES[row.format], str(row.doc.get("md5", "")), row.sha256)
+        file = upload_file(row, path)
         base = str(settings["url"])
         url = base + ("" if base.endswith("/") else "/") + quote(row.name, safe="")
         await upload(client, str(settings.get("verb", "put")), url, file)

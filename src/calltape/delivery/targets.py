@@ -14,10 +14,9 @@ from typing import Any, ClassVar, Protocol
 
 from calltape.delivery.addresses import fill_placeholders, upload_query, upload_url
 from calltape.delivery.ftp import ftp_upload
-from calltape.delivery.http import UploadFile, upload
+from calltape.delivery.http import upload, upload_file
 from calltape.delivery.storage_plan import store_by_plan
 from calltape.http_client import HttpClient
-from calltape.media.formats import CONTENT_TYPES
 from calltape.store.recordings import DueRecording, RecordingState
 
 log = logging.getLogger(__name__)
@@ -60,13 +59,7 @@ class HttpTarget:
         base = fill_placeholders(self.url, _placeholders(recording))
         query = upload_query(recording.doc, recording.account_id) if self.query else None
         url = upload_url(base, recording.name, query)
-        md5 = str(recording.doc.get("md5", ""))
-        await upload(
-            client,
-            self.method,
-            url,
-            UploadFile(path, recording.size, CONTENT_TYPES[recording.format], md5, recording.sha256),
-        )
+        await upload(client, self.method, url, upload_file(recording, path))
         return Sent(url, RecordingState.DELIVERED)
 
 

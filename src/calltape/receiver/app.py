@@ -23,6 +23,8 @@ from typing import Any, cast
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from calltape.digits import is_number
+from calltape.manifest import HEADER as MANIFEST_HEADER
+from calltape.manifest import from_header
 from calltape.media.formats import CONTENT_TYPES, SNIFF_BYTES, looks_like
 from calltape.receiver.hooks import StoredHook
 from calltape.receiver.metrics import ReceiverMetrics
@@ -160,6 +162,9 @@ class ReceiverApp:
                 "received_at": received.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "remote_addr": _client(scope),
             }
+            manifest = _manifest(scope, upload.metadata.get("call_id", ""))
+            if manifest is not None:
+                sidecar["manifest"] = manifest  # `calltape verify FILE SIDECAR` checks the file against it
             stored = await self.storage.store(spool, upload, sidecar, received)
         finally:
             spool.discard()
@@ -341,3 +346,15 @@ async def _respond(
         }
     )
     await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def _manifest(scope: Scope, call_id: str) -> dict[str, Any] | None:
+    """The upload's signed manifest (``X-Calltape-Manifest``), kept as sent; one that cannot be read is left out."""
+    value = _header(scope, MANIFEST_HEADER.lower().encode())
+    if not value:
+        return None
+    try:
+        return from_header(value)
+    except ValueError as exc:
+        log.warning("call-id %s: the upload's manifest is left out: %s", call_id, exc)
+        return None

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from calltape.delivery.storage_plan import recording_target
 from calltape.delivery.targets import Target, choose_target
+from calltape.manifest import SigningKey
 from calltape.recording import names
 from calltape.recording.capture_file import CaptureWriter, capture_path
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode
@@ -99,9 +100,11 @@ class RecordingManager:
         plans: StoragePlans | None = None,
         encoders: EncoderPool | None = None,
         events: StatusEvents | None = None,
+        signing_key: SigningKey | None = None,
     ) -> None:
         self.store = store
         self.events = events
+        self.signing_key = signing_key  # each delivered file's manifest is signed with it
         self.configs = configs
         self.spool_dir = spool_dir
         self.node = node_name(spool_dir)
@@ -298,7 +301,9 @@ class RecordingManager:
         except Exception as exc:  # the audio stays on disk (capture or spool): the row says why, nothing is lost
             log.exception("call-id %s: recording %s could not be finished", facts.call_id, recording.name)
             note = note or f"finishing the file failed: {exc!r}"
-        values, deliver = finished_row(recording, self.node, started_at, samples, spooled, counts, facts, note)
+        values, deliver = finished_row(
+            recording, self.node, started_at, samples, spooled, counts, facts, note, self.signing_key
+        )
         if values["state"] == RecordingState.DISCARDED:
             recording.path.unlink(missing_ok=True)
         kept = values["state"] == RecordingState.FAILED

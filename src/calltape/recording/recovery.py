@@ -15,9 +15,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from calltape.manifest import SigningKey
 from calltape.recording.capture_file import capture_path
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode
 from calltape.recording.metadata import finished_document, stretches_document
+from calltape.recording.rows import signed_manifest
 from calltape.recording.spool import file_facts, repair
 from calltape.store.recordings import Recordings, RecordingState
 
@@ -31,13 +33,18 @@ async def _in_a_thread(job: EncodeJob) -> EncodeResult:
     return await asyncio.to_thread(encode, job)
 
 
-async def recover(store: Recordings, node: str, encoder: Encoder = _in_a_thread) -> int:
-    """Finish and queue what this node left; the number of recordings queued."""
+async def recover(store: Recordings, node: str, encoder: Encoder = _in_a_thread, key: SigningKey | None = None) -> int:
+    """Finish and queue what this node left (a file to deliver signed with *key*); the number queued."""
     await store.release_leases(node)
     queued = 0
     for row in await store.left_recording(node):
         values = await _finished(row, encoder)
         deliver = values["state"] == RecordingState.PENDING
+        if deliver and key is not None:
+            facts = {"account_id": row.account_id, "call_id": row.call_id, "format": row.format}
+            values["doc"]["manifest"] = signed_manifest(
+                key, node, {**facts, **values}, recording_id=row.id, started_at=row.created, name=row.name
+            )
         await store.finish(row.id, values, deliver)
         if deliver:
             capture_path(Path(row.spool_path)).unlink(missing_ok=True)  # encoded: the file holds the audio now

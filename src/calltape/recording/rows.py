@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from calltape.manifest import SigningKey
 from calltape.recording import names
 from calltape.recording.metadata import CallFacts, finished_document, kazoo_document, stretches_document
 from calltape.recording.open_recording import Recording
@@ -38,8 +39,7 @@ def recording_row(
         doc["origin"] = f"callflow : {recording.request.label}"
     doc["record_min_sec"] = recording.min_seconds
     doc["pause_behavior"] = recording.request.pause_behavior
-    doc["channels"] = "stereo" if recording.channels == 2 else "mono"
-    if recording.channels == 2:
+    if recording.channels == 2:  # how many: the row's ``channels``, which the API shows
         doc["channel_layout"] = {"left": "caller", "right": "callee"}
     return {
         "id": recording.id,
@@ -70,9 +70,10 @@ def finished_row(
     counts: FrameCounts | None,
     facts: CallFacts,
     note: str,
+    key: SigningKey | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The row's values once the file is made (or could not be), and whether it is to be delivered (a discarded
-    file is for the caller to delete)."""
+    file is for the caller to delete). A file to deliver gets its manifest signed with *key*."""
     deliver = True
     duration_ms = samples * 1000 // 8000
     values = recording_row(recording, node, started_at, duration_ms, facts)
@@ -101,6 +102,10 @@ def finished_row(
         log.info("call-id %s: recording %s discarded: %s", facts.call_id, recording.name, doc["discarded"])
     else:
         values["state"] = RecordingState.PENDING
+        if key is not None:
+            doc["manifest"] = signed_manifest(
+                key, node, values, recording_id=recording.id, started_at=started_at, name=recording.name
+            )
         log.info(
             "call-id %s: recording %s finished: %.1f s, %d bytes",
             facts.call_id,
@@ -109,3 +114,22 @@ def finished_row(
             spooled.size,
         )
     return values, deliver
+
+
+def signed_manifest(
+    key: SigningKey, node: str, values: dict[str, Any], *, recording_id: str, started_at: float, name: str
+) -> dict[str, Any]:
+    """The manifest of a finished file whose row *values* (account, call, format, size, SHA-256, duration and
+    metadata document) are final; signed with *key*."""
+    return key.sign(
+        node=node,
+        file={"name": name, "format": values["format"], "size": values["size"], "sha256": values["sha256"]},
+        call={
+            "recording_id": recording_id,
+            "account_id": values["account_id"],
+            "call_id": values["call_id"],
+            "started_at": started_at,
+            "duration_ms": values["duration_ms"],
+        },
+        metadata=dict(values["doc"]),
+    )

@@ -31,6 +31,7 @@ from calltape.store.schema import (
     registrations,
     resources,
     secrets,
+    signing_keys,
     storage_plans,
     system_configs,
     temporal_rules,
@@ -129,6 +130,10 @@ def _recording_audit(conn: Connection) -> None:
     metadata.create_all(conn, tables=[recording_audit])
 
 
+def _signing_keys(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[signing_keys])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -142,5 +147,6 @@ MIGRATIONS: dict[int, Migration] = {
     9: _notifications,
     10: _webhook_events,
     11: _recording_audit,
+    12: _signing_keys,
 }
 LATEST_VERSION = max(MIGRATIONS)

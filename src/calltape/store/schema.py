@@ -306,6 +306,16 @@ auth_tokens = Table(
 )
 
 
+signing_keys = Table(  # each node's public key for recording manifests (manifest.py)
+    "signing_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("node", String(255), nullable=False),
+    Column("public_key", String(64), nullable=False),  # base64 of the raw 32 bytes
+    Column("created", Float, nullable=False),
+)
+
+
 def device_address(doc: dict[str, Any]) -> str | None:
     """The address a device is authenticated by (``sip.method: "ip"``), normalised; None for the others."""
     sip = doc.get("sip")
