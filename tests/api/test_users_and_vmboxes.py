@@ -43,10 +43,13 @@ def test_user_and_vmbox_validation_names_the_field(account: tuple[httpx.Client, 
     assert r.status_code == 400 and {"mailbox", "pin"} <= set(r.json()["data"])
     r = api.put(f"{base}/vmboxes", json={"data": {"name": "box", "mailbox": "100", "notify_webhook": "ftp://x"}})
     assert r.status_code == 400 and "notify_webhook" in r.json()["data"]
+    r = api.put(f"{base}/vmboxes", json={"data": {"name": "box", "mailbox": "100", "media_extension": "mp4"}})
+    assert r.status_code == 400 and "media_extension" in r.json()["data"]  # Kazoo has mp4; calltape not
     r = api.put(f"{base}/vmboxes", json={"data": {"name": "box", "mailbox": "100", "pin": "4321"}})
     assert r.status_code == 201
     box = r.json()["data"]
     assert (box["max_message_length"], box["min_message_length"]) == (500, 3)  # Kazoo's defaults
+    assert box["media_extension"] == "mp3"
     assert api.get(f"{base}/vmboxes/{box['id']}/messages").json()["data"] == []
     assert api.get(f"{base}/vmboxes/nope/messages").status_code == 404
 

@@ -390,10 +390,10 @@ def messages(rig: Rig, box: str) -> list[dict[str, Any]]:
 
 
 def message_audio(rig: Rig, box: str, message_id: str) -> np.ndarray:
-    r = rig.api.get(
-        f"/v2/accounts/{rig.account_id}/vmboxes/{box}/messages/{message_id}", params={"accept": "audio/wav"}
-    )
-    pcm, _, _ = decode(r.content, "wav")
+    """A voicemail message's audio: MP3, the format a box keeps messages in unless its media_extension says wav."""
+    r = rig.api.get(f"/v2/accounts/{rig.account_id}/vmboxes/{box}/messages/{message_id}", params={"accept": "audio/*"})
+    assert r.headers["content-type"] == "audio/mpeg"
+    pcm, _, _ = decode(r.content, "mp3")
     return pcm[:, 0]
 
 

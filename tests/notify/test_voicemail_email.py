@@ -73,7 +73,7 @@ def test_new_message_email_says_who_when_and_how_long_and_carries_the_audio(audi
     assert "File Size: 2000 bytes" in text
     assert "Account Name: Acme" in text
     assert email["attachments"] == [
-        {"path": str(audio), "filename": f"{MESSAGE['id']}.wav", "content_type": "audio/wav"}
+        {"path": str(audio), "filename": f"{MESSAGE['id']}.wav", "content_type": "audio/x-wav"}
     ]
     assert "after_sent" not in email
 

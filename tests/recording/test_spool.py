@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from calltape.recording import mp3_frames
-from calltape.recording.spool import Mp3Spool, WavSpool, open_spool, repair
+from calltape.recording.spool import Mp3Spool, WavSpool, open_spool, repair, wav_to_mp3_file
 
 
 def _tone(hz: float, samples: int, rate: int) -> np.ndarray:
@@ -78,3 +78,20 @@ def test_audio_is_on_disk_within_a_second_and_a_torn_file_is_repaired(tmp_path: 
         with wave.open(str(crashed)) as wav:
             assert wav.getnframes() == samples == 8000 * 5
     spool.close()
+
+
+def test_a_voicemail_wav_becomes_a_gapless_mp3_and_the_wav_goes(tmp_path: Path) -> None:
+    wav = tmp_path / "message.wav"
+    spoken = _tone(440, 8000 * 3 + 123, 8000)  # not a whole number of MP3 frames
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(spoken.tobytes())
+    mp3 = wav_to_mp3_file(wav)
+    assert (mp3.name, wav.exists(), [p.name for p in tmp_path.iterdir()]) == ("message.mp3", False, ["message.mp3"])
+    decoded = subprocess.run(["mpg123", "-q", "-s", str(mp3)], capture_output=True, check=True).stdout
+    pcm = np.frombuffer(decoded, "<i2")
+    assert len(pcm) == len(spoken)  # to the sample: the Info frame tells mpg123 the delay and the padding
+    spectrum = np.abs(np.fft.rfft(pcm[8000:16000]))
+    assert abs(np.argmax(spectrum) * 8000 / 8000 - 440) <= 2

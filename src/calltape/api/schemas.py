@@ -200,6 +200,7 @@ class VMBox(_Doc):
     notify_webhook: str | None = None
     notify_email_addresses: list[Email] = Field(default_factory=list)
     include_message_on_notify: bool = True
+    media_extension: Literal["mp3", "wav"] = "mp3"  # the messages' format (Kazoo's default; no mp4 here)
 
     @field_validator("notify_webhook")
     @classmethod

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from calltape.api.envelope import paged, read_data, success
 from calltape.api.errors import ApiError
+from calltape.media.formats import CONTENT_TYPES
 from calltape.store.documents import Documents
 from calltape.store.voicemail import FOLDERS, VoicemailMessages
 
@@ -39,7 +40,8 @@ def add_message_routes(
             audio = messages.audio_path(account, box_id, message_id)
             if not audio.exists():
                 raise ApiError(404, "bad identifier", {"audio": "the message's audio is gone"})
-            return FileResponse(audio, media_type="audio/wav", filename=f"{message_id}.wav")
+            kind = audio.suffix.lstrip(".")
+            return FileResponse(audio, media_type=CONTENT_TYPES[kind], filename=f"{message_id}.{kind}")
         return success(message)
 
     async def change_message(request: Request, box_id: str, message_id: str) -> JSONResponse:

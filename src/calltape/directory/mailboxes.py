@@ -96,7 +96,8 @@ class StoredMailboxes:
         """Kazoo's forward (key 3): a copy of *message* left in *to_box* as new, its people told as of any new
         message; the copy."""
         copy_id, copy_path = self.new_message(account_id, to_box["id"])
-        await asyncio.to_thread(shutil.copyfile, self.audio_path(account_id, box["id"], message["id"]), copy_path)
+        source = self.audio_path(account_id, box["id"], message["id"])
+        await asyncio.to_thread(shutil.copyfile, source, copy_path.with_suffix(source.suffix))
         doc = {k: v for k, v in message.items() if k not in ("id", "folder")}
         doc["forwarded_from"] = {"vmbox_id": box["id"], "message_id": message["id"]}
         log.info("voicemail message %s of box %s forwarded to box %s", message["id"], box["id"], to_box["id"])

@@ -97,5 +97,6 @@ def pcm_to_wav(pcm: bytes) -> bytes:
 
 
 def load_pcm(path: Path) -> bytes:
-    """PCM from a WAV kept by calltape (already 8 kHz mono)."""
-    return wav_to_pcm(path.read_bytes())
+    """PCM from a file kept by calltape: a WAV (already 8 kHz mono) or an MP3 (a voicemail message)."""
+    data = path.read_bytes()
+    return mp3_to_pcm(data) if path.suffix == ".mp3" else wav_to_pcm(data)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calltape.media.formats import CONTENT_TYPES
+
 Doc = dict[str, Any]
 
 NEW_MESSAGE = "voicemail_to_email"
@@ -33,7 +35,8 @@ def new_message_email(account: Doc, box: Doc, owner: Doc | None, message: Doc, a
     caller = _name_number(message)
     length = _hms(int(message.get("length", 0)) // 1000)
     received = _local_time(float(message.get("timestamp", 0)), owner, box, account)
-    file_name = f"{message['id']}.wav"
+    kind = audio.suffix.lstrip(".") or "wav"
+    file_name = f"{message['id']}.{kind}"
     attach = box.get("include_message_on_notify", True) is not False
     size = audio.stat().st_size if attach and audio.exists() else 0
     lines = [
@@ -56,12 +59,14 @@ def new_message_email(account: Doc, box: Doc, owner: Doc | None, message: Doc, a
         f"    Length: {length}",
     ]
     if attach:
-        lines += [f"    File Name: {file_name}", "    File Type: WAV", f"    File Size: {size} bytes"]
+        lines += [f"    File Name: {file_name}", f"    File Type: {kind.upper()}", f"    File Size: {size} bytes"]
     doc: Doc = {
         "emails": {"to": recipients},
         "subject": f"New voicemail from {caller}",
         "rendered_templates": {"text/plain": "\n".join(lines + _account_lines(account))},
-        "attachments": [{"path": str(audio), "filename": file_name, "content_type": "audio/wav"}] if attach else [],
+        "attachments": [{"path": str(audio), "filename": file_name, "content_type": CONTENT_TYPES[kind]}]
+        if attach
+        else [],
         "voicemail": {"vmbox_id": box["id"], "message_id": message["id"], "length": length},
     }
     if box.get("delete_after_notify") is True:

@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from calltape.media.sources import wav_to_pcm
 from calltape.recording import mp3_frames
 from calltape.recording.lame import LameEncoder
 
@@ -254,6 +255,24 @@ def open_spool(fmt: str, path: Path, rate: int, channels: int, *, threaded: bool
     if fmt == "wav":
         return WavSpool(path, rate, channels)
     raise ValueError(f"unknown recording format {fmt!r}")
+
+
+def wav_to_mp3_file(wav: Path) -> Path:
+    """An 8 kHz mono WAV of calltape's (a voicemail message) as a gapless MP3 beside it; the WAV goes once the
+    MP3 is whole on disk."""
+    pcm = wav_to_pcm(wav.read_bytes())
+    target = wav.with_suffix(".mp3")
+    partial = target.with_name(f".{target.name}.partial")
+    spool = Mp3Spool(partial, 8000, 1, threaded=False)
+    second = 2 * 8000
+    for start in range(0, len(pcm), second):
+        spool.write(pcm[start : start + second])
+    spool.close()
+    with partial.open("rb") as done:
+        os.fsync(done.fileno())
+    os.replace(partial, target)
+    wav.unlink()
+    return target
 
 
 def file_facts(path: Path, samples: int) -> SpoolFacts:

@@ -1,4 +1,5 @@
-"""Voicemail messages: a row per message (caller, time, length, folder) and its WAV file in the data dir."""
+"""Voicemail messages: a row per message (caller, time, length, folder) and its audio file in the data dir:
+``<message id>.mp3`` or ``.wav``, as its box's ``media_extension`` was when it was left."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from calltape.store.database import Database
 from calltape.store.documents import Doc, NotFoundError
 
 FOLDERS = ("new", "saved", "deleted")
+AUDIO_SUFFIXES = (".mp3", ".wav")
 
 
 class VoicemailMessages:
@@ -25,15 +27,19 @@ class VoicemailMessages:
         self.table = schema.vm_messages
 
     def new_audio_path(self, account_id: str, box_id: str) -> tuple[str, Path]:
-        """A fresh message id and where its audio goes (the directory exists)."""
+        """A fresh message id and where its audio is recorded, as WAV (the directory exists)."""
         message_id = uuid.uuid4().hex
         path = self.root / account_id / box_id / f"{message_id}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         return message_id, path
 
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path:
-        """Where a message's audio is."""
-        return self.root / account_id / box_id / f"{message_id}.wav"
+        """Where a message's audio is (its MP3 if it has one, else its WAV)."""
+        base = self.root / account_id / box_id / message_id
+        for suffix in AUDIO_SUFFIXES:
+            if (path := base.with_suffix(suffix)).exists():
+                return path
+        return base.with_suffix(".wav")
 
     async def add(self, account_id: str, box_id: str, message_id: str, doc: Doc) -> Doc:
         """Store a message (folder ``new``); the folder is a column of its own, added to the document when read."""
@@ -96,7 +102,9 @@ class VoicemailMessages:
             result = await conn.execute(delete(self.table).where(self._where(account_id, box_id, message_id)))
         if result.rowcount == 0:
             raise NotFoundError(message_id)
-        self.audio_path(account_id, box_id, message_id).unlink(missing_ok=True)
+        base = self.root / account_id / box_id / message_id
+        for suffix in AUDIO_SUFFIXES:
+            base.with_suffix(suffix).unlink(missing_ok=True)
 
     def _where(self, account_id: str, box_id: str, message_id: str) -> Any:
         t = self.table

@@ -17,6 +17,7 @@ plays instead of the other until 5 deletes it, 0 back to the main menu).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -27,7 +28,10 @@ from pydantic import Field
 
 from calltape.callflow.call_api import CallContext, CallEndedError, Keys, Playback, Recorder
 from calltape.callflow.module import Branch, Jump, Module, ModuleData, register
+from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.caller_recorder import Recorded
+from calltape.recording.lame import LameError
+from calltape.recording.spool import wav_to_mp3_file
 
 
 class VoicemailCall(CallContext, Playback, Keys, Recorder, Protocol):
@@ -151,13 +155,18 @@ async def _keep(call: VoicemailCall, box: Box, message_id: str, path: Any, recor
         if recorded.ended_by != "hangup":
             await call.say("Your message was too short and has not been saved. Goodbye.")
         return
+    if box.get("media_extension", "mp3") == "mp3":  # Kazoo's default format for messages
+        try:
+            path = await asyncio.to_thread(wav_to_mp3_file, path)
+        except (OSError, LameError) as exc:  # the message is kept as it was recorded
+            log.error("call-id %s: message %s kept as WAV: %r", call.call_id, message_id, exc)
     doc = {
         "caller_id_number": call.caller.number,
         "caller_id_name": call.caller.name,
         "timestamp": int(time.time()),
         "length": int(recorded.seconds * 1000),
         "call_id": call.call_id,
-        "media_type": "audio/wav",
+        "media_type": CONTENT_TYPES[path.suffix.lstrip(".")],
     }
     await call.mailboxes.save_message(call.account_id, box, message_id, doc)
     log.info("call-id %s: voicemail message %s saved in box %s", call.call_id, message_id, box["id"])
