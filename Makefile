@@ -33,7 +33,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install lint
-	$(VENV)/bin/pytest -q --durations=15 -n 3 --dist loadfile
+	$(VENV)/bin/pytest -q --durations=15 -n 4 --dist loadfile
 
 bench: install
 	$(PY) bench/sip/run.py

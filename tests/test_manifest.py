@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -27,10 +28,14 @@ def test_openssl_verifies_the_signature_over_the_canonical_manifest(tmp_path: Pa
     audio = tmp_path / "r.wav"
     audio.write_bytes(b"RIFF" + bytes(range(200)))
     file = {"name": "r.wav", "format": "wav", "size": 204, "sha256": hashlib.sha256(audio.read_bytes()).hexdigest()}
-    manifest = key.sign(node="n1", file=file, call={"call_id": "c@1"}, metadata={"caller_id_name": "Zoë"})
+    metadata = {"caller_id_name": "Zoë", "pauses": [{"offset_s": 1.0}]}
+    manifest = key.sign(node="nœud-1", file=file, call={"call_id": "c@1", "started_at_ms": 1}, metadata=metadata)
     signed = tmp_path / "signed.json"
-    signed.write_bytes(canonical({k: v for k, v in manifest.items() if k != "signature"}))
-    assert b'"caller_id_name":"Zo\xc3\xab"' in signed.read_bytes()  # UTF-8, keys sorted, no spaces
+    signed.write_bytes(canonical({k: v for k, v in manifest.items() if k not in ("signature", "metadata_json")}))
+    assert signed.read_bytes().startswith(b'{"call":{"call_id":"c@1","started_at_ms":1},"file":{')  # sorted, compact
+    assert b'"node":"n\xc5\x93ud-1"' in signed.read_bytes()  # UTF-8 as it is
+    assert manifest["metadata_sha256"] == hashlib.sha256(manifest["metadata_json"].encode()).hexdigest()
+    assert json.loads(manifest["metadata_json"]) == metadata
     (tmp_path / "sig").write_bytes(base64.b64decode(manifest["signature"]))
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(manifest["public_key"]))
     pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

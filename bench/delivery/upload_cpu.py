@@ -36,7 +36,7 @@ CONCURRENCY = 16
 class _Sink(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_PUT(self) -> None:  # noqa: N802 (http.server's name)
+    def do_PUT(self) -> None:
         remaining = int(self.headers.get("Content-Length") or 0)
         while remaining:
             remaining -= len(self.rfile.read(min(remaining, 1 << 20)))

@@ -1,12 +1,14 @@
 """calltape's outgoing HTTP (uploads, webhooks, prompts, hooks) through one library: aiohttp.
 
-Why not httpx (used before): measured on this machine (2026-12-07, ``bench/receiver/upload_cpu.py``), a PUT of a
-recording costs httpx 2.4–2.6 CPU-ms for 32 kB and 3.9 for 960 kB — its connection pool looks at every kept
-connection before each request — against aiohttp's 0.5 and 1.0, streaming the same file. At one upload per
-recorded call that was a fifth of a call's CPU outside its audio.
+Why not httpx (used before): measured on this machine (2026-12-06, the same loop as
+``bench/delivery/upload_cpu.py``), a streamed PUT of a recording cost httpx 2.4–2.6 CPU-ms for 32 kB and 3.9 for
+960 kB — its connection pool looks at every kept connection before each request — against aiohttp's 0.4–0.5
+and 1.0. At one upload per recorded call that was a fifth of a call's CPU outside its audio.
 
 A :class:`HttpClient` holds a pool of kept-alive connections for one sender and opens it on first use (aiohttp
-wants a running event loop). URLs are sent as given, never re-quoted: an upload URL's query is Kazoo's.
+wants a running event loop). URLs are sent as given — an upload URL's query is Kazoo's, byte for byte — except
+that characters no URL may hold (a space, non-ASCII) are percent-encoded. Proxies are taken from the
+environment (``HTTPS_PROXY``, ``NO_PROXY``…), answers are asked for uncompressed.
 """
 
 from __future__ import annotations
@@ -15,30 +17,37 @@ import json
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
-HttpError = aiohttp.ClientError  # a request that got no answer: refused, broken, timed out (also a TimeoutError)
+HttpError = aiohttp.ClientError  # a request that failed: refused, broken, timed out, a bad URL, too long an answer
 HTTP_ERRORS = (HttpError, TimeoutError)  # what a request may raise
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # with letters, digits and -._: what a URL may hold as it is
 
 
 class HttpClient:
-    """Connections for one sender: at most *connections* at once; a request (to its answer's headers) takes
-    at most *timeout* seconds to connect, and *read* between two reads of the answer."""
+    """Connections for one sender: at most *connections* at once; each takes at most *timeout* seconds to
+    connect and *read* between two reads of the answer, and (if *total*) a whole request at most *total*."""
 
-    def __init__(self, *, connections: int = 16, timeout: float = 10.0, read: float = 60.0) -> None:
+    def __init__(
+        self, *, connections: int = 16, timeout: float = 10.0, read: float = 60.0, total: float | None = None
+    ) -> None:
         self._connections = connections
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout, sock_read=read)
+        self._timeout = aiohttp.ClientTimeout(total=total, connect=timeout, sock_connect=timeout, sock_read=read)
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         """The pool (opened now if it was not)."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=60)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, headers={"User-Agent": "calltape"}, auto_decompress=False
+                connector=aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=60),
+                timeout=self._timeout,
+                headers={"User-Agent": "calltape", "Accept-Encoding": "identity"},
+                auto_decompress=False,
+                trust_env=True,
             )
         return self._session
 
@@ -53,25 +62,38 @@ class HttpClient:
         read: int = 0,
     ) -> Answer:
         """Send one request; the answer's status, headers and, if *read* > 0, its body (HttpBodyTooLarge if it
-        is longer than *read* bytes). An unread body is left behind with the connection."""
-        async with self.session.request(
-            method, URL(url, encoded=True), data=body, headers=headers, allow_redirects=redirects
-        ) as response:
-            chunks: list[bytes] = []
-            if read:
-                size = 0
-                async for chunk in response.content.iter_any():
-                    size += len(chunk)
-                    if size > read:
-                        raise HttpBodyTooLarge(f"{url} answered with more than {read} bytes")
-                    chunks.append(chunk)
-            names = {name.lower(): value for name, value in response.headers.items()}
-            return Answer(response.status, names, b"".join(chunks))
+        is longer than *read* bytes). An unread body is not waited for."""
+        try:
+            target = URL(quote(url, safe=_URL_SAFE), encoded=True)
+            async with self.session.request(
+                method, target, data=body, headers=headers, allow_redirects=redirects
+            ) as response:
+                chunks: list[bytes] = []
+                if read:
+                    size = 0
+                    async for chunk in response.content.iter_any():
+                        size += len(chunk)
+                        if size > read:
+                            raise HttpBodyTooLarge(f"{url} answered with more than {read} bytes")
+                        chunks.append(chunk)
+                names = {name.lower(): value for name, value in response.headers.items()}
+                return Answer(response.status, names, b"".join(chunks))
+        except ValueError as exc:  # a URL that is none (a bad port, a broken host)
+            raise HttpError(f"bad URL {url!r}: {exc}") from None
 
     async def close(self) -> None:
         """Close the kept connections."""
         if self._session is not None:
             await self._session.close()
+
+
+async def request_once(method: str, url: str, *, timeout: float, **options: Any) -> Answer:
+    """One request on a connection of its own (a rare sender: a hook, a prompt), done within *timeout* seconds."""
+    client = HttpClient(connections=1, timeout=timeout, read=timeout, total=timeout)
+    try:
+        return await client.request(method, url, **options)
+    finally:
+        await client.close()
 
 
 class HttpBodyTooLarge(aiohttp.ClientError):

@@ -1,11 +1,14 @@
 """Tamper evidence: each finished recording gets a manifest signed with the node's Ed25519 key.
 
-The manifest names the file (name, format, size, SHA-256), the call (recording, account, call ids) and its times,
-and holds the recording's metadata document as it was when the file was made, with that document's SHA-256. Its
-``signature`` is Ed25519 over the canonical JSON of everything else (keys sorted, no spaces, UTF-8), made with the
-key whose public half (``public_key``, base64 of the raw 32 bytes; ``key_id``, the first 16 hex digits of its
-SHA-256) it carries. A manifest proves nothing by its own key alone: compare ``key_id`` with the node's keys, served
-at ``GET /v2/signing_keys``, or give the key to ``calltape verify --key``.
+The manifest names the file (``file``: name, format, size, SHA-256), the call (``call``: recording, account and
+call ids, start and length in milliseconds), the node and the key, and ``metadata_sha256``: the SHA-256 of the
+recording's metadata document as it was when the file was made, whose exact text rides along as
+``metadata_json`` (in the recording's document, the API and the webhooks; not on the upload's header, where the
+hash stands for it). ``signature`` is Ed25519 over the canonical JSON of every other field — keys sorted, no
+spaces, UTF-8, and only strings and integers in it, so any language rebuilds the same bytes. ``public_key`` is
+the raw 32-byte key in base64, ``key_id`` the first 16 hex digits of its SHA-256. A manifest proves nothing by
+its own key alone: compare ``key_id`` with the node's keys, served at ``GET /v2/signing_keys``, or give the key
+to ``calltape verify --key``.
 
 The key is made once per data directory (``keys/recording-signing.pem``, readable by its owner only); every worker
 of a node signs with it, and each node's public key is in the database for every node's API to serve.
@@ -28,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 VERSION = 1
 KEY_FILE = Path("keys") / "recording-signing.pem"
-HEADER = "X-Calltape-Manifest"  # on an upload: the manifest as base64 of its JSON
+HEADER = "X-Calltape-Manifest"  # on an upload: the manifest (without metadata_json) as base64 of its JSON
+METADATA = "metadata_json"  # the signed metadata's text: bound by metadata_sha256, not itself signed
 
 
 def canonical(value: Any) -> bytes:
@@ -89,27 +93,30 @@ class SigningKey:
         return cls(private)
 
     def sign(
-        self, *, node: str, file: dict[str, Any], call: dict[str, Any], metadata: dict[str, Any]
+        self, *, node: str, file: dict[str, str | int], call: dict[str, str | int], metadata: dict[str, Any]
     ) -> dict[str, Any]:
-        """The signed manifest of a finished file (*file*: name, format, size, sha256; *call*: ids and times)."""
+        """The signed manifest of a finished file (*file*: name, format, size, sha256; *call*: ids, start and
+        length in ms — strings and integers only) and its *metadata* document."""
+        metadata_json = canonical(metadata).decode()
         manifest: dict[str, Any] = {
             "version": VERSION,
             "key_id": self.key_id,
             "public_key": self.public_b64,
             "node": node,
-            "signed_at": round(time.time(), 3),
+            "signed_at_ms": int(time.time() * 1000),
             "file": file,
             "call": call,
-            "metadata": metadata,
-            "metadata_sha256": hashlib.sha256(canonical(metadata)).hexdigest(),
+            "metadata_sha256": hashlib.sha256(metadata_json.encode()).hexdigest(),
         }
         manifest["signature"] = base64.b64encode(self.private.sign(canonical(manifest))).decode()
+        manifest["metadata_json"] = metadata_json
         return manifest
 
 
 def as_header(manifest: dict[str, Any]) -> str:
-    """The manifest as an upload's header value."""
-    return base64.b64encode(canonical(manifest)).decode()
+    """The manifest as an upload's header value: without the metadata's text (its hash is signed), so it stays
+    well under the 8 kB a web server takes in one header."""
+    return base64.b64encode(canonical({k: v for k, v in manifest.items() if k != METADATA})).decode()
 
 
 def from_header(value: str) -> dict[str, Any]:
@@ -131,42 +138,60 @@ def problems(
     trusted_key: str | None = None,
 ) -> list[str]:
     """What is wrong with *file* and *manifest* (nothing: the file is the one the node signed). *metadata*: a
-    document that must agree with the signed one on every field it holds; *trusted_key*: the base64 public key
-    the manifest must be signed with."""
-    found: list[str] = []
-    unsigned = {k: v for k, v in manifest.items() if k != "signature"}
+    document that must agree with the signed metadata on every field that holds; *trusted_key*: the base64
+    public key the manifest must be signed with. ValueError for a manifest that is not one."""
+    signed = {k: v for k, v in manifest.items() if k not in ("signature", METADATA)}
     try:
         public = base64.b64decode(str(manifest["public_key"]), validate=True)
         Ed25519PublicKey.from_public_bytes(public).verify(
-            base64.b64decode(str(manifest["signature"]), validate=True), canonical(unsigned)
+            base64.b64decode(str(manifest["signature"]), validate=True), canonical(signed)
         )
     except KeyError as exc:
-        return [f"the manifest has no {exc.args[0]}"]
+        raise ValueError(f"not a manifest: it has no {exc.args[0]}") from None
     except (ValueError, InvalidSignature):
         return ["the signature does not match the manifest: it was changed or not made by its key"]
+    expected, call = manifest.get("file"), manifest.get("call")
+    if not isinstance(expected, dict) or not isinstance(call, dict):
+        raise ValueError("not a manifest: its file or call is not an object")
+    found: list[str] = []
     if manifest.get("key_id") != key_id(public):
         found.append("key_id does not name the key that signed")
     if trusted_key is not None and base64.b64decode(trusted_key) != public:
         found.append(f"signed by key {key_id(public)}, not by the trusted key {key_id(base64.b64decode(trusted_key))}")
-    signed_metadata = manifest.get("metadata")
-    if not isinstance(signed_metadata, dict):
-        return [*found, "the manifest holds no metadata"]
-    if hashlib.sha256(canonical(signed_metadata)).hexdigest() != manifest.get("metadata_sha256"):
-        found.append("metadata_sha256 does not match the metadata")
-    expected = manifest.get("file") or {}
+    found += _file_problems(expected, file)
+    if metadata is not None:
+        found += _metadata_problems(manifest, metadata)
+    return found
+
+
+def _file_problems(expected: dict[str, Any], file: Path) -> list[str]:
     digest, size = hashlib.sha256(), 0
     with file.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)
+    found = []
     if size != expected.get("size"):
         found.append(f"the file has {size} bytes, the manifest says {expected.get('size')}")
     if digest.hexdigest() != expected.get("sha256"):
         found.append("the file's SHA-256 is not the one signed: its audio was changed")
-    if metadata is not None:
-        for field, value in signed_metadata.items():
-            if field not in metadata:
-                found.append(f"metadata: {field} is missing")
-            elif metadata[field] != value:
-                found.append(f"metadata: {field} is {metadata[field]!r}, signed as {value!r}")
+    return found
+
+
+def _metadata_problems(manifest: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    """*document* against the signed metadata: the manifest's own text of it, or the one *document* carries (a
+    recording's document from the API holds its full manifest), each checked against the signed hash."""
+    held = document.get("manifest")
+    text = manifest.get(METADATA) or (held.get(METADATA) if isinstance(held, dict) else None)
+    if not isinstance(text, str):
+        return ["no signed metadata to compare with: give the recording's document from the API"]
+    if hashlib.sha256(text.encode()).hexdigest() != manifest.get("metadata_sha256"):
+        return ["the metadata's text is not the one signed"]
+    signed = json.loads(text)
+    found = []
+    for field, value in signed.items():
+        if field not in document:
+            found.append(f"metadata: {field} is missing")
+        elif document[field] != value:
+            found.append(f"metadata: {field} is {document[field]!r}, signed as {value!r}")
     return found

@@ -271,7 +271,7 @@ def local_address_towards(host: str) -> str:
             probe.connect((host, 9))
             address = str(probe.getsockname()[0])
         except OSError:
-            address = "127.0.0.1"
+            return "127.0.0.1"  # no route now (the network coming up): asked again next time, not remembered
     if len(_routes) >= 4096:  # a scan from many sources must not grow it without end
         _routes.clear()
     _routes[host] = (address, now + _ROUTE_TTL)

@@ -66,7 +66,7 @@ def packet(n: int, payload: bytes) -> bytes:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(
         tmp_path_factory.mktemp("frames"),
-        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27800, 27899)],
+        ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(25810, 25899)],
     ).start()
     yield proc
     proc.stop()

@@ -18,5 +18,5 @@ def test_ten_thousand_hostile_messages(tmp_path: Path) -> None:
     assert report.rtp_packets > 0
     # RSS flatness needs a run longer than warm-up, and a few seconds cannot average the log rate: the
     # full run holds those bars; here the log may not grow by more than a line a second per kind of event.
-    # Every OPTIONS probe must be answered; how fast is the bench's bar (three test workers share two cores here).
+    # Every OPTIONS probe must be answered; how fast is the bench's bar (four test workers share two cores here).
     assert report.failures(rss_growth_mb=1e9, log_lines_per_s=15, probe_latency=False) == []

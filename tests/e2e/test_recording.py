@@ -557,17 +557,21 @@ def test_calltapes_own_receiver_takes_the_recording_and_checks_its_digests(rig: 
 
 
 def _check_the_manifest(rig: Rig, stored: Path, doc: dict[str, Any]) -> None:
-    """The file's manifest, signed by the node's key (served by the API), rode with the upload into the receiver's
-    sidecar; ``calltape verify`` accepts the file with it, and refuses it after one byte of the file, one field of
-    the manifest or one field of the metadata changed, or under another key."""
+    """The file's manifest, signed by the node's key (served by the API), rode with the upload (without the
+    metadata's text) into the receiver's sidecar; ``calltape verify`` accepts the file with it, and refuses it after
+    one byte of the file, one field of the manifest or one field of the metadata changed, or under another key."""
     manifest = doc["manifest"]
     assert (manifest["file"]["sha256"], manifest["call"]["call_id"]) == (doc["sha256"], doc["call_id"])
     keys = rig.api.get("/v2/signing_keys").json()["data"]
     [key] = [k["public_key"] for k in keys if k["key_id"] == manifest["key_id"]]
     sidecar = stored.with_name(stored.name + ".json")
-    assert json.loads(sidecar.read_text())["manifest"] == manifest
+    assert json.loads(sidecar.read_text())["manifest"] == {k: v for k, v in manifest.items() if k != "metadata_json"}
+    shown = stored.with_name("shown.json")  # the recording's document as the API gives it (envelope and all)
+    shown.write_bytes(rig.api.get(f"/v2/accounts/{rig.account_id}/recordings/{doc['id']}").content)
     verify = [sys.executable, "-m", "calltape", "verify"]
-    ok = subprocess.run([*verify, str(stored), str(sidecar), "--key", key], capture_output=True, text=True)
+    ok = subprocess.run(
+        [*verify, str(stored), str(sidecar), "--key", key, "--metadata", str(shown)], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and "verified" in ok.stdout and manifest["key_id"] in ok.stdout, ok.stdout + ok.stderr
 
     tampered = stored.with_name("tampered.mp3")
@@ -576,18 +580,20 @@ def _check_the_manifest(rig: Rig, stored: Path, doc: dict[str, Any]) -> None:
     tampered.write_bytes(audio)
     refused = subprocess.run([*verify, str(tampered), str(sidecar)], capture_output=True, text=True)
     assert refused.returncode == 1 and "NOT verified" in refused.stdout and "SHA-256" in refused.stdout
+    broken = subprocess.run([*verify, str(stored), str(tampered)], capture_output=True, text=True)
+    assert broken.returncode == 2 and broken.stderr.count("\n") == 1 and "error" in broken.stderr  # one line
     tampered.unlink()
 
     forged = {**manifest, "call": {**manifest["call"], "call_id": "another-call"}}
     assert any("signature" in p for p in problems(forged, stored))
     other_key = base64.b64encode(bytes(32)).decode()
     assert any("trusted key" in p for p in problems(manifest, stored, trusted_key=other_key))
-    shown = rig.api.get(f"/v2/accounts/{rig.account_id}/recordings/{doc['id']}").json()["data"]
-    assert problems(manifest, stored, metadata=shown) == []  # the API's document agrees with the signed one
-    changed = {**shown, "caller_id_number": "+15550000000"}
+    document = json.loads(shown.read_text())["data"]
+    changed = {**document, "caller_id_number": "+15550000000"}
     assert problems(manifest, stored, metadata=changed) == [
-        f"metadata: caller_id_number is '+15550000000', signed as {shown['caller_id_number']!r}"
+        f"metadata: caller_id_number is '+15550000000', signed as {document['caller_id_number']!r}"
     ]
+    shown.unlink()
 
 
 def _plan(handler: str, settings: dict[str, Any]) -> dict[str, Any]:

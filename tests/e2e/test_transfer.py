@@ -48,7 +48,7 @@ class Office(Account):
 @pytest.fixture(scope="module")
 def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
     sink = UploadSink().start()
-    args = ["--trusted-networks", "127.0.0.2/32", "--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(27900, 27999)]
+    args = ["--trusted-networks", "127.0.0.2/32", "--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(25900, 25999)]
     try:
         with running(tmp_path_factory.mktemp("transfer"), args, "Transfers", Office, sink=sink) as office:
             yield office

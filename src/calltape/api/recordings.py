@@ -26,7 +26,7 @@ from calltape.recording.retention import held_files
 from calltape.store.recording_audit import ACTIONS, RecordingAudit
 from calltape.store.recording_audit import as_entry as audit_entry
 from calltape.store.recordings import MAX_PAGE, STATES, Recordings, RecordingState, as_document
-from calltape.webhooks.events import StatusEvents
+from calltape.webhooks.events import StatusEvents, notice, wake_for
 
 AUDIO_TYPES = ("audio/", "application/octet-stream")
 
@@ -87,13 +87,12 @@ def add_recording_routes(
 
     async def delete_recording(request: Request, recording_id: str) -> JSONResponse:
         account = await account_of(request)
-        told = await events.notice(account, recording_id, "recording.deleted") if events is not None else None
+        told = await notice(events, account, recording_id, "recording.deleted")
         try:
             row = await recordings.delete(account, recording_id, after=told)
         except ValueError as exc:
             raise ApiError(409, "conflict", {"state": str(exc)}) from None
-        if told is not None and events is not None:
-            events.wake()
+        wake_for(events, told)
         for held in held_files(row):
             held.unlink(missing_ok=True)
         await note(request, account, recording_id, "deleted", state=row.state, name=row.name)

@@ -2,8 +2,8 @@
 
 Headers: Content-Type from the extension, Content-Length, Content-MD5 and ``Repr-Digest: sha-256=:…:``
 (RFC 9530) so the receiver can check what arrived, and ``X-Calltape-Manifest``, the signed manifest. Any 2xx
-is success; 301/302/303/307/308 are followed up to ten times, each time sending the whole file again. Connect and
-total timeouts bound an attempt.
+is success; 301/302/303/307/308 are followed up to ten times, each time sending the whole file again. An attempt
+has 10 s to connect, 60 s between two reads of the answer and 300 s in all.
 """
 
 from __future__ import annotations

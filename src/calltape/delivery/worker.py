@@ -26,9 +26,9 @@ from calltape.delivery.targets import target_from_dict
 from calltape.http_client import HttpClient
 from calltape.prometheus import histogram
 from calltape.retry import DEFAULT_HORIZON, retry_delay
-from calltape.store.recordings import AfterChange, DueRecording, Recordings
+from calltape.store.recordings import DueRecording, Recordings
 from calltape.tasks import TaskSet
-from calltape.webhooks.events import StatusEvents
+from calltape.webhooks.events import StatusEvents, notice, wake_for
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,9 @@ class DeliveryWorker:
         except OSError as exc:
             await self._failed(row, f"{type(exc).__name__}: {exc}", None)
             return
-        told = await self._notice(row, "recording.delivered")
+        told = await notice(self.events, row.account_id, row.id, "recording.delivered")
         await self.store.delivered(row.id, sent.state, sent.audio, after=told)
-        self._told(told)
+        wake_for(self.events, told)
         await asyncio.to_thread(path.unlink, missing_ok=True)  # freeing a file's blocks may wait on the disk
         ended = row.created + row.duration_ms / 1000
         self.delivered += 1
@@ -169,22 +169,15 @@ class DeliveryWorker:
             "call-id %s: recording %s delivered to %s (attempt %d)", row.call_id, row.name, sent.where, row.attempts + 1
         )
 
-    async def _notice(self, row: DueRecording, event: str) -> AfterChange | None:
-        return await self.events.notice(row.account_id, row.id, event) if self.events is not None else None
-
-    def _told(self, told: AfterChange | None) -> None:
-        if told is not None and self.events is not None:
-            self.events.wake()
-
     async def _failed(self, row: DueRecording, error: str, retry_after: float | None, *, final: bool = False) -> None:
         retries = row.attempts  # attempts before this one: this failure is attempt row.attempts + 1
         self.failed_attempts += 1
         delay = retry_delay(retries + 1, self.retry_base, await self.retry_times(), retry_after)
         round_started = max(row.created + row.duration_ms / 1000, float(row.doc.get("retried_at") or 0))
         if final or time.time() + delay > round_started + self.horizon:
-            told = await self._notice(row, "recording.failed")
+            told = await notice(self.events, row.account_id, row.id, "recording.failed")
             await self.store.attempt_failed(row.id, error, None, after=told)
-            self._told(told)
+            wake_for(self.events, told)
             log.error(
                 "call-id %s: recording %s not delivered after %d attempts (%s); kept at %s, state failed",
                 row.call_id,

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
-from calltape.http_client import HTTP_ERRORS, HttpClient
+from calltape.http_client import HTTP_ERRORS, request_once
 from calltape.media.library import MediaLibrary
 from calltape.notify.voicemail import BOX_FULL, NEW_MESSAGE, box_full_email, new_message_email
 from calltape.store.database import Database
@@ -219,15 +219,14 @@ class StoredMailboxes:
 
 async def _post(url: str, message: Doc) -> bool:
     """POST the message; True if the webhook took it."""
-    client = HttpClient(connections=1, timeout=WEBHOOK_TIMEOUT, read=WEBHOOK_TIMEOUT)
+    body = json.dumps({"data": message}).encode()
     try:
-        body = json.dumps({"data": message}).encode()
-        answer = await client.request("POST", url, body=body, headers={"Content-Type": "application/json"})
+        answer = await request_once(
+            "POST", url, timeout=WEBHOOK_TIMEOUT, body=body, headers={"Content-Type": "application/json"}
+        )
     except HTTP_ERRORS as exc:
         log.warning("voicemail webhook %s failed: %r", url, exc)
         return False
-    finally:
-        await client.close()
     if not answer.ok:
         log.warning("voicemail webhook %s answered %d", url, answer.status)
         return False

@@ -8,13 +8,14 @@ import logging
 import re
 from pathlib import Path
 
-from calltape.http_client import HTTP_ERRORS, HttpClient
+from calltape.http_client import HTTP_ERRORS, request_once
 from calltape.media.formats import SNIFF_BYTES, looks_like
 from calltape.media.sources import MediaError, load_pcm, mp3_to_pcm, pcm_to_wav, wav_to_pcm
 
 log = logging.getLogger(__name__)
 
 MAX_FETCH = 50 * 1024 * 1024
+FETCH_TIMEOUT = 30.0  # seconds a prompt has to arrive in (a caller is waiting)
 MEDIA_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
@@ -61,11 +62,7 @@ class MediaLibrary:
         path = self.cache / f"{hashlib.sha256(url.encode()).hexdigest()[:32]}.wav"
         if not path.exists():
             try:
-                client = HttpClient(connections=1, timeout=30, read=30)
-                try:
-                    answer = await client.request("GET", url, redirects=True, read=MAX_FETCH)
-                finally:
-                    await client.close()
+                answer = await request_once("GET", url, timeout=FETCH_TIMEOUT, redirects=True, read=MAX_FETCH)
                 if not answer.ok:
                     raise MediaError(f"answered {answer.status}")
                 pcm = await asyncio.to_thread(to_pcm, answer.body, answer.headers.get("content-type", ""))

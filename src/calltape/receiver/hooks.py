@@ -8,7 +8,7 @@ import logging
 import os
 from typing import Any
 
-from calltape.http_client import HTTP_ERRORS, HttpClient
+from calltape.http_client import HTTP_ERRORS, request_once
 from calltape.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,8 @@ class StoredHook:
             await self._run_command(location, payload, call_id)
         if self.webhook:
             try:
-                client = HttpClient(connections=1, timeout=self.timeout, read=self.timeout)
-                try:
-                    headers = {"Content-Type": "application/json"}
-                    answer = await client.request("POST", self.webhook, body=payload, headers=headers)
-                finally:
-                    await client.close()
+                headers = {"Content-Type": "application/json"}
+                answer = await request_once("POST", self.webhook, timeout=self.timeout, body=payload, headers=headers)
                 if not answer.ok:
                     log.warning("call-id %s: on_stored webhook answered %d", call_id, answer.status)
             except HTTP_ERRORS as exc:

@@ -42,7 +42,7 @@ from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
 from calltape.store.ttl_cache import TtlCache
 from calltape.tasks import TaskSet
-from calltape.webhooks.events import StatusEvents
+from calltape.webhooks.events import StatusEvents, notice, wake_for
 
 log = logging.getLogger(__name__)
 
@@ -186,15 +186,10 @@ class RecordingManager:
     async def _create_row(self, recording: Recording, started_at: float) -> None:
         told = await self._notice(recording, "recording.started")
         await self.store.create(recording_row(recording, self.node, started_at, 0, None), after=told)
-        self._told(told)
+        wake_for(self.events, told)
 
     async def _notice(self, recording: Recording, event: str) -> AfterChange | None:
-        """What queues *event* in the transaction of the change it reports (None: no webhook wants it)."""
-        return await self.events.notice(recording.facts.account_id, recording.id, event) if self.events else None
-
-    def _told(self, told: AfterChange | None) -> None:
-        if told is not None and self.events is not None:
-            self.events.wake()
+        return await notice(self.events, recording.facts.account_id, recording.id, event)
 
     async def emit(self, recording: Recording, event: str) -> None:
         """Tell the account's webhooks of *event* (nothing when there are none), after the recording's earlier
@@ -327,13 +322,13 @@ class RecordingManager:
                         started = await self._notice(recording, "recording.started")
                         row = {**values, "id": recording.id, "state": RecordingState.ACTIVE}
                         await self.store.create(row, after=started)
-                        self._told(started)
+                        wake_for(self.events, started)
                     recording.created = None
                 lease = self.delivery.lease_now() if deliver and self.delivery is not None else None
                 # the outcome is told in its own transaction: before delivery can tell "delivered"
                 told = await self._notice(recording, FINISHED_EVENTS[values["state"]])
                 due = await self.store.finish(recording.id, values, deliver, lease, after=told)
-                self._told(told)
+                wake_for(self.events, told)
                 break
             except Exception as exc:  # the store is down: the file is safe on disk, try again
                 log.error("recording %s: the store failed (%r), retrying", recording.id, exc)

@@ -42,9 +42,12 @@ async def recover(store: Recordings, node: str, encoder: Encoder = _in_a_thread,
         deliver = values["state"] == RecordingState.PENDING
         if deliver and key is not None:
             facts = {"account_id": row.account_id, "call_id": row.call_id, "format": row.format}
-            values["doc"]["manifest"] = signed_manifest(
-                key, node, {**facts, **values}, recording_id=row.id, started_at=row.created, name=row.name
-            )
+            try:
+                values["doc"]["manifest"] = signed_manifest(
+                    key, node, {**facts, **values}, recording_id=row.id, started_at=row.created, name=row.name
+                )
+            except Exception:  # delivered unsigned rather than not at all
+                log.exception("call-id %s: recovered recording %s has no manifest", row.call_id, row.name)
         await store.finish(row.id, values, deliver)
         if deliver:
             capture_path(Path(row.spool_path)).unlink(missing_ok=True)  # encoded: the file holds the audio now

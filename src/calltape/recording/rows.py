@@ -103,9 +103,12 @@ def finished_row(
     else:
         values["state"] = RecordingState.PENDING
         if key is not None:
-            doc["manifest"] = signed_manifest(
-                key, node, values, recording_id=recording.id, started_at=started_at, name=recording.name
-            )
+            try:
+                doc["manifest"] = signed_manifest(
+                    key, node, values, recording_id=recording.id, started_at=started_at, name=recording.name
+                )
+            except Exception:  # delivered unsigned rather than not at all
+                log.exception("call-id %s: recording %s has no manifest", facts.call_id, recording.name)
         log.info(
             "call-id %s: recording %s finished: %.1f s, %d bytes",
             facts.call_id,
@@ -128,8 +131,8 @@ def signed_manifest(
             "recording_id": recording_id,
             "account_id": values["account_id"],
             "call_id": values["call_id"],
-            "started_at": started_at,
-            "duration_ms": values["duration_ms"],
+            "started_at_ms": round(started_at * 1000),
+            "duration_ms": int(values["duration_ms"]),
         },
         metadata=dict(values["doc"]),
     )

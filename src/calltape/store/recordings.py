@@ -9,12 +9,14 @@ States: recording → pending → delivered | stored (in the database) | failed 
 recording → discarded (shorter than ``record_min_sec``).
 
 A change may carry *after*: work of the caller's (queuing the webhook events that report it) run in the change's
-own transaction with the row as the change left it, so the change and its report are committed together or not
-at all.
+own transaction with the row as the change left it, so a crash keeps both or neither. It runs in a savepoint of
+its own: if it fails, the change is committed without it and the log says why — a recording is never held back
+by what tells of it.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -42,6 +44,7 @@ class RecordingState(StrEnum):
 STATES = tuple(RecordingState)
 MAX_PAGE = 500
 
+log = logging.getLogger(__name__)
 _t = schema.recordings
 _outbox = schema.recording_outbox
 
@@ -355,8 +358,7 @@ class Recordings:
             if row.doc.get("legal_hold"):
                 raise ValueError("under legal hold: lift the hold first")
             conn.execute(delete(_t).where(where))
-            if after is not None:
-                after(conn, row)  # the row as it was
+            _after(conn, after, recording_id, row)  # the row as it was
             return row
 
         return await self.db.run(work)
@@ -400,6 +402,16 @@ class Recordings:
         return await self.get(account_id, recording_id)
 
 
-def _after(conn: Connection, after: AfterChange | None, recording_id: str) -> None:
-    if after is not None:
-        after(conn, conn.execute(_ROW, {"rid": recording_id}).one())
+def _after(conn: Connection, after: AfterChange | None, recording_id: str, row: Any = None) -> None:
+    """Run *after* in a savepoint with the row as it is now (or *row*, one just deleted); a failure is logged."""
+    if after is None:
+        return
+    if row is None:
+        row = conn.execute(_ROW, {"rid": recording_id}).first()
+        if row is None:  # deleted meanwhile (through the API, while its upload ran): nothing to tell of
+            return
+    try:
+        with conn.begin_nested():
+            after(conn, row)
+    except Exception:
+        log.exception("recording %s: the change is kept, but what was to tell of it could not be queued", recording_id)

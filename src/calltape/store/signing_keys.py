@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from calltape.store import schema
 from calltape.store.database import Database
@@ -26,7 +28,8 @@ class SigningKeys:
             if conn.execute(select(_t.c.key_id).where(_t.c.key_id == key_id)).first() is None:
                 conn.execute(insert(_t).values(key_id=key_id, node=node, public_key=public_key, created=time.time()))
 
-        await self.db.run(work)
+        with contextlib.suppress(IntegrityError):  # another worker of this data directory noted it just now
+            await self.db.run(work)
 
     async def all(self) -> list[dict[str, Any]]:
         """Every key, oldest first."""

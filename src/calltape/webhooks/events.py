@@ -53,6 +53,17 @@ class StatusEvents(Protocol):
         """Events were queued by a change: send them."""
 
 
+async def notice(events: StatusEvents | None, account_id: str, recording_id: str, event: str) -> AfterChange | None:
+    """What queues *event* in the transaction of the change it reports (None: no events, or nobody wants it)."""
+    return await events.notice(account_id, recording_id, event) if events is not None else None
+
+
+def wake_for(events: StatusEvents | None, told: AfterChange | None) -> None:
+    """A change that queued events (*told*) was committed: the sender looks now."""
+    if told is not None and events is not None:
+        events.wake()
+
+
 class RecordingEvents:
     """Queues webhook events; ``emit`` costs nothing more than a cached look at the account when it has none."""
 
