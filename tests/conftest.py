@@ -20,6 +20,29 @@ from calltape.store.database import Database
 from tests.e2e.sipp_runner import free_port
 from tests.server import ServerProcess
 
+# The modules that take longest (their calls run in real time), started first: with xdist's loadfile each worker
+# takes a whole module, and a long one started last would keep the whole run waiting for it.
+LONGEST_FIRST = (
+    "e2e/test_recording.py",
+    "e2e/test_transfer.py",
+    "e2e/test_recording_delivery.py",
+    "e2e/test_voicemail.py",
+    "e2e/test_demo.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest modules first, then the other modules with calls (tests/e2e), then the rest; the order
+    within a module stays."""
+
+    def weight(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        ranked = [index for index, name in enumerate(LONGEST_FIRST) if path.endswith(name)]
+        return ranked[0] if ranked else len(LONGEST_FIRST) + (0 if "/e2e/" in path else 1)
+
+    items.sort(key=weight)
+
+
 PG_ADMIN_URL = os.environ.get("CALLTAPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
