@@ -297,8 +297,11 @@ class Campaign:
         deadline = time.monotonic() + self.settings.grace
         while time.monotonic() < deadline and self.inbox.trying - self.inbox.final.keys():
             await asyncio.sleep(0.2)
+        grace_sockets = getattr(self, "_grace_sockets", [])
+        if not self.report.rtp_packets and grace_sockets:  # a busy machine answered only after the last datagram
+            self._media_fuzz(grace_sockets[0])
         loop = asyncio.get_running_loop()
-        for sock in getattr(self, "_grace_sockets", []):
+        for sock in grace_sockets:
             loop.remove_reader(sock.fileno())
             sock.close()
         self.report.invites_trying = len(self.inbox.trying)
