@@ -22,19 +22,43 @@ from tests.server import ServerProcess
 
 # The modules that take longest (their calls run in real time), started first: with xdist's loadfile each worker
 # takes a whole module, and a long one started last would keep the whole run waiting for it.
-LONGEST_FIRST = (  # by their summed durations in a run of 2026-12-07 (--durations=0): 98 s down to 29 s
+LONGEST_FIRST = (  # every module of 8 s or more, by summed durations in a run of 2026-12-07 (--durations=0)
     "e2e/test_recording_delivery.py",
     "e2e/test_recording.py",
     "e2e/test_transfer.py",
     "e2e/test_voicemail.py",
     "e2e/test_dial.py",
-    "tests/test_cli.py",
+    "test_cli.py",
     "e2e/test_calls.py",
     "e2e/test_routing.py",
-    "tests/test_check.py",
+    "test_check.py",
     "e2e/test_demo.py",
     "e2e/test_ui.py",
     "e2e/test_call_forward.py",
+    "e2e/test_sipp.py",
+    "e2e/test_bridge.py",
+    "e2e/test_kazoo_export.py",
+    "e2e/test_workers.py",
+    "e2e/test_recording_store.py",
+    "e2e/test_fuzz_live.py",
+    "e2e/test_metrics.py",
+    "e2e/test_tenants.py",
+    "e2e/test_every_frame.py",
+    "e2e/test_automatic_recording.py",
+    "receiver/test_receiver.py",
+    "e2e/test_hostile.py",
+    "receiver/test_backends.py",
+    "delivery/test_worker.py",
+    "api/test_api.py",
+    "e2e/test_baresip.py",
+    "media/test_timeline.py",
+    "e2e/test_carriers.py",
+    "e2e/test_torture.py",
+    "e2e/test_overload.py",
+    "api/test_docs_page.py",
+    "receiver/test_embedded.py",
+    "api/test_tokens.py",
+    "api/test_openapi_client.py",
 )
 
 
@@ -44,7 +68,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def weight(item: pytest.Item) -> int:
         path = item.path.as_posix()
-        ranked = [index for index, name in enumerate(LONGEST_FIRST) if path.endswith(name)]
+        ranked = [index for index, name in enumerate(LONGEST_FIRST) if path.endswith(f"/tests/{name}")]
         return ranked[0] if ranked else len(LONGEST_FIRST) + (0 if "/e2e/" in path else 1)
 
     items.sort(key=weight)
