@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := sip-tester espeak-ng mpg123 apache2-utils libmp3lame0 baresip chromium chromium-driver php-cli
+APT_PACKAGES := sip-tester espeak-ng mpg123 apache2-utils libmp3lame0 baresip chromium chromium-driver php-cli kamailio
 PYTHON ?= python3
 
 .PHONY: install apt serve test lint bench clean

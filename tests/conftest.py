@@ -35,6 +35,7 @@ LONGEST_FIRST = (  # every module of 8 s or more, by summed durations in a run o
     "e2e/test_demo.py",
     "e2e/test_ui.py",
     "e2e/test_call_forward.py",
+    "e2e/test_edge.py",
     "e2e/test_sipp.py",
     "e2e/test_bridge.py",
     "e2e/test_kazoo_export.py",

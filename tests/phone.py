@@ -77,6 +77,7 @@ class Phone:
         self.answered_at: float | None = None
         self.invite: Request | None = None
         self.remote_target = ""
+        self.route_set: list[str] = []  # the dialog's, from a 2xx's Record-Route (a proxy in between)
         self._rtp_seq = 0
         self._rtp_ts = 0
         self._outgoing: bytes = b""
@@ -149,7 +150,13 @@ class Phone:
         self.requests.put_nowait(message)
 
     def _send_response(self, request: Request, status: int, *, tag: str | None = None, body: bytes = b"") -> None:
-        headers = Headers([(n, request.headers.get(n) or "") for n in ("Via", "From", "To", "Call-ID", "CSeq")])
+        headers = Headers(
+            [
+                *(("Via", value) for value in request.headers.get_lines("Via")),  # a proxy's too
+                *((n, request.headers.get(n) or "") for n in ("From", "To", "Call-ID", "CSeq")),
+                *(("Record-Route", value) for value in request.headers.get_lines("Record-Route")),
+            ]
+        )
         if tag is not None and request.to.tag is None:
             headers.set("To", f"{request.headers.get('To')};tag={tag}")
         if body:
@@ -284,6 +291,7 @@ class Phone:
             [
                 ("Via", f"SIP/2.0/UDP {self.host}:{self.sip_port};rport;branch=z9hG4bK{uuid.uuid4().hex}"),
                 ("Max-Forwards", "70"),
+                *(("Route", hop) for hop in (self.route_set if self.to_tag else ())),
                 ("From", f"<sip:{self.user}@{self.realm}>;tag={self.from_tag}"),
                 ("To", to),
                 ("Call-ID", self.call_id),
@@ -329,6 +337,7 @@ class Phone:
             return response
         self.to_tag = response.to.tag
         self.remote_target = str(response.contacts[0].uri)
+        self.route_set = list(reversed(response.headers.get_lines("Record-Route")))
         self.answered_at = time.monotonic()
         if response.body:
             media = parse_sdp(response.body)

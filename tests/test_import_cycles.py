@@ -138,7 +138,7 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = tuple(
         ("recording", "recording"),
         ("the call model", "switch"),
         ("callflows", "callflow"),
-        ("the front door, the API, the checks", "frontdoor api check verify"),
+        ("the front door, the API, the checks", "frontdoor api check verify edge"),
         ("the node", "node"),
         ("the service", "service"),
         ("its workers", "workers"),

@@ -22,6 +22,7 @@ TOOLS = {
     "demo": "calltape.demo.run",
     "check": "calltape.check",
     "verify": "calltape.verify",
+    "edge-config": "calltape.edge",
 }
 
 

@@ -80,3 +80,28 @@ def test_dialog_tags_and_contact() -> None:
     assert Dialog.as_uas(_request(INVITE.replace(b";tag=a1", b"")), "b1").remote_tag == ""  # an RFC 2543 peer
     with pytest.raises(DialogError):
         Dialog.as_uac(_request(INVITE), _response(OK.replace(b";tag=b1", b"")))
+
+
+def test_a_dialog_creating_answer_carries_the_requests_record_route_rfc_3261_12_1_1() -> None:
+    from calltape.sip.responses import make_response
+
+    def request(method: str) -> Request:
+        raw = (
+            f"{method} sip:7100@10.0.0.11 SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bKedge\r\n"
+            "Via: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bKphone\r\n"
+            "Record-Route: <sip:203.0.113.10;lr;ftag=a1>\r\n"
+            "Record-Route: <sip:198.51.100.1;lr>\r\n"
+            "From: <sip:front@example.com>;tag=a1\r\nTo: <sip:7100@example.com>\r\n"
+            f"Call-ID: rr@1\r\nCSeq: 1 {method}\r\nContact: <sip:front@192.0.2.7:5062>\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+        parsed = parse_message(raw)
+        assert isinstance(parsed, Request)
+        return parsed
+
+    answered = make_response(request("INVITE"), 200, to_tag="b2").serialize()
+    assert b"Record-Route: <sip:203.0.113.10;lr;ftag=a1>\r\nRecord-Route: <sip:198.51.100.1;lr>\r\n" in answered
+    assert answered.count(b"Via: ") == 2  # both hops, in order
+    assert b"Record-Route" in make_response(request("INVITE"), 180, to_tag="b2").serialize()
+    assert b"Record-Route" not in make_response(request("INVITE"), 486, to_tag="b2").serialize()
+    assert b"Record-Route" not in make_response(request("OPTIONS"), 200, to_tag="b2").serialize()

@@ -134,6 +134,7 @@ class Registrar:
             source=f"{peer.transport}:{peer.host}:{peer.port}",
             user_agent=text_of(request.headers.get("User-Agent") or "")[:255],
             node=self.node,
+            path=", ".join(request.headers.get_all("Path")),  # an edge proxy's: calls to the device go back through it
         )
         if not wildcard and not changes:
             bindings = await self.registrations.lookup(aor, now)
@@ -144,6 +145,7 @@ class Registrar:
                 return reply(400, "Bad Request (CSeq out of order for this Call-ID)")
         log.info("call-id %s: %s registered %d contact(s) from %s", request.call_id, aor, len(bindings), peer.host)
         headers = [("Contact", f"<{b.contact}>;expires={max(0, int(b.expires_at - now))}") for b in bindings]
+        headers += [("Path", value) for value in request.headers.get_all("Path")]  # RFC 3327 §5.3: echoed
         headers.append(("Date", formatdate(usegmt=True)))
         return reply(200, headers=headers)
 

@@ -59,6 +59,9 @@ REASONS = {
 _COPIED = ("Via", "From", "To", "Call-ID", "CSeq")
 
 
+DIALOG_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER"})  # requests whose answer may create a dialog
+
+
 def new_tag() -> str:
     """A fresh From/To tag."""
     return secrets.token_hex(8)
@@ -73,7 +76,8 @@ def make_response(
     headers: list[tuple[str, str]] | None = None,
     body: bytes = b"",
 ) -> Response:
-    """A response to *request*: Via, From, To, Call-ID and CSeq copied as written.
+    """A response to *request*: Via, From, To, Call-ID and CSeq copied as written, and a dialog-creating
+    request's Record-Route in its 1xx/2xx (RFC 3261 §12.1.1: a proxy stays in the dialog).
 
     *to_tag* is added to To when the request's To has none (and status > 100).
     """
@@ -83,6 +87,9 @@ def make_response(
             if name == "To" and to_tag and status > 100 and not _has_tag(value):
                 value = f"{value};tag={to_tag}"
             out.add(name, value)
+    if 100 < status < 300 and request.method in DIALOG_METHODS:
+        for value in request.headers.get_lines("Record-Route"):
+            out.add("Record-Route", value)
     for name, value in headers or ():
         out.add(name, value)
     return Response(headers=out, body=body, status=status, reason=reason or REASONS.get(status, "Unknown"))

@@ -134,6 +134,12 @@ def _signing_keys(conn: Connection) -> None:
     metadata.create_all(conn, tables=[signing_keys])
 
 
+def _registration_paths(conn: Connection) -> None:
+    """A binding keeps the Path its REGISTER came with (an edge proxy in front of the nodes)."""
+    if "path" not in {column["name"] for column in inspect(conn).get_columns("registrations")}:
+        conn.execute(text("ALTER TABLE registrations ADD COLUMN path TEXT NOT NULL DEFAULT ''"))
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -148,5 +154,6 @@ MIGRATIONS: dict[int, Migration] = {
     10: _webhook_events,
     11: _recording_audit,
     12: _signing_keys,
+    13: _registration_paths,
 }
 LATEST_VERSION = max(MIGRATIONS)

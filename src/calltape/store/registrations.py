@@ -32,6 +32,7 @@ class Binding:
     source: str
     user_agent: str = ""
     node: str = ""
+    path: str = ""  # the REGISTER's Path header values, first hop first (RFC 3327), comma-separated
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ registrations = Table(
     Column("source", String(255), nullable=False),  # transport:host:port the REGISTER came from
     Column("user_agent", String(255), nullable=False, default=""),
     Column("node", String(64), nullable=False, default=""),
+    Column("path", Text, nullable=False, default=""),  # the REGISTER's Path (RFC 3327): the edge it came through
     Index("ix_registrations_expires_at", "expires_at"),
     Index("ix_registrations_device", "device_id"),
 )

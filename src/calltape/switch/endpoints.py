@@ -21,7 +21,7 @@ from typing import Any
 
 from calltape.carriers.numbers import in_format, to_e164
 from calltape.sip.events import Peer
-from calltape.sip.syntax import SipSyntaxError
+from calltape.sip.syntax import WHITESPACE, SipSyntaxError, split_outside_quotes
 from calltape.sip.uri import parse_sip_uri
 from calltape.store.database import Database
 from calltape.store.documents import ACCOUNTS, DEVICES, USERS, Documents, NotFoundError
@@ -209,10 +209,19 @@ class Endpoints:
         user = _request_user(sip, options.dialled)
         targets = []
         for binding in await self.registrations.for_device(device["id"], self.clock()):
-            transport, _, hostport = binding.source.partition(":")
-            host, _, port = hostport.rpartition(":")
             uri = binding.contact if user is None else _with_user(binding.contact, user)
-            targets.append(Target(uri, Peer(transport, host, int(port)), **common))
+            route = (
+                tuple(hop.strip(WHITESPACE) for hop in split_outside_quotes(binding.path, ",")) if binding.path else ()
+            )
+            if route:  # registered through an edge proxy (RFC 3327): reached through it, from any node
+                peer = await _peer_of(_route_uri(route[0]))
+                if peer is None:
+                    continue
+            else:
+                transport, _, hostport = binding.source.partition(":")
+                host, _, port = hostport.rpartition(":")
+                peer = Peer(transport, host, int(port))
+            targets.append(Target(uri, peer, route=route, **common))
         if not targets and sip.get("method") == "ip" and sip.get("ip"):  # a PBX known by its address
             host = str(sip["ip"])
             uri_host = f"[{host}]" if ":" in host else host
@@ -243,6 +252,16 @@ def _caller_id(device: Doc, owner: Doc | None, kind: str) -> tuple[str, str] | N
         if shown.get("number") or shown.get("name"):
             return str(shown.get("number") or ""), str(shown.get("name") or "")
     return None
+
+
+def _hops(path: str) -> tuple[str, ...]:
+    """A stored Path's values (Route values to send with), first hop first."""
+    return tuple(hop.strip(WHITESPACE) for hop in split_outside_quotes(path, ",")) if path else ()
+
+
+def _route_uri(hop: str) -> str:
+    """The URI of a Route/Path value (``<sip:edge;lr>``)."""
+    return hop[hop.find("<") + 1 : hop.rfind(">")] if "<" in hop else hop.partition(";")[0]
 
 
 async def _peer_of(uri_text: str) -> Peer | None:

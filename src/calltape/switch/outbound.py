@@ -48,6 +48,7 @@ class Target:
     early_media: bool = True  # the caller may hear its early media
     delay: float = 0.0  # seconds into the dial before it rings (a ring group's member)
     timeout: float | None = None  # how long it rings (None: as long as the dial)
+    route: tuple[str, ...] = ()  # Route headers: the Path a registration came through (an edge proxy), first hop first
 
 
 class OutboundLeg(Leg):
@@ -83,6 +84,7 @@ class OutboundLeg(Leg):
             [
                 ("Via", f"{host.via_for(self.peer, self.local_address)};branch={new_branch()}"),
                 ("Max-Forwards", "70"),
+                *(("Route", hop) for hop in target.route),
                 (
                     "From",
                     f"{display}<sip:{target.caller_number or 'anonymous'}@{self.local_address}>;tag={self.local_tag}",

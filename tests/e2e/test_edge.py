@@ -1,0 +1,162 @@
+"""Two calltape nodes behind Debian's Kamailio (issue 23), with the configuration ``calltape edge-config`` renders,
+sharing one PostgreSQL: a phone registers through the edge; its calls are spread over both nodes by Call-ID;
+a call that lands on the node that did not take its REGISTER still rings it, through the edge (the Path it
+registered with); a node that is down gets no calls, the other takes them."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.sipp_runner import free_port
+from tests.phone import Phone
+from tests.ports import rtp_ports
+from tests.server import TOKEN, ServerProcess
+
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+PASSWORD = "edge-secret-1"
+REALM = "edge.calltape.test"
+
+
+@dataclass
+class Edge:
+    port: int
+    nodes: list[ServerProcess]
+    api: httpx.Client
+    account_id: str
+    number: str  # record_call → echo
+    desk_number: str  # rings the phone "desk"
+
+    def node_of(self, call_id: str) -> int:
+        """Which node carried the call (the node whose front door took its INVITE)."""
+        took = f"calltape.frontdoor.calls: call-id {call_id}: "
+        carried = [i for i, node in enumerate(self.nodes) if took in node.log_path.read_text()]
+        assert len(carried) == 1, f"call {call_id} was on nodes {carried}"
+        return carried[0]
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str) -> Iterator[Edge]:
+    if not Path(KAMAILIO).exists():
+        pytest.fail("Debian's kamailio is needed (make install puts it there)")
+    tmp = tmp_path_factory.mktemp("edge")
+    nodes = []
+    for index, ports in enumerate(((27000, 27099), (27100, 27199))):
+        args = ["--db", pg_database_url, "--rtp-ports", rtp_ports(*ports), "--api-token", TOKEN]
+        nodes.append(ServerProcess(tmp / f"node{index}", args).start())
+    port = free_port()
+    node_flags = [flag for node in nodes for flag in ("--node", f"sip:127.0.0.1:{node.sip_port}")]
+    listen = ["--listen", f"127.0.0.1:{port}", "--list", str(tmp / "nodes.list"), "--probe-interval", "1"]
+    config = subprocess.run(
+        [sys.executable, "-m", "calltape", "edge-config", *listen, *node_flags],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (tmp / "kamailio.cfg").write_text(config)
+    (tmp / "run").mkdir()
+    command = [KAMAILIO, "-DD", "-E", "-f", str(tmp / "kamailio.cfg"), "-Y", str(tmp / "run"), "-w", str(tmp)]
+    kamailio = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=(tmp / "kamailio.log").open("w"))
+    api = httpx.Client(base_url=nodes[0].api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+    try:
+        account_id = api.put("/v2/accounts", json={"data": {"name": "edge", "realm": REALM}}).json()["data"]["id"]
+        base = f"/v2/accounts/{account_id}"
+        devices = {}
+        for name in ("desk", "front"):  # the phone that is called, and the one that calls
+            doc = {"name": name, "sip": {"username": name, "password": PASSWORD}}
+            devices[name] = api.put(f"{base}/devices", json={"data": doc}).json()["data"]["id"]
+        device_id = devices["desk"]
+        record = {"module": "record_call", "data": {"format": "wav", "url": f"{nodes[0].api_url}/receiver/edge"}}
+        record["children"] = {"_": {"module": "echo", "data": {}}}
+        numbers = {"7100": record, "7101": {"module": "device", "data": {"id": device_id}}}
+        for number, flow in numbers.items():
+            assert api.put(f"{base}/callflows", json={"data": {"numbers": [number], "flow": flow}}).status_code == 201
+        _wait_for_edge(port, kamailio, tmp / "kamailio.log")
+        yield Edge(port, nodes, api, account_id, "7100", "7101")
+    finally:
+        kamailio.terminate()
+        kamailio.wait(10)
+        api.close()
+        for node in nodes:
+            node.stop()
+
+
+def _wait_for_edge(port: int, kamailio: subprocess.Popen[bytes], log: Path) -> None:
+    """Until an OPTIONS through the edge is answered by a node."""
+
+    async def probe() -> int:
+        phone = await Phone(port, realm=REALM).start()
+        try:
+            phone.send(phone.request("OPTIONS", f"sip:{REALM}"))
+            return (await phone.final(1.0)).status
+        finally:
+            phone.close()
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        assert kamailio.poll() is None, f"kamailio exited: {log.read_text()[-2000:]}"
+        try:
+            if asyncio.run(probe()) == 200:
+                return
+        except TimeoutError:
+            pass
+    raise AssertionError(f"the edge never answered: {log.read_text()[-2000:]}")
+
+
+async def _call(edge: Edge, number: str, caller: Phone, seconds: float = 0.5) -> str:
+    caller.call_id = uuid.uuid4().hex  # a fresh call (its Call-ID: the edge's hash picks the node)
+    caller.to_tag, caller.route_set = None, []
+    assert (await caller.call(number)).status == 200
+    await asyncio.sleep(seconds)
+    await caller.hangup()
+    return caller.call_id
+
+
+def test_a_phone_behind_the_edge_is_called_from_either_node_and_its_calls_spread(edge: Edge) -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        desk = await Phone(edge.port, user="desk", realm=REALM, password=PASSWORD).start()
+        desk.answer_after = 0.1
+        caller = await Phone(edge.port, user="front", realm=REALM, password=PASSWORD).start()
+        try:
+            registered = await desk.register(PASSWORD)  # through the edge, which adds its Path
+            assert registered.status == 200 and "received=" in (registered.headers.get("Path") or "")  # echoed
+            recorded = [await _call(edge, edge.number, caller) for _ in range(6)]
+            rang = []
+            for _ in range(8):  # until calls to the desk were placed by both nodes
+                rang.append(await _call(edge, edge.desk_number, caller, 0.3))
+                await desk.wait_bye(5)
+                desk.incoming, desk.bye_at = None, None
+                if len({edge.node_of(call_id) for call_id in rang}) == 2:
+                    break
+            return recorded, rang
+        finally:
+            desk.close()
+            caller.close()
+
+    recorded, rang = asyncio.run(scenario())
+    assert {edge.node_of(call_id) for call_id in recorded} == {0, 1}  # spread by Call-ID over both nodes
+    assert {edge.node_of(call_id) for call_id in rang} == {0, 1}  # the desk rang from the node without its REGISTER
+
+
+def test_a_node_that_is_down_gets_no_calls_and_the_other_takes_them(edge: Edge) -> None:
+    edge.nodes[1].stop()  # as a crash would leave it: nothing answers on its address
+
+    async def scenario() -> list[str]:
+        caller = await Phone(edge.port, user="front", realm=REALM, password=PASSWORD).start()
+        try:
+            return [await _call(edge, edge.number, caller, 0.2) for _ in range(4)]
+        finally:
+            caller.close()
+
+    calls = asyncio.run(scenario())  # each answered: the first ones after the edge gave up on node 1 (2 s)
+    assert [edge.node_of(call_id) for call_id in calls] == [0, 0, 0, 0]
