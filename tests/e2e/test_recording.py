@@ -385,8 +385,14 @@ def voicemail_box(rig: Rig, user: str) -> str:
     return rig.put("vmboxes", box)
 
 
-def messages(rig: Rig, box: str) -> list[dict[str, Any]]:
-    return list(rig.api.get(f"/v2/accounts/{rig.account_id}/vmboxes/{box}/messages").json()["data"])
+def messages(rig: Rig, box: str, *, at_least: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The box's messages, once it holds *at_least* (a message is saved once its MP3 is made, after the hangup)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = list(rig.api.get(f"/v2/accounts/{rig.account_id}/vmboxes/{box}/messages").json()["data"])
+        if len(listed) >= at_least or time.monotonic() > deadline:
+            return listed
+        time.sleep(0.1)
 
 
 def message_audio(rig: Rig, box: str, message_id: str) -> np.ndarray:
