@@ -77,7 +77,7 @@ LINTED = {
     "numbers": ["200"],
     "flow": {
         "module": "record_call",
-        "data": {"action": "start", "format": "mp3", "url": "http://rec.example.com/{BOX_ID}", "time_limit": 1200},
+        "data": {"action": "start", "format": "wav", "url": "http://rec.example.com/{BOX_ID}", "time_limit": 1200},
         "children": {
             "_": {
                 "module": "user",
@@ -99,7 +99,7 @@ CLEAN_RECORDING = {
     "numbers": ["400"],
     "flow": {
         "module": "record_call",
-        "data": {"format": "wav", "url": "ftp://u:p@rec.example.com/{account_id}"},
+        "data": {"format": "mp3", "url": "ftp://u:p@rec.example.com/{account_id}"},
         "children": {
             "_": {
                 "module": "user",
@@ -138,7 +138,7 @@ def test_invalid_callflows_and_warnings(tmp_path: Path) -> None:
     assert len(linted) == 5, lines
     assert linted[0].startswith("flow.children._.children: a bare node is run as the '_' branch")
     assert linted[1].startswith(
-        "flow.children._.children: voicemail runs while the record_call at flow is still recording in mp3"
+        "flow.children._.children: voicemail runs while the record_call at flow is still recording in wav"
     )
     assert linted[2] == "flow.children._.data.id: user '0123456789abcdef0123456789abcdef' does not exist in the account"
     assert linted[3].startswith("flow.data.time_limit: 1200 s is above system_config media max_recording_time_limit")

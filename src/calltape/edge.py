@@ -4,8 +4,9 @@ Kamailio (Debian's ``kamailio`` 5.6: dispatcher, rr, path, tm and sl are in the 
 is not a load balancer of its own. What the rendered configuration does:
 
 - **New calls** (INVITE, and any other request outside a dialog) go to one node of dispatcher set 1, chosen by a
-  hash of the Call-ID, so every retransmission and the CANCEL reach the same node. No answer within 2 s, or a 503
-  before a final answer (a node draining or overloaded): the node is marked inactive and the next one is tried.
+  hash of the Call-ID, so every retransmission and the CANCEL reach the same node. An INVITE that no node answers
+  within 2 s, or that a node refuses with a 503 carrying Retry-After (calltape's overloaded or draining answer; a
+  503 about this one call has none), goes to the next node; only the silent one is marked inactive.
 - **Record-Route** keeps the edge in every dialog, so in-dialog requests from phones reach the node that owns the
   call, and requests from a node reach phones behind NAT through the address their REGISTER came from.
 - **REGISTER** is forwarded with ``Path`` (RFC 3327, with the phone's source address): any node can then call the
@@ -58,7 +59,6 @@ loadmodule "sanity.so"
 loadmodule "path.so"
 loadmodule "dispatcher.so"
 
-modparam("tm", "fr_timer", 2000)            # a node that does not answer an INVITE in 2 s: the next one
 modparam("tm", "fr_inv_timer", 120000)
 modparam("rr", "enable_full_lr", 1)
 modparam("rr", "append_fromtag", 1)
@@ -69,7 +69,7 @@ modparam("dispatcher", "ds_ping_method", "OPTIONS")
 modparam("dispatcher", "ds_ping_from", "sip:edge@{host}")
 modparam("dispatcher", "ds_ping_interval", {probe_interval})
 modparam("dispatcher", "ds_probing_mode", 1)      # every node is probed, up or down
-modparam("dispatcher", "ds_probing_threshold", 1) # one failed probe marks a node inactive
+modparam("dispatcher", "ds_probing_threshold", 2) # two failed probes in a row mark a node inactive
 modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "class=2")  # a draining node's 503 is "down"
 
@@ -112,7 +112,10 @@ route[TO_NODE] {{
         sl_send_reply("503", "No calltape node available");
         exit;
     }}
-    t_on_failure("NEXT_NODE");
+    if (is_method("INVITE")) {{
+        t_set_fr(120000, 2000);         # no answer at all from the node in 2 s: the next node
+        t_on_failure("NEXT_NODE");
+    }}
     route(RELAY);
 }}
 
@@ -155,13 +158,17 @@ failure_route[NEXT_NODE] {{
     if (t_is_canceled()) {{
         exit;
     }}
-    if (t_check_status("503") || (t_branch_timeout() && !t_branch_replied())) {{
-        xlog("L_WARN", "calltape node $du failed ($T_reply_code): the next one, call-id $ci\\n");
+    if (t_branch_timeout() && !t_branch_replied()) {{
+        xlog("L_WARN", "calltape node $du did not answer: the next one, call-id $ci\\n");
         ds_mark_dst("ip");
-        if (ds_next_dst()) {{
-            t_on_failure("NEXT_NODE");
-            route(RELAY);
-        }}
+    }} else if (t_check_status("503") && $T_rpl($hdr(Retry-After)) != $null) {{
+        xlog("L_WARN", "calltape node $du is overloaded or draining: the next one, call-id $ci\\n");
+    }} else {{
+        exit;
+    }}
+    if (ds_next_dst()) {{
+        t_on_failure("NEXT_NODE");
+        route(RELAY);
     }}
 }}
 """

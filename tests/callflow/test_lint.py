@@ -26,15 +26,16 @@ VOICEMAIL = _node("voicemail", {"id": BOX})
 
 
 def test_default_format_comes_from_system_config() -> None:
-    assert len(_lint(_node("record_call", {}, VOICEMAIL))) == 1
-    assert _lint(_node("record_call", {}, VOICEMAIL), fmt="wav") == []
+    assert len(_lint(_node("record_call", {}, VOICEMAIL), fmt="wav")) == 1
+    assert _lint(_node("record_call", {}, VOICEMAIL)) == []  # MP3, as a box keeps its messages by default
 
 
 def test_stop_before_voicemail_is_clean_and_skipped_stop_is_not() -> None:
-    assert _lint(_node("record_call", {}, _node("record_call", {"action": "stop"}, VOICEMAIL))) == []
+    wav = {"format": "wav"}
+    assert _lint(_node("record_call", wav, _node("record_call", {"action": "stop"}, VOICEMAIL))) == []
     skipped_stop = _node("record_call", {"action": "stop", "skip_module": True}, VOICEMAIL)
-    assert len(_lint(_node("record_call", {}, skipped_stop))) == 1
-    assert _lint(_node("record_call", {"skip_module": True}, VOICEMAIL)) == []
+    assert len(_lint(_node("record_call", wav, skipped_stop))) == 1
+    assert _lint(_node("record_call", {**wav, "skip_module": True}, VOICEMAIL)) == []
 
 
 def test_check_action_records_nothing() -> None:
@@ -45,10 +46,12 @@ def test_followed_through_a_jump_that_loops() -> None:
     target = {"numbers": ["2"], "flow": _node("say", {"text": "hi"}, _node("callflow", {"id": JUMP_TARGET}, None))}
     target["flow"]["children"]["_"]["children"] = {}
     target["flow"]["children"]["1"] = VOICEMAIL
-    found = _lint(_node("record_call", {}, _node("callflow", {"id": JUMP_TARGET})), {JUMP_TARGET: target})
+    recording = _node("record_call", {"format": "wav"}, _node("callflow", {"id": JUMP_TARGET}))
+    found = _lint(recording, {JUMP_TARGET: target})
     assert found == [
         f"flow.children._ -> callflow {JUMP_TARGET}: flow.children.1: voicemail runs while the record_call at flow "
-        "is still recording in mp3; the message is kept as wav (stop the recording first, or record in wav)"
+        "is still recording in wav; the message is kept as mp3 unless its box's media_extension says otherwise "
+        "(stop the recording first, or record in mp3)"
     ]
 
 

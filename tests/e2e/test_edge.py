@@ -130,14 +130,14 @@ def test_a_phone_behind_the_edge_is_called_from_either_node_and_its_calls_spread
         try:
             registered = await desk.register(PASSWORD)  # through the edge, which adds its Path
             assert registered.status == 200 and "received=" in (registered.headers.get("Path") or "")  # echoed
-            recorded = [await _call(edge, edge.number, caller) for _ in range(6)]
-            rang = []
-            for _ in range(8):  # until calls to the desk were placed by both nodes
-                rang.append(await _call(edge, edge.desk_number, caller, 0.3))
+            recorded: list[str] = []
+            while len({edge.node_of(call_id) for call_id in recorded}) < 2 and len(recorded) < 30:
+                recorded.append(await _call(edge, edge.number, caller))  # a hash over Call-IDs: both, soon
+            rang: list[str] = []
+            while len({edge.node_of(call_id) for call_id in rang}) < 2 and len(rang) < 30:
+                rang.append(await _call(edge, edge.desk_number, caller, 0.3))  # placed by either node
                 await desk.wait_bye(5)
                 desk.incoming, desk.bye_at = None, None
-                if len({edge.node_of(call_id) for call_id in rang}) == 2:
-                    break
             return recorded, rang
         finally:
             desk.close()

@@ -1,7 +1,7 @@
 """Lint warnings for a valid callflow: things that save and run, but probably not as the author meant.
 
-- a ``record_call`` still recording when a ``voicemail`` (compose) runs, in a format other than
-  voicemail's WAV (followed through ``callflow`` jumps): the call is kept in two formats;
+- a ``record_call`` still recording when a ``voicemail`` (compose) runs, in a format other than the message's
+  (MP3: a box's default ``media_extension``; followed through ``callflow`` jumps): the call is kept in two formats;
 - a ``user``, ``device``, ``voicemail``, ``menu``, ``play`` (media id) or ``callflow`` node, a ``ring_group``
   member or a ``temporal_route`` rule or rule set naming an id the account does not have;
 - a ``time_limit`` above system_config media ``max_recording_time_limit`` (the recording stops there);
@@ -21,7 +21,7 @@ from calltape.callflow.validation import child_nodes
 from calltape.delivery.addresses import PLACEHOLDERS
 from calltape.media.library import MEDIA_ID
 
-VOICEMAIL_FORMAT = "wav"
+VOICEMAIL_FORMAT = "mp3"  # a box's media_extension unless it says otherwise
 _BRACES = re.compile(r"\{([^{}/?&]*)\}")
 
 
@@ -154,8 +154,9 @@ def _recording_into_voicemail(doc: dict[str, Any], ids: AccountIds, limits: Lint
                         Finding(
                             path,
                             f"voicemail runs while the record_call at {started} is still recording in "
-                            f"{'/'.join(other)}; the message is kept as {VOICEMAIL_FORMAT} "
-                            f"(stop the recording first, or record in {VOICEMAIL_FORMAT})",
+                            f"{'/'.join(other)}; the message is kept as {VOICEMAIL_FORMAT} unless its box's "
+                            f"media_extension says otherwise (stop the recording first, or record in "
+                            f"{VOICEMAIL_FORMAT})",
                         )
                     )
                 continue  # voicemail ends the call: its children never run

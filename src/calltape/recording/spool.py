@@ -263,14 +263,17 @@ def wav_to_mp3_file(wav: Path) -> Path:
     pcm = wav_to_pcm(wav.read_bytes())
     target = wav.with_suffix(".mp3")
     partial = target.with_name(f".{target.name}.partial")
-    spool = Mp3Spool(partial, 8000, 1, threaded=False)
-    second = 2 * 8000
-    for start in range(0, len(pcm), second):
-        spool.write(pcm[start : start + second])
-    spool.close()
-    with partial.open("rb") as done:
-        os.fsync(done.fileno())
-    os.replace(partial, target)
+    try:
+        spool = Mp3Spool(partial, 8000, 1, threaded=False)
+        second = 2 * 8000
+        for start in range(0, len(pcm), second):
+            spool.write(pcm[start : start + second])
+        spool.close()
+        with partial.open("rb") as done:
+            os.fsync(done.fileno())
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)  # a failed encode leaves the WAV, and nothing else
     wav.unlink()
     return target
 

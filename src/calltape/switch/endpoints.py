@@ -210,9 +210,7 @@ class Endpoints:
         targets = []
         for binding in await self.registrations.for_device(device["id"], self.clock()):
             uri = binding.contact if user is None else _with_user(binding.contact, user)
-            route = (
-                tuple(hop.strip(WHITESPACE) for hop in split_outside_quotes(binding.path, ",")) if binding.path else ()
-            )
+            route = _hops(binding.path)
             if route:  # registered through an edge proxy (RFC 3327): reached through it, from any node
                 peer = await _peer_of(_route_uri(route[0]))
                 if peer is None:

@@ -30,7 +30,6 @@ from calltape.callflow.call_api import CallContext, CallEndedError, Keys, Playba
 from calltape.callflow.module import Branch, Jump, Module, ModuleData, register
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.caller_recorder import Recorded
-from calltape.recording.lame import LameError
 from calltape.recording.spool import wav_to_mp3_file
 
 
@@ -156,9 +155,9 @@ async def _keep(call: VoicemailCall, box: Box, message_id: str, path: Any, recor
             await call.say("Your message was too short and has not been saved. Goodbye.")
         return
     if box.get("media_extension", "mp3") == "mp3":  # Kazoo's default format for messages
-        try:
-            path = await asyncio.to_thread(wav_to_mp3_file, path)
-        except (OSError, LameError) as exc:  # the message is kept as it was recorded
+        try:  # a hangup or a stop meanwhile does not abandon the message: the thread finishes it
+            path = await asyncio.shield(asyncio.to_thread(wav_to_mp3_file, path))
+        except Exception as exc:  # the message is kept as it was recorded
             log.error("call-id %s: message %s kept as WAV: %r", call.call_id, message_id, exc)
     doc = {
         "caller_id_number": call.caller.number,
