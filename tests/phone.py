@@ -243,14 +243,15 @@ class Phone:
     async def register(self, password: str, expires: int = 300) -> Response:
         """REGISTER this phone's contact as ``user@realm`` (answering the 401)."""
         uri = f"sip:{self.realm}"
-        request = self.request("REGISTER", uri, extra=[("Expires", str(expires))])
+        request = self.request("REGISTER", uri, extra=[("Expires", str(expires)), ("Supported", "path")])
         request.headers.set("To", f"<sip:{self.user}@{self.realm}>")
         self.send(request)
         response = await self.final()
         if response.status == 401:
             challenge = response.headers.get_lines("WWW-Authenticate")[-1]
             auth = answer_challenge(challenge, "REGISTER", uri, self.user, password)
-            request = self.request("REGISTER", uri, extra=[("Expires", str(expires)), ("Authorization", auth)])
+            extra = [("Expires", str(expires)), ("Supported", "path"), ("Authorization", auth)]
+            request = self.request("REGISTER", uri, extra=extra)
             request.headers.set("To", f"<sip:{self.user}@{self.realm}>")
             self.send(request)
             response = await self.final()

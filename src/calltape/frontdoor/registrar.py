@@ -145,7 +145,8 @@ class Registrar:
                 return reply(400, "Bad Request (CSeq out of order for this Call-ID)")
         log.info("call-id %s: %s registered %d contact(s) from %s", request.call_id, aor, len(bindings), peer.host)
         headers = [("Contact", f"<{b.contact}>;expires={max(0, int(b.expires_at - now))}") for b in bindings]
-        headers += [("Path", value) for value in request.headers.get_all("Path")]  # RFC 3327 §5.3: echoed
+        if "path" in (token.strip().lower() for token in request.headers.get_all("Supported")):
+            headers += [("Path", value) for value in request.headers.get_all("Path")]  # RFC 3327 §5.3: echoed
         headers.append(("Date", formatdate(usegmt=True)))
         return reply(200, headers=headers)
 
