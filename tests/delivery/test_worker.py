@@ -96,16 +96,25 @@ async def test_delivered_once_byte_for_byte_and_the_file_deleted_after_the_commi
     assert worker.delivered == 1 and worker.failed_attempts == 0 and len(worker.latencies) == 1
 
 
+async def _delivered(
+    database: Database, tmp_path: Path, rid: str, sink: UploadSink
+) -> tuple[Recordings, UploadSink, DeliveryWorker]:
+    """Queue recording *rid* for *sink* (started here, stopped once it was delivered) and run a worker until then."""
+    store = Recordings(database)
+    sink.start()
+    try:
+        await _queue(store, tmp_path, rid, f"{sink.url}/kzr")
+        worker = _worker(store)
+        await _deliver_until(worker, lambda: _is(store, rid, RecordingState.DELIVERED))
+    finally:
+        sink.stop()
+    return store, sink, worker
+
+
 async def test_failures_are_tried_again_on_kazoos_schedule_and_the_whole_file_each_time(
     database: Database, tmp_path: Path
 ) -> None:
-    store, sink = Recordings(database), UploadSink(fail_first=3).start()
-    try:
-        await _queue(store, tmp_path, "r2", f"{sink.url}/kzr")
-        worker = _worker(store)
-        await _deliver_until(worker, lambda: _is(store, "r2", RecordingState.DELIVERED))
-    finally:
-        sink.stop()
+    store, sink, worker = await _delivered(database, tmp_path, "r2", UploadSink(fail_first=3))
     assert [a.body for a in sink.attempts] == [AUDIO] * 4 and len(sink.uploads) == 1
     gaps = [b.at - a.at for a, b in zip(sink.attempts, sink.attempts[1:], strict=False)]
     assert all(gap >= RETRY_BASE * 0.9 for gap in gaps), gaps  # never sooner than the schedule says
@@ -114,13 +123,7 @@ async def test_failures_are_tried_again_on_kazoos_schedule_and_the_whole_file_ea
 
 
 async def test_a_redirect_is_followed_with_the_whole_file(database: Database, tmp_path: Path) -> None:
-    store, sink = Recordings(database), UploadSink(redirect_to="/elsewhere").start()
-    try:
-        await _queue(store, tmp_path, "r3", f"{sink.url}/kzr")
-        worker = _worker(store)
-        await _deliver_until(worker, lambda: _is(store, "r3", RecordingState.DELIVERED))
-    finally:
-        sink.stop()
+    _, sink, worker = await _delivered(database, tmp_path, "r3", UploadSink(redirect_to="/elsewhere"))
     assert [a.path for a in sink.attempts] == ["/kzr/call_recording_r3.mp3", "/elsewhere"]  # one attempt, 307
     assert [a.body for a in sink.attempts] == [AUDIO, AUDIO] and worker.failed_attempts == 0
 

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from calltape.api.envelope import paged, read_data, success
 from calltape.api.errors import ApiError
-from calltape.media.formats import CONTENT_TYPES
+from calltape.media.formats import CONTENT_TYPES, format_of
 from calltape.store.documents import Documents
 from calltape.store.voicemail import FOLDERS, VoicemailMessages
 
@@ -40,7 +40,7 @@ def add_message_routes(
             audio = messages.audio_path(account, box_id, message_id)
             if not audio.exists():
                 raise ApiError(404, "bad identifier", {"audio": "the message's audio is gone"})
-            kind = audio.suffix.lstrip(".")
+            kind = format_of(audio)
             return FileResponse(audio, media_type=CONTENT_TYPES[kind], filename=f"{message_id}.{kind}")
         return success(message)
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/x-wav"}
 SNIFF_BYTES = 12
+
+
+def format_of(path: PurePath) -> str:
+    """A file's format by its name (``mp3`` or ``wav``; WAV when the name says neither)."""
+    kind = path.suffix.lstrip(".").lower()
+    return kind if kind in CONTENT_TYPES else "wav"
 
 
 def looks_like(ext: str, head: bytes) -> bool:

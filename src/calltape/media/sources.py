@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from calltape.media.formats import format_of
+
 RATE = 8000
 
 
@@ -99,4 +101,4 @@ def pcm_to_wav(pcm: bytes) -> bytes:
 def load_pcm(path: Path) -> bytes:
     """PCM from a file kept by calltape: a WAV (already 8 kHz mono) or an MP3 (a voicemail message)."""
     data = path.read_bytes()
-    return mp3_to_pcm(data) if path.suffix == ".mp3" else wav_to_pcm(data)
+    return mp3_to_pcm(data) if format_of(path) == "mp3" else wav_to_pcm(data)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from calltape.media.formats import CONTENT_TYPES
+from calltape.media.formats import CONTENT_TYPES, format_of
 
 Doc = dict[str, Any]
 
@@ -35,7 +35,7 @@ def new_message_email(account: Doc, box: Doc, owner: Doc | None, message: Doc, a
     caller = _name_number(message)
     length = _hms(int(message.get("length", 0)) // 1000)
     received = _local_time(float(message.get("timestamp", 0)), owner, box, account)
-    kind = audio.suffix.lstrip(".") or "wav"
+    kind = format_of(audio)
     file_name = f"{message['id']}.{kind}"
     attach = box.get("include_message_on_notify", True) is not False
     size = audio.stat().st_size if attach and audio.exists() else 0

@@ -40,14 +40,13 @@ async def recover(store: Recordings, node: str, encoder: Encoder = _in_a_thread,
     for row in await store.left_recording(node):
         values = await _finished(row, encoder)
         deliver = values["state"] == RecordingState.PENDING
-        if deliver and key is not None:
+        if deliver:
             facts = {"account_id": row.account_id, "call_id": row.call_id, "format": row.format}
-            try:
-                values["doc"]["manifest"] = signed_manifest(
-                    key, node, {**facts, **values}, recording_id=row.id, started_at=row.created, name=row.name
-                )
-            except Exception:  # delivered unsigned rather than not at all
-                log.exception("call-id %s: recovered recording %s has no manifest", row.call_id, row.name)
+            manifest = signed_manifest(
+                key, node, {**facts, **values}, recording_id=row.id, started_at=row.created, name=row.name
+            )
+            if manifest is not None:
+                values["doc"]["manifest"] = manifest
         await store.finish(row.id, values, deliver)
         if deliver:
             capture_path(Path(row.spool_path)).unlink(missing_ok=True)  # encoded: the file holds the audio now

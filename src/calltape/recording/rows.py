@@ -102,13 +102,11 @@ def finished_row(
         log.info("call-id %s: recording %s discarded: %s", facts.call_id, recording.name, doc["discarded"])
     else:
         values["state"] = RecordingState.PENDING
-        if key is not None:
-            try:
-                doc["manifest"] = signed_manifest(
-                    key, node, values, recording_id=recording.id, started_at=started_at, name=recording.name
-                )
-            except Exception:  # delivered unsigned rather than not at all
-                log.exception("call-id %s: recording %s has no manifest", facts.call_id, recording.name)
+        manifest = signed_manifest(
+            key, node, values, recording_id=recording.id, started_at=started_at, name=recording.name
+        )
+        if manifest is not None:
+            doc["manifest"] = manifest
         log.info(
             "call-id %s: recording %s finished: %.1f s, %d bytes",
             facts.call_id,
@@ -120,10 +118,23 @@ def finished_row(
 
 
 def signed_manifest(
-    key: SigningKey, node: str, values: dict[str, Any], *, recording_id: str, started_at: float, name: str
-) -> dict[str, Any]:
+    key: SigningKey | None, node: str, values: dict[str, Any], *, recording_id: str, started_at: float, name: str
+) -> dict[str, Any] | None:
     """The manifest of a finished file whose row *values* (account, call, format, size, SHA-256, duration and
-    metadata document) are final; signed with *key*."""
+    metadata document) are final, signed with *key*; None without a key, or if signing failed (logged: the file
+    is delivered unsigned rather than not at all)."""
+    if key is None:
+        return None
+    try:
+        return _sign(key, node, values, recording_id, started_at, name)
+    except Exception:
+        log.exception("call-id %s: recording %s has no manifest", values.get("call_id"), name)
+        return None
+
+
+def _sign(
+    key: SigningKey, node: str, values: dict[str, Any], recording_id: str, started_at: float, name: str
+) -> dict[str, Any]:
     return key.sign(
         node=node,
         file={"name": name, "format": values["format"], "size": values["size"], "sha256": values["sha256"]},

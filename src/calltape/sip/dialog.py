@@ -124,12 +124,12 @@ class Dialog:
     def next_hop(self) -> SipUri:
         """Where an in-dialog request goes: the first route, else the remote target."""
         first = self.route_set[0] if self.route_set else f"<{self.remote_target}>"
-        return _route_uri(first)
+        return route_uri(first)
 
     def _request_uri_and_routes(self) -> tuple[str, list[str]]:
         if not self.route_set:
             return self.remote_target, []
-        first = _route_uri(self.route_set[0])
+        first = route_uri(self.route_set[0])
         if first.param("lr") is not None:  # loose routing
             return self.remote_target, list(self.route_set)
         # strict router: it becomes the Request-URI, the remote target goes last in Route
@@ -157,7 +157,8 @@ def is_rfc3261(request: Request) -> bool:
     return (request.top_via.branch or "").startswith(MAGIC_COOKIE)
 
 
-def _route_uri(route: str) -> SipUri:
+def route_uri(route: str) -> SipUri:
+    """The SIP URI of a Route, Record-Route or Path value (SipSyntaxError if it has none)."""
     uri = parse_address(route).uri
     if not isinstance(uri, SipUri):
         raise SipSyntaxError(f"route {route!r} is not a SIP URI")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from calltape.carriers.numbers import in_format, to_e164
+from calltape.sip.dialog import route_uri
 from calltape.sip.events import Peer
 from calltape.sip.syntax import WHITESPACE, SipSyntaxError, split_outside_quotes
 from calltape.sip.uri import parse_sip_uri
@@ -212,7 +213,10 @@ class Endpoints:
             uri = binding.contact if user is None else _with_user(binding.contact, user)
             route = _hops(binding.path)
             if route:  # registered through an edge proxy (RFC 3327): reached through it, from any node
-                peer = await _peer_of(_route_uri(route[0]))
+                try:
+                    peer = await _peer_of(str(route_uri(route[0])))
+                except SipSyntaxError:
+                    peer = None
                 if peer is None:
                     continue
             else:
@@ -255,11 +259,6 @@ def _caller_id(device: Doc, owner: Doc | None, kind: str) -> tuple[str, str] | N
 def _hops(path: str) -> tuple[str, ...]:
     """A stored Path's values (Route values to send with), first hop first."""
     return tuple(hop.strip(WHITESPACE) for hop in split_outside_quotes(path, ",")) if path else ()
-
-
-def _route_uri(hop: str) -> str:
-    """The URI of a Route/Path value (``<sip:edge;lr>``)."""
-    return hop[hop.find("<") + 1 : hop.rfind(">")] if "<" in hop else hop.partition(";")[0]
 
 
 async def _peer_of(uri_text: str) -> Peer | None:

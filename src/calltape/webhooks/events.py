@@ -43,7 +43,7 @@ CONFIG_TTL = 5.0  # seconds an account's webhooks are remembered
 class StatusEvents(Protocol):
     """Where a recording's status changes are told."""
 
-    async def emit(self, account_id: str, recording_id: str, event: str, row: Any = None) -> None:
+    async def emit(self, account_id: str, recording_id: str, event: str) -> None:
         """Tell *event* of the recording (never raises)."""
 
     async def notice(self, account_id: str, recording_id: str, event: str) -> AfterChange | None:
@@ -80,14 +80,14 @@ class RecordingEvents:
         """Accounts changed: read their webhooks afresh."""
         self._webhooks.clear()
 
-    async def emit(self, account_id: str, recording_id: str, event: str, row: Any = None) -> None:
-        """Queue *event* for every webhook of the account that wants it (*row*: the recording as it is now, if the
-        caller has it; else it is read). Never raises: a failure is logged, the recording goes on."""
+    async def emit(self, account_id: str, recording_id: str, event: str) -> None:
+        """Queue *event* for every webhook of the account that wants it, with the recording as it is now. Never
+        raises: a failure is logged, the recording goes on."""
         try:
             wanted = await self._wanted(account_id, event)
             if not wanted:
                 return
-            document = as_document(row if row is not None else await self.recordings.get(account_id, recording_id))
+            document = as_document(await self.recordings.get(account_id, recording_id))
             await self.store.queue(_rows(wanted, account_id, recording_id, event, document))
             self.on_queued()
         except Exception:

@@ -28,7 +28,7 @@ from pydantic import Field
 
 from calltape.callflow.call_api import CallContext, CallEndedError, Keys, Playback, Recorder
 from calltape.callflow.module import Branch, Jump, Module, ModuleData, register
-from calltape.media.formats import CONTENT_TYPES
+from calltape.media.formats import CONTENT_TYPES, format_of
 from calltape.recording.caller_recorder import Recorded
 from calltape.recording.spool import wav_to_mp3_file
 
@@ -165,7 +165,7 @@ async def _keep(call: VoicemailCall, box: Box, message_id: str, path: Any, recor
         "timestamp": int(time.time()),
         "length": int(recorded.seconds * 1000),
         "call_id": call.call_id,
-        "media_type": CONTENT_TYPES[path.suffix.lstrip(".")],
+        "media_type": CONTENT_TYPES[format_of(path)],
     }
     await call.mailboxes.save_message(call.account_id, box, message_id, doc)
     log.info("call-id %s: voicemail message %s saved in box %s", call.call_id, message_id, box["id"])
