@@ -22,6 +22,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +52,17 @@ class SigningKey:
 
     private: Ed25519PrivateKey
 
-    @property
+    @cached_property
     def public_raw(self) -> bytes:
         """The public key's 32 bytes."""
         return self.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
-    @property
+    @cached_property
     def public_b64(self) -> str:
         """The public key as the manifest and the API show it."""
         return base64.b64encode(self.public_raw).decode()
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         """Its short name."""
         return key_id(self.public_raw)

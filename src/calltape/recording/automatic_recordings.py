@@ -41,7 +41,9 @@ class AutomaticRecordings:
         self._record_call = record_call
         self.answered = answered
         self._spawn = spawn
-        self._automatic: tuple[RecordingDirectory, str, str | None] | None = None  # set by start
+        # set by start: the directory, the account and its document (read once: the call keeps to the settings
+        # it started with), the calling device
+        self._automatic: tuple[RecordingDirectory, str, dict[str, Any] | None, str | None] | None = None
         self._account_rule_fired = False
         self._outbound_done = False
 
@@ -49,9 +51,9 @@ class AutomaticRecordings:
         """At the start of the call: the account's inbound rule for where the call came from (on-net from one of
         its devices, off-net from a carrier). The outbound rules wait until it is known where the call goes:
         :meth:`outbound` when it rings somewhere, else on-net once the call is answered here."""
-        self._automatic = (directory, account_id, caller_device_id)
         came_from = _network_of(caller_device_id)
         account = await directory.account(account_id)
+        self._automatic = (directory, account_id, account, caller_device_id)
         rules, _ = account_rules(account)
         self._account_rule_fired = await self._record_by(
             enabled_leaf(rules, "inbound", came_from), origin("inbound", came_from, "account")
@@ -68,8 +70,7 @@ class AutomaticRecordings:
         if self._automatic is None or self._outbound_done:
             return
         self._outbound_done = True
-        directory, account_id, caller_device_id = self._automatic
-        account = await directory.account(account_id)
+        directory, account_id, account, caller_device_id = self._automatic
         if not self._account_rule_fired:
             rules, _ = account_rules(account)
             await self._record_by(enabled_leaf(rules, "outbound", to), origin("outbound", to, "account"))
@@ -82,9 +83,8 @@ class AutomaticRecordings:
         """A device of the account took the call: its inbound rule for where the call came from."""
         if self._automatic is None:
             return
-        directory, account_id, caller_device_id = self._automatic
+        directory, account_id, account, caller_device_id = self._automatic
         came_from = _network_of(caller_device_id)
-        account = await directory.account(account_id)
         device, owner = await directory.device_and_owner(account_id, device_id)
         leaf = enabled_leaf(endpoint_rules(account, owner, device), "inbound", came_from)
         await self._record_by(leaf, origin("inbound", came_from, "endpoint"))

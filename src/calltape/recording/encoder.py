@@ -209,11 +209,16 @@ class _ChannelWriter:
         self._write(said, heard, codec)
 
     def _write(self, said: bytes, heard: bytes, codec: G711) -> None:
+        rate = self.spool.rate
+        if self.stereo and rate == RATE:  # the usual file: interleaved while a byte a sample, decoded once
+            both = bytearray(2 * len(said))
+            both[0::2], both[1::2] = said, heard
+            self.spool.write(codec.decode(bytes(both)))
+            return
         left, heard_pcm = codec.decode(said), codec.decode(heard)
         right: bytes | None = heard_pcm
         if not self.stereo:
             left, right = audioop.add(left, heard_pcm, 2), None  # saturating
-        rate = self.spool.rate
         if rate != RATE:  # linear, with its state carried from stretch to stretch
             left, self._rate_state[0] = audioop.ratecv(left, 2, 1, RATE, rate, self._rate_state[0])
             if right is not None:
