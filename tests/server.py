@@ -71,13 +71,15 @@ class ServerProcess:
                     self.api_url = m.group(1)
         return self
 
-    def stop(self) -> int | None:
+    def stop(self, sig: signal.Signals = signal.SIGINT, timeout: float = 10.0) -> int | None:
+        """Stop the server: at once by default (SIGINT: calls are hung up, recordings finished); SIGTERM drains
+        it first (new calls refused, calls under way may end). Its exit code."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
-                self.proc.wait(10)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

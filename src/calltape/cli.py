@@ -58,6 +58,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     serve.add_argument("--digest-algorithms", metavar="LIST", help="challenge order, default SHA-256,MD5")
     serve.add_argument("--workers", metavar="N", help="processes sharing the SIP port (default 1)")
+    serve.add_argument("--node-id", metavar="NAME", help="this node's name in a cluster (default: host and data dir)")
+    serve.add_argument(
+        "--drain-timeout",
+        metavar="SECONDS",
+        help="after SIGTERM, calls under way may go on this long before they are hung up (default 600)",
+    )
     serve.add_argument("--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)")
     receiver = commands.add_parser("receiver", help="run the recording receiver (what Kazoo's url points at)")
     receiver.add_argument("--config", type=Path, help="TOML file with the settings below")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -17,6 +18,7 @@ from typing import Any
 from calltape.digits import is_number
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+NODE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class ConfigError(ValueError):
@@ -52,6 +54,8 @@ class Settings:
     delivery_retry_base: float = 5.0  # seconds between a failed delivery's first tries (later waits scale with it)
     delivery_horizon: float = 86400.0  # seconds after the hang-up before an undeliverable recording is failed
     workers: int = 1  # processes sharing the SIP port (see calltape/workers.py)
+    node_id: str = ""  # this node's name in the store, /metrics and the manifests; empty: host and data dir
+    drain_timeout: float = 600.0  # after SIGTERM, how long calls under way may go on before they are hung up
 
     @property
     def db_url(self) -> str:
@@ -107,7 +111,12 @@ def _convert(name: str, value: Any) -> Any:
         if url and not url.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise ConfigError(f"{flag}: expected sqlite:///PATH or postgresql://…, got {url!r}")
         return url
-    if name in ("rtp_timeout", "delivery_retry_base", "delivery_horizon"):
+    if name == "node_id":
+        node = str(value)
+        if node and not NODE_ID.fullmatch(node):
+            raise ConfigError(f"{flag}: expected 1-64 letters, digits and . _ : -, got {value!r}")
+        return node
+    if name in ("rtp_timeout", "delivery_retry_base", "delivery_horizon", "drain_timeout"):
         try:
             seconds = float(value)
         except ValueError:

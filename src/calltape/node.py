@@ -79,6 +79,8 @@ from calltape.worker_metrics import ENVIRONMENT, SharedFigures, Snapshot, read_s
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = 60.0
+DRAIN_LOOK = 0.5  # seconds between looks at whether a draining node's calls have ended
+DELIVERY_SETTLE = 30.0  # seconds a drained node waits for uploads under way (the rest stay in the outbox)
 RECEIVER_PATH = "/receiver"
 
 
@@ -137,9 +139,12 @@ class Node:
         self.recordings = Recordings(db)
         self.encoders = EncoderPool(default_size(worker.count))
         spool = spool_dir(settings.data_dir, worker.index)  # each worker is its own node
+        self.node = node_name(spool, settings.node_id, worker.index, worker.count)  # this worker's
+        self.node_id = settings.node_id or self.node  # the API's name for this node (every worker of it)
+        self.on_drain: Callable[[], None] = lambda: None  # serve() sets it: drain this node (every worker)
         self.webhooks = WebhookSender(
             WebhookEvents(db),
-            node_name(spool),
+            self.node,
             retry_base=settings.delivery_retry_base,
             horizon=settings.delivery_horizon,
         )
@@ -148,7 +153,7 @@ class Node:
         )
         self.delivery = DeliveryWorker(
             self.recordings,
-            node_name(spool),
+            self.node,
             self._retry_times,
             retry_base=settings.delivery_retry_base,
             horizon=settings.delivery_horizon,
@@ -163,6 +168,7 @@ class Node:
             encoders=self.encoders,
             events=self.recording_events,
             signing_key=SigningKey.of_data_dir(settings.data_dir),
+            node=self.node,
         )
         self.loop_lag = LoopLag()
         # --workers: each worker's figures go to the shared directory the supervisor named (worker_metrics.py)
@@ -253,6 +259,7 @@ class Node:
             health=self.health,
             channels=self.channels,
             node=self.manager.node,
+            node_control=self,
         )
         if self.receiver_app is not None:
             app.mount(RECEIVER_PATH, self.receiver_app)
@@ -314,6 +321,47 @@ class Node:
         say(f"calltape: API listening on http://{http_host}:{http_port}")
         say(f"calltape: recordings web page http://{http_host}:{http_port}/ui, API reference /docs, metrics /metrics")
         say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(self.db.url)}")
+        say(f"calltape: node {self.node_id}")
+
+    def state(self) -> dict[str, Any]:
+        """What ``GET /v2/nodes/{id}`` shows (this worker's calls)."""
+        return {
+            "id": self.node_id,
+            "draining": self.draining,
+            "calls": len(self.calls.active_calls),
+            "legs": self.calls.leg_count(),
+            "workers": self.worker.count,
+        }
+
+    def start_draining(self) -> None:
+        """Drain this node, as SIGTERM does (``POST /v2/nodes/{id}/drain``): from this moment on, no new call."""
+        self.service.draining = True
+        self.on_drain()
+
+    @property
+    def draining(self) -> bool:
+        """True once :meth:`drain` began: new calls are refused."""
+        return self.service.draining
+
+    async def drain(self, timeout: float, stop: asyncio.Event) -> None:
+        """Take no new calls (new INVITEs and OPTIONS probes get 503 with Retry-After, so the edge sends calls to
+        other nodes), let the calls under way end by themselves — at most *timeout* seconds, or until *stop* is
+        set — then let their recordings be finished and the deliveries under way end. :meth:`stop` follows."""
+        self.service.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.say(
+            f"calltape: node {self.node} draining: no new calls; {len(self.calls.active_calls)} under way may go on "
+            f"for {timeout:g} s"
+        )
+        while not self.calls.idle and not stop.is_set() and (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(DRAIN_LOOK, left))
+        if not self.calls.idle:
+            self.say(f"calltape: {len(self.calls.active_calls)} call(s) still up: hanging up")
+            return
+        await self.manager.drain()
+        await self.delivery.settle(max(0.0, min(DELIVERY_SETTLE, deadline - loop.time())))
 
     async def stop(self) -> None:
         """Hang up, stop listening, finish the recordings, stop delivery and the API, close the store."""
@@ -374,6 +422,8 @@ class Node:
             loop_lag_max=counts.loop_lag_max,
             emails=await self.mailer.outbox.count_by_state(),
             webhook_events=await self.webhooks.outbox.count_by_state(),
+            node=self.node_id,
+            draining=self.draining,
         )
         spools = [spool_dir(settings.data_dir, i) for i in range(worker.count)]
         recording = recording_families(

@@ -22,6 +22,8 @@ class NodeFacts:
     rtp: RtpCounts
     loop_lag: float  # seconds late the last timer ran
     loop_lag_max: float  # the worst since the process started
+    node: str = ""  # this node's name (--node-id)
+    draining: bool = False  # SIGTERM or the API's drain: no new calls, those under way go on
     emails: Mapping[str, int] = field(default_factory=dict)  # notifications in the store, by state
     webhook_events: Mapping[str, int] = field(default_factory=dict)  # recording webhook events, by state
 
@@ -29,6 +31,8 @@ class NodeFacts:
 def node_families(facts: NodeFacts) -> list[Metric]:
     """The node's families."""
     return [
+        labelled_gauge("calltape_node_info", "This node: its name (--node-id) as a label.", "node", {facts.node: 1}),
+        gauge("calltape_node_draining", "1 while the node drains: new calls are refused with 503.", facts.draining),
         gauge("calltape_calls_active", "Calls in progress on this node.", facts.calls),
         gauge("calltape_legs_active", "Legs of the calls in progress (caller and bridged).", facts.legs),
         gauge("calltape_registrations", "Live registrations (bindings) in the store.", facts.registrations),

@@ -1,8 +1,14 @@
-"""``calltape serve``: one process's :class:`~calltape.node.Node`, from SIGTERM-safe start to clean stop."""
+"""``calltape serve``: one process's :class:`~calltape.node.Node`, from SIGTERM-safe start to clean stop.
+
+SIGTERM drains the node (``Node.drain``: new calls are refused with 503, those under way may end by themselves
+within ``--drain-timeout``), then stops it; a second SIGTERM, or SIGINT, stops it at once: calls are hung up and
+their recordings finished. Either way no recording is lost: what was not delivered stays in the outbox.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable
 
@@ -27,18 +33,30 @@ async def serve(
     worker: Worker | None = None,
     on_listening: Callable[[], None] = lambda: None,
 ) -> None:
-    """Run until SIGTERM or SIGINT, then shut down cleanly. With *worker*, as one of several processes
-    (*on_listening* tells the supervisor this one takes calls)."""
-    stop = asyncio.Event()  # set first: a SIGTERM that comes while starting up stops us once started
+    """Run until SIGTERM (drain, then stop) or SIGINT (stop), then shut down cleanly. With *worker*, as one of
+    several processes (*on_listening* tells the supervisor this one takes calls)."""
+    stop = asyncio.Event()  # set first: a signal that comes while starting up is acted on once started
+    drain = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, lambda: stop.set() if drain.is_set() else drain.set())
     worker = worker or Worker()
     node = await Node.build(
         settings, receiver if worker.index == 0 else None, worker, say if worker.index == 0 else _quiet
     )
+    node.on_drain = _drain_all if worker.count > 1 else drain.set  # POST /v2/nodes/{id}/drain
     await node.start(on_listening)
     try:
-        await stop.wait()
+        asked = [loop.create_task(event.wait()) for event in (stop, drain)]
+        await asyncio.wait(asked, return_when=asyncio.FIRST_COMPLETED)
+        for task in asked:
+            task.cancel()
+        if drain.is_set() and not stop.is_set():
+            await node.drain(settings.drain_timeout, stop)
     finally:
         await node.stop()
+
+
+def _drain_all() -> None:
+    """A worker asked to drain: the supervisor tells every worker of this ``serve`` (SIGTERM to each)."""
+    os.kill(os.getppid(), signal.SIGTERM)

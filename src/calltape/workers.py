@@ -55,12 +55,13 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
     processes: list[BaseProcess] = []
     stopping = False
 
-    def stop(_signum: int, _frame: object) -> None:
+    def stop(signum: int, _frame: object) -> None:
+        """Pass the signal on to every worker: SIGTERM drains (a second one stops), SIGINT stops."""
         nonlocal stopping
         stopping = True
         for process in processes:
             if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, signal.SIGTERM)
+                os.kill(process.pid, signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -76,7 +77,7 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
         while index and not listening.wait(0.2) and not stopping:
             if not process.is_alive():
                 print(f"calltape: error: worker {index} did not start (exit {process.exitcode})", file=sys.stderr)
-                stop(signal.SIGTERM, None)
+                stop(signal.SIGINT, None)
                 break
         if stopping:
             break
@@ -88,7 +89,7 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
             gone = next(p for p in processes if p.exitcode not in (None, 0))
             print(f"calltape: error: {gone.name} stopped (exit {gone.exitcode})", file=sys.stderr)
             failed = True
-            stop(signal.SIGTERM, None)
+            stop(signal.SIGINT, None)
     return 1 if failed or any(p.exitcode != 0 for p in processes) else 0
 
 
@@ -114,5 +115,5 @@ def _fixed_port(address: HostPort, *, both: bool) -> HostPort:
 def _worker_main(settings: Settings, receiver: ReceiverSettings | None, worker: Worker, listening: Any) -> None:
     configure_logging(settings.log_level, prefix=f"w{worker.index} ")
     install_event_loop_policy()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into one SIGTERM each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until serve() handles it (the supervisor passes it on)
     asyncio.run(serve(settings, receiver, worker=worker, on_listening=listening.set))

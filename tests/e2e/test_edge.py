@@ -1,12 +1,14 @@
 """Two calltape nodes behind Debian's Kamailio (issue 23), with the configuration ``calltape edge-config`` renders,
 sharing one PostgreSQL: a phone registers through the edge; its calls are spread over both nodes by Call-ID;
 a call that lands on the node that did not take its REGISTER still rings it, through the edge (the Path it
-registered with); a node that is down gets no calls, the other takes them."""
+registered with); a drained node refuses new calls (the edge sends them to the other), lets its own call end, delivers
+its recording and exits 0; a node that is down gets no calls, the other takes them."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,9 +21,11 @@ import httpx
 import pytest
 
 from tests.e2e.sipp_runner import free_port
+from tests.e2e.test_recording import CALLER_HZ, tone
 from tests.phone import Phone
 from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
+from tests.sipclient import UdpSipClient, options
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 PASSWORD = "edge-secret-1"
@@ -53,6 +57,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str) -> Iter
     nodes = []
     for index, ports in enumerate(((27000, 27099), (27100, 27199))):
         args = ["--db", pg_database_url, "--rtp-ports", rtp_ports(*ports), "--api-token", TOKEN]
+        args += ["--node-id", f"node-{index}"]
         nodes.append(ServerProcess(tmp / f"node{index}", args).start())
     port = free_port()
     node_flags = [flag for node in nodes for flag in ("--node", f"sip:127.0.0.1:{node.sip_port}")]
@@ -146,6 +151,107 @@ def test_a_phone_behind_the_edge_is_called_from_either_node_and_its_calls_spread
     recorded, rang = asyncio.run(scenario())
     assert {edge.node_of(call_id) for call_id in recorded} == {0, 1}  # spread by Call-ID over both nodes
     assert {edge.node_of(call_id) for call_id in rang} == {0, 1}  # the desk rang from the node without its REGISTER
+
+
+def _probe(port: int) -> str:
+    """A hand-written OPTIONS straight to a node: the first line and the Retry-After of its answer."""
+    client = UdpSipClient()
+    try:
+        client.send(options(port, via_port=client.port), port)
+        client.sock.settimeout(5)
+        raw = client.sock.recvfrom(65535)[0].decode()
+    finally:
+        client.close()
+    retry = [line for line in raw.split("\r\n") if line.lower().startswith("retry-after:")]
+    return " ".join([raw.split("\r\n", 1)[0], *retry])
+
+
+def test_a_drained_node_takes_no_new_calls_lets_its_own_end_and_stops(edge: Edge) -> None:
+    node = edge.nodes[1]
+    assert _probe(node.sip_port) == "SIP/2.0 200 OK"
+
+    async def scenario() -> tuple[str, float, list[str], int, str, int]:
+        caller = await Phone(edge.port, user="front", realm=REALM, password=PASSWORD).start()
+        others = await Phone(edge.port, user="front", realm=REALM, password=PASSWORD).start()
+        caller.say_pcm(tone(CALLER_HZ, 30))
+        try:
+            while True:  # a recorded call that node 1 carries, kept up
+                caller.call_id, caller.to_tag, caller.route_set = uuid.uuid4().hex, None, []
+                assert (await caller.call(edge.number)).status == 200
+                if edge.node_of(caller.call_id) == 1:
+                    break
+                await caller.hangup()
+            started = time.monotonic()
+            await asyncio.sleep(0.5)
+            drained = await asyncio.to_thread(
+                httpx.post, f"{node.api_url}/v2/nodes/node-1/drain", headers={"X-Auth-Token": TOKEN}
+            )
+            assert drained.status_code == 202 and drained.json()["data"]["draining"] is True, drained.text
+            heard_at_drain = len(caller.received.frames)
+            probe = await asyncio.to_thread(_probe, node.sip_port)
+            new_calls = [await _call(edge, edge.number, others, 0.2) for _ in range(3)]  # the edge: to node 0
+            await asyncio.sleep(0.5)
+            heard_after = len(caller.received.frames) - heard_at_drain  # the call went on
+            assert (await caller.hangup()).status == 200
+            seconds = time.monotonic() - started
+            assert node.proc is not None
+            exit_code = await asyncio.to_thread(node.proc.wait, 15)
+            return caller.call_id, seconds, new_calls, heard_after, probe, exit_code
+        finally:
+            caller.close()
+            others.close()
+
+    call_id, seconds, new_calls, heard_after, probe, exit_code = asyncio.run(scenario())
+    assert probe == "SIP/2.0 503 Service Unavailable (draining) Retry-After: 5"  # the edge's probe too
+    assert [edge.node_of(call_id) for call_id in new_calls] == [0, 0, 0]
+    assert heard_after >= 25  # echo frames of the draining node's call, after the drain began
+    assert exit_code == 0  # it stopped by itself once its call ended
+    log = node.log_path.read_text()
+    assert "Traceback" not in log
+    [doc] = edge.api.get(f"/v2/accounts/{edge.account_id}/recordings", params={"call_id": call_id}).json()["data"]
+    assert doc["state"] == "delivered" and doc["manifest"]["node"] == "node-1"  # before the node stopped
+    assert abs(doc["duration_ms"] / 1000 - seconds) <= 0.2  # the whole call, answer to hang-up
+
+
+def test_sigterm_drains_and_a_second_sigterm_hangs_up_at_once(tmp_path: Path) -> None:
+    args = ["--node-id", "solo", "--rtp-ports", rtp_ports(27200, 27299), "--trusted-networks", "127.0.0.1/32"]
+    server = ServerProcess(tmp_path / "data", args).start()
+    assert server.proc is not None
+    try:
+        api = httpx.Client(base_url=f"{server.api_url}/v2", headers={"X-Auth-Token": TOKEN})
+        assert api.get("/nodes/solo").json()["data"] == {
+            "id": "solo",
+            "draining": False,
+            "calls": 0,
+            "legs": 0,
+            "workers": 1,
+        }
+        assert api.post("/nodes/other/drain").status_code == 404
+        assert httpx.post(f"{server.api_url}/v2/nodes/solo/drain").status_code == 401
+        account = api.put("/accounts", json={"data": {"name": "solo", "realm": "solo.test"}}).json()["data"]["id"]
+        echo = {"numbers": ["7300"], "flow": {"module": "echo", "data": {}}}
+        assert api.put(f"/accounts/{account}/callflows", json={"data": echo}).status_code == 201
+
+        async def scenario() -> tuple[str, str, float]:
+            caller = await Phone(server.sip_port).start()
+            try:
+                assert (await caller.call("7300")).status == 200
+                server.proc.send_signal(signal.SIGTERM)  # drain: the call goes on
+                deadline = time.monotonic() + 5
+                while (probe := _probe(server.sip_port)).startswith("SIP/2.0 200") and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                metrics = api.get(f"{server.api_url}/metrics").text
+                server.proc.send_signal(signal.SIGTERM)  # again: at once, the call is hung up
+                return probe, metrics, await caller.wait_bye(10)
+            finally:
+                caller.close()
+
+        probe, metrics, _ = asyncio.run(scenario())
+        assert server.proc.wait(15) == 0
+    finally:
+        server.stop()
+    assert probe == "SIP/2.0 503 Service Unavailable (draining) Retry-After: 5"
+    assert 'calltape_node_info{node="solo"} 1.0' in metrics and "calltape_node_draining 1.0" in metrics
 
 
 def test_a_node_that_is_down_gets_no_calls_and_the_other_takes_them(edge: Edge) -> None:

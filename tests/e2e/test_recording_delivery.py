@@ -262,7 +262,7 @@ def test_a_clean_stop_mid_call_finishes_the_recording_and_the_next_start_deliver
 
     async def call_then_stop() -> str:
         call_id, caller = await _call(node.server.sip_port, number, 2.5, hang_up=False)
-        await asyncio.to_thread(node.server.stop)  # SIGTERM: the call is hung up, its recording finished
+        await asyncio.to_thread(node.server.stop)  # SIGINT: the call is hung up, its recording finished
         caller.close()
         return call_id
 

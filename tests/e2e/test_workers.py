@@ -3,7 +3,7 @@
 Call-IDs are chosen so that each worker owns half of the calls (``crc32(Call-ID) % 2``); which process the
 kernel hands each datagram to depends on the sender's address, so datagrams also cross between workers.
 Echo calls and bridged calls (whose callee answers from another address) must work on both, every
-recording must be right and delivered, and SIGTERM must stop both processes cleanly.
+recording must be right and delivered, and a stop must reach both processes and end them cleanly.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Site(Account):
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     sink = UploadSink().start()
     args = ["--workers", "2", "--trusted-networks", "127.0.0.1/32", "--rtp-ports", rtp_ports(27600, 27799)]
-    try:  # running() checks that SIGTERM reached both workers and both stopped cleanly (exit 0)
+    try:  # running() checks that the stop reached both workers and both ended cleanly (exit 0)
         with running(tmp_path_factory.mktemp("workers"), args, "Workers", Site, sink=sink) as site:
             yield site
     finally:

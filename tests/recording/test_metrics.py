@@ -64,9 +64,17 @@ def test_recording_metrics_have_states_attempts_spool_and_both_latency_views() -
 
 def test_node_metrics() -> None:
     facts = NodeFacts(
-        calls=2, legs=3, registrations=5, rtp=RtpCounts(1000, 990, 4, 3), loop_lag=0.002, loop_lag_max=0.25
+        calls=2,
+        legs=3,
+        registrations=5,
+        rtp=RtpCounts(1000, 990, 4, 3),
+        loop_lag=0.002,
+        loop_lag_max=0.25,
+        node="media-2",
+        draining=True,
     )
     s = _samples(exposition(node_families(facts)))
+    assert s['calltape_node_info{node="media-2"}'] == 1 and s["calltape_node_draining"] == 1
     assert s["calltape_calls_active"] == 2 and s["calltape_legs_active"] == 3
     assert s["calltape_registrations"] == 5 and s["calltape_rtp_sessions_active"] == 3
     assert s["calltape_rtp_packets_received_total"] == 1000 and s["calltape_rtp_packets_sent_total"] == 990

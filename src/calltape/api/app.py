@@ -22,6 +22,7 @@ from calltape.api.envelope import merge_patch, read_data, success, validate
 from calltape.api.errors import ApiError, install_error_handlers
 from calltape.api.live import ChannelLister, add_live_routes
 from calltape.api.media import add_media_raw_routes
+from calltape.api.nodes import NodeControl, add_node_routes
 from calltape.api.openapi import install_openapi, request_body
 from calltape.api.outbox_log import add_outbox_log_routes
 from calltape.api.phone_numbers import add_phone_number_routes
@@ -97,6 +98,7 @@ def create_app(
     health: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
     channels: ChannelLister | None = None,
     node: str = "",
+    node_control: NodeControl | None = None,
 ) -> FastAPI:
     """Build the API for *db*, guarded by *admin_token*; writes refresh *directory* and *callflows*' caches."""
     app = FastAPI(title="calltape", version=__version__, docs_url=None, redoc_url=None)
@@ -168,6 +170,8 @@ def create_app(
     add_message_routes(router, vmboxes, messages, account_in_path)
     audit = RecordingAudit(db)
     add_recording_routes(router, recordings, account_in_path, on_recording_retry, recording_events, audit)
+    if node_control is not None:
+        add_node_routes(router, node_control)
     signing_keys = SigningKeys(db)
 
     @router.get("/signing_keys")

@@ -101,6 +101,11 @@ class DeliveryWorker:
         finally:
             await self.close()
 
+    async def settle(self, timeout: float) -> None:
+        """Wait at most *timeout* seconds for the deliveries under way to end (a draining node)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._tasks.wait(), timeout)
+
     async def close(self) -> None:
         """Stop: attempts under way are abandoned (their entries stay in the outbox for the next start)."""
         self._tasks.cancel()

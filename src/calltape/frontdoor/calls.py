@@ -213,6 +213,11 @@ class CallControl:
         """The calls whose callflow runs now."""
         return list(self._running.values())
 
+    @property
+    def idle(self) -> bool:
+        """No call is being set up or running."""
+        return not self._running and not self._setting_up
+
     def leg_count(self) -> int:
         """Live legs of the active calls (``/metrics``)."""
         return sum(len(live_legs(call)) for call in self._running.values())

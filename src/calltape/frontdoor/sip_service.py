@@ -6,7 +6,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from calltape.frontdoor.calls import CallControl
+from calltape.frontdoor.calls import RETRY_AFTER, CallControl
 from calltape.frontdoor.registrar import Registrar
 from calltape.frontdoor.replies import Responder, reply
 from calltape.logs import throttle
@@ -46,6 +46,7 @@ class SipService:
         self.responder = responder
         self.calls = calls
         self.server_name = server_name
+        self.draining = False  # new calls and OPTIONS probes get 503: the edge sends calls to other nodes
         self._tasks = TaskSet("sip requests")
 
     def handle_event(self, event: Event) -> None:
@@ -65,7 +66,9 @@ class SipService:
     def _on_request(self, event: RequestReceived) -> None:
         request = event.request
         method = request.method
-        if method == "OPTIONS":
+        if self.draining and method in ("OPTIONS", "INVITE") and request.to.tag is None:
+            self._reply(event, 503, "Service Unavailable (draining)", [("Retry-After", RETRY_AFTER)])
+        elif method == "OPTIONS":
             self._reply(event, 200, headers=OPTIONS_HEADERS)
         elif method == "REGISTER":
             self._spawn(self._register(event))

@@ -82,8 +82,12 @@ class Finished:
     due: DueRecording | None
 
 
-def node_name(spool_dir: Path) -> str:
-    """This node's name in the store: the host, and which data dir (two processes on one host differ)."""
+def node_name(spool_dir: Path, node_id: str = "", worker: int = 0, workers: int = 1) -> str:
+    """This node's name in the store (its leases, its recordings' rows and manifests): ``--node-id`` (with the
+    worker's number when there are several), else the host and which data dir (two processes on one host
+    differ)."""
+    if node_id:
+        return node_id if workers == 1 else f"{node_id}:w{worker}"
     digest = hashlib.sha1(str(spool_dir.resolve()).encode()).hexdigest()[:8]
     return f"{socket.gethostname()}:{digest}"
 
@@ -101,13 +105,14 @@ class RecordingManager:
         encoders: EncoderPool | None = None,
         events: StatusEvents | None = None,
         signing_key: SigningKey | None = None,
+        node: str = "",
     ) -> None:
         self.store = store
         self.events = events
         self.signing_key = signing_key  # each delivered file's manifest is signed with it
         self.configs = configs
         self.spool_dir = spool_dir
-        self.node = node_name(spool_dir)
+        self.node = node or node_name(spool_dir)
         self.delivery = delivery
         self.plans = plans
         self.encoders = encoders  # None: captures are encoded in a thread (tests, tools)
