@@ -400,6 +400,11 @@ class Phone:
             self._sender.cancel()
         return await self.final()
 
+    async def refer(self, target: str) -> Response:
+        """Transfer the party of the call we placed to *target* (a REFER in our own dialog); its final response."""
+        self.send(self.request("REFER", self.remote_target, extra=[("Refer-To", f"<{target}>")]))
+        return await self.final()
+
     async def info_digit(self, digit: str) -> Response:
         request = self.request("INFO", self.remote_target, b"")
         request.headers.add("Content-Type", "application/dtmf-relay")

@@ -197,6 +197,53 @@ def test_should_follow_transfer_false_ends_the_file_at_the_transfer(office: Offi
     assert heard_for(np.ascontiguousarray(pcm[:, 1]), SECOND_HZ, rate=rate) == 0.0
 
 
+def test_the_caller_transfers_its_party_which_keeps_its_channel_of_the_one_recording(office: Office) -> None:
+    """A desk phone calls the first phone (recorded), then REFERs it to the second: the first phone hears the
+    second, the desk is let go, and the one file has the desk then the second phone in the caller's channel
+    while the first phone stays in the other, to the end of the call, which the first phone ends."""
+    desk_user, first_user, second_user = (f"{c}{uuid.uuid4().hex[:4]}" for c in "dfs")
+    office.device(desk_user, password=PASSWORD)
+    first_number = office.device_number(first_user, _record(office))
+    second_number = office.device_number(second_user)
+
+    async def scenario() -> tuple[str, float, float, float]:
+        first = await _phone(office, first_user, FIRST_HZ)
+        second = await _phone(office, second_user, SECOND_HZ)
+        desk = await _phone(office, desk_user, CALLER_HZ)
+        desk.password = PASSWORD
+        try:
+            assert (await desk.call(first_number)).status == 200
+            answered = time.monotonic()
+            await _until_heard(desk, FIRST_HZ, 2.0)
+            transfer_at = time.monotonic()
+            assert (await desk.refer(f"sip:{second_number}@{office.realm}")).status == 202
+            await _notified(desk, "SIP/2.0 100")
+            await _notified(desk, "SIP/2.0 200")
+            await desk.wait_bye(5)  # let go: calltape says BYE if the desk does not hang up
+            await _until_heard(first, SECOND_HZ, 2.0)  # the first phone now talks to the second
+            ended = time.monotonic()
+            await first.hangup_incoming()
+            await second.wait_bye(5)
+            return desk.call_id, answered, transfer_at, ended
+        finally:
+            for phone in (desk, first, second):
+                phone.close()
+
+    call_id, answered, transfer_at, ended = asyncio.run(scenario())
+    doc, pcm, rate = _recorded(office, call_id)
+    assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
+    [transfer] = doc["transfers"]
+    assert transfer["to"] == second_number
+    offset = float(transfer["offset_s"])
+    assert abs(offset - (transfer_at - answered)) <= 0.5
+    assert heard_for(np.ascontiguousarray(pcm[:, 1]), FIRST_HZ, rate=rate) >= len(pcm) / rate - 1.0
+    windows = window_hz(np.ascontiguousarray(pcm[:, 0]), rate)  # the caller's channel: the desk, then the second
+    cut = int(offset / 0.25)
+    before, after = windows[: cut - 1], windows[cut + 4 :]
+    assert sum(abs(hz - CALLER_HZ) < 20 for hz in before) >= len(before) - 2, before
+    assert sum(abs(hz - SECOND_HZ) < 20 for hz in after) >= len(after) - 2, after
+
+
 @pytest.mark.parametrize(
     ("target", "outcome"),
     [

@@ -192,7 +192,7 @@ class CallControl:
         return call, callflow
 
     async def _run(self, call: Call, callflow: dict[str, Any]) -> None:
-        tx = call.a_leg.transaction
+        tx = call.inbound.transaction
         self._running[id(tx)] = call
         log.info("call-id %s: %s calls %s (account %s)", call.call_id, call.caller.number, call.number, call.account_id)
         try:
@@ -262,7 +262,7 @@ class CallControl:
         """The caller gave up before we answered (the core already sent 487)."""
         call = self._running.get(id(event.transaction))
         if call is not None:
-            call.a_leg.far_end_hung_up("cancel")
+            call.inbound.far_end_hung_up("cancel")
 
     def on_ack_timeout(self, event: AckTimedOut) -> None:
         """Our 200 was never acknowledged: the leg is dead (RFC 3261 §13.3.1.4)."""

@@ -22,6 +22,8 @@ class Relaying:
     dtmf_payload_type: int | None
     clock: MediaClock
     taps: Taps
+    said_side: TapDirection
+    heard_side: TapDirection
     open: bool
     sending: bool
     packets_in: int
@@ -97,8 +99,8 @@ class Relaying:
         self._relay_ssrc = self._relayed = None
 
     def _tap_relayed(self, length: int) -> None:
-        """The taps hear relayed audio too: what this leg's far end says ("in") is what the bridged leg sends
-        ("out"), at the same place on the call's timeline. Read from the leg's buffer before it is rewritten."""
+        """The taps hear relayed audio too: what this leg's far end says is what the bridged leg sends, at the
+        same place on the call's timeline. Read from the leg's buffer before it is rewritten."""
         if self._kept.lengths:  # what came before it reaches the taps first
             self.hand_on()
         if length > HEADER_SIZE and self._buffer[0] == 0x80:  # the usual plain header: no parsing needed
@@ -116,10 +118,10 @@ class Relaying:
         self._tap_both(payload, timestamp, ssrc, self.relay_peer)
 
     def _tap_both(self, payload: bytes, timestamp: int, ssrc: int, peer: Relaying) -> None:
-        """A relayed frame at one place on the call's timeline: what this leg's far end says ("in") is what
-        *peer* sends ("out")."""
+        """A relayed frame at one place on the call's timeline: what this leg's far end says is what *peer*
+        sends (each to its taps on its own side)."""
         position = self._arrivals.position(timestamp, ssrc)
         for tap in self.taps:
-            tap(TapDirection.IN, payload, position, self.codec)
+            tap(self.said_side, payload, position, self.codec)
         for tap in peer.taps:
-            tap(TapDirection.OUT, payload, position, self.codec)
+            tap(peer.heard_side, payload, position, self.codec)

@@ -22,6 +22,7 @@ class PacedSending:
     clock: MediaClock
     timeline: MediaTimeline
     taps: Taps
+    heard_side: TapDirection
     source: Source
     player: Player
     relays: list[RelayBuffer]
@@ -81,7 +82,7 @@ class PacedSending:
         if self.taps:
             position = self._out_position()
             for tap in self.taps:
-                tap(TapDirection.OUT, payload, position, self.codec)
+                tap(self.heard_side, payload, position, self.codec)
 
     def _out_position(self) -> int:
         """Where the frame this tick sends goes on the call's timeline: whole frames from the first one tapped,

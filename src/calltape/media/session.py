@@ -73,6 +73,9 @@ class RtpSession(Relaying, PacedSending):
         self.timeline = timeline or MediaTimeline(loop.time())
         self.taps = taps if isinstance(taps, Taps) else Taps(taps or ())  # a call's: its taps hear this leg
         self.taps.feed_from(self)
+        # which way this leg's audio goes in its own taps: what its far end says, and what it hears ("in" and
+        # "out" for a caller; a transferee that holds the call's taps keeps the side it had: hold_taps_as)
+        self.said_side, self.heard_side = TapDirection.IN, TapDirection.OUT
         self.relays: list[RelayBuffer] = []  # who sends on what this leg receives (echo, a bridged leg)
         self.source: Source = SILENCE
         self.player = Player()
@@ -327,14 +330,17 @@ class RtpSession(Relaying, PacedSending):
 
     def hand_on(self, last_arrival: float | None = None) -> None:
         """Place the received packets kept so far (the last arrived at loop time *last_arrival*, if known) and
-        hand them to the taps: what this leg's far end said ("in"), which is what a relay peer sent ("out")."""
+        hand them to the taps: what this leg's far end said, which is what a relay peer sent."""
         kept = self._kept.take()
         if kept is None:
             return
         positions = self._arrivals.positions(kept.timestamps, kept.ssrc, self._kept.since, last_arrival)
         batch = FrameBatch(positions, kept.payload_lengths, kept.payloads)
         peer = self.relay_peer
-        for direction, taps in ((TapDirection.IN, self.taps), (TapDirection.OUT, peer.taps if peer else ())):
+        listeners = [(self.said_side, self.taps)]
+        if peer is not None:
+            listeners.append((peer.heard_side, peer.taps))
+        for direction, taps in listeners:
             for tap in taps:
                 try:
                     tap.frames(direction, batch, self.codec)
@@ -344,7 +350,19 @@ class RtpSession(Relaying, PacedSending):
     def _tap_in(self, payload: bytes, timestamp: int, ssrc: int) -> None:
         position = self._arrivals.position(timestamp, ssrc)
         for tap in self.taps:
-            tap(TapDirection.IN, payload, position, self.codec)
+            tap(self.said_side, payload, position, self.codec)
+
+    def use_taps(self, taps: Taps) -> None:
+        """From now on this leg's audio goes to *taps* (what it received so far went to the ones it had)."""
+        self.hand_on()
+        self.taps.stop_feeding(self)
+        self.taps = taps
+        taps.feed_from(self)
+
+    def hold_taps_as(self, said: TapDirection) -> None:
+        """What this leg's far end says goes to its taps as *said* (and what it hears as the other side)."""
+        self.said_side = said
+        self.heard_side = TapDirection.OUT if said is TapDirection.IN else TapDirection.IN
 
     def _digit(self, digit: str, _duration: int) -> None:
         log.debug("call-id %s: DTMF %s", self.call_id, digit)

@@ -22,7 +22,7 @@ from typing import Any
 
 from calltape.media.clock import RATE, MediaTimeline
 from calltape.media.dtmf import EVENTS
-from calltape.media.taps import Taps
+from calltape.media.taps import TapDirection, Taps
 from calltape.recording.automatic_recordings import AutomaticRecordings
 from calltape.recording.caller_recorder import SILENCE_LEVEL, CallerRecorder, KeyPresses, Recorded, record_until_done
 from calltape.recording.capture import CallCapture
@@ -65,6 +65,7 @@ class CallRecordings:
         self.manager = manager
         self.call_id = call_id
         self.taps = taps
+        self.party_side = TapDirection.IN  # the side of the taps the caller speaks on (a transferee keeps its own)
         self.timeline = timeline
         self.media_started = media_started
         self.facts = facts
@@ -374,7 +375,7 @@ class CallRecordings:
         silence_threshold: int = SILENCE_LEVEL,
     ) -> Recorded:
         """What the caller says into *spool* until a key of *stop_keys*, silence, *max_seconds* or hangup."""
-        recorder = CallerRecorder(spool, max_seconds, silence_seconds, silence_threshold)
+        recorder = CallerRecorder(spool, max_seconds, silence_seconds, silence_threshold, self.party_side)
         key = await record_until_done(recorder, self.taps, self.keys, self.call_ended, stop_keys)
         log.info("call-id %s: recorded %.1f s of the caller (%s)", self.call_id, spool.seconds, recorder.reason)
         return Recorded(spool.seconds, recorder.reason, key)

@@ -40,12 +40,19 @@ class Recorded:
 
 
 class CallerRecorder:
-    """A tap: ``recorder("in", pcm, position)`` for every frame the caller sends."""
+    """A tap: ``recorder(side, pcm, position)`` for every frame the caller sends (*side*: the caller's side of
+    the call's taps, "in" unless a transferee took the caller's place)."""
 
     def __init__(
-        self, spool: AudioSpool, max_seconds: float, silence_seconds: float | None, threshold: int = SILENCE_LEVEL
+        self,
+        spool: AudioSpool,
+        max_seconds: float,
+        silence_seconds: float | None,
+        threshold: int = SILENCE_LEVEL,
+        side: TapDirection = TapDirection.IN,
     ) -> None:
         self.spool = spool
+        self.side = side
         self.threshold = threshold
         self.max_frames = int(max_seconds / FRAME_SECONDS)
         self.silence_frames = int(silence_seconds / FRAME_SECONDS) if silence_seconds else None
@@ -58,7 +65,7 @@ class CallerRecorder:
         self._next: int | None = None  # the position the next frame should have
 
     def __call__(self, direction: TapDirection, payload: bytes, position: int, codec: G711) -> None:
-        if direction is not TapDirection.IN or self.stopped.is_set():
+        if direction is not self.side or self.stopped.is_set():
             return
         if self._next is not None:
             if position < self._next:

@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
 from calltape.media.sources import cadence
+from calltape.media.taps import Taps
 from calltape.recording.call_recordings import CallRecordings
 from calltape.recording.metadata import Transfer
 from calltape.switch.bridge import Bridge
@@ -46,7 +47,9 @@ class BridgedCall(Protocol):
     call_id: str
     account_id: str
     number: str
-    a_leg: InboundLeg
+    a_leg: Leg
+    inbound: InboundLeg
+    taps: Taps
     caller: CallParty
     caller_device_id: str | None
     forward_hops: int | None
@@ -68,6 +71,8 @@ class BridgedCall(Protocol):
     async def answer(self) -> None: ...
     async def prompt_pcm(self, prompt: str) -> bytes | None: ...
     async def wait_unless_ended(self, awaitable: Awaitable[T]) -> T: ...
+    def party_ended(self, leg: Leg) -> None: ...
+    def end(self, reason: str) -> None: ...
 
 
 async def bridge(call: BridgedCall, endpoints: list[Endpoint], options: RingOptions) -> BridgeFailure:
@@ -98,19 +103,19 @@ async def connect(
         nonlocal ringback
         if custom is not None:
             if call.a_leg.dialog is None:
-                call.a_leg.send_ringing()  # the caller's phone rings on if the prompt cannot be played
+                call.inbound.send_ringing()  # the caller's phone rings on if the prompt cannot be played
             custom.start(call.a_leg.host.spawn)
         elif call.a_leg.dialog is None:
-            call.a_leg.send_ringing()
+            call.inbound.send_ringing()
         elif call.a_leg.media is not None:  # an answered caller hears ringback
             ringback = call.a_leg.media.play(cadence((440.0, 480.0), 2.0, 4.0, options.timeout))
 
     async def early_media(leg: OutboundLeg) -> None:
         if call.a_leg.dialog is not None:
             return  # answered already: the caller hears our ringback
-        call.a_leg.timeline = call.timeline
+        call.inbound.timeline = call.timeline
         try:
-            await call.a_leg.early_media()
+            await call.inbound.early_media()
         except (LegEndedError, PortsExhaustedError):
             return
         if call.a_leg.media is not None and leg.media is not None and not leg.ended.is_set() and not early:

@@ -2,6 +2,10 @@
 
 The Call API (answer, say, play, collect digits, echo, hang up) drives the A-leg; modules never see
 SIP or RTP. The call ends when its A-leg ends, whatever ends it, and then runs its end hooks once.
+
+The A-leg is the party the callflow talks to: the caller's inbound leg, until the caller transfers the party it
+is bridged to (``switch/transfer.py``); that transferee is then the A-leg, and the call, its recordings and
+its flow go on with it.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ class Call:
     """One call: answer, play, say, collect digits, echo, hang up; ends when its A-leg ends."""
 
     def __init__(self, a_leg: InboundLeg, services: CallServices, account_id: str, number: str) -> None:
-        self.a_leg = a_leg
+        self.inbound = a_leg  # the caller's leg, whose INVITE made the call (answered, refused, rung through it)
+        self.a_leg: Leg = a_leg  # the party: the caller's leg, or the transferee that took its place
         self.services = services
         self.call_id = a_leg.call_id
         self.account_id = account_id
@@ -96,7 +101,7 @@ class Call:
         self.recordings.beeper = self.beep
         a_leg.taps = self.taps
         a_leg.on_digit = self.dtmf.publish
-        a_leg.on_end(lambda leg: self._end(leg.end_reason))
+        a_leg.on_end(self.party_ended)
 
     @property
     def timeline(self) -> MediaTimeline:
@@ -143,9 +148,9 @@ class Call:
         """Answer with 200 OK and start the media."""
         if self.a_leg.dialog is not None:
             return
-        self.a_leg.timeline = self.timeline
+        self.inbound.timeline = self.timeline
         try:
-            await self.wait_unless_ended(self.a_leg.answer())
+            await self.wait_unless_ended(self.inbound.answer())
         except LegEndedError:
             raise CallEndedError() from None
         self.answered_event.set()
@@ -226,7 +231,7 @@ class Call:
         if prompt:
             pcm = await self.prompt_pcm(prompt)
             try:
-                await self.a_leg.early_media()
+                await self.inbound.early_media()
             except (LegEndedError, PortsExhaustedError):
                 raise CallEndedError() from None
             if pcm and self.a_leg.media is not None:
@@ -357,7 +362,15 @@ class Call:
             raise CallEndedError()
         return media
 
-    def _end(self, reason: str) -> None:
+    def party_ended(self, leg: Leg) -> None:
+        """The party's leg ended: so does the call — unless the leg is no longer the party (it transferred its
+        party, which took its place), or its REFER was accepted and the transfer is under way."""
+        joined = self.joined
+        if leg is self.a_leg and not (joined is not None and joined.transferring and joined.transferor is leg):
+            self.end(leg.end_reason)
+
+    def end(self, reason: str) -> None:
+        """End the call now: the legs still up are hung up, the recordings finished, the end hooks run."""
         if self.ended.is_set():
             return
         self.end_reason = reason

@@ -23,7 +23,7 @@ class FactsOfCall(Protocol):
     caller_device_id: str | None
     callflow_name: str
     interaction_id: str
-    a_leg: InboundLeg
+    inbound: InboundLeg
     legs: list[Leg]
     transfers: list[Transfer]
     hold_music: HoldMusic
@@ -32,7 +32,7 @@ class FactsOfCall(Protocol):
 
 async def call_facts(call: FactsOfCall) -> CallFacts:
     """What a recording says about *call*, as it stands now."""
-    request = call.a_leg.request
+    request = call.inbound.request  # the caller's INVITE, whoever the party is now
     callee = next((leg for leg in reversed(call.legs) if isinstance(leg, OutboundLeg)), None)  # the latest
     owner_id = None
     if call.caller_device_id is not None:

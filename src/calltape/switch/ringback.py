@@ -9,15 +9,14 @@ from typing import Any
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
 from calltape.switch.call_types import CallEndedError
-from calltape.switch.leg import InboundLeg, LegEndedError
+from calltape.switch.leg import InboundLeg, Leg, LegEndedError
 
 
 class Ringback:
-    """Plays *pcm_of()*'s audio to the caller's leg from ``start()`` until ``stop()``."""
+    """Plays *pcm_of()*'s audio to the call's party from ``start()`` until ``stop()`` (the caller's leg, answered
+    or not, or a transferee that took its place)."""
 
-    def __init__(
-        self, a_leg: InboundLeg, timeline: MediaTimeline, pcm_of: Callable[[], Awaitable[bytes | None]]
-    ) -> None:
+    def __init__(self, a_leg: Leg, timeline: MediaTimeline, pcm_of: Callable[[], Awaitable[bytes | None]]) -> None:
         self.a_leg = a_leg
         self.timeline = timeline
         self.pcm_of = pcm_of
@@ -36,7 +35,7 @@ class Ringback:
             pcm = await self.pcm_of()
             if not pcm or self._stopped:
                 return
-            if self.a_leg.dialog is None:
+            if self.a_leg.dialog is None and isinstance(self.a_leg, InboundLeg):
                 self.a_leg.timeline = self.timeline
                 await self.a_leg.early_media()
             media = self.a_leg.media

@@ -1,5 +1,5 @@
 """Transfers (RFC 3515 REFER with RFC 3892's sipfrag progress, RFC 3891 Replaces): while a call is bridged, the phone
-on its far side may hand the caller on.
+on either side may hand the other on — the callee its caller, or the caller its callee (the transferee).
 
 - **Blind**: ``Refer-To: <sip:NUMBER@…>``. Accepted (202), then NOTIFYs: ``100 Trying``, and ``200 OK`` once the
   number reaches a callflow of the account — the transferor leaves (calltape sends BYE if its phone does not) and
@@ -9,11 +9,13 @@ on its far side may hand the caller on.
   call's other party, both of the transferor's legs end, and the consultation call ends without its other party.
   A Replaces naming anything else (no call of ours, another account's or another phone's) is NOTIFYed 481.
 
-Either way the caller's call, recordings and taps go on: the new party is heard in the same channel, each
-transfer is noted for the recordings' metadata, and a recording asked not to follow a transfer ends there. Only a
-phone of ours may transfer (a carrier's party may not: it could send the caller anywhere at the account's cost);
-a REFER from the caller's own side, while nothing is bridged, or while a transfer is under way gets 403. The
-transferor leaving once its REFER is accepted does not end the call; if the transfer then fails, it does.
+Either way the call, its recordings and taps go on: the new party is heard in the same channel, each
+transfer is noted for the recordings' metadata, and a recording asked not to follow a transfer ends there. When
+the caller transfers, its transferee takes its place as the call's party (``Call.a_leg``): it keeps its own
+channel of the recordings, is shown to the target as the caller, and runs the target's callflow. Only a phone of
+ours may transfer (a carrier's party may not: it could send the caller anywhere at the account's cost); a REFER
+while nothing is bridged, or while a transfer is under way gets 403. The transferor leaving once its REFER is
+accepted does not end the call; if the transfer then fails, it does.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, NoReturn, Protocol
 from urllib.parse import unquote
 
 from calltape.media.clock import MediaTimeline
+from calltape.media.taps import TapDirection, Taps
 from calltape.recording.call_recordings import CallRecordings
 from calltape.recording.metadata import Transfer
 from calltape.sip.address import parse_address
@@ -34,7 +37,7 @@ from calltape.sip.events import RequestReceived
 from calltape.sip.syntax import SipSyntaxError
 from calltape.sip.uri import SipUri
 from calltape.switch.bridge import Bridge, HoldMusicSource
-from calltape.switch.call_types import CallEndedError, TransferredError
+from calltape.switch.call_types import CallEndedError, CallParty, TransferredError
 from calltape.switch.directory import AccountDocuments
 from calltape.switch.feature_codes import FeatureCodes
 from calltape.switch.leg import InboundLeg, Leg
@@ -75,7 +78,12 @@ class Joined:
     callee: Leg
     bridge: Bridge | None = None
     transfer: asyncio.Future[TransferRequest] | None = None
-    transferring: bool = False  # the party's REFER was accepted: its leaving does not end the call
+    transferor: Leg | None = None  # whose REFER was accepted (either side): its leaving does not end the call
+
+    @property
+    def transferring(self) -> bool:
+        """A transfer is under way."""
+        return self.transferor is not None
 
 
 class TransferringCall(Protocol):
@@ -84,8 +92,11 @@ class TransferringCall(Protocol):
     call_id: str
     account_id: str
     number: str
+    caller: CallParty
     caller_device_id: str | None
-    a_leg: InboundLeg
+    a_leg: Leg
+    inbound: InboundLeg
+    taps: Taps
     legs: list[Leg]
     transfers: list[Transfer]
     recordings: CallRecordings
@@ -98,6 +109,8 @@ class TransferringCall(Protocol):
     def timeline(self) -> MediaTimeline: ...
     @property
     def hold_music(self) -> HoldMusicSource: ...
+    def party_ended(self, leg: Leg) -> None: ...
+    def end(self, reason: str) -> None: ...
 
 
 class TransferServices(Protocol):
@@ -116,19 +129,23 @@ async def stay_bridged(call: TransferringCall, services: TransferServices) -> No
     while True:
         transfer: asyncio.Future[TransferRequest] = asyncio.get_running_loop().create_future()
         joined.transfer = transfer
-        callee = joined.callee
-        if _may_transfer(callee):
-            callee.on_refer = lambda event, callee=callee: callee.host.spawn(_refer(call, services, callee, event))
+        parties = (joined.callee, call.a_leg)
+        for party in parties:
+            if _may_transfer(call, party):
+                party.on_refer = lambda event, party=party: party.host.spawn(_refer(call, services, party, event))
         ended: asyncio.Future[Any] = asyncio.ensure_future(call.ended.wait())
         try:
             await asyncio.wait({ended, transfer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             ended.cancel()
-            callee.on_refer = None
+            for party in parties:
+                party.on_refer = None
         if call.ended.is_set() or not transfer.done() or transfer.exception() is not None:
             raise CallEndedError()
         request = transfer.result()
         _hand_over(call, joined.bridge, request)
+        if request.transferor is call.a_leg:  # the caller handed its party on: that party takes its place
+            _take_place(call, joined.callee)
         if request.join is None:
             assert request.callflow_id is not None
             call.joined = None
@@ -143,7 +160,7 @@ def hang_up_caller_when_gone(call: TransferringCall) -> Callable[[Leg], None]:
 
     def gone(leg: Leg) -> None:
         joined = call.joined
-        if joined is not None and joined.callee is leg and not joined.transferring:
+        if joined is not None and joined.callee is leg and joined.transferor is not leg:
             call.a_leg.host.spawn(call.a_leg.hangup())
 
     return gone
@@ -202,8 +219,11 @@ class Progress:
         leg.host.send_request(request, leg.peer, leg)
 
 
-def _may_transfer(leg: Leg) -> bool:
-    """Only a phone of ours may transfer the caller (a carrier's party could send it anywhere at our cost)."""
+def _may_transfer(call: TransferringCall, leg: Leg) -> bool:
+    """Only a phone of ours may transfer (a carrier's party could send the other anywhere at our cost): the
+    caller's leg if a device of the account placed the call, a bridged leg if it rings a device."""
+    if leg is call.inbound:
+        return call.caller_device_id is not None
     return isinstance(leg, OutboundLeg) and leg.target.device_id is not None and not leg.target.offnet
 
 
@@ -218,7 +238,7 @@ async def _refer(call: TransferringCall, services: TransferServices, transferor:
     contact = [("Contact", transferor.host.contact_for(transferor.peer, transferor.local_address))]
     transferor.host.respond(event.transaction, event.response(202, None, contact))
     progress = Progress(transferor, event.request.cseq.number)
-    joined.transferring = True
+    joined.transferor = transferor
     try:
         request = await _carry_out(call, services, transferor, target, progress)
     except Exception as exc:  # the store down, …: the transferor is told, the call goes on as it was
@@ -230,9 +250,12 @@ async def _refer(call: TransferringCall, services: TransferServices, transferor:
         return
     if request is not None and request.join is not None:  # the caller left meanwhile: the party has no one
         request.join.host.spawn(request.join.hangup())
-    joined.transferring = False
-    if transferor.ended.is_set():  # it left while the transfer failed: the caller has no one
-        call.a_leg.host.spawn(call.a_leg.hangup())
+    joined.transferor = None
+    if transferor.ended.is_set():  # it left while the transfer failed: the other side has no one
+        if transferor is call.a_leg:
+            call.end(transferor.end_reason)
+        else:
+            call.a_leg.host.spawn(call.a_leg.hangup())
 
 
 async def _carry_out(
@@ -265,7 +288,7 @@ def _consultation(
     dialog = other.a_leg.dialog if other is not None else None
     if other is None or other is call or dialog is None or (dialog.local_tag, dialog.remote_tag) != (to_tag, from_tag):
         return None
-    device = transferor.target.device_id if isinstance(transferor, OutboundLeg) else None
+    device = transferor.target.device_id if isinstance(transferor, OutboundLeg) else call.caller_device_id
     if other.account_id != call.account_id or other.caller_device_id != device:
         return None
     joined = other.joined
@@ -297,6 +320,30 @@ def _hand_over(call: TransferringCall, bridge: Bridge, request: TransferRequest)
     call.recordings.transferred()
     call.a_leg.host.spawn(_hang_up_later(request.transferor))
     log.info("call-id %s: transferred by %s to %s", call.call_id, request.transferor.call_id, request.number)
+
+
+def _take_place(call: TransferringCall, transferee: Leg) -> None:
+    """The caller transferred *transferee*, its party: the transferee becomes the call's party in its place. It
+    keeps its channel of the recordings (its side of the call's taps), its digits are the call's, its leaving
+    ends the call, and it is the caller the transfer target is shown."""
+    caller = call.a_leg
+    assert transferee.media is not None
+    call.legs.remove(transferee)
+    call.a_leg = transferee
+    side = caller.media.heard_side if caller.media is not None else TapDirection.OUT
+    transferee.media.hold_taps_as(side)
+    transferee.media.use_taps(call.taps)
+    transferee.taps = call.taps
+    if caller.media is not None:
+        caller.media.use_taps(Taps())
+    caller.taps = caller.on_digit = None
+    call.recordings.party_side = side
+    transferee.on_digit = call.dtmf.publish
+    transferee.on_end(call.party_ended)
+    # the target is shown who is transferred to it: a device of ours by its caller ID, else the number dialled
+    call.caller_device_id = transferee.target.device_id if isinstance(transferee, OutboundLeg) else None
+    call.caller = CallParty(call.number, "")
+    log.info("call-id %s: %s takes the caller's place", call.call_id, transferee.call_id)
 
 
 async def _hang_up_later(leg: Leg) -> None:
