@@ -280,8 +280,10 @@ def test_a_transfer_that_cannot_be_made_is_notified_and_the_bridge_stands(
     asyncio.run(scenario())
 
 
-def test_baresip_transfers_the_caller_with_its_transfer_command(office: Office, tmp_path: Path) -> None:
+def test_baresip_transfers_with_its_transfer_command_as_callee_and_as_caller(office: Office, tmp_path: Path) -> None:
     bare_number = office.device_number("bare")
+    first_username = f"f{uuid.uuid4().hex[:4]}"
+    first_number = office.device_number(first_username)
     second_username = f"team{uuid.uuid4().hex[:4]}"
     second_number = office.device_number(second_username)
     baresip = Baresip(tmp_path / "baresip", f"sip:bare@{office.realm}", PASSWORD, office.server.sip_port, hz=700)
@@ -300,10 +302,26 @@ def test_baresip_transfers_the_caller_with_its_transfer_command(office: Office, 
             caller.close()
             second.close()
 
+    async def as_caller() -> None:  # baresip calls the first phone, then hands it on to the second
+        first = await _phone(office, first_username, FIRST_HZ)
+        second = await _phone(office, second_username, SECOND_HZ)
+        try:
+            assert (await asyncio.to_thread(baresip.command, "dial", f"sip:{first_number}@{office.realm}"))["ok"]
+            await _until_heard(first, BARESIP_HZ, 1.0)
+            assert (await asyncio.to_thread(baresip.command, "transfer", f"sip:{second_number}@{office.realm}"))["ok"]
+            await _until_heard(first, SECOND_HZ, 2.0)
+            await first.hangup_incoming()
+            await second.wait_bye(5)
+        finally:
+            first.close()
+            second.close()
+
     try:
         baresip.wait_registered()
         asyncio.run(scenario())
         baresip.wait_event("CALL_CLOSED")  # baresip's own leg ended with the transfer
+        asyncio.run(as_caller())
+        baresip.wait_event("CALL_CLOSED")
     finally:
         baresip.close()
 
