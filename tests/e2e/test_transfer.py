@@ -1,11 +1,11 @@
-"""Transfers and holds (issue 21). Blind: the phone that answered hands the caller on with REFER; the caller
-hears the first phone, then the second; the one recording of the call goes on with the new party in the same
-channel (or ends at the transfer with ``should_follow_transfer: false``), and its metadata says when. Our phone and
-Debian's baresip (its ``transfer`` command) are the transferors; a REFER to a number nothing answers to leaves the
-bridge standing. Attended: Replaces joins the caller to the consultation call's party. A hold plays the account's
-music on hold to the caller, and into the recording. The API starts, masks and stops a live call's
-recording. Carriers (the caller) come from 127.0.0.2; devices register
-from 127.0.0.1 with digest."""
+"""Transfers and holds (issue 21). Blind: the phone that answered hands the caller on with REFER (or the caller
+hands on the phone it called); the caller hears the first phone, then the second; the one recording of the call
+goes on with the new party in the same channel (or ends at the transfer with ``should_follow_transfer: false``),
+and its metadata says when. Our phone and Debian's baresip (its ``transfer`` command) are the transferors; a
+REFER to a number nothing answers to leaves the bridge standing. Attended: Replaces joins the caller (or the
+caller's party) to the consultation call's party. A hold plays the account's music on hold to the caller, and
+into the recording. The API starts, masks and stops a live call's recording. Carriers (the caller) come from
+127.0.0.2; devices register from 127.0.0.1 with digest."""
 
 from __future__ import annotations
 
@@ -169,13 +169,13 @@ def _blind_transfer(
     return answered, transfer_at, ended, pcm, rate, doc
 
 
-def _handed_over(pcm: np.ndarray, rate: int, offset: float) -> None:
-    """The other party's channel holds the first phone's tone before *offset* and the second's after (per 250 ms
-    window, a second's grace around the hand-over)."""
-    windows = window_hz(np.ascontiguousarray(pcm[:, 1]), rate)
+def _handed_over(pcm: np.ndarray, rate: int, offset: float, channel: int = 1, first_hz: float = FIRST_HZ) -> None:
+    """*channel* (by default the other party's) holds *first_hz* before *offset* and the second phone's tone after
+    (per 250 ms window, a second's grace around the hand-over)."""
+    windows = window_hz(np.ascontiguousarray(pcm[:, channel]), rate)
     cut = int(offset / 0.25)
     before, after = windows[: cut - 1], windows[cut + 4 :]
-    assert sum(abs(hz - FIRST_HZ) < 20 for hz in before) >= len(before) - 2, before
+    assert sum(abs(hz - first_hz) < 20 for hz in before) >= len(before) - 2, before
     assert sum(abs(hz - SECOND_HZ) < 20 for hz in after) >= len(after) - 2, after
 
 
@@ -237,11 +237,7 @@ def test_the_caller_transfers_its_party_which_keeps_its_channel_of_the_one_recor
     offset = float(transfer["offset_s"])
     assert abs(offset - (transfer_at - answered)) <= 0.5
     assert heard_for(np.ascontiguousarray(pcm[:, 1]), FIRST_HZ, rate=rate) >= len(pcm) / rate - 1.0
-    windows = window_hz(np.ascontiguousarray(pcm[:, 0]), rate)  # the caller's channel: the desk, then the second
-    cut = int(offset / 0.25)
-    before, after = windows[: cut - 1], windows[cut + 4 :]
-    assert sum(abs(hz - CALLER_HZ) < 20 for hz in before) >= len(before) - 2, before
-    assert sum(abs(hz - SECOND_HZ) < 20 for hz in after) >= len(after) - 2, after
+    _handed_over(pcm, rate, offset, channel=0, first_hz=CALLER_HZ)  # the caller's channel: desk, then second
 
 
 @pytest.mark.parametrize(
@@ -374,6 +370,54 @@ def test_an_attended_transfer_joins_the_caller_to_the_consultation_calls_party(o
     pcm, rate, _ = decode(upload.body, "wav")
     assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
     _handed_over(pcm, rate, float(transfer["offset_s"]))
+
+
+def test_the_caller_joins_its_party_to_its_consultation_call_with_replaces(office: Office) -> None:
+    """A desk phone calls the first phone (recorded), calls the second itself, then REFERs the first call with
+    Replaces naming the second: the first and second phones talk, both of the desk's calls end, and the one file
+    keeps the first phone in its channel while the caller's channel goes from the desk to the second phone."""
+    desk_user, first_user, second_user = (f"{c}{uuid.uuid4().hex[:4]}" for c in "gmn")
+    office.device(desk_user, password=PASSWORD)
+    first_number = office.device_number(first_user, _record(office))
+    second_number = office.device_number(second_user)
+
+    async def scenario() -> tuple[str, float, float, float]:
+        first = await _phone(office, first_user, FIRST_HZ)
+        second = await _phone(office, second_user, SECOND_HZ)
+        desk = await _phone(office, desk_user, CALLER_HZ)
+        consult = await Phone(office.server.sip_port, user=desk_user, realm=office.realm, password=PASSWORD).start()
+        consult.say_pcm(tone(CALLER_HZ, 30.0))
+        desk.password = PASSWORD
+        try:
+            assert (await desk.call(first_number)).status == 200
+            answered = time.monotonic()
+            await _until_heard(desk, FIRST_HZ, 2.0)
+            assert (await consult.call(second_number)).status == 200  # the consultation call
+            await _until_heard(consult, SECOND_HZ, 1.0)
+            replaces = f"{consult.call_id}%3Bto-tag%3D{consult.to_tag}%3Bfrom-tag%3D{consult.from_tag}"
+            transfer_at = time.monotonic()
+            assert (await desk.refer(f"sip:{second_number}@{office.realm}?Replaces={replaces}")).status == 202
+            await _notified(desk, "SIP/2.0 200")
+            await desk.wait_bye(5)  # both of the desk's calls end
+            await consult.wait_bye(5)
+            await _until_heard(first, SECOND_HZ, 2.0)
+            ended = time.monotonic()
+            await first.hangup_incoming()
+            await second.wait_bye(5)  # the first phone's hangup reaches the party it was joined to
+            assert heard_for(second.received.pcm(), FIRST_HZ) >= 1.5, "the second phone did not hear the first"
+            return desk.call_id, answered, transfer_at, ended
+        finally:
+            for phone in (desk, consult, first, second):
+                phone.close()
+
+    call_id, answered, transfer_at, ended = asyncio.run(scenario())
+    doc, pcm, rate = _recorded(office, call_id)
+    [transfer] = doc["transfers"]
+    offset = float(transfer["offset_s"])
+    assert transfer["to"] == second_number and abs(offset - (transfer_at - answered)) <= 0.5
+    assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
+    assert heard_for(np.ascontiguousarray(pcm[:, 1]), FIRST_HZ, rate=rate) >= len(pcm) / rate - 1.0
+    _handed_over(pcm, rate, offset, channel=0, first_hz=CALLER_HZ)
 
 
 def test_a_held_caller_hears_the_accounts_music_and_so_does_the_recording(office: Office) -> None:
