@@ -36,6 +36,7 @@ from calltape.frontdoor.device_auth import DeviceAuthenticator
 from calltape.frontdoor.registrar import Registrar
 from calltape.frontdoor.sip_service import CAPABILITIES, SipService
 from calltape.health import LoopLag, health
+from calltape.logs import throttle
 from calltape.manifest import SigningKey
 from calltape.media.library import MediaLibrary
 from calltape.media.ports import RtpPortPool
@@ -59,6 +60,7 @@ from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
 from calltape.store.documents import ACCOUNTS, USERS, Documents
+from calltape.store.nodes import HEARTBEAT, Nodes, NodeState
 from calltape.store.notifications import Notifications
 from calltape.store.recording_audit import RecordingAudit
 from calltape.store.recordings import Recordings
@@ -136,6 +138,7 @@ class Node:
         self.token = token
         self.say = say
         self.registrations = Registrations(db)
+        self.nodes = Nodes(db)
         self.recordings = Recordings(db)
         self.encoders = EncoderPool(default_size(worker.count))
         spool = spool_dir(settings.data_dir, worker.index)  # each worker is its own node
@@ -292,6 +295,7 @@ class Node:
         self.housekeeping.spawn(self.loop_lag.run())
         self.housekeeping.spawn(self.mailer.run())
         self.housekeeping.spawn(self.webhooks.run())
+        self.housekeeping.spawn(self._heartbeat())
         if self.api_server is not None:
             self.api_task = asyncio.create_task(self.api_server.serve(sockets=[self.api_socket]))
             self._announce(sip_host, sip_port)
@@ -386,6 +390,8 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.api_task
         await self.housekeeping.wait()
+        with contextlib.suppress(Exception):  # the store is down: the others see this node gone soon anyway
+            await self.nodes.stopped(self.node)
         if self.receiver_app is not None:
             await self.receiver_app.hook.drain()
             await self.receiver_app.storage.close()
@@ -441,6 +447,16 @@ class Node:
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """``/health``: the store, the spool and the event loop."""
         return await health(self.db, self.manager.spool_dir, self.loop_lag)
+
+    async def _heartbeat(self) -> None:
+        """Tell the store every HEARTBEAT seconds that this node is up (``store/nodes.py``)."""
+        while True:
+            state = NodeState(self.node, self.draining, len(self.calls.active_calls))
+            try:
+                await self.nodes.note(state)
+            except Exception as exc:  # the store is down: the next note says it again
+                throttle.error(log, "heartbeat", exc, "node %s: cannot note that it is up: %r", self.node, exc)
+            await asyncio.sleep(HEARTBEAT)
 
 
 async def _purge_expired(registrations: Registrations) -> None:

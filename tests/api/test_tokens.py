@@ -34,7 +34,8 @@ OUTSIDE_AN_ACCOUNT = {
     ("POST", "/v2/resources/{doc_id}"): 403,
     ("PATCH", "/v2/resources/{doc_id}"): 403,
     ("DELETE", "/v2/resources/{doc_id}"): 403,
-    ("GET", "/v2/nodes/{node_id}"): 403,  # the platform's nodes: the operator's
+    ("GET", "/v2/nodes"): 403,  # the platform's nodes: the operator's
+    ("GET", "/v2/nodes/{node_id}"): 403,
     ("POST", "/v2/nodes/{node_id}/drain"): 403,
     ("GET", "/v2/signing_keys"): 200,  # public keys: a tenant checks its recordings with them
     ("GET", "/v2/token_auth"): 200,

@@ -208,6 +208,10 @@ def test_a_drained_node_takes_no_new_calls_lets_its_own_end_and_stops(edge: Edge
     assert exit_code == 0  # it stopped by itself once its call ended
     log = node.log_path.read_text()
     assert "Traceback" not in log
+    nodes = {node["id"]: node for node in edge.api.get("/v2/nodes").json()["data"]}  # as node 0 sees them
+    assert nodes["node-0"]["up"] and not nodes["node-1"]["up"] and nodes["node-1"]["stopped"] is not None
+    assert nodes["node-1"]["stranded"] == 0  # it delivered what it had
+    assert edge.api.post("/v2/nodes/node-1/drain").status_code == 409  # asked of node 0: not itself
     [doc] = edge.api.get(f"/v2/accounts/{edge.account_id}/recordings", params={"call_id": call_id}).json()["data"]
     assert doc["state"] == "delivered" and doc["manifest"]["node"] == "node-1"  # before the node stopped
     assert abs(doc["duration_ms"] / 1000 - seconds) <= 0.2  # the whole call, answer to hang-up
@@ -225,7 +229,9 @@ def test_sigterm_drains_and_a_second_sigterm_hangs_up_at_once(tmp_path: Path) ->
             "calls": 0,
             "legs": 0,
             "workers": 1,
+            "up": True,
         }
+        assert [node["id"] for node in api.get("/nodes").json()["data"]] == ["solo"]  # its heartbeat, at start
         assert api.post("/nodes/other/drain").status_code == 404
         assert httpx.post(f"{server.api_url}/v2/nodes/solo/drain").status_code == 401
         account = api.put("/accounts", json={"data": {"name": "solo", "realm": "solo.test"}}).json()["data"]["id"]

@@ -11,6 +11,7 @@ import pytest
 from calltape.recording.media_settings import MediaSettings
 from calltape.retry import retry_delay
 from calltape.store.database import Database
+from calltape.store.nodes import GONE_AFTER, Nodes, NodeState
 from calltape.store.recordings import Recordings, RecordingState
 
 
@@ -104,3 +105,27 @@ def test_media_settings_read_kazoos_keys_and_keep_defaults_for_bad_values() -> N
     kazoo = MediaSettings.from_document({"storage_retry_times": 2, "call_recording": {"storage_retry_times": 9}})
     assert kazoo.storage_retry_times == 9  # Kazoo's key wins over calltape's earlier top-level one
     assert MediaSettings.from_document({"storage_retry_times": 2}).storage_retry_times == 2
+
+
+async def test_a_delivery_leased_by_a_node_that_is_gone_is_taken_at_once_and_shown_stranded(
+    database: Database,
+) -> None:
+    store, nodes = Recordings(database), Nodes(database)
+    for recording_id in ("r-up", "r-killed"):
+        await store.create(_row(recording_id, 1.0))
+        await store.finish(recording_id, {"state": RecordingState.PENDING}, deliver=True)
+    now = time.time() + 0.01
+    await nodes.note(NodeState("up-node", draining=False, calls=3), now)
+    await nodes.note(NodeState("killed-node", draining=True, calls=5), now - GONE_AFTER - 1)  # heard of no more
+    [held_up], _ = await store.claim_due("up-node", now, 600, 1)
+    [held_killed], _ = await store.claim_due("killed-node", now, 600, 1)
+    listed = {doc["id"]: doc for doc in await nodes.all(now)}
+    assert (listed["up-node"]["up"], listed["up-node"]["calls"], listed["up-node"]["stranded"]) == (True, 3, 0)
+    killed = listed["killed-node"]
+    assert (killed["up"], killed["draining"], killed["calls"], killed["deliveries_leased"]) == (False, False, 0, 1)
+    assert killed["stranded"] == 1
+    taken, _ = await store.claim_due("other-node", now + 1, 600, 10)  # long before the 600 s lease runs out
+    assert [r.id for r in taken] == [held_killed.id] != [held_up.id]
+    await nodes.stopped("up-node", now + 2)  # a clean stop: what it still held is free too
+    assert [r.id for r in (await store.claim_due("other-node", now + 3, 600, 10))[0]] == [held_up.id]
+    assert not (await nodes.all(now + 3))[0]["up"]

@@ -67,6 +67,7 @@ from calltape.store.documents import (
     VMBOXES,
     Documents,
 )
+from calltape.store.nodes import Nodes
 from calltape.store.notifications import Notifications, as_smtp_log
 from calltape.store.recording_audit import RecordingAudit
 from calltape.store.recordings import Recordings
@@ -171,7 +172,7 @@ def create_app(
     audit = RecordingAudit(db)
     add_recording_routes(router, recordings, account_in_path, on_recording_retry, recording_events, audit)
     if node_control is not None:
-        add_node_routes(router, node_control)
+        add_node_routes(router, node_control, Nodes(db))
     signing_keys = SigningKeys(db)
 
     @router.get("/signing_keys")

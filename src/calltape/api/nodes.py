@@ -1,8 +1,12 @@
-"""``/v2/nodes/{node_id}``: this node's state, and its drain (the operator's token only).
+"""``/v2/nodes``: the nodes sharing this store, and a node's drain (the operator's token only).
+
+``GET /v2/nodes`` lists every node (each worker of each ``calltape serve``) as the store last heard of it: up or
+not, draining, its calls, the deliveries it leases and, for a node that is gone, how many of them are stranded
+(they are taken over by the nodes still up). ``GET /v2/nodes/{node_id}`` is one of them.
 
 A node is drained before it is restarted: new calls and the edge's OPTIONS probes get 503, so Kamailio sends
 calls to the other nodes; the calls under way go on until they end (or ``--drain-timeout``), then the node
-stops. A node answers for itself only: another node's id is a 404 naming this one.
+stops. ``POST /v2/nodes/{node_id}/drain`` is asked of the node itself (another node's id: 409, naming this one).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from fastapi.responses import JSONResponse
 from calltape.api.auth import require_master
 from calltape.api.envelope import success
 from calltape.api.errors import ApiError
+from calltape.store.nodes import Nodes
 
 
 class NodeControl(Protocol):
@@ -27,23 +32,35 @@ class NodeControl(Protocol):
     def start_draining(self) -> None: ...
 
 
-def add_node_routes(router: APIRouter, node: NodeControl) -> None:
-    """GET the node's state; POST ``…/drain`` to drain it."""
+def add_node_routes(router: APIRouter, node: NodeControl, nodes: Nodes) -> None:
+    """List the nodes, read one, drain this one."""
 
-    def this_node(request: Request, node_id: str) -> None:
+    async def known(node_id: str) -> dict[str, Any]:
+        found = {doc["id"]: doc for doc in await nodes.all()}
+        if node_id == node.node_id:  # this node, as it stands now (its workers' rows give their deliveries)
+            return {**node.state(), "up": True}
+        if node_id not in found:
+            raise ApiError(404, "bad identifier", {"node_id": f"no node {node_id!r} shares this store"})
+        return found[node_id]
+
+    @router.get("/nodes")
+    async def list_nodes(request: Request) -> JSONResponse:
+        """Every node the store has heard of, the most recent first."""
         require_master(request)
-        if node_id != node.node_id:
-            raise ApiError(404, "bad identifier", {"node_id": f"this is node {node.node_id!r}, not {node_id!r}"})
+        return success(await nodes.all())
 
     @router.get("/nodes/{node_id}")
     async def node_state(request: Request, node_id: str) -> JSONResponse:
-        """The node's name, whether it drains, and the calls it carries."""
-        this_node(request, node_id)
-        return success(node.state())
+        """One node: this one as it stands, another as the store last heard of it."""
+        require_master(request)
+        return success(await known(node_id))
 
     @router.post("/nodes/{node_id}/drain")
     async def drain_node(request: Request, node_id: str) -> JSONResponse:
         """Refuse new calls from now on, let those under way end, then stop (as SIGTERM does)."""
-        this_node(request, node_id)
+        require_master(request)
+        if node_id != node.node_id:
+            await known(node_id)  # 404 if no such node
+            raise ApiError(409, "conflict", {"node_id": f"ask {node_id!r} itself: this is node {node.node_id!r}"})
         node.start_draining()
         return success({**node.state(), "draining": True}, status=202)

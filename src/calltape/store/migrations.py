@@ -22,6 +22,7 @@ from calltape.store.schema import (
     media,
     menus,
     metadata,
+    nodes,
     notifications,
     phone_numbers,
     recording_audit,
@@ -140,6 +141,10 @@ def _registration_paths(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE registrations ADD COLUMN path TEXT NOT NULL DEFAULT ''"))
 
 
+def _nodes(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[nodes])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -155,5 +160,6 @@ MIGRATIONS: dict[int, Migration] = {
     11: _recording_audit,
     12: _signing_keys,
     13: _registration_paths,
+    14: _nodes,
 }
 LATEST_VERSION = max(MIGRATIONS)

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, s
 from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import Doc, NotFoundError
+from calltape.store.nodes import gone_nodes
 
 
 class RecordingState(StrEnum):
@@ -176,14 +177,15 @@ class Recordings:
         recordings, and when the next entry not yet due falls due."""
 
         def work(conn: Connection) -> tuple[list[DueRecording], float | None]:
-            free_and_due = (_outbox.c.lease_until < now) & (_outbox.c.due_at <= now)
+            free = (_outbox.c.lease_until < now) | _outbox.c.lease_owner.in_(gone_nodes(now))  # held by no live node
+            free_and_due = free & (_outbox.c.due_at <= now)
             due = select(_outbox.c.recording_id).where(free_and_due).order_by(_outbox.c.due_at).limit(limit)
             ids = [str(i) for i in conn.execute(due).scalars()]
             claimed: list[str] = []
             if ids:
                 held = conn.execute(
                     update(_outbox)
-                    .where(_outbox.c.recording_id.in_(ids) & (_outbox.c.lease_until < now))
+                    .where(_outbox.c.recording_id.in_(ids) & free)
                     .values(lease_until=now + lease, lease_owner=owner)
                     .returning(_outbox.c.recording_id)
                 )

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -314,6 +315,18 @@ signing_keys = Table(  # each node's public key for recording manifests (manifes
     Column("node", String(255), nullable=False),
     Column("public_key", String(64), nullable=False),  # base64 of the raw 32 bytes
     Column("created", Float, nullable=False),
+)
+
+
+nodes = Table(  # every node (each worker of a serve) that shares this store, and when it was last heard of
+    "nodes",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("started", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("draining", Boolean, nullable=False, default=False),
+    Column("calls", Integer, nullable=False, default=0),
+    Column("stopped", Float, nullable=True),  # a clean stop; a node killed never says so
 )
 
 
