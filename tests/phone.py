@@ -59,8 +59,9 @@ class Phone:
         user: str = "tester",
         realm: str = "127.0.0.1",
         password: str | None = None,
+        server_host: str = "127.0.0.1",
     ) -> None:
-        self.server = ("127.0.0.1", server_port)
+        self.server = (server_host, server_port)
         self.host = host
         self.user = user
         self.realm = realm
@@ -316,12 +317,18 @@ class Phone:
                 return response
 
     async def call(
-        self, number: str, *, body: bytes | None = None, answer_sdp: bytes | None = None, timeout: float = 10.0
+        self,
+        number: str,
+        *,
+        body: bytes | None = None,
+        answer_sdp: bytes | None = None,
+        timeout: float = 10.0,
+        extra: list[tuple[str, str]] | None = None,
     ) -> Response:
-        """INVITE *number*; answers a 407; on 200 sends the ACK and starts sending audio."""
+        """INVITE *number* (with *extra* headers); answers a 407; on 200 sends the ACK and starts sending audio."""
         uri = f"sip:{number}@{self.server[0]}:{self.server[1]}"
         offer = self.sdp() if body is None else body
-        invite = self.request("INVITE", uri, offer)
+        invite = self.request("INVITE", uri, offer, extra)
         self.invite = invite
         self.send(invite)
         response = await self.final(timeout)

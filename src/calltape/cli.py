@@ -46,6 +46,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     serve.add_argument("--db", metavar="URL", help="sqlite:///PATH or postgresql://USER@HOST/DB")
     serve.add_argument("--api-token", metavar="TOKEN", help="admin token for the API (default: generated once)")
     serve.add_argument("--trusted-networks", metavar="CIDRS", help="carriers/PBXs allowed to call without auth")
+    serve.add_argument(
+        "--edges", metavar="CIDRS", help="edge proxies (calltape edge-config) whose word on a request's source is taken"
+    )
     serve.add_argument("--media-address", metavar="IP", help="address for SDP and Contact (default: auto)")
     serve.add_argument("--rtp-timeout", metavar="SECONDS", help="hang up after this long without RTP (default 60)")
     serve.add_argument(

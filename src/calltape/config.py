@@ -48,6 +48,7 @@ class Settings:
     api_token: str = ""  # empty: generated once and kept in data_dir
     log_level: str = "info"
     trusted_networks: tuple[str, ...] = field(default_factory=tuple)
+    edges: tuple[str, ...] = field(default_factory=tuple)  # edge proxies whose X-Calltape-Source is believed
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")  # challenge order: most preferred first
     media_address: str = ""  # the address put in SDP and Contact; empty: the one facing the caller
     rtp_timeout: float = 60.0  # hang up after this long without RTP (0: never)
@@ -140,7 +141,7 @@ def _convert(name: str, value: Any) -> Any:
         if not algorithms or not set(algorithms) <= {"SHA-256", "MD5"}:
             raise ConfigError(f"{flag}: expected SHA-256 and/or MD5 (comma-separated), got {value!r}")
         return algorithms
-    if name == "trusted_networks":
+    if name in ("trusted_networks", "edges"):
         items = value.split(",") if isinstance(value, str) else list(value)
         try:
             return tuple(str(ipaddress.ip_network(i.strip(), strict=False)) for i in items if i.strip())

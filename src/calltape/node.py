@@ -35,6 +35,7 @@ from calltape.frontdoor.channels import LiveCalls, WorkerChannels
 from calltape.frontdoor.device_auth import DeviceAuthenticator
 from calltape.frontdoor.registrar import Registrar
 from calltape.frontdoor.sip_service import CAPABILITIES, SipService
+from calltape.frontdoor.sources import Sources
 from calltape.health import LoopLag, health
 from calltape.logs import throttle
 from calltape.manifest import SigningKey
@@ -218,9 +219,10 @@ class Node:
             after_sent=lambda sent: self.mailboxes.notified(sent),
         )
         self.mailboxes = StoredMailboxes(db, settings.data_dir, self.media_library, outbox=self.mailer)
+        sources = Sources(settings.edges)  # behind an edge: its word on where a request came from
         self.calls = CallControl(
             self.transport,
-            CallerAuth(device_auth, settings.trusted_networks, forwarding=self.forwarding),
+            CallerAuth(device_auth, settings.trusted_networks, forwarding=self.forwarding, sources=sources),
             self.callflows,
             RtpPortPool(settings.sip.host, *settings.rtp_ports),
             TtsCache(settings.data_dir / "tts"),
@@ -238,7 +240,7 @@ class Node:
         several = self.worker.count > 1  # the API (worker 0) asks the worker that has a call
         self.channels = WorkerChannels(local, self.worker, partial(ask, self.worker) if several else None)
         self.control = ControlServer(self.worker, self.channels.handle) if several else None
-        registrar = Registrar(self.registrations, device_auth, node=socket.gethostname())
+        registrar = Registrar(self.registrations, device_auth, node=socket.gethostname(), sources=sources)
         self.service = SipService(registrar, self.transport, self.calls)
         self.router = Router(self.worker, self.transport.deliver) if self.worker.count > 1 else None
 

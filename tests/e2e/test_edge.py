@@ -29,6 +29,7 @@ from tests.sipclient import UdpSipClient, options
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 PASSWORD = "edge-secret-1"
+EDGE_HOST = "127.0.0.3"  # apart from the phones (127.0.0.1) and the carrier (127.0.0.2): the nodes tell them apart
 REALM = "edge.calltape.test"
 
 
@@ -40,6 +41,10 @@ class Edge:
     account_id: str
     number: str  # record_call → echo
     desk_number: str  # rings the phone "desk"
+
+    def phone(self, user: str, host: str = "127.0.0.1", password: str | None = PASSWORD) -> Phone:
+        """A phone that talks to the edge."""
+        return Phone(self.port, user=user, realm=REALM, password=password, host=host, server_host=EDGE_HOST)
 
     def node_of(self, call_id: str) -> int:
         """Which node carried the call (the node whose front door took its INVITE)."""
@@ -57,11 +62,11 @@ def edge(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str) -> Iter
     nodes = []
     for index, ports in enumerate(((27000, 27099), (27100, 27199))):
         args = ["--db", pg_database_url, "--rtp-ports", rtp_ports(*ports), "--api-token", TOKEN]
-        args += ["--node-id", f"node-{index}"]
+        args += ["--node-id", f"node-{index}", "--edges", f"{EDGE_HOST}/32", "--trusted-networks", "127.0.0.2/32"]
         nodes.append(ServerProcess(tmp / f"node{index}", args).start())
     port = free_port()
     node_flags = [flag for node in nodes for flag in ("--node", f"sip:127.0.0.1:{node.sip_port}")]
-    listen = ["--listen", f"127.0.0.1:{port}", "--list", str(tmp / "nodes.list"), "--probe-interval", "1"]
+    listen = ["--listen", f"{EDGE_HOST}:{port}", "--list", str(tmp / "nodes.list"), "--probe-interval", "1"]
     config = subprocess.run(
         [sys.executable, "-m", "calltape", "edge-config", *listen, *node_flags],
         capture_output=True,
@@ -100,7 +105,7 @@ def _wait_for_edge(port: int, kamailio: subprocess.Popen[bytes], log: Path) -> N
     """Until an OPTIONS through the edge is answered by a node."""
 
     async def probe() -> int:
-        phone = await Phone(port, realm=REALM).start()
+        phone = await Phone(port, realm=REALM, server_host=EDGE_HOST).start()
         try:
             phone.send(phone.request("OPTIONS", f"sip:{REALM}"))
             return (await phone.final(1.0)).status
@@ -129,9 +134,9 @@ async def _call(edge: Edge, number: str, caller: Phone, seconds: float = 0.5) ->
 
 def test_a_phone_behind_the_edge_is_called_from_either_node_and_its_calls_spread(edge: Edge) -> None:
     async def scenario() -> tuple[list[str], list[str]]:
-        desk = await Phone(edge.port, user="desk", realm=REALM, password=PASSWORD).start()
+        desk = await edge.phone("desk").start()
         desk.answer_after = 0.1
-        caller = await Phone(edge.port, user="front", realm=REALM, password=PASSWORD).start()
+        caller = await edge.phone("front").start()
         try:
             registered = await desk.register(PASSWORD)  # through the edge, which adds its Path
             assert registered.status == 200 and "received=" in (registered.headers.get("Path") or "")  # echoed
@@ -153,6 +158,35 @@ def test_a_phone_behind_the_edge_is_called_from_either_node_and_its_calls_spread
     assert {edge.node_of(call_id) for call_id in rang} == {0, 1}  # the desk rang from the node without its REGISTER
 
 
+def test_the_nodes_take_the_edges_word_for_the_real_source_and_nobody_elses(edge: Edge) -> None:
+    """The carrier (a trusted network) calls through the edge without a login, a phone's INVITE is challenged,
+    and a source header a phone forges is replaced by the edge, or ignored when sent to a node directly."""
+
+    async def invite(phone: Phone, forged: str | None = None) -> int:
+        phone.call_id, phone.to_tag, phone.route_set = uuid.uuid4().hex, None, []
+        status = (await phone.call(edge.number, extra=[("X-Calltape-Source", forged)] if forged else [])).status
+        if status == 200:
+            await phone.hangup()
+        return status
+
+    async def scenario() -> list[int]:
+        carrier = await edge.phone("carrier", host="127.0.0.2", password=None).start()
+        phone = await edge.phone("front", password=None).start()
+        direct = await Phone(edge.nodes[0].sip_port, user="front", realm=REALM).start()  # not through the edge
+        try:
+            return [
+                await invite(carrier),
+                await invite(phone),
+                await invite(phone, forged="127.0.0.2"),
+                await invite(direct, forged="127.0.0.2"),
+            ]
+        finally:
+            for each in (carrier, phone, direct):
+                each.close()
+
+    assert asyncio.run(scenario()) == [200, 407, 407, 407]
+
+
 def _probe(port: int) -> str:
     """A hand-written OPTIONS straight to a node: the first line and the Retry-After of its answer."""
     client = UdpSipClient()
@@ -171,8 +205,8 @@ def test_a_drained_node_takes_no_new_calls_lets_its_own_end_and_stops(edge: Edge
     assert _probe(node.sip_port) == "SIP/2.0 200 OK"
 
     async def scenario() -> tuple[str, float, list[str], int, str, int]:
-        caller = await Phone(edge.port, user="front", realm=REALM, password=PASSWORD).start()
-        others = await Phone(edge.port, user="front", realm=REALM, password=PASSWORD).start()
+        caller = await edge.phone("front").start()
+        others = await edge.phone("front").start()
         caller.say_pcm(tone(CALLER_HZ, 30))
         try:
             while True:  # a recorded call that node 1 carries, kept up
@@ -264,7 +298,7 @@ def test_a_node_that_is_down_gets_no_calls_and_the_other_takes_them(edge: Edge) 
     edge.nodes[1].stop()  # as a crash would leave it: nothing answers on its address
 
     async def scenario() -> list[str]:
-        caller = await Phone(edge.port, user="front", realm=REALM, password=PASSWORD).start()
+        caller = await edge.phone("front").start()
         try:
             return [await _call(edge, edge.number, caller, 0.2) for _ in range(4)]
         finally:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calltape.frontdoor.device_auth import DeviceAuthenticator
+from calltape.frontdoor.sources import Sources
 from calltape.logs import throttle
 from calltape.sip.digest import Verdict
 from calltape.sip.events import Peer
@@ -39,8 +40,10 @@ class CallerAuth:
         trusted_networks: tuple[str, ...] = (),
         clock: Callable[[], float] = time.time,
         forwarding: Forwarding | None = None,
+        sources: Sources | None = None,
     ) -> None:
         self.auth = auth
+        self.sources = sources or Sources()
         self.trusted = [ipaddress.ip_network(n) for n in trusted_networks]
         self.clock = clock
         self.forwarding = forwarding
@@ -69,9 +72,10 @@ class CallerAuth:
                 )
                 return make_response(request, 403, "Forbidden (call forward signature invalid)", to_tag=to_tag)
             return Caller(forwarded.account_id, forwarded.device_id, forwarded.hops)
-        if self.is_trusted(peer.host):  # a carrier: no device's address claim can take its calls
+        source = self.sources.host_of(request, peer)  # behind an edge: the address the edge says
+        if self.is_trusted(source):  # a carrier: no device's address claim can take its calls
             return Caller(None)
-        by_address = await self.auth.directory.device_at(peer.host)
+        by_address = await self.auth.directory.device_at(source)
         if by_address is not None:  # a device authenticated by its address (a PBX): no digest
             return Caller(*by_address)
         from_uri = request.from_.uri
@@ -80,17 +84,17 @@ class CallerAuth:
             throttle.log(
                 log,
                 logging.INFO,
-                ("untrusted", peer.host),
+                ("untrusted", source),
                 "call-id %s: INVITE from %s refused: untrusted source, unknown realm",
                 request.call_id,
-                peer.host,
+                source,
             )
             return make_response(request, 403, to_tag=to_tag)
         now = self.clock()
-        if self.auth.blocked(peer.host, now):
+        if self.auth.blocked(source, now):
             return make_response(request, 403, "Forbidden (too many failed attempts)", to_tag=to_tag)
         header = request.headers.get("Proxy-Authorization")
-        device, verdict = await self.auth.login(header, "INVITE", realm, peer.host, now)
+        device, verdict = await self.auth.login(header, "INVITE", realm, source, now)
         if device is not None:
             return Caller(device.account_id, device.device_id)
         challenges = self.auth.challenges(realm, now, stale=verdict is Verdict.STALE)

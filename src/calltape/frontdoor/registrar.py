@@ -12,6 +12,7 @@ from collections.abc import Callable
 from email.utils import formatdate
 
 from calltape.frontdoor.device_auth import DeviceAuthenticator
+from calltape.frontdoor.sources import Sources
 from calltape.logs import throttle
 from calltape.sip.digest import Verdict
 from calltape.sip.events import Peer
@@ -47,8 +48,10 @@ class Registrar:
         default_expires: int = 3600,
         node: str = "",
         clock: Callable[[], float] = time.time,
+        sources: Sources | None = None,
     ) -> None:
         self.registrations = registrations
+        self.sources = sources or Sources()  # behind an edge: the address the edge says a REGISTER came from
         self.writer = BindingWriter(registrations)
         self.auth = auth
         self.min_expires = min_expires
@@ -69,32 +72,33 @@ class Registrar:
         if not isinstance(to_uri, SipUri) or not to_uri.user:
             return reply(404, "Not Found (the To header must name sip:user@realm)")
         realm = to_uri.host.lower()
-        if self.auth.blocked(peer.host, now):
+        source = self.sources.host_of(request, peer)
+        if self.auth.blocked(source, now):
             throttle.log(
                 log,
                 logging.WARNING,
-                ("blocked", peer.host),
+                ("blocked", source),
                 "call-id %s: REGISTER from blocked source %s",
                 call_id,
-                peer.host,
+                source,
             )
             retry = [("Retry-After", str(int(self.auth.throttle.block_for)))]
             return reply(403, "Forbidden (too many failed attempts)", retry)
         header = request.headers.get("Authorization")
         device, verdict = await self.auth.login(
-            header, "REGISTER", realm, peer.host, now, user=to_uri.user_unescaped or ""
+            header, "REGISTER", realm, source, now, user=to_uri.user_unescaped or ""
         )
         if device is None:
             if verdict is Verdict.FAILED:
                 throttle.log(
                     log,
                     logging.INFO,
-                    ("register-failed", peer.host),
+                    ("register-failed", source),
                     "call-id %s: REGISTER for %s@%s from %s failed authentication",
                     call_id,
                     to_uri.user,
                     realm,
-                    peer.host,
+                    source,
                 )
             challenges = self.auth.challenges(realm, now, stale=verdict is Verdict.STALE)
             return reply(401, headers=[("WWW-Authenticate", v) for v in challenges])
