@@ -179,6 +179,8 @@ class Node:
         self.shared_figures = SharedFigures() if worker.count > 1 and ENVIRONMENT in os.environ else None
         self.housekeeping = TaskSet(f"worker {worker.index} housekeeping")  # stopped first
         self.delivery_task: asyncio.Task[None] | None = None
+        self.heartbeat_task: asyncio.Task[None] | None = None
+        self.started_at = time.time()
         self.api_server: _EmbeddedUvicorn | None = None
         self.api_task: asyncio.Task[None] | None = None
         self.receiver_app: ReceiverApp | None = None
@@ -263,7 +265,7 @@ class Node:
             metrics=self.metrics,
             health=self.health,
             channels=self.channels,
-            node=self.manager.node,
+            node=self.node_id,
             node_control=self,
         )
         if self.receiver_app is not None:
@@ -277,6 +279,8 @@ class Node:
         """Recover what the last run left, deliver, listen for SIP, then serve the API."""
         settings = self.settings
         self.encoders.start()
+        await self._note_up()  # before any lease is taken: no other node may think this one gone meanwhile
+        self.heartbeat_task = asyncio.create_task(self._heartbeat())
         await recover(self.recordings, self.manager.node, self.manager.encode, self.manager.signing_key)
         self.delivery_task = asyncio.create_task(self.delivery.run())
         # Listen only now that calls can be taken: an INVITE that came earlier would be told 404 (no callflow).
@@ -297,7 +301,6 @@ class Node:
         self.housekeeping.spawn(self.loop_lag.run())
         self.housekeeping.spawn(self.mailer.run())
         self.housekeeping.spawn(self.webhooks.run())
-        self.housekeeping.spawn(self._heartbeat())
         if self.api_server is not None:
             self.api_task = asyncio.create_task(self.api_server.serve(sockets=[self.api_socket]))
             self._announce(sip_host, sip_port)
@@ -340,7 +343,10 @@ class Node:
         }
 
     def start_draining(self) -> None:
-        """Drain this node, as SIGTERM does (``POST /v2/nodes/{id}/drain``): from this moment on, no new call."""
+        """Drain this node, as SIGTERM does (``POST /v2/nodes/{id}/drain``): from this moment on, no new call.
+        Asked again, nothing more happens (a second SIGTERM would stop it)."""
+        if self.draining:
+            return
         self.service.draining = True
         self.on_drain()
 
@@ -366,8 +372,19 @@ class Node:
         if not self.calls.idle:
             self.say(f"calltape: {len(self.calls.active_calls)} call(s) still up: hanging up")
             return
-        await self.manager.drain()
-        await self.delivery.settle(max(0.0, min(DELIVERY_SETTLE, deadline - loop.time())))
+        finishing = asyncio.ensure_future(self._finish_deliveries(max(0.0, deadline - loop.time())))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({finishing, stopped}, return_when=asyncio.FIRST_COMPLETED)  # a second SIGTERM: at once
+        stopped.cancel()
+        if not finishing.done():
+            finishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await finishing
+
+    async def _finish_deliveries(self, left: float) -> None:
+        """The drained calls' recordings are finished, and the deliveries under way may end (at most *left* s)."""
+        await asyncio.shield(self.manager.drain())  # a stop meanwhile must not cut a recording's finishing short
+        await self.delivery.settle(min(DELIVERY_SETTLE, left))
 
     async def stop(self) -> None:
         """Hang up, stop listening, finish the recordings, stop delivery and the API, close the store."""
@@ -384,10 +401,11 @@ class Node:
         await self.service.drain()
         await self.manager.drain()
         await asyncio.to_thread(self.encoders.close)
-        if self.delivery_task is not None:
-            self.delivery_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.delivery_task
+        for task in (self.delivery_task, self.heartbeat_task):  # this node is up until its deliveries end
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.api_task is not None:  # it stops by itself once told to, after the requests under way
             with contextlib.suppress(asyncio.CancelledError):
                 await self.api_task
@@ -453,12 +471,15 @@ class Node:
     async def _heartbeat(self) -> None:
         """Tell the store every HEARTBEAT seconds that this node is up (``store/nodes.py``)."""
         while True:
-            state = NodeState(self.node, self.draining, len(self.calls.active_calls))
-            try:
-                await self.nodes.note(state)
-            except Exception as exc:  # the store is down: the next note says it again
-                throttle.error(log, "heartbeat", exc, "node %s: cannot note that it is up: %r", self.node, exc)
             await asyncio.sleep(HEARTBEAT)
+            await self._note_up()
+
+    async def _note_up(self) -> None:
+        state = NodeState(self.node, self.draining, len(self.calls.active_calls), self.started_at)
+        try:
+            await self.nodes.note(state)
+        except Exception as exc:  # the store is down: the next note says it again
+            throttle.error(log, "heartbeat", exc, "node %s: cannot note that it is up: %r", self.node, exc)
 
 
 async def _purge_expired(registrations: Registrations) -> None:

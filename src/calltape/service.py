@@ -2,7 +2,9 @@
 
 SIGTERM drains the node (``Node.drain``: new calls are refused with 503, those under way may end by themselves
 within ``--drain-timeout``), then stops it; a second SIGTERM, or SIGINT, stops it at once: calls are hung up and
-their recordings finished. Either way no recording is lost: what was not delivered stays in the outbox.
+their recordings finished. Either way no recording is lost: what was not delivered stays in the outbox. A worker
+of ``--workers`` also drains on SIGUSR1, the supervisor's word for it (which a worker may hear beside a SIGTERM
+of its own, from systemd stopping the whole group: that makes one drain, not a stop).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from calltape.config import Settings
 from calltape.node import Node
@@ -32,19 +35,28 @@ async def serve(
     say: Callable[[str], None] = _say,
     worker: Worker | None = None,
     on_listening: Callable[[], None] = lambda: None,
+    early: Sequence[int] = (),
 ) -> None:
     """Run until SIGTERM (drain, then stop) or SIGINT (stop), then shut down cleanly. With *worker*, as one of
-    several processes (*on_listening* tells the supervisor this one takes calls)."""
+    several processes (*on_listening* tells the supervisor this one takes calls; *early*: the signals that came
+    before this ran, acted on now)."""
     stop = asyncio.Event()  # set first: a signal that comes while starting up is acted on once started
     drain = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGTERM, lambda: stop.set() if drain.is_set() else drain.set())
+    handlers: dict[int, Callable[[], None]] = {
+        signal.SIGINT: stop.set,
+        signal.SIGTERM: lambda: stop.set() if drain.is_set() else drain.set(),
+        signal.SIGUSR1: drain.set,
+    }
+    for signum, handler in handlers.items():
+        loop.add_signal_handler(signum, handler)
+    for signum in early:
+        handlers[signum]()
     worker = worker or Worker()
     node = await Node.build(
         settings, receiver if worker.index == 0 else None, worker, say if worker.index == 0 else _quiet
     )
-    node.on_drain = _drain_all if worker.count > 1 else drain.set  # POST /v2/nodes/{id}/drain
+    node.on_drain = partial(_drain_all, worker) if worker.count > 1 else drain.set  # POST /v2/nodes/{id}/drain
     await node.start(on_listening)
     try:
         asked = [loop.create_task(event.wait()) for event in (stop, drain)]
@@ -57,6 +69,16 @@ async def serve(
         await node.stop()
 
 
-def _drain_all() -> None:
-    """A worker asked to drain: the supervisor tells every worker of this ``serve`` (SIGTERM to each)."""
-    os.kill(os.getppid(), signal.SIGTERM)
+def remember_signals() -> list[int]:
+    """Until :func:`serve` handles them (a worker starting up): the signals that come, for it to act on."""
+    seen: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(signum, lambda number, _frame: seen.append(number))
+    return seen
+
+
+def _drain_all(worker: Worker) -> None:
+    """A worker was asked to drain: its supervisor tells every worker of this ``serve`` (SIGTERM to it)."""
+    supervisor = worker.supervisor
+    if supervisor and os.getppid() == supervisor:  # not whoever adopted us if the supervisor is gone
+        os.kill(supervisor, signal.SIGTERM)

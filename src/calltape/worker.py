@@ -31,7 +31,13 @@ class Worker:
 
     index: int = 0
     count: int = 1
-    group: str = ""  # names the Unix sockets of one ``serve``
+    group: str = ""  # names the Unix sockets of one ``serve``: "<the supervisor's pid>-<random>"
+
+    @property
+    def supervisor(self) -> int:
+        """The supervisor's process id (0 for a lone process)."""
+        pid, _, _ = self.group.partition("-")
+        return int(pid) if pid.isdigit() else 0
 
     def owner(self, call_id: bytes) -> int:
         """The worker that owns the dialog with this Call-ID."""
@@ -79,7 +85,8 @@ class Router:
         self.sock.close()
 
     def pass_on(self, data: bytes, peer: Peer) -> bool:
-        """False if this worker owns *data*'s dialog (or it has no Call-ID); else it goes to the owner."""
+        """False if this worker owns *data*'s dialog (or it has no Call-ID, or its owner is gone); else it goes to
+        the owner."""
         match = _CALL_ID.search(data)
         if match is None:
             return False
@@ -90,7 +97,10 @@ class Router:
         try:
             self.sock.sendto(header + data, self.worker.address(owner))
             self.passed_on += 1
-        except OSError as exc:  # the owner is gone or its queue is full: UDP drops it, the sender retransmits
+        except (ConnectionRefusedError, FileNotFoundError):  # the owner is gone (drained and stopped): ours, then
+            throttle.log(log, logging.INFO, ("owner-gone", owner), "worker %d is gone: its datagrams are ours", owner)
+            return False
+        except OSError as exc:  # its queue is full: UDP drops it, the sender retransmits
             why = "cannot pass a datagram to worker %d: %s"
             throttle.log(log, logging.WARNING, ("pass-on", owner), why, owner, exc)
         return True

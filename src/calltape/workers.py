@@ -31,7 +31,7 @@ from calltape.config import HostPort, Settings
 from calltape.node import api_token, prepare_store
 from calltape.receiver.settings import ReceiverSettings
 from calltape.runtime import configure_logging, install_event_loop_policy
-from calltape.service import serve
+from calltape.service import remember_signals, serve
 from calltape.worker import Worker
 from calltape.worker_metrics import prepare as prepare_shared_figures
 
@@ -53,15 +53,17 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
     share = (high - low + 1) // count
     context = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = []
-    stopping = False
+    stopping = draining = False
 
     def stop(signum: int, _frame: object) -> None:
-        """Pass the signal on to every worker: SIGTERM drains (a second one stops), SIGINT stops."""
-        nonlocal stopping
+        """Tell every worker: the first SIGTERM drains them (SIGUSR1), a second one or SIGINT stops them (SIGINT)."""
+        nonlocal stopping, draining
         stopping = True
+        told = signal.SIGUSR1 if signum == signal.SIGTERM and not draining else signal.SIGINT
+        draining = True
         for process in processes:
             if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, signum)
+                os.kill(process.pid, told)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -115,5 +117,5 @@ def _fixed_port(address: HostPort, *, both: bool) -> HostPort:
 def _worker_main(settings: Settings, receiver: ReceiverSettings | None, worker: Worker, listening: Any) -> None:
     configure_logging(settings.log_level, prefix=f"w{worker.index} ")
     install_event_loop_policy()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until serve() handles it (the supervisor passes it on)
-    asyncio.run(serve(settings, receiver, worker=worker, on_listening=listening.set))
+    early = remember_signals()  # the supervisor's word may come before serve() listens for it
+    asyncio.run(serve(settings, receiver, worker=worker, on_listening=listening.set, early=early))

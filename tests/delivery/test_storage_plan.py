@@ -69,7 +69,7 @@ async def test_the_http_handler_sends_the_file_to_its_url_with_its_verb(tmp_path
     md5 = base64.b64encode(hashlib.md5(audio).digest()).decode()
     row = DueRecording(
         "r1", "call_recording_c@1.mp3", "c@1", "acc", None, "mp3", time.time(), 1000, len(audio),
-        hashlib.sha256(audio).hexdigest(), str(path), 0, {}, {"md5": md5},
+        hashlib.sha256(audio).hexdigest(), str(path), "n1", 0, {}, {"md5": md5},
     )  # fmt: skip
     sink = UploadSink().start()
     try:

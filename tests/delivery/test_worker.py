@@ -68,10 +68,7 @@ async def _deliver_until(
 
 
 def _worker(store: Recordings, horizon: float = 60.0) -> DeliveryWorker:
-    async def retry_times() -> int:
-        return 2
-
-    return DeliveryWorker(store, "n1", retry_times, retry_base=RETRY_BASE, horizon=horizon)
+    return DeliveryWorker(store, "n1", _two_retries, retry_base=RETRY_BASE, horizon=horizon)
 
 
 async def _state(store: Recordings, rid: str) -> RecordingState:
@@ -150,6 +147,34 @@ async def test_a_missing_spool_file_fails_at_once_and_says_so(database: Database
     finally:
         sink.stop()
     assert "is missing" in (await store.get("acc", "r5")).last_error and sink.attempts == []
+
+
+async def test_audio_in_another_nodes_spool_is_passed_on_not_failed(database: Database, tmp_path: Path) -> None:
+    """A recording of node n1 (not up: a node never heard of) reaches node n2, whose disk has no such file: it
+    stays pending, freed for n1 and due again later, and says where its audio is."""
+    store, sink = Recordings(database), UploadSink().start()
+    try:
+        path = await _queue(store, tmp_path, "r6", f"{sink.url}/kzr")
+        path.unlink()  # as n2 sees n1's spool
+        elsewhere = DeliveryWorker(store, "n2", _two_retries, retry_base=RETRY_BASE)
+
+        async def passed_on() -> bool:
+            return "not here" in ((await store.get("acc", "r6")).last_error or "")
+
+        await _deliver_until(elsewhere, passed_on)
+    finally:
+        sink.stop()
+    row = await store.get("acc", "r6")
+    assert (row.state, row.attempts, sink.attempts) == (RecordingState.PENDING, 0, [])
+    assert "node n1's spool" in (row.last_error or "")
+    [(recording_id, due_at, lease_until, lease_owner)] = [
+        (r.id, r.due_at, r.lease_until, r.lease_owner) for r in await store.queue("acc")
+    ]
+    assert recording_id == "r6" and due_at > time.time() + 50 and (lease_until, lease_owner) == (0.0, "")
+
+
+async def _two_retries() -> int:
+    return 2
 
 
 async def _is(store: Recordings, rid: str, state: RecordingState) -> bool:

@@ -210,3 +210,41 @@ def test_worker_zeros_metrics_count_the_calls_of_both_workers(site: Site) -> Non
     asyncio.run(hold_calls())
     wait_metric(site, "calltape_calls_active", 0)
     assert metric(site, "calltape_rtp_packets_received_total") - received_before > 4 * 25  # both workers' packets
+
+
+def test_drained_through_the_api_every_worker_lets_its_call_end_and_the_serve_exits_0(site: Site) -> None:
+    """Last in this module (it ends the server): the API of worker 0 drains the whole serve — a call that worker 1
+    carries goes on and ends, a new call is refused with 503 on either worker, and then every process exits 0."""
+    site.put("callflows", {"numbers": ["2200"], "flow": {"module": "echo", "data": {}}})
+    server = site.server
+    assert server.proc is not None
+
+    async def scenario() -> list[int]:
+        caller = await Phone(server.sip_port).start()
+        try:
+            caller.call_id = call_id_owned_by(1)
+            caller.say_pcm(tone(CALLER_HZ, 8))
+            assert (await caller.call("2200")).status == 200
+            node = site.api.get("/v2/nodes").json()["node"]  # the node whose API answers: this serve
+            drained = await asyncio.to_thread(site.api.post, f"/v2/nodes/{node}/drain")
+            assert drained.status_code == 202, drained.text
+            refused = []
+            for worker in (0, 1):  # new calls: 503 whichever worker owns them
+                late = await Phone(server.sip_port).start()
+                late.call_id = call_id_owned_by(worker)
+                deadline = time.monotonic() + 5  # the supervisor's word reaches worker 1 a moment later
+                while (status := (await late.call("2200")).status) == 200 and time.monotonic() < deadline:
+                    await late.hangup()
+                    late.call_id, late.to_tag = call_id_owned_by(worker), None
+                refused.append(status)
+                late.close()
+            heard = len(caller.received.frames)
+            await asyncio.sleep(0.5)
+            assert len(caller.received.frames) > heard  # the call on worker 1 goes on
+            assert (await caller.hangup()).status == 200
+            return refused
+        finally:
+            caller.close()
+
+    assert asyncio.run(scenario()) == [503, 503]
+    assert server.proc.wait(20) == 0  # every worker drained, then the supervisor ended

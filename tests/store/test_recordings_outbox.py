@@ -107,7 +107,7 @@ def test_media_settings_read_kazoos_keys_and_keep_defaults_for_bad_values() -> N
     assert MediaSettings.from_document({"storage_retry_times": 2}).storage_retry_times == 2
 
 
-async def test_a_delivery_leased_by_a_node_that_is_gone_is_taken_at_once_and_shown_stranded(
+async def test_a_delivery_leased_by_a_node_that_is_gone_is_free_at_once_and_shown_stranded(
     database: Database,
 ) -> None:
     store, nodes = Recordings(database), Nodes(database)
@@ -115,8 +115,10 @@ async def test_a_delivery_leased_by_a_node_that_is_gone_is_taken_at_once_and_sho
         await store.create(_row(recording_id, 1.0))
         await store.finish(recording_id, {"state": RecordingState.PENDING}, deliver=True)
     now = time.time() + 0.01
-    await nodes.note(NodeState("up-node", draining=False, calls=3), now)
-    await nodes.note(NodeState("killed-node", draining=True, calls=5), now - GONE_AFTER - 1)  # heard of no more
+    await nodes.note(NodeState("up-node", draining=False, calls=3, started=now), now)
+    await nodes.note(
+        NodeState("killed-node", draining=True, calls=5, started=now - 99), now - GONE_AFTER - 1
+    )  # heard of no more
     [held_up], _ = await store.claim_due("up-node", now, 600, 1)
     [held_killed], _ = await store.claim_due("killed-node", now, 600, 1)
     listed = {doc["id"]: doc for doc in await nodes.all(now)}
@@ -129,3 +131,9 @@ async def test_a_delivery_leased_by_a_node_that_is_gone_is_taken_at_once_and_sho
     await nodes.stopped("up-node", now + 2)  # a clean stop: what it still held is free too
     assert [r.id for r in (await store.claim_due("other-node", now + 3, 600, 10))[0]] == [held_up.id]
     assert not (await nodes.all(now + 3))[0]["up"]
+    await store.create(_row("r-n1", 1.0))  # a recording of node n1, which is up: only n1 delivers it
+    await store.finish("r-n1", {"state": RecordingState.PENDING}, deliver=True)
+    later = time.time() + 0.01
+    await nodes.note(NodeState("n1", draining=False, calls=0, started=later), later)
+    assert (await store.claim_due("other-node", later, 600, 10))[0] == []
+    assert [r.id for r in (await store.claim_due("n1", later, 600, 10))[0]] == ["r-n1"]

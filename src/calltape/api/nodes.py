@@ -36,12 +36,30 @@ def add_node_routes(router: APIRouter, node: NodeControl, nodes: Nodes) -> None:
     """List the nodes, read one, drain this one."""
 
     async def known(node_id: str) -> dict[str, Any]:
-        found = {doc["id"]: doc for doc in await nodes.all()}
-        if node_id == node.node_id:  # this node, as it stands now (its workers' rows give their deliveries)
-            return {**node.state(), "up": True}
-        if node_id not in found:
+        """A node as the store last heard of it — its workers' rows summed (``NAME:wK``) — and, for this node,
+        as it stands now."""
+        rows = [row for row in await nodes.all() if row["id"] == node_id or row["id"].startswith(f"{node_id}:w")]
+        here = node.state() if node_id == node.node_id else None
+        if not rows and here is None:
             raise ApiError(404, "bad identifier", {"node_id": f"no node {node_id!r} shares this store"})
-        return found[node_id]
+        summed = {
+            "id": node_id,
+            "up": any(row["up"] for row in rows),
+            "draining": any(row["draining"] for row in rows),
+            "calls": sum(row["calls"] for row in rows),
+            "started": min((row["started"] for row in rows), default=None),
+            "last_seen": max((row["last_seen"] for row in rows), default=None),
+            "stopped": None if any(row["stopped"] is None for row in rows) else rows[0]["stopped"],
+            "deliveries_leased": sum(row["deliveries_leased"] for row in rows),
+            "stranded": sum(row["stranded"] for row in rows),
+            "workers": max(len(rows), 1),
+        }
+        if here is None:
+            return summed
+        live = {"up": True, "stopped": None, "draining": here["draining"], "legs": here["legs"]}
+        if here["workers"] == 1:  # the other workers' calls are known from their rows only
+            live["calls"] = here["calls"]
+        return {**summed, **live}
 
     @router.get("/nodes")
     async def list_nodes(request: Request) -> JSONResponse:

@@ -38,6 +38,7 @@ BATCH = 64
 #: Hang-up → delivered (seconds): a healthy node delivers in well under a second; retries take minutes.
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 LATENCY_METRIC = "calltape_recording_delivery_latency_seconds"
+ELSEWHERE_RETRY = 60.0  # seconds before a recording whose audio is on another node is looked at again
 
 
 class DeliveryWorker:
@@ -149,6 +150,11 @@ class DeliveryWorker:
             target = target_from_dict(row.target)
         except (ValueError, KeyError, TypeError) as exc:  # written by another version: no attempt can succeed
             await self._failed(row, f"cannot deliver to {row.target!r}: {exc}", None, final=True)
+            return
+        if not path.exists() and row.node != self.node:  # in another node's spool: it delivers it when it is up
+            reason = f"the audio is in node {row.node}'s spool ({path}), not here"
+            log.warning("call-id %s: recording %s: %s", row.call_id, row.id, reason)
+            await self.store.pass_on(row.id, reason, time.time() + ELSEWHERE_RETRY)
             return
         if not path.exists():
             await self._failed(row, f"the spool file {path} is missing", None, final=True)

@@ -1,7 +1,8 @@
 """The nodes that share this store (each worker of each ``calltape serve``): each says every HEARTBEAT seconds
-that it is up, whether it drains and how many calls it carries. A node not heard of for GONE_AFTER seconds is
-gone (killed, or its machine lost): the deliveries it leased are taken by the others at once, not when the
-lease runs out, and the API shows what it held as stranded until then.
+that it is up, whether it drains and how many calls it carries. A node not heard of for GONE_AFTER seconds, or
+stopped, is gone: its leases need not be waited out, and the API shows what it holds as stranded. A node
+delivers its own recordings (the audio is in its spool) and those of nodes that are not up — the same data dir
+under another name (a new host name), or shared storage; audio it cannot find is passed on, not failed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class NodeState:
     node: str
     draining: bool
     calls: int
+    started: float  # when this run of the node began
 
 
 class Nodes:
@@ -37,13 +39,19 @@ class Nodes:
         self.db = db
 
     async def note(self, state: NodeState, now: float | None = None) -> None:
-        """*state*'s node is up now (the first note is its start)."""
+        """*state*'s node is up now."""
         now = time.time() if now is None else now
 
         def work(conn: Connection) -> None:
-            values = {"last_seen": now, "draining": state.draining, "calls": state.calls, "stopped": None}
+            values = {
+                "last_seen": now,
+                "draining": state.draining,
+                "calls": state.calls,
+                "stopped": None,
+                "started": state.started,
+            }
             if not conn.execute(update(_t).where(_t.c.id == state.node).values(**values)).rowcount:
-                conn.execute(insert(_t).values(id=state.node, started=now, **values))
+                conn.execute(insert(_t).values(id=state.node, **values))
 
         await self.db.run(work)
 
@@ -88,5 +96,10 @@ class Nodes:
 
 
 def gone_nodes(now: float) -> Any:
-    """A subquery: the nodes not up at *now* (their leases need not be waited out)."""
+    """A subquery: the nodes known and not up at *now* (their leases need not be waited out)."""
     return select(_t.c.id).where((_t.c.stopped.is_not(None)) | (_t.c.last_seen < now - GONE_AFTER))
+
+
+def up_nodes(now: float) -> Any:
+    """A subquery: the nodes up at *now* (a node never heard of is not)."""
+    return select(_t.c.id).where(_t.c.stopped.is_(None) & (_t.c.last_seen >= now - GONE_AFTER))

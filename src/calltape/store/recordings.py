@@ -28,7 +28,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, s
 from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import Doc, NotFoundError
-from calltape.store.nodes import gone_nodes
+from calltape.store.nodes import gone_nodes, up_nodes
 
 
 class RecordingState(StrEnum):
@@ -67,6 +67,7 @@ class DueRecording:
     size: int
     sha256: str
     spool_path: str
+    node: str  # the node whose spool holds the audio
     attempts: int  # attempts made before this one
     target: dict[str, Any]  # where it goes, as stored (see calltape.delivery.targets)
     doc: dict[str, Any]  # the metadata document
@@ -178,8 +179,15 @@ class Recordings:
 
         def work(conn: Connection) -> tuple[list[DueRecording], float | None]:
             free = (_outbox.c.lease_until < now) | _outbox.c.lease_owner.in_(gone_nodes(now))  # held by no live node
-            free_and_due = free & (_outbox.c.due_at <= now)
-            due = select(_outbox.c.recording_id).where(free_and_due).order_by(_outbox.c.due_at).limit(limit)
+            # its own recordings, and those of a node that is not up (another name for this one, or shared storage)
+            ours = (_t.c.node == owner) | _t.c.node.not_in(up_nodes(now))
+            due = (
+                select(_outbox.c.recording_id)
+                .join(_t, _t.c.id == _outbox.c.recording_id)
+                .where(free & (_outbox.c.due_at <= now) & ours)
+                .order_by(_outbox.c.due_at)
+                .limit(limit)
+            )
             ids = [str(i) for i in conn.execute(due).scalars()]
             claimed: list[str] = []
             if ids:
@@ -240,6 +248,20 @@ class Recordings:
                 )
             conn.execute(update(_t).where(_t.c.id == recording_id).values(**values))
             _after(conn, after, recording_id)
+
+        await self.db.run(work)
+
+    async def pass_on(self, recording_id: str, reason: str, due_at: float) -> None:
+        """This node cannot deliver it (its audio is on another node): free it, due again at *due_at*, with
+        *reason* shown; no attempt is counted."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(_outbox)
+                .where(_outbox.c.recording_id == recording_id)
+                .values(due_at=due_at, lease_until=0.0, lease_owner="")
+            )
+            conn.execute(update(_t).where(_t.c.id == recording_id).values(last_error=reason[:2000]))
 
         await self.db.run(work)
 

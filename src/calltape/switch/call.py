@@ -348,6 +348,7 @@ class Call:
         """End the call: every leg is hung up (BYE once answered, else the final *status*)."""
         for leg in [*self.legs, self.a_leg]:
             await leg.hangup(status)
+        self.end(self.a_leg.end_reason or "hangup")  # ours: even a transferor's end, which its REFER set aside
 
     async def wait_hangup(self) -> None:
         """Until the call ends."""

@@ -146,6 +146,10 @@ async def stay_bridged(call: TransferringCall, services: TransferServices) -> No
         _hand_over(call, joined.bridge, request)
         if request.transferor is call.a_leg:  # the caller handed its party on: that party takes its place
             _take_place(call, joined.callee)
+        if call.ended.is_set():  # the transferee left meanwhile: whoever it was to be joined to has no one
+            if request.join is not None:
+                request.join.host.spawn(request.join.hangup())
+            raise CallEndedError()
         if request.join is None:
             assert request.callflow_id is not None
             call.joined = None
