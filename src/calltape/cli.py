@@ -20,6 +20,7 @@ TOOLS = {
     "check": "calltape.check",
     "verify": "calltape.verify",
     "edge-config": "calltape.edge",
+    "cluster": "calltape.cluster",
 }
 
 

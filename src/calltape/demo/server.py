@@ -1,4 +1,4 @@
-"""Running ``calltape serve`` as a child process on loopback, for the demo."""
+"""Running ``calltape serve`` as a child process on loopback, for the demo and the local cluster."""
 
 from __future__ import annotations
 
@@ -35,11 +35,12 @@ class Server:
         return self.process.returncode or 0
 
 
-async def start(data_dir: Path, token: str, sip: str, http: str) -> Server:
-    """Start ``calltape serve`` with SQLite and the built-in receiver in *data_dir*; its log goes to server.log."""
+async def start(data_dir: Path, token: str, sip: str, http: str, extra: tuple[str, ...] = ()) -> Server:
+    """Start ``calltape serve`` with the built-in receiver in *data_dir* (SQLite there unless *extra* flags say
+    otherwise); its log goes to server.log."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "server.log"
-    args = ["serve", "--sip", sip, "--http", http, "--data-dir", str(data_dir), "--api-token", token]
+    args = ["serve", "--sip", sip, "--http", http, "--data-dir", str(data_dir), "--api-token", token, *extra]
     with log.open("ab") as err:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "calltape", *args, stdout=asyncio.subprocess.PIPE, stderr=err
