@@ -40,6 +40,8 @@ LONGEST_FIRST = (  # every module of 8 s or more, by summed durations in a run o
     "e2e/test_bridge.py",
     "e2e/test_kazoo_export.py",
     "e2e/test_workers.py",
+    "e2e/test_kill9_soak.py",
+    "e2e/test_cluster.py",
     "e2e/test_recording_store.py",
     "e2e/test_fuzz_live.py",
     "e2e/test_metrics.py",
