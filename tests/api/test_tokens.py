@@ -205,6 +205,8 @@ def test_failed_sign_ins_are_throttled(server: ServerProcess, api: httpx.Client)
     name = f"throttle-{uuid.uuid4().hex[:6]}"
     api.put("/v2/accounts", json={"data": {"name": name, "realm": f"{name}.example.com"}})
     wrong = hashlib.md5(b"nobody:nothing").hexdigest()
-    statuses = [_sign_in(server, wrong, account_name=name).status_code for _ in range(12)]
+    answers = [_sign_in(server, wrong, account_name=name) for _ in range(12)]
+    statuses = [answer.status_code for answer in answers]
     first = statuses.index(429)  # ten failures a minute per source (an earlier test failed one too)
     assert 9 <= first <= 10 and set(statuses[:first]) == {401} and set(statuses[first:]) == {429}
+    assert 1 <= int(answers[-1].headers["retry-after"]) <= 60  # when to try again

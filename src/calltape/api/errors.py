@@ -47,11 +47,18 @@ PYDANTIC_RULES = {
 class ApiError(Exception):
     """An error to return to the API client."""
 
-    def __init__(self, status: int, message: str | None = None, data: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message or MESSAGES.get(status, "error")
         self.data = data or {}
+        self.headers = headers or {}  # e.g. a 429's Retry-After
 
 
 def error_response(status: int, message: str | None = None, data: dict[str, Any] | None = None) -> JSONResponse:
@@ -88,7 +95,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.data)
+        response = error_response(exc.status, exc.message, exc.data)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:

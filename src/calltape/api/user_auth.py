@@ -9,6 +9,7 @@ Failed sign-ins are throttled per source address and per account (429 with Retry
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections import defaultdict, deque
@@ -104,7 +105,12 @@ def add_user_auth_route(
             keys[f"account:{account['id']}"] = FAILURES_PER_ACCOUNT
         wait = throttle.retry_after(keys)
         if wait > 0:
-            raise ApiError(429, "too many failed sign-ins", {"credentials": f"try again in {wait:.0f} s"})
+            raise ApiError(
+                429,
+                "too many failed sign-ins",
+                {"credentials": f"try again in {math.ceil(wait)} s"},
+                {"Retry-After": str(math.ceil(wait))},
+            )
         user = None
         if account is not None:  # scrypt takes tens of ms: off the event loop, which carries the calls' audio
             candidates = await users.list(account["id"])
