@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import secrets
 import shutil
 import signal
@@ -30,6 +29,7 @@ RTP_BASE = 20000  # node K takes RTP ports from RTP_BASE + (K - 1) * RTP_SPAN
 RTP_SPAN = 2000
 PROBE_INTERVAL = 2  # seconds between the edge's OPTIONS to each node
 EDGE_START = 10.0  # seconds Kamailio has to come up
+DRAIN_TIMEOUT = 30  # seconds the calls of a node being stopped may go on (a cluster to try: short)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,8 +82,10 @@ async def _cluster(args: argparse.Namespace, edge: HostPort, kamailio: str) -> i
         for number in range(1, args.nodes + 1):  # one by one: the first migrates the shared schema
             low = RTP_BASE + (number - 1) * RTP_SPAN
             rtp = f"{low}-{low + RTP_SPAN - 1}"
-            extra = ("--db", args.db, "--node-id", f"node-{number}", "--edges", f"{edge.host}/32", "--rtp-ports", rtp)
-            nodes.append(await start(work / f"node-{number}", token, "127.0.0.1:0", "127.0.0.1:0", extra))
+            extra: tuple[str, ...] = ("--db", args.db, "--node-id", f"node-{number}", "--edges", edge.host)
+            extra += ("--rtp-ports", rtp, "--drain-timeout", str(DRAIN_TIMEOUT))
+            node = await start(work / f"node-{number}", token, "127.0.0.1:0", "127.0.0.1:0", extra, own_session=True)
+            nodes.append(node)
         proxy = await _start_edge(work, edge, kamailio, nodes)
         api = DemoApi(nodes[0].api_url, token)
         try:
@@ -93,13 +95,15 @@ async def _cluster(args: argparse.Namespace, edge: HostPort, kamailio: str) -> i
         _tell(edge, nodes, site, token, work)
         await stop.wait()
         _say("stopping: every node drains (its calls end, its recordings are delivered), then the edge")
-    finally:
-        for server in nodes:
-            await server.stop()
+    finally:  # every node drains at once (killed if it takes too long), then the edge goes
+        await asyncio.gather(*(server.stop(DRAIN_TIMEOUT + 30) for server in nodes))
         if proxy is not None:
             proxy.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            try:
                 proxy.wait(10)
+            except subprocess.TimeoutExpired:
+                proxy.kill()
+                proxy.wait()
     return 0
 
 
@@ -112,7 +116,7 @@ async def _start_edge(work: Path, edge: HostPort, kamailio: str, nodes: list[Ser
     (work / "kamailio").mkdir(exist_ok=True)
     command = [kamailio, "-DD", "-E", "-f", str(config), "-Y", str(work / "kamailio"), "-w", str(work)]
     log = (work / "kamailio.log").open("wb")
-    proxy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    proxy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     deadline = asyncio.get_running_loop().time() + EDGE_START
     while not _listening(edge) and asyncio.get_running_loop().time() < deadline:
         if proxy.poll() is not None:

@@ -12,9 +12,9 @@ is not a load balancer of its own. What the rendered configuration does:
 - **REGISTER** is forwarded with ``Path`` (RFC 3327, with the phone's source address): any node can then call the
   phone through the edge, whichever node took its REGISTER (the nodes share one PostgreSQL).
 - **Requests from the nodes** (calls to registered phones) follow their Route (the Path) through the edge.
-- **The real source**: every new request gets ``X-Calltape-Source: <the sender's address>`` (one a client sent is
-  removed), which nodes started with ``--edges`` (the edge's addresses) use for trusted networks, devices known by
-  address and the failed-login throttle, in place of the edge's own address.
+- **The real source**: every request from outside gets ``X-Calltape-Source: <the sender's address>`` (one a
+  client sent is removed), which nodes started with ``--edges`` (the edge's addresses) use for trusted networks,
+  devices known by address and the failed-login throttle, in place of the edge's own address.
 - **OPTIONS probing** of every node every few seconds: a node that stops answering 2xx (or answers 503 while
   draining) gets no new calls until it answers again.
 
@@ -84,6 +84,10 @@ request_route {{
     if (!sanity_check("17895", "7")) {{
         exit;
     }}
+    remove_hf("X-Calltape-Source");   # only the edge says where a request came from (nodes trust it from here),
+    if (!ds_is_from_list("1")) {{      # in or out of a dialog
+        append_hf("X-Calltape-Source: $si\\r\\n");
+    }}
     if (is_method("CANCEL")) {{
         if (t_check_trans()) {{
             route(RELAY);
@@ -102,8 +106,6 @@ request_route {{
         exit;
     }}
     remove_hf("Route");
-    remove_hf("X-Calltape-Source");   # only the edge says where a request came from (nodes trust it from here)
-    append_hf("X-Calltape-Source: $si\\r\\n");
     if (is_method("REGISTER")) {{
         add_path_received();
     }} else if (is_method("INVITE|SUBSCRIBE|REFER")) {{

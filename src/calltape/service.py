@@ -43,9 +43,16 @@ async def serve(
     stop = asyncio.Event()  # set first: a signal that comes while starting up is acted on once started
     drain = asyncio.Event()
     loop = asyncio.get_running_loop()
+    terms = 0
+
+    def on_sigterm() -> None:  # the first drains, a second stops (the supervisor's SIGUSR1 is not counted)
+        nonlocal terms
+        terms += 1
+        (stop if terms > 1 else drain).set()
+
     handlers: dict[int, Callable[[], None]] = {
         signal.SIGINT: stop.set,
-        signal.SIGTERM: lambda: stop.set() if drain.is_set() else drain.set(),
+        signal.SIGTERM: on_sigterm,
         signal.SIGUSR1: drain.set,
     }
     for signum, handler in handlers.items():

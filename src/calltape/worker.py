@@ -74,6 +74,7 @@ class Router:
         self.sock.bind(worker.address(worker.index))
         self.sock.setblocking(False)
         self.passed_on = 0
+        self._reached: set[int] = set()  # workers a datagram reached: one refusing now has stopped
 
     def start(self) -> None:
         """Take datagrams passed on by the other workers."""
@@ -97,9 +98,14 @@ class Router:
         try:
             self.sock.sendto(header + data, self.worker.address(owner))
             self.passed_on += 1
-        except (ConnectionRefusedError, FileNotFoundError):  # the owner is gone (drained and stopped): ours, then
-            throttle.log(log, logging.INFO, ("owner-gone", owner), "worker %d is gone: its datagrams are ours", owner)
-            return False
+            self._reached.add(owner)
+        except ConnectionRefusedError:
+            if owner in self._reached:  # it was up and is gone (drained and stopped): its datagrams are ours now
+                throttle.log(
+                    log, logging.INFO, ("owner-gone", owner), "worker %d is gone: its datagrams are ours", owner
+                )
+                return False
+            throttle.log(log, logging.INFO, ("owner-starting", owner), "worker %d is not up yet: dropped", owner)
         except OSError as exc:  # its queue is full: UDP drops it, the sender retransmits
             why = "cannot pass a datagram to worker %d: %s"
             throttle.log(log, logging.WARNING, ("pass-on", owner), why, owner, exc)

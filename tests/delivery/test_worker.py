@@ -173,6 +173,18 @@ async def test_audio_in_another_nodes_spool_is_passed_on_not_failed(database: Da
     assert recording_id == "r6" and due_at > time.time() + 50 and (lease_until, lease_owner) == (0.0, "")
 
 
+async def test_audio_elsewhere_past_the_horizon_is_failed_and_says_so(database: Database, tmp_path: Path) -> None:
+    store, sink = Recordings(database), UploadSink().start()
+    try:
+        path = await _queue(store, tmp_path, "r7", f"{sink.url}/kzr")  # made a second ago
+        path.unlink()
+        given_up = DeliveryWorker(store, "n2", _two_retries, retry_base=RETRY_BASE, horizon=0.5)
+        await _deliver_until(given_up, lambda: _is(store, "r7", RecordingState.FAILED))
+    finally:
+        sink.stop()
+    assert "is missing" in ((await store.get("acc", "r7")).last_error or "")
+
+
 async def _two_retries() -> int:
     return 2
 

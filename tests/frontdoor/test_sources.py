@@ -14,8 +14,8 @@ EDGE = Peer("udp", "10.0.0.5", 5060)
 PHONE = Peer("udp", "198.51.100.7", 5060)
 
 
-def _invite(source: str | None) -> Request:
-    header = f"X-Calltape-Source: {source}\r\n" if source is not None else ""
+def _invite(*sources: str) -> Request:
+    header = "".join(f"X-Calltape-Source: {source}\r\n" for source in sources)
     message = parse_message(
         (
             "INVITE sip:7100@calls.example.com SIP/2.0\r\n"
@@ -37,11 +37,14 @@ def _invite(source: str | None) -> Request:
         (("10.0.0.0/24",), EDGE, " 2001:DB8::1 ", "2001:db8::1"),  # normalised
         (("10.0.0.0/24",), PHONE, "203.0.113.9", "198.51.100.7"),  # a phone cannot claim another address
         ((), EDGE, "203.0.113.9", "10.0.0.5"),  # no edges: nobody's word is taken
-        (("10.0.0.0/24",), EDGE, None, "10.0.0.5"),  # the edge said nothing (OPTIONS of its own)
+        (("10.0.0.0/24",), EDGE, (), "10.0.0.5"),  # the edge said nothing (OPTIONS of its own)
         (("10.0.0.0/24",), EDGE, "not-an-address", "10.0.0.5"),
+        (("10.0.0.0/24",), EDGE, ("127.0.0.2", "203.0.113.9"), "203.0.113.9"),  # the edge's own comes last
+        (("10.0.0.0/24",), Peer("udp", "::ffff:10.0.0.5", 5060), "::ffff:203.0.113.9", "203.0.113.9"),  # dual stack
     ],
 )
 def test_the_source_is_the_edges_word_only_from_an_edge(
-    edges: tuple[str, ...], peer: Peer, said: str | None, source: str
+    edges: tuple[str, ...], peer: Peer, said: str | tuple[str, ...], source: str
 ) -> None:
-    assert Sources(edges).host_of(_invite(said), peer) == source
+    sources = (said,) if isinstance(said, str) else said
+    assert Sources(edges).host_of(_invite(*sources), peer) == source

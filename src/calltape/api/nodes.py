@@ -49,7 +49,7 @@ def add_node_routes(router: APIRouter, node: NodeControl, nodes: Nodes) -> None:
             "calls": sum(row["calls"] for row in rows),
             "started": min((row["started"] for row in rows), default=None),
             "last_seen": max((row["last_seen"] for row in rows), default=None),
-            "stopped": None if any(row["stopped"] is None for row in rows) else rows[0]["stopped"],
+            "stopped": None if any(row["stopped"] is None for row in rows) else max(row["stopped"] for row in rows),
             "deliveries_leased": sum(row["deliveries_leased"] for row in rows),
             "stranded": sum(row["stranded"] for row in rows),
             "workers": max(len(rows), 1),

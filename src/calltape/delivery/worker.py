@@ -24,6 +24,7 @@ from pathlib import Path
 from calltape.delivery.http import UploadError
 from calltape.delivery.targets import target_from_dict
 from calltape.http_client import HttpClient
+from calltape.logs import throttle
 from calltape.prometheus import histogram
 from calltape.retry import DEFAULT_HORIZON, retry_delay
 from calltape.store.recordings import DueRecording, Recordings
@@ -151,9 +152,18 @@ class DeliveryWorker:
         except (ValueError, KeyError, TypeError) as exc:  # written by another version: no attempt can succeed
             await self._failed(row, f"cannot deliver to {row.target!r}: {exc}", None, final=True)
             return
-        if not path.exists() and row.node != self.node:  # in another node's spool: it delivers it when it is up
+        elsewhere = row.node != self.node and time.time() < row.created + self.horizon  # and not given up on yet
+        if not path.exists() and elsewhere:  # in another node's spool: that node delivers it when it is up
             reason = f"the audio is in node {row.node}'s spool ({path}), not here"
-            log.warning("call-id %s: recording %s: %s", row.call_id, row.id, reason)
+            throttle.log(
+                log,
+                logging.WARNING,
+                ("elsewhere", row.node),
+                "call-id %s: recording %s: %s",
+                row.call_id,
+                row.id,
+                reason,
+            )
             await self.store.pass_on(row.id, reason, time.time() + ELSEWHERE_RETRY)
             return
         if not path.exists():

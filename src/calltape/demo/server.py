@@ -23,27 +23,37 @@ class Server:
     log: Path
     output: asyncio.Task[None] | None = None  # reads its stdout so that it never blocks on a full pipe
 
-    async def stop(self) -> int:
-        """SIGTERM, and wait for a clean shutdown (it finishes recordings in progress)."""
+    async def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM (a drain), and wait for a clean shutdown (it finishes recordings in progress); killed after
+        *timeout* seconds."""
         if self.process.returncode is None:
             self.process.terminate()
             try:
-                await asyncio.wait_for(self.process.wait(), 20)
+                await asyncio.wait_for(self.process.wait(), timeout)
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
         return self.process.returncode or 0
 
 
-async def start(data_dir: Path, token: str, sip: str, http: str, extra: tuple[str, ...] = ()) -> Server:
+async def start(
+    data_dir: Path, token: str, sip: str, http: str, extra: tuple[str, ...] = (), *, own_session: bool = False
+) -> Server:
     """Start ``calltape serve`` with the built-in receiver in *data_dir* (SQLite there unless *extra* flags say
-    otherwise); its log goes to server.log."""
+    otherwise); its log goes to server.log. *own_session*: a terminal's Ctrl-C does not reach it (its starter
+    stops it)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "server.log"
     args = ["serve", "--sip", sip, "--http", http, "--data-dir", str(data_dir), "--api-token", token, *extra]
     with log.open("ab") as err:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "calltape", *args, stdout=asyncio.subprocess.PIPE, stderr=err
+            sys.executable,
+            "-m",
+            "calltape",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err,
+            start_new_session=own_session,
         )
     assert process.stdout is not None
     sip_address: tuple[str, int] | None = None

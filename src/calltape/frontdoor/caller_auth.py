@@ -54,6 +54,8 @@ class CallerAuth:
             address = ipaddress.ip_address(host)
         except ValueError:
             return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # an IPv4 carrier seen by a dual-stack socket
         return any(address in network for network in self.trusted)
 
     async def identify(self, request: Request, peer: Peer, to_tag: str) -> Caller | Response:

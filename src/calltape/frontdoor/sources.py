@@ -29,11 +29,11 @@ class Sources:
 
     def host_of(self, request: Request, peer: Peer) -> str:
         """The address *request* came from: the edge's word for it if *peer* is an edge, else *peer*'s."""
-        said = request.headers.get(SOURCE_HEADER) if self.edges else None
-        if said is None or not self._is_edge(peer.host):
+        said = request.headers.get_lines(SOURCE_HEADER)[-1:] if self.edges else []  # the edge's is the last
+        if not said or not self._is_edge(peer.host):
             return peer.host
         try:
-            return ipaddress.ip_address(said.strip()).compressed
+            return _plain(ipaddress.ip_address(said[0].strip())).compressed
         except ValueError:
             throttle.log(
                 log,
@@ -49,7 +49,13 @@ class Sources:
 
     def _is_edge(self, host: str) -> bool:
         try:
-            address = ipaddress.ip_address(host)
+            address = _plain(ipaddress.ip_address(host))
         except ValueError:
             return False
         return any(address in network for network in self.edges)
+
+
+def _plain(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IPv4 address in its own form, also when a dual-stack socket saw it as ``::ffff:a.b.c.d``."""
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return mapped or address
