@@ -197,14 +197,39 @@ def test_should_follow_transfer_false_ends_the_file_at_the_transfer(office: Offi
     assert heard_for(np.ascontiguousarray(pcm[:, 1]), SECOND_HZ, rate=rate) == 0.0
 
 
+def _desk_and_two_phones(office: Office) -> tuple[str, str, str, str, str]:
+    """A desk phone (a device that calls), the first phone (its number recorded) and the second: the desk's user,
+    then each phone's user and number."""
+    desk_user, first_user, second_user = (f"{c}{uuid.uuid4().hex[:4]}" for c in "dfs")
+    office.device(desk_user, password=PASSWORD)
+    return (
+        desk_user,
+        first_user,
+        office.device_number(first_user, _record(office)),
+        second_user,
+        (office.device_number(second_user)),
+    )
+
+
+def _caller_handed_over(
+    office: Office, second_number: str, call_id: str, answered: float, transfer_at: float, ended: float
+) -> None:
+    """The desk's call's one file: the first phone in its channel to the end, the caller's channel the desk's tone
+    then the second phone's from the transfer on, the transfer in its metadata."""
+    doc, pcm, rate = _recorded(office, call_id)
+    [transfer] = doc["transfers"]
+    offset = float(transfer["offset_s"])
+    assert transfer["to"] == second_number and abs(offset - (transfer_at - answered)) <= 0.5
+    assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
+    assert heard_for(np.ascontiguousarray(pcm[:, 1]), FIRST_HZ, rate=rate) >= len(pcm) / rate - 1.0
+    _handed_over(pcm, rate, offset, channel=0, first_hz=CALLER_HZ)
+
+
 def test_the_caller_transfers_its_party_which_keeps_its_channel_of_the_one_recording(office: Office) -> None:
     """A desk phone calls the first phone (recorded), then REFERs it to the second: the first phone hears the
     second, the desk is let go, and the one file has the desk then the second phone in the caller's channel
     while the first phone stays in the other, to the end of the call, which the first phone ends."""
-    desk_user, first_user, second_user = (f"{c}{uuid.uuid4().hex[:4]}" for c in "dfs")
-    office.device(desk_user, password=PASSWORD)
-    first_number = office.device_number(first_user, _record(office))
-    second_number = office.device_number(second_user)
+    desk_user, first_user, first_number, second_user, second_number = _desk_and_two_phones(office)
 
     async def scenario() -> tuple[str, float, float, float]:
         first = await _phone(office, first_user, FIRST_HZ)
@@ -229,15 +254,7 @@ def test_the_caller_transfers_its_party_which_keeps_its_channel_of_the_one_recor
             for phone in (desk, first, second):
                 phone.close()
 
-    call_id, answered, transfer_at, ended = asyncio.run(scenario())
-    doc, pcm, rate = _recorded(office, call_id)
-    assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
-    [transfer] = doc["transfers"]
-    assert transfer["to"] == second_number
-    offset = float(transfer["offset_s"])
-    assert abs(offset - (transfer_at - answered)) <= 0.5
-    assert heard_for(np.ascontiguousarray(pcm[:, 1]), FIRST_HZ, rate=rate) >= len(pcm) / rate - 1.0
-    _handed_over(pcm, rate, offset, channel=0, first_hz=CALLER_HZ)  # the caller's channel: desk, then second
+    _caller_handed_over(office, second_number, *asyncio.run(scenario()))
 
 
 @pytest.mark.parametrize(
@@ -376,10 +393,7 @@ def test_the_caller_joins_its_party_to_its_consultation_call_with_replaces(offic
     """A desk phone calls the first phone (recorded), calls the second itself, then REFERs the first call with
     Replaces naming the second: the first and second phones talk, both of the desk's calls end, and the one file
     keeps the first phone in its channel while the caller's channel goes from the desk to the second phone."""
-    desk_user, first_user, second_user = (f"{c}{uuid.uuid4().hex[:4]}" for c in "gmn")
-    office.device(desk_user, password=PASSWORD)
-    first_number = office.device_number(first_user, _record(office))
-    second_number = office.device_number(second_user)
+    desk_user, first_user, first_number, second_user, second_number = _desk_and_two_phones(office)
 
     async def scenario() -> tuple[str, float, float, float]:
         first = await _phone(office, first_user, FIRST_HZ)
@@ -410,14 +424,7 @@ def test_the_caller_joins_its_party_to_its_consultation_call_with_replaces(offic
             for phone in (desk, consult, first, second):
                 phone.close()
 
-    call_id, answered, transfer_at, ended = asyncio.run(scenario())
-    doc, pcm, rate = _recorded(office, call_id)
-    [transfer] = doc["transfers"]
-    offset = float(transfer["offset_s"])
-    assert transfer["to"] == second_number and abs(offset - (transfer_at - answered)) <= 0.5
-    assert abs(len(pcm) / rate - (ended - answered)) <= 0.25
-    assert heard_for(np.ascontiguousarray(pcm[:, 1]), FIRST_HZ, rate=rate) >= len(pcm) / rate - 1.0
-    _handed_over(pcm, rate, offset, channel=0, first_hz=CALLER_HZ)
+    _caller_handed_over(office, second_number, *asyncio.run(scenario()))
 
 
 def test_a_held_caller_hears_the_accounts_music_and_so_does_the_recording(office: Office) -> None:
