@@ -139,7 +139,7 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = tuple(
         ("the call model", "switch"),
         ("callflows", "callflow"),
         ("the front door, the API, the checks", "frontdoor api check verify edge"),
-        ("the node", "node"),
+        ("the node, a local cluster of them", "node cluster"),
         ("the service", "service"),
         ("its workers", "workers"),
         ("the command line", "cli"),

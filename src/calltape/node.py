@@ -245,6 +245,8 @@ class Node:
         registrar = Registrar(self.registrations, device_auth, node=socket.gethostname(), sources=sources)
         self.service = SipService(registrar, self.transport, self.calls)
         self.router = Router(self.worker, self.transport.deliver) if self.worker.count > 1 else None
+        if self.router is not None:
+            self.router.draining = lambda: self.draining
 
     def _build_api(self, receiver: ReceiverSettings | None) -> None:
         self.receiver_app = build_receiver(receiver) if receiver is not None else None

@@ -75,6 +75,7 @@ class Router:
         self.sock.setblocking(False)
         self.passed_on = 0
         self._reached: set[int] = set()  # workers a datagram reached: one refusing now has stopped
+        self.draining: Callable[[], bool] = lambda: False  # this serve drains: a worker refusing has ended
 
     def start(self) -> None:
         """Take datagrams passed on by the other workers."""
@@ -100,7 +101,7 @@ class Router:
             self.passed_on += 1
             self._reached.add(owner)
         except ConnectionRefusedError:
-            if owner in self._reached:  # it was up and is gone (drained and stopped): its datagrams are ours now
+            if owner in self._reached or self.draining():  # it was up (or we all drain) and is gone: ours now
                 throttle.log(
                     log, logging.INFO, ("owner-gone", owner), "worker %d is gone: its datagrams are ours", owner
                 )
