@@ -185,6 +185,29 @@ async def test_audio_elsewhere_past_the_horizon_is_failed_and_says_so(database: 
     assert "is missing" in ((await store.get("acc", "r7")).last_error or "")
 
 
+async def test_a_retry_that_gets_through_brings_the_uploads_waiting_for_that_receiver_forward(
+    database: Database, tmp_path: Path
+) -> None:
+    """After an outage: the first retry that reaches the receiver makes the others waiting for it due at once (not
+    at their own next retry, minutes away); those waiting for another receiver keep their time."""
+    store, sink = Recordings(database), UploadSink().start()
+    try:
+        for rid, url in (("r8", f"{sink.url}/a"), ("r9", f"{sink.url}/b"), ("r10", "http://127.0.0.2:9/elsewhere")):
+            await _queue(store, tmp_path, rid, url)
+            await store.attempt_failed(rid, "HTTP 503 (the outage)", time.time() + 600)  # the next try: minutes away
+        await store.pass_on("r8", "its retry falls due", time.time())  # one retry comes now
+
+        async def both() -> bool:
+            return await _is(store, "r8", RecordingState.DELIVERED) and await _is(store, "r9", RecordingState.DELIVERED)
+
+        await _deliver_until(_worker(store), both, timeout=5.0)
+    finally:
+        sink.stop()
+    assert sorted(upload.path.split("/")[1] for upload in sink.uploads) == ["a", "b"]
+    [elsewhere] = [row for row in await store.queue("acc") if row.id == "r10"]
+    assert elsewhere.due_at > time.time() + 500  # another receiver's outage: not hastened
+
+
 async def _two_retries() -> int:
     return 2
 

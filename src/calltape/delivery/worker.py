@@ -20,6 +20,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from calltape.delivery.http import UploadError
 from calltape.delivery.targets import target_from_dict
@@ -189,6 +191,12 @@ class DeliveryWorker:
         log.info(
             "call-id %s: recording %s delivered to %s (attempt %d)", row.call_id, row.name, sent.where, row.attempts + 1
         )
+        if row.attempts:  # a retry got through: the recordings waiting for the same receiver need not wait longer
+            place = place_of(row.target)
+            hastened = await self.store.hasten(lambda target: place_of(target) == place, time.time())
+            if hastened:
+                log.info("delivery: %s takes uploads again: %d waiting recordings are due now", place, hastened)
+                self.wake()
 
     async def _failed(self, row: DueRecording, error: str, retry_after: float | None, *, final: bool = False) -> None:
         retries = row.attempts  # attempts before this one: this failure is attempt row.attempts + 1
@@ -218,3 +226,9 @@ class DeliveryWorker:
             delay,
         )
         self.wake()
+
+
+def place_of(target: dict[str, Any]) -> str:
+    """Where a delivery goes, as far as an outage goes: its kind and its URL's host and port (``http`` targets),
+    or its kind alone (a storage plan's)."""
+    return f"{target.get('kind', '')}:{urlsplit(str(target.get('url') or '')).netloc}"

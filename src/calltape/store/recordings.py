@@ -265,6 +265,27 @@ class Recordings:
 
         await self.db.run(work)
 
+    async def hasten(self, same_place: Callable[[dict[str, Any]], bool], now: float) -> int:
+        """The entries waiting for a later retry (not held by anyone) whose target *same_place* accepts are due at
+        *now*: their receiver is back. How many."""
+
+        def work(conn: Connection) -> int:
+            waiting = conn.execute(
+                select(_outbox.c.recording_id, _t.c.target)
+                .join(_t, _t.c.id == _outbox.c.recording_id)
+                .where((_outbox.c.due_at > now) & (_outbox.c.lease_until < now))
+            ).all()
+            ids = [str(recording_id) for recording_id, target in waiting if same_place(target)]
+            if ids:
+                conn.execute(
+                    update(_outbox)
+                    .where(_outbox.c.recording_id.in_(ids) & (_outbox.c.lease_until < now))
+                    .values(due_at=now)
+                )
+            return len(ids)
+
+        return int(await self.db.run(work))
+
     async def outbox_depth(self) -> int:
         """Deliveries waiting."""
         async with self.db.engine.connect() as conn:
