@@ -67,7 +67,8 @@ def main() -> int:
         api.put(f"/v2/accounts/{account_id}/callflows", json={"data": {"numbers": [NUMBER], "flow": flow}})
         hold_ms = int(args.hold * 1000)
         sipp = sipp_callers(server, tmp, calls=args.calls, rate=50, hold_ms=hold_ms, number=NUMBER, media_port=62000)
-        print(f"{sipp.successful} calls done, {sipp.failed} failed; the receiver stays down {args.down:g} s", flush=True)
+        done = f"{sipp.successful} calls done, {sipp.failed} failed"
+        print(f"{done}; the receiver stays down {args.down:g} s", flush=True)
         deepest = failures = 0.0
         until = time.monotonic() + args.down
         while time.monotonic() < until:
