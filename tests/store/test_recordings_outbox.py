@@ -137,3 +137,19 @@ async def test_a_delivery_leased_by_a_node_that_is_gone_is_free_at_once_and_show
     await nodes.note(NodeState("n1", draining=False, calls=0, started=later), later)
     assert (await store.claim_due("other-node", later, 600, 10))[0] == []
     assert [r.id for r in (await store.claim_due("n1", later, 600, 10))[0]] == ["r-n1"]
+
+
+async def test_one_canary_per_waiting_receiver_is_due_now(database: Database) -> None:
+    """Recordings wait for two receivers: the one that waits the longest gets a try now (its first recording),
+    the other, whose next try is soon anyway, is left alone; an entry another node holds is never touched."""
+    store, now = Recordings(database), time.time()
+    waits = {"a1": ("http://a.example/r", 600), "a2": ("http://a.example/s", 700), "b1": ("http://b.example/r", 5)}
+    for recording_id, (url, wait) in waits.items():
+        await store.create({**_row(recording_id, 1.0), "target": {"kind": "http", "url": url}})
+        await store.finish(recording_id, {"state": RecordingState.PENDING}, deliver=True)
+        await store.attempt_failed(recording_id, "HTTP 503", now + wait)
+    host = lambda target: target["url"].split("/")[2]  # noqa: E731
+    assert await store.canaries(host, now, 30) == 1
+    due = {row.id: row.due_at for row in await store.queue("acc")}
+    assert due["a1"] == pytest.approx(now) and due["a2"] > now + 600 and due["b1"] > now + 4
+    assert await store.canaries(host, now, 30) == 0  # a.example's try is due already

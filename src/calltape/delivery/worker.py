@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 LEASE = 600.0  # longer than one attempt can take: a node that died holding an entry frees it after this
 IDLE_POLL = 30.0  # look at the outbox at least this often (another node may have queued or freed work)
+CANARY_EVERY = 30.0  # a receiver recordings wait for is tried at least this often (one of them), however long
+# their own waits have grown: once it takes uploads again, the rest follow at once (``hasten``)
 BATCH = 64
 #: Hang-up → delivered (seconds): a healthy node delivers in well under a second; retries take minutes.
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -67,6 +69,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._concurrency = concurrency
         self._backlog = False  # the last look at the outbox left due entries for want of room
+        self._canaries_at = time.time() + CANARY_EVERY  # when a receiver that recordings wait for is tried next
         self._tasks = TaskSet("delivery", on_done=self._delivery_ended)
         # room above the cap: recordings finishing together are leased before any of them is counted as running
         self._client = HttpClient(connections=concurrency + BATCH)
@@ -98,12 +101,23 @@ class DeliveryWorker:
         try:
             while True:
                 self._wake.clear()
+                if time.time() >= self._canaries_at:
+                    await self._send_canaries()
                 next_due = await self._deliver_due()
                 wait = IDLE_POLL if next_due is None else max(0.05, min(IDLE_POLL, next_due - time.time()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
         finally:
             await self.close()
+
+    async def _send_canaries(self) -> None:
+        """One recording per receiver that others wait for is due now (at most every CANARY_EVERY seconds)."""
+        now = time.time()
+        self._canaries_at = now + CANARY_EVERY
+        try:
+            await self.store.canaries(place_of, now, CANARY_EVERY)
+        except Exception as exc:  # the store is down: the outbox waits in it
+            log.error("delivery: cannot look at the waiting recordings: %r", exc)
 
     async def settle(self, timeout: float) -> None:
         """Wait at most *timeout* seconds for the deliveries under way to end (a draining node)."""

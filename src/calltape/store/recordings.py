@@ -265,6 +265,27 @@ class Recordings:
 
         await self.db.run(work)
 
+    async def canaries(self, place_of: Callable[[dict[str, Any]], str], now: float, within: float) -> int:
+        """For each place recordings wait for (*place_of* their target) with none due within *within* seconds:
+        the one due soonest is due at *now* — one try tells whether that receiver is back. How many."""
+
+        def work(conn: Connection) -> int:
+            waiting = conn.execute(
+                select(_outbox.c.recording_id, _outbox.c.due_at, _t.c.target)
+                .join(_t, _t.c.id == _outbox.c.recording_id)
+                .where(_outbox.c.lease_until < now)
+                .order_by(_outbox.c.due_at)
+            ).all()
+            first: dict[str, tuple[str, float]] = {}
+            for recording_id, due_at, target in waiting:
+                first.setdefault(place_of(target), (str(recording_id), float(due_at)))
+            ids = [recording_id for recording_id, due_at in first.values() if due_at > now + within]
+            if ids:
+                conn.execute(update(_outbox).where(_outbox.c.recording_id.in_(ids)).values(due_at=now))
+            return len(ids)
+
+        return int(await self.db.run(work))
+
     async def hasten(self, same_place: Callable[[dict[str, Any]], bool], now: float) -> int:
         """The entries waiting for a later retry (not held by anyone) whose target *same_place* accepts are due at
         *now*: their receiver is back. How many."""
