@@ -1,0 +1,166 @@
+"""A rolling restart under load (issue 23's soak): SIPp places recorded calls through the Kamailio edge at a steady
+rate while every node in turn is drained (``POST /v2/nodes/{id}/drain``), exits, and is started again on its data
+dir. No SIPp call may fail, and every recording must arrive exactly once.
+
+    .venv/bin/python bench/durability/rolling_restart.py [--nodes 2] [--minutes 3] [--rate 5] [--hold 8]
+
+Needs Debian's kamailio and the PostgreSQL on 127.0.0.1 (a database of its own is made and dropped).
+Results: bench/results/durability.json (``"soak": "rolling_restart"``). Exits 1 on a failed call, a missing or a
+doubled recording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.sipp_runner import SippResult, free_port, run_sipp  # noqa: E402
+from tests.e2e.upload_sink import UploadSink  # noqa: E402
+from tests.server import TOKEN, ServerProcess  # noqa: E402
+
+from bench.load import write_sweep  # noqa: E402
+from calltape.edge import node_list, render  # noqa: E402
+
+NUMBER = "9300"
+PG = "postgresql://postgres@127.0.0.1:5432"
+
+
+def _node(tmp: Path, index: int, db: str, sip_port: int) -> ServerProcess:
+    low = 40000 + index * 2000
+    args = ["--db", db, "--sip", f"127.0.0.1:{sip_port}", "--node-id", f"node-{index}", "--edges", "127.0.0.1"]
+    args += ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", f"{low}-{low + 1999}", "--log-level", "warning"]
+    return ServerProcess(tmp / f"node-{index}", args)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="drain and restart every node while calls go through the edge")
+    parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--rate", type=int, default=5, help="calls per second")
+    parser.add_argument("--hold", type=float, default=8.0, help="seconds each call lasts")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "durability.json")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="calltape-rolling-"))
+    name = f"calltape_rolling_{uuid.uuid4().hex[:8]}"
+    subprocess.run(["psql", f"{PG}/postgres", "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    db = f"{PG}/{name}"
+    write_sweep(tmp / "audio.ulaw", 10)
+    sink = UploadSink().start()
+    ports = [free_port() for _ in range(args.nodes)]
+    nodes = [_node(tmp, index, db, port).start() for index, port in enumerate(ports)]
+    edge_port = free_port()
+    (tmp / "nodes.list").write_text(node_list([f"sip:127.0.0.1:{port}" for port in ports]))
+    (tmp / "kamailio.cfg").write_text(render("127.0.0.1", edge_port, str(tmp / "nodes.list"), 1))
+    (tmp / "run").mkdir()
+    kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    edge = subprocess.Popen(
+        [kamailio, "-DD", "-E", "-f", str(tmp / "kamailio.cfg"), "-Y", str(tmp / "run"), "-w", str(tmp)],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "kamailio.log").open("w"),
+    )
+    api = httpx.Client(headers={"X-Auth-Token": TOKEN}, timeout=30)
+    calls = int(args.rate * args.minutes * 60)
+    restarts: list[dict[str, Any]] = []
+    sipp: list[SippResult] = []
+    started = time.monotonic()
+    try:
+        account = api.put(f"{nodes[0].api_url}/v2/accounts", json={"data": {"name": "roll", "realm": "roll.test"}})
+        account_id = account.json()["data"]["id"]
+        flow = {"module": "record_call", "data": {"format": "wav", "url": f"{sink.url}/roll"}}
+        flow["children"] = {"_": {"module": "echo"}}
+        api.put(
+            f"{nodes[0].api_url}/v2/accounts/{account_id}/callflows", json={"data": {"numbers": [NUMBER], "flow": flow}}
+        )
+        time.sleep(3)  # the edge probes every node once
+        load = threading.Thread(
+            target=lambda: sipp.append(
+                run_sipp(
+                    "call_echo_routed",
+                    edge_port,
+                    tmp,
+                    calls=calls,
+                    rate=args.rate,
+                    timeout=int(args.minutes * 60 + args.hold + 180),
+                    extra=["-s", NUMBER, "-l", str(calls), "-mi", "127.0.0.1", "-mp", "62000"],
+                    substitutions={"RTP_STREAM": f"{tmp / 'audio.ulaw'},-1,0", "HOLD_MS": str(int(args.hold * 1000))},
+                )
+            )
+        )
+        load.start()
+        for index in range(args.nodes):  # one at a time, spread over the run
+            time.sleep(args.minutes * 60 / (args.nodes + 1))
+            node = nodes[index]
+            asked = time.monotonic()
+            answer = api.post(f"{node.api_url}/v2/nodes/node-{index}/drain")
+            assert node.proc is not None
+            code = node.proc.wait(args.hold + 120)
+            drained = time.monotonic() - asked
+            nodes[index] = _node(tmp, index, db, ports[index]).start()
+            restarts.append(
+                {
+                    "node": f"node-{index}",
+                    "drain_answer": answer.status_code,
+                    "exit": code,
+                    "drained_s": round(drained, 1),
+                    "back_after_s": round(time.monotonic() - asked, 1),
+                }
+            )
+            print(f"node-{index} drained in {drained:.1f} s (exit {code}) and is back", flush=True)
+        load.join()
+        deadline = time.monotonic() + 120
+        while len(sink.uploads) < sipp[0].successful and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2.0)
+    finally:
+        api.close()
+        for node in nodes:
+            node.stop()
+        edge.terminate()
+        edge.wait(10)
+        sink.stop()
+        subprocess.run(["psql", f"{PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
+    result_sipp = sipp[0] if sipp else SippResult(1, 0, calls, "", "no SIPp result")
+    arrived = Counter(dict(upload.query).get("call_id", "") for upload in sink.uploads)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    result: dict[str, Any] = {
+        "soak": "rolling_restart",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "commit": commit.stdout.strip(),
+        "nodes": args.nodes,
+        "minutes": args.minutes,
+        "rate_cps": args.rate,
+        "calls": calls,
+        "sipp_ok": result_sipp.successful,
+        "sipp_failed": result_sipp.failed,
+        "restarts": restarts,
+        "recordings_received": len(arrived),
+        "twice": sorted(call_id for call_id, count in arrived.items() if count > 1),
+        "took_s": round(time.monotonic() - started, 1),
+    }
+    result["all_right"] = (
+        result_sipp.failed == 0 and result_sipp.successful == calls == len(arrived) and not result["twice"]
+    )
+    print(json.dumps(result))
+    history = json.loads(args.out.read_text()) if args.out.exists() else []
+    args.out.write_text(json.dumps([result, *history][:20], indent=2) + "\n")
+    print(f"written {args.out}")
+    return 0 if result["all_right"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
