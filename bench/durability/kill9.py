@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import signal
 import subprocess
@@ -35,6 +34,8 @@ from tests.audio import tone  # noqa: E402
 from tests.e2e.upload_sink import UploadSink, decode  # noqa: E402
 from tests.phone import Phone  # noqa: E402
 from tests.server import TOKEN, ServerProcess  # noqa: E402
+
+from bench.durability.soak import RESULTS, commit, record, recorded_echo  # noqa: E402
 
 NUMBER = "9100"
 TONE_HZ = 440.0
@@ -86,16 +87,14 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=1, help="calls killed together in each round")
     parser.add_argument("--min", type=float, default=1.0, help="shortest time before the kill, seconds")
     parser.add_argument("--max", type=float, default=20.0, help="longest time before the kill, seconds")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "durability.json")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-kill9-"))
     sink = UploadSink().start()
     rtp = ["--rtp-ports", "40000-44999", "--trusted-networks", "127.0.0.1/32", "--log-level", "warning"]
     server = ServerProcess(tmp / "data", rtp).start()
     api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
-    account = api.put("/v2/accounts", json={"data": {"name": "kill9", "realm": "kill9.test"}}).json()["data"]["id"]
-    flow = {"module": "record_call", "data": {"url": f"{sink.url}/kill9"}, "children": {"_": {"module": "echo"}}}
-    api.put(f"/v2/accounts/{account}/callflows", json={"data": {"numbers": [NUMBER], "flow": flow}})
+    account = recorded_echo(api, server.api_url, "kill9", NUMBER, f"{sink.url}/kill9")
     flowed: dict[str, float] = {}
     started = time.monotonic()
     try:
@@ -114,12 +113,7 @@ def main() -> int:
         server.stop()
         sink.stop()
     result = _judge(flowed, docs, sink, args, time.monotonic() - started)
-    print(json.dumps(result))
-    out: Path = args.out
-    history = json.loads(out.read_text()) if out.exists() else []
-    out.write_text(json.dumps([result, *history][:20], indent=2) + "\n")
-    print(f"written {out}")
-    return 0 if result["all_right"] else 1
+    return record(result, args.out)
 
 
 def _judge(
@@ -142,11 +136,10 @@ def _judge(
         shortfalls.append(shortfall)
         if not -0.3 <= shortfall <= SLACK:
             wrong.append(f"{call_id}: {seconds:.2f} s of {flowed.get(call_id, 0.0):.2f} s that flowed")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     recovered = sum(1 for doc in docs if doc.get("recovered"))
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "commit": commit.stdout.strip(),
+        "commit": commit(),
         "rounds": args.rounds,
         "calls_per_round": args.calls,
         "kill_after_s": [args.min, args.max],

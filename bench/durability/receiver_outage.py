@@ -12,10 +12,8 @@ is missing or arrived twice.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ from tests.e2e.sipp_runner import free_port  # noqa: E402
 from tests.e2e.upload_sink import UploadSink  # noqa: E402
 from tests.server import TOKEN, ServerProcess  # noqa: E402
 
+from bench.durability.soak import RESULTS, commit, record, recorded_echo  # noqa: E402
 from bench.load import sipp_callers, write_sweep  # noqa: E402
 
 NUMBER = "9200"
@@ -49,7 +48,7 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=5.0, help="seconds each call lasts")
     parser.add_argument("--down", type=float, default=600.0, help="seconds the receiver stays down after the calls")
     parser.add_argument("--retry-base", type=float, default=5.0, help="the node's --delivery-retry-base")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "durability.json")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-outage-"))
     write_sweep(tmp / "audio.ulaw", 10)
@@ -60,11 +59,7 @@ def main() -> int:
     api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     started = time.monotonic()
     try:
-        account = api.put("/v2/accounts", json={"data": {"name": "outage", "realm": "outage.test"}}).json()
-        account_id = account["data"]["id"]
-        flow = {"module": "record_call", "data": {"format": "wav", "url": f"{sink.url}/outage"}}
-        flow["children"] = {"_": {"module": "echo"}}
-        api.put(f"/v2/accounts/{account_id}/callflows", json={"data": {"numbers": [NUMBER], "flow": flow}})
+        recorded_echo(api, server.api_url, "outage", NUMBER, f"{sink.url}/outage", "wav")
         hold_ms = int(args.hold * 1000)
         sipp = sipp_callers(server, tmp, calls=args.calls, rate=50, hold_ms=hold_ms, number=NUMBER, media_port=62000)
         done = f"{sipp.successful} calls done, {sipp.failed} failed"
@@ -88,11 +83,10 @@ def main() -> int:
         server.stop()
         sink.stop()
     arrived = Counter(dict(upload.query).get("call_id", "") for upload in sink.uploads)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     result: dict[str, Any] = {
         "soak": "receiver_outage",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "commit": commit.stdout.strip(),
+        "commit": commit(),
         "calls": args.calls,
         "calls_completed": sipp.successful,
         "calls_failed": sipp.failed,
@@ -109,11 +103,7 @@ def main() -> int:
     result["all_right"] = (
         sipp.failed == 0 and len(arrived) == sipp.successful == args.calls and not result["twice"] and depth_after == 0
     )
-    print(json.dumps(result))
-    history = json.loads(args.out.read_text()) if args.out.exists() else []
-    args.out.write_text(json.dumps([result, *history][:20], indent=2) + "\n")
-    print(f"written {args.out}")
-    return 0 if result["all_right"] else 1
+    return record(result, args.out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ doubled recording.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from tests.e2e.sipp_runner import SippResult, free_port, run_sipp  # noqa: E402
 from tests.e2e.upload_sink import UploadSink  # noqa: E402
 from tests.server import TOKEN, ServerProcess  # noqa: E402
 
+from bench.durability.soak import RESULTS, commit, record, recorded_echo  # noqa: E402
 from bench.load import write_sweep  # noqa: E402
 from calltape.edge import node_list, render  # noqa: E402
 
@@ -53,7 +53,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--rate", type=int, default=5, help="calls per second")
     parser.add_argument("--hold", type=float, default=8.0, help="seconds each call lasts")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "durability.json")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-rolling-"))
     name = f"calltape_rolling_{uuid.uuid4().hex[:8]}"
@@ -79,13 +79,7 @@ def main() -> int:
     sipp: list[SippResult] = []
     started = time.monotonic()
     try:
-        account = api.put(f"{nodes[0].api_url}/v2/accounts", json={"data": {"name": "roll", "realm": "roll.test"}})
-        account_id = account.json()["data"]["id"]
-        flow = {"module": "record_call", "data": {"format": "wav", "url": f"{sink.url}/roll"}}
-        flow["children"] = {"_": {"module": "echo"}}
-        api.put(
-            f"{nodes[0].api_url}/v2/accounts/{account_id}/callflows", json={"data": {"numbers": [NUMBER], "flow": flow}}
-        )
+        recorded_echo(api, nodes[0].api_url, "roll", NUMBER, f"{sink.url}/roll", "wav")
         time.sleep(3)  # the edge probes every node once
         load = threading.Thread(
             target=lambda: sipp.append(
@@ -136,11 +130,10 @@ def main() -> int:
         subprocess.run(["psql", f"{PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
     result_sipp = sipp[0] if sipp else SippResult(1, 0, calls, "", "no SIPp result")
     arrived = Counter(dict(upload.query).get("call_id", "") for upload in sink.uploads)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     result: dict[str, Any] = {
         "soak": "rolling_restart",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "commit": commit.stdout.strip(),
+        "commit": commit(),
         "nodes": args.nodes,
         "minutes": args.minutes,
         "rate_cps": args.rate,
@@ -155,11 +148,7 @@ def main() -> int:
     result["all_right"] = (
         result_sipp.failed == 0 and result_sipp.successful == calls == len(arrived) and not result["twice"]
     )
-    print(json.dumps(result))
-    history = json.loads(args.out.read_text()) if args.out.exists() else []
-    args.out.write_text(json.dumps([result, *history][:20], indent=2) + "\n")
-    print(f"written {args.out}")
-    return 0 if result["all_right"] else 1
+    return record(result, args.out)
 
 
 if __name__ == "__main__":
