@@ -96,7 +96,11 @@ def test_duplicate_realm_is_409(api: httpx.Client) -> None:
         ),
         (
             {"data": {"name": "A", "realm": "x.example.com", "metaflows": {"numbers": {"1": {"module": "park"}}}}},
-            "metaflows.numbers.1.module",
+            "metaflows.numbers.1",  # the flow; its reason names the modules there are (record_call, transfer)
+        ),
+        (
+            {"data": {"name": "A", "realm": "x.example.com", "metaflows": {"patterns": {"(": {"module": "transfer"}}}}},
+            "metaflows.patterns",
         ),
     ],
 )

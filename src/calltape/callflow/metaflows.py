@@ -1,28 +1,32 @@
-"""Kazoo's metaflows (konami) for recording control on a bridged call: the account's ``metaflows`` name codes that,
-pressed after the binding digit (``*``), run a ``record_call`` action — Kazoo's start, stop, toggle, mask and unmask,
-and calltape's pause and resume — e.g. ``{"binding_digit": "*", "numbers": {"2": {"module": "record_call",
-"data": {"action": "pause"}}}}``. The bridge's side of it (which digits are held back) is ``switch/feature_codes.py``.
+"""Kazoo's metaflows (konami) on a bridged call: the account's ``metaflows`` name codes that, pressed after the
+binding digit (``*``), run a ``record_call`` action — Kazoo's start, stop, toggle, mask and unmask, and calltape's
+pause and resume — or a ``transfer`` (konami's attended transfer by DTMF, ``switch/dtmf_transfer.py``), e.g.
+``{"numbers": {"2": {"module": "record_call", "data": {"action": "pause"}}}, "patterns": {"^3(\\d+)$":
+{"module": "transfer"}}}``. The bridge's side of it (which digits are held back) is ``switch/feature_codes.py``.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from calltape.callflow.module import ModuleData
 from calltape.callflow.modules.record_call import RecordCallData
-from calltape.switch.feature_codes import CodeTable, FeatureCodes
+from calltape.switch.feature_codes import CodeTable, FeatureCodes, Pressed
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DIGIT_TIMEOUT_MS = 3000
+DTMF = r"^[0-9*#]+$"
 
 
-class Metaflow(BaseModel):
-    """One code's flow: a ``record_call`` action (the only metaflow module calltape has)."""
+class RecordCallFlow(BaseModel):
+    """A code that runs a ``record_call`` action."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,8 +34,30 @@ class Metaflow(BaseModel):
     data: RecordCallData = Field(default_factory=lambda: RecordCallData(action="toggle"))
 
 
+class TransferData(ModuleData):
+    """Konami's ``transfer`` data: where to (``target``, unless a pattern captures it), what the transferee hears
+    meanwhile (``moh``, a media id; else the transferor's music on hold), and the transferor's ``takeback_dtmf``."""
+
+    target: str | None = Field(None, pattern=r"^\+?[0-9*#]{1,35}$")
+    takeback_dtmf: str = Field("*1", pattern=DTMF, max_length=10)
+    moh: str | None = Field(None, min_length=1, max_length=128)
+    ringback: str | None = None  # Kazoo's tone stream: accepted, the transferor hears the usual ringback
+
+
+class TransferFlow(BaseModel):
+    """A code that transfers the other party (attended: the presser talks to the target first, if it answers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    module: Literal["transfer"]
+    data: TransferData = Field(default_factory=TransferData)
+
+
+Metaflow = Annotated[RecordCallFlow | TransferFlow, Field(discriminator="module")]
+
+
 class Metaflows(BaseModel):
-    """An account's ``metaflows``, as Kazoo's metaflows.json (``patterns`` are not supported)."""
+    """An account's ``metaflows``, as Kazoo's metaflows.json."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -39,6 +65,7 @@ class Metaflows(BaseModel):
     digit_timeout: int = Field(DEFAULT_DIGIT_TIMEOUT_MS, ge=0, le=60_000)  # ms between presses
     listen_on: Literal["both", "self", "peer"] = "both"  # self: the caller's leg; peer: the other one
     numbers: dict[str, Metaflow] = Field(default_factory=dict)
+    patterns: dict[str, Metaflow] = Field(default_factory=dict)  # regular expressions over the digits pressed
 
     @field_validator("numbers")
     @classmethod
@@ -48,15 +75,33 @@ class Metaflows(BaseModel):
             raise ValueError(f"codes are digits (Kazoo's ^[0-9]+$): {', '.join(sorted(bad))}")
         return numbers
 
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: dict[str, Metaflow]) -> dict[str, Metaflow]:
+        for text in patterns:
+            try:
+                re.compile(text)
+            except re.error as exc:
+                raise ValueError(f"pattern {text!r} is not a regular expression: {exc}") from None
+        return patterns
+
     @model_validator(mode="after")
-    def _no_patterns(self) -> Metaflows:
-        if (self.model_extra or {}).get("patterns"):
-            raise ValueError("metaflow patterns are not supported: give the codes in numbers")
+    def _transfers_have_targets(self) -> Metaflows:
+        for code, flow in self.numbers.items():
+            if isinstance(flow, TransferFlow) and flow.data.target is None:
+                raise ValueError(f"numbers.{code}: a transfer code needs data.target (or a pattern that captures it)")
+        for text, flow in self.patterns.items():
+            if isinstance(flow, TransferFlow) and flow.data.target is None and re.compile(text).groups == 0:
+                raise ValueError(f"patterns.{text}: a transfer pattern needs a group that captures the number")
         return self
 
 
-def feature_codes_of(account: dict[str, Any] | None, run: Callable[[RecordCallData], None]) -> FeatureCodes | None:
-    """The account's metaflows (None without codes, or if the stored ones do not check: logged)."""
+RunFlow = Callable[[RecordCallFlow | TransferFlow, Pressed], None]
+
+
+def feature_codes_of(account: dict[str, Any] | None, run: RunFlow) -> FeatureCodes | None:
+    """The account's metaflows, each code running ``run(flow, pressed)`` (None without codes, or if the stored ones
+    do not check: logged)."""
     stored = (account or {}).get("metaflows")
     if not stored:
         return None
@@ -65,7 +110,8 @@ def feature_codes_of(account: dict[str, Any] | None, run: Callable[[RecordCallDa
     except ValueError as exc:
         log.error("account %s: metaflows ignored: %s", (account or {}).get("id"), exc)
         return None
-    if not flows.numbers:
+    if not (flows.numbers or flows.patterns):
         return None
-    actions = {code: functools.partial(run, flow.data) for code, flow in flows.numbers.items()}
-    return FeatureCodes(CodeTable(flows.binding_digit, flows.digit_timeout / 1000, flows.listen_on, actions))
+    actions = {code: functools.partial(run, flow) for code, flow in flows.numbers.items()}
+    patterns = tuple((re.compile(text), functools.partial(run, flow)) for text, flow in flows.patterns.items())
+    return FeatureCodes(CodeTable(flows.binding_digit, flows.digit_timeout / 1000, flows.listen_on, actions, patterns))

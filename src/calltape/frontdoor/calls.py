@@ -9,9 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from calltape.callflow.engine import run_callflow
-from calltape.callflow.metaflows import feature_codes_of
+from calltape.callflow.metaflows import RecordCallFlow, TransferFlow, feature_codes_of
 from calltape.callflow.modules import record_call
-from calltape.callflow.modules.record_call import RecordCallData
 from calltape.frontdoor.caller_auth import Caller, CallerAuth
 from calltape.frontdoor.channels import live_legs
 from calltape.frontdoor.replies import reply
@@ -38,10 +37,11 @@ from calltape.sip.transaction import ClientTransaction, ServerTransaction
 from calltape.sip.uri import SipUri, parse_uri
 from calltape.sip_transport import SipTransport, local_address_towards
 from calltape.store.callflows import Callflows
+from calltape.switch import dtmf_transfer
 from calltape.switch.call import Call
 from calltape.switch.directory import AccountDocuments, Mailboxes
 from calltape.switch.endpoints import Endpoints
-from calltape.switch.feature_codes import FeatureCodes
+from calltape.switch.feature_codes import FeatureCodes, Pressed
 from calltape.switch.leg import InboundLeg, Leg
 from calltape.tasks import TaskSet
 from calltape.worker import Worker
@@ -229,11 +229,14 @@ class CallControl:
         return next((call for call in self._running.values() if call.a_leg.call_id == call_id), None)
 
     def feature_codes(self, account: dict[str, Any] | None, call: Call) -> FeatureCodes | None:
-        """The account's metaflows for *call*: a code runs its ``record_call`` action on the call."""
+        """The account's metaflows for *call*: a code runs its ``record_call`` action or its ``transfer`` on it."""
 
-        def run(data: RecordCallData) -> None:
-            log.info("call-id %s: metaflow record_call %s", call.call_id, data.action)
-            self.spawn(record_call.run(call, data))
+        def run(flow: RecordCallFlow | TransferFlow, pressed: Pressed) -> None:
+            if isinstance(flow, TransferFlow):
+                self.spawn(dtmf_transfer.transfer(call, pressed, flow.data))
+                return
+            log.info("call-id %s: metaflow record_call %s", call.call_id, flow.data.action)
+            self.spawn(record_call.run(call, flow.data))
 
         return feature_codes_of(account, run)
 

@@ -15,11 +15,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Protocol
 
 from calltape.media.outbound import Relay
 from calltape.media.session import SILENCE, RtpSession
-from calltape.switch.feature_codes import DigitGate, FeatureCodes
+from calltape.switch.feature_codes import DigitGate, FeatureCodes, Side
 from calltape.switch.leg import Leg, LegState
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Bridge:
                 self._digit_handlers = (self._digits_to(self._b_media, "self"), self._digits_to(self._a_media, "peer"))
             a.on_digit, b.on_digit = self._digit_handlers
 
-    def _digits_to(self, other: RtpSession, side: Literal["self", "peer"]) -> Callable[[str], None]:
+    def _digits_to(self, other: RtpSession, side: Side) -> Callable[[str], None]:
         """What becomes of a leg's digits: published and sent on to *other*, through a metaflow gate if the call
         has codes and listens on that *side*."""
 

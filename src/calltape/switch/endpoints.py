@@ -16,7 +16,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from calltape.carriers.numbers import in_format, to_e164
@@ -171,23 +171,37 @@ class Endpoints:
         self, account_id: str, device: Doc, owner: Doc | None, forward: CallForward, options: TargetOptions
     ) -> Target:
         """The forwarded number, dialled through this account's callflows (calltape calls itself)."""
-        forwarding, to = self.forwarding, forward.number
-        assert forwarding is not None and to is not None  # an enabled forward has a number
+        assert forward.number is not None  # an enabled forward has a number
         number, name = ("anonymous", "") if options.suppress_clid else (options.caller_number, options.caller_name)
         if not forward.keep_caller_id:
             number, name = _caller_id(device, owner, "external") or (number, name)
-        hops = options.forward_hops + 1
-        return Target(
-            forwarding.uri(to),
-            Peer("udp", forwarding.host, forwarding.port),
-            number,
-            name,
+        target = self.loopback_target(account_id, device["id"], forward.number, number, name, options.forward_hops + 1)
+        assert target is not None  # forwards are only placed once calltape listens
+        return replace(
+            target,
             headers=options.custom_sip_headers,
             owner_id=device.get("owner_id") or None,
-            local_address=forwarding.host,
-            sign=lambda call_id: forwarding.header(call_id, to, account_id, device["id"], hops),
             confirm=forward.require_keypress,
             early_media=forward.hears_early_media,
+        )
+
+    def loopback_target(
+        self, account_id: str, device_id: str, number: str, caller_number: str, caller_name: str, hops: int = 0
+    ) -> Target | None:
+        """*number* dialled through the account's callflows as if *device_id* had dialled it, showing the caller
+        ID given: calltape calls itself (Kazoo's loopback), signed as a forward *hops* deep. None until calltape
+        listens."""
+        forwarding = self.forwarding
+        if forwarding is None or not forwarding.ready:
+            return None
+        return Target(
+            forwarding.uri(number),
+            Peer("udp", forwarding.host, forwarding.port),
+            caller_number,
+            caller_name,
+            local_address=forwarding.host,
+            sign=lambda call_id: forwarding.header(call_id, number, account_id, device_id, hops),
+            early_media=False,
         )
 
     async def _device_targets(self, device: Doc, options: TargetOptions) -> list[Target]:

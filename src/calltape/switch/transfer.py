@@ -131,7 +131,7 @@ async def stay_bridged(call: TransferringCall, services: TransferServices) -> No
         joined.transfer = transfer
         parties = (joined.callee, call.a_leg)
         for party in parties:
-            if _may_transfer(call, party):
+            if may_transfer(call, party):
                 party.on_refer = lambda event, party=party: party.host.spawn(_refer(call, services, party, event))
         ended: asyncio.Future[Any] = asyncio.ensure_future(call.ended.wait())
         try:
@@ -223,7 +223,12 @@ class Progress:
         leg.host.send_request(request, leg.peer, leg)
 
 
-def _may_transfer(call: TransferringCall, leg: Leg) -> bool:
+def device_of(call: TransferringCall, leg: Leg) -> str | None:
+    """The device of ours on *leg*'s end: the caller's, or the one a bridged leg rings; None for others."""
+    return leg.target.device_id if isinstance(leg, OutboundLeg) else call.caller_device_id
+
+
+def may_transfer(call: TransferringCall, leg: Leg) -> bool:
     """Only a phone of ours may transfer (a carrier's party could send the other anywhere at our cost): the
     caller's leg if a device of the account placed the call, a bridged leg if it rings a device."""
     if leg is call.inbound:
@@ -292,8 +297,7 @@ def _consultation(
     dialog = other.a_leg.dialog if other is not None else None
     if other is None or other is call or dialog is None or (dialog.local_tag, dialog.remote_tag) != (to_tag, from_tag):
         return None
-    device = transferor.target.device_id if isinstance(transferor, OutboundLeg) else call.caller_device_id
-    if other.account_id != call.account_id or other.caller_device_id != device:
+    if other.account_id != call.account_id or other.caller_device_id != device_of(call, transferor):
         return None
     joined = other.joined
     if joined is None or joined.bridge is None or joined.transfer is None or joined.transfer.done():
