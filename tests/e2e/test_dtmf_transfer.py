@@ -3,8 +3,9 @@ carrier's caller presses ``*2`` and the second phone's number: the caller hears 
 rings and then talks to the second phone, and when the desk hangs up the caller is with the second phone. The
 call's one recording keeps the caller in its channel and has, in the other, the desk, the music, then the second
 phone, with the transfer in its metadata. ``*1`` (takeback) and a busy target bring the desk back; a desk that
-hangs up before the target answers leaves the caller to it; a caller that hangs up leaves the desk and the target
-talking. Real sockets: our phones, the calltape server, the loopback INVITE calltape sends itself."""
+hangs up before the target answers leaves the caller to it; a caller that hangs up ends the consultation too. A
+caller that presses the code hands its party on, and the file keeps that party. Real sockets: our phones, the
+calltape server, the loopback INVITE calltape sends itself."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.e2e.test_transfer import (
     CALLER_HZ,
     FIRST_HZ,
     MUSIC_HZ,
+    PASSWORD,
     SECOND_HZ,
     Office,
     _caller,
@@ -157,17 +159,63 @@ def test_a_desk_that_hangs_up_while_the_target_rings_leaves_the_caller_to_it(off
     _three_phones(office, scene)
 
 
-def test_a_caller_that_hangs_up_during_the_consultation_leaves_the_desk_and_the_target_talking(
-    office: Office, codes: str
-) -> None:
+def test_a_caller_that_hangs_up_during_the_consultation_ends_it_too(office: Office, codes: str) -> None:
     async def scene(caller: Phone, desk: Phone, second: Phone, second_number: str) -> None:
         desk.send_digits(f"*2{second_number}")
         await _until_heard(desk, SECOND_HZ, 1.0)
         await caller.hangup()
-        heard = heard_for(desk.received.pcm(), SECOND_HZ)
-        await _until_heard(desk, SECOND_HZ, heard + 1.5)  # they talk on
-        assert desk.bye_at is None and second.bye_at is None
-        await desk.hangup_incoming()
-        await second.wait_bye(5)  # and when one leaves, so does the other
+        await desk.wait_bye(5)
+        await second.wait_bye(5)
 
     _three_phones(office, scene)
+
+
+def test_a_caller_that_transfers_by_code_hands_its_party_on_and_the_file_keeps_that_party(
+    office: Office, codes: str
+) -> None:
+    """The desk (a device of ours) calls the first phone (recorded) and transfers it by code to the second: during
+    the consultation the file hears the first phone and its music, not the consultation; then the second phone
+    takes the desk's channel; the call ends when the first phone hangs up."""
+    desk_user, first_user, second_user = (f"{c}{uuid.uuid4().hex[:4]}" for c in "dfs")
+    office.device(desk_user, password=PASSWORD)
+    first_number = office.device_number(first_user, _record(office))
+    second_number = office.device_number(second_user)
+    marks: dict[str, float] = {}
+
+    async def scenario() -> str:
+        first = await _phone(office, first_user, FIRST_HZ)
+        second = await _phone(office, second_user, SECOND_HZ)
+        desk = await _phone(office, desk_user, CALLER_HZ)
+        desk.password = PASSWORD
+        try:
+            assert (await desk.call(first_number)).status == 200
+            marks["answered"] = time.monotonic()
+            await _until_heard(desk, FIRST_HZ, 1.0)
+            marks["pressed"] = time.monotonic()
+            desk.send_digits(f"*2{second_number}")
+            await _until_heard(first, MUSIC_HZ, 1.5)
+            await _until_heard(desk, SECOND_HZ, 1.5)
+            marks["transfer"] = time.monotonic()
+            await desk.hangup()
+            await _until_heard(first, SECOND_HZ, 1.5)
+            marks["ended"] = time.monotonic()
+            await first.hangup_incoming()
+            await second.wait_bye(5)
+            return desk.call_id
+        finally:
+            for phone in (desk, first, second):
+                phone.close()
+
+    call_id = asyncio.run(scenario())
+    doc, pcm, rate = _recorded(office, call_id)
+    [transfer] = doc["transfers"]
+    offset = float(transfer["offset_s"])
+    assert transfer["to"] == second_number and abs(offset - (marks["transfer"] - marks["answered"])) <= 0.5
+    assert abs(len(pcm) / rate - (marks["ended"] - marks["answered"])) <= 0.5
+    assert heard_for(np.ascontiguousarray(pcm[:, 1]), FIRST_HZ, rate=rate) >= len(pcm) / rate - 1.0
+    windows = window_hz(np.ascontiguousarray(pcm[:, 0]), rate)  # the desk's channel: the desk, music, the second
+    pressed, cut = int((marks["pressed"] - marks["answered"]) / 0.25), int(offset / 0.25)
+    desk, held, second = windows[: pressed - 1], windows[pressed + 8 : cut - 1], windows[cut + 4 :]
+    assert desk and sum(abs(hz - CALLER_HZ) < 20 for hz in desk) >= len(desk) - 1, desk
+    assert held and sum(abs(hz - MUSIC_HZ) < 20 for hz in held) >= len(held) - 2, held
+    assert second and sum(abs(hz - SECOND_HZ) < 20 for hz in second) >= len(second) - 2, second

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from calltape.callflow.module import ModuleData
 from calltape.callflow.modules.record_call import RecordCallData
+from calltape.patterns import compile_pattern, is_valid
 from calltape.switch.feature_codes import CodeTable, FeatureCodes, Pressed
 
 log = logging.getLogger(__name__)
@@ -79,10 +79,9 @@ class Metaflows(BaseModel):
     @classmethod
     def _patterns_compile(cls, patterns: dict[str, Metaflow]) -> dict[str, Metaflow]:
         for text in patterns:
-            try:
-                re.compile(text)
-            except re.error as exc:
-                raise ValueError(f"pattern {text!r} is not a regular expression: {exc}") from None
+            problem = is_valid(text)
+            if problem is not None:
+                raise ValueError(f"pattern {text!r}: {problem}")
         return patterns
 
     @model_validator(mode="after")
@@ -91,7 +90,8 @@ class Metaflows(BaseModel):
             if isinstance(flow, TransferFlow) and flow.data.target is None:
                 raise ValueError(f"numbers.{code}: a transfer code needs data.target (or a pattern that captures it)")
         for text, flow in self.patterns.items():
-            if isinstance(flow, TransferFlow) and flow.data.target is None and re.compile(text).groups == 0:
+            compiled = compile_pattern(text)
+            if isinstance(flow, TransferFlow) and flow.data.target is None and compiled and compiled.groups == 0:
                 raise ValueError(f"patterns.{text}: a transfer pattern needs a group that captures the number")
         return self
 
@@ -113,5 +113,9 @@ def feature_codes_of(account: dict[str, Any] | None, run: RunFlow) -> FeatureCod
     if not (flows.numbers or flows.patterns):
         return None
     actions = {code: functools.partial(run, flow) for code, flow in flows.numbers.items()}
-    patterns = tuple((re.compile(text), functools.partial(run, flow)) for text, flow in flows.patterns.items())
+    patterns = tuple(
+        (compiled, functools.partial(run, flow))
+        for text, flow in flows.patterns.items()
+        if (compiled := compile_pattern(text)) is not None
+    )
     return FeatureCodes(CodeTable(flows.binding_digit, flows.digit_timeout / 1000, flows.listen_on, actions, patterns))

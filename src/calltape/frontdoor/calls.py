@@ -233,7 +233,9 @@ class CallControl:
 
         def run(flow: RecordCallFlow | TransferFlow, pressed: Pressed) -> None:
             if isinstance(flow, TransferFlow):
-                self.spawn(dtmf_transfer.transfer(call, pressed, flow.data))
+                data = flow.data
+                code = dtmf_transfer.TransferCode(data.target, data.takeback_dtmf, data.moh)
+                self.spawn(dtmf_transfer.transfer(call, pressed, code))
                 return
             log.info("call-id %s: metaflow record_call %s", call.call_id, flow.data.action)
             self.spawn(record_call.run(call, flow.data))

@@ -35,9 +35,14 @@ def cadence(frequencies: tuple[float, ...], on: float, off: float, seconds: floa
     return (period * repeats)[: 2 * int(seconds * RATE)]
 
 
+def ringback(seconds: float) -> bytes:
+    """*seconds* of North American ringback: 440+480 Hz, 2 s on, 4 s off (what a caller hears while phones ring)."""
+    return cadence((440.0, 480.0), 2.0, 4.0, seconds)
+
+
 TONES = {
     "beep": lambda: tone((1000.0,), 0.25),
-    "ringback": lambda: cadence((440.0, 480.0), 2.0, 4.0, 6.0),
+    "ringback": lambda: ringback(6.0),
     "busy": lambda: cadence((480.0, 620.0), 0.5, 0.5, 3.0),
     "dialtone": lambda: tone((350.0, 440.0), 3.0),
 }

@@ -43,6 +43,8 @@ class Bridge:
         publish_digit: Callable[[str], None],
         hold_music: HoldMusicSource | None = None,
         codes: FeatureCodes | None = None,
+        *,
+        carry_digits: bool = True,
     ) -> None:
         assert a.media is not None and b.media is not None
         self.a, self.b = a, b
@@ -51,7 +53,9 @@ class Bridge:
         self._b_media: RtpSession = b.media
         self._codes = codes  # metaflows: digits are re-sent, not relayed, so a code's digits can be kept back
         self._gates: list[DigitGate] = []
-        self.relaying = self._a_media.codec.name == self._b_media.codec.name and codes is None
+        self._carry_digits = carry_digits  # False: each side's digits are only published, never sent across
+        same_codec = self._a_media.codec.name == self._b_media.codec.name
+        self.relaying = same_codec and codes is None and carry_digits
         self._hold_music = hold_music
         self._holder: Leg | None = None  # who holds (music plays to the other side)
         self._music: asyncio.Task[None] | None = None
@@ -80,9 +84,15 @@ class Bridge:
             self._from_b = self._b_media.relay_buffer()
             self._b_media.source = Relay(self._from_a)
             self._a_media.source = Relay(self._from_b)
-            if self._digit_handlers is None:  # made once: a code half typed survives a beep or a hold
-                self._digit_handlers = (self._digits_to(self._b_media, "self"), self._digits_to(self._a_media, "peer"))
-            a.on_digit, b.on_digit = self._digit_handlers
+            if not self._carry_digits:
+                a.on_digit = b.on_digit = self._publish
+            else:
+                if self._digit_handlers is None:  # made once: a code half typed survives a beep or a hold
+                    self._digit_handlers = (
+                        self._digits_to(self._b_media, "self"),
+                        self._digits_to(self._a_media, "peer"),
+                    )
+                a.on_digit, b.on_digit = self._digit_handlers
 
     def _digits_to(self, other: RtpSession, side: Side) -> Callable[[str], None]:
         """What becomes of a leg's digits: published and sent on to *other*, through a metaflow gate if the call

@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from calltape.media.clock import MediaTimeline
 from calltape.media.ports import PortsExhaustedError
-from calltape.media.sources import cadence
+from calltape.media.sources import ringback as ringback_tone
 from calltape.media.taps import Taps
 from calltape.recording.call_recordings import CallRecordings
 from calltape.recording.metadata import Transfer
@@ -108,7 +108,7 @@ async def connect(
         elif call.a_leg.dialog is None:
             call.inbound.send_ringing()
         elif call.a_leg.media is not None:  # an answered caller hears ringback
-            ringback = call.a_leg.media.play(cadence((440.0, 480.0), 2.0, 4.0, options.timeout))
+            ringback = call.a_leg.media.play(ringback_tone(options.timeout))
 
     async def early_media(leg: OutboundLeg) -> None:
         if call.a_leg.dialog is not None:

@@ -1,6 +1,7 @@
 """Feature codes on a bridged call (Kazoo's metaflows, read in ``callflow/metaflows.py``): a code pressed after the
-binding digit (``*``) runs its action — a number at once, a pattern (a regular expression, e.g. ``2(\\d+)``: a
+binding digit (``*``) runs its action — a number at once, a pattern (a regular expression, e.g. ``^2(\\d+)$``: a
 transfer to the digits it captures) once no digit has come for the digit timeout, as Kazoo's konami decides.
+Patterns run under ``calltape.patterns``' time limit, and at most ``MAX_HELD`` digits are held.
 
 The digits of a code reach neither the other party nor the recording: while a call has codes, its bridge re-sends
 each digit itself (RFC 4733) instead of relaying it, and holds back the binding digit and what follows until it is
@@ -11,10 +12,15 @@ digit timeout) is passed on to the other party, in order, as it would have been.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
+
+import regex
+
+from calltape.patterns import search
+
+MAX_HELD = 40  # digits held back after the binding digit: beyond, they go on (no code is that long)
 
 Side = Literal["self", "peer"]  # self: the caller's leg; peer: the other one
 
@@ -39,7 +45,7 @@ class CodeTable:
     digit_timeout: float  # seconds
     listen_on: Literal["both", "self", "peer"]
     actions: Mapping[str, Action]
-    patterns: tuple[tuple[re.Pattern[str], Action], ...] = ()
+    patterns: tuple[tuple[regex.Pattern[str], Action], ...] = ()
 
     @property
     def any(self) -> bool:
@@ -52,8 +58,8 @@ class CodeTable:
         action = self.actions.get(code)
         if action is not None:
             return action, ()
-        for pattern, pattern_action in self.patterns:
-            found = pattern.search(code)
+        for pattern, pattern_action in self.patterns if code else ():
+            found = search(pattern, code)
             if found is not None:
                 return pattern_action, tuple(group or "" for group in found.groups())
         return None
@@ -80,7 +86,9 @@ class DigitGate:
             return
         self._held += digit
         code = self._held[1:]
-        if self.table.patterns:  # a pattern may want more digits: decided once they stop coming
+        if len(code) > MAX_HELD:
+            self._release()
+        elif self.table.patterns:  # a pattern may want more digits: decided once they stop coming
             self._wait()
             return
         action = self.table.actions.get(code)

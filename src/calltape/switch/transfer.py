@@ -367,9 +367,14 @@ def _join(call: TransferringCall, party: Leg) -> Joined:
     assert party.media is not None
     party.media.follow(call.timeline)
     call.legs.append(party)
-    joined = Joined(party, Bridge(call.a_leg, party, call.dtmf.publish, call.hold_music, call.codes))
+    joined = Joined(party, bridge_party(call, party))
     call.joined = joined
     party.on_end(hang_up_caller_when_gone(call))
     if party.ended.is_set():
         raise CallEndedError()
     return joined
+
+
+def bridge_party(call: TransferringCall, leg: Leg) -> Bridge:
+    """A bridge between the call's party and *leg*, with the call's digits, music on hold and feature codes."""
+    return Bridge(call.a_leg, leg, call.dtmf.publish, call.hold_music, call.codes)
