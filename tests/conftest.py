@@ -27,6 +27,7 @@ LONGEST_FIRST = (  # every module of 8 s or more, by summed durations in a run o
     "e2e/test_recording.py",
     "e2e/test_transfer.py",
     "e2e/test_voicemail.py",
+    "e2e/test_dtmf_transfer.py",
     "e2e/test_dial.py",
     "test_cli.py",
     "e2e/test_calls.py",

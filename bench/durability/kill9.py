@@ -87,6 +87,9 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=1, help="calls killed together in each round")
     parser.add_argument("--min", type=float, default=1.0, help="shortest time before the kill, seconds")
     parser.add_argument("--max", type=float, default=20.0, help="longest time before the kill, seconds")
+    parser.add_argument(
+        "--slack", type=float, default=SLACK, help="seconds a killed recording may lack at its end (the bar: 1)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-kill9-"))
@@ -134,7 +137,7 @@ def _judge(
         seconds = len(pcm) / rate
         shortfall = flowed.get(call_id, 0.0) - seconds
         shortfalls.append(shortfall)
-        if not -0.3 <= shortfall <= SLACK:
+        if not -0.3 <= shortfall <= args.slack:
             wrong.append(f"{call_id}: {seconds:.2f} s of {flowed.get(call_id, 0.0):.2f} s that flowed")
     recovered = sum(1 for doc in docs if doc.get("recovered"))
     return {
