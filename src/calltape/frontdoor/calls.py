@@ -37,6 +37,7 @@ from calltape.sip.transaction import ClientTransaction, ServerTransaction
 from calltape.sip.uri import SipUri, parse_uri
 from calltape.sip_transport import SipTransport, local_address_towards
 from calltape.store.callflows import Callflows
+from calltape.store.database import STORE_AWAY
 from calltape.switch import dtmf_transfer
 from calltape.switch.call import Call
 from calltape.switch.directory import AccountDocuments, Mailboxes
@@ -140,6 +141,12 @@ class CallControl:
                 SETUP_TIMEOUT,
             )
             reply(self.transport, event, 503, "Service Unavailable (busy)", [("Retry-After", RETRY_AFTER)])
+        except STORE_AWAY as exc:  # the store is away: try again later (or, behind an edge, another node)
+            throttle.log(
+                log, logging.ERROR, "setup-store", "call-id %s: the store is away (%r): 503", event.request.call_id, exc
+            )
+            if not tx.final_sent:
+                reply(self.transport, event, 503, "Service Unavailable (store)", [("Retry-After", RETRY_AFTER)])
         except Exception as exc:
             throttle.error(log, "setup-failed", exc, "call-id %s: call set-up failed", event.request.call_id)
         finally:
@@ -201,6 +208,9 @@ class CallControl:
             await run_callflow(call, callflow, lambda cid: self.callflows.get(cid, call.account_id))
         except PortsExhaustedError:
             throttle.log(log, logging.ERROR, "no-rtp-port", "call-id %s: no free RTP port", call.call_id)
+            await call.hangup(503)
+        except STORE_AWAY as exc:  # e.g. the account's recording settings cannot be read: not run unrecorded
+            throttle.log(log, logging.ERROR, "run-store", "call-id %s: the store is away (%r)", call.call_id, exc)
             await call.hangup(503)
         except Exception as exc:
             throttle.error(log, "callflow-failed", exc, "call-id %s: callflow failed", call.call_id)

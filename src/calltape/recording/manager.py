@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from calltape.delivery.storage_plan import recording_target
 from calltape.delivery.targets import Target, choose_target
+from calltape.logs import throttle
 from calltape.manifest import SigningKey
 from calltape.recording import names
 from calltape.recording.capture_file import CaptureWriter, capture_path
@@ -50,7 +51,7 @@ DEFAULT_CALLER_TIME_LIMIT = 3600.0
 
 CONFIG_TTL = 5.0
 DRAIN_TIMEOUT = 10.0
-FINISH_RETRIES = 5  # a store that is down when a recording ends: tried again, then left to start-up recovery
+FINISH_RETRY_MAX = 15.0  # seconds between tries to finish a recording's row while the store is down
 
 
 class DeliveryQueue(Protocol):
@@ -311,14 +312,15 @@ class RecordingManager:
             with contextlib.suppress(Exception):
                 await asyncio.shield(recording.told)
         finished = await self._store_finish(recording, values, deliver)
-        if finished is None:
-            return
         if recording.capture is not None and not kept:
             capture_path(recording.path).unlink(missing_ok=True)  # the row says where the audio is now
         self._hand_on(finished)
 
-    async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> Finished | None:
-        for attempt in range(FINISH_RETRIES):
+    async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> Finished:
+        """The recording's row finished (and its delivery queued), however long the store takes to come back:
+        meanwhile the file is safe on disk, and a stop leaves it to start-up recovery."""
+        attempt = 0
+        while True:
             try:
                 if recording.created is not None:
                     with contextlib.suppress(Exception):
@@ -334,14 +336,18 @@ class RecordingManager:
                 told = await self._notice(recording, FINISHED_EVENTS[values["state"]])
                 due = await self.store.finish(recording.id, values, deliver, lease, after=told)
                 wake_for(self.events, told)
-                break
+                if attempt:
+                    log.info("recording %s: finished in the store, which is back", recording.id)
+                return Finished(deliver, due)
             except Exception as exc:  # the store is down: the file is safe on disk, try again
-                log.error("recording %s: the store failed (%r), retrying", recording.id, exc)
-                await asyncio.sleep(2.0**attempt)
-        else:
-            log.error("recording %s: left for recovery at the next start (file %s)", recording.id, recording.path)
-            return None
-        return Finished(deliver, due)
+                if attempt == 0:
+                    log.error(
+                        "recording %s: the store failed (%r): kept on disk, retried until it is back", recording.id, exc
+                    )
+                else:
+                    throttle.log(log, logging.WARNING, "finish-waits", "recordings wait for the store: %r", exc)
+                await asyncio.sleep(min(FINISH_RETRY_MAX, 2.0**attempt))
+                attempt += 1
 
     def _hand_on(self, finished: Finished) -> None:
         """A finished recording to delivery: already leased to be delivered now, or woken for."""

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, insert, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from calltape.store import migrations, schema
@@ -25,6 +26,11 @@ _PG_MIGRATION_LOCK = 0x63616C6C  # "call": one node migrates at a time
 
 class StoreError(Exception):
     """The database could not be opened or migrated."""
+
+
+#: What a store that is away raises (refused or broken connections, a pool that cannot connect): the caller's
+#: request can be tried again later, elsewhere or here (a SIP 503, not a 500).
+STORE_AWAY: tuple[type[BaseException], ...] = (OSError, OperationalError, InterfaceError, PoolTimeoutError)
 
 
 def async_url(url: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from calltape.logs import throttle
 from calltape.store.documents import Doc, Documents, NotFoundError
 from calltape.store.recordings import AfterChange, Recordings, as_document
 from calltape.store.ttl_cache import TtlCache
@@ -99,8 +100,10 @@ class RecordingEvents:
         (or the account cannot be read: the change goes on untold, and the log says so)."""
         try:
             wanted = await self._wanted(account_id, event)
-        except Exception:
-            log.exception("recording %s: the %s webhook event cannot be queued", recording_id, event)
+        except Exception as exc:  # the store down: once per event and interval, not once per recording
+            throttle.error(
+                log, ("notice", event), exc, "recording %s: the %s webhook event cannot be queued", recording_id, event
+            )
             return None
         if not wanted:
             return None
