@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import socket
@@ -51,7 +52,7 @@ DEFAULT_CALLER_TIME_LIMIT = 3600.0
 
 CONFIG_TTL = 5.0
 DRAIN_TIMEOUT = 10.0
-FINISH_RETRY_MAX = 15.0  # seconds between tries to finish a recording's row while the store is down
+FINISH_RETRY_MAX = 15.0  # seconds between tries to finish a recording while the store is down or the disk full
 
 
 class DeliveryQueue(Protocol):
@@ -249,7 +250,7 @@ class RecordingManager:
         )
 
         async def finish() -> tuple[int, SpoolFacts | None, FrameCounts | None]:
-            result = await self.encode(job)
+            result = await self._encode_when_room(job, facts.call_id, recording.name)
             if result.unaccounted:
                 log.error(
                     "call-id %s: recording %s: %d frame(s) unaccounted for: %s",
@@ -263,6 +264,25 @@ class RecordingManager:
             return result.samples, result.facts, result.counts
 
         self._finish(recording, finish, started_at, facts, note)
+
+    async def _encode_when_room(self, job: EncodeJob, call_id: str, name: str) -> EncodeResult:
+        """:meth:`encode`, waiting for room on a full disk (the capture stays whole meanwhile)."""
+        attempt = 0
+        while True:
+            try:
+                return await self.encode(job)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                if attempt == 0:
+                    log.error(
+                        "call-id %s: recording %s: no room to make the file (%s): made once there is",
+                        call_id,
+                        name,
+                        exc.strerror,
+                    )
+                await asyncio.sleep(min(FINISH_RETRY_MAX, 2.0**attempt))
+                attempt += 1
 
     async def encode(self, job: EncodeJob) -> EncodeResult:
         """Encode a capture in the encoder pool (or, without one or if it fails as a whole, in a thread)."""

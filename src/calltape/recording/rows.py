@@ -81,6 +81,8 @@ def finished_row(
     doc = values["doc"]
     if counts is not None:
         doc["frames"] = counts.as_document()
+        if counts.left_out.get("not_captured"):  # received, but writing failed (a full disk): the file ends early
+            doc["truncated"] = True
     doc.update(stretches_document(recording.stretches))
     if spooled is not None:
         values.update(size=spooled.size, sha256=spooled.sha256)
