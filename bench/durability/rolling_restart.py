@@ -12,13 +12,10 @@ doubled recording.
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,21 +27,13 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.sipp_runner import SippResult, free_port, run_sipp  # noqa: E402
 from tests.e2e.upload_sink import UploadSink  # noqa: E402
-from tests.server import TOKEN, ServerProcess  # noqa: E402
+from tests.server import TOKEN  # noqa: E402
 
 from bench.durability.soak import RESULTS, commit, record, recorded_echo  # noqa: E402
 from bench.load import write_sweep  # noqa: E402
-from calltape.edge import node_list, render  # noqa: E402
+from bench.rig import database, node, start_edge  # noqa: E402
 
 NUMBER = "9300"
-PG = "postgresql://postgres@127.0.0.1:5432"
-
-
-def _node(tmp: Path, index: int, db: str, sip_port: int) -> ServerProcess:
-    low = 40000 + index * 2000
-    args = ["--db", db, "--sip", f"127.0.0.1:{sip_port}", "--node-id", f"node-{index}", "--edges", "127.0.0.1"]
-    args += ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", f"{low}-{low + 1999}", "--log-level", "warning"]
-    return ServerProcess(tmp / f"node-{index}", args)
 
 
 def main() -> int:
@@ -55,24 +44,17 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=8.0, help="seconds each call lasts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    with database("calltape_rolling") as db:
+        return _run(args, db)
+
+
+def _run(args: argparse.Namespace, db: str) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="calltape-rolling-"))
-    name = f"calltape_rolling_{uuid.uuid4().hex[:8]}"
-    subprocess.run(["psql", f"{PG}/postgres", "-qc", f'CREATE DATABASE "{name}"'], check=True)
-    db = f"{PG}/{name}"
     write_sweep(tmp / "audio.ulaw", 10)
     sink = UploadSink().start()
     ports = [free_port() for _ in range(args.nodes)]
-    nodes = [_node(tmp, index, db, port).start() for index, port in enumerate(ports)]
-    edge_port = free_port()
-    (tmp / "nodes.list").write_text(node_list([f"sip:127.0.0.1:{port}" for port in ports]))
-    (tmp / "kamailio.cfg").write_text(render("127.0.0.1", edge_port, str(tmp / "nodes.list"), 1))
-    (tmp / "run").mkdir()
-    kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
-    edge = subprocess.Popen(
-        [kamailio, "-DD", "-E", "-f", str(tmp / "kamailio.cfg"), "-Y", str(tmp / "run"), "-w", str(tmp)],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp / "kamailio.log").open("w"),
-    )
+    nodes = [node(tmp, index, db, port).start() for index, port in enumerate(ports)]
+    edge, edge_port = start_edge(tmp, ports)
     api = httpx.Client(headers={"X-Auth-Token": TOKEN}, timeout=30)
     calls = int(args.rate * args.minutes * 60)
     restarts: list[dict[str, Any]] = []
@@ -98,13 +80,13 @@ def main() -> int:
         load.start()
         for index in range(args.nodes):  # one at a time, spread over the run
             time.sleep(args.minutes * 60 / (args.nodes + 1))
-            node = nodes[index]
+            draining = nodes[index]
             asked = time.monotonic()
-            answer = api.post(f"{node.api_url}/v2/nodes/node-{index}/drain")
-            assert node.proc is not None
-            code = node.proc.wait(args.hold + 120)
+            answer = api.post(f"{draining.api_url}/v2/nodes/node-{index}/drain")
+            assert draining.proc is not None
+            code = draining.proc.wait(args.hold + 120)
             drained = time.monotonic() - asked
-            nodes[index] = _node(tmp, index, db, ports[index]).start()
+            nodes[index] = node(tmp, index, db, ports[index]).start()
             restarts.append(
                 {
                     "node": f"node-{index}",
@@ -122,12 +104,11 @@ def main() -> int:
         time.sleep(2.0)
     finally:
         api.close()
-        for node in nodes:
-            node.stop()
+        for running in nodes:
+            running.stop()
         edge.terminate()
         edge.wait(10)
         sink.stop()
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
     result_sipp = sipp[0] if sipp else SippResult(1, 0, calls, "", "no SIPp result")
     arrived = Counter(dict(upload.query).get("call_id", "") for upload in sink.uploads)
     result: dict[str, Any] = {

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,9 @@ from tests.server import TOKEN, ServerProcess  # noqa: E402
 
 from bench.durability.soak import RESULTS, commit, record, recorded_echo  # noqa: E402
 from bench.load import sipp_callers, write_sweep  # noqa: E402
+from bench.rig import database  # noqa: E402
 
 NUMBER = "9300"
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _psql(sql: str) -> None:
-    subprocess.run(["psql", ADMIN, "-qc", sql], check=True, capture_output=True)
 
 
 def _cluster(action: str, cluster: str) -> float:
@@ -62,11 +57,13 @@ def main() -> int:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-store-outage-"))
     write_sweep(tmp / "audio.ulaw", 10)
-    database = f"calltape_outage_{uuid.uuid4().hex[:8]}"
-    _psql(f"CREATE DATABASE {database}")
+    with database("calltape_outage") as db:
+        return _run(args, tmp, db)
+
+
+def _run(args: argparse.Namespace, tmp: Path, db: str) -> int:
     sink = UploadSink().start()
     flags = ["--trusted-networks", "127.0.0.1/32", "--rtp-ports", "40000-44999", "--log-level", "warning"]
-    db = f"postgresql://postgres@127.0.0.1:5432/{database}"
     server = ServerProcess(tmp / "data", [*flags, "--db", db, "--delivery-retry-base", "2"]).start()
     api = httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
     started = time.monotonic()
@@ -101,8 +98,8 @@ def main() -> int:
         api.close()
         server.stop()
         sink.stop()
-        _cluster("start", args.cluster) if subprocess.run(["pg_isready", "-q"]).returncode else None
-        _psql(f"DROP DATABASE IF EXISTS {database}")
+        if subprocess.run(["pg_isready", "-q"]).returncode:
+            _cluster("start", args.cluster)
     arrived = Counter(dict(upload.query).get("call_id", "") for upload in sink.uploads)
     short = []
     for upload in sink.uploads:
