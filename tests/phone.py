@@ -63,6 +63,7 @@ class Phone:
     ) -> None:
         self.server = (server_host, server_port)
         self.host = host
+        self.contact_host = ""  # what the Contact says instead of our address (a phone behind NAT: a private one)
         self.user = user
         self.realm = realm
         self.password = password
@@ -100,6 +101,12 @@ class Phone:
         self.acked = asyncio.Event()
         self._incoming_tag = uuid.uuid4().hex[:8]
         self._incoming_cseq = 0  # our requests within the call we answered
+
+    @property
+    def contact(self) -> str:
+        """Our Contact: our own address, or ``contact_host`` (as a phone behind NAT gives its private one)."""
+        host = self.contact_host or f"{self.host}:{self.sip_port}"
+        return f"<sip:{self.user}@{host}>"
 
     async def start(self) -> Phone:
         return await self.start_on(0)
@@ -161,7 +168,7 @@ class Phone:
         if tag is not None and request.to.tag is None:
             headers.set("To", f"{request.headers.get('To')};tag={tag}")
         if body:
-            headers.add("Contact", f"<sip:{self.user}@{self.host}:{self.sip_port}>")
+            headers.add("Contact", self.contact)
             headers.add("Content-Type", "application/sdp")
         response = Response(headers=headers, body=body, status=status, reason="OK")
         self._sip.sendto(response.serialize(), self.server)
@@ -210,6 +217,7 @@ class Phone:
                 ("To", invite.headers.get("From") or ""),
                 ("Call-ID", invite.call_id),
                 ("CSeq", f"{self._incoming_cseq} {method}"),
+                *(("Route", hop) for hop in invite.headers.get_lines("Record-Route")),  # a proxy in between
                 *(extra or []),
             ]
         )
@@ -224,7 +232,7 @@ class Phone:
 
     async def reinvite_incoming(self, direction: str) -> Response:
         """Hold (``sendonly``) or resume (``sendrecv``) the call we answered."""
-        contact = f"<sip:{self.user}@{self.host}:{self.sip_port}>"
+        contact = self.contact
         request = self._incoming_request("INVITE", [("Contact", contact), ("Content-Type", "application/sdp")])
         request = Request(headers=request.headers, body=self.sdp(direction=direction), method="INVITE", uri=request.uri)
         self.send(request)
@@ -237,7 +245,7 @@ class Phone:
 
     async def refer_incoming(self, target: str) -> Response:
         """Transfer the call we answered to *target* (a blind REFER); the REFER's final response."""
-        contact = f"<sip:{self.user}@{self.host}:{self.sip_port}>"
+        contact = self.contact
         self.send(self._incoming_request("REFER", [("Refer-To", f"<{target}>"), ("Contact", contact)]))
         return await self.final()
 
@@ -298,7 +306,7 @@ class Phone:
                 ("To", to),
                 ("Call-ID", self.call_id),
                 ("CSeq", f"{cseq} {method}"),
-                ("Contact", f"<sip:{self.user}@{self.host}:{self.sip_port}>"),
+                ("Contact", self.contact),
                 *(extra or []),
             ]
         )

@@ -12,6 +12,9 @@ is not a load balancer of its own. What the rendered configuration does:
 - **REGISTER** is forwarded with ``Path`` (RFC 3327, with the phone's source address): any node can then call the
   phone through the edge, whichever node took its REGISTER (the nodes share one PostgreSQL).
 - **Requests from the nodes** (calls to registered phones) follow their Route (the Path) through the edge.
+- **Phones behind NAT** (nathelper): a phone's request or answer whose Contact is a private address gets the
+  address it really came from added to that Contact (``;alias=``), and an in-dialog request that the edge sends
+  to such a Contact (a node's BYE or re-INVITE) goes to that address — not to the private one.
 - **The real source**: every request from outside gets ``X-Calltape-Source: <the sender's address>`` (one a
   client sent is removed), which nodes started with ``--edges`` (the edge's addresses) use for trusted networks,
   devices known by address and the failed-login throttle, in place of the edge's own address.
@@ -60,6 +63,7 @@ loadmodule "siputils.so"
 loadmodule "xlog.so"
 loadmodule "sanity.so"
 loadmodule "path.so"
+loadmodule "nathelper.so"
 loadmodule "dispatcher.so"
 
 modparam("tm", "fr_inv_timer", 120000)
@@ -87,6 +91,10 @@ request_route {{
     remove_hf("X-Calltape-Source");   # only the edge says where a request came from (nodes trust it from here),
     if (!ds_is_from_list("1")) {{      # in or out of a dialog
         append_hf("X-Calltape-Source: $si\\r\\n");
+        force_rport();
+        if (!is_method("REGISTER") && nat_uac_test("19") && is_first_hop()) {{
+            set_contact_alias();       # a phone behind NAT: its Contact carries where it really is
+        }}
     }}
     if (is_method("CANCEL")) {{
         if (t_check_trans()) {{
@@ -142,6 +150,9 @@ route[FROM_NODE] {{
 
 route[WITHIN_DIALOG] {{
     if (loose_route()) {{
+        if (!isdsturiset()) {{
+            handle_ruri_alias();        # towards a phone behind NAT: where its Contact's alias says
+        }}
         route(RELAY);
     }}
     if (is_method("ACK")) {{
@@ -159,6 +170,12 @@ route[RELAY] {{
         sl_reply_error();
     }}
     exit;
+}}
+
+onreply_route {{
+    if (!ds_is_from_list("1") && nat_uac_test("1")) {{
+        set_contact_alias();           # a phone behind NAT answers: its Contact carries where it really is
+    }}
 }}
 
 failure_route[NEXT_NODE] {{

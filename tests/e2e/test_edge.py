@@ -158,6 +158,33 @@ def test_a_phone_behind_the_edge_is_called_from_either_node_and_its_calls_spread
     assert {edge.node_of(call_id) for call_id in rang} == {0, 1}  # the desk rang from the node without its REGISTER
 
 
+def test_phones_behind_nat_get_the_in_dialog_requests_of_either_node(edge: Edge) -> None:
+    """Both phones give private addresses in their Contact (as behind NAT, which they are not reachable at): the
+    edge aliases those Contacts to where the phones really are, so a node's BYE reaches the callee when the
+    caller hangs up, and the caller when the callee hangs up."""
+
+    async def scenario() -> None:
+        desk = await edge.phone("desk").start()
+        desk.contact_host, desk.answer_after = "10.0.0.5:5060", 0.1
+        caller = await edge.phone("front").start()
+        caller.contact_host = "10.0.0.6:5060"
+        try:
+            assert (await desk.register(PASSWORD)).status == 200
+            await _call(edge, edge.desk_number, caller, 0.3)  # the caller hangs up ...
+            await desk.wait_bye(5)  # ... and the node's BYE reaches the desk, not 10.0.0.5
+            desk.incoming, desk.bye_at = None, None
+            caller.call_id, caller.to_tag, caller.route_set = uuid.uuid4().hex, None, []
+            assert (await caller.call(edge.desk_number)).status == 200
+            await asyncio.sleep(0.3)
+            await desk.hangup_incoming()  # the desk hangs up ...
+            await caller.wait_bye(5)  # ... and the node's BYE reaches the caller, not 10.0.0.6
+        finally:
+            desk.close()
+            caller.close()
+
+    asyncio.run(scenario())
+
+
 def test_the_nodes_take_the_edges_word_for_the_real_source_and_nobody_elses(edge: Edge) -> None:
     """The carrier (a trusted network) calls through the edge without a login, a phone's INVITE is challenged,
     and a source header a phone forges is replaced by the edge, or ignored when sent to a node directly."""
