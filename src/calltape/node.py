@@ -66,6 +66,7 @@ from calltape.store.notifications import Notifications
 from calltape.store.recording_audit import RecordingAudit
 from calltape.store.recordings import Recordings
 from calltape.store.registrations import Registrations
+from calltape.store.shared_files import SharedFiles
 from calltape.store.signing_keys import SigningKeys
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
@@ -180,6 +181,7 @@ class Node:
         self.housekeeping = TaskSet(f"worker {worker.index} housekeeping")  # stopped first
         self.delivery_task: asyncio.Task[None] | None = None
         self.heartbeat_task: asyncio.Task[None] | None = None
+        self.sharing_task: asyncio.Task[None] | None = None
         self.started_at = time.time()
         self.api_server: _EmbeddedUvicorn | None = None
         self.api_task: asyncio.Task[None] | None = None
@@ -210,7 +212,7 @@ class Node:
         self.directory = directory
         self.transport = SipTransport(SipEndpoint(CAPABILITIES))
         self.forwarding = Forwarding(forwarding_secret.encode())
-        self.media_library = MediaLibrary(settings.data_dir)
+        self.media_library = MediaLibrary(settings.data_dir, SharedFiles(db, settings.data_dir))
         self.callflows = Callflows(db)
         self.mailer = Mailer(
             Notifications(db),
@@ -284,6 +286,8 @@ class Node:
         await self._note_up()  # before any lease is taken: no other node may think this one gone meanwhile
         self.heartbeat_task = asyncio.create_task(self._heartbeat())
         await recover(self.recordings, self.manager.node, self.manager.encode, self.manager.signing_key)
+        if self.first:
+            self.sharing_task = asyncio.create_task(self._share_older_files())
         self.delivery_task = asyncio.create_task(self.delivery.run())
         # Listen only now that calls can be taken: an INVITE that came earlier would be told 404 (no callflow).
         pass_on = self.router.pass_on if self.router is not None else None
@@ -403,7 +407,7 @@ class Node:
         await self.service.drain()
         await self.manager.drain()
         await asyncio.to_thread(self.encoders.close)
-        for task in (self.delivery_task, self.heartbeat_task):  # this node is up until its deliveries end
+        for task in (self.sharing_task, self.delivery_task, self.heartbeat_task):  # up until its deliveries end
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -469,6 +473,18 @@ class Node:
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """``/health``: the store, the spool and the event loop."""
         return await health(self.db, self.manager.spool_dir, self.loop_lag)
+
+    async def _share_older_files(self) -> None:
+        """The voicemail and media files this node made before files were shared go to the store (in the
+        background: a failure is logged and tried again at the next start)."""
+        files = self.media_library.files
+        try:
+            shared = await files.share_what_is_here("voicemail", "media") if files is not None else 0
+        except Exception as exc:
+            throttle.error(log, "share-files", exc, "node %s: older files not shared: %r", self.node, exc)
+            return
+        if shared:
+            log.info("node %s: %d voicemail and media files shared with the other nodes", self.node, shared)
 
     async def _heartbeat(self) -> None:
         """Tell the store every HEARTBEAT seconds that this node is up (``store/nodes.py``)."""

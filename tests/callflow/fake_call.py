@@ -109,7 +109,7 @@ class FakeMailboxes:
         box["pin"] = pin
         return box
 
-    def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path:
+    async def message_audio(self, account_id: str, box_id: str, message_id: str) -> Path | None:
         return Path(f"/nonexistent/{message_id}.wav")
 
 

@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
+from tests.audio import heard_for
 from tests.e2e.sipp_runner import free_port
 from tests.e2e.test_recording import CALLER_HZ, tone
+from tests.e2e.upload_sink import decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
+from tests.receiver.audio import wav_bytes
 from tests.server import TOKEN, ServerProcess
 from tests.sipclient import UdpSipClient, options
 
@@ -31,6 +35,7 @@ KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 PASSWORD = "edge-secret-1"
 EDGE_HOST = "127.0.0.3"  # apart from the phones (127.0.0.1) and the carrier (127.0.0.2): the nodes tell them apart
 REALM = "edge.calltape.test"
+WAV = {"Content-Type": "audio/wav"}
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Edge:
     account_id: str
     number: str  # record_call → echo
     desk_number: str  # rings the phone "desk"
+    box_id: str  # a voicemail box, its number 7102
 
     def phone(self, user: str, host: str = "127.0.0.1", password: str | None = PASSWORD) -> Phone:
         """A phone that talks to the edge."""
@@ -88,11 +94,14 @@ def edge(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str) -> Iter
         device_id = devices["desk"]
         record = {"module": "record_call", "data": {"format": "wav", "url": f"{nodes[0].api_url}/receiver/edge"}}
         record["children"] = {"_": {"module": "echo", "data": {}}}
+        vmbox = {"name": "shared", "mailbox": "3100", "pin": "1234", "require_pin": True}
+        box_id = api.put(f"{base}/vmboxes", json={"data": vmbox}).json()["data"]["id"]
         numbers = {"7100": record, "7101": {"module": "device", "data": {"id": device_id}}}
+        numbers["7102"] = {"module": "voicemail", "data": {"id": box_id}}
         for number, flow in numbers.items():
             assert api.put(f"{base}/callflows", json={"data": {"numbers": [number], "flow": flow}}).status_code == 201
         _wait_for_edge(port, kamailio, tmp / "kamailio.log")
-        yield Edge(port, nodes, api, account_id, "7100", "7101")
+        yield Edge(port, nodes, api, account_id, "7100", "7101", box_id)
     finally:
         kamailio.terminate()
         kamailio.wait(10)
@@ -183,6 +192,46 @@ def test_phones_behind_nat_get_the_in_dialog_requests_of_either_node(edge: Edge)
             caller.close()
 
     asyncio.run(scenario())
+
+
+def test_media_and_voicemail_made_on_one_node_are_played_by_the_other(edge: Edge) -> None:
+    """Music uploaded through node 0's API is served by node 1, as uploaded anew too; a message left on node 0 (a
+    carrier's call straight to it) is listed and served as audio by node 1, which fetches it from the shared
+    store."""
+    api1 = httpx.Client(base_url=edge.nodes[1].api_url, headers={"X-Auth-Token": TOKEN}, timeout=30)
+    base = f"/v2/accounts/{edge.account_id}"
+    try:
+        media_id = edge.api.put(f"{base}/media", json={"data": {"name": "music"}}).json()["data"]["id"]
+        for hz in (600.0, 900.0):  # uploaded, then uploaded anew: node 1 serves what is there now
+            uploaded = edge.api.put(f"{base}/media/{media_id}/raw", content=wav_bytes(1.0, hz), headers=WAV)
+            assert uploaded.status_code == 200, uploaded.text
+            served = api1.get(f"{base}/media/{media_id}/raw")
+            assert served.status_code == 200 and served.content == edge.api.get(f"{base}/media/{media_id}/raw").content
+
+        async def leave_message() -> None:
+            caller = await Phone(edge.nodes[0].sip_port, host="127.0.0.2").start()  # a carrier, to node 0 itself
+            try:
+                assert (await caller.call("7102", timeout=15)).status == 200
+                while heard_for(caller.received.pcm(), 1000.0) < 0.25:  # the beep, after the greeting
+                    await asyncio.sleep(0.05)
+                caller.say_pcm(tone(CALLER_HZ, 4.0))  # longer than Kazoo's 3 s shortest message
+                await asyncio.sleep(4.3)
+                await caller.hangup()
+            finally:
+                caller.close()
+
+        asyncio.run(leave_message())
+        deadline = time.monotonic() + 10
+        while not (listed := api1.get(f"{base}/vmboxes/{edge.box_id}/messages").json()["data"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        [message] = listed
+        audio = api1.get(f"{base}/vmboxes/{edge.box_id}/messages/{message['id']}", headers={"Accept": "audio/mpeg"})
+        assert audio.status_code == 200, audio.text
+        pcm, rate, _ = decode(audio.content, "mp3")
+        assert heard_for(np.ascontiguousarray(pcm[:, 0]), CALLER_HZ, rate=rate) >= 3.5
+    finally:
+        api1.close()
 
 
 def test_the_nodes_take_the_edges_word_for_the_real_source_and_nobody_elses(edge: Edge) -> None:

@@ -227,7 +227,7 @@ def create_app(
         account_of=account_in_path,
         model=Media,
         summarize=each(summaries.media),
-        after_delete=lambda account, media_id: media_library.path(account, media_id).unlink(missing_ok=True),
+        after_delete=media_library.forget,
     )
 
     async def master_only(request: Request) -> None:

@@ -68,7 +68,7 @@ def add_document_routes(
     account_of: Callable[[Request], Any],
     summarize: Summarize | None = None,
     before_delete: Callable[[Request, Any, str], Awaitable[None]] | None = None,
-    after_delete: Callable[[Any, str], None] | None = None,
+    after_delete: Callable[[Any, str], Awaitable[None]] | None = None,
     on_change: Callable[[], None] = lambda: None,
     model: type[BaseModel] | None = None,
 ) -> None:
@@ -126,7 +126,7 @@ def add_document_routes(
         await store.delete(doc_id, account)
         on_change()
         if after_delete is not None:
-            after_delete(account, doc_id)
+            await after_delete(account, doc_id)
         return success({"id": doc_id})
 
     body, one = request_body(model), answer(model)

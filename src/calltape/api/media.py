@@ -45,8 +45,8 @@ def add_media_raw_routes(
     async def download(request: Request, media_id: str) -> FileResponse:
         account = await account_of(request)
         await store.get(media_id, account)
-        file = library.path(account, media_id)
-        if not file.exists():
+        file = await library.local_path(account, media_id)
+        if file is None:
             raise ApiError(404, "bad identifier", {"raw": "no audio uploaded yet"})
         return FileResponse(file, media_type="audio/wav")
 

@@ -37,8 +37,8 @@ def add_message_routes(
         message = await messages.get(account, box_id, message_id)
         wanted = request.query_params.get("accept") or request.headers.get("accept", "")
         if wanted.startswith("audio/"):
-            audio = messages.audio_path(account, box_id, message_id)
-            if not audio.exists():
+            audio = await messages.local_audio(account, box_id, message_id)
+            if audio is None:
                 raise ApiError(404, "bad identifier", {"audio": "the message's audio is gone"})
             kind = format_of(audio)
             return FileResponse(audio, media_type=CONTENT_TYPES[kind], filename=f"{message_id}.{kind}")

@@ -96,7 +96,9 @@ class StoredMailboxes:
         """Kazoo's forward (key 3): a copy of *message* left in *to_box* as new, its people told as of any new
         message; the copy."""
         copy_id, copy_path = self.new_message(account_id, to_box["id"])
-        source = self.audio_path(account_id, box["id"], message["id"])
+        source = await self.message_audio(account_id, box["id"], message["id"])
+        if source is None:
+            raise FileNotFoundError(f"voicemail message {message['id']}: its audio is gone")
         await asyncio.to_thread(shutil.copyfile, source, copy_path.with_suffix(source.suffix))
         doc = {k: v for k, v in message.items() if k not in ("id", "folder")}
         doc["forwarded_from"] = {"vmbox_id": box["id"], "message_id": message["id"]}
@@ -213,8 +215,12 @@ class StoredMailboxes:
             return False
 
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path:
-        """Where a message's WAV is."""
+        """Where a message just left on this node is."""
         return self.messages_store.audio_path(account_id, box_id, message_id)
+
+    async def message_audio(self, account_id: str, box_id: str, message_id: str) -> Path | None:
+        """A message's audio on this node (fetched if another node took it), or None if it is gone."""
+        return await self.messages_store.local_audio(account_id, box_id, message_id)
 
 
 async def _post(url: str, message: Doc) -> bool:

@@ -1,4 +1,5 @@
-"""Uploaded media (converted to 8 kHz mono WAV once, on upload) and http(s) prompts fetched once and cached."""
+"""Uploaded media (converted to 8 kHz mono WAV once, on upload, and kept in the shared store for the other nodes)
+and http(s) prompts fetched once and cached."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import logging
 import re
 from pathlib import Path
+from typing import Protocol
 
 from calltape.http_client import HTTP_ERRORS, request_once
 from calltape.media.formats import SNIFF_BYTES, looks_like
@@ -28,12 +30,22 @@ def to_pcm(data: bytes, content_type: str = "") -> bytes:
     raise MediaError("expected a WAV or MP3 file")
 
 
+class SharedCopies(Protocol):
+    """The store's copies of files every node needs (``store/shared_files.py``)."""
+
+    async def keep(self, path: Path, account_id: str) -> None: ...
+    async def local(self, path: Path) -> bool: ...
+    async def forget(self, *paths: Path) -> None: ...
+    async def share_what_is_here(self, *folders: str) -> int: ...
+
+
 class MediaLibrary:
     """Where media files live under the data directory."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, files: SharedCopies | None = None) -> None:
         self.root = data_dir / "media"
         self.cache = data_dir / "media-cache"
+        self.files = files  # the store's copies, for the other nodes (None: this node's disk only)
 
     def path(self, account_id: str, media_id: str) -> Path:
         """The converted file of an uploaded media."""
@@ -47,13 +59,29 @@ class MediaLibrary:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(pcm_to_wav(pcm))
         tmp.replace(path)
+        if self.files is not None:
+            await self.files.keep(path, account_id)
         return len(pcm) / 16000
+
+    async def local_path(self, account_id: str, media_id: str) -> Path | None:
+        """An uploaded media's file on this node (fetched if it was uploaded through another), or None."""
+        path = self.path(account_id, media_id)
+        if self.files is not None:
+            return path if await self.files.local(path) else None
+        return path if path.exists() else None
+
+    async def forget(self, account_id: str, media_id: str) -> None:
+        """An uploaded media's file goes (and the store's copy)."""
+        path = self.path(account_id, media_id)
+        if self.files is not None:
+            await self.files.forget(path)
+        path.unlink(missing_ok=True)
 
     async def pcm(self, account_id: str, media: str) -> bytes | None:
         """PCM of a media id or URL; None if there is no such media."""
         if MEDIA_ID.match(media):
-            path = self.path(account_id, media)
-            return await asyncio.to_thread(load_pcm, path) if path.exists() else None
+            path = await self.local_path(account_id, media)
+            return await asyncio.to_thread(load_pcm, path) if path is not None else None
         if media.startswith(("http://", "https://")):
             return await self._fetched(media)
         return None

@@ -32,6 +32,7 @@ from calltape.store.schema import (
     registrations,
     resources,
     secrets,
+    shared_files,
     signing_keys,
     storage_plans,
     system_configs,
@@ -145,6 +146,10 @@ def _nodes(conn: Connection) -> None:
     metadata.create_all(conn, tables=[nodes])
 
 
+def _shared_files(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[shared_files])
+
+
 #: version → migration; append only, never edit a released entry.
 MIGRATIONS: dict[int, Migration] = {
     1: _initial,
@@ -161,5 +166,6 @@ MIGRATIONS: dict[int, Migration] = {
     12: _signing_keys,
     13: _registration_paths,
     14: _nodes,
+    15: _shared_files,
 }
 LATEST_VERSION = max(MIGRATIONS)

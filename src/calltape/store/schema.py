@@ -330,6 +330,18 @@ nodes = Table(  # every node (each worker of a serve) that shares this store, an
 )
 
 
+shared_files = Table(  # files every node needs (voicemail, media), by their path under the data dir (shared_files.py)
+    "shared_files",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("account_id", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+    Index("ix_shared_files_account", "account_id"),
+)
+
+
 def device_address(doc: dict[str, Any]) -> str | None:
     """The address a device is authenticated by (``sip.method: "ip"``), normalised; None for the others."""
     sip = doc.get("sip")

@@ -1,5 +1,6 @@
 """Voicemail messages: a row per message (caller, time, length, folder) and its audio file in the data dir:
-``<message id>.mp3`` or ``.wav``, as its box's ``media_extension`` was when it was left."""
+``<message id>.mp3`` or ``.wav``, as its box's ``media_extension`` was when it was left — also in the shared store
+(``shared_files.py``), so that every node can play it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import delete, func, insert, select, update
 from calltape.store import schema
 from calltape.store.database import Database
 from calltape.store.documents import Doc, NotFoundError
+from calltape.store.shared_files import SharedFiles
 
 FOLDERS = ("new", "saved", "deleted")
 AUDIO_SUFFIXES = (".mp3", ".wav")
@@ -25,6 +27,7 @@ class VoicemailMessages:
         self.db = db
         self.root = data_dir / "voicemail"
         self.table = schema.vm_messages
+        self.files = SharedFiles(db, data_dir)
 
     def new_audio_path(self, account_id: str, box_id: str) -> tuple[str, Path]:
         """A fresh message id and where its audio is recorded, as WAV (the directory exists)."""
@@ -33,8 +36,17 @@ class VoicemailMessages:
         path.parent.mkdir(parents=True, exist_ok=True)
         return message_id, path
 
+    async def local_audio(self, account_id: str, box_id: str, message_id: str) -> Path | None:
+        """A message's audio on this node's disk (fetched from the store if another node took the message); None
+        if it is gone."""
+        base = self.root / account_id / box_id / message_id
+        for suffix in AUDIO_SUFFIXES:
+            if await self.files.local(path := base.with_suffix(suffix)):
+                return path
+        return None
+
     def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path:
-        """Where a message's audio is (its MP3 if it has one, else its WAV)."""
+        """Where a message's audio is on this node (its MP3 if it has one, else its WAV)."""
         base = self.root / account_id / box_id / message_id
         for suffix in AUDIO_SUFFIXES:
             if (path := base.with_suffix(suffix)).exists():
@@ -42,7 +54,11 @@ class VoicemailMessages:
         return base.with_suffix(".wav")
 
     async def add(self, account_id: str, box_id: str, message_id: str, doc: Doc) -> Doc:
-        """Store a message (folder ``new``); the folder is a column of its own, added to the document when read."""
+        """Store a message (folder ``new``) and its audio for every node; the folder is a column of its own, added to
+        the document when read."""
+        audio = self.audio_path(account_id, box_id, message_id)
+        if audio.exists():
+            await self.files.keep(audio, account_id)
         async with self.db.engine.begin() as conn:
             await conn.execute(
                 insert(self.table).values(
@@ -103,8 +119,10 @@ class VoicemailMessages:
         if result.rowcount == 0:
             raise NotFoundError(message_id)
         base = self.root / account_id / box_id / message_id
-        for suffix in AUDIO_SUFFIXES:
-            base.with_suffix(suffix).unlink(missing_ok=True)
+        paths = [base.with_suffix(suffix) for suffix in AUDIO_SUFFIXES]
+        await self.files.forget(*paths)
+        for path in paths:
+            path.unlink(missing_ok=True)
 
     def _where(self, account_id: str, box_id: str, message_id: str) -> Any:
         t = self.table

@@ -40,7 +40,8 @@ class Mailboxes(Protocol):
     async def set_pin(self, account_id: str, box: dict[str, Any], pin: str) -> dict[str, Any]:
         """The box's new PIN; the box as it is now."""
 
-    def audio_path(self, account_id: str, box_id: str, message_id: str) -> Path: ...
+    async def message_audio(self, account_id: str, box_id: str, message_id: str) -> Path | None:
+        """A message's audio on this node (fetched if another node took it), or None if it is gone."""
 
 
 class AccountDocuments(Protocol):

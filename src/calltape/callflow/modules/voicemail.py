@@ -305,10 +305,13 @@ async def _review_messages(call: VoicemailCall, box: Box, messages: list[dict[st
     index = 0
     while 0 <= index < len(messages):
         message = messages[index]
-        path = call.mailboxes.audio_path(call.account_id, box["id"], message["id"])
+        path = await call.mailboxes.message_audio(call.account_id, box["id"], message["id"])
         caller = " ".join(message.get("caller_id_number") or "") or "an unknown caller"
         await call.say(f"Message received {_spoken_time(message.get('timestamp', 0), box)}, from {caller}.")
-        await call.play_file(path)
+        if path is not None:
+            await call.play_file(path)
+        else:
+            await call.say("Its recording is not available.")
         key = await _menu(
             call,
             "To keep it, press 1. To replay it, press 2. To forward it, press 3. For the previous message, press 4. "
