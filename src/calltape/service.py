@@ -76,11 +76,16 @@ async def serve(
         await node.stop()
 
 
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGUSR1})  # stop, drain, the supervisor's drain
+
+
 def remember_signals() -> list[int]:
-    """Until :func:`serve` handles them (a worker starting up): the signals that come, for it to act on."""
+    """Until :func:`serve` handles them (a worker starting up): the signals that come, for it to act on — also
+    those that came before, held back by the supervisor's mask (see ``workers.py``), released now."""
     seen: list[int] = []
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, lambda number, _frame: seen.append(number))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     return seen
 
 

@@ -31,7 +31,7 @@ from calltape.config import HostPort, Settings
 from calltape.node import api_token, prepare_store
 from calltape.receiver.settings import ReceiverSettings
 from calltape.runtime import configure_logging, install_event_loop_policy
-from calltape.service import remember_signals, serve
+from calltape.service import STOP_SIGNALS, remember_signals, serve
 from calltape.worker import Worker
 from calltape.worker_metrics import prepare as prepare_shared_figures
 
@@ -74,7 +74,11 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
         listening = context.Event()
         args = (mine, receiver if index == 0 else None, Worker(index, count, group), listening)
         process = context.Process(target=_worker_main, args=args, name=f"worker {index}")
-        process.start()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # the worker is born with them held back:
+        try:  # one that comes before it listens (a drain, at once) waits for it instead of killing it
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         processes.append(process)
         while index and not listening.wait(0.2) and not stopping:
             if not process.is_alive():

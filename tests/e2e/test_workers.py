@@ -9,11 +9,15 @@ recording must be right and delivered, and a stop must reach both processes and 
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -248,3 +252,37 @@ def test_drained_through_the_api_every_worker_lets_its_call_end_and_the_serve_ex
 
     assert asyncio.run(scenario()) == [503, 503]
     assert server.proc.wait(20) == 0  # every worker drained, then the supervisor ended
+
+
+def _spawned_worker(supervisor: int) -> int | None:
+    """The pid of a worker process the supervisor has started (not multiprocessing's resource tracker), if any."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == supervisor and b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            return int(stat.parent.name)
+    return None
+
+
+def test_a_drain_that_comes_while_a_worker_is_starting_waits_for_it(tmp_path: Path) -> None:
+    """SIGTERM to ``serve --workers 2`` the moment its first worker exists (long before that worker listens for
+    signals): the supervisor passes the drain on at once, the worker hears it once it is up, drains, and every
+    process exits 0 — a signal at birth does not kill a worker."""
+    command = [sys.executable, "-m", "calltape", "serve", "--workers", "2", "--sip", "127.0.0.1:0"]
+    command += ["--http", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), "--api-token", "t" * 32]
+    command += ["--rtp-ports", rtp_ports(26000, 26199)]
+    serve = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while _spawned_worker(serve.pid) is None:
+            assert serve.poll() is None and time.monotonic() < deadline, "no worker was started"
+            time.sleep(0.005)
+        serve.send_signal(signal.SIGTERM)
+        _, errors = serve.communicate(timeout=90)
+    finally:
+        serve.kill()
+    assert serve.returncode == 0, errors[-2000:]
+    assert "stopped (exit" not in errors and "did not start" not in errors, errors[-2000:]
