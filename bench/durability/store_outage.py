@@ -85,14 +85,15 @@ def _run(args: argparse.Namespace, tmp: Path, db: str) -> int:
         print(f"the store is down ({stopping:.1f} s to stop)", flush=True)
         time.sleep(args.down)
         starting = _cluster("start", args.cluster)
+        back = time.monotonic()
         print(f"the store is back after {args.down:g} s ({starting:.1f} s to start)", flush=True)
         callers.join()
         [sipp] = results
         deadline = time.monotonic() + 120
         while len(sink.uploads) < sipp.successful and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.1)
+        waited = round(time.monotonic() - back, 1)
         time.sleep(2.0)  # nothing more may come
-        waited = round(time.monotonic() - (started + args.down_at + args.down), 1)
         listed = api.get(f"/v2/accounts/{account}/recordings", params={"page_size": "500"}).json()["data"]
     finally:
         api.close()

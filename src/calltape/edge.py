@@ -92,6 +92,7 @@ request_route {{
     if (!ds_is_from_list("1")) {{      # in or out of a dialog
         append_hf("X-Calltape-Source: $si\\r\\n");
         force_rport();
+        subst_hf("Contact", "/;alias=[^;>]*//", "a");  # only the edge says where a phone is
         if (!is_method("REGISTER") && nat_uac_test("19") && is_first_hop()) {{
             set_contact_alias();       # a phone behind NAT: its Contact carries where it really is
         }}
@@ -173,8 +174,11 @@ route[RELAY] {{
 }}
 
 onreply_route {{
-    if (!ds_is_from_list("1") && nat_uac_test("1")) {{
-        set_contact_alias();           # a phone behind NAT answers: its Contact carries where it really is
+    if (!ds_is_from_list("1")) {{
+        subst_hf("Contact", "/;alias=[^;>]*//", "a");
+        if (nat_uac_test("1")) {{
+            set_contact_alias();       # a phone behind NAT answers: its Contact carries where it really is
+        }}
     }}
 }}
 

@@ -18,6 +18,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._cut = False  # under the lock: a connection accepted just before a cut is closed, not kept
 
     def start(self) -> TcpProxy:
         """Listen (on a free port the first time, then on the same one)."""
@@ -27,6 +28,8 @@ class TcpProxy:
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self._listener = listener
+        with self._lock:
+            self._cut = False
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
         return self
 
@@ -38,6 +41,7 @@ class TcpProxy:
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
+            self._cut = True
             for sock in self._open:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
@@ -64,6 +68,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._cut:
+                    client.close()
+                    upstream.close()
+                    continue
                 self._open |= {client, upstream}
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()

@@ -1,7 +1,8 @@
 """Issue 23's full disk: the node's spool is a small filesystem the test mounts (tmpfs). It fills up in the middle
 of a recorded call: the call goes on, /health says the spool cannot be written, and a recording that was finished
-before is still delivered meanwhile. When space returns, the cut recording is made of what was written before the
-disk filled, marked ``truncated`` with the reason, and delivered; a new call is recorded whole."""
+before is still delivered meanwhile. The call ends while the disk is full: its file waits for room. When space
+returns, the cut recording is made of what was written before the disk filled, marked ``truncated`` with the
+reason, and delivered; a new call is recorded whole."""
 
 from __future__ import annotations
 
@@ -40,9 +41,9 @@ def small_spool(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["umount", "-l", str(spool)], check=False)
 
 
-def _fill(spool: Path) -> Path:
+def _fill(spool: Path, name: str = "filler") -> Path:
     """Fill the spool's filesystem to the last byte; the filler file."""
-    filler = spool / "filler"
+    filler = spool / name
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
     try:
         for size in (65536, 4096, 1):  # big writes, then what is left of the last blocks
@@ -92,6 +93,7 @@ def test_a_disk_that_fills_mid_call_cuts_that_recording_with_the_reason_and_noth
         before = asyncio.run(_talk(server.sip_port, 2.0))  # finished and waiting for the receiver
 
         marks: dict[str, float] = {}
+        filler: list[Path] = []
 
         async def cut_call() -> str:
             phone = await Phone(server.sip_port).start()
@@ -101,7 +103,7 @@ def test_a_disk_that_fills_mid_call_cuts_that_recording_with_the_reason_and_noth
                 marks["answered"] = time.monotonic()
                 while heard_for(phone.received.pcm(), HZ) < 2.0:
                     await asyncio.sleep(0.05)
-                filler = await asyncio.to_thread(_fill, small_spool)
+                filler.append(await asyncio.to_thread(_fill, small_spool))
                 marks["full"] = time.monotonic()
                 deadline = time.monotonic() + 10
                 while (spool := await asyncio.to_thread(_health, server))["spool"]["ok"]:  # type: ignore[index]
@@ -110,16 +112,24 @@ def test_a_disk_that_fills_mid_call_cuts_that_recording_with_the_reason_and_noth
                 assert "No space left" in str(spool["spool"])
                 sink.start()  # the receiver is back while the disk is full: the finished file goes
                 await asyncio.to_thread(wait_delivered, api, account, before)
+                filler.append(await asyncio.to_thread(_fill, small_spool, "more"))  # what its delivery freed
                 heard = heard_for(phone.received.pcm(), HZ)
                 while heard_for(phone.received.pcm(), HZ) < heard + 1.0:  # the call goes on
                     await asyncio.sleep(0.05)
-                filler.unlink()  # space returns
-                assert (await phone.hangup()).status == 200
+                assert (await phone.hangup()).status == 200  # it ends while the disk is still full
                 return phone.call_id
             finally:
                 phone.close()
 
         cut = asyncio.run(cut_call())
+        deadline = time.monotonic() + 10
+        while "no room to make the file" not in server.log_path.read_text():  # its file waits for room
+            assert time.monotonic() < deadline, server.log_path.read_text()[-3000:]
+            time.sleep(0.1)
+        [waiting] = api.get(f"/v2/accounts/{account}/recordings", params={"call_id": cut}).json()["data"]
+        assert waiting["state"] == "recording"  # not failed, not lost: made once there is room
+        for path in filler:
+            path.unlink()  # space returns
         doc = wait_delivered(api, account, cut)
         assert doc.get("truncated") is True and "No space left on device" in doc["note"], doc
         [upload] = [u for u in sink.uploads if dict(u.query).get("call_id") == cut]

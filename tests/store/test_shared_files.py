@@ -1,6 +1,7 @@
 """Files every node needs (voicemail messages, media): with PostgreSQL a file one node made is fetched by another
-into its own data dir, fetched again when it was made anew, and what a node made before sharing existed is shared
-at its start; with SQLite (one node) the data dir is the only copy."""
+into its own data dir, fetched again when it was made anew, deleted there when it is deleted (and not brought
+back), and what a node made before sharing existed is shared at its start; with SQLite (one node) the data dir is
+the only copy."""
 
 from __future__ import annotations
 
@@ -26,9 +27,13 @@ async def test_a_file_one_node_made_is_fetched_by_another_and_again_once_made_an
     assert there.read_bytes() == b"RIFF-first"
     made.write_bytes(b"RIFF-second")
     await one.keep(made, "acct")
-    assert await other.local(there) and there.read_bytes() == b"RIFF-second"
+    assert await other.local(there) and there.read_bytes() == b"RIFF-first"  # trusted for a few seconds ...
+    assert await other.local(there, now=True) and there.read_bytes() == b"RIFF-second"  # ... or checked now
     await one.forget(made)
-    assert await other.local(tmp_path / "two" / "media" / "acct" / "gone.wav") is False
+    made.unlink()
+    assert await other.local(there, now=True) is False and not there.exists()  # deleted on the other node too
+    assert await other.share_what_is_here("media") == 0  # and not brought back by a node that had it
+    assert await other.local(tmp_path / "two" / "media" / "acct" / "never.wav") is False
 
 
 async def test_what_a_node_made_before_sharing_is_shared_at_its_start(database: Database, tmp_path: Path) -> None:

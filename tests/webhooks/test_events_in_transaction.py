@@ -65,21 +65,27 @@ async def test_a_change_and_its_event_are_committed_together(
 
     # the event is written in the change's transaction: what it queued is rolled back with it if it fails,
     # and the change itself is kept
-    completed = await events.notice(ACCOUNT, "r1", "recording.completed")
-    assert completed is not None
+    await recordings.create(_row("r0"))
+    told = await events.notice(ACCOUNT, "r0", "recording.completed")
+    assert told is not None
 
     def fails_after_queuing(conn: Connection, row: Any) -> None:
-        completed(conn, row)
+        told(conn, row)
         raise RuntimeError("a bug in telling of it")
 
     finished = {"state": RecordingState.PENDING, "duration_ms": 1000, "size": 44, "sha256": "0" * 64, "doc": {}}
-    await recordings.finish("r1", finished, deliver=True, after=fails_after_queuing)
-    assert (await recordings.get(ACCOUNT, "r1")).state == RecordingState.PENDING
+    await recordings.finish("r0", finished, deliver=True, after=fails_after_queuing)
+    assert (await recordings.get(ACCOUNT, "r0")).state == RecordingState.PENDING
     assert await recordings.outbox_depth() == 1
     assert await _events(database) == [("recording.started", "r1", "recording")]
     assert "could not be queued" in caplog.text
 
+    # a recording is finished once: a second finish (its first commit's answer lost) changes and tells nothing
+    assert await recordings.finish("r0", {**finished, "size": 1}, deliver=True, after=told) is None
+    assert (await recordings.get(ACCOUNT, "r0")).size == 44 and await recordings.outbox_depth() == 1
+
     # the body shows the row as the change left it
+    completed = await events.notice(ACCOUNT, "r1", "recording.completed")
     await recordings.finish("r1", finished, deliver=True, after=completed)
     delivered = await events.notice(ACCOUNT, "r1", "recording.delivered")
     await recordings.delivered("r1", RecordingState.STORED, b"RIFF", after=delivered)

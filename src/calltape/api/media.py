@@ -45,7 +45,7 @@ def add_media_raw_routes(
     async def download(request: Request, media_id: str) -> FileResponse:
         account = await account_of(request)
         await store.get(media_id, account)
-        file = await library.local_path(account, media_id)
+        file = await library.local_path(account, media_id, now=True)
         if file is None:
             raise ApiError(404, "bad identifier", {"raw": "no audio uploaded yet"})
         return FileResponse(file, media_type="audio/wav")

@@ -37,7 +37,7 @@ from calltape.sip.transaction import ClientTransaction, ServerTransaction
 from calltape.sip.uri import SipUri, parse_uri
 from calltape.sip_transport import SipTransport, local_address_towards
 from calltape.store.callflows import Callflows
-from calltape.store.database import STORE_AWAY
+from calltape.store.database import store_away
 from calltape.switch import dtmf_transfer
 from calltape.switch.call import Call
 from calltape.switch.directory import AccountDocuments, Mailboxes
@@ -141,14 +141,14 @@ class CallControl:
                 SETUP_TIMEOUT,
             )
             reply(self.transport, event, 503, "Service Unavailable (busy)", [("Retry-After", RETRY_AFTER)])
-        except STORE_AWAY as exc:  # the store is away: try again later (or, behind an edge, another node)
-            throttle.log(
-                log, logging.ERROR, "setup-store", "call-id %s: the store is away (%r): 503", event.request.call_id, exc
-            )
-            if not tx.final_sent:
-                reply(self.transport, event, 503, "Service Unavailable (store)", [("Retry-After", RETRY_AFTER)])
         except Exception as exc:
-            throttle.error(log, "setup-failed", exc, "call-id %s: call set-up failed", event.request.call_id)
+            if store_away(exc):  # try again later (or, behind an edge, on another node)
+                message = "call-id %s: the store is away (%r): 503"
+                throttle.log(log, logging.ERROR, "setup-store", message, event.request.call_id, exc)
+                if not tx.final_sent:
+                    reply(self.transport, event, 503, "Service Unavailable (store)", [("Retry-After", RETRY_AFTER)])
+            else:
+                throttle.error(log, "setup-failed", exc, "call-id %s: call set-up failed", event.request.call_id)
         finally:
             if not tx.final_sent:  # the guarantee: no INVITE is left without a final response
                 reply(self.transport, event, 500, "Server Internal Error", [("Retry-After", RETRY_AFTER)])
@@ -209,12 +209,13 @@ class CallControl:
         except PortsExhaustedError:
             throttle.log(log, logging.ERROR, "no-rtp-port", "call-id %s: no free RTP port", call.call_id)
             await call.hangup(503)
-        except STORE_AWAY as exc:  # e.g. the account's recording settings cannot be read: not run unrecorded
-            throttle.log(log, logging.ERROR, "run-store", "call-id %s: the store is away (%r)", call.call_id, exc)
-            await call.hangup(503)
         except Exception as exc:
-            throttle.error(log, "callflow-failed", exc, "call-id %s: callflow failed", call.call_id)
-            await call.hangup(500)
+            if store_away(exc):  # e.g. the account's recording settings cannot be read: not run unrecorded
+                throttle.log(log, logging.ERROR, "run-store", "call-id %s: the store is away (%r)", call.call_id, exc)
+                await call.hangup(503)
+            else:
+                throttle.error(log, "callflow-failed", exc, "call-id %s: callflow failed", call.call_id)
+                await call.hangup(500)
         finally:
             self._running.pop(id(tx), None)
 

@@ -34,7 +34,7 @@ class SharedCopies(Protocol):
     """The store's copies of files every node needs (``store/shared_files.py``)."""
 
     async def keep(self, path: Path, account_id: str) -> None: ...
-    async def local(self, path: Path) -> bool: ...
+    async def local(self, path: Path, *, now: bool = False) -> bool: ...
     async def forget(self, *paths: Path) -> None: ...
     async def share_what_is_here(self, *folders: str) -> int: ...
 
@@ -63,11 +63,12 @@ class MediaLibrary:
             await self.files.keep(path, account_id)
         return len(pcm) / 16000
 
-    async def local_path(self, account_id: str, media_id: str) -> Path | None:
-        """An uploaded media's file on this node (fetched if it was uploaded through another), or None."""
+    async def local_path(self, account_id: str, media_id: str, *, now: bool = False) -> Path | None:
+        """An uploaded media's file on this node (fetched if it was uploaded through another; *now*: checked
+        with the store now, not a few seconds ago), or None."""
         path = self.path(account_id, media_id)
         if self.files is not None:
-            return path if await self.files.local(path) else None
+            return path if await self.files.local(path, now=now) else None
         return path if path.exists() else None
 
     async def forget(self, account_id: str, media_id: str) -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError
+
 from calltape.delivery.storage_plan import recording_target
 from calltape.delivery.targets import Target, choose_target
 from calltape.logs import throttle
@@ -39,6 +41,7 @@ from calltape.recording.placement import FrameCounts
 from calltape.recording.request import RecordingRequest
 from calltape.recording.rows import finished_row, recording_row
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
+from calltape.store.database import store_away
 from calltape.store.recordings import AfterChange, DueRecording, Recordings, RecordingState
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
@@ -53,6 +56,7 @@ DEFAULT_CALLER_TIME_LIMIT = 3600.0
 CONFIG_TTL = 5.0
 DRAIN_TIMEOUT = 10.0
 FINISH_RETRY_MAX = 15.0  # seconds between tries to finish a recording while the store is down or the disk full
+FINISH_RETRIES = 5  # tries after a fault that is not the store being away, before start-up recovery takes over
 
 
 class DeliveryQueue(Protocol):
@@ -332,13 +336,16 @@ class RecordingManager:
             with contextlib.suppress(Exception):
                 await asyncio.shield(recording.told)
         finished = await self._store_finish(recording, values, deliver)
+        if finished is None:
+            return
         if recording.capture is not None and not kept:
             capture_path(recording.path).unlink(missing_ok=True)  # the row says where the audio is now
         self._hand_on(finished)
 
-    async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> Finished:
-        """The recording's row finished (and its delivery queued), however long the store takes to come back:
-        meanwhile the file is safe on disk, and a stop leaves it to start-up recovery."""
+    async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> Finished | None:
+        """The recording's row finished (and its delivery queued): while the store is away, however long it takes
+        to come back (the file is safe on disk meanwhile; a stop leaves it to start-up recovery); after another
+        fault, a few tries, then start-up recovery (None)."""
         attempt = 0
         while True:
             try:
@@ -348,7 +355,8 @@ class RecordingManager:
                     if recording.created.exception() is not None:
                         started = await self._notice(recording, "recording.started")
                         row = {**values, "id": recording.id, "state": RecordingState.ACTIVE}
-                        await self.store.create(row, after=started)
+                        with contextlib.suppress(IntegrityError):  # it was inserted; only the answer was lost
+                            await self.store.create(row, after=started)
                         wake_for(self.events, started)
                     recording.created = None
                 lease = self.delivery.lease_now() if deliver and self.delivery is not None else None
@@ -359,11 +367,16 @@ class RecordingManager:
                 if attempt:
                     log.info("recording %s: finished in the store, which is back", recording.id)
                 return Finished(deliver, due)
-            except Exception as exc:  # the store is down: the file is safe on disk, try again
-                if attempt == 0:
+            except Exception as exc:
+                away = store_away(exc)
+                if not away and attempt + 1 >= FINISH_RETRIES:
                     log.error(
-                        "recording %s: the store failed (%r): kept on disk, retried until it is back", recording.id, exc
+                        "recording %s: left for recovery at the next start (file %s)", recording.id, recording.path
                     )
+                    return None
+                if attempt == 0:
+                    why = "the store is away" if away else "the store failed"
+                    log.error("recording %s: %s (%r): kept on disk, tried again", recording.id, why, exc)
                 else:
                     throttle.log(log, logging.WARNING, "finish-waits", "recordings wait for the store: %r", exc)
                 await asyncio.sleep(min(FINISH_RETRY_MAX, 2.0**attempt))

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, insert, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -28,9 +28,18 @@ class StoreError(Exception):
     """The database could not be opened or migrated."""
 
 
-#: What a store that is away raises (refused or broken connections, a pool that cannot connect): the caller's
-#: request can be tried again later, elsewhere or here (a SIP 503, not a 500).
-STORE_AWAY: tuple[type[BaseException], ...] = (OSError, OperationalError, InterfaceError, PoolTimeoutError)
+def store_away(exc: BaseException) -> bool:
+    """Whether *exc* says the store is away — refused or broken connections, a pool that cannot connect, a server
+    shutting down or starting (SQLSTATE classes 08 and 57P) — rather than a fault of the request: what is asked
+    can be tried again later, here or on another node (a SIP 503, not a 500)."""
+    if isinstance(exc, (ConnectionError, TimeoutError, OperationalError, InterfaceError, PoolTimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+        return code.startswith(("08", "57P"))
+    return False
 
 
 def async_url(url: str) -> str:

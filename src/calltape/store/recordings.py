@@ -79,6 +79,7 @@ _INSERT_RECORDING = insert(_t)
 _INSERT_OUTBOX = insert(_outbox)
 _DROP_OUTBOX = delete(_outbox).where(_outbox.c.recording_id == bindparam("rid"))
 _UPDATE_ONE = update(_t).where(_t.c.id == bindparam("rid"))  # SET: the columns the parameters name
+_FINISH_ONE = _UPDATE_ONE.where(_t.c.state == RecordingState.ACTIVE)  # once: a retry after a lost commit does nothing
 _DELIVERED = _UPDATE_ONE.values(attempts=_t.c.attempts + 1, last_error="")
 _DUE_ONE = select(*_DUE_COLUMNS).where(_t.c.id == bindparam("rid"))
 _ROW = select(_t).where(_t.c.id == bindparam("rid"))
@@ -135,12 +136,14 @@ class Recordings:
         lease: tuple[str, float] | None = None,
         after: AfterChange | None = None,
     ) -> DueRecording | None:
-        """It ended: its facts, and (if *deliver*) an outbox entry due now — one transaction. With *lease*
+        """It ended: its facts, and (if *deliver*) an outbox entry due now — one transaction, once (a row no longer
+        recording is left as it is). With *lease*
         (owner, seconds) the entry is already held by that owner and the recording comes back to be delivered
         at once, without a claim."""
 
         def work(conn: Connection) -> DueRecording | None:
-            conn.execute(_UPDATE_ONE, {**values, "rid": recording_id})
+            if conn.execute(_FINISH_ONE, {**values, "rid": recording_id}).rowcount == 0:
+                return None  # finished already (a commit whose answer was lost): nothing told or queued twice
             _after(conn, after, recording_id)
             if not deliver:
                 return None

@@ -337,7 +337,8 @@ shared_files = Table(  # files every node needs (voicemail, media), by their pat
     Column("account_id", String(32), nullable=False),
     Column("data", LargeBinary, nullable=False),
     Column("size", Integer, nullable=False),
-    Column("created", Float, nullable=False),
+    Column("created", Float, nullable=False),  # when this version was made: a copy's mtime says which it has
+    Column("deleted", Boolean, nullable=False, default=False),  # a tombstone: deleted on every node
     Index("ix_shared_files_account", "account_id"),
 )
 
