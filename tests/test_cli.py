@@ -31,6 +31,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
         (["serve", "--rtp-ports", "80-90"], "--rtp-ports"),
         (["serve", "--log-level", "loud"], "--log-level"),
         (["serve", "--db", "mysql://x"], "--db"),
+        (["serve", "--sip-tls", "127.0.0.1:5061"], "needs --tls-cert and --tls-key"),
+        (["serve", "--sip-tls", "127.0.0.1:5061", "--tls-cert", "/nonexistent.pem", "--tls-key", "/x"], "--tls-cert"),
         (["serve", "--no-such-flag"], "unrecognized arguments"),
         (["serve", "--config", "/nonexistent/calltape.toml"], "--config"),
         (["fly"], "invalid choice"),

@@ -57,6 +57,8 @@ def _row(text: str, key: str) -> list[str]:
 
 def _shown(value: Any) -> str:
     """A default as the docs write it."""
+    if value is None:
+        return ""  # none: written "empty"
     if isinstance(value, config.HostPort | Path):
         return str(value)
     if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):

@@ -39,6 +39,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the SIP server, the API and the recording pipeline")
     serve.add_argument("--config", type=Path, help="TOML file with the settings below")
     serve.add_argument("--sip", metavar="HOST:PORT", help="SIP over UDP and TCP (default 0.0.0.0:5060)")
+    serve.add_argument("--sip-tls", metavar="HOST:PORT", help="SIP over TLS as well (with --tls-cert, --tls-key)")
+    serve.add_argument("--tls-cert", metavar="FILE", help="certificate chain (PEM) for --sip-tls; read again on SIGHUP")
+    serve.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
+    serve.add_argument("--tls-ca", metavar="FILE", help="CAs that TLS peers calltape calls must have (default: system)")
     serve.add_argument("--http", metavar="HOST:PORT", help="the REST API (default 127.0.0.1:8000)")
     serve.add_argument("--rtp-ports", metavar="LOW-HIGH", help="RTP port range (default 16384-32767)")
     serve.add_argument(

@@ -41,6 +41,10 @@ class Settings:
     """Everything ``calltape serve`` needs to start."""
 
     sip: HostPort = HostPort("0.0.0.0", 5060)
+    sip_tls: HostPort | None = None  # SIP over TLS as well (with tls_cert and tls_key)
+    tls_cert: str = ""  # the TLS listener's certificate chain (PEM); read again on SIGHUP
+    tls_key: str = ""  # its private key (PEM)
+    tls_ca: str = ""  # the CAs that peers calltape calls over TLS must be signed by; empty: the system's
     http: HostPort = HostPort("127.0.0.1", 8000)
     rtp_ports: tuple[int, int] = (16384, 32767)
     data_dir: Path = Path("calltape-data")
@@ -98,6 +102,13 @@ def _convert(name: str, value: Any) -> Any:
     flag = "--" + name.replace("_", "-")
     if name in ("sip", "http"):
         return parse_host_port(str(value), flag)
+    if name == "sip_tls":
+        return parse_host_port(str(value), flag) if value else None
+    if name in ("tls_cert", "tls_key", "tls_ca"):
+        path = str(value)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{flag}: no such file: {path}")
+        return path
     if name == "rtp_ports":
         return parse_port_range(str(value), flag)
     if name == "data_dir":
@@ -181,4 +192,7 @@ def load_settings(
         if env_value is not None:
             merged[key] = env_value
     merged.update({k: v for k, v in flags.items() if v is not None})
-    return Settings(**{k: _convert(k, v) for k, v in merged.items()})
+    settings = Settings(**{k: _convert(k, v) for k, v in merged.items()})
+    if settings.sip_tls is not None and not (settings.tls_cert and settings.tls_key):
+        raise ConfigError("--sip-tls: needs --tls-cert and --tls-key")
+    return settings

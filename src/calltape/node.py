@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable, Generator
 from functools import partial
@@ -56,7 +57,7 @@ from calltape.recording.recovery import recover
 from calltape.recording.retention import RetentionSweeper
 from calltape.sip.digest import DigestChallenger
 from calltape.sip.endpoint import SipEndpoint
-from calltape.sip_transport import SipTransport
+from calltape.sip_transport import SipTransport, client_context, server_context
 from calltape.store.callflows import Callflows
 from calltape.store.database import Database
 from calltape.store.directory import Directory
@@ -182,6 +183,7 @@ class Node:
         self.delivery_task: asyncio.Task[None] | None = None
         self.heartbeat_task: asyncio.Task[None] | None = None
         self.sharing_task: asyncio.Task[None] | None = None
+        self.tls_context: ssl.SSLContext | None = None
         self.started_at = time.time()
         self.api_server: _EmbeddedUvicorn | None = None
         self.api_task: asyncio.Task[None] | None = None
@@ -211,6 +213,7 @@ class Node:
         device_auth = DeviceAuthenticator(directory, challenger, FailureThrottle())
         self.directory = directory
         self.transport = SipTransport(SipEndpoint(CAPABILITIES))
+        self.transport.tls_client = client_context(settings.tls_ca or None)
         self.forwarding = Forwarding(forwarding_secret.encode())
         self.media_library = MediaLibrary(settings.data_dir, SharedFiles(db, settings.data_dir))
         self.callflows = Callflows(db)
@@ -299,6 +302,11 @@ class Node:
             pass_on=pass_on,
         )
         self.forwarding.listening(sip_host, sip_port)
+        if settings.sip_tls is not None:
+            self.tls_context = server_context(settings.tls_cert, settings.tls_key)
+            await self.transport.start_tls(
+                settings.sip_tls.host, settings.sip_tls.port, self.tls_context, shared=self.worker.count > 1
+            )
         if self.router is not None:
             self.router.start()
         if self.control is not None:
@@ -330,6 +338,8 @@ class Node:
         say, settings = self.say, self.settings
         http_host, http_port = self.api_socket.getsockname()[:2]
         say(f"calltape: SIP listening on udp+tcp {sip_host}:{sip_port}")
+        if self.transport.tls_address is not None:
+            say(f"calltape: SIP listening on tls {self.transport.tls_address[0]}:{self.transport.tls_address[1]}")
         if self.receiver_app is not None:
             base = f"http://{http_host}:{http_port}{RECEIVER_PATH}/"
             say(f"calltape: recording receiver at {base} storing in {self.receiver_app.settings.dir}")
@@ -337,6 +347,19 @@ class Node:
         say(f"calltape: recordings web page http://{http_host}:{http_port}/ui, API reference /docs, metrics /metrics")
         say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(self.db.url)}")
         say(f"calltape: node {self.node_id}")
+
+    def reload_tls(self) -> None:
+        """SIGHUP: read ``--tls-cert`` and ``--tls-key`` again (a renewed certificate); new connections get it, and
+        a pair that does not load leaves the old one in use."""
+        settings = self.settings
+        if self.tls_context is None:
+            return
+        try:
+            self.tls_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            log.error("node %s: the TLS certificate was not reloaded (the old one stays): %s", self.node, exc)
+            return
+        log.info("node %s: TLS certificate reloaded from %s", self.node, settings.tls_cert)
 
     def state(self) -> dict[str, Any]:
         """What ``GET /v2/nodes/{id}`` shows (this worker's calls)."""

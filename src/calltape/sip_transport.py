@@ -1,4 +1,4 @@
-"""The asyncio adapter: UDP and TCP sockets and one timer feeding the sans-IO endpoint.
+"""The asyncio adapter: UDP, TCP and TLS sockets and one timer feeding the sans-IO endpoint.
 
 All protocol decisions live in :class:`~calltape.sip.endpoint.SipEndpoint`; this file only moves
 bytes, keeps TCP connections, and calls ``handle_timer`` when the endpoint asks.
@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import cast
@@ -39,10 +40,13 @@ class SipTransport:
         self._loop = asyncio.get_running_loop()
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp_server: asyncio.Server | None = None
-        self._tcp: dict[tuple[str, int], _TcpConnection] = {}
+        self._tls_server: asyncio.Server | None = None
+        self._streams: dict[tuple[str, str, int], _StreamConnection] = {}  # (transport, host, port): tcp or tls
+        self.tls_client: ssl.SSLContext | None = None  # how calltape checks the peers it calls over TLS
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.address: tuple[str, int] = ("", 0)
+        self.tls_address: tuple[str, int] | None = None
         # with several workers: True when a datagram was passed on to the worker that owns its dialog
         self.pass_on: Callable[[bytes, Peer], bool] | None = None
 
@@ -71,7 +75,11 @@ class SipTransport:
             bound = udp.get_extra_info("sockname")[:2]
             try:
                 self._tcp_server = await self._loop.create_server(
-                    lambda: _TcpConnection(self, None), host=host, port=bound[1], reuse_address=True, reuse_port=shared
+                    lambda: _StreamConnection(self, "tcp"),
+                    host=host,
+                    port=bound[1],
+                    reuse_address=True,
+                    reuse_port=shared,
                 )
             except OSError:
                 udp.close()
@@ -84,18 +92,43 @@ class SipTransport:
             return self.address
         raise OSError("could not find a port free for both UDP and TCP")
 
+    async def start_tls(
+        self, host: str, port: int, context: ssl.SSLContext, *, shared: bool = False
+    ) -> tuple[str, int]:
+        """Also listen for SIP over TLS on *host:port* (RFC 3261 §26.2: a connection a phone opens is the one its
+        requests are sent back on, as long as it stays up)."""
+        self._tls_server = await self._loop.create_server(
+            lambda: _StreamConnection(self, "tls"),
+            host=host,
+            port=port,
+            ssl=context,
+            reuse_address=True,
+            reuse_port=shared,
+            ssl_handshake_timeout=10.0,
+        )
+        bound = self._tls_server.sockets[0].getsockname()
+        self.tls_address = (str(bound[0]), int(bound[1]))
+        return self.tls_address
+
+    def address_for(self, transport: str) -> tuple[str, int]:
+        """Our address as a peer reached over *transport* sees it (TLS has its own port)."""
+        if transport == "tls" and self.tls_address is not None:
+            return self.tls_address
+        return self.address
+
     async def close(self) -> None:
         """Stop listening and drop connections."""
         if self._timer is not None:
             self._timer.cancel()
         if self._udp is not None:
             self._udp.close()
-        if self._tcp_server is not None:
-            self._tcp_server.close()
-        for conn in list(self._tcp.values()):
+        servers = [server for server in (self._tcp_server, self._tls_server) if server is not None]
+        for server in servers:
+            server.close()
+        for conn in list(self._streams.values()):
             conn.close()
-        if self._tcp_server is not None:
-            await self._tcp_server.wait_closed()
+        for server in servers:
+            await server.wait_closed()
 
     # ---- pumping the endpoint --------------------------------------------------------------
 
@@ -156,25 +189,36 @@ class SipTransport:
             if self._udp is not None:
                 self._udp.sendto(data, (peer.host, peer.port))
             return
-        conn = self._tcp.get((peer.host, peer.port))
+        conn = self._streams.get((peer.transport, peer.host, peer.port))
         if conn is not None:
             conn.write(data)
         else:
             self._loop.create_task(self._connect_and_send(data, peer))
 
     async def _connect_and_send(self, data: bytes, peer: Peer) -> None:
+        """Open a connection to *peer* (over TLS: its certificate checked against our CAs, for the name or
+        address the URI gave) and send *data* on it; the connection stays for what follows."""
+        tls = peer.transport == "tls"
+        if tls and self.tls_client is None:
+            self.tls_client = client_context()
         try:
             _transport, conn = await self._loop.create_connection(
-                lambda: _TcpConnection(self, (peer.host, peer.port)), peer.host, peer.port
+                lambda: _StreamConnection(self, peer.transport, (peer.host, peer.port)),
+                peer.host,
+                peer.port,
+                ssl=self.tls_client if tls else None,
+                server_hostname=peer.host if tls else None,
+                ssl_handshake_timeout=10.0 if tls else None,
             )
-        except OSError as exc:
+        except (OSError, ssl.SSLError) as exc:
             throttle.log(
                 log,
                 logging.WARNING,
-                ("tcp-connect", peer.host),
-                "cannot connect to %s:%d over TCP: %s",
+                ("connect", peer.transport, peer.host),
+                "cannot connect to %s:%d over %s: %s",
                 peer.host,
                 peer.port,
+                peer.transport.upper(),
                 exc,
             )
             self.endpoint.transport_failed(peer, self.now())
@@ -182,14 +226,14 @@ class SipTransport:
             return
         conn.write(data)
 
-    def register_tcp(self, key: tuple[str, int], conn: _TcpConnection) -> None:
+    def register_stream(self, key: tuple[str, str, int], conn: _StreamConnection) -> None:
         """A connection is up."""
-        self._tcp[key] = conn
+        self._streams[key] = conn
 
-    def unregister_tcp(self, key: tuple[str, int], conn: _TcpConnection) -> None:
+    def unregister_stream(self, key: tuple[str, str, int], conn: _StreamConnection) -> None:
         """A connection is gone."""
-        if self._tcp.get(key) is conn:
-            del self._tcp[key]
+        if self._streams.get(key) is conn:
+            del self._streams[key]
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -205,29 +249,34 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         log.debug("UDP error: %s", exc)
 
 
-class _TcpConnection(asyncio.Protocol):
-    def __init__(self, sip: SipTransport, key: tuple[str, int] | None) -> None:
+class _StreamConnection(asyncio.Protocol):
+    """One TCP or TLS connection: framed SIP messages in, and ours out. One we open is known by the address we
+    opened it to (a name, over TLS); one a phone opened by where it comes from."""
+
+    def __init__(self, sip: SipTransport, transport_name: str, key: tuple[str, int] | None = None) -> None:
         self.sip = sip
+        self.transport_name = transport_name
         self.key = key or ("", 0)
         self.framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
-        peer = transport.get_extra_info("peername")
-        self.key = (str(peer[0]), int(peer[1]))
-        self.sip.register_tcp(self.key, self)
+        if self.key == ("", 0):
+            peer = transport.get_extra_info("peername")
+            self.key = (str(peer[0]), int(peer[1]))
+        self.sip.register_stream((self.transport_name, *self.key), self)
 
     def data_received(self, data: bytes) -> None:
         try:
             items = self.framer.feed(data)
         except FramingError as exc:
             throttle.log(
-                log, logging.INFO, ("tcp-framing", self.key[0]), "closing TCP connection from %s:%d: %s", *self.key, exc
+                log, logging.INFO, ("framing", self.key[0]), "closing a connection from %s:%d: %s", *self.key, exc
             )
             self.close()
             return
-        peer = Peer("tcp", *self.key)
+        peer = Peer(self.transport_name, *self.key)
         for item in items:
             if isinstance(item, KeepAlive):
                 self.write(b"\r\n")
@@ -243,7 +292,24 @@ class _TcpConnection(asyncio.Protocol):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.sip.unregister_tcp(self.key, self)
+        self.sip.unregister_stream((self.transport_name, *self.key), self)
+
+
+def server_context(cert: str, key: str) -> ssl.SSLContext:
+    """What calltape's TLS listener presents: TLS 1.2 or newer, the certificate chain and key of *cert* and *key*
+    (read again by ``reload``, e.g. on SIGHUP; connections made before keep theirs)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def client_context(cafile: str | None = None) -> ssl.SSLContext:
+    """How calltape checks a peer it calls over TLS: TLS 1.2 or newer, its certificate against *cafile* (default:
+    the system's CAs) and the name or address it was called by."""
+    context = ssl.create_default_context(cafile=cafile)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def _grow_buffers(sock: socket.socket | None) -> None:

@@ -30,13 +30,19 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}
 class Baresip:
     """One baresip process with one account; ``command`` sends a ctrl_tcp command, ``wait_event`` waits for one."""
 
-    def __init__(self, workdir: Path, aor: str, password: str, server_port: int, hz: int = 440) -> None:
+    def __init__(
+        self, workdir: Path, aor: str, password: str, server_port: int, hz: int = 440, *, tls_ca: Path | None = None
+    ) -> None:
+        """With *tls_ca*, it registers and calls over TLS to *server_port*, checking calltape's certificate
+        against that CA."""
         assert shutil.which("baresip"), "baresip is missing: `make install` installs Debian's baresip"
         workdir.mkdir(parents=True, exist_ok=True)
         self.sip_port = free_port()
         ctrl_port = free_port()
-        (workdir / "config").write_text(CONFIG.format(sip_port=self.sip_port, ctrl_port=ctrl_port, hz=hz))
-        account = f'<{aor}>;auth_pass={password};outbound="sip:127.0.0.1:{server_port}";regint=300'
+        config = CONFIG.format(sip_port=self.sip_port, ctrl_port=ctrl_port, hz=hz)
+        (workdir / "config").write_text(config + (f"sip_cafile {tls_ca}\n" if tls_ca else ""))
+        tls = ";transport=tls" if tls_ca else ""
+        account = f'<{aor}{tls}>;auth_pass={password};outbound="sip:127.0.0.1:{server_port}{tls}";regint=300'
         (workdir / "accounts").write_text(account + ";answermode=auto;audio_codecs=PCMU,PCMA\n")
         self.log = (workdir / "baresip.log").open("w")
         self.proc = subprocess.Popen(["baresip", "-f", str(workdir)], stdout=self.log, stderr=subprocess.STDOUT)

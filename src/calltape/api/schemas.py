@@ -319,7 +319,7 @@ class Gateway(_Doc):
 
     server: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\s;@]+$")]
     port: int | None = Field(None, ge=1, le=65535)
-    transport: Literal["udp", "tcp"] = "udp"
+    transport: Literal["udp", "tcp", "tls"] = "udp"  # tls: the gateway's certificate is checked (--tls-ca)
     realm: str | None = None
     username: str | None = None
     password: str | None = None

@@ -50,7 +50,7 @@ DEFAULT_WEIGHT = 3
 DEFAULT_PORT = 5060
 INVITE_FORMATS = frozenset({"route", "username", "e164", "npan", "1npan"})
 CALLER_ID_TYPES = frozenset({"external", "internal", "emergency"})
-TRANSPORTS = frozenset({"udp", "tcp"})
+TRANSPORTS = frozenset({"udp", "tcp", "tls"})
 _BAD_HOST_CHARS = frozenset(' \t\r\n@;?<>/\\"')
 
 
@@ -63,7 +63,7 @@ class GatewayAttempt:
     uri: str  # the Request-URI, e.g. "sip:+15551234567@carrier.example.com:5070"
     host: str  # where the INVITE goes (the gateway's server, without port; IPv6 without brackets)
     port: int  # 5060 unless the server says "host:port" or the gateway has "port"
-    transport: str  # "udp" or "tcp" (a gateway "transport" key, default "udp")
+    transport: str  # "udp", "tcp" or "tls" (a gateway "transport" key, default "udp")
     username: str | None
     password: str | None
     realm: str | None

@@ -348,13 +348,13 @@ class CallControl:
 
     def contact_for(self, peer: Peer, local_address: str) -> str:
         """Our Contact, reachable the way the peer reached us."""
-        host, port = self.transport.address
-        transport = ";transport=tcp" if peer.transport == "tcp" else ""
+        host, port = self.transport.address_for(peer.transport)
+        transport = f";transport={peer.transport}" if peer.transport in ("tcp", "tls") else ""
         return f"<sip:calltape@{local_address if host in ('0.0.0.0', '::', '') else host}:{port}{transport}>"
 
     def via_for(self, peer: Peer, local_address: str) -> str:
         """The Via of a request we send to *peer* (the branch is added per request)."""
-        host, port = self.transport.address
+        host, port = self.transport.address_for(peer.transport)
         local = local_address if host in ("0.0.0.0", "::", "") else host
         return f"SIP/2.0/{peer.transport.upper()} {local}:{port};rport"
 

@@ -147,7 +147,8 @@ class Registrar:
                 bindings = await self.writer.apply(RegisterUpdate(template, changes, bool(wildcard), now))
             except OutOfOrderError:
                 return reply(400, "Bad Request (CSeq out of order for this Call-ID)")
-        log.info("call-id %s: %s registered %d contact(s) from %s", request.call_id, aor, len(bindings), peer.host)
+        source = f"{peer.transport}:{peer.host}:{peer.port}"
+        log.info("call-id %s: %s registered %d contact(s) from %s", request.call_id, aor, len(bindings), source)
         headers = [("Contact", f"<{b.contact}>;expires={max(0, int(b.expires_at - now))}") for b in bindings]
         if "path" in (token.strip().lower() for token in request.headers.get_all("Supported")):
             headers += [("Path", value) for value in request.headers.get_all("Path")]  # RFC 3327 §5.3: echoed

@@ -65,8 +65,11 @@ async def _target(call: BridgedCall, request: OffnetRequest, attempt: GatewayAtt
 
 
 async def _peer(attempt: GatewayAttempt) -> Peer | None:
-    """Where a gateway is reached (a host name resolved here, once per call)."""
+    """Where a gateway is reached (a host name resolved here, once per call; over TLS kept, for its certificate
+    to be checked against it)."""
     host = attempt.host.strip("[]")
+    if attempt.transport == "tls":
+        return Peer("tls", host, attempt.port)
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -281,9 +281,11 @@ async def _peer_of(uri_text: str) -> Peer | None:
         uri = parse_sip_uri(uri_text)
     except SipSyntaxError:
         return None
-    transport = uri.transport if uri.transport in ("udp", "tcp") else "udp"
+    transport = "tls" if uri.scheme == "sips" else uri.transport if uri.transport in ("udp", "tcp", "tls") else "udp"
     host = uri.host.strip("[]")
-    port = uri.port or 5060
+    port = uri.port or (5061 if transport == "tls" else 5060)
+    if transport == "tls":
+        return Peer(transport, host, port)  # a name stays a name: the certificate is checked against it
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -1,0 +1,240 @@
+"""Issue 24, SIP over TLS: calltape listens on ``--sip-tls`` with a certificate from a CA the test makes. Debian's
+baresip (the independent peer: Debian's SIPp has no TLS) checks that certificate, registers over TLS, calls a
+``record_call`` flow that is answered, recorded and ended over the same connection, and is rung over the
+connection it registered on. A phone of ours whose static route says ``transport=tls`` but whose certificate comes
+from another CA is refused, with the reason in the log."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import signal
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.audio import channel_hz
+from tests.e2e.account import Account, running
+from tests.e2e.baresip import Baresip
+from tests.e2e.sipp_runner import free_port
+from tests.e2e.upload_sink import Upload, UploadSink, decode
+from tests.phone import Phone
+from tests.ports import rtp_ports
+
+PASSWORD = "tls-secret-1"
+BARESIP_HZ = 700
+
+
+def _key_and_name(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Name]:
+    return ec.generate_private_key(ec.SECP256R1()), x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write(path: Path, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> tuple[Path, Path]:
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.with_suffix(".key").write_bytes(key_pem)
+    path.with_suffix(".pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path.with_suffix(".pem"), path.with_suffix(".key")
+
+
+def make_ca(directory: Path, name: str) -> tuple[Path, ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed CA (its PEM file, key and certificate)."""
+    key, subject = _key_and_name(name)
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return _write(directory / name, key, cert)[0], key, cert
+
+
+def make_server_cert(
+    directory: Path, name: str, ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate
+) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (and localhost) signed by the CA: its PEM and key files."""
+    key, subject = _key_and_name(name)
+    now = datetime.datetime.now(datetime.UTC)
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return _write(directory / name, key, cert)
+
+
+@dataclass
+class Secure(Account):
+    sink: UploadSink = field(default_factory=UploadSink)
+    tls_port: int = 0
+    ca: Path = Path()
+    ca_key: ec.EllipticCurvePrivateKey | None = None
+    ca_cert: x509.Certificate | None = None
+    cert_dir: Path = Path()  # where --tls-cert and --tls-key are (calltape.pem, calltape.key)
+    bare: str = ""  # baresip's device
+
+    def upload_of(self, call_id: str, timeout: float = 20.0) -> Upload:
+        deadline = time.monotonic() + timeout
+        while not (found := [u for u in self.sink.uploads if quote(call_id, safe="") in u.path]):
+            assert time.monotonic() < deadline, f"no upload for {call_id}"
+            time.sleep(0.1)
+        return found[0]
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secure]:
+    certs = tmp_path_factory.mktemp("certs")
+    ca, ca_key, ca_cert = make_ca(certs, "test-ca")
+    cert, key = make_server_cert(certs, "calltape", ca_key, ca_cert)
+    tls_port = free_port(socket.SOCK_STREAM)
+    sink = UploadSink().start()
+    args = ["--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(27400, 27499), "--trusted-networks", "127.0.0.2/32"]
+    args += ["--sip-tls", f"127.0.0.1:{tls_port}", "--tls-cert", str(cert), "--tls-key", str(key), "--tls-ca", str(ca)]
+    try:
+        with running(tmp_path_factory.mktemp("tls"), args, "Secure", Secure, sink=sink) as site:
+            site.tls_port, site.ca, site.ca_key, site.ca_cert, site.cert_dir = tls_port, ca, ca_key, ca_cert, certs
+            site.bare = site.put("devices", {"name": "bare", "sip": {"username": "bare", "password": PASSWORD}})
+            record = {"module": "record_call", "data": {"url": f"{sink.url}/rec"}}
+            site.put("callflows", {"numbers": ["2001"], "flow": {**record, "children": {"_": {"module": "echo"}}}})
+            yield site
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def baresip(secure: Secure, tmp_path: Path) -> Iterator[Baresip]:
+    phone = Baresip(
+        tmp_path / "baresip", f"sip:bare@{secure.realm}", PASSWORD, secure.tls_port, hz=BARESIP_HZ, tls_ca=secure.ca
+    )
+    try:
+        phone.wait_registered()
+        yield phone
+    finally:
+        phone.close()
+
+
+def test_baresip_registers_and_calls_over_tls_and_the_call_is_recorded(secure: Secure, baresip: Baresip) -> None:
+    assert f"sip:bare@{secure.realm} registered 1 contact(s) from tls:127.0.0.1:" in secure.log_text()
+    assert baresip.command("dial", f"sip:2001@{secure.realm};transport=tls")["ok"]
+    established = baresip.wait_event("CALL_ESTABLISHED")["received_at"]
+    time.sleep(3.0)
+    baresip.command("hangup")
+    closed = baresip.wait_event("CALL_CLOSED")
+    call_id = str(closed["id"])
+    pcm, rate, channels = decode(secure.upload_of(call_id).body, "mp3")
+    assert channels == 2 and abs(len(pcm) / rate - (closed["received_at"] - established)) <= 0.15
+    assert abs(channel_hz(pcm[:, 0], rate) - BARESIP_HZ) < 15  # what baresip said
+    assert abs(channel_hz(pcm[:, 1], rate) - BARESIP_HZ) < 15  # and heard: the echo
+    assert f"call-id {call_id}" in secure.log_text()
+
+
+def test_a_phone_registered_over_tls_is_rung_over_its_connection(secure: Secure, baresip: Baresip) -> None:
+    device = next(
+        d for d in secure.api.get(f"/v2/accounts/{secure.account_id}/devices").json()["data"] if d["name"] == "bare"
+    )
+    number = secure.callflow({"module": "device", "data": {"id": device["id"]}})
+
+    async def call() -> None:
+        caller = await Phone(secure.server.sip_port, host="127.0.0.2").start()  # a carrier, over UDP
+        try:
+            assert (await caller.call(number, timeout=15)).status == 200
+            await asyncio.sleep(1.0)
+            await caller.hangup()
+        finally:
+            caller.close()
+
+    asyncio.run(call())
+    baresip.wait_event("CALL_ESTABLISHED")
+    baresip.wait_event("CALL_CLOSED")  # our BYE came over the same TLS connection too
+
+
+def test_a_tls_peer_with_a_certificate_from_another_ca_is_refused_with_the_reason(
+    secure: Secure, tmp_path: Path
+) -> None:
+    _, other_key, other_cert = make_ca(tmp_path, "other-ca")
+    cert, key = make_server_cert(tmp_path, "impostor", other_key, other_cert)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    handshakes: list[str] = []
+
+    def serve() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            try:
+                context.wrap_socket(conn, server_side=True).close()
+                handshakes.append("completed")
+            except (ssl.SSLError, OSError) as exc:
+                handshakes.append(f"failed: {exc}")
+
+    threading.Thread(target=serve, daemon=True).start()
+    route = f"sip:impostor@127.0.0.1:{port};transport=tls"
+    sip = {"username": "impostor", "password": PASSWORD, "invite_format": "route", "route": route}
+    device = secure.put("devices", {"name": "impostor", "sip": sip})
+    number = secure.callflow({"module": "device", "data": {"id": device}})
+
+    async def call() -> int:
+        caller = await Phone(secure.server.sip_port, host="127.0.0.2").start()
+        try:
+            return (await caller.call(number, timeout=20)).status
+        finally:
+            caller.close()
+
+    assert asyncio.run(call()) >= 400  # nobody answered: the gateway was not trusted
+    assert handshakes and handshakes[0].startswith("failed"), handshakes  # we hung up in the handshake
+    log = secure.log_text()
+    assert f"cannot connect to 127.0.0.1:{port} over TLS" in log and "CERTIFICATE_VERIFY_FAILED" in log
+
+
+def _served_serial(secure: Secure) -> int:
+    """The serial number of the certificate calltape's TLS listener presents now."""
+    context = ssl.create_default_context(cafile=str(secure.ca))
+    with (
+        socket.create_connection(("127.0.0.1", secure.tls_port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def test_sighup_reloads_the_certificate_for_new_connections(secure: Secure) -> None:
+    before = _served_serial(secure)
+    assert secure.ca_key is not None and secure.ca_cert is not None
+    cert, _key = make_server_cert(secure.cert_dir, "calltape", secure.ca_key, secure.ca_cert)  # renewed in place
+    renewed = x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+    assert secure.server.proc is not None
+    secure.server.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while (served := _served_serial(secure)) == before:
+        assert time.monotonic() < deadline, "the certificate was not reloaded"
+        time.sleep(0.1)
+    assert served == renewed
+    assert "TLS certificate reloaded" in secure.log_text()
