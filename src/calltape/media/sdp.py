@@ -7,6 +7,8 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
+from calltape.media.srtp import Crypto, SrtpKeys, answer_keys, parse_crypto
+
 STATIC_PAYLOADS = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
 SUPPORTED_CODECS = ("PCMU", "PCMA")
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -41,6 +43,7 @@ class Media:
     rtpmap: dict[int, tuple[str, int]] = field(default_factory=dict)
     fmtp: dict[int, str] = field(default_factory=dict)
     ptime: int | None = None
+    crypto: list[Crypto] = field(default_factory=list)  # RFC 4568 lines of a suite calltape speaks, in order
 
     def codec(self, pt: int) -> tuple[str, int] | None:
         """(encoding name upper-cased, clock rate) of payload type *pt*."""
@@ -73,6 +76,7 @@ class Negotiated:
     remote_address: str
     remote_port: int
     direction: str  # our direction, from our point of view
+    srtp: SrtpKeys | None = None  # an RTP/SAVP offer: its key and ours
 
     @property
     def on_hold(self) -> bool:
@@ -167,6 +171,8 @@ def _attribute(sdp: SessionDescription, media: Media | None, value: str) -> None
             media.fmtp[payload_type] = params
     elif name == "ptime":
         media.ptime = _small_uint(rest.strip(), 10_000)
+    elif name == "crypto" and (crypto := parse_crypto(rest)) is not None:
+        media.crypto.append(crypto)
 
 
 def _small_uint(text: str, limit: int) -> int | None:
@@ -183,8 +189,9 @@ def build_sdp(
     direction: str = "sendrecv",
     session_id: str | None = None,
     version: int = 1,
+    crypto: Crypto | None = None,
 ) -> bytes:
-    """Our SDP: one audio stream, 20 ms packets."""
+    """Our SDP: one audio stream, 20 ms packets; with *crypto*, SRTP (``RTP/SAVP`` and our key)."""
     family = "IP6" if ":" in address else "IP4"
     formats = [str(pt) for pt, _ in payload_types] + ([str(dtmf_payload_type)] if dtmf_payload_type is not None else [])
     lines = [
@@ -193,8 +200,10 @@ def build_sdp(
         "s=calltape",
         f"c=IN {family} {address}",
         "t=0 0",
-        f"m=audio {port} RTP/AVP {' '.join(formats)}",
+        f"m=audio {port} {'RTP/SAVP' if crypto else 'RTP/AVP'} {' '.join(formats)}",
     ]
+    if crypto is not None:
+        lines.append(f"a={crypto.attribute()}")
     lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in payload_types]
     if dtmf_payload_type is not None:
         lines += [f"a=rtpmap:{dtmf_payload_type} telephone-event/8000", f"a=fmtp:{dtmf_payload_type} 0-16"]
@@ -237,7 +246,13 @@ def negotiate(offer: SessionDescription, families: frozenset[str] = frozenset({"
     if family not in families:
         raise SdpError(f"calltape's media here is {'/'.join(sorted(families))} only, the offer is {family}", 488)
     their_direction = audio.direction or offer.direction or "sendrecv"
-    return Negotiated(chosen[0], chosen[1], dtmf, address, audio.port, _ANSWER_DIRECTION[their_direction])
+    srtp = None
+    if "SAVP" in audio.proto.upper():  # SRTP (SDES): their key, and one of ours
+        srtp = answer_keys(audio.crypto)
+        if srtp is None:
+            raise SdpError("SRTP offered without a crypto suite calltape speaks (AES_CM_128_HMAC_SHA1_80/32)", 488)
+    direction = _ANSWER_DIRECTION[their_direction]
+    return Negotiated(chosen[0], chosen[1], dtmf, address, audio.port, direction, srtp)
 
 
 def answer_sdp(negotiated: Negotiated, address: str, port: int, session_id: str, version: int) -> bytes:
@@ -250,6 +265,7 @@ def answer_sdp(negotiated: Negotiated, address: str, port: int, session_id: str,
         direction=negotiated.direction,
         session_id=session_id,
         version=version,
+        crypto=negotiated.srtp.ours if negotiated.srtp is not None else None,
     )
 
 

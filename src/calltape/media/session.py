@@ -32,6 +32,7 @@ from calltape.media.relaying import Relaying
 from calltape.media.rtp import FIXED_HEADER, HEADER_SIZE, parse_rtp
 from calltape.media.rtp_totals import RTP_TOTALS
 from calltape.media.sending import PacedSending
+from calltape.media.srtp import Session, SrtpError, SrtpKeys
 from calltape.media.taps import FrameBatch, Tap, TapDirection, Taps
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class RtpSession(Relaying, PacedSending):
         call_id: str = "",
         timeline: MediaTimeline | None = None,
         taps: Taps | list[Tap] | None = None,
+        srtp: SrtpKeys | None = None,
     ) -> None:
         self.sock = sock
         self.bound_address = sock.getsockname()[:2]
@@ -113,6 +115,12 @@ class RtpSession(Relaying, PacedSending):
         self._dtmf_ts = 0
         self._first_packet = True
         self._loop = loop
+        # SRTP (SDES): what comes is checked and decrypted, what goes protected; a packet that fails is dropped
+        self._srtp_in: Session | None = None
+        self._srtp_out: Session | None = None
+        if srtp is not None:
+            self._srtp_in, self._srtp_out = srtp.sessions()
+        self.srtp_rejected = 0
 
     async def start(self) -> None:
         """Attach to the event loop and start sending (silence until a source has something)."""
@@ -191,17 +199,23 @@ class RtpSession(Relaying, PacedSending):
     def _readable(self) -> bool:
         """One read per readiness callback, into the leg's own buffer; False if there was nothing to read."""
         buffer = self._buffer
+        addr = None
         try:
             if self.latched is not None:
                 length = self.sock.recv_into(buffer)
             else:
                 length, addr = self.sock.recvfrom_into(buffer)
-                self._latch(addr)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:  # ICMP port unreachable from the far end: counted, not logged per packet
             self.stats["send_errors"] += 1
             return True
+        if self._srtp_in is not None:
+            length = self._decrypt(length)
+            if not length:
+                return True
+        if addr is not None:  # latched only on a packet that passed (with SRTP: authenticated)
+            self._latch(addr)
         peer = self.relay_peer
         if peer is not None:
             if length > HEADER_SIZE and buffer[0] == 0x80:  # the usual packet: audio of the source being relayed
@@ -240,6 +254,20 @@ class RtpSession(Relaying, PacedSending):
                 return True
         self._receive(bytes(self._view[:length]))
         return True
+
+    def _decrypt(self, length: int) -> int:
+        """The SRTP packet in the buffer checked and decrypted in place; its plain length, 0 if it failed (plain
+        RTP, another key, a replay): dropped and counted, the first one of a call logged."""
+        assert self._srtp_in is not None
+        try:
+            plain = self._srtp_in.unprotect(bytes(self._view[:length]))
+        except SrtpError as exc:
+            self.srtp_rejected += 1
+            if self.srtp_rejected == 1:
+                log.warning("call-id %s: a packet that is not this call's SRTP was dropped (%s)", self.call_id, exc)
+            return 0
+        self._buffer[: len(plain)] = plain
+        return len(plain)
 
     def _latch(self, addr: tuple[str | int, ...]) -> None:
         """Symmetric RTP: answer where the media comes from, and from now on hear only that source."""
@@ -299,6 +327,8 @@ class RtpSession(Relaying, PacedSending):
 
     def _send_packet(self, packet: bytes | bytearray | memoryview) -> None:
         """One packet to the far end (a plain send once latched); a failure is counted, as UDP drops it."""
+        if self._srtp_out is not None:
+            packet = self._srtp_out.protect(bytes(packet))
         try:
             if self.latched is not None:
                 self.sock.send(packet)

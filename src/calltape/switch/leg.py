@@ -126,6 +126,7 @@ class Leg:
             call_id=self.call_id,
             timeline=self.timeline,
             taps=self.taps,
+            srtp=negotiated.srtp,
         )
         media.sending = not negotiated.on_hold
         media.on_digit = self._digit
@@ -166,6 +167,7 @@ class Leg:
             direction="sendonly" if on_hold else "sendrecv",
             session_id=self.session_id,
             version=self.sdp_version,
+            crypto=negotiated.srtp.ours if negotiated.srtp is not None else None,  # the same key (RFC 4568 §7.1.4)
         )
         via = self.host.via_for(self.peer, self.local_address)
         request = self.dialog.create_request("INVITE", via, body=body, content_type="application/sdp")

@@ -1,0 +1,77 @@
+"""SRTP with keys from the SDP (RFC 4568 SDES): ``a=crypto`` lines of an ``RTP/SAVP`` offer, our own key for
+the answer, and libsrtp (``pylibsrtp``) to protect what we send and check and decrypt what we receive. A key is
+never logged: the key fields are left out of every repr.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass, field
+
+from pylibsrtp import Error as SrtpError
+from pylibsrtp import Policy, Session
+
+SUITES = {  # RFC 4568 §6.2's suites calltape speaks, and libsrtp's profile for each
+    "AES_CM_128_HMAC_SHA1_80": Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+    "AES_CM_128_HMAC_SHA1_32": Policy.SRTP_PROFILE_AES128_CM_SHA1_32,
+}
+KEY_AND_SALT = 30  # bytes: a 128-bit master key and a 112-bit master salt
+
+
+@dataclass(frozen=True)
+class Crypto:
+    """One ``a=crypto`` line: its tag, suite and master key+salt."""
+
+    tag: int
+    suite: str
+    key: bytes = field(repr=False)
+
+    def attribute(self) -> str:
+        """The line's value, as our SDP carries it."""
+        return f"crypto:{self.tag} {self.suite} inline:{base64.b64encode(self.key).decode()}"
+
+
+@dataclass(frozen=True)
+class SrtpKeys:
+    """What an SDES exchange settled: the far end's key (for what it sends) and ours (for what we send)."""
+
+    theirs: Crypto
+    ours: Crypto
+
+    def sessions(self) -> tuple[Session, Session]:
+        """(inbound, outbound) libsrtp sessions: check and decrypt what comes, protect what goes."""
+        inbound = Policy(self.theirs.key, Policy.SSRC_ANY_INBOUND, srtp_profile=SUITES[self.theirs.suite])
+        outbound = Policy(self.ours.key, Policy.SSRC_ANY_OUTBOUND, srtp_profile=SUITES[self.ours.suite])
+        outbound.allow_repeat_tx = True  # a relayed stream may send a sequence number twice
+        return Session(inbound), Session(outbound)
+
+
+def parse_crypto(value: str) -> Crypto | None:
+    """``<tag> <suite> inline:<base64 key||salt>[|lifetime][|MKI:len]`` → a Crypto; None for a suite calltape does
+    not speak or a line it cannot read (RFC 4568: such lines are skipped, not refused)."""
+    parts = value.split()
+    if len(parts) < 3 or not parts[0].isdigit() or parts[1] not in SUITES or not parts[2].startswith("inline:"):
+        return None
+    inline = parts[2][len("inline:") :].split("|")
+    if len(inline) > 2 or any(p.startswith("MKI") or ":" in p for p in inline[1:]):
+        return None  # MKIs are not used by phones; a lifetime alone is fine
+    try:
+        key = base64.b64decode(inline[0], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(key) != KEY_AND_SALT:
+        return None
+    return Crypto(int(parts[0]), parts[1], key)
+
+
+def answer_keys(offered: list[Crypto]) -> SrtpKeys | None:
+    """The first offered crypto line calltape speaks, with a fresh key of ours in the same suite and tag."""
+    if not offered:
+        return None
+    theirs = offered[0]
+    return SrtpKeys(theirs, Crypto(theirs.tag, theirs.suite, os.urandom(KEY_AND_SALT)))
+
+
+__all__ = ["Crypto", "Session", "SrtpError", "SrtpKeys", "answer_keys", "parse_crypto"]
