@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -138,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     install_event_loop_policy()
 
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload (TLS certificate) while starting: nothing to reload yet
     try:
         if settings.workers > 1:
             return run_workers(settings, receiver)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -193,6 +194,13 @@ def load_settings(
             merged[key] = env_value
     merged.update({k: v for k, v in flags.items() if v is not None})
     settings = Settings(**{k: _convert(k, v) for k, v in merged.items()})
-    if settings.sip_tls is not None and not (settings.tls_cert and settings.tls_key):
-        raise ConfigError("--sip-tls: needs --tls-cert and --tls-key")
+    if settings.sip_tls is not None:
+        if not (settings.tls_cert and settings.tls_key):
+            raise ConfigError("--sip-tls: needs --tls-cert and --tls-key")
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(settings.tls_cert, settings.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"--tls-cert/--tls-key: {settings.tls_cert} and {settings.tls_key} do not load: {exc}"
+            ) from None
     return settings

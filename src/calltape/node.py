@@ -183,7 +183,7 @@ class Node:
         self.delivery_task: asyncio.Task[None] | None = None
         self.heartbeat_task: asyncio.Task[None] | None = None
         self.sharing_task: asyncio.Task[None] | None = None
-        self.tls_context: ssl.SSLContext | None = None
+        self.tls_certificate: ssl.SSLContext | None = None  # what the TLS listener presents, as last loaded
         self.started_at = time.time()
         self.api_server: _EmbeddedUvicorn | None = None
         self.api_task: asyncio.Task[None] | None = None
@@ -303,10 +303,14 @@ class Node:
         )
         self.forwarding.listening(sip_host, sip_port)
         if settings.sip_tls is not None:
-            self.tls_context = server_context(settings.tls_cert, settings.tls_key)
-            await self.transport.start_tls(
-                settings.sip_tls.host, settings.sip_tls.port, self.tls_context, shared=self.worker.count > 1
-            )
+            self.tls_certificate = server_context(settings.tls_cert, settings.tls_key)
+            listener = server_context(settings.tls_cert, settings.tls_key)
+            listener.sni_callback = self._present_certificate  # every handshake gets the newest pair (SIGHUP)
+            host, port = settings.sip_tls.host, settings.sip_tls.port
+            try:
+                await self.transport.start_tls(host, port, listener, shared=self.worker.count > 1)
+            except OSError as exc:
+                raise OSError(exc.errno, f"--sip-tls {host}:{port}: {exc.strerror or exc}") from None
         if self.router is not None:
             self.router.start()
         if self.control is not None:
@@ -349,17 +353,23 @@ class Node:
         say(f"calltape: node {self.node_id}")
 
     def reload_tls(self) -> None:
-        """SIGHUP: read ``--tls-cert`` and ``--tls-key`` again (a renewed certificate); new connections get it, and
-        a pair that does not load leaves the old one in use."""
+        """SIGHUP: read ``--tls-cert`` and ``--tls-key`` again (a renewed certificate) into a new context; new
+        connections get it, and a pair that does not load leaves the old one in use (the live one is never
+        changed half-way)."""
         settings = self.settings
-        if self.tls_context is None:
+        if self.tls_certificate is None:
             return
         try:
-            self.tls_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+            self.tls_certificate = server_context(settings.tls_cert, settings.tls_key)
         except (OSError, ssl.SSLError) as exc:
             log.error("node %s: the TLS certificate was not reloaded (the old one stays): %s", self.node, exc)
             return
         log.info("node %s: TLS certificate reloaded from %s", self.node, settings.tls_cert)
+
+    def _present_certificate(self, connection: ssl.SSLObject, _server_name: str | None, _ctx: ssl.SSLContext) -> None:
+        """At each TLS handshake: the certificate as last loaded."""
+        if self.tls_certificate is not None:
+            connection.context = self.tls_certificate
 
     def state(self) -> dict[str, Any]:
         """What ``GET /v2/nodes/{id}`` shows (this worker's calls)."""

@@ -57,6 +57,7 @@ async def serve(
     }
     for signum, handler in handlers.items():
         loop.add_signal_handler(signum, handler)
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a reload while starting: what loads is current anyway
     for signum in early:
         handlers[signum]()
     worker = worker or Worker()
@@ -78,6 +79,7 @@ async def serve(
 
 
 STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGUSR1})  # stop, drain, the supervisor's drain
+HELD_AT_BIRTH = STOP_SIGNALS | {signal.SIGHUP}  # a worker is born with these blocked (SIGHUP: a reload, ignored)
 
 
 def remember_signals() -> list[int]:
@@ -86,7 +88,8 @@ def remember_signals() -> list[int]:
     seen: list[int] = []
     for signum in STOP_SIGNALS:
         signal.signal(signum, lambda number, _frame: seen.append(number))
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload before there is anything to reload
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_AT_BIRTH)
     return seen
 
 

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[Event], None]
 
 
+CONNECT_TIMEOUT = 10.0  # seconds a TCP connect and TLS handshake to a peer may take
+
+
 def _not_started(event: Event) -> None:
     raise RuntimeError(f"SIP event {type(event).__name__} before the transport was started")
 
@@ -42,6 +45,7 @@ class SipTransport:
         self._tcp_server: asyncio.Server | None = None
         self._tls_server: asyncio.Server | None = None
         self._streams: dict[tuple[str, str, int], _StreamConnection] = {}  # (transport, host, port): tcp or tls
+        self._connecting: dict[tuple[str, str, int], list[bytes]] = {}  # opening: what waits to go on it
         self.tls_client: ssl.SSLContext | None = None  # how calltape checks the peers it calls over TLS
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -189,42 +193,49 @@ class SipTransport:
             if self._udp is not None:
                 self._udp.sendto(data, (peer.host, peer.port))
             return
-        conn = self._streams.get((peer.transport, peer.host, peer.port))
+        key = (peer.transport, peer.host, peer.port)
+        conn = self._streams.get(key)
         if conn is not None:
             conn.write(data)
+        elif key in self._connecting:  # one connection per peer: what follows waits for it, in order
+            self._connecting[key].append(data)
         else:
-            self._loop.create_task(self._connect_and_send(data, peer))
+            self._connecting[key] = [data]
+            self._loop.create_task(self._connect_and_send(key, peer))
 
-    async def _connect_and_send(self, data: bytes, peer: Peer) -> None:
+    async def _connect_and_send(self, key: tuple[str, str, int], peer: Peer) -> None:
         """Open a connection to *peer* (over TLS: its certificate checked against our CAs, for the name or
-        address the URI gave) and send *data* on it; the connection stays for what follows."""
+        address the URI gave; within CONNECT_TIMEOUT) and send what waits for it; the connection stays for what
+        follows."""
         tls = peer.transport == "tls"
-        if tls and self.tls_client is None:
-            self.tls_client = client_context()
         try:
-            _transport, conn = await self._loop.create_connection(
-                lambda: _StreamConnection(self, peer.transport, (peer.host, peer.port)),
-                peer.host,
-                peer.port,
-                ssl=self.tls_client if tls else None,
-                server_hostname=peer.host if tls else None,
-                ssl_handshake_timeout=10.0 if tls else None,
-            )
-        except (OSError, ssl.SSLError) as exc:
+            if tls and self.tls_address is None:
+                raise OSError("calls over TLS need calltape's own TLS listener (--sip-tls) for their Contact")
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                _transport, conn = await self._loop.create_connection(
+                    lambda: _StreamConnection(self, peer.transport, (peer.host, peer.port)),
+                    peer.host,
+                    peer.port,
+                    ssl=(self.tls_client or client_context()) if tls else None,
+                    server_hostname=peer.host if tls else None,
+                )
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            self._connecting.pop(key, None)
             throttle.log(
                 log,
                 logging.WARNING,
-                ("connect", peer.transport, peer.host),
+                ("connect", peer.transport, peer.host, peer.port),
                 "cannot connect to %s:%d over %s: %s",
                 peer.host,
                 peer.port,
                 peer.transport.upper(),
-                exc,
+                exc or "no answer in time",
             )
             self.endpoint.transport_failed(peer, self.now())
             self.flush()
             return
-        conn.write(data)
+        for data in self._connecting.pop(key, []):
+            conn.write(data)
 
     def register_stream(self, key: tuple[str, str, int], conn: _StreamConnection) -> None:
         """A connection is up."""
@@ -259,13 +270,17 @@ class _StreamConnection(asyncio.Protocol):
         self.key = key or ("", 0)
         self.framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
+        self.address = self.key
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        peer = transport.get_extra_info("peername")
+        self.address = (str(peer[0]), int(peer[1]))  # where it really is: what its requests come from
         if self.key == ("", 0):
-            peer = transport.get_extra_info("peername")
-            self.key = (str(peer[0]), int(peer[1]))
+            self.key = self.address
         self.sip.register_stream((self.transport_name, *self.key), self)
+        if self.address != self.key:  # one we opened to a name: answers go back on it by either
+            self.sip.register_stream((self.transport_name, *self.address), self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -276,7 +291,7 @@ class _StreamConnection(asyncio.Protocol):
             )
             self.close()
             return
-        peer = Peer(self.transport_name, *self.key)
+        peer = Peer(self.transport_name, *self.address)  # an address, never a name (trusted networks, routes)
         for item in items:
             if isinstance(item, KeepAlive):
                 self.write(b"\r\n")
@@ -293,6 +308,7 @@ class _StreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.sip.unregister_stream((self.transport_name, *self.key), self)
+        self.sip.unregister_stream((self.transport_name, *self.address), self)
 
 
 def server_context(cert: str, key: str) -> ssl.SSLContext:

@@ -31,7 +31,7 @@ from calltape.config import HostPort, Settings
 from calltape.node import api_token, prepare_store
 from calltape.receiver.settings import ReceiverSettings
 from calltape.runtime import configure_logging, install_event_loop_policy
-from calltape.service import STOP_SIGNALS, remember_signals, serve
+from calltape.service import HELD_AT_BIRTH, remember_signals, serve
 from calltape.worker import Worker
 from calltape.worker_metrics import prepare as prepare_shared_figures
 
@@ -65,8 +65,15 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, told)
 
+    def reload(_signum: int, _frame: object) -> None:
+        """SIGHUP (``systemctl reload``): every worker reads its TLS certificate again."""
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
     # Worker 0 starts last: when it prints where it listens, every worker takes calls.
     for index in [*range(1, count), 0]:
         ports = (low + index * share, low + (index + 1) * share - 1 if index < count - 1 else high)
@@ -74,7 +81,7 @@ def run_workers(settings: Settings, receiver: ReceiverSettings | None) -> int:
         listening = context.Event()
         args = (mine, receiver if index == 0 else None, Worker(index, count, group), listening)
         process = context.Process(target=_worker_main, args=args, name=f"worker {index}")
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # the worker is born with them held back:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_AT_BIRTH)  # the worker is born with them held back:
         try:  # one that comes before it listens (a drain, at once) waits for it instead of killing it
             process.start()
         finally:

@@ -68,13 +68,19 @@ def make_ca(directory: Path, name: str) -> tuple[Path, ec.EllipticCurvePrivateKe
     return _write(directory / name, key, cert)[0], key, cert
 
 
+LOCAL: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+
+
 def make_server_cert(
-    directory: Path, name: str, ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate
+    directory: Path,
+    name: str,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    names: list[x509.GeneralName] = LOCAL,
 ) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 (and localhost) signed by the CA: its PEM and key files."""
+    """A certificate for *names* (127.0.0.1 and localhost) signed by the CA: its PEM and key files."""
     key, subject = _key_and_name(name)
     now = datetime.datetime.now(datetime.UTC)
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -174,11 +180,18 @@ def test_a_phone_registered_over_tls_is_rung_over_its_connection(secure: Secure,
     baresip.wait_event("CALL_CLOSED")  # our BYE came over the same TLS connection too
 
 
-def test_a_tls_peer_with_a_certificate_from_another_ca_is_refused_with_the_reason(
-    secure: Secure, tmp_path: Path
+@pytest.mark.parametrize("wrong", ["another CA", "another name"])
+def test_a_tls_peer_whose_certificate_does_not_check_is_refused_with_the_reason(
+    secure: Secure, tmp_path: Path, wrong: str
 ) -> None:
-    _, other_key, other_cert = make_ca(tmp_path, "other-ca")
-    cert, key = make_server_cert(tmp_path, "impostor", other_key, other_cert)
+    """A certificate from another CA, or from our CA for another name than the route's: never called."""
+    if wrong == "another CA":
+        _, other_key, other_cert = make_ca(tmp_path, "other-ca")
+        cert, key = make_server_cert(tmp_path, "impostor", other_key, other_cert)
+    else:
+        assert secure.ca_key is not None and secure.ca_cert is not None
+        elsewhere: list[x509.GeneralName] = [x509.DNSName("elsewhere.example")]
+        cert, key = make_server_cert(tmp_path, "impostor", secure.ca_key, secure.ca_cert, elsewhere)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     listener = socket.create_server(("127.0.0.1", 0))
@@ -196,8 +209,8 @@ def test_a_tls_peer_with_a_certificate_from_another_ca_is_refused_with_the_reaso
 
     threading.Thread(target=serve, daemon=True).start()
     route = f"sip:impostor@127.0.0.1:{port};transport=tls"
-    sip = {"username": "impostor", "password": PASSWORD, "invite_format": "route", "route": route}
-    device = secure.put("devices", {"name": "impostor", "sip": sip})
+    sip = {"username": f"impostor{port}", "password": PASSWORD, "invite_format": "route", "route": route}
+    device = secure.put("devices", {"name": f"impostor{port}", "sip": sip})
     number = secure.callflow({"module": "device", "data": {"id": device}})
 
     async def call() -> int:
@@ -225,7 +238,7 @@ def _served_serial(secure: Secure) -> int:
     return x509.load_der_x509_certificate(der).serial_number
 
 
-def test_sighup_reloads_the_certificate_for_new_connections(secure: Secure) -> None:
+def test_sighup_reloads_the_certificate_for_new_connections_and_a_bad_pair_leaves_the_old(secure: Secure) -> None:
     before = _served_serial(secure)
     assert secure.ca_key is not None and secure.ca_cert is not None
     cert, _key = make_server_cert(secure.cert_dir, "calltape", secure.ca_key, secure.ca_cert)  # renewed in place
@@ -238,3 +251,10 @@ def test_sighup_reloads_the_certificate_for_new_connections(secure: Secure) -> N
         time.sleep(0.1)
     assert served == renewed
     assert "TLS certificate reloaded" in secure.log_text()
+    (secure.cert_dir / "calltape.key").write_text("not a key")  # a renewal caught half-way: the old pair stays
+    secure.server.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "the TLS certificate was not reloaded" not in secure.log_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert _served_serial(secure) == renewed  # and handshakes still work
