@@ -45,6 +45,8 @@ LONGEST_FIRST = (  # every module of 8 s or more, by summed durations in a run o
     "e2e/test_cluster.py",
     "e2e/test_recording_store.py",
     "e2e/test_fuzz_live.py",
+    "e2e/test_disk_full.py",
+    "e2e/test_store_outage.py",
     "e2e/test_metrics.py",
     "e2e/test_tenants.py",
     "e2e/test_every_frame.py",

@@ -94,7 +94,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str) -> Iter
         device_id = devices["desk"]
         record = {"module": "record_call", "data": {"format": "wav", "url": f"{nodes[0].api_url}/receiver/edge"}}
         record["children"] = {"_": {"module": "echo", "data": {}}}
-        vmbox = {"name": "shared", "mailbox": "3100", "pin": "1234", "require_pin": True}
+        vmbox = {"name": "shared", "mailbox": "3100", "pin": "1234", "skip_greeting": True, "skip_instructions": True}
         box_id = api.put(f"{base}/vmboxes", json={"data": vmbox}).json()["data"]["id"]
         numbers = {"7100": record, "7101": {"module": "device", "data": {"id": device_id}}}
         numbers["7102"] = {"module": "voicemail", "data": {"id": box_id}}
