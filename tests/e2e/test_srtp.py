@@ -72,17 +72,25 @@ class SrtpPhone(Phone):
         self.undecryptable = 0
 
     def offer(self, suite: str = SUITE) -> bytes:
-        plain = self.sdp().decode().replace("RTP/AVP", "RTP/SAVP")
+        plain = Phone.sdp(self).decode().replace("RTP/AVP", "RTP/SAVP")
         return (plain + f"a=crypto:1 {suite} inline:{base64.b64encode(self.key).decode()}\r\n").encode()
 
+    def answer_incoming(self) -> None:
+        """Being called with SRTP offered: answer RTP/SAVP with our key, and take calltape's from the offer."""
+        assert self.incoming is not None
+        self.secure(self.incoming.body)
+        self.sdp = lambda *args, **kwargs: self.offer()  # type: ignore[method-assign]
+        super().answer_incoming()
+
     def secure(self, answer: bytes) -> bytes:
-        """From now on: send protected with our key, read with calltape's (from *answer*); calltape's key."""
+        """From now on: send protected with our key, read with calltape's (from *answer* or an offer); its key."""
         line = next(x for x in answer.decode().splitlines() if x.startswith("a=crypto:"))
         tag, suite, inline = line[len("a=crypto:") :].split()[:3]
         assert (tag, suite) == ("1", SUITE)
         theirs = base64.b64decode(inline[len("inline:") :].split("|")[0])
         self.inbound = Session(Policy(theirs, Policy.SSRC_ANY_INBOUND))
-        self._rtp = _Protecting(self._rtp, Session(Policy(self.key, Policy.SSRC_ANY_OUTBOUND)))  # type: ignore[assignment]
+        if not isinstance(self._rtp, _Protecting):
+            self._rtp = _Protecting(self._rtp, Session(Policy(self.key, Policy.SSRC_ANY_OUTBOUND)))  # type: ignore[assignment]
         return theirs
 
     def _on_rtp(self, data: bytes, addr: tuple[str | int, ...]) -> None:
@@ -143,3 +151,42 @@ def test_an_srtp_offer_with_no_suite_calltape_speaks_gets_488(rig: Rig) -> None:
             phone.close()
 
     assert asyncio.run(scenario()) == 488
+
+
+def test_a_device_that_asks_for_srtp_is_offered_it_and_bridged_to_a_caller_in_the_clear(rig: Rig) -> None:
+    """``media.encryption``: ``{"methods": ["srtp"], "enforce_security": true}`` — calltape's INVITE to the device
+    offers RTP/SAVP with its key; the phone answers with its own; each side hears the other through the bridge
+    between the SRTP leg and the caller's plain one."""
+    password = "srtp-secret-1"
+    sip = {"username": "secure", "password": password}
+    encryption = {"encryption": {"methods": ["srtp"], "enforce_security": True}}
+    device = rig.put("devices", {"name": "secure", "sip": sip, "media": encryption})
+    number = rig.callflow({"module": "device", "data": {"id": device}})
+
+    async def scenario() -> tuple[float, float, bytes]:
+        callee = await SrtpPhone(rig.server.sip_port, user="secure", realm=rig.realm).start()
+        callee.answer_after = 0.1
+        callee.say_pcm(tone(1000.0, 30.0))
+        caller = await Phone(rig.server.sip_port).start()  # trusted, in the clear
+        caller.say_pcm(tone(HZ, 30.0))
+        try:
+            assert (await callee.register(password)).status == 200
+            assert (await caller.call(number)).status == 200
+            assert callee.incoming is not None and b"RTP/SAVP" in callee.incoming.body
+            deadline = time.monotonic() + 10
+            while heard_for(callee.received.pcm(), HZ) < 1.5 or heard_for(caller.received.pcm(), 1000.0) < 1.5:
+                assert time.monotonic() < deadline, "the two do not hear each other"
+                await asyncio.sleep(0.05)
+            await caller.hangup()
+            return (
+                heard_for(callee.received.pcm(), HZ),
+                heard_for(caller.received.pcm(), 1000.0),
+                callee.incoming.body,
+            )
+        finally:
+            caller.close()
+            callee.close()
+
+    callee_heard, caller_heard, offer = asyncio.run(scenario())
+    assert callee_heard >= 1.5 and caller_heard >= 1.5  # the callee decrypted calltape's SRTP with the offered key
+    assert b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" in offer

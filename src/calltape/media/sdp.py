@@ -7,7 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from calltape.media.srtp import Crypto, SrtpKeys, answer_keys, parse_crypto
+from calltape.media.srtp import Crypto, SrtpKeys, accepted_keys, answer_keys, parse_crypto
 
 STATIC_PAYLOADS = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
 SUPPORTED_CODECS = ("PCMU", "PCMA")
@@ -211,10 +211,18 @@ def build_sdp(
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def negotiate(offer: SessionDescription, families: frozenset[str] = frozenset({"IP4", "IP6"})) -> Negotiated:
+def negotiate(
+    offer: SessionDescription,
+    families: frozenset[str] = frozenset({"IP4", "IP6"}),
+    *,
+    offered: Crypto | None = None,
+    srtp_required: bool = False,
+) -> Negotiated:
     """Pick codec, DTMF and direction from an offer (RFC 3264 §6); SdpError(488) if nothing fits.
 
-    *families* are the address families our RTP sockets can send to; an offer in another is refused.
+    *families* are the address families our RTP sockets can send to; an offer in another is refused. For the
+    answer to an offer of ours, *offered* is the SRTP key we offered (the answer's key for it is taken), and
+    *srtp_required* refuses an answer in the clear.
     """
     audio = next((m for m in offer.media if m.kind == "audio" and m.port != 0 and m.proto.startswith("RTP/")), None)
     if audio is None:
@@ -247,10 +255,12 @@ def negotiate(offer: SessionDescription, families: frozenset[str] = frozenset({"
         raise SdpError(f"calltape's media here is {'/'.join(sorted(families))} only, the offer is {family}", 488)
     their_direction = audio.direction or offer.direction or "sendrecv"
     srtp = None
-    if "SAVP" in audio.proto.upper():  # SRTP (SDES): their key, and one of ours
-        srtp = answer_keys(audio.crypto)
+    if "SAVP" in audio.proto.upper():  # SRTP (SDES): their key, and ours (offered, or one for this answer)
+        srtp = accepted_keys(audio.crypto, offered) if offered is not None else answer_keys(audio.crypto)
         if srtp is None:
-            raise SdpError("SRTP offered without a crypto suite calltape speaks (AES_CM_128_HMAC_SHA1_80/32)", 488)
+            raise SdpError("SRTP without a crypto suite calltape speaks (AES_CM_128_HMAC_SHA1_80/32)", 488)
+    elif srtp_required:
+        raise SdpError("SRTP is required, the media is in the clear", 488)
     direction = _ANSWER_DIRECTION[their_direction]
     return Negotiated(chosen[0], chosen[1], dtmf, address, audio.port, direction, srtp)
 
@@ -269,6 +279,7 @@ def answer_sdp(negotiated: Negotiated, address: str, port: int, session_id: str,
     )
 
 
-def offer_sdp(address: str, port: int, session_id: str, version: int) -> bytes:
-    """Our offer (late-offer INVITEs get it in the 200): PCMU, PCMA and telephone-event/101."""
-    return build_sdp(address, port, [(0, "PCMU"), (8, "PCMA")], 101, session_id=session_id, version=version)
+def offer_sdp(address: str, port: int, session_id: str, version: int, crypto: Crypto | None = None) -> bytes:
+    """Our offer (late-offer INVITEs get it in the 200): PCMU, PCMA and telephone-event/101; with *crypto*, SRTP."""
+    payloads = [(0, "PCMU"), (8, "PCMA")]
+    return build_sdp(address, port, payloads, 101, session_id=session_id, version=version, crypto=crypto)

@@ -66,6 +66,17 @@ def parse_crypto(value: str) -> Crypto | None:
     return Crypto(int(parts[0]), parts[1], key)
 
 
+def new_crypto(tag: int = 1, suite: str = "AES_CM_128_HMAC_SHA1_80") -> Crypto:
+    """A fresh key of ours, for an offer."""
+    return Crypto(tag, suite, os.urandom(KEY_AND_SALT))
+
+
+def accepted_keys(answered: list[Crypto], offered: Crypto) -> SrtpKeys | None:
+    """The answer's key for the line we offered (same tag and suite), with our offered key; None if it has none."""
+    theirs = next((c for c in answered if (c.tag, c.suite) == (offered.tag, offered.suite)), None)
+    return SrtpKeys(theirs, offered) if theirs is not None else None
+
+
 def answer_keys(offered: list[Crypto]) -> SrtpKeys | None:
     """The first offered crypto line calltape speaks, with a fresh key of ours in the same suite and tag."""
     if not offered:
@@ -74,4 +85,4 @@ def answer_keys(offered: list[Crypto]) -> SrtpKeys | None:
     return SrtpKeys(theirs, Crypto(theirs.tag, theirs.suite, os.urandom(KEY_AND_SALT)))
 
 
-__all__ = ["Crypto", "Session", "SrtpError", "SrtpKeys", "answer_keys", "parse_crypto"]
+__all__ = ["Crypto", "Session", "SrtpError", "SrtpKeys", "accepted_keys", "answer_keys", "new_crypto", "parse_crypto"]

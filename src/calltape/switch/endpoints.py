@@ -208,12 +208,16 @@ class Endpoints:
         """Where the device itself rings: its static route, or every contact it registered."""
         sip = device.get("sip") or {}
         number, name = ("anonymous", "") if options.suppress_clid else (options.caller_number, options.caller_name)
+        encryption = (device.get("media") or {}).get("encryption") or {}
+        srtp = "srtp" in (encryption.get("methods") or [])  # Kazoo's media.encryption
         common = {
             "caller_number": number,
             "caller_name": name,
             "headers": options.custom_sip_headers,
             "device_id": device["id"],
             "owner_id": device.get("owner_id") or None,
+            "srtp": srtp,
+            "srtp_required": srtp and bool(encryption.get("enforce_security")),
         }
         if sip.get("invite_format") == "route" and sip.get("route"):
             peer = await _peer_of(sip["route"])

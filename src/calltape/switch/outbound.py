@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calltape.media.sdp import Negotiated, SdpError, negotiate, offer_sdp, parse_sdp
+from calltape.media.srtp import new_crypto
 from calltape.sip.dialog import Dialog, new_branch
 from calltape.sip.digest import authorization_for
 from calltape.sip.events import Peer
@@ -49,6 +50,8 @@ class Target:
     delay: float = 0.0  # seconds into the dial before it rings (a ring group's member)
     timeout: float | None = None  # how long it rings (None: as long as the dial)
     route: tuple[str, ...] = ()  # Route headers: the Path a registration came through (an edge proxy), first hop first
+    srtp: bool = False  # offer SRTP (the device's media.encryption.methods has "srtp")
+    srtp_required: bool = False  # and refuse an answer in the clear (its enforce_security)
 
 
 class OutboundLeg(Leg):
@@ -68,6 +71,7 @@ class OutboundLeg(Leg):
         self._cseq = 0
         self._authenticated = False
         self._cancelled = False
+        self._crypto = new_crypto() if target.srtp else None  # the SRTP key we offer (the same on every retry)
 
     def ring(self) -> None:
         """Send the INVITE (our offer: PCMU, PCMA, telephone-event)."""
@@ -78,7 +82,8 @@ class OutboundLeg(Leg):
         assert self._sock is not None
         target, host = self.target, self.host
         self._cseq += 1
-        body = offer_sdp(self.local_address, int(self._sock.getsockname()[1]), self.session_id, self.sdp_version)
+        port = int(self._sock.getsockname()[1])
+        body = offer_sdp(self.local_address, port, self.session_id, self.sdp_version, self._crypto)
         display = f"{quote(target.caller_name)} " if target.caller_name else ""
         headers = Headers(
             [
@@ -193,7 +198,12 @@ class OutboundLeg(Leg):
     def _begin_media(self, response: Response, *, early: bool) -> bool:
         """Start the media on the SDP of a 183 (early media) or the 200; False if it is unusable."""
         try:
-            negotiated = negotiate(parse_sdp(response.body), self.host.ports.families)
+            negotiated = negotiate(
+                parse_sdp(response.body),
+                self.host.ports.families,
+                offered=self._crypto,
+                srtp_required=self.target.srtp_required,
+            )
         except SdpError:
             return False
         assert self._sock is not None
