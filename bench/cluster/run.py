@@ -14,26 +14,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.sipp_runner import SippResult, free_port, run_sipp  # noqa: E402
-from tests.e2e.upload_sink import UploadSink  # noqa: E402
-from tests.server import TOKEN  # noqa: E402
+from tests.e2e.sipp_runner import SippResult  # noqa: E402
 
 from bench.durability.soak import commit, record, recorded_echo  # noqa: E402
-from bench.load import write_sweep  # noqa: E402
 from bench.procstat import cpu_seconds, process_tree, rss_mb  # noqa: E402
-from bench.rig import database, node, start_edge  # noqa: E402
+from bench.rig import Cluster, database  # noqa: E402
 
 NUMBER = "9600"
 RESULTS = ROOT / "bench" / "results" / "cluster.json"
@@ -52,54 +45,30 @@ def main() -> int:
 
 
 def _run(args: argparse.Namespace, db: str) -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="calltape-cluster-"))
-    write_sweep(tmp / "audio.ulaw", 10)
-    sink = UploadSink().start()
-    ports = [free_port() for _ in range(args.nodes)]
-    nodes = [node(tmp, index, db, port).start() for index, port in enumerate(ports)]
-    edge, edge_port = start_edge(tmp, ports)
-    api = httpx.Client(headers={"X-Auth-Token": TOKEN}, timeout=30)
-    sipp: list[SippResult] = []
+    cluster = Cluster.start("calltape-cluster-", args.nodes, db)
     started = time.monotonic()
     try:
-        account = recorded_echo(api, nodes[0].api_url, "cluster", NUMBER, f"{sink.url}/cluster", "wav")
+        api, sink = cluster.api, cluster.sink
+        account = recorded_echo(api, cluster.nodes[0].api_url, "cluster", NUMBER, f"{sink.url}/cluster", "wav")
         time.sleep(3)  # the edge probes every node once
-        node_pids = [process_tree(n.proc.pid) for n in nodes if n.proc is not None]
-        edge_pids = process_tree(edge.pid)
+        node_pids = [process_tree(n.proc.pid) for n in cluster.nodes if n.proc is not None]
+        edge_pids = process_tree(cluster.edge.pid)
         cpu_before = [cpu_seconds(*pids) for pids in node_pids], cpu_seconds(*edge_pids)
-        load = threading.Thread(
-            target=lambda: sipp.append(
-                run_sipp(
-                    "call_echo_routed",
-                    edge_port,
-                    tmp,
-                    calls=args.calls,
-                    rate=args.rate,
-                    timeout=int(args.calls / args.rate + args.hold + 180),
-                    extra=["-s", NUMBER, "-l", str(args.calls), "-mi", "127.0.0.1", "-mp", "62000"],
-                    substitutions={"RTP_STREAM": f"{tmp / 'audio.ulaw'},-1,0", "HOLD_MS": str(int(args.hold * 1000))},
-                )
-            )
-        )
-        load.start()
-        load.join()
+        timeout = int(args.calls / args.rate + args.hold + 180)
+        cluster.call_through_edge(NUMBER, args.calls, args.rate, args.hold, timeout).join()
         cpu_after = [cpu_seconds(*pids) for pids in node_pids], cpu_seconds(*edge_pids)
         rss = [rss_mb(*pids) for pids in node_pids]
         deadline = time.monotonic() + 180
-        while len(sink.uploads) < sipp[0].successful and time.monotonic() < deadline:
+        while cluster.sipp and len(sink.uploads) < cluster.sipp[0].successful and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(2.0)  # nothing more may come
-        docs = api.get(f"{nodes[0].api_url}/v2/accounts/{account}/recordings", params={"page_size": "500"}).json()
+        docs = api.get(f"{cluster.nodes[0].api_url}/v2/accounts/{account}/recordings", params={"page_size": "500"})
     finally:
-        api.close()
-        for running in nodes:
-            running.stop()
-        edge.terminate()
-        edge.wait(10)
-        sink.stop()
+        cluster.stop()
+    sipp = cluster.sipp
     result_sipp = sipp[0] if sipp else SippResult(1, 0, args.calls, "", "no SIPp result")
     arrived = Counter(dict(upload.query).get("call_id", "") for upload in sink.uploads)
-    by_node = Counter(str(doc.get("node") or "") for doc in docs["data"])
+    by_node = Counter(str(doc.get("node") or "") for doc in docs.json()["data"])
     call_minutes = result_sipp.successful * args.hold / 60
     node_cpu = [after - before for before, after in zip(cpu_before[0], cpu_after[0], strict=True)]
     edge_cpu = cpu_after[1] - cpu_before[1]

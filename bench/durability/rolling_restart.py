@@ -13,25 +13,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.sipp_runner import SippResult, free_port, run_sipp  # noqa: E402
-from tests.e2e.upload_sink import UploadSink  # noqa: E402
-from tests.server import TOKEN  # noqa: E402
+from tests.e2e.sipp_runner import SippResult  # noqa: E402
 
 from bench.durability.soak import RESULTS, commit, record, recorded_echo  # noqa: E402
-from bench.load import write_sweep  # noqa: E402
-from bench.rig import database, node, start_edge  # noqa: E402
+from bench.rig import Cluster, database  # noqa: E402
 
 NUMBER = "9300"
 
@@ -49,44 +42,24 @@ def main() -> int:
 
 
 def _run(args: argparse.Namespace, db: str) -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="calltape-rolling-"))
-    write_sweep(tmp / "audio.ulaw", 10)
-    sink = UploadSink().start()
-    ports = [free_port() for _ in range(args.nodes)]
-    nodes = [node(tmp, index, db, port).start() for index, port in enumerate(ports)]
-    edge, edge_port = start_edge(tmp, ports)
-    api = httpx.Client(headers={"X-Auth-Token": TOKEN}, timeout=30)
+    cluster = Cluster.start("calltape-rolling-", args.nodes, db)
     calls = int(args.rate * args.minutes * 60)
     restarts: list[dict[str, Any]] = []
-    sipp: list[SippResult] = []
     started = time.monotonic()
     try:
-        recorded_echo(api, nodes[0].api_url, "roll", NUMBER, f"{sink.url}/roll", "wav")
+        recorded_echo(cluster.api, cluster.nodes[0].api_url, "roll", NUMBER, f"{cluster.sink.url}/roll", "wav")
         time.sleep(3)  # the edge probes every node once
-        load = threading.Thread(
-            target=lambda: sipp.append(
-                run_sipp(
-                    "call_echo_routed",
-                    edge_port,
-                    tmp,
-                    calls=calls,
-                    rate=args.rate,
-                    timeout=int(args.minutes * 60 + args.hold + 180),
-                    extra=["-s", NUMBER, "-l", str(calls), "-mi", "127.0.0.1", "-mp", "62000"],
-                    substitutions={"RTP_STREAM": f"{tmp / 'audio.ulaw'},-1,0", "HOLD_MS": str(int(args.hold * 1000))},
-                )
-            )
-        )
-        load.start()
+        timeout = int(args.minutes * 60 + args.hold + 180)
+        load = cluster.call_through_edge(NUMBER, calls, args.rate, args.hold, timeout)
         for index in range(args.nodes):  # one at a time, spread over the run
             time.sleep(args.minutes * 60 / (args.nodes + 1))
-            draining = nodes[index]
+            draining = cluster.nodes[index]
             asked = time.monotonic()
-            answer = api.post(f"{draining.api_url}/v2/nodes/node-{index}/drain")
+            answer = cluster.api.post(f"{draining.api_url}/v2/nodes/node-{index}/drain")
             assert draining.proc is not None
             code = draining.proc.wait(args.hold + 120)
             drained = time.monotonic() - asked
-            nodes[index] = node(tmp, index, db, ports[index]).start()
+            cluster.restart(index)
             restarts.append(
                 {
                     "node": f"node-{index}",
@@ -99,16 +72,12 @@ def _run(args: argparse.Namespace, db: str) -> int:
             print(f"node-{index} drained in {drained:.1f} s (exit {code}) and is back", flush=True)
         load.join()
         deadline = time.monotonic() + 120
-        while len(sink.uploads) < sipp[0].successful and time.monotonic() < deadline:
+        while cluster.sipp and len(cluster.sink.uploads) < cluster.sipp[0].successful and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(2.0)
     finally:
-        api.close()
-        for running in nodes:
-            running.stop()
-        edge.terminate()
-        edge.wait(10)
-        sink.stop()
+        cluster.stop()
+    sipp, sink = cluster.sipp, cluster.sink
     result_sipp = sipp[0] if sipp else SippResult(1, 0, calls, "", "no SIPp result")
     arrived = Counter(dict(upload.query).get("call_id", "") for upload in sink.uploads)
     result: dict[str, Any] = {

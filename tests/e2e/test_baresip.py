@@ -21,7 +21,7 @@ from calltape.softphone.ua import Softphone
 from tests.audio import channel_hz
 from tests.e2e.account import Account, running
 from tests.e2e.baresip import Baresip
-from tests.e2e.upload_sink import Upload, UploadSink, decode
+from tests.e2e.upload_sink import UploadSink, decode
 from tests.ports import rtp_ports
 
 PASSWORD = "bare-secret-1"
@@ -32,13 +32,6 @@ BARESIP_HZ, CALLER_HZ = 440, 1000  # baresip's sine; what our softphone sends wh
 class Site(Account):
     sink: UploadSink = field(default_factory=UploadSink)
     user_id: str = ""
-
-    def upload_of(self, call_id: str, timeout: float = 20.0) -> Upload:
-        deadline = time.monotonic() + timeout
-        while not (found := [u for u in self.sink.uploads if quote(call_id, safe="") in u.path]):
-            assert time.monotonic() < deadline, f"no upload for {call_id}"
-            time.sleep(0.1)
-        return found[0]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +73,7 @@ def test_baresip_calls_a_record_call_flow_and_the_recording_is_right(site: Site,
     baresip.command("hangup")
     closed = baresip.wait_event("CALL_CLOSED")
     call_id = str(closed["id"])
-    upload = site.upload_of(call_id)
+    upload = site.sink.upload_of(call_id)
     assert upload.path == f"/rec/call_recording_{quote(call_id, safe='')}.mp3"
     pcm, rate, channels = decode(upload.body, "mp3")
     assert channels == 2
@@ -108,7 +101,7 @@ def test_a_user_node_rings_baresip_and_the_bridged_call_is_recorded(site: Site, 
     call_id = asyncio.run(call())
     baresip.wait_event("CALL_ESTABLISHED")
     baresip.wait_event("CALL_CLOSED")  # our BYE reached baresip through the bridge
-    pcm, rate, channels = decode(site.upload_of(call_id).body, "mp3")
+    pcm, rate, channels = decode(site.sink.upload_of(call_id).body, "mp3")
     assert channels == 2 and 2.8 < len(pcm) / rate < 3.3
     assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15  # the caller, left
     assert abs(channel_hz(pcm[:, 1], rate) - BARESIP_HZ) < 15  # baresip, right

@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from cryptography import x509
@@ -29,7 +28,7 @@ from tests.audio import channel_hz
 from tests.e2e.account import Account, running
 from tests.e2e.baresip import Baresip
 from tests.e2e.sipp_runner import free_port
-from tests.e2e.upload_sink import Upload, UploadSink, decode
+from tests.e2e.upload_sink import UploadSink, decode
 from tests.phone import Phone
 from tests.ports import rtp_ports
 
@@ -105,13 +104,6 @@ class Secure(Account):
     cert_dir: Path = Path()  # where --tls-cert and --tls-key are (calltape.pem, calltape.key)
     bare: str = ""  # baresip's device
 
-    def upload_of(self, call_id: str, timeout: float = 20.0) -> Upload:
-        deadline = time.monotonic() + timeout
-        while not (found := [u for u in self.sink.uploads if quote(call_id, safe="") in u.path]):
-            assert time.monotonic() < deadline, f"no upload for {call_id}"
-            time.sleep(0.1)
-        return found[0]
-
 
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secure]:
@@ -153,7 +145,7 @@ def test_baresip_registers_and_calls_over_tls_and_the_call_is_recorded(secure: S
     baresip.command("hangup")
     closed = baresip.wait_event("CALL_CLOSED")
     call_id = str(closed["id"])
-    pcm, rate, channels = decode(secure.upload_of(call_id).body, "mp3")
+    pcm, rate, channels = decode(secure.sink.upload_of(call_id).body, "mp3")
     assert channels == 2 and abs(len(pcm) / rate - (closed["received_at"] - established)) <= 0.15
     assert abs(channel_hz(pcm[:, 0], rate) - BARESIP_HZ) < 15  # what baresip said
     assert abs(channel_hz(pcm[:, 1], rate) - BARESIP_HZ) < 15  # and heard: the echo

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import ClassVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import numpy as np
 
@@ -98,6 +98,14 @@ class UploadSink:
                 raise TimeoutError(f"{len(self.uploads)} uploads arrived, expected {count}")
             time.sleep(0.05)
         return self.uploads
+
+    def upload_of(self, call_id: str, timeout: float = 20.0) -> Upload:
+        """The first upload whose path names *call_id* (URL-quoted), once it has arrived."""
+        deadline = time.monotonic() + timeout
+        while not (found := [u for u in self.uploads if quote(call_id, safe="") in u.path]):
+            assert time.monotonic() < deadline, f"no upload for {call_id}"
+            time.sleep(0.1)
+        return found[0]
 
 
 def decode(body: bytes, fmt: str) -> tuple[np.ndarray, int, int]:
