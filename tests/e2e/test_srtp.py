@@ -71,15 +71,20 @@ class SrtpPhone(Phone):
         self.inbound: Session | None = None
         self.undecryptable = 0
 
-    def offer(self, suite: str = SUITE) -> bytes:
-        plain = Phone.sdp(self).decode().replace("RTP/AVP", "RTP/SAVP")
+    def sdp(
+        self, payloads: list[tuple[int, str]] | None = None, direction: str = "sendrecv", dtmf: bool = True
+    ) -> bytes:
+        """Every SDP of ours (offer, answer, re-INVITE) is RTP/SAVP with our key."""
+        return self.offer(direction=direction)
+
+    def offer(self, suite: str = SUITE, direction: str = "sendrecv") -> bytes:
+        plain = Phone.sdp(self, direction=direction).decode().replace("RTP/AVP", "RTP/SAVP")
         return (plain + f"a=crypto:1 {suite} inline:{base64.b64encode(self.key).decode()}\r\n").encode()
 
     def answer_incoming(self) -> None:
         """Being called with SRTP offered: answer RTP/SAVP with our key, and take calltape's from the offer."""
         assert self.incoming is not None
         self.secure(self.incoming.body)
-        self.sdp = lambda *args, **kwargs: self.offer()  # type: ignore[method-assign]
         super().answer_incoming()
 
     def secure(self, answer: bytes) -> bytes:
@@ -117,6 +122,12 @@ def test_an_srtp_call_is_answered_in_srtp_echoed_and_recorded_in_the_clear(rig: 
             deadline = time.monotonic() + 10
             while heard_for(phone.received.pcm(), HZ) < 2.0:  # calltape's SRTP, decrypted with its key
                 assert time.monotonic() < deadline, "no echo decrypted"
+                await asyncio.sleep(0.05)
+            reinvited = await phone.reinvite("sendrecv")  # a session refresh: calltape keeps its key
+            assert reinvited.status == 200 and base64.b64encode(theirs) in reinvited.body
+            heard = heard_for(phone.received.pcm(), HZ)
+            while heard_for(phone.received.pcm(), HZ) < heard + 1.0:  # and its SRTP still decrypts
+                assert time.monotonic() < deadline + 5, "no echo after the re-INVITE"
                 await asyncio.sleep(0.05)
             assert phone.remote_rtp is not None
             plain = struct.pack("!BBHII", 0x80, 0, 7, 1120, 0x5151) + b"\xff" * 160  # plain RTP on the SRTP call

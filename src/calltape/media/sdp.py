@@ -217,12 +217,15 @@ def negotiate(
     *,
     offered: Crypto | None = None,
     srtp_required: bool = False,
+    keep_ours: bool = False,
+    is_answer: bool = False,
 ) -> Negotiated:
     """Pick codec, DTMF and direction from an offer (RFC 3264 §6); SdpError(488) if nothing fits.
 
     *families* are the address families our RTP sockets can send to; an offer in another is refused. For the
-    answer to an offer of ours, *offered* is the SRTP key we offered (the answer's key for it is taken), and
-    *srtp_required* refuses an answer in the clear.
+    answer to an offer of ours (*is_answer*), *offered* is the SRTP key we offered (the answer's key for it is
+    taken; an SRTP answer to a plain offer is refused), and *srtp_required* refuses an answer in the clear. A
+    re-offer on an SRTP call (*keep_ours*) is answered with the key in use, *offered*.
     """
     audio = next((m for m in offer.media if m.kind == "audio" and m.port != 0 and m.proto.startswith("RTP/")), None)
     if audio is None:
@@ -256,7 +259,14 @@ def negotiate(
     their_direction = audio.direction or offer.direction or "sendrecv"
     srtp = None
     if "SAVP" in audio.proto.upper():  # SRTP (SDES): their key, and ours (offered, or one for this answer)
-        srtp = accepted_keys(audio.crypto, offered) if offered is not None else answer_keys(audio.crypto)
+        if offered is not None and keep_ours:
+            srtp = SrtpKeys(audio.crypto[0], offered) if audio.crypto else None
+        elif offered is not None:
+            srtp = accepted_keys(audio.crypto, offered)
+        elif is_answer:
+            raise SdpError("an SRTP answer to an offer in the clear", 488)
+        else:
+            srtp = answer_keys(audio.crypto)
         if srtp is None:
             raise SdpError("SRTP without a crypto suite calltape speaks (AES_CM_128_HMAC_SHA1_80/32)", 488)
     elif srtp_required:

@@ -261,13 +261,17 @@ class RtpSession(Relaying, PacedSending):
         assert self._srtp_in is not None
         try:
             plain = self._srtp_in.unprotect(bytes(self._view[:length]))
-        except SrtpError as exc:
+        except (SrtpError, ValueError) as exc:  # ValueError: larger than libsrtp takes
             self.srtp_rejected += 1
-            if self.srtp_rejected == 1:
-                log.warning("call-id %s: a packet that is not this call's SRTP was dropped (%s)", self.call_id, exc)
+            message = "call-id %s: a packet that is not this call's SRTP was dropped (%s; %d so far)"
+            throttle.log(log, logging.WARNING, ("srtp", self.call_id), message, self.call_id, exc, self.srtp_rejected)
             return 0
         self._buffer[: len(plain)] = plain
         return len(plain)
+
+    def rekey(self, keys: SrtpKeys) -> None:
+        """The far end's SRTP key changed (a re-INVITE): what it sends from now on is read with the new one."""
+        self._srtp_in = keys.inbound()
 
     def _latch(self, addr: tuple[str | int, ...]) -> None:
         """Symmetric RTP: answer where the media comes from, and from now on hear only that source."""
@@ -328,7 +332,11 @@ class RtpSession(Relaying, PacedSending):
     def _send_packet(self, packet: bytes | bytearray | memoryview) -> None:
         """One packet to the far end (a plain send once latched); a failure is counted, as UDP drops it."""
         if self._srtp_out is not None:
-            packet = self._srtp_out.protect(bytes(packet))
+            try:
+                packet = self._srtp_out.protect(bytes(packet))
+            except (SrtpError, ValueError):  # an index sent before (never the same keystream twice), or too large
+                self.stats["send_errors"] += 1
+                return
         try:
             if self.latched is not None:
                 self.sock.send(packet)

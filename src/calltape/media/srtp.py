@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pylibsrtp import Error as SrtpError
 from pylibsrtp import Policy, Session
 
+from calltape.digits import is_number
+
 SUITES = {  # RFC 4568 §6.2's suites calltape speaks, and libsrtp's profile for each
     "AES_CM_128_HMAC_SHA1_80": Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
     "AES_CM_128_HMAC_SHA1_32": Policy.SRTP_PROFILE_AES128_CM_SHA1_32,
@@ -44,16 +46,19 @@ class SrtpKeys:
         """(inbound, outbound) libsrtp sessions: check and decrypt what comes, protect what goes."""
         inbound = Policy(self.theirs.key, Policy.SSRC_ANY_INBOUND, srtp_profile=SUITES[self.theirs.suite])
         outbound = Policy(self.ours.key, Policy.SSRC_ANY_OUTBOUND, srtp_profile=SUITES[self.ours.suite])
-        outbound.allow_repeat_tx = True  # a relayed stream may send a sequence number twice
-        return Session(inbound), Session(outbound)
+        return Session(inbound), Session(outbound)  # an index sent twice is refused (no keystream reuse)
+
+    def inbound(self) -> Session:
+        """A session for what the far end sends (its key changed: a re-INVITE)."""
+        return Session(Policy(self.theirs.key, Policy.SSRC_ANY_INBOUND, srtp_profile=SUITES[self.theirs.suite]))
 
 
 def parse_crypto(value: str) -> Crypto | None:
     """``<tag> <suite> inline:<base64 key||salt>[|lifetime][|MKI:len]`` → a Crypto; None for a suite calltape does
     not speak or a line it cannot read (RFC 4568: such lines are skipped, not refused)."""
     parts = value.split()
-    if len(parts) < 3 or not parts[0].isdigit() or parts[1] not in SUITES or not parts[2].startswith("inline:"):
-        return None
+    if len(parts) != 3 or not is_number(parts[0], 9) or parts[1] not in SUITES or not parts[2].startswith("inline:"):
+        return None  # session parameters (UNENCRYPTED_SRTP, KDR, …) are not spoken: the line is skipped
     inline = parts[2][len("inline:") :].split("|")
     if len(inline) > 2 or any(p.startswith("MKI") or ":" in p for p in inline[1:]):
         return None  # MKIs are not used by phones; a lifetime alone is fine

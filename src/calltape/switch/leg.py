@@ -224,11 +224,18 @@ class Leg:
         self.host.respond(event.transaction, response)
 
     def reoffer(self, offer: bytes) -> bytes:
-        """A re-INVITE's SDP: hold/unhold or a new address. Returns our answer."""
-        negotiated = negotiate(parse_sdp(offer), self.host.ports.families)
+        """A re-INVITE's SDP: hold/unhold or a new address (an SRTP call keeps our key, and takes a new one of
+        theirs; it cannot turn plain, nor a plain one SRTP: 488). Returns our answer."""
+        current = self.negotiated.srtp if self.negotiated is not None else None
+        ours = current.ours if current is not None else None
+        negotiated = negotiate(parse_sdp(offer), self.host.ports.families, offered=ours, keep_ours=True)
+        if (negotiated.srtp is None) != (current is None):
+            raise SdpError("a re-INVITE may not switch between RTP and SRTP", 488)
+        assert self.media is not None
+        if negotiated.srtp is not None and current is not None and negotiated.srtp.theirs != current.theirs:
+            self.media.rekey(negotiated.srtp)  # the far end's new key, from its next packet on
         self.negotiated = negotiated
         self.sdp_version += 1
-        assert self.media is not None
         if (negotiated.remote_address, negotiated.remote_port) != self.media.remote and not negotiated.on_hold:
             self.media.move_to((negotiated.remote_address, negotiated.remote_port))
         self.media.sending = not negotiated.on_hold

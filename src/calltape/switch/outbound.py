@@ -203,6 +203,7 @@ class OutboundLeg(Leg):
                 self.host.ports.families,
                 offered=self._crypto,
                 srtp_required=self.target.srtp_required,
+                is_answer=True,
             )
         except SdpError:
             return False
