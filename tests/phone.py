@@ -317,6 +317,28 @@ class Phone:
     def send(self, request: Request) -> None:
         self._sip.sendto(request.serialize(), self.server)
 
+    async def _final_of(self, invite: Request, timeout: float) -> Response:
+        """The final response to *invite*, sent again as a phone does over UDP (RFC 3261 Timer A: 0.5 s, doubling)
+        until anything is answered."""
+        deadline = time.monotonic() + timeout
+        interval, answered = 0.5, False
+        self.send(invite)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no final response")
+            try:
+                response = await asyncio.wait_for(self.responses.get(), left if answered else min(interval, left))
+            except TimeoutError:
+                if answered:
+                    raise
+                self.send(invite)
+                interval = min(2 * interval, 4.0)
+                continue
+            answered = True
+            if response.status >= 200:
+                return response
+
     async def final(self, timeout: float = 10.0) -> Response:
         """The next final response."""
         while True:
@@ -338,16 +360,14 @@ class Phone:
         offer = self.sdp() if body is None else body
         invite = self.request("INVITE", uri, offer, extra)
         self.invite = invite
-        self.send(invite)
-        response = await self.final(timeout)
+        response = await self._final_of(invite, timeout)
         if response.status == 407 and self.password:
             self._ack_failure(invite, response)
             challenge = response.headers.get_lines("Proxy-Authenticate")[-1]  # MD5 is offered last
             auth = answer_challenge(challenge, "INVITE", uri, self.user, self.password)
             invite = self.request("INVITE", uri, offer, [("Proxy-Authorization", auth)])
             self.invite = invite
-            self.send(invite)
-            response = await self.final(timeout)
+            response = await self._final_of(invite, timeout)
         if response.status >= 300:
             self._ack_failure(invite, response)
             return response

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import socket
+import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from calltape.sip.events import Peer
 
 log = logging.getLogger(__name__)
 
+SIBLINGS_START = 30.0  # seconds after which a sibling worker that refuses datagrams has stopped, not yet to start
 _CALL_ID = re.compile(rb"^(?:call-id|i)[ \t]*:[ \t]*([^\s]+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -76,14 +78,18 @@ class Router:
         self.passed_on = 0
         self._reached: set[int] = set()  # workers a datagram reached: one refusing now has stopped
         self.draining: Callable[[], bool] = lambda: False  # this serve drains: a worker refusing has ended
+        self._started = time.monotonic()
 
     def start(self) -> None:
         """Take datagrams passed on by the other workers."""
+        self._started = time.monotonic()
         asyncio.get_running_loop().add_reader(self.sock.fileno(), self._readable)
 
     def close(self) -> None:
-        """Stop taking datagrams."""
+        """Stop taking datagrams — after taking those already passed on to us: closed with them unread, they
+        would be lost (an INVITE a phone does not send again would never be answered)."""
         asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self._readable(everything=True)
         self.sock.close()
 
     def pass_on(self, data: bytes, peer: Peer) -> bool:
@@ -101,7 +107,8 @@ class Router:
             self.passed_on += 1
             self._reached.add(owner)
         except ConnectionRefusedError:
-            if owner in self._reached or self.draining():  # it was up (or we all drain) and is gone: ours now
+            settled = time.monotonic() - self._started > SIBLINGS_START  # every sibling was up by then
+            if owner in self._reached or self.draining() or settled:  # it was up (or we all drain), is gone: ours
                 throttle.log(
                     log, logging.INFO, ("owner-gone", owner), "worker %d is gone: its datagrams are ours", owner
                 )
@@ -112,8 +119,8 @@ class Router:
             throttle.log(log, logging.WARNING, ("pass-on", owner), why, owner, exc)
         return True
 
-    def _readable(self) -> None:
-        for _ in range(64):
+    def _readable(self, *, everything: bool = False) -> None:
+        for _ in range(1_000_000 if everything else 64):
             try:
                 packet = self.sock.recv(65600)
             except (BlockingIOError, InterruptedError):
