@@ -201,3 +201,25 @@ def test_a_device_that_asks_for_srtp_is_offered_it_and_bridged_to_a_caller_in_th
     callee_heard, caller_heard, offer = asyncio.run(scenario())
     assert callee_heard >= 1.5 and caller_heard >= 1.5  # the callee decrypted calltape's SRTP with the offered key
     assert b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" in offer
+
+
+def test_a_device_that_must_encrypt_is_refused_in_the_clear_and_answered_in_srtp(rig: Rig) -> None:
+    password = "strict-secret-1"
+    encryption = {"encryption": {"methods": ["srtp"], "enforce_security": True}}
+    rig.put("devices", {"name": "strict", "sip": {"username": "strict", "password": password}, "media": encryption})
+
+    async def scenario() -> tuple[int, int]:
+        login = {"user": "strict", "realm": rig.realm, "password": password, "host": "127.0.0.3"}  # not trusted
+        plain = await Phone(rig.server.sip_port, **login).start()
+        secure = await SrtpPhone(rig.server.sip_port, **login).start()
+        try:
+            refused = (await plain.call(rig.number)).status
+            answered = await secure.call(rig.number, body=secure.offer())
+            if answered.status == 200:
+                await secure.hangup()
+            return refused, answered.status
+        finally:
+            plain.close()
+            secure.close()
+
+    assert asyncio.run(scenario()) == (488, 200)

@@ -178,8 +178,11 @@ class CallControl:
         account_id, callflow = found
         negotiated: Negotiated | None = None
         if request.body:
+            encrypted = caller.device_id is not None and await self.endpoints.requires_srtp(
+                account_id, caller.device_id
+            )
             try:
-                negotiated = negotiate(parse_sdp(request.body), self.ports.families)
+                negotiated = negotiate(parse_sdp(request.body), self.ports.families, srtp_required=encrypted)
             except SdpError as exc:
                 throttle.log(
                     log, logging.INFO, ("sdp-refused", peer.host), "call-id %s: SDP refused: %s", request.call_id, exc

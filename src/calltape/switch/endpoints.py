@@ -112,6 +112,15 @@ class Endpoints:
                 return found
         return None
 
+    async def requires_srtp(self, account_id: str, device_id: str) -> bool:
+        """Whether a device's media must be SRTP (Kazoo's ``media.encryption``: ``methods`` has ``srtp`` and
+        ``enforce_security`` is set): its offers in the clear are refused."""
+        try:
+            device = await self.devices.get(device_id, account_id)
+        except NotFoundError:
+            return False
+        return _srtp_of(device) == (True, True)
+
     async def device_and_owner(self, account_id: str, device_id: str) -> tuple[Doc | None, Doc | None]:
         """A device's document and its owner's (either None when missing)."""
         try:
@@ -208,8 +217,7 @@ class Endpoints:
         """Where the device itself rings: its static route, or every contact it registered."""
         sip = device.get("sip") or {}
         number, name = ("anonymous", "") if options.suppress_clid else (options.caller_number, options.caller_name)
-        encryption = (device.get("media") or {}).get("encryption") or {}
-        srtp = "srtp" in (encryption.get("methods") or [])  # Kazoo's media.encryption
+        srtp, enforced = _srtp_of(device)
         common = {
             "caller_number": number,
             "caller_name": name,
@@ -217,7 +225,7 @@ class Endpoints:
             "device_id": device["id"],
             "owner_id": device.get("owner_id") or None,
             "srtp": srtp,
-            "srtp_required": srtp and bool(encryption.get("enforce_security")),
+            "srtp_required": enforced,
         }
         if sip.get("invite_format") == "route" and sip.get("route"):
             peer = await _peer_of(sip["route"])
@@ -247,6 +255,13 @@ class Endpoints:
             uri_host = f"[{host}]" if ":" in host else host
             targets.append(Target(f"sip:{user or sip.get('username')}@{uri_host}", Peer("udp", host, 5060), **common))
         return targets
+
+
+def _srtp_of(device: Doc) -> tuple[bool, bool]:
+    """(SRTP offered, SRTP required) by a device's Kazoo ``media.encryption`` (``methods``, ``enforce_security``)."""
+    encryption = (device.get("media") or {}).get("encryption") or {}
+    srtp = "srtp" in (encryption.get("methods") or [])
+    return srtp, srtp and bool(encryption.get("enforce_security"))
 
 
 def _request_user(sip: Doc, dialled: str) -> str | None:
