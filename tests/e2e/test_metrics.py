@@ -103,7 +103,7 @@ def test_calls_legs_registrations_packets_and_deliveries_are_counted(node: Node)
         assert done["calltape_recording_delivery_latency_seconds_count"] == 1
         assert done['calltape_recording_delivery_latency_seconds_bucket{le="+Inf"}'] == 1
         assert done['calltape_recording_delivery_latency_seconds_bucket{le="30.0"}'] == 1  # hangup→delivered
-        assert 0 < done["calltape_recording_delivery_latency_seconds_sum"] < 30
+        assert 0 <= done["calltape_recording_delivery_latency_seconds_sum"] < 30  # never negative (a fast delivery: ~0)
         assert done["calltape_recording_outbox_depth"] == 0 and done["calltape_recording_spool_bytes"] == 0
         assert 0 <= done["calltape_event_loop_lag_seconds"] <= done["calltape_event_loop_lag_max_seconds"] < 0.5
         assert call_id in upload.path
