@@ -210,3 +210,15 @@ def test_failed_sign_ins_are_throttled(server: ServerProcess, api: httpx.Client)
     first = statuses.index(429)  # ten failures a minute per source (an earlier test failed one too)
     assert 9 <= first <= 10 and set(statuses[:first]) == {401} and set(statuses[first:]) == {429}
     assert 1 <= int(answers[-1].headers["retry-after"]) <= 60  # when to try again
+
+
+def test_wrong_tokens_are_throttled_per_source(server: ServerProcess, api: httpx.Client) -> None:
+    """Last in this module too: twenty wrong tokens within a minute from one address, and that address is told 429
+    with Retry-After for the rest of the minute — even with the right token (guessing stops)."""
+    with httpx.Client(base_url=server.api_url, headers={"X-Auth-Token": "not-the-token-" + "x" * 20}) as guesser:
+        statuses = [guesser.get("/v2/accounts").status_code for _ in range(24)]
+    first = statuses.index(429)  # earlier tests of this module gave a few wrong tokens too
+    assert 14 <= first <= 20 and set(statuses[:first]) == {401} and set(statuses[first:]) == {429}, statuses
+    locked = api.get("/v2/accounts")
+    assert locked.status_code == 429 and 1 <= int(locked.headers["retry-after"]) <= 60
+    assert "X-Auth-Token" in locked.json()["data"]

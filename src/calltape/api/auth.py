@@ -7,12 +7,14 @@ the account tree (``reaches``), the others that only the operator may use call `
 from __future__ import annotations
 
 import hmac
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 
 from calltape.api.errors import ApiError
+from calltape.api.failures import SignInThrottle
 from calltape.store.auth_tokens import AuthTokens
 
 
@@ -45,20 +47,34 @@ class Principal:
 MASTER = Principal()
 
 
+WRONG_TOKENS_PER_SOURCE = 20  # wrong tokens one address may give within a minute, then 429 until the minute is over
+
+
 class TokenAuth:
-    """A FastAPI dependency: the master token, or a token ``/v2/api_auth`` issued (401 otherwise)."""
+    """A FastAPI dependency: the master token, or a token ``/v2/api_auth`` issued (401 otherwise). An address that
+    gave too many wrong tokens lately is told 429 with Retry-After, whatever it gives meanwhile (guessing stops)."""
 
     def __init__(self, admin_token: str, tokens: AuthTokens | None = None) -> None:
         self._token = admin_token.encode()
         self.tokens = tokens
+        self.wrong = SignInThrottle()
 
     async def __call__(self, request: Request) -> None:
         given = request.headers.get("x-auth-token", "")
+        source = {f"token:{request.client.host if request.client else '?'}": WRONG_TOKENS_PER_SOURCE}
+        wait = self.wrong.retry_after(source) if given else 0.0
+        if wait > 0:
+            later = str(math.ceil(wait))
+            raise ApiError(
+                429, "too many wrong tokens", {"X-Auth-Token": f"try again in {later} s"}, {"Retry-After": later}
+            )
         if given and hmac.compare_digest(given.encode(), self._token):
             request.state.principal = MASTER
             return
         issued = await self.tokens.check(given) if given and self.tokens is not None else None
         if issued is None:
+            if given:
+                self.wrong.failed(source)
             raise ApiError(401, "invalid credentials", {"X-Auth-Token": "missing, wrong, revoked or expired"})
         request.state.principal = Principal(issued.account_id, issued.method, issued.user_id, issued.priv_level)
 

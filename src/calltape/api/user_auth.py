@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import time
-from collections import defaultdict, deque
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +19,7 @@ from fastapi.responses import JSONResponse
 from calltape.api.credentials import METHODS, matches, private_fields
 from calltape.api.envelope import read_data, validate
 from calltape.api.errors import ApiError
+from calltape.api.failures import SignInThrottle
 from calltape.api.openapi import request_body
 from calltape.api.schemas import User
 from calltape.store.auth_tokens import AuthTokens
@@ -30,7 +29,6 @@ from calltape.store.phone_numbers import PhoneNumbers
 Doc = dict[str, Any]
 FAILURES_PER_SOURCE = 10  # failed sign-ins allowed from one address within FAILURE_WINDOW
 FAILURES_PER_ACCOUNT = 100  # ... and for one account (higher: a stranger must not lock an account's users out)
-FAILURE_WINDOW = 60.0
 _DIGEST = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{40}$")
 
 
@@ -43,32 +41,6 @@ def check_user(data: Doc) -> tuple[Doc, list[str]]:
             raise ApiError(400, "invalid data", {"password": "a password needs a username"})
         doc.update(private_fields(str(doc["username"]), str(password)))
     return doc, []
-
-
-class SignInThrottle:
-    """Counts failed sign-ins per key over a sliding window."""
-
-    def __init__(self, window: float = FAILURE_WINDOW) -> None:
-        self.window = window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def retry_after(self, keys: dict[str, int]) -> float:
-        """Seconds until another try is allowed for every key (each allowed so many failures; 0: now)."""
-        now, wait = time.monotonic(), 0.0
-        for key, allowed in keys.items():
-            times = self._failures.get(key)
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            if times is not None and not times:
-                del self._failures[key]  # forgotten once its window is over: the table does not grow
-            elif times is not None and len(times) >= allowed:
-                wait = max(wait, times[0] + self.window - now)
-        return wait
-
-    def failed(self, keys: dict[str, int]) -> None:
-        """One more failure for each key."""
-        for key in keys:
-            self._failures[key].append(time.monotonic())
 
 
 def add_user_auth_route(
