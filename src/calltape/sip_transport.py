@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[Event], None]
 
 
-CONNECT_TIMEOUT = 10.0  # seconds a TCP connect and TLS handshake to a peer may take
+CONNECT_TIMEOUT = 10.0  # seconds a TCP connect and TLS handshake may take (either way)
 
 
 def _not_started(event: Event) -> None:
@@ -108,7 +108,7 @@ class SipTransport:
             ssl=context,
             reuse_address=True,
             reuse_port=shared,
-            ssl_handshake_timeout=10.0,
+            ssl_handshake_timeout=CONNECT_TIMEOUT,
         )
         bound = self._tls_server.sockets[0].getsockname()
         self.tls_address = (str(bound[0]), int(bound[1]))

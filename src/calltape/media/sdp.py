@@ -79,6 +79,11 @@ class Negotiated:
     srtp: SrtpKeys | None = None  # an RTP/SAVP offer: its key and ours
 
     @property
+    def our_crypto(self) -> Crypto | None:
+        """Our SRTP key, as our SDP carries it (None in the clear)."""
+        return self.srtp.ours if self.srtp is not None else None
+
+    @property
     def on_hold(self) -> bool:
         """The far end does not want our audio (or sends none)."""
         return self.direction in ("recvonly", "inactive") or self.remote_address in ("0.0.0.0", "::")
@@ -285,7 +290,7 @@ def answer_sdp(negotiated: Negotiated, address: str, port: int, session_id: str,
         direction=negotiated.direction,
         session_id=session_id,
         version=version,
-        crypto=negotiated.srtp.ours if negotiated.srtp is not None else None,
+        crypto=negotiated.our_crypto,
     )
 
 

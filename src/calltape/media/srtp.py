@@ -44,12 +44,11 @@ class SrtpKeys:
 
     def sessions(self) -> tuple[Session, Session]:
         """(inbound, outbound) libsrtp sessions: check and decrypt what comes, protect what goes."""
-        inbound = Policy(self.theirs.key, Policy.SSRC_ANY_INBOUND, srtp_profile=SUITES[self.theirs.suite])
         outbound = Policy(self.ours.key, Policy.SSRC_ANY_OUTBOUND, srtp_profile=SUITES[self.ours.suite])
-        return Session(inbound), Session(outbound)  # an index sent twice is refused (no keystream reuse)
+        return self.inbound(), Session(outbound)  # an index sent twice is refused (no keystream reuse)
 
     def inbound(self) -> Session:
-        """A session for what the far end sends (its key changed: a re-INVITE)."""
+        """A session for what the far end sends (also when its key changed: a re-INVITE)."""
         return Session(Policy(self.theirs.key, Policy.SSRC_ANY_INBOUND, srtp_profile=SUITES[self.theirs.suite]))
 
 
@@ -87,7 +86,7 @@ def answer_keys(offered: list[Crypto]) -> SrtpKeys | None:
     if not offered:
         return None
     theirs = offered[0]
-    return SrtpKeys(theirs, Crypto(theirs.tag, theirs.suite, os.urandom(KEY_AND_SALT)))
+    return SrtpKeys(theirs, new_crypto(theirs.tag, theirs.suite))
 
 
 __all__ = ["Crypto", "Session", "SrtpError", "SrtpKeys", "accepted_keys", "answer_keys", "new_crypto", "parse_crypto"]

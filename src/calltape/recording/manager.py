@@ -285,7 +285,7 @@ class RecordingManager:
                         name,
                         exc.strerror,
                     )
-                await asyncio.sleep(min(FINISH_RETRY_MAX, 2.0**attempt))
+                await _pause(attempt)
                 attempt += 1
 
     async def encode(self, job: EncodeJob) -> EncodeResult:
@@ -379,7 +379,7 @@ class RecordingManager:
                     log.error("recording %s: %s (%r): kept on disk, tried again", recording.id, why, exc)
                 else:
                     throttle.log(log, logging.WARNING, "finish-waits", "recordings wait for the store: %r", exc)
-                await asyncio.sleep(min(FINISH_RETRY_MAX, 2.0**attempt))
+                await _pause(attempt)
                 attempt += 1
 
     def _hand_on(self, finished: Finished) -> None:
@@ -397,3 +397,8 @@ class RecordingManager:
         deadline = time.monotonic() + timeout
         while (self._closing or self.active) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+
+
+async def _pause(attempt: int) -> None:
+    """The wait before trying again to finish a recording: 1 s, doubling, at most FINISH_RETRY_MAX."""
+    await asyncio.sleep(min(FINISH_RETRY_MAX, 2.0**attempt))

@@ -86,9 +86,10 @@ class DigitGate:
             return
         self._held += digit
         code = self._held[1:]
-        if len(code) > MAX_HELD:
+        if len(code) > MAX_HELD:  # no code is that long
             self._release()
-        elif self.table.patterns:  # a pattern may want more digits: decided once they stop coming
+            return
+        if self.table.patterns:  # a pattern may want more digits: decided once they stop coming
             self._wait()
             return
         action = self.table.actions.get(code)

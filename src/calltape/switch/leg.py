@@ -167,7 +167,7 @@ class Leg:
             direction="sendonly" if on_hold else "sendrecv",
             session_id=self.session_id,
             version=self.sdp_version,
-            crypto=negotiated.srtp.ours if negotiated.srtp is not None else None,  # the same key (RFC 4568 §7.1.4)
+            crypto=negotiated.our_crypto,  # the same key (RFC 4568 §7.1.4)
         )
         via = self.host.via_for(self.peer, self.local_address)
         request = self.dialog.create_request("INVITE", via, body=body, content_type="application/sdp")
