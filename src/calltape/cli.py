@@ -44,6 +44,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", metavar="FILE", help="certificate chain (PEM) for --sip-tls; read again on SIGHUP")
     serve.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
     serve.add_argument("--tls-ca", metavar="FILE", help="CAs that TLS peers calltape calls must have (default: system)")
+    serve.add_argument(
+        "--recording-keys", metavar="FILE", help="keys for recordings encrypted at rest (read again on SIGHUP)"
+    )
     serve.add_argument("--http", metavar="HOST:PORT", help="the REST API (default 127.0.0.1:8000)")
     serve.add_argument("--rtp-ports", metavar="LOW-HIGH", help="RTP port range (default 16384-32767)")
     serve.add_argument(

@@ -46,6 +46,7 @@ class Settings:
     tls_cert: str = ""  # the TLS listener's certificate chain (PEM); read again on SIGHUP
     tls_key: str = ""  # its private key (PEM)
     tls_ca: str = ""  # the CAs that peers calltape calls over TLS must be signed by; empty: the system's
+    recording_keys: str = ""  # the keyring recordings are encrypted at rest with (recording/keyring.py); SIGHUP
     http: HostPort = HostPort("127.0.0.1", 8000)
     rtp_ports: tuple[int, int] = (16384, 32767)
     data_dir: Path = Path("calltape-data")
@@ -105,7 +106,7 @@ def _convert(name: str, value: Any) -> Any:
         return parse_host_port(str(value), flag)
     if name == "sip_tls":
         return parse_host_port(str(value), flag) if value else None
-    if name in ("tls_cert", "tls_key", "tls_ca"):
+    if name in ("tls_cert", "tls_key", "tls_ca", "recording_keys"):
         path = str(value)
         if path and not Path(path).is_file():
             raise ConfigError(f"{flag}: no such file: {path}")
@@ -203,4 +204,11 @@ def load_settings(
             raise ConfigError(
                 f"--tls-cert/--tls-key: {settings.tls_cert} and {settings.tls_key} do not load: {exc}"
             ) from None
+    if settings.recording_keys:
+        from calltape.at_rest.keyring import parse_keyring
+
+        try:
+            parse_keyring(Path(settings.recording_keys).read_text(), environ, settings.recording_keys)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--recording-keys: {exc}") from None
     return settings

@@ -25,6 +25,7 @@ from typing import Any
 import uvicorn
 
 from calltape.api.app import create_app
+from calltape.at_rest.keyring import KEYRING
 from calltape.config import Settings
 from calltape.delivery.worker import LATENCY_METRIC, DeliveryWorker
 from calltape.directory.account_documents import StoredDocuments
@@ -175,6 +176,7 @@ class Node:
             events=self.recording_events,
             signing_key=SigningKey.of_data_dir(settings.data_dir),
             node=self.node,
+            accounts=Documents(db, ACCOUNTS),
         )
         self.loop_lag = LoopLag()
         # --workers: each worker's figures go to the shared directory the supervisor named (worker_metrics.py)
@@ -195,6 +197,8 @@ class Node:
     ) -> Node:
         """Open the store and build every part (nothing listens yet)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.recording_keys:
+            KEYRING.load(Path(settings.recording_keys))  # checked when the settings were read
         db = Database(settings.db_url)
         await db.open()
         node = cls(settings, worker, db, api_token(settings, say), say)
@@ -352,8 +356,26 @@ class Node:
         say(f"calltape: data in {Path(settings.data_dir).resolve()}, database {_masked(self.db.url)}")
         say(f"calltape: node {self.node_id}")
 
+    def reload(self) -> None:
+        """SIGHUP: the TLS certificate and the recording keyring, read again."""
+        self.reload_tls()
+        self.reload_keyring()
+
+    def reload_keyring(self) -> None:
+        """Read ``--recording-keys`` again (a key added for rotation); a file that does not load leaves the keys
+        as they were."""
+        path = self.settings.recording_keys
+        if not path:
+            return
+        try:
+            KEYRING.load(Path(path))
+        except (OSError, ValueError) as exc:
+            log.error("node %s: the recording keys were not reloaded (the old ones stay): %s", self.node, exc)
+            return
+        log.info("node %s: %d recording key(s) loaded from %s", self.node, len(KEYRING), path)
+
     def reload_tls(self) -> None:
-        """SIGHUP: read ``--tls-cert`` and ``--tls-key`` again (a renewed certificate) into a new context; new
+        """Read ``--tls-cert`` and ``--tls-key`` again (a renewed certificate) into a new context; new
         connections get it, and a pair that does not load leaves the old one in use (the live one is never
         changed half-way)."""
         settings = self.settings

@@ -16,11 +16,11 @@ import contextlib
 import functools
 import hashlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,6 +30,12 @@ PART_SIZE = 16 << 20  # S3's smallest part is 5 MiB
 READ_CHUNK = 256 << 10
 THREADS = 16  # S3 calls at once, over every bucket of the process
 _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="s3")
+
+
+def _as_stored(path: Path) -> tuple[BinaryIO, int]:
+    return path.open("rb"), path.stat().st_size
+
+
 _SESSION: Any = None  # one boto3 session: its endpoint data and S3 model are loaded once
 _SESSION_LOCK = threading.Lock()  # a boto3 session makes clients one at a time
 
@@ -89,17 +95,35 @@ class S3Bucket:
         """``s3://bucket/key``."""
         return f"s3://{self.bucket}/{key}"
 
-    async def create(self, key: str, path: Path, *, sha256: str, content_type: str, metadata: dict[str, str]) -> bool:
+    async def create(
+        self,
+        key: str,
+        path: Path,
+        *,
+        sha256: str,
+        content_type: str,
+        metadata: dict[str, str],
+        plain: Callable[[Path], tuple[BinaryIO, int]] = _as_stored,
+    ) -> bool:
         """Store the file at *path* (its SHA-256 *sha256*, hex) as *key* unless an object is there already: True if
-        it was created, False if *key* existed (not replaced)."""
-        created: bool = await self._call(self._create, key, path, sha256, content_type, metadata)
+        it was created, False if *key* existed (not replaced). *plain* opens the file as it is to be stored, and
+        says its size (a recording sealed at rest is stored decrypted)."""
+        created: bool = await self._call(self._create, key, path, sha256, content_type, metadata, plain)
         return created
 
-    def _create(self, key: str, path: Path, sha256: str, content_type: str, metadata: dict[str, str]) -> bool:
-        size = path.stat().st_size
+    def _create(
+        self,
+        key: str,
+        path: Path,
+        sha256: str,
+        content_type: str,
+        metadata: dict[str, str],
+        plain: Callable[[Path], tuple[BinaryIO, int]],
+    ) -> bool:
+        body, size = plain(path)
         try:
             if size <= self.multipart_threshold:
-                with path.open("rb") as body:
+                with body:
                     self._s3.put_object(
                         Bucket=self.bucket,
                         Key=key,
@@ -111,34 +135,34 @@ class S3Bucket:
                         IfNoneMatch="*",
                     )
             else:
-                self._multipart(key, path, content_type, metadata)
+                with body:
+                    self._multipart(key, body, content_type, metadata)
         except ClientError as exc:
             if _status(exc) in (409, 412):  # there already (or being created by someone else)
                 return False
             raise
         return True
 
-    def _multipart(self, key: str, path: Path, content_type: str, metadata: dict[str, str]) -> None:
+    def _multipart(self, key: str, body: BinaryIO, content_type: str, metadata: dict[str, str]) -> None:
         started = self._s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, ContentType=content_type, Metadata=metadata, ChecksumAlgorithm="SHA256"
         )
         upload_id = started["UploadId"]
         parts = []
         try:
-            with path.open("rb") as fh:
-                number = 1
-                while chunk := fh.read(self.part_size):
-                    checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
-                    sent = self._s3.upload_part(
-                        Bucket=self.bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=chunk,
-                        ChecksumSHA256=checksum,
-                    )
-                    parts.append({"PartNumber": number, "ETag": sent["ETag"], "ChecksumSHA256": checksum})
-                    number += 1
+            number = 1
+            while chunk := body.read(self.part_size):
+                checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+                sent = self._s3.upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=chunk,
+                    ChecksumSHA256=checksum,
+                )
+                parts.append({"PartNumber": number, "ETag": sent["ETag"], "ChecksumSHA256": checksum})
+                number += 1
             self._s3.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}, IfNoneMatch="*"
             )

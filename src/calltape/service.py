@@ -65,7 +65,7 @@ async def serve(
         settings, receiver if worker.index == 0 else None, worker, say if worker.index == 0 else _quiet
     )
     node.on_drain = partial(_drain_all, worker) if worker.count > 1 else drain.set  # POST /v2/nodes/{id}/drain
-    loop.add_signal_handler(signal.SIGHUP, node.reload_tls)  # a renewed TLS certificate
+    loop.add_signal_handler(signal.SIGHUP, node.reload)  # a renewed TLS certificate, a new recording key
     await node.start(on_listening)
     try:
         asked = [loop.create_task(event.wait()) for event in (stop, drain)]

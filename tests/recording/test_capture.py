@@ -214,7 +214,7 @@ def test_a_disk_that_fills_up_stops_the_capture_with_the_reason_and_keeps_what_w
     capture, stops = _capture(tmp_path, start=0)
     for n in range(250):  # 5 s of frames: the tap never raises into the media path
         if n == 100:
-            os.dup2(os.open("/dev/full", os.O_WRONLY), capture.writer._fd)  # every write now fails with ENOSPC
+            os.dup2(os.open("/dev/full", os.O_WRONLY), capture.writer._file.fileno())  # writes now fail: ENOSPC
         capture(IN, _frame(100), n * 160, ULAW)
         if n % 50 == 49:
             capture.flush(n * 160)

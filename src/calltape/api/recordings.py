@@ -10,6 +10,7 @@ support. Lists are newest first and paginated with ``page_size`` and ``start_key
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from calltape.api.auth import actor_of
 from calltape.api.envelope import page_size_of, read_data, store_page, success
 from calltape.api.errors import ApiError
+from calltape.at_rest.keyring import KeyUnavailableError
+from calltape.at_rest.sealed import DamagedRecordError, is_sealed, read_plain, unseal_bytes
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
 from calltape.recording.retention import held_files
@@ -155,13 +158,24 @@ async def audio_response(request: Request, recordings: Recordings, row: Any, inl
     disposition = "inline" if inline else "attachment"
     media_type = CONTENT_TYPES.get(row.format, "application/octet-stream")
     spool = Path(row.spool_path)
-    if spool.exists():  # not delivered yet (or failed): the spool file is the recording
-        return FileResponse(spool, media_type=media_type, filename=row.name, content_disposition_type=disposition)
-    blob = await recordings.blob(row.id)
-    if blob is None:
-        where = "delivered to its url" if row.state == "delivered" else "not kept here"
-        raise ApiError(404, "bad identifier", {"audio": f"the recording's audio is {where}"})
-    return _ranged(request, blob, media_type, f'{disposition}; filename="{row.name}"')
+    try:
+        if spool.exists():  # not delivered yet (or failed): the spool file is the recording
+            if not await asyncio.to_thread(is_sealed, spool):
+                return FileResponse(
+                    spool, media_type=media_type, filename=row.name, content_disposition_type=disposition
+                )
+            audio = await asyncio.to_thread(read_plain, spool)
+        else:
+            blob = await recordings.blob(row.id)
+            if blob is None:
+                where = "delivered to its url" if row.state == "delivered" else "not kept here"
+                raise ApiError(404, "bad identifier", {"audio": f"the recording's audio is {where}"})
+            audio = await asyncio.to_thread(unseal_bytes, blob)
+    except KeyUnavailableError as exc:  # kept as it is: a node with the key serves it
+        raise ApiError(503, "the recording's key is not available", {"encryption": str(exc)}) from None
+    except DamagedRecordError as exc:
+        raise ApiError(500, "the recording is damaged", {"encryption": str(exc)}) from None
+    return _ranged(request, audio, media_type, f'{disposition}; filename="{row.name}"')
 
 
 def _number(text: str | None) -> str | None:

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from calltape.at_rest.keyring import KEYRING
 from calltape.callflow.metaflows import Metaflows
 from calltape.callflow.module import SipHeaders
 from calltape.patterns import is_valid
@@ -43,11 +44,29 @@ class _RecordsCalls(_Doc):
         return None if value is None else value.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
+class RecordingEncryption(_Doc):
+    """``recordings.encryption`` on an account: its recordings are sealed at rest with the keyring's ``key_id``."""
+
+    key_id: str
+
+    @field_validator("key_id")
+    @classmethod
+    def _in_the_keyring(cls, value: str) -> str:
+        if value not in KEYRING:
+            raise ValueError("is not in this node's keyring (--recording-keys)")
+        return value
+
+
 class RecordingsPolicy(_Doc):
-    """``recordings`` on an account (or a user, for the recordings it owns): how long calltape keeps what it
-    holds."""
+    """``recordings`` on a user (for the recordings it owns): how long calltape keeps what it holds."""
 
     retention_days: int | None = Field(None, ge=1, le=36500)
+
+
+class AccountRecordingsPolicy(RecordingsPolicy):
+    """``recordings`` on an account: how long calltape keeps what it holds, and whether it is encrypted at rest."""
+
+    encryption: RecordingEncryption | None = None
 
 
 class RecordingWebhook(_Doc):
@@ -81,7 +100,7 @@ class Account(_RecordsCalls):
     call_recording: AccountRecording | None = None
     recording_webhooks: list[RecordingWebhook] | None = None
     metaflows: Metaflows | None = None
-    recordings: RecordingsPolicy | None = None
+    recordings: AccountRecordingsPolicy | None = None
 
     @field_validator("realm")
     @classmethod

@@ -9,6 +9,7 @@ import ftplib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from calltape.at_rest.sealed import open_file
 from calltape.delivery.http import UploadError
 
 TIMEOUT = 30.0
@@ -28,7 +29,7 @@ def ftp_upload(url: str, name: str, path: Path) -> str:
         directory = unquote(parts.path).strip("/")
         if directory:
             ftp.cwd(directory)
-        with path.open("rb") as fh:
+        with open_file(path) as fh:  # decrypted if sealed at rest
             ftp.storbinary(f"STOR {name}", fh)
         ftp.quit()
     except (ftplib.Error, OSError, EOFError) as exc:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from calltape.at_rest.sealed import open_file
 from calltape.http_client import HttpClient, HttpError
 from calltape.manifest import HEADER as MANIFEST_HEADER
 from calltape.manifest import as_header
@@ -62,7 +63,7 @@ def upload_file(recording: DueRecording, path: Path) -> UploadFile:
 
 
 async def _body(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as fh:  # small reads from the page cache: not worth a thread per chunk
+    with open_file(path) as fh:  # decrypted if sealed; small reads from the page cache: not worth a thread each
         while chunk := fh.read(CHUNK):
             yield chunk
 

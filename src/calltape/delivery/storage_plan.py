@@ -3,7 +3,8 @@
 Kazoo's shape: ``attachments`` names handlers by id, and ``plan.modb.types.call_recording.attachments.handler``
 says which one takes call recordings. Handlers: ``s3`` (settings: bucket, key, secret, and host, port, scheme,
 region, bucket_access_method, bucket_path for S3-compatible stores; through boto3, files over 64 MiB in parts),
-``http`` (url, verb put|post) and calltape's ``filesystem`` (path). A recording is stored as
+``http`` (url, verb put|post) and calltape's ``filesystem`` (path). A recording sealed at rest is stored in a
+filesystem as it is, sealed (``calltape keys decrypt`` opens it); the others get it decrypted. A recording is stored as
 ``<account>/<YYYY>/<MM>/<name>`` under the bucket path or directory; an object that exists already is never
 overwritten. A plan's keys are required: a tenant's plan never signs with the node's own AWS credentials.
 """
@@ -21,6 +22,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from calltape.at_rest.sealed import open_file
 from calltape.delivery.http import UploadError, upload, upload_file
 from calltape.http_client import HttpClient
 from calltape.media.formats import CONTENT_TYPES
@@ -164,7 +166,12 @@ async def _put_object(settings: dict[str, Any], row: DueRecording, path: Path) -
     key = object_key(row.account_id, row.name, row.created, str(settings.get("bucket_path", "")))
     try:
         await bucket.create(
-            key, path, sha256=row.sha256, content_type=CONTENT_TYPES[row.format], metadata={"sha256": row.sha256}
+            key,
+            path,
+            sha256=row.sha256,
+            content_type=CONTENT_TYPES[row.format],
+            metadata={"sha256": row.sha256},
+            plain=lambda stored: (open_file(stored), row.size),
         )  # False: there already, stored by an attempt whose answer was lost (never overwritten)
     except S3Error as exc:
         raise UploadError(str(exc)) from None

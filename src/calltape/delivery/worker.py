@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from calltape.at_rest.keyring import KeyUnavailableError
+from calltape.at_rest.sealed import seal_of
 from calltape.delivery.http import UploadError
 from calltape.delivery.targets import target_from_dict
 from calltape.http_client import HttpClient
@@ -184,6 +186,11 @@ class DeliveryWorker:
             return
         if not path.exists():
             await self._failed(row, f"the spool file {path} is missing", None, final=True)
+            return
+        try:
+            await asyncio.to_thread(seal_of, path)  # sealed at rest: its key must open it before anything is sent
+        except KeyUnavailableError as exc:  # kept, and tried again: a key added to the keyring (SIGHUP) lets it go
+            await self._failed(row, str(exc), None)
             return
         try:
             sent = await target.send(row, path, self._client)

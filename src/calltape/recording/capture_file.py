@@ -14,13 +14,14 @@ Block kinds: ``IN`` (what the caller says), ``OUT`` (what the caller hears), and
 
 from __future__ import annotations
 
-import os
 import struct
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from calltape.at_rest.keyring import Seal
+from calltape.at_rest.sealed import create_file, open_file
 from calltape.media.taps import FrameBatch
 
 MAGIC = b"CTC1"
@@ -70,29 +71,29 @@ def marker_block(kind: int, position: int, count: int = 0) -> bytes:
 
 
 class CaptureWriter:
-    """Appends blocks to a capture file; what one call of ``write`` is given goes in one unbuffered write."""
+    """Appends blocks to a new capture file (sealed with *seal*, if given); what one call of ``write`` is given goes
+    in one unbuffered write."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, seal: Seal | None = None) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        self._file = create_file(path, seal)
 
     def write(self, *blocks: bytes) -> None:
         """Append *blocks* (raises OSError, e.g. on a full disk: a block torn by it is ignored when read)."""
         data = b"".join(blocks) if len(blocks) != 1 else blocks[0]
-        written = os.write(self._fd, data)
+        written = self._file.write(data)
         if written != len(data):
             raise OSError(28, "No space left on device (short write)")
 
     def close(self) -> None:
         """Close the file (what was written is on disk)."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._file.close()
 
 
-def read_blocks(path: Path) -> Iterator[Block]:
-    """Every whole block of *path* in the order written; stops at a torn or damaged block."""
-    with path.open("rb") as fh:
+def read_blocks(path: Path, seal: Seal | None = None) -> Iterator[Block]:
+    """Every whole block of *path* in the order written; stops at a torn or damaged block. A sealed capture opens
+    with *seal*, else with the keyring."""
+    with open_file(path, seal=seal) as fh:
         while len(header := fh.read(_HEADER.size)) == _HEADER.size:
             magic, kind, law, count, clock = _HEADER.unpack(header)
             if magic != MAGIC or kind > LAST_KIND or law not in LAW_NAMES:

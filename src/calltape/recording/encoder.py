@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from calltape.at_rest.keyring import Seal
 from calltape.media.g711 import G711
 from calltape.recording.capture_file import (
     LIMIT,
@@ -45,6 +46,7 @@ class EncodeJob:
     received: int | None = None
     not_captured: int = 0
     cut_pauses: bool = True  # pause_behavior skip: the file leaves paused time out; silence: it keeps it silent
+    seal: Seal | None = None  # the recording is sealed at rest: its capture is, and its file will be
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,12 @@ def encode(job: EncodeJob) -> EncodeResult:
     masked = paused = clock = 0
     pauses, masks = _Spans(), _Spans()
     try:
-        for block in read_blocks(Path(job.capture)):
+        for block in read_blocks(Path(job.capture), job.seal):
             if block.kind != LIMIT:
                 clock = max(clock, block.clock)  # without a STOP (a crash), the last clock is where it stopped
             if block.kind == START and placement is None:
                 placement = Placement(block.clock, NO_LIMIT)
-                spool = open_spool(job.fmt, Path(job.output), job.rate, job.channels, threaded=False)
+                spool = open_spool(job.fmt, Path(job.output), job.rate, job.channels, threaded=False, seal=job.seal)
                 writer = _ChannelWriter(spool, stereo=job.channels == 2, cuts=pauses if job.cut_pauses else None)
                 writer.start_at(block.clock)
             elif block.kind == LIMIT and placement is not None:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
+from calltape.at_rest.keyring import KeyUnavailableError, Seal, encryption_key_id
 from calltape.delivery.storage_plan import recording_target
 from calltape.delivery.targets import Target, choose_target
 from calltape.logs import throttle
@@ -42,6 +43,7 @@ from calltape.recording.request import RecordingRequest
 from calltape.recording.rows import finished_row, recording_row
 from calltape.recording.spool import AudioSpool, SpoolFacts, open_spool
 from calltape.store.database import store_away
+from calltape.store.documents import Documents, NotFoundError
 from calltape.store.recordings import AfterChange, DueRecording, Recordings, RecordingState
 from calltape.store.storage_plans import StoragePlans
 from calltape.store.system_configs import SystemConfigs
@@ -112,8 +114,10 @@ class RecordingManager:
         events: StatusEvents | None = None,
         signing_key: SigningKey | None = None,
         node: str = "",
+        accounts: Documents | None = None,
     ) -> None:
         self.store = store
+        self.accounts = accounts  # each account's recordings.encryption
         self.events = events
         self.signing_key = signing_key  # each delivered file's manifest is signed with it
         self.configs = configs
@@ -153,12 +157,13 @@ class RecordingManager:
         channels = 2 if request.stereo and not caller_only else 1
         spool: AudioSpool | None = None
         capture: CaptureWriter | None = None
+        seal, unsealed = await self._seal(facts.account_id, facts.call_id, name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if caller_only:
-                spool = open_spool(fmt, path, request.sample_rate, channels)
+                spool = open_spool(fmt, path, request.sample_rate, channels, seal=seal)
             else:
-                capture = CaptureWriter(capture_path(path))
+                capture = CaptureWriter(capture_path(path), seal)
         except (OSError, LameError) as exc:  # a full disk, a missing library: the call goes on unrecorded
             raise RecordingError(f"cannot start {name} in {path.parent}: {exc}") from exc
         limit = request.time_limit
@@ -179,11 +184,34 @@ class RecordingManager:
             limit_seconds=min(max(limit, MIN_TIME_LIMIT), settings.max_recording_time_limit),
             min_seconds=request.record_min_sec if request.record_min_sec is not None else settings.record_min_sec,
             source_type="record_caller" if caller_only else "record_call",
+            seal=seal,
+            unsealed=unsealed,
         )
         recording.created = asyncio.ensure_future(self._create_row(recording, time.time()))
         recording.told = recording.created  # "started" is told first: every later event waits for it
         self.active.add(recording)
         return recording
+
+    async def _seal(self, account_id: str, call_id: str, name: str) -> tuple[Seal | None, str]:
+        """The new recording's seal if its account asks for encryption at rest, and why not if it cannot have one
+        (its key is not in the keyring: it is recorded in the clear rather than lost, and says so)."""
+        if self.accounts is None:
+            return None, ""
+        accounts = self.accounts
+
+        async def account() -> dict[str, Any] | None:
+            with contextlib.suppress(NotFoundError):
+                return await accounts.get(account_id)
+            return None
+
+        key_id = encryption_key_id(await self._cache.get(("account", account_id), account))
+        if key_id is None:
+            return None, ""
+        try:
+            return Seal.new(key_id), ""
+        except KeyUnavailableError as exc:
+            log.error("call-id %s: recording %s is made in the clear: %s", call_id, name, exc)
+            return None, f"{exc}: recorded in the clear"
 
     async def _target(
         self, account_id: str, request: RecordingRequest, caller_only: bool, settings: MediaSettings
@@ -251,6 +279,7 @@ class RecordingManager:
             received=received,
             not_captured=not_captured,
             cut_pauses=recording.request.pause_behavior == "skip",
+            seal=recording.seal,
         )
 
         async def finish() -> tuple[int, SpoolFacts | None, FrameCounts | None]:

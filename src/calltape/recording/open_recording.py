@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from calltape.at_rest.keyring import Seal
 from calltape.delivery.targets import Target
 from calltape.recording.capture_file import CaptureWriter
 from calltape.recording.metadata import CallFacts
@@ -38,3 +39,5 @@ class Recording:
     created: asyncio.Task[None] | None = field(default=None, repr=False)
     stretches: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # pauses and masks in the file
     told: asyncio.Future[None] | None = field(default=None, repr=False)  # the last status event, once told
+    seal: Seal | None = field(default=None, repr=False)  # sealed at rest with it (the account's key)
+    unsealed: str = ""  # why the account asked for encryption and did not get it

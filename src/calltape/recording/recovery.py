@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from calltape.at_rest.keyring import KeyUnavailableError
+from calltape.at_rest.sealed import seal_of
 from calltape.manifest import SigningKey
 from calltape.recording.capture_file import capture_path
 from calltape.recording.encoder import EncodeJob, EncodeResult, encode
@@ -38,7 +40,13 @@ async def recover(store: Recordings, node: str, encoder: Encoder = _in_a_thread,
     await store.release_leases(node)
     queued = 0
     for row in await store.left_recording(node):
-        values = await _finished(row, encoder)
+        try:
+            values = await _finished(row, encoder)
+        except KeyUnavailableError as exc:  # kept as it is, capture and all, until a start that has the key
+            reason = f"waits for its key to be finished after a stop: {exc}"
+            log.error("call-id %s: recording %s %s", row.call_id, row.name, reason)
+            await store.note_error(row.id, reason)
+            continue
         deliver = values["state"] == RecordingState.PENDING
         if deliver:
             facts = {"account_id": row.account_id, "call_id": row.call_id, "format": row.format}
@@ -64,7 +72,10 @@ async def _finished(row: Any, encoder: Encoder) -> dict[str, Any]:
     try:
         if capture.exists():
             cut = row.doc.get("pause_behavior", "skip") == "skip"
-            job = EncodeJob(str(capture), str(path), row.format, row.sample_rate, row.channels, cut_pauses=cut)
+            seal = await asyncio.to_thread(seal_of, capture)  # an encoder process has no keyring: it gets the seal
+            job = EncodeJob(
+                str(capture), str(path), row.format, row.sample_rate, row.channels, cut_pauses=cut, seal=seal
+            )
             result = await encoder(job)
             if result.facts is None:
                 raise ValueError("the capture holds no audio")
@@ -74,6 +85,8 @@ async def _finished(row: Any, encoder: Encoder) -> dict[str, Any]:
         else:
             samples, rate, _channels = await asyncio.to_thread(repair, path)
             spooled = await asyncio.to_thread(file_facts, path, samples)
+    except KeyUnavailableError:
+        raise
     except Exception as exc:  # one bad file must not keep the node from starting, nor the others from delivery
         reason = f"recovery after a stop found no usable audio ({exc!r})"
         log.error("call-id %s: recording %s: %s", row.call_id, row.name, reason)

@@ -39,6 +39,10 @@ def recording_row(
         doc["origin"] = f"callflow : {recording.request.label}"
     doc["record_min_sec"] = recording.min_seconds
     doc["pause_behavior"] = recording.request.pause_behavior
+    if recording.seal is not None:
+        doc["encryption"] = {"key_id": recording.seal.key_id}
+    elif recording.unsealed:
+        doc["encryption"] = {"error": recording.unsealed}
     if recording.channels == 2:  # how many: the row's ``channels``, which the API shows
         doc["channel_layout"] = {"left": "caller", "right": "callee"}
     return {

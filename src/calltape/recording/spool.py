@@ -24,6 +24,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from calltape.at_rest.keyring import Seal
+from calltape.at_rest.sealed import create_file, open_file
 from calltape.media.sources import wav_to_pcm
 from calltape.recording import mp3_frames
 from calltape.recording.lame import LameEncoder
@@ -62,6 +64,7 @@ class AudioSpool:
         self._pending_bytes = 0
         self._batch = 2 * rate * channels  # one second
         self.error: OSError | None = None  # a write that failed off the loop (the next write raises it)
+        self.seal: Seal | None = None  # the file is sealed with it (set by the subclass)
 
     def write(self, pcm: bytes) -> None:
         """Add audio; it reaches the file within about a second."""
@@ -105,7 +108,7 @@ class AudioSpool:
         self._finish()
         if self.error is not None:
             raise self.error
-        return file_facts(self.path, self.samples)
+        return file_facts(self.path, self.samples, self.seal)
 
     def abandon(self) -> None:
         """Close the file unfinished (an error elsewhere): nothing more is written, resources are freed."""
@@ -124,9 +127,10 @@ class WavSpool(AudioSpool):
 
     extension = "wav"
 
-    def __init__(self, path: Path, rate: int = 8000, channels: int = 1) -> None:
+    def __init__(self, path: Path, rate: int = 8000, channels: int = 1, seal: Seal | None = None) -> None:
         super().__init__(path, rate, channels)
-        self._file = path.open("wb", buffering=0)  # each batch is one write, at once: a crash keeps it
+        self.seal = seal
+        self._file = create_file(path, seal)  # each batch is one write, at once: a crash keeps it
         self._wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed by close()
         self._wav.setnchannels(channels)
         self._wav.setsampwidth(2)
@@ -154,17 +158,25 @@ class Mp3Spool(AudioSpool):
     extension = "mp3"
 
     def __init__(
-        self, path: Path, rate: int = 8000, channels: int = 1, quality: int = 7, *, threaded: bool = True
+        self,
+        path: Path,
+        rate: int = 8000,
+        channels: int = 1,
+        quality: int = 7,
+        *,
+        threaded: bool = True,
+        seal: Seal | None = None,
     ) -> None:
         super().__init__(path, rate, channels)
         self._encoder = LameEncoder(rate, channels, mp3_frames.bitrate_for(rate, channels), quality)
-        self._file: BinaryIO | None = path.open("wb", buffering=0)  # one write per batch, at once
+        self._file: BinaryIO | None = create_file(path, seal)  # one write per batch, at once
         self._tag_size = 0
         self._lane = next(_next_lane) if threaded else None
         self._first: mp3_frames.FrameHeader | None = None
         self._frames = 0  # whole frames written (counted as they go: closing needs no re-read)
         self._unscanned = bytearray()
         self._bytes = 0
+        self.seal = seal
 
     def submit(self, work: Callable[[], None]) -> None:
         """Run *work* on this spool's encoder lane, after what was queued before it; a write error it meets is
@@ -245,15 +257,18 @@ class Mp3Spool(AudioSpool):
             self._file.close()
             self._file = None
         if self._tag_size and self.error is None and self._unscanned:  # the counting lost its way: read the file
-            repair_mp3(self.path, self.samples)
+            repair_mp3(self.path, self.samples, self.seal)
 
 
-def open_spool(fmt: str, path: Path, rate: int, channels: int, *, threaded: bool = True) -> AudioSpool:
-    """A spool of format *fmt* (``mp3`` or ``wav``); ``threaded=False`` encodes MP3 where it is written."""
+def open_spool(
+    fmt: str, path: Path, rate: int, channels: int, *, threaded: bool = True, seal: Seal | None = None
+) -> AudioSpool:
+    """A spool of format *fmt* (``mp3`` or ``wav``), sealed with *seal* if given; ``threaded=False`` encodes MP3
+    where it is written."""
     if fmt == "mp3":
-        return Mp3Spool(path, rate, channels, threaded=threaded)
+        return Mp3Spool(path, rate, channels, threaded=threaded, seal=seal)
     if fmt == "wav":
-        return WavSpool(path, rate, channels)
+        return WavSpool(path, rate, channels, seal)
     raise ValueError(f"unknown recording format {fmt!r}")
 
 
@@ -278,11 +293,11 @@ def wav_to_mp3_file(wav: Path) -> Path:
     return target
 
 
-def file_facts(path: Path, samples: int) -> SpoolFacts:
-    """Size and digests of a finished file (read once)."""
+def file_facts(path: Path, samples: int, seal: Seal | None = None) -> SpoolFacts:
+    """Size and digests of a finished file (read once; of its plain audio if it is sealed)."""
     sha256, md5 = hashlib.sha256(), hashlib.md5()
     size = 0
-    with path.open("rb") as fh:
+    with open_file(path, seal=seal) as fh:
         while chunk := fh.read(_HASH_CHUNK):
             sha256.update(chunk)
             md5.update(chunk)
@@ -302,13 +317,13 @@ def repair(path: Path) -> tuple[int, int, int]:
 
 def repair_wav(path: Path) -> tuple[int, int, int]:
     """Patch a WAV's sizes from what is on disk (a torn last frame is cut off)."""
-    with path.open("r+b") as fh:
+    with open_file(path, "r+b") as fh:
         header = fh.read(_WAV_HEADER)
         if len(header) < _WAV_HEADER or header[:4] != b"RIFF" or header[36:40] != b"data":
             raise ValueError(f"{path.name}: no WAV header")
         channels, rate = struct.unpack_from("<HI", header, 22)
         block = 2 * channels
-        data = (os.fstat(fh.fileno()).st_size - _WAV_HEADER) // block * block
+        data = (fh.seek(0, os.SEEK_END) - _WAV_HEADER) // block * block
         fh.truncate(_WAV_HEADER + data)
         fh.seek(4)
         fh.write(struct.pack("<I", 36 + data))
@@ -317,10 +332,10 @@ def repair_wav(path: Path) -> tuple[int, int, int]:
     return data // block, rate, channels
 
 
-def repair_mp3(path: Path, samples: int | None) -> tuple[int, int, int]:
+def repair_mp3(path: Path, samples: int | None, seal: Seal | None = None) -> tuple[int, int, int]:
     """Write the Info frame for the whole frames on disk (a torn last frame is cut off). *samples* is what was
     encoded, if known; after a crash it is what the frames hold less the delays (the encoder's tail never came)."""
-    with path.open("r+b") as fh:
+    with open_file(path, "r+b", seal) as fh:
         placeholder = mp3_frames.parse_header(fh.read(4))
         if placeholder is None:
             raise ValueError(f"{path.name}: no MP3 frame at the start")

@@ -156,6 +156,14 @@ class Recordings:
 
         return await self.db.run(work)
 
+    async def note_error(self, recording_id: str, error: str) -> None:
+        """Say on the row why a recording waits (nothing else about it changes)."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(update(_t).where(_t.c.id == recording_id).values(last_error=error[:2000]))
+
+        await self.db.run(work)
+
     async def left_recording(self, node: str) -> list[Any]:
         """Rows this node was still recording when it stopped (found at start-up: a crash)."""
         async with self.db.engine.connect() as conn:

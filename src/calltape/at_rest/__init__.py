@@ -1,0 +1,1 @@
+"""Recordings encrypted at rest: the keyring, and files sealed with a data key per recording."""
