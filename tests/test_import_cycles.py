@@ -138,7 +138,7 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = tuple(
         ("recording", "recording"),
         ("the call model", "switch"),
         ("callflows", "callflow"),
-        ("the front door, the API, the checks", "frontdoor api check verify edge"),
+        ("the front door, the API, the checks", "frontdoor api check verify edge keys"),
         ("the node, a local cluster of them", "node cluster"),
         ("the service", "service"),
         ("its workers", "workers"),

@@ -22,6 +22,7 @@ TOOLS = {
     "verify": "calltape.verify",
     "edge-config": "calltape.edge",
     "cluster": "calltape.cluster",
+    "keys": "calltape.keys",
 }
 
 
