@@ -35,6 +35,7 @@ from calltape.frontdoor.caller_auth import CallerAuth
 from calltape.frontdoor.calls import CallControl
 from calltape.frontdoor.channels import LiveCalls, WorkerChannels
 from calltape.frontdoor.device_auth import DeviceAuthenticator
+from calltape.frontdoor.flood_gate import FloodGate
 from calltape.frontdoor.registrar import Registrar
 from calltape.frontdoor.sip_service import CAPABILITIES, SipService
 from calltape.frontdoor.sources import Sources
@@ -214,11 +215,18 @@ class Node:
         settings, db = self.settings, self.db
         directory = Directory(db)
         challenger = DigestChallenger(nonce_secret.encode(), algorithms=settings.digest_algorithms)
-        device_auth = DeviceAuthenticator(directory, challenger, FailureThrottle())
+        failures = FailureThrottle()
+        device_auth = DeviceAuthenticator(directory, challenger, failures)
+        self.forwarding = Forwarding(forwarding_secret.encode())
+        sources = Sources(settings.edges)  # behind an edge: its word on where a request came from
+        caller_auth = CallerAuth(device_auth, settings.trusted_networks, forwarding=self.forwarding, sources=sources)
+        self.flood_gate = FloodGate(lambda host: caller_auth.is_trusted(host) or sources.is_edge(host), failures)
+        device_auth.vouch = self.flood_gate.vouch  # a device that logs in vouches for its address
         self.directory = directory
         self.transport = SipTransport(SipEndpoint(CAPABILITIES))
+        self.transport.admit = self.flood_gate.admit  # strangers are limited before their messages are parsed
+        self.transport.vouch = self.flood_gate.vouch  # peers calltape sends requests to are not strangers
         self.transport.tls_client = client_context(settings.tls_ca or None)
-        self.forwarding = Forwarding(forwarding_secret.encode())
         self.media_library = MediaLibrary(settings.data_dir, SharedFiles(db, settings.data_dir))
         self.callflows = Callflows(db)
         self.mailer = Mailer(
@@ -230,10 +238,9 @@ class Node:
             after_sent=lambda sent: self.mailboxes.notified(sent),
         )
         self.mailboxes = StoredMailboxes(db, settings.data_dir, self.media_library, outbox=self.mailer)
-        sources = Sources(settings.edges)  # behind an edge: its word on where a request came from
         self.calls = CallControl(
             self.transport,
-            CallerAuth(device_auth, settings.trusted_networks, forwarding=self.forwarding, sources=sources),
+            caller_auth,
             self.callflows,
             RtpPortPool(settings.sip.host, *settings.rtp_ports),
             TtsCache(settings.data_dir / "tts"),
@@ -491,6 +498,7 @@ class Node:
             failed_attempts=delivery.failed_attempts,
             loop_lag_max=self.loop_lag.max,
             frames=self.manager.frames.flat(),
+            sip_dropped=dict(self.flood_gate.dropped),
         )
 
     async def metrics(self) -> str:
@@ -511,6 +519,7 @@ class Node:
             webhook_events=await self.webhooks.outbox.count_by_state(),
             node=self.node_id,
             draining=self.draining,
+            sip_dropped=counts.sip_dropped,
         )
         spools = [spool_dir(settings.data_dir, i) for i in range(worker.count)]
         recording = recording_families(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import Metric
 
 from calltape.media.rtp_totals import RtpCounts
-from calltape.prometheus import counter, gauge, labelled_gauge
+from calltape.prometheus import counter, gauge, labelled_counter, labelled_gauge
 from calltape.store.leased_outbox import OutboxState
 
 
@@ -26,6 +26,7 @@ class NodeFacts:
     draining: bool = False  # SIGTERM or the API's drain: no new calls, those under way go on
     emails: Mapping[str, int] = field(default_factory=dict)  # notifications in the store, by state
     webhook_events: Mapping[str, int] = field(default_factory=dict)  # recording webhook events, by state
+    sip_dropped: Mapping[str, int] = field(default_factory=dict)  # by the flood gate, by reason
 
 
 def node_families(facts: NodeFacts) -> list[Metric]:
@@ -48,6 +49,13 @@ def node_families(facts: NodeFacts) -> list[Metric]:
             "calltape_rtp_relay_dropped_total",
             "RTP payloads received but not sent on (echo, bridge): the sending side was more than 100 ms behind.",
             facts.rtp.relay_dropped,
+        ),
+        labelled_counter(
+            "calltape_sip_dropped_total",
+            "SIP messages from strangers dropped unanswered (frontdoor/flood_gate.py): blocked after failed logins, "
+            "over the per-source rate, over the rate of all strangers together.",
+            "reason",
+            {reason: facts.sip_dropped.get(reason, 0) for reason in ("blocked", "rate", "total")},
         ),
         labelled_gauge(
             "calltape_emails",

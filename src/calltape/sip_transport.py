@@ -53,6 +53,8 @@ class SipTransport:
         self.tls_address: tuple[str, int] | None = None
         # with several workers: True when a datagram was passed on to the worker that owns its dialog
         self.pass_on: Callable[[bytes, Peer], bool] | None = None
+        self.admit: Callable[[bytes, str], bool] | None = None  # the flood gate: False drops a message unread
+        self.vouch: Callable[[str], None] | None = None  # told of every host calltape sends a request to
 
     def now(self) -> float:
         """The loop's monotonic clock, the time base of every SIP timer."""
@@ -137,7 +139,10 @@ class SipTransport:
     # ---- pumping the endpoint --------------------------------------------------------------
 
     def received(self, data: bytes, peer: Peer) -> None:
-        """One message off the wire: passed on to the worker that owns its dialog, or taken here."""
+        """One message off the wire: passed on to the worker that owns its dialog, or taken here (unless the flood
+        gate drops it)."""
+        if self.admit is not None and not self.admit(data, peer.host):
+            return
         if self.pass_on is not None and peer.transport == "udp" and self.pass_on(data, peer):
             return
         self.deliver(data, peer)
@@ -157,6 +162,8 @@ class SipTransport:
 
     def send_request(self, request: Request, peer: Peer) -> ClientTransaction:
         """Send a request of ours (e.g. BYE) through a client transaction."""
+        if self.vouch is not None:
+            self.vouch(peer.host)
         transaction = self.endpoint.send_request(request, peer, self.now())
         self.flush()
         return transaction

@@ -41,6 +41,7 @@ class Snapshot:
     failed_attempts: int
     loop_lag_max: float
     frames: dict[str, int] = field(default_factory=dict)  # finished recordings' frames: FrameCounts.flat()
+    sip_dropped: dict[str, int] = field(default_factory=dict)  # SIP messages the flood gate dropped, by reason
 
     def figures(self) -> dict[str, float]:
         """Every figure by its name in the shared files."""
@@ -81,6 +82,7 @@ class SharedFigures:
         self._lag = Gauge("worker_loop_lag_max", "loop lag", multiprocess_mode="livemax")
         self._counters = {name: Counter(f"worker_{name}", name) for name in _COUNTERS}
         self._frames = Counter("worker_frames", "frames", ["key"])
+        self._sip_dropped = Counter("worker_sip_dropped", "SIP dropped", ["reason"])
         self._written: dict[str, float] = {}  # what each counter holds (a failed write leaves the rest as they were)
 
     def write(self, now: Snapshot) -> None:
@@ -91,6 +93,7 @@ class SharedFigures:
         self._lag.set(now.loop_lag_max)
         counted = [(name, figures[name], self._counters[name]) for name in _COUNTERS]
         counted += [(f"frames.{key}", value, self._frames.labels(key)) for key, value in now.frames.items()]
+        counted += [(f"sip.{key}", value, self._sip_dropped.labels(key)) for key, value in now.sip_dropped.items()]
         for name, value, counter in counted:
             if value > self._written.get(name, 0):
                 counter.inc(value - self._written.get(name, 0))
@@ -113,6 +116,7 @@ def read_shared(directory: Path, keep: Collection[str] = ()) -> tuple[Snapshot, 
     multiprocess.MultiProcessCollector(registry, str(directory))  # type: ignore[no-untyped-call]
     values: dict[str, float] = {}
     frames: dict[str, int] = {}
+    sip_dropped: dict[str, int] = {}
     others: list[Metric] = []
     for family in registry.collect():
         if not family.name.startswith("worker_"):
@@ -124,6 +128,8 @@ def read_shared(directory: Path, keep: Collection[str] = ()) -> tuple[Snapshot, 
                 continue
             if family.name == "worker_frames":
                 frames[sample.labels["key"]] = int(sample.value)
+            elif family.name == "worker_sip_dropped":
+                sip_dropped[sample.labels["reason"]] = int(sample.value)
             else:
                 values[family.name.removeprefix("worker_")] = sample.value
     count = {name: int(values.get(name, 0)) for name in (*_GAUGES, *_COUNTERS)}
@@ -138,5 +144,6 @@ def read_shared(directory: Path, keep: Collection[str] = ()) -> tuple[Snapshot, 
         failed_attempts=count["failed_attempts"],
         loop_lag_max=values.get("loop_lag_max", 0.0),
         frames=frames,
+        sip_dropped=sip_dropped,
     )
     return snapshot, others

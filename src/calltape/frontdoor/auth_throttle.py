@@ -1,8 +1,17 @@
-"""Slowing down password guessing: too many failed logins from one source blocks it for a while."""
+"""Slowing down password guessing: too many failed logins from one source blocks it for a while (its memory is
+bounded: a guesser with many addresses cannot make it grow without end)."""
 
 from __future__ import annotations
 
 from collections import deque
+
+MAX_SOURCES = 50_000  # addresses remembered at most, for failures and for blocks each
+
+
+def _newest_half(until: dict[str, float]) -> dict[str, float]:
+    if len(until) < MAX_SOURCES:
+        return until
+    return dict(sorted(until.items(), key=lambda item: item[1])[len(until) // 2 :])
 
 
 class FailureThrottle:
@@ -32,10 +41,16 @@ class FailureThrottle:
         while times and times[0] <= now - self.window:
             times.popleft()
         if len(times) >= self.limit:
+            if len(self._blocked_until) >= MAX_SOURCES:  # blocks over: forgotten; still too many: the soonest over
+                self._blocked_until = _newest_half({k: v for k, v in self._blocked_until.items() if v > now})
             self._blocked_until[source] = now + self.block_for
             del self._failures[source]
-        if len(self._failures) > 50_000:  # forget quiet sources
+        if len(self._failures) > MAX_SOURCES:  # forget quiet sources; still too many (spoofed): the quietest half
             self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window}
+            if len(self._failures) > MAX_SOURCES:
+                self._failures = dict(
+                    sorted(self._failures.items(), key=lambda item: item[1][-1])[len(self._failures) // 2 :]
+                )
 
     def success(self, source: str) -> None:
         """A good login clears the source's record."""

@@ -79,6 +79,7 @@ class CallerAuth:
             return Caller(None)
         by_address = await self.auth.directory.device_at(source)
         if by_address is not None:  # a device authenticated by its address (a PBX): no digest
+            self.auth.vouch(source)
             return Caller(*by_address)
         from_uri = request.from_.uri
         realm = from_uri.host.lower() if isinstance(from_uri, SipUri) else ""

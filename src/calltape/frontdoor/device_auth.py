@@ -6,6 +6,8 @@ response never tells which extensions exist; every failed attempt counts against
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from calltape.frontdoor.auth_throttle import FailureThrottle
 from calltape.sip.digest import DigestChallenger, Verdict, parse_auth_header
 from calltape.sip.syntax import SipSyntaxError
@@ -19,6 +21,7 @@ class DeviceAuthenticator:
         self.directory = directory
         self.challenger = challenger
         self.throttle = throttle
+        self.vouch: Callable[[str], None] = lambda source: None  # a good login: its source is no stranger
 
     def blocked(self, source: str, now: float) -> bool:
         """True while *source* is serving a block for too many failures."""
@@ -50,6 +53,7 @@ class DeviceAuthenticator:
         verdict = self.challenger.verify(credentials, method, realm, password, now)
         if verdict is Verdict.OK and device is not None:
             self.throttle.success(source)
+            self.vouch(source)
             return device, verdict
         if verdict is not Verdict.STALE:
             self.throttle.failure(source, now)

@@ -30,7 +30,7 @@ class Sources:
     def host_of(self, request: Request, peer: Peer) -> str:
         """The address *request* came from: the edge's word for it if *peer* is an edge, else *peer*'s."""
         said = request.headers.get_lines(SOURCE_HEADER)[-1:] if self.edges else []  # the edge's is the last
-        if not said or not self._is_edge(peer.host):
+        if not said or not self.is_edge(peer.host):
             return peer.host
         try:
             return _plain(ipaddress.ip_address(said[0].strip())).compressed
@@ -47,7 +47,8 @@ class Sources:
             )
             return peer.host
 
-    def _is_edge(self, host: str) -> bool:
+    def is_edge(self, host: str) -> bool:
+        """*host* is one of the edges."""
         try:
             address = _plain(ipaddress.ip_address(host))
         except ValueError:
