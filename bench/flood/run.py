@@ -8,6 +8,7 @@ its recording arrive whole (the strict checks of bench/recording: 250 ms windows
 memory must stay bounded; the log must hold about one line per source per 10 s.
 
     .venv/bin/python bench/flood/run.py [--calls 200] [--hold 40] [--rate 2000] [--sources 8] [--flood 20]
+                                        [--no-guessing]
 
 Results: bench/results/flood.json (newest first). Exits 1 if a call failed or a recording is missing or wrong.
 """
@@ -37,7 +38,7 @@ from tests.server import TOKEN, ServerProcess  # noqa: E402
 
 from bench.durability.soak import commit, record, recorded_echo  # noqa: E402
 from bench.load import sipp_callers, write_sweep  # noqa: E402
-from bench.procstat import process_tree, rss_mb  # noqa: E402
+from bench.procstat import cpu_seconds, process_tree, rss_mb  # noqa: E402
 from bench.recording.checks import reference_frames  # noqa: E402
 from bench.recording.run import verify  # noqa: E402
 
@@ -66,7 +67,7 @@ def guess(kind: int, n: int, host: str) -> bytes:
     ).encode()
 
 
-def flood(port: int, sources: int, rate: int, seconds: float, counts: Any) -> None:
+def flood(port: int, sources: int, rate: int, seconds: float, kinds: tuple[int, ...], counts: Any) -> None:
     """Send *rate* requests a second spread over *sources* addresses for *seconds*; count sent and answered."""
     socks = []
     for index in range(sources):
@@ -80,7 +81,8 @@ def flood(port: int, sources: int, rate: int, seconds: float, counts: Any) -> No
         due = int(elapsed * rate)
         while sent < due:
             sock = socks[sent % sources]
-            sock.sendto(guess(sent // sources % 4, sent, sock.getsockname()[0]), ("127.0.0.1", port))
+            kind = kinds[sent // sources % len(kinds)]
+            sock.sendto(guess(kind, sent, sock.getsockname()[0]), ("127.0.0.1", port))
             sent += 1
         for sock in socks:
             try:
@@ -99,6 +101,9 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=2000, help="flood requests a second, all sources together")
     parser.add_argument("--sources", type=int, default=8)
     parser.add_argument("--flood", type=float, default=20.0, help="seconds the flood lasts")
+    parser.add_argument(
+        "--no-guessing", action="store_true", help="scanning only: no wrong passwords (nothing gets blocked)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-flood-"))
@@ -129,17 +134,21 @@ def main() -> int:
         time.sleep(args.calls / rate + 2)  # every call is up
         pids = process_tree(server.proc.pid)
         rss_before = rss_mb(*pids)
+        cpu_before = cpu_seconds(*pids)
         log_before = server.log_path.read_text(errors="replace").count("\n")
         counts = multiprocessing.Array("q", 2)
+        kinds = (0, 1, 3) if args.no_guessing else (0, 1, 2, 3)
         flooder = multiprocessing.Process(
-            target=flood, args=(server.sip_port, args.sources, args.rate, args.flood, counts)
+            target=flood, args=(server.sip_port, args.sources, args.rate, args.flood, kinds, counts)
         )
         flooder.start()
         peak = rss_before
         while flooder.is_alive():
             peak = max(peak, rss_mb(*process_tree(server.proc.pid)))
             time.sleep(0.5)
-        rss_after = rss_mb(*process_tree(server.proc.pid))
+        pids = process_tree(server.proc.pid)
+        rss_after = rss_mb(*pids)
+        cpu_flood = cpu_seconds(*pids) - cpu_before
         log_lines = server.log_path.read_text(errors="replace").splitlines()[log_before:]
         metrics = api.get("/metrics").text
         callers.join()
@@ -169,18 +178,21 @@ def main() -> int:
         "flood_rate": args.rate,
         "flood_sources": args.sources,
         "flood_s": args.flood,
+        "flood_guessing": not args.no_guessing,
         "flood_sent": counts[0],
         "flood_answered": counts[1],
         "flood_dropped": dropped,
         "recordings_delivered": len(sink.uploads),
         "recordings_right": len(checks) - len(bad),
         "bad_examples": bad[:3],
+        "server_cores_during_flood": round(cpu_flood / args.flood, 3),
         "rss_before_mb": rss_before,
         "rss_peak_mb": peak,
         "rss_after_mb": rss_after,
         "log_lines_during_flood": len(log_lines),
         "flood_log_lines": len(flood_lines),
         "log_lines_per_s": round(len(log_lines) / args.flood, 2),
+        "other_log_examples": [line for line in log_lines if "dropped unanswered" not in line][:3],
     }
     result["all_right"] = sipp.failed == 0 and sipp.successful == args.calls == len(checks) and not bad
     return record(result, args.out)
