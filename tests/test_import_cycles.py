@@ -126,7 +126,7 @@ def test_no_package_imports_itself_through_others() -> None:
 FLOORS: tuple[tuple[str, frozenset[str]], ...] = tuple(
     (name, frozenset(f"calltape.{package}" if package != "calltape" else package for package in packages.split()))
     for name, packages in (
-        ("tools", "calltape logs digits tasks s3_bucket http_client manifest prometheus runtime ui at_rest"),
+        ("tools", "calltape logs digits tasks s3_bucket http_client manifest prometheus runtime ui at_rest failures"),
         (
             "SIP messages and media (sans-IO SIP, RTP, codecs), text patterns, retry schedules",
             "sip media patterns retry",

@@ -176,6 +176,22 @@ def test_auth_required_and_basic_auth(receiver: ReceiverProcess) -> None:
     assert r.status_code == 201
 
 
+def test_guessing_the_token_gets_429_from_that_address_only(receiver: ReceiverProcess) -> None:
+    before = receiver.stored_files()
+    url = f"{receiver.url}/r/call_recording_guess.mp3"
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as guesser:
+        statuses = [
+            guesser.put(url, content=b"x", headers={"Authorization": f"Bearer guess-{n}"}).status_code
+            for n in range(20)
+        ]
+        assert statuses == [401] * 20
+        refused = guesser.put(url, content=mp3_bytes(0.2), headers={"Authorization": f"Bearer {TOKEN}"})
+        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60  # even the right one
+    assert receiver.stored_files() == before
+    ok = httpx.put(url, content=mp3_bytes(0.2), headers={"Authorization": f"Bearer {TOKEN}"})  # another address
+    assert ok.status_code == 201
+
+
 @pytest.mark.parametrize(
     "path",
     [

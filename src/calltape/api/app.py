@@ -170,7 +170,7 @@ def create_app(
     )
     add_message_routes(router, vmboxes, messages, account_in_path)
     audit = RecordingAudit(db)
-    add_recording_routes(router, recordings, account_in_path, on_recording_retry, recording_events, audit)
+    add_recording_routes(router, recordings, account_in_path, on_recording_retry, recording_events, audit, users)
     if node_control is not None:
         add_node_routes(router, node_control, Nodes(db))
     signing_keys = SigningKeys(db)

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Request
 
 from calltape.api.errors import ApiError
-from calltape.api.failures import SignInThrottle
+from calltape.failures import SignInThrottle
 from calltape.store.auth_tokens import AuthTokens
 
 

@@ -23,19 +23,60 @@ def success(data: Any, status: int = 200, warnings: list[str] | None = None) -> 
     return JSONResponse(body, status_code=status)
 
 
+MAX_JSON_BODY = 1 << 20  # a document, however big a callflow or account, is a few kB
+MAX_JSON_DEPTH = 200  # a callflow of the deepest 64 modules nests about 130 levels
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, or 413 once it is larger than *limit* bytes (by its Content-Length before anything is
+    read; a chunked one as soon as it passes the limit)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ApiError(413, "too large", {"body": f"larger than {limit} bytes"})
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too large", {"body": f"larger than {limit} bytes"})
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # as Request.body() keeps it: read again, it comes from here
+    return body
+
+
 async def read_data(request: Request) -> dict[str, Any]:
-    """The ``data`` object of the request body, or a 400 naming what is wrong."""
-    raw = await request.body()
+    """The ``data`` object of the request body, or a 400 naming what is wrong (413: too large)."""
+    raw = await read_body(request, MAX_JSON_BODY)
     try:
         body = json.loads(raw) if raw else None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid JSON", {"body": f"not valid JSON: {exc}"}) from None
+    except RecursionError:
+        body = None
+        depth = MAX_JSON_DEPTH + 1
+    else:
+        depth = _depth(body)
+    if depth > MAX_JSON_DEPTH:
+        raise ApiError(400, "invalid JSON", {"body": f"nested deeper than {MAX_JSON_DEPTH} levels"})
     if not isinstance(body, dict) or "data" not in body:
         raise ApiError(400, "invalid data", {"data": 'the body must be {"data": {...}}'})
     data = body["data"]
     if not isinstance(data, dict):
         raise ApiError(400, "invalid data", {"data": "must be an object"})
     return data
+
+
+def _depth(value: Any) -> int:
+    """How deep arrays and objects nest in *value* (walked without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                return depth
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def validate(model: type[ModelT], data: dict[str, Any]) -> dict[str, Any]:

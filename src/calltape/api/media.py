@@ -7,9 +7,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from calltape.api.envelope import success
+from calltape.api.envelope import read_body, success
 from calltape.api.errors import ApiError
-from calltape.digits import is_number
 from calltape.media.library import MediaLibrary
 from calltape.media.sources import MediaError
 from calltape.store.documents import Documents
@@ -30,10 +29,7 @@ def add_media_raw_routes(
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in UPLOAD_TYPES:
             raise ApiError(415, "unsupported media type", {"Content-Type": f"expected one of {sorted(UPLOAD_TYPES)}"})
-        length = request.headers.get("content-length", "")
-        if is_number(length) and int(length) > MAX_UPLOAD:
-            raise ApiError(413, "too large", {"body": f"larger than {MAX_UPLOAD} bytes"})
-        data = await request.body()
+        data = await read_body(request, MAX_UPLOAD)
         try:
             duration = await library.store_upload(account, media_id, data, content_type)
         except MediaError as exc:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from calltape.api.envelope import MAX_PAGE, page_size_of, read_data, success
+from calltape.api.envelope import MAX_JSON_BODY, MAX_PAGE, page_size_of, read_body, read_data, success
 from calltape.api.errors import ApiError
 from calltape.store.phone_numbers import PhoneNumbers
 
@@ -47,7 +47,7 @@ def add_phone_number_routes(
 
     async def assign(request: Request) -> JSONResponse:
         account, number = await account_of(request), _number(request)
-        data = await read_data(request) if await request.body() else {}
+        data = await read_data(request) if await read_body(request, MAX_JSON_BODY) else {}
         doc, created = await numbers.assign(account, number, {"state": IN_SERVICE, **data})
         on_change()
         return success(doc, status=201 if created else 200)

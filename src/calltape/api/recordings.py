@@ -26,6 +26,7 @@ from calltape.at_rest.sealed import DamagedRecordError, is_sealed, read_plain, u
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
 from calltape.recording.retention import held_files
+from calltape.store.documents import Documents, NotFoundError
 from calltape.store.recording_audit import ACTIONS, RecordingAudit
 from calltape.store.recording_audit import as_entry as audit_entry
 from calltape.store.recordings import MAX_PAGE, STATES, Recordings, RecordingState, as_document
@@ -41,9 +42,10 @@ def add_recording_routes(
     on_retry: Callable[[], None],
     events: StatusEvents | None = None,
     audit: RecordingAudit | None = None,
+    users: Documents | None = None,
 ) -> None:
     """The routes of an account's recordings (*events*: where a deletion is told; *audit*: where every delete,
-    legal hold, retry, play and download is written)."""
+    legal hold, retry, play and download is written; *users*: whose recordings a user's list may be asked for)."""
 
     async def note(request: Request, account: str, recording_id: str, action: str, **detail: Any) -> None:
         if audit is not None:
@@ -56,7 +58,13 @@ def add_recording_routes(
         return await _page(request, await account_of(request), None)
 
     async def list_user_recordings(request: Request, user_id: str) -> JSONResponse:
-        return await _page(request, await account_of(request), user_id)
+        account = await account_of(request)
+        if users is not None:
+            try:
+                await users.get(user_id, account)
+            except NotFoundError:
+                raise ApiError(404, "bad identifier", {"user_id": "no such user in this account"}) from None
+        return await _page(request, account, user_id)
 
     async def _page(request: Request, account: str, owner_id: str | None) -> JSONResponse:
         query = request.query_params

@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse
 from calltape.api.credentials import METHODS, matches, private_fields
 from calltape.api.envelope import read_data, validate
 from calltape.api.errors import ApiError
-from calltape.api.failures import SignInThrottle
 from calltape.api.openapi import request_body
 from calltape.api.schemas import User
+from calltape.failures import SignInThrottle
 from calltape.store.auth_tokens import AuthTokens
 from calltape.store.documents import Documents
 from calltape.store.phone_numbers import PhoneNumbers

@@ -14,6 +14,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from typing import Any, cast
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from calltape.digits import is_number
+from calltape.failures import SignInThrottle
 from calltape.manifest import HEADER as MANIFEST_HEADER
 from calltape.manifest import from_header
 from calltape.media.formats import CONTENT_TYPES, SNIFF_BYTES, looks_like
@@ -43,6 +45,9 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: Request headers worth keeping beside the recording.
 KEPT_HEADERS = ("content-type", "user-agent", "x-forwarded-for", "x-request-id")
+
+
+WRONG_TOKENS_PER_SOURCE = 20  # wrong tokens one address may give within a minute, then 429 until it is over
 
 
 class Rejected(Exception):  # noqa: N818 - a control-flow signal, not an error type for callers
@@ -66,6 +71,7 @@ class ReceiverApp:
         self.metrics = ReceiverMetrics()
         self._allow = [ipaddress.ip_network(c) for c in settings.allow]
         self._token = settings.token.encode()
+        self._wrong = SignInThrottle()  # wrong tokens per source address
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -120,7 +126,16 @@ class ReceiverApp:
                 given = base64.b64decode(value.strip(), validate=True).partition(b":")[2]
             except (binascii.Error, ValueError):
                 given = b""
+        source = {str((scope.get("client") or ("?",))[0]): WRONG_TOKENS_PER_SOURCE}
+        wait = self._wrong.retry_after(source) if given else 0.0
+        if wait > 0:  # guessing: refused whatever it gives until its minute is over
+            later = str(math.ceil(wait)).encode()
+            raise Rejected(
+                429, "too_many_requests", "too many wrong tokens from this address", [(b"retry-after", later)]
+            )
         if not given or not hmac.compare_digest(given, self._token):
+            if given:
+                self._wrong.failed(source)
             challenge = [(b"www-authenticate", b'Bearer realm="calltape", Basic realm="calltape"')]
             raise Rejected(401, "unauthorized", "a valid token is required", challenge)
 

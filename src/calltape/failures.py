@@ -1,5 +1,6 @@
 """Failed attempts counted per key (a source address, an account) over a sliding window: what the API's sign-in and
-its tokens refuse with 429 and Retry-After once too many went wrong."""
+tokens and the receiver's tokens refuse with 429 and Retry-After once too many went wrong. The table is bounded: a
+guesser with ever new addresses makes it forget the quietest keys, not grow."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from collections import defaultdict, deque
 
 FAILURE_WINDOW = 60.0  # seconds a failure counts
+MAX_KEYS = 50_000
 
 
 class SignInThrottle:
@@ -31,5 +33,15 @@ class SignInThrottle:
 
     def failed(self, keys: dict[str, int]) -> None:
         """One more failure for each key."""
+        now = time.monotonic()
+        if len(self._failures) >= MAX_KEYS:
+            self._forget(now)
         for key in keys:
-            self._failures[key].append(time.monotonic())
+            self._failures[key].append(now)
+
+    def _forget(self, now: float) -> None:
+        """Keys whose window is over go; if that is not enough, the half whose last failure is oldest."""
+        recent = {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window}
+        if len(recent) >= MAX_KEYS:
+            recent = dict(sorted(recent.items(), key=lambda item: item[1][-1])[len(recent) // 2 :])
+        self._failures = defaultdict(deque, recent)
