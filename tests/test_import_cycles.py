@@ -131,7 +131,7 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = tuple(
             "SIP messages and media (sans-IO SIP, RTP, codecs), text patterns, retry schedules",
             "sip media patterns retry",
         ),
-        ("sockets, the store, carriers' rules", "sip_transport worker store carriers worker_metrics"),
+        ("sockets, the store, carriers' rules", "sip_transport sip_websocket worker store carriers worker_metrics"),
         ("settings, health, the outbox loop", "config health node_metrics outbox_worker worker_control"),
         ("e-mail, webhooks, the receiver, the test phone", "notify webhooks receiver softphone"),
         ("delivery, the directory", "delivery directory demo"),

@@ -42,6 +42,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="TOML file with the settings below")
     serve.add_argument("--sip", metavar="HOST:PORT", help="SIP over UDP and TCP (default 0.0.0.0:5060)")
     serve.add_argument("--sip-tls", metavar="HOST:PORT", help="SIP over TLS as well (with --tls-cert, --tls-key)")
+    serve.add_argument("--sip-ws", metavar="HOST:PORT", help="SIP over WebSocket as well (browser phones, RFC 7118)")
+    serve.add_argument("--sip-wss", metavar="HOST:PORT", help="SIP over secure WebSocket (with --tls-cert, --tls-key)")
     serve.add_argument("--tls-cert", metavar="FILE", help="certificate chain (PEM) for --sip-tls; read again on SIGHUP")
     serve.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
     serve.add_argument("--tls-ca", metavar="FILE", help="CAs that TLS peers calltape calls must have (default: system)")

@@ -43,6 +43,8 @@ class Settings:
 
     sip: HostPort = HostPort("0.0.0.0", 5060)
     sip_tls: HostPort | None = None  # SIP over TLS as well (with tls_cert and tls_key)
+    sip_ws: HostPort | None = None  # SIP over WebSocket as well (RFC 7118: browser phones)
+    sip_wss: HostPort | None = None  # and over secure WebSocket (with tls_cert and tls_key)
     tls_cert: str = ""  # the TLS listener's certificate chain (PEM); read again on SIGHUP
     tls_key: str = ""  # its private key (PEM)
     tls_ca: str = ""  # the CAs that peers calltape calls over TLS must be signed by; empty: the system's
@@ -104,7 +106,7 @@ def _convert(name: str, value: Any) -> Any:
     flag = "--" + name.replace("_", "-")
     if name in ("sip", "http"):
         return parse_host_port(str(value), flag)
-    if name == "sip_tls":
+    if name in ("sip_tls", "sip_ws", "sip_wss"):
         return parse_host_port(str(value), flag) if value else None
     if name in ("tls_cert", "tls_key", "tls_ca", "recording_keys"):
         path = str(value)
@@ -195,9 +197,10 @@ def load_settings(
             merged[key] = env_value
     merged.update({k: v for k, v in flags.items() if v is not None})
     settings = Settings(**{k: _convert(k, v) for k, v in merged.items()})
-    if settings.sip_tls is not None:
-        if not (settings.tls_cert and settings.tls_key):
-            raise ConfigError("--sip-tls: needs --tls-cert and --tls-key")
+    for flag, listener in (("--sip-tls", settings.sip_tls), ("--sip-wss", settings.sip_wss)):
+        if listener is not None and not (settings.tls_cert and settings.tls_key):
+            raise ConfigError(f"{flag}: needs --tls-cert and --tls-key")
+    if settings.sip_tls is not None or settings.sip_wss is not None:
         try:
             ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(settings.tls_cert, settings.tls_key)
         except (OSError, ssl.SSLError) as exc:

@@ -322,6 +322,18 @@ class Node:
                 await self.transport.start_tls(host, port, listener, shared=self.worker.count > 1)
             except OSError as exc:
                 raise OSError(exc.errno, f"--sip-tls {host}:{port}: {exc.strerror or exc}") from None
+        for flag, listen, secure in (("--sip-ws", settings.sip_ws, False), ("--sip-wss", settings.sip_wss, True)):
+            if listen is None:
+                continue
+            context = None
+            if secure:
+                self.tls_certificate = self.tls_certificate or server_context(settings.tls_cert, settings.tls_key)
+                context = server_context(settings.tls_cert, settings.tls_key)
+                context.sni_callback = self._present_certificate
+            try:
+                await self.transport.start_ws(listen.host, listen.port, context, shared=self.worker.count > 1)
+            except OSError as exc:
+                raise OSError(exc.errno, f"{flag} {listen.host}:{listen.port}: {exc.strerror or exc}") from None
         if self.router is not None:
             self.router.start()
         if self.control is not None:
@@ -355,6 +367,8 @@ class Node:
         say(f"calltape: SIP listening on udp+tcp {sip_host}:{sip_port}")
         if self.transport.tls_address is not None:
             say(f"calltape: SIP listening on tls {self.transport.tls_address[0]}:{self.transport.tls_address[1]}")
+        for name, (ws_host, ws_port) in self.transport.ws_addresses.items():
+            say(f"calltape: SIP listening on {name} {ws_host}:{ws_port} (WebSocket, subprotocol sip)")
         if self.receiver_app is not None:
             base = f"http://{http_host}:{http_port}{RECEIVER_PATH}/"
             say(f"calltape: recording receiver at {base} storing in {self.receiver_app.settings.dir}")

@@ -1,4 +1,4 @@
-"""The asyncio adapter: UDP, TCP and TLS sockets and one timer feeding the sans-IO endpoint.
+"""The asyncio adapter: UDP, TCP, TLS and WebSocket sockets and one timer feeding the sans-IO endpoint.
 
 All protocol decisions live in :class:`~calltape.sip.endpoint.SipEndpoint`; this file only moves
 bytes, keeps TCP connections, and calls ``handle_timer`` when the endpoint asks.
@@ -21,6 +21,7 @@ from calltape.sip.events import Event, Peer
 from calltape.sip.framing import FramingError, KeepAlive, StreamFramer
 from calltape.sip.message import Request, Response
 from calltape.sip.transaction import ClientTransaction, ServerTransaction
+from calltape.sip_websocket import WebSocketConnection
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,16 @@ class SipTransport:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp_server: asyncio.Server | None = None
         self._tls_server: asyncio.Server | None = None
-        self._streams: dict[tuple[str, str, int], _StreamConnection] = {}  # (transport, host, port): tcp or tls
+        self._ws_servers: list[asyncio.Server] = []
+        # (transport, host, port): tcp, tls, ws or wss
+        self._streams: dict[tuple[str, str, int], _StreamConnection | WebSocketConnection] = {}
         self._connecting: dict[tuple[str, str, int], list[bytes]] = {}  # opening: what waits to go on it
         self.tls_client: ssl.SSLContext | None = None  # how calltape checks the peers it calls over TLS
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.address: tuple[str, int] = ("", 0)
         self.tls_address: tuple[str, int] | None = None
+        self.ws_addresses: dict[str, tuple[str, int]] = {}  # "ws" and "wss": where each listens
         # with several workers: True when a datagram was passed on to the worker that owns its dialog
         self.pass_on: Callable[[bytes, Peer], bool] | None = None
         self.admit: Callable[[bytes, str], bool] | None = None  # the flood gate: False drops a message unread
@@ -116,11 +120,31 @@ class SipTransport:
         self.tls_address = (str(bound[0]), int(bound[1]))
         return self.tls_address
 
+    async def start_ws(
+        self, host: str, port: int, context: ssl.SSLContext | None, *, shared: bool = False
+    ) -> tuple[str, int]:
+        """Also listen for SIP over WebSocket on *host:port* (RFC 7118; over TLS, ``wss``, with *context*): a browser
+        phone's requests come on the connection it opens, and everything for it goes back on that connection."""
+        name = "wss" if context is not None else "ws"
+        server = await self._loop.create_server(
+            lambda: WebSocketConnection(self, name),
+            host=host,
+            port=port,
+            ssl=context,
+            reuse_address=True,
+            reuse_port=shared,
+            ssl_handshake_timeout=CONNECT_TIMEOUT if context is not None else None,
+        )
+        self._ws_servers.append(server)
+        bound = server.sockets[0].getsockname()
+        self.ws_addresses[name] = (str(bound[0]), int(bound[1]))
+        return self.ws_addresses[name]
+
     def address_for(self, transport: str) -> tuple[str, int]:
-        """Our address as a peer reached over *transport* sees it (TLS has its own port)."""
+        """Our address as a peer reached over *transport* sees it (TLS and WebSocket have their own ports)."""
         if transport == "tls" and self.tls_address is not None:
             return self.tls_address
-        return self.address
+        return self.ws_addresses.get(transport, self.address)
 
     async def close(self) -> None:
         """Stop listening and drop connections."""
@@ -128,7 +152,7 @@ class SipTransport:
             self._timer.cancel()
         if self._udp is not None:
             self._udp.close()
-        servers = [server for server in (self._tcp_server, self._tls_server) if server is not None]
+        servers = [server for server in (self._tcp_server, self._tls_server, *self._ws_servers) if server is not None]
         for server in servers:
             server.close()
         for conn in list(self._streams.values()):
@@ -206,6 +230,16 @@ class SipTransport:
             conn.write(data)
         elif key in self._connecting:  # one connection per peer: what follows waits for it, in order
             self._connecting[key].append(data)
+        elif peer.transport in ("ws", "wss"):  # a browser is reached on the connection it opened, or not at all
+            throttle.log(
+                log,
+                logging.WARNING,
+                ("ws-gone", peer.host, peer.port),
+                "cannot reach %s:%d: its WebSocket connection is closed",
+                peer.host,
+                peer.port,
+            )
+            self.endpoint.transport_failed(peer, self.now())
         else:
             self._connecting[key] = [data]
             self._loop.create_task(self._connect_and_send(key, peer))
@@ -244,11 +278,11 @@ class SipTransport:
         for data in self._connecting.pop(key, []):
             conn.write(data)
 
-    def register_stream(self, key: tuple[str, str, int], conn: _StreamConnection) -> None:
+    def register_stream(self, key: tuple[str, str, int], conn: _StreamConnection | WebSocketConnection) -> None:
         """A connection is up."""
         self._streams[key] = conn
 
-    def unregister_stream(self, key: tuple[str, str, int], conn: _StreamConnection) -> None:
+    def unregister_stream(self, key: tuple[str, str, int], conn: _StreamConnection | WebSocketConnection) -> None:
         """A connection is gone."""
         if self._streams.get(key) is conn:
             del self._streams[key]

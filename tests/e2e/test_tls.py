@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import websockets.sync.client as ws_client
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -98,6 +99,7 @@ def make_server_cert(
 class Secure(Account):
     sink: UploadSink = field(default_factory=UploadSink)
     tls_port: int = 0
+    wss_port: int = 0
     ca: Path = Path()
     ca_key: ec.EllipticCurvePrivateKey | None = None
     ca_cert: x509.Certificate | None = None
@@ -110,13 +112,15 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secure]:
     certs = tmp_path_factory.mktemp("certs")
     ca, ca_key, ca_cert = make_ca(certs, "test-ca")
     cert, key = make_server_cert(certs, "calltape", ca_key, ca_cert)
-    tls_port = free_port(socket.SOCK_STREAM)
+    tls_port, wss_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)
     sink = UploadSink().start()
     args = ["--digest-algorithms", "MD5", "--rtp-ports", rtp_ports(27400, 27499), "--trusted-networks", "127.0.0.2/32"]
     args += ["--sip-tls", f"127.0.0.1:{tls_port}", "--tls-cert", str(cert), "--tls-key", str(key), "--tls-ca", str(ca)]
+    args += ["--sip-wss", f"127.0.0.1:{wss_port}"]
     try:
         with running(tmp_path_factory.mktemp("tls"), args, "Secure", Secure, sink=sink) as site:
             site.tls_port, site.ca, site.ca_key, site.ca_cert, site.cert_dir = tls_port, ca, ca_key, ca_cert, certs
+            site.wss_port = wss_port
             site.bare = site.put("devices", {"name": "bare", "sip": {"username": "bare", "password": PASSWORD}})
             record = {"module": "record_call", "data": {"url": f"{sink.url}/rec"}}
             site.put("callflows", {"numbers": ["2001"], "flow": {**record, "children": {"_": {"module": "echo"}}}})
@@ -250,3 +254,17 @@ def test_sighup_reloads_the_certificate_for_new_connections_and_a_bad_pair_leave
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert _served_serial(secure) == renewed  # and handshakes still work
+
+
+def test_secure_websocket_takes_sip_with_the_same_certificate(secure: Secure) -> None:
+    context = ssl.create_default_context(cafile=str(secure.ca))
+    url = f"wss://127.0.0.1:{secure.wss_port}"
+    with ws_client.connect(url, ssl=context, subprotocols=["sip"]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "sip"
+        ws.send(
+            f"OPTIONS sip:{secure.realm} SIP/2.0\r\nVia: SIP/2.0/WSS x1.invalid;branch=z9hG4bKwss1\r\n"
+            f"Max-Forwards: 70\r\nTo: <sip:{secure.realm}>\r\nFrom: <sip:probe@x1.invalid>;tag=w1\r\n"
+            "Call-ID: wss-options-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+        answer = str(ws.recv(timeout=5))
+    assert answer.startswith("SIP/2.0 200") and "Call-ID: wss-options-1" in answer

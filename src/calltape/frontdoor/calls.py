@@ -59,6 +59,10 @@ PRESSURE_TIMEOUT = 5.0  # ... a call silent for this long is hung up, so silent 
 DialogKey = tuple[str, str, str]
 
 
+#: A Contact's transport parameter for a peer reached over each transport (WSS is ``transport=ws``: RFC 7118 §5.2).
+URI_TRANSPORT = {"tcp": ";transport=tcp", "tls": ";transport=tls", "ws": ";transport=ws", "wss": ";transport=ws"}
+
+
 class CallControl:
     """Owns the live calls of this node."""
 
@@ -352,7 +356,7 @@ class CallControl:
     def contact_for(self, peer: Peer, local_address: str) -> str:
         """Our Contact, reachable the way the peer reached us."""
         host, port = self.transport.address_for(peer.transport)
-        transport = f";transport={peer.transport}" if peer.transport in ("tcp", "tls") else ""
+        transport = URI_TRANSPORT.get(peer.transport, "")
         return f"<sip:calltape@{local_address if host in ('0.0.0.0', '::', '') else host}:{port}{transport}>"
 
     def via_for(self, peer: Peer, local_address: str) -> str:

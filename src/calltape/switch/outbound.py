@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from calltape.media.sdp import Negotiated, SdpError, negotiate, offer_sdp, parse_sdp
 from calltape.media.srtp import new_crypto
-from calltape.sip.dialog import Dialog, new_branch
+from calltape.sip.dialog import Dialog, DialogError, new_branch
 from calltape.sip.digest import authorization_for
 from calltape.sip.events import Peer
 from calltape.sip.headers import Headers
@@ -177,7 +177,12 @@ class OutboundLeg(Leg):
         if self.dialog is not None:  # a retransmitted 2xx: our ACK was lost
             self._ack(response)
             return
-        dialog = Dialog.as_uac(self.invite_request, response)
+        try:
+            dialog = Dialog.as_uac(self.invite_request, response)
+        except DialogError as exc:  # no Contact: no dialog can be had (nor a BYE sent): the leg failed
+            log.warning("call-id %s: the callee's answer cannot be used: %s", self.call_id, exc)
+            self._finish(502)
+            return
         dialog.local_contact = self.host.contact_for(self.peer, self.local_address)
         self.dialog = dialog
         self._ack(response)
