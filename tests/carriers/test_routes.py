@@ -129,6 +129,20 @@ def test_a_plain_route_attempt() -> None:
     ]
 
 
+def test_srtp_comes_from_the_gateways_media_encryption_else_the_resources() -> None:
+    must = {"encryption": {"methods": ["srtp"], "enforce_security": True}}
+    may = {"encryption": {"methods": ["srtp"]}}
+    plain = {"encryption": {"methods": []}}
+    doc = res("carrier", {"server": "a.example.com"}, {"server": "b.example.com", "media": plain})
+    doc["media"] = must
+    first, second = routes_for("4155552671", [doc])
+    assert (first.srtp, first.srtp_required) == (True, True)  # the resource's
+    assert (second.srtp, second.srtp_required) == (False, False)  # the gateway's own says otherwise
+    doc = res("carrier", {"server": "a.example.com", "media": may})
+    assert [(a.srtp, a.srtp_required) for a in routes_for("4155552671", [doc])] == [(True, False)]
+    assert [a.srtp for a in routes_for("4155552671", [res("carrier", {"server": "a.example.com"})])] == [False]
+
+
 @pytest.mark.parametrize(
     ("invite_format", "rule", "dialled", "user"),
     [

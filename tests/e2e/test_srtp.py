@@ -223,3 +223,46 @@ def test_a_device_that_must_encrypt_is_refused_in_the_clear_and_answered_in_srtp
             secure.close()
 
     assert asyncio.run(scenario()) == (488, 200)
+
+
+def test_a_carrier_whose_resource_asks_for_srtp_is_offered_it_and_bridged_to_a_caller_in_the_clear(rig: Rig) -> None:
+    """A resource's ``media.encryption`` (Kazoo's, as for devices): calltape's INVITE to the gateway offers
+    RTP/SAVP with its key; the gateway answers with its own; each side hears the other."""
+
+    async def scenario() -> tuple[float, float, bytes]:
+        gateway = await SrtpPhone(rig.server.sip_port).start_on(0)
+        gateway.answer_after = 0.1
+        gateway.say_pcm(tone(1000.0, 30.0))
+        encryption = {"encryption": {"methods": ["srtp"], "enforce_security": True}}
+        rig.put(
+            "resources",
+            {
+                "name": "Secure carrier",
+                "rules": [r"^\+1\d{10}$"],
+                "media": encryption,
+                "gateways": [{"server": f"127.0.0.1:{gateway.sip_port}", "invite_format": "e164"}],
+            },
+        )
+        number = rig.callflow({"module": "resources", "data": {}}, number="4155550142")
+        caller = await Phone(rig.server.sip_port).start()  # trusted, in the clear
+        caller.say_pcm(tone(HZ, 30.0))
+        try:
+            assert (await caller.call(number)).status == 200
+            assert gateway.incoming is not None
+            deadline = time.monotonic() + 10
+            while heard_for(gateway.received.pcm(), HZ) < 1.5 or heard_for(caller.received.pcm(), 1000.0) < 1.5:
+                assert time.monotonic() < deadline, "the two do not hear each other"
+                await asyncio.sleep(0.05)
+            await caller.hangup()
+            return (
+                heard_for(gateway.received.pcm(), HZ),
+                heard_for(caller.received.pcm(), 1000.0),
+                gateway.incoming.body,
+            )
+        finally:
+            caller.close()
+            gateway.close()
+
+    gateway_heard, caller_heard, offer = asyncio.run(scenario())
+    assert gateway_heard >= 1.5 and caller_heard >= 1.5
+    assert b"RTP/SAVP" in offer and b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" in offer

@@ -71,6 +71,8 @@ class GatewayAttempt:
     emergency: bool
     custom_sip_headers: dict[str, str]
     codecs: tuple[str, ...]
+    srtp: bool = False  # offer SRTP: media.encryption.methods has "srtp" (the gateway's, else the resource's)
+    srtp_required: bool = False  # and refuse an answer in the clear (its enforce_security)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class _Resource:
     gateways: tuple[Mapping[str, Any], ...]
     classifier: str | None
     classifier_enabled: bool
+    encryption: tuple[bool, bool] = (False, False)  # the resource's media.encryption: (srtp, enforced)
 
 
 def routes_for(
@@ -226,6 +229,7 @@ def _resource(doc: Mapping[str, Any]) -> _Resource | None:
         gateways=gateways,
         classifier=classifier,
         classifier_enabled=_is_true(doc.get("classifier_enable"), True),
+        encryption=_encryption(media) or (False, False),
     )
 
 
@@ -255,6 +259,7 @@ def _attempt(
     transport = (_text(gw.get("transport")) or "udp").lower()
     gw_cid_type = _text(gw.get("caller_id_type")) or ""
     gw_codecs = gw.get("codecs")
+    srtp, srtp_required = _encryption(gw.get("media")) or resource.encryption
     return GatewayAttempt(
         resource_id=resource.id,
         resource_name=resource.name,
@@ -269,7 +274,19 @@ def _attempt(
         emergency=resource.emergency or _is_true(gw.get("emergency"), False),
         custom_sip_headers=_outbound_headers(gw.get("custom_sip_headers")),
         codecs=(tuple(c for c in gw_codecs if isinstance(c, str)) if isinstance(gw_codecs, list) else resource.codecs),
+        srtp=srtp,
+        srtp_required=srtp_required,
     )
+
+
+def _encryption(media: object) -> tuple[bool, bool] | None:
+    """Kazoo's ``media.encryption`` (``methods``, ``enforce_security``) as (SRTP offered, SRTP required); None if
+    *media* says nothing of it."""
+    encryption = media.get("encryption") if isinstance(media, Mapping) else None
+    if not isinstance(encryption, Mapping):
+        return None
+    srtp = "srtp" in _list(encryption.get("methods"))
+    return srtp, srtp and _get_bool(encryption.get("enforce_security"), False)
 
 
 def _server_target(server: object, port_key: object, user: str) -> tuple[str, str, int] | None:

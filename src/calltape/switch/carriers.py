@@ -61,6 +61,8 @@ async def _target(call: BridgedCall, request: OffnetRequest, attempt: GatewayAtt
         credentials=(attempt.username or "", attempt.password) if attempt.password else None,
         headers=tuple(headers.items()),
         offnet=True,
+        srtp=attempt.srtp,
+        srtp_required=attempt.srtp_required,
     )
 
 
