@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import socket
 import ssl
@@ -50,6 +51,7 @@ class SipTransport:
         self._streams: dict[tuple[str, str, int], _StreamConnection | WebSocketConnection] = {}
         self._connecting: dict[tuple[str, str, int], list[bytes]] = {}  # opening: what waits to go on it
         self.tls_client: ssl.SSLContext | None = None  # how calltape checks the peers it calls over TLS
+        self.tls_pins: dict[tuple[str, int], bytes] = {}  # (host, port) → the SHA-256 of the certificate it must show
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.address: tuple[str, int] = ("", 0)
@@ -249,17 +251,20 @@ class SipTransport:
         address the URI gave; within CONNECT_TIMEOUT) and send what waits for it; the connection stays for what
         follows."""
         tls = peer.transport == "tls"
+        pin = self.tls_pins.get((peer.host, peer.port)) if tls else None
         try:
             if tls and self.tls_address is None:
                 raise OSError("calls over TLS need calltape's own TLS listener (--sip-tls) for their Contact")
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                _transport, conn = await self._loop.create_connection(
+                transport, conn = await self._loop.create_connection(
                     lambda: _StreamConnection(self, peer.transport, (peer.host, peer.port)),
                     peer.host,
                     peer.port,
-                    ssl=(self.tls_client or client_context()) if tls else None,
+                    ssl=(pinned_context() if pin else self.tls_client or client_context()) if tls else None,
                     server_hostname=peer.host if tls else None,
                 )
+            if pin is not None:
+                _check_pin(transport, pin)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             self._connecting.pop(key, None)
             throttle.log(
@@ -367,6 +372,26 @@ def client_context(cafile: str | None = None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=cafile)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def pinned_context() -> ssl.SSLContext:
+    """TLS 1.2 or newer to a peer whose certificate is pinned: no CA or name is asked of it, its certificate is
+    compared with the pin once the handshake is done (:func:`_check_pin`)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _check_pin(transport: asyncio.BaseTransport, pin: bytes) -> None:
+    """The connection's certificate is the pinned one, or it is closed and OSError says why."""
+    tls = transport.get_extra_info("ssl_object")
+    der = tls.getpeercert(binary_form=True) if tls is not None else None
+    if der is None or hashlib.sha256(der).digest() != pin:
+        transport.close()
+        shown = hashlib.sha256(der).hexdigest() if der else "none"
+        raise OSError(f"its certificate (SHA-256 {shown}) is not the pinned one ({pin.hex()})")
 
 
 def _grow_buffers(sock: socket.socket | None) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from calltape.carriers.numbers import classify, is_emergency, npan, one_npan, to_e164
-from calltape.carriers.routes import GatewayAttempt, routes_for
+from calltape.carriers.routes import GatewayAttempt, certificate_fingerprint, routes_for
 
 US = r"^\+1(\d{10})$"
 
@@ -383,3 +383,14 @@ def test_codecs() -> None:
     media = {"audio": {"codecs": ["PCMU", "PCMA"]}, "video": {"codecs": ["H264"]}}
     doc = res("c", {"server": "a"}, {"server": "b", "codecs": ["G729"]}, media=media)
     assert [a.codecs for a in routes_for("4155552671", [doc])] == [("PCMU", "PCMA", "H264"), ("G729",)]
+
+
+def test_a_gateways_certificate_fingerprint_is_read_as_openssl_prints_it() -> None:
+    digest = bytes(range(32))
+    shown = ":".join(f"{b:02X}" for b in digest)
+    for given in (shown, f"sha256 Fingerprint={shown}", f"sha256:{digest.hex()}", digest.hex().upper()):
+        assert certificate_fingerprint(given) == digest, given
+    for wrong in ("AB:CD", digest.hex()[:-2], "zz" * 32, None, 42):
+        assert certificate_fingerprint(wrong) is None
+    doc = res("carrier", {"server": "a.example.com", "transport": "tls", "certificate_fingerprint": shown})
+    assert [a.certificate_sha256 for a in routes_for("4155552671", [doc])] == [digest]

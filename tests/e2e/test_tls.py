@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import ipaddress
 import signal
 import socket
@@ -268,3 +269,55 @@ def test_secure_websocket_takes_sip_with_the_same_certificate(secure: Secure) ->
         )
         answer = str(ws.recv(timeout=5))
     assert answer.startswith("SIP/2.0 200") and "Call-ID: wss-options-1" in answer
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_a_carrier_gateway_with_a_pinned_certificate_is_called_whatever_its_ca_and_only_with_that_one(
+    secure: Secure, tmp_path: Path, pinned: bool
+) -> None:
+    """A gateway's ``certificate_fingerprint``: its self-made certificate (no CA of ours) is taken when it is the
+    pinned one — the INVITE arrives over it — and refused, with the reason, when it is not."""
+    _, own_key, own_cert = make_ca(tmp_path, "carrier-own-ca")
+    cert, key = make_server_cert(tmp_path, "carrier", own_key, own_cert)
+    der = x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(serialization.Encoding.DER)
+    fingerprint = hashlib.sha256(der if pinned else b"another certificate").hexdigest()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.settimeout(5)
+                    seen.append(tls.recv(65536))
+            except (ssl.SSLError, OSError) as exc:
+                seen.append(f"failed: {exc}".encode())
+
+    threading.Thread(target=serve, daemon=True).start()
+    pin = ":".join(f"{b:02X}" for b in bytes.fromhex(fingerprint))  # as openssl prints it
+    gateway = {"server": f"127.0.0.1:{port}", "transport": "tls", "certificate_fingerprint": pin}
+    rules = [rf"^\+14152{port:06d}$"]
+    secure.put("resources", {"name": f"pinned {port}", "rules": rules, "gateways": [gateway]})
+    number = secure.callflow({"module": "resources", "data": {}}, number=f"4152{port:06d}")
+
+    async def call() -> None:
+        caller = await Phone(secure.server.sip_port, host="127.0.0.2").start()
+        ringing = asyncio.create_task(caller.call(number, timeout=20))  # the gateway never answers
+        try:
+            deadline = time.monotonic() + 10
+            while not seen and not ringing.done() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            ringing.cancel()
+            caller.close()
+
+    asyncio.run(call())
+    if pinned:
+        assert seen and seen[0].startswith(b"INVITE sip:+1415"), seen  # SIP over the pinned connection
+    else:
+        assert not seen or not seen[0].startswith(b"INVITE"), seen
+        assert "is not the pinned one" in secure.log_text()

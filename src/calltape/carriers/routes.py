@@ -73,6 +73,7 @@ class GatewayAttempt:
     codecs: tuple[str, ...]
     srtp: bool = False  # offer SRTP: media.encryption.methods has "srtp" (the gateway's, else the resource's)
     srtp_required: bool = False  # and refuse an answer in the clear (its enforce_security)
+    certificate_sha256: bytes | None = None  # over TLS: the gateway's certificate must be this one (pinned)
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,18 @@ def _attempt(
         codecs=(tuple(c for c in gw_codecs if isinstance(c, str)) if isinstance(gw_codecs, list) else resource.codecs),
         srtp=srtp,
         srtp_required=srtp_required,
+        certificate_sha256=certificate_fingerprint(gw.get("certificate_fingerprint")),
     )
+
+
+def certificate_fingerprint(value: object) -> bytes | None:
+    """A gateway's ``certificate_fingerprint``: the SHA-256 of its TLS certificate (hex, colons allowed, an optional
+    ``sha256:`` in front, as ``openssl x509 -fingerprint -sha256`` prints it); None if absent or not one."""
+    text = _text(value)
+    if text is None:
+        return None
+    digits = text.lower().removeprefix("sha256:").removeprefix("sha256 fingerprint=").replace(":", "").strip()
+    return bytes.fromhex(digits) if re.fullmatch(r"[0-9a-f]{64}", digits) else None
 
 
 def _encryption(media: object) -> tuple[bool, bool] | None:

@@ -353,6 +353,10 @@ class CallControl:
         if leg.dialog is not None and self.legs.get(leg.dialog.id) is leg:
             del self.legs[leg.dialog.id]
 
+    def pin_certificate(self, peer: Peer, sha256: bytes) -> None:
+        """Over TLS, *peer* must present the certificate whose SHA-256 is *sha256*."""
+        self.transport.tls_pins[(peer.host, peer.port)] = sha256
+
     def contact_for(self, peer: Peer, local_address: str) -> str:
         """Our Contact, reachable the way the peer reached us."""
         host, port = self.transport.address_for(peer.transport)

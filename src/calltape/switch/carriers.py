@@ -63,6 +63,7 @@ async def _target(call: BridgedCall, request: OffnetRequest, attempt: GatewayAtt
         offnet=True,
         srtp=attempt.srtp,
         srtp_required=attempt.srtp_required,
+        certificate_sha256=attempt.certificate_sha256,
     )
 
 

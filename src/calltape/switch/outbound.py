@@ -52,6 +52,7 @@ class Target:
     route: tuple[str, ...] = ()  # Route headers: the Path a registration came through (an edge proxy), first hop first
     srtp: bool = False  # offer SRTP (the device's media.encryption.methods has "srtp")
     srtp_required: bool = False  # and refuse an answer in the clear (its enforce_security)
+    certificate_sha256: bytes | None = None  # over TLS: the certificate it must present, pinned (a gateway's)
 
 
 class OutboundLeg(Leg):
@@ -72,6 +73,8 @@ class OutboundLeg(Leg):
         self._authenticated = False
         self._cancelled = False
         self._crypto = new_crypto() if target.srtp else None  # the SRTP key we offer (the same on every retry)
+        if target.certificate_sha256 is not None and target.peer.transport == "tls":
+            host.pin_certificate(target.peer, target.certificate_sha256)
 
     def ring(self) -> None:
         """Send the INVITE (our offer: PCMU, PCMA, telephone-event)."""
