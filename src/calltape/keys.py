@@ -152,7 +152,7 @@ def _rewrap_directory(directory: Path, key_id: str, report: Rewrapped) -> None:
                 report.files += 1
             else:
                 report.already += 1
-        except (OSError, KeyUnavailableError) as exc:
+        except (OSError, ValueError, KeyUnavailableError) as exc:  # ValueError: a header cut short
             report.problems.append(f"{path}: {exc}")
 
 
@@ -162,12 +162,12 @@ def _rewrap_copies(conn: Connection, key_id: str, report: Rewrapped) -> None:
         data = bytes(conn.execute(select(blobs.c.data).where(blobs.c.recording_id == recording_id)).scalar_one())
         if not data.startswith(MAGIC):
             continue
-        if parse_header(data)[0] == key_id:
-            report.already += 1
-            continue
         try:
+            if parse_header(data)[0] == key_id:
+                report.already += 1
+                continue
             header = rewrap(data[:HEADER_SIZE], key_id)
-        except KeyUnavailableError as exc:
+        except (ValueError, KeyUnavailableError) as exc:
             report.problems.append(f"recording {recording_id} (database copy): {exc}")
             continue
         conn.execute(update(blobs).where(blobs.c.recording_id == recording_id).values(data=header + data[HEADER_SIZE:]))

@@ -21,10 +21,11 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -137,10 +138,12 @@ def problems(
     *,
     metadata: dict[str, Any] | None = None,
     trusted_key: str | None = None,
+    opener: Callable[[Path], BinaryIO] = lambda path: path.open("rb"),
 ) -> list[str]:
     """What is wrong with *file* and *manifest* (nothing: the file is the one the node signed). *metadata*: a
     document that must agree with the signed metadata on every field that holds; *trusted_key*: the base64
-    public key the manifest must be signed with. ValueError for a manifest that is not one."""
+    public key the manifest must be signed with; *opener*: how the file is read as the audio it holds (a file
+    sealed at rest, decrypted). ValueError for a manifest that is not one."""
     signed = {k: v for k, v in manifest.items() if k not in ("signature", METADATA)}
     try:
         public = base64.b64decode(str(manifest["public_key"]), validate=True)
@@ -159,15 +162,15 @@ def problems(
         found.append("key_id does not name the key that signed")
     if trusted_key is not None and base64.b64decode(trusted_key) != public:
         found.append(f"signed by key {key_id(public)}, not by the trusted key {key_id(base64.b64decode(trusted_key))}")
-    found += _file_problems(expected, file)
+    found += _file_problems(expected, file, opener)
     if metadata is not None:
         found += _metadata_problems(manifest, metadata)
     return found
 
 
-def _file_problems(expected: dict[str, Any], file: Path) -> list[str]:
+def _file_problems(expected: dict[str, Any], file: Path, opener: Callable[[Path], BinaryIO]) -> list[str]:
     digest, size = hashlib.sha256(), 0
-    with file.open("rb") as fh:
+    with opener(file) as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)

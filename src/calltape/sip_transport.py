@@ -59,7 +59,8 @@ class SipTransport:
         self.ws_addresses: dict[str, tuple[str, int]] = {}  # "ws" and "wss": where each listens
         # with several workers: True when a datagram was passed on to the worker that owns its dialog
         self.pass_on: Callable[[bytes, Peer], bool] | None = None
-        self.admit: Callable[[bytes, str], bool] | None = None  # the flood gate: False drops a message unread
+        # the flood gate: (message, source, over a stream) → False drops it unread
+        self.admit: Callable[[bytes, str, bool], bool] | None = None
         self.vouch: Callable[[str], None] | None = None  # told of every host calltape sends a request to
 
     def now(self) -> float:
@@ -164,22 +165,24 @@ class SipTransport:
 
     # ---- pumping the endpoint --------------------------------------------------------------
 
-    def received(self, data: bytes, peer: Peer) -> None:
-        """One message off the wire: passed on to the worker that owns its dialog, or taken here (unless the flood
-        gate drops it)."""
-        if self.admit is not None and not self.admit(data, peer.host):
-            return
+    def received(self, data: bytes, peer: Peer, *, ours: bool = False) -> bool:
+        """One message off the wire: passed on to the worker that owns its dialog, or taken here. False if the flood
+        gate dropped it (a stream's connection is then closed). *ours*: it came on a connection calltape opened."""
         if self.pass_on is not None and peer.transport == "udp" and self.pass_on(data, peer):
-            return
-        self.deliver(data, peer)
+            return True
+        return self.deliver(data, peer, ours=ours)
 
-    def deliver(self, data: bytes, peer: Peer) -> None:
-        """Feed one message to the endpoint (a bug on one message must not stop the listener)."""
+    def deliver(self, data: bytes, peer: Peer, *, ours: bool = False) -> bool:
+        """Feed one message to the endpoint unless the flood gate drops it (here, in the worker that owns its
+        dialog: the one that vouched for its peer); a bug on one message must not stop the listener."""
+        if not ours and self.admit is not None and not self.admit(data, peer.host, peer.reliable):
+            return False
         try:
             self.endpoint.receive(data, peer, self.now())
         except Exception as exc:
             throttle.error(log, "receive-failed", exc, "failed on a message from %s:%d", peer.host, peer.port)
         self.flush()
+        return True
 
     def respond(self, transaction: ServerTransaction, response: Response) -> None:
         """Send the TU's response and flush."""
@@ -256,15 +259,15 @@ class SipTransport:
             if tls and self.tls_address is None:
                 raise OSError("calls over TLS need calltape's own TLS listener (--sip-tls) for their Contact")
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                transport, conn = await self._loop.create_connection(
-                    lambda: _StreamConnection(self, peer.transport, (peer.host, peer.port)),
+                _transport, conn = await self._loop.create_connection(
+                    lambda: _StreamConnection(self, peer.transport, (peer.host, peer.port), pin),
                     peer.host,
                     peer.port,
                     ssl=(pinned_context() if pin else self.tls_client or client_context()) if tls else None,
                     server_hostname=peer.host if tls else None,
                 )
-            if pin is not None:
-                _check_pin(transport, pin)
+            if conn.refused:
+                raise OSError(conn.refused)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             self._connecting.pop(key, None)
             throttle.log(
@@ -310,25 +313,39 @@ class _StreamConnection(asyncio.Protocol):
     """One TCP or TLS connection: framed SIP messages in, and ours out. One we open is known by the address we
     opened it to (a name, over TLS); one a phone opened by where it comes from."""
 
-    def __init__(self, sip: SipTransport, transport_name: str, key: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self, sip: SipTransport, transport_name: str, key: tuple[str, int] | None = None, pin: bytes | None = None
+    ) -> None:
         self.sip = sip
         self.transport_name = transport_name
+        self.ours = key is not None  # calltape opened it (to a gateway or a route): what comes on it is no stranger's
         self.key = key or ("", 0)
+        self.pin = pin  # over TLS: the SHA-256 of the only certificate the peer may show
+        self.refused = ""  # why the connection was dropped at once (a certificate that is not the pinned one)
         self.framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
         self.address = self.key
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        if self.pin is not None:  # before anything is sent or read on it
+            self.refused = _pin_mismatch(transport, self.pin)
+            if self.refused:
+                self.transport.abort()
+                return
         peer = transport.get_extra_info("peername")
         self.address = (str(peer[0]), int(peer[1]))  # where it really is: what its requests come from
         if self.key == ("", 0):
             self.key = self.address
+        elif self.sip.vouch is not None:
+            self.sip.vouch(self.address[0])  # the address a name we called stands for
         self.sip.register_stream((self.transport_name, *self.key), self)
         if self.address != self.key:  # one we opened to a name: answers go back on it by either
             self.sip.register_stream((self.transport_name, *self.address), self)
 
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
         try:
             items = self.framer.feed(data)
         except FramingError as exc:
@@ -341,8 +358,9 @@ class _StreamConnection(asyncio.Protocol):
         for item in items:
             if isinstance(item, KeepAlive):
                 self.write(b"\r\n")
-            else:
-                self.sip.received(item, peer)
+            elif not self.sip.received(item, peer, ours=self.ours):  # a stranger over its limit: it goes
+                self.close()
+                return
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -353,6 +371,8 @@ class _StreamConnection(asyncio.Protocol):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.refused:
+            return
         self.sip.unregister_stream((self.transport_name, *self.key), self)
         self.sip.unregister_stream((self.transport_name, *self.address), self)
 
@@ -376,7 +396,7 @@ def client_context(cafile: str | None = None) -> ssl.SSLContext:
 
 def pinned_context() -> ssl.SSLContext:
     """TLS 1.2 or newer to a peer whose certificate is pinned: no CA or name is asked of it, its certificate is
-    compared with the pin once the handshake is done (:func:`_check_pin`)."""
+    compared with the pin as the connection is made (:func:`_pin_mismatch`)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
@@ -384,14 +404,14 @@ def pinned_context() -> ssl.SSLContext:
     return context
 
 
-def _check_pin(transport: asyncio.BaseTransport, pin: bytes) -> None:
-    """The connection's certificate is the pinned one, or it is closed and OSError says why."""
+def _pin_mismatch(transport: asyncio.BaseTransport, pin: bytes) -> str:
+    """Why the connection's certificate is not the pinned one; empty if it is."""
     tls = transport.get_extra_info("ssl_object")
     der = tls.getpeercert(binary_form=True) if tls is not None else None
-    if der is None or hashlib.sha256(der).digest() != pin:
-        transport.close()
-        shown = hashlib.sha256(der).hexdigest() if der else "none"
-        raise OSError(f"its certificate (SHA-256 {shown}) is not the pinned one ({pin.hex()})")
+    if der is not None and hashlib.sha256(der).digest() == pin:
+        return ""
+    shown = hashlib.sha256(der).hexdigest() if der else "none"
+    return f"its certificate (SHA-256 {shown}) is not the pinned one ({pin.hex()})"
 
 
 def _grow_buffers(sock: socket.socket | None) -> None:

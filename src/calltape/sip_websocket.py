@@ -31,7 +31,7 @@ _KEEP_ALIVE = (b"\r\n\r\n", b"\r\n")
 class Streams(Protocol):
     """What a connection needs of the SIP transport."""
 
-    def received(self, data: bytes, peer: Peer) -> None: ...
+    def received(self, data: bytes, peer: Peer) -> bool: ...
 
     def register_stream(self, key: tuple[str, str, int], conn: WebSocketConnection) -> None: ...
 
@@ -92,8 +92,8 @@ class WebSocketConnection(asyncio.Protocol):
         message, self._parts = b"".join(self._parts), []
         if message in _KEEP_ALIVE:
             self.write(b"\r\n")
-        elif message.strip():
-            self.sip.received(message, peer)
+        elif message.strip() and not self.sip.received(message, peer):  # a stranger over its limit: it goes
+            self.close()
 
     def write(self, data: bytes) -> None:
         """Send one SIP message (or a keep-alive answer) as one WebSocket message."""

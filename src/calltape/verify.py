@@ -1,7 +1,8 @@
 """``calltape verify FILE MANIFEST``: check a recording offline against its signed manifest.
 
 MANIFEST is a JSON file holding the manifest itself, or a document with it under ``manifest``: the recording's
-metadata from the API, a webhook's ``data``, or the built-in receiver's ``<name>.json`` sidecar. Exits 0 when the
+metadata from the API, a webhook's ``data``, or the built-in receiver's ``<name>.json`` sidecar. A file sealed at
+rest (kept by a filesystem storage plan) is checked as the audio it holds, with ``--recording-keys``. Exits 0 when the
 file is the one the node signed (and, with ``--metadata``, the document agrees with the signed metadata), 1 when
 not, with every reason; 2 for a file that cannot be read.
 """
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from calltape.at_rest.keyring import KEYRING, KeyUnavailableError
+from calltape.at_rest.sealed import open_file
 from calltape.manifest import key_id, problems
 
 HELP = "check a recording file against its signed manifest (offline)"
@@ -30,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key", metavar="KEY", help="the node's public key (base64, as GET /v2/signing_keys shows it) to require"
     )
+    parser.add_argument(
+        "--recording-keys", metavar="FILE", type=Path, help="the keyring, for a recording sealed at rest"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,9 +45,11 @@ def run(args: argparse.Namespace) -> int:
         metadata = _unwrapped(_read_json(args.metadata)) if args.metadata else None
         if args.key is not None:
             base64.b64decode(args.key, validate=True)
-        found = problems(manifest, args.file, metadata=metadata, trusted_key=args.key)
+        if args.recording_keys is not None:
+            KEYRING.load(args.recording_keys)
+        found = problems(manifest, args.file, metadata=metadata, trusted_key=args.key, opener=open_file)
         signer = key_id(base64.b64decode(str(manifest["public_key"])))
-    except (OSError, ValueError, RecursionError) as exc:  # binascii.Error and JSON errors are ValueErrors
+    except (OSError, ValueError, RecursionError, KeyUnavailableError) as exc:  # binascii and JSON errors: ValueErrors
         print(f"calltape: error: {exc}", file=sys.stderr)
         return 2
     if found:

@@ -69,7 +69,7 @@ def spool_dir(data_dir: Path, index: int) -> Path:
 class Router:
     """Passes a UDP datagram that belongs to another worker's dialog on to that worker."""
 
-    def __init__(self, worker: Worker, deliver: Callable[[bytes, Peer], None]) -> None:
+    def __init__(self, worker: Worker, deliver: Callable[[bytes, Peer], bool]) -> None:
         self.worker = worker
         self.deliver = deliver  # SipTransport.deliver: a datagram from another worker is taken here, not passed on
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -390,7 +390,8 @@ def test_a_gateways_certificate_fingerprint_is_read_as_openssl_prints_it() -> No
     shown = ":".join(f"{b:02X}" for b in digest)
     for given in (shown, f"sha256 Fingerprint={shown}", f"sha256:{digest.hex()}", digest.hex().upper()):
         assert certificate_fingerprint(given) == digest, given
-    for wrong in ("AB:CD", digest.hex()[:-2], "zz" * 32, None, 42):
-        assert certificate_fingerprint(wrong) is None
+    assert certificate_fingerprint(None) is None  # no pin
+    for wrong in ("AB:CD", digest.hex()[:-2], "zz" * 32, "", 42):
+        assert certificate_fingerprint(wrong) == b""  # a pin that does not parse: the gateway is not called
     doc = res("carrier", {"server": "a.example.com", "transport": "tls", "certificate_fingerprint": shown})
     assert [a.certificate_sha256 for a in routes_for("4155552671", [doc])] == [digest]

@@ -11,18 +11,19 @@ support. Lists are newest first and paginated with ``page_size`` and ``start_key
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import io
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from calltape.api.auth import actor_of
 from calltape.api.envelope import page_size_of, read_data, store_page, success
 from calltape.api.errors import ApiError
 from calltape.at_rest.keyring import KeyUnavailableError
-from calltape.at_rest.sealed import DamagedRecordError, is_sealed, read_plain, unseal_bytes
+from calltape.at_rest.sealed import DamagedRecordError, is_sealed, open_file, unseal_bytes
 from calltape.media.formats import CONTENT_TYPES
 from calltape.recording.names import GREGORIAN_OFFSET
 from calltape.recording.retention import held_files
@@ -33,6 +34,9 @@ from calltape.store.recordings import MAX_PAGE, STATES, Recordings, RecordingSta
 from calltape.webhooks.events import StatusEvents, notice, wake_for
 
 AUDIO_TYPES = ("audio/", "application/octet-stream")
+
+
+STREAM_CHUNK = 256 * 1024  # a sealed recording is read and sent this much at a time
 
 
 def add_recording_routes(
@@ -172,7 +176,8 @@ async def audio_response(request: Request, recordings: Recordings, row: Any, inl
                 return FileResponse(
                     spool, media_type=media_type, filename=row.name, content_disposition_type=disposition
                 )
-            audio = await asyncio.to_thread(read_plain, spool)
+            plain = await asyncio.to_thread(open_file, spool)  # decrypted as it is sent, a range at a time
+            return _streamed(request, plain, media_type, f'{disposition}; filename="{row.name}"')
         else:
             blob = await recordings.blob(row.id)
             if blob is None:
@@ -208,19 +213,53 @@ def _time(query: Any, key: str) -> float | None:
 def _ranged(request: Request, data: bytes, media_type: str, disposition: str) -> Response:
     """*data*, or the part of it one ``Range: bytes=…`` asks for."""
     headers = {"Accept-Ranges": "bytes", "Content-Disposition": disposition}
+    wanted = _byte_range(request, len(data))
+    if wanted is None:
+        return Response(data, media_type=media_type, headers=headers)
+    start, end = wanted
+    if start > end:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{len(data)}"})
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+    return Response(data[start : end + 1], status_code=206, media_type=media_type, headers=headers)
+
+
+def _streamed(request: Request, plain: BinaryIO, media_type: str, disposition: str) -> Response:
+    """An open file (sealed: read decrypted), or the part one ``Range: bytes=…`` asks for, sent as it is read."""
+    size = plain.seek(0, io.SEEK_END)
+    headers = {"Accept-Ranges": "bytes", "Content-Disposition": disposition, "Content-Length": str(size)}
+    wanted = _byte_range(request, size)
+    start, end, status = 0, size - 1, 200
+    if wanted is not None:
+        start, end = wanted
+        if start > end:
+            plain.close()
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        status = 206
+        headers.update({"Content-Range": f"bytes {start}-{end}/{size}", "Content-Length": str(end - start + 1)})
+
+    def chunks() -> Iterator[bytes]:  # run in a thread by Starlette, a chunk at a time
+        with plain:
+            plain.seek(start)
+            left = end - start + 1
+            while left > 0 and (chunk := plain.read(min(left, STREAM_CHUNK))):
+                left -= len(chunk)
+                yield chunk
+
+    return StreamingResponse(chunks(), status_code=status, media_type=media_type, headers=headers)
+
+
+def _byte_range(request: Request, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of the one ``Range: bytes=…`` asked for (first > last: it cannot be had); None: the
+    whole (no Range, several, or one that does not parse)."""
     spec = request.headers.get("range", "")
     if not spec.startswith("bytes=") or "," in spec:
-        return Response(data, media_type=media_type, headers=headers)
+        return None
     first, _, last = spec[6:].partition("-")
-    size = len(data)
     try:
         if first:
             start, end = int(first), min(int(last) if last else size - 1, size - 1)
         else:
             start, end = max(0, size - int(last)), size - 1
     except ValueError:
-        return Response(data, media_type=media_type, headers=headers)
-    if start > end or start >= size:
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return Response(data[start : end + 1], status_code=206, media_type=media_type, headers=headers)
+        return None
+    return (start, end) if start <= end and start < size else (1, 0)

@@ -73,7 +73,7 @@ class GatewayAttempt:
     codecs: tuple[str, ...]
     srtp: bool = False  # offer SRTP: media.encryption.methods has "srtp" (the gateway's, else the resource's)
     srtp_required: bool = False  # and refuse an answer in the clear (its enforce_security)
-    certificate_sha256: bytes | None = None  # over TLS: the gateway's certificate must be this one (pinned)
+    certificate_sha256: bytes | None = None  # over TLS: the gateway's certificate must be this one (b"": a bad pin)
 
 
 @dataclass(frozen=True)
@@ -283,12 +283,13 @@ def _attempt(
 
 def certificate_fingerprint(value: object) -> bytes | None:
     """A gateway's ``certificate_fingerprint``: the SHA-256 of its TLS certificate (hex, colons allowed, an optional
-    ``sha256:`` in front, as ``openssl x509 -fingerprint -sha256`` prints it); None if absent or not one."""
-    text = _text(value)
-    if text is None:
+    ``sha256:`` in front, as ``openssl x509 -fingerprint -sha256`` prints it); None if absent, ``b""`` if it is not
+    one (the gateway is then not called: a pin that does not parse must not turn into no pin)."""
+    if value is None:
         return None
+    text = _text(value) or ""
     digits = text.lower().removeprefix("sha256:").removeprefix("sha256 fingerprint=").replace(":", "").strip()
-    return bytes.fromhex(digits) if re.fullmatch(r"[0-9a-f]{64}", digits) else None
+    return bytes.fromhex(digits) if re.fullmatch(r"[0-9a-f]{64}", digits) else b""
 
 
 def _encryption(media: object) -> tuple[bool, bool] | None:

@@ -46,6 +46,7 @@ BATCH = 64
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 LATENCY_METRIC = "calltape_recording_delivery_latency_seconds"
 ELSEWHERE_RETRY = 60.0  # seconds before a recording whose audio is on another node is looked at again
+KEY_WAIT_BASES = 6  # a recording whose key is not in the keyring is looked at again after this many retry bases
 
 
 class DeliveryWorker:
@@ -189,8 +190,13 @@ class DeliveryWorker:
             return
         try:
             await asyncio.to_thread(seal_of, path)  # sealed at rest: its key must open it before anything is sent
-        except KeyUnavailableError as exc:  # kept, and tried again: a key added to the keyring (SIGHUP) lets it go
-            await self._failed(row, str(exc), None)
+        except KeyUnavailableError as exc:  # kept, and looked at again (no attempt counted, never given up on)
+            reason = f"waits for its key: {exc}"
+            throttle.log(
+                log, logging.WARNING, ("no-key", row.id), "call-id %s: recording %s %s", row.call_id, row.id, reason
+            )
+            await self.store.pass_on(row.id, reason, time.time() + KEY_WAIT_BASES * self.retry_base)
+            self.wake()  # the loop's next look is then no later than this recording's
             return
         try:
             sent = await target.send(row, path, self._client)

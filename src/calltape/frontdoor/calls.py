@@ -353,9 +353,12 @@ class CallControl:
         if leg.dialog is not None and self.legs.get(leg.dialog.id) is leg:
             del self.legs[leg.dialog.id]
 
-    def pin_certificate(self, peer: Peer, sha256: bytes) -> None:
-        """Over TLS, *peer* must present the certificate whose SHA-256 is *sha256*."""
-        self.transport.tls_pins[(peer.host, peer.port)] = sha256
+    def pin_certificate(self, peer: Peer, sha256: bytes | None) -> None:
+        """Over TLS, *peer* must present the certificate whose SHA-256 is *sha256* (None: one a CA vouches for)."""
+        if sha256 is None:
+            self.transport.tls_pins.pop((peer.host, peer.port), None)
+        else:
+            self.transport.tls_pins[(peer.host, peer.port)] = sha256
 
     def contact_for(self, peer: Peer, local_address: str) -> str:
         """Our Contact, reachable the way the peer reached us."""

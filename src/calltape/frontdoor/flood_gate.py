@@ -1,15 +1,18 @@
 """Floods, scanners and password guessing: what a stranger sends is limited per source before it is even parsed.
 
-Sources calltape has a reason to trust pass untouched: trusted networks and edges (``exempt``), and addresses it
-has lately seen a device log in from, a device known by its address call from, or sent a request to itself
-(``vouch``: phones, PBXs and carriers' gateways; for an hour after the last time). Everything else — scanners
-(sipvicious' ``svmap``/``svwar``), password guessers, floods — goes through a token bucket per source address
-(``rate`` messages a second, ``burst`` at once) and one shared by all strangers (``total_rate``), and a source that
-failed too many logins (``FailureThrottle``) has one message a second let through for its block (answered 403 with
-Retry-After, so a person with a mistyped password learns why) and the rest dropped. What is dropped is not answered:
-an answer costs more than the request and tells the scanner it found a SIP server. Each source's drops are logged
-once per interval with a count, and counted for /metrics by reason. The state is bounded: ``max_sources`` buckets
-and vouched addresses at most, the quietest forgotten first.
+Sources calltape has a reason to trust pass untouched: trusted networks and edges (``exempt``), connections calltape
+opened itself (the transport does not ask), and addresses it has lately seen a device log in from, a device known
+by its address call from, or sent a request to itself (``vouch``: phones, PBXs and carriers' gateways; for an hour
+after the last time). Everything else — scanners (sipvicious' ``svmap``/``svwar``), password guessers, floods,
+answers nobody asked for — goes through a token bucket per source address (``rate`` messages a second, ``burst`` at
+once) and, over UDP (where a source can be spoofed), one shared by all strangers (``total_rate``). A source that
+failed too many logins (``FailureThrottle``), vouched for or not, has one message a second let through for its
+block (answered 403 with Retry-After, so a person with a mistyped password learns why) and the rest dropped. What
+is dropped over UDP is not answered: an answer costs more than the request and tells the scanner it found a SIP
+server; a stream's connection is closed instead. Drops are logged once per source per interval with a count — at
+most ``LOGGED_SOURCES`` sources an interval, the rest in one line, so that a flood from spoofed addresses cannot
+flood the log — and counted for /metrics by reason. The state is bounded: ``max_sources`` buckets and vouched
+addresses at most, the quietest forgotten first.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from calltape.frontdoor.auth_throttle import FailureThrottle
-from calltape.logs import throttle
+from calltape.logs import DEFAULT_INTERVAL, throttle
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ BURST = 40.0
 TOTAL_RATE = 400.0  # every stranger together: a flood from many (spoofed) addresses cannot take the loop
 VOUCH_FOR = 3600.0
 MAX_SOURCES = 65_536
-_RESPONSE = b"SIP/2.0 "
+LOGGED_SOURCES = 20  # sources whose drops get a line of their own in a log interval; the others share one
 
 
 class FloodGate:
@@ -57,6 +60,8 @@ class FloodGate:
         self._buckets: dict[str, list[float]] = {}  # address → [tokens, when last filled]
         self._told: dict[str, float] = {}  # a blocked address → when a message of its was last let through
         self._total = [total_rate, clock()]
+        self._logged: set[str] = set()  # sources with a log line of their own in this interval
+        self._logged_since = clock()
 
     def vouch(self, host: str) -> None:
         """*host* is known good (a login, a device by address, a peer calltape sent a request to)."""
@@ -65,21 +70,17 @@ class FloodGate:
             self._forget(vouched, self.clock())
         vouched[host] = self.clock() + VOUCH_FOR
 
-    def admit(self, data: bytes, host: str) -> bool:
-        """Whether to take a message from *host* (answers to our requests always pass: they are matched or not)."""
+    def admit(self, data: bytes, host: str, stream: bool = False) -> bool:
+        """Whether to take *data* from *host* (*stream*: it came over TCP, TLS or WebSocket, which cannot be spoofed,
+        so the strangers' shared rate does not apply)."""
         exempt = self._exempt.get(host)
         if exempt is None:
             if len(self._exempt) >= self.max_sources:
                 self._exempt.clear()
             exempt = self._exempt[host] = self.exempt(host)
-        if exempt or data.startswith(_RESPONSE):
+        if exempt:
             return True
         now = self.clock()
-        until = self._vouched.get(host)
-        if until is not None:
-            if now < until:
-                return True
-            del self._vouched[host]
         if self.failures.blocked(host, now):  # one message a second is let through: it is told 403, Retry-After
             told = self._told.get(host, 0.0)
             if now - told < 1.0:
@@ -87,6 +88,12 @@ class FloodGate:
             if host not in self._told and len(self._told) >= self.max_sources:
                 self._told.clear()
             self._told[host] = now
+            return True
+        until = self._vouched.get(host)
+        if until is not None:
+            if now < until:
+                return True
+            del self._vouched[host]
         bucket = self._buckets.get(host)
         if bucket is None:
             if len(self._buckets) >= self.max_sources:
@@ -94,18 +101,26 @@ class FloodGate:
             bucket = self._buckets[host] = [self.burst, now]
         if not _take(bucket, now, self.rate, self.burst):
             return self._drop(host, "rate")
-        if not _take(self._total, now, self.total_rate, self.total_rate):
+        if not stream and not _take(self._total, now, self.total_rate, self.total_rate):
             return self._drop(host, "total")
         return True
 
     def _drop(self, host: str, reason: str) -> bool:
         self.dropped[reason] += 1
-        what = {
-            "blocked": "it failed too many logins",
-            "rate": f"over {self.rate:g} a second",
-            "total": f"strangers together over {self.total_rate:g} a second",
-        }[reason]
-        throttle.log(log, logging.WARNING, ("flood", host), "SIP from %s dropped unanswered: %s", host, what)
+        if reason == "total":  # many sources at once (perhaps spoofed): one line for all of them
+            why = "SIP from strangers dropped unanswered: together over %g a second (the last from %s)"
+            throttle.log(log, logging.WARNING, ("flood", "total"), why, self.total_rate, host)
+            return False
+        now = self.clock()
+        if now - self._logged_since >= DEFAULT_INTERVAL:
+            self._logged, self._logged_since = set(), now
+        what = "it failed too many logins" if reason == "blocked" else f"over {self.rate:g} a second"
+        if host in self._logged or len(self._logged) < LOGGED_SOURCES:
+            self._logged.add(host)
+            throttle.log(log, logging.WARNING, ("flood", host), "SIP from %s dropped unanswered: %s", host, what)
+        else:
+            why = "SIP from more than %d sources dropped unanswered (the last from %s: %s)"
+            throttle.log(log, logging.WARNING, ("flood", "sources"), why, LOGGED_SOURCES, host, what)
         return False
 
     def _forget_full_buckets(self, now: float) -> None:

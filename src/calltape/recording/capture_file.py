@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from calltape.at_rest.keyring import Seal
-from calltape.at_rest.sealed import create_file, open_file
+from calltape.at_rest.sealed import DamagedRecordError, create_file, open_file
 from calltape.media.taps import FrameBatch
 
 MAGIC = b"CTC1"
@@ -94,21 +94,28 @@ def read_blocks(path: Path, seal: Seal | None = None) -> Iterator[Block]:
     """Every whole block of *path* in the order written; stops at a torn or damaged block. A sealed capture opens
     with *seal*, else with the keyring."""
     with open_file(path, seal=seal) as fh:
-        while len(header := fh.read(_HEADER.size)) == _HEADER.size:
+
+        def read(size: int) -> bytes:
+            try:
+                return fh.read(size)
+            except DamagedRecordError:  # a sealed record that does not open: the capture ends before it
+                return b""
+
+        while len(header := read(_HEADER.size)) == _HEADER.size:
             magic, kind, law, count, clock = _HEADER.unpack(header)
             if magic != MAGIC or kind > LAST_KIND or law not in LAW_NAMES:
                 return
             if kind not in (IN, OUT):
                 yield Block(kind, "PCMU", clock, array("q"), array("H"), b"", count)
                 continue
-            index = fh.read(10 * count)
+            index = read(10 * count)
             if len(index) != 10 * count:
                 return
             lengths, positions = array("H"), array("q")
             lengths.frombytes(index[: 2 * count])
             positions.frombytes(index[2 * count :])
             total = sum(lengths)
-            payload = fh.read(total)
+            payload = read(total)
             if len(payload) != total:
                 return
             yield Block(kind, LAW_NAMES[law], clock, positions, lengths, payload, count)

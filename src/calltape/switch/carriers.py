@@ -44,6 +44,14 @@ async def bridge_offnet(call: BridgedCall, request: OffnetRequest) -> BridgeFail
 
 
 async def _target(call: BridgedCall, request: OffnetRequest, attempt: GatewayAttempt, emergency: bool) -> Target | None:
+    if attempt.certificate_sha256 == b"":
+        log.warning(
+            "call-id %s: carrier %s: certificate_fingerprint is not a SHA-256 fingerprint: gateway %s not called",
+            call.call_id,
+            attempt.resource_name,
+            attempt.host,
+        )
+        return None
     peer = await _peer(attempt)
     if peer is None:
         return None

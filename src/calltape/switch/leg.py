@@ -62,8 +62,9 @@ class LegHost(Protocol):
         """Send *request*; its transaction's responses, timeout or transport error reach *owner*."""
 
     def send_ack(self, ack: Request, peer: Peer) -> None: ...
-    def pin_certificate(self, peer: Peer, sha256: bytes) -> None:
-        """Over TLS, *peer* must present the certificate whose SHA-256 is *sha256* (instead of a CA's)."""
+    def pin_certificate(self, peer: Peer, sha256: bytes | None) -> None:
+        """Over TLS, *peer* must present the certificate whose SHA-256 is *sha256* (instead of a CA's); None: a
+        CA's, for its name."""
 
     def contact_for(self, peer: Peer, local_address: str) -> str: ...
     def via_for(self, peer: Peer, local_address: str) -> str: ...

@@ -73,7 +73,7 @@ class OutboundLeg(Leg):
         self._authenticated = False
         self._cancelled = False
         self._crypto = new_crypto() if target.srtp else None  # the SRTP key we offer (the same on every retry)
-        if target.certificate_sha256 is not None and target.peer.transport == "tls":
+        if target.peer.transport == "tls":  # pinned as the target says now (a pin taken away is gone)
             host.pin_certificate(target.peer, target.certificate_sha256)
 
     def ring(self) -> None:
