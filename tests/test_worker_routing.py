@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import zlib
+from functools import partial
 
 from calltape.sip.events import Peer
 from calltape.worker import Router, Worker
@@ -35,7 +36,23 @@ def test_call_ids_a_worker_makes_are_its_own() -> None:
 async def test_a_datagram_goes_to_its_owner_once_with_its_senders_address() -> None:
     group = secrets.token_hex(4)
     delivered: list[tuple[int, bytes, Peer]] = []
-    routers = [Router(Worker(i, 2, group), lambda data, peer, i=i: delivered.append((i, data, peer))) for i in range(2)]
+    holders: list[int] = []
+
+    def deliver(i: int, data: bytes, peer: Peer, holder: int) -> bool:
+        delivered.append((i, data, peer))
+        holders.append(holder)
+        return True
+
+    written: list[tuple[int, bytes, Peer]] = []
+    held = Peer("tls", "192.0.2.8", 40001)  # worker 1 holds a phone's TLS connection
+
+    def write_held(i: int, data: bytes, peer: Peer) -> bool:
+        if i == 1 and peer == held:
+            written.append((i, data, peer))
+            return True
+        return False
+
+    routers = [Router(Worker(i, 2, group), partial(deliver, i), partial(write_held, i)) for i in range(2)]
     for router in routers:
         router.start()
     try:
@@ -51,7 +68,22 @@ async def test_a_datagram_goes_to_its_owner_once_with_its_senders_address() -> N
                 await asyncio.sleep(0.01)
             assert delivered.pop() == (1, data, peer)
         assert routers[0].pass_on(message(b"X-No-Call-Id: 1"), peer) is False  # the parser will answer it
-        assert not delivered and routers[0].passed_on == 3
+        assert not delivered and routers[0].passed_on == 3 and holders == [0, 0, 0]
+
+        # over a connection: the owner is told which worker holds it, and has that one write its answers on it
+        data = message(b"Call-ID: " + owned_by_1)
+        assert routers[0].pass_on(data, held) is True
+        for _ in range(100):
+            if delivered:
+                break
+            await asyncio.sleep(0.01)
+        assert delivered.pop() == (1, data, held) and holders[-1] == 0
+        routers[0].write_on(None, b"SIP/2.0 200 OK\r\n\r\n", held)  # whoever holds it: worker 1
+        for _ in range(100):
+            if written:
+                break
+            await asyncio.sleep(0.01)
+        assert written == [(1, b"SIP/2.0 200 OK\r\n\r\n", held)]
     finally:
         for router in routers:
             router.close()

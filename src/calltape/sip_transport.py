@@ -30,6 +30,7 @@ EventHandler = Callable[[Event], None]
 
 
 CONNECT_TIMEOUT = 10.0  # seconds a TCP connect and TLS handshake may take (either way)
+MAX_HELD_ELSEWHERE = 65_536  # peers remembered as reached on their own connection, or held by a sibling
 
 
 def _not_started(event: Event) -> None:
@@ -52,6 +53,12 @@ class SipTransport:
         self._connecting: dict[tuple[str, str, int], list[bytes]] = {}  # opening: what waits to go on it
         self.tls_client: ssl.SSLContext | None = None  # how calltape checks the peers it calls over TLS
         self.tls_pins: dict[tuple[str, int], bytes] = {}  # (host, port) → the SHA-256 of the certificate it must show
+        # peers reached only on the connection they opened (phones registered over TCP, TLS, WebSocket)
+        self._own_connection: set[tuple[str, str, int]] = set()
+        # with several workers: the sibling that holds a connection (learnt from what it passed on to us) ...
+        self._held_by: dict[tuple[str, str, int], int] = {}
+        # ... and how to have a sibling (None: whichever holds it) write on its connection
+        self.write_elsewhere: Callable[[int | None, bytes, Peer], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.address: tuple[str, int] = ("", 0)
@@ -168,9 +175,42 @@ class SipTransport:
     def received(self, data: bytes, peer: Peer, *, ours: bool = False) -> bool:
         """One message off the wire: passed on to the worker that owns its dialog, or taken here. False if the flood
         gate dropped it (a stream's connection is then closed). *ours*: it came on a connection calltape opened."""
-        if self.pass_on is not None and peer.transport == "udp" and self.pass_on(data, peer):
+        if self.pass_on is not None and self.pass_on(data, peer):
             return True
         return self.deliver(data, peer, ours=ours)
+
+    def deliver_passed(self, data: bytes, peer: Peer, holder: int) -> bool:
+        """A message another worker passed on to us, its dialog's owner; over a connection, *holder* holds it and
+        what we send *peer* goes to that worker to write."""
+        if peer.transport != "udp":
+            if len(self._held_by) >= MAX_HELD_ELSEWHERE:
+                self._held_by.clear()
+            self._held_by[(peer.transport, peer.host, peer.port)] = holder
+        return self.deliver(data, peer)
+
+    def write_held(self, data: bytes, peer: Peer) -> bool:
+        """Write *data* on our connection to *peer* for a sibling worker; False if we hold none."""
+        conn = self._streams.get((peer.transport, peer.host, peer.port))
+        if conn is None:
+            return False
+        conn.write(data)
+        return True
+
+    def prepare_peer(self, peer: Peer, *, pin: bytes | None, own_connection: bool) -> None:
+        """How *peer* is reached: over TLS, with the certificate whose SHA-256 is *pin* only (None: one a CA vouches
+        for); *own_connection*: only on the connection it opened (here, or a sibling worker's), never a new one."""
+        if peer.transport == "tls":
+            if pin is None:
+                self.tls_pins.pop((peer.host, peer.port), None)
+            else:
+                self.tls_pins[(peer.host, peer.port)] = pin
+        key = (peer.transport, peer.host, peer.port)
+        if own_connection:
+            if len(self._own_connection) >= MAX_HELD_ELSEWHERE:
+                self._own_connection.clear()
+            self._own_connection.add(key)
+        else:
+            self._own_connection.discard(key)
 
     def deliver(self, data: bytes, peer: Peer, *, ours: bool = False) -> bool:
         """Feed one message to the endpoint unless the flood gate drops it (here, in the worker that owns its
@@ -235,14 +275,20 @@ class SipTransport:
             conn.write(data)
         elif key in self._connecting:  # one connection per peer: what follows waits for it, in order
             self._connecting[key].append(data)
-        elif peer.transport in ("ws", "wss"):  # a browser is reached on the connection it opened, or not at all
+        elif self.write_elsewhere is not None and key in self._held_by:  # a sibling worker holds it
+            self.write_elsewhere(self._held_by[key], data, peer)
+        elif peer.transport in ("ws", "wss") or key in self._own_connection:  # its connection, or none at all
+            if self.write_elsewhere is not None:
+                self.write_elsewhere(None, data, peer)  # whichever sibling holds it writes it
+                return
             throttle.log(
                 log,
                 logging.WARNING,
-                ("ws-gone", peer.host, peer.port),
-                "cannot reach %s:%d: its WebSocket connection is closed",
+                ("connection-gone", peer.host, peer.port),
+                "cannot reach %s:%d: the %s connection it opened is closed",
                 peer.host,
                 peer.port,
+                peer.transport.upper(),
             )
             self.endpoint.transport_failed(peer, self.now())
         else:

@@ -3,6 +3,12 @@
 Every worker binds the same SIP port (SO_REUSEPORT), so the kernel may hand a datagram of one worker's
 dialog to another: the :class:`Router` passes it on to its owner, chosen by a hash of the Call-ID. A dialog
 a worker starts gets a Call-ID that this hash gives to the worker itself (:meth:`Worker.new_call_id`).
+
+A TCP, TLS or WebSocket connection stays with the worker that accepted it, so a message that comes on it for
+another worker's dialog is passed on the same way, saying which worker holds the connection; and what the owner
+sends back goes to that worker, which writes it on the connection (a phone registered over TLS or WebSocket is rung
+by whichever worker the call landed on). A worker that must reach a phone on its connection and does not know who
+holds it asks every sibling: the one that holds it writes, the others drop it.
 """
 
 from __future__ import annotations
@@ -66,12 +72,22 @@ def spool_dir(data_dir: Path, index: int) -> Path:
     return data_dir / ("spool" if index == 0 else f"spool-w{index}")
 
 
-class Router:
-    """Passes a UDP datagram that belongs to another worker's dialog on to that worker."""
+_PASSED, _WRITE = b"P", b"W"  # a message for the owner of its dialog; one to write on a connection held here
 
-    def __init__(self, worker: Worker, deliver: Callable[[bytes, Peer], bool]) -> None:
+
+class Router:
+    """Passes a message that belongs to another worker's dialog on to that worker, and a message for a connection
+    another worker holds on to that worker."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        deliver: Callable[[bytes, Peer, int], bool],
+        write_held: Callable[[bytes, Peer], bool] = lambda data, peer: False,
+    ) -> None:
         self.worker = worker
-        self.deliver = deliver  # SipTransport.deliver: a datagram from another worker is taken here, not passed on
+        self.deliver = deliver  # a message passed on to us: taken here (the worker holding its connection given)
+        self.write_held = write_held  # a message to write on a connection of ours: False if we hold none
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(worker.address(worker.index))
         self.sock.setblocking(False)
@@ -101,9 +117,8 @@ class Router:
         owner = self.worker.owner(match.group(1))
         if owner == self.worker.index:
             return False
-        header = f"{peer.host} {peer.port}\n".encode()
         try:
-            self.sock.sendto(header + data, self.worker.address(owner))
+            self.sock.sendto(self._header(_PASSED, peer) + data, self.worker.address(owner))
             self.passed_on += 1
             self._reached.add(owner)
         except ConnectionRefusedError:
@@ -119,6 +134,18 @@ class Router:
             throttle.log(log, logging.WARNING, ("pass-on", owner), why, owner, exc)
         return True
 
+    def write_on(self, holder: int | None, data: bytes, peer: Peer) -> None:
+        """Have the worker *holder* (None: whichever sibling holds it) write *data* on its connection to *peer*."""
+        siblings = [holder] if holder is not None else [i for i in range(self.worker.count) if i != self.worker.index]
+        for index in siblings:
+            try:
+                self.sock.sendto(self._header(_WRITE, peer) + data, self.worker.address(index))
+            except OSError as exc:
+                throttle.log(log, logging.WARNING, ("write-on", index), "cannot reach worker %d: %s", index, exc)
+
+    def _header(self, kind: bytes, peer: Peer) -> bytes:
+        return kind + f" {self.worker.index} {peer.transport} {peer.host} {peer.port}\n".encode()
+
     def _readable(self, *, everything: bool = False) -> None:
         for _ in range(1_000_000 if everything else 64):
             try:
@@ -126,5 +153,9 @@ class Router:
             except (BlockingIOError, InterruptedError):
                 return
             head, _, data = packet.partition(b"\n")
-            host, port = head.decode().split(" ")
-            self.deliver(data, Peer("udp", host, int(port)))
+            kind, sender, transport, host, port = head.decode().split(" ")
+            peer = Peer(transport, host, int(port))
+            if kind == _PASSED.decode():
+                self.deliver(data, peer, int(sender))
+            elif not self.write_held(data, peer) and transport != "udp":
+                throttle.log(log, logging.DEBUG, ("not-held", host, port), "no connection to %s:%s here", host, port)

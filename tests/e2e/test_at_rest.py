@@ -84,10 +84,11 @@ async def _call(vault: Vault, number: str, seconds: float, during: Any = None) -
     try:
         caller.say_pcm(tone(440, seconds + 5))
         assert (await caller.call(number)).status == 200
+        answered = time.monotonic()
         await asyncio.sleep(1.0)
         if during is not None:
             await asyncio.to_thread(during)
-        await asyncio.sleep(seconds - 1.0)
+        await asyncio.sleep(max(0.0, seconds - (time.monotonic() - answered)))
         await caller.hangup()
         return caller.call_id
     finally:
@@ -124,8 +125,11 @@ def test_sealed_on_disk_in_the_database_and_in_a_storage_plan_plain_on_the_way_o
     number = vault.callflow({**flow_to(vault.sink.url), "children": {"_": {"module": "echo", "data": {}}}})
     captured: list[bytes] = []
 
-    def look_at_the_capture() -> None:
+    def look_at_the_capture() -> None:  # once it holds a second of both directions (written once a second)
         (capture,) = (vault.server.data_dir / "spool" / vault.account_id).glob("*.capture")
+        deadline = time.monotonic() + 5
+        while capture.stat().st_size < 20_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
         captured.append(capture.read_bytes())
 
     call_id = asyncio.run(_call(vault, number, 2.5, look_at_the_capture))

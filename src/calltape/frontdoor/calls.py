@@ -353,12 +353,9 @@ class CallControl:
         if leg.dialog is not None and self.legs.get(leg.dialog.id) is leg:
             del self.legs[leg.dialog.id]
 
-    def pin_certificate(self, peer: Peer, sha256: bytes | None) -> None:
-        """Over TLS, *peer* must present the certificate whose SHA-256 is *sha256* (None: one a CA vouches for)."""
-        if sha256 is None:
-            self.transport.tls_pins.pop((peer.host, peer.port), None)
-        else:
-            self.transport.tls_pins[(peer.host, peer.port)] = sha256
+    def prepare_peer(self, peer: Peer, *, pin: bytes | None, own_connection: bool) -> None:
+        """How *peer* is reached (see LegHost): its pinned certificate, or that it is reached on its own connection."""
+        self.transport.prepare_peer(peer, pin=pin, own_connection=own_connection)
 
     def contact_for(self, peer: Peer, local_address: str) -> str:
         """Our Contact, reachable the way the peer reached us."""

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
-from calltape.at_rest.keyring import KeyUnavailableError, Seal, encryption_key_id
+from calltape.at_rest.keyring import KEYRING, KeyUnavailableError, Seal, encryption_key_id
 from calltape.delivery.storage_plan import recording_target
 from calltape.delivery.targets import Target, choose_target
 from calltape.logs import throttle
@@ -205,6 +205,9 @@ class RecordingManager:
             return None
 
         key_id = encryption_key_id(await self._cache.get(("account", account_id), account))
+        if key_id is not None and key_id not in KEYRING:  # the account may have moved to a new key since
+            self._cache.forget(("account", account_id))
+            key_id = encryption_key_id(await self._cache.get(("account", account_id), account))
         if key_id is None:
             return None, ""
         try:

@@ -47,6 +47,10 @@ class TtlCache:
             self._entries[key] = (self.clock() + self.ttl, value)
         return value
 
+    def forget(self, key: Hashable) -> None:
+        """Forget the answer for *key* (the next get loads it afresh; a load already under way is still shared)."""
+        self._entries.pop(key, None)
+
     def clear(self) -> None:
         """Forget every answer (this node changed what they were read from)."""
         self._entries.clear()

@@ -249,7 +249,8 @@ class Endpoints:
                 transport, _, hostport = binding.source.partition(":")
                 host, _, port = hostport.rpartition(":")
                 peer = Peer(transport, host, int(port))
-            targets.append(Target(uri, peer, route=route, **common))
+            own_connection = not route and peer.transport != "udp"  # its connection, wherever calltape holds it
+            targets.append(Target(uri, peer, route=route, own_connection=own_connection, **common))
         if not targets and sip.get("method") == "ip" and sip.get("ip"):  # a PBX known by its address
             host = str(sip["ip"])
             uri_host = f"[{host}]" if ":" in host else host

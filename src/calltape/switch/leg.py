@@ -62,9 +62,10 @@ class LegHost(Protocol):
         """Send *request*; its transaction's responses, timeout or transport error reach *owner*."""
 
     def send_ack(self, ack: Request, peer: Peer) -> None: ...
-    def pin_certificate(self, peer: Peer, sha256: bytes | None) -> None:
-        """Over TLS, *peer* must present the certificate whose SHA-256 is *sha256* (instead of a CA's); None: a
-        CA's, for its name."""
+    def prepare_peer(self, peer: Peer, *, pin: bytes | None, own_connection: bool) -> None:
+        """How *peer* is reached: over TLS, only if it presents the certificate whose SHA-256 is *pin* (None: one a
+        CA vouches for, for its name); *own_connection*: only on the connection it opened (a phone registered over
+        TCP, TLS or WebSocket), never on one calltape would open."""
 
     def contact_for(self, peer: Peer, local_address: str) -> str: ...
     def via_for(self, peer: Peer, local_address: str) -> str: ...

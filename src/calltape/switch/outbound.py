@@ -53,6 +53,7 @@ class Target:
     srtp: bool = False  # offer SRTP (the device's media.encryption.methods has "srtp")
     srtp_required: bool = False  # and refuse an answer in the clear (its enforce_security)
     certificate_sha256: bytes | None = None  # over TLS: the certificate it must present, pinned (a gateway's)
+    own_connection: bool = False  # reached only on the connection it opened (registered over TCP, TLS, WebSocket)
 
 
 class OutboundLeg(Leg):
@@ -73,8 +74,8 @@ class OutboundLeg(Leg):
         self._authenticated = False
         self._cancelled = False
         self._crypto = new_crypto() if target.srtp else None  # the SRTP key we offer (the same on every retry)
-        if target.peer.transport == "tls":  # pinned as the target says now (a pin taken away is gone)
-            host.pin_certificate(target.peer, target.certificate_sha256)
+        if target.peer.transport != "udp":  # as the target says now (a pin taken away is gone)
+            host.prepare_peer(target.peer, pin=target.certificate_sha256, own_connection=target.own_connection)
 
     def ring(self) -> None:
         """Send the INVITE (our offer: PCMU, PCMA, telephone-event)."""
