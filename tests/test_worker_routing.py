@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import zlib
-from functools import partial
+from collections.abc import Callable
 
 from calltape.sip.events import Peer
 from calltape.worker import Router, Worker
@@ -33,26 +33,46 @@ def test_call_ids_a_worker_makes_are_its_own() -> None:
         assert all(worker.owns(worker.new_call_id()) for _ in range(50))
 
 
-async def test_a_datagram_goes_to_its_owner_once_with_its_senders_address() -> None:
-    group = secrets.token_hex(4)
-    delivered: list[tuple[int, bytes, Peer]] = []
-    holders: list[int] = []
+class Host:
+    """One worker's side of the routing, as its SIP transport would take it."""
 
-    def deliver(i: int, data: bytes, peer: Peer, holder: int) -> bool:
-        delivered.append((i, data, peer))
-        holders.append(holder)
+    def __init__(self, index: int, holds: set[Peer] | None = None) -> None:
+        self.index, self.holds = index, holds or set()
+        self.delivered: list[tuple[bytes, Peer, int | None]] = []
+        self.written: list[tuple[bytes, Peer]] = []
+        self.lacking: list[tuple[Peer, int]] = []
+        self.closed: list[tuple[Peer, int]] = []
+
+    def deliver_passed(self, data: bytes, peer: Peer, holder: int | None) -> bool:
+        self.delivered.append((data, peer, holder))
         return True
 
-    written: list[tuple[int, bytes, Peer]] = []
-    held = Peer("tls", "192.0.2.8", 40001)  # worker 1 holds a phone's TLS connection
+    def write_held(self, data: bytes, peer: Peer) -> bool:
+        if peer not in self.holds:
+            return False
+        self.written.append((data, peer))
+        return True
 
-    def write_held(i: int, data: bytes, peer: Peer) -> bool:
-        if i == 1 and peer == held:
-            written.append((i, data, peer))
-            return True
-        return False
+    def sibling_lacks(self, peer: Peer, sibling: int) -> None:
+        self.lacking.append((peer, sibling))
 
-    routers = [Router(Worker(i, 2, group), partial(deliver, i), partial(write_held, i)) for i in range(2)]
+    def sibling_closed(self, peer: Peer, sibling: int) -> None:
+        self.closed.append((peer, sibling))
+
+
+async def _until(check: Callable[[], object]) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("it did not come")
+
+
+async def test_a_datagram_goes_to_its_owner_once_with_its_senders_address() -> None:
+    group = secrets.token_hex(4)
+    held = Peer("tls", "192.0.2.8", 40001)  # worker 0 holds a phone's TLS connection
+    hosts = [Host(0, {held}), Host(1)]
+    routers = [Router(Worker(i, 2, group), hosts[i]) for i in range(2)]
     for router in routers:
         router.start()
     try:
@@ -62,28 +82,28 @@ async def test_a_datagram_goes_to_its_owner_once_with_its_senders_address() -> N
             data = message(header)
             assert routers[1].pass_on(data, peer) is False  # its own: handled where it landed
             assert routers[0].pass_on(data, peer) is True
-            for _ in range(100):
-                if delivered:
-                    break
-                await asyncio.sleep(0.01)
-            assert delivered.pop() == (1, data, peer)
+            await _until(lambda: hosts[1].delivered)
+            assert hosts[1].delivered.pop() == (data, peer, None)
         assert routers[0].pass_on(message(b"X-No-Call-Id: 1"), peer) is False  # the parser will answer it
-        assert not delivered and routers[0].passed_on == 3 and holders == [0, 0, 0]
+        assert not hosts[1].delivered and routers[0].passed_on == 3
 
-        # over a connection: the owner is told which worker holds it, and has that one write its answers on it
+        # over a connection worker 0 accepted: the owner learns who holds it, and has that one write on it
         data = message(b"Call-ID: " + owned_by_1)
-        assert routers[0].pass_on(data, held) is True
-        for _ in range(100):
-            if delivered:
-                break
-            await asyncio.sleep(0.01)
-        assert delivered.pop() == (1, data, held) and holders[-1] == 0
-        routers[0].write_on(None, b"SIP/2.0 200 OK\r\n\r\n", held)  # whoever holds it: worker 1
-        for _ in range(100):
-            if written:
-                break
-            await asyncio.sleep(0.01)
-        assert written == [(1, b"SIP/2.0 200 OK\r\n\r\n", held)]
+        assert routers[0].pass_on(data, held, True) is True
+        await _until(lambda: hosts[1].delivered)
+        assert hosts[1].delivered.pop() == (data, held, 0)
+        routers[1].write_on(None, b"SIP/2.0 200 OK\r\n\r\n", held)  # whichever holds it: worker 0
+        await _until(lambda: hosts[0].written)
+        assert hosts[0].written == [(b"SIP/2.0 200 OK\r\n\r\n", held)]
+        gone = Peer("wss", "192.0.2.9", 40002)  # nobody holds it: the asker is told so
+        routers[1].write_on(0, b"BYE sip:x SIP/2.0\r\n\r\n", gone)
+        await _until(lambda: hosts[1].lacking)
+        assert hosts[1].lacking == [(gone, 0)]
+        routers[0].closed(held)  # its connection closed: the sibling forgets it
+        await _until(lambda: hosts[1].closed)
+        assert hosts[1].closed == [(held, 0)]
+        routers[0].sock.sendto(b"junk without a header", Worker(1, 2, group).address(1))  # ignored, not a crash
+        await asyncio.sleep(0.05)
     finally:
         for router in routers:
             router.close()

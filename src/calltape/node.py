@@ -260,9 +260,11 @@ class Node:
         self.control = ControlServer(self.worker, self.channels.handle) if several else None
         registrar = Registrar(self.registrations, device_auth, node=socket.gethostname(), sources=sources)
         self.service = SipService(registrar, self.transport, self.calls)
-        self.router = Router(self.worker, self.transport.deliver_passed, self.transport.write_held) if several else None
-        if self.router is not None:
+        self.router = Router(self.worker, self.transport) if several else None
+        if self.router is not None:  # connections stay with the worker that accepted them: the others ask it
             self.transport.write_elsewhere = self.router.write_on
+            self.transport.stream_closed = self.router.closed
+            self.transport.siblings = self.worker.count - 1
             self.router.draining = lambda: self.draining
 
     def _build_api(self, receiver: ReceiverSettings | None) -> None:

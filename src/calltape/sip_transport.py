@@ -57,15 +57,20 @@ class SipTransport:
         self._own_connection: set[tuple[str, str, int]] = set()
         # with several workers: the sibling that holds a connection (learnt from what it passed on to us) ...
         self._held_by: dict[tuple[str, str, int], int] = {}
-        # ... and how to have a sibling (None: whichever holds it) write on its connection
+        # ... how to have a sibling (None: whichever holds it) write on its connection, how many siblings there
+        # are, and per peer asked for: (messages asked of every sibling, siblings that said they hold none)
         self.write_elsewhere: Callable[[int | None, bytes, Peer], None] | None = None
+        self.siblings = 0
+        self._asked: dict[tuple[str, str, int], list[int]] = {}
+        self.stream_closed: Callable[[Peer], None] | None = None  # a connection we accepted is gone (the siblings)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.address: tuple[str, int] = ("", 0)
         self.tls_address: tuple[str, int] | None = None
         self.ws_addresses: dict[str, tuple[str, int]] = {}  # "ws" and "wss": where each listens
-        # with several workers: True when a datagram was passed on to the worker that owns its dialog
-        self.pass_on: Callable[[bytes, Peer], bool] | None = None
+        # with several workers: True when a message was passed on to the worker that owns its dialog (the flag:
+        # it came on a connection this worker accepted)
+        self.pass_on: Callable[[bytes, Peer, bool], bool] | None = None
         # the flood gate: (message, source, over a stream) → False drops it unread
         self.admit: Callable[[bytes, str, bool], bool] | None = None
         self.vouch: Callable[[str], None] | None = None  # told of every host calltape sends a request to
@@ -81,7 +86,7 @@ class SipTransport:
         on_event: EventHandler,
         *,
         shared: bool = False,
-        pass_on: Callable[[bytes, Peer], bool] | None = None,
+        pass_on: Callable[[bytes, Peer, bool], bool] | None = None,
     ) -> tuple[str, int]:
         """Listen on UDP and TCP *host:port* (port 0 picks one free for both) and hand every event to
         *on_event*. *shared*: with SO_REUSEPORT, so that several worker processes listen on the same port, and
@@ -174,19 +179,40 @@ class SipTransport:
 
     def received(self, data: bytes, peer: Peer, *, ours: bool = False) -> bool:
         """One message off the wire: passed on to the worker that owns its dialog, or taken here. False if the flood
-        gate dropped it (a stream's connection is then closed). *ours*: it came on a connection calltape opened."""
-        if self.pass_on is not None and self.pass_on(data, peer):
+        gate dropped it (a stream's connection is then closed). *ours*: it came on a connection calltape opened.
+        A connection's messages meet the gate here, in the worker holding it (a stranger's connection is closed
+        here); a datagram's in the worker that owns its dialog (the one that vouched for its peer)."""
+        if peer.transport == "udp":
+            if self.pass_on is not None and self.pass_on(data, peer, False):
+                return True
+            return self.deliver(data, peer)
+        if not ours and self.admit is not None and not self.admit(data, peer.host, True):
+            return False
+        if self.pass_on is not None and self.pass_on(data, peer, not ours):
             return True
-        return self.deliver(data, peer, ours=ours)
+        self._take(data, peer)
+        return True
 
-    def deliver_passed(self, data: bytes, peer: Peer, holder: int) -> bool:
-        """A message another worker passed on to us, its dialog's owner; over a connection, *holder* holds it and
-        what we send *peer* goes to that worker to write."""
-        if peer.transport != "udp":
-            if len(self._held_by) >= MAX_HELD_ELSEWHERE:
-                self._held_by.clear()
-            self._held_by[(peer.transport, peer.host, peer.port)] = holder
-        return self.deliver(data, peer)
+    def deliver(self, data: bytes, peer: Peer) -> bool:
+        """Feed a datagram to the endpoint unless the flood gate drops it (False)."""
+        if self.admit is not None and not self.admit(data, peer.host, False):
+            return False
+        self._take(data, peer)
+        return True
+
+    def deliver_passed(self, data: bytes, peer: Peer, holder: int | None) -> bool:
+        """A message another worker passed on to us, its dialog's owner; *holder*: the worker holding the connection
+        it came on (one it accepted), which writes what we send *peer*."""
+        if peer.transport == "udp":
+            return self.deliver(data, peer)
+        key = (peer.transport, peer.host, peer.port)
+        if holder is not None and key not in self._streams:
+            if key not in self._held_by and len(self._held_by) >= MAX_HELD_ELSEWHERE:
+                del self._held_by[next(iter(self._held_by))]  # the oldest
+            self._held_by[key] = holder
+            self._asked.pop(key, None)
+        self._take(data, peer)  # met the gate in the holder
+        return True
 
     def write_held(self, data: bytes, peer: Peer) -> bool:
         """Write *data* on our connection to *peer* for a sibling worker; False if we hold none."""
@@ -195,6 +221,28 @@ class SipTransport:
             return False
         conn.write(data)
         return True
+
+    def sibling_lacks(self, peer: Peer, sibling: int) -> None:
+        """*sibling* holds no connection to *peer*: one we thought it held is gone; when every sibling says so of
+        one we asked them all about, nobody holds it — what was to go on it fails, as on one worker."""
+        key = (peer.transport, peer.host, peer.port)
+        if self._held_by.get(key) == sibling:
+            del self._held_by[key]
+            self._connection_gone(peer)
+            return
+        asked = self._asked.get(key)
+        if asked is None:
+            return
+        asked[1] += 1
+        if asked[1] >= asked[0] * self.siblings:
+            del self._asked[key]
+            self._connection_gone(peer)
+
+    def sibling_closed(self, peer: Peer, sibling: int) -> None:
+        """*sibling*'s connection to *peer* is closed: it holds it no more."""
+        key = (peer.transport, peer.host, peer.port)
+        if self._held_by.get(key) == sibling:
+            del self._held_by[key]
 
     def prepare_peer(self, peer: Peer, *, pin: bytes | None, own_connection: bool) -> None:
         """How *peer* is reached: over TLS, with the certificate whose SHA-256 is *pin* only (None: one a CA vouches
@@ -212,17 +260,13 @@ class SipTransport:
         else:
             self._own_connection.discard(key)
 
-    def deliver(self, data: bytes, peer: Peer, *, ours: bool = False) -> bool:
-        """Feed one message to the endpoint unless the flood gate drops it (here, in the worker that owns its
-        dialog: the one that vouched for its peer); a bug on one message must not stop the listener."""
-        if not ours and self.admit is not None and not self.admit(data, peer.host, peer.reliable):
-            return False
+    def _take(self, data: bytes, peer: Peer) -> None:
+        """Feed one message to the endpoint (a bug on one message must not stop the listener)."""
         try:
             self.endpoint.receive(data, peer, self.now())
         except Exception as exc:
             throttle.error(log, "receive-failed", exc, "failed on a message from %s:%d", peer.host, peer.port)
         self.flush()
-        return True
 
     def respond(self, transaction: ServerTransaction, response: Response) -> None:
         """Send the TU's response and flush."""
@@ -278,22 +322,29 @@ class SipTransport:
         elif self.write_elsewhere is not None and key in self._held_by:  # a sibling worker holds it
             self.write_elsewhere(self._held_by[key], data, peer)
         elif peer.transport in ("ws", "wss") or key in self._own_connection:  # its connection, or none at all
-            if self.write_elsewhere is not None:
-                self.write_elsewhere(None, data, peer)  # whichever sibling holds it writes it
+            if self.write_elsewhere is not None and self.siblings:  # whichever sibling holds it writes it
+                asked = self._asked.setdefault(key, [0, 0])
+                asked[0] += 1
+                self.write_elsewhere(None, data, peer)
                 return
-            throttle.log(
-                log,
-                logging.WARNING,
-                ("connection-gone", peer.host, peer.port),
-                "cannot reach %s:%d: the %s connection it opened is closed",
-                peer.host,
-                peer.port,
-                peer.transport.upper(),
-            )
-            self.endpoint.transport_failed(peer, self.now())
+            self._connection_gone(peer)
         else:
             self._connecting[key] = [data]
             self._loop.create_task(self._connect_and_send(key, peer))
+
+    def _connection_gone(self, peer: Peer) -> None:
+        """Nobody holds *peer*'s own connection any more: what was to go on it fails."""
+        throttle.log(
+            log,
+            logging.WARNING,
+            ("connection-gone", peer.host, peer.port),
+            "cannot reach %s:%d: the %s connection it opened is closed",
+            peer.host,
+            peer.port,
+            peer.transport.upper(),
+        )
+        self.endpoint.transport_failed(peer, self.now())
+        self.flush()
 
     async def _connect_and_send(self, key: tuple[str, str, int], peer: Peer) -> None:
         """Open a connection to *peer* (over TLS: its certificate checked against our CAs, for the name or
@@ -337,9 +388,11 @@ class SipTransport:
         self._streams[key] = conn
 
     def unregister_stream(self, key: tuple[str, str, int], conn: _StreamConnection | WebSocketConnection) -> None:
-        """A connection is gone."""
+        """A connection is gone (one a peer opened: the sibling workers are told)."""
         if self._streams.get(key) is conn:
             del self._streams[key]
+            if self.stream_closed is not None and not getattr(conn, "ours", False):
+                self.stream_closed(Peer(*key))
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):

@@ -14,15 +14,18 @@ holds it asks every sibling: the one that holds it writes, the others drop it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import socket
 import time
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from calltape.logs import throttle
 from calltape.sip.events import Peer
@@ -72,25 +75,48 @@ def spool_dir(data_dir: Path, index: int) -> Path:
     return data_dir / ("spool" if index == 0 else f"spool-w{index}")
 
 
-_PASSED, _WRITE = b"P", b"W"  # a message for the owner of its dialog; one to write on a connection held here
+PASSED, WRITE, LACKING, CLOSED = "P", "W", "N", "C"  # the kinds of message between siblings (see Router)
+RETRY_DELAY = 0.005  # seconds before a message for a connection is sent again to a sibling whose queue was full
+MAX_RETRIES = 10_000  # such messages waiting at most (beyond: dropped, logged)
+
+
+class RouterHost(Protocol):
+    """What the router hands messages to: this worker's SIP transport."""
+
+    def deliver_passed(self, data: bytes, peer: Peer, holder: int | None) -> bool:
+        """A message passed on to us, its dialog's owner (*holder*: the worker holding its connection)."""
+
+    def write_held(self, data: bytes, peer: Peer) -> bool:
+        """Write *data* on our connection to *peer*; False if we hold none."""
+
+    def sibling_lacks(self, peer: Peer, sibling: int) -> None:
+        """*sibling*, asked to write to *peer*, holds no connection to it."""
+
+    def sibling_closed(self, peer: Peer, sibling: int) -> None:
+        """*sibling*'s connection to *peer* is closed."""
 
 
 class Router:
     """Passes a message that belongs to another worker's dialog on to that worker, and a message for a connection
-    another worker holds on to that worker."""
+    another worker holds on to that worker.
 
-    def __init__(
-        self,
-        worker: Worker,
-        deliver: Callable[[bytes, Peer, int], bool],
-        write_held: Callable[[bytes, Peer], bool] = lambda data, peer: False,
-    ) -> None:
+    Between siblings, one datagram per message: ``<kind> <sender> <transport> <host> <port> <held>\n`` and the
+    message. ``P``: a message for its dialog's owner (``held`` 1: over a connection the sender accepted, so the
+    owner may have it write there); ``W``: write this on your connection to that peer; ``N``: I hold none (the
+    answer to a ``W``); ``C``: my connection to that peer is closed. A message of a connection is never dropped
+    for a sibling's full queue (nothing would send it again): it is sent again a moment later."""
+
+    def __init__(self, worker: Worker, host: RouterHost) -> None:
         self.worker = worker
-        self.deliver = deliver  # a message passed on to us: taken here (the worker holding its connection given)
-        self.write_held = write_held  # a message to write on a connection of ours: False if we hold none
+        self.host = host
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(worker.address(worker.index))
         self.sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        self._incoming = bytearray(1 << 17)  # a whole message (64 kB at most) and its header
+        self._retry: deque[tuple[bytes, int]] = deque()
+        self._retrying = False
         self.passed_on = 0
         self._reached: set[int] = set()  # workers a datagram reached: one refusing now has stopped
         self.draining: Callable[[], bool] = lambda: False  # this serve drains: a worker refusing has ended
@@ -108,9 +134,9 @@ class Router:
         self._readable(everything=True)
         self.sock.close()
 
-    def pass_on(self, data: bytes, peer: Peer) -> bool:
+    def pass_on(self, data: bytes, peer: Peer, held: bool = False) -> bool:
         """False if this worker owns *data*'s dialog (or it has no Call-ID, or its owner is gone); else it goes to
-        the owner."""
+        the owner (*held*: it came on a connection this worker accepted, which the owner may write on)."""
         match = _CALL_ID.search(data)
         if match is None:
             return False
@@ -118,7 +144,7 @@ class Router:
         if owner == self.worker.index:
             return False
         try:
-            self.sock.sendto(self._header(_PASSED, peer) + data, self.worker.address(owner))
+            self.sock.sendto(self._header(PASSED, peer, held) + data, self.worker.address(owner))
             self.passed_on += 1
             self._reached.add(owner)
         except ConnectionRefusedError:
@@ -129,33 +155,76 @@ class Router:
                 )
                 return False
             throttle.log(log, logging.INFO, ("owner-starting", owner), "worker %d is not up yet: dropped", owner)
-        except OSError as exc:  # its queue is full: UDP drops it, the sender retransmits
-            why = "cannot pass a datagram to worker %d: %s"
-            throttle.log(log, logging.WARNING, ("pass-on", owner), why, owner, exc)
+        except OSError as exc:
+            if peer.reliable:  # nothing would send it again: it waits for room in the owner's queue
+                self._send_later(self._header(PASSED, peer, held) + data, owner)
+            else:  # its queue is full: UDP drops it, the sender retransmits
+                why = "cannot pass a datagram to worker %d: %s"
+                throttle.log(log, logging.WARNING, ("pass-on", owner), why, owner, exc)
         return True
 
     def write_on(self, holder: int | None, data: bytes, peer: Peer) -> None:
-        """Have the worker *holder* (None: whichever sibling holds it) write *data* on its connection to *peer*."""
-        siblings = [holder] if holder is not None else [i for i in range(self.worker.count) if i != self.worker.index]
-        for index in siblings:
-            try:
-                self.sock.sendto(self._header(_WRITE, peer) + data, self.worker.address(index))
-            except OSError as exc:
-                throttle.log(log, logging.WARNING, ("write-on", index), "cannot reach worker %d: %s", index, exc)
+        """Have the worker *holder* (None: whichever sibling holds it) write *data* on its connection to *peer*;
+        one that holds none says so (:meth:`RouterHost.sibling_lacks`)."""
+        for index in [holder] if holder is not None else self.siblings:
+            self._send(self._header(WRITE, peer) + data, index)
 
-    def _header(self, kind: bytes, peer: Peer) -> bytes:
-        return kind + f" {self.worker.index} {peer.transport} {peer.host} {peer.port}\n".encode()
+    def closed(self, peer: Peer) -> None:
+        """Our connection to *peer* (one we accepted) is closed: the siblings forget that we held it."""
+        for index in self.siblings:
+            self._send(self._header(CLOSED, peer), index)
+
+    @property
+    def siblings(self) -> list[int]:
+        """The other workers."""
+        return [index for index in range(self.worker.count) if index != self.worker.index]
+
+    def _header(self, kind: str, peer: Peer, held: bool = False) -> bytes:
+        return f"{kind} {self.worker.index} {peer.transport} {peer.host} {peer.port} {int(held)}\n".encode()
+
+    def _send(self, datagram: bytes, index: int) -> None:
+        try:
+            self.sock.sendto(datagram, self.worker.address(index))
+        except BlockingIOError:
+            self._send_later(datagram, index)
+        except OSError as exc:  # gone (refused): what it held is gone with it
+            throttle.log(log, logging.INFO, ("sibling", index), "cannot reach worker %d: %s", index, exc)
+
+    def _send_later(self, datagram: bytes, index: int) -> None:
+        if len(self._retry) >= MAX_RETRIES:
+            throttle.log(log, logging.ERROR, "retry-full", "worker %d's queue stays full: a message was lost", index)
+            return
+        self._retry.append((datagram, index))
+        if not self._retrying:
+            self._retrying = True
+            asyncio.get_running_loop().call_later(RETRY_DELAY, self._send_waiting)
+
+    def _send_waiting(self) -> None:
+        self._retrying = False
+        waiting, self._retry = self._retry, deque()
+        for datagram, index in waiting:
+            self._send(datagram, index)
 
     def _readable(self, *, everything: bool = False) -> None:
+        view = memoryview(self._incoming)
         for _ in range(1_000_000 if everything else 64):
             try:
-                packet = self.sock.recv(65600)
+                size = self.sock.recv_into(self._incoming)
             except (BlockingIOError, InterruptedError):
                 return
-            head, _, data = packet.partition(b"\n")
-            kind, sender, transport, host, port = head.decode().split(" ")
-            peer = Peer(transport, host, int(port))
-            if kind == _PASSED.decode():
-                self.deliver(data, peer, int(sender))
-            elif not self.write_held(data, peer) and transport != "udp":
-                throttle.log(log, logging.DEBUG, ("not-held", host, port), "no connection to %s:%s here", host, port)
+            end = self._incoming.find(b"\n", 0, size)
+            try:
+                kind, sender_text, transport, host, port_text, held = bytes(view[:end]).decode().split(" ")
+                sender, peer = int(sender_text), Peer(transport, host, int(port_text))
+            except ValueError:  # not a sibling's (a local process writing to our socket): ignored
+                continue
+            data = bytes(view[end + 1 : size])
+            if kind == PASSED:
+                self.host.deliver_passed(data, peer, sender if held == "1" else None)
+            elif kind == WRITE:
+                if not self.host.write_held(data, peer):
+                    self._send(self._header(LACKING, peer), sender)
+            elif kind == LACKING:
+                self.host.sibling_lacks(peer, sender)
+            elif kind == CLOSED:
+                self.host.sibling_closed(peer, sender)

@@ -86,6 +86,10 @@ def test_a_source_that_failed_too_many_logins_gets_one_message_a_second_through_
     for _ in range(10):
         gate.failures.failure("203.0.113.6", clock.now)
     assert _admitted(gate, "203.0.113.6", 100) == 1
+    in_dialog = b"BYE sip:a@b SIP/2.0\r\nTo: <sip:b@c>;tag=x1\r\n\r\n"  # but the calls behind it go on
+    assert _admitted(gate, "203.0.113.6", 100, in_dialog) == 100
+    assert _admitted(gate, "203.0.113.6", 100, RESPONSE) == 100
+    assert _admitted(gate, "203.0.113.5", 100, in_dialog) == 100  # (its block is over)
 
 
 def test_one_log_line_per_source_per_interval_with_a_count(caplog: pytest.LogCaptureFixture) -> None:

@@ -192,9 +192,8 @@ class DeliveryWorker:
             await asyncio.to_thread(seal_of, path)  # sealed at rest: its key must open it before anything is sent
         except KeyUnavailableError as exc:  # kept, and looked at again (no attempt counted, never given up on)
             reason = f"waits for its key: {exc}"
-            throttle.log(
-                log, logging.WARNING, ("no-key", row.id), "call-id %s: recording %s %s", row.call_id, row.id, reason
-            )
+            line = "call-id %s: recording %s %s"  # one line per missing key and interval, however many wait
+            throttle.log(log, logging.WARNING, ("no-key", str(exc)), line, row.call_id, row.id, reason)
             await self.store.pass_on(row.id, reason, time.time() + KEY_WAIT_BASES * self.retry_base)
             self.wake()  # the loop's next look is then no later than this recording's
             return

@@ -7,7 +7,9 @@ after the last time). Everything else — scanners (sipvicious' ``svmap``/``svwa
 answers nobody asked for — goes through a token bucket per source address (``rate`` messages a second, ``burst`` at
 once) and, over UDP (where a source can be spoofed), one shared by all strangers (``total_rate``). A source that
 failed too many logins (``FailureThrottle``), vouched for or not, has one message a second let through for its
-block (answered 403 with Retry-After, so a person with a mistyped password learns why) and the rest dropped. What
+block (answered 403 with Retry-After, so a person with a mistyped password learns why) and the rest dropped — but
+for the answers and in-dialog requests of a vouched address (the calls under way of the other phones behind an
+office's NAT go on). What
 is dropped over UDP is not answered: an answer costs more than the request and tells the scanner it found a SIP
 server; a stream's connection is closed instead. Drops are logged once per source per interval with a count — at
 most ``LOGGED_SOURCES`` sources an interval, the rest in one line, so that a flood from spoofed addresses cannot
@@ -18,6 +20,7 @@ addresses at most, the quietest forgotten first.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -33,6 +36,8 @@ TOTAL_RATE = 400.0  # every stranger together: a flood from many (spoofed) addre
 VOUCH_FOR = 3600.0
 MAX_SOURCES = 65_536
 LOGGED_SOURCES = 20  # sources whose drops get a line of their own in a log interval; the others share one
+_ANSWER = b"SIP/2.0 "
+_IN_DIALOG = re.compile(rb"^(?:to|t)[ \t]*:[^\r\n]*;[ \t]*tag=", re.IGNORECASE | re.MULTILINE)
 
 
 class FloodGate:
@@ -82,6 +87,8 @@ class FloodGate:
             return True
         now = self.clock()
         if self.failures.blocked(host, now):  # one message a second is let through: it is told 403, Retry-After
+            if self._vouched.get(host, 0.0) > now and (data.startswith(_ANSWER) or _IN_DIALOG.search(data)):
+                return True  # the calls of the phones behind it (an office's NAT) go on
             told = self._told.get(host, 0.0)
             if now - told < 1.0:
                 return self._drop(host, "blocked")
