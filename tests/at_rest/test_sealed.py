@@ -30,8 +30,9 @@ KEYS = Keyring({"k1": K1, "k2": K2})
 ULAW = G711("PCMU", 0)
 
 
-def by_hand(data: bytes, account_key: bytes) -> tuple[str, bytes]:
-    """(key id, plaintext) of a sealed file, read as the format says: an independent reader of it."""
+def by_hand(data: bytes, account_key: bytes, kind: bytes = b"A") -> tuple[str, bytes]:
+    """(key id, plaintext) of a sealed file (*kind*: b"A" its audio, b"C" a capture), read as the format says: an
+    independent reader of it."""
     assert data[:8] == b"CTSEAL1\n"
     key_id = data[8:72].rstrip(b"\0").decode()
     nonce, wrapped = data[72:84], data[84:132]
@@ -41,7 +42,7 @@ def by_hand(data: bytes, account_key: bytes) -> tuple[str, bytes]:
         (length,) = struct.unpack_from("<I", data, at)
         record_nonce = data[at + 4 : at + 16]
         end = at + 16 + length + 16
-        plain.append(AESGCM(data_key).decrypt(record_nonce, data[at + 16 : end], struct.pack("<Q", index)))
+        plain.append(AESGCM(data_key).decrypt(record_nonce, data[at + 16 : end], struct.pack("<Q", index) + kind))
         at, index = end, index + 1
     return key_id, b"".join(plain)
 
@@ -180,3 +181,16 @@ def test_calltape_keys_makes_a_key_and_decrypts_a_sealed_file(tmp_path: Path) ->
     keyring.write_text(f"acme-1 {base64.b64encode(K1).decode()}\n")
     wrong = subprocess.run([*args, "-o", str(out)], capture_output=True, text=True)
     assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1 and "wrong key" in wrong.stderr
+
+
+def test_a_record_cannot_be_moved_between_a_recordings_capture_and_its_audio(tmp_path: Path) -> None:
+    """The two files share the recording's data key: each record binds which kind of file it belongs to."""
+    seal = Seal.new("k1", KEYS)
+    for name in ("r.capture", "r.wav"):
+        with create_file(tmp_path / name, seal) as fh:
+            fh.write(b"0123456789")
+    capture, audio = (tmp_path / "r.capture").read_bytes(), (tmp_path / "r.wav").read_bytes()
+    assert by_hand(capture, K1, b"C")[1] == by_hand(audio, K1)[1] == b"0123456789"
+    (tmp_path / "r.wav").write_bytes(audio[:132] + capture[132:])  # the capture's record in the audio's place
+    with pytest.raises(DamagedRecordError):
+        read_plain(tmp_path / "r.wav", KEYS)

@@ -133,7 +133,7 @@ def test_sealed_on_disk_in_the_database_and_in_a_storage_plan_plain_on_the_way_o
         captured.append(capture.read_bytes())
 
     call_id = asyncio.run(_call(vault, number, 2.5, look_at_the_capture))
-    key_id, plain_capture = by_hand(captured[0], KEYS["k1"])
+    key_id, plain_capture = by_hand(captured[0], KEYS["k1"], b"C")
     assert key_id == "k1" and len(plain_capture) > 8000  # a second of both directions, at least
     _nothing_in_the_clear(plain_capture, captured[0])
 

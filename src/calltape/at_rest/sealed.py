@@ -1,8 +1,9 @@
 """Recording files sealed at rest (AES-256-GCM), read and written as if they were plain.
 
 A sealed file is the seal's header (``keyring.py``: the data key, wrapped) and then records, one per ``write``:
-the plaintext's length, a random nonce, the ciphertext and its tag, the record's index bound in as associated
-data (records cannot be moved). One write per record, appended, keeps what a crash leaves readable up to its last
+the plaintext's length, a random nonce, the ciphertext and its tag, the record's index and the file's kind bound in
+as associated data (records cannot be moved, nor swapped between a recording's capture and its audio, which share
+its data key). One write per record, appended, keeps what a crash leaves readable up to its last
 whole record, as with plain files; a write over what is there (a header patched on close) seals the records it
 touches again, each with a fresh nonce and at its place. :func:`open_file` tells sealed from plain files by their
 first bytes, so every reader (encoding, digests, repair, delivery, the API) works on both.
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
 _RECORD = struct.Struct(f"<I{NONCE}s")  # the plaintext's length, the nonce; then ciphertext and tag
 TAG = 16
 _INDEX = struct.Struct("<Q")
+AUDIO, CAPTURE = b"A", b"C"  # the kinds of file a recording's data key seals
+
+
+def kind_of(path: Path) -> bytes:
+    """A sealed file's kind, by its name: a capture (``.capture``), else the recording's audio."""
+    return CAPTURE if path.suffix == ".capture" else AUDIO
 
 
 class DamagedRecordError(ValueError):
@@ -38,9 +45,10 @@ class DamagedRecordError(ValueError):
 class SealedFile(io.RawIOBase):
     """A sealed file opened for reading, or reading and writing, by its plaintext's offsets."""
 
-    def __init__(self, fd: int, seal: Seal, *, writable: bool) -> None:
+    def __init__(self, fd: int, seal: Seal, *, writable: bool, kind: bytes = AUDIO) -> None:
         super().__init__()
         self._fd = fd
+        self._kind = kind
         self._writable = writable
         self._aead = AESGCM(seal.data_key)
         self._starts: list[int] = []  # each record's offset in the plaintext
@@ -147,13 +155,13 @@ class SealedFile(io.RawIOBase):
         if self._cached is not None and self._cached[0] == index:
             return self._cached[1]
         data = os.pread(self._fd, _RECORD.size + self._sizes[index] + TAG, self._at[index])
-        plain = _open_record(self._aead, data, index)
+        plain = _open_record(self._aead, data, index, self._kind)
         self._cached = (index, plain)
         return plain
 
     def _append(self, plain: bytes) -> None:
         index = len(self._starts)
-        record = _seal_record(self._aead, plain, index)
+        record = _seal_record(self._aead, plain, index, self._kind)
         if os.pwrite(self._fd, record, self._file_end) != len(record):
             os.ftruncate(self._fd, self._file_end)
             raise OSError(28, "No space left on device (short write)")
@@ -171,20 +179,20 @@ class SealedFile(io.RawIOBase):
             offset = position - self._starts[index]
             piece = data[: len(plain) - offset]
             plain[offset : offset + len(piece)] = piece
-            os.pwrite(self._fd, _seal_record(self._aead, bytes(plain), index), self._at[index])
+            os.pwrite(self._fd, _seal_record(self._aead, bytes(plain), index, self._kind), self._at[index])
             self._cached = (index, bytes(plain))
             data, position, index = data[len(piece) :], position + len(piece), index + 1
 
 
-def _seal_record(aead: AESGCM, plain: bytes, index: int) -> bytes:
+def _seal_record(aead: AESGCM, plain: bytes, index: int, kind: bytes) -> bytes:
     nonce = os.urandom(NONCE)
-    return _RECORD.pack(len(plain), nonce) + aead.encrypt(nonce, plain, _INDEX.pack(index))
+    return _RECORD.pack(len(plain), nonce) + aead.encrypt(nonce, plain, _INDEX.pack(index) + kind)
 
 
-def _open_record(aead: AESGCM, record: bytes, index: int) -> bytes:
+def _open_record(aead: AESGCM, record: bytes, index: int, kind: bytes) -> bytes:
     _length, nonce = _RECORD.unpack_from(record)
     try:
-        return aead.decrypt(nonce, record[_RECORD.size :], _INDEX.pack(index))
+        return aead.decrypt(nonce, record[_RECORD.size :], _INDEX.pack(index) + kind)
     except InvalidTag:
         raise DamagedRecordError(f"record {index} of a sealed recording does not open: it is damaged") from None
 
@@ -199,7 +207,7 @@ def create_file(path: Path, seal: Seal | None) -> BinaryIO:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
     try:
         os.write(fd, seal.header)
-        return cast(BinaryIO, SealedFile(fd, seal, writable=True))
+        return cast(BinaryIO, SealedFile(fd, seal, writable=True, kind=kind_of(path)))
     except BaseException:
         os.close(fd)
         raise
@@ -213,7 +221,8 @@ def open_file(path: Path, mode: str = "rb", seal: Seal | None = None, keyring: K
         header = os.pread(fd, HEADER_SIZE, 0)
         if not header.startswith(MAGIC):
             return cast(BinaryIO, os.fdopen(fd, mode))
-        return cast(BinaryIO, SealedFile(fd, seal or Seal.of_header(header, keyring), writable="+" in mode))
+        seal = seal or Seal.of_header(header, keyring)
+        return cast(BinaryIO, SealedFile(fd, seal, writable="+" in mode, kind=kind_of(path)))
     except BaseException:
         os.close(fd)
         raise
@@ -239,7 +248,7 @@ def read_plain(path: Path, keyring: Keyring = KEYRING) -> bytes:
 
 
 def unseal_bytes(data: bytes, keyring: Keyring = KEYRING) -> bytes:
-    """A sealed file's bytes (a database copy) as plain bytes; plain bytes as they are."""
+    """A sealed recording's bytes (its audio: a database copy) as plain bytes; plain bytes as they are."""
     if not data.startswith(MAGIC):
         return data
     aead = AESGCM(Seal.of_header(data[:HEADER_SIZE], keyring).data_key)
@@ -253,7 +262,7 @@ def _records(aead: AESGCM, data: bytes) -> Iterator[bytes]:
         end = at + _RECORD.size + length + TAG
         if end > len(data):
             return
-        yield _open_record(aead, data[at:end], index)
+        yield _open_record(aead, data[at:end], index, AUDIO)
         at, index = end, index + 1
 
 
