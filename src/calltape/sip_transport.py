@@ -228,15 +228,16 @@ class SipTransport:
         key = (peer.transport, peer.host, peer.port)
         if self._held_by.get(key) == sibling:
             del self._held_by[key]
-            self._connection_gone(peer)
-            return
-        asked = self._asked.get(key)
-        if asked is None:
-            return
-        asked[1] += 1
-        if asked[1] >= asked[0] * self.siblings:
+        else:
+            asked = self._asked.get(key)
+            if asked is None:
+                return
+            asked[1] += 1
+            if asked[1] < asked[0] * self.siblings:
+                return
             del self._asked[key]
-            self._connection_gone(peer)
+        self._connection_gone(peer)
+        self.flush()  # the failed transactions' events
 
     def sibling_closed(self, peer: Peer, sibling: int) -> None:
         """*sibling*'s connection to *peer* is closed: it holds it no more."""
@@ -323,6 +324,8 @@ class SipTransport:
             self.write_elsewhere(self._held_by[key], data, peer)
         elif peer.transport in ("ws", "wss") or key in self._own_connection:  # its connection, or none at all
             if self.write_elsewhere is not None and self.siblings:  # whichever sibling holds it writes it
+                if key not in self._asked and len(self._asked) >= MAX_HELD_ELSEWHERE:
+                    del self._asked[next(iter(self._asked))]  # the oldest question
                 asked = self._asked.setdefault(key, [0, 0])
                 asked[0] += 1
                 self.write_elsewhere(None, data, peer)
@@ -333,7 +336,8 @@ class SipTransport:
             self._loop.create_task(self._connect_and_send(key, peer))
 
     def _connection_gone(self, peer: Peer) -> None:
-        """Nobody holds *peer*'s own connection any more: what was to go on it fails."""
+        """Nobody holds *peer*'s own connection any more: what was to go on it fails (its events are handed on by
+        the next flush)."""
         throttle.log(
             log,
             logging.WARNING,
@@ -344,7 +348,6 @@ class SipTransport:
             peer.transport.upper(),
         )
         self.endpoint.transport_failed(peer, self.now())
-        self.flush()
 
     async def _connect_and_send(self, key: tuple[str, str, int], peer: Peer) -> None:
         """Open a connection to *peer* (over TLS: its certificate checked against our CAs, for the name or
