@@ -317,22 +317,15 @@ class Node:
         )
         self.forwarding.listening(sip_host, sip_port)
         if settings.sip_tls is not None:
-            self.tls_certificate = server_context(settings.tls_cert, settings.tls_key)
-            listener = server_context(settings.tls_cert, settings.tls_key)
-            listener.sni_callback = self._present_certificate  # every handshake gets the newest pair (SIGHUP)
             host, port = settings.sip_tls.host, settings.sip_tls.port
             try:
-                await self.transport.start_tls(host, port, listener, shared=self.worker.count > 1)
+                await self.transport.start_tls(host, port, self._listener_context(), shared=self.worker.count > 1)
             except OSError as exc:
                 raise OSError(exc.errno, f"--sip-tls {host}:{port}: {exc.strerror or exc}") from None
         for flag, listen, secure in (("--sip-ws", settings.sip_ws, False), ("--sip-wss", settings.sip_wss, True)):
             if listen is None:
                 continue
-            context = None
-            if secure:
-                self.tls_certificate = self.tls_certificate or server_context(settings.tls_cert, settings.tls_key)
-                context = server_context(settings.tls_cert, settings.tls_key)
-                context.sni_callback = self._present_certificate
+            context = self._listener_context() if secure else None
             try:
                 await self.transport.start_ws(listen.host, listen.port, context, shared=self.worker.count > 1)
             except OSError as exc:
@@ -411,6 +404,16 @@ class Node:
             log.error("node %s: the TLS certificate was not reloaded (the old one stays): %s", self.node, exc)
             return
         log.info("node %s: TLS certificate reloaded from %s", self.node, settings.tls_cert)
+
+    def _listener_context(self) -> ssl.SSLContext:
+        """A TLS listener's context (SIP over TLS, secure WebSocket): every handshake gets the certificate as last
+        loaded (SIGHUP reloads it)."""
+        settings = self.settings
+        if self.tls_certificate is None:
+            self.tls_certificate = server_context(settings.tls_cert, settings.tls_key)
+        listener = server_context(settings.tls_cert, settings.tls_key)
+        listener.sni_callback = self._present_certificate
+        return listener
 
     def _present_certificate(self, connection: ssl.SSLObject, _server_name: str | None, _ctx: ssl.SSLContext) -> None:
         """At each TLS handshake: the certificate as last loaded."""

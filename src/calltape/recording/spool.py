@@ -55,7 +55,7 @@ class AudioSpool:
 
     extension = ""
 
-    def __init__(self, path: Path, rate: int, channels: int) -> None:
+    def __init__(self, path: Path, rate: int, channels: int, seal: Seal | None = None) -> None:
         self.path = path
         self.rate = rate
         self.channels = channels
@@ -64,7 +64,7 @@ class AudioSpool:
         self._pending_bytes = 0
         self._batch = 2 * rate * channels  # one second
         self.error: OSError | None = None  # a write that failed off the loop (the next write raises it)
-        self.seal: Seal | None = None  # the file is sealed with it (set by the subclass)
+        self.seal = seal  # the file is sealed at rest with it
 
     def write(self, pcm: bytes) -> None:
         """Add audio; it reaches the file within about a second."""
@@ -128,8 +128,7 @@ class WavSpool(AudioSpool):
     extension = "wav"
 
     def __init__(self, path: Path, rate: int = 8000, channels: int = 1, seal: Seal | None = None) -> None:
-        super().__init__(path, rate, channels)
-        self.seal = seal
+        super().__init__(path, rate, channels, seal)
         self._file = create_file(path, seal)  # each batch is one write, at once: a crash keeps it
         self._wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed by close()
         self._wav.setnchannels(channels)
@@ -167,7 +166,7 @@ class Mp3Spool(AudioSpool):
         threaded: bool = True,
         seal: Seal | None = None,
     ) -> None:
-        super().__init__(path, rate, channels)
+        super().__init__(path, rate, channels, seal)
         self._encoder = LameEncoder(rate, channels, mp3_frames.bitrate_for(rate, channels), quality)
         self._file: BinaryIO | None = create_file(path, seal)  # one write per batch, at once
         self._tag_size = 0
@@ -176,7 +175,6 @@ class Mp3Spool(AudioSpool):
         self._frames = 0  # whole frames written (counted as they go: closing needs no re-read)
         self._unscanned = bytearray()
         self._bytes = 0
-        self.seal = seal
 
     def submit(self, work: Callable[[], None]) -> None:
         """Run *work* on this spool's encoder lane, after what was queued before it; a write error it meets is
