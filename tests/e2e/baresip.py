@@ -37,6 +37,14 @@ class Baresip:
         against that CA."""
         assert shutil.which("baresip"), "baresip is missing: `make install` installs Debian's baresip"
         workdir.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            if self._start(workdir, aor, password, server_port, hz, tls_ca):
+                return
+        raise RuntimeError(f"baresip did not start: {(workdir / 'baresip.log').read_text()[-1500:]}")
+
+    def _start(self, workdir: Path, aor: str, password: str, server_port: int, hz: int, tls_ca: Path | None) -> bool:
+        """One start on free ports; False when a port it binds (its TLS listener takes the SIP port + 1) was taken
+        by another test in between."""
         self.sip_port = free_port()
         ctrl_port = free_port()
         config = CONFIG.format(sip_port=self.sip_port, ctrl_port=ctrl_port, hz=hz)
@@ -52,9 +60,13 @@ class Baresip:
         while True:
             try:
                 self.sock = socket.create_connection(("127.0.0.1", ctrl_port), timeout=1)
-                break
+                return True
             except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
+                exited = self.proc.poll() is not None
+                if exited and "Address already in use" in (workdir / "baresip.log").read_text():
+                    self.log.close()
+                    return False
+                if time.monotonic() > deadline or exited:
                     log = (workdir / "baresip.log").read_text()[-1500:]
                     raise RuntimeError(f"baresip did not start: {log}") from None
                 time.sleep(0.1)
