@@ -1,18 +1,30 @@
 """Relaying: a bridge of two legs with the same codec (or an echo, a leg relaying to itself) sends each packet
 straight on, its fixed header rewritten in place and its payload untouched — one receive and one send, no queue
-and no tick. Mixed into :class:`~calltape.media.session.RtpSession`, whose ``_readable`` takes the usual packet's
-path itself; what is here is the rest: the first packet of a source, DTMF, and headers with CSRCs, extensions or
-padding."""
+and no tick. Mixed into :class:`~calltape.media.session.RtpSession`.
+
+While nothing stands in the way (both ends latched, no SRTP, the peer sending, its stream on the relayed source),
+the leg's socket is read by a closure of its own, :meth:`Relaying._relay_reader`: what the floor does per
+packet (read, send, keep the bytes) with the header rewritten, every name it needs bound once. Everything else —
+the first packet of a source, DTMF, headers with CSRCs, extensions or padding — takes the session's general path
+(``_handle``), which re-arms the closure when what it was built on changes.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
 
 from calltape.media.arrivals import ArrivalPlacer
 from calltape.media.clock import MediaClock
 from calltape.media.dtmf import DtmfReceiver
 from calltape.media.g711 import FRAME_SAMPLES, G711
-from calltape.media.kept import KeptPackets
+from calltape.media.kept import HAND_ON_FRAMES, KeptPackets
 from calltape.media.rtp import FIXED_HEADER, HEADER_SIZE, parse_rtp
 from calltape.media.taps import TapDirection, Taps
+
+RtpHeader = tuple[int, int, int, int, int]  # a fixed header as unpacked: first byte, second, sequence, timestamp, SSRC
+RelayCounts = tuple[int, int, RtpHeader | None]  # a relay's reader's packets received, sent, and last header
 
 
 class Relaying:
@@ -26,14 +38,19 @@ class Relaying:
     heard_side: TapDirection
     open: bool
     sending: bool
-    packets_in: int
+    sock: socket.socket
+    latched: tuple[str, int] | None
+    stats: dict[str, int]
+    _packets_in: int
+    _packets_out: int
     relay_peer: Relaying | None
     _relay_ssrc: int | None
     _relay_offsets: tuple[int, int]
-    _relayed: tuple[int, int] | None
+    _last_relayed: RtpHeader | None
     _audio_type: int
     _buffer: bytearray
     _view: memoryview
+    _loop: asyncio.AbstractEventLoop
     _kept: KeptPackets
     _ssrc: int | None
     _out_ssrc: int
@@ -43,6 +60,12 @@ class Relaying:
     _dtmf: DtmfReceiver
 
     def hand_on(self, last_arrival: float | None = None) -> None:
+        raise NotImplementedError
+
+    def _handle(self, length: int) -> None:
+        raise NotImplementedError
+
+    def _rearm_senders(self) -> None:
         raise NotImplementedError
 
     def _send_packet(self, packet: bytes | bytearray | memoryview) -> None:
@@ -69,34 +92,109 @@ class Relaying:
         elif payload_type == self.dtmf_payload_type:
             self._dtmf.receive(timestamp, bytes(buffer[HEADER_SIZE:length]))  # the call hears the digit too
             if peer.dtmf_payload_type is None or peer is self:  # an echo sends back audio, not key presses
-                self.packets_in += 1
+                self._packets_in += 1
                 return
             out_type = peer.dtmf_payload_type
         else:
             return
-        self.packets_in += 1
+        self._packets_in += 1
         if ssrc != peer._relay_ssrc:  # a new source: the peer's stream continues where it stands
+            peer._continue_after_relayed()
             peer._relay_ssrc = ssrc
             peer._relay_offsets = ((peer._out_seq - sequence) & 0xFFFF, (peer._out_ts - timestamp) & 0xFFFFFFFF)
+            peer._forward(buffer, length, out_type | (second & 0x80), sequence, timestamp)
+            peer._rearm_senders()  # their readers were built on the source before
+            return
         peer._forward(buffer, length, out_type | (second & 0x80), sequence, timestamp)
 
     def _forward(self, buffer: bytearray, length: int, second: int, sequence: int, timestamp: int) -> None:
         """Send a packet relayed from the bridged leg (or, for echo, from this one) as part of this leg's stream:
         its fixed header rewritten in place with our SSRC and the relayed source's sequence and timestamps moved
         on by this leg's offsets."""
-        seq_offset, ts_offset = self._relay_offsets
-        out_seq, out_ts = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
-        self._relayed = (out_seq, out_ts)
+        self._last_relayed = (0x80, second, sequence, timestamp, 0)
         if self.sending and self.open:
+            seq_offset, ts_offset = self._relay_offsets
+            out_seq, out_ts = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
             FIXED_HEADER.pack_into(buffer, 0, 0x80, second, out_seq, out_ts, self._out_ssrc)
             self._send_packet(memoryview(buffer)[:length])
 
+    def _continue_after_relayed(self) -> None:
+        """This leg's own numbering moves on to just after the last packet relayed to it, if any: what it sends
+        next (its own frames, or a new relayed source) continues the stream its far end hears."""
+        if self._last_relayed is not None:  # as the relayed source numbered it: moved on by the offsets
+            seq_offset, ts_offset = self._relay_offsets
+            sequence, timestamp = self._last_relayed[2:4]
+            self._out_seq = (sequence + seq_offset + 1) & 0xFFFF
+            self._out_ts = (timestamp + ts_offset + FRAME_SAMPLES) & 0xFFFFFFFF
+            self._last_relayed = None
+
     def _resume_own_stream(self) -> None:
         """Relaying to this leg ended: its own packets continue the sequence and timestamps it was sending."""
-        if self._relayed is not None:
-            out_seq, out_ts = self._relayed
-            self._out_seq, self._out_ts = (out_seq + 1) & 0xFFFF, (out_ts + FRAME_SAMPLES) & 0xFFFFFFFF
-        self._relay_ssrc = self._relayed = None
+        self._continue_after_relayed()
+        self._relay_ssrc = None
+        self._rearm_senders()
+
+    def _relay_reader(self, peer: Relaying) -> tuple[Callable[[], None], Callable[[], RelayCounts]]:
+        """The reader of this leg's socket while the usual packet goes straight on to *peer* (see the module's
+        docstring), and what it counted so far. Everything it needs is bound here and it writes to no object
+        but the buffers — a leg's or its peer's attributes are a cold cache line per packet at a thousand legs —
+        so the per-packet work is the floor's plus the header. Built anew whenever what it was built on changes
+        (``_arm``); any other packet goes to ``_handle``."""
+        recv_into, send = self.sock.recv_into, peer.sock.send
+        buffer, view = self._buffer, self._view
+        unpack_from, pack_into = FIXED_HEADER.unpack_from, FIXED_HEADER.pack_into
+        audio_type, out_type, source, out_ssrc = self._audio_type, peer._audio_type, peer._relay_ssrc, peer._out_ssrc
+        seq_offset, ts_offset = peer._relay_offsets
+        taps, peer_taps = self.taps, peer.taps
+        kept = self._kept
+        keep, kept_lengths = kept.data.extend, kept.lengths
+        hand_on, handle, now = self.hand_on, self._handle, self._loop.time
+        stats, peer_stats = self.stats, peer.stats
+        packet = view[:0]  # the buffer's first *length* bytes, made anew only when the length changes
+        received = sent = 0
+        last: RtpHeader | None = None  # the last relayed header, as its source sent it
+
+        def read() -> None:
+            nonlocal packet, received, sent, last
+            try:
+                length = recv_into(buffer)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # ICMP port unreachable from the far end: counted, not logged per packet
+                stats["send_errors"] += 1
+                return
+            if length > HEADER_SIZE and buffer[0] == 0x80:
+                header = unpack_from(buffer)
+                _first, second, sequence, timestamp, ssrc = header
+                if second & 0x7F == audio_type and ssrc == source:
+                    received += 1
+                    if len(packet) != length:
+                        packet = view[:length]
+                    if taps or peer_taps:  # kept as it came (before its header is rewritten)
+                        keep(packet)
+                        if not kept_lengths:
+                            kept.since = now()
+                        kept_lengths.append(length)
+                        if len(kept_lengths) >= HAND_ON_FRAMES:
+                            hand_on(now())
+                    second = out_type | (second & 0x80)
+                    sequence, timestamp = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
+                    pack_into(buffer, 0, 0x80, second, sequence, timestamp, out_ssrc)
+                    last = header
+                    try:
+                        send(packet)
+                        sent += 1
+                    except OSError:
+                        peer_stats["send_errors"] += 1
+                    return
+            if last is not None:  # the general path may relay a later packet: the peer learns of this one first
+                peer._last_relayed, last = last, None
+            handle(length)
+
+        def counts() -> RelayCounts:
+            return received, sent, last
+
+        return read, counts
 
     def _tap_relayed(self, length: int) -> None:
         """The taps hear relayed audio too: what this leg's far end says is what the bridged leg sends, at the

@@ -12,8 +12,12 @@ from typing import Protocol
 class CountsPackets(Protocol):
     """What a session counts (``RtpSession``)."""
 
-    packets_in: int
-    packets_out: int
+    @property
+    def packets_in(self) -> int: ...
+
+    @property
+    def packets_out(self) -> int: ...
+
     stats: dict[str, int]
 
 

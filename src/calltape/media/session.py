@@ -28,7 +28,7 @@ from calltape.media.dtmf import DtmfReceiver
 from calltape.media.g711 import FRAME_SAMPLES, G711
 from calltape.media.kept import HAND_ON_FRAMES, KeptPackets
 from calltape.media.outbound import RELAY_DEPTH, Player, RelayBuffer, Silence, Source
-from calltape.media.relaying import Relaying
+from calltape.media.relaying import RelayCounts, Relaying, RtpHeader
 from calltape.media.rtp import FIXED_HEADER, HEADER_SIZE, parse_rtp
 from calltape.media.rtp_totals import RTP_TOTALS
 from calltape.media.sending import PacedSending
@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 DRAIN_LIMIT = 3000  # packets read at most when a call ends (a minute of audio: what a socket buffer can hold)
 REORDER_DEPTH = 3  # packets held back to put a late one in its place for a relay (60 ms)
 SILENCE = Silence()
+# every leg reads into this one buffer (the event loop handles one packet at a time, to its end): it stays in the
+# processor's cache, where one buffer per leg would be another cold line for every packet at a thousand legs
+READ_BUFFER = bytearray(2048)
+READ_VIEW = memoryview(READ_BUFFER)
 
 
 class RtpSession(Relaying, PacedSending):
@@ -86,22 +90,24 @@ class RtpSession(Relaying, PacedSending):
         self.open = False
         self.latched: tuple[str, int] | None = None
         self.started_at = loop.time()  # the media timers count from here, not from 0
-        self.packets_in = 0  # media packets of a negotiated type; the watchdog reads it, no clock per packet
-        self.packets_out = 0  # packets handed to the socket (own frames and relayed ones); /metrics sums them
+        self._packets_in = 0  # media packets of a negotiated type (see packets_in)
+        self._packets_out = 0  # packets handed to the socket (see packets_out)
         self._seen = (0, self.started_at)  # (packets_in, when the watchdog saw it change)
         self.relay_peer: RtpSession | None = None  # bridged with the same codec: packets go on at once
         self._relay_ssrc: int | None = None
         self._relay_offsets = (0, 0)  # (sequence, timestamp) added to a relayed source's own
-        self._relayed: tuple[int, int] | None = None  # the last relayed packet's (sequence, timestamp)
+        self._last_relayed: RtpHeader | None = None  # the last packet relayed to this leg, as its source sent it
+        self._relayed_by: list[RtpSession] = []  # the legs relaying to this one (their readers use its state)
+        self._direct: Callable[[], RelayCounts] | None = None  # the relay's reader's counts, while it reads
+        self._direct_peer: RtpSession | None = None  # the leg it sends on
         self._audio_type = codec.payload_type
-        self._buffer = bytearray(2048)  # every read lands here; relaying rewrites the header in place
-        self._view = memoryview(self._buffer)
+        self._buffer, self._view = READ_BUFFER, READ_VIEW
         self._packet = bytearray(HEADER_SIZE + FRAME_SAMPLES)  # every audio packet we send is built here
         self._kept = KeptPackets()  # received audio packets on the usual path, as they came, until handed on
         self._kept_data, self._kept_lengths = self._kept.data, self._kept.lengths  # the same objects, one hop less
         # counted per event (packets_in counts media)
         self.stats = {"lost": 0, "late": 0, "send_errors": 0, "reanchored": 0, "relay_dropped": 0}
-        self.sending = True  # False while the far end holds the call
+        self._sending = True  # False while the far end holds the call
         self._expected: int | None = None
         self._ssrc: int | None = None
         self._arrivals = ArrivalPlacer(self.timeline, loop.time, self.stats)  # incoming frames' places
@@ -125,13 +131,87 @@ class RtpSession(Relaying, PacedSending):
     async def start(self) -> None:
         """Attach to the event loop and start sending (silence until a source has something)."""
         self.sock.setblocking(False)
-        self._loop.add_reader(self.sock.fileno(), self._readable)
         self.open = True
+        self._rearm()
         RTP_TOTALS.opened(self)
         self.started_at = self._loop.time()
         self._seen = (self.packets_in, self.started_at)
         if self.relay_peer is None:
             self.clock.add(self)
+
+    @property
+    def sending(self) -> bool:
+        """False while the far end holds the call: nothing is sent to it."""
+        return self._sending
+
+    @sending.setter
+    def sending(self, sending: bool) -> None:
+        if sending != self._sending:
+            self._sending = sending
+            self._rearm_senders()
+
+    @property
+    def packets_in(self) -> int:
+        """Media packets of a negotiated type received (the watchdog reads it: no clock per packet)."""
+        return self._packets_in + (self._direct()[0] if self._direct is not None else 0)
+
+    @property
+    def packets_out(self) -> int:
+        """Packets handed to the socket: own frames, and what legs relaying here sent on it (/metrics sums them)."""
+        sent = self._packets_out
+        for leg in self._relayed_by:
+            if leg._direct is not None and leg._direct_peer is self:
+                sent += leg._direct()[1]
+        return sent
+
+    def _arm(self) -> None:
+        """Read the socket with the relay's own reader (``_relay_reader``) while the usual packet can go straight
+        on — both ends latched, no SRTP, the peer open and sending, its stream on a relayed source — else with
+        ``_readable``. Called whenever what that depends on changes, here or at the peer."""
+        self._retire()
+        if not self.open:
+            return
+        peer = self.relay_peer
+        direct = (
+            peer is not None
+            and self.latched is not None
+            and self._srtp_in is None
+            and peer.open
+            and peer._sending
+            and peer.latched is not None
+            and peer._srtp_out is None
+            and peer._relay_ssrc is not None
+        )
+        if direct and peer is not None:
+            reader, self._direct = self._relay_reader(peer)
+            self._direct_peer = peer
+            self._loop.add_reader(self.sock.fileno(), reader)
+        else:
+            self._loop.add_reader(self.sock.fileno(), self._readable)
+
+    def _retire(self) -> None:
+        """The relay's reader is replaced or stops: what it counted goes to this leg and its peer."""
+        if self._direct is None or self._direct_peer is None:
+            return
+        received, sent, last = self._direct()
+        peer = self._direct_peer
+        self._direct = self._direct_peer = None
+        self._packets_in += received
+        peer._packets_out += sent
+        if last is not None:
+            peer._last_relayed = last
+
+    def _rearm_senders(self) -> None:
+        """The legs relaying to this one pick their readers again (what they were built on here changed)."""
+        for leg in self._relayed_by:
+            leg._arm()
+
+    def _rearm(self) -> None:
+        """This leg and the legs relaying to it pick their readers again."""
+        self._arm()
+        for leg in self._relayed_by:
+            if leg is not self:
+                leg._arm()
 
     @property
     def heard_anything(self) -> bool:
@@ -147,6 +227,7 @@ class RtpSession(Relaying, PacedSending):
     def close(self) -> None:
         """Stop sending and receiving; pending plays end; the taps get what came."""
         self.hand_on()
+        self._retire()
         self.taps.stop_feeding(self)
         if self.relay_peer is not None and self.relay_peer is not self:
             self.relay_peer.taps.stop_feeding(self)
@@ -156,6 +237,7 @@ class RtpSession(Relaying, PacedSending):
             self.open = False
             self._loop.remove_reader(self.sock.fileno())
             self.sock.close()
+            self._rearm_senders()  # what they sent on this leg is counted in before it hands its counts in
             RTP_TOTALS.closed(self)
 
     def follow(self, timeline: MediaTimeline) -> None:
@@ -192,7 +274,7 @@ class RtpSession(Relaying, PacedSending):
         self.sock = socket.socket(self.sock.family, socket.SOCK_DGRAM)
         self.sock.bind(self.bound_address)
         self.sock.setblocking(False)
-        self._loop.add_reader(self.sock.fileno(), self._readable)
+        self._rearm()
 
     # ---- receiving ---------------------------------------------------------------------------
 
@@ -216,12 +298,19 @@ class RtpSession(Relaying, PacedSending):
                 return True
         if addr is not None:  # latched only on a packet that passed (with SRTP: authenticated)
             self._latch(addr)
+        self._handle(length)
+        return True
+
+    def _handle(self, length: int) -> None:
+        """The packet of *length* bytes in the buffer (read, decrypted): relayed, kept for the taps, or taken
+        apart the long way."""
+        buffer = self._buffer
         peer = self.relay_peer
         if peer is not None:
             if length > HEADER_SIZE and buffer[0] == 0x80:  # the usual packet: audio of the source being relayed
                 _first, second, sequence, timestamp, ssrc = FIXED_HEADER.unpack_from(buffer)
                 if second & 0x7F == self._audio_type and ssrc == peer._relay_ssrc:
-                    self.packets_in += 1
+                    self._packets_in += 1
                     if self.taps or peer.taps:  # kept as it came (before its header is rewritten)
                         self._kept_data += self._view[:length]
                         kept = self._kept_lengths
@@ -231,15 +320,15 @@ class RtpSession(Relaying, PacedSending):
                         if len(kept) >= HAND_ON_FRAMES:
                             self.hand_on(last_arrival=self._loop.time())
                     peer._forward(buffer, length, peer._audio_type | (second & 0x80), sequence, timestamp)
-                    return True
+                    return
             if self.taps or peer.taps:
                 self._tap_relayed(length)
             self._relay(buffer, length)
-            return True
+            return
         if length > HEADER_SIZE and buffer[0] == 0x80:  # the usual packet: plain header, next in sequence
             _first, second, sequence, timestamp, ssrc = FIXED_HEADER.unpack_from(buffer)
             if second == self._audio_type and sequence == self._expected and ssrc == self._ssrc and not self._held:
-                self.packets_in += 1
+                self._packets_in += 1
                 self._expected = (sequence + 1) & 0xFFFF
                 if self.relays:
                     self._to_relays(bytes(self._view[HEADER_SIZE:length]))
@@ -251,9 +340,8 @@ class RtpSession(Relaying, PacedSending):
                     kept.append(length)
                     if len(kept) >= HAND_ON_FRAMES:
                         self.hand_on(last_arrival=self._loop.time())
-                return True
+                return
         self._receive(bytes(self._view[:length]))
-        return True
 
     def _decrypt(self, length: int) -> int:
         """The SRTP packet in the buffer checked and decrypted in place; its plain length, 0 if it failed (plain
@@ -280,6 +368,8 @@ class RtpSession(Relaying, PacedSending):
             self.sock.connect(self.latched)
         except OSError:
             self.latched = None
+            return
+        self._rearm()
 
     def _receive(self, data: bytes) -> None:
         """One packet from the far end (not relaying): in order to the relays and taps."""
@@ -290,12 +380,12 @@ class RtpSession(Relaying, PacedSending):
             return
         payload = data[header.payload_start : header.payload_end]
         if header.payload_type == self.dtmf_payload_type:
-            self.packets_in += 1
+            self._packets_in += 1
             self._dtmf.receive(header.timestamp, payload)
             return
         if header.payload_type != self.codec.payload_type or not payload:
             return  # not what was negotiated: it does not count as media (the call can still time out)
-        self.packets_in += 1
+        self._packets_in += 1
         if self.taps:  # every frame, late or not, at its place
             self._tap_in(payload, header.timestamp, header.ssrc)
         if header.ssrc != self._ssrc:  # a new source (or the first): start its sequence afresh
@@ -316,13 +406,18 @@ class RtpSession(Relaying, PacedSending):
         the taps get the payloads too.
         """
         self.hand_on()  # what came so far went to the old peer
+        self._retire()
         old = self.relay_peer
         if old is not None and old is not self:
             old.taps.stop_feeding(self)
         if peer is None and old is not None:
             old._resume_own_stream()
+        if old is not None and self in old._relayed_by:
+            old._relayed_by.remove(self)
         self.relay_peer = peer
+        self._arm()
         if peer is not None:
+            peer._relayed_by.append(self)
             peer.taps.feed_from(self)
             self.clock.remove(self)
             self._ssrc = None  # the sequence and timeline anchor start afresh when relaying ends
@@ -342,7 +437,7 @@ class RtpSession(Relaying, PacedSending):
                 self.sock.send(packet)
             else:
                 self.sock.sendto(packet, self.remote)
-            self.packets_out += 1
+            self._packets_out += 1
         except OSError:
             self.stats["send_errors"] += 1
 
@@ -396,6 +491,7 @@ class RtpSession(Relaying, PacedSending):
         self.taps.stop_feeding(self)
         self.taps = taps
         taps.feed_from(self)
+        self._rearm()
 
     def hold_taps_as(self, said: TapDirection) -> None:
         """What this leg's far end says goes to its taps as *said* (and what it hears as the other side)."""

@@ -1,0 +1,194 @@
+"""The relay's own reader (``Relaying._relay_reader``) over real loopback sockets: what reaches the far ends,
+read with ``struct`` (not our parser), across the changes that make a leg pick its reader again — a new
+source, DTMF and odd headers amid the stream, hold, a far end that moves, relaying that ends."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Callable
+from itertools import pairwise
+
+from calltape.media.clock import MediaClock
+from calltape.media.g711 import G711
+from calltape.media.rtp_totals import RTP_TOTALS
+from calltape.media.session import RtpSession
+
+HEADER = struct.Struct("!BBHII")
+
+
+def _socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    return sock
+
+
+def _packet(sequence: int, ssrc: int = 0x1111, *, payload_type: int = 0, marker: bool = False) -> bytes:
+    second = payload_type | (0x80 if marker else 0)
+    return (
+        HEADER.pack(0x80, second, sequence & 0xFFFF, (sequence * 160) & 0xFFFFFFFF, ssrc)
+        + bytes([sequence & 0xFF]) * 160
+    )
+
+
+async def _leg(far_end: socket.socket, clock: MediaClock) -> RtpSession:
+    session = RtpSession(_socket(), G711("PCMU", 0), 101, far_end.getsockname(), clock)
+    await session.start()
+    return session
+
+
+async def _until(check: Callable[[], bool], what: str) -> None:
+    for _ in range(300):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class _FarEnd:
+    """A far end: sends to its leg, keeps every header and payload it gets back (audio only, DTMF apart)."""
+
+    def __init__(self) -> None:
+        self.sock = _socket()
+        self.got: list[tuple[int, int, int, int, int, bytes]] = []
+
+    def send(self, leg: RtpSession, packet: bytes) -> None:
+        self.sock.sendto(packet, ("127.0.0.1", leg.port))
+
+    def read(self) -> list[tuple[int, int, int, int, int, bytes]]:
+        try:
+            while True:
+                data = self.sock.recv(2048)
+                self.got.append((*HEADER.unpack_from(data), data[HEADER.size :]))
+        except BlockingIOError:
+            pass
+        return self.got
+
+
+def _continuous(headers: list[tuple[int, int, int, int, int, bytes]]) -> bool:
+    """One stream: one SSRC, each packet one sequence number and 160 samples after the one before."""
+    return all(
+        b[4] == a[4] and b[2] == (a[2] + 1) & 0xFFFF and b[3] == (a[3] + 160) & 0xFFFFFFFF for a, b in pairwise(headers)
+    )
+
+
+def test_an_echo_sends_every_packet_back_in_its_own_stream_and_counts_it() -> None:
+    async def scenario() -> None:
+        clock = MediaClock()
+        phone = _FarEnd()
+        leg = await _leg(phone.sock, clock)
+        leg.relay_to(leg)
+        before = RTP_TOTALS.counts()
+        for sequence in range(100, 300):
+            phone.send(leg, _packet(sequence, marker=sequence == 100))
+            if sequence % 20 == 0:
+                await asyncio.sleep(0.005)
+        await _until(lambda: len(phone.read()) >= 200, "200 echoed packets")
+        assert leg._direct is not None, "the relay's reader was never used"
+        echoed = phone.read()
+        assert [payload for *_, payload in echoed] == [_packet(s)[12:] for s in range(100, 300)]
+        assert {first for first, *_ in echoed} == {0x80}
+        assert [second for _, second, *_ in echoed] == [0x80] + [0] * 199  # the marker kept, PT 0
+        assert echoed[0][4] != 0x1111 and _continuous(echoed)  # our SSRC: one stream
+        assert (leg.packets_in, leg.packets_out) == (200, 200)
+        live = RTP_TOTALS.counts()
+        assert (live.packets_in - before.packets_in, live.packets_out - before.packets_out) == (200, 200)
+
+        leg.relay_to(None)  # the echo ends: our own packets (silence) go on in the same stream
+        await _until(lambda: len(phone.read()) >= 205, "our own packets")
+        assert _continuous(phone.read()[:205]) and phone.got[200][5] == b"\xff" * 160
+        leg.close()
+        after = RTP_TOTALS.counts()
+        assert after.packets_in - before.packets_in == 200
+        assert after.packets_out - before.packets_out == leg.packets_out >= 205
+        phone.sock.close()
+
+    asyncio.run(scenario())
+
+
+def test_dtmf_odd_headers_and_a_new_source_amid_a_bridge_keep_the_stream_whole() -> None:
+    async def scenario() -> None:
+        clock = MediaClock()
+        caller, callee = _FarEnd(), _FarEnd()
+        before = RTP_TOTALS.counts()
+        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
+        a.relay_to(b)
+        b.relay_to(a)
+        digits: list[str] = []
+        a.on_digit = digits.append
+        callee.send(b, _packet(1, ssrc=0x2222))  # the callee's first packet latches b
+        for sequence in range(10):
+            caller.send(a, _packet(sequence))
+        await _until(lambda: len(callee.read()) >= 10 and len(caller.read()) >= 1, "the first packets")
+        assert a._direct is not None
+        # a key press (RFC 4733: digit 5, end bit set, sent three times: its own sequence numbers, one timestamp),
+        # then a packet with one CSRC
+        for sequence in range(10, 13):
+            caller.send(a, HEADER.pack(0x80, 101, sequence, 10 * 160, 0x1111) + bytes([5, 0x80, 0, 160]))
+        with_csrc = bytearray(_packet(13))
+        with_csrc[0] = 0x81
+        caller.send(a, bytes(with_csrc[:12]) + struct.pack("!I", 0xCAFE) + bytes(with_csrc[12:]))
+        for sequence in range(14, 23):
+            caller.send(a, _packet(sequence))
+        await _until(lambda: len(callee.read()) >= 23, "23 packets")
+        audio = [h for h in callee.read() if h[1] & 0x7F == 0]
+        events = [h for h in callee.read() if h[1] & 0x7F == 101]
+        assert [h[2] for h in callee.read()] == [(audio[0][2] + n) & 0xFFFF for n in range(23)]  # one numbering
+        assert [h[3] for h in events] == [(audio[0][3] + 1600) & 0xFFFFFFFF] * 3 and digits == ["5"]
+        # the caller's phone is replaced (a new SSRC, its own numbering): the stream continues where it stands
+        for sequence in range(5000, 5010):
+            caller.send(a, _packet(sequence, ssrc=0x3333))
+        await _until(lambda: len(callee.read()) >= 33, "33 packets")
+        audio = [h for h in callee.read() if h[1] & 0x7F == 0]
+        assert {first for first, *_ in audio} == {0x80}  # the CSRC cut off
+        assert [payload for *_, payload in audio] == [
+            _packet(s)[12:] for s in [*range(10), *range(13, 23), *range(5000, 5010)]
+        ]
+        assert audio[0][4] != 0x1111 and {h[4] for h in callee.read()} == {audio[0][4]}
+        new_source = audio[20:]
+        assert _continuous(new_source) and new_source[0][2] == (audio[19][2] + 1) & 0xFFFF
+        assert new_source[0][3] == (audio[19][3] + 160) & 0xFFFFFFFF
+        assert (a.packets_in, b.packets_out) == (33, 33) and (b.packets_in, a.packets_out) == (1, 1)
+        for leg in (b, a):  # the leg relayed to first: what a sent on it still counts in /metrics
+            leg.close()
+        after = RTP_TOTALS.counts()
+        assert (after.packets_in - before.packets_in, after.packets_out - before.packets_out) == (34, 34)
+        caller.sock.close()
+        callee.sock.close()
+
+    asyncio.run(scenario())
+
+
+def test_hold_and_a_far_end_that_moves_are_followed_at_once() -> None:
+    async def scenario() -> None:
+        clock = MediaClock()
+        caller, callee, moved = _FarEnd(), _FarEnd(), _FarEnd()
+        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
+        a.relay_to(b)
+        b.relay_to(a)
+        callee.send(b, _packet(1, ssrc=0x2222))
+        for sequence in range(10):
+            caller.send(a, _packet(sequence))
+        await _until(lambda: len(callee.read()) >= 10, "10 packets")
+        b.sending = False  # the callee holds the call: nothing goes to it, what comes is still counted
+        for sequence in range(10, 20):
+            caller.send(a, _packet(sequence))
+        await _until(lambda: a.packets_in >= 20, "20 packets in")
+        assert len(callee.read()) == 10
+        b.sending = True
+        b.move_to(moved.sock.getsockname())  # a re-INVITE moved the callee's media
+        moved.send(b, _packet(2, ssrc=0x2222))  # its first packet latches b anew
+        await _until(lambda: a.packets_out >= 1, "the callee's packet relayed")
+        for sequence in range(20, 30):
+            caller.send(a, _packet(sequence))
+        await _until(lambda: len(moved.read()) >= 10, "10 packets at the new address")
+        assert [h[5] for h in moved.read()] == [_packet(s)[12:] for s in range(20, 30)]
+        assert len(callee.read()) == 10 and a._direct is not None
+        for leg in (a, b):
+            leg.close()
+        for far_end in (caller, callee, moved):
+            far_end.sock.close()
+
+    asyncio.run(scenario())
