@@ -14,6 +14,7 @@ from calltape.media.clock import MediaClock
 from calltape.media.g711 import G711
 from calltape.media.rtp_totals import RTP_TOTALS
 from calltape.media.session import RtpSession
+from calltape.media.taps import FrameBatch, TapDirection, Taps
 
 HEADER = struct.Struct("!BBHII")
 
@@ -67,6 +68,20 @@ class _FarEnd:
         return self.got
 
 
+class _Frames:
+    """A tap: every frame's direction, place and payload."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[TapDirection, int, bytes]] = []
+
+    def __call__(self, direction: TapDirection, payload: bytes, position: int, codec: G711) -> None:
+        self.got.append((direction, position, payload))
+
+    def frames(self, direction: TapDirection, batch: FrameBatch, codec: G711) -> None:
+        for position, payload in batch.frames():
+            self(direction, payload, position, codec)
+
+
 def _continuous(headers: list[tuple[int, int, int, int, int, bytes]]) -> bool:
     """One stream: one SSRC, each packet one sequence number and 160 samples after the one before."""
     return all(
@@ -79,14 +94,25 @@ def test_an_echo_sends_every_packet_back_in_its_own_stream_and_counts_it() -> No
         clock = MediaClock()
         phone = _FarEnd()
         leg = await _leg(phone.sock, clock)
+        first, second = _Frames(), _Frames()
+        leg.use_taps(Taps([first]))
         leg.relay_to(leg)
         before = RTP_TOTALS.counts()
         for sequence in range(100, 300):
+            if sequence == 200:  # a recording moves to other taps (a transfer): the reader hands them the rest
+                await _until(lambda: leg.packets_in == 100, "100 packets in")
+                leg.use_taps(Taps([second]))
             phone.send(leg, _packet(sequence, marker=sequence == 100))
             if sequence % 20 == 0:
                 await asyncio.sleep(0.005)
         await _until(lambda: len(phone.read()) >= 200, "200 echoed packets")
-        assert leg._direct is not None, "the relay's reader was never used"
+        assert leg._direct is not None and leg._direct()[:2] == (100, 100), "the relay's reader did not relay"
+        leg.hand_on()
+        for tap, sequences in ((first, range(100, 200)), (second, range(200, 300))):
+            for direction in TapDirection:  # what the phone said is what it heard: once each, at its place
+                frames = [(position, payload) for side, position, payload in tap.got if side is direction]
+                assert [payload for _, payload in frames] == [_packet(s)[12:] for s in sequences]
+                assert all(b[0] - a[0] == 160 for a, b in pairwise(frames))
         echoed = phone.read()
         assert [payload for *_, payload in echoed] == [_packet(s)[12:] for s in range(100, 300)]
         assert {first for first, *_ in echoed} == {0x80}
@@ -122,7 +148,7 @@ def test_dtmf_odd_headers_and_a_new_source_amid_a_bridge_keep_the_stream_whole()
         for sequence in range(10):
             caller.send(a, _packet(sequence))
         await _until(lambda: len(callee.read()) >= 10 and len(caller.read()) >= 1, "the first packets")
-        assert a._direct is not None
+        assert a._direct is not None and a._direct()[0] == 9  # the first went the general way, and armed it
         # a key press (RFC 4733: digit 5, end bit set, sent three times: its own sequence numbers, one timestamp),
         # then a packet with one CSRC
         for sequence in range(10, 13):
@@ -180,15 +206,78 @@ def test_hold_and_a_far_end_that_moves_are_followed_at_once() -> None:
         b.sending = True
         b.move_to(moved.sock.getsockname())  # a re-INVITE moved the callee's media
         moved.send(b, _packet(2, ssrc=0x2222))  # its first packet latches b anew
-        await _until(lambda: a.packets_out >= 1, "the callee's packet relayed")
+        await _until(lambda: a.packets_out >= 2, "the callee's packet relayed")
         for sequence in range(20, 30):
             caller.send(a, _packet(sequence))
         await _until(lambda: len(moved.read()) >= 10, "10 packets at the new address")
         assert [h[5] for h in moved.read()] == [_packet(s)[12:] for s in range(20, 30)]
-        assert len(callee.read()) == 10 and a._direct is not None
+        assert len(callee.read()) == 10
+        assert a._direct is not None and a._direct()[1] == 10  # sent by the reader built on b's new socket
         for leg in (a, b):
             leg.close()
         for far_end in (caller, callee, moved):
             far_end.sock.close()
+
+    asyncio.run(scenario())
+
+
+def test_what_the_hangup_drains_comes_after_what_the_reader_relayed() -> None:
+    """The last packets of a call wait in the socket when the BYE is read; the drain relays them the general way,
+    and the callee's stream goes on after them (not after the last packet the relay's reader took)."""
+
+    async def scenario() -> None:
+        clock = MediaClock()
+        caller, callee = _FarEnd(), _FarEnd()
+        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
+        a.relay_to(b)
+        b.relay_to(a)
+        callee.send(b, _packet(1, ssrc=0x2222))
+        for sequence in range(10):
+            caller.send(a, _packet(sequence))
+        await _until(lambda: len(callee.read()) >= 10, "10 packets")
+        for sequence in range(10, 15):  # not read by the loop before the drain (no await in between)
+            caller.send(a, _packet(sequence))
+        a.drain()
+        a.relay_to(None)
+        b.relay_to(None)  # the callee now hears calltape's own stream (silence) in the same numbering
+        await _until(lambda: len(callee.read()) >= 20, "our own packets after the relayed ones")
+        got = callee.read()[:20]
+        assert [h[5] for h in got[:15]] == [_packet(s)[12:] for s in range(15)]
+        assert _continuous(got)
+        for leg in (a, b):
+            leg.close()
+        caller.sock.close()
+        callee.sock.close()
+
+    asyncio.run(scenario())
+
+
+def test_after_a_key_press_relayed_last_our_stream_goes_on_after_the_event() -> None:
+    async def scenario() -> None:
+        clock = MediaClock()
+        caller, callee = _FarEnd(), _FarEnd()
+        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
+        a.relay_to(b)
+        b.relay_to(a)
+        callee.send(b, _packet(1, ssrc=0x2222))
+        for sequence in range(10):
+            caller.send(a, _packet(sequence))
+        # digit 1 pressed at the 11th frame's time, lasting 800 samples: its last packet (end bit) says so
+        for sequence, duration in ((10, 160), (11, 480), (12, 800)):
+            end = 0x80 if duration == 800 else 0
+            caller.send(
+                a, HEADER.pack(0x80, 101, sequence, 10 * 160, 0x1111) + bytes([1, end]) + duration.to_bytes(2, "big")
+            )
+        await _until(lambda: len(callee.read()) >= 13, "13 packets")
+        a.relay_to(None)
+        b.relay_to(None)
+        await _until(lambda: len(callee.read()) >= 15, "our own packets")
+        event, own = callee.read()[12], callee.read()[13]
+        assert event[1] & 0x7F == 101 and own[1] & 0x7F == 0
+        assert own[2] == (event[2] + 1) & 0xFFFF and own[3] == (event[3] + 800) & 0xFFFFFFFF
+        for leg in (a, b):
+            leg.close()
+        caller.sock.close()
+        callee.sock.close()
 
     asyncio.run(scenario())

@@ -73,7 +73,8 @@ class Relaying:
 
     def _relay(self, buffer: bytearray, length: int) -> None:
         """One packet on to the bridged leg, its fixed header rewritten in place (the first of a source, DTMF,
-        and packets with CSRCs, extensions or padding: the usual audio packet takes the path in ``_readable``)."""
+        and packets with CSRCs, extensions or padding: the usual audio packet is relayed by the relay's reader, or
+        by ``_handle`` while there is none)."""
         if length <= HEADER_SIZE:
             return
         first, second, sequence, timestamp, ssrc = FIXED_HEADER.unpack_from(buffer)
@@ -87,9 +88,13 @@ class Relaying:
         payload_type = second & 0x7F
         peer = self.relay_peer
         assert peer is not None
+        covered = timestamp  # the RTP time of the packet's last frame: where the peer's stream would go on from
         if payload_type == self._audio_type:
             out_type = peer._audio_type
         elif payload_type == self.dtmf_payload_type:
+            if length >= HEADER_SIZE + 4:  # an event: from its start (the timestamp) for its duration so far
+                duration = int.from_bytes(buffer[HEADER_SIZE + 2 : HEADER_SIZE + 4], "big")
+                covered = (timestamp + max(0, duration - FRAME_SAMPLES)) & 0xFFFFFFFF
             self._dtmf.receive(timestamp, bytes(buffer[HEADER_SIZE:length]))  # the call hears the digit too
             if peer.dtmf_payload_type is None or peer is self:  # an echo sends back audio, not key presses
                 self._packets_in += 1
@@ -102,16 +107,18 @@ class Relaying:
             peer._continue_after_relayed()
             peer._relay_ssrc = ssrc
             peer._relay_offsets = ((peer._out_seq - sequence) & 0xFFFF, (peer._out_ts - timestamp) & 0xFFFFFFFF)
-            peer._forward(buffer, length, out_type | (second & 0x80), sequence, timestamp)
+            peer._forward(buffer, length, out_type | (second & 0x80), sequence, timestamp, covered)
             peer._rearm_senders()  # their readers were built on the source before
             return
-        peer._forward(buffer, length, out_type | (second & 0x80), sequence, timestamp)
+        peer._forward(buffer, length, out_type | (second & 0x80), sequence, timestamp, covered)
 
-    def _forward(self, buffer: bytearray, length: int, second: int, sequence: int, timestamp: int) -> None:
+    def _forward(
+        self, buffer: bytearray, length: int, second: int, sequence: int, timestamp: int, covered: int | None = None
+    ) -> None:
         """Send a packet relayed from the bridged leg (or, for echo, from this one) as part of this leg's stream:
         its fixed header rewritten in place with our SSRC and the relayed source's sequence and timestamps moved
-        on by this leg's offsets."""
-        self._last_relayed = (0x80, second, sequence, timestamp, 0)
+        on by this leg's offsets. *covered*: the RTP time of its last frame, if not its timestamp (an event)."""
+        self._last_relayed = (0x80, second, sequence, timestamp if covered is None else covered, 0)
         if self.sending and self.open:
             seq_offset, ts_offset = self._relay_offsets
             out_seq, out_ts = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF

@@ -249,6 +249,7 @@ class RtpSession(Relaying, PacedSending):
     def drain(self, limit: int = DRAIN_LIMIT) -> None:
         """Take the packets that arrived and still wait in the socket (the call is ending). A busy event loop
         reads a hangup before the audio that came just ahead of it; without this, that audio is lost."""
+        self._arm()  # a relay's reader hands in what it relayed first: what is read here comes after it
         try:
             for _ in range(limit):
                 if not self.open or not self._readable():
@@ -279,7 +280,7 @@ class RtpSession(Relaying, PacedSending):
     # ---- receiving ---------------------------------------------------------------------------
 
     def _readable(self) -> bool:
-        """One read per readiness callback, into the leg's own buffer; False if there was nothing to read."""
+        """One read per readiness callback, into the shared buffer; False if there was nothing to read."""
         buffer = self._buffer
         addr = None
         try:
