@@ -10,6 +10,8 @@ import struct
 from collections.abc import Callable
 from itertools import pairwise
 
+import uvloop
+
 from calltape.media.clock import MediaClock
 from calltape.media.g711 import G711
 from calltape.media.rtp_totals import RTP_TOTALS
@@ -281,3 +283,66 @@ def test_after_a_key_press_relayed_last_our_stream_goes_on_after_the_event() -> 
         callee.sock.close()
 
     asyncio.run(scenario())
+
+
+def _reopened(far_end: _FarEnd, address: tuple[str, int]) -> None:
+    """The far end's phone opens its RTP socket again on the same port (a restart, a re-INVITE)."""
+    far_end.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    far_end.sock.bind(address)
+    far_end.sock.setblocking(False)
+
+
+def test_a_far_end_that_refused_our_packets_is_heard_again_under_uvloop() -> None:
+    """A connected socket reports the ICMP port unreachable its far end sent back for one of our packets; uvloop then
+    closed the socket's poll, and the leg never read again: a phone that restarted its RTP socket, or a callee's
+    port closed for a moment, left the call deaf (and its recording without that side) until the RTP timeout."""
+
+    async def own_stream() -> None:
+        clock = MediaClock()
+        phone = _FarEnd()
+        address = phone.sock.getsockname()
+        leg = await _leg(phone.sock, clock)  # not relaying: it sends its own paced frames (silence)
+        phone.send(leg, _packet(1))
+        await _until(lambda: leg.latched is not None, "the leg latched")
+        phone.sock.close()
+        await _until(lambda: leg.stats["send_errors"] >= 1, "a refused packet noticed")
+        _reopened(phone, address)
+        for sequence in range(2, 7):
+            phone.send(leg, _packet(sequence))
+        await _until(lambda: leg.packets_in == 6, "the phone heard again")  # at once: the read raised
+        leg.close()
+        phone.sock.close()
+
+    async def bridged() -> None:
+        clock = MediaClock()
+        caller, callee = _FarEnd(), _FarEnd()
+        address = callee.sock.getsockname()
+        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
+        a.relay_to(b)
+        b.relay_to(a)
+        callee.send(b, _packet(1, ssrc=0x2222))
+        for sequence in range(5):
+            caller.send(a, _packet(sequence))
+        await _until(lambda: len(callee.read()) == 5 and b._direct is not None, "5 packets relayed")
+        callee.sock.close()
+        for sequence in range(5, 10):  # relayed to the closed port: refused
+            caller.send(a, _packet(sequence))
+        await _until(lambda: b.stats["send_errors"] >= 1, "a refused packet noticed")
+        _reopened(callee, address)
+        for sequence in range(2, 7):
+            callee.send(b, _packet(sequence, ssrc=0x2222))
+        loop = asyncio.get_running_loop()
+        for _ in range(40):  # the media watchdog asks every leg once a second: a silent one is listened to anew
+            if len(caller.read()) == 6:
+                break
+            b.silence(loop.time())
+            await asyncio.sleep(0.1)
+        assert [h[5] for h in caller.read()] == [_packet(s)[12:] for s in range(1, 7)]
+        for leg in (a, b):
+            leg.close()
+        caller.sock.close()
+        callee.sock.close()
+
+    for scenario in (own_stream, bridged):
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(scenario())

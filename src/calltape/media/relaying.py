@@ -68,6 +68,9 @@ class Relaying:
     def _rearm_senders(self) -> None:
         raise NotImplementedError
 
+    def _read_failed(self) -> None:
+        raise NotImplementedError
+
     def _send_packet(self, packet: bytes | bytearray | memoryview) -> None:
         raise NotImplementedError
 
@@ -156,7 +159,7 @@ class Relaying:
         kept = self._kept
         keep, kept_lengths = kept.data.extend, kept.lengths
         hand_on, handle, now = self.hand_on, self._handle, self._loop.time
-        stats, peer_stats = self.stats, peer.stats
+        read_failed, peer_stats = self._read_failed, peer.stats
         packet = view[:0]  # the buffer's first *length* bytes, made anew only when the length changes
         received = sent = 0
         last: RtpHeader | None = None  # the last relayed header, as its source sent it
@@ -167,8 +170,8 @@ class Relaying:
                 length = recv_into(buffer)
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:  # ICMP port unreachable from the far end: counted, not logged per packet
-                stats["send_errors"] += 1
+            except OSError:  # ICMP port unreachable from the far end: counted, the socket listened to anew
+                read_failed()
                 return
             if length > HEADER_SIZE and buffer[0] == 0x80:
                 header = unpack_from(buffer)

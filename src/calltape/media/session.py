@@ -182,12 +182,30 @@ class RtpSession(Relaying, PacedSending):
             and peer._srtp_out is None
             and peer._relay_ssrc is not None
         )
+        fd = self.sock.fileno()
+        reader: Callable[[], object] = self._readable
         if direct and peer is not None:
             reader, self._direct = self._relay_reader(peer)
             self._direct_peer = peer
-            self._loop.add_reader(self.sock.fileno(), reader)
-        else:
-            self._loop.add_reader(self.sock.fileno(), self._readable)
+        try:
+            self._loop.add_reader(fd, reader)
+        except RuntimeError:  # uvloop closed the socket's poll after an error on it (see _read_failed)
+            self._loop.remove_reader(fd)
+            self._loop.add_reader(fd, reader)
+
+    def _read_failed(self) -> None:
+        """A read raised (a connected UDP socket reports the ICMP port unreachable its far end sent back for one of
+        our packets): counted, and the socket listened to anew (see ``_listen_anew``)."""
+        self.stats["send_errors"] += 1
+        self._listen_anew()
+
+    def _listen_anew(self) -> None:
+        """Register the socket's reader afresh. uvloop (libuv) stops and closes a socket's poll when the socket
+        reports an error — on a connected UDP socket, the ICMP port unreachable its far end sent back for one of
+        our packets — without a word: the leg would not hear its far end again."""
+        if self.open:
+            self._loop.remove_reader(self.sock.fileno())
+            self._arm()
 
     def _retire(self) -> None:
         """The relay's reader is replaced or stops: what it counted goes to this leg and its peer."""
@@ -219,9 +237,12 @@ class RtpSession(Relaying, PacedSending):
         return self.packets_in > 0
 
     def silence(self, now: float) -> float:
-        """Seconds since the far end last sent media, to within the interval this is asked at (once a second)."""
+        """Seconds since the far end last sent media, to within the interval this is asked at (once a second). A
+        leg silent for a second is listened to anew (``_listen_anew``): what came meanwhile waits in the socket."""
         if self.packets_in != self._seen[0]:
             self._seen = (self.packets_in, now)
+        elif now - self._seen[1] >= 1.0:
+            self._listen_anew()
         return now - self._seen[1]
 
     def close(self) -> None:
@@ -291,7 +312,7 @@ class RtpSession(Relaying, PacedSending):
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:  # ICMP port unreachable from the far end: counted, not logged per packet
-            self.stats["send_errors"] += 1
+            self._read_failed()
             return True
         if self._srtp_in is not None:
             length = self._decrypt(length)
