@@ -91,6 +91,28 @@ def _continuous(headers: list[tuple[int, int, int, int, int, bytes]]) -> bool:
     )
 
 
+async def _bridge() -> tuple[_FarEnd, _FarEnd, RtpSession, RtpSession]:
+    """A caller and a callee bridged by legs *a* and *b*: the callee's first packet latches b, the caller's first ten
+    are relayed (the first arms the relay's reader)."""
+    clock = MediaClock()
+    caller, callee = _FarEnd(), _FarEnd()
+    a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
+    a.relay_to(b)
+    b.relay_to(a)
+    callee.send(b, _packet(1, ssrc=0x2222))
+    for sequence in range(10):
+        caller.send(a, _packet(sequence))
+    await _until(lambda: len(callee.read()) >= 10 and len(caller.read()) >= 1, "the first packets")
+    return caller, callee, a, b
+
+
+def _hang_up(legs: tuple[RtpSession, ...], far_ends: tuple[_FarEnd, ...]) -> None:
+    for leg in legs:
+        leg.close()
+    for far_end in far_ends:
+        far_end.sock.close()
+
+
 def test_an_echo_sends_every_packet_back_in_its_own_stream_and_counts_it() -> None:
     async def scenario() -> None:
         clock = MediaClock()
@@ -138,18 +160,10 @@ def test_an_echo_sends_every_packet_back_in_its_own_stream_and_counts_it() -> No
 
 def test_dtmf_odd_headers_and_a_new_source_amid_a_bridge_keep_the_stream_whole() -> None:
     async def scenario() -> None:
-        clock = MediaClock()
-        caller, callee = _FarEnd(), _FarEnd()
         before = RTP_TOTALS.counts()
-        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
-        a.relay_to(b)
-        b.relay_to(a)
+        caller, callee, a, b = await _bridge()
         digits: list[str] = []
         a.on_digit = digits.append
-        callee.send(b, _packet(1, ssrc=0x2222))  # the callee's first packet latches b
-        for sequence in range(10):
-            caller.send(a, _packet(sequence))
-        await _until(lambda: len(callee.read()) >= 10 and len(caller.read()) >= 1, "the first packets")
         assert a._direct is not None and a._direct()[0] == 9  # the first went the general way, and armed it
         # a key press (RFC 4733: digit 5, end bit set, sent three times: its own sequence numbers, one timestamp),
         # then a packet with one CSRC
@@ -179,27 +193,17 @@ def test_dtmf_odd_headers_and_a_new_source_amid_a_bridge_keep_the_stream_whole()
         assert _continuous(new_source) and new_source[0][2] == (audio[19][2] + 1) & 0xFFFF
         assert new_source[0][3] == (audio[19][3] + 160) & 0xFFFFFFFF
         assert (a.packets_in, b.packets_out) == (33, 33) and (b.packets_in, a.packets_out) == (1, 1)
-        for leg in (b, a):  # the leg relayed to first: what a sent on it still counts in /metrics
-            leg.close()
+        _hang_up((b, a), (caller, callee))  # the leg relayed to first: what a sent on it still counts in /metrics
         after = RTP_TOTALS.counts()
         assert (after.packets_in - before.packets_in, after.packets_out - before.packets_out) == (34, 34)
-        caller.sock.close()
-        callee.sock.close()
 
     asyncio.run(scenario())
 
 
 def test_hold_and_a_far_end_that_moves_are_followed_at_once() -> None:
     async def scenario() -> None:
-        clock = MediaClock()
-        caller, callee, moved = _FarEnd(), _FarEnd(), _FarEnd()
-        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
-        a.relay_to(b)
-        b.relay_to(a)
-        callee.send(b, _packet(1, ssrc=0x2222))
-        for sequence in range(10):
-            caller.send(a, _packet(sequence))
-        await _until(lambda: len(callee.read()) >= 10, "10 packets")
+        caller, callee, a, b = await _bridge()
+        moved = _FarEnd()
         b.sending = False  # the callee holds the call: nothing goes to it, what comes is still counted
         for sequence in range(10, 20):
             caller.send(a, _packet(sequence))
@@ -215,10 +219,7 @@ def test_hold_and_a_far_end_that_moves_are_followed_at_once() -> None:
         assert [h[5] for h in moved.read()] == [_packet(s)[12:] for s in range(20, 30)]
         assert len(callee.read()) == 10
         assert a._direct is not None and a._direct()[1] == 10  # sent by the reader built on b's new socket
-        for leg in (a, b):
-            leg.close()
-        for far_end in (caller, callee, moved):
-            far_end.sock.close()
+        _hang_up((a, b), (caller, callee, moved))
 
     asyncio.run(scenario())
 
@@ -228,15 +229,7 @@ def test_what_the_hangup_drains_comes_after_what_the_reader_relayed() -> None:
     and the callee's stream goes on after them (not after the last packet the relay's reader took)."""
 
     async def scenario() -> None:
-        clock = MediaClock()
-        caller, callee = _FarEnd(), _FarEnd()
-        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
-        a.relay_to(b)
-        b.relay_to(a)
-        callee.send(b, _packet(1, ssrc=0x2222))
-        for sequence in range(10):
-            caller.send(a, _packet(sequence))
-        await _until(lambda: len(callee.read()) >= 10, "10 packets")
+        caller, callee, a, b = await _bridge()
         for sequence in range(10, 15):  # not read by the loop before the drain (no await in between)
             caller.send(a, _packet(sequence))
         a.drain()
@@ -246,24 +239,14 @@ def test_what_the_hangup_drains_comes_after_what_the_reader_relayed() -> None:
         got = callee.read()[:20]
         assert [h[5] for h in got[:15]] == [_packet(s)[12:] for s in range(15)]
         assert _continuous(got)
-        for leg in (a, b):
-            leg.close()
-        caller.sock.close()
-        callee.sock.close()
+        _hang_up((a, b), (caller, callee))
 
     asyncio.run(scenario())
 
 
 def test_after_a_key_press_relayed_last_our_stream_goes_on_after_the_event() -> None:
     async def scenario() -> None:
-        clock = MediaClock()
-        caller, callee = _FarEnd(), _FarEnd()
-        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
-        a.relay_to(b)
-        b.relay_to(a)
-        callee.send(b, _packet(1, ssrc=0x2222))
-        for sequence in range(10):
-            caller.send(a, _packet(sequence))
+        caller, callee, a, b = await _bridge()
         # digit 1 pressed at the 11th frame's time, lasting 800 samples: its last packet (end bit) says so
         for sequence, duration in ((10, 160), (11, 480), (12, 800)):
             end = 0x80 if duration == 800 else 0
@@ -277,10 +260,7 @@ def test_after_a_key_press_relayed_last_our_stream_goes_on_after_the_event() -> 
         event, own = callee.read()[12], callee.read()[13]
         assert event[1] & 0x7F == 101 and own[1] & 0x7F == 0
         assert own[2] == (event[2] + 1) & 0xFFFF and own[3] == (event[3] + 800) & 0xFFFFFFFF
-        for leg in (a, b):
-            leg.close()
-        caller.sock.close()
-        callee.sock.close()
+        _hang_up((a, b), (caller, callee))
 
     asyncio.run(scenario())
 
@@ -314,18 +294,11 @@ def test_a_far_end_that_refused_our_packets_is_heard_again_under_uvloop() -> Non
         phone.sock.close()
 
     async def bridged() -> None:
-        clock = MediaClock()
-        caller, callee = _FarEnd(), _FarEnd()
+        caller, callee, a, b = await _bridge()
         address = callee.sock.getsockname()
-        a, b = await _leg(caller.sock, clock), await _leg(callee.sock, clock)
-        a.relay_to(b)
-        b.relay_to(a)
-        callee.send(b, _packet(1, ssrc=0x2222))
-        for sequence in range(5):
-            caller.send(a, _packet(sequence))
-        await _until(lambda: len(callee.read()) == 5 and b._direct is not None, "5 packets relayed")
+        await _until(lambda: b._direct is not None, "b's reader armed")
         callee.sock.close()
-        for sequence in range(5, 10):  # relayed to the closed port: refused
+        for sequence in range(10, 15):  # relayed to the closed port: refused
             caller.send(a, _packet(sequence))
         await _until(lambda: b.stats["send_errors"] >= 1, "a refused packet noticed")
         _reopened(callee, address)
@@ -338,10 +311,7 @@ def test_a_far_end_that_refused_our_packets_is_heard_again_under_uvloop() -> Non
             b.silence(loop.time())
             await asyncio.sleep(0.1)
         assert [h[5] for h in caller.read()] == [_packet(s)[12:] for s in range(1, 7)]
-        for leg in (a, b):
-            leg.close()
-        caller.sock.close()
-        callee.sock.close()
+        _hang_up((a, b), (caller, callee))
 
     for scenario in (own_stream, bridged):
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
