@@ -189,7 +189,7 @@ class RtpSession(Relaying, PacedSending):
             self._direct_peer = peer
         try:
             self._loop.add_reader(fd, reader)
-        except RuntimeError:  # uvloop closed the socket's poll after an error on it (see _read_failed)
+        except RuntimeError:  # uvloop closed the socket's poll after an error on it (see _listen_anew)
             self._loop.remove_reader(fd)
             self._loop.add_reader(fd, reader)
 
