@@ -334,13 +334,7 @@ class RtpSession(Relaying, PacedSending):
                 if second & 0x7F == self._audio_type and ssrc == peer._relay_ssrc:
                     self._packets_in += 1
                     if self.taps or peer.taps:  # kept as it came (before its header is rewritten)
-                        self._kept_data += self._view[:length]
-                        kept = self._kept_lengths
-                        if not kept:
-                            self._kept.since = self._loop.time()
-                        kept.append(length)
-                        if len(kept) >= HAND_ON_FRAMES:
-                            self.hand_on(last_arrival=self._loop.time())
+                        self._keep(length)
                     peer._forward(buffer, length, peer._audio_type | (second & 0x80), sequence, timestamp)
                     return
             if self.taps or peer.taps:
@@ -355,15 +349,19 @@ class RtpSession(Relaying, PacedSending):
                 if self.relays:
                     self._to_relays(bytes(self._view[HEADER_SIZE:length]))
                 if self.taps:
-                    self._kept_data += self._view[:length]
-                    kept = self._kept_lengths
-                    if not kept:
-                        self._kept.since = self._loop.time()
-                    kept.append(length)
-                    if len(kept) >= HAND_ON_FRAMES:
-                        self.hand_on(last_arrival=self._loop.time())
+                    self._keep(length)
                 return
         self._receive(bytes(self._view[:length]))
+
+    def _keep(self, length: int) -> None:
+        """The packet in the buffer kept for the taps as it came; handed on once HAND_ON_FRAMES wait."""
+        self._kept_data += self._view[:length]
+        kept = self._kept_lengths
+        if not kept:
+            self._kept.since = self._loop.time()
+        kept.append(length)
+        if len(kept) >= HAND_ON_FRAMES:
+            self.hand_on(last_arrival=self._loop.time())
 
     def _decrypt(self, length: int) -> int:
         """The SRTP packet in the buffer checked and decrypted in place; its plain length, 0 if it failed (plain
@@ -432,10 +430,10 @@ class RtpSession(Relaying, PacedSending):
         old = self.relay_peer
         if old is not None and old is not self:
             old.taps.stop_feeding(self)
-        if peer is None and old is not None:
-            old._resume_own_stream()
         if old is not None and self in old._relayed_by:
             old._relayed_by.remove(self)
+        if peer is None and old is not None:
+            old._resume_own_stream()
         self.relay_peer = peer
         self._arm()
         if peer is not None:
