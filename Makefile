@@ -4,12 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 APT_PACKAGES := sip-tester espeak-ng mpg123 apache2-utils libmp3lame0 baresip chromium chromium-driver php-cli kamailio
+# only for the benchmarks: rtpengine, the relay ../shared/rtpengine measures calltape against; py-spy, their profiler
+BENCH_APT_PACKAGES := rtpengine-daemon
+BENCH_PIP_PACKAGES := py-spy
 PYTHON ?= python3
 # Compiled modules are kept (__pycache__): with PYTHONDONTWRITEBYTECODE set, every test worker and every server a
 # test starts compiled calltape afresh, and pytest rewrote every test module each run (14 s of collection, not 6).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install apt serve test lint bench clean
+.PHONY: install apt bench-tools serve test lint bench clean
 
 install: $(STAMP) apt
 
@@ -38,7 +41,11 @@ lint: install
 test: install lint
 	$(VENV)/bin/pytest -q --durations=15 -n 4 --dist loadfile
 
-bench: install
+bench-tools: install
+	$(MAKE) --no-print-directory apt APT_PACKAGES="$(BENCH_APT_PACKAGES)"
+	$(PY) -m pip install --quiet $(BENCH_PIP_PACKAGES)
+
+bench: install bench-tools
 	$(PY) bench/sip/run.py
 	$(PY) bench/media/run.py
 	$(PY) bench/bridge/run.py
