@@ -517,7 +517,10 @@ class Node:
             delivered=delivery.delivered,
             failed_attempts=delivery.failed_attempts,
             loop_lag_max=self.loop_lag.max,
-            frames=self.manager.frames.flat(),
+            frames={
+                **self.manager.frames.flat(),
+                **{f"encoded_ahead.{outcome}": n for outcome, n in self.manager.ahead_frames.items()},
+            },
             sip_dropped=dict(self.flood_gate.dropped),
         )
 

@@ -21,7 +21,8 @@ from calltape.media.g711 import G711
 from calltape.media.taps import TapDirection
 from calltape.recording.capture import CallCapture
 from calltape.recording.capture_file import CaptureWriter
-from calltape.recording.encoder import EncodeJob, encode
+from calltape.recording.encode_job import EncodeJob
+from calltape.recording.encoder import encode
 from calltape.recording.spool import Mp3Spool, WavSpool, file_facts, repair_wav
 from tests.audio import tone
 

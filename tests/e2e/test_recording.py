@@ -97,8 +97,8 @@ async def bridged_call(
     callee.answer_after = 0.3
     caller = await Phone(rig.server.sip_port).start()
     try:
-        callee.say_pcm(tone(CALLEE_HZ, 10.0))
-        caller.say_pcm(tone(CALLER_HZ, 10.0))
+        callee.say_pcm(tone(CALLEE_HZ, max(10.0, seconds + 2)))
+        caller.say_pcm(tone(CALLER_HZ, max(10.0, seconds + 2)))
         assert (await caller.call(number)).status == 200
         answered = time.monotonic()
         while callee.answered_at is None:
@@ -180,6 +180,40 @@ def test_a_bridged_call_is_recorded_in_stereo_and_put_with_kazoos_url_and_query(
     assert doc["channel_layout"] == {"left": "caller", "right": "callee"}
     listed = rig.api.get(f"/v2/accounts/{rig.account_id}/users/{user}/recordings").json()["data"]
     assert [r["id"] for r in listed] == [doc["id"]]
+
+
+def frames_encoded_ahead(rig: Rig, outcome: str) -> float:
+    """calltape_recording_mp3_frames_encoded_ahead_total for *outcome* (kept, discarded)."""
+    name = f'calltape_recording_mp3_frames_encoded_ahead_total{{outcome="{outcome}"}} '
+    return float(next(line for line in rig.api.get("/metrics").text.splitlines() if line.startswith(name)).split()[1])
+
+
+def test_a_long_mp3_call_is_encoded_while_it_goes_on_and_its_file_is_whole(rig: Rig) -> None:
+    """A 12-s call: its MP3 is encoded in pieces while the call goes on (every 5-10 s, 3 s behind), and the
+    file delivered is still gapless and right every 250 ms."""
+    port = free_port()
+    device = route_device(rig, port)
+    number = rig.callflow(
+        {
+            "module": "record_call",
+            "data": {"action": "start", "format": "mp3", "url": f"{rig.sink.url}/long/"},
+            "children": {"_": {"module": "device", "data": {"id": device}}},
+        }
+    )
+    kept_before = frames_encoded_ahead(rig, "kept")
+    call_id, seconds = asyncio.run(bridged_call(rig, number, port, 12.0))
+    upload = rig.sink.upload_of(call_id)
+    check_upload_headers(upload)
+    pcm, rate, channels = decode(upload.body, "mp3")
+    assert (rate, channels) == (8000, 2)
+    assert abs(len(pcm) / rate - seconds) <= 0.1, (len(pcm) / rate, seconds)
+    assert abs(channel_hz(pcm[:, 0], rate) - CALLER_HZ) < 15
+    assert abs(channel_hz(pcm[:, 1], rate) - CALLEE_HZ) < 15
+    frames = rig.recording_of(call_id)["frames"]
+    assert frames["written"] == frames["received"] > 2 * 50 * 11 and not any(frames["left_out"].values())
+    kept = frames_encoded_ahead(rig, "kept") - kept_before
+    assert 0 < kept <= len(pcm) / 576, kept  # some of the file was encoded during the call, and kept
+    assert frames_encoded_ahead(rig, "discarded") == 0
 
 
 def test_a_forwarded_call_is_recorded_with_the_forwarded_phones_audio(rig: Rig) -> None:

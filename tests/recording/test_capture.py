@@ -12,7 +12,8 @@ from calltape.media.g711 import G711
 from calltape.media.taps import TapDirection
 from calltape.recording.capture import CallCapture
 from calltape.recording.capture_file import CaptureWriter, read_blocks
-from calltape.recording.encoder import EncodeJob, EncodeResult, encode
+from calltape.recording.encode_job import EncodeJob
+from calltape.recording.encoder import EncodeResult, encode
 from calltape.recording.placement import WINDOW
 
 IN, OUT = TapDirection.IN, TapDirection.OUT

@@ -50,6 +50,8 @@ class Block:
     lengths: array[int]  # 'H'
     payload: bytes  # the frames, one after another
     count: int  # frames in the block (for MASKED and PAUSED: frames left out)
+    offset: int = 0  # where the block begins in the capture
+    end: int = 0  # where the next one begins
 
 
 def frames_block(kind: int, law: str, clock: int, batches: list[FrameBatch]) -> bytes:
@@ -90,10 +92,13 @@ class CaptureWriter:
         self._file.close()
 
 
-def read_blocks(path: Path, seal: Seal | None = None) -> Iterator[Block]:
-    """Every whole block of *path* in the order written; stops at a torn or damaged block. A sealed capture opens
-    with *seal*, else with the keyring."""
+def read_blocks(path: Path, seal: Seal | None = None, start: int = 0) -> Iterator[Block]:
+    """Every whole block of *path* in the order written, from the one at offset *start*; stops at a torn or damaged
+    block (or the end of what a call has written so far). A sealed capture opens with *seal*, else with the
+    keyring."""
     with open_file(path, seal=seal) as fh:
+        fh.seek(start)
+        offset = start
 
         def read(size: int) -> bytes:
             try:
@@ -106,7 +111,8 @@ def read_blocks(path: Path, seal: Seal | None = None) -> Iterator[Block]:
             if magic != MAGIC or kind > LAST_KIND or law not in LAW_NAMES:
                 return
             if kind not in (IN, OUT):
-                yield Block(kind, "PCMU", clock, array("q"), array("H"), b"", count)
+                yield Block(kind, "PCMU", clock, array("q"), array("H"), b"", count, offset, offset + _HEADER.size)
+                offset += _HEADER.size
                 continue
             index = read(10 * count)
             if len(index) != 10 * count:
@@ -118,4 +124,6 @@ def read_blocks(path: Path, seal: Seal | None = None) -> Iterator[Block]:
             payload = read(total)
             if len(payload) != total:
                 return
-            yield Block(kind, LAW_NAMES[law], clock, positions, lengths, payload, count)
+            end = offset + _HEADER.size + 10 * count + total
+            yield Block(kind, LAW_NAMES[law], clock, positions, lengths, payload, count, offset, end)
+            offset = end

@@ -14,13 +14,17 @@ import logging
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
-from calltape.recording.encoder import EncodeJob, EncodeResult, encode
+from calltape.recording.encode_job import EncodeJob
+from calltape.recording.encoder import EncodeResult, encode
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 NICENESS = 10
 _PR_SET_PDEATHSIG = 1
 
@@ -65,16 +69,20 @@ class EncoderPool:
 
     async def encode(self, job: EncodeJob) -> EncodeResult:
         """Encode *job* in the pool; if the pool broke (a process was killed), in a new one."""
+        return await self.run(encode, job)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` in the pool; if the pool broke (a process was killed), in a new one."""
         loop = asyncio.get_running_loop()
         executor = self._pool()
         try:
-            return await loop.run_in_executor(executor, encode, job)
+            return await loop.run_in_executor(executor, work, *args)
         except BrokenProcessPool:
-            log.error("an encoder process died: encoding %s again in new ones", job.output)
+            log.error("an encoder process died: %s runs again in new ones", work.__name__)
             if self._executor is executor:  # the first job to hear of it replaces the pool, once
                 self._executor = None
                 executor.shutdown(wait=False, cancel_futures=True)
-            return await loop.run_in_executor(self._pool(), encode, job)
+            return await loop.run_in_executor(self._pool(), work, *args)
 
     def close(self) -> None:
         """Stop the processes (jobs under way finish first)."""

@@ -37,6 +37,7 @@ def _load() -> ctypes.CDLL:
         "lame_set_brate",
         "lame_set_mode",
         "lame_set_bWriteVbrTag",
+        "lame_set_disable_reservoir",
     ):
         getattr(lib, setter).argtypes = [ctypes.c_void_p, ctypes.c_int]
         getattr(lib, setter).restype = ctypes.c_int
@@ -99,6 +100,10 @@ class LameEncoder:
         lib.lame_set_quality(handle, quality)
         lib.lame_set_brate(handle, kbps)
         lib.lame_set_bWriteVbrTag(handle, 0)  # the Info frame is ours (written on close and by recovery)
+        # Each frame holds its own bits (no reservoir lent between frames): an encoder started on a frame boundary
+        # a few frames early then gives the same bytes as one that ran from the start, so a recording can be
+        # encoded ahead in pieces while its call goes on (``ahead.py``). Measured: the same signal-to-noise ratio.
+        lib.lame_set_disable_reservoir(handle, 1)
         if lib.lame_init_params(handle) < 0:
             self.close()
             raise LameError(f"LAME refused {rate} Hz, {channels} channel(s), {kbps} kb/s")

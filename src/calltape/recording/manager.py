@@ -18,9 +18,9 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -30,8 +30,11 @@ from calltape.delivery.targets import Target, choose_target
 from calltape.logs import throttle
 from calltape.manifest import SigningKey
 from calltape.recording import names
+from calltape.recording.ahead import can_encode_ahead, encode_ahead
+from calltape.recording.ahead_runs import PERIOD, AheadRun
 from calltape.recording.capture_file import CaptureWriter, capture_path
-from calltape.recording.encoder import EncodeJob, EncodeResult, encode
+from calltape.recording.encode_job import Ahead, EncodeJob
+from calltape.recording.encoder import EncodeResult, encode
 from calltape.recording.encoder_pool import EncoderPool
 from calltape.recording.lame import LameError
 from calltape.recording.media_settings import MediaSettings
@@ -52,6 +55,7 @@ from calltape.tasks import TaskSet
 from calltape.webhooks.events import StatusEvents, notice, wake_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_CALLER_TIME_LIMIT = 3600.0
 
@@ -115,6 +119,7 @@ class RecordingManager:
         signing_key: SigningKey | None = None,
         node: str = "",
         accounts: Documents | None = None,
+        ahead_period: float = PERIOD,
     ) -> None:
         self.store = store
         self.accounts = accounts  # each account's recordings.encryption
@@ -126,7 +131,9 @@ class RecordingManager:
         self.delivery = delivery
         self.plans = plans
         self.encoders = encoders  # None: captures are encoded in a thread (tests, tools)
+        self.ahead_period = ahead_period  # seconds between pieces of an MP3 encoded while its call goes on
         self.frames = FrameCounts()  # every finished recording's frames, summed (for /metrics)
+        self.ahead_frames = {"kept": 0, "discarded": 0}  # MP3 frames encoded while their calls went on
         self.active: set[Recording] = set()
         self._cache = TtlCache(CONFIG_TTL)
         self._closing = TaskSet("recordings closing")
@@ -187,6 +194,9 @@ class RecordingManager:
             seal=seal,
             unsealed=unsealed,
         )
+        if capture is not None and can_encode_ahead(fmt, request.sample_rate):
+            job = self._capture_job(recording)
+            recording.ahead = AheadRun(job, self._encode_ahead, facts.call_id, self.ahead_period)
         recording.created = asyncio.ensure_future(self._create_row(recording, time.time()))
         recording.told = recording.created  # "started" is told first: every later event waits for it
         self.active.add(recording)
@@ -273,20 +283,13 @@ class RecordingManager:
         note: str,
     ) -> None:
         """A record_call ended (its capture file is closed): encode it and finish it in the background."""
-        job = EncodeJob(
-            capture=str(capture_path(recording.path)),
-            output=str(recording.path),
-            fmt=recording.fmt,
-            rate=recording.rate,
-            channels=recording.channels,
-            received=received,
-            not_captured=not_captured,
-            cut_pauses=recording.request.pause_behavior == "skip",
-            seal=recording.seal,
-        )
+        job = replace(self._capture_job(recording), received=received, not_captured=not_captured)
 
         async def finish() -> tuple[int, SpoolFacts | None, FrameCounts | None]:
-            result = await self._encode_when_room(job, facts.call_id, recording.name)
+            ahead = await recording.ahead.stop() if recording.ahead is not None else None
+            result = await self._encode_when_room(replace(job, ahead=ahead), facts.call_id, recording.name)
+            if ahead is not None and ahead.frames:
+                self.ahead_frames["kept" if result.reused else "discarded"] += ahead.frames
             if result.unaccounted:
                 log.error(
                     "call-id %s: recording %s: %d frame(s) unaccounted for: %s",
@@ -300,6 +303,19 @@ class RecordingManager:
             return result.samples, result.facts, result.counts
 
         self._finish(recording, finish, started_at, facts, note)
+
+    @staticmethod
+    def _capture_job(recording: Recording) -> EncodeJob:
+        """What encoding *recording*'s capture takes (the tap's counts are added when it ends)."""
+        return EncodeJob(
+            capture=str(capture_path(recording.path)),
+            output=str(recording.path),
+            fmt=recording.fmt,
+            rate=recording.rate,
+            channels=recording.channels,
+            cut_pauses=recording.request.pause_behavior == "skip",
+            seal=recording.seal,
+        )
 
     async def _encode_when_room(self, job: EncodeJob, call_id: str, name: str) -> EncodeResult:
         """:meth:`encode`, waiting for room on a full disk (the capture stays whole meanwhile)."""
@@ -322,14 +338,21 @@ class RecordingManager:
 
     async def encode(self, job: EncodeJob) -> EncodeResult:
         """Encode a capture in the encoder pool (or, without one or if it fails as a whole, in a thread)."""
+        return await self._in_encoder(encode, job)
+
+    async def _encode_ahead(self, job: EncodeJob, ahead: Ahead | None) -> Ahead:
+        return await self._in_encoder(encode_ahead, job, ahead)
+
+    async def _in_encoder(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` in the encoder pool (or, without one or if it fails as a whole, in a thread)."""
         if self.encoders is not None:
             try:
-                return await self.encoders.encode(job)
+                return await self.encoders.run(work, *args)
             except (OSError, ValueError, LameError):
                 raise  # the job's own fault (a full disk, a damaged capture): the same in a thread
             except Exception as exc:  # the pool itself: the recording must still be made
-                log.error("the encoder pool failed (%r): encoding %s in a thread", exc, job.output)
-        return await asyncio.to_thread(encode, job)
+                log.error("the encoder pool failed (%r): %s in a thread", exc, work.__name__)
+        return await asyncio.to_thread(work, *args)
 
     def _finish(
         self,

@@ -61,6 +61,15 @@ def recording_families(
                 {reason: frames.get(f"left_out.{reason}", 0) for reason in LEFT_OUT_REASONS},
             )
         )
+        families.append(
+            labelled_counter(
+                "calltape_recording_mp3_frames_encoded_ahead_total",
+                "MP3 frames encoded while their calls went on: kept in the file, or discarded because audio came "
+                "late into them (the file was made afresh).",
+                "outcome",
+                {outcome: frames.get(f"encoded_ahead.{outcome}", 0) for outcome in ("kept", "discarded")},
+            )
+        )
     if spool_bytes is not None:
         families.append(
             gauge("calltape_recording_spool_bytes", "Bytes of recordings on disk in the spool.", spool_bytes)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from calltape.at_rest.keyring import Seal
 from calltape.delivery.targets import Target
+from calltape.recording.ahead_runs import AheadRun
 from calltape.recording.capture_file import CaptureWriter
 from calltape.recording.metadata import CallFacts
 from calltape.recording.request import RecordingRequest
@@ -41,3 +42,4 @@ class Recording:
     told: asyncio.Future[None] | None = field(default=None, repr=False)  # the last status event, once told
     seal: Seal | None = field(default=None, repr=False)  # sealed at rest with it (the account's key)
     unsealed: str = ""  # why the account asked for encryption and did not get it
+    ahead: AheadRun | None = field(default=None, repr=False)  # its file encoded while the call goes on

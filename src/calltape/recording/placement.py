@@ -20,6 +20,7 @@ from calltape.recording.capture_file import IN, Block
 
 RATE = 8000
 BLOCK = RATE  # one second: what is handed out at a time
+NO_LIMIT = 2**62  # the end of a capture whose LIMIT marker never reached the disk
 WINDOW = 60 * RATE  # how long after its place (by the capture's clock) a frame is still written
 LEFT_OUT_REASONS = ("masked", "paused", "duplicate", "before_start", "after_limit", "too_late", "not_captured")
 _LAWS = {"PCMU": G711("PCMU", 0), "PCMA": G711("PCMA", 8)}
@@ -57,19 +58,20 @@ class FrameCounts:
 class Placement:
     """Lays the frames of a capture's blocks on the timeline ``[start, end)`` and hands it out in order."""
 
-    def __init__(self, start: int, end: int, law: str = "PCMU") -> None:
+    def __init__(self, start: int, end: int, law: str | None = None) -> None:
+        """*law*: the buffers' (else the first frames')."""
         self.start = start
         self.end = end
         self.base = start  # timeline position of the buffers' first byte
         self.furthest = start  # the end of the furthest frame written
-        self.codec = _LAWS[law]
+        self.codec = _LAWS[law or "PCMU"]
         self.counts = FrameCounts()
         self._fill = self.codec.silence[:1]
         self._said = bytearray()
         self._heard = bytearray()
         self._said_mask = bytearray()
         self._heard_mask = bytearray()
-        self._law_set = False
+        self._law_set = law is not None
 
     def add(self, block: Block) -> None:
         """Place every frame of a direction's block."""
@@ -166,6 +168,11 @@ class Placement:
         """Whole seconds no frame can reach any more, the capture's clock being at *clock*: (said, heard)."""
         while self.base + BLOCK <= min(clock - WINDOW, self.end):
             yield self._take(BLOCK)
+
+    def upto(self, position: int) -> Iterator[tuple[bytes, bytes]]:
+        """Everything up to *position* (never past the limit), whatever may still come."""
+        while self.base < min(position, self.end):
+            yield self._take(min(BLOCK, min(position, self.end) - self.base))
 
     def rest(self, stop: int) -> Iterator[tuple[bytes, bytes]]:
         """Everything up to *stop*, or past it to the furthest frame written (never past the limit)."""

@@ -19,7 +19,8 @@ from calltape.at_rest.keyring import KeyUnavailableError
 from calltape.at_rest.sealed import seal_of
 from calltape.manifest import SigningKey
 from calltape.recording.capture_file import capture_path
-from calltape.recording.encoder import EncodeJob, EncodeResult, encode
+from calltape.recording.encode_job import EncodeJob
+from calltape.recording.encoder import EncodeResult, encode
 from calltape.recording.metadata import finished_document, stretches_document
 from calltape.recording.rows import signed_manifest
 from calltape.recording.spool import file_facts, repair

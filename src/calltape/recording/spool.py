@@ -38,6 +38,7 @@ _next_lane = itertools.cycle(_LANES)
 _lane_thread = threading.local()  # .busy is True while a lane runs a job
 _WAV_HEADER = 44  # what the stdlib writer puts before the samples
 _HASH_CHUNK = 1 << 16
+RATE_8K = 8000  # the one rate a file is encoded ahead at
 
 
 @dataclass(frozen=True)
@@ -165,16 +166,58 @@ class Mp3Spool(AudioSpool):
         *,
         threaded: bool = True,
         seal: Seal | None = None,
+        create: bool = True,
     ) -> None:
         super().__init__(path, rate, channels, seal)
         self._encoder = LameEncoder(rate, channels, mp3_frames.bitrate_for(rate, channels), quality)
-        self._file: BinaryIO | None = create_file(path, seal)  # one write per batch, at once
+        self._file: BinaryIO | None = create_file(path, seal) if create else None  # one write per batch, at once
         self._tag_size = 0
         self._lane = next(_next_lane) if threaded else None
         self._first: mp3_frames.FrameHeader | None = None
         self._frames = 0  # whole frames written (counted as they go: closing needs no re-read)
         self._unscanned = bytearray()
         self._bytes = 0
+        self._skip = 0  # frames the encoder gives that the file already holds (see ``resumed``)
+
+    @classmethod
+    def resumed(
+        cls, path: Path, channels: int, *, frames: int, size: int, samples: int, seal: Seal | None = None
+    ) -> Mp3Spool:
+        """Go on with a file of 8 kHz audio encoded ahead (``ahead.py``): its first *size* bytes (the Info frame's
+        place and *frames* frames) are kept, and the audio given from now on starts at sample *samples*, a frame
+        boundary at or before the end of those frames: the frames the encoder makes of it up to that end are
+        left out (they are on disk already)."""
+        spool = cls(path, RATE_8K, channels, threaded=False, seal=seal, create=False)
+        spool._file = open_file(path, "r+b", seal)
+        try:
+            spool._file.truncate(size)
+            spool._file.seek(0)
+            placeholder = mp3_frames.parse_header(spool._file.read(4))
+            spool._file.seek(placeholder.size if placeholder is not None else 0)
+            first = mp3_frames.parse_header(spool._file.read(4))
+            if placeholder is None or first is None:
+                raise ValueError(f"{path.name}: not an MP3 encoded ahead")
+            spool._file.seek(size)
+        except BaseException:
+            spool._encoder.close()
+            spool._file.close()
+            raise
+        spool._first, spool._tag_size, spool._frames, spool._bytes = first, placeholder.size, frames, size
+        spool.samples = samples
+        spool._skip = frames - samples // first.samples
+        return spool
+
+    def set_aside(self) -> tuple[int, int]:
+        """Encode what was given and close the file without finishing it (the encoder's last frames wait for
+        audio to come: another spool goes on with it later, see ``resumed``): (frames, bytes) in the file."""
+        self._on_lane(self.flush)
+        self._encoder.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self.error is not None:
+            raise self.error
+        return self._frames, self._bytes
 
     def submit(self, work: Callable[[], None]) -> None:
         """Run *work* on this spool's encoder lane, after what was queued before it; a write error it meets is
@@ -212,7 +255,9 @@ class Mp3Spool(AudioSpool):
     def _write(self, encoded: bytes) -> None:
         if not encoded or self._file is None or self.error is not None:
             return
-        self._count_frames(encoded)
+        encoded = self._count_frames(encoded)
+        if not encoded:
+            return
         if not self._tag_size and self._first is not None:  # the Info frame's place is kept from the first write
             placeholder = mp3_frames.info_frame(self._first, 0, 0, 0)
             self._tag_size = len(placeholder)
@@ -220,13 +265,20 @@ class Mp3Spool(AudioSpool):
         self._file.write(encoded)
         self._bytes += len(encoded)
 
-    def _count_frames(self, encoded: bytes) -> None:
+    def _count_frames(self, encoded: bytes) -> bytes:
+        """Count the whole frames of *encoded*; what of it goes to the file (all but frames to skip)."""
         scan = self._unscanned
         scan += encoded
+        skipped = 0
         while (header := mp3_frames.parse_header(scan)) is not None and len(scan) >= header.size:
             self._first = self._first or header
-            self._frames += 1
+            if self._skip:
+                self._skip -= 1
+                skipped += header.size
+            else:
+                self._frames += 1
             del scan[: header.size]
+        return encoded[skipped:]
 
     def settle(self) -> None:
         """Block until the batches written so far are encoded and on disk."""

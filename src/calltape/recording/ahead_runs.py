@@ -1,0 +1,53 @@
+"""Each MP3 recording encoded ahead while its call goes on (``ahead.py``): a task per recording runs a piece in
+an encoder every ``PERIOD`` seconds (staggered across recordings) and, when the call ends, hands the final encode
+what the file holds so far."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+
+from calltape.recording.encode_job import Ahead, EncodeJob
+
+log = logging.getLogger(__name__)
+
+PERIOD = 5.0  # seconds between pieces of one recording
+Runner = Callable[[EncodeJob, Ahead | None], Awaitable[Ahead]]  # a piece, run in an encoder
+
+
+class AheadRun:
+    """The pieces of one recording (started at once, in the background)."""
+
+    def __init__(self, job: EncodeJob, run: Runner, call_id: str, period: float = PERIOD) -> None:
+        self.job = job
+        self.call_id = call_id
+        self._run = run
+        self._period = period
+        self._stop = asyncio.Event()
+        self._task = asyncio.ensure_future(self._pieces())
+
+    async def stop(self) -> Ahead | None:
+        """The call ended: the piece under way finishes, no other starts; what the file holds (None: nothing
+        usable, the final encode makes the whole file)."""
+        self._stop.set()
+        return await self._task
+
+    async def _pieces(self) -> Ahead | None:
+        ahead: Ahead | None = None
+        wait = self._period * (1 + (zlib.crc32(self.job.output.encode()) % 1000) / 1000)  # staggered
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), wait)
+            if self._stop.is_set():
+                return ahead
+            try:
+                ahead = await self._run(self.job, ahead)
+            except Exception as exc:  # a full disk, a pool that broke: the final encode does it all
+                log.warning("call-id %s: %s is no longer encoded ahead (%r)", self.call_id, self.job.output, exc)
+                return None
+            if ahead.done:
+                return ahead
+            wait = self._period

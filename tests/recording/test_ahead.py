@@ -1,0 +1,182 @@
+"""MP3 encoded ahead while the call goes on (``recording/ahead.py``): the pieces, written as the real capture tap
+fills its file, join into the very bytes one encode from start to end gives; a frame that comes late into audio
+already encoded, or a pause, makes the final encode start afresh with it; and the file decodes (mpg123, not our
+code) to the sweep that was sent, every 250 ms, for exactly as long as the recording."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calltape.at_rest.keyring import Keyring, Seal
+from calltape.at_rest.sealed import read_plain
+from calltape.media.g711 import G711
+from calltape.media.taps import TapDirection
+from calltape.recording.ahead import MARGIN, encode_ahead
+from calltape.recording.capture import CallCapture
+from calltape.recording.capture_file import CaptureWriter
+from calltape.recording.encode_job import Ahead, EncodeJob
+from calltape.recording.encoder import EncodeResult, encode
+from tests.audio import dominant_frequency
+
+ULAW = G711("PCMU", 0)
+SECOND = 8000
+FRAME = 160
+START = 1000  # the recording's first sample on the call's timeline
+KEYS = Keyring({"k1": bytes(range(32))})
+
+
+def sweep(seconds: float, low: float = 300.0, high: float = 3300.0) -> tuple[bytes, np.ndarray]:
+    """A rising sweep as µ-law, and the frequency at each sample."""
+    t = np.arange(int(seconds * SECOND)) / SECOND
+    hz = low + (high - low) * t / seconds
+    pcm = (7000 * np.sin(2 * np.pi * np.cumsum(hz) / SECOND)).astype("<i2").tobytes()
+    return ULAW.encode(pcm), hz
+
+
+class Call:
+    """A recorded call's capture, filled a second at a time through the real tap; a piece is encoded ahead
+    whenever asked, as the manager does every few seconds."""
+
+    def __init__(self, tmp_path: Path, seconds: float, *, channels: int = 2, seal: Seal | None = None) -> None:
+        self.said, self.hz = sweep(seconds)
+        self.heard, _ = sweep(seconds, 3000.0, 500.0)
+        self.capture_path = tmp_path / "r.capture"
+        self.capture = CallCapture(
+            CaptureWriter(self.capture_path, seal), limit_samples=3600 * SECOND, on_stop=lambda _: None, start=START
+        )
+        self.job = EncodeJob(str(self.capture_path), str(tmp_path / "r.mp3"), "mp3", SECOND, channels, seal=seal)
+        self.ahead: Ahead | None = None
+        self.pieces = 0
+        self.sent = 0  # samples of the sweep sent so far
+
+    def send(self, seconds: float, *, skip: set[int] = frozenset(), late: list[int] | None = None) -> None:
+        """*seconds* more of both directions, flushed once a second; frames at the sample offsets in *skip* held
+        back, and those in *late* (held back before) sent now."""
+        for offset in late or []:
+            self._frame(offset)
+        end = self.sent + int(seconds * SECOND)
+        for offset in range(self.sent, end, FRAME):
+            if offset not in skip:
+                self._frame(offset)
+            if (offset + FRAME) % SECOND == 0:
+                self.capture.flush(START + offset + FRAME)
+        self.sent = end
+
+    def _frame(self, offset: int) -> None:
+        self.capture(TapDirection.IN, self.said[offset : offset + FRAME], START + offset, ULAW)
+        self.capture(TapDirection.OUT, self.heard[offset : offset + FRAME], START + offset, ULAW)
+
+    def piece(self) -> Ahead:
+        self.ahead = encode_ahead(self.job, self.ahead)
+        self.pieces += 1
+        return self.ahead
+
+    def end(self) -> tuple[EncodeResult, bytes]:
+        """The call ends: the final encode, given what was encoded ahead; the result and the file's bytes."""
+        self.capture.finish(START + self.sent)
+        result = encode(replace(self.job, ahead=self.ahead, received=self.capture.frames_received))
+        return result, self.file()
+
+    def file(self) -> bytes:
+        return read_plain(Path(self.job.output), KEYS)
+
+    def whole(self) -> tuple[EncodeResult, bytes]:
+        """The same capture encoded from start to end, nothing ahead (as recovery after a crash does)."""
+        result = encode(replace(self.job, received=self.capture.frames_received))
+        return result, self.file()
+
+
+def mpg123(data: bytes, channels: int) -> np.ndarray:
+    raw = subprocess.run(["mpg123", "-q", "-s", "-"], input=data, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype="<i2").reshape(-1, channels)
+
+
+def assert_sweep_every_250_ms(pcm: np.ndarray, hz: np.ndarray) -> None:
+    window = SECOND // 4
+    for start in range(0, len(pcm) - window + 1, window):
+        expected = float(np.mean(hz[start : start + window]))
+        found = dominant_frequency(pcm[start : start + window, 0])
+        assert abs(found - expected) < 60, (start / SECOND, found, expected)
+
+
+@pytest.mark.parametrize(("channels", "sealed"), [(2, False), (1, False), (2, True)])
+def test_pieces_written_as_the_capture_grows_join_into_the_bytes_of_one_whole_encode(
+    tmp_path: Path, channels: int, sealed: bool
+) -> None:
+    call = Call(tmp_path, 31.0, channels=channels, seal=Seal.new("k1", KEYS) if sealed else None)
+    sizes = []
+    for _ in range(6):
+        call.send(5.0)
+        sizes.append(call.piece().frames)
+    call.send(1.0)
+    result, ahead_file = call.end()
+    whole, whole_file = call.whole()
+
+    assert sizes == sorted(sizes) and sizes[0] > 0 and call.ahead is not None
+    assert call.ahead.fed == 30 * SECOND - MARGIN  # what was settled by the last piece
+    assert result.reused == call.ahead.frames and whole.reused == 0
+    assert ahead_file == whole_file  # the very bytes, Info frame included
+    assert result.facts == whole.facts and result.samples == whole.samples == 31 * SECOND
+    assert result.counts.as_document() == whole.counts.as_document()
+    assert result.counts.written == result.counts.received == 2 * 31 * SECOND // FRAME
+    if sealed:
+        assert b"LAME" not in Path(call.job.output).read_bytes()[:4096]  # on disk it is sealed
+    pcm = mpg123(ahead_file, channels)
+    assert len(pcm) == 31 * SECOND  # gapless: exactly the recording's samples
+    if channels == 2:
+        assert_sweep_every_250_ms(pcm, call.hz)
+
+
+def test_a_frame_later_than_the_margin_into_encoded_audio_makes_the_file_afresh_with_it(tmp_path: Path) -> None:
+    call = Call(tmp_path, 20.0)
+    held_back = 2 * SECOND + 3 * FRAME  # in the first piece
+    call.send(10.0, skip={held_back})
+    first = call.piece()
+    assert first.fed > held_back + FRAME
+    call.send(5.0, late=[held_back])  # it comes 8 seconds late, after its audio was encoded
+    call.piece()
+    call.send(5.0)
+    result, ahead_file = call.end()
+    _, whole_file = call.whole()
+
+    assert result.reused == 0  # the check found the audio changed and made the file anew
+    assert ahead_file == whole_file
+    assert result.counts.written == result.counts.received == 2 * 20 * SECOND // FRAME  # the late frame is in
+    pcm = mpg123(ahead_file, 2)
+    assert_sweep_every_250_ms(pcm, call.hz)
+
+
+def test_a_pause_leaves_the_rest_to_the_final_encode(tmp_path: Path) -> None:
+    call = Call(tmp_path, 20.0)
+    call.send(8.0)
+    assert call.piece().frames > 0
+    call.capture.set_paused(True, START + call.sent)
+    call.send(4.0)
+    call.capture.set_paused(False, START + call.sent)
+    assert call.piece().done
+    call.send(8.0)
+    result, ahead_file = call.end()
+    _, whole_file = call.whole()
+
+    assert result.reused == 0 and ahead_file == whole_file
+    assert result.samples == 16 * SECOND  # pause_behavior skip: the paused 4 s are not in the file
+    assert len(mpg123(ahead_file, 2)) == 16 * SECOND
+
+
+def test_a_piece_with_little_new_audio_waits_and_changes_nothing(tmp_path: Path) -> None:
+    call = Call(tmp_path, 10.0)
+    call.send(3.0)  # settled: nothing yet (the margin is 3 s)
+    assert call.piece().frames == 0 and not Path(call.job.output).exists()
+    call.send(5.0)
+    ahead = call.piece()
+    assert ahead.frames > 0
+    size = Path(call.job.output).stat().st_size
+    assert call.piece() == ahead and Path(call.job.output).stat().st_size == size  # nothing new settled
+    call.send(2.0)
+    result, ahead_file = call.end()
+    assert result.reused == ahead.frames and ahead_file == call.whole()[1]
