@@ -170,7 +170,7 @@ def test_a_pause_leaves_the_rest_to_the_final_encode(tmp_path: Path) -> None:
 
 def test_a_piece_with_little_new_audio_waits_and_changes_nothing(tmp_path: Path) -> None:
     call = Call(tmp_path, 10.0)
-    call.send(3.0)  # settled: nothing yet (the margin is 3 s)
+    call.send(2.5)  # settled: half a second (the margin is 2 s), not worth a piece
     assert call.piece().frames == 0 and not Path(call.job.output).exists()
     call.send(5.0)
     ahead = call.piece()

@@ -26,7 +26,7 @@ from calltape.recording.encode_job import Ahead, EncodeJob
 from calltape.recording.placement import NO_LIMIT, RATE, Placement
 from calltape.recording.spool import Mp3Spool
 
-MARGIN = 3 * RATE  # audio this far behind the capture's clock is taken as settled
+MARGIN = 2 * RATE  # audio this far behind the capture's clock (written once a second) is taken as settled
 
 
 def can_encode_ahead(fmt: str, rate: int) -> bool:

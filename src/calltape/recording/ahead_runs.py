@@ -15,7 +15,7 @@ from calltape.recording.encode_job import Ahead, EncodeJob
 log = logging.getLogger(__name__)
 
 PERIOD = 5.0  # seconds between pieces of one recording
-Runner = Callable[[EncodeJob, Ahead | None], Awaitable[Ahead]]  # a piece, run in an encoder
+Runner = Callable[[EncodeJob, Ahead | None], Awaitable[Ahead | None]]  # a piece, in an encoder (None: not now)
 
 
 class AheadRun:
@@ -44,10 +44,10 @@ class AheadRun:
             if self._stop.is_set():
                 return ahead
             try:
-                ahead = await self._run(self.job, ahead)
+                ahead = await self._run(self.job, ahead) or ahead
             except Exception as exc:  # a full disk, a pool that broke: the final encode does it all
                 log.warning("call-id %s: %s is no longer encoded ahead (%r)", self.call_id, self.job.output, exc)
                 return None
-            if ahead.done:
+            if ahead is not None and ahead.done:
                 return ahead
             wait = self._period

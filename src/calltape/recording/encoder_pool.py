@@ -52,7 +52,13 @@ class EncoderPool:
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self.busy = 0  # jobs given to the pool and not done yet
         self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def idle(self) -> bool:
+        """A job given now would start at once (work that can wait is given only then)."""
+        return self.busy < self.size
 
     def start(self) -> None:
         """Start the processes now (in the background), before any call."""
@@ -73,6 +79,13 @@ class EncoderPool:
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """``work(*args)`` in the pool; if the pool broke (a process was killed), in a new one."""
+        self.busy += 1
+        try:
+            return await self._run(work, *args)
+        finally:
+            self.busy -= 1
+
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         executor = self._pool()
         try:

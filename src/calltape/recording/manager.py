@@ -340,7 +340,10 @@ class RecordingManager:
         """Encode a capture in the encoder pool (or, without one or if it fails as a whole, in a thread)."""
         return await self._in_encoder(encode, job)
 
-    async def _encode_ahead(self, job: EncodeJob, ahead: Ahead | None) -> Ahead:
+    async def _encode_ahead(self, job: EncodeJob, ahead: Ahead | None) -> Ahead | None:
+        """A piece of *job*'s file, if an encoder is free (the ends of calls come first); None if not."""
+        if self.encoders is not None and not self.encoders.idle:
+            return None
         return await self._in_encoder(encode_ahead, job, ahead)
 
     async def _in_encoder(self, work: Callable[..., T], *args: Any) -> T:
