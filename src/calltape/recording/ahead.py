@@ -6,25 +6,25 @@ between frames (``lame.py``), so an encoder started on a frame boundary ``PRE_RO
 gives the very bytes one that ran from the start would: the pieces join exactly, and no encoder is kept between
 pieces (memory per call holds none).
 
-Each piece keeps a digest of the audio it was made from. When the call ends the final encode (``encoder.py``)
-lays the whole capture out again, as always, and checks the digests: if they agree it encodes only the rest. A
-frame that came later than the margin into audio already encoded (or a pause, which moves what follows in the
-file) makes it encode the whole file afresh: encoding ahead saves work, it never decides what the file holds.
+Each piece reads the capture on from where the last one needed it, and counts the frames of the blocks it reads
+for the first time. When the call ends the final encode is one more piece: it reads the rest, encodes it and
+finishes the file. A frame that came later than the margin into audio already encoded, a pause (which moves what
+follows in the file) or a mask spoils what was encoded ahead: the whole capture is then encoded afresh, as it is
+without encoding ahead — which saves work, it never decides what the file holds.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from calltape.media.g711 import G711
-from calltape.recording.capture_file import IN, LIMIT, OUT, PAUSE, RESUME, START, STOP, read_blocks
+from calltape.recording.capture_file import IN, LIMIT, OUT, START, STOP, read_blocks
 from calltape.recording.channels import ChannelWriter
-from calltape.recording.encode_job import Ahead, EncodeJob
-from calltape.recording.placement import NO_LIMIT, RATE, Placement
-from calltape.recording.spool import Mp3Spool
+from calltape.recording.encode_job import FRAME_SAMPLES, Ahead, EncodeJob
+from calltape.recording.lame import LameEncoder
+from calltape.recording.mp3_frames import bitrate_for
+from calltape.recording.placement import NO_LIMIT, RATE, FrameCounts, Placement
+from calltape.recording.spool import Mp3Spool, SpoolFacts
 
 MARGIN = 2 * RATE  # audio this far behind the capture's clock (written once a second) is taken as settled
 
@@ -34,150 +34,169 @@ def can_encode_ahead(fmt: str, rate: int) -> bool:
     return fmt == "mp3" and rate == RATE
 
 
+class AheadSpoiledError(Exception):
+    """What was encoded ahead cannot be gone on with: encode the whole capture afresh."""
+
+
 def encode_ahead(job: EncodeJob, ahead: Ahead | None) -> Ahead:
     """Encode the settled audio of *job*'s capture that is not in its file yet (blocking; in an encoder process).
-    *ahead*: the last piece's result (None before the first)."""
-    if ahead is not None and ahead.done:
+    *ahead*: the last piece's result (None before the first). Unchanged if less than a second more is settled."""
+    if ahead is not None and ahead.spoiled:
         return ahead
-    placement = None if ahead is None else Placement(ahead.start + ahead.restart, ahead.end, ahead.law)
-    start, clock = (0, 0) if ahead is None else (ahead.start, 0)
-    reach: list[tuple[int, int]] = []  # per block of frames: (its offset, the end of its furthest frame)
-    read_to = ahead.resume if ahead is not None else 0
-    for block in read_blocks(Path(job.capture), job.seal, read_to):
-        read_to = block.end
-        if block.kind == START and placement is None:
-            placement, start = Placement(block.clock, NO_LIMIT), block.clock
-        elif block.kind == LIMIT and placement is not None:
-            placement.end = block.clock
-        elif block.kind in (PAUSE, RESUME, STOP):
-            return replace(ahead, done=True) if ahead is not None else Ahead(0, NO_LIMIT, "PCMU", done=True)
-        elif block.kind in (IN, OUT) and placement is not None and block.count:
-            furthest = max(block.positions) + max(block.lengths)
-            reach.append((block.offset, furthest))
-            if furthest > placement.base:  # else all encoded already
-                placement.add(block)
-        if block.kind != LIMIT:
-            clock = max(clock, block.clock)
-    if placement is None:
-        return Ahead(0, NO_LIMIT, "PCMU")
-    fed = 0 if ahead is None else ahead.fed
-    settled = min(clock - MARGIN, placement.end) - start
-    if settled - fed < RATE:  # less than a second more: not worth a piece
-        return ahead or Ahead(start, placement.end, placement.codec.name, resume=0)
-    frames, size, digest = _encode_piece(job, ahead, placement, start + settled, fed)
-    after = Ahead(start, placement.end, placement.codec.name, frames, size)
-    after = replace(after, digests=(*(ahead.digests if ahead else ()), (settled, digest)))
-    needed = start + after.restart  # the next piece lays out the audio from here on
-    after_reach = [offset for offset, furthest in reach if furthest > needed]
-    return replace(after, resume=after_reach[0] if after_reach else read_to)
-
-
-def _encode_piece(
-    job: EncodeJob, ahead: Ahead | None, placement: Placement, until: int, fed: int
-) -> tuple[int, int, bytes]:
-    """Encode the audio laid out up to timeline position *until* into the file; its frames and size, and the
-    digest of the audio past sample *fed*."""
-    output = Path(job.output)
-    if ahead is None or ahead.frames == 0:
-        spool = Mp3Spool(output, RATE, job.channels, threaded=False, seal=job.seal)
-        restart = 0
-    else:
-        restart = ahead.restart
-        spool = Mp3Spool.resumed(
-            output, job.channels, frames=ahead.frames, size=ahead.size, samples=restart, seal=job.seal
-        )
-    writer = ChannelWriter(spool, stereo=job.channels == 2)
-    digest = AudioDigest()
     try:
-        position = restart
-        for said, heard in placement.upto(until):
-            digest.add(said, heard, position, fed)
-            writer.write(said, heard, placement.codec)
-            position += len(said)
+        read = _read_on(job, ahead)
+    except AheadSpoiledError as exc:
+        return replace(ahead or Ahead(0, NO_LIMIT, "PCMU"), spoiled=str(exc))
+    if read is None:
+        return ahead or Ahead(0, NO_LIMIT, "PCMU")
+    start = read.start
+    fed, restart = (ahead.fed, ahead.restart) if ahead is not None and ahead.frames else (0, 0)
+    settled = min(read.clock - MARGIN, read.placement.end) - start
+    settled = restart + (settled - restart) // FRAME_SAMPLES * FRAME_SAMPLES  # whole frames: see _WarmEncoder
+    if settled - fed < RATE:  # not worth a piece
+        return ahead or Ahead(start, read.placement.end, read.placement.codec.name)
+    spool, warm = _spool(job, ahead)
+    try:
+        writer = ChannelWriter(spool, stereo=job.channels == 2)
+        for said, heard in read.placement.upto(start + settled):
+            writer.write(said, heard, read.placement.codec)
         frames, size = spool.set_aside()
     except BaseException:
         spool.abandon()
+        _WarmEncoder.drop(warm)
         raise
-    return frames, size, digest.value()
+    if warm is not None:
+        warm.fed, warm.frames = warm.fed + settled - restart, warm.frames + spool.emitted
+    after = Ahead(
+        start, read.placement.end, read.placement.codec.name, frames, size, settled, read.read_to, 0, read.counts
+    )
+    needed = start + after.restart  # the next piece lays out the audio from here on
+    return replace(after, resume=next((at for at, furthest in read.reach if furthest > needed), read.read_to))
 
 
-class AudioDigest:
-    """A digest of both directions' G.711 from a sample on, however the audio is cut into pieces."""
+def finish_ahead(job: EncodeJob, ahead: Ahead) -> tuple[int, SpoolFacts, FrameCounts]:
+    """The call ended: encode the rest of the capture into the file encoded ahead and finish it (blocking); its
+    samples, facts and frame counts. Raises AheadSpoiledError if the whole capture must be encoded afresh."""
+    if ahead.spoiled or not ahead.frames:
+        raise AheadSpoiledError(ahead.spoiled or "nothing was encoded ahead")
+    read = _read_on(job, ahead)
+    assert read is not None  # the capture began (the pieces saw its start)
+    spool, warm = _spool(job, ahead)
+    try:
+        writer = ChannelWriter(spool, stereo=job.channels == 2)
+        for said, heard in read.placement.rest(read.clock if read.stop is None else read.stop):
+            writer.write(said, heard, read.placement.codec)
+        facts = spool.close()
+    except BaseException:
+        spool.abandon()
+        raise
+    finally:
+        _WarmEncoder.drop(warm)  # flushed: it ends a stream
+    return read.placement.base - read.start, facts, read.counts
 
-    def __init__(self) -> None:
-        self._said, self._heard = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
 
-    def add(self, said: bytes, heard: bytes, position: int, since: int) -> None:
-        """Audio from sample *position* on: the part from sample *since* on counts."""
-        skip = max(0, since - position)
-        self._said.update(said[skip:])
-        self._heard.update(heard[skip:])
+@dataclass
+class _Read:
+    """The capture laid out from where a piece goes on."""
 
-    def value(self) -> bytes:
-        return self._said.digest() + self._heard.digest()
-
-
-class AheadMismatchError(Exception):
-    """The audio laid out now is not what a piece encoded ahead was made from: encode the whole file afresh."""
+    start: int  # the recording's first sample on the timeline
+    placement: Placement
+    clock: int  # the capture's clock when it was last written
+    stop: int | None  # where the recording stopped, if it did
+    read_to: int  # the offset after the last whole block
+    reach: list[tuple[int, int]]  # per block of frames: (its offset, the end of its furthest frame)
+    counts: FrameCounts  # the frames of every block read so far, by this piece and those before it
 
 
-class AheadCheck:
-    """The final encode's writer while a file encoded ahead is checked: the audio laid out is matched against the
-    pieces' digests and, once past them all, the file goes on (a resumed spool) from ``restart`` — the audio
-    kept since then is encoded again and the frames already on disk left out of the file."""
+def _read_on(job: EncodeJob, ahead: Ahead | None) -> _Read | None:
+    """Read the capture from where *ahead* needs it and lay it out from its restart on; None if it has not begun.
+    Blocks read before are laid out again without being counted; a new block's frame before what was encoded
+    ahead, or a pause or a mask, spoils it (AheadSpoiledError)."""
+    if ahead is None or not ahead.frames:  # from the start
+        placement, start, seen, encoded, counts, read_to = None, 0, 0, 0, FrameCounts(), 0
+    else:
+        placement = Placement(ahead.start + ahead.restart, ahead.end, ahead.law)
+        start, seen, read_to = ahead.start, ahead.read_to, ahead.resume  # blocks before read_to were counted
+        encoded, counts = ahead.start + ahead.fed, ahead.counts.copy()  # frames placed before *encoded* are late
+    clock, stop = 0, None
+    reach: list[tuple[int, int]] = []
+    for block in read_blocks(Path(job.capture), job.seal, read_to):
+        read_to, new = block.end, block.offset >= seen
+        if block.kind != LIMIT:
+            clock = max(clock, block.clock)
+        if block.kind == START and placement is None:
+            placement, start, encoded = Placement(block.clock, NO_LIMIT), block.clock, block.clock
+        elif block.kind == LIMIT and placement is not None:
+            placement.end = block.clock
+        elif block.kind == STOP:
+            stop = block.clock
+        elif block.kind not in (IN, OUT):
+            if new:
+                raise AheadSpoiledError("the recording was paused or masked")
+        elif placement is not None and block.count:
+            furthest = max(block.positions) + max(block.lengths)
+            reach.append((block.offset, furthest))
+            if new and min(block.positions) < encoded and encoded > start:
+                late = (clock - min(block.positions)) / RATE
+                raise AheadSpoiledError(f"a frame came {late:.1f} s late, into audio encoded ahead")
+            if new:
+                placement.counts = counts
+                placement.add(block)
+            elif furthest > placement.base:  # laid out again for the restart, counted before
+                placement.counts = FrameCounts()
+                placement.add(block)
+    if placement is None:
+        return None
+    return _Read(start, placement, clock, stop, read_to, reach, counts)
 
-    def __init__(self, job: EncodeJob, ahead: Ahead) -> None:
-        self.job = job
-        self.ahead = ahead
-        self.writer: ChannelWriter | None = None
-        self.position = 0
-        self._pieces: Iterator[tuple[int, bytes]] = iter(ahead.digests)
-        self._piece: tuple[int, bytes] | None = next(self._pieces)
-        self._digest = AudioDigest()
-        self._kept: list[tuple[bytes, bytes]] = []  # the audio from ``restart`` on, until the writer starts
 
-    def write(self, said: bytes, heard: bytes, codec: G711) -> None:
-        """The next stretch of the recording's audio."""
-        if self.writer is not None:
-            self.writer.write(said, heard, codec)
-            return
-        position, self.position = self.position, self.position + len(said)
-        if self.position > self.ahead.restart:
-            skip = max(0, self.ahead.restart - position)
-            self._kept.append((said[skip:], heard[skip:]))
-        at = position  # what of the stretch is checked so far
-        while self._piece is not None and self._piece[0] <= self.position:
-            end, expected = self._piece
-            self._digest.add(said[at - position : end - position], heard[at - position : end - position], at, at)
-            if self._digest.value() != expected:
-                raise AheadMismatchError(f"the audio before sample {end} changed after it was encoded ahead")
-            self._digest, at = AudioDigest(), end
-            self._piece = next(self._pieces, None)
-        if self._piece is not None:
-            self._digest.add(said[at - position :], heard[at - position :], at, at)
-            return
-        self._start_writer(codec)
+def _spool(job: EncodeJob, ahead: Ahead | None) -> tuple[Mp3Spool, _WarmEncoder | None]:
+    """The file to go on with (a new one, with a new encoder, before the first frame), and the warm encoder lent
+    to it."""
+    if ahead is None or ahead.frames == 0:
+        return Mp3Spool(Path(job.output), RATE, job.channels, threaded=False, seal=job.seal), None
+    warm = _WarmEncoder.of(job.channels)
+    skip = ahead.frames - ahead.restart // FRAME_SAMPLES + warm.lag
+    spool = Mp3Spool.resumed(
+        Path(job.output),
+        job.channels,
+        size=ahead.size,
+        frames=ahead.frames,
+        samples=ahead.restart,
+        skip=skip,
+        encoder=warm.encoder,
+        seal=job.seal,
+    )
+    return spool, warm
 
-    def finish(self, codec: G711) -> ChannelWriter:
-        """The audio ended: the writer that holds the file (started now if the audio ended where the pieces did)."""
-        if self.writer is None:
-            if self._piece is not None:
-                raise AheadMismatchError("the audio ended before the part encoded ahead")
-            self._start_writer(codec)
-        assert self.writer is not None
-        return self.writer
 
-    def _start_writer(self, codec: G711) -> None:
-        ahead = self.ahead
-        spool = Mp3Spool.resumed(
-            Path(self.job.output),
-            self.job.channels,
-            frames=ahead.frames,
-            size=ahead.size,
-            samples=ahead.restart,
-            seal=self.job.seal,
-        )
-        self.writer = ChannelWriter(spool, stereo=self.job.channels == 2)
-        for said, heard in self._kept:
-            self.writer.write(said, heard, codec)
-        self._kept = []
+class _WarmEncoder:
+    """A LAME encoder this encoder process keeps from piece to piece, of any recordings (starting one costs half a
+    millisecond). It is given whole frames only, so the frame it gives for a sample keeps a fixed distance from
+    that sample: ``lag`` frames more than a new encoder would have given. Its first frames of a piece still hold
+    the last piece's audio; they are within the frames encoded again and left out (measured: 2 differ)."""
+
+    _kept: dict[int, _WarmEncoder] = {}  # noqa: RUF012 - one per channel count, in this process
+
+    def __init__(self, channels: int) -> None:
+        self.channels = channels
+        self.encoder = LameEncoder(RATE, channels, bitrate_for(RATE, channels))
+        self.fed = 0  # samples given
+        self.frames = 0  # frames it gave
+
+    @property
+    def lag(self) -> int:
+        return self.fed // FRAME_SAMPLES - self.frames
+
+    @classmethod
+    def of(cls, channels: int) -> _WarmEncoder:
+        if channels not in cls._kept:
+            cls._kept[channels] = cls(channels)
+        return cls._kept[channels]
+
+    @classmethod
+    def drop(cls, warm: _WarmEncoder | None) -> None:
+        """Close *warm* (it ended a stream, or failed midway)."""
+        if warm is not None and cls._kept.get(warm.channels) is warm:
+            del cls._kept[warm.channels]
+            warm.encoder.close()

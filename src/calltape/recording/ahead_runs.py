@@ -48,6 +48,6 @@ class AheadRun:
             except Exception as exc:  # a full disk, a pool that broke: the final encode does it all
                 log.warning("call-id %s: %s is no longer encoded ahead (%r)", self.call_id, self.job.output, exc)
                 return None
-            if ahead is not None and ahead.done:
+            if ahead is not None and ahead.spoiled:
                 return ahead
             wait = self._period

@@ -3,9 +3,10 @@ while the call went on (``ahead.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from calltape.at_rest.keyring import Seal
+from calltape.recording.placement import FrameCounts
 
 FRAME_SAMPLES = 576  # an MPEG-2.5 Layer III frame at 8 kHz
 PRE_ROLL = 8  # frames encoded again before the file's end (LAME gives the same bytes after 3: measured)
@@ -21,14 +22,11 @@ class Ahead:
     law: str  # the G.711 law the audio was laid out in
     frames: int = 0  # audio frames in the file
     size: int = 0  # the file's length: the Info frame's place and the frames
-    digests: tuple[tuple[int, bytes], ...] = ()  # (up to which sample, digest of the audio since the one before)
+    fed: int = 0  # the samples whose audio made those frames
+    read_to: int = 0  # the capture's offset up to which every block was read and its frames counted
     resume: int = 0  # the capture's offset of the first block the next piece must read
-    done: bool = False  # the rest is the final encode's (a pause, or the recording stopped)
-
-    @property
-    def fed(self) -> int:
-        """The samples whose audio made the frames in the file."""
-        return self.digests[-1][0] if self.digests else 0
+    counts: FrameCounts = field(default_factory=FrameCounts)  # the frames of the blocks before read_to
+    spoiled: str = ""  # why the whole capture must be encoded afresh when the call ends ("" if it need not)
 
     @property
     def restart(self) -> int:

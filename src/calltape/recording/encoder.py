@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from calltape.recording.ahead import AheadCheck, AheadMismatchError
+from calltape.recording.ahead import AheadSpoiledError, finish_ahead
 from calltape.recording.capture_file import (
     LIMIT,
     MASK_OFF,
@@ -26,7 +26,7 @@ from calltape.recording.capture_file import (
     read_blocks,
 )
 from calltape.recording.channels import ChannelWriter, Spans
-from calltape.recording.encode_job import Ahead, EncodeJob
+from calltape.recording.encode_job import EncodeJob
 from calltape.recording.placement import NO_LIMIT, FrameCounts, Placement
 from calltape.recording.spool import SpoolFacts, open_spool
 
@@ -51,19 +51,31 @@ class EncodeResult:
 def encode(job: EncodeJob) -> EncodeResult:
     """Place, decode and encode *job*'s capture into its output file (blocking). The file is on stable storage
     when this returns (the capture may then be deleted); if it raises, the output is closed unfinished. A file
-    encoded ahead (``job.ahead``) is gone on with if the audio it was made from is unchanged, else made afresh."""
-    ahead = job.ahead
-    if ahead is not None and not ahead.done and ahead.frames and ahead.digests:
+    encoded ahead (``job.ahead``) is gone on with, unless that was spoiled: then it is made afresh."""
+    if job.ahead is not None:
         try:
-            return _encode(job, ahead)
-        except AheadMismatchError:
+            samples, facts, counts = finish_ahead(job, job.ahead)
+        except AheadSpoiledError:
             pass
-    return _encode(job, None)
+        else:
+            _sync(Path(job.output))
+            return EncodeResult(samples, facts, _with_tap_counts(counts, job), reused=job.ahead.frames)
+    return _encode(job)
 
 
-def _encode(job: EncodeJob, ahead: Ahead | None) -> EncodeResult:
+def _with_tap_counts(counts: FrameCounts, job: EncodeJob, masked: int = 0, paused: int = 0) -> FrameCounts:
+    """*counts* with the frames the tap left out of the capture, and the tap's own count of frames received."""
+    for reason, frames in (("masked", masked), ("paused", paused), ("not_captured", job.not_captured)):
+        counts.received += frames
+        counts.left_out[reason] += frames
+    if job.received is not None:
+        counts.received = job.received
+    return counts
+
+
+def _encode(job: EncodeJob) -> EncodeResult:
     placement: Placement | None = None
-    out: ChannelWriter | AheadCheck | None = None
+    writer: ChannelWriter | None = None
     stop: int | None = None
     masked = paused = clock = 0
     pauses, masks = Spans(), Spans()
@@ -73,12 +85,9 @@ def _encode(job: EncodeJob, ahead: Ahead | None) -> EncodeResult:
                 clock = max(clock, block.clock)  # without a STOP (a crash), the last clock is where it stopped
             if block.kind == START and placement is None:
                 placement = Placement(block.clock, NO_LIMIT)
-                if ahead is not None:
-                    out = AheadCheck(job, ahead)
-                else:
-                    spool = open_spool(job.fmt, Path(job.output), job.rate, job.channels, threaded=False, seal=job.seal)
-                    out = ChannelWriter(spool, stereo=job.channels == 2, cuts=pauses if job.cut_pauses else None)
-                    out.start_at(block.clock)
+                spool = open_spool(job.fmt, Path(job.output), job.rate, job.channels, threaded=False, seal=job.seal)
+                writer = ChannelWriter(spool, stereo=job.channels == 2, cuts=pauses if job.cut_pauses else None)
+                writer.start_at(block.clock)
             elif block.kind == LIMIT and placement is not None:
                 placement.end = block.clock
             elif block.kind == STOP:
@@ -89,31 +98,22 @@ def _encode(job: EncodeJob, ahead: Ahead | None) -> EncodeResult:
                     paused + block.count * (block.kind == PAUSED),
                 )
             elif block.kind in (PAUSE, RESUME, MASK_ON, MASK_OFF):
-                if ahead is not None and block.kind in (PAUSE, RESUME):
-                    raise AheadMismatchError("a pause moves the audio after it")
                 spans = pauses if block.kind in (PAUSE, RESUME) else masks
                 spans.mark(block.clock, on=block.kind in (PAUSE, MASK_ON))
-            elif placement is not None and out is not None:
+            elif placement is not None and writer is not None:
                 placement.add(block)
                 for said, heard in placement.settled(block.clock):
-                    out.write(said, heard, placement.codec)
-        counts = placement.counts if placement is not None else FrameCounts()
-        for reason, frames in (("masked", masked), ("paused", paused), ("not_captured", job.not_captured)):
-            counts.received += frames
-            counts.left_out[reason] += frames
-        if job.received is not None:
-            counts.received = job.received
-        if placement is None or out is None:
+                    writer.write(said, heard, placement.codec)
+        counts = _with_tap_counts(placement.counts if placement else FrameCounts(), job, masked, paused)
+        if placement is None or writer is None:
             return EncodeResult(0, None, counts)
         end = min(max(clock if stop is None else stop, placement.furthest), placement.end)
         for said, heard in placement.rest(clock if stop is None else stop):
-            out.write(said, heard, placement.codec)
-        writer = out.finish(placement.codec) if isinstance(out, AheadCheck) else out
+            writer.write(said, heard, placement.codec)
         facts = writer.spool.close()
     except BaseException:
-        writer_now = out.writer if isinstance(out, AheadCheck) else out
-        if writer_now is not None:
-            writer_now.spool.abandon()  # an encoder process lives on: its file and LAME must not leak
+        if writer is not None:
+            writer.spool.abandon()  # an encoder process lives on: its file and LAME must not leak
         raise
     _sync(Path(job.output))
     cut = pauses if job.cut_pauses else None
@@ -123,7 +123,6 @@ def _encode(job: EncodeJob, ahead: Ahead | None) -> EncodeResult:
         counts,
         pauses.in_file(placement.start, end, cut, whole=True),
         masks.in_file(placement.start, end, cut),
-        reused=ahead.frames if ahead is not None else 0,
     )
 
 

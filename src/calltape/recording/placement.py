@@ -39,6 +39,9 @@ class FrameCounts:
         """The counts as the recording's metadata shows them."""
         return {"received": self.received, "written": self.written, "left_out": dict(self.left_out)}
 
+    def copy(self) -> FrameCounts:
+        return FrameCounts(self.received, self.written, dict(self.left_out))
+
     def add(self, other: FrameCounts) -> None:
         """Add *other*'s counts to these."""
         self.received += other.received

@@ -167,9 +167,11 @@ class Mp3Spool(AudioSpool):
         threaded: bool = True,
         seal: Seal | None = None,
         create: bool = True,
+        encoder: LameEncoder | None = None,
     ) -> None:
         super().__init__(path, rate, channels, seal)
-        self._encoder = LameEncoder(rate, channels, mp3_frames.bitrate_for(rate, channels), quality)
+        self._owns_encoder = encoder is None  # else it is lent (and closed by its owner)
+        self._encoder = encoder or LameEncoder(rate, channels, mp3_frames.bitrate_for(rate, channels), quality)
         self._file: BinaryIO | None = create_file(path, seal) if create else None  # one write per batch, at once
         self._tag_size = 0
         self._lane = next(_next_lane) if threaded else None
@@ -178,16 +180,25 @@ class Mp3Spool(AudioSpool):
         self._unscanned = bytearray()
         self._bytes = 0
         self._skip = 0  # frames the encoder gives that the file already holds (see ``resumed``)
+        self.emitted = 0  # frames the encoder gave (those skipped included)
 
     @classmethod
     def resumed(
-        cls, path: Path, channels: int, *, frames: int, size: int, samples: int, seal: Seal | None = None
+        cls,
+        path: Path,
+        channels: int,
+        *,
+        size: int,
+        frames: int,
+        samples: int,
+        skip: int,
+        encoder: LameEncoder | None = None,
+        seal: Seal | None = None,
     ) -> Mp3Spool:
         """Go on with a file of 8 kHz audio encoded ahead (``ahead.py``): its first *size* bytes (the Info frame's
-        place and *frames* frames) are kept, and the audio given from now on starts at sample *samples*, a frame
-        boundary at or before the end of those frames: the frames the encoder makes of it up to that end are
-        left out (they are on disk already)."""
-        spool = cls(path, RATE_8K, channels, threaded=False, seal=seal, create=False)
+        place and *frames* frames) are kept, the audio given from now on starts at sample *samples*, and the
+        first *skip* frames the encoder gives are left out (they are on disk already)."""
+        spool = cls(path, RATE_8K, channels, threaded=False, seal=seal, create=False, encoder=encoder)
         spool._file = open_file(path, "r+b", seal)
         try:
             spool._file.truncate(size)
@@ -199,19 +210,18 @@ class Mp3Spool(AudioSpool):
                 raise ValueError(f"{path.name}: not an MP3 encoded ahead")
             spool._file.seek(size)
         except BaseException:
-            spool._encoder.close()
             spool._file.close()
+            spool._close_encoder()
             raise
         spool._first, spool._tag_size, spool._frames, spool._bytes = first, placeholder.size, frames, size
-        spool.samples = samples
-        spool._skip = frames - samples // first.samples
+        spool.samples, spool._skip = samples, skip
         return spool
 
     def set_aside(self) -> tuple[int, int]:
         """Encode what was given and close the file without finishing it (the encoder's last frames wait for
         audio to come: another spool goes on with it later, see ``resumed``): (frames, bytes) in the file."""
         self._on_lane(self.flush)
-        self._encoder.close()
+        self._close_encoder()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -265,6 +275,10 @@ class Mp3Spool(AudioSpool):
         self._file.write(encoded)
         self._bytes += len(encoded)
 
+    def _close_encoder(self) -> None:
+        if self._owns_encoder:
+            self._encoder.close()
+
     def _count_frames(self, encoded: bytes) -> bytes:
         """Count the whole frames of *encoded*; what of it goes to the file (all but frames to skip)."""
         scan = self._unscanned
@@ -272,6 +286,7 @@ class Mp3Spool(AudioSpool):
         skipped = 0
         while (header := mp3_frames.parse_header(scan)) is not None and len(scan) >= header.size:
             self._first = self._first or header
+            self.emitted += 1
             if self._skip:
                 self._skip -= 1
                 skipped += header.size
@@ -303,7 +318,7 @@ class Mp3Spool(AudioSpool):
                 self._file.seek(0)
                 self._file.write(mp3_frames.info_frame(self._first, self._frames, self._bytes, self.samples))
         finally:
-            self._encoder.close()
+            self._close_encoder()
             self._file.close()
             self._file = None
         if self._tag_size and self.error is None and self._unscanned:  # the counting lost its way: read the file
