@@ -6,6 +6,7 @@ code) to the sweep that was sent, every 250 ms, for exactly as long as the recor
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -183,13 +184,17 @@ def test_a_piece_with_little_new_audio_waits_and_changes_nothing(tmp_path: Path)
     assert result.reused == ahead.frames and ahead_file == call.whole()[1]
 
 
-def test_pieces_of_two_calls_taking_turns_on_one_warm_encoder_hold_only_their_own_audio(tmp_path: Path) -> None:
-    calls = [Call(tmp_path / "a", 16.0), Call(tmp_path / "b", 16.0)]
-    calls[1].said, calls[1].heard = calls[1].heard, calls[1].said  # other audio
-    for _ in range(3):
-        for call in calls:
-            call.send(5.0)
-            call.piece()
+def test_pieces_of_calls_taking_turns_on_warm_encoders_hold_only_their_own_audio(tmp_path: Path) -> None:
+    """One after another on one warm encoder, and at once in two threads (as without an encoder pool)."""
+    calls = [Call(tmp_path / name, 16.0) for name in "abcd"]
+    for call in calls[1::2]:
+        call.said, call.heard = call.heard, call.said  # other audio
+    with ThreadPoolExecutor(2) as threads:
+        for _ in range(3):
+            for pair in (calls[:2], calls[2:]):
+                for call in pair:
+                    call.send(5.0)
+                list(threads.map(Call.piece, pair))
     for call in calls:
         call.send(1.0)
         result, ahead_file = call.end()

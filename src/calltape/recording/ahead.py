@@ -3,8 +3,8 @@
 Every few seconds an encoder process reads what the call's capture gained, lays it on the timeline and encodes
 the audio that is settled (``MARGIN`` behind the capture's clock) into the recording's file. LAME lends no bits
 between frames (``lame.py``), so an encoder started on a frame boundary ``PRE_ROLL`` frames before the file's end
-gives the very bytes one that ran from the start would: the pieces join exactly, and no encoder is kept between
-pieces (memory per call holds none).
+gives the very bytes one that ran from the start would: the pieces join exactly, and no encoder is kept per call
+(memory per call holds none; each encoder process lends one warm encoder to the pieces of every call).
 
 Each piece reads the capture on from where the last one needed it, and counts the frames of the blocks it reads
 for the first time. When the call ends the final encode is one more piece: it reads the rest, encodes it and
@@ -15,6 +15,7 @@ without encoding ahead — which saves work, it never decides what the file hold
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -176,7 +177,7 @@ class _WarmEncoder:
     that sample: ``lag`` frames more than a new encoder would have given. Its first frames of a piece still hold
     the last piece's audio; they are within the frames encoded again and left out (measured: 2 differ)."""
 
-    _kept: dict[int, _WarmEncoder] = {}  # noqa: RUF012 - one per channel count, in this process
+    _kept = threading.local()  # .by_channels: one per channel count, per thread (pieces run in a thread without a pool)
 
     def __init__(self, channels: int) -> None:
         self.channels = channels
@@ -190,13 +191,22 @@ class _WarmEncoder:
 
     @classmethod
     def of(cls, channels: int) -> _WarmEncoder:
-        if channels not in cls._kept:
-            cls._kept[channels] = cls(channels)
-        return cls._kept[channels]
+        kept = cls._by_channels()
+        if channels not in kept:
+            kept[channels] = cls(channels)
+        return kept[channels]
 
     @classmethod
     def drop(cls, warm: _WarmEncoder | None) -> None:
         """Close *warm* (it ended a stream, or failed midway)."""
-        if warm is not None and cls._kept.get(warm.channels) is warm:
-            del cls._kept[warm.channels]
+        kept = cls._by_channels()
+        if warm is not None and kept.get(warm.channels) is warm:
+            del kept[warm.channels]
             warm.encoder.close()
+
+    @classmethod
+    def _by_channels(cls) -> dict[int, _WarmEncoder]:
+        if not hasattr(cls._kept, "by_channels"):
+            cls._kept.by_channels = {}
+        by_channels: dict[int, _WarmEncoder] = cls._kept.by_channels
+        return by_channels

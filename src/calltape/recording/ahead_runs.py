@@ -14,7 +14,7 @@ from calltape.recording.encode_job import Ahead, EncodeJob
 
 log = logging.getLogger(__name__)
 
-PERIOD = 5.0  # seconds between pieces of one recording
+PERIOD = 10.0  # seconds between pieces of one recording
 Runner = Callable[[EncodeJob, Ahead | None], Awaitable[Ahead | None]]  # a piece, in an encoder (None: not now)
 
 
@@ -37,7 +37,7 @@ class AheadRun:
 
     async def _pieces(self) -> Ahead | None:
         ahead: Ahead | None = None
-        wait = self._period * (1 + (zlib.crc32(self.job.output.encode()) % 1000) / 1000)  # staggered
+        wait = self._period * (1 + (zlib.crc32(self.job.output.encode()) % 1000) / 1000) / 2  # staggered
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), wait)
