@@ -189,7 +189,7 @@ def frames_encoded_ahead(rig: Rig, outcome: str) -> float:
 
 
 def test_a_long_mp3_call_is_encoded_while_it_goes_on_and_its_file_is_whole(rig: Rig) -> None:
-    """A 12-s call: its MP3 is encoded in pieces while the call goes on (the first after 5-10 s, 2 s behind), and the
+    """A 12-s call: its MP3 is encoded in pieces while the call goes on (the first after 2.5-5 s, 2 s behind), and the
     file delivered is still gapless and right every 250 ms."""
     port = free_port()
     device = route_device(rig, port)

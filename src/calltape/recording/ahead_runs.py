@@ -14,7 +14,7 @@ from calltape.recording.encode_job import Ahead, EncodeJob
 
 log = logging.getLogger(__name__)
 
-PERIOD = 10.0  # seconds between pieces of one recording
+PERIOD = 5.0  # seconds between pieces of one recording (10 s: the tail left at a hang-up made a burst of 500 late)
 Runner = Callable[[EncodeJob, Ahead | None], Awaitable[Ahead | None]]  # a piece, in an encoder (None: not now)
 
 
