@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -43,17 +44,18 @@ class Call:
     """A recorded call's capture, filled a second at a time through the real tap; a piece is encoded ahead
     whenever asked, as the manager does every few seconds."""
 
-    def __init__(self, tmp_path: Path, seconds: float, *, channels: int = 2, seal: Seal | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, seconds: float, *, channels: int = 2, seal: Seal | None = None, limit: int = 3600 * SECOND
+    ) -> None:
         tmp_path.mkdir(exist_ok=True)
         self.said, self.hz = sweep(seconds)
         self.heard, _ = sweep(seconds, 3000.0, 500.0)
         self.capture_path = tmp_path / "r.capture"
         self.capture = CallCapture(
-            CaptureWriter(self.capture_path, seal), limit_samples=3600 * SECOND, on_stop=lambda _: None, start=START
+            CaptureWriter(self.capture_path, seal), limit_samples=limit, on_stop=lambda _: None, start=START
         )
         self.job = EncodeJob(str(self.capture_path), str(tmp_path / "r.mp3"), "mp3", SECOND, channels, seal=seal)
         self.ahead: Ahead | None = None
-        self.pieces = 0
         self.sent = 0  # samples of the sweep sent so far
 
     def send(self, seconds: float, *, skip: set[int] = frozenset(), late: list[int] | None = None) -> None:
@@ -75,7 +77,6 @@ class Call:
 
     def piece(self) -> Ahead:
         self.ahead = encode_ahead(self.job, self.ahead)
-        self.pieces += 1
         return self.ahead
 
     def end(self) -> tuple[EncodeResult, bytes]:
@@ -119,7 +120,7 @@ def test_pieces_written_as_the_capture_grows_join_into_the_bytes_of_one_whole_en
     result, ahead_file = call.end()
     whole, whole_file = call.whole()
 
-    assert sizes == sorted(sizes) and sizes[0] > 0 and call.ahead is not None
+    assert all(0 < a < b for a, b in pairwise(sizes)) and call.ahead is not None
     assert 0 <= 30 * SECOND - MARGIN - call.ahead.fed < FRAME_SAMPLES  # settled by the last piece, whole frames
     assert result.reused == call.ahead.frames and whole.reused == 0
     assert ahead_file == whole_file  # the very bytes, Info frame included
@@ -134,23 +135,57 @@ def test_pieces_written_as_the_capture_grows_join_into_the_bytes_of_one_whole_en
         assert_sweep_every_250_ms(pcm, call.hz)
 
 
-def test_a_frame_later_than_the_margin_into_encoded_audio_makes_the_file_afresh_with_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("found_by", ["a piece", "the final encode"])
+def test_a_frame_later_than_the_margin_into_encoded_audio_makes_the_file_afresh_with_it(
+    tmp_path: Path, found_by: str
+) -> None:
     call = Call(tmp_path, 20.0)
     held_back = 2 * SECOND + 3 * FRAME  # in the first piece
     call.send(10.0, skip={held_back})
     first = call.piece()
     assert first.fed > held_back + FRAME
-    call.send(5.0, late=[held_back])  # it comes 8 seconds late, after its audio was encoded
-    assert call.piece().spoiled.startswith("a frame came 8.")  # late into the audio encoded ahead
-    call.send(5.0)
+    call.send(5.0, late=[held_back] if found_by == "a piece" else [])  # 8 seconds late, after it was encoded
+    if found_by == "a piece":
+        assert call.piece().spoiled.startswith("a frame came 8.")
+    else:
+        assert not call.piece().spoiled
+    call.send(5.0, late=[held_back] if found_by == "the final encode" else [])
     result, ahead_file = call.end()
     _, whole_file = call.whole()
 
-    assert result.reused == 0  # the check found the audio changed and made the file anew
+    assert result.reused == 0  # made afresh from the capture, as without encoding ahead
     assert ahead_file == whole_file
     assert result.counts.written == result.counts.received == 2 * 20 * SECOND // FRAME  # the late frame is in
     pcm = mpg123(ahead_file, 2)
     assert_sweep_every_250_ms(pcm, call.hz)
+
+
+def test_a_time_limit_ends_the_file_encoded_ahead_where_a_whole_encode_ends_it(tmp_path: Path) -> None:
+    call = Call(tmp_path, 20.0, limit=13 * SECOND)
+    for _ in range(3):
+        call.send(5.0)
+        call.piece()
+    call.send(5.0)
+    result, ahead_file = call.end()
+    whole, whole_file = call.whole()
+    assert result.reused > 0 and ahead_file == whole_file
+    assert result.samples == whole.samples == 13 * SECOND
+    assert result.counts.as_document() == whole.counts.as_document()
+    assert result.counts.left_out["after_limit"] == 2 * 7 * SECOND // FRAME
+    assert len(mpg123(ahead_file, 2)) == 13 * SECOND
+
+
+def test_a_file_not_as_the_pieces_left_it_is_made_afresh(tmp_path: Path) -> None:
+    call = Call(tmp_path, 16.0)
+    for _ in range(3):
+        call.send(5.0)
+        call.piece()
+    output = Path(call.job.output)
+    output.write_bytes(output.read_bytes()[:-1000])  # shorter than the pieces wrote (a disk that filled up)
+    call.send(1.0)
+    result, ahead_file = call.end()
+    assert result.reused == 0 and ahead_file == call.whole()[1]
+    assert len(mpg123(ahead_file, 2)) == 16 * SECOND
 
 
 def test_a_pause_leaves_the_rest_to_the_final_encode(tmp_path: Path) -> None:
@@ -172,7 +207,7 @@ def test_a_pause_leaves_the_rest_to_the_final_encode(tmp_path: Path) -> None:
 
 def test_a_piece_with_little_new_audio_waits_and_changes_nothing(tmp_path: Path) -> None:
     call = Call(tmp_path, 10.0)
-    call.send(2.5)  # settled: half a second (the margin is 2 s), not worth a piece
+    call.send(2.5)  # written to the capture: 2 s (once a second), settled: nothing yet (the margin is 2 s)
     assert call.piece().frames == 0 and not Path(call.job.output).exists()
     call.send(5.0)
     ahead = call.piece()
@@ -199,3 +234,18 @@ def test_pieces_of_calls_taking_turns_on_warm_encoders_hold_only_their_own_audio
         call.send(1.0)
         result, ahead_file = call.end()
         assert result.reused > 0 and ahead_file == call.whole()[1]
+
+
+def test_a_frame_a_minute_late_is_left_out_as_a_whole_encode_leaves_it_out(tmp_path: Path) -> None:
+    """No piece ran for 70 s (the encoders were busy): the first one meets a frame 66 s late, which a whole encode
+    counts as too late; the file is made afresh so that it is the same."""
+    call = Call(tmp_path, 72.0)
+    held_back = 5 * SECOND
+    call.send(70.0, skip={held_back})
+    call.send(1.0, late=[held_back])
+    assert call.piece().spoiled == "a frame came 66.0 s late"
+    call.send(1.0)
+    result, ahead_file = call.end()
+    whole, whole_file = call.whole()
+    assert result.reused == 0 and ahead_file == whole_file
+    assert result.counts.left_out["too_late"] == whole.counts.left_out["too_late"] == 2  # both directions' frame

@@ -16,15 +16,18 @@ without encoding ahead — which saves work, it never decides what the file hold
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeGuard
 
+from calltape.media.g711 import G711
 from calltape.recording.capture_file import IN, LIMIT, OUT, START, STOP, read_blocks
 from calltape.recording.channels import ChannelWriter
 from calltape.recording.encode_job import FRAME_SAMPLES, Ahead, EncodeJob
 from calltape.recording.lame import LameEncoder
 from calltape.recording.mp3_frames import bitrate_for
-from calltape.recording.placement import NO_LIMIT, RATE, FrameCounts, Placement
+from calltape.recording.placement import BLOCK, NO_LIMIT, RATE, WINDOW, FrameCounts, Placement
 from calltape.recording.spool import Mp3Spool, SpoolFacts
 
 MARGIN = 2 * RATE  # audio this far behind the capture's clock (written once a second) is taken as settled
@@ -33,6 +36,9 @@ MARGIN = 2 * RATE  # audio this far behind the capture's clock (written once a s
 def can_encode_ahead(fmt: str, rate: int) -> bool:
     """Only MP3 at 8 kHz is encoded ahead (WAV costs little to make at the end; other rates are resampled)."""
     return fmt == "mp3" and rate == RATE
+
+
+NOTHING_YET = Ahead(0, NO_LIMIT, "PCMU")  # before the capture began
 
 
 class AheadSpoiledError(Exception):
@@ -44,33 +50,26 @@ def encode_ahead(job: EncodeJob, ahead: Ahead | None) -> Ahead:
     *ahead*: the last piece's result (None before the first). Unchanged if less than a second more is settled."""
     if ahead is not None and ahead.spoiled:
         return ahead
+    piece = _Piece(job, ahead)
     try:
-        read = _read_on(job, ahead)
+        read = _read_on(piece)
+        if read is None:
+            return ahead or NOTHING_YET
+        fed, restart = (ahead.fed, ahead.restart) if _begun(ahead) else (0, 0)
+        settled = min(read.clock - MARGIN, read.placement.end) - read.start
+        settled = restart + (settled - restart) // FRAME_SAMPLES * FRAME_SAMPLES  # whole frames: see _WarmEncoder
+        if settled - fed < RATE and piece.spool is None:  # not worth a piece
+            return ahead or Ahead(read.start, read.placement.end, read.placement.codec.name)
+        piece.write(read.placement.upto(read.start + settled), read.placement.codec)
+        frames, size = piece.set_aside(settled - restart)
     except AheadSpoiledError as exc:
-        return replace(ahead or Ahead(0, NO_LIMIT, "PCMU"), spoiled=str(exc))
-    if read is None:
-        return ahead or Ahead(0, NO_LIMIT, "PCMU")
-    start = read.start
-    fed, restart = (ahead.fed, ahead.restart) if ahead is not None and ahead.frames else (0, 0)
-    settled = min(read.clock - MARGIN, read.placement.end) - start
-    settled = restart + (settled - restart) // FRAME_SAMPLES * FRAME_SAMPLES  # whole frames: see _WarmEncoder
-    if settled - fed < RATE:  # not worth a piece
-        return ahead or Ahead(start, read.placement.end, read.placement.codec.name)
-    spool, warm = _spool(job, ahead)
-    try:
-        writer = ChannelWriter(spool, stereo=job.channels == 2)
-        for said, heard in read.placement.upto(start + settled):
-            writer.write(said, heard, read.placement.codec)
-        frames, size = spool.set_aside()
+        piece.abandon()
+        return replace(ahead or NOTHING_YET, spoiled=str(exc))
     except BaseException:
-        spool.abandon()
-        _WarmEncoder.drop(warm)
+        piece.abandon()
         raise
-    if warm is not None:
-        warm.fed, warm.frames = warm.fed + settled - restart, warm.frames + spool.emitted
-    after = Ahead(
-        start, read.placement.end, read.placement.codec.name, frames, size, settled, read.read_to, 0, read.counts
-    )
+    start, placement = read.start, read.placement
+    after = Ahead(start, placement.end, placement.codec.name, frames, size, settled, read.read_to, 0, placement.counts)
     needed = start + after.restart  # the next piece lays out the audio from here on
     return replace(after, resume=next((at for at, furthest in read.reach if furthest > needed), read.read_to))
 
@@ -78,22 +77,64 @@ def encode_ahead(job: EncodeJob, ahead: Ahead | None) -> Ahead:
 def finish_ahead(job: EncodeJob, ahead: Ahead) -> tuple[int, SpoolFacts, FrameCounts]:
     """The call ended: encode the rest of the capture into the file encoded ahead and finish it (blocking); its
     samples, facts and frame counts. Raises AheadSpoiledError if the whole capture must be encoded afresh."""
-    if ahead.spoiled or not ahead.frames:
+    if ahead.spoiled or not _begun(ahead):
         raise AheadSpoiledError(ahead.spoiled or "nothing was encoded ahead")
-    read = _read_on(job, ahead)
-    assert read is not None  # the capture began (the pieces saw its start)
-    spool, warm = _spool(job, ahead)
+    piece = _Piece(job, ahead)
     try:
-        writer = ChannelWriter(spool, stereo=job.channels == 2)
-        for said, heard in read.placement.rest(read.clock if read.stop is None else read.stop):
-            writer.write(said, heard, read.placement.codec)
-        facts = spool.close()
+        read = _read_on(piece)
+        assert read is not None  # the capture began (the pieces saw its start)
+        piece.write(read.placement.rest(read.clock if read.stop is None else read.stop), read.placement.codec)
+        facts = piece.close()
     except BaseException:
-        spool.abandon()
+        piece.abandon()
         raise
-    finally:
-        _WarmEncoder.drop(warm)  # flushed: it ends a stream
-    return read.placement.base - read.start, facts, read.counts
+    return read.placement.base - read.start, facts, read.placement.counts
+
+
+def _begun(ahead: Ahead | None) -> TypeGuard[Ahead]:
+    """Some of the file was encoded ahead."""
+    return ahead is not None and ahead.frames > 0
+
+
+class _Piece:
+    """One piece of a file encoded ahead (the final one too): what it reads, and the file it goes on with, opened
+    when the first audio is written."""
+
+    def __init__(self, job: EncodeJob, ahead: Ahead | None) -> None:
+        self.job = job
+        self.ahead = ahead
+        self.spool: Mp3Spool | None = None
+        self._writer: ChannelWriter | None = None
+        self._warm: _WarmEncoder | None = None
+
+    def write(self, audio: Iterable[tuple[bytes, bytes]], codec: G711) -> None:
+        for said, heard in audio:
+            if self._writer is None:
+                self.spool, self._warm = _spool(self.job, self.ahead)
+                self._writer = ChannelWriter(self.spool, stereo=self.job.channels == 2)
+            self._writer.write(said, heard, codec)
+
+    def set_aside(self, fed: int) -> tuple[int, int]:
+        """Leave the file for the next piece, *fed* samples given to it: (frames, bytes) in it."""
+        assert self.spool is not None
+        frames, size = self.spool.set_aside()
+        if self._warm is not None:
+            self._warm.fed, self._warm.frames = self._warm.fed + fed, self._warm.frames + self.spool.emitted
+        return frames, size
+
+    def close(self) -> SpoolFacts:
+        """Finish the file (its encoder flushed: a warm one ends there)."""
+        assert self.spool is not None
+        try:
+            return self.spool.close()
+        finally:
+            _WarmEncoder.drop(self._warm)
+
+    def abandon(self) -> None:
+        """Close the file unfinished, and the warm encoder (its state is unknown)."""
+        if self.spool is not None:
+            self.spool.abandon()
+        _WarmEncoder.drop(self._warm)
 
 
 @dataclass
@@ -101,24 +142,25 @@ class _Read:
     """The capture laid out from where a piece goes on."""
 
     start: int  # the recording's first sample on the timeline
-    placement: Placement
+    placement: Placement  # its counts: every block's frames read so far, by this piece and those before it
     clock: int  # the capture's clock when it was last written
     stop: int | None  # where the recording stopped, if it did
     read_to: int  # the offset after the last whole block
     reach: list[tuple[int, int]]  # per block of frames: (its offset, the end of its furthest frame)
-    counts: FrameCounts  # the frames of every block read so far, by this piece and those before it
 
 
-def _read_on(job: EncodeJob, ahead: Ahead | None) -> _Read | None:
-    """Read the capture from where *ahead* needs it and lay it out from its restart on; None if it has not begun.
-    Blocks read before are laid out again without being counted; a new block's frame before what was encoded
-    ahead, or a pause or a mask, spoils it (AheadSpoiledError)."""
-    if ahead is None or not ahead.frames:  # from the start
-        placement, start, seen, encoded, counts, read_to = None, 0, 0, 0, FrameCounts(), 0
-    else:
+def _read_on(piece: _Piece) -> _Read | None:
+    """Read the capture from where the piece's *ahead* needs it and lay it out from its restart on, handing the
+    piece the audio a whole encode would hand out meanwhile (a minute behind the clock); None if the capture has
+    not begun. Blocks read before are laid out again without being counted. A new block's frame before the audio
+    encoded ahead, or near a minute late (a whole encode may leave such a frame out), or a pause or a mask,
+    spoils it (AheadSpoiledError)."""
+    job, ahead = piece.job, piece.ahead
+    placement, start, seen, read_to, encoded = None, 0, 0, 0, 0
+    if _begun(ahead):
         placement = Placement(ahead.start + ahead.restart, ahead.end, ahead.law)
-        start, seen, read_to = ahead.start, ahead.read_to, ahead.resume  # blocks before read_to were counted
-        encoded, counts = ahead.start + ahead.fed, ahead.counts.copy()  # frames placed before *encoded* are late
+        placement.counts = ahead.counts.copy()
+        start, seen, read_to, encoded = ahead.start, ahead.read_to, ahead.resume, ahead.start + ahead.fed
     clock, stop = 0, None
     reach: list[tuple[int, int]] = []
     for block in read_blocks(Path(job.capture), job.seal, read_to):
@@ -126,7 +168,7 @@ def _read_on(job: EncodeJob, ahead: Ahead | None) -> _Read | None:
         if block.kind != LIMIT:
             clock = max(clock, block.clock)
         if block.kind == START and placement is None:
-            placement, start, encoded = Placement(block.clock, NO_LIMIT), block.clock, block.clock
+            placement, start = Placement(block.clock, NO_LIMIT), block.clock
         elif block.kind == LIMIT and placement is not None:
             placement.end = block.clock
         elif block.kind == STOP:
@@ -137,24 +179,21 @@ def _read_on(job: EncodeJob, ahead: Ahead | None) -> _Read | None:
         elif placement is not None and block.count:
             furthest = max(block.positions) + max(block.lengths)
             reach.append((block.offset, furthest))
-            if new and min(block.positions) < encoded and encoded > start:
+            if new and min(block.positions) < max(encoded, clock - WINDOW + BLOCK):
                 late = (clock - min(block.positions)) / RATE
-                raise AheadSpoiledError(f"a frame came {late:.1f} s late, into audio encoded ahead")
-            if new:
-                placement.counts = counts
-                placement.add(block)
-            elif furthest > placement.base:  # laid out again for the restart, counted before
-                placement.counts = FrameCounts()
-                placement.add(block)
+                raise AheadSpoiledError(f"a frame came {late:.1f} s late")
+            if new or furthest > placement.base:  # a block read before: laid out again for the restart
+                placement.add(block, counted=new)
+            piece.write(placement.settled(block.clock), placement.codec)
     if placement is None:
         return None
-    return _Read(start, placement, clock, stop, read_to, reach, counts)
+    return _Read(start, placement, clock, stop, read_to, reach)
 
 
 def _spool(job: EncodeJob, ahead: Ahead | None) -> tuple[Mp3Spool, _WarmEncoder | None]:
     """The file to go on with (a new one, with a new encoder, before the first frame), and the warm encoder lent
     to it."""
-    if ahead is None or ahead.frames == 0:
+    if not _begun(ahead):
         return Mp3Spool(Path(job.output), RATE, job.channels, threaded=False, seal=job.seal), None
     warm = _WarmEncoder.of(job.channels)
     skip = ahead.frames - ahead.restart // FRAME_SAMPLES + warm.lag

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from calltape.recording.ahead import AheadSpoiledError, finish_ahead
+from calltape.recording.ahead import finish_ahead
 from calltape.recording.capture_file import (
     LIMIT,
     MASK_OFF,
@@ -51,11 +51,11 @@ class EncodeResult:
 def encode(job: EncodeJob) -> EncodeResult:
     """Place, decode and encode *job*'s capture into its output file (blocking). The file is on stable storage
     when this returns (the capture may then be deleted); if it raises, the output is closed unfinished. A file
-    encoded ahead (``job.ahead``) is gone on with, unless that was spoiled: then it is made afresh."""
+    encoded ahead (``job.ahead``) is gone on with; if it cannot be (spoiled, or anything else), it is made afresh."""
     if job.ahead is not None:
         try:
             samples, facts, counts = finish_ahead(job, job.ahead)
-        except AheadSpoiledError:
+        except Exception:  # spoiled, or the file is not as the pieces left it: the whole capture afresh
             pass
         else:
             _sync(Path(job.output))

@@ -19,9 +19,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from calltape.recording.encode_job import EncodeJob
-from calltape.recording.encoder import EncodeResult, encode
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -48,17 +45,18 @@ def _ready() -> int:
 
 
 class EncoderPool:
-    """``await pool.encode(job)``: the job runs in one of *size* encoder processes."""
+    """``await pool.run(encode, job)``: the work runs in one of *size* encoder processes."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.busy = 0  # jobs given to the pool and not done yet
+        self.closed = False
         self._executor: ProcessPoolExecutor | None = None
 
     @property
     def idle(self) -> bool:
         """A job given now would start at once (work that can wait is given only then)."""
-        return self.busy < self.size
+        return self.busy < self.size and not self.closed
 
     def start(self) -> None:
         """Start the processes now (in the background), before any call."""
@@ -72,10 +70,6 @@ class EncoderPool:
                 self.size, mp_context=multiprocessing.get_context("spawn"), initializer=_start_encoder
             )
         return self._executor
-
-    async def encode(self, job: EncodeJob) -> EncodeResult:
-        """Encode *job* in the pool; if the pool broke (a process was killed), in a new one."""
-        return await self.run(encode, job)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """``work(*args)`` in the pool; if the pool broke (a process was killed), in a new one."""
@@ -98,7 +92,8 @@ class EncoderPool:
             return await loop.run_in_executor(self._pool(), work, *args)
 
     def close(self) -> None:
-        """Stop the processes (jobs under way finish first)."""
+        """Stop the processes (jobs under way finish first); work that can wait is given no more."""
+        self.closed = True
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=False)
             self._executor = None

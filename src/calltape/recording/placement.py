@@ -76,8 +76,15 @@ class Placement:
         self._heard_mask = bytearray()
         self._law_set = law is not None
 
-    def add(self, block: Block) -> None:
-        """Place every frame of a direction's block."""
+    def add(self, block: Block, *, counted: bool = True) -> None:
+        """Place every frame of a direction's block (*counted*: in ``counts``; else laid out again, counted before)."""
+        if not counted:
+            kept, self.counts = self.counts, FrameCounts()
+            try:
+                self.add(block)
+            finally:
+                self.counts = kept
+            return
         if not self._law_set:  # the buffers keep the law the first frames came in
             self._law_set = True
             self.codec, self._fill = _LAWS[block.law], _LAWS[block.law].silence[:1]

@@ -38,7 +38,6 @@ _next_lane = itertools.cycle(_LANES)
 _lane_thread = threading.local()  # .busy is True while a lane runs a job
 _WAV_HEADER = 44  # what the stdlib writer puts before the samples
 _HASH_CHUNK = 1 << 16
-RATE_8K = 8000  # the one rate a file is encoded ahead at
 
 
 @dataclass(frozen=True)
@@ -198,9 +197,11 @@ class Mp3Spool(AudioSpool):
         """Go on with a file of 8 kHz audio encoded ahead (``ahead.py``): its first *size* bytes (the Info frame's
         place and *frames* frames) are kept, the audio given from now on starts at sample *samples*, and the
         first *skip* frames the encoder gives are left out (they are on disk already)."""
-        spool = cls(path, RATE_8K, channels, threaded=False, seal=seal, create=False, encoder=encoder)
+        spool = cls(path, 8000, channels, threaded=False, seal=seal, create=False, encoder=encoder)
         spool._file = open_file(path, "r+b", seal)
         try:
+            if spool._file.seek(0, os.SEEK_END) < size:
+                raise ValueError(f"{path.name} is shorter than what was encoded ahead")
             spool._file.truncate(size)
             spool._file.seek(0)
             placeholder = mp3_frames.parse_header(spool._file.read(4))
@@ -272,7 +273,9 @@ class Mp3Spool(AudioSpool):
             placeholder = mp3_frames.info_frame(self._first, 0, 0, 0)
             self._tag_size = len(placeholder)
             encoded = placeholder + encoded
-        self._file.write(encoded)
+        rest = memoryview(encoded)
+        while rest:  # an unbuffered write may take only part (a disk filling up): the next one says why
+            rest = rest[self._file.write(rest) :]
         self._bytes += len(encoded)
 
     def _close_encoder(self) -> None:
