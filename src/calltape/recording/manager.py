@@ -31,7 +31,7 @@ from calltape.logs import throttle
 from calltape.manifest import SigningKey
 from calltape.recording import names
 from calltape.recording.ahead import can_encode_ahead, encode_ahead
-from calltape.recording.ahead_runs import PERIOD, AheadRun
+from calltape.recording.ahead_runs import AheadRun
 from calltape.recording.capture_file import CaptureWriter, capture_path
 from calltape.recording.encode_job import Ahead, EncodeJob
 from calltape.recording.encoder import EncodeResult, encode
@@ -119,7 +119,6 @@ class RecordingManager:
         signing_key: SigningKey | None = None,
         node: str = "",
         accounts: Documents | None = None,
-        ahead_period: float = PERIOD,
     ) -> None:
         self.store = store
         self.accounts = accounts  # each account's recordings.encryption
@@ -131,7 +130,6 @@ class RecordingManager:
         self.delivery = delivery
         self.plans = plans
         self.encoders = encoders  # None: captures are encoded in a thread (tests, tools)
-        self.ahead_period = ahead_period  # seconds between pieces of an MP3 encoded while its call goes on
         self.frames = FrameCounts()  # every finished recording's frames, summed (for /metrics)
         self.ahead_frames = {"kept": 0, "discarded": 0}  # MP3 frames encoded while their calls went on
         self.active: set[Recording] = set()
@@ -196,7 +194,7 @@ class RecordingManager:
         )
         if capture is not None and can_encode_ahead(fmt, request.sample_rate):
             job = self._capture_job(recording)
-            recording.ahead = AheadRun(job, self._encode_ahead, facts.call_id, self.ahead_period)
+            recording.ahead = AheadRun(job, self._encode_ahead, facts.call_id)
         recording.created = asyncio.ensure_future(self._create_row(recording, time.time()))
         recording.told = recording.created  # "started" is told first: every later event waits for it
         self.active.add(recording)
