@@ -62,6 +62,12 @@ def sipp_callee(
     )
 
 
+def metric_values(api: httpx.Client, prefix: str) -> dict[str, float]:
+    """Every sample of /metrics whose name starts with *prefix* (worker 0's, with --workers)."""
+    lines = api.get("/metrics").text.splitlines()
+    return {key: float(value) for key, value in (line.rsplit(" ", 1) for line in lines if line.startswith(prefix))}
+
+
 def rtp_counters(api: httpx.Client) -> tuple[int, int]:
     """(RTP packets received, payloads an echo or bridge dropped) from /metrics (worker 0's, with --workers)."""
     text = api.get("/metrics").text

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.sipp_runner import free_port  # noqa: E402
 from tests.server import TOKEN  # noqa: E402
 
-from bench.load import rtp_counters, sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
+from bench.load import metric_values, rtp_counters, sipp_callee, sipp_callers, start_server, write_sweep  # noqa: E402
 from bench.procstat import cpu_seconds, process_tree, rss_mb  # noqa: E402
 from bench.recording.checks import exact_frames, reference_frames, sweep_windows  # noqa: E402
 
@@ -170,6 +170,8 @@ def run_step(
     }
     if args.flow != "echo-norec":
         step.update(check_recordings(api, account, started, args, n, tmp / "receiver"))
+        ahead = metric_values(api, "calltape_recording_mp3_frames_encoded_ahead_total")
+        step["mp3_frames_encoded_ahead"] = {key.split('"')[1]: int(value) for key, value in ahead.items()}
     return step
 
 

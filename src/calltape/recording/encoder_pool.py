@@ -19,6 +19,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from calltape.recording import ahead, encoder  # noqa: F401 - loaded in each encoder process as it starts
+from calltape.recording.lame import library
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -38,6 +41,7 @@ def _start_encoder() -> None:
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which ends the pool
+    library()  # what encoding needs is loaded now: its memory is the process's from the start, not the first call's
 
 
 def _ready() -> int:
