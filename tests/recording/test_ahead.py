@@ -249,3 +249,22 @@ def test_a_frame_a_minute_late_is_left_out_as_a_whole_encode_leaves_it_out(tmp_p
     whole, whole_file = call.whole()
     assert result.reused == 0 and ahead_file == whole_file
     assert result.counts.left_out["too_late"] == whole.counts.left_out["too_late"] == 2  # both directions' frame
+
+
+def test_seconds_held_back_and_sent_at_once_leave_the_pieces_whole(tmp_path: Path) -> None:
+    """A phone on Wi-Fi: a second of audio held back and sent at once with the next, a piece between the two (the
+    margin is 2 s: audio up to a second late never spoils what was encoded ahead)."""
+    call = Call(tmp_path, 20.0)
+    for second in range(20):
+        held = {second * SECOND + offset for offset in range(0, SECOND, FRAME)} if second in (6, 11) else set()
+        late = (
+            sorted({(second - 1) * SECOND + offset for offset in range(0, SECOND, FRAME)}) if second in (7, 12) else []
+        )
+        call.send(1.0, skip=held, late=late)
+        if second % 5 == 4 or second in (6, 11):
+            assert not call.piece().spoiled
+    result, ahead_file = call.end()
+    _, whole_file = call.whole()
+    assert result.reused > 0 and ahead_file == whole_file
+    assert result.counts.written == result.counts.received == 2 * 20 * SECOND // FRAME
+    assert_sweep_every_250_ms(mpg123(ahead_file, 2), call.hz)
