@@ -58,22 +58,26 @@ class Call:
         self.ahead: Ahead | None = None
         self.sent = 0  # samples of the sweep sent so far
 
-    def send(self, seconds: float, *, skip: set[int] = frozenset(), late: list[int] | None = None) -> None:
+    def send(
+        self, seconds: float, *, skip: set[int] = frozenset(), late: list[int] | None = None, said_only: bool = False
+    ) -> None:
         """*seconds* more of both directions, flushed once a second; frames at the sample offsets in *skip* held
-        back, and those in *late* (held back before) sent now."""
+        back, and those in *late* (held back before) sent now (*said_only*: what the caller heard is not held)."""
         for offset in late or []:
-            self._frame(offset)
+            self._frame(offset, heard=not said_only)
         end = self.sent + int(seconds * SECOND)
         for offset in range(self.sent, end, FRAME):
-            if offset not in skip:
-                self._frame(offset)
+            held = offset in skip
+            self._frame(offset, said=not held, heard=not held or said_only)
             if (offset + FRAME) % SECOND == 0:
                 self.capture.flush(START + offset + FRAME)
         self.sent = end
 
-    def _frame(self, offset: int) -> None:
-        self.capture(TapDirection.IN, self.said[offset : offset + FRAME], START + offset, ULAW)
-        self.capture(TapDirection.OUT, self.heard[offset : offset + FRAME], START + offset, ULAW)
+    def _frame(self, offset: int, *, said: bool = True, heard: bool = True) -> None:
+        if said:
+            self.capture(TapDirection.IN, self.said[offset : offset + FRAME], START + offset, ULAW)
+        if heard:
+            self.capture(TapDirection.OUT, self.heard[offset : offset + FRAME], START + offset, ULAW)
 
     def piece(self) -> Ahead:
         self.ahead = encode_ahead(self.job, self.ahead)
@@ -260,7 +264,7 @@ def test_seconds_held_back_and_sent_at_once_leave_the_pieces_whole(tmp_path: Pat
         late = (
             sorted({(second - 1) * SECOND + offset for offset in range(0, SECOND, FRAME)}) if second in (7, 12) else []
         )
-        call.send(1.0, skip=held, late=late)
+        call.send(1.0, skip=held, late=late, said_only=True)  # what the caller hears goes on meanwhile
         if second % 5 == 4 or second in (6, 11):
             assert not call.piece().spoiled
     result, ahead_file = call.end()
