@@ -199,7 +199,7 @@ def test_a_pause_leaves_the_rest_to_the_final_encode(tmp_path: Path) -> None:
     call.capture.set_paused(True, START + call.sent)
     call.send(4.0)
     call.capture.set_paused(False, START + call.sent)
-    assert call.piece().spoiled == "the recording was paused or masked"
+    assert call.piece().spoiled == "the recording was paused (the file leaves it out)"
     call.send(8.0)
     result, ahead_file = call.end()
     _, whole_file = call.whole()
@@ -272,3 +272,33 @@ def test_seconds_held_back_and_sent_at_once_leave_the_pieces_whole(tmp_path: Pat
     assert result.reused > 0 and ahead_file == whole_file
     assert result.counts.written == result.counts.received == 2 * 20 * SECOND // FRAME
     assert_sweep_every_250_ms(mpg123(ahead_file, 2), call.hz)
+
+
+@pytest.mark.parametrize("stretch", ["mask", "pause kept as silence"])
+def test_a_mask_or_a_silent_pause_moves_nothing_and_keeps_the_pieces(tmp_path: Path, stretch: str) -> None:
+    call = Call(tmp_path, 21.0)
+    call.job = replace(call.job, cut_pauses=stretch == "mask")  # pause_behavior silence for the pause
+    mark = call.capture.set_masked if stretch == "mask" else call.capture.set_paused
+    call.send(6.0)
+    assert call.piece().frames > 0
+    mark(True, START + call.sent)
+    call.send(4.0)
+    assert not call.piece().spoiled
+    mark(False, START + call.sent)
+    call.send(6.0)
+    assert not call.piece().spoiled
+    call.send(5.0)
+    result, ahead_file = call.end()
+    whole, whole_file = call.whole()
+
+    assert result.reused > 0 and ahead_file == whole_file
+    assert result.samples == whole.samples == 21 * SECOND  # the stretch is silence in the file, not cut
+    assert result.counts.as_document() == whole.counts.as_document()
+    reason = "masked" if stretch == "mask" else "paused"
+    assert result.counts.left_out[reason] == 2 * 4 * SECOND // FRAME
+    assert (result.pauses, result.masks) == (whole.pauses, whole.masks)
+    stretches = result.masks if stretch == "mask" else result.pauses
+    assert stretches == [(6 * SECOND, 4 * SECOND)]
+    pcm = mpg123(ahead_file, 2)
+    quiet = pcm[7 * SECOND : 9 * SECOND, 0].astype(np.int32)
+    assert np.abs(quiet).max() < 300  # silence where it was masked or paused

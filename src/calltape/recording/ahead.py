@@ -9,8 +9,8 @@ gives the very bytes one that ran from the start would: the pieces join exactly,
 Each piece reads the capture on from where the last one needed it, and counts the frames of the blocks it reads
 for the first time. When the call ends the final encode is one more piece: it reads the rest, encodes it and
 finishes the file. A frame that came later than the margin into audio already encoded, a pause (which moves what
-follows in the file) or a mask spoils what was encoded ahead: the whole capture is then encoded afresh, as it is
-without encoding ahead — which saves work, it never decides what the file holds.
+follows in the file, unless it is kept as silence) spoils what was encoded ahead: the whole capture is then
+encoded afresh, as it is without encoding ahead — which saves work, it never decides what the file holds.
 """
 
 from __future__ import annotations
@@ -22,8 +22,19 @@ from pathlib import Path
 from typing import TypeGuard
 
 from calltape.media.g711 import G711
-from calltape.recording.capture_file import IN, LIMIT, OUT, START, STOP, read_blocks
-from calltape.recording.channels import ChannelWriter
+from calltape.recording.capture_file import (
+    LIMIT,
+    MASK_OFF,
+    MASK_ON,
+    MASKED,
+    PAUSE,
+    PAUSED,
+    RESUME,
+    START,
+    STOP,
+    read_blocks,
+)
+from calltape.recording.channels import ChannelWriter, Spans
 from calltape.recording.encode_job import FRAME_SAMPLES, Ahead, EncodeJob
 from calltape.recording.lame import LameEncoder
 from calltape.recording.mp3_frames import bitrate_for
@@ -69,14 +80,16 @@ def encode_ahead(job: EncodeJob, ahead: Ahead | None) -> Ahead:
         piece.abandon()
         raise
     start, placement = read.start, read.placement
-    after = Ahead(start, placement.end, placement.codec.name, frames, size, settled, read.read_to, 0, placement.counts)
+    after = Ahead(
+        start, placement.end, placement.codec.name, frames, size, settled, read.read_to, 0, placement.counts, read.marks
+    )
     needed = start + after.restart  # the next piece lays out the audio from here on
     return replace(after, resume=next((at for at, furthest in read.reach if furthest > needed), read.read_to))
 
 
-def finish_ahead(job: EncodeJob, ahead: Ahead) -> tuple[int, SpoolFacts, FrameCounts]:
-    """The call ended: encode the rest of the capture into the file encoded ahead and finish it (blocking); its
-    samples, facts and frame counts. Raises AheadSpoiledError if the whole capture must be encoded afresh."""
+def finish_ahead(job: EncodeJob, ahead: Ahead) -> Finished:
+    """The call ended: encode the rest of the capture into the file encoded ahead and finish it (blocking). Raises
+    AheadSpoiledError if the whole capture must be encoded afresh."""
     if ahead.spoiled or not _begun(ahead):
         raise AheadSpoiledError(ahead.spoiled or "nothing was encoded ahead")
     piece = _Piece(job, ahead)
@@ -88,7 +101,24 @@ def finish_ahead(job: EncodeJob, ahead: Ahead) -> tuple[int, SpoolFacts, FrameCo
     except BaseException:
         piece.abandon()
         raise
-    return read.placement.base - read.start, facts, read.placement.counts
+    placement, stop = read.placement, read.clock if read.stop is None else read.stop
+    end = min(max(stop, placement.furthest), placement.end)
+    pauses, masks = Spans(), Spans()
+    for kind, at in read.marks:
+        (pauses if kind in (PAUSE, RESUME) else masks).mark(at, on=kind in (PAUSE, MASK_ON))
+    stretches = pauses.in_file(read.start, end, None, whole=True), masks.in_file(read.start, end, None)
+    return Finished(placement.base - read.start, facts, placement.counts, *stretches)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A file encoded ahead, finished: its samples, facts and frame counts, and where it was paused and masked."""
+
+    samples: int
+    facts: SpoolFacts
+    counts: FrameCounts
+    pauses: list[tuple[int, int]]
+    masks: list[tuple[int, int]]
 
 
 def _begun(ahead: Ahead | None) -> TypeGuard[Ahead]:
@@ -147,20 +177,23 @@ class _Read:
     stop: int | None  # where the recording stopped, if it did
     read_to: int  # the offset after the last whole block
     reach: list[tuple[int, int]]  # per block of frames: (its offset, the end of its furthest frame)
+    marks: tuple[tuple[int, int], ...]  # (kind, position) of every pause and mask marker so far
 
 
 def _read_on(piece: _Piece) -> _Read | None:
     """Read the capture from where the piece's *ahead* needs it and lay it out from its restart on, handing the
     piece the audio a whole encode would hand out meanwhile (a minute behind the clock); None if the capture has
     not begun. Blocks read before are laid out again without being counted. A new block's frame before the audio
-    encoded ahead, or near a minute late (a whole encode may leave such a frame out), or a pause or a mask,
-    spoils it (AheadSpoiledError)."""
+    encoded ahead, or near a minute late (a whole encode may leave such a frame out), or a pause that the file
+    leaves out (``pause_behavior`` skip), spoils it (AheadSpoiledError)."""
     job, ahead = piece.job, piece.ahead
     placement, start, seen, read_to, encoded = None, 0, 0, 0, 0
+    marks: tuple[tuple[int, int], ...] = ()
     if _begun(ahead):
         placement = Placement(ahead.start + ahead.restart, ahead.end, ahead.law)
         placement.counts = ahead.counts.copy()
         start, seen, read_to, encoded = ahead.start, ahead.read_to, ahead.resume, ahead.start + ahead.fed
+        marks = ahead.marks
     clock, stop = 0, None
     reach: list[tuple[int, int]] = []
     for block in read_blocks(Path(job.capture), job.seal, read_to):
@@ -173,9 +206,13 @@ def _read_on(piece: _Piece) -> _Read | None:
             placement.end = block.clock
         elif block.kind == STOP:
             stop = block.clock
-        elif block.kind not in (IN, OUT):
-            if new:
-                raise AheadSpoiledError("the recording was paused or masked")
+        elif block.kind in (MASKED, PAUSED) and new and placement is not None:  # frames the tap left out
+            placement.counts.received += block.count
+            placement.counts.left_out["masked" if block.kind == MASKED else "paused"] += block.count
+        elif block.kind in (PAUSE, RESUME, MASK_ON, MASK_OFF) and new:
+            if block.kind in (PAUSE, RESUME) and job.cut_pauses:
+                raise AheadSpoiledError("the recording was paused (the file leaves it out)")
+            marks = (*marks, (block.kind, block.clock))
         elif placement is not None and block.count:
             furthest = max(block.positions) + max(block.lengths)
             reach.append((block.offset, furthest))
@@ -187,7 +224,7 @@ def _read_on(piece: _Piece) -> _Read | None:
             piece.write(placement.settled(block.clock), placement.codec)
     if placement is None:
         return None
-    return _Read(start, placement, clock, stop, read_to, reach)
+    return _Read(start, placement, clock, stop, read_to, reach, marks)
 
 
 def _spool(job: EncodeJob, ahead: Ahead | None) -> tuple[Mp3Spool, _WarmEncoder | None]:

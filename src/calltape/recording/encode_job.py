@@ -26,6 +26,7 @@ class Ahead:
     read_to: int = 0  # the capture's offset up to which every block was read and its frames counted
     resume: int = 0  # the capture's offset of the first block the next piece must read
     counts: FrameCounts = field(default_factory=FrameCounts)  # the frames of the blocks before read_to
+    marks: tuple[tuple[int, int], ...] = ()  # (kind, position) of the pause and mask markers before read_to
     spoiled: str = ""  # why the whole capture must be encoded afresh when the call ends ("" if it need not)
 
     @property

@@ -54,12 +54,13 @@ def encode(job: EncodeJob) -> EncodeResult:
     encoded ahead (``job.ahead``) is gone on with; if it cannot be (spoiled, or anything else), it is made afresh."""
     if job.ahead is not None:
         try:
-            samples, facts, counts = finish_ahead(job, job.ahead)
+            done = finish_ahead(job, job.ahead)
         except Exception:  # spoiled, or the file is not as the pieces left it: the whole capture afresh
             pass
         else:
             _sync(Path(job.output))
-            return EncodeResult(samples, facts, _with_tap_counts(counts, job), reused=job.ahead.frames)
+            counts = _with_tap_counts(done.counts, job)
+            return EncodeResult(done.samples, done.facts, counts, done.pauses, done.masks, reused=job.ahead.frames)
     return _encode(job)
 
 

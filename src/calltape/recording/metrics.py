@@ -65,7 +65,7 @@ def recording_families(
             labelled_counter(
                 "calltape_recording_mp3_frames_encoded_ahead_total",
                 "MP3 frames encoded while their calls went on: kept in the file, or discarded because the file was "
-                "made afresh (audio came late into them, or the recording was paused or masked).",
+                "made afresh (audio came late into them, or a pause the file leaves out).",
                 "outcome",
                 {outcome: frames.get(f"encoded_ahead.{outcome}", 0) for outcome in ("kept", "discarded")},
             )
