@@ -34,7 +34,7 @@ from calltape.recording.capture_file import (
     STOP,
     read_blocks,
 )
-from calltape.recording.channels import ChannelWriter, Spans
+from calltape.recording.channels import ChannelWriter, Stretches
 from calltape.recording.encode_job import FRAME_SAMPLES, Ahead, EncodeJob
 from calltape.recording.lame import LameEncoder
 from calltape.recording.mp3_frames import bitrate_for
@@ -101,13 +101,12 @@ def finish_ahead(job: EncodeJob, ahead: Ahead) -> Finished:
     except BaseException:
         piece.abandon()
         raise
-    placement, stop = read.placement, read.clock if read.stop is None else read.stop
-    end = min(max(stop, placement.furthest), placement.end)
-    pauses, masks = Spans(), Spans()
+    placement, stretches = read.placement, Stretches()
     for kind, at in read.marks:
-        (pauses if kind in (PAUSE, RESUME) else masks).mark(at, on=kind in (PAUSE, MASK_ON))
-    stretches = pauses.in_file(read.start, end, None, whole=True), masks.in_file(read.start, end, None)
-    return Finished(placement.base - read.start, facts, placement.counts, *stretches)
+        stretches.mark(kind, at)
+    end = placement.last(read.clock if read.stop is None else read.stop)
+    in_file = stretches.in_file(read.start, end, cut_pauses=False)  # a pause the file cuts spoiled it
+    return Finished(placement.base - read.start, facts, placement.counts, *in_file)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import audioop
 from typing import Any
 
 from calltape.media.g711 import G711
+from calltape.recording.capture_file import MASK_ON, PAUSE, RESUME
 from calltape.recording.placement import RATE
 from calltape.recording.spool import AudioSpool
 
@@ -58,6 +59,24 @@ class Spans:
             if length:
                 found.append((before, length))
         return found
+
+
+class Stretches:
+    """Where a recording was paused and where it was masked, from its capture's markers."""
+
+    def __init__(self) -> None:
+        self.pauses, self.masks = Spans(), Spans()
+
+    def mark(self, kind: int, at: int) -> None:
+        """A PAUSE, RESUME, MASK_ON or MASK_OFF marker at timeline position *at*."""
+        spans = self.pauses if kind in (PAUSE, RESUME) else self.masks
+        spans.mark(at, on=kind in (PAUSE, MASK_ON))
+
+    def in_file(self, start: int, end: int, *, cut_pauses: bool) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The pauses and the masks within ``[start, end)`` as (offset in the file, length) (see ``Spans.in_file``;
+        with *cut_pauses* the file leaves the pauses out)."""
+        cut = self.pauses if cut_pauses else None
+        return self.pauses.in_file(start, end, cut, whole=True), self.masks.in_file(start, end, cut)
 
 
 class ChannelWriter:

@@ -25,7 +25,7 @@ from calltape.recording.capture_file import (
     STOP,
     read_blocks,
 )
-from calltape.recording.channels import ChannelWriter, Spans
+from calltape.recording.channels import ChannelWriter, Stretches
 from calltape.recording.encode_job import EncodeJob
 from calltape.recording.placement import NO_LIMIT, FrameCounts, Placement
 from calltape.recording.spool import SpoolFacts, open_spool
@@ -79,7 +79,7 @@ def _encode(job: EncodeJob) -> EncodeResult:
     writer: ChannelWriter | None = None
     stop: int | None = None
     masked = paused = clock = 0
-    pauses, masks = Spans(), Spans()
+    stretches = Stretches()
     try:
         for block in read_blocks(Path(job.capture), job.seal):
             if block.kind != LIMIT:
@@ -87,7 +87,8 @@ def _encode(job: EncodeJob) -> EncodeResult:
             if block.kind == START and placement is None:
                 placement = Placement(block.clock, NO_LIMIT)
                 spool = open_spool(job.fmt, Path(job.output), job.rate, job.channels, threaded=False, seal=job.seal)
-                writer = ChannelWriter(spool, stereo=job.channels == 2, cuts=pauses if job.cut_pauses else None)
+                cuts = stretches.pauses if job.cut_pauses else None
+                writer = ChannelWriter(spool, stereo=job.channels == 2, cuts=cuts)
                 writer.start_at(block.clock)
             elif block.kind == LIMIT and placement is not None:
                 placement.end = block.clock
@@ -99,8 +100,7 @@ def _encode(job: EncodeJob) -> EncodeResult:
                     paused + block.count * (block.kind == PAUSED),
                 )
             elif block.kind in (PAUSE, RESUME, MASK_ON, MASK_OFF):
-                spans = pauses if block.kind in (PAUSE, RESUME) else masks
-                spans.mark(block.clock, on=block.kind in (PAUSE, MASK_ON))
+                stretches.mark(block.kind, block.clock)
             elif placement is not None and writer is not None:
                 placement.add(block)
                 for said, heard in placement.settled(block.clock):
@@ -108,7 +108,7 @@ def _encode(job: EncodeJob) -> EncodeResult:
         counts = _with_tap_counts(placement.counts if placement else FrameCounts(), job, masked, paused)
         if placement is None or writer is None:
             return EncodeResult(0, None, counts)
-        end = min(max(clock if stop is None else stop, placement.furthest), placement.end)
+        end = placement.last(clock if stop is None else stop)
         for said, heard in placement.rest(clock if stop is None else stop):
             writer.write(said, heard, placement.codec)
         facts = writer.spool.close()
@@ -117,13 +117,11 @@ def _encode(job: EncodeJob) -> EncodeResult:
             writer.spool.abandon()  # an encoder process lives on: its file and LAME must not leak
         raise
     _sync(Path(job.output))
-    cut = pauses if job.cut_pauses else None
     return EncodeResult(
         placement.samples - writer.cut,
         facts,
         counts,
-        pauses.in_file(placement.start, end, cut, whole=True),
-        masks.in_file(placement.start, end, cut),
+        *stretches.in_file(placement.start, end, cut_pauses=job.cut_pauses),
     )
 
 

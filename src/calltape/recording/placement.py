@@ -184,9 +184,14 @@ class Placement:
         while self.base < min(position, self.end):
             yield self._take(min(BLOCK, min(position, self.end) - self.base))
 
+    def last(self, stop: int) -> int:
+        """Where the recording ends if it stopped at *stop*: there, or at the furthest frame written, never past the
+        limit."""
+        return min(max(stop, self.furthest), self.end)
+
     def rest(self, stop: int) -> Iterator[tuple[bytes, bytes]]:
-        """Everything up to *stop*, or past it to the furthest frame written (never past the limit)."""
-        last = min(max(stop, self.furthest), self.end)
+        """Everything up to ``last(stop)``."""
+        last = self.last(stop)
         while self.base < last:
             yield self._take(min(BLOCK, last - self.base))
 

@@ -205,8 +205,9 @@ class Mp3Spool(AudioSpool):
             spool._file.truncate(size)
             spool._file.seek(0)
             placeholder = mp3_frames.parse_header(spool._file.read(4))
-            spool._file.seek(placeholder.size if placeholder is not None else 0)
-            first = mp3_frames.parse_header(spool._file.read(4))
+            if placeholder is not None:
+                spool._file.seek(placeholder.size)
+            first = mp3_frames.parse_header(spool._file.read(4)) if placeholder is not None else None
             if placeholder is None or first is None:
                 raise ValueError(f"{path.name}: not an MP3 encoded ahead")
             spool._file.seek(size)
