@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := sip-tester espeak-ng mpg123 apache2-utils libmp3lame0 baresip chromium chromium-driver php-cli kamailio
+APT_PACKAGES := gcc sip-tester espeak-ng mpg123 apache2-utils libmp3lame0 baresip chromium chromium-driver php-cli kamailio
 # only for the benchmarks: rtpengine, the relay ../shared/rtpengine measures calltape against; py-spy, their profiler
 BENCH_APT_PACKAGES := rtpengine-daemon
 BENCH_PIP_PACKAGES := py-spy
@@ -14,9 +14,9 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install apt bench-tools serve test lint bench clean
 
-install: $(STAMP) apt
+install: apt $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/calltape/media/_relay_reader.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -42,6 +42,7 @@ from calltape.frontdoor.sources import Sources
 from calltape.health import LoopLag, health
 from calltape.logs import throttle
 from calltape.manifest import SigningKey
+from calltape.media import relaying
 from calltape.media.library import MediaLibrary
 from calltape.media.ports import RtpPortPool
 from calltape.media.rtp_totals import RTP_TOTALS
@@ -299,6 +300,8 @@ class Node:
     async def start(self, on_listening: Callable[[], None] = lambda: None) -> None:
         """Recover what the last run left, deliver, listen for SIP, then serve the API."""
         settings = self.settings
+        if relaying.COMPILED_READER is None:
+            log.warning("media: the relay reader is in Python (the compiled one was not built, or is turned off)")
         self.encoders.start()
         await self._note_up()  # before any lease is taken: no other node may think this one gone meanwhile
         self.heartbeat_task = asyncio.create_task(self._heartbeat())

@@ -1,6 +1,7 @@
 """The relay's own reader (``Relaying._relay_reader``) over real loopback sockets: what reaches the far ends,
 read with ``struct`` (not our parser), across the changes that make a leg pick its reader again — a new
-source, DTMF and odd headers amid the stream, hold, a far end that moves, relaying that ends."""
+source, DTMF and odd headers amid the stream, hold, a far end that moves, relaying that ends. Every test runs
+with the compiled reader (``_relay_reader.c``) and with the one in Python."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import struct
 from collections.abc import Callable
 from itertools import pairwise
 
+import pytest
 import uvloop
 
+from calltape.media import relaying
 from calltape.media.clock import MediaClock
 from calltape.media.g711 import G711
 from calltape.media.rtp_totals import RTP_TOTALS
@@ -19,6 +22,14 @@ from calltape.media.session import RtpSession
 from calltape.media.taps import FrameBatch, TapDirection, Taps
 
 HEADER = struct.Struct("!BBHII")
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test once with each reader."""
+    if request.param == "python":
+        monkeypatch.setattr(relaying, "COMPILED_READER", None)
+    return str(request.param)
 
 
 def _socket() -> socket.socket:
