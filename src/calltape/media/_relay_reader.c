@@ -186,7 +186,17 @@ static PyObject *send_failed(RelayReader *self) {
     Py_RETURN_NONE;
 }
 
+static PyObject *relay_one(RelayReader *self);
+
 static PyObject *reader_read(RelayReader *self, PyObject *Py_UNUSED(ignored)) {
+    /* held while it runs: the Python it calls (hand_on, handle) may re-arm the leg and drop this reader */
+    Py_INCREF(self);
+    PyObject *done = relay_one(self);
+    Py_DECREF(self);
+    return done;
+}
+
+static PyObject *relay_one(RelayReader *self) {
     unsigned char *buffer = self->buffer.buf;
     ssize_t length = recv(self->fd, buffer, (size_t)self->buffer.len, 0);
     if (length < 0) {
