@@ -5,15 +5,18 @@ What the reader does is tested with both readers in ``test_relay_reader.py``."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import struct
 import subprocess
 import sys
+import weakref
 
 from calltape.media import relaying
 from calltape.media.clock import MediaClock
 from calltape.media.g711 import G711
+from calltape.media.rtp_totals import RTP_TOTALS
 from calltape.media.session import RtpSession
 
 
@@ -54,3 +57,34 @@ def test_calltape_python_relay_asks_for_the_python_reader() -> None:
     env = {**os.environ, "CALLTAPE_PYTHON_RELAY": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "None"
+
+
+def test_a_leg_dropped_with_its_reader_armed_is_freed() -> None:
+    """The reader holds the leg's bound methods and the leg holds the reader's ``counts``: a cycle the garbage
+    collector must see through the reader (tp_traverse), or a leg dropped with its reader armed would leak."""
+
+    async def scenario() -> weakref.ref[RtpSession]:
+        phone = _socket()
+        leg = RtpSession(_socket(), G711("PCMU", 0), 101, phone.getsockname(), MediaClock())
+        await leg.start()
+        leg.relay_to(leg)
+        header = struct.Struct("!BBHII")
+        for sequence in range(3):
+            phone.sendto(
+                header.pack(0x80, 0, sequence, sequence * 160, 0x1111) + b"\x55" * 160, ("127.0.0.1", leg.port)
+            )
+        for _ in range(100):
+            if leg._direct is not None and leg._direct()[0] >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert leg._direct is not None and leg._direct()[0] >= 2, "the compiled reader did not read"
+        # the leg let go of everywhere but its own cycle with the reader (close() would retire the reader first)
+        asyncio.get_running_loop().remove_reader(leg.sock.fileno())
+        leg.sock.close()
+        RTP_TOTALS.live.discard(leg)
+        phone.close()
+        return weakref.ref(leg)
+
+    gone = asyncio.run(scenario())
+    gc.collect()
+    assert gone() is None, "the leg was kept alive after it closed"
