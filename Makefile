@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 APT_PACKAGES := gcc sip-tester espeak-ng mpg123 apache2-utils libmp3lame0 baresip chromium chromium-driver php-cli kamailio
+# gcc (and Python's headers: python3-dev where the Python lacks them) builds the relay reader, media/_relay_reader.c
 # only for the benchmarks: rtpengine, the relay ../shared/rtpengine measures calltape against; py-spy, their profiler
 BENCH_APT_PACKAGES := rtpengine-daemon
 BENCH_PIP_PACKAGES := py-spy
@@ -24,6 +25,8 @@ $(STAMP): pyproject.toml setup.py src/calltape/media/_relay_reader.c
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c 'import os, sysconfig; raise SystemExit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
+	  || dpkg -s python3-dev >/dev/null 2>&1 || missing="$$missing python3-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

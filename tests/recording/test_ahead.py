@@ -5,7 +5,9 @@ code) to the sweep that was sent, every 250 ms, for exactly as long as the recor
 
 from __future__ import annotations
 
+import io
 import subprocess
+import wave
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from itertools import pairwise
@@ -137,6 +139,31 @@ def test_pieces_written_as_the_capture_grows_join_into_the_bytes_of_one_whole_en
     assert len(pcm) == 31 * SECOND  # gapless: exactly the recording's samples
     if channels == 2:
         assert_sweep_every_250_ms(pcm, call.hz)
+
+
+def speech(seconds: float) -> bytes:
+    """espeak-ng's voice at 8 kHz as µ-law, repeated to *seconds*."""
+    text = "The quick brown fox jumps over the lazy dog. " * 8
+    wav = subprocess.run(["espeak-ng", "--stdout", "-s", "160", text], capture_output=True, check=True).stdout
+    with wave.open(io.BytesIO(wav)) as reader:
+        rate = reader.getframerate()
+        pcm = np.frombuffer(reader.readframes(reader.getnframes()), "<i2").astype(float)
+    at_8k = np.interp(np.arange(int(len(pcm) * SECOND / rate)) * rate / SECOND, np.arange(len(pcm)), pcm)
+    return ULAW.encode(np.resize(at_8k * 1.5, int(seconds * SECOND)).clip(-32000, 32000).astype("<i2").tobytes())
+
+
+def test_pieces_of_speech_on_both_sides_join_into_the_bytes_of_one_whole_encode(tmp_path: Path) -> None:
+    """Speech against speech needed the most pre-roll of the signals measured (3 frames; PRE_ROLL keeps one more)."""
+    call = Call(tmp_path, 22.0)
+    call.said = speech(22.0)
+    call.heard = call.said[::-1]
+    for _ in range(4):
+        call.send(5.0)
+        call.piece()
+    call.send(2.0)
+    result, ahead_file = call.end()
+    _, whole_file = call.whole()
+    assert result.reused > 0 and ahead_file == whole_file
 
 
 @pytest.mark.parametrize("found_by", ["a piece", "the final encode"])
