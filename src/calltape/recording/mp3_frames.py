@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import BinaryIO
 
 ENCODER_DELAY = 576  # LAME's, as written in the tag
@@ -47,7 +48,7 @@ class FrameHeader:
         """Samples per channel in one frame."""
         return 1152 if self.mpeg1 else 576
 
-    @property
+    @cached_property
     def size(self) -> int:
         """Bytes in the frame, header included."""
         return (144 if self.mpeg1 else 72) * self.bitrate_kbps * 1000 // self.sample_rate + self.padding
@@ -63,7 +64,12 @@ def parse_header(data: bytes | bytearray | memoryview, offset: int = 0) -> Frame
     """The Layer III frame header at *offset*, or None if there is none (or a free-format one)."""
     if len(data) < offset + 4:
         return None
-    raw = int.from_bytes(data[offset : offset + 4], "big")
+    return _header(int.from_bytes(data[offset : offset + 4], "big"))
+
+
+@lru_cache(maxsize=256)
+def _header(raw: int) -> FrameHeader | None:
+    """The header *raw* read apart (once: every frame of a file has one of a few headers)."""
     version_bits = (raw >> 19) & 3
     if raw >> 21 != 0x7FF or version_bits == 1 or (raw >> 17) & 3 != 1:
         return None
