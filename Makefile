@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := gcc sip-tester espeak-ng mpg123 apache2-utils libmp3lame0 baresip chromium chromium-driver php-cli kamailio
+APT_PACKAGES := gcc libc6-dev sip-tester espeak-ng mpg123 apache2-utils libmp3lame0 baresip chromium chromium-driver php-cli kamailio
 # gcc (and Python's headers: python3-dev where the Python lacks them) builds the relay reader, media/_relay_reader.c
 # only for the benchmarks: rtpengine, the relay ../shared/rtpengine measures calltape against; py-spy, their profiler
 BENCH_APT_PACKAGES := rtpengine-daemon
@@ -15,12 +15,15 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install apt bench-tools serve test lint bench clean
 
-install: apt $(STAMP)
+install: $(STAMP) apt
 
-$(STAMP): pyproject.toml setup.py src/calltape/media/_relay_reader.c
+$(STAMP): pyproject.toml setup.py src/calltape/media/_relay_reader.c | apt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	rm -f src/calltape/media/_relay_reader.*.so  # built afresh: a failed build must not leave an old one in use
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -c 'import calltape.media._relay_reader' 2>/dev/null \
+	  || echo "warning: the compiled relay reader was not built (calltape relays RTP in Python, slower)" >&2
 	touch $(STAMP)
 
 apt:

@@ -29,6 +29,8 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     """Each test once with each reader."""
     if request.param == "python":
         monkeypatch.setattr(relaying, "COMPILED_READER", None)
+    elif relaying.COMPILED_READER is None:
+        pytest.fail("calltape/media/_relay_reader.c was not built: the compiled reader cannot be tested")
     return str(request.param)
 
 

@@ -9,7 +9,11 @@
  * Python objects hold what outlives one reader: the shared read buffer (held as a buffer export, so it cannot be
  * resized while a reader uses it), the leg's kept packets (the bytearray and list of lengths the general path
  * appends to as well), the taps lists and the callbacks. The reader counts what it received and sent and keeps
- * the last header it relayed; ``counts()`` reports them as the Python reader does.
+ * the last header it relayed; ``counts()`` reports them as the Python reader does. A packet is sent and counted
+ * before any Python of the leg's runs for it (``kept.since``, ``hand_on``), so a re-arm there finds the counts
+ * whole. It holds the sockets' numbers, not the socket objects: the leg ``detach()``es it whenever it replaces it
+ * or closes a socket, and a detached reader reads and sends nothing (a number the kernel gave to another socket
+ * is never touched).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -37,6 +41,14 @@ typedef struct {
     int has_last;
     uint32_t last[5];  /* the last relayed header as its source sent it: first, second, sequence, timestamp, SSRC */
 } RelayReader;
+
+static PyObject *reader_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObject *Py_UNUSED(kwds)) {
+    RelayReader *self = (RelayReader *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->fd = self->peer_fd = -1; /* detached until __init__ sets it up */
+    }
+    return (PyObject *)self;
+}
 
 static int reader_traverse(RelayReader *self, visitproc visit, void *arg) {
     Py_VISIT(self->buffer.obj);
@@ -82,19 +94,19 @@ static int reader_init(RelayReader *self, PyObject *args, PyObject *kwds) {
     static char *names[] = {"fd", "peer_fd", "buffer", "audio_type", "out_type", "source", "out_ssrc",
                             "seq_offset", "ts_offset", "hand_on_frames", "taps", "peer_taps", "kept",
                             "hand_on", "handle", "now", "read_failed", "peer_stats", "peer", NULL};
-    PyObject *buffer, *taps, *peer_taps, *kept, *hand_on, *handle, *now, *read_failed, *peer_stats, *peer;
+    int fd, peer_fd, audio_type, out_type;
     unsigned int source, out_ssrc, seq_offset, ts_offset;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iiOiiIIIInOOOOOOOOO", names, &self->fd, &self->peer_fd,
-                                     &buffer, &self->audio_type, &self->out_type, &source, &out_ssrc,
-                                     &seq_offset, &ts_offset, &self->hand_on_frames, &taps, &peer_taps, &kept,
-                                     &hand_on, &handle, &now, &read_failed, &peer_stats, &peer)) {
+    Py_ssize_t hand_on_frames;
+    PyObject *buffer, *taps, *peer_taps, *kept, *hand_on, *handle, *now, *read_failed, *peer_stats, *peer;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iiOiiIIIInOOOOOOOOO", names, &fd, &peer_fd, &buffer, &audio_type,
+                                     &out_type, &source, &out_ssrc, &seq_offset, &ts_offset, &hand_on_frames, &taps,
+                                     &peer_taps, &kept, &hand_on, &handle, &now, &read_failed, &peer_stats, &peer)) {
         return -1;
     }
-    if (!PyList_Check(taps) || !PyList_Check(peer_taps)) {
-        PyErr_SetString(PyExc_TypeError, "taps and peer_taps must be lists");
+    if (!PyList_Check(taps) || !PyList_Check(peer_taps) || !PyDict_Check(peer_stats)) {
+        PyErr_SetString(PyExc_TypeError, "taps and peer_taps must be lists, peer_stats a dict");
         return -1;
     }
-    reader_clear(self);
     PyObject *kept_data = PyObject_GetAttrString(kept, "data");
     PyObject *kept_lengths = kept_data ? PyObject_GetAttrString(kept, "lengths") : NULL;
     if (kept_lengths == NULL || !PyByteArray_Check(kept_data) || !PyList_Check(kept_lengths)) {
@@ -105,15 +117,19 @@ static int reader_init(RelayReader *self, PyObject *args, PyObject *kwds) {
         }
         return -1;
     }
-    if (PyObject_GetBuffer(buffer, &self->buffer, PyBUF_WRITABLE) < 0) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE) < 0) {
         Py_DECREF(kept_data);
         Py_DECREF(kept_lengths);
         return -1;
     }
-    self->source = source;
-    self->out_ssrc = out_ssrc;
-    self->seq_offset = seq_offset;
-    self->ts_offset = ts_offset;
+    reader_clear(self); /* everything checked: what a reader had goes, the new state comes in */
+    self->buffer = view;
+    self->fd = fd, self->peer_fd = peer_fd;
+    self->audio_type = audio_type, self->out_type = out_type;
+    self->source = source, self->out_ssrc = out_ssrc;
+    self->seq_offset = seq_offset, self->ts_offset = ts_offset;
+    self->hand_on_frames = hand_on_frames;
     self->kept_data = kept_data;
     self->kept_lengths = kept_lengths;
     self->taps = Py_NewRef(taps);
@@ -138,7 +154,8 @@ static PyObject *last_header(RelayReader *self) {
     return Py_BuildValue("(IIIII)", h[0], h[1], h[2], h[3], h[4]);
 }
 
-/* The packet's bytes at the end of the kept store, its length after the others; handed on after hand_on_frames. */
+/* The packet's bytes at the end of the kept store and its length after the others (before its header is
+ * rewritten); 1 if it is the first kept since the last hand-on, 0 if not, -1 on an error. */
 static int keep(RelayReader *self, const unsigned char *packet, Py_ssize_t length) {
     PyObject *data = self->kept_data, *lengths = self->kept_lengths;
     Py_ssize_t size = PyByteArray_GET_SIZE(data);
@@ -146,7 +163,20 @@ static int keep(RelayReader *self, const unsigned char *packet, Py_ssize_t lengt
         return -1;
     }
     memcpy(PyByteArray_AS_STRING(data) + size, packet, length);
-    if (PyList_GET_SIZE(lengths) == 0) {
+    int first = PyList_GET_SIZE(lengths) == 0;
+    PyObject *count = PyLong_FromSsize_t(length);
+    if (count == NULL || PyList_Append(lengths, count) < 0) {
+        Py_XDECREF(count);
+        return -1;
+    }
+    Py_DECREF(count);
+    return first;
+}
+
+/* After the packet went on: when the first kept one came (``kept.since``), and the taps handed what waits once
+ * HAND_ON_FRAMES did (the Python they run may re-arm the leg: the packet is sent and counted before). */
+static int after_keeping(RelayReader *self, int first) {
+    if (first) {
         PyObject *since = PyObject_CallNoArgs(self->now);
         if (since == NULL || PyObject_SetAttr(self->kept, str_since, since) < 0) {
             Py_XDECREF(since);
@@ -154,13 +184,7 @@ static int keep(RelayReader *self, const unsigned char *packet, Py_ssize_t lengt
         }
         Py_DECREF(since);
     }
-    PyObject *count = PyLong_FromSsize_t(length);
-    if (count == NULL || PyList_Append(lengths, count) < 0) {
-        Py_XDECREF(count);
-        return -1;
-    }
-    Py_DECREF(count);
-    if (PyList_GET_SIZE(lengths) >= self->hand_on_frames) {
+    if (PyList_GET_SIZE(self->kept_lengths) >= self->hand_on_frames) {
         PyObject *now = PyObject_CallNoArgs(self->now);
         PyObject *done = now ? PyObject_CallOneArg(self->hand_on, now) : NULL;
         Py_XDECREF(now);
@@ -172,39 +196,54 @@ static int keep(RelayReader *self, const unsigned char *packet, Py_ssize_t lengt
     return 0;
 }
 
-static PyObject *send_failed(RelayReader *self) {
+static int count_send_error(RelayReader *self) {
     PyObject *errors = PyDict_GetItemWithError(self->peer_stats, str_send_errors);
     if (errors == NULL) {
-        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_KeyError, "send_errors");
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_KeyError, "send_errors");
+        }
+        return -1;
     }
     PyObject *more = PyNumber_Add(errors, one);
     if (more == NULL || PyDict_SetItem(self->peer_stats, str_send_errors, more) < 0) {
         Py_XDECREF(more);
-        return NULL;
+        return -1;
     }
     Py_DECREF(more);
+    return 0;
+}
+
+static int relay_one(RelayReader *self);
+
+static PyObject *reader_read(RelayReader *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->handle == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a RelayReader that was not set up");
+        return NULL;
+    }
+    /* held while it runs: the Python it calls (hand_on, handle) may re-arm the leg and drop this reader */
+    Py_INCREF(self);
+    int done = relay_one(self);
+    Py_DECREF(self);
+    if (done < 0) {
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
-static PyObject *relay_one(RelayReader *self);
-
-static PyObject *reader_read(RelayReader *self, PyObject *Py_UNUSED(ignored)) {
-    /* held while it runs: the Python it calls (hand_on, handle) may re-arm the leg and drop this reader */
-    Py_INCREF(self);
-    PyObject *done = relay_one(self);
-    Py_DECREF(self);
-    return done;
-}
-
-static PyObject *relay_one(RelayReader *self) {
+static int relay_one(RelayReader *self) {
+    if (self->fd < 0) { /* detached: the leg reads with another reader now */
+        return 0;
+    }
     unsigned char *buffer = self->buffer.buf;
-    ssize_t length = recv(self->fd, buffer, (size_t)self->buffer.len, 0);
+    ssize_t length = recv(self->fd, buffer, (size_t)self->buffer.len, MSG_DONTWAIT);
     if (length < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            Py_RETURN_NONE;
+            return 0;
         }
         /* ICMP port unreachable from the far end: counted, the socket listened to anew */
-        return PyObject_CallNoArgs(self->read_failed);
+        PyObject *done = PyObject_CallNoArgs(self->read_failed);
+        Py_XDECREF(done);
+        return done == NULL ? -1 : 0;
     }
     if (length > HEADER_SIZE && buffer[0] == 0x80) {
         uint32_t second = buffer[1];
@@ -214,10 +253,11 @@ static PyObject *relay_one(RelayReader *self) {
             uint32_t timestamp =
                 (uint32_t)buffer[4] << 24 | (uint32_t)buffer[5] << 16 | (uint32_t)buffer[6] << 8 | buffer[7];
             self->received++;
+            int kept = -2; /* not kept: no tap listens */
             if (PyList_GET_SIZE(self->taps) || PyList_GET_SIZE(self->peer_taps)) {
-                /* kept as it came, before its header is rewritten */
-                if (keep(self, buffer, length) < 0) {
-                    return NULL;
+                kept = keep(self, buffer, length); /* as it came, before its header is rewritten */
+                if (kept < 0) {
+                    return -1;
                 }
             }
             uint32_t out_sequence = (sequence + self->seq_offset) & 0xFFFF;
@@ -233,31 +273,38 @@ static PyObject *relay_one(RelayReader *self) {
             self->last[3] = timestamp, self->last[4] = ssrc;
             ssize_t sent;
             do {
-                sent = send(self->peer_fd, buffer, (size_t)length, 0);
+                sent = send(self->peer_fd, buffer, (size_t)length, MSG_DONTWAIT);
             } while (sent < 0 && errno == EINTR);
-            if (sent < 0) {
-                return send_failed(self);
+            if (sent >= 0) {
+                self->sent++;
+            } else if (count_send_error(self) < 0) {
+                return -1;
             }
-            self->sent++;
-            Py_RETURN_NONE;
+            return kept == -2 ? 0 : after_keeping(self, kept);
         }
     }
     if (self->has_last) { /* the general path may relay a later packet: the peer learns of this one first */
         PyObject *last = last_header(self);
         if (last == NULL || PyObject_SetAttr(self->peer, str_last_relayed, last) < 0) {
             Py_XDECREF(last);
-            return NULL;
+            return -1;
         }
         Py_DECREF(last);
         self->has_last = 0;
     }
     PyObject *count = PyLong_FromSsize_t(length);
     if (count == NULL) {
-        return NULL;
+        return -1;
     }
     PyObject *done = PyObject_CallOneArg(self->handle, count);
     Py_DECREF(count);
-    return done;
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
+}
+
+static PyObject *reader_detach(RelayReader *self, PyObject *Py_UNUSED(ignored)) {
+    self->fd = self->peer_fd = -1;
+    Py_RETURN_NONE;
 }
 
 static PyObject *reader_counts(RelayReader *self, PyObject *Py_UNUSED(ignored)) {
@@ -270,6 +317,8 @@ static PyObject *reader_counts(RelayReader *self, PyObject *Py_UNUSED(ignored)) 
 
 static PyMethodDef reader_methods[] = {
     {"read", (PyCFunction)reader_read, METH_NOARGS, "Read one packet from the socket and relay it (or hand it on)."},
+    {"detach", (PyCFunction)reader_detach, METH_NOARGS,
+     "Read and send nothing more: the leg reads with another reader, or its sockets close."},
     {"counts", (PyCFunction)reader_counts, METH_NOARGS,
      "(packets received, packets sent, the last relayed header as its source sent it, or None)."},
     {NULL, NULL, 0, NULL},
@@ -281,7 +330,7 @@ static PyTypeObject RelayReaderType = {
     .tp_doc = PyDoc_STR("The reader of a leg's socket while the usual packet goes straight on to its peer."),
     .tp_basicsize = sizeof(RelayReader),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
+    .tp_new = reader_new,
     .tp_init = (initproc)reader_init,
     .tp_dealloc = (destructor)reader_dealloc,
     .tp_traverse = (traverseproc)reader_traverse,

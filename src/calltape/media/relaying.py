@@ -46,6 +46,8 @@ def _compiled_reader() -> type[RelayReader] | None:
 COMPILED_READER = _compiled_reader()
 RtpHeader = tuple[int, int, int, int, int]  # a fixed header as unpacked: first byte, second, sequence, timestamp, SSRC
 RelayCounts = tuple[int, int, RtpHeader | None]  # a relay's reader's packets received, sent, and last header
+# a relay's reader: what the event loop calls, what it counted so far, and what stops it for good
+ReaderParts = tuple[Callable[[], object], Callable[[], RelayCounts], Callable[[], None]]
 
 
 class Relaying:
@@ -165,7 +167,7 @@ class Relaying:
         self._relay_ssrc = None
         self._rearm_senders()
 
-    def _relay_reader(self, peer: Relaying) -> tuple[Callable[[], object], Callable[[], RelayCounts]]:
+    def _relay_reader(self, peer: Relaying) -> ReaderParts:
         """The reader of this leg's socket while the usual packet goes straight on to *peer* (see the module's
         docstring), and what it counted so far: the compiled one (``_relay_reader.c``) where it was built, else
         the same in Python. Built anew whenever what it was built on changes (``_arm``); any other packet goes to
@@ -195,9 +197,9 @@ class Relaying:
             peer_stats=peer.stats,
             peer=peer,
         )
-        return reader.read, reader.counts
+        return reader.read, reader.counts, reader.detach
 
-    def _python_relay_reader(self, peer: Relaying) -> tuple[Callable[[], object], Callable[[], RelayCounts]]:
+    def _python_relay_reader(self, peer: Relaying) -> ReaderParts:
         """The relay's reader in Python. Everything it needs is bound here and it writes to no object but the
         buffers — a leg's or its peer's attributes are a cold cache line per packet at a thousand legs — so the
         per-packet work is the floor's plus the header."""
@@ -231,13 +233,11 @@ class Relaying:
                     received += 1
                     if len(packet) != length:
                         packet = view[:length]
-                    if taps or peer_taps:  # kept as it came (before its header is rewritten)
+                    kept_now = bool(taps or peer_taps)
+                    if kept_now:  # kept as it came (before its header is rewritten)
+                        first = not kept_lengths
                         keep(packet)
-                        if not kept_lengths:
-                            kept.since = now()
                         kept_lengths.append(length)
-                        if len(kept_lengths) >= HAND_ON_FRAMES:
-                            hand_on(now())
                     second = out_type | (second & 0x80)
                     sequence, timestamp = (sequence + seq_offset) & 0xFFFF, (timestamp + ts_offset) & 0xFFFFFFFF
                     pack_into(buffer, 0, 0x80, second, sequence, timestamp, out_ssrc)
@@ -247,6 +247,11 @@ class Relaying:
                         sent += 1
                     except OSError:
                         peer_stats["send_errors"] += 1
+                    if kept_now:  # the packet went on: now what runs Python of its own (taps may re-arm this leg)
+                        if first:
+                            kept.since = now()
+                        if len(kept_lengths) >= HAND_ON_FRAMES:
+                            hand_on(now())
                     return
             if last is not None:  # the general path may relay a later packet: the peer learns of this one first
                 peer._last_relayed, last = last, None
@@ -255,7 +260,10 @@ class Relaying:
         def counts() -> RelayCounts:
             return received, sent, last
 
-        return read, counts
+        def detach() -> None:  # nothing to do: it holds the socket objects, and a closed one reads nothing
+            pass
+
+        return read, counts, detach
 
     def _tap_relayed(self, length: int) -> None:
         """The taps hear relayed audio too: what this leg's far end says is what the bridged leg sends, at the

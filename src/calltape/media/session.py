@@ -46,6 +46,10 @@ READ_BUFFER = bytearray(2048)
 READ_VIEW = memoryview(READ_BUFFER)
 
 
+def _nothing() -> None:
+    pass
+
+
 class RtpSession(Relaying, PacedSending):
     """The RTP of one leg, on a socket from the port pool.
 
@@ -99,6 +103,7 @@ class RtpSession(Relaying, PacedSending):
         self._last_relayed: RtpHeader | None = None  # the last packet relayed to this leg, as its source sent it
         self._relayed_by: list[RtpSession] = []  # the legs relaying to this one (their readers use its state)
         self._direct: Callable[[], RelayCounts] | None = None  # the relay's reader's counts, while it reads
+        self._detach: Callable[[], None] = _nothing  # stops the relay's reader for good (it is replaced)
         self._direct_peer: RtpSession | None = None  # the leg it sends on
         self._audio_type = codec.payload_type
         self._buffer, self._view = READ_BUFFER, READ_VIEW
@@ -185,7 +190,7 @@ class RtpSession(Relaying, PacedSending):
         fd = self.sock.fileno()
         reader: Callable[[], object] = self._readable
         if direct and peer is not None:
-            reader, self._direct = self._relay_reader(peer)
+            reader, self._direct, self._detach = self._relay_reader(peer)
             self._direct_peer = peer
         try:
             self._loop.add_reader(fd, reader)
@@ -211,9 +216,11 @@ class RtpSession(Relaying, PacedSending):
         """The relay's reader is replaced or stops: what it counted goes to this leg and its peer."""
         if self._direct is None or self._direct_peer is None:
             return
+        self._detach()  # it may still be running (this is called from the Python it calls): it sends no more
         received, sent, last = self._direct()
         peer = self._direct_peer
         self._direct = self._direct_peer = None
+        self._detach = _nothing
         self._packets_in += received
         peer._packets_out += sent
         if last is not None:
