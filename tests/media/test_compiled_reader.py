@@ -25,6 +25,8 @@ from calltape.media.relaying import Relaying
 from calltape.media.rtp_totals import RTP_TOTALS
 from calltape.media.session import READ_BUFFER, RtpSession
 
+HEADER = struct.Struct("!BBHII")
+
 
 def _socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -33,23 +35,28 @@ def _socket() -> socket.socket:
     return sock
 
 
+async def _echoing_leg(phone: socket.socket) -> RtpSession:
+    """A leg relaying to itself, three packets from *phone* in: the first takes the general path and arms the
+    relay's reader, which reads the other two."""
+    leg = RtpSession(_socket(), G711("PCMU", 0), 101, phone.getsockname(), MediaClock())
+    await leg.start()
+    leg.relay_to(leg)
+    for sequence in range(3):
+        phone.sendto(HEADER.pack(0x80, 0, sequence, sequence * 160, 0x1111) + b"\x55" * 160, ("127.0.0.1", leg.port))
+        await asyncio.sleep(0.02)
+    for _ in range(100):
+        if leg._direct is not None and leg._direct()[0] >= 2:
+            break
+        await asyncio.sleep(0.01)
+    return leg
+
+
 def test_the_compiled_reader_is_built_and_reads_a_relaying_leg() -> None:
     assert relaying.COMPILED_READER is not None, "calltape/media/_relay_reader.c was not built (see setup.py)"
 
     async def scenario() -> None:
         phone = _socket()
-        leg = RtpSession(_socket(), G711("PCMU", 0), 101, phone.getsockname(), MediaClock())
-        await leg.start()
-        leg.relay_to(leg)
-        header = struct.Struct("!BBHII")
-        for sequence in range(3):
-            packet = header.pack(0x80, 0, sequence, sequence * 160, 0x1111) + b"\x55" * 160
-            phone.sendto(packet, ("127.0.0.1", leg.port))
-            await asyncio.sleep(0.02)
-        for _ in range(100):
-            if leg._direct is not None and leg._direct()[0] >= 2:
-                break
-            await asyncio.sleep(0.01)
+        leg = await _echoing_leg(phone)
         assert leg._direct is not None and type(getattr(leg._direct, "__self__", None)) is relaying.COMPILED_READER
         assert leg._direct()[:2] == (2, 2)  # the first packet took the general path, the rest the compiled reader
         leg.close()
@@ -71,18 +78,7 @@ def test_a_leg_dropped_with_its_reader_armed_is_freed() -> None:
 
     async def scenario() -> weakref.ref[RtpSession]:
         phone = _socket()
-        leg = RtpSession(_socket(), G711("PCMU", 0), 101, phone.getsockname(), MediaClock())
-        await leg.start()
-        leg.relay_to(leg)
-        header = struct.Struct("!BBHII")
-        for sequence in range(3):
-            phone.sendto(
-                header.pack(0x80, 0, sequence, sequence * 160, 0x1111) + b"\x55" * 160, ("127.0.0.1", leg.port)
-            )
-        for _ in range(100):
-            if leg._direct is not None and leg._direct()[0] >= 2:
-                break
-            await asyncio.sleep(0.01)
+        leg = await _echoing_leg(phone)
         assert leg._direct is not None and leg._direct()[0] >= 2, "the compiled reader did not read"
         # the leg let go of everywhere but its own cycle with the reader (close() would retire the reader first)
         asyncio.get_running_loop().remove_reader(leg.sock.fileno())
@@ -119,6 +115,40 @@ class _Recorder:
     def read_failed(self) -> None:
         self.calls.append(("read_failed",))
 
+    def legs(self, leg: socket.socket, peer: socket.socket, *, tapped: bool) -> tuple[SimpleNamespace, SimpleNamespace]:
+        """Stand-ins for a leg reading *leg* (with a tap if *tapped*) and its peer sending on *peer*: what a reader
+        is built from, the leg's Python recorded here."""
+        this_leg = SimpleNamespace(
+            sock=leg,
+            _buffer=READ_BUFFER,
+            _view=memoryview(READ_BUFFER),
+            _audio_type=0,
+            taps=[object()] if tapped else [],
+            _kept=self.kept,
+            hand_on=self.hand_on,
+            _handle=self.handle,
+            _loop=SimpleNamespace(time=self.now),
+            _read_failed=self.read_failed,
+        )
+        peer_leg = SimpleNamespace(
+            sock=peer,
+            _audio_type=8,
+            _relay_ssrc=0x1111,
+            _out_ssrc=0xABCDEF01,
+            _relay_offsets=(0xFFFF, 0xFFFFFF00),
+            taps=[],
+            stats={"send_errors": 0},
+            _last_relayed=None,
+        )
+        return this_leg, peer_leg
+
+
+def _far_end_and_leg() -> tuple[socket.socket, socket.socket]:
+    far, leg = _socket(), _socket()
+    leg.connect(far.getsockname())
+    far.connect(leg.getsockname())
+    return far, leg
+
 
 def _run_reader(
     kind: str, datagrams: list[bytes], *, peer_connected: bool = True
@@ -126,35 +156,12 @@ def _run_reader(
     """Each datagram sent to a leg relaying to a peer, read once by a reader of *kind* (built as the
     session builds it, on stand-ins for the legs): what the peer's far end got, what the reader called, its counts
     and the peer's stats."""
-    far, leg, peer, dest = _socket(), _socket(), _socket(), _socket()
-    leg.connect(far.getsockname())
-    far.connect(leg.getsockname())
+    far, leg = _far_end_and_leg()
+    peer, dest = _socket(), _socket()
     if peer_connected:
         peer.connect(dest.getsockname())
     recorder = _Recorder()
-    loop = SimpleNamespace(time=recorder.now)
-    peer_leg = SimpleNamespace(
-        sock=peer,
-        _audio_type=8,
-        _relay_ssrc=0x1111,
-        _out_ssrc=0xABCDEF01,
-        _relay_offsets=(0xFFFF, 0xFFFFFF00),
-        taps=[],
-        stats={"send_errors": 0},
-        _last_relayed=None,
-    )
-    this_leg = SimpleNamespace(
-        sock=leg,
-        _buffer=READ_BUFFER,
-        _view=memoryview(READ_BUFFER),
-        _audio_type=0,
-        taps=[object()],
-        _kept=recorder.kept,
-        hand_on=recorder.hand_on,
-        _handle=recorder.handle,
-        _loop=loop,
-        _read_failed=recorder.read_failed,
-    )
+    this_leg, peer_leg = recorder.legs(leg, peer, tapped=True)
     build = Relaying._relay_reader if kind == "compiled" else Relaying._python_relay_reader
     read, counts, _detach = build(this_leg, peer_leg)  # type: ignore[arg-type]
     got = []
@@ -173,16 +180,15 @@ def _run_reader(
 
 
 def _datagrams() -> list[bytes]:
-    header = struct.Struct("!BBHII")
     out = []
     for n in range(55):  # across the sequence's and the timestamp's wrap; the fourth marked
         sequence, timestamp = (0xFFF0 + n) & 0xFFFF, (0xFFFFF000 + 160 * n) & 0xFFFFFFFF
-        out.append(header.pack(0x80, 0x80 if n == 3 else 0, sequence, timestamp, 0x1111) + bytes([n]) * 160)
+        out.append(HEADER.pack(0x80, 0x80 if n == 3 else 0, sequence, timestamp, 0x1111) + bytes([n]) * 160)
         if n == 20:
-            out.append(header.pack(0x80, 0, sequence, timestamp, 0x2222) + b"\x01" * 160)  # another source
+            out.append(HEADER.pack(0x80, 0, sequence, timestamp, 0x2222) + b"\x01" * 160)  # another source
             out.append(b"\x80\x00\x00\x01")  # too short
-            out.append(header.pack(0x81, 0, sequence, timestamp, 0x1111) + b"\x00" * 4 + b"\x02" * 160)  # a CSRC
-            out.append(header.pack(0x80, 101, sequence, timestamp, 0x1111) + b"\x05\x0a\x00\xa0")  # DTMF
+            out.append(HEADER.pack(0x81, 0, sequence, timestamp, 0x1111) + b"\x00" * 4 + b"\x02" * 160)  # a CSRC
+            out.append(HEADER.pack(0x80, 101, sequence, timestamp, 0x1111) + b"\x05\x0a\x00\xa0")  # DTMF
     return out
 
 
@@ -212,31 +218,8 @@ def test_a_reader_not_set_up_or_detached_reads_nothing() -> None:
     assert relaying.COMPILED_READER is not None
     with pytest.raises(RuntimeError):
         relaying.COMPILED_READER.__new__(relaying.COMPILED_READER).read()
-    far, leg = _socket(), _socket()
-    leg.connect(far.getsockname())
-    far.connect(leg.getsockname())
-    recorder = _Recorder()
-    this_leg = SimpleNamespace(
-        sock=leg,
-        _buffer=READ_BUFFER,
-        _view=memoryview(READ_BUFFER),
-        _audio_type=0,
-        taps=[],
-        _kept=recorder.kept,
-        hand_on=recorder.hand_on,
-        _handle=recorder.handle,
-        _loop=SimpleNamespace(time=recorder.now),
-        _read_failed=recorder.read_failed,
-    )
-    peer_leg = SimpleNamespace(
-        sock=leg,
-        _audio_type=0,
-        _relay_ssrc=0x1111,
-        _out_ssrc=1,
-        _relay_offsets=(0, 0),
-        taps=[],
-        stats={"send_errors": 0},
-    )
+    far, leg = _far_end_and_leg()
+    this_leg, peer_leg = _Recorder().legs(leg, leg, tapped=False)
     read, counts, detach = Relaying._relay_reader(this_leg, peer_leg)  # type: ignore[arg-type]
     detach()
     far.send(struct.pack("!BBHII", 0x80, 0, 1, 160, 0x1111) + b"\x00" * 160)

@@ -15,20 +15,17 @@ from calltape.recording.encode_job import Ahead, EncodeJob
 log = logging.getLogger(__name__)
 
 PERIOD = 5.0  # seconds between pieces of one recording (10 s: the tail left at a hang-up made a burst of 500 late)
-RETRY = 1.0  # seconds until a piece skipped for want of a free encoder is tried again
 Runner = Callable[[EncodeJob, Ahead | None], Awaitable[Ahead | None]]  # a piece, in an encoder (None: not now)
 
 
 class AheadRun:
     """The pieces of one recording (started at once, in the background)."""
 
-    def __init__(
-        self, job: EncodeJob, run: Runner, call_id: str, period: float = PERIOD, retry: float = RETRY
-    ) -> None:
+    def __init__(self, job: EncodeJob, run: Runner, call_id: str, period: float = PERIOD) -> None:
         self.job = job
         self.call_id = call_id
         self._run = run
-        self._period, self._retry = period, retry
+        self._period = period
         self._stop = asyncio.Event()
         self._task = asyncio.ensure_future(self._pieces())
 
@@ -47,13 +44,10 @@ class AheadRun:
             if self._stop.is_set():
                 return ahead
             try:
-                piece = await self._run(self.job, ahead)
+                ahead = await self._run(self.job, ahead) or ahead
             except Exception as exc:  # a full disk, a pool that broke: the final encode does it all
                 log.warning("call-id %s: %s is no longer encoded ahead (%r)", self.call_id, self.job.output, exc)
                 return None
-            if piece is None:  # every encoder busy (with the ends of calls): soon again, not a period later
-                wait = self._retry
-                continue
-            if piece.spoiled:
-                return piece
-            ahead, wait = piece, self._period
+            if ahead is not None and ahead.spoiled:
+                return ahead
+            wait = self._period
