@@ -50,6 +50,11 @@ RelayCounts = tuple[int, int, RtpHeader | None]  # a relay's reader's packets re
 ReaderParts = tuple[Callable[[], object], Callable[[], RelayCounts], Callable[[], None]]
 
 
+def nothing_to_detach() -> None:
+    """The Python reader's detach (it holds the socket objects: a closed one reads nothing), and a leg's while it
+    has no relay's reader."""
+
+
 class Relaying:
     """The relaying half of a leg's RTP (its state is the session's)."""
 
@@ -260,10 +265,7 @@ class Relaying:
         def counts() -> RelayCounts:
             return received, sent, last
 
-        def detach() -> None:  # nothing to do: it holds the socket objects, and a closed one reads nothing
-            pass
-
-        return read, counts, detach
+        return read, counts, nothing_to_detach
 
     def _tap_relayed(self, length: int) -> None:
         """The taps hear relayed audio too: what this leg's far end says is what the bridged leg sends, at the

@@ -28,7 +28,7 @@ from calltape.media.dtmf import DtmfReceiver
 from calltape.media.g711 import FRAME_SAMPLES, G711
 from calltape.media.kept import HAND_ON_FRAMES, KeptPackets
 from calltape.media.outbound import RELAY_DEPTH, Player, RelayBuffer, Silence, Source
-from calltape.media.relaying import RelayCounts, Relaying, RtpHeader
+from calltape.media.relaying import RelayCounts, Relaying, RtpHeader, nothing_to_detach
 from calltape.media.rtp import FIXED_HEADER, HEADER_SIZE, parse_rtp
 from calltape.media.rtp_totals import RTP_TOTALS
 from calltape.media.sending import PacedSending
@@ -44,10 +44,6 @@ SILENCE = Silence()
 # processor's cache, where one buffer per leg would be another cold line for every packet at a thousand legs
 READ_BUFFER = bytearray(2048)
 READ_VIEW = memoryview(READ_BUFFER)
-
-
-def _nothing() -> None:
-    pass
 
 
 class RtpSession(Relaying, PacedSending):
@@ -103,7 +99,7 @@ class RtpSession(Relaying, PacedSending):
         self._last_relayed: RtpHeader | None = None  # the last packet relayed to this leg, as its source sent it
         self._relayed_by: list[RtpSession] = []  # the legs relaying to this one (their readers use its state)
         self._direct: Callable[[], RelayCounts] | None = None  # the relay's reader's counts, while it reads
-        self._detach: Callable[[], None] = _nothing  # stops the relay's reader for good (it is replaced)
+        self._detach: Callable[[], None] = nothing_to_detach  # stops the relay's reader for good (it is replaced)
         self._direct_peer: RtpSession | None = None  # the leg it sends on
         self._audio_type = codec.payload_type
         self._buffer, self._view = READ_BUFFER, READ_VIEW
@@ -220,7 +216,7 @@ class RtpSession(Relaying, PacedSending):
         received, sent, last = self._direct()
         peer = self._direct_peer
         self._direct = self._direct_peer = None
-        self._detach = _nothing
+        self._detach = nothing_to_detach
         self._packets_in += received
         peer._packets_out += sent
         if last is not None:
