@@ -491,7 +491,7 @@ class Node:
         await self.transport.close()
         await self.service.drain()
         await self.manager.drain()
-        await asyncio.to_thread(self.encoders.close)
+        await self.encoders.close()
         for task in (self.sharing_task, self.delivery_task, self.heartbeat_task):  # up until its deliveries end
             if task is not None:
                 task.cancel()
