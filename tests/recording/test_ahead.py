@@ -20,7 +20,7 @@ from calltape.at_rest.keyring import Keyring, Seal
 from calltape.at_rest.sealed import read_plain
 from calltape.media.g711 import G711
 from calltape.media.taps import TapDirection
-from calltape.recording.ahead import MARGIN, encode_ahead
+from calltape.recording.ahead import MARGIN, _WarmEncoder, encode_ahead
 from calltape.recording.capture import CallCapture
 from calltape.recording.capture_file import CaptureWriter
 from calltape.recording.encode_job import FRAME_SAMPLES, Ahead, EncodeJob
@@ -265,6 +265,23 @@ def test_pieces_of_calls_taking_turns_on_warm_encoders_hold_only_their_own_audio
         call.send(1.0)
         result, ahead_file = call.end()
         assert result.reused > 0 and ahead_file == call.whole()[1]
+
+
+def test_the_final_encode_ends_its_file_with_silence_and_leaves_the_warm_encoder_to_the_next(tmp_path: Path) -> None:
+    """Not flushed (a flush ends an encoder): the next call's file goes on with the same encoder, and both files are
+    still the bytes of a whole encode."""
+    first, second = Call(tmp_path / "a", 12.0), Call(tmp_path / "b", 12.0)
+    for _ in range(2):
+        for call in (first, second):
+            call.send(5.0)
+            call.piece()
+    warm = _WarmEncoder.of(2).encoder
+    first.send(1.7)
+    assert first.end()[1] == first.whole()[1]
+    second.send(1.3)
+    result, second_file = second.end()
+    assert _WarmEncoder.of(2).encoder is warm
+    assert result.reused > 0 and second_file == second.whole()[1]
 
 
 def test_a_frame_a_minute_late_is_left_out_as_a_whole_encode_leaves_it_out(tmp_path: Path) -> None:

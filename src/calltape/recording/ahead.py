@@ -152,12 +152,17 @@ class _Piece:
         return frames, size
 
     def close(self) -> SpoolFacts:
-        """Finish the file (its encoder flushed: a warm one ends there)."""
-        assert self.spool is not None
+        """Finish the file; the warm encoder, given silence rather than flushed, goes on to other files."""
+        assert self.spool is not None and self.ahead is not None
         try:
-            return self.spool.close()
-        finally:
-            _WarmEncoder.drop(self._warm)
+            facts = self.spool.close()
+        except BaseException:
+            _WarmEncoder.drop(self._warm)  # its state is unknown
+            raise
+        if self._warm is not None:
+            fed = self.spool.samples - self.ahead.restart + self.spool.padding  # whole frames
+            self._warm.fed, self._warm.frames = self._warm.fed + fed, self._warm.frames + self.spool.emitted
+        return facts
 
     def abandon(self) -> None:
         """Close the file unfinished, and the warm encoder (its state is unknown)."""
