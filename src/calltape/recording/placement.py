@@ -105,27 +105,35 @@ class Placement:
     def _place_run(
         self, buffer: bytearray, mask: bytearray, positions: array[int], lengths: array[int], payload: bytes
     ) -> bool:
-        """The usual block: equal frames one after another, all on free timeline. One slice each way."""
+        """The usual block: equal frames one after another, all on free timeline from ``base`` on. One slice each
+        way. Its frames before ``base`` are left out (before the start, or too late: handed out already, as when a
+        block is laid out again), and one across ``base`` is cut there, as ``_place`` does frame by frame."""
         count = len(positions)
         size = lengths[0]
         first = positions[0]
-        offset = first - self.base
+        late = max(0, self.base - first)  # the run's samples before base
         if (
             size == 0
-            or offset < 0
+            or late >= count * size
             or first + count * size > self.end
             or lengths.count(size) != count
             or positions[-1] != first + (count - 1) * size
             or positions != array("q", range(first, first + count * size, size))
         ):
             return False
-        self._reach(offset + count * size)
-        if mask.find(1, offset, offset + count * size) >= 0:
+        offset, placed = first + late - self.base, count * size - late
+        self._reach(offset + placed)
+        if mask.find(1, offset, offset + placed) >= 0:
             return False
-        buffer[offset : offset + count * size] = payload
-        mask[offset : offset + count * size] = _ones(count * size)
+        buffer[offset : offset + placed] = payload[late:] if late else payload
+        mask[offset : offset + placed] = _ones(placed)
         self.furthest = max(self.furthest, first + count * size)
-        self.counts.written += count
+        before = late // size  # whole frames before base
+        before_start = min(before, max(0, self.start - first) // size)
+        self.counts.written += count - before
+        if before:
+            self.counts.left_out["before_start"] += before_start
+            self.counts.left_out["too_late"] += before - before_start
         return True
 
     def _place(self, buffer: bytearray, mask: bytearray, position: int, frame: bytes) -> None:
