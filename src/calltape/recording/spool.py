@@ -303,8 +303,8 @@ class Mp3Spool(AudioSpool):
         """Count the whole frames of *encoded*; what of it goes to the file (all but frames to skip)."""
         scan = self._unscanned
         scan += encoded
-        skipped = 0
-        while (header := mp3_frames.parse_header(scan)) is not None and len(scan) >= header.size:
+        at = skipped = 0
+        while (header := mp3_frames.parse_header(scan, at)) is not None and len(scan) - at >= header.size:
             self._first = self._first or header
             self.emitted += 1
             if self._skip:
@@ -312,7 +312,8 @@ class Mp3Spool(AudioSpool):
                 skipped += header.size
             else:
                 self._frames += 1
-            del scan[: header.size]
+            at += header.size
+        del scan[:at]
         return encoded[skipped:]
 
     def settle(self) -> None:
