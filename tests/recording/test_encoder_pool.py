@@ -59,6 +59,24 @@ async def test_a_job_s_failure_comes_back_as_it_was_raised_and_the_pool_goes_on(
         await pool.close()
 
 
+async def test_a_job_that_cannot_be_sent_while_others_wait_holds_none_of_them_up(tmp_path: Path) -> None:
+    pool = EncoderPool(1)
+    gate = tmp_path / "gate"
+    try:
+        holding = asyncio.ensure_future(pool.run(encoder_jobs.wait_for, str(gate)))
+        await _appears(Path(str(gate) + ".pid"))
+        unsendable = asyncio.ensure_future(pool.run(lambda: None))
+        waiting = asyncio.ensure_future(pool.run(encoder_jobs.square, 3))
+        await asyncio.sleep(0)
+        gate.touch()
+        with pytest.raises(Exception, match="pickle"):
+            await unsendable
+        assert await asyncio.wait_for(waiting, 30) == 9
+        await holding
+    finally:
+        await pool.close()
+
+
 async def test_a_killed_encoder_is_replaced_and_its_job_runs_again_in_the_new_one(tmp_path: Path) -> None:
     pool = EncoderPool(1)
     gate = tmp_path / "gate"

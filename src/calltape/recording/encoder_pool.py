@@ -76,8 +76,12 @@ def _serve(conn: Connection) -> None:
             answer = (False, exc)
         try:
             conn.send(answer)
+        except OSError:  # the server closed its end meanwhile
+            return
         except Exception as exc:  # the answer does not pickle: say so instead (the pipe is untouched)
-            conn.send((False, RuntimeError(f"{getattr(work, '__name__', work)}: its answer cannot be sent: {exc!r}")))
+            unsent = RuntimeError(f"{getattr(work, '__name__', work)}: its answer cannot be sent: {exc!r}")
+            with contextlib.suppress(OSError):
+                conn.send((False, unsent))
         del message, work, args, answer  # nothing of this job outlives it
 
 
@@ -159,13 +163,10 @@ class EncoderPool:
     def _dispatch(self) -> None:
         """Give each free process the next job waiting (one given up on is dropped)."""
         for process in self._encoders:
-            if process.job is not None:
-                continue
-            while self._queue and self._queue[0].future.done():
-                self._queue.popleft()
-            if not self._queue:
-                return
-            self._give(process, self._queue.popleft())
+            while process.job is None and self._queue:  # a job that cannot be sent leaves the process free
+                job = self._queue.popleft()
+                if not job.future.done():
+                    self._give(process, job)
 
     def _give(self, process: _EncoderProcess, job: _Job) -> None:
         try:
@@ -176,6 +177,9 @@ class EncoderPool:
         if process.loop is None:
             process.loop = asyncio.get_running_loop()
             process.loop.add_reader(process.conn.fileno(), self._answered, process)
+        elif process.loop is not asyncio.get_running_loop():  # its answers would never be read
+            job.future.set_exception(RuntimeError("an encoder pool serves the event loop it was first used on"))
+            return
         process.job = job
         try:
             process.conn.send_bytes(message)  # small, and the pipe is empty: it does not block
@@ -227,7 +231,8 @@ class EncoderPool:
         """Stop the processes (jobs under way finish first); work that can wait is given no more."""
         self.closed = True
         held = [p.job.future for p in self._encoders if p.job is not None] + [j.future for j in self._queue]
-        await asyncio.gather(*held, return_exceptions=True)
+        if held:
+            await asyncio.wait(held)  # not gather: a stop that is cancelled must not cancel the recordings' jobs
         encoders, self._encoders = self._encoders, []
         for process in encoders:
             with contextlib.suppress(OSError):
@@ -239,3 +244,4 @@ class EncoderPool:
 def _join(processes: list[_EncoderProcess]) -> None:
     for process in processes:
         process.child.join()
+    _SPAWN.active_children()  # reaps any that died earlier and were not reaped yet
