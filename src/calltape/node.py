@@ -246,7 +246,7 @@ class Node:
             RtpPortPool(settings.sip.host, *settings.rtp_ports),
             TtsCache(settings.data_dir / "tts"),
             self.media_library,
-            Endpoints(db, self.registrations, self.forwarding),
+            Endpoints(db, self.registrations, self.forwarding, accounts=directory.account_document),
             self.mailboxes,
             StoredDocuments(db, self.callflows),
             allow_header=CAPABILITIES.allow_header,

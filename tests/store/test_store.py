@@ -129,6 +129,25 @@ async def test_directory_cache_expires(database: Database) -> None:
     assert found is not None and found.password == "pw"
 
 
+async def test_an_account_document_is_read_once_per_cache_ttl_and_afresh_once_forgotten(database: Database) -> None:
+    accounts = Documents(database, ACCOUNTS)
+    a = await accounts.create({"name": "A", "realm": "d.example.com", "call_recording": {"inbound": {}}})
+    now = [0.0]
+    directory = Directory(database, cache_ttl=5.0, clock=lambda: now[0])
+    first = await directory.account_document(a["id"])
+    assert first == {"name": "A", "realm": "d.example.com", "call_recording": {"inbound": {}}, "id": a["id"]}
+    first["call_recording"]["inbound"]["onnet"] = {"enabled": True}  # what a caller does to its copy stays there
+    await accounts.replace(a["id"], {"name": "B", "realm": "d.example.com"})
+    again = await directory.account_document(a["id"])
+    assert again is not None and again["name"] == "A" and again["call_recording"] == {"inbound": {}}
+    directory.forget()  # this node changed the account (the API says so)
+    assert (await directory.account_document(a["id"]) or {}).get("name") == "B"
+    await accounts.replace(a["id"], {"name": "C", "realm": "d.example.com"})
+    now[0] = 5.1  # another node changed it: seen within cache_ttl
+    assert (await directory.account_document(a["id"]) or {}).get("name") == "C"
+    assert await directory.account_document("f" * 32) is None
+
+
 async def test_a_document_keeps_the_id_it_brings_and_a_taken_id_is_a_conflict(database: Database) -> None:
     """A Kazoo export is imported with its ids, so its callflows still name the right users and devices."""
     accounts, devices = Documents(database, ACCOUNTS), Documents(database, DEVICES)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import func, select
 
@@ -53,6 +54,12 @@ class Directory:
         value = await self._cache.get(key, lambda: self._load_device(account_id, username))
         return cast(SipCredentials | None, value)
 
+    async def account_document(self, account_id: str) -> dict[str, Any] | None:
+        """The account's document with its ``id`` (None if there is no such account): read once per ``cache_ttl``
+        rather than on every call, and a copy each time (a caller may change what it is given)."""
+        value = await self._cache.get(("account", account_id), lambda: self._load_account_document(account_id))
+        return cast(dict[str, Any] | None, copy.deepcopy(value))
+
     async def device_at(self, address: str) -> tuple[str, str] | None:
         """(account id, device id) of the enabled device authenticated by its address (``sip.method: "ip"``,
         ``sip.ip``), if one is."""
@@ -71,6 +78,12 @@ class Directory:
         if row is None or row[2].get("enabled") is False:
             return None
         return str(row[0]), str(row[1])
+
+    async def _load_account_document(self, account_id: str) -> dict[str, Any] | None:
+        table = schema.accounts
+        async with self.db.engine.connect() as conn:
+            doc = (await conn.execute(select(table.c.doc).where(table.c.id == account_id))).scalar()
+        return None if doc is None else {**doc, "id": account_id}
 
     async def _load_account(self, realm: str) -> str | None:
         table = schema.accounts

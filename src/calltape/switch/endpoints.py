@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -59,10 +59,12 @@ class Endpoints:
         registrations: Registrations,
         forwarding: Forwarding | None = None,
         clock: Callable[[], float] = time.time,
+        accounts: Callable[[str], Awaitable[Doc | None]] | None = None,
     ) -> None:
         self.devices = Documents(db, DEVICES)
         self.users = Documents(db, USERS)
         self.accounts = Documents(db, ACCOUNTS)
+        self._account = accounts  # where account documents are read (a cache: ``Directory.account_document``)
         self.registrations = registrations
         self.forwarding = forwarding
         self.clock = clock
@@ -131,6 +133,8 @@ class Endpoints:
 
     async def account(self, account_id: str) -> Doc | None:
         """The account's document."""
+        if self._account is not None:
+            return await self._account(account_id)
         try:
             return await self.accounts.get(account_id)
         except NotFoundError:
