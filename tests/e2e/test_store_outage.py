@@ -26,6 +26,7 @@ from tests.ports import rtp_ports
 from tests.server import TOKEN, ServerProcess
 
 NUMBER = "9400"
+NOT_YET_CALLED = "9401"  # the same flow: its number is read from the store at its first call
 HZ = 440.0
 
 
@@ -39,10 +40,11 @@ def database() -> Iterator[str]:
 
 
 def _recorded_echo(api: httpx.Client, url: str) -> str:
-    """An account whose NUMBER records (WAV, to *url*) and echoes; its id."""
+    """An account whose NUMBER (and NOT_YET_CALLED) records (WAV, to *url*) and echoes; its id."""
     account = api.put("/v2/accounts", json={"data": {"name": "outage", "realm": "outage.test"}}).json()["data"]["id"]
     flow = {"module": "record_call", "data": {"format": "wav", "url": url}, "children": {"_": {"module": "echo"}}}
-    assert api.put(f"/v2/accounts/{account}/callflows", json={"data": {"numbers": [NUMBER], "flow": flow}}).is_success
+    numbers = [NUMBER, NOT_YET_CALLED]
+    assert api.put(f"/v2/accounts/{account}/callflows", json={"data": {"numbers": numbers, "flow": flow}}).is_success
     return str(account)
 
 
@@ -69,8 +71,9 @@ def test_a_recording_that_ends_while_the_store_is_down_is_finished_and_delivered
                     await asyncio.sleep(0.1)
                 proxy.cut()  # the store goes away mid-call ...
                 late = await Phone(server.sip_port).start()
-                try:  # a new call cannot be set up meanwhile: 503, to be tried again (elsewhere, behind an edge)
-                    refused = await late.call(NUMBER)
+                try:  # a new call that needs the store cannot be set up meanwhile: 503, to be tried again (elsewhere,
+                    # behind an edge); one whose callflow and account were read in the last few seconds would be
+                    refused = await late.call(NOT_YET_CALLED)
                     assert refused.status == 503, refused.status
                 finally:
                     late.close()
