@@ -77,6 +77,16 @@ def test_a_recording_that_ends_while_the_store_is_down_is_finished_and_delivered
                     assert refused.status == 503, refused.status
                 finally:
                     late.close()
+                cached = await Phone(server.sip_port).start()  # its callflow and account were read just now
+                cached.say_pcm(tone(HZ, 10.0))
+                try:
+                    assert (await cached.call(NUMBER)).status == 200
+                    while heard_for(cached.received.pcm(), HZ) < 1.0:
+                        await asyncio.sleep(0.1)
+                    assert (await cached.hangup()).status == 200
+                    calls["cached"] = cached.call_id
+                finally:
+                    cached.close()
                 heard = heard_for(phone.received.pcm(), HZ)
                 while heard_for(phone.received.pcm(), HZ) < heard + 2.0:  # ... and the call goes on
                     await asyncio.sleep(0.1)
@@ -85,6 +95,7 @@ def test_a_recording_that_ends_while_the_store_is_down_is_finished_and_delivered
             finally:
                 phone.close()
 
+        calls: dict[str, str] = {}
         call_id, seconds = asyncio.run(call())
         deadline = time.monotonic() + 10
         while "kept on disk, tried again" not in server.log_path.read_text():  # it ended into the outage
@@ -93,9 +104,11 @@ def test_a_recording_that_ends_while_the_store_is_down_is_finished_and_delivered
         assert sink.uploads == []
         proxy.restore()
         doc = wait_delivered(api, account, call_id, timeout=60)
+        cached_doc = wait_delivered(api, account, calls["cached"], timeout=60)  # its row, begun in the outage
+        assert cached_doc["duration_ms"] >= 1000 and cached_doc["frames"]["written"] > 0, cached_doc
         time.sleep(1.0)  # nothing more may come
-        [upload] = sink.uploads
-        assert dict(upload.query).get("call_id") == call_id
+        assert sorted(dict(u.query).get("call_id") for u in sink.uploads) == sorted([call_id, calls["cached"]])
+        [upload] = [u for u in sink.uploads if dict(u.query).get("call_id") == call_id]
         pcm, rate, _ = decode(upload.body, "wav")
         assert abs(len(pcm) / rate - seconds) <= 0.25 and abs(doc["duration_ms"] / 1000 - seconds) <= 0.25
         windows = window_hz(np.ascontiguousarray(pcm[:, 0]), rate)  # what the caller said, per 250 ms
