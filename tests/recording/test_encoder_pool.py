@@ -59,24 +59,6 @@ async def test_a_job_s_failure_comes_back_as_it_was_raised_and_the_pool_goes_on(
         await pool.close()
 
 
-async def test_a_job_that_cannot_be_sent_while_others_wait_holds_none_of_them_up(tmp_path: Path) -> None:
-    pool = EncoderPool(1)
-    gate = tmp_path / "gate"
-    try:
-        holding = asyncio.ensure_future(pool.run(encoder_jobs.wait_for, str(gate)))
-        await _appears(Path(str(gate) + ".pid"))
-        unsendable = asyncio.ensure_future(pool.run(lambda: None))
-        waiting = asyncio.ensure_future(pool.run(encoder_jobs.square, 3))
-        await asyncio.sleep(0)
-        gate.touch()
-        with pytest.raises(Exception, match="pickle"):
-            await unsendable
-        assert await asyncio.wait_for(waiting, 30) == 9
-        await holding
-    finally:
-        await pool.close()
-
-
 async def test_a_killed_encoder_is_replaced_and_its_job_runs_again_in_the_new_one(tmp_path: Path) -> None:
     pool = EncoderPool(1)
     gate = tmp_path / "gate"
@@ -93,7 +75,9 @@ async def test_a_killed_encoder_is_replaced_and_its_job_runs_again_in_the_new_on
         await pool.close()
 
 
-async def test_jobs_beyond_the_processes_wait_and_one_given_up_on_is_not_run(tmp_path: Path) -> None:
+async def test_jobs_beyond_the_processes_wait_and_none_given_up_on_or_unsendable_holds_the_rest_up(
+    tmp_path: Path,
+) -> None:
     pool = EncoderPool(1)
     gate = tmp_path / "gate"
     try:
@@ -101,11 +85,14 @@ async def test_jobs_beyond_the_processes_wait_and_one_given_up_on_is_not_run(tmp
         await _appears(Path(str(gate) + ".pid"))
         assert not pool.idle
         given_up = asyncio.ensure_future(pool.run(encoder_jobs.wait_for, str(tmp_path / "never")))
+        unsendable = asyncio.ensure_future(pool.run(lambda: None))
         waiting = asyncio.ensure_future(pool.run(encoder_jobs.square, 3))
         await asyncio.sleep(0)
         given_up.cancel()
         gate.touch()
-        assert await waiting == 9
+        with pytest.raises(Exception, match="pickle"):
+            await unsendable
+        assert await asyncio.wait_for(waiting, 30) == 9
         assert await holding == pool.pids[0]
         assert not (tmp_path / "never.pid").exists()  # never given to the process
     finally:
