@@ -85,6 +85,14 @@ class Call:
         self.ahead = encode_ahead(self.job, self.ahead)
         return self.ahead
 
+    def pieces(self, count: int) -> list[Ahead]:
+        """*count* times: 5 s more, then a piece."""
+        made = []
+        for _ in range(count):
+            self.send(5.0)
+            made.append(self.piece())
+        return made
+
     def end(self) -> tuple[EncodeResult, bytes]:
         """The call ends: the final encode, given what was encoded ahead; the result and the file's bytes."""
         self.capture.finish(START + self.sent)
@@ -118,10 +126,7 @@ def test_pieces_written_as_the_capture_grows_join_into_the_bytes_of_one_whole_en
     tmp_path: Path, channels: int, sealed: bool
 ) -> None:
     call = Call(tmp_path, 31.0, channels=channels, seal=Seal.new("k1", KEYS) if sealed else None)
-    sizes = []
-    for _ in range(6):
-        call.send(5.0)
-        sizes.append(call.piece().frames)
+    sizes = [ahead.frames for ahead in call.pieces(6)]
     call.send(1.0)
     result, ahead_file = call.end()
     whole, whole_file = call.whole()
@@ -157,9 +162,7 @@ def test_pieces_of_speech_on_both_sides_join_into_the_bytes_of_one_whole_encode(
     call = Call(tmp_path, 22.0)
     call.said = speech(22.0)
     call.heard = call.said[::-1]
-    for _ in range(4):
-        call.send(5.0)
-        call.piece()
+    call.pieces(4)
     call.send(2.0)
     result, ahead_file = call.end()
     _, whole_file = call.whole()
@@ -193,9 +196,7 @@ def test_a_frame_later_than_the_margin_into_encoded_audio_makes_the_file_afresh_
 
 def test_a_time_limit_ends_the_file_encoded_ahead_where_a_whole_encode_ends_it(tmp_path: Path) -> None:
     call = Call(tmp_path, 20.0, limit=13 * SECOND)
-    for _ in range(3):
-        call.send(5.0)
-        call.piece()
+    call.pieces(3)
     call.send(5.0)
     result, ahead_file = call.end()
     whole, whole_file = call.whole()
@@ -208,9 +209,7 @@ def test_a_time_limit_ends_the_file_encoded_ahead_where_a_whole_encode_ends_it(t
 
 def test_a_file_not_as_the_pieces_left_it_is_made_afresh(tmp_path: Path) -> None:
     call = Call(tmp_path, 16.0)
-    for _ in range(3):
-        call.send(5.0)
-        call.piece()
+    call.pieces(3)
     output = Path(call.job.output)
     output.write_bytes(output.read_bytes()[:-1000])  # shorter than the pieces wrote (a disk that filled up)
     call.send(1.0)
@@ -273,8 +272,7 @@ def test_the_final_encode_ends_its_file_with_silence_and_leaves_the_warm_encoder
     first, second = Call(tmp_path / "a", 12.0), Call(tmp_path / "b", 12.0)
     for _ in range(2):
         for call in (first, second):
-            call.send(5.0)
-            call.piece()
+            call.pieces(1)
     warm = _WarmEncoder.of(2).encoder
     first.send(1.7)
     assert first.end()[1] == first.whole()[1]

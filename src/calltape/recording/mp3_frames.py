@@ -93,16 +93,10 @@ def bitrate_for(sample_rate: int, channels: int) -> int:
     return next((b for b in table[1:] if b >= wanted), table[-1])
 
 
-def samples_per_frame(sample_rate: int) -> int:
-    """Samples per channel in one Layer III frame at *sample_rate* (MPEG-1 from 32 kHz up)."""
-    return 1152 if sample_rate >= 32000 else 576
-
-
-def frames_after_flush(samples: int, sample_rate: int) -> int:
-    """The audio frames LAME gives for *samples* per channel once flushed, its delay and padding included: two
-    frames more than the samples fill, rounded up (measured at 8 kHz, without the bit reservoir)."""
-    frame = samples_per_frame(sample_rate)
-    return -(-(samples + 2 * frame) // frame)
+def frames_after_flush(samples: int, frame: FrameHeader) -> int:
+    """The audio frames like *frame* LAME gives for *samples* per channel once flushed, its delay and padding
+    included: two frames more than the samples fill, rounded up (measured at 8 kHz, without the bit reservoir)."""
+    return -(-(samples + 2 * frame.samples) // frame.samples)
 
 
 def info_frame(first: FrameHeader, frames: int, total_bytes: int, samples: int) -> bytes:

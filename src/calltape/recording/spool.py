@@ -284,8 +284,8 @@ class Mp3Spool(AudioSpool):
         """End the file without flushing its lent encoder (a flush ends an encoder, and a new one costs ~0.4 ms):
         silence, in whole frames, until the file holds the frames a flush gives. They are the very bytes a flush
         gives (measured: LAME's flush pads with silence)."""
-        frame = mp3_frames.samples_per_frame(self.rate)
-        wanted = mp3_frames.frames_after_flush(self.samples, self.rate)
+        assert self._first is not None  # a lent encoder goes on with a file that has frames (``resumed``)
+        frame, wanted = self._first.samples, mp3_frames.frames_after_flush(self.samples, self._first)
         silence = bytes(2 * self.channels * (-self.samples % frame))  # to a whole frame first
         for _ in range(wanted - self._frames + 2):  # one frame comes out per frame of silence in
             if self._frames >= wanted or self.error is not None:
