@@ -189,7 +189,7 @@ def frames_encoded_ahead(rig: Rig, outcome: str) -> float:
 
 
 def test_a_long_mp3_call_is_encoded_while_it_goes_on_and_its_file_is_whole(rig: Rig) -> None:
-    """An 11-s call: its MP3 is encoded in pieces while the call goes on (tried first after 2.5-5 s, then every 5 s,
+    """An 11-s call: its MP3 is encoded in pieces while the call goes on (first tried after 3.75-7.5 s, then each 7.5 s,
     2 s behind; a try with less than a second settled makes no piece), and the file delivered is still gapless and
     right every 250 ms. (At 8 s a first try at 2.5 s made nothing and the second came with the hang-up.)"""
     port = free_port()
