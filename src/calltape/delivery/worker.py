@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from calltape.at_rest.keyring import KeyUnavailableError
-from calltape.at_rest.sealed import seal_of
+from calltape.at_rest.sealed import is_sealed, seal_of
 from calltape.delivery.http import UploadError
 from calltape.delivery.targets import target_from_dict
 from calltape.http_client import HttpClient
@@ -189,7 +189,8 @@ class DeliveryWorker:
             await self._failed(row, f"the spool file {path} is missing", None, final=True)
             return
         try:
-            await asyncio.to_thread(seal_of, path)  # sealed at rest: its key must open it before anything is sent
+            if is_sealed(path):  # its key must open it before anything is sent (finding the key may read a file)
+                await asyncio.to_thread(seal_of, path)
         except KeyUnavailableError as exc:  # kept, and looked at again (no attempt counted, never given up on)
             reason = f"waits for its key: {exc}"
             line = "call-id %s: recording %s %s"  # one line per missing key and interval, however many wait
