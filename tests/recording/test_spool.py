@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import subprocess
+import warnings
 import wave
 from pathlib import Path
 
@@ -49,13 +51,32 @@ def test_an_mp3_decodes_to_exactly_the_samples_given(tmp_path: Path, rate: int, 
     assert facts.size == path.stat().st_size
 
 
-def test_a_wav_holds_exactly_the_samples_given(tmp_path: Path) -> None:
+def test_a_wav_holds_exactly_the_samples_given_as_the_stdlib_writes_them(tmp_path: Path) -> None:
     path = tmp_path / "r.wav"
     spool = WavSpool(path, 8000, 2)
     samples = _write(spool, 2.5, 2)
-    spool.close()
+    facts = spool.close()
     with wave.open(str(path)) as wav:
         assert (wav.getnframes(), wav.getnchannels(), wav.getframerate()) == (samples, 2, 8000)
+        pcm = wav.readframes(samples)
+    stdlib = tmp_path / "stdlib.wav"
+    with wave.open(str(stdlib), "wb") as wav:  # an independent writer: the same bytes, header and all
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(pcm)
+    assert path.read_bytes() == stdlib.read_bytes()
+    assert (facts.samples, facts.size) == (samples, path.stat().st_size)
+
+
+def test_a_wav_whose_header_cannot_be_written_leaves_no_file_open() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(OSError) as failed:
+            WavSpool(Path("/dev/full"), 8000, 2)  # every write: ENOSPC
+        del failed
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "wav"])

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import hashlib
 import itertools
 import os
 import struct
 import threading
-import wave
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,7 +36,8 @@ FORMATS = ("mp3", "wav")
 _LANES = [ThreadPoolExecutor(1, thread_name_prefix=f"mp3-{i}") for i in range(max(1, (os.cpu_count() or 2) - 1))]
 _next_lane = itertools.cycle(_LANES)
 _lane_thread = threading.local()  # .busy is True while a lane runs a job
-_WAV_HEADER = 44  # what the stdlib writer puts before the samples
+_WAV = struct.Struct("<4sI4s4sIHHIIHH4sI")  # RIFF and its size, WAVE, the fmt chunk, data and its size
+_WAV_HEADER = _WAV.size
 _HASH_CHUNK = 1 << 16
 
 
@@ -123,29 +124,49 @@ class AudioSpool:
 
 
 class WavSpool(AudioSpool):
-    """16-bit PCM WAV; ``writeframesraw`` per batch, sizes patched on close."""
+    """16-bit PCM WAV: the header first (sizes 0), one write per batch, the sizes patched on close."""
 
     extension = "wav"
 
     def __init__(self, path: Path, rate: int = 8000, channels: int = 1, seal: Seal | None = None) -> None:
         super().__init__(path, rate, channels, seal)
         self._file = create_file(path, seal)  # each batch is one write, at once: a crash keeps it
-        self._wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed by close()
-        self._wav.setnchannels(channels)
-        self._wav.setsampwidth(2)
-        self._wav.setframerate(rate)
-        self._wav.writeframesraw(b"")  # the header is on disk from the start
+        self._data = 0  # bytes of samples written
         self._open = True
+        try:
+            self._append(wav_header(rate, channels, 0))  # the header is on disk from the start
+        except BaseException:
+            self._close_file()
+            raise
 
     def _write_batch(self, data: bytes) -> None:
-        self._wav.writeframesraw(data)
+        self._append(data)
+        self._data += len(data)
+
+    def _append(self, data: bytes) -> None:
+        if self._file.write(data) != len(data):
+            raise OSError(errno.ENOSPC, "No space left on device (short write)", str(self.path))
 
     def _finish(self) -> None:
-        self.flush()
+        try:
+            self.flush()
+            if self._open:
+                self._file.seek(0)
+                self._append(wav_header(self.rate, self.channels, self._data))
+        finally:
+            self._close_file()
+
+    def _close_file(self) -> None:
         if self._open:
             self._open = False
-            self._wav.close()
             self._file.close()
+
+
+def wav_header(rate: int, channels: int, data: int) -> bytes:
+    """The 44-byte header of a 16-bit PCM WAV holding *data* bytes of samples."""
+    block = 2 * channels
+    fmt = (16, 1, channels, rate, rate * block, block, 16)  # its size, PCM, channels, rate, bytes/s, block, bits
+    return _WAV.pack(b"RIFF", 36 + data, b"WAVE", b"fmt ", *fmt, b"data", data)
 
 
 class Mp3Spool(AudioSpool):
@@ -414,10 +435,8 @@ def repair_wav(path: Path) -> tuple[int, int, int]:
         block = 2 * channels
         data = (fh.seek(0, os.SEEK_END) - _WAV_HEADER) // block * block
         fh.truncate(_WAV_HEADER + data)
-        fh.seek(4)
-        fh.write(struct.pack("<I", 36 + data))
-        fh.seek(40)
-        fh.write(struct.pack("<I", data))
+        fh.seek(0)
+        fh.write(wav_header(rate, channels, data))
     return data // block, rate, channels
 
 
