@@ -12,6 +12,7 @@ bench/results/recording.json, one entry per flow, with the commit. Exits 1 if a 
 is wrong.
 
     .venv/bin/python bench/recording/run.py [--flow echo|bridged|echo-norec] [--format mp3|wav] [--calls 200,500]
+        [--hold 30] [--workers 1] [--receiver-dir /dev/shm]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -169,14 +171,14 @@ def run_step(
         "relayed_share": round(1 - (dropped1 - dropped0) / max(1, received1 - received0), 4),  # echoed / received
     }
     if args.flow != "echo-norec":
-        step.update(check_recordings(api, account, started, args, n, tmp / "receiver"))
+        step.update(check_recordings(api, account, started, args, n, tmp))
         ahead = metric_values(api, "calltape_recording_mp3_frames_encoded_ahead_total")
         step["mp3_frames_encoded_ahead"] = {key.split('"')[1]: int(value) for key, value in ahead.items()}
     return step
 
 
 def check_recordings(
-    api: httpx.Client, account: str, since: float, args: argparse.Namespace, n: int, store: Path
+    api: httpx.Client, account: str, since: float, args: argparse.Namespace, n: int, tmp: Path
 ) -> dict[str, Any]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # a cheap question (one row at most) until nothing is left to deliver
@@ -190,8 +192,8 @@ def check_recordings(
     rows = rows_since(api, account, since)
     delivered = [r for r in rows if r["state"] == "delivered"]
     latencies = sorted(r["delivered_at"] - (r["created"] + r["duration_ms"] / 1000) for r in delivered)
-    files = {p.name: p for p in store.rglob(f"call_recording_*.{args.format}")}
-    reference = reference_frames(store.parent / "audio.ulaw")
+    files = {p.name: p for p in args.receiver_dir.rglob(f"call_recording_*.{args.format}")}
+    reference = reference_frames(tmp / "audio.ulaw")
 
     def check(row: dict[str, Any]) -> dict[str, Any]:
         path = files.get(row["name"])
@@ -229,8 +231,15 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=100, help="new calls per second")
     parser.add_argument("--workers", type=int, default=1, help="calltape serve --workers")
     parser.add_argument("--format", choices=["mp3", "wav"], default="mp3")
+    parser.add_argument(
+        "--receiver-dir",
+        type=Path,
+        help="where the receiver stores uploads (default: beside the run; a tmpfs such as /dev/shm stands for a "
+        "receiver on another machine, whose disk is not this one's)",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-recording-bench-"))
+    args.receiver_dir = Path(tempfile.mkdtemp(dir=args.receiver_dir)) if args.receiver_dir else tmp / "receiver"
     write_sweep(tmp / "audio.ulaw", SWEEP_SECONDS)
     receiver_port = free_port(socket.SOCK_STREAM)
     receiver = subprocess.Popen(
@@ -242,7 +251,7 @@ def main() -> int:
             "--listen",
             f"127.0.0.1:{receiver_port}",
             "--dir",
-            str(tmp / "receiver"),
+            str(args.receiver_dir),
         ],
         stderr=subprocess.DEVNULL,
     )
@@ -255,6 +264,7 @@ def main() -> int:
         "cores": os.cpu_count(),
         "hold_s": args.hold,
         "workers": args.workers,
+        "receiver_dir": str(args.receiver_dir),
         "steps": [],
     }
     try:
@@ -269,6 +279,8 @@ def main() -> int:
         server.stop()
         receiver.terminate()
         receiver.wait()
+        if args.receiver_dir != tmp / "receiver":  # a tmpfs holds them in memory
+            shutil.rmtree(args.receiver_dir, ignore_errors=True)
     out = ROOT / "bench" / "results" / "recording.json"
     results = json.loads(out.read_text()) if out.exists() else {}
     key = args.flow if args.format == "mp3" else f"{args.flow}-{args.format}"
