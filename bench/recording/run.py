@@ -239,7 +239,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-recording-bench-"))
-    args.receiver_dir = Path(tempfile.mkdtemp(dir=args.receiver_dir)) if args.receiver_dir else tmp / "receiver"
+    receiver_root = args.receiver_dir
+    args.receiver_dir = Path(tempfile.mkdtemp(dir=receiver_root)) if receiver_root else tmp / "receiver"
     write_sweep(tmp / "audio.ulaw", SWEEP_SECONDS)
     receiver_port = free_port(socket.SOCK_STREAM)
     receiver = subprocess.Popen(
@@ -264,7 +265,7 @@ def main() -> int:
         "cores": os.cpu_count(),
         "hold_s": args.hold,
         "workers": args.workers,
-        "receiver_dir": str(args.receiver_dir),
+        "receiver_dir": str(receiver_root or "beside the run"),
         "steps": [],
     }
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import shutil
 import subprocess
@@ -77,6 +78,26 @@ def test_a_wav_whose_header_cannot_be_written_leaves_no_file_open() -> None:
         del failed
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_a_wav_cut_short_by_a_full_disk_ends_on_its_last_whole_batch(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(small)], check=True)
+    try:
+        path = small / "r.wav"
+        spool = WavSpool(path, 8000, 2)
+        second = _tone(440, 16000, 8000).tobytes()  # a second of stereo audio: one batch of 32,000 bytes
+        spool.write(second)  # fits
+        with pytest.raises(OSError) as full:
+            spool.write(second)  # 48 kB of room: a short write, then nothing
+        assert full.value.errno == errno.ENOSPC
+        spool.abandon()
+        assert path.stat().st_size == 44 + 32000  # what the short write left was cut off
+        with wave.open(str(path)) as wav:
+            assert wav.getnframes() == 8000 and wav.readframes(8000) == second
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "wav"])

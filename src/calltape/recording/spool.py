@@ -140,7 +140,13 @@ class WavSpool(AudioSpool):
             raise
 
     def _write_batch(self, data: bytes) -> None:
-        self._append(data)
+        try:
+            self._append(data)
+        except OSError:
+            with contextlib.suppress(OSError):  # a short write's part is cut off: later batches follow whole ones
+                self._file.truncate(_WAV_HEADER + self._data)
+                self._file.seek(_WAV_HEADER + self._data)
+            raise
         self._data += len(data)
 
     def _append(self, data: bytes) -> None:
