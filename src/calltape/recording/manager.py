@@ -394,9 +394,9 @@ class RecordingManager:
         finished = await self._store_finish(recording, values, deliver)
         if finished is None:
             return
-        if recording.capture is not None and not kept:
-            capture_path(recording.path).unlink(missing_ok=True)  # the row says where the audio is now
         self._hand_on(finished)
+        if recording.capture is not None and not kept:  # the row says where the audio is now
+            await asyncio.to_thread(capture_path(recording.path).unlink, missing_ok=True)  # a long one: ms of work
 
     async def _store_finish(self, recording: Recording, values: dict[str, Any], deliver: bool) -> Finished | None:
         """The recording's row finished (and its delivery queued): while the store is away, however long it takes
