@@ -14,7 +14,7 @@ from calltape.recording.encode_job import Ahead, EncodeJob
 
 log = logging.getLogger(__name__)
 
-#: seconds between pieces of one recording: each piece costs ~0.4 CPU-ms besides its audio (5 s: half again as many
+#: seconds between pieces of one recording: a piece costs ~0.8 CPU-ms besides its audio (5 s: half again as many
 #: pieces; 10 s: the tail left at a hang-up made a burst of 500 late on a slower machine)
 PERIOD = 7.5
 Runner = Callable[[EncodeJob, Ahead | None], Awaitable[Ahead | None]]  # a piece, in an encoder (None: not now)
