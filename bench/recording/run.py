@@ -12,7 +12,7 @@ bench/results/recording.json, one entry per flow, with the commit. Exits 1 if a 
 is wrong.
 
     .venv/bin/python bench/recording/run.py [--flow echo|bridged|echo-norec] [--format mp3|wav] [--calls 200,500]
-        [--hold 30] [--workers 1] [--receiver-dir /dev/shm]
+        [--hold 30] [--workers 1] [--receiver-dir /dev/shm] [--receiver-workers 1]
 """
 
 from __future__ import annotations
@@ -237,6 +237,7 @@ def main() -> int:
         help="where the receiver stores uploads (default: beside the run; a tmpfs such as /dev/shm stands for a "
         "receiver on another machine, whose disk is not this one's)",
     )
+    parser.add_argument("--receiver-workers", type=int, default=1, help="calltape receiver --workers")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-recording-bench-"))
     receiver_root = args.receiver_dir
@@ -253,6 +254,8 @@ def main() -> int:
             f"127.0.0.1:{receiver_port}",
             "--dir",
             str(args.receiver_dir),
+            "--workers",
+            str(args.receiver_workers),
         ],
         stderr=subprocess.DEVNULL,
     )
@@ -266,6 +269,7 @@ def main() -> int:
         "hold_s": args.hold,
         "workers": args.workers,
         "receiver_dir": str(receiver_root or "beside the run"),
+        "receiver_workers": args.receiver_workers,
         "steps": [],
     }
     try:
