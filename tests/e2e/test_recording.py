@@ -189,9 +189,10 @@ def frames_encoded_ahead(rig: Rig, outcome: str) -> float:
 
 
 def test_a_long_mp3_call_is_encoded_while_it_goes_on_and_its_file_is_whole(rig: Rig) -> None:
-    """An 11-s call: its MP3 is encoded in pieces while the call goes on (first tried after 3.75-7.5 s, then each 7.5 s,
+    """A 16-s call: its MP3 is encoded in pieces while the call goes on (first tried after 3.75-7.5 s, then each 7.5 s,
     2 s behind; a try with less than a second settled makes no piece), and the file delivered is still gapless and
-    right every 250 ms. (At 8 s a first try at 2.5 s made nothing and the second came with the hang-up.)"""
+    right every 250 ms. Two tries fall within the call: a first one early may find too little settled (at 11 s, with
+    pieces every 7.5 s, none was kept once)."""
     port = free_port()
     device = route_device(rig, port)
     number = rig.callflow(
@@ -202,7 +203,7 @@ def test_a_long_mp3_call_is_encoded_while_it_goes_on_and_its_file_is_whole(rig: 
         }
     )
     kept_before, discarded_before = frames_encoded_ahead(rig, "kept"), frames_encoded_ahead(rig, "discarded")
-    call_id, seconds = asyncio.run(bridged_call(rig, number, port, 11.0))
+    call_id, seconds = asyncio.run(bridged_call(rig, number, port, 16.0))
     upload = rig.sink.upload_of(call_id)
     check_upload_headers(upload)
     pcm, rate, channels = decode(upload.body, "mp3")
