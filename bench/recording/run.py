@@ -284,7 +284,7 @@ def main() -> int:
         server.stop()
         receiver.terminate()
         receiver.wait()
-        if args.receiver_dir != tmp / "receiver":  # a tmpfs holds them in memory
+        if receiver_root:  # a tmpfs holds them in memory
             shutil.rmtree(args.receiver_dir, ignore_errors=True)
     out = ROOT / "bench" / "results" / "recording.json"
     results = json.loads(out.read_text()) if out.exists() else {}

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from calltape.store import schema
 from calltape.store.database import Database
+from calltape.store.documents import ACCOUNTS, Documents, NotFoundError
 from calltape.store.ttl_cache import TtlCache
 
 
@@ -37,6 +38,7 @@ class Directory:
     def __init__(self, db: Database, cache_ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self._cache = TtlCache(cache_ttl, clock=clock)
+        self._accounts = Documents(db, ACCOUNTS)
 
     def forget(self) -> None:
         """Drop every cached answer (this node changed an account or device)."""
@@ -80,10 +82,10 @@ class Directory:
         return str(row[0]), str(row[1])
 
     async def _load_account_document(self, account_id: str) -> dict[str, Any] | None:
-        table = schema.accounts
-        async with self.db.engine.connect() as conn:
-            doc = (await conn.execute(select(table.c.doc).where(table.c.id == account_id))).scalar()
-        return None if doc is None else {**doc, "id": account_id}
+        try:
+            return await self._accounts.get(account_id)
+        except NotFoundError:
+            return None
 
     async def _load_account(self, realm: str) -> str | None:
         table = schema.accounts
