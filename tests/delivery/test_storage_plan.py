@@ -66,10 +66,9 @@ async def test_the_http_handler_sends_the_file_to_its_url_with_its_verb(tmp_path
     audio = b"ID3" + bytes(range(256)) * 8
     path = tmp_path / "r.mp3"
     path.write_bytes(audio)
-    md5 = base64.b64encode(hashlib.md5(audio).digest()).decode()
     row = DueRecording(
         "r1", "call_recording_c@1.mp3", "c@1", "acc", None, "mp3", time.time(), 1000, len(audio),
-        hashlib.sha256(audio).hexdigest(), str(path), "n1", 0, {}, {"md5": md5},
+        hashlib.sha256(audio).hexdigest(), str(path), "n1", 0, {}, {},
     )  # fmt: skip
     sink = UploadSink().start()
     try:
@@ -81,5 +80,6 @@ async def test_the_http_handler_sends_the_file_to_its_url_with_its_verb(tmp_path
         sink.stop()
     [upload] = sink.uploads
     assert (upload.method, upload.path, upload.body) == ("POST", "/plan/call_recording_c%401.mp3", audio)
-    assert upload.headers["content-md5"] == md5
+    sha256 = base64.b64encode(hashlib.sha256(audio).digest()).decode()
+    assert upload.headers["repr-digest"] == f"sha-256=:{sha256}:" and "content-md5" not in upload.headers
     assert where == f"{sink.url}/plan/call_recording_c%401.mp3"

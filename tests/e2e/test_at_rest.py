@@ -139,7 +139,8 @@ def test_sealed_on_disk_in_the_database_and_in_a_storage_plan_plain_on_the_way_o
 
     upload = vault.sink.upload_of(call_id)  # delivery decrypts: the receiver gets the plain file
     assert upload.body[:4] == b"RIFF"
-    assert upload.headers["content-md5"] == base64.b64encode(hashlib.md5(upload.body).digest()).decode()
+    sha256 = base64.b64encode(hashlib.sha256(upload.body).digest()).decode()
+    assert upload.headers["repr-digest"] == f"sha-256=:{sha256}:"
     _is_the_tone(upload.body, 2.5)
     doc = vault.recording(call_id, "delivered")
     assert doc["encryption"] == {"key_id": "k1"} and doc["size"] == len(upload.body)

@@ -1,6 +1,6 @@
 """Uploading one recording over HTTP, as Kazoo does: PUT (or POST) of the raw file, streamed from disk.
 
-Headers: Content-Type from the extension, Content-Length, Content-MD5 and ``Repr-Digest: sha-256=:…:``
+Headers: Content-Type from the extension, Content-Length and ``Repr-Digest: sha-256=:…:``
 (RFC 9530) so the receiver can check what arrived, and ``X-Calltape-Manifest``, the signed manifest. Any 2xx
 is success; 301/302/303/307/308 are followed up to ten times, each time sending the whole file again. An attempt
 has 10 s to connect, 60 s between two reads of the answer and 300 s in all.
@@ -44,7 +44,6 @@ class UploadFile:
     path: Path
     size: int
     content_type: str
-    md5_b64: str
     sha256_hex: str
     manifest: str = ""  # the signed manifest as a header value (manifest.py), if it has one
 
@@ -56,7 +55,6 @@ def upload_file(recording: DueRecording, path: Path) -> UploadFile:
         path,
         recording.size,
         CONTENT_TYPES[recording.format],
-        str(recording.doc.get("md5", "")),
         recording.sha256,
         as_header(manifest) if isinstance(manifest, dict) else "",
     )
@@ -73,7 +71,6 @@ async def upload(client: HttpClient, method: str, url: str, file: UploadFile) ->
     headers = {
         "Content-Type": file.content_type,
         "Content-Length": str(file.size),
-        "Content-MD5": file.md5_b64,
         "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(file.sha256_hex)).decode()}:",
     }
     if file.manifest:

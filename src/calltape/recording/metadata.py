@@ -115,9 +115,9 @@ def stretches_document(stretches: dict[str, list[tuple[int, int]]]) -> dict[str,
     }
 
 
-def finished_document(doc: dict[str, Any], duration_ms: int, md5_b64: str) -> dict[str, Any]:
-    """*doc* with the finished file's length and digest."""
-    return {**doc, "duration_ms": duration_ms, "duration": round(duration_ms / 1000), "md5": md5_b64}
+def finished_document(doc: dict[str, Any], duration_ms: int) -> dict[str, Any]:
+    """*doc* with the finished file's length."""
+    return {**doc, "duration_ms": duration_ms, "duration": round(duration_ms / 1000)}
 
 
 def _holds(holds: tuple[Hold, ...], started_at: float) -> dict[str, Any]:

@@ -93,7 +93,7 @@ async def _finished(row: Any, encoder: Encoder) -> dict[str, Any]:
         log.error("call-id %s: recording %s: %s", row.call_id, row.name, reason)
         return {"state": RecordingState.FAILED, "last_error": reason, "doc": {**row.doc, "recovered": True}}
     duration_ms = samples * 1000 // rate
-    doc = finished_document(row.doc, duration_ms, spooled.md5_b64)
+    doc = finished_document(row.doc, duration_ms)
     doc["recovered"] = True
     if frames is not None:
         doc["frames"] = frames

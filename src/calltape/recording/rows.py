@@ -90,7 +90,7 @@ def finished_row(
     doc.update(stretches_document(recording.stretches))
     if spooled is not None:
         values.update(size=spooled.size, sha256=spooled.sha256)
-        values["doc"] = doc = finished_document(doc, duration_ms, spooled.md5_b64)
+        values["doc"] = doc = finished_document(doc, duration_ms)
     if note:
         doc["note"] = note
     if spooled is None and (samples or note):  # the audio is on disk, the file could not be made: kept

@@ -8,7 +8,6 @@ keeps every whole frame that reached the disk.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import hashlib
@@ -43,12 +42,11 @@ _HASH_CHUNK = 1 << 16
 
 @dataclass(frozen=True)
 class SpoolFacts:
-    """A finished file: its length in samples per channel, size and digests."""
+    """A finished file: its length in samples per channel, size and SHA-256."""
 
     samples: int
     size: int
     sha256: str  # hex
-    md5_b64: str  # as Content-MD5 wants it
 
 
 class AudioSpool:
@@ -410,15 +408,14 @@ def wav_to_mp3_file(wav: Path) -> Path:
 
 
 def file_facts(path: Path, samples: int, seal: Seal | None = None) -> SpoolFacts:
-    """Size and digests of a finished file (read once; of its plain audio if it is sealed)."""
-    sha256, md5 = hashlib.sha256(), hashlib.md5()
+    """Size and SHA-256 of a finished file (read once; of its plain audio if it is sealed)."""
+    sha256 = hashlib.sha256()
     size = 0
     with open_file(path, seal=seal) as fh:
         while chunk := fh.read(_HASH_CHUNK):
             sha256.update(chunk)
-            md5.update(chunk)
             size += len(chunk)
-    return SpoolFacts(samples, size, sha256.hexdigest(), base64.b64encode(md5.digest()).decode())
+    return SpoolFacts(samples, size, sha256.hexdigest())
 
 
 # ---- finishing files a crash left open ---------------------------------------------------------------
