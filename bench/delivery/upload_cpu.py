@@ -1,6 +1,6 @@
 """CPU of the sender per recording upload: calltape's ``delivery.http.upload`` against a bare asyncio PUT.
 
-N PUTs of one file (streamed from disk, 16 at a time, with Content-Length, Content-MD5 and Repr-Digest) to a
+N PUTs of one file (streamed from disk, 16 at a time, with Content-Length and Repr-Digest) to a
 plain HTTP sink in its own process; the figure is this process's CPU (user + system) per upload. ``floor`` opens
 a connection, writes the head and the file with asyncio streams and reads the status line: what a PUT costs
 with nothing else. Each mode and size runs in a fresh process; modes alternate for ``--reps`` rounds.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import hashlib
 import http.server
 import json
@@ -56,9 +55,9 @@ def _sink(port: int) -> None:
     _SinkServer(("127.0.0.1", port), _Sink).serve_forever()
 
 
-async def _floor_put(port: int, name: str, path: Path, size: int, md5: str) -> None:
+async def _floor_put(port: int, name: str, path: Path, size: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = f"PUT /{name} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {size}\r\nContent-MD5: {md5}\r\n\r\n"
+    head = f"PUT /{name} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {size}\r\n\r\n"
     writer.write(head.encode())
     with path.open("rb") as fh:
         while chunk := fh.read(256 * 1024):
@@ -80,15 +79,14 @@ async def _measure(mode: str, size: int, uploads: int, port: int) -> float:
         path = Path(folder) / "r.wav"
         data = os.urandom(size)
         path.write_bytes(data)
-        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        file = UploadFile(path, size, "audio/wav", md5, hashlib.sha256(data).hexdigest())
+        file = UploadFile(path, size, "audio/wav", hashlib.sha256(data).hexdigest())
         client = HttpClient(connections=CONCURRENCY)
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(index: int) -> None:
             async with gate:
                 if mode == "floor":
-                    await _floor_put(port, f"{index}.wav", path, size, md5)
+                    await _floor_put(port, f"{index}.wav", path, size)
                 else:
                     await upload(client, "put", f"http://127.0.0.1:{port}/{index}.wav", file)
 
