@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 #: seconds between pieces of one recording: a piece costs ~1 CPU-ms besides its audio (5 s: half again as many
 #: pieces; 10 s: the tail left at a hang-up made a burst of 500 late on a slower machine). The first comes after
-#: 1-2 periods, not 0.5-1: one piece fewer per call (30-s MP3 calls: 43.5 -> 42.0 CPU-ms, three alternated pairs),
+#: 1-2 periods, not 0.5-1: one piece fewer per call (30-s MP3 calls: 43.6 -> 41.8 CPU-ms, five alternated pairs),
 #: the same tail for calls past 2 periods, and 500 calls of 12 s still delivered at p99 0.034 s.
 PERIOD = 7.5
 Runner = Callable[[EncodeJob, Ahead | None], Awaitable[Ahead | None]]  # a piece, in an encoder (None: not now)
