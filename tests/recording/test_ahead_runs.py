@@ -1,5 +1,6 @@
-"""The pieces of one recording (``recording/ahead_runs.py``): a piece every period; one skipped because every
-encoder was busy changes nothing; a spoiled piece ends the run; stop hands back the last piece."""
+"""The pieces of one recording (``recording/ahead_runs.py``): the first after a period or more, then one every
+period; one skipped because every encoder was busy changes nothing; a spoiled piece ends the run; stop hands back
+the last piece."""
 
 from __future__ import annotations
 
@@ -41,5 +42,27 @@ def test_a_spoiled_piece_ends_the_run_with_it() -> None:
         pieces_run = AheadRun(JOB, run, "call-1", period=0.05)
         assert await asyncio.wait_for(pieces_run._task, 2) is spoiled
         assert await pieces_run.stop() is spoiled
+
+    asyncio.run(scenario())
+
+
+def test_the_first_piece_is_tried_no_sooner_than_one_period() -> None:
+    """One to two periods (staggered): a try at half a period found little settled and cost a piece more per call."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        tried = asyncio.Event()
+        started = loop.time()
+        first: list[float] = []
+
+        async def run(job: EncodeJob, ahead: Ahead | None) -> Ahead | None:
+            first.append(loop.time() - started)
+            tried.set()
+            return None
+
+        pieces_run = AheadRun(JOB, run, "call-1", period=0.2)
+        await asyncio.wait_for(tried.wait(), 5)
+        await pieces_run.stop()
+        assert first[0] >= 0.2, first
 
     asyncio.run(scenario())
