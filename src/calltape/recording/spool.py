@@ -432,9 +432,11 @@ def repair_wav(path: Path) -> tuple[int, int, int]:
     """Patch a WAV's sizes from what is on disk (a torn last frame is cut off)."""
     with open_file(path, "r+b") as fh:
         header = fh.read(_WAV_HEADER)
-        if len(header) < _WAV_HEADER or header[:4] != b"RIFF" or header[36:40] != b"data":
+        if len(header) < _WAV_HEADER:
             raise ValueError(f"{path.name}: no WAV header")
-        channels, rate = struct.unpack_from("<HI", header, 22)
+        riff, _, _, _, _, _, channels, rate, _, _, _, data_tag, _ = _WAV.unpack(header)  # as wav_header lays it out
+        if riff != b"RIFF" or data_tag != b"data":
+            raise ValueError(f"{path.name}: no WAV header")
         block = 2 * channels
         data = (fh.seek(0, os.SEEK_END) - _WAV_HEADER) // block * block
         fh.truncate(_WAV_HEADER + data)
