@@ -69,6 +69,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=600)
     parser.add_argument("--hold", type=float, default=1.0, help="seconds each call lasts")
     parser.add_argument("--format", choices=["mp3", "wav"], default="wav")
+    parser.add_argument("--rate", type=int, default=100, help="new calls per second")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calltape-per-call-"))
     write_sweep(tmp / "audio.ulaw", 10)
@@ -81,7 +82,7 @@ def main() -> int:
             account = setup(api, "echo", args.format, f"http://127.0.0.1:{receiver_port}/rec", 0)
             before = thread_cpu(pid)
             sipp = sipp_callers(
-                server, tmp, calls=args.calls, rate=100, hold_ms=int(args.hold * 1000), number="7000", media_port=61000
+                server, tmp, calls=args.calls, rate=args.rate, hold_ms=int(args.hold * 1000), number="7000", media_port=61000
             )
             deadline = time.monotonic() + 120
             while undelivered(api, account) and time.monotonic() < deadline:
@@ -99,6 +100,7 @@ def main() -> int:
         "commit": commit.stdout.strip(),
         "calls": args.calls,
         "hold_s": args.hold,
+        "rate": args.rate,
         "format": args.format,
         "completed": sipp.successful,
         "failed": sipp.failed,
