@@ -11,6 +11,11 @@ from tests.e2e.sipp_runner import SippResult, run_sipp
 from tests.server import ServerProcess
 
 SERVER_RTP_PORTS = range(20000, 30000)
+#: A pause of the milliseconds in the injection file's first field (SIPp's pause takes a variable, not a field)
+HOLD_FROM_FILE = (
+    '<nop><action><assignstr assign_to="hold_text" value="[field0]"/>'
+    '<todouble assign_to="hold" variable="hold_text"/></action></nop><pause variable="hold"/>'
+)
 
 
 def write_sweep(path: Path, seconds: int = 10) -> Path:
@@ -32,18 +37,34 @@ def start_server(tmp: Path, workers: int = 1) -> tuple[ServerProcess, int]:
 
 
 def sipp_callers(
-    server: ServerProcess, tmp: Path, *, calls: int, rate: int, hold_ms: int, number: str, media_port: int
+    server: ServerProcess,
+    tmp: Path,
+    *,
+    calls: int,
+    rate: int,
+    hold_ms: int | list[int],
+    number: str,
+    media_port: int,
 ) -> SippResult:
-    """SIPp placing *calls* to *number* at *rate*, each streaming the sweep for *hold_ms*, then BYE."""
+    """SIPp placing *calls* to *number* at *rate*, each streaming the sweep, then BYE: after *hold_ms*, or, given
+    one hold per call, after the call's own (the n-th call placed, SIPp's call number n, holds ``hold_ms[n - 1]``)."""
+    extra = ["-s", number, "-l", str(calls), "-mi", "127.0.0.1", "-mp", str(media_port)]
+    if isinstance(hold_ms, int):
+        hold, longest = f'<pause milliseconds="{hold_ms}"/>', hold_ms
+    else:  # SIPp reads the calls' holds from an injection file, a line per call in order
+        holds = tmp / "holds.csv"
+        holds.write_text("SEQUENTIAL\n" + "".join(f"{ms};\n" for ms in hold_ms))
+        extra += ["-inf", str(holds)]
+        hold, longest = HOLD_FROM_FILE, max(hold_ms)
     return run_sipp(
         "call_echo",
         server.sip_port,
         tmp,
         calls=calls,
         rate=rate,
-        timeout=int(hold_ms / 1000) + 120,
-        extra=["-s", number, "-l", str(calls), "-mi", "127.0.0.1", "-mp", str(media_port)],
-        substitutions={"RTP_STREAM": f"{tmp / 'audio.ulaw'},-1,0", "HOLD_MS": str(hold_ms)},
+        timeout=int(longest / 1000) + 120,
+        extra=extra,
+        substitutions={"RTP_STREAM": f"{tmp / 'audio.ulaw'},-1,0", "HOLD": hold},
     )
 
 

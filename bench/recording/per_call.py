@@ -82,7 +82,13 @@ def main() -> int:
             account = setup(api, "echo", args.format, f"http://127.0.0.1:{receiver_port}/rec", 0)
             before = thread_cpu(pid)
             sipp = sipp_callers(
-                server, tmp, calls=args.calls, rate=args.rate, hold_ms=int(args.hold * 1000), number="7000", media_port=61000
+                server,
+                tmp,
+                calls=args.calls,
+                rate=args.rate,
+                hold_ms=int(args.hold * 1000),
+                number="7000",
+                media_port=61000,
             )
             deadline = time.monotonic() + 120
             while undelivered(api, account) and time.monotonic() < deadline:

@@ -7,12 +7,16 @@ with all N calls up: the server's CPU-seconds per call-minute and its RSS per ca
 RSS before the step, ÷ N); then SIPp's completed/failed calls, and after the calls: every recording fetched,
 decoded and checked strictly (checks.py: its duration against the metadata and the call; every 250 ms window
 tracking the sweep with one offset for the whole file; for WAV, every 20 ms frame byte-exact and in order), and
-hangup→delivered latency p50/p99 (from each row's end of recording to its ``delivered_at``). Results:
+hangup→delivered latency p50/p99 (from each row's end of recording to its ``delivered_at``; also the p99 of the
+first half of the hang-ups, while at least half the calls were still up). With ``--hold-spread S`` each call lasts
+between hold − S and hold seconds (SIPp reads each call's hold from an injection file, and each recording is
+checked against its own call's length), so hang-ups come spread over S seconds as in real traffic instead of all
+within N/rate seconds. Results:
 bench/results/recording.json, one entry per flow, with the commit. Exits 1 if a SIPp call failed or a recording
 is wrong.
 
     .venv/bin/python bench/recording/run.py [--flow echo|bridged|echo-norec] [--format mp3|wav] [--calls 200,500]
-        [--hold 30] [--workers 1] [--receiver-dir /dev/shm] [--receiver-workers 1]
+        [--hold 30] [--hold-spread 0] [--workers 1] [--receiver-dir /dev/shm] [--receiver-workers 1]
 """
 
 from __future__ import annotations
@@ -120,8 +124,9 @@ def run_step(
     account: str,
 ) -> dict[str, Any]:
     ramp = n / args.rate
-    hold_ms = int(args.hold * 1000)
-    window = max(3.0, args.hold - ramp - 4)
+    holds = call_holds(n, args)
+    hold_ms: int | list[int] = [round(h * 1000) for h in holds] if args.hold_spread else round(args.hold * 1000)
+    window = max(3.0, min(holds) - ramp - 4)
     pids = process_tree(pid)  # with --workers: the supervisor and its workers
     idle_rss = rss_mb(*pids)
     result: dict[str, Any] = {}
@@ -165,21 +170,31 @@ def run_step(
         "window_s": round(t1 - t0, 1),
         "server_cpu_share": round((cpu1 - cpu0) / (t1 - t0), 3),
         "cpu_s_per_call_minute": round((cpu1 - cpu0) / (n * (t1 - t0) / 60), 4),
-        "cpu_s_per_call_minute_whole_run": round((cpu_end - cpu_start) / (n * args.hold / 60), 4),
+        "cpu_s_per_call_minute_whole_run": round((cpu_end - cpu_start) / (sum(holds) / 60), 4),
         "rss_mb_per_call": round((peak - idle_rss) / n, 3),
         "rtp_received": received1 - received0,
         "relayed_share": round(1 - (dropped1 - dropped0) / max(1, received1 - received0), 4),  # echoed / received
     }
     if args.flow != "echo-norec":
-        step.update(check_recordings(api, account, started, args, n, tmp))
+        step.update(check_recordings(api, account, started, args, holds, tmp))
         ahead = metric_values(api, "calltape_recording_mp3_frames_encoded_ahead_total")
         step["mp3_frames_encoded_ahead"] = {key.split('"')[1]: int(value) for key, value in ahead.items()}
     return step
 
 
+def call_holds(n: int, args: argparse.Namespace) -> list[float]:
+    """How long each of *n* calls lasts, in the order placed: ``--hold``, or with ``--hold-spread`` S drawn evenly
+    from [hold - S, hold] (the same draw for the same N)."""
+    if not args.hold_spread:
+        return [args.hold] * n
+    spread = np.random.default_rng(n).random(n) * args.hold_spread
+    return [round(args.hold - s, 3) for s in spread]
+
+
 def check_recordings(
-    api: httpx.Client, account: str, since: float, args: argparse.Namespace, n: int, tmp: Path
+    api: httpx.Client, account: str, since: float, args: argparse.Namespace, holds: list[float], tmp: Path
 ) -> dict[str, Any]:
+    n = len(holds)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # a cheap question (one row at most) until nothing is left to deliver
         left = [
@@ -191,7 +206,10 @@ def check_recordings(
         time.sleep(1)
     rows = rows_since(api, account, since)
     delivered = [r for r in rows if r["state"] == "delivered"]
+    by_hangup = sorted(delivered, key=lambda r: r["created"] + r["duration_ms"] / 1000)
     latencies = sorted(r["delivered_at"] - (r["created"] + r["duration_ms"] / 1000) for r in delivered)
+    # the hang-ups while at least half the calls were still up (with --hold-spread the rest come as calls thin out)
+    first_half = sorted(r["delivered_at"] - (r["created"] + r["duration_ms"] / 1000) for r in by_hangup[: n // 2])
     files = {p.name: p for p in args.receiver_dir.rglob(f"call_recording_*.{args.format}")}
     reference = reference_frames(tmp / "audio.ulaw")
 
@@ -200,9 +218,10 @@ def check_recordings(
         if path is None:
             return {"ok": False, "missing": row["name"]}
         both = args.flow == "bridged"
+        hold = holds[int(row["call_id"].split("-")[0]) - 1]  # SIPp's Call-ID: <call number>-<pid>@<address>
         return {
             "call_id": row["call_id"],
-            **verify(path.read_bytes(), args.format, row["duration_ms"], args.hold, both, reference),
+            **verify(path.read_bytes(), args.format, row["duration_ms"], hold, both, reference),
         }
 
     with ThreadPoolExecutor(2) as pool:
@@ -219,8 +238,13 @@ def check_recordings(
         "min_exact_frames": min((c["exact_frames"] for c in checks if "exact_frames" in c), default=None),
         "right": len(checks) - len(bad) == n == len(rows),
         "delivery_p50_s": round(latencies[len(latencies) // 2], 3) if latencies else None,
-        "delivery_p99_s": round(latencies[int(len(latencies) * 0.99) - 1], 3) if latencies else None,
+        "delivery_p99_s": _p99(latencies),
+        "delivery_p99_first_half_s": _p99(first_half),
     }
+
+
+def _p99(latencies: list[float]) -> float | None:
+    return round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 3) if latencies else None
 
 
 def main() -> int:
@@ -228,6 +252,12 @@ def main() -> int:
     parser.add_argument("--flow", choices=["echo", "bridged", "echo-norec"], default="echo")
     parser.add_argument("--calls", default="200,500,1000")
     parser.add_argument("--hold", type=float, default=30.0, help="seconds each call lasts")
+    parser.add_argument(
+        "--hold-spread",
+        type=float,
+        default=0.0,
+        help="S: each call lasts between hold - S and hold seconds (evenly drawn), so hang-ups spread over S seconds",
+    )
     parser.add_argument("--rate", type=int, default=100, help="new calls per second")
     parser.add_argument("--workers", type=int, default=1, help="calltape serve --workers")
     parser.add_argument("--format", choices=["mp3", "wav"], default="mp3")
@@ -267,6 +297,7 @@ def main() -> int:
         "commit": commit.strip(),
         "cores": os.cpu_count(),
         "hold_s": args.hold,
+        "hold_spread_s": args.hold_spread,
         "workers": args.workers,
         "receiver_dir": str(receiver_root or "beside the run"),
         "receiver_workers": args.receiver_workers,
