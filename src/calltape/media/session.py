@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import socket
 from collections.abc import Callable
-
-import numpy as np
 
 from calltape.logs import throttle
 from calltape.media.arrivals import ArrivalPlacer
@@ -115,9 +114,8 @@ class RtpSession(Relaying, PacedSending):
         self._out_anchor: tuple[MediaTimeline, int, int] | None = None  # (timeline, clock tick, position)
         self._held: dict[int, bytes] = {}
         self._dtmf = DtmfReceiver(self._digit)
-        self._out_ssrc = int.from_bytes(np.random.bytes(4), "big")
-        self._out_seq = int.from_bytes(np.random.bytes(2), "big")
-        self._out_ts = int.from_bytes(np.random.bytes(4), "big")
+        # random, as RFC 3550 asks (secrets: 0.6 µs each, numpy's random bytes ~13 µs)
+        self._out_ssrc, self._out_seq, self._out_ts = secrets.randbits(32), secrets.randbits(16), secrets.randbits(32)
         self._dtmf_out: list[tuple[bytes, bool]] = []
         self._dtmf_ts = 0
         self._first_packet = True
