@@ -149,7 +149,9 @@ def test_dial_answers_sipp_as_caller(tmp_path: Path) -> None:
     while "waiting for calls" not in (line := answerer.stderr.readline()):
         assert line, "calltape dial --answer stopped before waiting for calls"
     scenario = (SCENARIOS / "call_echo.xml").read_text()
-    scenario = scenario.replace("@RTP_STREAM@", f"{tmp_path / 'tone.ulaw'},-1,0").replace("@HOLD_MS@", "3000")
+    scenario = scenario.replace("@RTP_STREAM@", f"{tmp_path / 'tone.ulaw'},-1,0").replace(
+        "@HOLD@", '<pause milliseconds="3000"/>'
+    )
     (tmp_path / "call.xml").write_text(scenario)
     local = ["-i", "127.0.0.1", "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port()), "-nostdin"]
     sipp = subprocess.run(
