@@ -206,12 +206,11 @@ def check_recordings(
         time.sleep(1)
     rows = rows_since(api, account, since)
     delivered = [r for r in rows if r["state"] == "delivered"]
-    ends = {r["id"]: r["created"] + r["duration_ms"] / 1000 for r in delivered}  # each recording's hang-up
-    latencies = sorted(r["delivered_at"] - ends[r["id"]] for r in delivered)
+    by_hangup = sorted(delivered, key=lambda r: r["created"] + r["duration_ms"] / 1000)
+    waits = [r["delivered_at"] - (r["created"] + r["duration_ms"] / 1000) for r in by_hangup]
+    latencies = sorted(waits)
     # the hang-ups while at least half the calls were still up (with --hold-spread the rest come as calls thin out)
-    first_half = sorted(
-        r["delivered_at"] - ends[r["id"]] for r in sorted(delivered, key=lambda r: ends[r["id"]])[: n // 2]
-    )
+    first_half = sorted(waits[: n // 2])
     files = {p.name: p for p in args.receiver_dir.rglob(f"call_recording_*.{args.format}")}
     reference = reference_frames(tmp / "audio.ulaw")
 
